@@ -1,0 +1,136 @@
+//! A device: one physical thing in the home, one record.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use ts_rs::TS;
+
+/// Stable identifier of a device, assigned when it is first seen and never derived from an
+/// address (addresses change; the id must not).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DeviceId(String);
+
+impl DeviceId {
+    /// Wraps an id read back from the store or from a person's input after validation.
+    pub fn parse(s: &str) -> Result<Self, InvalidDeviceId> {
+        let ok = s.len() == 14
+            && s.starts_with("d-")
+            && s[2..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        if ok { Ok(Self(s.to_owned())) } else { Err(InvalidDeviceId(s.to_owned())) }
+    }
+
+    /// Builds an id from 48 random bits supplied by the caller (this crate does no I/O).
+    pub fn from_random(bits: u64) -> Self {
+        Self(format!("d-{:012x}", bits & 0xffff_ffff_ffff))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a device id (ids look like d-1a2b3c4d5e6f; `hearth devices` lists them)")]
+pub struct InvalidDeviceId(pub String);
+
+/// The lifecycle of DESIGN.md. A `new` device is quarantined until a person decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DeviceState {
+    New,
+    Approved,
+    Blocked,
+}
+
+impl DeviceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Approved => "approved",
+            Self::Blocked => "blocked",
+        }
+    }
+}
+
+impl fmt::Display for DeviceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a device state (expected new, approved or blocked)")]
+pub struct InvalidDeviceState(pub String);
+
+impl FromStr for DeviceState {
+    type Err = InvalidDeviceState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "new" => Ok(Self::New),
+            "approved" => Ok(Self::Approved),
+            "blocked" => Ok(Self::Blocked),
+            other => Err(InvalidDeviceState(other.to_owned())),
+        }
+    }
+}
+
+/// Who changed something: a person (until member accounts exist, the local owner) or Hearth
+/// itself (discovery creating a record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Actor {
+    Owner,
+    Hearth,
+}
+
+impl Actor {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Hearth => "hearth",
+        }
+    }
+}
+
+impl FromStr for Actor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "hearth" => Ok(Self::Hearth),
+            other => Err(format!("unknown actor `{other}`")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_reject_odd_input() {
+        let id = DeviceId::from_random(0xdead_beef_cafe_f00d);
+        assert_eq!(id.as_str(), "d-beefcafef00d");
+        assert_eq!(DeviceId::parse(id.as_str()).ok(), Some(id));
+        for bad in ["", "d-", "d-XYZ", "d-BEEFCAFEF00D", "x-beefcafef00d", "d-beefcafef00d0", "../etc"] {
+            assert!(DeviceId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn states_parse() {
+        for s in [DeviceState::New, DeviceState::Approved, DeviceState::Blocked] {
+            assert_eq!(s.as_str().parse::<DeviceState>().ok(), Some(s));
+        }
+        assert!("deleted".parse::<DeviceState>().is_err());
+    }
+}

@@ -1,0 +1,195 @@
+//! Which physical device a sighting belongs to.
+//!
+//! How identity is chosen, and why: a device is known by a set of *identity keys*, and two
+//! sightings that share any key are the same device. Keys are chosen from what stays stable on
+//! a device across reboots and address changes, in the order a device usually reveals them:
+//! - `mac:` a MAC address, from TXT keys (`mac`, `macaddress`, AirPlay `deviceid`) or embedded in
+//!   instance names by firmware conventions (Shelly `model-<mac>`, RAOP `<MAC>@Name`,
+//!   Sonos `Sonos-<MAC>@Room`, avahi `host [mac]`);
+//! - a vendor's stable device id (`hap:` HomeKit `id`, `cast:` Cast `id`, `hue:` bridge id,
+//!   `ha:` Home Assistant `uuid`, `matter:` operational instance name);
+//! - `host:` the mDNS host name, which every service of one responder shares.
+//!
+//! IP addresses are deliberately *not* keys: DHCP moves devices between addresses and gives an
+//! old address to a new device, so an address match would merge two devices or split one.
+//! When one sighting links keys that were recorded under two devices, those two were the same
+//! device seen through different services, and the store merges them into the older record.
+
+use crate::sighting::Sighting;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One stable key, e.g. `mac:c4dd57877294` or `host:shellyplus1-c4dd57877294`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IdentityKey(String);
+
+impl IdentityKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Rebuilds a key read back from the store.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+    fn new(kind: &str, value: &str) -> Self {
+        Self(format!("{kind}:{}", value.to_lowercase()))
+    }
+}
+
+impl fmt::Display for IdentityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Every identity key this sighting carries, sorted and without duplicates.
+pub fn identity_keys(s: &Sighting) -> Vec<IdentityKey> {
+    let mut keys = Vec::new();
+    for k in ["mac", "macaddress", "deviceid"] {
+        if let Some(mac) = s.txt(k).and_then(normalize_mac) {
+            keys.push(IdentityKey::new("mac", &mac));
+        }
+    }
+    if let Some(mac) = mac_in_instance(&s.instance) {
+        keys.push(IdentityKey::new("mac", &mac));
+    }
+    let vendor_ids: &[(&str, &str, &str)] = &[
+        ("_hap._tcp", "id", "hap"),
+        ("_hap._udp", "id", "hap"),
+        ("_googlecast._tcp", "id", "cast"),
+        ("_hue._tcp", "bridgeid", "hue"),
+        ("_home-assistant._tcp", "uuid", "ha"),
+        ("_elg._tcp", "id", "elg"),
+        ("_nanoleafapi._tcp", "id", "nanoleaf"),
+        ("_ewelink._tcp", "id", "ewelink"),
+    ];
+    for (ty, txt_key, kind) in vendor_ids {
+        if s.service_type == *ty {
+            if let Some(v) = s.txt(txt_key).filter(|v| !v.trim().is_empty()) {
+                keys.push(IdentityKey::new(kind, v.trim()));
+            }
+        }
+    }
+    if s.service_type == "_matter._tcp" && !s.instance.is_empty() {
+        keys.push(IdentityKey::new("matter", &s.instance));
+    }
+    if !s.host.is_empty() {
+        keys.push(IdentityKey::new("host", &s.host));
+    }
+    if keys.is_empty() {
+        // A responder with neither host nor ids: its service instance is all we have.
+        keys.push(IdentityKey::new("instance", &format!("{}.{}", s.instance, s.service_type)));
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// `aa:bb:cc:dd:ee:ff`, `AA-BB-...` or `aabbccddeeff` → `aabbccddeeff`; anything else → None.
+pub fn normalize_mac(s: &str) -> Option<String> {
+    let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+    let ok = hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) && hex != "000000000000";
+    ok.then(|| hex.to_lowercase())
+}
+
+/// MACs that firmware writes into instance names (see reference/devices.md).
+fn mac_in_instance(instance: &str) -> Option<String> {
+    // RAOP `C92A14084F64@Hello`, Sonos `Sonos-7828CA831A30@Bedroom`, `RINCON_7828CA831A3001400`.
+    if let Some((head, _)) = instance.split_once('@') {
+        let tail = head.rsplit(['-', '_']).next().unwrap_or(head);
+        if let Some(mac) = normalize_mac(tail) {
+            return Some(mac);
+        }
+    }
+    // avahi `_workstation`: `pi-foo-01 [b8:27:eb:3a:e2:c8]`.
+    if let (Some(open), true) = (instance.rfind('['), instance.ends_with(']')) {
+        if let Some(mac) = normalize_mac(&instance[open + 1..instance.len() - 1]) {
+            return Some(mac);
+        }
+    }
+    // Shelly `shellyplus1-c4dd57877294`, WLED-style `name-<12 hex>`.
+    let tail = instance.rsplit('-').next()?;
+    if tail.len() == 12 && instance.len() > 13 { normalize_mac(tail) } else { None }
+}
+
+/// What to do with a sighting given the devices that already hold any of its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution<Id> {
+    /// No device holds any key: a new device.
+    New,
+    /// Exactly one device holds them.
+    Existing(Id),
+    /// Several devices hold them: they are one device. Keep the first (the oldest, as the caller
+    /// orders them), fold the rest into it.
+    Merge { keep: Id, absorb: Vec<Id> },
+}
+
+/// Decides from the devices matched, ordered oldest first and without duplicates.
+pub fn resolve<Id: Clone + PartialEq>(matched_oldest_first: &[Id]) -> Resolution<Id> {
+    match matched_oldest_first {
+        [] => Resolution::New,
+        [one] => Resolution::Existing(one.clone()),
+        [keep, rest @ ..] => Resolution::Merge { keep: keep.clone(), absorb: rest.to_vec() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sighting(ty: &str, instance: &str, host: &str, txt: &[(&str, &str)]) -> Sighting {
+        Sighting::new(ty, instance, host, vec![], 80, txt.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())))
+    }
+
+    fn keys(s: &Sighting) -> Vec<String> {
+        identity_keys(s).into_iter().map(|k| k.0).collect()
+    }
+
+    #[test]
+    fn keys_from_real_announcements() {
+        let cases: &[(Sighting, &[&str])] = &[
+            (
+                sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "ShellyPlus1-C4DD57877294.local.", &[("gen", "2")]),
+                &["host:shellyplus1-c4dd57877294", "mac:c4dd57877294"],
+            ),
+            (sighting("_raop._tcp", "C92A14084F64@Living Room", "Living-Room.local.", &[("am", "AppleTV3,1")]), &["host:living-room", "mac:c92a14084f64"]),
+            (
+                sighting("_airplay._tcp", "Living Room", "Living-Room.local.", &[("deviceid", "C9:2A:14:08:4F:64"), ("model", "AppleTV3,1")]),
+                &["host:living-room", "mac:c92a14084f64"],
+            ),
+            (sighting("_sonos._tcp", "Sonos-7828CA831A30@Bedroom Speaker", "Sonos-7828CA831A30.local.", &[]), &["host:sonos-7828ca831a30", "mac:7828ca831a30"]),
+            (sighting("_workstation._tcp", "pi-foo-01 [b8:27:eb:3a:e2:c8]", "pi-foo-01.local.", &[]), &["host:pi-foo-01", "mac:b827eb3ae2c8"]),
+            (
+                sighting("_hap._tcp", "Eve Energy 5A3C", "Eve-Energy-5A3C.local.", &[("id", "3C:4F:1A:22:9B:01"), ("ci", "7"), ("md", "Eve Energy")]),
+                &["hap:3c:4f:1a:22:9b:01", "host:eve-energy-5a3c"],
+            ),
+            (sighting("_esphomelib._tcp", "kitchen-sensor", "kitchen-sensor.local.", &[("mac", "246f28aabbcc")]), &["host:kitchen-sensor", "mac:246f28aabbcc"]),
+            // A name that merely ends in twelve characters that are not hex is not a MAC.
+            (sighting("_http._tcp", "my-printer-xyzxyzxyzxyz", "", &[]), &["instance:my-printer-xyzxyzxyzxyz._http._tcp"]),
+        ];
+        for (s, want) in cases {
+            assert_eq!(keys(s), *want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn airplay_and_raop_of_one_apple_tv_share_a_key() {
+        let a = identity_keys(&sighting("_airplay._tcp", "Den", "den-tv.local.", &[("deviceid", "C9:2A:14:08:4F:64")]));
+        let b = identity_keys(&sighting("_raop._tcp", "C92A14084F64@Den", "other.local.", &[]));
+        assert!(a.iter().any(|k| b.contains(k)));
+    }
+
+    #[test]
+    fn macs_normalise() {
+        assert_eq!(normalize_mac("AA-BB-CC-DD-EE-FF").as_deref(), Some("aabbccddeeff"));
+        assert_eq!(normalize_mac("00:00:00:00:00:00"), None);
+        assert_eq!(normalize_mac("not a mac"), None);
+    }
+
+    #[test]
+    fn resolution() {
+        assert_eq!(resolve::<u8>(&[]), Resolution::New);
+        assert_eq!(resolve(&[3]), Resolution::Existing(3));
+        assert_eq!(resolve(&[1, 4, 9]), Resolution::Merge { keep: 1, absorb: vec![4, 9] });
+    }
+}
