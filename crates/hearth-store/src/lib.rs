@@ -1,1 +1,56 @@
-//! stub
+//! Hearth's SQLite store.
+//!
+//! Map:
+//! - [`schema`]: the current SQL, its version (`PRAGMA user_version`) and the upgrades.
+//! - [`inventory`]: devices, their identity keys, sightings (one row per service instance) and
+//!   state changes; the transaction that files a sighting under the right device.
+//! - [`error`]: the store's error type, whose messages say what to do.
+//!
+//! One [`Store`] owns one connection. SQLite runs in WAL mode so that later readers (the review
+//! screens) can use their own connections while the writer works.
+
+pub mod error;
+pub mod inventory;
+pub mod schema;
+
+pub use error::StoreError;
+pub use inventory::SightingOutcome;
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// The store: one SQLite file.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) and upgrades the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+        Self::init(conn, path.to_path_buf())
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|e| StoreError::open(Path::new(":memory:"), e))?;
+        Self::init(conn, PathBuf::from(":memory:"))
+    }
+
+    fn init(mut conn: Connection, path: PathBuf) -> Result<Self, StoreError> {
+        // A corrupt or foreign file fails here, on the first read, with a message naming it.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| StoreError::open(&path, e))?;
+        conn.pragma_update(None, "foreign_keys", true).map_err(|e| StoreError::open(&path, e))?;
+        // A second Hearth process (the CLI reading while `serve` writes) waits briefly instead of
+        // failing at once with SQLITE_BUSY.
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| StoreError::open(&path, e))?;
+        schema::migrate(&mut conn, &path)?;
+        Ok(Self { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

@@ -1,0 +1,78 @@
+//! The device inventory as the store returns it and the API shows it.
+//!
+//! These records cross the API boundary unchanged (hearth::api re-exports them), so each one
+//! derives `TS` and its TypeScript twin is generated into the UI.
+
+use crate::device::{Actor, DeviceId, DeviceState};
+use crate::fingerprint::Kind;
+use crate::sighting::TxtEntry;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// One service a device offers, from its latest sighting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Service {
+    #[serde(rename = "type")]
+    pub service_type: String,
+    pub instance: String,
+    pub host: String,
+    pub port: u16,
+    pub addresses: Vec<String>,
+    pub txt: Vec<TxtEntry>,
+    #[ts(type = "number")]
+    pub first_seen: Millis,
+    #[ts(type = "number")]
+    pub last_seen: Millis,
+    /// False once the service said goodbye or its records expired.
+    pub present: bool,
+}
+
+/// A device with what the list needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Device {
+    pub id: DeviceId,
+    pub name: String,
+    pub state: DeviceState,
+    pub kind: Kind,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    /// Every address any present service announced.
+    pub addresses: Vec<String>,
+    pub services: Vec<Service>,
+    #[ts(type = "number")]
+    pub first_seen: Millis,
+    #[ts(type = "number")]
+    pub last_seen: Millis,
+    pub online: bool,
+    /// The fingerprint rule that recognised it, and why.
+    pub rule: String,
+    pub reason: String,
+}
+
+/// One entry of a device's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct StateChange {
+    pub from: Option<DeviceState>,
+    pub to: DeviceState,
+    pub actor: Actor,
+    /// Where the change came from: `discovery`, `cli`, `web`, `desktop`.
+    pub origin: String,
+    #[ts(type = "number")]
+    pub at: Millis,
+}
+
+/// A device page: the device, its identity keys and its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DeviceDetail {
+    pub device: Device,
+    /// The stable keys that tie its services together (see `identity`).
+    pub identity_keys: Vec<String>,
+    pub history: Vec<StateChange>,
+}

@@ -1,0 +1,560 @@
+//! The device inventory: filing sightings under devices, state changes and forgetting.
+
+use crate::{Store, StoreError};
+use hearth_core::device::{Actor, DeviceId, DeviceState};
+use hearth_core::fingerprint::{display_name, Fingerprints, Kind, Recognition};
+use hearth_core::identity::{identity_keys, resolve, Resolution};
+use hearth_core::inventory::{Device, DeviceDetail, Millis, Service, StateChange};
+use hearth_core::sighting::{Sighting, TxtEntry};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+/// What filing one sighting did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SightingOutcome {
+    pub device: Device,
+    /// The device did not exist before this sighting.
+    pub created: bool,
+    /// Devices folded into `device` because this sighting proved they were the same.
+    pub absorbed: Vec<DeviceId>,
+    /// Something a person would see changed (new service, address, name, kind, back online).
+    pub changed: bool,
+}
+
+const DEVICE_COLUMNS: &str = "id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online";
+
+impl Store {
+    /// Files a sighting: finds (or creates, or merges) its device, records the service, and
+    /// recognises the device again from all its services. One transaction.
+    pub fn record_sighting(
+        &mut self,
+        sighting: &Sighting,
+        now: Millis,
+        fingerprints: &Fingerprints,
+        new_id: impl FnOnce() -> DeviceId,
+    ) -> Result<SightingOutcome, StoreError> {
+        let tx = self.conn.transaction()?;
+        let keys = identity_keys(sighting);
+        let matched = devices_holding(&tx, keys.iter().map(|k| k.as_str()))?;
+        let before = match matched.first() {
+            Some(id) => Some(load_device(&tx, id)?),
+            None => None,
+        };
+        let (id, created, absorbed) = match resolve(&matched) {
+            Resolution::New => {
+                let id = new_id();
+                tx.execute(
+                    &format!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?1, ?2, 'new', 'unknown', NULL, NULL, 'none', '', ?3, ?3, 1)"),
+                    params![id.as_str(), display_name(sighting), now],
+                )?;
+                tx.execute(
+                    "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, NULL, 'new', 'hearth', 'discovery', ?2)",
+                    params![id.as_str(), now],
+                )?;
+                (id, true, vec![])
+            }
+            Resolution::Existing(id) => (id, false, vec![]),
+            Resolution::Merge { keep, absorb } => {
+                for other in &absorb {
+                    merge_into(&tx, &keep, other)?;
+                }
+                (keep, false, absorb)
+            }
+        };
+        for key in &keys {
+            tx.execute(
+                "INSERT INTO identity_keys (key, device_id) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET device_id = excluded.device_id",
+                params![key.as_str(), id.as_str()],
+            )?;
+        }
+        let addresses: Vec<String> = sighting.addresses.iter().map(ToString::to_string).collect();
+        tx.execute(
+            "INSERT INTO sightings (service_type, instance, device_id, host, port, addresses, txt, first_seen, last_seen, present)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1)
+             ON CONFLICT(service_type, instance) DO UPDATE SET
+               device_id = excluded.device_id, host = excluded.host, port = excluded.port,
+               addresses = excluded.addresses, txt = excluded.txt, last_seen = excluded.last_seen, present = 1",
+            params![
+                sighting.service_type,
+                sighting.instance,
+                id.as_str(),
+                sighting.host,
+                sighting.port,
+                to_json(&addresses),
+                to_json(&sighting.txt),
+                now
+            ],
+        )?;
+        let recognition = recognise(&tx, &id, fingerprints)?;
+        let name = best_name(&tx, &id, fingerprints)?.unwrap_or_else(|| display_name(sighting));
+        tx.execute(
+            "UPDATE devices SET name = ?2, kind = ?3, vendor = ?4, model = ?5, rule = ?6, reason = ?7, last_seen = ?8, online = 1 WHERE id = ?1",
+            params![
+                id.as_str(),
+                name,
+                kind_str(recognition.kind),
+                recognition.vendor,
+                recognition.model,
+                recognition.rule,
+                recognition.reason,
+                now
+            ],
+        )?;
+        let device = load_device(&tx, &id)?;
+        tx.commit()?;
+        let changed = created || !absorbed.is_empty() || before.as_ref().is_none_or(|b| !same_but_time(b, &device));
+        Ok(SightingOutcome { device, created, absorbed, changed })
+    }
+
+    /// A service said goodbye or its records expired. Returns the device if it went offline
+    /// with this (no present service left).
+    pub fn service_gone(&mut self, service_type: &str, instance: &str) -> Result<Option<Device>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let device_id: Option<String> = tx
+            .query_row(
+                "UPDATE sightings SET present = 0 WHERE service_type = ?1 AND instance = ?2 RETURNING device_id",
+                params![service_type, instance],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(device_id) = device_id else { return Ok(None) };
+        let id = parse_id(&device_id)?;
+        let still: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM sightings WHERE device_id = ?1 AND present = 1)", [&device_id], |r| r.get(0))?;
+        let went_offline = if still {
+            false
+        } else {
+            tx.execute("UPDATE devices SET online = 0 WHERE id = ?1 AND online = 1", [&device_id])? == 1
+        };
+        let device = load_device(&tx, &id)?;
+        tx.commit()?;
+        Ok(went_offline.then_some(device))
+    }
+
+    /// At start-up nothing is known to be present until it announces itself again.
+    pub fn mark_all_offline(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("UPDATE sightings SET present = 0; UPDATE devices SET online = 0;")?;
+        Ok(())
+    }
+
+    pub fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY first_seen, id"))?;
+        let rows = stmt.query_map([], device_row)?.collect::<Result<Vec<_>, _>>()?;
+        let mut services = self.all_services()?;
+        rows.into_iter()
+            .map(|row| {
+                let id = row.id.clone();
+                row.into_device(services.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    pub fn device(&self, id: &DeviceId) -> Result<DeviceDetail, StoreError> {
+        let device = load_device(&self.conn, id)?;
+        let mut stmt = self.conn.prepare("SELECT key FROM identity_keys WHERE device_id = ?1 ORDER BY key")?;
+        let identity_keys = stmt.query_map([id.as_str()], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        let mut stmt = self.conn.prepare("SELECT from_state, to_state, actor, origin, at FROM state_changes WHERE device_id = ?1 ORDER BY at, id")?;
+        let history = stmt
+            .query_map([id.as_str()], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?)))?
+            .map(|row| {
+                let (from, to, actor, origin, at) = row?;
+                Ok(StateChange {
+                    from: from.map(|s| s.parse().map_err(corrupt)).transpose()?,
+                    to: to.parse().map_err(corrupt)?,
+                    actor: actor.parse().map_err(corrupt)?,
+                    origin,
+                    at,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(DeviceDetail { device, identity_keys, history })
+    }
+
+    /// Approves or blocks a device (or returns it to `new`), recording who did it. Setting the
+    /// state a device already has records nothing and returns `false`.
+    pub fn set_state(&mut self, id: &DeviceId, to: DeviceState, actor: &Actor, origin: &str, now: Millis) -> Result<(Device, bool), StoreError> {
+        let tx = self.conn.transaction()?;
+        let from = load_device(&tx, id)?.state;
+        let changed = from != to;
+        if changed {
+            tx.execute("UPDATE devices SET state = ?2 WHERE id = ?1", params![id.as_str(), to.as_str()])?;
+            tx.execute(
+                "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id.as_str(), from.as_str(), to.as_str(), actor.as_str(), origin, now],
+            )?;
+        }
+        let device = load_device(&tx, id)?;
+        tx.commit()?;
+        Ok((device, changed))
+    }
+
+    /// Deletes the device and every row about it; the home's audit log keeps who did it.
+    pub fn forget(&mut self, id: &DeviceId, actor: &Actor, origin: &str, now: Millis) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let deleted = tx.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
+        if deleted == 0 {
+            return Err(StoreError::UnknownDevice(id.to_string()));
+        }
+        tx.execute(
+            "INSERT INTO audit (at, actor, origin, action, subject) VALUES (?1, ?2, ?3, 'forget_device', ?4)",
+            params![now, actor.as_str(), origin, id.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rows of the home's audit log as (at, actor, origin, action, subject), newest first.
+    pub fn audit(&self, limit: u32) -> Result<Vec<(Millis, String, String, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT at, actor, origin, action, subject FROM audit ORDER BY at DESC, id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn all_services(&self) -> Result<std::collections::HashMap<String, Vec<Service>>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!("SELECT device_id, {SERVICE_COLUMNS} FROM sightings ORDER BY service_type, instance"))?;
+        let mut out: std::collections::HashMap<String, Vec<Service>> = std::collections::HashMap::new();
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, service_row(r, 1)?)))?;
+        for row in rows {
+            let (device_id, raw) = row?;
+            out.entry(device_id).or_default().push(raw.into_service()?);
+        }
+        Ok(out)
+    }
+}
+
+const SERVICE_COLUMNS: &str = "service_type, instance, host, port, addresses, txt, first_seen, last_seen, present";
+
+struct DeviceRow {
+    id: String,
+    name: String,
+    state: String,
+    kind: String,
+    vendor: Option<String>,
+    model: Option<String>,
+    rule: String,
+    reason: String,
+    first_seen: Millis,
+    last_seen: Millis,
+    online: bool,
+}
+
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok(DeviceRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        state: r.get(2)?,
+        kind: r.get(3)?,
+        vendor: r.get(4)?,
+        model: r.get(5)?,
+        rule: r.get(6)?,
+        reason: r.get(7)?,
+        first_seen: r.get(8)?,
+        last_seen: r.get(9)?,
+        online: r.get(10)?,
+    })
+}
+
+impl DeviceRow {
+    fn into_device(self, services: Vec<Service>) -> Result<Device, StoreError> {
+        let mut addresses: Vec<String> = services.iter().filter(|s| s.present).flat_map(|s| s.addresses.iter().cloned()).collect();
+        if addresses.is_empty() {
+            // Offline: show where it was last seen rather than nothing.
+            addresses = services.iter().flat_map(|s| s.addresses.iter().cloned()).collect();
+        }
+        addresses.sort();
+        addresses.dedup();
+        Ok(Device {
+            id: parse_id(&self.id)?,
+            name: self.name,
+            state: self.state.parse().map_err(corrupt)?,
+            kind: parse_kind(&self.kind)?,
+            vendor: self.vendor,
+            model: self.model,
+            addresses,
+            services,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            online: self.online,
+            rule: self.rule,
+            reason: self.reason,
+        })
+    }
+}
+
+struct ServiceRow {
+    service_type: String,
+    instance: String,
+    host: String,
+    port: u16,
+    addresses: String,
+    txt: String,
+    first_seen: Millis,
+    last_seen: Millis,
+    present: bool,
+}
+
+fn service_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ServiceRow> {
+    Ok(ServiceRow {
+        service_type: r.get(at)?,
+        instance: r.get(at + 1)?,
+        host: r.get(at + 2)?,
+        port: r.get(at + 3)?,
+        addresses: r.get(at + 4)?,
+        txt: r.get(at + 5)?,
+        first_seen: r.get(at + 6)?,
+        last_seen: r.get(at + 7)?,
+        present: r.get(at + 8)?,
+    })
+}
+
+impl ServiceRow {
+    fn into_service(self) -> Result<Service, StoreError> {
+        Ok(Service {
+            service_type: self.service_type,
+            instance: self.instance,
+            host: self.host,
+            port: self.port,
+            addresses: serde_json::from_str(&self.addresses).map_err(corrupt)?,
+            txt: serde_json::from_str::<Vec<TxtEntry>>(&self.txt).map_err(corrupt)?,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            present: self.present,
+        })
+    }
+}
+
+fn services_of(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Vec<Service>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {SERVICE_COLUMNS} FROM sightings WHERE device_id = ?1 ORDER BY service_type, instance"))?;
+    let rows = stmt.query_map([id.as_str()], |r| service_row(r, 0))?.collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(ServiceRow::into_service).collect()
+}
+
+fn load_device(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Device, StoreError> {
+    let row = conn
+        .query_row(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"), [id.as_str()], device_row)
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownDevice(id.to_string()))?;
+    let services = services_of(conn, id)?;
+    row.into_device(services)
+}
+
+/// Devices holding any of these keys, oldest first, each once.
+fn devices_holding<'a>(tx: &Transaction<'_>, keys: impl Iterator<Item = &'a str>) -> Result<Vec<DeviceId>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT d.id, d.first_seen FROM identity_keys k JOIN devices d ON d.id = k.device_id WHERE k.key = ?1")?;
+    let mut found: Vec<(Millis, String)> = Vec::new();
+    for key in keys {
+        if let Some(row) = stmt.query_row([key], |r| Ok((r.get::<_, Millis>(1)?, r.get::<_, String>(0)?))).optional()? {
+            if !found.iter().any(|(_, id)| *id == row.1) {
+                found.push(row);
+            }
+        }
+    }
+    found.sort();
+    found.into_iter().map(|(_, id)| parse_id(&id)).collect()
+}
+
+/// Moves everything of `absorb` to `keep` and deletes `absorb`. The kept device keeps its own
+/// state: a person's decision about the older record is not overridden by a newer duplicate.
+fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId) -> Result<(), StoreError> {
+    for table in ["identity_keys", "sightings", "state_changes"] {
+        tx.execute(&format!("UPDATE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;
+    }
+    tx.execute(
+        "UPDATE devices SET first_seen = MIN(first_seen, (SELECT first_seen FROM devices WHERE id = ?2)) WHERE id = ?1",
+        params![keep.as_str(), absorb.as_str()],
+    )?;
+    tx.execute("DELETE FROM devices WHERE id = ?1", [absorb.as_str()])?;
+    tracing::info!(%keep, %absorb, "merged two records of one device");
+    Ok(())
+}
+
+fn present_sightings(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Vec<Sighting>, StoreError> {
+    let services = services_of(conn, id)?;
+    let any_present = services.iter().any(|s| s.present);
+    Ok(services
+        .into_iter()
+        .filter(|s| s.present || !any_present)
+        .map(|s| Sighting {
+            service_type: s.service_type,
+            instance: s.instance,
+            host: s.host,
+            addresses: s.addresses.iter().filter_map(|a| a.parse().ok()).collect(),
+            port: s.port,
+            txt: s.txt,
+        })
+        .collect())
+}
+
+fn recognise(conn: &rusqlite::Connection, id: &DeviceId, fp: &Fingerprints) -> Result<Recognition, StoreError> {
+    Ok(fp.recognise(present_sightings(conn, id)?.iter()))
+}
+
+/// The name from the service that recognised the device best (a friendly name beats a MAC-ish
+/// instance name of a secondary service).
+fn best_name(conn: &rusqlite::Connection, id: &DeviceId, fp: &Fingerprints) -> Result<Option<String>, StoreError> {
+    let sightings = present_sightings(conn, id)?;
+    let best = sightings.iter().max_by_key(|s| {
+        let friendly = ["fn", "friendly_name", "dn", "location_name"].iter().any(|k| s.txt(k).is_some());
+        (friendly, fp.recognise([*s].into_iter()).strength)
+    });
+    Ok(best.map(display_name))
+}
+
+fn same_but_time(a: &Device, b: &Device) -> bool {
+    let strip = |d: &Device| {
+        let mut d = d.clone();
+        d.last_seen = 0;
+        for s in &mut d.services {
+            s.last_seen = 0;
+        }
+        d
+    };
+    strip(a) == strip(b)
+}
+
+fn kind_str(kind: Kind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "unknown".into())
+}
+
+fn parse_kind(s: &str) -> Result<Kind, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(corrupt)
+}
+
+fn parse_id(s: &str) -> Result<DeviceId, StoreError> {
+    DeviceId::parse(s).map_err(corrupt)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serialising plain strings and structs of strings cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn sighting(ty: &str, instance: &str, host: &str, addr: &str, txt: &[(&str, &str)]) -> Sighting {
+        Sighting::new(ty, instance, host, vec![addr.parse().unwrap()], 80, txt.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())))
+    }
+
+    struct Home {
+        store: Store,
+        fp: Fingerprints,
+        next: Cell<u64>,
+    }
+
+    impl Home {
+        fn new() -> Self {
+            Self { store: Store::open_in_memory().unwrap(), fp: Fingerprints::builtin(), next: Cell::new(1) }
+        }
+        fn see(&mut self, s: &Sighting, now: Millis) -> SightingOutcome {
+            let n = self.next.get();
+            self.next.set(n + 1);
+            self.store.record_sighting(s, now, &self.fp, || DeviceId::from_random(n)).unwrap()
+        }
+    }
+
+    #[test]
+    fn a_new_plug_is_recorded_as_new_with_history() {
+        let mut home = Home::new();
+        let out = home.see(&sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]), 1000);
+        assert!(out.created && out.changed);
+        assert_eq!(out.device.state, DeviceState::New);
+        assert_eq!(out.device.kind, Kind::Switch);
+        assert_eq!(out.device.rule, "shelly-gen2");
+        let detail = home.store.device(&out.device.id).unwrap();
+        assert_eq!(detail.history.len(), 1);
+        assert_eq!(detail.history[0].actor, Actor::Hearth);
+        assert!(detail.identity_keys.contains(&"mac:c4dd57877294".to_string()));
+    }
+
+    #[test]
+    fn services_of_one_device_merge_and_address_changes_keep_identity() {
+        let mut home = Home::new();
+        let shelly = home.see(&sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]), 1);
+        let http = home.see(&sighting("_http._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]), 2);
+        assert_eq!(shelly.device.id, http.device.id);
+        assert!(!http.created);
+        // New address after a DHCP renewal: same device, new address shown.
+        let moved = home.see(&sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.9", &[("gen", "2")]), 3);
+        assert_eq!(moved.device.id, shelly.device.id);
+        assert!(moved.changed);
+        assert_eq!(moved.device.addresses, ["10.0.0.5", "10.0.0.9"]);
+        assert_eq!(home.store.devices().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn two_records_proved_to_be_one_device_are_merged_into_the_older() {
+        let mut home = Home::new();
+        // An Apple TV's AirPlay and RAOP services on different host names (seen on real
+        // networks when a host name was renamed): separate until the MAC links them.
+        let raop = home.see(&sighting("_raop._tcp", "C92A14084F64@Den", "den-old.local.", "10.0.0.7", &[("am", "AppleTV3,1")]), 1);
+        let other = home.see(&sighting("_companion-link._tcp", "Den", "den.local.", "10.0.0.7", &[]), 2);
+        assert_ne!(raop.device.id, other.device.id);
+        home.store.set_state(&raop.device.id, DeviceState::Approved, &Actor::Owner, "cli", 3).unwrap();
+        let airplay = home.see(&sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64"), ("model", "AppleTV3,1")]), 4);
+        assert_eq!(airplay.device.id, raop.device.id);
+        assert_eq!(airplay.absorbed, vec![other.device.id.clone()]);
+        assert_eq!(airplay.device.state, DeviceState::Approved);
+        assert_eq!(airplay.device.services.len(), 3);
+        assert_eq!(home.store.devices().unwrap().len(), 1);
+        assert!(matches!(home.store.device(&other.device.id), Err(StoreError::UnknownDevice(_))));
+    }
+
+    #[test]
+    fn goodbye_marks_offline_and_a_repeat_sighting_is_not_a_change() {
+        let mut home = Home::new();
+        let s = sighting("_wled._tcp", "wled-desk", "wled-desk.local.", "10.0.0.3", &[("mac", "a4cf12d0e1f2")]);
+        let first = home.see(&s, 1);
+        assert!(!home.see(&s, 2).changed);
+        let gone = home.store.service_gone("_wled._tcp", "wled-desk").unwrap().unwrap();
+        assert!(!gone.online);
+        assert_eq!(gone.id, first.device.id);
+        assert_eq!(home.store.service_gone("_wled._tcp", "wled-desk").unwrap(), None);
+        assert_eq!(home.store.service_gone("_nope._tcp", "x").unwrap(), None);
+        let back = home.see(&s, 3);
+        assert!(back.changed && back.device.online);
+    }
+
+    #[test]
+    fn state_changes_are_recorded_once_and_forget_removes_every_row() {
+        let mut home = Home::new();
+        let d = home.see(&sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.4", &[("ci", "6"), ("id", "AA:BB:CC:00:11:22")]), 1).device;
+        let (_, changed) = home.store.set_state(&d.id, DeviceState::Approved, &Actor::Owner, "web", 2).unwrap();
+        assert!(changed);
+        let (_, again) = home.store.set_state(&d.id, DeviceState::Approved, &Actor::Owner, "web", 3).unwrap();
+        assert!(!again);
+        let (blocked, _) = home.store.set_state(&d.id, DeviceState::Blocked, &Actor::Owner, "cli", 4).unwrap();
+        assert_eq!(blocked.state, DeviceState::Blocked);
+        let history = home.store.device(&d.id).unwrap().history;
+        let steps: Vec<_> = history.iter().map(|h| (h.from, h.to, h.origin.as_str())).collect();
+        assert_eq!(
+            steps,
+            [(None, DeviceState::New, "discovery"), (Some(DeviceState::New), DeviceState::Approved, "web"), (Some(DeviceState::Approved), DeviceState::Blocked, "cli")]
+        );
+        home.store.forget(&d.id, &Actor::Owner, "cli", 5).unwrap();
+        for table in ["devices", "identity_keys", "sightings", "state_changes"] {
+            let n: i64 = home.store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+        assert_eq!(home.store.audit(10).unwrap()[0].3, "forget_device");
+        assert!(matches!(home.store.forget(&d.id, &Actor::Owner, "cli", 6), Err(StoreError::UnknownDevice(_))));
+        // Seen again after being forgotten: a new device, in quarantine again.
+        let again = home.see(&sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.4", &[("ci", "6"), ("id", "AA:BB:CC:00:11:22")]), 7);
+        assert!(again.created);
+        assert_eq!(again.device.state, DeviceState::New);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hearth.db");
+        std::fs::write(&path, b"this is not sqlite, just some text that someone put here by mistake............").unwrap();
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(err.contains("hearth.db") && err.contains("move it aside"), "{err}");
+        assert!(std::fs::read(&path).unwrap().starts_with(b"this is not sqlite"));
+    }
+}

@@ -1,0 +1,152 @@
+//! The schema and its upgrades.
+//!
+//! `PRAGMA user_version` holds the version. Each entry of [`MIGRATIONS`] upgrades from the
+//! version before it and runs in its own transaction, so a failed upgrade leaves the file as it
+//! was. Never edit a released migration: add a new one, and a test that upgrades a frozen copy
+//! of the previous schema.
+
+use crate::StoreError;
+use rusqlite::Connection;
+use std::path::Path;
+
+/// Index i holds the SQL that upgrades version i to version i + 1.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the device inventory.
+    r#"
+    CREATE TABLE devices (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('new', 'approved', 'blocked')),
+        kind        TEXT NOT NULL,
+        vendor      TEXT,
+        model       TEXT,
+        rule        TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        online      INTEGER NOT NULL
+    ) STRICT;
+    -- Stable keys (mac:, hap:, host: ...) that tie a device's services together.
+    CREATE TABLE identity_keys (
+        key        TEXT PRIMARY KEY,
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX identity_keys_device ON identity_keys(device_id);
+    -- The latest sighting of each service instance.
+    CREATE TABLE sightings (
+        service_type  TEXT NOT NULL,
+        instance      TEXT NOT NULL,
+        device_id     TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        host          TEXT NOT NULL,
+        port          INTEGER NOT NULL,
+        addresses     TEXT NOT NULL,  -- JSON array of strings
+        txt           TEXT NOT NULL,  -- JSON array of {key, value}
+        first_seen    INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL,
+        present       INTEGER NOT NULL,
+        PRIMARY KEY (service_type, instance)
+    ) STRICT;
+    CREATE INDEX sightings_device ON sightings(device_id);
+    CREATE TABLE state_changes (
+        id         INTEGER PRIMARY KEY,
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        from_state TEXT,
+        to_state   TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        origin     TEXT NOT NULL,
+        at         INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX state_changes_device ON state_changes(device_id, at);
+    "#,
+    // 2: the home's audit log, for actions whose subject is gone afterwards (forgetting a device
+    // deletes every row about it, yet who forgot it, and when, must stay on record).
+    r#"
+    CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        actor    TEXT NOT NULL,
+        origin   TEXT NOT NULL,
+        action   TEXT NOT NULL,
+        subject  TEXT NOT NULL
+    ) STRICT;
+    "#,
+];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Brings the database up to [`latest_version`].
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found = version(conn).map_err(|e| StoreError::open(path, e))?;
+    let known = latest_version();
+    if found > known {
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found, known });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let to = index as i64 + 1;
+        let fail = |source| StoreError::Migration { path: path.to_path_buf(), version: to, source };
+        let tx = conn.transaction().map_err(fail)?;
+        tx.execute_batch(sql).map_err(fail)?;
+        tx.pragma_update(None, "user_version", to).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        tracing::info!(version = to, "database upgraded");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn migration_1_creates_the_inventory() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(MIGRATIONS[0]).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(tables(&conn), ["devices", "identity_keys", "sightings", "state_changes"]);
+    }
+
+    /// Upgrades a frozen version-1 database holding a device to version 2, keeping the device.
+    #[test]
+    fn migration_2_adds_the_audit_log_and_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO devices VALUES ('d-000000000001','Plug','new','plug',NULL,NULL,'r','why',1,2,0);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(version(&conn).unwrap(), 2);
+        assert!(tables(&conn).contains(&"audit".to_string()));
+        let name: String = conn.query_row("SELECT name FROM devices", [], |r| r.get(0)).unwrap();
+        assert_eq!(name, "Plug");
+        // Running it again is a no-op.
+        migrate(&mut conn, &path).unwrap();
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        let err = migrate(&mut conn, Path::new("x.db")).unwrap_err();
+        assert!(err.to_string().contains("newer Hearth"), "{err}");
+        assert_eq!(version(&conn).unwrap(), 99);
+    }
+}
