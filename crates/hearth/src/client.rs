@@ -1,0 +1,83 @@
+//! The CLI's client for a running hub, found through the data directory.
+
+use crate::api::types::{ApiError, Device, DeviceDetail, Status};
+use crate::data_dir;
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+#[derive(Debug)]
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn for_data_dir(dir: &Path) -> Result<Self> {
+        let running = data_dir::read_running(dir)?;
+        let token = std::fs::read_to_string(dir.join(data_dir::OWNER_TOKEN))
+            .with_context(|| format!("cannot read the owner token in {}; is this the data directory of the running hub?", dir.display()))?;
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        Ok(Self { base: format!("{}/api/v1", running.url), token: token.trim().to_owned(), http })
+    }
+
+    async fn send<T: DeserializeOwned>(&self, method: reqwest::Method, path: &str) -> Result<Option<T>> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .http
+            .request(method, &url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the hub at {url}; is `hearth serve` still running? (a stale {} is left if it crashed)", data_dir::RUNNING))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<ApiError>(&bytes).map(|e| e.message).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            anyhow::bail!("{message}");
+        }
+        Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("the hub sent an unexpected answer to {path}"))?))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(reqwest::Method::GET, path).await?.context("the hub sent an empty answer")
+    }
+
+    pub async fn devices(&self) -> Result<Vec<Device>> {
+        self.get("/devices").await
+    }
+
+    pub async fn device(&self, id: &str) -> Result<DeviceDetail> {
+        self.get(&format!("/devices/{}", checked(id)?)).await
+    }
+
+    pub async fn status(&self) -> Result<Status> {
+        self.get("/status").await
+    }
+
+    pub async fn decide(&self, id: &str, verb: &str) -> Result<Device> {
+        self.send(reqwest::Method::POST, &format!("/devices/{}/{verb}", checked(id)?)).await?.context("the hub sent an empty answer")
+    }
+
+    pub async fn forget(&self, id: &str) -> Result<()> {
+        self.send::<serde_json::Value>(reqwest::Method::DELETE, &format!("/devices/{}", checked(id)?)).await.map(|_| ())
+    }
+
+    pub async fn login_url(&self) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Link {
+            path: String,
+        }
+        let link: Link = self.send(reqwest::Method::POST, "/login-links").await?.context("the hub sent an empty answer")?;
+        Ok(format!("{}{}", self.base.trim_end_matches("/api/v1"), link.path))
+    }
+}
+
+/// Checks an id before it goes into a URL, so odd input gets the id's own error message.
+fn checked(id: &str) -> Result<String> {
+    Ok(hearth_core::device::DeviceId::parse(id.trim())?.to_string())
+}

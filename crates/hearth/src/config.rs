@@ -1,0 +1,119 @@
+//! `hearth.toml`: the hub's settings, kept in the data directory.
+//!
+//! Every key has a default, so the file is optional; a bad value is an error naming the file
+//! and the key, never a silent fallback.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "hearth.toml";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub discovery: DiscoveryConfig,
+    pub secrets: SecretsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Where the API and web UI listen. Loopback by default: the household reaches it only when
+    /// a person chooses an address on the home network.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8470)) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Interfaces mDNS uses; empty means all.
+    pub interfaces: Vec<String>,
+    /// Announce Hearth itself as `_hearth._tcp`.
+    pub advertise: bool,
+    /// Turn discovery off entirely (a hub that only brokers).
+    pub enabled: bool,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self { interfaces: Vec::new(), advertise: true, enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStoreChoice {
+    /// The OS keyring when there is one, else a file readable only by Hearth's user (reported).
+    #[default]
+    Auto,
+    /// The OS keyring or an error.
+    Keyring,
+    /// Always the file.
+    File,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    pub store: SecretStoreChoice,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid: {message}\nFix the value (see the README's configuration section) or delete the key to use its default")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads `hearth.toml` from the data directory; a missing file means all defaults.
+    pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
+        let path = data_dir.join(FILE_NAME);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string().trim().to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(Config::parse("", Path::new("hearth.toml")).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = Config::parse("[http]\nlisten = \"0.0.0.0:9000\"\n[discovery]\ninterfaces = [\"eth0\"]\n[secrets]\nstore = \"file\"\n", Path::new("h.toml")).unwrap();
+        assert_eq!(c.http.listen.port(), 9000);
+        assert_eq!(c.discovery.interfaces, ["eth0"]);
+        assert_eq!(c.secrets.store, SecretStoreChoice::File);
+    }
+
+    #[test]
+    fn bad_values_name_the_file_and_the_key() {
+        let err = Config::parse("[http]\nlisten = \"not an address\"\n", Path::new("/data/hearth.toml")).unwrap_err().to_string();
+        assert!(err.contains("/data/hearth.toml") && err.contains("listen"), "{err}");
+        let err = Config::parse("[http]\nlisen = \"127.0.0.1:1\"\n", Path::new("hearth.toml")).unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
+        let err = Config::parse("[secrets]\nstore = \"cloud\"\n", Path::new("hearth.toml")).unwrap_err().to_string();
+        assert!(err.contains("store") && err.contains("cloud"), "{err}");
+    }
+}

@@ -1,0 +1,102 @@
+//! The data directory: where the database, `hearth.toml`, the owner token and the running hub's
+//! address live. The CLI finds a running hub through it.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const DATABASE: &str = "hearth.db";
+pub const OWNER_TOKEN: &str = "owner-token";
+pub const RUNNING: &str = "hub.json";
+
+/// `--data-dir`, else `HEARTH_DATA_DIR` (both handled by clap), else the platform's data
+/// directory (`~/.local/share/hearth` on Linux).
+pub fn resolve(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(dir) = flag {
+        return Ok(dir);
+    }
+    let dirs = directories::ProjectDirs::from("", "", "hearth")
+        .context("cannot find a home directory for Hearth's data; pass --data-dir DIR or set HEARTH_DATA_DIR")?;
+    Ok(dirs.data_dir().to_path_buf())
+}
+
+/// Creates the directory readable only by its owner: it holds the owner token and secrets.
+pub fn create(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    restrict_dir(dir)
+}
+
+#[cfg(unix)]
+fn restrict_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private to this user", dir.display()))
+}
+
+#[cfg(not(unix))]
+fn restrict_dir(_: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// Writes a file only its owner can read, atomically (write to a temporary name, then rename),
+/// so a crash or a full disk never leaves a half-written secret behind.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| -> std::io::Result<()> {
+        let mut f = options.open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The owner token: created once, kept in the data directory (owner-only), used by the CLI and
+/// by scripts as `Authorization: Bearer <token>`.
+pub fn owner_token(dir: &Path) -> Result<String> {
+    let path = dir.join(OWNER_TOKEN);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if t.trim().len() == 64 => Ok(t.trim().to_owned()),
+        Ok(_) => anyhow::bail!("{} is damaged; delete it and restart `hearth serve` to make a new one", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = crate::random::hex_token(32)?;
+            write_private(&path, token.as_bytes())?;
+            Ok(token)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Where the running hub listens, written by `hearth serve` and read by the CLI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Running {
+    pub url: String,
+    pub pid: u32,
+}
+
+pub fn write_running(dir: &Path, running: &Running) -> Result<()> {
+    write_private(&dir.join(RUNNING), &serde_json::to_vec_pretty(running)?)
+}
+
+pub fn read_running(dir: &Path) -> Result<Running> {
+    let path = dir.join(RUNNING);
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        anyhow::anyhow!("no Hearth hub is running for the data directory {}; start one with `hearth serve --data-dir {}`", dir.display(), dir.display())
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{} is damaged; restart `hearth serve`", path.display()))
+}
+
+pub fn remove_running(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(RUNNING));
+}

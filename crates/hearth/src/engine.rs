@@ -1,0 +1,166 @@
+//! Starting and stopping the whole hub: data directory, configuration, secrets, store,
+//! discovery, inventory and the HTTP server. `hearth serve` and the desktop shell both use it.
+
+use crate::api::types::DiscoveryStatus;
+use crate::config::Config;
+use crate::data_dir;
+use crate::http::{self, AppState, Auth};
+use crate::hub::Hub;
+use crate::secrets::Secrets;
+use anyhow::{Context, Result};
+use hearth_discovery::browser::Advertisement;
+use hearth_discovery::service_types::BROWSED;
+use hearth_discovery::{Discovery, DiscoveryConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Discovery events waiting for the inventory. mdns-sd drops a browse subscription whose own
+/// channel fills, so this buffer is generous: it absorbs a whole home announcing at once.
+const DISCOVERY_QUEUE: usize = 8192;
+
+/// What the command line (or the desktop shell) asks for; `None` means "as hearth.toml says".
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub data_dir: PathBuf,
+    pub http_listen: Option<SocketAddr>,
+    pub interfaces: Vec<String>,
+    pub no_discovery: bool,
+}
+
+/// A running hub.
+#[derive(Debug)]
+pub struct Engine {
+    pub hub: Hub,
+    /// The address the HTTP server really listens on (port 0 resolved).
+    pub http_addr: SocketAddr,
+    auth: Arc<Auth>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    discovery: Option<DiscoveryHandle>,
+}
+
+/// Wraps [`Discovery`] (which has no Debug) for the engine's Debug output.
+struct DiscoveryHandle(Discovery);
+
+impl std::fmt::Debug for DiscoveryHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Discovery")
+    }
+}
+
+impl Engine {
+    pub async fn start(options: Options) -> Result<Self> {
+        let dir = &options.data_dir;
+        data_dir::create(dir)?;
+        let config = Config::load(dir)?;
+        let secrets = Secrets::open(dir, config.secrets.store)?;
+        let session_key = secrets.get_or_create("session-key", 32)?;
+        let owner_token = data_dir::owner_token(dir)?;
+        let store = hearth_store::Store::open(&dir.join(data_dir::DATABASE))?;
+        let hub = Hub::new(store, dir, secrets.storage().clone())?;
+
+        let listen = options.http_listen.unwrap_or(config.http.listen);
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!("the web UI's address {listen} is in use by another program (another Hearth?); choose another with --http-listen ADDR or [http] listen in {}", dir.join(crate::config::FILE_NAME).display())
+            } else {
+                anyhow::anyhow!("cannot listen on {listen} for the web UI: {e}")
+            }
+        })?;
+        let http_addr = listener.local_addr()?;
+        if !http_addr.ip().is_loopback() {
+            tracing::warn!("the web UI listens on {http_addr}, beyond this machine, over plain HTTP: anyone on the network can see the traffic (TLS from Hearth's own CA is planned)");
+        }
+
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let auth = Arc::new(Auth::new(owner_token, session_key));
+        let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
+        let shutdown = cancel.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+            if let Err(e) = served {
+                tracing::error!("web server stopped: {e}");
+            }
+        });
+
+        let interfaces = if options.interfaces.is_empty() { config.discovery.interfaces.clone() } else { options.interfaces.clone() };
+        let discovery = if options.no_discovery || !config.discovery.enabled {
+            hub.set_discovery_status(DiscoveryStatus { enabled: false, interfaces, service_types: vec![], error: None });
+            None
+        } else {
+            let (tx, rx) = mpsc::channel(DISCOVERY_QUEUE);
+            let advertise = config.discovery.advertise.then(|| Advertisement {
+                instance: format!("Hearth on {}", host_name()),
+                host: format!("hearth-{}", host_name()),
+                http_port: http_addr.port(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            });
+            match Discovery::start(DiscoveryConfig { interfaces: interfaces.clone(), advertise }, tx) {
+                Ok(d) => {
+                    let types = BROWSED.iter().map(|s| (*s).to_owned()).collect();
+                    hub.set_discovery_status(DiscoveryStatus { enabled: true, interfaces, service_types: types, error: None });
+                    tasks.spawn(hub.clone().run_inventory(rx, cancel.clone()));
+                    Some(DiscoveryHandle(d))
+                }
+                Err(e) => {
+                    // The hub stays useful (its API, later its broker) without discovery.
+                    tracing::error!("{e}");
+                    hub.set_discovery_status(DiscoveryStatus { enabled: false, interfaces, service_types: vec![], error: Some(e.to_string()) });
+                    None
+                }
+            }
+        };
+
+        data_dir::write_running(dir, &data_dir::Running { url: format!("http://{}", connect_addr(http_addr)), pid: std::process::id() })?;
+        Ok(Self { hub, http_addr, auth, cancel, tasks, discovery })
+    }
+
+    /// The base URL for this machine (`http://127.0.0.1:8470`).
+    pub fn url(&self) -> String {
+        format!("http://{}", connect_addr(self.http_addr))
+    }
+
+    /// A fresh one-time sign-in URL.
+    pub fn login_url(&self) -> Result<String> {
+        Ok(format!("{}/login?code={}", self.url(), self.auth.new_code()?))
+    }
+
+    /// Stops discovery (saying goodbye for Hearth's own record), files what it already
+    /// reported, stops the web server and removes the running marker.
+    pub async fn shutdown(self) {
+        if let Some(DiscoveryHandle(d)) = self.discovery {
+            d.shutdown().await;
+        }
+        self.cancel.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        data_dir::remove_running(self.hub.data_dir());
+        tracing::info!("hub stopped");
+    }
+}
+
+/// An address a client on this machine can connect to (0.0.0.0 → 127.0.0.1).
+fn connect_addr(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+        ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    }
+}
+
+fn host_name() -> String {
+    let raw = std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "home".into());
+    raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+impl Engine {
+    /// The token scripts and the desktop shell use.
+    pub fn owner_token(&self) -> Result<String> {
+        data_dir::owner_token(self.hub.data_dir()).context("reading the owner token")
+    }
+}

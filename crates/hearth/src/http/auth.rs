@@ -1,0 +1,244 @@
+//! Who may use the hub. Until member accounts exist, only the owner:
+//! - scripts and the CLI send the owner token (`Authorization: Bearer ...`), kept in the data
+//!   directory with owner-only permissions;
+//! - browsers exchange a one-time sign-in code (printed by `hearth serve` / `hearth open`) for a
+//!   session cookie: HttpOnly, SameSite=Strict, signed with a key from the keyring.
+//!
+//! CSRF: a cookie-authenticated request that changes anything must carry `X-Hearth-Request`;
+//! a cross-site page cannot add a custom header without a CORS preflight, which is never
+//! granted. WebSocket upgrades must come from this hub's own origin.
+
+use super::AppState;
+use crate::api::types::{ApiError, ErrorCode};
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::http::{header, request::Parts, HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use subtle::ConstantTimeEq;
+
+const COOKIE: &str = "hearth_session";
+const CSRF_HEADER: &str = "x-hearth-request";
+/// A browser stays signed in for 30 days, then asks for a new link.
+const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A sign-in link is good for 15 minutes and one use: long enough to copy it to a phone.
+const CODE_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// At most this many wrong sign-in codes per minute, from anywhere. Codes are 128-bit random,
+/// so guessing is hopeless anyway; the limit keeps a flood from costing CPU and log space.
+const MAX_FAILURES_PER_MINUTE: u32 = 10;
+
+pub struct Auth {
+    owner_token: String,
+    /// SECURITY: signs session cookies; from the keyring (or the reported file fallback).
+    session_key: Vec<u8>,
+    codes: Mutex<HashMap<String, Instant>>,
+    failures: Mutex<(Instant, u32)>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Auth { .. }")
+    }
+}
+
+impl Auth {
+    pub fn new(owner_token: String, session_key: Vec<u8>) -> Self {
+        Self { owner_token, session_key, codes: Mutex::default(), failures: Mutex::new((Instant::now(), 0)) }
+    }
+
+    /// A fresh one-time sign-in code.
+    pub fn new_code(&self) -> anyhow::Result<String> {
+        let code = crate::random::hex_token(16)?;
+        let mut codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        codes.retain(|_, expires| *expires > now);
+        codes.insert(code.clone(), now + CODE_LIFETIME);
+        Ok(code)
+    }
+
+    fn redeem(&self, code: &str) -> Result<(), ApiError> {
+        {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            if failures.0.elapsed() > Duration::from_secs(60) {
+                *failures = (Instant::now(), 0);
+            }
+            if failures.1 >= MAX_FAILURES_PER_MINUTE {
+                return Err(ApiError::new(ErrorCode::TooManyRequests, "too many wrong sign-in links; wait a minute and use a fresh link from `hearth open`"));
+            }
+        }
+        let valid = self.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code).is_some_and(|expires| expires > Instant::now());
+        if valid {
+            return Ok(());
+        }
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
+        tracing::warn!("a sign-in link was refused (unknown, used or expired)");
+        Err(ApiError::new(ErrorCode::Unauthorized, "this sign-in link is unknown, already used or expired; run `hearth open` on the hub for a new one"))
+    }
+
+    fn session_cookie(&self) -> anyhow::Result<String> {
+        let expires = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + SESSION_LIFETIME.as_secs();
+        let payload = format!("{expires}.{}", crate::random::hex_token(16)?);
+        Ok(format!("{payload}.{}", self.sign(&payload)))
+    }
+
+    fn sign(&self, payload: &str) -> String {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.session_key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(payload.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn valid_session(&self, value: &str) -> bool {
+        let Some((payload, signature)) = value.rsplit_once('.') else { return false };
+        let expected = self.sign(payload);
+        if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
+            return false;
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(u64::MAX);
+        payload.split('.').next().and_then(|e| e.parse::<u64>().ok()).is_some_and(|expires| expires > now)
+    }
+
+    fn valid_token(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+        let Some(token) = value.strip_prefix("Bearer ") else { return false };
+        bool::from(token.trim().as_bytes().ct_eq(self.owner_token.as_bytes()))
+    }
+
+    pub fn is_signed_in(&self, headers: &HeaderMap) -> bool {
+        self.valid_token(headers) || session_cookie(headers).is_some_and(|c| self.valid_session(c))
+    }
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE).and_then(|rest| rest.strip_prefix('=')))
+}
+
+/// Where a request came from, for the history: `cli` (owner token) or `web` (browser session).
+#[derive(Debug, Clone, Copy)]
+pub struct Origin(pub &'static str);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Origin>().copied().unwrap_or(Origin("web")))
+    }
+}
+
+/// Middleware on every `/api/v1` route.
+pub async fn require(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let origin = if state.auth.valid_token(headers) {
+        Origin("cli")
+    } else if session_cookie(headers).is_some_and(|c| state.auth.valid_session(c)) {
+        let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if changes_state && !headers.contains_key(CSRF_HEADER) {
+            return ApiError::new(ErrorCode::Forbidden, "requests that change something must carry the X-Hearth-Request header (cross-site requests are refused)").into_response();
+        }
+        if is_websocket(headers) && !same_origin(headers) {
+            return ApiError::new(ErrorCode::Forbidden, "event streams are only served to pages of this hub").into_response();
+        }
+        Origin("web")
+    } else {
+        return ApiError::new(ErrorCode::Unauthorized, "sign in first: open the link printed by `hearth serve`, run `hearth open` for a new one, or send the owner token as `Authorization: Bearer`").into_response();
+    };
+    request.extensions_mut().insert(origin);
+    next.run(request).await
+}
+
+fn is_websocket(headers: &HeaderMap) -> bool {
+    headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match (host, origin) {
+        (Some(host), Some(origin)) => origin.split_once("://").is_some_and(|(_, rest)| rest == host),
+        // Non-browser clients send no Origin; browsers always do on WebSocket upgrades.
+        (_, None) => true,
+        _ => false,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    code: String,
+}
+
+/// `GET /login?code=...`: redeems a one-time code for a session cookie and opens the UI.
+pub async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
+    if let Err(e) = state.auth.redeem(&q.code) {
+        return e.into_response();
+    }
+    let cookie = match state.auth.session_cookie() {
+        Ok(c) => c,
+        Err(e) => return ApiError::internal(format!("cannot start a session: {e:#}")).into_response(),
+    };
+    let set_cookie = format!("{COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", SESSION_LIFETIME.as_secs());
+    ([(header::SET_COOKIE, set_cookie)], Redirect::to("/")).into_response()
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginLink {
+    pub path: String,
+}
+
+/// `POST /api/v1/login-links` (owner token): a fresh one-time sign-in path, for `hearth open`.
+pub async fn new_login_link(State(state): State<AppState>, origin: Origin) -> Result<Json<LoginLink>, ApiError> {
+    if origin.0 != "cli" {
+        return Err(ApiError::new(ErrorCode::Forbidden, "sign-in links are made with the owner token (`hearth open`)"));
+    }
+    let code = state.auth.new_code().map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    Ok(Json(LoginLink { path: format!("/login?code={code}") }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> Auth {
+        Auth::new("t".repeat(64), vec![7; 32])
+    }
+
+    #[test]
+    fn codes_work_once() {
+        let a = auth();
+        let code = a.new_code().unwrap();
+        assert!(a.redeem(&code).is_ok());
+        assert_eq!(a.redeem(&code).unwrap_err().code, ErrorCode::Unauthorized);
+    }
+
+    #[test]
+    fn wrong_codes_are_rate_limited() {
+        let a = auth();
+        for _ in 0..MAX_FAILURES_PER_MINUTE {
+            assert_eq!(a.redeem("nope").unwrap_err().code, ErrorCode::Unauthorized);
+        }
+        let good = a.new_code().unwrap();
+        assert_eq!(a.redeem(&good).unwrap_err().code, ErrorCode::TooManyRequests);
+    }
+
+    #[test]
+    fn sessions_are_signed() {
+        let a = auth();
+        let c = a.session_cookie().unwrap();
+        assert!(a.valid_session(&c));
+        let forged = format!("{}0", &c[..c.len() - 1]);
+        assert!(!a.valid_session(&forged) || c.ends_with('0'));
+        assert!(!Auth::new("t".repeat(64), vec![8; 32]).valid_session(&c));
+        assert!(!a.valid_session("99999999999.abc.def"));
+        let expired = "1.abc";
+        assert!(!a.valid_session(&format!("{expired}.{}", a.sign(expired))));
+    }
+}

@@ -1,0 +1,89 @@
+//! The HTTP transport: `/api/v1/...` (JSON), `/api/v1/events` (WebSocket), `/login` and the
+//! web UI. Handlers only translate between HTTP and [`Hub`]'s commands.
+
+mod auth;
+mod events;
+mod ui;
+
+pub use auth::Auth;
+
+use crate::api::types::{ApiError, Decision, ErrorCode};
+use crate::hub::Hub;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub hub: Hub,
+    pub auth: Arc<Auth>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/status", get(status))
+        .route("/devices", get(devices))
+        .route("/devices/{id}", get(device))
+        .route("/devices/{id}", delete(forget))
+        .route("/devices/{id}/approve", post(approve))
+        .route("/devices/{id}/block", post(block))
+        .route("/events", get(events::stream))
+        .route("/login-links", post(auth::new_login_link))
+        .fallback(|| async { ApiError::not_found("no such API endpoint; the API is under /api/v1 (see the README)") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/login", get(auth::login))
+        .fallback(ui::serve)
+        .with_state(state)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.code {
+            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        (status, Json(self)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Store calls are synchronous; run them off the async workers so a slow disk never stalls
+/// the WebSocket stream or other requests.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("request failed: {e}")))?.map(Json)
+}
+
+async fn status(State(s): State<AppState>) -> ApiResult<crate::api::types::Status> {
+    blocking(move || s.hub.status()).await
+}
+
+async fn devices(State(s): State<AppState>) -> ApiResult<Vec<crate::api::types::Device>> {
+    blocking(move || s.hub.list_devices()).await
+}
+
+async fn device(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<crate::api::types::DeviceDetail> {
+    blocking(move || s.hub.device(&id)).await
+}
+
+async fn approve(State(s): State<AppState>, origin: auth::Origin, Path(id): Path<String>) -> ApiResult<crate::api::types::Device> {
+    blocking(move || s.hub.decide(&id, Decision::Approve, origin.0)).await
+}
+
+async fn block(State(s): State<AppState>, origin: auth::Origin, Path(id): Path<String>) -> ApiResult<crate::api::types::Device> {
+    blocking(move || s.hub.decide(&id, Decision::Block, origin.0)).await
+}
+
+async fn forget(State(s): State<AppState>, origin: auth::Origin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    blocking(move || s.hub.forget(&id, origin.0)).await.map(|_| StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,55 @@
+//! The web UI, embedded in the binary in release builds (read from `ui/dist` in debug builds).
+
+use super::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+#[derive(rust_embed::RustEmbed)]
+#[folder = "$CARGO_MANIFEST_DIR/../../ui/dist"]
+#[allow_missing = true]
+struct Assets;
+
+pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
+    if !state.auth.is_signed_in(request.headers()) {
+        return (StatusCode::UNAUTHORIZED, Html(SIGN_IN_PAGE)).into_response();
+    }
+    let path = request.uri().path().trim_start_matches('/');
+    let file = Assets::get(path).or_else(|| {
+        // Client-side routes (e.g. /devices/d-...) get the app; missing assets stay 404.
+        if path.starts_with("assets/") { None } else { Assets::get("index.html") }
+    });
+    match file {
+        Some(file) => {
+            let cache = if path.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+            (
+                [
+                    (header::CONTENT_TYPE, file.metadata.mimetype().to_owned()),
+                    (header::CACHE_CONTROL, cache.to_owned()),
+                    (header::CONTENT_SECURITY_POLICY, CSP.to_owned()),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+                    (header::REFERRER_POLICY, "no-referrer".to_owned()),
+                ],
+                file.data,
+            )
+                .into_response()
+        }
+        None if Assets::get("index.html").is_none() => {
+            (StatusCode::SERVICE_UNAVAILABLE, Html(NOT_BUILT_PAGE)).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Least privilege for the page: its own scripts and styles, and connections back to this hub.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+const SIGN_IN_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Hearth: sign in</title>
+<body style="font-family:system-ui;max-width:36rem;margin:4rem auto;line-height:1.5">
+<h1>Hearth</h1><p>This hub only opens for its owner. Open the sign-in link that <code>hearth serve</code>
+printed when it started, or run <code>hearth open</code> on the hub to print a new one.</p></body>"#;
+
+const NOT_BUILT_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Hearth</title>
+<body style="font-family:system-ui;max-width:36rem;margin:4rem auto;line-height:1.5">
+<h1>Hearth</h1><p>The hub is running, but this build has no web UI. Build it with
+<code>npm ci &amp;&amp; npm run build</code> in <code>ui/</code> and rebuild Hearth. The API works meanwhile.</p></body>"#;

@@ -1,0 +1,140 @@
+//! The hub's state: the store, the live event stream, and the inventory step that files what
+//! discovery reports.
+
+use crate::api::now;
+use crate::api::types::{DiscoveryStatus, Event, SecretStorage};
+use hearth_core::fingerprint::Fingerprints;
+use hearth_discovery::DiscoveryEvent;
+use hearth_store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// How many events a slow listener may fall behind before it is told to resync. A burst of 500
+/// devices announcing at once fits; a stuck browser tab does not hold memory forever.
+const EVENT_BUFFER: usize = 2048;
+
+/// A cheap, cloneable handle to the hub.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// One connection behind a std Mutex: every use is a short, synchronous SQLite call with no
+    /// await while held, so a blocking lock is simpler and faster than an async one.
+    store: Mutex<Store>,
+    events: broadcast::Sender<Event>,
+    fingerprints: Fingerprints,
+    data_dir: PathBuf,
+    secret_storage: SecretStorage,
+    discovery: Mutex<DiscoveryStatus>,
+}
+
+impl Hub {
+    pub fn new(store: Store, data_dir: &Path, secret_storage: SecretStorage) -> Result<Self, hearth_store::StoreError> {
+        let mut store = store;
+        store.mark_all_offline()?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store: Mutex::new(store),
+                events,
+                fingerprints: Fingerprints::builtin(),
+                data_dir: data_dir.to_path_buf(),
+                secret_storage,
+                discovery: Mutex::new(DiscoveryStatus { enabled: false, interfaces: vec![], service_types: vec![], error: None }),
+            }),
+        })
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back), so
+        // a poisoned lock is safe to keep using.
+        self.inner.store.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn publish(&self, event: Event) {
+        // No listener is fine: nobody has the UI open.
+        let _ = self.inner.events.send(event);
+    }
+
+    /// The live stream of inventory events.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    pub fn secret_storage(&self) -> &SecretStorage {
+        &self.inner.secret_storage
+    }
+
+    pub fn discovery_status(&self) -> DiscoveryStatus {
+        self.inner.discovery.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_discovery_status(&self, status: DiscoveryStatus) {
+        *self.inner.discovery.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    /// Files one discovery event and publishes what changed. Errors are logged, not fatal: one
+    /// bad record must not stop discovery of the rest.
+    pub fn handle(&self, event: DiscoveryEvent) {
+        match event {
+            DiscoveryEvent::Seen(sighting) => {
+                let outcome = self.store().record_sighting(&sighting, now(), &self.inner.fingerprints, crate::random::device_id);
+                match outcome {
+                    Ok(out) => {
+                        for absorbed in out.absorbed {
+                            self.publish(Event::DeviceRemoved { id: absorbed, merged_into: Some(out.device.id.clone()) });
+                        }
+                        if out.created {
+                            tracing::info!(id = %out.device.id, name = out.device.name, kind = ?out.device.kind, rule = out.device.rule, "new device");
+                            self.publish(Event::DeviceSeen { device: out.device });
+                        } else if out.changed {
+                            self.publish(Event::DeviceChanged { device: out.device });
+                        }
+                    }
+                    Err(e) => tracing::error!(service = sighting.service_type, instance = sighting.instance, "cannot record a sighting: {e}"),
+                }
+            }
+            DiscoveryEvent::Gone { service_type, instance } => match self.store().service_gone(&service_type, &instance) {
+                Ok(Some(device)) => {
+                    tracing::info!(id = %device.id, name = device.name, "device offline");
+                    self.publish(Event::DeviceLost { device });
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(service_type, instance, "cannot record a goodbye: {e}"),
+            },
+            DiscoveryEvent::TypeFollowed(ty) => {
+                let mut status = self.inner.discovery.lock().unwrap_or_else(|p| p.into_inner());
+                if !status.service_types.contains(&ty) {
+                    status.service_types.push(ty);
+                }
+            }
+            DiscoveryEvent::InterfacesChanged(_) => {}
+        }
+    }
+
+    /// Runs the inventory until cancelled or discovery ends, then files what is still queued.
+    pub async fn run_inventory(self, mut rx: mpsc::Receiver<DiscoveryEvent>, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                event = rx.recv() => match event {
+                    Some(event) => self.handle(event),
+                    None => break,
+                },
+            }
+        }
+        rx.close();
+        while let Ok(event) = rx.try_recv() {
+            self.handle(event);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The Hearth hub: wires discovery, the store and the API together and serves them.
+//!
+//! Map:
+//! - [`engine`]: starts and stops everything (`hearth serve` and the desktop shell use it).
+//! - [`hub`]: the hub's state and the inventory step that files discovery events.
+//! - [`api`]: the one command surface (methods on [`hub::Hub`]) and, in `api::types`, every
+//!   type that crosses the API boundary, generated for TypeScript.
+//! - [`http`]: the HTTP/WebSocket transport, sign-in and the embedded web UI.
+//! - [`cli`] and [`client`]: the `hearth` command line and its client for a running hub.
+//! - [`config`], [`data_dir`], [`secrets`], [`random`]: settings, files, keyring, tokens.
+//! - [`demo`]: the simulated home.
+//!
+//! Flow: mDNS → `hearth_discovery` → mpsc → [`hub::Hub::handle`] → store → broadcast of
+//! [`api::types::Event`] → WebSocket / Tauri events → UI. People act through the API →
+//! store (recorded with who and from where) → events.
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod data_dir;
+pub mod demo;
+pub mod engine;
+pub mod http;
+pub mod hub;
+pub mod random;
+pub mod secrets;
+
+/// Logging for the binaries: `info` by default, `--verbose` for debug, `-vv` for trace;
+/// `RUST_LOG` overrides.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info,mdns_sd=warn",
+        1 => "debug,mdns_sd=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
