@@ -180,11 +180,10 @@ impl Fingerprints {
             return None;
         }
         let instance = s.instance.to_lowercase();
-        if let Some(name) = &rule.name {
-            if !name.is_match(&instance) {
+        if let Some(name) = &rule.name
+            && !name.is_match(&instance) {
                 return None;
             }
-        }
         for (key, pattern) in &rule.txt {
             let value = s.txt(key)?.to_lowercase();
             if !pattern.is_match(&value) {
@@ -238,11 +237,10 @@ pub fn display_name(s: &Sighting) -> String {
         }
     }
     let instance = s.instance.as_str();
-    if let Some((_, room)) = instance.split_once('@') {
-        if !room.is_empty() {
+    if let Some((_, room)) = instance.split_once('@')
+        && !room.is_empty() {
             return room.to_owned();
         }
-    }
     if let (Some(open), true) = (instance.rfind(" ["), instance.ends_with(']')) {
         return instance[..open].to_owned();
     }
@@ -273,6 +271,7 @@ mod tests {
     fn recognises_real_announcements() {
         let fp = Fingerprints::builtin();
         #[rustfmt::skip]
+        #[allow(clippy::type_complexity)]
         let cases: Vec<(Sighting, Kind, Option<&str>, Option<&str>, &str)> = vec![
             (s("_hap._tcp", "Hue Bridge 3A5F", &[("md", "BSB002"), ("ci", "2"), ("id", "00:17:88:AA:BB:CC"), ("sf", "0")]), Kind::Bridge, Some("Philips Hue"), Some("Hue Bridge (BSB002)"), "homekit-hue-bridge"),
             (s("_hap._tcp", "Eve Energy 5A3C", &[("md", "Eve Energy 20EBO8301"), ("ci", "7"), ("id", "3C:4F:1A:22:9B:01")]), Kind::Plug, Some("Eve Systems"), Some("Eve Energy 20EBO8301"), "homekit-eve"),

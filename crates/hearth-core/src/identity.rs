@@ -64,11 +64,10 @@ pub fn identity_keys(s: &Sighting) -> Vec<IdentityKey> {
         ("_ewelink._tcp", "id", "ewelink"),
     ];
     for (ty, txt_key, kind) in vendor_ids {
-        if s.service_type == *ty {
-            if let Some(v) = s.txt(txt_key).filter(|v| !v.trim().is_empty()) {
+        if s.service_type == *ty
+            && let Some(v) = s.txt(txt_key).filter(|v| !v.trim().is_empty()) {
                 keys.push(IdentityKey::new(kind, v.trim()));
             }
-        }
     }
     if s.service_type == "_matter._tcp" && !s.instance.is_empty() {
         keys.push(IdentityKey::new("matter", &s.instance));
@@ -102,11 +101,10 @@ fn mac_in_instance(instance: &str) -> Option<String> {
         }
     }
     // avahi `_workstation`: `pi-foo-01 [b8:27:eb:3a:e2:c8]`.
-    if let (Some(open), true) = (instance.rfind('['), instance.ends_with(']')) {
-        if let Some(mac) = normalize_mac(&instance[open + 1..instance.len() - 1]) {
+    if let (Some(open), true) = (instance.rfind('['), instance.ends_with(']'))
+        && let Some(mac) = normalize_mac(&instance[open + 1..instance.len() - 1]) {
             return Some(mac);
         }
-    }
     // Shelly `shellyplus1-c4dd57877294`, WLED-style `name-<12 hex>`.
     let tail = instance.rsplit('-').next()?;
     if tail.len() == 12 && instance.len() > 13 { normalize_mac(tail) } else { None }

@@ -105,12 +105,11 @@ impl Discovery {
 
     /// Says goodbye for Hearth's own record, stops browsing and waits for every task.
     pub async fn shutdown(self) {
-        if let Some(name) = &self.own_record {
-            if let Ok(rx) = self.daemon.unregister(name) {
+        if let Some(name) = &self.own_record
+            && let Ok(rx) = self.daemon.unregister(name) {
                 // The goodbye packet is sent within a few ms; don't hang shutdown on it.
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv_async()).await;
             }
-        }
         self.cancel.cancel();
         self.tasks.close();
         self.tasks.wait().await;
@@ -143,11 +142,10 @@ impl Shared {
                     () = this.cancel.cancelled() => break,
                     event = rx.recv_async() => match event { Ok(e) => e, Err(_) => break },
                 };
-                if let Some(out) = this.translate(event) {
-                    if this.events.send(out).await.is_err() {
+                if let Some(out) = this.translate(event)
+                    && this.events.send(out).await.is_err() {
                         break;
                     }
-                }
             }
         });
         Ok(true)

@@ -20,6 +20,16 @@ pub struct SightingOutcome {
     pub changed: bool,
 }
 
+/// One row of the home's audit log: actions whose subject may be gone (a forgotten device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: Millis,
+    pub actor: String,
+    pub origin: String,
+    pub action: String,
+    pub subject: String,
+}
+
 const DEVICE_COLUMNS: &str = "id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online";
 
 impl Store {
@@ -201,10 +211,12 @@ impl Store {
         Ok(())
     }
 
-    /// Rows of the home's audit log as (at, actor, origin, action, subject), newest first.
-    pub fn audit(&self, limit: u32) -> Result<Vec<(Millis, String, String, String, String)>, StoreError> {
+    /// The home's audit log, newest first.
+    pub fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT at, actor, origin, action, subject FROM audit ORDER BY at DESC, id DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(AuditEntry { at: r.get(0)?, actor: r.get(1)?, origin: r.get(2)?, action: r.get(3)?, subject: r.get(4)? })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -341,11 +353,10 @@ fn devices_holding<'a>(tx: &Transaction<'_>, keys: impl Iterator<Item = &'a str>
     let mut stmt = tx.prepare_cached("SELECT d.id, d.first_seen FROM identity_keys k JOIN devices d ON d.id = k.device_id WHERE k.key = ?1")?;
     let mut found: Vec<(Millis, String)> = Vec::new();
     for key in keys {
-        if let Some(row) = stmt.query_row([key], |r| Ok((r.get::<_, Millis>(1)?, r.get::<_, String>(0)?))).optional()? {
-            if !found.iter().any(|(_, id)| *id == row.1) {
+        if let Some(row) = stmt.query_row([key], |r| Ok((r.get::<_, Millis>(1)?, r.get::<_, String>(0)?))).optional()?
+            && !found.iter().any(|(_, id)| *id == row.1) {
                 found.push(row);
             }
-        }
     }
     found.sort();
     found.into_iter().map(|(_, id)| parse_id(&id)).collect()
@@ -393,7 +404,7 @@ fn best_name(conn: &rusqlite::Connection, id: &DeviceId, fp: &Fingerprints) -> R
     let sightings = present_sightings(conn, id)?;
     let best = sightings.iter().max_by_key(|s| {
         let friendly = ["fn", "friendly_name", "dn", "location_name"].iter().any(|k| s.txt(k).is_some());
-        (friendly, fp.recognise([*s].into_iter()).strength)
+        (friendly, fp.recognise([*s]).strength)
     });
     Ok(best.map(display_name))
 }
@@ -540,7 +551,7 @@ mod tests {
             let n: i64 = home.store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
             assert_eq!(n, 0, "{table}");
         }
-        assert_eq!(home.store.audit(10).unwrap()[0].3, "forget_device");
+        assert_eq!(home.store.audit(10).unwrap()[0].action, "forget_device");
         assert!(matches!(home.store.forget(&d.id, &Actor::Owner, "cli", 6), Err(StoreError::UnknownDevice(_))));
         // Seen again after being forgotten: a new device, in quarantine again.
         let again = home.see(&sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.4", &[("ci", "6"), ("id", "AA:BB:CC:00:11:22")]), 7);

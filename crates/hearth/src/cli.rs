@@ -175,7 +175,7 @@ fn print_devices(devices: &[Device]) {
         println!("No devices yet. Hearth is listening for mDNS announcements; most devices announce within a minute of power-up.");
         return;
     }
-    println!("{:<16} {:<9} {:<7} {:<13} {:<28} {}", "ID", "STATE", "ONLINE", "KIND", "VENDOR / MODEL", "NAME");
+    println!("{:<16} {:<9} {:<7} {:<13} {:<28} NAME", "ID", "STATE", "ONLINE", "KIND", "VENDOR / MODEL");
     for d in devices {
         let kind = serde_json::to_value(d.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let vm = [d.vendor.as_deref(), d.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
