@@ -143,3 +143,12 @@ def test_a_corrupt_database_is_a_clear_error_and_is_left_alone(tmp_path):
     r = subprocess.run([str(HEARTH), "serve", "--data-dir", str(tmp_path), "--no-discovery"], capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and "hearth.db" in r.stderr and "move it aside" in r.stderr
     assert db.read_bytes().startswith(b"not a database")
+
+
+def test_a_second_hub_on_the_same_data_directory_is_refused(hub):
+    import subprocess
+    from conftest import HEARTH
+    r = subprocess.run([str(HEARTH), "serve", "--data-dir", str(hub.data_dir), "--http-listen", "127.0.0.1:0", "--no-discovery"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "already running" in r.stderr and str(hub.proc.pid) in r.stderr
+    assert hub.get("/status")["version"], "the first hub is unaffected"

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 pub const DATABASE: &str = "hearth.db";
 pub const OWNER_TOKEN: &str = "owner-token";
 pub const RUNNING: &str = "hub.json";
+pub const LOCK: &str = "hub.lock";
 
 /// `--data-dir`, else `HEARTH_DATA_DIR` (both handled by clap), else the platform's data
 /// directory (`~/.local/share/hearth` on Linux).
@@ -99,4 +100,20 @@ pub fn read_running(dir: &Path) -> Result<Running> {
 
 pub fn remove_running(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(RUNNING));
+}
+
+/// Takes the data directory for this process: two hubs writing one database and one `hub.json`
+/// would each hide the other. The lock is released when the returned file is dropped or the
+/// process dies, so a crash never leaves it stuck.
+pub fn lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(LOCK);
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = read_running(dir).map(|r| format!(" (process {}, {})", r.pid, r.url)).unwrap_or_default();
+            anyhow::bail!("another Hearth is already running with the data directory {}{holder}; stop it, or give this one another --data-dir", dir.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
 }

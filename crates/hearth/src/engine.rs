@@ -38,6 +38,8 @@ pub struct Engine {
     /// The address the HTTP server really listens on (port 0 resolved).
     pub http_addr: SocketAddr,
     auth: Arc<Auth>,
+    /// Held for the engine's life: one hub per data directory.
+    _lock: std::fs::File,
     cancel: CancellationToken,
     tasks: TaskTracker,
     discovery: Option<DiscoveryHandle>,
@@ -56,6 +58,7 @@ impl Engine {
     pub async fn start(options: Options) -> Result<Self> {
         let dir = &options.data_dir;
         data_dir::create(dir)?;
+        let lock = data_dir::lock(dir)?;
         let config = Config::load(dir)?;
         let secrets = Secrets::open(dir, config.secrets.store)?;
         let session_key = secrets.get_or_create("session-key", 32)?;
@@ -117,7 +120,7 @@ impl Engine {
         };
 
         data_dir::write_running(dir, &data_dir::Running { url: format!("http://{}", connect_addr(http_addr)), pid: std::process::id() })?;
-        Ok(Self { hub, http_addr, auth, cancel, tasks, discovery })
+        Ok(Self { hub, http_addr, auth, _lock: lock, cancel, tasks, discovery })
     }
 
     /// The base URL for this machine (`http://127.0.0.1:8470`).
