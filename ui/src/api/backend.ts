@@ -1,0 +1,49 @@
+// The one place that knows how the UI talks to the hub. Everything else uses `Backend`.
+//
+// - In the desktop app (Tauri), calls go over IPC to the hub embedded in the app: `./tauri`.
+// - In a browser, calls go over HTTP to `/api/v1` and events come over a WebSocket: `./http`.
+//
+// Both reject with a `BackendError` (an `ApiError`: `{code, message}`) so screens can show the
+// hub's own words to the person, whatever the transport.
+
+import type { Decision } from "../generated/Decision";
+import type { Device } from "../generated/Device";
+import type { DeviceDetail } from "../generated/DeviceDetail";
+import type { DeviceId } from "../generated/DeviceId";
+import type { Event } from "../generated/Event";
+import type { Status } from "../generated/Status";
+import { httpBackend } from "./http";
+
+export { BackendError, isApiError, toApiError } from "./errors";
+
+export interface Backend {
+  status(): Promise<Status>;
+  devices(): Promise<Device[]>;
+  device(id: DeviceId): Promise<DeviceDetail>;
+  decide(id: DeviceId, decision: Decision): Promise<Device>;
+  forget(id: DeviceId): Promise<void>;
+  /**
+   * Live inventory events. Whenever the stream (re)attaches, the backend emits a synthetic
+   * `resync`: events may have been missed, so the list must be reloaded. Returns an unsubscribe.
+   */
+  onEvent(cb: (e: Event) => void): () => void;
+  /**
+   * Whether the live stream is attached right now (a browser can lose it; the desktop cannot).
+   * Calls `cb` at once with the current state. Returns an unsubscribe.
+   */
+  onConnection(cb: (connected: boolean) => void): () => void;
+}
+
+/** The desktop app's webview carries Tauri's IPC bridge; a browser does not. */
+export function isDesktop(): boolean {
+  return "__TAURI_INTERNALS__" in window;
+}
+
+/** The backend for where this page runs. Tauri's code is only loaded inside the desktop app. */
+export async function connectBackend(): Promise<Backend> {
+  if (isDesktop()) {
+    const { tauriBackend } = await import("./tauri");
+    return tauriBackend();
+  }
+  return httpBackend();
+}

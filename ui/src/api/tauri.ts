@@ -1,0 +1,53 @@
+// The desktop transport: Tauri IPC into the hub embedded in the app. The only module that
+// imports `@tauri-apps/api`; `backend.ts` loads it only inside the desktop window.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type { Decision } from "../generated/Decision";
+import type { Device } from "../generated/Device";
+import type { DeviceDetail } from "../generated/DeviceDetail";
+import type { DeviceId } from "../generated/DeviceId";
+import type { Event } from "../generated/Event";
+import type { Status } from "../generated/Status";
+import type { Backend } from "./backend";
+import { toApiError } from "./errors";
+
+/** Commands return `Result<T, ApiError>`; an `Err` arrives as the rejected `{code, message}`. */
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toApiError(e, `The desktop app could not run "${command}".`);
+  }
+}
+
+export function tauriBackend(): Backend {
+  return {
+    status: () => call<Status>("status"),
+    devices: () => call<Device[]>("list_devices"),
+    device: (id: DeviceId) => call<DeviceDetail>("device", { id }),
+    decide: (id: DeviceId, decision: Decision) => call<Device>("decide", { id, decision }),
+    forget: (id: DeviceId) => call<void>("forget", { id }),
+    onEvent(cb: (e: Event) => void): () => void {
+      let stopped = false;
+      const unlisten = listen<Event>("hearth://event", (e) => cb(e.payload)).then((un) => {
+        if (stopped) {
+          un();
+        } else {
+          // Events emitted before the listener was attached are lost: reload once.
+          cb({ type: "resync" });
+        }
+        return un;
+      });
+      return () => {
+        stopped = true;
+        void unlisten.then((un) => un());
+      };
+    },
+    onConnection(cb: (connected: boolean) => void): () => void {
+      // The hub lives in the same process: the stream cannot drop.
+      cb(true);
+      return () => {};
+    },
+  };
+}
