@@ -1,0 +1,370 @@
+// The controller: owns the state, talks to the backend, applies live events and renders.
+//
+// Consistency with the live stream: every event carries the device's whole current record, so
+// the list is "last snapshot + every event since, in order". Events that arrive while a list
+// load is in flight are queued and replayed on top of the snapshot. Whenever the stream
+// (re)attaches the backend emits `resync`, and the list is loaded again.
+
+import { render } from "lit-html";
+import { type Backend, toApiError } from "./api/backend";
+import type { Decision } from "./generated/Decision";
+import type { Device } from "./generated/Device";
+import type { DeviceId } from "./generated/DeviceId";
+import type { Event as HubEvent } from "./generated/Event";
+import { type Filters, NO_FILTERS, STATE_LABELS } from "./model";
+import type { Actions, AppState, Route } from "./state";
+import { appView } from "./views/shell";
+
+/** Relative times ("2 min ago") are re-rendered this often; the data itself is never polled. */
+const CLOCK_MS = 20_000;
+/** Bursts of events for the open device page cause one reload of its history. */
+const DETAIL_RELOAD_MS = 150;
+
+function parseRoute(hash: string): Route {
+  const m = /^#\/devices\/([^/?#]+)/.exec(hash);
+  if (m?.[1]) {
+    try {
+      return { name: "device", id: decodeURIComponent(m[1]) };
+    } catch {
+      /* a malformed id falls back to the list */
+    }
+  }
+  return { name: "list" };
+}
+
+export class App implements Actions {
+  private readonly state: AppState = {
+    devices: new Map(),
+    loaded: false,
+    loadError: undefined,
+    status: undefined,
+    connection: "connecting",
+    filters: { ...NO_FILTERS },
+    route: { name: "list" },
+    detail: undefined,
+    busy: new Set(),
+    notices: [],
+    announcement: "",
+    forgetting: undefined,
+    now: Date.now(),
+  };
+  private renderQueued = false;
+  private listLoading = false;
+  private listReloadWanted = false;
+  /** Events received while a list load is in flight, replayed on top of its snapshot. */
+  private queued: HubEvent[] | undefined;
+  private detailTimer: ReturnType<typeof setTimeout> | undefined;
+  private detailGeneration = 0;
+  private noticeSeq = 0;
+  /** Where focus goes after the next render (route changes, removed rows). */
+  private focusAfterRender: (() => void) | undefined;
+  private forgetTrigger: HTMLElement | null = null;
+  /** The device whose page we came from, to return focus to its row. */
+  private lastDetailId: DeviceId | undefined;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly root: HTMLElement,
+  ) {}
+
+  start(): void {
+    let everLive = false;
+    this.backend.onConnection((connected) => {
+      everLive ||= connected;
+      this.state.connection = connected ? "live" : everLive ? "reconnecting" : "connecting";
+      this.update();
+    });
+    this.backend.onEvent((e) => this.onEvent(e));
+    window.addEventListener("hashchange", () => this.route());
+    setInterval(() => {
+      this.state.now = Date.now();
+      this.update();
+    }, CLOCK_MS);
+    this.route();
+    void this.loadList();
+    void this.loadStatus();
+  }
+
+  // ---- rendering ----
+
+  private update(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      render(appView(this.state, this), this.root);
+      this.syncDialog();
+      const focus = this.focusAfterRender;
+      this.focusAfterRender = undefined;
+      focus?.();
+    });
+  }
+
+  private syncDialog(): void {
+    const dialog = this.root.querySelector<HTMLDialogElement>("#forget-dialog");
+    if (!dialog) return;
+    if (this.state.forgetting && !dialog.open) dialog.showModal();
+    else if (!this.state.forgetting && dialog.open) dialog.close();
+  }
+
+  private announce(text: string): void {
+    // Same text twice in a row is not re-read by screen readers: clear first.
+    this.state.announcement = "";
+    this.update();
+    setTimeout(() => {
+      this.state.announcement = text;
+      this.update();
+    }, 50);
+  }
+
+  private notify(e: unknown, fallback: string): void {
+    this.state.notices = [...this.state.notices, { id: ++this.noticeSeq, error: toApiError(e, fallback) }].slice(-3);
+    this.update();
+  }
+
+  // ---- routing ----
+
+  private route(): void {
+    const route = parseRoute(location.hash);
+    const previous = this.state.route;
+    this.state.route = route;
+    if (route.name === "device") {
+      if (this.state.detail?.id !== route.id) {
+        this.state.detail = { id: route.id };
+        void this.loadDetail(route.id);
+      }
+      this.lastDetailId = route.id;
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+      window.scrollTo(0, 0);
+    } else {
+      this.state.detail = undefined;
+      if (previous.name === "device") {
+        const id = this.lastDetailId;
+        this.focusAfterRender = () => {
+          const link = id ? this.root.querySelector<HTMLElement>(`[data-device-id="${CSS.escape(id)}"] .device-name`) : null;
+          (link ?? this.root.querySelector<HTMLElement>("#page-title"))?.focus();
+        };
+      }
+    }
+    this.update();
+  }
+
+  // ---- loading ----
+
+  private async loadList(): Promise<void> {
+    if (this.listLoading) {
+      this.listReloadWanted = true;
+      return;
+    }
+    this.listLoading = true;
+    try {
+      do {
+        this.listReloadWanted = false;
+        this.queued = [];
+        try {
+          const devices = await this.backend.devices();
+          this.state.devices = new Map(devices.map((d) => [d.id, d]));
+          const queued = this.queued ?? [];
+          this.queued = undefined;
+          for (const e of queued) this.applyToList(e);
+          this.state.loaded = true;
+          this.state.loadError = undefined;
+        } catch (e) {
+          this.queued = undefined;
+          if (this.state.loaded) this.notify(e, "The device list could not be refreshed.");
+          else this.state.loadError = toApiError(e, "The device list could not be loaded.");
+        }
+      } while (this.listReloadWanted);
+    } finally {
+      this.listLoading = false;
+      this.update();
+    }
+  }
+
+  private async loadStatus(): Promise<void> {
+    try {
+      this.state.status = await this.backend.status();
+    } catch (e) {
+      // The list shows the same error if the hub is unreachable; only report it once.
+      if (this.state.loaded) this.notify(e, "The hub's status could not be loaded.");
+    }
+    this.update();
+  }
+
+  private async loadDetail(id: DeviceId): Promise<void> {
+    const generation = ++this.detailGeneration;
+    try {
+      const data = await this.backend.device(id);
+      if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
+      this.state.detail = { id, data };
+    } catch (e) {
+      if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
+      this.state.detail = { ...this.state.detail, error: toApiError(e, "This device could not be loaded.") };
+    }
+    this.update();
+  }
+
+  private reloadDetailSoon(id: DeviceId): void {
+    clearTimeout(this.detailTimer);
+    this.detailTimer = setTimeout(() => {
+      if (this.state.detail?.id === id && !this.state.detail.forgotten) void this.loadDetail(id);
+    }, DETAIL_RELOAD_MS);
+  }
+
+  // ---- live events ----
+
+  private onEvent(e: HubEvent): void {
+    if (e.type === "resync") {
+      void this.loadList();
+      void this.loadStatus();
+      const detail = this.state.detail;
+      if (detail && !detail.forgotten) this.reloadDetailSoon(detail.id);
+      return;
+    }
+    if (this.queued) {
+      this.queued.push(e);
+      return;
+    }
+    this.applyToList(e);
+    this.update();
+  }
+
+  private applyToList(e: HubEvent): void {
+    switch (e.type) {
+      case "device_seen":
+      case "device_changed":
+      case "device_lost":
+        this.state.devices.set(e.device.id, e.device);
+        if (this.state.detail?.id === e.device.id) this.reloadDetailSoon(e.device.id);
+        break;
+      case "device_removed":
+        this.removed(e.id, e.merged_into);
+        break;
+      case "resync":
+        break;
+    }
+  }
+
+  private removed(id: DeviceId, mergedInto: DeviceId | null): void {
+    const row = this.root.querySelector(`[data-device-id="${CSS.escape(id)}"]`);
+    const hadFocus = row?.contains(document.activeElement) ?? false;
+    this.state.devices.delete(id);
+    this.state.busy.delete(id);
+    if (this.state.forgetting?.id === id) this.state.forgetting = undefined;
+    if (this.state.detail?.id === id) {
+      if (mergedInto) {
+        // Same physical device as another record: show that one.
+        location.hash = `#/devices/${encodeURIComponent(mergedInto)}`;
+      } else {
+        this.state.detail = { id, forgotten: true };
+      }
+    }
+    if (hadFocus) this.focusAfterRender = () => this.root.querySelector<HTMLElement>("[data-testid=search]")?.focus();
+  }
+
+  // ---- actions (called by the views) ----
+
+  setFilters(f: Partial<Filters>): void {
+    this.state.filters = { ...this.state.filters, ...f };
+    this.update();
+  }
+
+  clearFilters(): void {
+    this.state.filters = { ...NO_FILTERS };
+    this.focusAfterRender = () => this.root.querySelector<HTMLElement>("[data-testid=search]")?.focus();
+    this.update();
+  }
+
+  decide(device: Device, decision: Decision): void {
+    void this.run(device, async () => {
+      const updated = await this.backend.decide(device.id, decision);
+      if (this.state.devices.has(updated.id)) this.state.devices.set(updated.id, updated);
+      if (this.state.detail?.id === updated.id) this.reloadDetailSoon(updated.id);
+      this.announce(`${updated.name} is now ${STATE_LABELS[updated.state].toLowerCase()}.`);
+      this.keepFocusInRow(updated.id);
+    }, `Could not ${decision} ${device.name}.`);
+  }
+
+  askForget(device: Device, trigger: HTMLElement | null): void {
+    this.forgetTrigger = trigger;
+    this.state.forgetting = device;
+    this.update();
+  }
+
+  cancelForget(): void {
+    if (!this.state.forgetting) return;
+    this.state.forgetting = undefined;
+    const trigger = this.forgetTrigger;
+    this.forgetTrigger = null;
+    this.focusAfterRender = () => {
+      if (trigger?.isConnected) trigger.focus();
+    };
+    this.update();
+  }
+
+  confirmForget(): void {
+    const device = this.state.forgetting;
+    if (!device) return;
+    this.state.forgetting = undefined;
+    this.forgetTrigger = null;
+    this.update();
+    void this.run(device, async () => {
+      await this.backend.forget(device.id);
+      const wasOpen = this.state.detail?.id === device.id;
+      this.removed(device.id, null);
+      this.announce(`Forgot ${device.name}.`);
+      if (wasOpen) {
+        location.hash = "#/";
+      } else {
+        this.focusAfterRender = () => this.root.querySelector<HTMLElement>("[data-testid=search]")?.focus();
+      }
+    }, `Could not forget ${device.name}.`);
+  }
+
+  dismissNotice(id: number): void {
+    this.state.notices = this.state.notices.filter((n) => n.id !== id);
+    this.update();
+  }
+
+  retry(): void {
+    this.state.loadError = undefined;
+    void this.loadList();
+    void this.loadStatus();
+    const detail = this.state.detail;
+    if (detail) {
+      this.state.detail = { id: detail.id };
+      void this.loadDetail(detail.id);
+    }
+    this.update();
+  }
+
+  private async run(device: Device, action: () => Promise<void>, failure: string): Promise<void> {
+    if (this.state.busy.has(device.id)) return;
+    this.state.busy.add(device.id);
+    this.update();
+    try {
+      await action();
+    } catch (e) {
+      this.notify(e, failure);
+    } finally {
+      this.state.busy.delete(device.id);
+      this.update();
+    }
+  }
+
+  /**
+   * A decision swaps the buttons; if the pressed one vanished, put focus on the device's name
+   * (not on the next button: a second Enter must not make another decision).
+   */
+  private keepFocusInRow(id: DeviceId): void {
+    this.focusAfterRender = () => {
+      const active = document.activeElement;
+      if (active && active !== document.body && active.isConnected) return;
+      const target =
+        this.state.route.name === "device"
+          ? this.root.querySelector<HTMLElement>("#page-title")
+          : this.root.querySelector<HTMLElement>(`[data-device-id="${CSS.escape(id)}"] .device-name`);
+      target?.focus();
+    };
+  }
+}

@@ -1,0 +1,149 @@
+// Pure helpers over the API types: labels, icons, search, filters, ordering, times.
+// No DOM and no transport here, so every screen words and orders things the same way.
+
+import type { Actor } from "./generated/Actor";
+import type { Device } from "./generated/Device";
+import type { DeviceState } from "./generated/DeviceState";
+import type { Kind } from "./generated/Kind";
+
+/** Label per kind. Keyed by the generated `Kind`, so a new kind fails the type check. */
+const KINDS: Record<Kind, string> = {
+  light: "Light",
+  plug: "Plug",
+  switch: "Switch",
+  sensor: "Sensor",
+  thermostat: "Thermostat",
+  lock: "Lock",
+  camera: "Camera",
+  doorbell: "Doorbell",
+  speaker: "Speaker",
+  tv: "TV",
+  media_player: "Media player",
+  printer: "Printer",
+  bridge: "Bridge",
+  hub: "Hub",
+  vacuum: "Vacuum",
+  computer: "Computer",
+  router: "Router",
+  fan: "Fan",
+  garage_door: "Garage door",
+  door: "Door",
+  window: "Window",
+  window_covering: "Blinds",
+  security_system: "Security system",
+  air_purifier: "Air purifier",
+  heater: "Heater",
+  air_conditioner: "Air conditioner",
+  humidifier: "Humidifier",
+  dehumidifier: "Dehumidifier",
+  sprinkler: "Sprinkler",
+  remote: "Remote",
+  other: "Other device",
+  unknown: "Unknown kind",
+};
+
+export function kindLabel(kind: Kind): string {
+  return KINDS[kind] ?? kind;
+}
+
+export const STATES: readonly DeviceState[] = ["new", "approved", "blocked"];
+
+export const STATE_LABELS: Record<DeviceState, string> = {
+  new: "New",
+  approved: "Approved",
+  blocked: "Blocked",
+};
+
+/** What each state means for the device, in the person's terms. */
+export const STATE_MEANING: Record<DeviceState, string> = {
+  new: "Quarantined: Hearth records what it sends but delivers none of it until you decide.",
+  approved: "Approved: it may talk to the devices and services its manifest allows.",
+  blocked: "Blocked: Hearth refuses its traffic. Approve it to let it back in.",
+};
+
+export const ACTOR_LABELS: Record<Actor, string> = {
+  owner: "the owner",
+  hearth: "Hearth",
+};
+
+/** `origin` of a history entry, as the CLI words it ("via web"), with a longer description. */
+export function originLabel(origin: string): string {
+  switch (origin) {
+    case "web":
+      return "the web UI";
+    case "cli":
+      return "the command line";
+    case "desktop":
+      return "the desktop app";
+    case "discovery":
+      return "discovery";
+    default:
+      return origin;
+  }
+}
+
+/** "Vendor Model", without repeating a vendor the model already starts with. */
+export function vendorModel(d: Device): string {
+  const vendor = d.vendor?.trim() ?? "";
+  const model = d.model?.trim() ?? "";
+  if (vendor && model.toLowerCase().startsWith(`${vendor.toLowerCase()} `)) return model;
+  return [vendor, model].filter(Boolean).join(" ");
+}
+
+export interface Filters {
+  query: string;
+  state: DeviceState | "";
+  kind: Kind | "";
+}
+
+export const NO_FILTERS: Filters = { query: "", state: "", kind: "" };
+
+export function filtersActive(f: Filters): boolean {
+  return f.query.trim() !== "" || f.state !== "" || f.kind !== "";
+}
+
+/** Search: every word must appear in the name, vendor, model, kind or an address. */
+export function matches(d: Device, f: Filters): boolean {
+  if (f.state && d.state !== f.state) return false;
+  if (f.kind && d.kind !== f.kind) return false;
+  const words = f.query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return true;
+  const haystack = [d.name, d.vendor ?? "", d.model ?? "", d.kind, kindLabel(d.kind), ...d.addresses].join("\n").toLowerCase();
+  return words.every((w) => haystack.includes(w));
+}
+
+const STATE_ORDER: Record<DeviceState, number> = { new: 0, approved: 1, blocked: 2 };
+
+const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
+
+/** New devices first (they need a decision), then approved, then blocked; by name within. */
+export function compareDevices(a: Device, b: Device): number {
+  return STATE_ORDER[a.state] - STATE_ORDER[b.state] || collator.compare(a.name, b.name) || a.id.localeCompare(b.id);
+}
+
+export function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "just now", "2 min ago", "3 h ago", "yesterday", "5 days ago", then a date. */
+export function relativeTime(ms: number, now = Date.now()): string {
+  const seconds = Math.round((now - ms) / 1000);
+  if (seconds < 0) return seconds > -60 ? "just now" : "in the future";
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.round(hours / 24);
+  if (days === 1) return "yesterday";
+  if (days < 14) return `${days} days ago`;
+  return new Date(ms).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+export function absoluteTime(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,167 @@
+// The device list: what is in the home, what needs a decision, search and filters.
+
+import { html, nothing, type TemplateResult } from "lit-html";
+import { live } from "lit-html/directives/live.js";
+import { repeat } from "lit-html/directives/repeat.js";
+import type { Device } from "../generated/Device";
+import type { DeviceState } from "../generated/DeviceState";
+import type { Kind } from "../generated/Kind";
+import { compareDevices, filtersActive, kindLabel, matches, plural, STATE_LABELS, STATES, vendorModel } from "../model";
+import type { Actions, AppState } from "../state";
+import { listeningSvg } from "./icons";
+import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
+
+export function listPage(s: AppState, a: Actions): TemplateResult {
+  const all = [...s.devices.values()];
+  const shown = all.filter((d) => matches(d, s.filters)).sort(compareDevices);
+  const newCount = all.filter((d) => d.state === "new").length;
+  const online = all.filter((d) => d.online).length;
+  return html`<section class="page list-page" aria-labelledby="page-title">
+    <div class="page-head">
+      <h1 id="page-title" tabindex="-1">Devices</h1>
+      ${s.loaded && all.length > 0
+        ? html`<p class="summary">${plural(all.length, "device", "devices")} · ${online} online</p>`
+        : nothing}
+    </div>
+    ${newCount > 0
+      ? html`<p class="new-count" data-testid="new-count">
+          <span class="dot" aria-hidden="true"></span>
+          <span><strong>${plural(newCount, "new device needs", "new devices need")} a decision.</strong>
+          Until you approve or block ${newCount === 1 ? "it" : "them"}, Hearth keeps ${newCount === 1 ? "it" : "them"} in
+          quarantine.</span>
+        </p>`
+      : nothing}
+    ${toolbar(s, a, all)}
+    ${body(s, a, all, shown)}
+  </section>`;
+}
+
+function toolbar(s: AppState, a: Actions, all: Device[]): TemplateResult {
+  // Offer the kinds present (plus the selected one, so a filter never silently vanishes).
+  const kinds = [...new Set<Kind>([...all.map((d) => d.kind), ...(s.filters.kind ? [s.filters.kind] : [])])].sort((x, y) =>
+    kindLabel(x).localeCompare(kindLabel(y)),
+  );
+  return html`<div class="toolbar" role="search" aria-label="Find devices">
+    <label class="field search">
+      <span class="label">Search</span>
+      <input
+        type="search"
+        data-testid="search"
+        placeholder="Name, vendor, model, address or kind"
+        autocomplete="off"
+        spellcheck="false"
+        .value=${live(s.filters.query)}
+        @input=${(e: InputEvent) => a.setFilters({ query: (e.target as HTMLInputElement).value })}
+      />
+    </label>
+    <label class="field">
+      <span class="label">State</span>
+      <select
+        data-testid="filter-state"
+        .value=${live(s.filters.state)}
+        @change=${(e: Event) => a.setFilters({ state: (e.target as HTMLSelectElement).value as DeviceState | "" })}
+      >
+        <option value="">All states</option>
+        ${STATES.map((st) => html`<option value=${st} ?selected=${s.filters.state === st}>${STATE_LABELS[st]}</option>`)}
+      </select>
+    </label>
+    <label class="field">
+      <span class="label">Kind</span>
+      <select
+        data-testid="filter-kind"
+        .value=${live(s.filters.kind)}
+        @change=${(e: Event) => a.setFilters({ kind: (e.target as HTMLSelectElement).value as Kind | "" })}
+      >
+        <option value="">All kinds</option>
+        ${kinds.map((k) => html`<option value=${k} ?selected=${s.filters.kind === k}>${kindLabel(k)}</option>`)}
+      </select>
+    </label>
+  </div>`;
+}
+
+function body(s: AppState, a: Actions, all: Device[], shown: Device[]): TemplateResult {
+  if (s.loadError && !s.loaded) {
+    return html`<div class="panel error-panel" role="alert">
+      <h2>The device list could not be loaded</h2>
+      <p>${s.loadError.message}</p>
+      <button type="button" class="btn" @click=${() => a.retry()}>Try again</button>
+    </div>`;
+  }
+  if (!s.loaded) return html`<p class="loading" aria-busy="true">Loading devices…</p>`;
+  if (all.length === 0) return emptyHome(s);
+  if (shown.length === 0) return emptyFilter(s, a);
+  return html`<ul class="devices" aria-label="Devices" aria-describedby=${filtersActive(s.filters) ? "filter-summary" : nothing}>
+      ${repeat(shown, (d) => d.id, (d) => row(d, s, a))}
+    </ul>
+    ${filtersActive(s.filters)
+      ? html`<p class="filter-summary" id="filter-summary">
+          Showing ${shown.length} of ${plural(all.length, "device", "devices")}.
+          <button type="button" class="link" @click=${() => a.clearFilters()}>Show all</button>
+        </p>`
+      : nothing}`;
+}
+
+function row(d: Device, s: AppState, a: Actions): TemplateResult {
+  const what = vendorModel(d);
+  return html`<li
+    class="device"
+    data-testid="device-row"
+    data-device-id=${d.id}
+    data-state=${d.state}
+    aria-busy=${s.busy.has(d.id) ? "true" : "false"}
+  >
+    ${kindBadge(d)}
+    <div class="device-main">
+      <a class="device-name" href="#/devices/${encodeURIComponent(d.id)}">${d.name}</a>
+      <div class="device-what">
+        <span class="kind">${kindLabel(d.kind)}</span>${what ? html`<span class="sep" aria-hidden="true"> · </span>${what}` : nothing}
+      </div>
+      <div class="device-meta">
+        ${d.addresses.length > 0
+          ? html`<span class="addresses">${d.addresses.map((ip) => html`<code>${ip}</code> `)}</span>`
+          : html`<span class="muted">no address</span>`}
+        <span>First seen ${when(d.first_seen, s.now)}</span>
+        <span>Last seen ${when(d.last_seen, s.now)}</span>
+      </div>
+    </div>
+    <div class="device-status">${stateBadge(d.state)} ${onlineTag(d)}</div>
+    ${decisionButtons(d, s, a)}
+  </li>`;
+}
+
+function emptyHome(s: AppState): TemplateResult {
+  const error = s.status?.discovery.error;
+  const off = s.status && !s.status.discovery.enabled;
+  return html`<div class="panel empty" data-testid="empty-state" data-empty="no-devices">
+    <div class="empty-icon" aria-hidden="true">${listeningSvg}</div>
+    <h2>No devices yet</h2>
+    ${error
+      ? html`<p class="warn-text">Discovery could not start: ${error}</p>`
+      : off
+        ? html`<p class="warn-text">Discovery is turned off on this hub, so no devices will show up on their own.</p>`
+        : html`<p>
+            Hearth is listening for devices that announce themselves on your home network over
+            <strong>mDNS</strong> (also known as Bonjour or Zeroconf). Most devices announce within a minute of being
+            powered up, so switching one off and on again is a quick way to make it appear.
+          </p>`}
+    <p>New devices appear here by themselves; there is no need to reload.</p>
+    <p class="hint">
+      No devices at hand? Run <code>hearth demo</code> on the hub to announce a simulated home of 16 devices and try
+      approving and blocking them.
+    </p>
+  </div>`;
+}
+
+function emptyFilter(s: AppState, a: Actions): TemplateResult {
+  const parts: TemplateResult[] = [];
+  if (s.filters.query.trim()) parts.push(html`match “${s.filters.query.trim()}”`);
+  if (s.filters.state) parts.push(html`are ${STATE_LABELS[s.filters.state].toLowerCase()}`);
+  if (s.filters.kind) parts.push(html`are of kind ${kindLabel(s.filters.kind).toLowerCase()}`);
+  return html`<div class="panel empty" data-testid="empty-state" data-empty="filtered" role="status">
+    <h2>No devices match</h2>
+    <p>
+      None of the ${plural(s.devices.size, "device", "devices")} ${parts.map((p, i) => html`${i > 0 ? " and " : ""}${p}`)}.
+    </p>
+    <button type="button" class="btn" @click=${() => a.clearFilters()}>Clear search and filters</button>
+  </div>`;
+}

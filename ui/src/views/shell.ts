@@ -1,0 +1,120 @@
+// The frame around every screen: header, warnings, the status bar, errors and the forget dialog.
+
+import { html, nothing, type TemplateResult } from "lit-html";
+import type { Status } from "../generated/Status";
+import { plural } from "../model";
+import type { Actions, AppState } from "../state";
+import { devicePage } from "./device";
+import { listPage } from "./list";
+
+const CONNECTION_LABELS: Record<AppState["connection"], string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+};
+
+export function appView(s: AppState, a: Actions): TemplateResult {
+  const page = s.route.name === "device" && s.detail ? devicePage(s, a, s.detail) : listPage(s, a);
+  return html`<a class="skip" href="#main">Skip to content</a>
+    <header class="topbar">
+      <a class="brand" href="#/"><span class="brand-mark" aria-hidden="true">⌂</span> Hearth</a>
+      <span class="conn" data-testid="connection" data-connection=${s.connection} role="status">
+        <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
+      </span>
+    </header>
+    ${banners(s.status)} ${notices(s, a)}
+    <main id="main" tabindex="-1">${page}</main>
+    ${statusBar(s)} ${forgetDialog(s, a)}
+    <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;
+}
+
+function banners(status: Status | undefined): TemplateResult | typeof nothing {
+  if (!status) return nothing;
+  const storage = status.secret_storage;
+  const discoveryError = status.discovery.error;
+  if (storage.kind !== "file" && !discoveryError) return nothing;
+  return html`<div class="banners">
+    ${storage.kind === "file"
+      ? html`<div class="banner warn" data-testid="secret-warning" role="note" aria-label="Secret storage warning">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div>
+            <p class="banner-lead"><strong>Secrets are stored in a file</strong> because ${storage.reason.replace(/[.\s]+$/, "")}.</p>
+            <details>
+              <summary>What this means</summary>
+              <p>
+                Hearth's own keys (for sign-in sessions and device credentials) are in <code>${storage.path}</code>, readable
+                only by the user Hearth runs as. Anyone who can read that file can act as this hub, so keep backups of it
+                private. On a computer with a desktop keyring (Secret Service), Hearth keeps them there instead, which is safer.
+              </p>
+            </details>
+          </div>
+        </div>`
+      : nothing}
+    ${discoveryError
+      ? html`<div class="banner error" data-testid="discovery-error" role="alert">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div><strong>Discovery is not running.</strong> ${discoveryError}</div>
+        </div>`
+      : nothing}
+  </div>`;
+}
+
+function notices(s: AppState, a: Actions): TemplateResult | typeof nothing {
+  if (s.notices.length === 0) return nothing;
+  return html`<div class="notices" role="alert">
+    ${s.notices.map(
+      (n) => html`<div class="banner error notice" data-testid="error" data-code=${n.error.code}>
+        <span class="banner-icon" aria-hidden="true">⚠</span>
+        <div>${n.error.message}</div>
+        <button type="button" class="btn quiet" aria-label="Dismiss this message" @click=${() => a.dismissNotice(n.id)}>✕</button>
+      </div>`,
+    )}
+  </div>`;
+}
+
+function statusBar(s: AppState): TemplateResult {
+  const st = s.status;
+  const d = st?.discovery;
+  let discovery: TemplateResult;
+  if (!d) discovery = html`Discovery: …`;
+  else if (d.error) discovery = html`<span class="warn-text">Discovery stopped: ${d.error}</span>`;
+  else if (!d.enabled) discovery = html`Discovery is off`;
+  else
+    discovery = html`<details class="types">
+      <summary>
+        Discovery: browsing ${plural(d.service_types.length, "service type", "service types")} on
+        ${d.interfaces.length ? d.interfaces.join(", ") : "all interfaces"}
+      </summary>
+      <p>${d.service_types.map((t) => html`<code>${t}</code> `)}</p>
+    </details>`;
+  return html`<footer class="statusbar" data-testid="status-bar">
+    <span>Hearth ${st ? st.version : ""}</span>
+    <span class="discovery">${discovery}</span>
+  </footer>`;
+}
+
+function forgetDialog(s: AppState, a: Actions): TemplateResult {
+  const d = s.forgetting;
+  return html`<dialog
+    id="forget-dialog"
+    class="dialog"
+    data-testid="forget-dialog"
+    aria-labelledby="forget-title"
+    aria-describedby="forget-body"
+    @close=${() => a.cancelForget()}
+  >
+    ${d
+      ? html`<h2 id="forget-title">Forget ${d.name}?</h2>
+          <p id="forget-body">
+            Hearth deletes this device and everything it recorded about it: its sightings, its history and your decision. If
+            it is still on the network, it will show up again as a new device.
+          </p>
+          <div class="dialog-actions">
+            <button type="button" class="btn" data-testid="forget-cancel" autofocus @click=${() => a.cancelForget()}>Cancel</button>
+            <button type="button" class="btn danger" data-testid="forget-confirm" @click=${() => a.confirmForget()}>
+              Forget device
+            </button>
+          </div>`
+      : nothing}
+  </dialog>`;
+}
