@@ -1,0 +1,399 @@
+// The web UI in a real browser (Debian's Chromium, driven by playwright-core) against a real hub
+// and the simulated home: sign-in, the live device list, search and filters, decisions, the
+// device page, forgetting, and the warnings a person must see.
+//
+// Run from the repository root, inside the private network namespace (mDNS must not reach the
+// real network):   ../shared/tools/in-netns node --test tests/ui/
+// Needs: the hub binary (HEARTH_BIN, default $CARGO_TARGET_DIR/debug/hearth with
+// CARGO_TARGET_DIR defaulting to ~/.cache/hearth-target), the built UI (`npm run build` in ui/),
+// `npm ci` in tests/ui/, and Chromium (HEARTH_CHROMIUM, default /usr/bin/chromium).
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..", "..");
+const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), ".cache", "hearth-target");
+const HEARTH = process.env.HEARTH_BIN || path.join(TARGET, "debug", "hearth");
+const CHROMIUM = process.env.HEARTH_CHROMIUM || "/usr/bin/chromium";
+const ARTIFACTS = path.join(ROOT, "tests", "artifacts");
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** The demo announces 16 devices; the list must show most of them within a few seconds. */
+const MIN_DEVICES = 12;
+const run = promisify(execFile);
+
+// ---- helpers ----
+
+/** The hub's log, kept short, to explain a failure. */
+const hubLog = [];
+function remember(line) {
+  hubLog.push(line);
+  if (hubLog.length > 60) hubLog.shift();
+}
+
+/** Polls `check` until it returns something truthy; fails with `what` and the hub's log. */
+async function eventually(what, check, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      const why = last ? ` (last error: ${last.message})` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}\n--- hub log (tail) ---\n${hubLog.join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function hubEnv() {
+  const env = { ...process.env };
+  delete env.HEARTH_DATA_DIR; // every command names the test's own data dir
+  return env;
+}
+
+async function cli(dataDir, ...args) {
+  const { stdout } = await run(HEARTH, [...args, "--data-dir", dataDir], { env: hubEnv(), timeout: 30_000 });
+  return stdout;
+}
+
+async function cliDevices(dataDir) {
+  return JSON.parse(await cli(dataDir, "devices", "--json"));
+}
+
+/** Starts `hearth serve` on a free loopback port; resolves with its one-time sign-in link. */
+function startHub(dataDir) {
+  const child = spawn(HEARTH, ["serve", "--data-dir", dataDir, "--http-listen", "127.0.0.1:0"], {
+    env: hubEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const login = new Promise((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => reject(new Error(`hearth serve printed no sign-in link within 30 s\n${hubLog.join("\n")}`)), 30_000);
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        remember(`[serve] ${line}`);
+        const m = /^\s*(http:\/\/127\.0\.0\.1:\d+\/login\?code=[0-9A-Za-z]+)\s*$/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      }
+    });
+    child.stderr.setEncoding("utf8");
+    // eslint-disable-next-line no-control-regex
+    child.stderr.on("data", (chunk) => chunk.split("\n").filter(Boolean).forEach((l) => remember(`[serve] ${l.replace(/\x1b\[[0-9;]*m/g, "")}`)));
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`hearth serve exited early (${signal ?? code})\n${hubLog.join("\n")}`));
+    });
+  });
+  return { child, login };
+}
+
+function startDemo() {
+  const child = spawn(HEARTH, ["demo", "--duration", "120"], { env: hubEnv(), stdio: ["ignore", "ignore", "pipe"] });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => chunk.split("\n").filter(Boolean).forEach((l) => remember(`[demo] ${l}`)));
+  return child;
+}
+
+async function stop(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function launchBrowser(userDataDir, viewport = { width: 1200, height: 900 }) {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+  });
+}
+
+// ---- the tests ----
+
+if (process.env.HEARTH_IN_NETNS !== "1") {
+  test("the UI tests run inside the private network namespace", () => {
+    assert.fail(
+      "HEARTH_IN_NETNS is not 1: these tests start a hub and a simulated home that announce over mDNS, so they must run " +
+        "inside the private network namespace. From the repository root run: ../shared/tools/in-netns node --test tests/ui/",
+    );
+  });
+} else {
+  describe("the web UI in Chromium", { timeout: 180_000 }, () => {
+    const processes = {};
+    const temp = [];
+    let dataDir;
+    let loginUrl;
+    let base;
+    let context;
+    let page;
+    const pageProblems = [];
+
+    const rows = () => page.locator("[data-testid=device-row]");
+    const rowNamed = (name) => rows().filter({ has: page.locator(".device-name", { hasText: name }) });
+    const badgeOf = (id) => page.locator(`[data-testid=device-row][data-device-id="${id}"] [data-testid=state-badge]`);
+    const killAll = () => {
+      for (const child of Object.values(processes)) if (child && child.exitCode === null) child.kill("SIGKILL");
+    };
+
+    before(async () => {
+      assert.ok(existsSync(HEARTH), `the hub binary ${HEARTH} is missing: build it (cargo build) or set HEARTH_BIN`);
+      assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (or set HEARTH_CHROMIUM)`);
+      assert.ok(existsSync(path.join(ROOT, "ui", "dist", "index.html")), "ui/dist is missing: run `npm ci && npm run build` in ui/");
+      process.once("exit", killAll); // also if the runner dies halfway
+
+      dataDir = await mkdtemp(path.join(os.tmpdir(), "hearth-ui-"));
+      temp.push(dataDir);
+      const hub = startHub(dataDir);
+      processes.hub = hub.child;
+      loginUrl = await hub.login;
+      base = new URL(loginUrl).origin;
+      // A hub that finds no built UI answers 503 with a "no web UI" page: say so plainly, rather
+      // than as a dozen timeouts.
+      const token = (await readFile(path.join(dataDir, "owner-token"), "utf8")).trim();
+      const index = await fetch(`${base}/`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(
+        index.status,
+        200,
+        `the hub serves no web UI (GET / answered ${index.status}). ui/dist must be built (npm run build in ui/), ` +
+          "and the hub binary must look for it there (debug builds read ui/dist from disk at run time).",
+      );
+
+      const profile = await mkdtemp(path.join(os.tmpdir(), "hearth-chromium-"));
+      temp.push(profile);
+      context = await launchBrowser(profile);
+      page = context.pages()[0] ?? (await context.newPage());
+      page.on("console", (m) => {
+        if (m.type() === "error") pageProblems.push(`console: ${m.text()}`);
+      });
+      page.on("pageerror", (e) => pageProblems.push(`page error: ${e.message}`));
+    });
+
+    after(async () => {
+      await context?.close().catch(() => {});
+      await Promise.all([stop(processes.demo), stop(processes.hub)]);
+      await Promise.all(temp.map((d) => rm(d, { recursive: true, force: true })));
+    });
+
+    test("without a session, / shows the sign-in page and the API refuses", async () => {
+      const profile = await mkdtemp(path.join(os.tmpdir(), "hearth-chromium-"));
+      temp.push(profile);
+      const stranger = await launchBrowser(profile);
+      try {
+        const p = stranger.pages()[0] ?? (await stranger.newPage());
+        const response = await p.goto(`${base}/`);
+        assert.equal(response?.status(), 401);
+        const text = await p.locator("body").innerText();
+        assert.match(text, /sign-in link/i);
+        assert.match(text, /hearth open/);
+        assert.equal(await p.locator("[data-testid=device-row]").count(), 0);
+        const api = await p.evaluate(async () => {
+          const r = await fetch("/api/v1/devices");
+          return { status: r.status, body: await r.json() };
+        });
+        assert.equal(api.status, 401);
+        assert.equal(api.body.code, "unauthorized");
+      } finally {
+        await stranger.close();
+      }
+    });
+
+    test("signing in shows the empty home, then the list fills live from the demo", async (t) => {
+      await page.goto(loginUrl);
+      assert.equal(new URL(page.url()).pathname, "/", "the sign-in link redirects to the app");
+      const empty = page.locator("[data-testid=empty-state][data-empty=no-devices]");
+      await empty.waitFor({ timeout: 10_000 });
+      const text = await empty.innerText();
+      assert.match(text, /mDNS/);
+      assert.match(text, /within a minute/);
+      assert.match(text, /hearth demo/);
+      await eventually("the live stream to attach", async () => (await page.locator("[data-testid=connection]").getAttribute("data-connection")) === "live");
+
+      const started = Date.now();
+      processes.demo = startDemo();
+      await eventually(`at least ${MIN_DEVICES} device rows`, async () => (await rows().count()) >= MIN_DEVICES, 15_000);
+      t.diagnostic(`${MIN_DEVICES} devices listed ${((Date.now() - started) / 1000).toFixed(1)} s after the demo started (no reload)`);
+      // Let the rest of the simulated home arrive, so later counts are stable.
+      const devices = await eventually("the hub to know all 16 demo devices", async () => {
+        const list = await cliDevices(dataDir);
+        return list.length >= 16 && list;
+      });
+      await eventually("every device on the page", async () => (await rows().count()) === devices.length);
+      assert.match(await page.getByTestId("new-count").innerText(), new RegExp(`${devices.length} new devices need a decision`));
+    });
+
+    test("the secret-storage warning is visible (no keyring here)", async () => {
+      const warning = page.getByTestId("secret-warning");
+      assert.ok(await warning.isVisible());
+      assert.match(await warning.innerText(), /Secrets are stored in a file because .+/);
+    });
+
+    test("searching 'sonos' leaves exactly the Bedroom Speaker", async () => {
+      const search = page.getByTestId("search");
+      await search.fill("sonos");
+      await eventually("one row", async () => (await rows().count()) === 1);
+      assert.match(await rows().first().innerText(), /Bedroom Speaker/);
+      await search.fill("10.77.0");
+      await eventually("every row again (all addresses match)", async () => (await rows().count()) >= MIN_DEVICES);
+      await search.fill("");
+      await eventually("every row again", async () => (await rows().count()) >= MIN_DEVICES);
+    });
+
+    test("filters by state and kind, with a message when nothing matches", async () => {
+      const all = await rows().count();
+      await page.getByTestId("filter-state").selectOption("new");
+      await eventually("all rows under 'new'", async () => (await rows().count()) === all);
+      assert.deepEqual([...new Set(await page.locator("[data-testid=state-badge]").evaluateAll((els) => els.map((e) => e.dataset.state)))], ["new"]);
+
+      await page.getByTestId("filter-state").selectOption("approved");
+      const filtered = page.locator("[data-testid=empty-state][data-empty=filtered]");
+      await filtered.waitFor();
+      assert.equal(await rows().count(), 0);
+      assert.match(await filtered.innerText(), /No devices match/);
+      await page.getByTestId("filter-state").selectOption("");
+
+      await page.getByTestId("filter-kind").selectOption("speaker");
+      await eventually("only the speaker", async () => (await rows().count()) === 1);
+      assert.match(await rows().first().innerText(), /Bedroom Speaker/);
+      await page.getByTestId("filter-kind").selectOption("");
+      await eventually("every row again", async () => (await rows().count()) === all);
+    });
+
+    test("approving from the list changes the badge, and the CLI agrees", async () => {
+      const row = rowNamed("Bedroom Speaker");
+      const id = await row.getAttribute("data-device-id");
+      const before = await page.getByTestId("new-count").innerText();
+      await row.getByTestId("approve").click();
+      await eventually("the approved badge", async () => (await badgeOf(id).getAttribute("data-state")) === "approved");
+      assert.match(await badgeOf(id).innerText(), /approved/i);
+      const device = (await cliDevices(dataDir)).find((d) => d.id === id);
+      assert.equal(device?.state, "approved");
+      assert.notEqual(await page.getByTestId("new-count").innerText(), before, "the new-device count went down");
+    });
+
+    test("blocking from the list works, and the CLI agrees", async () => {
+      const row = rowNamed("Kitchen Climate");
+      const id = await row.getAttribute("data-device-id");
+      await row.getByTestId("block").click();
+      await eventually("the blocked badge", async () => (await badgeOf(id).getAttribute("data-state")) === "blocked");
+      const device = (await cliDevices(dataDir)).find((d) => d.id === id);
+      assert.equal(device?.state, "blocked");
+    });
+
+    test("a decision made elsewhere (the CLI) shows up live", async () => {
+      const id = await rowNamed("Front Door Lock").getAttribute("data-device-id");
+      await cli(dataDir, "device", "approve", id);
+      await eventually("the CLI's approval on the page", async () => (await badgeOf(id).getAttribute("data-state")) === "approved");
+
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: path.join(ARTIFACTS, "devices.png"), fullPage: true });
+    });
+
+    test("the device page shows services, TXT records, recognition and history", async () => {
+      const row = rowNamed("Bedroom Speaker");
+      const id = await row.getAttribute("data-device-id");
+      await row.locator(".device-name").click();
+      const pageEl = page.locator(`[data-testid=device-page][data-device-id="${id}"]`);
+      await pageEl.waitFor();
+      assert.equal(decodeURIComponent(new URL(page.url()).hash), `#/devices/${id}`);
+
+      const service = pageEl.locator("[data-testid=service][data-type='_sonos._tcp']");
+      assert.match(await service.innerText(), /Sonos-7828CA831A30@Bedroom Speaker/);
+      const txt = service.getByTestId("txt-table");
+      assert.match(await txt.locator("tr", { hasText: "protovers" }).innerText(), /1\.41\.0/);
+      assert.match(await txt.innerText(), /hhid/);
+      assert.match(await pageEl.getByTestId("recognition").innerText(), /Recognised as .* by rule sonos-speaker/s);
+      assert.ok((await pageEl.getByTestId("identity-keys").locator("li").count()) >= 1, "identity keys are listed");
+
+      const approval = pageEl.locator("[data-testid=history-entry][data-origin=web][data-to=approved]");
+      await approval.waitFor();
+      assert.match(await approval.innerText(), /by owner via web/);
+      assert.equal(await pageEl.locator("[data-testid=history-entry][data-origin=discovery]").count(), 1);
+
+      // Decisions work on the page too, and the history grows live.
+      await pageEl.getByTestId("block").click();
+      await pageEl.locator("[data-testid=history-entry][data-origin=web][data-to=blocked]").waitFor();
+      assert.equal(await pageEl.getByTestId("state-badge").getAttribute("data-state"), "blocked");
+
+      if (process.env.HEARTH_UI_SCREENSHOTS === "all") {
+        await page.screenshot({ path: path.join(ARTIFACTS, "device.png"), fullPage: true });
+      }
+      await page.getByRole("link", { name: "All devices" }).click();
+      await rows().first().waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), "Bedroom Speaker", "focus returns to the device's row");
+    });
+
+    test("forget asks first (keyboard-usable dialog), then removes the row", async () => {
+      const row = rowNamed("Kitchen Climate");
+      const id = await row.getAttribute("data-device-id");
+      const dialog = page.getByTestId("forget-dialog");
+
+      await row.getByTestId("forget").click();
+      await eventually("the dialog", () => dialog.isVisible());
+      assert.match(await dialog.innerText(), /Forget Kitchen Climate\?/);
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "forget-cancel", "the safe choice has focus");
+      await page.keyboard.press("Escape");
+      await eventually("the dialog to close", async () => !(await dialog.isVisible()));
+      assert.equal(await page.locator(`[data-testid=device-row][data-device-id="${id}"]`).count(), 1, "Escape forgets nothing");
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "forget", "focus returns to the Forget button");
+
+      await page.keyboard.press("Enter");
+      await eventually("the dialog again", () => dialog.isVisible());
+      await page.keyboard.press("Tab");
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "forget-confirm");
+      await page.keyboard.press("Enter");
+      await eventually("the row to go", async () => (await page.locator(`[data-testid=device-row][data-device-id="${id}"]`).count()) === 0);
+      assert.ok(!(await cliDevices(dataDir)).some((d) => d.id === id), "the hub forgot it too");
+    });
+
+    test("the phone-width layout keeps every control reachable", async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      const row = rows().first();
+      for (const control of ["search", "filter-state", "filter-kind"]) assert.ok(await page.getByTestId(control).isVisible(), `${control} is visible`);
+      assert.ok(await row.getByTestId("forget").isVisible());
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `no sideways scrolling at phone width (overflow ${overflow}px)`);
+      if (process.env.HEARTH_UI_SCREENSHOTS === "all") {
+        await page.screenshot({ path: path.join(ARTIFACTS, "devices-phone.png"), fullPage: true });
+      }
+      await page.setViewportSize({ width: 1200, height: 900 });
+    });
+
+    test("no CSP violations or script errors on the page", () => {
+      assert.deepEqual(pageProblems, []);
+    });
+  });
+}
