@@ -31,7 +31,7 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
           quarantine.</span>
         </p>`
       : nothing}
-    ${toolbar(s, a, all)}
+    ${all.length > 0 || filtersActive(s.filters) ? toolbar(s, a, all) : nothing}
     ${body(s, a, all, shown)}
   </section>`;
 }
