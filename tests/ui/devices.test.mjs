@@ -392,6 +392,97 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await page.setViewportSize({ width: 1200, height: 900 });
     });
 
+    test("in the desktop window the same screens go over Tauri IPC (mocked), and errors reach the person", async () => {
+      // The desktop shell injects __TAURI_INTERNALS__; stand in for it to check the IPC transport:
+      // command names and arguments, the event listener, and how a refused command is shown.
+      const ipc = await context.newPage();
+      const httpCalls = [];
+      ipc.on("request", (r) => {
+        if (new URL(r.url()).pathname.startsWith("/api/")) httpCalls.push(r.url());
+      });
+      await ipc.addInitScript(() => {
+        const now = Date.now();
+        const device = (id, name, state) => ({
+          id, name, state, kind: "light", vendor: "Test", model: "Lamp", addresses: ["10.0.0.9"], online: true,
+          services: [], first_seen: now, last_seen: now, rule: "test-rule", reason: "a test",
+        });
+        const devices = new Map([["d-lamp", device("d-lamp", "Desk Lamp", "new")]]);
+        const callbacks = new Map();
+        window.__ipcCalls = [];
+        window.__TAURI_INTERNALS__ = {
+          transformCallback(cb) {
+            const id = callbacks.size + 1;
+            callbacks.set(id, cb);
+            return id;
+          },
+          unregisterCallback(id) {
+            callbacks.delete(id);
+          },
+          async invoke(cmd, args) {
+            window.__ipcCalls.push([cmd, args ?? null]);
+            switch (cmd) {
+              case "plugin:event|listen":
+                window.__emit = (payload) => callbacks.get(args.handler)({ event: args.event, id: 1, payload });
+                return 1;
+              case "status":
+                return {
+                  version: "0.0.0-test", data_dir: "x", secret_storage: { kind: "keyring" }, devices: 1, devices_new: 1, devices_online: 1,
+                  discovery: { enabled: true, interfaces: [], service_types: ["_hap._tcp"], error: null },
+                };
+              case "list_devices":
+                return [...devices.values()];
+              case "decide":
+                if (args.decision === "block") throw { code: "forbidden", message: "Blocking is not allowed in this test." };
+                devices.set(args.id, { ...devices.get(args.id), state: "approved" });
+                return devices.get(args.id);
+              case "forget":
+                devices.delete(args.id);
+                return null;
+              default:
+                throw { code: "not_found", message: `no command ${cmd}` };
+            }
+          },
+        };
+      });
+      try {
+        await ipc.goto(`${base}/`);
+        const lamp = ipc.locator("[data-testid=device-row][data-device-id=d-lamp]");
+        await lamp.waitFor();
+        assert.equal(await ipc.getByTestId("secret-warning").count(), 0, "no warning when secrets are in the keyring");
+        const calls = () => ipc.evaluate(() => window.__ipcCalls);
+        const names = (await calls()).map(([cmd]) => cmd);
+        for (const cmd of ["plugin:event|listen", "list_devices", "status"]) assert.ok(names.includes(cmd), `${cmd} was invoked`);
+        assert.equal((await calls()).find(([c]) => c === "plugin:event|listen")[1].event, "hearth://event");
+
+        await lamp.getByTestId("approve").click();
+        await eventually("the lamp approved", async () => (await lamp.getByTestId("state-badge").getAttribute("data-state")) === "approved");
+        assert.deepEqual((await calls()).find(([c]) => c === "decide")[1], { id: "d-lamp", decision: "approve" });
+
+        await lamp.getByTestId("block").click();
+        const error = ipc.locator("[data-testid=error][data-code=forbidden]");
+        await error.waitFor();
+        assert.match(await error.innerText(), /Blocking is not allowed in this test\./);
+        assert.equal(await lamp.getByTestId("state-badge").getAttribute("data-state"), "approved");
+
+        await ipc.evaluate(() =>
+          window.__emit({
+            type: "device_seen",
+            device: { id: "d-fan", name: "Ceiling Fan", state: "new", kind: "fan", vendor: null, model: null,
+              addresses: [], services: [], first_seen: Date.now(), last_seen: Date.now(), online: true, rule: "r", reason: "r" },
+          }),
+        );
+        await ipc.locator("[data-testid=device-row][data-device-id=d-fan]").waitFor();
+
+        await lamp.getByTestId("forget").click();
+        await ipc.getByTestId("forget-confirm").click();
+        await eventually("the lamp to go", async () => (await lamp.count()) === 0);
+        assert.deepEqual((await calls()).find(([c]) => c === "forget")[1], { id: "d-lamp" });
+        assert.deepEqual(httpCalls, [], "nothing went over HTTP");
+      } finally {
+        await ipc.close();
+      }
+    });
+
     test("no CSP violations or script errors on the page", () => {
       assert.deepEqual(pageProblems, []);
     });
