@@ -82,8 +82,8 @@ async function cliDevices(dataDir) {
 }
 
 /** Starts `hearth serve` on a free loopback port; resolves with its one-time sign-in link. */
-function startHub(dataDir) {
-  const child = spawn(HEARTH, ["serve", "--data-dir", dataDir, "--http-listen", "127.0.0.1:0"], {
+function startHub(dataDir, listen = "127.0.0.1:0") {
+  const child = spawn(HEARTH, ["serve", "--data-dir", dataDir, "--http-listen", listen], {
     env: hubEnv(),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -110,6 +110,7 @@ function startHub(dataDir) {
     child.stderr.on("data", (chunk) => chunk.split("\n").filter(Boolean).forEach((l) => remember(`[serve] ${l.replace(/\x1b\[[0-9;]*m/g, "")}`)));
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
+      // Once the link was printed this changes nothing; before, it explains the failure.
       reject(new Error(`hearth serve exited early (${signal ?? code})\n${hubLog.join("\n")}`));
     });
   });
@@ -377,6 +378,26 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await page.keyboard.press("Enter");
       await eventually("the row to go", async () => (await page.locator(`[data-testid=device-row][data-device-id="${id}"]`).count()) === 0);
       assert.ok(!(await cliDevices(dataDir)).some((d) => d.id === id), "the hub forgot it too");
+    });
+
+    test("when the hub restarts, the page reconnects and catches up on what it missed", async (t) => {
+      const connection = page.getByTestId("connection");
+      const id = await rowNamed("Den").getAttribute("data-device-id");
+      const problemsBefore = pageProblems.length;
+      await stop(processes.hub);
+      await eventually("the page to notice the hub is gone", async () => (await connection.getAttribute("data-connection")) === "reconnecting");
+      const hub = startHub(dataDir, new URL(base).host); // same port, same data dir: the session cookie stays valid
+      processes.hub = hub.child;
+      await hub.login;
+      // Decided while the page is (most likely) still waiting out its backoff: only a resync shows it.
+      await cli(dataDir, "device", "block", id);
+      t.diagnostic(`the stream was ${await connection.getAttribute("data-connection")} when the CLI blocked the device`);
+      await eventually("the stream to come back", async () => (await connection.getAttribute("data-connection")) === "live", 30_000);
+      await eventually("the missed decision on the page", async () => (await badgeOf(id).getAttribute("data-state")) === "blocked");
+      // The browser logs each refused reconnection attempt; those are expected here.
+      const during = pageProblems.splice(problemsBefore);
+      const unexpected = during.filter((p) => !/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|status of 50[23]/.test(p));
+      assert.deepEqual(unexpected, []);
     });
 
     test("the phone-width layout keeps every control reachable", async () => {
