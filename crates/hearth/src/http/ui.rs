@@ -6,7 +6,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 #[derive(rust_embed::RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../ui/dist"]
+// Relative to this crate; in debug builds the files are read from there at run time.
+#[folder = "../../ui/dist"]
 #[allow_missing = true]
 struct Assets;
 
