@@ -13,7 +13,6 @@ import os
 import pathlib
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,9 @@ import threading
 import time
 
 import websockets
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from quirky_responder import open_mdns_socket  # noqa: E402  (shared mDNS socket set-up)
 from zeroconf import DNSAddress, DNSIncoming, DNSOutgoing, DNSPointer, DNSService, DNSText
 from zeroconf.const import _CLASS_IN, _CLASS_UNIQUE, _FLAGS_AA, _FLAGS_QR_RESPONSE, _TYPE_A, _TYPE_PTR, _TYPE_SRV, _TYPE_TXT
 
@@ -44,13 +46,7 @@ def device_records(i):
 class Announcer:
     def __init__(self, n):
         self.devices = [device_records(i) for i in range(n)]
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        self.sock.bind(("", PORT))
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton(GROUP), socket.inet_aton(ADDRESS)))
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(ADDRESS))
-        self.sock.settimeout(0.2)
+        self.sock = open_mdns_socket(ADDRESS)
         self.announced = 0
         self.stop = threading.Event()
 

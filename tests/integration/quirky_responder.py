@@ -13,6 +13,18 @@ MDNS_GROUP, MDNS_PORT = "224.0.0.251", 5353
 META = "_services._dns-sd._udp.local."
 
 
+def open_mdns_socket(address: str) -> socket.socket:
+    """A UDP socket on port 5353 beside other responders, in the mDNS group on `address`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("", MDNS_PORT))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton(MDNS_GROUP), socket.inet_aton(address)))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address))
+    sock.settimeout(0.2)
+    return sock
+
+
 def encode_txt(txt: dict) -> bytes:
     out = b""
     for k, v in txt.items():
@@ -36,13 +48,7 @@ class QuirkyResponder:
         self._stop = threading.Event()
 
     def __enter__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        self.sock.bind(("", MDNS_PORT))
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton(MDNS_GROUP), socket.inet_aton(self.address)))
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.address))
-        self.sock.settimeout(0.2)
+        self.sock = open_mdns_socket(self.address)
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
         return self

@@ -121,6 +121,15 @@ impl Discovery {
 }
 
 impl Shared {
+    /// The next event from one of mdns-sd's channels, or None once discovery is cancelled or the
+    /// daemon closed the channel.
+    async fn next<T>(&self, rx: &mdns_sd::Receiver<T>) -> Option<T> {
+        tokio::select! {
+            () = self.cancel.cancelled() => None,
+            event = rx.recv_async() => event.ok(),
+        }
+    }
+
     /// Browses one fully qualified type unless it is browsed already.
     fn browse(&self, ty_domain: &str) -> Result<bool, DiscoveryError> {
         {
@@ -137,11 +146,7 @@ impl Shared {
         let rx = self.daemon.browse(ty_domain)?;
         let this = self.clone();
         self.tasks.spawn(async move {
-            loop {
-                let event = tokio::select! {
-                    () = this.cancel.cancelled() => break,
-                    event = rx.recv_async() => match event { Ok(e) => e, Err(_) => break },
-                };
+            while let Some(event) = this.next(&rx).await {
                 if let Some(out) = this.translate(event)
                     && this.events.send(out).await.is_err() {
                         break;
@@ -178,11 +183,7 @@ impl Shared {
         let rx = self.daemon.browse(META_QUERY)?;
         let this = self.clone();
         self.tasks.spawn(async move {
-            loop {
-                let event = tokio::select! {
-                    () = this.cancel.cancelled() => break,
-                    event = rx.recv_async() => match event { Ok(e) => e, Err(_) => break },
-                };
+            while let Some(event) = this.next(&rx).await {
                 let ServiceEvent::ServiceFound(_, target) = event else { continue };
                 let Some(ty) = type_from_meta_answer(&target) else {
                     tracing::debug!(target, "ignored a meta-query answer that names no service type");
@@ -209,11 +210,7 @@ impl Shared {
         let rx = self.daemon.monitor()?;
         let this = self.clone();
         self.tasks.spawn(async move {
-            loop {
-                let event = tokio::select! {
-                    () = this.cancel.cancelled() => break,
-                    event = rx.recv_async() => match event { Ok(e) => e, Err(_) => break },
-                };
+            while let Some(event) = this.next(&rx).await {
                 let note = match event {
                     DaemonEvent::IpAdd(ip) => format!("address {ip} appeared"),
                     DaemonEvent::IpDel(ip) => format!("address {ip} went away"),

@@ -139,10 +139,25 @@ class EventStream {
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.setConnected(false);
-      if (this.listeners.size > 0) this.scheduleRetry();
+      if (this.listeners.size > 0) void this.retryUnlessSignedOut();
     };
     // An error is always followed by close; the retry happens there.
     socket.onerror = () => {};
+  }
+
+  /** A browser never shows why a WebSocket upgrade failed, so ask the API: if the session has
+   * expired, reloading brings up the hub's sign-in page instead of retrying forever. */
+  private async retryUnlessSignedOut(): Promise<void> {
+    try {
+      const probe = await fetch(`${API}/status`, { credentials: "same-origin", cache: "no-store" });
+      if (probe.status === 401) {
+        location.reload();
+        return;
+      }
+    } catch {
+      // The hub is unreachable: keep retrying with backoff.
+    }
+    this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
