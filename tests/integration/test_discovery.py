@@ -152,3 +152,33 @@ def test_a_second_hub_on_the_same_data_directory_is_refused(hub):
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and "already running" in r.stderr and str(hub.proc.pid) in r.stderr
     assert hub.get("/status")["version"], "the first hub is unaffected"
+
+
+def test_the_simulated_home_is_found_whole_including_its_quirky_responders(hub):
+    import subprocess
+    from conftest import HEARTH
+    demo = subprocess.Popen([str(HEARTH), "demo", "--duration", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        devices = hub.wait_for(lambda ds: ds if len(ds) >= 18 else None, "the 18 devices of the simulated home", timeout=30)
+        by_name = {d["name"]: d for d in devices}
+        # Found only because Hearth read the type out of a wrong (instance) meta-query answer.
+        garage = by_name["Garage Door Opener"]
+        assert garage["services"][0]["type"] == "_arduino._tcp" and garage["rule"] == "arduino-ota"
+        # Ignores the meta-query: found because Hearth browses _http._tcp regardless.
+        assert by_name["awair-elem-1a2b3c"]["vendor"] == "Awair"
+        assert len({d["kind"] for d in devices}) >= 8
+        assert all(d["rule"] != "none" for d in devices), [d["name"] for d in devices if d["rule"] == "none"]
+    finally:
+        demo.terminate()
+        demo.wait(timeout=10)
+    # The demo says goodbye on the way out: everything goes offline, nothing is deleted.
+    hub.wait_for(lambda ds: len(ds) >= 18 and not any(d["online"] for d in ds), "every simulated device offline", timeout=20)
+
+
+def test_the_demo_refuses_the_real_network_unless_asked(tmp_path):
+    import os
+    import subprocess
+    from conftest import HEARTH
+    env = {k: v for k, v in os.environ.items() if k != "HEARTH_IN_NETNS"}
+    r = subprocess.run([str(HEARTH), "demo", "--duration", "1"], capture_output=True, text=True, timeout=20, env=env)
+    assert r.returncode != 0 and "--real-network" in r.stderr

@@ -295,6 +295,8 @@ mod tests {
             (s("_matterc._udp", "DD3A1B2C3D4E5F60", &[("D", "3840"), ("VP", "65521+32769"), ("DN", "Matter Plug")]), Kind::Other, Some("Matter"), Some("Matter Plug"), "matter-commissionable"),
             (s("_home-assistant._tcp", "Home", &[("uuid", "0123456789abcdef0123456789abcdef"), ("version", "2026.11.1")]), Kind::Hub, Some("Home Assistant"), Some("2026.11.1"), "home-assistant"),
             (s("_workstation._tcp", "pi-foo-01 [b8:27:eb:3a:e2:c8]", &[]), Kind::Computer, None, None, "linux-workstation"),
+            (s("_arduino._tcp", "Garage Door Opener", &[("board", "ESP8266_WEMOS_D1MINI"), ("auth_upload", "yes")]), Kind::Other, Some("Arduino OTA (ESP8266/ESP32)"), Some("ESP8266_WEMOS_D1MINI"), "arduino-ota"),
+            (s("_http._tcp", "awair-elem-1a2b3c", &[("vendor", "awair")]), Kind::Sensor, Some("Awair"), None, "http-awair"),
             (s("_http._tcp", "mystery box", &[]), Kind::Unknown, None, None, "http-service"),
             (s("_unheard-of._tcp", "thing", &[]), Kind::Unknown, None, None, "none"),
         ];

@@ -5,6 +5,11 @@
 //! Announcing made-up devices on a real network would confuse other hubs there, so it runs
 //! only inside a private network namespace (`in-netns`) unless a person passes
 //! `--real-network`.
+//!
+//! Most simulated devices answer through mdns-sd, which handles the DNS-SD meta-query
+//! correctly; [`quirky`] adds the ones that get it wrong, as real firmware does.
+
+mod quirky;
 
 use anyhow::{bail, Context, Result};
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
@@ -145,11 +150,35 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             daemon.register(info).with_context(|| format!("cannot announce {}", s.instance))?;
         }
     }
-    println!("Announcing {} simulated devices ({} services). Stop with Ctrl+C.", devices.len(), registered.len());
+    // The quirky responders need to know the interface to answer on; inside the namespace it
+    // is the device side of the veth pair. On a real network they are left out.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let quirky = in_namespace.then(|| {
+        let nodes = quirky::nodes(Ipv4Addr::new(10, 77, 0, 99));
+        tokio::spawn(quirky::run(nodes, Ipv4Addr::new(10, 77, 0, 2), cancel.clone()))
+    });
+    let quirky_count = if quirky.is_some() { quirky::nodes(Ipv4Addr::UNSPECIFIED).len() } else { 0 };
+    println!(
+        "Announcing {} simulated devices ({} services, {quirky_count} of them with a wrong or missing meta-query answer). Stop with Ctrl+C.",
+        devices.len() + quirky_count,
+        registered.len() + quirky_count
+    );
+    // Ctrl+C and SIGTERM both end the demo with goodbyes, so the hub sees every device leave.
     match args.duration {
-        Some(secs) => tokio::time::sleep(std::time::Duration::from_secs(secs)).await,
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
+        Some(secs) => {
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_secs(secs)) => {}
+                () = crate::cli::shutdown_signal() => {}
+            }
+        }
+        None => crate::cli::shutdown_signal().await,
+    }
+    cancel.cancel();
+    if let Some(task) = quirky {
+        match task.await {
+            Ok(Err(e)) => eprintln!("the quirky responders failed: {e:#}"),
+            Err(e) => eprintln!("the quirky responders stopped: {e}"),
+            Ok(Ok(())) => {}
         }
     }
     for name in &registered {
