@@ -24,12 +24,22 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
     hearth::init_logging(u8::from(std::env::var_os("HEARTH_VERBOSE").is_some()));
     let app = builder
         .plugin(tauri_plugin_notification::init())
-        .invoke_handler(tauri::generate_handler![commands::status, commands::list_devices, commands::device, commands::decide, commands::forget])
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::list_devices,
+            commands::device,
+            commands::decide,
+            commands::forget
+        ])
         .setup(|app| {
             let engine = tauri::async_runtime::block_on(Engine::start(options()?)).map_err(|e| {
                 tracing::error!("{e:#}");
                 // Shown in a terminal; the OS notification tells people without one.
-                let _ = tauri_plugin_notification::NotificationExt::notification(app.handle()).builder().title("Hearth could not start").body(format!("{e:#}")).show();
+                let _ = tauri_plugin_notification::NotificationExt::notification(app.handle())
+                    .builder()
+                    .title("Hearth could not start")
+                    .body(format!("{e:#}"))
+                    .show();
                 e
             })?;
             tracing::info!(url = engine.url(), "hub running inside the desktop app");

@@ -14,9 +14,7 @@ pub struct DeviceId(String);
 impl DeviceId {
     /// Wraps an id read back from the store or from a person's input after validation.
     pub fn parse(s: &str) -> Result<Self, InvalidDeviceId> {
-        let ok = s.len() == 14
-            && s.starts_with("d-")
-            && s[2..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let ok = s.len() == 14 && s.starts_with("d-") && s[2..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if ok { Ok(Self(s.to_owned())) } else { Err(InvalidDeviceId(s.to_owned())) }
     }
 

@@ -64,7 +64,14 @@ pub struct Recognition {
 impl Recognition {
     /// What a device is before any rule matched.
     pub fn unknown() -> Self {
-        Self { kind: Kind::Unknown, vendor: None, model: None, rule: "none".into(), reason: "no rule matched its services".into(), strength: 0 }
+        Self {
+            kind: Kind::Unknown,
+            vendor: None,
+            model: None,
+            rule: "none".into(),
+            reason: "no rule matched its services".into(),
+            strength: 0,
+        }
     }
 }
 
@@ -135,9 +142,11 @@ impl Fingerprints {
     pub fn parse(text: &str) -> Result<Self, RuleTableError> {
         let raw: RawTable = toml::from_str(text)?;
         let glob = |rule: &str, p: &str| {
-            Glob::new(&p.to_lowercase())
-                .map(|g| g.compile_matcher())
-                .map_err(|source| RuleTableError::Pattern { rule: rule.into(), pattern: p.into(), source })
+            Glob::new(&p.to_lowercase()).map(|g| g.compile_matcher()).map_err(|source| RuleTableError::Pattern {
+                rule: rule.into(),
+                pattern: p.into(),
+                source,
+            })
         };
         let mut rules = Vec::with_capacity(raw.rule.len());
         for r in raw.rule {
@@ -181,9 +190,10 @@ impl Fingerprints {
         }
         let instance = s.instance.to_lowercase();
         if let Some(name) = &rule.name
-            && !name.is_match(&instance) {
-                return None;
-            }
+            && !name.is_match(&instance)
+        {
+            return None;
+        }
         for (key, pattern) in &rule.txt {
             let value = s.txt(key)?.to_lowercase();
             if !pattern.is_match(&value) {
@@ -238,9 +248,10 @@ pub fn display_name(s: &Sighting) -> String {
     }
     let instance = s.instance.as_str();
     if let Some((_, room)) = instance.split_once('@')
-        && !room.is_empty() {
-            return room.to_owned();
-        }
+        && !room.is_empty()
+    {
+        return room.to_owned();
+    }
     if let (Some(open), true) = (instance.rfind(" ["), instance.ends_with(']')) {
         return instance[..open].to_owned();
     }

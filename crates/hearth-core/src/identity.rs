@@ -65,9 +65,10 @@ pub fn identity_keys(s: &Sighting) -> Vec<IdentityKey> {
     ];
     for (ty, txt_key, kind) in vendor_ids {
         if s.service_type == *ty
-            && let Some(v) = s.txt(txt_key).filter(|v| !v.trim().is_empty()) {
-                keys.push(IdentityKey::new(kind, v.trim()));
-            }
+            && let Some(v) = s.txt(txt_key).filter(|v| !v.trim().is_empty())
+        {
+            keys.push(IdentityKey::new(kind, v.trim()));
+        }
     }
     if s.service_type == "_matter._tcp" && !s.instance.is_empty() {
         keys.push(IdentityKey::new("matter", &s.instance));
@@ -102,9 +103,10 @@ fn mac_in_instance(instance: &str) -> Option<String> {
     }
     // avahi `_workstation`: `pi-foo-01 [b8:27:eb:3a:e2:c8]`.
     if let (Some(open), true) = (instance.rfind('['), instance.ends_with(']'))
-        && let Some(mac) = normalize_mac(&instance[open + 1..instance.len() - 1]) {
-            return Some(mac);
-        }
+        && let Some(mac) = normalize_mac(&instance[open + 1..instance.len() - 1])
+    {
+        return Some(mac);
+    }
     // Shelly `shellyplus1-c4dd57877294`, WLED-style `name-<12 hex>`.
     let tail = instance.rsplit('-').next()?;
     if tail.len() == 12 && instance.len() > 13 { normalize_mac(tail) } else { None }
@@ -150,18 +152,40 @@ mod tests {
                 sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "ShellyPlus1-C4DD57877294.local.", &[("gen", "2")]),
                 &["host:shellyplus1-c4dd57877294", "mac:c4dd57877294"],
             ),
-            (sighting("_raop._tcp", "C92A14084F64@Living Room", "Living-Room.local.", &[("am", "AppleTV3,1")]), &["host:living-room", "mac:c92a14084f64"]),
             (
-                sighting("_airplay._tcp", "Living Room", "Living-Room.local.", &[("deviceid", "C9:2A:14:08:4F:64"), ("model", "AppleTV3,1")]),
+                sighting("_raop._tcp", "C92A14084F64@Living Room", "Living-Room.local.", &[("am", "AppleTV3,1")]),
                 &["host:living-room", "mac:c92a14084f64"],
             ),
-            (sighting("_sonos._tcp", "Sonos-7828CA831A30@Bedroom Speaker", "Sonos-7828CA831A30.local.", &[]), &["host:sonos-7828ca831a30", "mac:7828ca831a30"]),
-            (sighting("_workstation._tcp", "pi-foo-01 [b8:27:eb:3a:e2:c8]", "pi-foo-01.local.", &[]), &["host:pi-foo-01", "mac:b827eb3ae2c8"]),
             (
-                sighting("_hap._tcp", "Eve Energy 5A3C", "Eve-Energy-5A3C.local.", &[("id", "3C:4F:1A:22:9B:01"), ("ci", "7"), ("md", "Eve Energy")]),
+                sighting(
+                    "_airplay._tcp",
+                    "Living Room",
+                    "Living-Room.local.",
+                    &[("deviceid", "C9:2A:14:08:4F:64"), ("model", "AppleTV3,1")],
+                ),
+                &["host:living-room", "mac:c92a14084f64"],
+            ),
+            (
+                sighting("_sonos._tcp", "Sonos-7828CA831A30@Bedroom Speaker", "Sonos-7828CA831A30.local.", &[]),
+                &["host:sonos-7828ca831a30", "mac:7828ca831a30"],
+            ),
+            (
+                sighting("_workstation._tcp", "pi-foo-01 [b8:27:eb:3a:e2:c8]", "pi-foo-01.local.", &[]),
+                &["host:pi-foo-01", "mac:b827eb3ae2c8"],
+            ),
+            (
+                sighting(
+                    "_hap._tcp",
+                    "Eve Energy 5A3C",
+                    "Eve-Energy-5A3C.local.",
+                    &[("id", "3C:4F:1A:22:9B:01"), ("ci", "7"), ("md", "Eve Energy")],
+                ),
                 &["hap:3c:4f:1a:22:9b:01", "host:eve-energy-5a3c"],
             ),
-            (sighting("_esphomelib._tcp", "kitchen-sensor", "kitchen-sensor.local.", &[("mac", "246f28aabbcc")]), &["host:kitchen-sensor", "mac:246f28aabbcc"]),
+            (
+                sighting("_esphomelib._tcp", "kitchen-sensor", "kitchen-sensor.local.", &[("mac", "246f28aabbcc")]),
+                &["host:kitchen-sensor", "mac:246f28aabbcc"],
+            ),
             // A name that merely ends in twelve characters that are not hex is not a MAC.
             (sighting("_http._tcp", "my-printer-xyzxyzxyzxyz", "", &[]), &["instance:my-printer-xyzxyzxyzxyz._http._tcp"]),
         ];

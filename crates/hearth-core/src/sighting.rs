@@ -50,10 +50,7 @@ impl Sighting {
             .into_iter()
             .filter(|(k, _)| !k.is_empty())
             .take(MAX_TXT_ENTRIES)
-            .map(|(k, v)| TxtEntry {
-                key: bounded(&k, MAX_TXT_VALUE_LEN),
-                value: bounded(&String::from_utf8_lossy(&v), MAX_TXT_VALUE_LEN),
-            })
+            .map(|(k, v)| TxtEntry { key: bounded(&k, MAX_TXT_VALUE_LEN), value: bounded(&String::from_utf8_lossy(&v), MAX_TXT_VALUE_LEN) })
             .collect();
         Self {
             service_type: bounded(service_type.trim_end_matches('.').trim_end_matches(".local"), MAX_NAME_LEN),

@@ -1,8 +1,8 @@
 //! The mDNS browser: mdns-sd events in, typed discovery events out.
 
-use crate::advertise::advertise;
-use crate::service_types::{fully_qualified, type_from_meta_answer, BROWSED, META_QUERY};
 use crate::DiscoveryError;
+use crate::advertise::advertise;
+use crate::service_types::{BROWSED, META_QUERY, fully_qualified, type_from_meta_answer};
 use hearth_core::sighting::Sighting;
 use mdns_sd::{DaemonEvent, IfKind, ServiceDaemon, ServiceEvent};
 use std::collections::HashSet;
@@ -106,10 +106,11 @@ impl Discovery {
     /// Says goodbye for Hearth's own record, stops browsing and waits for every task.
     pub async fn shutdown(self) {
         if let Some(name) = &self.own_record
-            && let Ok(rx) = self.daemon.unregister(name) {
-                // The goodbye packet is sent within a few ms; don't hang shutdown on it.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv_async()).await;
-            }
+            && let Ok(rx) = self.daemon.unregister(name)
+        {
+            // The goodbye packet is sent within a few ms; don't hang shutdown on it.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv_async()).await;
+        }
         self.cancel.cancel();
         self.tasks.close();
         self.tasks.wait().await;
@@ -148,9 +149,10 @@ impl Shared {
         self.tasks.spawn(async move {
             while let Some(event) = this.next(&rx).await {
                 if let Some(out) = this.translate(event)
-                    && this.events.send(out).await.is_err() {
-                        break;
-                    }
+                    && this.events.send(out).await.is_err()
+                {
+                    break;
+                }
             }
         });
         Ok(true)

@@ -19,7 +19,9 @@ pub use browser::{Discovery, DiscoveryConfig, DiscoveryEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    #[error("cannot start mDNS (UDP port 5353 on the chosen interfaces): {0}. Check that the interfaces exist and that multicast is allowed")]
+    #[error(
+        "cannot start mDNS (UDP port 5353 on the chosen interfaces): {0}. Check that the interfaces exist and that multicast is allowed"
+    )]
     Start(mdns_sd::Error),
     #[error("mDNS: {0}")]
     Mdns(#[from] mdns_sd::Error),

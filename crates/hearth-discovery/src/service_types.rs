@@ -74,9 +74,22 @@ mod tests {
     #[test]
     fn browses_at_least_the_issue_list() {
         for must in [
-            "_hap._tcp", "_matter._tcp", "_matterc._udp", "_googlecast._tcp", "_airplay._tcp", "_raop._tcp", "_hue._tcp",
-            "_esphomelib._tcp", "_shelly._tcp", "_http._tcp", "_wled._tcp", "_ipp._tcp", "_sonos._tcp", "_mqtt._tcp",
-            "_workstation._tcp", "_home-assistant._tcp",
+            "_hap._tcp",
+            "_matter._tcp",
+            "_matterc._udp",
+            "_googlecast._tcp",
+            "_airplay._tcp",
+            "_raop._tcp",
+            "_hue._tcp",
+            "_esphomelib._tcp",
+            "_shelly._tcp",
+            "_http._tcp",
+            "_wled._tcp",
+            "_ipp._tcp",
+            "_sonos._tcp",
+            "_mqtt._tcp",
+            "_workstation._tcp",
+            "_home-assistant._tcp",
         ] {
             assert!(BROWSED.contains(&must), "{must}");
         }
@@ -89,7 +102,16 @@ mod tests {
         // ESP8266mDNS answered with an instance PTR: still tells us the type.
         assert_eq!(type_from_meta_answer("kitchen._esphomelib._tcp.local.").as_deref(), Some("_esphomelib._tcp"));
         assert_eq!(type_from_meta_answer("_Sonos._TCP.local.").as_deref(), Some("_sonos._tcp"));
-        for junk in ["", "local.", "_http.local.", "foo.bar.local.", "_http._sctp.local.", "_services._dns-sd._udp.local.", "_x y._tcp.local.", "_http._tcp.example.com."] {
+        for junk in [
+            "",
+            "local.",
+            "_http.local.",
+            "foo.bar.local.",
+            "_http._sctp.local.",
+            "_services._dns-sd._udp.local.",
+            "_x y._tcp.local.",
+            "_http._tcp.example.com.",
+        ] {
             assert_eq!(type_from_meta_answer(junk), None, "{junk}");
         }
     }

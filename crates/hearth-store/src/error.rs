@@ -4,11 +4,17 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {path}: {source}. If the file is damaged, move it aside and Hearth will start a new one (devices will be rediscovered)")]
+    #[error(
+        "cannot open the database {path}: {source}. If the file is damaged, move it aside and Hearth will start a new one (devices will be rediscovered)"
+    )]
     Open { path: PathBuf, source: rusqlite::Error },
-    #[error("the database {path} was written by a newer Hearth (schema version {found}, this build knows up to {known}); upgrade Hearth or use another --data-dir")]
+    #[error(
+        "the database {path} was written by a newer Hearth (schema version {found}, this build knows up to {known}); upgrade Hearth or use another --data-dir"
+    )]
     TooNew { path: PathBuf, found: i64, known: i64 },
-    #[error("upgrading the database {path} to schema version {version} failed: {source}. The file was left as it was; report this with the log")]
+    #[error(
+        "upgrading the database {path} to schema version {version} failed: {source}. The file was left as it was; report this with the log"
+    )]
     Migration { path: PathBuf, version: i64, source: rusqlite::Error },
     #[error("no device with id {0}; `hearth devices` lists the known ones")]
     UnknownDevice(String),

@@ -2,11 +2,11 @@
 
 use crate::{Store, StoreError};
 use hearth_core::device::{Actor, DeviceId, DeviceState};
-use hearth_core::fingerprint::{display_name, Fingerprints, Kind, Recognition};
-use hearth_core::identity::{identity_keys, resolve, Resolution};
+use hearth_core::fingerprint::{Fingerprints, Kind, Recognition, display_name};
+use hearth_core::identity::{Resolution, identity_keys, resolve};
 use hearth_core::inventory::{Device, DeviceDetail, Millis, Service, StateChange};
 use hearth_core::sighting::{Sighting, TxtEntry};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 /// What filing one sighting did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,12 +128,10 @@ impl Store {
             .optional()?;
         let Some(device_id) = device_id else { return Ok(None) };
         let id = parse_id(&device_id)?;
-        let still: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM sightings WHERE device_id = ?1 AND present = 1)", [&device_id], |r| r.get(0))?;
-        let went_offline = if still {
-            false
-        } else {
-            tx.execute("UPDATE devices SET online = 0 WHERE id = ?1 AND online = 1", [&device_id])? == 1
-        };
+        let still: bool =
+            tx.query_row("SELECT EXISTS(SELECT 1 FROM sightings WHERE device_id = ?1 AND present = 1)", [&device_id], |r| r.get(0))?;
+        let went_offline =
+            if still { false } else { tx.execute("UPDATE devices SET online = 0 WHERE id = ?1 AND online = 1", [&device_id])? == 1 };
         let device = load_device(&tx, &id)?;
         tx.commit()?;
         Ok(went_offline.then_some(device))
@@ -161,9 +159,12 @@ impl Store {
         let device = load_device(&self.conn, id)?;
         let mut stmt = self.conn.prepare("SELECT key FROM identity_keys WHERE device_id = ?1 ORDER BY key")?;
         let identity_keys = stmt.query_map([id.as_str()], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
-        let mut stmt = self.conn.prepare("SELECT from_state, to_state, actor, origin, at FROM state_changes WHERE device_id = ?1 ORDER BY at, id")?;
+        let mut stmt =
+            self.conn.prepare("SELECT from_state, to_state, actor, origin, at FROM state_changes WHERE device_id = ?1 ORDER BY at, id")?;
         let history = stmt
-            .query_map([id.as_str()], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?)))?
+            .query_map([id.as_str()], |r| {
+                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
+            })?
             .map(|row| {
                 let (from, to, actor, origin, at) = row?;
                 Ok(StateChange {
@@ -180,7 +181,14 @@ impl Store {
 
     /// Approves or blocks a device (or returns it to `new`), recording who did it. Setting the
     /// state a device already has records nothing and returns `false`.
-    pub fn set_state(&mut self, id: &DeviceId, to: DeviceState, actor: &Actor, origin: &str, now: Millis) -> Result<(Device, bool), StoreError> {
+    pub fn set_state(
+        &mut self,
+        id: &DeviceId,
+        to: DeviceState,
+        actor: &Actor,
+        origin: &str,
+        now: Millis,
+    ) -> Result<(Device, bool), StoreError> {
         let tx = self.conn.transaction()?;
         let from = load_device(&tx, id)?.state;
         let changed = from != to;
@@ -334,7 +342,8 @@ impl ServiceRow {
 }
 
 fn services_of(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Vec<Service>, StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT {SERVICE_COLUMNS} FROM sightings WHERE device_id = ?1 ORDER BY service_type, instance"))?;
+    let mut stmt =
+        conn.prepare(&format!("SELECT {SERVICE_COLUMNS} FROM sightings WHERE device_id = ?1 ORDER BY service_type, instance"))?;
     let rows = stmt.query_map([id.as_str()], |r| service_row(r, 0))?.collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(ServiceRow::into_service).collect()
 }
@@ -350,13 +359,15 @@ fn load_device(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Device, Sto
 
 /// Devices holding any of these keys, oldest first, each once.
 fn devices_holding<'a>(tx: &Transaction<'_>, keys: impl Iterator<Item = &'a str>) -> Result<Vec<DeviceId>, StoreError> {
-    let mut stmt = tx.prepare_cached("SELECT d.id, d.first_seen FROM identity_keys k JOIN devices d ON d.id = k.device_id WHERE k.key = ?1")?;
+    let mut stmt =
+        tx.prepare_cached("SELECT d.id, d.first_seen FROM identity_keys k JOIN devices d ON d.id = k.device_id WHERE k.key = ?1")?;
     let mut found: Vec<(Millis, String)> = Vec::new();
     for key in keys {
         if let Some(row) = stmt.query_row([key], |r| Ok((r.get::<_, Millis>(1)?, r.get::<_, String>(0)?))).optional()?
-            && !found.iter().any(|(_, id)| *id == row.1) {
-                found.push(row);
-            }
+            && !found.iter().any(|(_, id)| *id == row.1)
+        {
+            found.push(row);
+        }
     }
     found.sort();
     found.into_iter().map(|(_, id)| parse_id(&id)).collect()
@@ -471,7 +482,10 @@ mod tests {
     #[test]
     fn a_new_plug_is_recorded_as_new_with_history() {
         let mut home = Home::new();
-        let out = home.see(&sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]), 1000);
+        let out = home.see(
+            &sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]),
+            1000,
+        );
         assert!(out.created && out.changed);
         assert_eq!(out.device.state, DeviceState::New);
         assert_eq!(out.device.kind, Kind::Switch);
@@ -485,12 +499,15 @@ mod tests {
     #[test]
     fn services_of_one_device_merge_and_address_changes_keep_identity() {
         let mut home = Home::new();
-        let shelly = home.see(&sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]), 1);
-        let http = home.see(&sighting("_http._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]), 2);
+        let shelly = home
+            .see(&sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]), 1);
+        let http = home
+            .see(&sighting("_http._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.5", &[("gen", "2")]), 2);
         assert_eq!(shelly.device.id, http.device.id);
         assert!(!http.created);
         // New address after a DHCP renewal: same device, new address shown.
-        let moved = home.see(&sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.9", &[("gen", "2")]), 3);
+        let moved = home
+            .see(&sighting("_shelly._tcp", "shellyplus1-c4dd57877294", "shellyplus1-c4dd57877294.local.", "10.0.0.9", &[("gen", "2")]), 3);
         assert_eq!(moved.device.id, shelly.device.id);
         assert!(moved.changed);
         assert_eq!(moved.device.addresses, ["10.0.0.5", "10.0.0.9"]);
@@ -506,7 +523,10 @@ mod tests {
         let other = home.see(&sighting("_companion-link._tcp", "Den", "den.local.", "10.0.0.7", &[]), 2);
         assert_ne!(raop.device.id, other.device.id);
         home.store.set_state(&raop.device.id, DeviceState::Approved, &Actor::Owner, "cli", 3).unwrap();
-        let airplay = home.see(&sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64"), ("model", "AppleTV3,1")]), 4);
+        let airplay = home.see(
+            &sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64"), ("model", "AppleTV3,1")]),
+            4,
+        );
         assert_eq!(airplay.device.id, raop.device.id);
         assert_eq!(airplay.absorbed, vec![other.device.id.clone()]);
         assert_eq!(airplay.device.state, DeviceState::Approved);
@@ -544,7 +564,11 @@ mod tests {
         let steps: Vec<_> = history.iter().map(|h| (h.from, h.to, h.origin.as_str())).collect();
         assert_eq!(
             steps,
-            [(None, DeviceState::New, "discovery"), (Some(DeviceState::New), DeviceState::Approved, "web"), (Some(DeviceState::Approved), DeviceState::Blocked, "cli")]
+            [
+                (None, DeviceState::New, "discovery"),
+                (Some(DeviceState::New), DeviceState::Approved, "web"),
+                (Some(DeviceState::Approved), DeviceState::Blocked, "cli")
+            ]
         );
         home.store.forget(&d.id, &Actor::Owner, "cli", 5).unwrap();
         for table in ["devices", "identity_keys", "sightings", "state_changes"] {

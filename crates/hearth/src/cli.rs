@@ -77,7 +77,9 @@ pub enum DeviceAction {
 pub async fn run(cli: Cli) -> Result<()> {
     let data_dir = crate::data_dir::resolve(cli.data_dir)?;
     match cli.command {
-        Command::Serve { http_listen, interfaces, no_discovery } => serve(Options { data_dir, http_listen, interfaces, no_discovery }).await,
+        Command::Serve { http_listen, interfaces, no_discovery } => {
+            serve(Options { data_dir, http_listen, interfaces, no_discovery }).await
+        }
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Devices { json } => {
             let devices = Client::for_data_dir(&data_dir)?.devices().await?;
@@ -93,7 +95,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                println!("Hearth {} — {} devices ({} new, {} online)", status.version, status.devices, status.devices_new, status.devices_online);
+                println!(
+                    "Hearth {} — {} devices ({} new, {} online)",
+                    status.version, status.devices, status.devices_new, status.devices_online
+                );
                 println!("data directory: {}", status.data_dir);
                 match &status.secret_storage {
                     crate::api::types::SecretStorage::Keyring => println!("secrets: OS keyring"),
@@ -103,7 +108,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 match (&d.error, d.enabled) {
                     (Some(e), _) => println!("discovery: off — {e}"),
                     (None, false) => println!("discovery: off"),
-                    (None, true) => println!("discovery: {} service types on {}", d.service_types.len(), if d.interfaces.is_empty() { "all interfaces".into() } else { d.interfaces.join(", ") }),
+                    (None, true) => println!(
+                        "discovery: {} service types on {}",
+                        d.service_types.len(),
+                        if d.interfaces.is_empty() { "all interfaces".into() } else { d.interfaces.join(", ") }
+                    ),
                 }
             }
             Ok(())
@@ -180,7 +189,15 @@ fn print_devices(devices: &[Device]) {
     for d in devices {
         let kind = serde_json::to_value(d.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let vm = [d.vendor.as_deref(), d.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-        println!("{:<16} {:<9} {:<7} {:<13} {:<28} {}", d.id, d.state, if d.online { "yes" } else { "no" }, kind, truncate(&vm, 28), d.name);
+        println!(
+            "{:<16} {:<9} {:<7} {:<13} {:<28} {}",
+            d.id,
+            d.state,
+            if d.online { "yes" } else { "no" },
+            kind,
+            truncate(&vm, 28),
+            d.name
+        );
     }
 }
 
@@ -193,7 +210,14 @@ fn print_detail(detail: &DeviceDetail) {
     println!("  addresses {}", d.addresses.join(", "));
     println!("  identity  {}", detail.identity_keys.join(", "));
     for s in &d.services {
-        println!("  service   {} \"{}\" host {} port {}{}", s.service_type, s.instance, s.host, s.port, if s.present { "" } else { " (gone)" });
+        println!(
+            "  service   {} \"{}\" host {} port {}{}",
+            s.service_type,
+            s.instance,
+            s.host,
+            s.port,
+            if s.present { "" } else { " (gone)" }
+        );
         for t in &s.txt {
             println!("              {}={}", t.key, t.value);
         }

@@ -24,20 +24,18 @@ impl Client {
 
     async fn send<T: DeserializeOwned>(&self, method: reqwest::Method, path: &str) -> Result<Option<T>> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .request(method, &url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the hub at {url}; is `hearth serve` still running? (a stale {} is left if it crashed)", data_dir::RUNNING))?;
+        let response = self.http.request(method, &url).bearer_auth(&self.token).send().await.with_context(|| {
+            format!("cannot reach the hub at {url}; is `hearth serve` still running? (a stale {} is left if it crashed)", data_dir::RUNNING)
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
         }
         let bytes = response.bytes().await?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<ApiError>(&bytes).map(|e| e.message).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            let message = serde_json::from_slice::<ApiError>(&bytes)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             anyhow::bail!("{message}");
         }
         Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("the hub sent an unexpected answer to {path}"))?))

@@ -101,7 +101,11 @@ mod tests {
 
     #[test]
     fn values_are_read() {
-        let c = Config::parse("[http]\nlisten = \"0.0.0.0:9000\"\n[discovery]\ninterfaces = [\"eth0\"]\n[secrets]\nstore = \"file\"\n", Path::new("h.toml")).unwrap();
+        let c = Config::parse(
+            "[http]\nlisten = \"0.0.0.0:9000\"\n[discovery]\ninterfaces = [\"eth0\"]\n[secrets]\nstore = \"file\"\n",
+            Path::new("h.toml"),
+        )
+        .unwrap();
         assert_eq!(c.http.listen.port(), 9000);
         assert_eq!(c.discovery.interfaces, ["eth0"]);
         assert_eq!(c.secrets.store, SecretStoreChoice::File);

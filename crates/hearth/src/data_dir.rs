@@ -93,7 +93,11 @@ pub fn write_running(dir: &Path, running: &Running) -> Result<()> {
 pub fn read_running(dir: &Path) -> Result<Running> {
     let path = dir.join(RUNNING);
     let text = std::fs::read_to_string(&path).map_err(|_| {
-        anyhow::anyhow!("no Hearth hub is running for the data directory {}; start one with `hearth serve --data-dir {}`", dir.display(), dir.display())
+        anyhow::anyhow!(
+            "no Hearth hub is running for the data directory {}; start one with `hearth serve --data-dir {}`",
+            dir.display(),
+            dir.display()
+        )
     })?;
     serde_json::from_str(&text).with_context(|| format!("{} is damaged; restart `hearth serve`", path.display()))
 }
@@ -107,12 +111,20 @@ pub fn remove_running(dir: &Path) {
 /// process dies, so a crash never leaves it stuck.
 pub fn lock(dir: &Path) -> Result<std::fs::File> {
     let path = dir.join(LOCK);
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
             let holder = read_running(dir).map(|r| format!(" (process {}, {})", r.pid, r.url)).unwrap_or_default();
-            anyhow::bail!("another Hearth is already running with the data directory {}{holder}; stop it, or give this one another --data-dir", dir.display())
+            anyhow::bail!(
+                "another Hearth is already running with the data directory {}{holder}; stop it, or give this one another --data-dir",
+                dir.display()
+            )
         }
         Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }

@@ -76,7 +76,9 @@ impl Engine {
         })?;
         let http_addr = listener.local_addr()?;
         if !http_addr.ip().is_loopback() {
-            tracing::warn!("the web UI listens on {http_addr}, beyond this machine, over plain HTTP: anyone on the network can see the traffic (TLS from Hearth's own CA is planned)");
+            tracing::warn!(
+                "the web UI listens on {http_addr}, beyond this machine, over plain HTTP: anyone on the network can see the traffic (TLS from Hearth's own CA is planned)"
+            );
         }
 
         let cancel = CancellationToken::new();
@@ -113,7 +115,12 @@ impl Engine {
                 Err(e) => {
                     // The hub stays useful (its API, later its broker) without discovery.
                     tracing::error!("{e}");
-                    hub.set_discovery_status(DiscoveryStatus { enabled: false, interfaces, service_types: vec![], error: Some(e.to_string()) });
+                    hub.set_discovery_status(DiscoveryStatus {
+                        enabled: false,
+                        interfaces,
+                        service_types: vec![],
+                        error: Some(e.to_string()),
+                    });
                     None
                 }
             }
@@ -157,7 +164,11 @@ fn connect_addr(addr: SocketAddr) -> SocketAddr {
 }
 
 fn host_name() -> String {
-    let raw = std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "home".into());
+    let raw = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "home".into());
     raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect()
 }
 

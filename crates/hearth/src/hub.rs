@@ -100,7 +100,9 @@ impl Hub {
                             self.publish(Event::DeviceChanged { device: out.device });
                         }
                     }
-                    Err(e) => tracing::error!(service = sighting.service_type, instance = sighting.instance, "cannot record a sighting: {e}"),
+                    Err(e) => {
+                        tracing::error!(service = sighting.service_type, instance = sighting.instance, "cannot record a sighting: {e}")
+                    }
                 }
             }
             DiscoveryEvent::Gone { service_type, instance } => match self.store().service_gone(&service_type, &instance) {

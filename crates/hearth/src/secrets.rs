@@ -27,14 +27,21 @@ const SERVICE: &str = "hearth";
 pub enum SecretStorage {
     Keyring,
     /// The fallback: `reason` says why the keyring was not used.
-    File { path: String, reason: String },
+    File {
+        path: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("the OS keyring is locked; unlock it (log in to the desktop session) and start Hearth again, or set [secrets] store = \"file\" in hearth.toml")]
+    #[error(
+        "the OS keyring is locked; unlock it (log in to the desktop session) and start Hearth again, or set [secrets] store = \"file\" in hearth.toml"
+    )]
     Locked,
-    #[error("the OS keyring is not available ({0}); start a desktop session with a Secret Service (GNOME Keyring, KWallet), or set [secrets] store = \"auto\" or \"file\" in hearth.toml")]
+    #[error(
+        "the OS keyring is not available ({0}); start a desktop session with a Secret Service (GNOME Keyring, KWallet), or set [secrets] store = \"auto\" or \"file\" in hearth.toml"
+    )]
     NoKeyring(String),
     #[error("the OS keyring failed while reading `{name}`: {source}")]
     Keyring { name: String, source: KeyringError },

@@ -2,11 +2,11 @@
 //! Each derives `TS`; `cargo test` regenerates `ui/src/generated/` and CI fails if the
 //! checked-in files differ.
 
+pub use crate::secrets::SecretStorage;
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
 pub use hearth_core::fingerprint::Kind;
 pub use hearth_core::inventory::{Device, DeviceDetail, Service, StateChange};
 pub use hearth_core::sighting::TxtEntry;
-pub use crate::secrets::SecretStorage;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

@@ -11,7 +11,7 @@
 
 mod quirky;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -52,48 +52,212 @@ fn svc(ty: &'static str, instance: &str, port: u16, txt: &[(&'static str, &str)]
 fn home() -> Vec<SimDevice> {
     let d = |host: &str, services: Vec<Svc>| SimDevice { host: host.to_owned(), services };
     vec![
-        d("shellyplus1-c4dd57877294", vec![
-            svc("_shelly._tcp", "shellyplus1-c4dd57877294", 80, &[("gen", "2"), ("app", "Plus1"), ("ver", "1.4.4")]),
-            svc("_http._tcp", "shellyplus1-c4dd57877294", 80, &[("gen", "2")]),
-        ]),
-        d("eve-energy-5a3c", vec![svc("_hap._tcp", "Eve Energy 5A3C", 51826, &[
-            ("c#", "3"), ("ff", "2"), ("id", "3C:4F:1A:22:9B:01"), ("md", "Eve Energy 20EBO8301"), ("pv", "1.1"), ("s#", "1"), ("sf", "0"), ("ci", "7"), ("sh", "XzYkbw=="),
-        ])]),
-        d("001788fffe3a5f12", vec![
-            svc("_hue._tcp", "Philips Hue - 3A5F12", 443, &[("bridgeid", "001788fffe3a5f12"), ("modelid", "BSB002")]),
-            svc("_hap._tcp", "Hue Bridge 3A5F", 8080, &[("c#", "12"), ("ff", "0"), ("id", "00:17:88:3A:5F:12"), ("md", "BSB002"), ("pv", "1.1"), ("s#", "1"), ("sf", "0"), ("ci", "2")]),
-        ]),
-        d("chromecast-4f3c9d2e", vec![svc("_googlecast._tcp", "Chromecast-4f3c9d2e8a1b4c7d9e0f1a2b3c4d5e6f", 8009, &[
-            ("id", "4f3c9d2e8a1b4c7d9e0f1a2b3c4d5e6f"), ("md", "Chromecast"), ("fn", "Living Room TV"), ("ve", "05"), ("ic", "/setup/icon.png"), ("ca", "201221"), ("st", "0"), ("rs", ""),
-        ])]),
-        d("den-apple-tv", vec![
-            svc("_airplay._tcp", "Den", 7000, &[("deviceid", "C9:2A:14:08:4F:64"), ("model", "AppleTV6,2"), ("srcvers", "620.8.2"), ("features", "0x4A7FDFD5,0xBC157FDE")]),
-            svc("_raop._tcp", "C92A14084F64@Den", 7000, &[("am", "AppleTV6,2"), ("cn", "0,1,2,3"), ("et", "0,3,5"), ("tp", "UDP"), ("vs", "620.8.2")]),
-            svc("_companion-link._tcp", "Den", 49152, &[("rpMd", "AppleTV6,2"), ("rpVr", "620.8.2"), ("rpFl", "0x36782")]),
-        ]),
-        d("sonos-7828ca831a30", vec![svc("_sonos._tcp", "Sonos-7828CA831A30@Bedroom Speaker", 1443, &[
-            ("info", "/api/v1/players/RINCON_7828CA831A3001400/info"), ("vers", "3"), ("protovers", "1.41.0"), ("bootseq", "12"), ("hhid", "Sonos_Xm9QhUNHmFZJ3ytGK0WzBqPxMT"), ("mhhid", "Sonos_Xm9QhUNHmFZJ3ytGK0WzBqPxMT.1"), ("variant", "2"), ("sslport", "1443"), ("location", "http://10.77.0.106:1400/xml/device_description.xml"),
-        ])]),
-        d("kitchen-climate", vec![svc("_esphomelib._tcp", "kitchen-climate", 6053, &[
-            ("version", "2024.6.1"), ("mac", "246f28aabbcc"), ("platform", "ESP32"), ("board", "esp32dev"), ("network", "wifi"), ("friendly_name", "Kitchen Climate"), ("config_hash", "a1b2c3d4"),
-        ])]),
-        d("wled-desk", vec![
-            svc("_wled._tcp", "wled-desk", 80, &[("mac", "a4cf12d0e1f2")]),
-            svc("_http._tcp", "wled-desk", 80, &[]),
-        ]),
-        d("brother-hl-l2350dw", vec![
-            svc("_ipp._tcp", "Brother HL-L2350DW series", 631, &[("ty", "Brother HL-L2350DW series"), ("rp", "ipp/print"), ("UUID", "e3248000-80ce-11db-8000-30055c773bcf"), ("pdl", "application/octet-stream,image/urf,image/pwg-raster"), ("usb_MFG", "Brother")]),
-            svc("_printer._tcp", "Brother HL-L2350DW series", 515, &[("ty", "Brother HL-L2350DW series"), ("rp", "duerqxesz5090")]),
-        ]),
-        d("front-door-lock", vec![svc("_hap._tcp", "Front Door Lock", 51827, &[("c#", "2"), ("ff", "1"), ("id", "AA:6C:01:5E:92:10"), ("md", "SmartLock Pro"), ("pv", "1.1"), ("s#", "1"), ("sf", "1"), ("ci", "6")])]),
+        d(
+            "shellyplus1-c4dd57877294",
+            vec![
+                svc("_shelly._tcp", "shellyplus1-c4dd57877294", 80, &[("gen", "2"), ("app", "Plus1"), ("ver", "1.4.4")]),
+                svc("_http._tcp", "shellyplus1-c4dd57877294", 80, &[("gen", "2")]),
+            ],
+        ),
+        d(
+            "eve-energy-5a3c",
+            vec![svc(
+                "_hap._tcp",
+                "Eve Energy 5A3C",
+                51826,
+                &[
+                    ("c#", "3"),
+                    ("ff", "2"),
+                    ("id", "3C:4F:1A:22:9B:01"),
+                    ("md", "Eve Energy 20EBO8301"),
+                    ("pv", "1.1"),
+                    ("s#", "1"),
+                    ("sf", "0"),
+                    ("ci", "7"),
+                    ("sh", "XzYkbw=="),
+                ],
+            )],
+        ),
+        d(
+            "001788fffe3a5f12",
+            vec![
+                svc("_hue._tcp", "Philips Hue - 3A5F12", 443, &[("bridgeid", "001788fffe3a5f12"), ("modelid", "BSB002")]),
+                svc(
+                    "_hap._tcp",
+                    "Hue Bridge 3A5F",
+                    8080,
+                    &[
+                        ("c#", "12"),
+                        ("ff", "0"),
+                        ("id", "00:17:88:3A:5F:12"),
+                        ("md", "BSB002"),
+                        ("pv", "1.1"),
+                        ("s#", "1"),
+                        ("sf", "0"),
+                        ("ci", "2"),
+                    ],
+                ),
+            ],
+        ),
+        d(
+            "chromecast-4f3c9d2e",
+            vec![svc(
+                "_googlecast._tcp",
+                "Chromecast-4f3c9d2e8a1b4c7d9e0f1a2b3c4d5e6f",
+                8009,
+                &[
+                    ("id", "4f3c9d2e8a1b4c7d9e0f1a2b3c4d5e6f"),
+                    ("md", "Chromecast"),
+                    ("fn", "Living Room TV"),
+                    ("ve", "05"),
+                    ("ic", "/setup/icon.png"),
+                    ("ca", "201221"),
+                    ("st", "0"),
+                    ("rs", ""),
+                ],
+            )],
+        ),
+        d(
+            "den-apple-tv",
+            vec![
+                svc(
+                    "_airplay._tcp",
+                    "Den",
+                    7000,
+                    &[
+                        ("deviceid", "C9:2A:14:08:4F:64"),
+                        ("model", "AppleTV6,2"),
+                        ("srcvers", "620.8.2"),
+                        ("features", "0x4A7FDFD5,0xBC157FDE"),
+                    ],
+                ),
+                svc(
+                    "_raop._tcp",
+                    "C92A14084F64@Den",
+                    7000,
+                    &[("am", "AppleTV6,2"), ("cn", "0,1,2,3"), ("et", "0,3,5"), ("tp", "UDP"), ("vs", "620.8.2")],
+                ),
+                svc("_companion-link._tcp", "Den", 49152, &[("rpMd", "AppleTV6,2"), ("rpVr", "620.8.2"), ("rpFl", "0x36782")]),
+            ],
+        ),
+        d(
+            "sonos-7828ca831a30",
+            vec![svc(
+                "_sonos._tcp",
+                "Sonos-7828CA831A30@Bedroom Speaker",
+                1443,
+                &[
+                    ("info", "/api/v1/players/RINCON_7828CA831A3001400/info"),
+                    ("vers", "3"),
+                    ("protovers", "1.41.0"),
+                    ("bootseq", "12"),
+                    ("hhid", "Sonos_Xm9QhUNHmFZJ3ytGK0WzBqPxMT"),
+                    ("mhhid", "Sonos_Xm9QhUNHmFZJ3ytGK0WzBqPxMT.1"),
+                    ("variant", "2"),
+                    ("sslport", "1443"),
+                    ("location", "http://10.77.0.106:1400/xml/device_description.xml"),
+                ],
+            )],
+        ),
+        d(
+            "kitchen-climate",
+            vec![svc(
+                "_esphomelib._tcp",
+                "kitchen-climate",
+                6053,
+                &[
+                    ("version", "2024.6.1"),
+                    ("mac", "246f28aabbcc"),
+                    ("platform", "ESP32"),
+                    ("board", "esp32dev"),
+                    ("network", "wifi"),
+                    ("friendly_name", "Kitchen Climate"),
+                    ("config_hash", "a1b2c3d4"),
+                ],
+            )],
+        ),
+        d("wled-desk", vec![svc("_wled._tcp", "wled-desk", 80, &[("mac", "a4cf12d0e1f2")]), svc("_http._tcp", "wled-desk", 80, &[])]),
+        d(
+            "brother-hl-l2350dw",
+            vec![
+                svc(
+                    "_ipp._tcp",
+                    "Brother HL-L2350DW series",
+                    631,
+                    &[
+                        ("ty", "Brother HL-L2350DW series"),
+                        ("rp", "ipp/print"),
+                        ("UUID", "e3248000-80ce-11db-8000-30055c773bcf"),
+                        ("pdl", "application/octet-stream,image/urf,image/pwg-raster"),
+                        ("usb_MFG", "Brother"),
+                    ],
+                ),
+                svc("_printer._tcp", "Brother HL-L2350DW series", 515, &[("ty", "Brother HL-L2350DW series"), ("rp", "duerqxesz5090")]),
+            ],
+        ),
+        d(
+            "front-door-lock",
+            vec![svc(
+                "_hap._tcp",
+                "Front Door Lock",
+                51827,
+                &[
+                    ("c#", "2"),
+                    ("ff", "1"),
+                    ("id", "AA:6C:01:5E:92:10"),
+                    ("md", "SmartLock Pro"),
+                    ("pv", "1.1"),
+                    ("s#", "1"),
+                    ("sf", "1"),
+                    ("ci", "6"),
+                ],
+            )],
+        ),
         d("roborock-vacuum-s5", vec![svc("_miio._udp", "roborock-vacuum-s5_miio260426251", 54321, &[])]),
         d("doorbird-1ccae3001122", vec![svc("_axis-video._tcp", "DoorBird D101", 80, &[("macaddress", "1CCAE3001122")])]),
-        d("homeassistant", vec![svc("_home-assistant._tcp", "Home", 8123, &[
-            ("location_name", "Home"), ("uuid", "0123456789abcdef0123456789abcdef"), ("version", "2026.11.1"), ("internal_url", "http://10.77.0.113:8123"), ("base_url", "http://10.77.0.113:8123"), ("requires_api_password", "True"),
-        ])]),
+        d(
+            "homeassistant",
+            vec![svc(
+                "_home-assistant._tcp",
+                "Home",
+                8123,
+                &[
+                    ("location_name", "Home"),
+                    ("uuid", "0123456789abcdef0123456789abcdef"),
+                    ("version", "2026.11.1"),
+                    ("internal_url", "http://10.77.0.113:8123"),
+                    ("base_url", "http://10.77.0.113:8123"),
+                    ("requires_api_password", "True"),
+                ],
+            )],
+        ),
         d("pi-foo-01", vec![svc("_workstation._tcp", "pi-foo-01 [b8:27:eb:3a:e2:c8]", 9, &[])]),
-        d("a4cf12aabb01", vec![svc("_matterc._udp", "DD3A1B2C3D4E5F60", 5540, &[("D", "3840"), ("VP", "65521+32769"), ("CM", "1"), ("DT", "266"), ("DN", "Matter Smart Plug"), ("SII", "5000"), ("SAI", "300")])]),
-        d("elgato-key-light-1a2b", vec![svc("_elg._tcp", "Elgato Key Light 1A2B", 9123, &[("id", "3C:6A:9D:14:1A:2B"), ("md", "Elgato Key Light 20GAK9901"), ("pv", "1.0"), ("dt", "53")])]),
+        d(
+            "a4cf12aabb01",
+            vec![svc(
+                "_matterc._udp",
+                "DD3A1B2C3D4E5F60",
+                5540,
+                &[
+                    ("D", "3840"),
+                    ("VP", "65521+32769"),
+                    ("CM", "1"),
+                    ("DT", "266"),
+                    ("DN", "Matter Smart Plug"),
+                    ("SII", "5000"),
+                    ("SAI", "300"),
+                ],
+            )],
+        ),
+        d(
+            "elgato-key-light-1a2b",
+            vec![svc(
+                "_elg._tcp",
+                "Elgato Key Light 1A2B",
+                9123,
+                &[("id", "3C:6A:9D:14:1A:2B"), ("md", "Elgato Key Light 20GAK9901"), ("pv", "1.0"), ("dt", "53")],
+            )],
+        ),
     ]
 }
 
@@ -109,7 +273,13 @@ fn generated(n: u32) -> Vec<SimDevice> {
                     ty: "_esphomelib._tcp",
                     instance: name.clone(),
                     port: 6053,
-                    txt: vec![("version", "2024.6.1".into()), ("mac", mac), ("platform", "ESP8266".into()), ("board", "d1_mini".into()), ("friendly_name", format!("Sensor node {i}"))],
+                    txt: vec![
+                        ("version", "2024.6.1".into()),
+                        ("mac", mac),
+                        ("platform", "ESP8266".into()),
+                        ("board", "d1_mini".into()),
+                        ("friendly_name", format!("Sensor node {i}")),
+                    ],
                 }],
             }
         })
@@ -212,7 +382,16 @@ mod tests {
                 let sightings: Vec<Sighting> = d
                     .services
                     .iter()
-                    .map(|s| Sighting::new(s.ty, &s.instance, &d.host, vec![], s.port, s.txt.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))))
+                    .map(|s| {
+                        Sighting::new(
+                            s.ty,
+                            &s.instance,
+                            &d.host,
+                            vec![],
+                            s.port,
+                            s.txt.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())),
+                        )
+                    })
                     .collect();
                 let r = fp.recognise(sightings.iter());
                 assert_ne!(r.rule, "none", "{} is not recognised", d.host);

@@ -10,11 +10,11 @@
 
 use super::AppState;
 use crate::api::types::{ApiError, ErrorCode};
+use axum::Json;
 use axum::extract::{FromRequestParts, Query, Request, State};
-use axum::http::{header, request::Parts, HeaderMap, Method};
+use axum::http::{HeaderMap, Method, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -69,7 +69,10 @@ impl Auth {
                 *failures = (Instant::now(), 0);
             }
             if failures.1 >= MAX_FAILURES_PER_MINUTE {
-                return Err(ApiError::new(ErrorCode::TooManyRequests, "too many wrong sign-in links; wait a minute and use a fresh link from `hearth open`"));
+                return Err(ApiError::new(
+                    ErrorCode::TooManyRequests,
+                    "too many wrong sign-in links; wait a minute and use a fresh link from `hearth open`",
+                ));
             }
         }
         let valid = self.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code).is_some_and(|expires| expires > Instant::now());
@@ -78,7 +81,10 @@ impl Auth {
         }
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
         tracing::warn!("a sign-in link was refused (unknown, used or expired)");
-        Err(ApiError::new(ErrorCode::Unauthorized, "this sign-in link is unknown, already used or expired; run `hearth open` on the hub for a new one"))
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this sign-in link is unknown, already used or expired; run `hearth open` on the hub for a new one",
+        ))
     }
 
     fn session_cookie(&self) -> anyhow::Result<String> {
@@ -143,7 +149,11 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
     } else if session_cookie(headers).is_some_and(|c| state.auth.valid_session(c)) {
         let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if changes_state && !headers.contains_key(CSRF_HEADER) {
-            return ApiError::new(ErrorCode::Forbidden, "requests that change something must carry the X-Hearth-Request header (cross-site requests are refused)").into_response();
+            return ApiError::new(
+                ErrorCode::Forbidden,
+                "requests that change something must carry the X-Hearth-Request header (cross-site requests are refused)",
+            )
+            .into_response();
         }
         if is_websocket(headers) && !same_origin(headers) {
             return ApiError::new(ErrorCode::Forbidden, "event streams are only served to pages of this hub").into_response();

@@ -34,11 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login-links", post(auth::new_login_link))
         .fallback(|| async { ApiError::not_found("no such API endpoint; the API is under /api/v1 (see the README)") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/login", get(auth::login))
-        .fallback(ui::serve)
-        .with_state(state)
+    Router::new().nest("/api/v1", api).route("/login", get(auth::login)).fallback(ui::serve).with_state(state)
 }
 
 impl IntoResponse for ApiError {

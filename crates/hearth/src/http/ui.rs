@@ -2,7 +2,7 @@
 
 use super::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 #[derive(rust_embed::RustEmbed)]
@@ -35,9 +35,7 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
             )
                 .into_response()
         }
-        None if Assets::get("index.html").is_none() => {
-            (StatusCode::SERVICE_UNAVAILABLE, Html(NOT_BUILT_PAGE)).into_response()
-        }
+        None if Assets::get("index.html").is_none() => (StatusCode::SERVICE_UNAVAILABLE, Html(NOT_BUILT_PAGE)).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
