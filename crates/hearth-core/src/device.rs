@@ -58,6 +58,20 @@ impl DeviceState {
     }
 }
 
+impl DeviceState {
+    /// The state of one device known under two records that turn out to be the same device: a
+    /// block wins over everything (merging must never undo one), then an approval, which a
+    /// person gave to this very device under its other record; `new` is only the default.
+    pub fn merged(self, other: Self) -> Self {
+        use DeviceState::{Approved, Blocked, New};
+        match (self, other) {
+            (Blocked, _) | (_, Blocked) => Blocked,
+            (Approved, _) | (_, Approved) => Approved,
+            (New, New) => New,
+        }
+    }
+}
+
 impl fmt::Display for DeviceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
@@ -113,6 +127,17 @@ impl FromStr for Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merging_two_records_never_undoes_a_block() {
+        use DeviceState::{Approved, Blocked, New};
+        for (a, b, want) in
+            [(Approved, Blocked, Blocked), (Blocked, New, Blocked), (New, Approved, Approved), (Approved, New, Approved), (New, New, New)]
+        {
+            assert_eq!(a.merged(b), want, "{a} + {b}");
+            assert_eq!(b.merged(a), want, "{b} + {a}");
+        }
+    }
 
     #[test]
     fn ids_round_trip_and_reject_odd_input() {

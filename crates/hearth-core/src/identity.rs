@@ -10,6 +10,12 @@
 //!   `ha:` Home Assistant `uuid`, `matter:` operational instance name);
 //! - `host:` the mDNS host name, which every service of one responder shares.
 //!
+//! Keys are not equally strong. A MAC or a vendor id names one device; a host name or a bare
+//! service instance is only what the firmware defaults to, and cheap devices of one model often
+//! share it (`esp32.local.`). So a *weak* match (host, instance) is refused when the matched
+//! device holds a strong key of the same kind as one the sighting carries but with another value
+//! (same host name, different MAC: two devices, see [`contradicts`]).
+//!
 //! IP addresses are deliberately *not* keys: DHCP moves devices between addresses and gives an
 //! old address to a new device, so an address match would merge two devices or split one.
 //! When one sighting links keys that were recorded under two devices, those two were the same
@@ -34,6 +40,25 @@ impl IdentityKey {
     fn new(kind: &str, value: &str) -> Self {
         Self(format!("{kind}:{}", value.to_lowercase()))
     }
+    /// `mac`, `hap`, `host`...: the part before the first colon.
+    pub fn kind(&self) -> &str {
+        self.0.split_once(':').map_or(self.0.as_str(), |(kind, _)| kind)
+    }
+    /// A key that names one device (a MAC, a vendor's device id), as opposed to a name that
+    /// firmware defaults to and several devices may share.
+    pub fn is_strong(&self) -> bool {
+        !matches!(self.kind(), "host" | "instance")
+    }
+}
+
+/// True when `device_keys` (the keys of a device already on record) contradict the sighting's
+/// `sighting_keys`: for some kind of strong key both have, they have no value in common. A weak
+/// match with such a device is two devices that happen to share a default host name.
+pub fn contradicts(sighting_keys: &[IdentityKey], device_keys: &[IdentityKey]) -> bool {
+    sighting_keys.iter().filter(|k| k.is_strong()).any(|mine| {
+        let same_kind: Vec<_> = device_keys.iter().filter(|theirs| theirs.kind() == mine.kind()).collect();
+        !same_kind.is_empty() && !sighting_keys.iter().any(|k| same_kind.contains(&k))
+    })
 }
 
 impl fmt::Display for IdentityKey {
@@ -206,6 +231,23 @@ mod tests {
         assert_eq!(normalize_mac("AA-BB-CC-DD-EE-FF").as_deref(), Some("aabbccddeeff"));
         assert_eq!(normalize_mac("00:00:00:00:00:00"), None);
         assert_eq!(normalize_mac("not a mac"), None);
+    }
+
+    #[test]
+    fn a_shared_default_host_name_does_not_join_devices_with_different_macs() {
+        let a = identity_keys(&sighting("_esphomelib._tcp", "esp32", "esp32.local.", &[("mac", "246f28aabbcc")]));
+        let b = identity_keys(&sighting("_esphomelib._tcp", "esp32", "esp32.local.", &[("mac", "246f28ddeeff")]));
+        let no_mac = identity_keys(&sighting("_http._tcp", "esp32", "esp32.local.", &[]));
+        assert!(contradicts(&b, &a));
+        assert!(!contradicts(&a, &a));
+        // Without a MAC, the host name is all there is: no contradiction either way.
+        assert!(!contradicts(&no_mac, &a));
+        assert!(!contradicts(&a, &no_mac));
+        // A device with two MACs (Wi-Fi and Ethernet) is not contradicted by one of them.
+        let both: Vec<_> = a.iter().chain(&b).cloned().collect();
+        assert!(!contradicts(&a, &both));
+        assert!(identity_keys(&sighting("_hap._tcp", "x", "x.local.", &[("id", "AA:BB:CC:DD:EE:FF")]))[0].is_strong());
+        assert!(!no_mac[0].is_strong());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::{Store, StoreError};
 use hearth_core::device::{Actor, DeviceId, DeviceState};
 use hearth_core::fingerprint::{Fingerprints, Kind, Recognition, display_name};
-use hearth_core::identity::{Resolution, identity_keys, resolve};
+use hearth_core::identity::{IdentityKey, Resolution, contradicts, identity_keys, resolve};
 use hearth_core::inventory::{Device, DeviceDetail, Millis, Service, StateChange};
 use hearth_core::sighting::{Sighting, TxtEntry};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -18,6 +18,9 @@ pub struct SightingOutcome {
     pub absorbed: Vec<DeviceId>,
     /// Something a person would see changed (new service, address, name, kind, back online).
     pub changed: bool,
+    /// The device this service was filed under before, if the sighting moved it to `device`;
+    /// as it is now (fewer services, perhaps offline).
+    pub left: Option<Device>,
 }
 
 /// One row of the home's audit log: actions whose subject may be gone (a forgotten device).
@@ -44,7 +47,7 @@ impl Store {
     ) -> Result<SightingOutcome, StoreError> {
         let tx = self.conn.transaction()?;
         let keys = identity_keys(sighting);
-        let matched = devices_holding(&tx, keys.iter().map(|k| k.as_str()))?;
+        let matched = devices_holding(&tx, &keys)?;
         let before = match matched.first() {
             Some(id) => Some(load_device(&tx, id)?),
             None => None,
@@ -65,17 +68,29 @@ impl Store {
             Resolution::Existing(id) => (id, false, vec![]),
             Resolution::Merge { keep, absorb } => {
                 for other in &absorb {
-                    merge_into(&tx, &keep, other)?;
+                    merge_into(&tx, &keep, other, now)?;
                 }
                 (keep, false, absorb)
             }
         };
+        // Every key now points here, a weak one taken from a device this sighting contradicts too:
+        // mDNS host names are unique on the link at any moment, so its latest announcer owns it.
         for key in &keys {
             tx.execute(
                 "INSERT INTO identity_keys (key, device_id) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET device_id = excluded.device_id",
                 params![key.as_str(), id.as_str()],
             )?;
         }
+        let moved_from: Option<DeviceId> = tx
+            .query_row(
+                "SELECT device_id FROM sightings WHERE service_type = ?1 AND instance = ?2",
+                params![sighting.service_type, sighting.instance],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|old| parse_id(&old))
+            .transpose()?
+            .filter(|old| *old != id && !absorbed.contains(old));
         let addresses: Vec<String> = sighting.addresses.iter().map(ToString::to_string).collect();
         tx.execute(
             "INSERT INTO sightings (service_type, instance, device_id, host, port, addresses, txt, first_seen, last_seen, present)
@@ -94,25 +109,21 @@ impl Store {
                 now
             ],
         )?;
-        let recognition = recognise(&tx, &id, fingerprints)?;
-        let name = best_name(&tx, &id, fingerprints)?.unwrap_or_else(|| display_name(sighting));
-        tx.execute(
-            "UPDATE devices SET name = ?2, kind = ?3, vendor = ?4, model = ?5, rule = ?6, reason = ?7, last_seen = ?8, online = 1 WHERE id = ?1",
-            params![
-                id.as_str(),
-                name,
-                kind_str(recognition.kind),
-                recognition.vendor,
-                recognition.model,
-                recognition.rule,
-                recognition.reason,
-                now
-            ],
-        )?;
+        refresh(&tx, &id, fingerprints, Some(now))?;
+        // The service now belongs to another device (its keys said so): the device it left is
+        // recognised again from what it has left, and goes offline if that was its last service.
+        let left = match moved_from {
+            Some(old) if device_exists(&tx, &old)? => {
+                refresh(&tx, &old, fingerprints, None)?;
+                tracing::info!(service = sighting.service_type, instance = sighting.instance, from = %old, to = %id, "a service moved to another device");
+                Some(load_device(&tx, &old)?)
+            }
+            _ => None,
+        };
         let device = load_device(&tx, &id)?;
         tx.commit()?;
         let changed = created || !absorbed.is_empty() || before.as_ref().is_none_or(|b| !same_but_time(b, &device));
-        Ok(SightingOutcome { device, created, absorbed, changed })
+        Ok(SightingOutcome { device, created, absorbed, changed, left })
     }
 
     /// A service said goodbye or its records expired. Returns the device if it went offline
@@ -357,25 +368,44 @@ fn load_device(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Device, Sto
     row.into_device(services)
 }
 
-/// Devices holding any of these keys, oldest first, each once.
-fn devices_holding<'a>(tx: &Transaction<'_>, keys: impl Iterator<Item = &'a str>) -> Result<Vec<DeviceId>, StoreError> {
-    let mut stmt =
-        tx.prepare_cached("SELECT d.id, d.first_seen FROM identity_keys k JOIN devices d ON d.id = k.device_id WHERE k.key = ?1")?;
+/// The devices this sighting's keys point to, oldest first, each once, leaving out a device
+/// that only a weak key points to and that the sighting contradicts
+/// (`hearth_core::identity::contradicts`).
+fn devices_holding(tx: &Transaction<'_>, keys: &[IdentityKey]) -> Result<Vec<DeviceId>, StoreError> {
     let mut found: Vec<(Millis, String)> = Vec::new();
     for key in keys {
-        if let Some(row) = stmt.query_row([key], |r| Ok((r.get::<_, Millis>(1)?, r.get::<_, String>(0)?))).optional()?
-            && !found.iter().any(|(_, id)| *id == row.1)
-        {
-            found.push(row);
+        let Some(id) = holder(tx, key.as_str())? else { continue };
+        if found.iter().any(|(_, held)| *held == id.as_str()) || (!key.is_strong() && contradicts(keys, &keys_of(tx, &id)?)) {
+            continue;
         }
+        let first_seen: Millis = tx.query_row("SELECT first_seen FROM devices WHERE id = ?1", [id.as_str()], |r| r.get(0))?;
+        found.push((first_seen, id.as_str().to_owned()));
     }
     found.sort();
     found.into_iter().map(|(_, id)| parse_id(&id)).collect()
 }
 
-/// Moves everything of `absorb` to `keep` and deletes `absorb`. The kept device keeps its own
-/// state: a person's decision about the older record is not overridden by a newer duplicate.
-fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId) -> Result<(), StoreError> {
+fn holder(conn: &rusqlite::Connection, key: &str) -> Result<Option<DeviceId>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT device_id FROM identity_keys WHERE key = ?1")?;
+    stmt.query_row([key], |r| r.get::<_, String>(0)).optional()?.map(|id| parse_id(&id)).transpose()
+}
+
+fn keys_of(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Vec<IdentityKey>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT key FROM identity_keys WHERE device_id = ?1")?;
+    let keys = stmt.query_map([id.as_str()], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(keys.into_iter().map(IdentityKey::from_stored).collect())
+}
+
+fn device_exists(conn: &rusqlite::Connection, id: &DeviceId) -> Result<bool, StoreError> {
+    Ok(conn.query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)", [id.as_str()], |r| r.get(0))?)
+}
+
+/// Moves everything of `absorb` to `keep` and deletes `absorb`. The merged state is the
+/// strictest decision of the two (`DeviceState::merged`): a block on either record survives, and
+/// a change of state is recorded in the history as done by Hearth, by a merge.
+fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Millis) -> Result<(), StoreError> {
+    let kept_state = load_device(tx, keep)?.state;
+    let merged = kept_state.merged(load_device(tx, absorb)?.state);
     for table in ["identity_keys", "sightings", "state_changes"] {
         tx.execute(&format!("UPDATE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;
     }
@@ -384,7 +414,30 @@ fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId) -> Resul
         params![keep.as_str(), absorb.as_str()],
     )?;
     tx.execute("DELETE FROM devices WHERE id = ?1", [absorb.as_str()])?;
-    tracing::info!(%keep, %absorb, "merged two records of one device");
+    if merged != kept_state {
+        tx.execute("UPDATE devices SET state = ?2 WHERE id = ?1", params![keep.as_str(), merged.as_str()])?;
+        tx.execute(
+            "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, ?2, ?3, 'hearth', 'merge', ?4)",
+            params![keep.as_str(), kept_state.as_str(), merged.as_str(), now],
+        )?;
+    }
+    tracing::info!(%keep, %absorb, state = %merged, "merged two records of one device");
+    Ok(())
+}
+
+/// Recognises the device again from its services and names it; with `seen_at`, the device was
+/// just seen, else it is online only while one of its services is present.
+fn refresh(tx: &Transaction<'_>, id: &DeviceId, fp: &Fingerprints, seen_at: Option<Millis>) -> Result<(), StoreError> {
+    let recognition = recognise(tx, id, fp)?;
+    let name = best_name(tx, id, fp)?;
+    tx.execute(
+        "UPDATE devices SET name = COALESCE(?2, name), kind = ?3, vendor = ?4, model = ?5, rule = ?6, reason = ?7,
+           online = EXISTS(SELECT 1 FROM sightings WHERE device_id = ?1 AND present = 1) WHERE id = ?1",
+        params![id.as_str(), name, kind_str(recognition.kind), recognition.vendor, recognition.model, recognition.rule, recognition.reason],
+    )?;
+    if let Some(at) = seen_at {
+        tx.execute("UPDATE devices SET last_seen = ?2, online = 1 WHERE id = ?1", params![id.as_str(), at])?;
+    }
     Ok(())
 }
 
@@ -533,6 +586,45 @@ mod tests {
         assert_eq!(airplay.device.services.len(), 3);
         assert_eq!(home.store.devices().unwrap().len(), 1);
         assert!(matches!(home.store.device(&other.device.id), Err(StoreError::UnknownDevice(_))));
+    }
+
+    #[test]
+    fn a_merge_keeps_a_block_from_either_record_and_records_it() {
+        let mut home = Home::new();
+        let raop = home.see(&sighting("_raop._tcp", "C92A14084F64@Den", "den-old.local.", "10.0.0.7", &[]), 1);
+        let other = home.see(&sighting("_companion-link._tcp", "Den", "den.local.", "10.0.0.7", &[]), 2);
+        home.store.set_state(&raop.device.id, DeviceState::Approved, &Actor::Owner, "cli", 3).unwrap();
+        home.store.set_state(&other.device.id, DeviceState::Blocked, &Actor::Owner, "web", 4).unwrap();
+        let merged = home.see(&sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64")]), 5);
+        assert_eq!(merged.device.id, raop.device.id);
+        assert_eq!(merged.device.state, DeviceState::Blocked);
+        let last = home.store.device(&merged.device.id).unwrap().history.pop().unwrap();
+        assert_eq!(
+            (last.from, last.to, last.actor, last.origin.as_str()),
+            (Some(DeviceState::Approved), DeviceState::Blocked, Actor::Hearth, "merge")
+        );
+    }
+
+    #[test]
+    fn two_devices_with_one_default_host_name_but_different_macs_stay_two() {
+        let mut home = Home::new();
+        let a = home.see(&sighting("_esphomelib._tcp", "esp32", "esp32.local.", "10.0.0.20", &[("mac", "246f28aabbcc")]), 1);
+        home.store.set_state(&a.device.id, DeviceState::Blocked, &Actor::Owner, "web", 2).unwrap();
+        // The old one is unplugged; a new board with the same factory name takes its place.
+        home.store.service_gone("_esphomelib._tcp", "esp32").unwrap();
+        let b = home.see(&sighting("_esphomelib._tcp", "esp32", "esp32.local.", "10.0.0.21", &[("mac", "246f28ddeeff")]), 3);
+        assert!(b.created, "a different MAC is a different device");
+        assert_eq!(b.device.state, DeviceState::New);
+        // The service moved: the old record is offline with nothing present, and says so.
+        let left = b.left.expect("the device the service left");
+        assert_eq!(left.id, a.device.id);
+        assert!(!left.online);
+        assert_eq!(left.state, DeviceState::Blocked);
+        assert!(left.services.is_empty());
+        // The host name went with the board that announces it now: its web service joins it.
+        let http = home.see(&sighting("_http._tcp", "esp32 web", "esp32.local.", "10.0.0.21", &[]), 4);
+        assert_eq!(http.device.id, b.device.id);
+        assert_eq!(home.store.devices().unwrap().len(), 2);
     }
 
     #[test]
