@@ -1,34 +1,41 @@
 //! The window's commands: each delegates to the hub's one command surface (`hearth::api`).
 //! Kept in their own module: a `#[tauri::command] pub fn` at the crate root clashes (E0255).
+//! They are `async` and run the store call on a blocking thread: a synchronous command would run
+//! on the main thread and freeze the window while SQLite works.
 
-use hearth::api::types::{ApiError, Decision, Device, DeviceDetail, Status};
+use hearth::api::types::{ApiError, Verdict, Device, DeviceDetail, Status};
 use hearth::hub::Hub;
 use tauri::State;
 
 /// Where desktop actions are recorded as coming from.
 const ORIGIN: &str = "desktop";
 
-#[tauri::command]
-pub fn status(hub: State<'_, Hub>) -> Result<Status, ApiError> {
-    hub.status()
+async fn blocking<T: Send + 'static>(hub: &Hub, f: impl FnOnce(&Hub) -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    let hub = hub.clone();
+    tauri::async_runtime::spawn_blocking(move || f(&hub)).await.map_err(|e| ApiError::internal(format!("the command failed: {e}")))?
 }
 
 #[tauri::command]
-pub fn list_devices(hub: State<'_, Hub>) -> Result<Vec<Device>, ApiError> {
-    hub.list_devices()
+pub async fn status(hub: State<'_, Hub>) -> Result<Status, ApiError> {
+    blocking(&hub, Hub::status).await
 }
 
 #[tauri::command]
-pub fn device(hub: State<'_, Hub>, id: String) -> Result<DeviceDetail, ApiError> {
-    hub.device(&id)
+pub async fn list_devices(hub: State<'_, Hub>) -> Result<Vec<Device>, ApiError> {
+    blocking(&hub, Hub::list_devices).await
 }
 
 #[tauri::command]
-pub fn decide(hub: State<'_, Hub>, id: String, decision: Decision) -> Result<Device, ApiError> {
-    hub.decide(&id, decision, ORIGIN)
+pub async fn device(hub: State<'_, Hub>, id: String) -> Result<DeviceDetail, ApiError> {
+    blocking(&hub, move |hub| hub.device(&id)).await
 }
 
 #[tauri::command]
-pub fn forget(hub: State<'_, Hub>, id: String) -> Result<(), ApiError> {
-    hub.forget(&id, ORIGIN)
+pub async fn decide(hub: State<'_, Hub>, id: String, decision: Verdict) -> Result<Device, ApiError> {
+    blocking(&hub, move |hub| hub.decide(&id, decision, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn forget(hub: State<'_, Hub>, id: String) -> Result<(), ApiError> {
+    blocking(&hub, move |hub| hub.forget(&id, ORIGIN)).await
 }

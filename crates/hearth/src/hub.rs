@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 /// devices announcing at once fits; a stuck browser tab does not hold memory forever.
 const EVENT_BUFFER: usize = 2048;
 
+/// How many discovery events the inventory files in one go on its blocking thread.
+const INVENTORY_BATCH: usize = 256;
+
 /// A cheap, cloneable handle to the hub.
 #[derive(Clone, Debug)]
 pub struct Hub {
@@ -87,11 +90,20 @@ impl Hub {
     pub fn handle(&self, event: DiscoveryEvent) {
         match event {
             DiscoveryEvent::Seen(sighting) => {
-                let outcome = self.store().record_sighting(&sighting, now(), &self.inner.fingerprints, crate::random::device_id);
-                match outcome {
+                // Events are published while the store is still locked, so that listeners get
+                // them in the order the store applied them (never an older state after a newer).
+                let mut store = self.store();
+                match store.record_sighting(&sighting, now(), &self.inner.fingerprints, crate::random::device_id) {
                     Ok(out) => {
                         for absorbed in out.absorbed {
                             self.publish(Event::DeviceRemoved { id: absorbed, merged_into: Some(out.device.id.clone()) });
+                        }
+                        if let Some(left) = out.left {
+                            self.publish(if left.online {
+                                Event::DeviceChanged { device: left }
+                            } else {
+                                Event::DeviceLost { device: left }
+                            });
                         }
                         if out.created {
                             tracing::info!(id = %out.device.id, name = out.device.name, kind = ?out.device.kind, rule = out.device.rule, "new device");
@@ -105,14 +117,17 @@ impl Hub {
                     }
                 }
             }
-            DiscoveryEvent::Gone { service_type, instance } => match self.store().service_gone(&service_type, &instance) {
-                Ok(Some(device)) => {
-                    tracing::info!(id = %device.id, name = device.name, "device offline");
-                    self.publish(Event::DeviceLost { device });
+            DiscoveryEvent::Gone { service_type, instance } => {
+                let mut store = self.store();
+                match store.service_gone(&service_type, &instance) {
+                    Ok(Some(device)) => {
+                        tracing::info!(id = %device.id, name = device.name, "device offline");
+                        self.publish(Event::DeviceLost { device });
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(service_type, instance, "cannot record a goodbye: {e}"),
                 }
-                Ok(None) => {}
-                Err(e) => tracing::error!(service_type, instance, "cannot record a goodbye: {e}"),
-            },
+            }
             DiscoveryEvent::TypeFollowed(ty) => {
                 let mut status = self.inner.discovery.lock().unwrap_or_else(|p| p.into_inner());
                 if !status.service_types.contains(&ty) {
@@ -124,19 +139,32 @@ impl Hub {
     }
 
     /// Runs the inventory until cancelled or discovery ends, then files what is still queued.
+    /// SQLite work runs on a blocking thread, in batches of what arrived together, so that the
+    /// async workers serving the API and the broker never wait on the disk.
     pub async fn run_inventory(self, mut rx: mpsc::Receiver<DiscoveryEvent>, cancel: CancellationToken) {
+        let mut batch = Vec::with_capacity(INVENTORY_BATCH);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
-                event = rx.recv() => match event {
-                    Some(event) => self.handle(event),
-                    None => break,
-                },
+                n = rx.recv_many(&mut batch, INVENTORY_BATCH) => {
+                    if n == 0 {
+                        break;
+                    }
+                    self.handle_batch(std::mem::take(&mut batch)).await;
+                }
             }
         }
         rx.close();
         while let Ok(event) = rx.try_recv() {
-            self.handle(event);
+            batch.push(event);
+        }
+        self.handle_batch(batch).await;
+    }
+
+    async fn handle_batch(&self, batch: Vec<DiscoveryEvent>) {
+        let hub = self.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || batch.into_iter().for_each(|event| hub.handle(event))).await {
+            tracing::error!("the inventory failed on a batch of discovery events: {e}");
         }
     }
 }

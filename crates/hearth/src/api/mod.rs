@@ -4,7 +4,7 @@
 pub mod types;
 
 use crate::hub::Hub;
-use types::{ApiError, Decision, Device, DeviceDetail, DeviceId, Event, Status};
+use types::{ApiError, Device, DeviceDetail, DeviceId, Event, Status, Verdict};
 
 /// Where a request came from, recorded in the history (`cli`, `web`, `desktop`).
 pub type Origin = &'static str;
@@ -19,9 +19,11 @@ impl Hub {
     }
 
     /// Approves or blocks a device. The decision is recorded with the actor and origin.
-    pub fn decide(&self, id: &str, decision: Decision, origin: Origin) -> Result<Device, ApiError> {
+    pub fn decide(&self, id: &str, decision: Verdict, origin: Origin) -> Result<Device, ApiError> {
         let id = parse_id(id)?;
-        let (device, changed) = self.store().set_state(&id, decision.state(), &types::Actor::Owner, origin, now())?;
+        // Published under the store lock: see `Hub::handle`.
+        let mut store = self.store();
+        let (device, changed) = store.set_state(&id, decision.state(), &types::Actor::Owner, origin, now())?;
         if changed {
             tracing::info!(%id, state = %device.state, origin, "device state changed");
             self.publish(Event::DeviceChanged { device: device.clone() });
@@ -33,7 +35,8 @@ impl Hub {
     /// as a new device, in quarantine.
     pub fn forget(&self, id: &str, origin: Origin) -> Result<(), ApiError> {
         let id = parse_id(id)?;
-        self.store().forget(&id, &types::Actor::Owner, origin, now())?;
+        let mut store = self.store();
+        store.forget(&id, &types::Actor::Owner, origin, now())?;
         tracing::info!(%id, origin, "device forgotten");
         self.publish(Event::DeviceRemoved { id, merged_into: None });
         Ok(())
