@@ -27,6 +27,8 @@ const DISCOVERY_QUEUE: usize = 8192;
 pub struct Options {
     pub data_dir: PathBuf,
     pub http_listen: Option<SocketAddr>,
+    /// `--allow-plain-http`: the person accepts the web UI over plain HTTP beyond loopback.
+    pub allow_plain_http: bool,
     pub interfaces: Vec<String>,
     pub no_discovery: bool,
 }
@@ -67,6 +69,15 @@ impl Engine {
         let hub = Hub::new(store, dir, secrets.storage().clone())?;
 
         let listen = options.http_listen.unwrap_or(config.http.listen);
+        let beyond_loopback = !listen.ip().is_loopback();
+        if beyond_loopback && !(options.allow_plain_http || config.http.allow_plain_http) {
+            anyhow::bail!(
+                "refusing to serve the web UI on {listen}, beyond this machine, over plain HTTP: anyone on the network could read the \
+                 sign-in cookie and every device's details. Listen on 127.0.0.1 (the default), or, on a network you trust, pass \
+                 --allow-plain-http (or set [http] allow_plain_http = true in {}). TLS from Hearth's own CA is not built yet.",
+                dir.join(crate::config::FILE_NAME).display()
+            );
+        }
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
                 anyhow::anyhow!("the web UI's address {listen} is in use by another program (another Hearth?); choose another with --http-listen ADDR or [http] listen in {}", dir.join(crate::config::FILE_NAME).display())
@@ -75,10 +86,8 @@ impl Engine {
             }
         })?;
         let http_addr = listener.local_addr()?;
-        if !http_addr.ip().is_loopback() {
-            tracing::warn!(
-                "the web UI listens on {http_addr}, beyond this machine, over plain HTTP: anyone on the network can see the traffic (TLS from Hearth's own CA is planned)"
-            );
+        if beyond_loopback {
+            tracing::warn!("the web UI listens on {http_addr}, beyond this machine, over plain HTTP, as allowed by --allow-plain-http");
         }
 
         let cancel = CancellationToken::new();
@@ -87,7 +96,9 @@ impl Engine {
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
         let shutdown = cancel.clone();
         tasks.spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
             if let Err(e) = served {
                 tracing::error!("web server stopped: {e}");
             }
@@ -99,7 +110,11 @@ impl Engine {
             None
         } else {
             let (tx, rx) = mpsc::channel(DISCOVERY_QUEUE);
-            let advertise = config.discovery.advertise.then(|| Advertisement {
+            // Announcing a web UI nobody else can reach would only mislead phones and other hubs.
+            if config.discovery.advertise && !beyond_loopback {
+                tracing::info!("not announcing _hearth._tcp: the web UI listens on loopback only ({http_addr})");
+            }
+            let advertise = (config.discovery.advertise && beyond_loopback).then(|| Advertisement {
                 instance: format!("Hearth on {}", host_name()),
                 host: format!("hearth-{}", host_name()),
                 http_port: http_addr.port(),
@@ -138,6 +153,27 @@ impl Engine {
     /// A fresh one-time sign-in URL.
     pub fn login_url(&self) -> Result<String> {
         Ok(format!("{}/login?code={}", self.url(), self.auth.new_code()?))
+    }
+
+    /// The base URLs other devices of the home can use: this machine's addresses when the web UI
+    /// listens on all of them (0.0.0.0), its one address when it listens on one, none on loopback.
+    pub fn network_urls(&self) -> Vec<String> {
+        let ip = self.http_addr.ip();
+        if ip.is_loopback() {
+            return vec![];
+        }
+        if !ip.is_unspecified() {
+            return vec![format!("http://{}", self.http_addr)];
+        }
+        let mut addresses: Vec<std::net::IpAddr> = if_addrs::get_if_addrs()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| i.ip())
+            .filter(|a| !a.is_loopback() && a.is_ipv4() == ip.is_ipv4())
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        addresses.into_iter().map(|a| format!("http://{}", SocketAddr::new(a, self.http_addr.port()))).collect()
     }
 
     /// Stops discovery (saying goodbye for Hearth's own record), files what it already

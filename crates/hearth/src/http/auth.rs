@@ -11,7 +11,7 @@
 use super::AppState;
 use crate::api::types::{ApiError, ErrorCode};
 use axum::Json;
-use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, Method, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,6 +19,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
@@ -29,16 +30,21 @@ const CSRF_HEADER: &str = "x-hearth-request";
 const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// A sign-in link is good for 15 minutes and one use: long enough to copy it to a phone.
 const CODE_LIFETIME: Duration = Duration::from_secs(15 * 60);
-/// At most this many wrong sign-in codes per minute, from anywhere. Codes are 128-bit random,
-/// so guessing is hopeless anyway; the limit keeps a flood from costing CPU and log space.
+/// At most this many wrong sign-in codes per minute from one address. Codes are 128-bit random,
+/// so guessing is hopeless anyway; the limit keeps a flood from costing CPU and log space. It is
+/// per address and checked only after a valid code is accepted, so nobody can lock the owner out.
 const MAX_FAILURES_PER_MINUTE: u32 = 10;
+/// Addresses remembered for the limit; beyond this the oldest are forgotten (a spoofing flood
+/// must not grow memory without bound).
+const MAX_TRACKED_ADDRESSES: usize = 4096;
 
 pub struct Auth {
     owner_token: String,
     /// SECURITY: signs session cookies; from the keyring (or the reported file fallback).
     session_key: Vec<u8>,
     codes: Mutex<HashMap<String, Instant>>,
-    failures: Mutex<(Instant, u32)>,
+    /// Per source address: when its current minute started and its failures in it.
+    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -49,7 +55,7 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     pub fn new(owner_token: String, session_key: Vec<u8>) -> Self {
-        Self { owner_token, session_key, codes: Mutex::default(), failures: Mutex::new((Instant::now(), 0)) }
+        Self { owner_token, session_key, codes: Mutex::default(), failures: Mutex::default() }
     }
 
     /// A fresh one-time sign-in code.
@@ -62,25 +68,27 @@ impl Auth {
         Ok(code)
     }
 
-    fn redeem(&self, code: &str) -> Result<(), ApiError> {
-        {
-            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            if failures.0.elapsed() > Duration::from_secs(60) {
-                *failures = (Instant::now(), 0);
-            }
-            if failures.1 >= MAX_FAILURES_PER_MINUTE {
-                return Err(ApiError::new(
-                    ErrorCode::TooManyRequests,
-                    "too many wrong sign-in links; wait a minute and use a fresh link from `hearth open`",
-                ));
-            }
-        }
+    fn redeem(&self, code: &str, from: IpAddr) -> Result<(), ApiError> {
         let valid = self.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code).is_some_and(|expires| expires > Instant::now());
         if valid {
             return Ok(());
         }
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
-        tracing::warn!("a sign-in link was refused (unknown, used or expired)");
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= MAX_TRACKED_ADDRESSES {
+            failures.retain(|_, (since, _)| since.elapsed() <= Duration::from_secs(60));
+        }
+        let entry = failures.entry(from).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() > Duration::from_secs(60) {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+        if entry.1 > MAX_FAILURES_PER_MINUTE {
+            return Err(ApiError::new(
+                ErrorCode::TooManyRequests,
+                "too many wrong sign-in links from this address; wait a minute and use a fresh link from `hearth open`",
+            ));
+        }
+        tracing::warn!(%from, "a sign-in link was refused (unknown, used or expired)");
         Err(ApiError::new(
             ErrorCode::Unauthorized,
             "this sign-in link is unknown, already used or expired; run `hearth open` on the hub for a new one",
@@ -187,8 +195,8 @@ pub struct LoginQuery {
 }
 
 /// `GET /login?code=...`: redeems a one-time code for a session cookie and opens the UI.
-pub async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
-    if let Err(e) = state.auth.redeem(&q.code) {
+pub async fn login(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Query(q): Query<LoginQuery>) -> Response {
+    if let Err(e) = state.auth.redeem(&q.code, peer.ip()) {
         return e.into_response();
     }
     let cookie = match state.auth.session_cookie() {
@@ -221,22 +229,28 @@ mod tests {
         Auth::new("t".repeat(64), vec![7; 32])
     }
 
+    const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+    const STRANGER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 66));
+
     #[test]
     fn codes_work_once() {
         let a = auth();
         let code = a.new_code().unwrap();
-        assert!(a.redeem(&code).is_ok());
-        assert_eq!(a.redeem(&code).unwrap_err().code, ErrorCode::Unauthorized);
+        assert!(a.redeem(&code, HOME).is_ok());
+        assert_eq!(a.redeem(&code, HOME).unwrap_err().code, ErrorCode::Unauthorized);
     }
 
     #[test]
-    fn wrong_codes_are_rate_limited() {
+    fn wrong_codes_are_limited_per_address_and_never_lock_out_a_valid_code() {
         let a = auth();
         for _ in 0..MAX_FAILURES_PER_MINUTE {
-            assert_eq!(a.redeem("nope").unwrap_err().code, ErrorCode::Unauthorized);
+            assert_eq!(a.redeem("nope", STRANGER).unwrap_err().code, ErrorCode::Unauthorized);
         }
-        let good = a.new_code().unwrap();
-        assert_eq!(a.redeem(&good).unwrap_err().code, ErrorCode::TooManyRequests);
+        assert_eq!(a.redeem("nope", STRANGER).unwrap_err().code, ErrorCode::TooManyRequests);
+        // The flood from one address does not stop the owner's valid link, from anywhere.
+        assert!(a.redeem(&a.new_code().unwrap(), HOME).is_ok());
+        assert!(a.redeem(&a.new_code().unwrap(), STRANGER).is_ok());
+        assert_eq!(a.redeem("nope", HOME).unwrap_err().code, ErrorCode::Unauthorized);
     }
 
     #[test]
