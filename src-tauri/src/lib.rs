@@ -98,5 +98,5 @@ fn options() -> anyhow::Result<Options> {
         Ok(v) => Some(v.parse().map_err(|e| anyhow::anyhow!("HEARTH_HTTP_LISTEN={v} is not an address like 127.0.0.1:8470: {e}"))?),
         Err(_) => None,
     };
-    Ok(Options { data_dir, http_listen, interfaces: vec![], no_discovery: false })
+    Ok(Options { data_dir, http_listen, allow_plain_http: false, interfaces: vec![], no_discovery: false })
 }

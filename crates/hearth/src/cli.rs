@@ -30,6 +30,10 @@ pub enum Command {
         /// Where the API and web UI listen (default 127.0.0.1:8470, or [http] listen).
         #[arg(long, value_name = "ADDR")]
         http_listen: Option<SocketAddr>,
+        /// Serve the web UI beyond loopback over plain HTTP (no TLS yet): only on a network you
+        /// trust. Without it, a non-loopback --http-listen is refused.
+        #[arg(long)]
+        allow_plain_http: bool,
         /// Use only this network interface for discovery (repeatable).
         #[arg(long = "interface", value_name = "NAME")]
         interfaces: Vec<String>,
@@ -77,8 +81,8 @@ pub enum DeviceAction {
 pub async fn run(cli: Cli) -> Result<()> {
     let data_dir = crate::data_dir::resolve(cli.data_dir)?;
     match cli.command {
-        Command::Serve { http_listen, interfaces, no_discovery } => {
-            serve(Options { data_dir, http_listen, interfaces, no_discovery }).await
+        Command::Serve { http_listen, allow_plain_http, interfaces, no_discovery } => {
+            serve(Options { data_dir, http_listen, allow_plain_http, interfaces, no_discovery }).await
         }
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Devices { json } => {
@@ -146,8 +150,13 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 async fn serve(options: Options) -> Result<()> {
     let engine = Engine::start(options).await?;
-    println!("Hearth is running. Open the web UI with this one-time link (valid 15 minutes):");
-    println!("  {}", engine.login_url()?);
+    let link = engine.login_url()?;
+    println!("Hearth is running. Open the web UI with this one-time link (valid 15 minutes, one use):");
+    println!("  {link}");
+    let path = link.trim_start_matches(&engine.url());
+    for base in engine.network_urls() {
+        println!("  {base}{path}   (from another device of the home)");
+    }
     println!("Run `hearth open` for a new link. Stop with Ctrl+C.");
     shutdown_signal().await;
     tracing::info!("stopping");

@@ -23,11 +23,15 @@ pub struct HttpConfig {
     /// Where the API and web UI listen. Loopback by default: the household reaches it only when
     /// a person chooses an address on the home network.
     pub listen: SocketAddr,
+    /// Serve the web UI beyond this machine over plain HTTP. Off: Hearth refuses to, because
+    /// the session cookie and every device's details would cross the network readable by anyone
+    /// on it (TLS from Hearth's own CA is not built yet; see the README's known gaps).
+    pub allow_plain_http: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8470)) }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8470)), allow_plain_http: false }
     }
 }
 
