@@ -18,7 +18,8 @@ impl Client {
         let running = data_dir::read_running(dir)?;
         let token = std::fs::read_to_string(dir.join(data_dir::OWNER_TOKEN))
             .with_context(|| format!("cannot read the owner token in {}; is this the data directory of the running hub?", dir.display()))?;
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        // The hub is on this machine: a proxy from the environment must never see the owner token.
+        let http = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(30)).build()?;
         Ok(Self { base: format!("{}/api/v1", running.url), token: token.trim().to_owned(), http })
     }
 

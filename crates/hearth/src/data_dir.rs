@@ -22,23 +22,41 @@ pub fn resolve(flag: Option<PathBuf>) -> Result<PathBuf> {
     Ok(dirs.data_dir().to_path_buf())
 }
 
-/// Creates the directory readable only by its owner: it holds the owner token and secrets.
+/// Creates the directory readable only by its owner: it holds the owner token and secrets. A
+/// directory that already exists is the person's choice and is left as it is; if others can
+/// read it, the log says so (the secret files inside are owner-only either way).
 pub fn create(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    restrict_dir(dir)
+    if dir.is_dir() {
+        warn_if_shared(dir);
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 #[cfg(unix)]
-fn restrict_dir(dir: &Path) -> Result<()> {
+fn warn_if_shared(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot make {} private to this user", dir.display()))
+    if let Ok(meta) = std::fs::metadata(dir)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            "the data directory {} can be read by other users (mode {:o}); `chmod 700 {}` keeps the database private",
+            dir.display(),
+            meta.permissions().mode() & 0o777,
+            dir.display()
+        );
+    }
 }
 
 #[cfg(not(unix))]
-fn restrict_dir(_: &Path) -> Result<()> {
-    Ok(())
-}
+fn warn_if_shared(_: &Path) {}
 
 /// Writes a file only its owner can read, atomically (write to a temporary name, then rename),
 /// so a crash or a full disk never leaves a half-written secret behind.
