@@ -7,7 +7,7 @@
 
 import { render } from "lit-html";
 import { type Backend, toApiError } from "./api/backend";
-import type { Decision } from "./generated/Decision";
+import type { Verdict } from "./generated/Verdict";
 import type { Device } from "./generated/Device";
 import type { DeviceId } from "./generated/DeviceId";
 import type { Event as HubEvent } from "./generated/Event";
@@ -275,7 +275,7 @@ export class App implements Actions {
     this.update();
   }
 
-  decide(device: Device, decision: Decision): void {
+  decide(device: Device, decision: Verdict): void {
     void this.run(device, async () => {
       const updated = await this.backend.decide(device.id, decision);
       if (this.state.devices.has(updated.id)) this.state.devices.set(updated.id, updated);

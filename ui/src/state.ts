@@ -2,7 +2,7 @@
 // `Actions`; only `app.ts` changes the state or talks to the backend.
 
 import type { ApiError } from "./generated/ApiError";
-import type { Decision } from "./generated/Decision";
+import type { Verdict } from "./generated/Verdict";
 import type { Device } from "./generated/Device";
 import type { DeviceDetail } from "./generated/DeviceDetail";
 import type { DeviceId } from "./generated/DeviceId";
@@ -51,7 +51,7 @@ export interface AppState {
 export interface Actions {
   setFilters(f: Partial<Filters>): void;
   clearFilters(): void;
-  decide(device: Device, decision: Decision): void;
+  decide(device: Device, decision: Verdict): void;
   askForget(device: Device, trigger: HTMLElement | null): void;
   confirmForget(): void;
   cancelForget(): void;

@@ -6,7 +6,7 @@
 // Both reject with a `BackendError` (an `ApiError`: `{code, message}`) so screens can show the
 // hub's own words to the person, whatever the transport.
 
-import type { Decision } from "../generated/Decision";
+import type { Verdict } from "../generated/Verdict";
 import type { Device } from "../generated/Device";
 import type { DeviceDetail } from "../generated/DeviceDetail";
 import type { DeviceId } from "../generated/DeviceId";
@@ -20,7 +20,7 @@ export interface Backend {
   status(): Promise<Status>;
   devices(): Promise<Device[]>;
   device(id: DeviceId): Promise<DeviceDetail>;
-  decide(id: DeviceId, decision: Decision): Promise<Device>;
+  decide(id: DeviceId, decision: Verdict): Promise<Device>;
   forget(id: DeviceId): Promise<void>;
   /**
    * Live inventory events. Whenever the stream (re)attaches, the backend emits a synthetic

@@ -1,7 +1,7 @@
 // The browser transport: JSON over fetch to `/api/v1` on the page's own origin (the session
 // cookie goes along), and the live stream over a WebSocket at `/api/v1/events`.
 
-import type { Decision } from "../generated/Decision";
+import type { Verdict } from "../generated/Verdict";
 import type { Device } from "../generated/Device";
 import type { DeviceDetail } from "../generated/DeviceDetail";
 import type { DeviceId } from "../generated/DeviceId";
@@ -210,7 +210,7 @@ export function httpBackend(): Backend {
     status: () => request<Status>("GET", "/status"),
     devices: () => request<Device[]>("GET", "/devices"),
     device: (id) => request<DeviceDetail>("GET", path(id)),
-    decide: (id, decision: Decision) => request<Device>("POST", `${path(id)}/${decision}`),
+    decide: (id, decision: Verdict) => request<Device>("POST", `${path(id)}/${decision}`),
     forget: (id) => request<void>("DELETE", path(id)),
     onEvent: (cb) => stream.subscribe(cb),
     onConnection: (cb) => stream.onConnection(cb),

@@ -3,7 +3,7 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
-import type { Decision } from "../generated/Decision";
+import type { Verdict } from "../generated/Verdict";
 import type { Device } from "../generated/Device";
 import type { DeviceDetail } from "../generated/DeviceDetail";
 import type { DeviceId } from "../generated/DeviceId";
@@ -26,7 +26,7 @@ export function tauriBackend(): Backend {
     status: () => call<Status>("status"),
     devices: () => call<Device[]>("list_devices"),
     device: (id: DeviceId) => call<DeviceDetail>("device", { id }),
-    decide: (id: DeviceId, decision: Decision) => call<Device>("decide", { id, decision }),
+    decide: (id: DeviceId, decision: Verdict) => call<Device>("decide", { id, decision }),
     forget: (id: DeviceId) => call<void>("forget", { id }),
     onEvent(cb: (e: Event) => void): () => void {
       let stopped = false;

@@ -62,16 +62,16 @@ impl From<hearth_store::StoreError> for ApiError {
     }
 }
 
-/// A person's decision about a device.
+/// A person's verdict on a device (named apart from the gate's per-packet `Decision` of DESIGN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
-pub enum Decision {
+pub enum Verdict {
     Approve,
     Block,
 }
 
-impl Decision {
+impl Verdict {
     pub fn state(self) -> DeviceState {
         match self {
             Self::Approve => DeviceState::Approved,

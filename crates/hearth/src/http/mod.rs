@@ -7,7 +7,7 @@ mod ui;
 
 pub use auth::Auth;
 
-use crate::api::types::{ApiError, Decision, ErrorCode};
+use crate::api::types::{ApiError, ErrorCode, Verdict};
 use crate::hub::Hub;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -73,11 +73,11 @@ async fn device(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<
 }
 
 async fn approve(State(s): State<AppState>, origin: auth::Origin, Path(id): Path<String>) -> ApiResult<crate::api::types::Device> {
-    blocking(move || s.hub.decide(&id, Decision::Approve, origin.0)).await
+    blocking(move || s.hub.decide(&id, Verdict::Approve, origin.0)).await
 }
 
 async fn block(State(s): State<AppState>, origin: auth::Origin, Path(id): Path<String>) -> ApiResult<crate::api::types::Device> {
-    blocking(move || s.hub.decide(&id, Decision::Block, origin.0)).await
+    blocking(move || s.hub.decide(&id, Verdict::Block, origin.0)).await
 }
 
 async fn forget(State(s): State<AppState>, origin: auth::Origin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
