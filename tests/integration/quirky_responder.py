@@ -88,3 +88,23 @@ class QuirkyResponder:
                     continue
                 for packet in out.packets():
                     self.sock.sendto(packet, (MDNS_GROUP, MDNS_PORT))
+
+
+def announce_once_then_fall_silent(instance, service_type, host, address, port, txt, ttl):
+    """One unsolicited announcement with records that live `ttl` seconds, then silence: no
+    answers to the refresh queries, no goodbye. A device whose power was cut looks like this."""
+    fullname = f"{instance}.{service_type}.local."
+    out = DNSOutgoing(_FLAGS_QR_RESPONSE | _FLAGS_AA)
+    for record in (
+        DNSPointer(f"{service_type}.local.", _TYPE_PTR, _CLASS_IN, ttl, fullname),
+        DNSService(fullname, _TYPE_SRV, _CLASS_IN, ttl, 0, 0, port, f"{host}.local."),
+        DNSText(fullname, _TYPE_TXT, _CLASS_IN, ttl, encode_txt(txt)),
+        DNSAddress(f"{host}.local.", _TYPE_A, _CLASS_IN, ttl, socket.inet_aton(address)),
+    ):
+        out.add_answer_at_time(record, 0)
+    sock = open_mdns_socket(address)
+    try:
+        for packet in out.packets():
+            sock.sendto(packet, (MDNS_GROUP, MDNS_PORT))
+    finally:
+        sock.close()

@@ -1,20 +1,52 @@
-"""Hearth on the network: it announces itself, and `--interface` limits where it listens."""
+"""Hearth on the network: it announces itself when others can reach it, refuses plain HTTP
+beyond loopback unless told, and `--interface` limits where it listens."""
 
+import subprocess
 import time
+
+import pytest
 
 from zeroconf import IPVersion, ServiceBrowser, Zeroconf
 
-from conftest import DEVICE_ADDRESS, Hub
+from conftest import DEVICE_ADDRESS, HEARTH, Hub
 
 
-def test_hearth_announces_itself_with_its_version_and_api_port(hub):
+def browse_hearth(seconds: float):
+    """(zeroconf, names of _hearth._tcp instances seen within `seconds`) from the device side."""
     zc = Zeroconf(interfaces=[DEVICE_ADDRESS], ip_version=IPVersion.V4Only)
+    found = []
+    ServiceBrowser(zc, "_hearth._tcp.local.", handlers=[lambda zeroconf, service_type, name, state_change: found.append(name)])
+    deadline = time.time() + seconds
+    while not found and time.time() < deadline:
+        time.sleep(0.1)
+    return zc, found
+
+
+@pytest.fixture
+def network_hub(tmp_path):
+    h = Hub(tmp_path, ["--allow-plain-http"], listen="0.0.0.0:0")
+    yield h
+    h.stop()
+    h.log.close()
+
+
+def test_plain_http_beyond_loopback_is_refused_unless_allowed(tmp_path):
+    r = subprocess.run([str(HEARTH), "serve", "--data-dir", str(tmp_path), "--http-listen", "0.0.0.0:0", "--no-discovery"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert "plain HTTP" in r.stderr and "--allow-plain-http" in r.stderr and "allow_plain_http" in r.stderr
+
+
+def test_a_loopback_only_hub_does_not_announce_itself(hub):
+    zc, found = browse_hearth(4)
+    zc.close()
+    assert found == [], "a web UI nobody else can reach must not be announced"
+
+
+def test_hearth_announces_itself_with_its_version_and_api_port(network_hub):
+    hub = network_hub
+    zc, found = browse_hearth(10)
     try:
-        found = []
-        ServiceBrowser(zc, "_hearth._tcp.local.", handlers=[lambda zeroconf, service_type, name, state_change: found.append(name)])
-        deadline = time.time() + 10
-        while not found and time.time() < deadline:
-            time.sleep(0.1)
         assert found, "no _hearth._tcp record seen"
         info = zc.get_service_info("_hearth._tcp.local.", found[0], timeout=3000)
         assert info is not None
@@ -23,18 +55,31 @@ def test_hearth_announces_itself_with_its_version_and_api_port(hub):
         assert props["api"] == str(port) and info.port == port
         assert props["version"] == hub.get("/status")["version"]
         assert props["path"] == "/api/v1"
+        # The sign-in link printed for the rest of the home names this machine's address.
+        assert f"http://10.77.0.1:{port}/login?code=" in hub.read_log()
     finally:
         zc.close()
 
 
 def test_interface_option_limits_discovery(tmp_path, responders):
-    lo_only = Hub(tmp_path, ["--interface", "lo"])
+    for name in ("lo", "veth"):
+        (tmp_path / name).mkdir()
+    lo_only = Hub(tmp_path / "lo", ["--interface", "lo"])
+    # Both ends of in-netns's veth pair live in one namespace, so the kernel delivers the
+    # responders' multicast (sent from hearth1's address) through hearth1's multicast loopback:
+    # hearth1 is the interface the "devices" are on, as seen from the hub.
+    on_veth = Hub(tmp_path / "veth", ["--interface", "hearth1"])
     try:
         responders.announce("_wled._tcp", "wled-elsewhere", "wled-elsewhere", txt={"mac": "a4cf12000002"})
-        time.sleep(4)
+        # Positive control: the same announcement reaches a hub on the veth link...
+        on_veth.wait_for_device("wled-elsewhere")
+        # ...but not one limited to lo, given as long again.
+        time.sleep(2)
         assert lo_only.devices() == [], "a hub limited to lo must not see devices on the veth link"
         status = lo_only.get("/status")["discovery"]
         assert status["interfaces"] == ["lo"] and status["enabled"]
+        assert on_veth.get("/status")["discovery"]["interfaces"] == ["hearth1"]
     finally:
-        lo_only.stop()
-        lo_only.log.close()
+        for h in (lo_only, on_veth):
+            h.stop()
+            h.log.close()
