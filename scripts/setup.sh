@@ -37,9 +37,27 @@ DESKTOP_PACKAGES=(libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-de
 # Only the tests: the window under Xvfb and its WebDriver, and the browser.
 TEST_PACKAGES=(xvfb webkit2gtk-driver chromium)
 
-# Node.js and pip may come from elsewhere than Debian (NodeSource, pyenv): use what is there.
-need_node() { command -v npm >/dev/null || apt_install nodejs npm; }
-need_pip() { python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip; }
+# Node.js may come from elsewhere than Debian (NodeSource, nvm): use what is there if it is new
+# enough. Vite 8 needs Node 20.19+ (Debian 13 and Ubuntu 25.04 ship it; Debian 12 ships 18).
+need_node() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)||(a===20&&b>=19)||a===21?0:1)'; then
+    echo "Node.js $(node --version) is too old for the UI build (Vite 8 needs 20.19+ or 22.12+)." >&2
+    echo "Install a current Node.js (Debian 13's nodejs, or NodeSource's Node 22 packages), then run this again." >&2
+    exit 1
+  fi
+}
+
+# The Python test peers (python-zeroconf, paho-mqtt, pytest) live in their own virtual
+# environment: Debian's system Python refuses pip installs (PEP 668), and nothing of the
+# system's should change for a test. PY is the environment's interpreter.
+VENV="${HEARTH_VENV:-$HOME/.cache/hearth-venv}"
+PY="$VENV/bin/python"
+need_python_peers() {
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  "$PY" -m pip install -q --disable-pip-version-check -r "$ROOT/tests/integration/requirements.txt"
+}
 
 build_ui() {
   log "building the web UI"
