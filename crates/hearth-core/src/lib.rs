@@ -9,11 +9,20 @@
 //! - [`fingerprint`]: the rule table (`fingerprints.toml`) that turns sightings into kind,
 //!   vendor and model, and names the rule that matched.
 //! - [`inventory`]: the device records the store returns and the API shows.
+//! - [`topic`]: MQTT topic names and filters: validity, matching, one filter within another.
+//! - [`manifest`]: what topics a device may publish and subscribe to.
+//! - [`gate`]: the [`Decision`](gate::Decision) about every publish and subscribe.
+//! - [`credential`]: a device's MQTT secret and its hash.
 //!
-//! Data flows sighting → identity keys (which device?) → fingerprint (what is it?) → the store.
+//! Data flows sighting → identity keys (which device?) → fingerprint (what is it?) → the store;
+//! and MQTT packet → gate (device state + manifest) → decision → broker and record.
 
+pub mod credential;
 pub mod device;
 pub mod fingerprint;
+pub mod gate;
 pub mod identity;
 pub mod inventory;
+pub mod manifest;
 pub mod sighting;
+pub mod topic;

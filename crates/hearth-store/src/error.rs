@@ -18,6 +18,8 @@ pub enum StoreError {
     Migration { path: PathBuf, version: i64, source: rusqlite::Error },
     #[error("no device with id {0}; `hearth devices` lists the known ones")]
     UnknownDevice(String),
+    #[error("device {0} has no MQTT credential; issue one first (`hearth device credentials {0} --rotate`)")]
+    NoCredential(String),
     #[error("the disk is full: {0}. Free some space; nothing was written")]
     DiskFull(rusqlite::Error),
     #[error("database error: {0}")]

@@ -359,7 +359,7 @@ fn services_of(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Vec<Service
     rows.into_iter().map(ServiceRow::into_service).collect()
 }
 
-fn load_device(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Device, StoreError> {
+pub(crate) fn load_device(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Device, StoreError> {
     let row = conn
         .query_row(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"), [id.as_str()], device_row)
         .optional()?
@@ -406,8 +406,13 @@ fn device_exists(conn: &rusqlite::Connection, id: &DeviceId) -> Result<bool, Sto
 fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Millis) -> Result<(), StoreError> {
     let kept_state = load_device(tx, keep)?.state;
     let merged = kept_state.merged(load_device(tx, absorb)?.state);
-    for table in ["identity_keys", "sightings", "state_changes"] {
-        tx.execute(&format!("UPDATE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;
+    // OR IGNORE: where both records have a row of one key (two credentials, one topic rule), the
+    // kept device's row stays and the other goes with the absorbed record.
+    for table in ["identity_keys", "sightings", "state_changes", "credentials", "topic_rules", "gate_decisions"] {
+        tx.execute(
+            &format!("UPDATE OR IGNORE {table} SET device_id = ?1 WHERE device_id = ?2"),
+            params![keep.as_str(), absorb.as_str()],
+        )?;
     }
     tx.execute(
         "UPDATE devices SET first_seen = MIN(first_seen, (SELECT first_seen FROM devices WHERE id = ?2)) WHERE id = ?1",
@@ -493,7 +498,7 @@ fn parse_kind(s: &str) -> Result<Kind, StoreError> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(corrupt)
 }
 
-fn parse_id(s: &str) -> Result<DeviceId, StoreError> {
+pub(crate) fn parse_id(s: &str) -> Result<DeviceId, StoreError> {
     DeviceId::parse(s).map_err(corrupt)
 }
 
@@ -502,7 +507,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 

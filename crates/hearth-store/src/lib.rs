@@ -4,15 +4,20 @@
 //! - [`schema`]: the current SQL, its version (`PRAGMA user_version`) and the upgrades.
 //! - [`inventory`]: devices, their identity keys, sightings (one row per service instance) and
 //!   state changes; the transaction that files a sighting under the right device.
+//! - [`broker`]: each device's MQTT credential (hash only), its manifest of topic rules, devices
+//!   added by hand, and the gate's recorded decisions; [`DevicePolicy`] is what the gate keeps
+//!   in memory.
 //! - [`error`]: the store's error type, whose messages say what to do.
 //!
 //! One [`Store`] owns one connection. SQLite runs in WAL mode so that later readers (the review
 //! screens) can use their own connections while the writer works.
 
+pub mod broker;
 pub mod error;
 pub mod inventory;
 pub mod schema;
 
+pub use broker::{CredentialInfo, DevicePolicy, GateRecord, StoredRule};
 pub use error::StoreError;
 pub use inventory::SightingOutcome;
 

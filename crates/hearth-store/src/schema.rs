@@ -70,6 +70,40 @@ pub const MIGRATIONS: &[&str] = &[
         subject  TEXT NOT NULL
     ) STRICT;
     "#,
+    // 3: the broker: each device's credential, its manifest (topic rules) and the gate's record
+    // of what it decided. Rows go with their device when it is forgotten.
+    r#"
+    CREATE TABLE credentials (
+        device_id    TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        username     TEXT NOT NULL UNIQUE,
+        secret_hash  TEXT NOT NULL,   -- sha256:<hex> of a 192-bit random secret; never the secret
+        client_id    TEXT UNIQUE,     -- when bound, the only client id these credentials may use
+        issued_at    INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE topic_rules (
+        device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        direction   TEXT NOT NULL CHECK (direction IN ('publish', 'subscribe')),
+        pattern     TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('allowed', 'denied', 'learned')),
+        since       INTEGER NOT NULL,
+        tries       INTEGER NOT NULL DEFAULT 0,  -- refused attempts seen, for learned rules
+        last_try    INTEGER,
+        PRIMARY KEY (device_id, direction, pattern)
+    ) STRICT;
+    CREATE TABLE gate_decisions (
+        id         INTEGER PRIMARY KEY,
+        at         INTEGER NOT NULL,
+        device_id  TEXT REFERENCES devices(id) ON DELETE CASCADE,  -- NULL: no device (bad credentials)
+        client_id  TEXT NOT NULL,
+        action     TEXT NOT NULL CHECK (action IN ('connect', 'publish', 'subscribe')),
+        topic      TEXT NOT NULL,
+        bytes      INTEGER NOT NULL,
+        qos        INTEGER NOT NULL,
+        decision   TEXT NOT NULL CHECK (decision IN ('allow', 'redact', 'drop')),
+        reason     TEXT
+    ) STRICT;
+    CREATE INDEX gate_decisions_device ON gate_decisions(device_id, at);
+    "#,
 ];
 
 pub fn latest_version() -> i64 {
@@ -117,7 +151,7 @@ mod tests {
         assert_eq!(tables(&conn), ["devices", "identity_keys", "sightings", "state_changes"]);
     }
 
-    /// Upgrades a frozen version-1 database holding a device to version 2, keeping the device.
+    /// Upgrades a frozen version-1 database holding a device to the latest, keeping the device.
     #[test]
     fn migration_2_adds_the_audit_log_and_keeps_data() {
         let dir = tempfile::tempdir().unwrap();
@@ -133,12 +167,36 @@ mod tests {
         }
         let mut conn = Connection::open(&path).unwrap();
         migrate(&mut conn, &path).unwrap();
-        assert_eq!(version(&conn).unwrap(), 2);
+        assert_eq!(version(&conn).unwrap(), latest_version());
         assert!(tables(&conn).contains(&"audit".to_string()));
         let name: String = conn.query_row("SELECT name FROM devices", [], |r| r.get(0)).unwrap();
         assert_eq!(name, "Plug");
         // Running it again is a no-op.
         migrate(&mut conn, &path).unwrap();
+    }
+
+    /// Upgrades a frozen version-2 database to version 3: the broker tables, devices kept.
+    #[test]
+    fn migration_3_adds_the_broker_tables_and_keeps_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO devices VALUES ('d-000000000001','Plug','approved','plug',NULL,NULL,'r','why',1,2,0);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new("v2.db")).unwrap();
+        assert_eq!(version(&conn).unwrap(), 3);
+        let all = tables(&conn);
+        for t in ["credentials", "topic_rules", "gate_decisions", "devices"] {
+            assert!(all.contains(&t.to_string()), "{t}");
+        }
+        conn.execute("PRAGMA foreign_keys = ON", []).unwrap();
+        conn.execute("INSERT INTO credentials VALUES ('d-000000000001', 'd-000000000001', 'sha256:00', NULL, 3)", []).unwrap();
+        conn.execute("DELETE FROM devices", []).unwrap();
+        let left: i64 = conn.query_row("SELECT COUNT(*) FROM credentials", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0, "credentials go with their device");
     }
 
     #[test]

@@ -1,0 +1,156 @@
+//! The gate: what Hearth decides about every connect, subscribe and publish (DESIGN.md,
+//! "Decision"). Pure functions of the device's state and manifest; the broker applies the
+//! decision and the hub records it.
+
+use crate::device::DeviceState;
+use crate::manifest::{Manifest, Verdict};
+use crate::topic;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// What the gate returns for one packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case", tag = "decision", content = "detail")]
+#[ts(export)]
+pub enum Decision {
+    Allow,
+    /// Deliver without these JSON fields (the ledger's privacy controls; not produced yet).
+    Redact(Vec<String>),
+    Drop(DropReason),
+}
+
+impl Decision {
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Self::Allow)
+    }
+}
+
+/// Why something was refused, as recorded and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DropReason {
+    /// The device is new: what it sends is recorded, not delivered, until a person approves it.
+    Quarantined,
+    Blocked,
+    /// No rule of the manifest allows it (the topic is kept as learned, for a person to allow).
+    NotInManifest,
+    /// A rule of the manifest denies it.
+    DeniedByManifest,
+    /// `$SYS/...` and other `$` topics are the broker's own.
+    SystemTopic,
+    InvalidTopic,
+    /// A CONNECT with an unknown username or a wrong secret.
+    BadCredentials,
+    /// A CONNECT with a client id bound to another device's credential.
+    ClientIdTaken,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quarantined => "quarantined",
+            Self::Blocked => "blocked",
+            Self::NotInManifest => "not_in_manifest",
+            Self::DeniedByManifest => "denied_by_manifest",
+            Self::SystemTopic => "system_topic",
+            Self::InvalidTopic => "invalid_topic",
+            Self::BadCredentials => "bad_credentials",
+            Self::ClientIdTaken => "client_id_taken",
+        }
+    }
+}
+
+/// What a device tried, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Action {
+    Connect,
+    Publish,
+    Subscribe,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Publish => "publish",
+            Self::Subscribe => "subscribe",
+        }
+    }
+}
+
+/// A publish (or a Last Will, checked at connect) by a device in `state`.
+pub fn publish(state: DeviceState, manifest: &Manifest, topic_name: &str) -> Decision {
+    if !topic::is_valid_name(topic_name) {
+        return Decision::Drop(DropReason::InvalidTopic);
+    }
+    if topic_name.starts_with('$') {
+        return Decision::Drop(DropReason::SystemTopic);
+    }
+    from_state(state).unwrap_or_else(|| from_verdict(manifest.publish(topic_name)))
+}
+
+/// A subscription by a device in `state`.
+pub fn subscribe(state: DeviceState, manifest: &Manifest, filter: &str) -> Decision {
+    if !topic::is_valid_filter(filter) {
+        return Decision::Drop(DropReason::InvalidTopic);
+    }
+    if filter.starts_with('$') {
+        return Decision::Drop(DropReason::SystemTopic);
+    }
+    from_state(state).unwrap_or_else(|| from_verdict(manifest.subscribe(filter)))
+}
+
+fn from_state(state: DeviceState) -> Option<Decision> {
+    match state {
+        DeviceState::Approved => None,
+        DeviceState::New => Some(Decision::Drop(DropReason::Quarantined)),
+        DeviceState::Blocked => Some(Decision::Drop(DropReason::Blocked)),
+    }
+}
+
+fn from_verdict(verdict: Verdict) -> Decision {
+    match verdict {
+        Verdict::Allowed => Decision::Allow,
+        Verdict::Denied => Decision::Drop(DropReason::DeniedByManifest),
+        Verdict::Unlisted => Decision::Drop(DropReason::NotInManifest),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Direction, RuleStatus, TopicRule};
+
+    fn manifest() -> Manifest {
+        Manifest {
+            rules: vec![
+                TopicRule { direction: Direction::Publish, pattern: "tele/plug1/#".into(), status: RuleStatus::Allowed },
+                TopicRule { direction: Direction::Subscribe, pattern: "cmnd/plug1/#".into(), status: RuleStatus::Allowed },
+            ],
+        }
+    }
+
+    #[test]
+    fn state_comes_before_the_manifest() {
+        let m = manifest();
+        assert_eq!(publish(DeviceState::Approved, &m, "tele/plug1/SENSOR"), Decision::Allow);
+        assert_eq!(publish(DeviceState::New, &m, "tele/plug1/SENSOR"), Decision::Drop(DropReason::Quarantined));
+        assert_eq!(publish(DeviceState::Blocked, &m, "tele/plug1/SENSOR"), Decision::Drop(DropReason::Blocked));
+        assert_eq!(publish(DeviceState::Approved, &m, "tele/plug2/SENSOR"), Decision::Drop(DropReason::NotInManifest));
+        assert_eq!(subscribe(DeviceState::Approved, &m, "cmnd/plug1/POWER"), Decision::Allow);
+        assert_eq!(subscribe(DeviceState::Approved, &m, "#"), Decision::Drop(DropReason::NotInManifest));
+    }
+
+    #[test]
+    fn system_and_malformed_topics_are_refused_whatever_the_manifest() {
+        let mut m = manifest();
+        m.rules.push(TopicRule { direction: Direction::Subscribe, pattern: "#".into(), status: RuleStatus::Allowed });
+        assert_eq!(subscribe(DeviceState::Approved, &m, "$SYS/#"), Decision::Drop(DropReason::SystemTopic));
+        assert_eq!(publish(DeviceState::Approved, &m, "$SYS/broker/uptime"), Decision::Drop(DropReason::SystemTopic));
+        assert_eq!(publish(DeviceState::Approved, &m, "tele/+/x"), Decision::Drop(DropReason::InvalidTopic));
+        assert_eq!(subscribe(DeviceState::Approved, &m, "a/#/b"), Decision::Drop(DropReason::InvalidTopic));
+    }
+}

@@ -1,0 +1,114 @@
+//! MQTT topic names and filters (MQTT 3.1.1 §4.7, MQTT 5 §4.7): validation, matching, and
+//! whether one filter lies within another. Manifests are written in filters, so the gate needs
+//! all three.
+
+/// A name a message is published to: non-empty, no wildcards, no NUL.
+pub fn is_valid_name(topic: &str) -> bool {
+    !topic.is_empty() && !topic.contains(['+', '#', '\0'])
+}
+
+/// A subscription filter or manifest pattern: `+` fills one whole level, `#` only as the whole
+/// last level.
+pub fn is_valid_filter(filter: &str) -> bool {
+    if filter.is_empty() || filter.contains('\0') {
+        return false;
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    levels.iter().enumerate().all(|(i, level)| match *level {
+        "#" => i == levels.len() - 1,
+        "+" => true,
+        other => !other.contains(['+', '#']),
+    })
+}
+
+/// Whether `filter` matches the topic `name`. Wildcards at the first level do not match topics
+/// starting with `$` (`$SYS/...`), as the specification requires.
+pub fn matches(filter: &str, name: &str) -> bool {
+    if name.starts_with('$') && filter.starts_with(['+', '#']) {
+        return false;
+    }
+    let mut f = filter.split('/');
+    let mut n = name.split('/');
+    loop {
+        match (f.next(), n.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Whether every topic `inner` can match is also matched by `outer`: a subscription to
+/// `inner` stays within what the manifest pattern `outer` allows.
+pub fn covers(outer: &str, inner: &str) -> bool {
+    if inner.starts_with('$') && outer.starts_with(['+', '#']) {
+        return false;
+    }
+    let mut o = outer.split('/');
+    let mut i = inner.split('/');
+    loop {
+        match (o.next(), i.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(level)) if level != "#" => {}
+            (Some(a), Some(b)) if a == b && b != "+" && b != "#" => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_filters() {
+        assert!(is_valid_name("tele/plug1/SENSOR"));
+        assert!(!is_valid_name("tele/+/SENSOR") && !is_valid_name("") && !is_valid_name("a/#"));
+        for ok in ["#", "+", "a/+/c", "a/#", "a//b", "+/+/#"] {
+            assert!(is_valid_filter(ok), "{ok}");
+        }
+        for bad in ["", "a/#/c", "a+/b", "a/b#", "#/a"] {
+            assert!(!is_valid_filter(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn matching_follows_the_specification() {
+        let cases = [
+            ("sport/tennis/#", "sport/tennis", true),
+            ("sport/tennis/#", "sport/tennis/player1/ranking", true),
+            ("sport/+/player1", "sport/tennis/player1", true),
+            ("sport/+", "sport", false),
+            ("sport/+", "sport/", true),
+            ("+/+", "/finance", true),
+            ("#", "$SYS/uptime", false),
+            ("+/uptime", "$SYS/uptime", false),
+            ("$SYS/#", "$SYS/uptime", true),
+            ("cmnd/plug1/#", "cmnd/plug2/POWER", false),
+        ];
+        for (filter, name, want) in cases {
+            assert_eq!(matches(filter, name), want, "{filter} vs {name}");
+        }
+    }
+
+    #[test]
+    fn a_filter_within_a_pattern() {
+        let cases = [
+            ("cmnd/plug1/#", "cmnd/plug1/POWER", true),
+            ("cmnd/plug1/#", "cmnd/plug1/#", true),
+            ("cmnd/plug1/#", "cmnd/+/POWER", false),
+            ("cmnd/+/POWER", "cmnd/plug1/POWER", true),
+            ("cmnd/+/POWER", "cmnd/+/POWER", true),
+            ("cmnd/+/POWER", "cmnd/#", false),
+            ("cmnd/plug1", "cmnd/plug1/#", false),
+            ("#", "anything/at/all", true),
+            ("#", "$SYS/#", false),
+        ];
+        for (outer, inner, want) in cases {
+            assert_eq!(covers(outer, inner), want, "{outer} ⊇ {inner}");
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The broker's records: each device's credential, its manifest (topic rules), devices added
+//! by hand, and the gate's decisions.
+
+use crate::inventory::{corrupt, load_device, parse_id};
+use crate::{Store, StoreError};
+use hearth_core::device::{Actor, DeviceId, DeviceState};
+use hearth_core::gate::{Action, Decision};
+use hearth_core::inventory::{Device, Millis};
+use hearth_core::manifest::{Direction, Manifest, RuleStatus, TopicRule};
+use rusqlite::{OptionalExtension, params};
+
+/// What the gate needs to know about one device, loaded into the hub's memory so that no packet
+/// waits on the disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePolicy {
+    pub device_id: DeviceId,
+    pub state: DeviceState,
+    pub username: Option<String>,
+    pub secret_hash: Option<String>,
+    pub client_id: Option<String>,
+    pub manifest: Manifest,
+}
+
+/// A device's credential as shown: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialInfo {
+    pub username: String,
+    pub client_id: Option<String>,
+    pub issued_at: Millis,
+}
+
+/// A manifest rule as shown, with what the gate saw of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRule {
+    pub rule: TopicRule,
+    pub since: Millis,
+    pub tries: u64,
+    pub last_try: Option<Millis>,
+}
+
+/// One decision of the gate, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateRecord {
+    pub at: Millis,
+    pub device_id: Option<DeviceId>,
+    pub client_id: String,
+    pub action: Action,
+    pub topic: String,
+    pub bytes: u64,
+    pub qos: u8,
+    pub decision: Decision,
+}
+
+impl Store {
+    /// A device added by a person (for one that does not announce itself over mDNS): approved
+    /// from the start, with the history saying who added it.
+    pub fn add_device(&mut self, id: &DeviceId, name: &str, actor: &Actor, origin: &str, now: Millis) -> Result<Device, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO devices (id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online)
+             VALUES (?1, ?2, 'approved', 'unknown', NULL, NULL, 'manual', 'added by hand', ?3, ?3, 0)",
+            params![id.as_str(), name, now],
+        )?;
+        tx.execute(
+            "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, NULL, 'approved', ?2, ?3, ?4)",
+            params![id.as_str(), actor.as_str(), origin, now],
+        )?;
+        let device = load_device(&tx, id)?;
+        tx.commit()?;
+        Ok(device)
+    }
+
+    /// Issues (or replaces) the device's credential. The username is the device id: unique,
+    /// stable across rotations, and it tells the gate whose packet it is without a lookup.
+    pub fn set_credential(&mut self, id: &DeviceId, secret_hash: &str, actor: &Actor, origin: &str, now: Millis) -> Result<CredentialInfo, StoreError> {
+        let tx = self.conn.transaction()?;
+        load_device(&tx, id)?;
+        let existed = credential_of(&tx, id)?.is_some();
+        tx.execute(
+            "INSERT INTO credentials (device_id, username, secret_hash, client_id, issued_at) VALUES (?1, ?1, ?2, NULL, ?3)
+             ON CONFLICT(device_id) DO UPDATE SET secret_hash = excluded.secret_hash, issued_at = excluded.issued_at",
+            params![id.as_str(), secret_hash, now],
+        )?;
+        let action = if existed { "rotate_credential" } else { "issue_credential" };
+        audit(&tx, now, actor, origin, action, id.as_str())?;
+        let info = credential_of(&tx, id)?.ok_or_else(|| corrupt("credential vanished in its own transaction"))?;
+        tx.commit()?;
+        Ok(info)
+    }
+
+    /// Revokes the device's credential. Returns false if it had none.
+    pub fn revoke_credential(&mut self, id: &DeviceId, actor: &Actor, origin: &str, now: Millis) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        load_device(&tx, id)?;
+        let removed = tx.execute("DELETE FROM credentials WHERE device_id = ?1", [id.as_str()])? == 1;
+        if removed {
+            audit(&tx, now, actor, origin, "revoke_credential", id.as_str())?;
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Binds the credential to one client id (or unbinds it with `None`), so that no other
+    /// client can take the device's place.
+    pub fn bind_client_id(&mut self, id: &DeviceId, client_id: Option<&str>, actor: &Actor, origin: &str, now: Millis) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute("UPDATE credentials SET client_id = ?2 WHERE device_id = ?1", params![id.as_str(), client_id])?;
+        if changed == 0 {
+            return Err(StoreError::NoCredential(id.to_string()));
+        }
+        audit(&tx, now, actor, origin, if client_id.is_some() { "bind_client_id" } else { "unbind_client_id" }, id.as_str())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn credential(&self, id: &DeviceId) -> Result<Option<CredentialInfo>, StoreError> {
+        load_device(&self.conn, id)?;
+        credential_of(&self.conn, id)
+    }
+
+    /// Sets a person's rule for a topic pattern (allowed or denied), replacing a learned one.
+    pub fn set_topic_rule(&mut self, id: &DeviceId, rule: &TopicRule, actor: &Actor, origin: &str, now: Millis) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        load_device(&tx, id)?;
+        tx.execute(
+            "INSERT INTO topic_rules (device_id, direction, pattern, status, since) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(device_id, direction, pattern) DO UPDATE SET status = excluded.status, since = excluded.since",
+            params![id.as_str(), rule.direction.as_str(), rule.pattern, rule.status.as_str(), now],
+        )?;
+        let action = format!("{}_{}", rule.status.as_str().trim_end_matches("ed"), rule.direction.as_str());
+        audit(&tx, now, actor, origin, &action, &format!("{} {}", id.as_str(), rule.pattern))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn topic_rules(&self, id: &DeviceId) -> Result<Vec<StoredRule>, StoreError> {
+        load_device(&self.conn, id)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT direction, pattern, status, since, tries, last_try FROM topic_rules WHERE device_id = ?1 ORDER BY direction, status, pattern",
+        )?;
+        let rows = stmt.query_map([id.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get::<_, i64>(4)?, r.get(5)?))
+        })?;
+        rows.map(|row| {
+            let (direction, pattern, status, since, tries, last_try) = row?;
+            Ok(StoredRule { rule: rule_from(&direction, pattern, &status)?, since, tries: tries.max(0) as u64, last_try })
+        })
+        .collect()
+    }
+
+    /// Everything the gate needs, for every device.
+    pub fn policies(&self) -> Result<Vec<DevicePolicy>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.id, d.state, c.username, c.secret_hash, c.client_id FROM devices d LEFT JOIN credentials c ON c.device_id = d.id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rules = self.conn.prepare("SELECT device_id, direction, pattern, status FROM topic_rules WHERE status != 'learned'")?;
+        let mut manifests: std::collections::HashMap<String, Manifest> = std::collections::HashMap::new();
+        for row in rules.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))? {
+            let (device, direction, pattern, status) = row?;
+            manifests.entry(device).or_default().rules.push(rule_from(&direction, pattern, &status)?);
+        }
+        rows.into_iter()
+            .map(|(id, state, username, secret_hash, client_id)| {
+                Ok(DevicePolicy {
+                    manifest: manifests.remove(&id).unwrap_or_default(),
+                    device_id: parse_id(&id)?,
+                    state: state.parse().map_err(corrupt)?,
+                    username,
+                    secret_hash,
+                    client_id,
+                })
+            })
+            .collect()
+    }
+
+    /// Files a batch of the gate's decisions in one transaction, and learns the topics that
+    /// were refused for want of a rule, so a person can allow them in one step.
+    pub fn record_decisions(&mut self, batch: &[GateRecord]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO gate_decisions (at, device_id, client_id, action, topic, bytes, qos, decision, reason)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM devices WHERE id = ?2)",
+            )?;
+            let mut learn = tx.prepare_cached(
+                "INSERT INTO topic_rules (device_id, direction, pattern, status, since, tries, last_try)
+                 SELECT ?1, ?2, ?3, 'learned', ?4, 1, ?4 WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)
+                 ON CONFLICT(device_id, direction, pattern) DO UPDATE SET tries = tries + 1, last_try = excluded.last_try",
+            )?;
+            for r in batch {
+                let (decision, reason) = match &r.decision {
+                    Decision::Allow => ("allow", None),
+                    Decision::Redact(_) => ("redact", None),
+                    Decision::Drop(reason) => ("drop", Some(reason.as_str())),
+                };
+                let device = r.device_id.as_ref().map(DeviceId::as_str);
+                insert.execute(params![r.at, device, r.client_id, r.action.as_str(), r.topic, r.bytes as i64, r.qos, decision, reason])?;
+                let learnable = matches!(reason, Some("not_in_manifest" | "quarantined"));
+                let direction = match r.action {
+                    Action::Publish => Some(Direction::Publish),
+                    Action::Subscribe => Some(Direction::Subscribe),
+                    Action::Connect => None,
+                };
+                if let (true, Some(device), Some(direction)) = (learnable, device, direction) {
+                    learn.execute(params![device, direction.as_str(), r.topic, r.at])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The device's most recent gate decisions, newest first.
+    pub fn recent_decisions(&self, id: &DeviceId, limit: u32) -> Result<Vec<GateRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, client_id, action, topic, bytes, qos, decision, reason FROM gate_decisions WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![id.as_str(), limit], |r| {
+            Ok((
+                r.get::<_, Millis>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, u8>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (at, client_id, action, topic, bytes, qos, decision, reason) = row?;
+            Ok(GateRecord {
+                at,
+                device_id: Some(id.clone()),
+                client_id,
+                action: parse_action(&action)?,
+                topic,
+                bytes: bytes.max(0) as u64,
+                qos,
+                decision: parse_decision(&decision, reason.as_deref())?,
+            })
+        })
+        .collect()
+    }
+}
+
+fn credential_of(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Option<CredentialInfo>, StoreError> {
+    Ok(conn
+        .query_row("SELECT username, client_id, issued_at FROM credentials WHERE device_id = ?1", [id.as_str()], |r| {
+            Ok(CredentialInfo { username: r.get(0)?, client_id: r.get(1)?, issued_at: r.get(2)? })
+        })
+        .optional()?)
+}
+
+fn audit(tx: &rusqlite::Transaction<'_>, at: Millis, actor: &Actor, origin: &str, action: &str, subject: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO audit (at, actor, origin, action, subject) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![at, actor.as_str(), origin, action, subject],
+    )?;
+    Ok(())
+}
+
+fn rule_from(direction: &str, pattern: String, status: &str) -> Result<TopicRule, StoreError> {
+    Ok(TopicRule {
+        direction: Direction::parse(direction).ok_or_else(|| corrupt(format!("topic rule direction {direction}")))?,
+        pattern,
+        status: RuleStatus::parse(status).ok_or_else(|| corrupt(format!("topic rule status {status}")))?,
+    })
+}
+
+fn parse_action(s: &str) -> Result<Action, StoreError> {
+    match s {
+        "connect" => Ok(Action::Connect),
+        "publish" => Ok(Action::Publish),
+        "subscribe" => Ok(Action::Subscribe),
+        other => Err(corrupt(format!("gate action {other}"))),
+    }
+}
+
+fn parse_decision(decision: &str, reason: Option<&str>) -> Result<Decision, StoreError> {
+    use hearth_core::gate::DropReason::*;
+    match (decision, reason) {
+        ("allow", _) => Ok(Decision::Allow),
+        ("redact", _) => Ok(Decision::Redact(vec![])),
+        ("drop", Some(r)) => {
+            let reason = [Quarantined, Blocked, NotInManifest, DeniedByManifest, SystemTopic, InvalidTopic, BadCredentials, ClientIdTaken]
+                .into_iter()
+                .find(|x| x.as_str() == r)
+                .ok_or_else(|| corrupt(format!("drop reason {r}")))?;
+            Ok(Decision::Drop(reason))
+        }
+        (other, _) => Err(corrupt(format!("gate decision {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_core::gate::DropReason;
+
+    fn store_with_device() -> (Store, DeviceId) {
+        let mut store = Store::open_in_memory().unwrap();
+        let id = DeviceId::from_random(0xabc);
+        store.add_device(&id, "Garage sensor", &Actor::Owner, "cli", 1).unwrap();
+        (store, id)
+    }
+
+    fn record(id: &DeviceId, action: Action, topic: &str, decision: Decision) -> GateRecord {
+        GateRecord { at: 10, device_id: Some(id.clone()), client_id: "c1".into(), action, topic: topic.into(), bytes: 5, qos: 1, decision }
+    }
+
+    #[test]
+    fn a_device_added_by_hand_is_approved_with_its_history() {
+        let (store, id) = store_with_device();
+        let detail = store.device(&id).unwrap();
+        assert_eq!(detail.device.state, DeviceState::Approved);
+        assert_eq!(detail.device.rule, "manual");
+        assert_eq!((detail.history[0].from, detail.history[0].to, detail.history[0].origin.as_str()), (None, DeviceState::Approved, "cli"));
+    }
+
+    #[test]
+    fn credentials_are_issued_rotated_and_revoked_with_an_audit_and_no_secret() {
+        let (mut store, id) = store_with_device();
+        let info = store.set_credential(&id, "sha256:aa", &Actor::Owner, "web", 2).unwrap();
+        assert_eq!(info.username, id.as_str());
+        store.set_credential(&id, "sha256:bb", &Actor::Owner, "cli", 3).unwrap();
+        let policy = store.policies().unwrap().into_iter().find(|p| p.device_id == id).unwrap();
+        assert_eq!(policy.secret_hash.as_deref(), Some("sha256:bb"));
+        store.bind_client_id(&id, Some("garage-1"), &Actor::Owner, "cli", 4).unwrap();
+        assert_eq!(store.credential(&id).unwrap().unwrap().client_id.as_deref(), Some("garage-1"));
+        assert!(store.revoke_credential(&id, &Actor::Owner, "web", 5).unwrap());
+        assert!(!store.revoke_credential(&id, &Actor::Owner, "web", 6).unwrap());
+        assert!(matches!(store.bind_client_id(&id, None, &Actor::Owner, "cli", 7), Err(StoreError::NoCredential(_))));
+        let actions: Vec<String> = store.audit(10).unwrap().into_iter().rev().map(|a| a.action).collect();
+        assert_eq!(actions, ["issue_credential", "rotate_credential", "bind_client_id", "revoke_credential"]);
+    }
+
+    #[test]
+    fn refused_topics_are_learned_and_a_person_can_allow_them() {
+        let (mut store, id) = store_with_device();
+        let refused = Decision::Drop(DropReason::NotInManifest);
+        store
+            .record_decisions(&[
+                record(&id, Action::Publish, "tele/plug1/SENSOR", refused.clone()),
+                record(&id, Action::Publish, "tele/plug1/SENSOR", refused.clone()),
+                record(&id, Action::Subscribe, "cmnd/plug1/#", refused),
+                record(&id, Action::Publish, "$SYS/x", Decision::Drop(DropReason::SystemTopic)),
+            ])
+            .unwrap();
+        let rules = store.topic_rules(&id).unwrap();
+        assert_eq!(rules.len(), 2, "system topics are not proposed: {rules:?}");
+        let sensor = rules.iter().find(|r| r.rule.pattern == "tele/plug1/SENSOR").unwrap();
+        assert_eq!((sensor.rule.status, sensor.tries), (RuleStatus::Learned, 2));
+        // Learned rules do not reach the gate; allowed ones do.
+        assert!(store.policies().unwrap()[0].manifest.rules.is_empty());
+        let allow = TopicRule { direction: Direction::Publish, pattern: "tele/plug1/#".into(), status: RuleStatus::Allowed };
+        store.set_topic_rule(&id, &allow, &Actor::Owner, "web", 11).unwrap();
+        assert_eq!(store.policies().unwrap()[0].manifest.rules, [allow]);
+        assert_eq!(store.recent_decisions(&id, 10).unwrap().len(), 4);
+        assert_eq!(store.audit(1).unwrap()[0].action, "allow_publish");
+    }
+
+    #[test]
+    fn forgetting_a_device_removes_its_broker_rows() {
+        let (mut store, id) = store_with_device();
+        store.set_credential(&id, "sha256:aa", &Actor::Owner, "web", 2).unwrap();
+        store.record_decisions(&[record(&id, Action::Publish, "a/b", Decision::Drop(DropReason::NotInManifest))]).unwrap();
+        store.forget(&id, &Actor::Owner, "cli", 3).unwrap();
+        for table in ["credentials", "topic_rules", "gate_decisions"] {
+            let n: i64 = store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+        // A decision for a device forgotten meanwhile (still queued for the writer) is dropped.
+        store.record_decisions(&[record(&id, Action::Publish, "a/b", Decision::Allow)]).unwrap();
+        let n: i64 = store.conn.query_row("SELECT COUNT(*) FROM gate_decisions", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+    }
+}
