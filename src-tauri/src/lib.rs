@@ -90,13 +90,18 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
     });
 }
 
-/// The data directory and listen address, as for `hearth serve`: `HEARTH_DATA_DIR` and
-/// `HEARTH_HTTP_LISTEN` override the defaults (tests use them).
+/// The data directory and listen addresses, as for `hearth serve`: `HEARTH_DATA_DIR`,
+/// `HEARTH_HTTP_LISTEN` and `HEARTH_MQTT_LISTEN` override the defaults (tests use them).
 fn options() -> anyhow::Result<Options> {
     let data_dir = hearth::data_dir::resolve(std::env::var_os("HEARTH_DATA_DIR").map(Into::into))?;
-    let http_listen = match std::env::var("HEARTH_HTTP_LISTEN") {
-        Ok(v) => Some(v.parse().map_err(|e| anyhow::anyhow!("HEARTH_HTTP_LISTEN={v} is not an address like 127.0.0.1:8470: {e}"))?),
-        Err(_) => None,
-    };
-    Ok(Options { data_dir, http_listen, allow_plain_http: false, interfaces: vec![], no_discovery: false })
+    let http_listen = address_from_env("HEARTH_HTTP_LISTEN", "127.0.0.1:8470")?;
+    let mqtt_listen = address_from_env("HEARTH_MQTT_LISTEN", "0.0.0.0:1883")?;
+    Ok(Options { data_dir, http_listen, allow_plain_http: false, interfaces: vec![], no_discovery: false, mqtt_listen, no_broker: false })
+}
+
+fn address_from_env(name: &str, example: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v.parse().map_err(|e| anyhow::anyhow!("{name}={v} is not an address like {example}: {e}"))?)),
+        Err(_) => Ok(None),
+    }
 }

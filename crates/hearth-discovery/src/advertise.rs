@@ -1,18 +1,33 @@
-//! Hearth's own mDNS record, so a second Hearth window or a phone can find the hub.
+//! Hearth's own mDNS records: `_hearth._tcp` so a second Hearth window or a phone can find the
+//! hub, and `_mqtt._tcp` so devices that look for a broker find Hearth's.
 
 use crate::DiscoveryError;
+use crate::browser::Advertisement;
 use mdns_sd::{ServiceDaemon, ServiceInfo};
 
 pub const HEARTH_SERVICE_TYPE: &str = "_hearth._tcp.local.";
+pub const MQTT_SERVICE_TYPE: &str = "_mqtt._tcp.local.";
 
-/// Registers `_hearth._tcp` with TXT `version` and `api` (the HTTP port, with `path=/api/v1`).
-/// Returns the full instance name, to unregister on shutdown and to skip our own record when
-/// browsing.
-pub fn advertise(daemon: &ServiceDaemon, instance: &str, host: &str, http_port: u16, version: &str) -> Result<String, DiscoveryError> {
-    let port = http_port.to_string();
-    let props = [("version", version), ("api", port.as_str()), ("path", "/api/v1")];
-    let host = format!("{}.local.", host.trim_end_matches('.').trim_end_matches(".local"));
-    let info = ServiceInfo::new(HEARTH_SERVICE_TYPE, instance, &host, "", http_port, &props[..])?.enable_addr_auto();
+/// Registers what `a` asks for: `_hearth._tcp` with TXT `version`, `api` (the HTTP port) and
+/// `path=/api/v1`; `_mqtt._tcp` on the broker's port. Returns the full instance names, to
+/// unregister on shutdown and to skip Hearth's own records when browsing.
+pub fn advertise(daemon: &ServiceDaemon, a: &Advertisement) -> Result<Vec<String>, DiscoveryError> {
+    let host = format!("{}.local.", a.host.trim_end_matches('.').trim_end_matches(".local"));
+    let mut names = Vec::new();
+    if let Some(http_port) = a.http_port {
+        let port = http_port.to_string();
+        let props = [("version", a.version.as_str()), ("api", port.as_str()), ("path", "/api/v1")];
+        names.push(register(daemon, ServiceInfo::new(HEARTH_SERVICE_TYPE, &a.instance, &host, "", http_port, &props[..])?)?);
+    }
+    if let Some(mqtt_port) = a.mqtt_port {
+        let props = [("version", a.version.as_str())];
+        names.push(register(daemon, ServiceInfo::new(MQTT_SERVICE_TYPE, &a.instance, &host, "", mqtt_port, &props[..])?)?);
+    }
+    Ok(names)
+}
+
+fn register(daemon: &ServiceDaemon, info: ServiceInfo) -> Result<String, DiscoveryError> {
+    let info = info.enable_addr_auto();
     let fullname = info.get_fullname().to_owned();
     daemon.register(info)?;
     Ok(fullname)

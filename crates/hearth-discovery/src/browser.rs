@@ -31,7 +31,10 @@ pub struct DiscoveryConfig {
 pub struct Advertisement {
     pub instance: String,
     pub host: String,
-    pub http_port: u16,
+    /// The web UI and API (`_hearth._tcp`), when others can reach them.
+    pub http_port: Option<u16>,
+    /// The MQTT broker (`_mqtt._tcp`), when others can reach it.
+    pub mqtt_port: Option<u16>,
     pub version: String,
 }
 
@@ -55,14 +58,16 @@ pub struct Discovery {
     daemon: ServiceDaemon,
     cancel: CancellationToken,
     tasks: TaskTracker,
-    own_record: Option<String>,
+    /// Hearth's own records: skipped when browsing, said goodbye to at shutdown.
+    own_record: Vec<String>,
 }
 
 #[derive(Clone)]
 struct Shared {
     daemon: ServiceDaemon,
     browsed: Arc<Mutex<HashSet<String>>>,
-    own_record: Option<String>,
+    /// Hearth's own records: skipped when browsing, said goodbye to at shutdown.
+    own_record: Vec<String>,
     events: mpsc::Sender<DiscoveryEvent>,
     cancel: CancellationToken,
     tasks: TaskTracker,
@@ -81,8 +86,8 @@ impl Discovery {
         }
         daemon.set_ip_check_interval(INTERFACE_CHECK_SECS)?;
         let own_record = match &config.advertise {
-            Some(a) => Some(advertise(&daemon, &a.instance, &a.host, a.http_port, &a.version)?),
-            None => None,
+            Some(a) => advertise(&daemon, a)?,
+            None => vec![],
         };
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -105,11 +110,11 @@ impl Discovery {
 
     /// Says goodbye for Hearth's own record, stops browsing and waits for every task.
     pub async fn shutdown(self) {
-        if let Some(name) = &self.own_record
-            && let Ok(rx) = self.daemon.unregister(name)
-        {
-            // The goodbye packet is sent within a few ms; don't hang shutdown on it.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv_async()).await;
+        for name in &self.own_record {
+            if let Ok(rx) = self.daemon.unregister(name) {
+                // The goodbye packet is sent within a few ms; don't hang shutdown on it.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv_async()).await;
+            }
         }
         self.cancel.cancel();
         self.tasks.close();
@@ -161,7 +166,7 @@ impl Shared {
     fn translate(&self, event: ServiceEvent) -> Option<DiscoveryEvent> {
         match event {
             ServiceEvent::ServiceResolved(svc) => {
-                if self.own_record.as_deref() == Some(svc.fullname.as_str()) {
+                if self.own_record.contains(&svc.fullname) {
                     return None;
                 }
                 let instance = instance_name(&svc.fullname, &svc.ty_domain);
@@ -170,7 +175,7 @@ impl Shared {
                 Some(DiscoveryEvent::Seen(Sighting::new(&svc.ty_domain, instance, &svc.host, addresses, svc.port, txt)))
             }
             ServiceEvent::ServiceRemoved(ty_domain, fullname) => {
-                if self.own_record.as_deref() == Some(fullname.as_str()) {
+                if self.own_record.contains(&fullname) {
                     return None;
                 }
                 let probe = Sighting::new(&ty_domain, instance_name(&fullname, &ty_domain), "", vec![], 0, []);

@@ -6,7 +6,7 @@
 //! - [`browser`]: runs the mdns-sd daemon, browses every type plus the DNS-SD meta-query,
 //!   follows new types the meta-query reveals, and turns mdns-sd events into typed
 //!   [`DiscoveryEvent`]s on one channel.
-//! - [`advertise`]: Hearth's own `_hearth._tcp` record.
+//! - [`advertise`]: Hearth's own records: `_hearth._tcp` (web UI, API) and `_mqtt._tcp` (broker).
 //!
 //! Flow: network → mdns-sd daemon thread → one flume receiver per browsed type → a tokio task
 //! per type → one bounded mpsc of [`DiscoveryEvent`] → the hub's inventory task.

@@ -1,7 +1,9 @@
 //! The `hearth` command line (clap). `serve` and `demo` run here; the other commands talk to
 //! the running hub through [`crate::client`].
 
-use crate::api::types::{Device, DeviceDetail};
+use crate::api::types::{
+    AddedDevice, BrokerView, CredentialAction, Device, DeviceDetail, Direction, IssuedCredential, RuleChoice, RuleStatus, TopicRuleRequest,
+};
 use crate::client::Client;
 use crate::engine::{Engine, Options};
 use anyhow::Result;
@@ -40,6 +42,12 @@ pub enum Command {
         /// Do not run mDNS discovery.
         #[arg(long)]
         no_discovery: bool,
+        /// Where the MQTT broker listens (default 0.0.0.0:1883, or [broker] listen).
+        #[arg(long, value_name = "ADDR")]
+        mqtt_listen: Option<SocketAddr>,
+        /// Do not run the MQTT broker.
+        #[arg(long)]
+        no_broker: bool,
     },
     /// List the devices the running hub knows.
     Devices {
@@ -76,13 +84,62 @@ pub enum DeviceAction {
     Block { id: String },
     /// Delete a device and every record about it.
     Forget { id: String },
+    /// Add a device that does not announce itself (approved), and print its MQTT credential once.
+    Add {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a new MQTT secret (printed once) or revoke the credential; either disconnects the device.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["rotate", "revoke"])))]
+    Credentials {
+        id: String,
+        #[arg(long)]
+        rotate: bool,
+        #[arg(long)]
+        revoke: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The device's manifest: topics allowed, denied, and tried but not allowed (learned).
+    Topics {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Allow the device to publish or subscribe to a topic pattern (`+` one level, `#` the rest).
+    Allow(TopicArgs),
+    /// Deny a topic pattern (a denial wins over an allowance).
+    Deny(TopicArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("direction").required(true).args(["publish", "subscribe"])))]
+pub struct TopicArgs {
+    id: String,
+    #[arg(long, value_name = "PATTERN")]
+    publish: Option<String>,
+    #[arg(long, value_name = "PATTERN")]
+    subscribe: Option<String>,
+}
+
+impl TopicArgs {
+    fn request(self, rule: RuleChoice) -> (String, TopicRuleRequest) {
+        let (direction, pattern) = match (self.publish, self.subscribe) {
+            (Some(p), _) => (Direction::Publish, p),
+            (None, Some(p)) => (Direction::Subscribe, p),
+            // clap's group requires one of the two.
+            (None, None) => (Direction::Publish, String::new()),
+        };
+        (self.id, TopicRuleRequest { direction, pattern, rule })
+    }
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
     let data_dir = crate::data_dir::resolve(cli.data_dir)?;
     match cli.command {
-        Command::Serve { http_listen, allow_plain_http, interfaces, no_discovery } => {
-            serve(Options { data_dir, http_listen, allow_plain_http, interfaces, no_discovery }).await
+        Command::Serve { http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, no_broker } => {
+            serve(Options { data_dir, http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, no_broker }).await
         }
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Devices { json } => {
@@ -142,6 +199,40 @@ pub async fn run(cli: Cli) -> Result<()> {
                     client.forget(&id).await?;
                     println!("{id} forgotten: every record about it was deleted. If it announces itself again it returns as new.");
                 }
+                DeviceAction::Add { name, json } => {
+                    let added = client.add_device(&name).await?;
+                    if json {
+                        print_added_json(&added)?;
+                    } else {
+                        println!("Added {} ({}), approved.", added.device.name, added.device.id);
+                        print_credential(&added.credential);
+                    }
+                }
+                DeviceAction::Credentials { id, rotate, revoke: _, json } => {
+                    let action = if rotate { CredentialAction::Rotate } else { CredentialAction::Revoke };
+                    match (client.credential(&id, action).await?, json) {
+                        (Some(issued), true) => println!("{}", serde_json::to_string_pretty(&issued)?),
+                        (Some(issued), false) => print_credential(&issued),
+                        (None, true) => println!("{}", serde_json::json!({ "id": id, "revoked": true })),
+                        (None, false) => println!("The MQTT credential of {id} is revoked; its clients were disconnected."),
+                    }
+                }
+                DeviceAction::Topics { id, json } => {
+                    let view = client.broker_view(&id).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&view)?);
+                    } else {
+                        print_topics(&view);
+                    }
+                }
+                DeviceAction::Allow(args) => {
+                    let (id, request) = args.request(RuleChoice::Allow);
+                    print_topics(&client.set_topic_rule(&id, &request).await?);
+                }
+                DeviceAction::Deny(args) => {
+                    let (id, request) = args.request(RuleChoice::Deny);
+                    print_topics(&client.set_topic_rule(&id, &request).await?);
+                }
             }
             Ok(())
         }
@@ -183,6 +274,43 @@ pub(crate) async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// `--json` of `device add`: the device's fields with its credential, `id`, `username` and
+/// `password` at the top level for scripts.
+fn print_added_json(added: &AddedDevice) -> Result<()> {
+    let mut value = serde_json::to_value(&added.device)?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("username".into(), added.credential.username.clone().into());
+        object.insert("password".into(), added.credential.password.clone().into());
+        object.insert("broker".into(), added.credential.broker.clone().into());
+    }
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+fn print_credential(c: &IssuedCredential) {
+    println!("MQTT credential for {} (shown only now; Hearth keeps only its hash):", c.device_id);
+    println!("  broker:   {}", c.broker);
+    println!("  username: {}", c.username);
+    println!("  password: {}", c.password);
+}
+
+fn print_topics(view: &BrokerView) {
+    match &view.credential {
+        Some(c) => println!("MQTT username {}{}", c.username, c.client_id.as_ref().map(|id| format!(", bound to client id {id}")).unwrap_or_default()),
+        None => println!("No MQTT credential (`hearth device credentials {} --rotate` issues one).", view.device_id),
+    }
+    for s in &view.sessions {
+        println!("connected: client {} from {} (MQTT {})", s.client_id, s.remote.as_deref().unwrap_or("?"), s.protocol);
+    }
+    if view.rules.is_empty() {
+        println!("No topic rules yet: the device may neither publish nor subscribe. What it tries is listed here as learned.");
+    }
+    for r in &view.rules {
+        let tries = if r.status == RuleStatus::Learned { format!("  (tried {} times)", r.tries) } else { String::new() };
+        println!("{:<9} {:<9} {}{tries}", r.status.as_str(), r.direction.as_str(), r.pattern);
+    }
 }
 
 fn report(device: &Device) {

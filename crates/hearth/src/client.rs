@@ -1,6 +1,6 @@
 //! The CLI's client for a running hub, found through the data directory.
 
-use crate::api::types::{ApiError, Device, DeviceDetail, Status};
+use crate::api::types::{AddedDevice, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest};
 use crate::data_dir;
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
@@ -24,8 +24,16 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, method: reqwest::Method, path: &str) -> Result<Option<T>> {
+        self.send_json(method, path, None).await
+    }
+
+    async fn send_json<T: DeserializeOwned>(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<Option<T>> {
         let url = format!("{}{path}", self.base);
-        let response = self.http.request(method, &url).bearer_auth(&self.token).send().await.with_context(|| {
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| {
             format!("cannot reach the hub at {url}; is `hearth serve` still running? (a stale {} is left if it crashed)", data_dir::RUNNING)
         })?;
         let status = response.status();
@@ -64,6 +72,28 @@ impl Client {
 
     pub async fn forget(&self, id: &str) -> Result<()> {
         self.send::<serde_json::Value>(reqwest::Method::DELETE, &format!("/devices/{}", checked(id)?)).await.map(|_| ())
+    }
+
+    pub async fn add_device(&self, name: &str) -> Result<AddedDevice> {
+        self.send_json(reqwest::Method::POST, "/devices", Some(serde_json::json!({ "name": name })))
+            .await?
+            .context("the hub sent an empty answer")
+    }
+
+    pub async fn credential(&self, id: &str, action: CredentialAction) -> Result<Option<IssuedCredential>> {
+        let answer: Option<Option<IssuedCredential>> =
+            self.send_json(reqwest::Method::POST, &format!("/devices/{}/credential", checked(id)?), Some(serde_json::json!({ "action": action }))).await?;
+        Ok(answer.flatten())
+    }
+
+    pub async fn broker_view(&self, id: &str) -> Result<BrokerView> {
+        self.get(&format!("/devices/{}/broker", checked(id)?)).await
+    }
+
+    pub async fn set_topic_rule(&self, id: &str, request: &TopicRuleRequest) -> Result<BrokerView> {
+        self.send_json(reqwest::Method::POST, &format!("/devices/{}/topics", checked(id)?), Some(serde_json::to_value(request)?))
+            .await?
+            .context("the hub sent an empty answer")
     }
 
     pub async fn login_url(&self) -> Result<String> {

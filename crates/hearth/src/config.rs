@@ -14,7 +14,24 @@ pub const FILE_NAME: &str = "hearth.toml";
 pub struct Config {
     pub http: HttpConfig,
     pub discovery: DiscoveryConfig,
+    pub broker: BrokerSection,
     pub secrets: SecretsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerSection {
+    /// Run the home's MQTT broker.
+    pub enabled: bool,
+    /// Where devices connect. All interfaces by default: the broker is for the home's devices,
+    /// and nothing connects without its own credential.
+    pub listen: SocketAddr,
+}
+
+impl Default for BrokerSection {
+    fn default() -> Self {
+        Self { enabled: true, listen: SocketAddr::from(([0, 0, 0, 0], 1883)) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,12 +123,14 @@ mod tests {
     #[test]
     fn values_are_read() {
         let c = Config::parse(
-            "[http]\nlisten = \"0.0.0.0:9000\"\n[discovery]\ninterfaces = [\"eth0\"]\n[secrets]\nstore = \"file\"\n",
+            "[http]\nlisten = \"0.0.0.0:9000\"\n[discovery]\ninterfaces = [\"eth0\"]\n[broker]\nlisten = \"127.0.0.1:1884\"\n[secrets]\nstore = \"file\"\n",
             Path::new("h.toml"),
         )
         .unwrap();
         assert_eq!(c.http.listen.port(), 9000);
         assert_eq!(c.discovery.interfaces, ["eth0"]);
+        assert_eq!(c.broker.listen.port(), 1884);
+        assert!(c.broker.enabled);
         assert_eq!(c.secrets.store, SecretStoreChoice::File);
     }
 

@@ -8,6 +8,7 @@ use crate::http::{self, AppState, Auth};
 use crate::hub::Hub;
 use crate::secrets::Secrets;
 use anyhow::{Context, Result};
+use hearth_broker::{Broker, BrokerConfig};
 use hearth_discovery::browser::Advertisement;
 use hearth_discovery::service_types::BROWSED;
 use hearth_discovery::{Discovery, DiscoveryConfig};
@@ -31,6 +32,10 @@ pub struct Options {
     pub allow_plain_http: bool,
     pub interfaces: Vec<String>,
     pub no_discovery: bool,
+    /// `--mqtt-listen`: where the broker listens.
+    pub mqtt_listen: Option<SocketAddr>,
+    /// `--no-broker`: run without the MQTT broker.
+    pub no_broker: bool,
 }
 
 /// A running hub.
@@ -39,6 +44,8 @@ pub struct Engine {
     pub hub: Hub,
     /// The address the HTTP server really listens on (port 0 resolved).
     pub http_addr: SocketAddr,
+    /// The address the MQTT broker really listens on, if it runs.
+    pub mqtt_addr: Option<SocketAddr>,
     auth: Arc<Auth>,
     /// Held for the engine's life: one hub per data directory.
     _lock: std::fs::File,
@@ -66,7 +73,7 @@ impl Engine {
         let session_key = secrets.get_or_create("session-key", 32)?;
         let owner_token = data_dir::owner_token(dir)?;
         let store = hearth_store::Store::open(&dir.join(data_dir::DATABASE))?;
-        let hub = Hub::new(store, dir, secrets.storage().clone())?;
+        let (hub, records) = Hub::new(store, dir, secrets.storage().clone())?;
 
         let listen = options.http_listen.unwrap_or(config.http.listen);
         let beyond_loopback = !listen.ip().is_loopback();
@@ -92,6 +99,21 @@ impl Engine {
 
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
+        tasks.spawn(crate::recorder::run(hub.clone(), records, cancel.clone()));
+        let mqtt_addr = if options.no_broker || !config.broker.enabled {
+            tracing::info!("the MQTT broker is off");
+            None
+        } else {
+            let listen = options.mqtt_listen.unwrap_or(config.broker.listen);
+            let gate: Arc<dyn hearth_broker::Gate> = hub.gate();
+            let broker = tokio::task::spawn_blocking(move || Broker::start(BrokerConfig::new(listen), gate))
+                .await
+                .context("starting the MQTT broker")?
+                .map_err(|e| anyhow::anyhow!("{e} (or set [broker] listen in {})", dir.join(crate::config::FILE_NAME).display()))?;
+            let addr = broker.local_addr();
+            hub.set_broker(broker, display_addresses(addr).join(", "));
+            Some(addr)
+        };
         let auth = Arc::new(Auth::new(owner_token, session_key));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
         let shutdown = cancel.clone();
@@ -110,14 +132,15 @@ impl Engine {
             None
         } else {
             let (tx, rx) = mpsc::channel(DISCOVERY_QUEUE);
-            // Announcing a web UI nobody else can reach would only mislead phones and other hubs.
+            // Announcing a service nobody else can reach would only mislead phones and devices.
             if config.discovery.advertise && !beyond_loopback {
                 tracing::info!("not announcing _hearth._tcp: the web UI listens on loopback only ({http_addr})");
             }
-            let advertise = (config.discovery.advertise && beyond_loopback).then(|| Advertisement {
+            let advertise = config.discovery.advertise.then(|| Advertisement {
                 instance: format!("Hearth on {}", host_name()),
                 host: format!("hearth-{}", host_name()),
-                http_port: http_addr.port(),
+                http_port: beyond_loopback.then_some(http_addr.port()),
+                mqtt_port: mqtt_addr.filter(|a| !a.ip().is_loopback()).map(|a| a.port()),
                 version: env!("CARGO_PKG_VERSION").into(),
             });
             match Discovery::start(DiscoveryConfig { interfaces: interfaces.clone(), advertise }, tx) {
@@ -142,7 +165,7 @@ impl Engine {
         };
 
         data_dir::write_running(dir, &data_dir::Running { url: format!("http://{}", connect_addr(http_addr)), pid: std::process::id() })?;
-        Ok(Self { hub, http_addr, auth, _lock: lock, cancel, tasks, discovery })
+        Ok(Self { hub, http_addr, mqtt_addr, auth, _lock: lock, cancel, tasks, discovery })
     }
 
     /// The base URL for this machine (`http://127.0.0.1:8470`).
@@ -162,18 +185,11 @@ impl Engine {
         if ip.is_loopback() {
             return vec![];
         }
-        if !ip.is_unspecified() {
-            return vec![format!("http://{}", self.http_addr)];
+        let mut all = display_addresses(self.http_addr);
+        if ip.is_unspecified() {
+            all.pop(); // loopback: the first link printed already
         }
-        let mut addresses: Vec<std::net::IpAddr> = if_addrs::get_if_addrs()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| i.ip())
-            .filter(|a| !a.is_loopback() && a.is_ipv4() == ip.is_ipv4())
-            .collect();
-        addresses.sort();
-        addresses.dedup();
-        addresses.into_iter().map(|a| format!("http://{}", SocketAddr::new(a, self.http_addr.port()))).collect()
+        all.into_iter().map(|a| format!("http://{a}")).collect()
     }
 
     /// Stops discovery (saying goodbye for Hearth's own record), files what it already
@@ -182,12 +198,33 @@ impl Engine {
         if let Some(DiscoveryHandle(d)) = self.discovery {
             d.shutdown().await;
         }
+        // Blocks up to a few seconds while clients are disconnected.
+        let hub = self.hub.clone();
+        let _ = tokio::task::spawn_blocking(move || hub.broker().map(hearth_broker::Broker::shutdown)).await;
         self.cancel.cancel();
         self.tasks.close();
         self.tasks.wait().await;
         data_dir::remove_running(self.hub.data_dir());
         tracing::info!("hub stopped");
     }
+}
+
+/// The addresses others reach `addr` at: itself, or this machine's addresses when it listens on
+/// all of them (0.0.0.0), loopback last so a person sees the home-network address first.
+fn display_addresses(addr: SocketAddr) -> Vec<String> {
+    if !addr.ip().is_unspecified() {
+        return vec![addr.to_string()];
+    }
+    let mut addresses: Vec<std::net::IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|a| !a.is_loopback() && a.is_ipv4() == addr.is_ipv4())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    addresses.push(connect_addr(addr).ip());
+    addresses.into_iter().map(|a| SocketAddr::new(a, addr.port()).to_string()).collect()
 }
 
 /// An address a client on this machine can connect to (0.0.0.0 → 127.0.0.1).

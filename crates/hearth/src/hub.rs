@@ -2,12 +2,14 @@
 //! discovery reports.
 
 use crate::api::now;
-use crate::api::types::{DiscoveryStatus, Event, SecretStorage};
+use crate::api::types::{ApiError, DiscoveryStatus, Event, SecretStorage};
+use crate::gate::{HubGate, RECORD_QUEUE};
+use hearth_broker::Broker;
 use hearth_core::fingerprint::Fingerprints;
 use hearth_discovery::DiscoveryEvent;
 use hearth_store::Store;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -34,14 +36,27 @@ struct Inner {
     data_dir: PathBuf,
     secret_storage: SecretStorage,
     discovery: Mutex<DiscoveryStatus>,
+    gate: Arc<HubGate>,
+    /// Set once the engine has started the broker (never, with the broker turned off).
+    broker: OnceLock<Broker>,
+    /// Where devices connect, as shown to people (`10.0.0.2:1883`).
+    broker_address: OnceLock<String>,
 }
 
 impl Hub {
-    pub fn new(store: Store, data_dir: &Path, secret_storage: SecretStorage) -> Result<Self, hearth_store::StoreError> {
+    /// The hub, and the queue of the gate's decisions for [`crate::recorder::run`].
+    pub fn new(
+        store: Store,
+        data_dir: &Path,
+        secret_storage: SecretStorage,
+    ) -> Result<(Self, mpsc::Receiver<hearth_store::GateRecord>), hearth_store::StoreError> {
         let mut store = store;
         store.mark_all_offline()?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Ok(Self {
+        let (records, records_rx) = mpsc::channel(RECORD_QUEUE);
+        let gate = Arc::new(HubGate::new(records, events.clone()));
+        gate.load(store.policies()?);
+        let hub = Self {
             inner: Arc::new(Inner {
                 store: Mutex::new(store),
                 events,
@@ -49,8 +64,36 @@ impl Hub {
                 data_dir: data_dir.to_path_buf(),
                 secret_storage,
                 discovery: Mutex::new(DiscoveryStatus { enabled: false, interfaces: vec![], service_types: vec![], error: None }),
+                gate,
+                broker: OnceLock::new(),
+                broker_address: OnceLock::new(),
             }),
-        })
+        };
+        Ok((hub, records_rx))
+    }
+
+    pub fn gate(&self) -> Arc<HubGate> {
+        self.inner.gate.clone()
+    }
+
+    pub(crate) fn set_broker(&self, broker: Broker, address: String) {
+        let _ = self.inner.broker_address.set(address);
+        let _ = self.inner.broker.set(broker);
+    }
+
+    pub(crate) fn broker(&self) -> Option<&Broker> {
+        self.inner.broker.get()
+    }
+
+    pub(crate) fn broker_address(&self) -> String {
+        self.inner.broker_address.get().cloned().unwrap_or_else(|| "(the broker is off)".into())
+    }
+
+    /// Reloads every device's policy into the gate, after a change a person made. Call with
+    /// the store lock held (pass its guard), so no other change slips in between.
+    pub(crate) fn reload_policies(&self, store: &Store) -> Result<(), ApiError> {
+        self.inner.gate.load(store.policies()?);
+        Ok(())
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
@@ -95,6 +138,11 @@ impl Hub {
                 let mut store = self.store();
                 match store.record_sighting(&sighting, now(), &self.inner.fingerprints, crate::random::device_id) {
                     Ok(out) => {
+                        if !out.absorbed.is_empty()
+                            && let Err(e) = self.reload_policies(&store)
+                        {
+                            tracing::error!("cannot reload the broker's policies after a merge: {e}");
+                        }
                         for absorbed in out.absorbed {
                             self.publish(Event::DeviceRemoved { id: absorbed, merged_into: Some(out.device.id.clone()) });
                         }

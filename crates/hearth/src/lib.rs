@@ -3,6 +3,8 @@
 //! Map:
 //! - [`engine`]: starts and stops everything (`hearth serve` and the desktop shell use it).
 //! - [`hub`]: the hub's state and the inventory step that files discovery events.
+//! - [`gate`]: answers the broker (`hearth_broker`) from in-memory policies; [`recorder`]
+//!   writes its decisions to the store in batches.
 //! - [`api`]: the one command surface (methods on [`hub::Hub`]) and, in `api::types`, every
 //!   type that crosses the API boundary, generated for TypeScript.
 //! - [`http`]: the HTTP/WebSocket transport, sign-in and the embedded web UI.
@@ -13,6 +15,8 @@
 //! Flow: mDNS → `hearth_discovery` → mpsc → [`hub::Hub::handle`] → store → broadcast of
 //! [`api::types::Event`] → WebSocket / Tauri events → UI. People act through the API →
 //! store (recorded with who and from where) → events.
+//! MQTT: device → `hearth_broker` → [`gate::HubGate`] (state + manifest) → decision → broker
+//! applies it; decision → mpsc → [`recorder`] → store.
 
 pub mod api;
 pub mod cli;
@@ -21,9 +25,11 @@ pub mod config;
 pub mod data_dir;
 pub mod demo;
 pub mod engine;
+pub mod gate;
 pub mod http;
 pub mod hub;
 pub mod random;
+pub mod recorder;
 pub mod secrets;
 
 /// Logging for the binaries: `info` by default, `--verbose` for debug, `-vv` for trace;

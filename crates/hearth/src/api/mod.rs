@@ -1,6 +1,7 @@
 //! The one command surface of Hearth. The HTTP server, the Tauri shell and tests call these
 //! methods; none of them reaches the store or discovery directly.
 
+mod broker;
 pub mod types;
 
 use crate::hub::Hub;
@@ -25,6 +26,10 @@ impl Hub {
         let mut store = self.store();
         let (device, changed) = store.set_state(&id, decision.state(), &types::Actor::Owner, origin, now())?;
         if changed {
+            self.reload_policies(&store)?;
+            if device.state == types::DeviceState::Blocked {
+                self.disconnect(&id);
+            }
             tracing::info!(%id, state = %device.state, origin, "device state changed");
             self.publish(Event::DeviceChanged { device: device.clone() });
         }
@@ -37,6 +42,8 @@ impl Hub {
         let id = parse_id(id)?;
         let mut store = self.store();
         store.forget(&id, &types::Actor::Owner, origin, now())?;
+        self.reload_policies(&store)?;
+        self.disconnect(&id);
         tracing::info!(%id, origin, "device forgotten");
         self.publish(Event::DeviceRemoved { id, merged_into: None });
         Ok(())
@@ -57,7 +64,7 @@ impl Hub {
     }
 }
 
-fn parse_id(id: &str) -> Result<DeviceId, ApiError> {
+pub(crate) fn parse_id(id: &str) -> Result<DeviceId, ApiError> {
     DeviceId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 

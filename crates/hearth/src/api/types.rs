@@ -5,6 +5,8 @@
 pub use crate::secrets::SecretStorage;
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
 pub use hearth_core::fingerprint::Kind;
+pub use hearth_core::gate::{Action, Decision, DropReason};
+pub use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
 pub use hearth_core::inventory::{Device, DeviceDetail, Service, StateChange};
 pub use hearth_core::sighting::TxtEntry;
 
@@ -93,6 +95,9 @@ pub enum Event {
     DeviceLost { device: Device },
     /// A device was forgotten, or merged into another record.
     DeviceRemoved { id: DeviceId, merged_into: Option<DeviceId> },
+    /// A device's broker side changed: it connected or disconnected, its credential or its
+    /// manifest changed, or the gate refused something new. Reload its broker view.
+    BrokerChanged { id: DeviceId },
     /// The listener fell behind and missed events: reload the list.
     Resync,
 }
@@ -120,4 +125,122 @@ pub struct DiscoveryStatus {
     pub service_types: Vec<String>,
     /// Set when discovery could not start, with what to do.
     pub error: Option<String>,
+}
+
+/// A credential as issued: the only time the secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IssuedCredential {
+    pub device_id: DeviceId,
+    /// The MQTT username (the device id).
+    pub username: String,
+    /// The secret. Hearth keeps only its hash: copy it into the device now.
+    pub password: String,
+    /// Where devices connect (`host:port` as this hub sees it).
+    pub broker: String,
+}
+
+/// A device added by hand, with its first credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AddedDevice {
+    pub device: Device,
+    pub credential: IssuedCredential,
+}
+
+/// What to do with a device's credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum CredentialAction {
+    /// Issue a new secret (the first one, or replacing the old one, whose clients are disconnected).
+    Rotate,
+    /// Remove the credential and disconnect the device's clients.
+    Revoke,
+}
+
+/// A person's rule for a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum RuleChoice {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TopicRuleRequest {
+    pub direction: Direction,
+    pub pattern: String,
+    pub rule: RuleChoice,
+}
+
+/// A credential as shown after it was issued: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CredentialView {
+    pub username: String,
+    /// The only client id these credentials may use, when bound.
+    pub client_id: Option<String>,
+    #[ts(type = "number")]
+    pub issued_at: i64,
+}
+
+/// One live MQTT connection of a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SessionView {
+    pub client_id: String,
+    /// `address:port` the client connects from.
+    pub remote: Option<String>,
+    /// "3.1", "3.1.1" or "5".
+    pub protocol: String,
+    #[ts(type = "number")]
+    pub connected_at: i64,
+}
+
+/// One manifest rule with what the gate saw of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RuleView {
+    pub direction: Direction,
+    pub pattern: String,
+    pub status: RuleStatus,
+    #[ts(type = "number")]
+    pub since: i64,
+    /// Refused attempts seen (for learned rules).
+    #[ts(type = "number")]
+    pub tries: u64,
+    #[ts(type = "number | null")]
+    pub last_try: Option<i64>,
+}
+
+/// One recorded decision of the gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DecisionView {
+    #[ts(type = "number")]
+    pub at: i64,
+    pub client_id: String,
+    pub action: Action,
+    pub topic: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    pub qos: u8,
+    pub decision: Decision,
+}
+
+/// A device's broker side, for its page and `hearth device topics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BrokerView {
+    pub device_id: DeviceId,
+    pub credential: Option<CredentialView>,
+    pub sessions: Vec<SessionView>,
+    pub rules: Vec<RuleView>,
+    /// The newest first.
+    pub recent: Vec<DecisionView>,
+    /// Where devices connect, as this hub sees it.
+    pub broker: String,
 }

@@ -30,6 +30,10 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}", delete(forget))
         .route("/devices/{id}/approve", post(approve))
         .route("/devices/{id}/block", post(block))
+        .route("/devices", post(add_device))
+        .route("/devices/{id}/credential", post(credential))
+        .route("/devices/{id}/broker", get(broker_view))
+        .route("/devices/{id}/topics", post(set_topic_rule))
         .route("/events", get(events::stream))
         .route("/login-links", post(auth::new_login_link))
         .fallback(|| async { ApiError::not_found("no such API endpoint; the API is under /api/v1 (see the README)") })
@@ -53,6 +57,19 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// A JSON request body whose problems are answered as `{code, message}` like every other error.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(request, state)
+            .await
+            .map(|Json(value)| Body(value))
+            .map_err(|e| ApiError::bad_request(format!("the request body is not what this endpoint takes: {}", e.body_text())))
+    }
+}
 
 /// Store calls are synchronous; run them off the async workers so a slow disk never stalls
 /// the WebSocket stream or other requests.
@@ -82,4 +99,40 @@ async fn block(State(s): State<AppState>, origin: auth::Origin, Path(id): Path<S
 
 async fn forget(State(s): State<AppState>, origin: auth::Origin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     blocking(move || s.hub.forget(&id, origin.0)).await.map(|_| StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AddDevice {
+    name: String,
+}
+
+async fn add_device(State(s): State<AppState>, origin: auth::Origin, Body(body): Body<AddDevice>) -> ApiResult<crate::api::types::AddedDevice> {
+    blocking(move || s.hub.add_device(&body.name, origin.0)).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CredentialRequest {
+    action: crate::api::types::CredentialAction,
+}
+
+async fn credential(
+    State(s): State<AppState>,
+    origin: auth::Origin,
+    Path(id): Path<String>,
+    Body(body): Body<CredentialRequest>,
+) -> ApiResult<Option<crate::api::types::IssuedCredential>> {
+    blocking(move || s.hub.credential(&id, body.action, origin.0)).await
+}
+
+async fn broker_view(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<crate::api::types::BrokerView> {
+    blocking(move || s.hub.broker_view(&id)).await
+}
+
+async fn set_topic_rule(
+    State(s): State<AppState>,
+    origin: auth::Origin,
+    Path(id): Path<String>,
+    Body(body): Body<crate::api::types::TopicRuleRequest>,
+) -> ApiResult<crate::api::types::BrokerView> {
+    blocking(move || s.hub.set_topic_rule(&id, &body, origin.0)).await
 }

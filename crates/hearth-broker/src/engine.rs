@@ -1,0 +1,223 @@
+//! Starting, watching and stopping the embedded rmqtt engine.
+
+use crate::hooks::GateHooks;
+use crate::{Gate, SessionInfo};
+use rmqtt::context::ServerContext;
+use rmqtt::net::Builder;
+use rmqtt::server::MqttServer;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Where and how the broker listens.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub listen: SocketAddr,
+    /// The largest packet accepted (a camera snapshot is a few hundred KB).
+    pub max_packet_size: u32,
+    /// Messages kept for an offline persistent session, per session.
+    pub max_queued: usize,
+    /// How long an offline persistent session (and its queue) is kept.
+    pub session_expiry: Duration,
+}
+
+impl BrokerConfig {
+    pub fn new(listen: SocketAddr) -> Self {
+        Self { listen, max_packet_size: 1024 * 1024, max_queued: 10_000, session_expiry: Duration::from_secs(7 * 24 * 3600) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(
+        "the MQTT address {0} is in use by another program (another broker such as Mosquitto, or another Hearth?); stop it or choose another address with --mqtt-listen ADDR"
+    )]
+    AddrInUse(SocketAddr),
+    #[error("cannot start the MQTT broker on {addr}: {reason}")]
+    Start { addr: SocketAddr, reason: String },
+}
+
+/// Live sessions by client id, kept by the hooks.
+pub(crate) type Sessions = Arc<Mutex<HashMap<String, SessionInfo>>>;
+
+/// A running broker. Dropping it without [`Broker::shutdown`] stops it too, less gently.
+pub struct Broker {
+    addr: SocketAddr,
+    runtime: tokio::runtime::Handle,
+    scx: ServerContext,
+    sessions: Sessions,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Starts the broker on its own thread and runtime and returns once it listens.
+    pub fn start(config: BrokerConfig, gate: Arc<dyn Gate>) -> Result<Self, BrokerError> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let listen = config.listen;
+        let thread = std::thread::Builder::new()
+            .name("hearth-broker".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("hearth-mqtt").enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(BrokerError::Start { addr: listen, reason: e.to_string() }));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let sessions: Sessions = Arc::default();
+                    match serve(&config, gate, sessions.clone()).await {
+                        Ok((scx, addr, server)) => {
+                            let _ = ready_tx.send(Ok((addr, tokio::runtime::Handle::current(), scx.clone(), sessions)));
+                            tokio::select! {
+                                _ = server => tracing::error!("the MQTT broker stopped accepting connections"),
+                                _ = stop_rx => {}
+                            }
+                            disconnect_all(&scx).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+                // rmqtt's own background loops (retainer expiry, executors) never end by
+                // themselves: dropping the runtime ends them.
+                runtime.shutdown_timeout(Duration::from_secs(2));
+            })
+            .map_err(|e| BrokerError::Start { addr: listen, reason: e.to_string() })?;
+        match ready_rx.recv() {
+            Ok(Ok((addr, runtime, scx, sessions))) => {
+                tracing::info!(%addr, "MQTT broker listening");
+                Ok(Self { addr, runtime, scx, sessions, stop: Mutex::new(Some(stop_tx)), thread: Mutex::new(Some(thread)) })
+            }
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(BrokerError::Start { addr: listen, reason: "the broker thread ended while starting".into() }),
+        }
+    }
+
+    /// The address the broker really listens on (port 0 resolved).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Live sessions, oldest first.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        let mut all: Vec<SessionInfo> = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        all.sort_by_key(|s| s.connected_at);
+        all
+    }
+
+    /// Disconnects every session of `username` at once (revoked or blocked device), and drops
+    /// their persistent state: a client must not resume a session its device lost the right to.
+    pub fn disconnect_user(&self, username: &str) {
+        let client_ids: Vec<String> =
+            self.sessions().into_iter().filter(|s| s.username == username).map(|s| s.client_id).collect();
+        for client_id in client_ids {
+            let scx = self.scx.clone();
+            // Spawned: a kick waits for the session's own loop, which may be inside a hook now.
+            self.runtime.spawn(async move { kick(&scx, &client_id).await });
+        }
+    }
+
+    /// Disconnects every client and stops the broker; later calls do nothing. Blocks until the
+    /// broker's thread has ended (at most a few seconds).
+    pub fn shutdown(&self) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = stop.send(());
+        }
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread
+            && thread.join().is_err()
+        {
+            tracing::error!("the MQTT broker thread panicked while stopping");
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn serve(
+    config: &BrokerConfig,
+    gate: Arc<dyn Gate>,
+    sessions: Sessions,
+) -> Result<(ServerContext, SocketAddr, impl std::future::Future<Output = ()>), BrokerError> {
+    let addr = config.listen;
+    let scx = ServerContext::new()
+        .node_id(1)
+        // Refusing clients when the machine's load average is high is wrong for a home hub
+        // on a Raspberry Pi, and its sampling task would run forever.
+        .busy_check_enable(false)
+        // Retained messages never expire by the broker's clock (only a client's own expiry).
+        .plugins_config_map_add("rmqtt-retainer", r#"retained_message_ttl = "0s""#)
+        .build()
+        .await;
+    rmqtt_retainer::register(&scx, true, false)
+        .await
+        .map_err(|e| BrokerError::Start { addr, reason: format!("retained-message store: {e}") })?;
+    GateHooks::install(&scx, gate, sessions).await;
+
+    let inflight = NonZeroU16::new(64).unwrap_or(NonZeroU16::MIN);
+    let listener = Builder::new()
+        .name("mqtt")
+        .laddr(addr)
+        .nodelay(true)
+        .reuseaddr(Some(true))
+        .allow_anonymous(false)
+        .max_packet_size(config.max_packet_size)
+        .max_inflight(inflight)
+        .max_mqueue_len(config.max_queued)
+        .session_expiry_interval(config.session_expiry)
+        .max_session_expiry_interval(config.session_expiry)
+        // Zero: messages queued for an offline session wait for it (until the session expires)
+        // instead of silently expiring after rmqtt's default of five minutes.
+        .message_expiry_interval(Duration::ZERO)
+        .bind()
+        .map_err(|e| match e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) {
+            Some(std::io::ErrorKind::AddrInUse) => BrokerError::AddrInUse(addr),
+            _ => BrokerError::Start { addr, reason: format!("{e:#}") },
+        })?
+        .tcp()
+        .map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })?;
+    let local = listener.local_addr().map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })?;
+    let server = MqttServer::new(scx.clone()).listener_by_id(listener, 1).build();
+    Ok((scx, local, async move {
+        if let Err(e) = server.run().await {
+            tracing::error!("MQTT broker: {e:#}");
+        }
+    }))
+}
+
+async fn kick(scx: &ServerContext, client_id: &str) {
+    use rmqtt::types::{ClientId, Id};
+    let mut entry = scx.extends.shared().await.entry(Id::from(scx.node.id(), ClientId::from(client_id)));
+    if entry.session().is_some()
+        && let Err(e) = entry.kick(true, true, true).await
+    {
+        tracing::warn!(client_id, "could not disconnect an MQTT client: {e:#}");
+    }
+}
+
+async fn disconnect_all(scx: &ServerContext) {
+    let entries: Vec<_> = scx.extends.shared().await.iter().collect();
+    for mut entry in entries {
+        let _ = entry.kick(true, true, true).await;
+    }
+}

@@ -1,0 +1,122 @@
+//! rmqtt's hooks, translated into [`Gate`] questions and MQTT answers.
+
+use crate::engine::Sessions;
+use crate::{Client, ConnectAttempt, Gate, Refusal, SessionInfo};
+use async_trait::async_trait;
+use hearth_core::gate::Decision;
+use rmqtt::codec::v5::SubscribeAckReason;
+use rmqtt::context::ServerContext;
+use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
+use rmqtt::session::Session;
+use rmqtt::types::{AuthResult, LastWill, PublishAclResult, SubscribeAclResult};
+use std::sync::Arc;
+
+pub(crate) struct GateHooks {
+    gate: Arc<dyn Gate>,
+    sessions: Sessions,
+}
+
+impl GateHooks {
+    pub(crate) async fn install(scx: &ServerContext, gate: Arc<dyn Gate>, sessions: Sessions) {
+        let register = scx.extends.hook_mgr().register();
+        for hook in [
+            Type::ClientAuthenticate,
+            Type::ClientSubscribeCheckAcl,
+            Type::MessagePublishCheckAcl,
+            Type::ClientConnected,
+            Type::ClientDisconnected,
+        ] {
+            register.add(hook, Box::new(Self { gate: gate.clone(), sessions: sessions.clone() })).await;
+        }
+        // rmqtt registers hooks disabled; without this they are never called and every client
+        // would be let in.
+        register.start().await;
+    }
+
+    fn authenticate(&self, ci: &rmqtt::types::ConnectInfo) -> AuthResult {
+        let will_topic = ci.last_will().map(|will| match will {
+            LastWill::V3(w) => w.topic.to_string(),
+            LastWill::V5(w) => w.topic.to_string(),
+        });
+        let attempt = ConnectAttempt {
+            client_id: ci.client_id(),
+            username: ci.username().map(|u| &**u),
+            password: ci.password().map(|p| &p[..]),
+            remote: ci.ipaddress(),
+            protocol: ci.proto_ver(),
+            will_topic: will_topic.as_deref(),
+        };
+        match self.gate.connect(&attempt) {
+            // Never a superuser: a superuser skips the ACL hooks, and so the gate.
+            Ok(()) => AuthResult::Allow(false, None),
+            Err(Refusal::BadCredentials) => AuthResult::BadUsernameOrPassword,
+            Err(Refusal::NotAuthorized) => AuthResult::NotAuthorized,
+        }
+    }
+}
+
+fn client(session: &Session) -> Option<Client<'_>> {
+    Some(Client { client_id: &session.id.client_id, username: session.id.username.as_deref()? })
+}
+
+#[async_trait]
+impl Handler for GateHooks {
+    async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
+        match param {
+            Parameter::ClientAuthenticate(ci) => (false, Some(HookResult::AuthResult(self.authenticate(ci)))),
+            Parameter::ClientSubscribeCheckAcl(session, sub) => {
+                let decision = match client(session) {
+                    Some(c) => self.gate.subscribe(c, &sub.topic_filter, sub.opts.qos_value()),
+                    None => Decision::Drop(hearth_core::gate::DropReason::BadCredentials),
+                };
+                let result = if decision.is_allow() {
+                    SubscribeAclResult::new_success(sub.opts.qos(), None)
+                } else {
+                    SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized)
+                };
+                (false, Some(HookResult::SubscribeAclResult(result)))
+            }
+            Parameter::MessagePublishCheckAcl(session, publish) => {
+                let decision = match client(session) {
+                    Some(c) => self.gate.publish(c, &publish.topic, publish.payload.len(), publish.qos.value(), publish.retain),
+                    None => Decision::Drop(hearth_core::gate::DropReason::BadCredentials),
+                };
+                let result = match decision {
+                    Decision::Allow | Decision::Redact(_) => PublishAclResult::allow(),
+                    // Not disconnecting: a device that publishes one unlisted topic keeps its
+                    // allowed traffic. MQTT 5 clients get 0x87 (Not authorized) with the reason.
+                    Decision::Drop(reason) => PublishAclResult::rejected(false, Some(reason.as_str().into())),
+                };
+                (false, Some(HookResult::PublishAclResult(result)))
+            }
+            Parameter::ClientConnected(session) => {
+                if let Some(c) = client(session) {
+                    let info = SessionInfo {
+                        client_id: c.client_id.to_owned(),
+                        username: c.username.to_owned(),
+                        remote: session.id.remote_addr,
+                        protocol: session.protocol().await.unwrap_or(0),
+                        connected_at: session.connected_at().await.unwrap_or(0),
+                    };
+                    self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(info.client_id.clone(), info.clone());
+                    self.gate.connected(&info);
+                }
+                (true, acc)
+            }
+            Parameter::ClientDisconnected(session, _reason) => {
+                if let Some(c) = client(session) {
+                    let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+                    // A reconnect with the same client id replaces the entry before the old
+                    // connection's disconnect arrives: remove only the connection that ended.
+                    if sessions.get(c.client_id).is_some_and(|s| Some(s.remote) == Some(session.id.remote_addr)) {
+                        sessions.remove(c.client_id);
+                    }
+                    drop(sessions);
+                    self.gate.disconnected(c);
+                }
+                (true, acc)
+            }
+            _ => (true, acc),
+        }
+    }
+}

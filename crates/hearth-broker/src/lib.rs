@@ -1,0 +1,75 @@
+//! Hearth's MQTT broker: an embedded [rmqtt] engine (MQTT 3.1, 3.1.1 and 5; QoS 0-2; retained
+//! messages; Last Will; persistent sessions) behind Hearth's own small interface, so the engine
+//! could be replaced without touching the hub.
+//!
+//! Map:
+//! - [`Gate`]: what the hub answers for every CONNECT, SUBSCRIBE and PUBLISH. The broker asks it
+//!   synchronously from rmqtt's hooks, so it must answer from memory.
+//! - [`Broker`]: starts the engine on its own thread and runtime (rmqtt has no shutdown of its
+//!   own; dropping the runtime is the clean way out), lists sessions, disconnects a device.
+//! - `hooks`: the rmqtt hook handler that turns packets into [`Gate`] questions and the answers
+//!   into MQTT reason codes.
+//!
+//! rmqtt 0.24.0 pitfalls handled here (DESIGN.md): anonymous clients are refused
+//! (`allow_anonymous(false)`); a Will is checked at CONNECT because rmqtt publishes it without
+//! the publish ACL; queued messages and retained messages never expire on the broker's own
+//! clock; hooks are started explicitly; the busy check (which refuses clients under load) is off.
+
+mod engine;
+mod hooks;
+
+pub use engine::{Broker, BrokerConfig, BrokerError};
+
+use hearth_core::gate::Decision;
+use std::net::SocketAddr;
+
+/// A client's CONNECT, as the gate sees it.
+#[derive(Debug, Clone)]
+pub struct ConnectAttempt<'a> {
+    pub client_id: &'a str,
+    pub username: Option<&'a str>,
+    pub password: Option<&'a [u8]>,
+    pub remote: Option<SocketAddr>,
+    /// 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0.
+    pub protocol: u8,
+    /// The topic of the client's Last Will, if it has one.
+    pub will_topic: Option<&'a str>,
+}
+
+/// Why a CONNECT was refused; each maps to its MQTT reason code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Unknown username or wrong secret (MQTT 3: 0x04, MQTT 5: 0x86).
+    BadCredentials,
+    /// Known, but not allowed now: blocked, client id taken, Will outside the manifest
+    /// (MQTT 3: 0x05, MQTT 5: 0x87).
+    NotAuthorized,
+}
+
+/// An authenticated client: its client id and its username (Hearth's device id).
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub client_id: &'a str,
+    pub username: &'a str,
+}
+
+/// A live connection, for the device page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub client_id: String,
+    pub username: String,
+    pub remote: Option<SocketAddr>,
+    pub protocol: u8,
+    /// Milliseconds since the Unix epoch.
+    pub connected_at: i64,
+}
+
+/// The hub's side of the broker. Every method is called on the broker's threads, once per
+/// packet: answer from memory and hand anything slow (recording) to another task.
+pub trait Gate: Send + Sync + 'static {
+    fn connect(&self, attempt: &ConnectAttempt<'_>) -> Result<(), Refusal>;
+    fn publish(&self, client: Client<'_>, topic: &str, bytes: usize, qos: u8, retain: bool) -> Decision;
+    fn subscribe(&self, client: Client<'_>, filter: &str, qos: u8) -> Decision;
+    fn connected(&self, session: &SessionInfo);
+    fn disconnected(&self, client: Client<'_>);
+}

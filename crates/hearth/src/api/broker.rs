@@ -1,0 +1,157 @@
+//! The broker side of the command surface: devices added by hand, credentials, manifests and
+//! each device's broker view.
+
+use super::{Origin, now, parse_id};
+use crate::api::types::{
+    Actor, AddedDevice, BrokerView, CredentialAction, CredentialView, DecisionView, Direction, Event, IssuedCredential, RuleChoice, RuleStatus,
+    RuleView, SessionView, TopicRule, TopicRuleRequest,
+};
+use crate::api::types::{ApiError, DeviceId};
+use crate::hub::Hub;
+use hearth_core::credential;
+use hearth_core::topic;
+use hearth_store::Store;
+
+/// Longest name a person may give a device.
+const MAX_NAME: usize = 100;
+/// Decisions shown on a device's page.
+const RECENT_DECISIONS: u32 = 50;
+
+impl Hub {
+    /// Adds a device that does not announce itself (most MQTT-only firmware), approved, with
+    /// its first credential.
+    pub fn add_device(&self, name: &str, origin: Origin) -> Result<AddedDevice, ApiError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME {
+            return Err(ApiError::bad_request(format!("a device needs a name of 1 to {MAX_NAME} characters")));
+        }
+        let id = crate::random::device_id();
+        let mut store = self.store();
+        let device = store.add_device(&id, name, &Actor::Owner, origin, now())?;
+        let credential = self.issue(&mut store, &id, origin)?;
+        tracing::info!(%id, name, origin, "device added by hand");
+        self.publish(Event::DeviceSeen { device: device.clone() });
+        Ok(AddedDevice { device, credential })
+    }
+
+    /// Issues a new secret (disconnecting clients that used the old one) or revokes the
+    /// credential (disconnecting the device). Returns the new credential when one was issued.
+    pub fn credential(&self, id: &str, action: CredentialAction, origin: Origin) -> Result<Option<IssuedCredential>, ApiError> {
+        let id = parse_id(id)?;
+        let mut store = self.store();
+        let issued = match action {
+            CredentialAction::Rotate => Some(self.issue(&mut store, &id, origin)?),
+            CredentialAction::Revoke => {
+                if !store.revoke_credential(&id, &Actor::Owner, origin, now())? {
+                    return Err(ApiError::bad_request(format!("device {id} has no MQTT credential to revoke")));
+                }
+                self.reload_policies(&store)?;
+                tracing::info!(%id, origin, "MQTT credential revoked");
+                None
+            }
+        };
+        self.disconnect(&id);
+        self.publish(Event::BrokerChanged { id });
+        Ok(issued)
+    }
+
+    /// Allows or denies a topic pattern; takes effect on live connections at once. A newly
+    /// denied subscription disconnects the device, whose client then subscribes again through
+    /// the gate (rmqtt cannot withdraw one subscription of a live session).
+    pub fn set_topic_rule(&self, id: &str, request: &TopicRuleRequest, origin: Origin) -> Result<BrokerView, ApiError> {
+        let id = parse_id(id)?;
+        let pattern = request.pattern.trim();
+        if !topic::is_valid_filter(pattern) || pattern.starts_with('$') {
+            return Err(ApiError::bad_request(format!(
+                "`{pattern}` is not a topic pattern a device may be given: use levels separated by /, `+` for one level, `#` only at the end, and no `$` topics"
+            )));
+        }
+        let status = match request.rule {
+            RuleChoice::Allow => RuleStatus::Allowed,
+            RuleChoice::Deny => RuleStatus::Denied,
+        };
+        let rule = TopicRule { direction: request.direction, pattern: pattern.to_owned(), status };
+        let mut store = self.store();
+        store.set_topic_rule(&id, &rule, &Actor::Owner, origin, now())?;
+        self.reload_policies(&store)?;
+        tracing::info!(%id, direction = rule.direction.as_str(), pattern, status = status.as_str(), origin, "manifest changed");
+        if request.direction == Direction::Subscribe && status == RuleStatus::Denied {
+            self.disconnect(&id);
+        }
+        self.publish(Event::BrokerChanged { id: id.clone() });
+        self.view(&store, &id)
+    }
+
+    /// The device's credential (never its secret), live sessions, manifest and recent decisions.
+    pub fn broker_view(&self, id: &str) -> Result<BrokerView, ApiError> {
+        let id = parse_id(id)?;
+        let store = self.store();
+        self.view(&store, &id)
+    }
+
+    fn view(&self, store: &Store, id: &DeviceId) -> Result<BrokerView, ApiError> {
+        let credential =
+            store.credential(id)?.map(|c| CredentialView { username: c.username, client_id: c.client_id, issued_at: c.issued_at });
+        let rules = store
+            .topic_rules(id)?
+            .into_iter()
+            .map(|r| RuleView {
+                direction: r.rule.direction,
+                pattern: r.rule.pattern,
+                status: r.rule.status,
+                since: r.since,
+                tries: r.tries,
+                last_try: r.last_try,
+            })
+            .collect();
+        let recent = store
+            .recent_decisions(id, RECENT_DECISIONS)?
+            .into_iter()
+            .map(|d| DecisionView {
+                at: d.at,
+                client_id: d.client_id,
+                action: d.action,
+                topic: d.topic,
+                bytes: d.bytes,
+                qos: d.qos,
+                decision: d.decision,
+            })
+            .collect();
+        let sessions = self
+            .broker()
+            .map(|b| b.sessions())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.username == id.as_str())
+            .map(|s| SessionView {
+                client_id: s.client_id,
+                remote: s.remote.map(|r| r.to_string()),
+                protocol: match s.protocol {
+                    3 => "3.1",
+                    4 => "3.1.1",
+                    5 => "5",
+                    _ => "unknown",
+                }
+                .into(),
+                connected_at: s.connected_at,
+            })
+            .collect();
+        Ok(BrokerView { device_id: id.clone(), credential, sessions, rules, recent, broker: self.broker_address() })
+    }
+
+    fn issue(&self, store: &mut Store, id: &DeviceId, origin: Origin) -> Result<IssuedCredential, ApiError> {
+        let bytes = crate::random::bytes::<{ credential::SECRET_BYTES }>().map_err(|e| ApiError::internal(format!("{e:#}")))?;
+        let secret = credential::secret_from_random(&bytes);
+        let info = store.set_credential(id, &credential::hash_secret(&secret), &Actor::Owner, origin, now())?;
+        self.reload_policies(store)?;
+        tracing::info!(%id, origin, "MQTT credential issued");
+        Ok(IssuedCredential { device_id: id.clone(), username: info.username, password: secret, broker: self.broker_address() })
+    }
+
+    /// Disconnects every MQTT client of the device (its rights changed under it).
+    pub(crate) fn disconnect(&self, id: &DeviceId) {
+        if let Some(broker) = self.broker() {
+            broker.disconnect_user(id.as_str());
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The hub's side of the broker: answers the broker's questions from an in-memory copy of every
+//! device's policy (state, credential hash, manifest), and queues each decision for the
+//! recorder, so that no MQTT packet ever waits on the disk.
+
+use crate::api::now;
+use crate::api::types::{Action, Decision, DeviceState, DropReason, Event};
+use hearth_broker::{Client, ConnectAttempt, Refusal, SessionInfo};
+use hearth_core::credential;
+use hearth_core::device::DeviceId;
+use hearth_core::gate;
+use hearth_store::{DevicePolicy, GateRecord};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{broadcast, mpsc};
+
+/// Decisions waiting for the recorder. At the broker's full rate the recorder writes batches
+/// of thousands per transaction; this absorbs a burst of a few seconds.
+pub const RECORD_QUEUE: usize = 65_536;
+
+#[derive(Debug, Default)]
+struct Policies {
+    /// By MQTT username, which is the device id.
+    by_username: HashMap<String, DevicePolicy>,
+    /// Client ids bound to a credential, and whose credential.
+    bound_client_ids: HashMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct HubGate {
+    policies: RwLock<Policies>,
+    records: mpsc::Sender<GateRecord>,
+    /// Decisions the recorder could not keep up with: counted, never silently lost.
+    unrecorded: AtomicU64,
+    events: broadcast::Sender<Event>,
+}
+
+impl HubGate {
+    pub fn new(records: mpsc::Sender<GateRecord>, events: broadcast::Sender<Event>) -> Self {
+        Self { policies: RwLock::default(), records, unrecorded: AtomicU64::new(0), events }
+    }
+
+    /// Replaces the in-memory policies (after any change a person makes).
+    pub fn load(&self, all: Vec<DevicePolicy>) {
+        let bound_client_ids =
+            all.iter().filter_map(|p| Some((p.client_id.clone()?, p.username.clone()?))).collect::<HashMap<String, String>>();
+        let by_username = all.into_iter().filter_map(|p| Some((p.username.clone()?, p))).collect();
+        *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Policies { by_username, bound_client_ids };
+    }
+
+    pub fn unrecorded(&self) -> u64 {
+        self.unrecorded.load(Ordering::Relaxed)
+    }
+
+    fn record(&self, device: Option<&DeviceId>, client_id: &str, action: Action, topic: &str, bytes: usize, qos: u8, decision: &Decision) {
+        let record = GateRecord {
+            at: now(),
+            device_id: device.cloned(),
+            client_id: client_id.to_owned(),
+            action,
+            topic: topic.to_owned(),
+            bytes: bytes as u64,
+            qos,
+            decision: decision.clone(),
+        };
+        if self.records.try_send(record).is_err() {
+            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, topic: &str, reason: DropReason) -> Refusal {
+        tracing::info!(client_id = a.client_id, remote = ?a.remote, reason = reason.as_str(), "MQTT connection refused");
+        self.record(device, a.client_id, Action::Connect, topic, 0, 0, &Decision::Drop(reason));
+        match reason {
+            DropReason::BadCredentials => Refusal::BadCredentials,
+            _ => Refusal::NotAuthorized,
+        }
+    }
+
+    fn decide(&self, client: Client<'_>, action: Action, topic: &str, bytes: usize, qos: u8) -> Decision {
+        let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+        let Some(policy) = policies.by_username.get(client.username) else {
+            // Its credential went away while it was connected; it is being disconnected.
+            drop(policies);
+            let decision = Decision::Drop(DropReason::BadCredentials);
+            self.record(None, client.client_id, action, topic, bytes, qos, &decision);
+            return decision;
+        };
+        let decision = match action {
+            Action::Subscribe => gate::subscribe(policy.state, &policy.manifest, topic),
+            _ => gate::publish(policy.state, &policy.manifest, topic),
+        };
+        let device = policy.device_id.clone();
+        drop(policies);
+        self.record(Some(&device), client.client_id, action, topic, bytes, qos, &decision);
+        decision
+    }
+
+    fn changed(&self, username: &str) {
+        if let Ok(id) = DeviceId::parse(username) {
+            let _ = self.events.send(Event::BrokerChanged { id });
+        }
+    }
+}
+
+impl hearth_broker::Gate for HubGate {
+    fn connect(&self, a: &ConnectAttempt<'_>) -> Result<(), Refusal> {
+        let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+        let policy = a.username.and_then(|u| policies.by_username.get(u));
+        let Some(policy) = policy else {
+            drop(policies);
+            return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+        };
+        let device = policy.device_id.clone();
+        let secret_ok = policy.secret_hash.as_deref().is_some_and(|hash| credential::verify(a.password.unwrap_or_default(), hash));
+        let refusal = if !secret_ok {
+            Some(("", DropReason::BadCredentials))
+        } else if policy.state == DeviceState::Blocked {
+            Some(("", DropReason::Blocked))
+        } else if policy.client_id.as_deref().is_some_and(|bound| bound != a.client_id)
+            || policies.bound_client_ids.get(a.client_id).is_some_and(|owner| Some(owner.as_str()) != a.username)
+        {
+            Some(("", DropReason::ClientIdTaken))
+        } else if let Some(will) = a.will_topic
+            // rmqtt publishes a Will without asking the publish ACL: it is checked here instead.
+            && let Decision::Drop(reason) = gate::publish(policy.state, &policy.manifest, will)
+        {
+            Some((will, reason))
+        } else {
+            None
+        };
+        drop(policies);
+        if let Some((topic, reason)) = refusal {
+            return Err(self.refuse_connect(Some(&device), a, topic, reason));
+        }
+        self.record(Some(&device), a.client_id, Action::Connect, a.will_topic.unwrap_or(""), 0, 0, &Decision::Allow);
+        Ok(())
+    }
+
+    fn publish(&self, client: Client<'_>, topic: &str, bytes: usize, qos: u8, _retain: bool) -> Decision {
+        self.decide(client, Action::Publish, topic, bytes, qos)
+    }
+
+    fn subscribe(&self, client: Client<'_>, filter: &str, qos: u8) -> Decision {
+        self.decide(client, Action::Subscribe, filter, 0, qos)
+    }
+
+    fn connected(&self, session: &SessionInfo) {
+        tracing::info!(client_id = session.client_id, device = session.username, remote = ?session.remote, "MQTT client connected");
+        self.changed(&session.username);
+    }
+
+    fn disconnected(&self, client: Client<'_>) {
+        tracing::info!(client_id = client.client_id, device = client.username, "MQTT client disconnected");
+        self.changed(client.username);
+    }
+}
