@@ -68,13 +68,14 @@ impl Broker {
         let thread = std::thread::Builder::new()
             .name("hearth-broker".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("hearth-mqtt").enable_all().build() {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(BrokerError::Start { addr: listen, reason: e.to_string() }));
-                        return;
-                    }
-                };
+                let runtime =
+                    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("hearth-mqtt").enable_all().build() {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(BrokerError::Start { addr: listen, reason: e.to_string() }));
+                            return;
+                        }
+                    };
                 runtime.block_on(async move {
                     let sessions: Sessions = Arc::default();
                     match serve(&config, gate, sessions.clone()).await {
@@ -124,8 +125,7 @@ impl Broker {
     /// Disconnects every session of `username` at once (revoked or blocked device), and drops
     /// their persistent state: a client must not resume a session its device lost the right to.
     pub fn disconnect_user(&self, username: &str) {
-        let client_ids: Vec<String> =
-            self.sessions().into_iter().filter(|s| s.username == username).map(|s| s.client_id).collect();
+        let client_ids: Vec<String> = self.sessions().into_iter().filter(|s| s.username == username).map(|s| s.client_id).collect();
         for client_id in client_ids {
             let scx = self.scx.clone();
             // Spawned: a kick waits for the session's own loop, which may be inside a hook now.

@@ -72,7 +72,14 @@ impl Store {
 
     /// Issues (or replaces) the device's credential. The username is the device id: unique,
     /// stable across rotations, and it tells the gate whose packet it is without a lookup.
-    pub fn set_credential(&mut self, id: &DeviceId, secret_hash: &str, actor: &Actor, origin: &str, now: Millis) -> Result<CredentialInfo, StoreError> {
+    pub fn set_credential(
+        &mut self,
+        id: &DeviceId,
+        secret_hash: &str,
+        actor: &Actor,
+        origin: &str,
+        now: Millis,
+    ) -> Result<CredentialInfo, StoreError> {
         let tx = self.conn.transaction()?;
         load_device(&tx, id)?;
         let existed = credential_of(&tx, id)?.is_some();
@@ -102,7 +109,14 @@ impl Store {
 
     /// Binds the credential to one client id (or unbinds it with `None`), so that no other
     /// client can take the device's place.
-    pub fn bind_client_id(&mut self, id: &DeviceId, client_id: Option<&str>, actor: &Actor, origin: &str, now: Millis) -> Result<(), StoreError> {
+    pub fn bind_client_id(
+        &mut self,
+        id: &DeviceId,
+        client_id: Option<&str>,
+        actor: &Actor,
+        origin: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let changed = tx.execute("UPDATE credentials SET client_id = ?2 WHERE device_id = ?1", params![id.as_str(), client_id])?;
         if changed == 0 {
@@ -158,7 +172,9 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let mut rules = self.conn.prepare("SELECT device_id, direction, pattern, status FROM topic_rules WHERE status != 'learned'")?;
         let mut manifests: std::collections::HashMap<String, Manifest> = std::collections::HashMap::new();
-        for row in rules.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))? {
+        for row in
+            rules.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?
+        {
             let (device, direction, pattern, status) = row?;
             manifests.entry(device).or_default().rules.push(rule_from(&direction, pattern, &status)?);
         }

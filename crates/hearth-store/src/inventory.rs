@@ -409,10 +409,7 @@ fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Mil
     // OR IGNORE: where both records have a row of one key (two credentials, one topic rule), the
     // kept device's row stays and the other goes with the absorbed record.
     for table in ["identity_keys", "sightings", "state_changes", "credentials", "topic_rules", "gate_decisions"] {
-        tx.execute(
-            &format!("UPDATE OR IGNORE {table} SET device_id = ?1 WHERE device_id = ?2"),
-            params![keep.as_str(), absorb.as_str()],
-        )?;
+        tx.execute(&format!("UPDATE OR IGNORE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;
     }
     tx.execute(
         "UPDATE devices SET first_seen = MIN(first_seen, (SELECT first_seen FROM devices WHERE id = ?2)) WHERE id = ?1",

@@ -298,7 +298,11 @@ fn print_credential(c: &IssuedCredential) {
 
 fn print_topics(view: &BrokerView) {
     match &view.credential {
-        Some(c) => println!("MQTT username {}{}", c.username, c.client_id.as_ref().map(|id| format!(", bound to client id {id}")).unwrap_or_default()),
+        Some(c) => println!(
+            "MQTT username {}{}",
+            c.username,
+            c.client_id.as_ref().map(|id| format!(", bound to client id {id}")).unwrap_or_default()
+        ),
         None => println!("No MQTT credential (`hearth device credentials {} --rotate` issues one).", view.device_id),
     }
     for s in &view.sessions {

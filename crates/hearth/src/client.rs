@@ -1,6 +1,8 @@
 //! The CLI's client for a running hub, found through the data directory.
 
-use crate::api::types::{AddedDevice, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest};
+use crate::api::types::{
+    AddedDevice, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest,
+};
 use crate::data_dir;
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
@@ -27,7 +29,12 @@ impl Client {
         self.send_json(method, path, None).await
     }
 
-    async fn send_json<T: DeserializeOwned>(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<Option<T>> {
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<Option<T>> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(body) = body {
@@ -81,8 +88,13 @@ impl Client {
     }
 
     pub async fn credential(&self, id: &str, action: CredentialAction) -> Result<Option<IssuedCredential>> {
-        let answer: Option<Option<IssuedCredential>> =
-            self.send_json(reqwest::Method::POST, &format!("/devices/{}/credential", checked(id)?), Some(serde_json::json!({ "action": action }))).await?;
+        let answer: Option<Option<IssuedCredential>> = self
+            .send_json(
+                reqwest::Method::POST,
+                &format!("/devices/{}/credential", checked(id)?),
+                Some(serde_json::json!({ "action": action })),
+            )
+            .await?;
         Ok(answer.flatten())
     }
 

@@ -26,6 +26,22 @@ struct Policies {
     bound_client_ids: HashMap<String, String>,
 }
 
+/// What a client tried, as the gate records it.
+struct Packet<'a> {
+    client_id: &'a str,
+    action: Action,
+    /// The topic, the subscription filter, or a CONNECT's Will topic (empty without one).
+    topic: &'a str,
+    bytes: usize,
+    qos: u8,
+}
+
+impl<'a> Packet<'a> {
+    fn connect(client_id: &'a str, will_topic: &'a str) -> Self {
+        Self { client_id, action: Action::Connect, topic: will_topic, bytes: 0, qos: 0 }
+    }
+}
+
 #[derive(Debug)]
 pub struct HubGate {
     policies: RwLock<Policies>,
@@ -52,15 +68,15 @@ impl HubGate {
         self.unrecorded.load(Ordering::Relaxed)
     }
 
-    fn record(&self, device: Option<&DeviceId>, client_id: &str, action: Action, topic: &str, bytes: usize, qos: u8, decision: &Decision) {
+    fn record(&self, device: Option<&DeviceId>, p: &Packet<'_>, decision: &Decision) {
         let record = GateRecord {
             at: now(),
             device_id: device.cloned(),
-            client_id: client_id.to_owned(),
-            action,
-            topic: topic.to_owned(),
-            bytes: bytes as u64,
-            qos,
+            client_id: p.client_id.to_owned(),
+            action: p.action,
+            topic: p.topic.to_owned(),
+            bytes: p.bytes as u64,
+            qos: p.qos,
             decision: decision.clone(),
         };
         if self.records.try_send(record).is_err() {
@@ -70,29 +86,29 @@ impl HubGate {
 
     fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, topic: &str, reason: DropReason) -> Refusal {
         tracing::info!(client_id = a.client_id, remote = ?a.remote, reason = reason.as_str(), "MQTT connection refused");
-        self.record(device, a.client_id, Action::Connect, topic, 0, 0, &Decision::Drop(reason));
+        self.record(device, &Packet::connect(a.client_id, topic), &Decision::Drop(reason));
         match reason {
             DropReason::BadCredentials => Refusal::BadCredentials,
             _ => Refusal::NotAuthorized,
         }
     }
 
-    fn decide(&self, client: Client<'_>, action: Action, topic: &str, bytes: usize, qos: u8) -> Decision {
+    fn decide(&self, client: Client<'_>, p: &Packet<'_>) -> Decision {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         let Some(policy) = policies.by_username.get(client.username) else {
             // Its credential went away while it was connected; it is being disconnected.
             drop(policies);
             let decision = Decision::Drop(DropReason::BadCredentials);
-            self.record(None, client.client_id, action, topic, bytes, qos, &decision);
+            self.record(None, p, &decision);
             return decision;
         };
-        let decision = match action {
-            Action::Subscribe => gate::subscribe(policy.state, &policy.manifest, topic),
-            _ => gate::publish(policy.state, &policy.manifest, topic),
+        let decision = match p.action {
+            Action::Subscribe => gate::subscribe(policy.state, &policy.manifest, p.topic),
+            _ => gate::publish(policy.state, &policy.manifest, p.topic),
         };
         let device = policy.device_id.clone();
         drop(policies);
-        self.record(Some(&device), client.client_id, action, topic, bytes, qos, &decision);
+        self.record(Some(&device), p, &decision);
         decision
     }
 
@@ -133,16 +149,16 @@ impl hearth_broker::Gate for HubGate {
         if let Some((topic, reason)) = refusal {
             return Err(self.refuse_connect(Some(&device), a, topic, reason));
         }
-        self.record(Some(&device), a.client_id, Action::Connect, a.will_topic.unwrap_or(""), 0, 0, &Decision::Allow);
+        self.record(Some(&device), &Packet::connect(a.client_id, a.will_topic.unwrap_or("")), &Decision::Allow);
         Ok(())
     }
 
     fn publish(&self, client: Client<'_>, topic: &str, bytes: usize, qos: u8, _retain: bool) -> Decision {
-        self.decide(client, Action::Publish, topic, bytes, qos)
+        self.decide(client, &Packet { client_id: client.client_id, action: Action::Publish, topic, bytes, qos })
     }
 
     fn subscribe(&self, client: Client<'_>, filter: &str, qos: u8) -> Decision {
-        self.decide(client, Action::Subscribe, filter, 0, qos)
+        self.decide(client, &Packet { client_id: client.client_id, action: Action::Subscribe, topic: filter, bytes: 0, qos })
     }
 
     fn connected(&self, session: &SessionInfo) {

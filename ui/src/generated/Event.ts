@@ -5,4 +5,4 @@ import type { DeviceId } from "./DeviceId";
 /**
  * What the live stream (WebSocket `/api/v1/events`, Tauri event `hearth://event`) carries.
  */
-export type Event = { "type": "device_seen", device: Device, } | { "type": "device_changed", device: Device, } | { "type": "device_lost", device: Device, } | { "type": "device_removed", id: DeviceId, merged_into: DeviceId | null, } | { "type": "resync" };
+export type Event = { "type": "device_seen", device: Device, } | { "type": "device_changed", device: Device, } | { "type": "device_lost", device: Device, } | { "type": "device_removed", id: DeviceId, merged_into: DeviceId | null, } | { "type": "broker_changed", id: DeviceId, } | { "type": "resync" };

@@ -3,8 +3,8 @@
 
 use super::{Origin, now, parse_id};
 use crate::api::types::{
-    Actor, AddedDevice, BrokerView, CredentialAction, CredentialView, DecisionView, Direction, Event, IssuedCredential, RuleChoice, RuleStatus,
-    RuleView, SessionView, TopicRule, TopicRuleRequest,
+    Actor, AddedDevice, BrokerView, CredentialAction, CredentialView, DecisionView, Direction, Event, IssuedCredential, RuleChoice,
+    RuleStatus, RuleView, SessionView, TopicRule, TopicRuleRequest,
 };
 use crate::api::types::{ApiError, DeviceId};
 use crate::hub::Hub;

@@ -6,8 +6,8 @@ pub use crate::secrets::SecretStorage;
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
 pub use hearth_core::fingerprint::Kind;
 pub use hearth_core::gate::{Action, Decision, DropReason};
-pub use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
 pub use hearth_core::inventory::{Device, DeviceDetail, Service, StateChange};
+pub use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
 pub use hearth_core::sighting::TxtEntry;
 
 use serde::{Deserialize, Serialize};

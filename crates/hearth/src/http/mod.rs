@@ -106,7 +106,11 @@ struct AddDevice {
     name: String,
 }
 
-async fn add_device(State(s): State<AppState>, origin: auth::Origin, Body(body): Body<AddDevice>) -> ApiResult<crate::api::types::AddedDevice> {
+async fn add_device(
+    State(s): State<AppState>,
+    origin: auth::Origin,
+    Body(body): Body<AddDevice>,
+) -> ApiResult<crate::api::types::AddedDevice> {
     blocking(move || s.hub.add_device(&body.name, origin.0)).await
 }
 

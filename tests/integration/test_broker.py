@@ -1,0 +1,269 @@
+"""The home's MQTT broker, driven by clients nobody here wrote: Debian's mosquitto_pub and
+mosquitto_sub, and paho-mqtt, with MQTT 3.1.1 and 5. Each device has its own credential and
+manifest; the gate decides every connect, subscribe and publish, and records what it refused."""
+
+import json
+import signal
+import subprocess
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+VERSIONS = {"3.1.1": ("mqttv311", mqtt.MQTTv311), "5": ("mqttv5", mqtt.MQTTv5)}
+
+
+class Device:
+    """A device added by hand through the CLI, with its credential and manifest."""
+
+    def __init__(self, hub, name, publish=(), subscribe=()):
+        added = json.loads(hub.cli("device", "add", name, "--json").stdout)
+        self.hub, self.id, self.username, self.password = hub, added["id"], added["username"], added["password"]
+        self.host, port = added["broker"].split(", ")[0].rsplit(":", 1)
+        self.port = int(port)
+        for pattern in publish:
+            hub.cli("device", "allow", self.id, "--publish", pattern)
+        for pattern in subscribe:
+            hub.cli("device", "allow", self.id, "--subscribe", pattern)
+
+    def auth(self, password=None):
+        return ["-h", self.host, "-p", str(self.port), "-u", self.username, "-P", password or self.password]
+
+    def pub(self, topic, message, qos=0, version="3.1.1", extra=(), password=None):
+        return subprocess.run(["mosquitto_pub", "-V", VERSIONS[version][0], *self.auth(password), "-t", topic, "-m", message, "-q", str(qos), *extra],
+                              capture_output=True, text=True, timeout=10)
+
+    def sub(self, topic, count, qos=0, version="3.1.1", extra=(), timeout=8):
+        """A mosquitto_sub running in the background; `.result()` gives its lines."""
+        return Sub(["mosquitto_sub", "-V", VERSIONS[version][0], *self.auth(), "-t", topic, "-q", str(qos), "-C", str(count), "-v",
+                    "-W", str(timeout), *extra])
+
+    def view(self):
+        return json.loads(self.hub.cli("device", "topics", self.id, "--json").stdout)
+
+    def paho(self, client_id, version="3.1.1", clean=True, will=None, connect=True):
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=VERSIONS[version][1],
+                             clean_session=clean if version != "5" else None)
+        client.username_pw_set(self.username, self.password)
+        client.received, client.connected, client.disconnected = [], threading.Event(), threading.Event()
+        client.on_message = lambda c, u, msg: c.received.append((msg.topic, msg.payload.decode(), msg.qos))
+        client.on_connect = lambda c, u, flags, reason, props: (c.connected.set() if not reason.is_failure else None, setattr(c, "reason", reason))
+        client.on_disconnect = lambda c, u, flags, reason, props: (c.disconnected.set(), setattr(c, "reason", reason))
+        if will:
+            client.will_set(*will)
+        if connect:
+            props = None
+            if version == "5":
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = 0 if clean else 3600
+            client.connect(self.host, self.port, keepalive=30, clean_start=clean if version == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                           properties=props)
+            client.loop_start()
+            assert client.connected.wait(5), f"{client_id} could not connect: {getattr(client, 'reason', None)}"
+        return client
+
+
+class Sub:
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)  # connected and subscribed
+
+    def result(self):
+        out, err = self.proc.communicate(timeout=15)
+        return out.splitlines(), err, self.proc.returncode
+
+
+def recorded(device, topic):
+    return [d for d in device.view()["recent"] if d["topic"] == topic]
+
+
+def stop(client):
+    client.disconnect()
+    client.loop_stop()
+
+
+@pytest.mark.parametrize("version", ["3.1.1", "5"])
+def test_publish_and_subscribe_at_each_qos(hub, version):
+    plug = Device(hub, "Kitchen plug", publish=["tele/plug1/#"])
+    app = Device(hub, "Phone app", subscribe=["tele/plug1/#"])
+    sub = app.sub("tele/plug1/#", 3, qos=2, version=version)
+    for qos in (0, 1, 2):
+        r = plug.pub(f"tele/plug1/Q{qos}", f"payload {qos}", qos=qos, version=version)
+        assert r.returncode == 0, r.stderr
+    lines, err, rc = sub.result()
+    assert rc == 0, err
+    assert lines == ["tele/plug1/Q0 payload 0", "tele/plug1/Q1 payload 1", "tele/plug1/Q2 payload 2"]
+    allowed = [d for d in plug.view()["recent"] if d["action"] == "publish"]
+    assert sorted((d["topic"], d["qos"], d["bytes"], d["decision"]["decision"]) for d in allowed) == [
+        (f"tele/plug1/Q{q}", q, 9, "allow") for q in (0, 1, 2)]
+
+
+def test_a_retained_message_reaches_a_later_subscriber(hub):
+    plug = Device(hub, "Shelly", publish=["shellies/plug-a/#"])
+    app = Device(hub, "Dashboard", subscribe=["shellies/+/online"])
+    assert plug.pub("shellies/plug-a/online", "true", qos=1, extra=["-r"]).returncode == 0
+    lines, err, rc = app.sub("shellies/+/online", 1, version="5").result()
+    assert (lines, rc) == (["shellies/plug-a/online true"], 0), err
+
+
+def test_the_last_will_is_published_when_a_device_drops_off(hub):
+    plug = Device(hub, "Tasmota plug", publish=["tele/plug1/#"], subscribe=["cmnd/plug1/#"])
+    app = Device(hub, "Phone app", subscribe=["tele/plug1/LWT"])
+    watcher = app.paho("watcher")
+    watcher.subscribe("tele/plug1/LWT", qos=1)
+    time.sleep(0.3)
+    # mosquitto_sub as the device, with a Will, killed without a DISCONNECT (power cut).
+    device = subprocess.Popen(["mosquitto_sub", *plug.auth(), "-i", "plug1", "-t", "cmnd/plug1/#", "-k", "5",
+                               "--will-topic", "tele/plug1/LWT", "--will-payload", "Offline", "--will-qos", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.7)
+    assert device.poll() is None, device.stderr.read()
+    device.send_signal(signal.SIGKILL)
+    device.wait()
+    deadline = time.time() + 5
+    while not watcher.received and time.time() < deadline:
+        time.sleep(0.05)
+    stop(watcher)
+    assert watcher.received == [("tele/plug1/LWT", "Offline", 1)]
+
+
+def test_a_will_outside_the_manifest_refuses_the_connection(hub):
+    plug = Device(hub, "Tasmota plug", publish=["tele/plug1/#"])
+    r = subprocess.run(["mosquitto_sub", *plug.auth(), "-t", "x", "-C", "1", "-W", "3",
+                        "--will-topic", "homeassistant/switch/plug1/config", "--will-payload", "{}"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "not authorised" in r.stderr.lower() + r.stdout.lower(), (r.stdout, r.stderr)
+    refused = recorded(plug, "homeassistant/switch/plug1/config")
+    assert refused and refused[0]["action"] == "connect"
+    assert refused[0]["decision"] == {"decision": "drop", "detail": "not_in_manifest"}
+
+
+@pytest.mark.parametrize("version", ["3.1.1", "5"])
+def test_a_persistent_session_receives_qos1_messages_queued_while_offline(hub, version):
+    plug = Device(hub, "Door sensor", publish=["zigbee2mqtt/door"])
+    app = Device(hub, "Alarm panel", subscribe=["zigbee2mqtt/#"])
+    panel = app.paho("alarm-panel", version=version, clean=False)
+    panel.subscribe("zigbee2mqtt/#", qos=1)
+    time.sleep(0.3)
+    stop(panel)
+    for i in range(5):
+        assert plug.pub("zigbee2mqtt/door", json.dumps({"contact": i % 2 == 0, "n": i}), qos=1).returncode == 0
+    panel = app.paho("alarm-panel", version=version, clean=False)
+    deadline = time.time() + 5
+    while len(panel.received) < 5 and time.time() < deadline:
+        time.sleep(0.05)
+    stop(panel)
+    assert [json.loads(p)["n"] for _, p, _ in panel.received] == [0, 1, 2, 3, 4]
+    assert {q for _, _, q in panel.received} == {1}
+
+
+def test_a_wrong_password_is_refused_and_recorded(hub):
+    plug = Device(hub, "Plug")
+    r = plug.pub("tele/plug1/x", "hi", password="0" * 48)
+    assert r.returncode != 0 and "bad user name or password" in r.stderr.lower()
+    r = subprocess.run(["mosquitto_pub", "-h", plug.host, "-p", str(plug.port), "-t", "a", "-m", "anonymous"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0, "anonymous clients are refused"
+    assert recorded(plug, "")[0]["decision"] == {"decision": "drop", "detail": "bad_credentials"}
+
+
+def test_revoking_or_rotating_a_credential_disconnects_the_device_at_once(hub):
+    plug = Device(hub, "Plug", subscribe=["cmnd/plug1/#"])
+    client = plug.paho("plug1")
+    hub.cli("device", "credentials", plug.id, "--revoke")
+    assert client.disconnected.wait(3), "revoked device still connected"
+    client.loop_stop()
+    assert plug.pub("cmnd/plug1/x", "hi").returncode != 0, "the revoked secret no longer works"
+    issued = json.loads(hub.cli("device", "credentials", plug.id, "--rotate", "--json").stdout)
+    assert issued["password"] != plug.password and len(issued["password"]) == 48
+    plug.password = issued["password"]
+    client = plug.paho("plug1")
+    again = json.loads(hub.cli("device", "credentials", plug.id, "--rotate", "--json").stdout)
+    assert client.disconnected.wait(3), "a rotated secret disconnects clients that used the old one"
+    client.loop_stop()
+    plug.password = again["password"]
+    stop(plug.paho("plug1"))
+
+
+def test_blocking_a_device_disconnects_it_and_keeps_it_out(hub):
+    plug = Device(hub, "Plug", subscribe=["cmnd/plug1/#"])
+    client = plug.paho("plug1")
+    hub.cli("device", "block", plug.id)
+    assert client.disconnected.wait(3)
+    client.loop_stop()
+    r = plug.pub("cmnd/plug1/x", "hi")
+    assert r.returncode != 0 and "not authorised" in r.stderr.lower()
+
+
+@pytest.mark.parametrize("version", ["3.1.1", "5"])
+def test_a_publish_outside_the_manifest_is_not_delivered_and_is_recorded(hub, version):
+    plug = Device(hub, "Plug", publish=["tele/plug1/#"])
+    monitor = Device(hub, "Monitor", subscribe=["#"])
+    sub = monitor.sub("#", 1, qos=1, timeout=4)
+    r = plug.pub("tele/plug2/SENSOR", "spoofed", qos=1, version=version, extra=["-d"])
+    if version == "5":
+        assert "RC:135" in r.stdout, r.stdout  # PUBACK: Not authorized
+    plug.pub("tele/plug1/SENSOR", "real", qos=1, version=version)
+    lines, _, _ = sub.result()
+    assert lines == ["tele/plug1/SENSOR real"]
+    refused = recorded(plug, "tele/plug2/SENSOR")
+    assert refused[0]["decision"] == {"decision": "drop", "detail": "not_in_manifest"} and refused[0]["bytes"] == 7
+    learned = [r for r in plug.view()["rules"] if r["status"] == "learned"]
+    assert [(r["direction"], r["pattern"]) for r in learned] == [("publish", "tele/plug2/SENSOR")]
+
+
+def test_a_forged_home_assistant_discovery_message_is_refused(hub):
+    plug = Device(hub, "Plug", publish=["tele/plug1/#"])
+    home_assistant = Device(hub, "Home Assistant", subscribe=["homeassistant/#"])
+    sub = home_assistant.sub("homeassistant/#", 1, timeout=3)
+    forged = json.dumps({"name": "Front door lock", "command_topic": "tele/plug1/steal", "unique_id": "lock1"})
+    plug.pub("homeassistant/lock/front/config", forged, qos=1)
+    lines, _, rc = sub.result()
+    assert lines == [] and rc != 0, "no entity may be injected"
+    assert recorded(plug, "homeassistant/lock/front/config")[0]["decision"]["decision"] == "drop"
+
+
+@pytest.mark.parametrize("version", ["3.1.1", "5"])
+def test_a_subscription_outside_the_manifest_is_refused(hub, version):
+    app = Device(hub, "App", subscribe=["tele/plug1/#"])
+    r = subprocess.run(["mosquitto_sub", "-V", VERSIONS[version][0], *app.auth(), "-t", "#", "-C", "1", "-W", "2", "-d"],
+                       capture_output=True, text=True, timeout=10)
+    assert "Subscribed (mid: 1): 135" in r.stdout or "Subscribed (mid: 1): 128" in r.stdout, r.stdout
+    assert recorded(app, "#")[0]["decision"] == {"decision": "drop", "detail": "not_in_manifest"}
+
+
+def test_a_quarantined_device_is_recorded_but_not_delivered_until_approved(hub, responders):
+    responders.announce("_esphomelib._tcp", "garage-sensor", "garage-sensor", txt={"mac": "246f28a1b2c3", "version": "2024.6.1"})
+    found = hub.wait_for_device("garage-sensor", state="new")
+    issued = json.loads(hub.cli("device", "credentials", found["id"], "--rotate", "--json").stdout)
+    sensor = Device.__new__(Device)
+    sensor.hub, sensor.id, sensor.username, sensor.password = hub, found["id"], issued["username"], issued["password"]
+    sensor.host, port = issued["broker"].split(", ")[0].rsplit(":", 1)
+    sensor.port = int(port)
+    hub.cli("device", "allow", sensor.id, "--publish", "garage-sensor/#")
+    monitor = Device(hub, "Monitor", subscribe=["garage-sensor/#"])
+    sub = monitor.sub("garage-sensor/#", 1, timeout=3)
+    assert sensor.pub("garage-sensor/sensor/temperature/state", "21.5").returncode == 0
+    assert sub.result()[0] == [], "a new device's messages are not delivered"
+    assert recorded(sensor, "garage-sensor/sensor/temperature/state")[0]["decision"] == {"decision": "drop", "detail": "quarantined"}
+    hub.cli("device", "approve", sensor.id)
+    sub = monitor.sub("garage-sensor/#", 1, timeout=5)
+    assert sensor.pub("garage-sensor/sensor/temperature/state", "21.6").returncode == 0
+    assert sub.result()[0] == ["garage-sensor/sensor/temperature/state 21.6"]
+
+
+def test_the_cli_explains_bad_input(hub):
+    plug = Device(hub, "Plug")
+    r = hub.cli("device", "allow", plug.id, "--publish", "a/#/b", check=False)
+    assert r.returncode != 0 and "not a topic pattern" in r.stderr
+    r = hub.cli("device", "allow", plug.id, "--subscribe", "$SYS/#", check=False)
+    assert r.returncode != 0 and "$" in r.stderr
+    r = hub.cli("device", "add", "   ", check=False)
+    assert r.returncode != 0 and "name" in r.stderr
+    r = hub.cli("device", "credentials", "d-000000000000", "--rotate", check=False)
+    assert r.returncode != 0 and "no device" in r.stderr
+    r = hub.cli("device", "credentials", plug.id, check=False)
+    assert r.returncode != 0 and "--rotate" in r.stderr
