@@ -7,12 +7,17 @@
 
 import { render } from "lit-html";
 import { type Backend, toApiError } from "./api/backend";
+import QRCode from "qrcode";
+import type { CredentialAction } from "./generated/CredentialAction";
+import type { Direction } from "./generated/Direction";
+import type { IssuedCredential } from "./generated/IssuedCredential";
+import type { RuleChoice } from "./generated/RuleChoice";
 import type { Verdict } from "./generated/Verdict";
 import type { Device } from "./generated/Device";
 import type { DeviceId } from "./generated/DeviceId";
 import type { Event as HubEvent } from "./generated/Event";
 import { type Filters, NO_FILTERS, STATE_LABELS } from "./model";
-import type { Actions, AppState, Route } from "./state";
+import type { Actions, AppState, DetailState, Route } from "./state";
 import { appView } from "./views/shell";
 
 /** Relative times ("2 min ago") are re-rendered this often; the data itself is never polled. */
@@ -47,6 +52,7 @@ export class App implements Actions {
     announcement: "",
     forgetting: undefined,
     now: Date.now(),
+    secret: undefined,
   };
   private renderQueued = false;
   private listLoading = false;
@@ -54,6 +60,7 @@ export class App implements Actions {
   /** Events received while a list load is in flight, replayed on top of its snapshot. */
   private queued: HubEvent[] | undefined;
   private detailTimer: ReturnType<typeof setTimeout> | undefined;
+  private brokerTimer: ReturnType<typeof setTimeout> | undefined;
   private detailGeneration = 0;
   private noticeSeq = 0;
   /** Where focus goes after the next render (route changes, removed rows). */
@@ -194,14 +201,33 @@ export class App implements Actions {
   private async loadDetail(id: DeviceId): Promise<void> {
     const generation = ++this.detailGeneration;
     try {
-      const data = await this.backend.device(id);
+      const [data, broker] = await Promise.all([this.backend.device(id), this.loadBrokerView(id)]);
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
-      this.state.detail = { id, data };
+      this.state.detail = { id, data, ...broker };
     } catch (e) {
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       this.state.detail = { ...this.state.detail, error: toApiError(e, "This device could not be loaded.") };
     }
     this.update();
+  }
+
+  /** The broker view, or its error: a broken broker section must not hide the rest of the page. */
+  private async loadBrokerView(id: DeviceId): Promise<Pick<DetailState, "broker" | "brokerError">> {
+    try {
+      return { broker: await this.backend.brokerView(id) };
+    } catch (e) {
+      return { brokerError: toApiError(e, "The device's MQTT side could not be loaded.") };
+    }
+  }
+
+  private reloadBrokerSoon(id: DeviceId): void {
+    clearTimeout(this.brokerTimer);
+    this.brokerTimer = setTimeout(async () => {
+      const broker = await this.loadBrokerView(id);
+      if (this.state.detail?.id !== id || this.state.detail.forgotten) return;
+      this.state.detail = { ...this.state.detail, broker: undefined, brokerError: undefined, ...broker };
+      this.update();
+    }, DETAIL_RELOAD_MS);
   }
 
   private reloadDetailSoon(id: DeviceId): void {
@@ -239,6 +265,9 @@ export class App implements Actions {
         break;
       case "device_removed":
         this.removed(e.id, e.merged_into);
+        break;
+      case "broker_changed":
+        if (this.state.detail?.id === e.id && !this.state.detail.forgotten) this.reloadBrokerSoon(e.id);
         break;
       case "resync":
         break;
@@ -338,6 +367,56 @@ export class App implements Actions {
     this.update();
   }
 
+  credential(device: Device, action: CredentialAction): void {
+    void this.run(device, async () => {
+      const issued = await this.backend.credential(device.id, action);
+      if (issued) await this.showSecret(device.name, issued);
+      else this.announce(`The MQTT credential of ${device.name} is revoked.`);
+      this.reloadBrokerSoon(device.id);
+    }, action === "rotate" ? `Could not issue a credential for ${device.name}.` : `Could not revoke the credential of ${device.name}.`);
+  }
+
+  setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): void {
+    void this.run(device, async () => {
+      const broker = await this.backend.setTopicRule(device.id, { direction, pattern, rule });
+      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      this.announce(`${device.name} may ${rule === "allow" ? "now" : "no longer"} ${direction} ${pattern}.`);
+    }, `Could not change the topics of ${device.name}.`);
+  }
+
+  addDevice(name: string): void {
+    void (async () => {
+      try {
+        const added = await this.backend.addDevice(name);
+        this.state.devices.set(added.device.id, added.device);
+        await this.showSecret(added.device.name, added.credential);
+      } catch (e) {
+        this.notify(e, `Could not add ${name}.`);
+      }
+    })();
+  }
+
+  closeSecret(): void {
+    this.state.secret = undefined;
+    this.announce("The secret is hidden now.");
+    this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+    this.update();
+  }
+
+  private async showSecret(deviceName: string, credential: IssuedCredential): Promise<void> {
+    const [host, port] = splitHostPort(credential.broker.split(", ")[0] ?? "");
+    const uri = `mqtt://${encodeURIComponent(credential.username)}:${encodeURIComponent(credential.password)}@${host}:${port}`;
+    let qr: string | undefined;
+    try {
+      qr = await QRCode.toDataURL(uri, { margin: 1, width: 180 });
+    } catch {
+      qr = undefined; // the text is what matters; the code is a convenience
+    }
+    this.state.secret = { deviceName, credential, qr };
+    this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#secret-title")?.focus();
+    this.update();
+  }
+
   private async run(device: Device, action: () => Promise<void>, failure: string): Promise<void> {
     if (this.state.busy.has(device.id)) return;
     this.state.busy.add(device.id);
@@ -367,4 +446,10 @@ export class App implements Actions {
       target?.focus();
     };
   }
+}
+
+/** `10.0.0.2:1883` or `[fd00::2]:1883` → host and port. */
+function splitHostPort(address: string): [string, string] {
+  const at = address.lastIndexOf(":");
+  return at > 0 ? [address.slice(0, at), address.slice(at + 1)] : [address, "1883"];
 }

@@ -2,6 +2,11 @@
 // `Actions`; only `app.ts` changes the state or talks to the backend.
 
 import type { ApiError } from "./generated/ApiError";
+import type { BrokerView } from "./generated/BrokerView";
+import type { CredentialAction } from "./generated/CredentialAction";
+import type { Direction } from "./generated/Direction";
+import type { IssuedCredential } from "./generated/IssuedCredential";
+import type { RuleChoice } from "./generated/RuleChoice";
 import type { Verdict } from "./generated/Verdict";
 import type { Device } from "./generated/Device";
 import type { DeviceDetail } from "./generated/DeviceDetail";
@@ -17,6 +22,17 @@ export interface DetailState {
   error?: ApiError;
   /** The device went away while its page was open. */
   forgotten?: boolean;
+  /** Its broker side: credential, sessions, manifest, recent decisions. */
+  broker?: BrokerView | undefined;
+  brokerError?: ApiError | undefined;
+}
+
+/** A secret just issued: shown once, until the person closes it. */
+export interface ShownSecret {
+  deviceName: string;
+  credential: IssuedCredential;
+  /** The same as a QR code (a data: URL), for phones and device set-up pages. */
+  qr?: string | undefined;
 }
 
 export interface Notice {
@@ -46,6 +62,8 @@ export interface AppState {
   forgetting: Device | undefined;
   /** Re-rendered every so often so "2 min ago" stays true. */
   now: number;
+  /** A credential to show once (after adding a device or rotating its secret). */
+  secret: ShownSecret | undefined;
 }
 
 export interface Actions {
@@ -57,4 +75,8 @@ export interface Actions {
   cancelForget(): void;
   dismissNotice(id: number): void;
   retry(): void;
+  credential(device: Device, action: CredentialAction): void;
+  setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): void;
+  addDevice(name: string): void;
+  closeSecret(): void;
 }

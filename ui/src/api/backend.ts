@@ -6,6 +6,11 @@
 // Both reject with a `BackendError` (an `ApiError`: `{code, message}`) so screens can show the
 // hub's own words to the person, whatever the transport.
 
+import type { AddedDevice } from "../generated/AddedDevice";
+import type { BrokerView } from "../generated/BrokerView";
+import type { CredentialAction } from "../generated/CredentialAction";
+import type { IssuedCredential } from "../generated/IssuedCredential";
+import type { TopicRuleRequest } from "../generated/TopicRuleRequest";
 import type { Verdict } from "../generated/Verdict";
 import type { Device } from "../generated/Device";
 import type { DeviceDetail } from "../generated/DeviceDetail";
@@ -22,6 +27,13 @@ export interface Backend {
   device(id: DeviceId): Promise<DeviceDetail>;
   decide(id: DeviceId, decision: Verdict): Promise<Device>;
   forget(id: DeviceId): Promise<void>;
+  /** Adds a device that does not announce itself, approved, with its first MQTT credential. */
+  addDevice(name: string): Promise<AddedDevice>;
+  /** The device's credential (never its secret), live MQTT sessions, manifest and decisions. */
+  brokerView(id: DeviceId): Promise<BrokerView>;
+  /** Rotate returns the new secret (shown once); revoke returns null. Both disconnect the device. */
+  credential(id: DeviceId, action: CredentialAction): Promise<IssuedCredential | null>;
+  setTopicRule(id: DeviceId, request: TopicRuleRequest): Promise<BrokerView>;
   /**
    * Live inventory events. Whenever the stream (re)attaches, the backend emits a synthetic
    * `resync`: events may have been missed, so the list must be reloaded. Returns an unsubscribe.

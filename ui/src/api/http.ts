@@ -1,6 +1,9 @@
 // The browser transport: JSON over fetch to `/api/v1` on the page's own origin (the session
 // cookie goes along), and the live stream over a WebSocket at `/api/v1/events`.
 
+import type { AddedDevice } from "../generated/AddedDevice";
+import type { BrokerView } from "../generated/BrokerView";
+import type { IssuedCredential } from "../generated/IssuedCredential";
 import type { Verdict } from "../generated/Verdict";
 import type { Device } from "../generated/Device";
 import type { DeviceDetail } from "../generated/DeviceDetail";
@@ -36,14 +39,21 @@ function codeForStatus(status: number): ErrorCode {
   }
 }
 
-async function request<T>(method: "GET" | "POST" | "DELETE", path: string): Promise<T> {
+async function request<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   // The hub refuses cookie-authenticated changes without this header (its CSRF guard): a
   // cross-site page cannot add a custom header without a preflight the hub never grants.
   if (method !== "GET") headers["X-Hearth-Request"] = "1";
   let response: Response;
   try {
-    response = await fetch(API + path, { method, headers, credentials: "same-origin", cache: "no-store" });
+    response = await fetch(API + path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      cache: "no-store",
+      body: body === undefined ? null : JSON.stringify(body),
+    });
   } catch {
     throw new BackendError("unavailable", "Cannot reach the hub. Check that it is still running and that this device is on the home network, then try again.");
   }
@@ -212,6 +222,10 @@ export function httpBackend(): Backend {
     device: (id) => request<DeviceDetail>("GET", path(id)),
     decide: (id, decision: Verdict) => request<Device>("POST", `${path(id)}/${decision}`),
     forget: (id) => request<void>("DELETE", path(id)),
+    addDevice: (name) => request<AddedDevice>("POST", "/devices", { name }),
+    brokerView: (id) => request<BrokerView>("GET", `${path(id)}/broker`),
+    credential: (id, action) => request<IssuedCredential | null>("POST", `${path(id)}/credential`, { action }),
+    setTopicRule: (id, rule) => request<BrokerView>("POST", `${path(id)}/topics`, rule),
     onEvent: (cb) => stream.subscribe(cb),
     onConnection: (cb) => stream.onConnection(cb),
   };

@@ -3,6 +3,11 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import type { AddedDevice } from "../generated/AddedDevice";
+import type { BrokerView } from "../generated/BrokerView";
+import type { CredentialAction } from "../generated/CredentialAction";
+import type { IssuedCredential } from "../generated/IssuedCredential";
+import type { TopicRuleRequest } from "../generated/TopicRuleRequest";
 import type { Verdict } from "../generated/Verdict";
 import type { Device } from "../generated/Device";
 import type { DeviceDetail } from "../generated/DeviceDetail";
@@ -28,6 +33,10 @@ export function tauriBackend(): Backend {
     device: (id: DeviceId) => call<DeviceDetail>("device", { id }),
     decide: (id: DeviceId, decision: Verdict) => call<Device>("decide", { id, decision }),
     forget: (id: DeviceId) => call<void>("forget", { id }),
+    addDevice: (name: string) => call<AddedDevice>("add_device", { name }),
+    brokerView: (id: DeviceId) => call<BrokerView>("broker_view", { id }),
+    credential: (id: DeviceId, action: CredentialAction) => call<IssuedCredential | null>("credential", { id, action }),
+    setTopicRule: (id: DeviceId, request: TopicRuleRequest) => call<BrokerView>("set_topic_rule", { id, request }),
     onEvent(cb: (e: Event) => void): () => void {
       let stopped = false;
       const unlisten = listen<Event>("hearth://event", (e) => cb(e.payload)).then((un) => {

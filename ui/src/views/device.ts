@@ -7,6 +7,7 @@ import type { Service } from "../generated/Service";
 import type { StateChange } from "../generated/StateChange";
 import { ACTOR_LABELS, kindLabel, originLabel, plural, STATE_LABELS, STATE_MEANING, vendorModel } from "../model";
 import type { Actions, AppState, DetailState } from "../state";
+import { brokerSection } from "./broker";
 import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
 
 const back = html`<nav class="crumbs" aria-label="Breadcrumb"><a href="#/" class="back">← All devices</a></nav>`;
@@ -36,10 +37,10 @@ export function devicePage(s: AppState, a: Actions, detail: DetailState): Templa
   }
   // The list's copy may be newer than the page's (events update it first).
   const d = s.devices.get(detail.id) ?? detail.data.device;
-  return loaded(s, a, d, detail.data);
+  return loaded(s, a, d, detail.data, detail);
 }
 
-function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail): TemplateResult {
+function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: DetailState): TemplateResult {
   const what = vendorModel(d);
   const services = [...d.services].sort((x, y) => Number(y.present) - Number(x.present) || x.type.localeCompare(y.type));
   return html`<article class="page device-page" data-testid="device-page" data-device-id=${d.id} aria-labelledby="page-title">
@@ -57,6 +58,8 @@ function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail): Templ
       <p>${STATE_MEANING[d.state]}</p>
       ${decisionButtons(d, s, a)}
     </div>
+
+    ${brokerSection(s, a, d, page)}
 
     <section class="panel" aria-labelledby="h-recognised" data-testid="recognition">
       <h2 id="h-recognised">Recognised as</h2>

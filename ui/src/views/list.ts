@@ -22,6 +22,7 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
       ${s.loaded && all.length > 0
         ? html`<p class="summary">${plural(all.length, "device", "devices")} · ${online} online</p>`
         : nothing}
+      ${addDeviceForm(a)}
     </div>
     ${newCount > 0
       ? html`<p class="new-count" data-testid="new-count">
@@ -129,6 +130,26 @@ function row(d: Device, s: AppState, a: Actions): TemplateResult {
   </li>`;
 }
 
+/** For devices that speak MQTT but never announce themselves (most Tasmota and Zigbee2MQTT set-ups). */
+function addDeviceForm(a: Actions): TemplateResult {
+  const submit = (e: SubmitEvent) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const name = String(new FormData(form).get("name") ?? "").trim();
+    if (!name) return;
+    a.addDevice(name);
+    form.reset();
+  };
+  return html`<details class="add-device" data-testid="add-device">
+    <summary>Add a device by hand</summary>
+    <form @submit=${submit}>
+      <label>Name <input name="name" required maxlength="100" placeholder="Kitchen plug" autocomplete="off" /></label>
+      <button type="submit" class="btn primary">Add and issue a credential</button>
+      <p class="muted">For a device that connects to Hearth's MQTT broker but does not announce itself on the network. It is approved at once; its MQTT username and secret are shown once.</p>
+    </form>
+  </details>`;
+}
+
 function emptyHome(s: AppState): TemplateResult {
   const error = s.status?.discovery.error;
   const off = s.status && !s.status.discovery.enabled;
@@ -146,7 +167,7 @@ function emptyHome(s: AppState): TemplateResult {
           </p>`}
     <p>New devices appear here by themselves; there is no need to reload.</p>
     <p class="hint">
-      No devices at hand? Run <code>hearth demo</code> on the hub to announce a simulated home of 16 devices and try
+      No devices at hand? Run <code>hearth demo</code> on the hub to announce a simulated home of 18 devices and try
       approving and blocking them.
     </p>
   </div>`;

@@ -1,5 +1,6 @@
 // The frame around every screen: header, warnings, the status bar, errors and the forget dialog.
 
+import { secretDialog } from "./broker";
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { Status } from "../generated/Status";
 import { plural } from "../model";
@@ -22,7 +23,7 @@ export function appView(s: AppState, a: Actions): TemplateResult {
         <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
       </span>
     </header>
-    ${banners(s.status)} ${notices(s, a)}
+    ${banners(s.status)} ${notices(s, a)} ${secretDialog(s.secret, a)}
     <main id="main" tabindex="-1">${page}</main>
     ${statusBar(s)} ${forgetDialog(s, a)}
     <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;

@@ -1,0 +1,119 @@
+// The broker through the web UI in Chromium, with Debian's mosquitto clients as the devices:
+// add a device by hand and see its secret once (with a QR code), watch the topic it tries
+// appear live as a proposal, allow it in one click and see its messages delivered, then revoke.
+//
+// Run from the repository root inside the private network namespace:
+//   ../shared/tools/in-netns node --test tests/ui/
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { cli, eventually, launchBrowser, startHub, stop } from "./helpers.mjs";
+
+const execFileP = promisify(execFile);
+
+/** mosquitto_pub as a device; resolves with its exit code and output. */
+async function mosquittoPub(broker, username, password, topic, message) {
+  const [host, port] = broker.split(":");
+  try {
+    await execFileP("mosquitto_pub", ["-h", host, "-p", port, "-u", username, "-P", password, "-t", topic, "-m", message, "-q", "1"], {
+      timeout: 10_000,
+    });
+    return { code: 0, stderr: "" };
+  } catch (e) {
+    return { code: e.code, stderr: String(e.stderr) };
+  }
+}
+
+if (process.env.HEARTH_IN_NETNS === "1") {
+  describe("the broker in the web UI", { timeout: 120_000 }, () => {
+    const temp = [];
+    let hub;
+    let dataDir;
+    let context;
+    let page;
+    const pageProblems = [];
+
+    before(async () => {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), "hearth-ui-broker-"));
+      temp.push(dataDir);
+      const started = startHub(dataDir);
+      hub = started.child;
+      const login = await started.login;
+      const profile = await mkdtemp(path.join(os.tmpdir(), "hearth-chromium-"));
+      temp.push(profile);
+      context = await launchBrowser(profile);
+      page = context.pages()[0] ?? (await context.newPage());
+      page.on("console", (m) => m.type() === "error" && pageProblems.push(`console: ${m.text()}`));
+      page.on("pageerror", (e) => pageProblems.push(`page error: ${e.message}`));
+      await page.goto(login);
+      await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
+    });
+
+    after(async () => {
+      await context?.close().catch(() => {});
+      await stop(hub);
+      await Promise.all(temp.map((d) => rm(d, { recursive: true, force: true })));
+    });
+
+    test("a device added by hand shows its secret once, learns a topic, is allowed in one click, then revoked", async () => {
+      // Add it: keyboard only.
+      await page.locator("[data-testid=add-device] summary").focus();
+      await page.keyboard.press("Enter");
+      await page.getByLabel("Name").fill("Garage sensor");
+      await page.keyboard.press("Enter");
+      const secret = page.locator("[data-testid=secret]");
+      await secret.waitFor();
+      const username = (await secret.locator("[data-testid=secret-username]").textContent()).trim();
+      const password = (await secret.locator("[data-testid=secret-password]").textContent()).trim();
+      const broker = (await secret.locator("[data-testid=secret-broker]").textContent()).trim().split(", ")[0];
+      assert.match(password, /^[0-9a-f]{48}$/);
+      assert.match(broker, /^127\.0\.0\.1:\d+$/);
+      assert.ok(await secret.locator("img.qr").evaluate((img) => img.complete && img.naturalWidth > 100), "a QR code is shown");
+      await secret.locator("[data-testid=secret-close]").click();
+      await secret.waitFor({ state: "detached" });
+      assert.ok(!(await page.content()).includes(password), "the secret is gone from the page once closed");
+
+      // Its page: no rules yet, and an explanation.
+      await page.locator(".device-name", { hasText: "Garage sensor" }).click();
+      const section = page.locator("[data-testid=broker]");
+      await section.locator("[data-testid=no-rules]").waitFor();
+      assert.equal((await section.locator("[data-testid=username]").textContent()).trim(), username);
+
+      // The device publishes a topic nobody allowed: refused, and proposed live on the page.
+      assert.equal((await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.5")).code, 0);
+      const proposal = section.locator('[data-testid=proposal][data-pattern="garage/sensor/temperature"]');
+      await proposal.waitFor({ timeout: 5_000 });
+      assert.match(await section.locator("[data-testid=decision]").first().textContent(), /Refused: no rule allows it/);
+
+      // A dashboard listens; one click allows the topic; the next message is delivered.
+      const dashboard = JSON.parse(await cli(dataDir, "device", "add", "Dashboard", "--json"));
+      await cli(dataDir, "device", "allow", dashboard.id, "--subscribe", "garage/#");
+      const [host, port] = broker.split(":");
+      const sub = spawn("mosquitto_sub", ["-h", host, "-p", port, "-u", dashboard.username, "-P", dashboard.password, "-t", "garage/#", "-C", "1", "-v", "-W", "10"]);
+      let received = "";
+      sub.stdout.on("data", (c) => (received += c));
+      await new Promise((r) => setTimeout(r, 500));
+      await proposal.getByRole("button", { name: /^Allow/ }).click();
+      await section.locator('[data-testid=rule][data-status=allowed]', { hasText: "garage/sensor/temperature" }).waitFor();
+      assert.equal(await proposal.count(), 0, "the proposal became a rule");
+      assert.equal((await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.6")).code, 0);
+      await eventually("the dashboard to receive the allowed message", () => received.includes("garage/sensor/temperature 21.6"));
+      await eventually("the allowed publish in the recent activity", async () =>
+        (await section.locator("[data-testid=decision][data-decision=allow]", { hasText: "garage/sensor/temperature" }).count()) > 0,
+      );
+
+      // Revoke: the page says so, and the secret no longer works.
+      await section.locator("[data-testid=revoke]").click();
+      await section.locator("[data-testid=issue]").waitFor();
+      const refused = await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.7");
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /bad user name or password/i);
+      assert.deepEqual(pageProblems, []);
+    });
+  });
+}

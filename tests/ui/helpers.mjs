@@ -1,0 +1,132 @@
+// Shared by the browser tests: paths, starting the hub and the simulated home, the CLI, waiting,
+// and launching Debian's Chromium through playwright-core.
+
+import { execFile, spawn } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+export const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(HERE, "..", "..");
+export const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), ".cache", "hearth-target");
+export const HEARTH = process.env.HEARTH_BIN || path.join(TARGET, "debug", "hearth");
+export const CHROMIUM = process.env.HEARTH_CHROMIUM || "/usr/bin/chromium";
+export const ARTIFACTS = path.join(ROOT, "tests", "artifacts");
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** The demo announces 18 devices; the list must show most of them within a few seconds. */
+export const MIN_DEVICES = 12;
+export const run = promisify(execFile);
+
+// ---- helpers ----
+
+/** The hub's log, kept short, to explain a failure. */
+export const hubLog = [];
+export function remember(line) {
+  hubLog.push(line);
+  if (hubLog.length > 60) hubLog.shift();
+}
+
+/** Polls `check` until it returns something truthy; fails with `what` and the hub's log. */
+export async function eventually(what, check, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      const why = last ? ` (last error: ${last.message})` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}\n--- hub log (tail) ---\n${hubLog.join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function hubEnv() {
+  const env = { ...process.env };
+  delete env.HEARTH_DATA_DIR; // every command names the test's own data dir
+  return env;
+}
+
+export async function cli(dataDir, ...args) {
+  const { stdout } = await run(HEARTH, [...args, "--data-dir", dataDir], { env: hubEnv(), timeout: 30_000 });
+  return stdout;
+}
+
+export async function cliDevices(dataDir) {
+  return JSON.parse(await cli(dataDir, "devices", "--json"));
+}
+
+/** Starts `hearth serve` on a free loopback port; resolves with its one-time sign-in link. */
+export function startHub(dataDir, listen = "127.0.0.1:0") {
+  const child = spawn(HEARTH, ["serve", "--data-dir", dataDir, "--http-listen", listen, "--mqtt-listen", "127.0.0.1:0"], {
+    env: hubEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const login = new Promise((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => reject(new Error(`hearth serve printed no sign-in link within 30 s\n${hubLog.join("\n")}`)), 30_000);
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        remember(`[serve] ${line}`);
+        const m = /^\s*(http:\/\/127\.0\.0\.1:\d+\/login\?code=[0-9A-Za-z]+)\s*$/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      }
+    });
+    child.stderr.setEncoding("utf8");
+    // eslint-disable-next-line no-control-regex
+    child.stderr.on("data", (chunk) => chunk.split("\n").filter(Boolean).forEach((l) => remember(`[serve] ${l.replace(/\x1b\[[0-9;]*m/g, "")}`)));
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      // Once the link was printed this changes nothing; before, it explains the failure.
+      reject(new Error(`hearth serve exited early (${signal ?? code})\n${hubLog.join("\n")}`));
+    });
+  });
+  return { child, login };
+}
+
+export function startDemo() {
+  const child = spawn(HEARTH, ["demo", "--duration", "120"], { env: hubEnv(), stdio: ["ignore", "ignore", "pipe"] });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => chunk.split("\n").filter(Boolean).forEach((l) => remember(`[demo] ${l}`)));
+  return child;
+}
+
+export async function stop(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function launchBrowser(userDataDir, viewport = { width: 1200, height: 900 }) {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+  });
+}

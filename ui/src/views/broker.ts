@@ -1,0 +1,232 @@
+// The device page's MQTT section: its credential, live connections, manifest (what it may
+// publish and subscribe to, and what it tried) and the gate's recent decisions.
+
+import { html, nothing, type TemplateResult } from "lit-html";
+import type { BrokerView } from "../generated/BrokerView";
+import type { DecisionView } from "../generated/DecisionView";
+import type { Device } from "../generated/Device";
+import type { Direction } from "../generated/Direction";
+import type { RuleView } from "../generated/RuleView";
+import { plural } from "../model";
+import type { Actions, AppState, DetailState, ShownSecret } from "../state";
+import { when } from "./parts";
+
+const REASONS: Record<string, string> = {
+  quarantined: "the device is new (quarantined)",
+  blocked: "the device is blocked",
+  not_in_manifest: "no rule allows it",
+  denied_by_manifest: "a rule denies it",
+  system_topic: "$ topics are the broker's own",
+  invalid_topic: "not a valid topic",
+  bad_credentials: "wrong or unknown credential",
+  client_id_taken: "client id bound to another device",
+};
+
+export function brokerSection(s: AppState, a: Actions, d: Device, detail: DetailState): TemplateResult {
+  const view = detail.broker;
+  return html`<section class="panel" aria-labelledby="h-mqtt" data-testid="broker">
+    <h2 id="h-mqtt">MQTT</h2>
+    ${detail.brokerError
+      ? html`<p class="warn-text" role="alert">${detail.brokerError.message}</p>`
+      : view
+        ? loaded(s, a, d, view)
+        : html`<p class="loading" aria-busy="true">Loading…</p>`}
+  </section>`;
+}
+
+function loaded(s: AppState, a: Actions, d: Device, v: BrokerView): TemplateResult {
+  const busy = s.busy.has(d.id);
+  return html`${credential(s, a, d, v, busy)} ${sessions(s, v)} ${manifest(a, d, v, busy)} ${decisions(s, v)}`;
+}
+
+function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boolean): TemplateResult {
+  const c = v.credential;
+  return html`<div class="broker-block" data-testid="credential">
+    <h3>Credential</h3>
+    ${c
+      ? html`<p>
+            Username <code data-testid="username">${c.username}</code>, issued ${when(c.issued_at, s.now)}${c.client_id
+              ? html`, bound to client id <code>${c.client_id}</code>`
+              : nothing}. Devices connect to <code>${v.broker}</code>.
+          </p>
+          <div class="actions">
+            <button type="button" class="btn" data-testid="rotate" aria-disabled=${busy} @click=${() => !busy && a.credential(d, "rotate")}>
+              New secret
+            </button>
+            <button type="button" class="btn quiet danger" data-testid="revoke" aria-disabled=${busy} @click=${() => !busy && a.credential(d, "revoke")}>
+              Revoke
+            </button>
+          </div>
+          <p class="muted">Either disconnects the device at once. Hearth keeps only a hash of the secret.</p>`
+      : html`<p>This device has no MQTT credential, so it cannot connect to Hearth's broker.</p>
+          <button type="button" class="btn primary" data-testid="issue" aria-disabled=${busy} @click=${() => !busy && a.credential(d, "rotate")}>
+            Issue a credential
+          </button>`}
+  </div>`;
+}
+
+function sessions(s: AppState, v: BrokerView): TemplateResult {
+  return html`<div class="broker-block" data-testid="sessions">
+    <h3>Connections</h3>
+    ${v.sessions.length
+      ? html`<ul class="plain">
+          ${v.sessions.map(
+            (c) => html`<li data-testid="session">
+              <span class="online" data-online="true">Connected</span> client <code>${c.client_id}</code> from
+              <code>${c.remote ?? "?"}</code>, MQTT ${c.protocol}, since ${when(c.connected_at, s.now)}
+            </li>`,
+          )}
+        </ul>`
+      : html`<p class="muted">Not connected now.</p>`}
+  </div>`;
+}
+
+function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): TemplateResult {
+  const learned = v.rules.filter((r) => r.status === "learned");
+  const decided = v.rules.filter((r) => r.status !== "learned");
+  return html`<div class="broker-block" data-testid="manifest">
+    <h3>Topics</h3>
+    ${learned.length
+      ? html`<div class="proposals" role="group" aria-label="Topics ${d.name} tried">
+          <p><strong>${d.name}</strong> tried ${plural(learned.length, "topic", "topics")} its manifest does not allow:</p>
+          <ul class="plain">
+            ${learned.map((r) => proposal(a, d, r, busy))}
+          </ul>
+        </div>`
+      : nothing}
+    ${decided.length
+      ? html`<div class="table-wrap">
+          <table data-testid="rules">
+            <caption>
+              Manifest: what ${d.name} may do
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Rule</th>
+                <th scope="col">Direction</th>
+                <th scope="col">Topic pattern</th>
+                <th scope="col"><span class="sr-only">Change</span></th>
+              </tr>
+            </thead>
+            <tbody>
+              ${decided.map(
+                (r) => html`<tr data-testid="rule" data-status=${r.status}>
+                  <td>${r.status === "allowed" ? "Allowed" : "Denied"}</td>
+                  <td>${r.direction}</td>
+                  <td><code>${r.pattern}</code></td>
+                  <td>
+                    <button
+                      type="button"
+                      class="btn quiet"
+                      aria-disabled=${busy}
+                      aria-label="${r.status === "allowed" ? "Deny" : "Allow"} ${r.direction} ${r.pattern}"
+                      @click=${() => !busy && a.setTopicRule(d, r.direction, r.pattern, r.status === "allowed" ? "deny" : "allow")}
+                    >
+                      ${r.status === "allowed" ? "Deny" : "Allow"}
+                    </button>
+                  </td>
+                </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>`
+      : html`<p class="muted" data-testid="no-rules">
+          No rules yet: the device may neither publish nor subscribe. What it tries appears above, for you to allow in one step.
+        </p>`}
+    ${ruleForm(a, d, busy)}
+  </div>`;
+}
+
+function proposal(a: Actions, d: Device, r: RuleView, busy: boolean): TemplateResult {
+  const verb = r.direction === "publish" ? "publish to" : "subscribe to";
+  return html`<li data-testid="proposal" data-pattern=${r.pattern}>
+    wants to ${verb} <code>${r.pattern}</code> <span class="muted">(${plural(Number(r.tries), "try", "tries")})</span>
+    <button type="button" class="btn primary" aria-disabled=${busy} aria-label="Allow ${verb} ${r.pattern}"
+      @click=${() => !busy && a.setTopicRule(d, r.direction, r.pattern, "allow")}>Allow</button>
+    <button type="button" class="btn" aria-disabled=${busy} aria-label="Deny ${verb} ${r.pattern}"
+      @click=${() => !busy && a.setTopicRule(d, r.direction, r.pattern, "deny")}>Deny</button>
+  </li>`;
+}
+
+function ruleForm(a: Actions, d: Device, busy: boolean): TemplateResult {
+  const submit = (e: SubmitEvent) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    const pattern = String(data.get("pattern") ?? "").trim();
+    const rule = (e.submitter as HTMLButtonElement | null)?.value === "deny" ? "deny" : "allow";
+    if (!pattern || busy) return;
+    a.setTopicRule(d, String(data.get("direction")) as Direction, pattern, rule);
+    form.reset();
+  };
+  return html`<form class="rule-form" data-testid="rule-form" @submit=${submit}>
+    <label>Direction
+      <select name="direction"><option value="publish">publish</option><option value="subscribe">subscribe</option></select>
+    </label>
+    <label>Topic pattern
+      <input name="pattern" required placeholder="tele/plug1/#" autocomplete="off" spellcheck="false" />
+    </label>
+    <button type="submit" class="btn" value="allow">Allow</button>
+    <button type="submit" class="btn quiet" value="deny">Deny</button>
+    <p class="muted">Use <code>+</code> for one level and <code>#</code> for the rest. A denial wins over an allowance.</p>
+  </form>`;
+}
+
+function decisions(s: AppState, v: BrokerView): TemplateResult {
+  return html`<div class="broker-block" data-testid="decisions">
+    <h3>Recent activity</h3>
+    ${v.recent.length
+      ? html`<div class="table-wrap">
+          <table>
+            <caption>
+              The gate's last ${plural(v.recent.length, "decision", "decisions")}, newest first
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">What</th>
+                <th scope="col">Topic</th>
+                <th scope="col">Size</th>
+                <th scope="col">Decision</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${v.recent.map((r) => decisionRow(s, r))}
+            </tbody>
+          </table>
+        </div>`
+      : html`<p class="muted">Nothing yet: connections, subscriptions and messages appear here.</p>`}
+  </div>`;
+}
+
+function decisionRow(s: AppState, r: DecisionView): TemplateResult {
+  const refused = r.decision.decision === "drop";
+  const reason = r.decision.decision === "drop" ? (REASONS[r.decision.detail] ?? r.decision.detail) : "";
+  return html`<tr data-testid="decision" data-decision=${r.decision.decision}>
+    <td>${when(r.at, s.now)}</td>
+    <td>${r.action}</td>
+    <td><code>${r.topic || "—"}</code></td>
+    <td>${r.action === "publish" ? `${r.bytes} B` : ""}</td>
+    <td class=${refused ? "refused" : "allowed"}>${refused ? html`Refused: ${reason}` : "Allowed"}</td>
+  </tr>`;
+}
+
+/** The one-time view of a new secret. */
+export function secretDialog(secret: ShownSecret | undefined, a: Actions): TemplateResult {
+  if (!secret) return html``;
+  const c = secret.credential;
+  return html`<div class="panel secret" role="alertdialog" aria-labelledby="secret-title" aria-describedby="secret-note" data-testid="secret">
+    <h2 id="secret-title" tabindex="-1">MQTT credential for ${secret.deviceName}</h2>
+    <p id="secret-note"><strong>Shown only now.</strong> Hearth keeps only a hash of the secret: copy it into the device before closing this.</p>
+    <dl class="facts">
+      <dt>Broker</dt>
+      <dd><code data-testid="secret-broker">${c.broker}</code></dd>
+      <dt>Username</dt>
+      <dd><code data-testid="secret-username">${c.username}</code></dd>
+      <dt>Password</dt>
+      <dd><code data-testid="secret-password" class="secret-value">${c.password}</code></dd>
+    </dl>
+    ${secret.qr ? html`<img class="qr" src=${secret.qr} alt="The same credential as a QR code" width="180" height="180" />` : nothing}
+    <button type="button" class="btn primary" data-testid="secret-close" @click=${() => a.closeSecret()}>I have copied it</button>
+  </div>`;
+}
