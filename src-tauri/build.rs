@@ -1,7 +1,17 @@
 fn main() {
     // Declaring the app's commands makes Tauri check them against the capabilities, so the
     // window may call only what capabilities/main.json grants it.
-    let manifest = tauri_build::AppManifest::new().commands(&["status", "list_devices", "device", "decide", "forget"]);
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "status",
+        "list_devices",
+        "device",
+        "decide",
+        "forget",
+        "add_device",
+        "broker_view",
+        "credential",
+        "set_topic_rule",
+    ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build: {e:#}");
     }

@@ -3,7 +3,9 @@
 //! They are `async` and run the store call on a blocking thread: a synchronous command would run
 //! on the main thread and freeze the window while SQLite works.
 
-use hearth::api::types::{ApiError, Verdict, Device, DeviceDetail, Status};
+use hearth::api::types::{
+    AddedDevice, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest, Verdict,
+};
 use hearth::hub::Hub;
 use tauri::State;
 
@@ -38,4 +40,24 @@ pub async fn decide(hub: State<'_, Hub>, id: String, decision: Verdict) -> Resul
 #[tauri::command]
 pub async fn forget(hub: State<'_, Hub>, id: String) -> Result<(), ApiError> {
     blocking(&hub, move |hub| hub.forget(&id, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn add_device(hub: State<'_, Hub>, name: String) -> Result<AddedDevice, ApiError> {
+    blocking(&hub, move |hub| hub.add_device(&name, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn broker_view(hub: State<'_, Hub>, id: String) -> Result<BrokerView, ApiError> {
+    blocking(&hub, move |hub| hub.broker_view(&id)).await
+}
+
+#[tauri::command]
+pub async fn credential(hub: State<'_, Hub>, id: String, action: CredentialAction) -> Result<Option<IssuedCredential>, ApiError> {
+    blocking(&hub, move |hub| hub.credential(&id, action, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn set_topic_rule(hub: State<'_, Hub>, id: String, request: TopicRuleRequest) -> Result<BrokerView, ApiError> {
+    blocking(&hub, move |hub| hub.set_topic_rule(&id, &request, ORIGIN)).await
 }

@@ -29,7 +29,11 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
             commands::list_devices,
             commands::device,
             commands::decide,
-            commands::forget
+            commands::forget,
+            commands::add_device,
+            commands::broker_view,
+            commands::credential,
+            commands::set_topic_rule
         ])
         .setup(|app| {
             let engine = tauri::async_runtime::block_on(Engine::start(options()?)).map_err(|e| {
@@ -64,11 +68,11 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
         })
         .on_window_event(|window, event| {
             // Closing the window keeps the hub running in the tray; Quit in the tray menu exits.
-            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                if window.app_handle().tray_by_id(tray::TRAY_ID).is_some() {
-                    api.prevent_close();
-                    let _ = window.hide();
-                }
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event
+                && window.app_handle().tray_by_id(tray::TRAY_ID).is_some()
+            {
+                api.prevent_close();
+                let _ = window.hide();
             }
         })
         .build(tauri::generate_context!());
