@@ -26,7 +26,7 @@ pub struct BrokerConfig {
 
 impl BrokerConfig {
     pub fn new(listen: SocketAddr) -> Self {
-        Self { listen, max_packet_size: 1024 * 1024, max_queued: 10_000, session_expiry: Duration::from_secs(7 * 24 * 3600) }
+        Self { listen, max_packet_size: 1024 * 1024, max_queued: 100_000, session_expiry: Duration::from_secs(7 * 24 * 3600) }
     }
 }
 

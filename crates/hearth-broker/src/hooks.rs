@@ -108,7 +108,7 @@ impl Handler for GateHooks {
                     let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
                     // A reconnect with the same client id replaces the entry before the old
                     // connection's disconnect arrives: remove only the connection that ended.
-                    if sessions.get(c.client_id).is_some_and(|s| Some(s.remote) == Some(session.id.remote_addr)) {
+                    if sessions.get(c.client_id).is_some_and(|s| s.remote == session.id.remote_addr) {
                         sessions.remove(c.client_id);
                     }
                     drop(sessions);

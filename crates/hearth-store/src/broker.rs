@@ -229,6 +229,12 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes decisions recorded before `before`; returns how many. The ledger (part 3) will keep
+    /// rollups and per-category retention; until then the raw record is kept for a window.
+    pub fn prune_decisions(&mut self, before: Millis) -> Result<usize, StoreError> {
+        Ok(self.conn.execute("DELETE FROM gate_decisions WHERE at < ?1", [before])?)
+    }
+
     /// The device's most recent gate decisions, newest first.
     pub fn recent_decisions(&self, id: &DeviceId, limit: u32) -> Result<Vec<GateRecord>, StoreError> {
         let mut stmt = self.conn.prepare(
@@ -324,6 +330,12 @@ mod tests {
         (store, id)
     }
 
+    fn other_device(store: &mut Store) -> DeviceId {
+        let id = DeviceId::from_random(0xdef);
+        store.add_device(&id, "Other", &Actor::Owner, "cli", 1).unwrap();
+        id
+    }
+
     fn record(id: &DeviceId, action: Action, topic: &str, decision: Decision) -> GateRecord {
         GateRecord { at: 10, device_id: Some(id.clone()), client_id: "c1".into(), action, topic: topic.into(), bytes: 5, qos: 1, decision }
     }
@@ -389,6 +401,10 @@ mod tests {
             let n: i64 = store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
             assert_eq!(n, 0, "{table}");
         }
+        // Pruning removes what was recorded before the cut.
+        let other = other_device(&mut store);
+        store.record_decisions(&[record(&other, Action::Publish, "a/b", Decision::Allow)]).unwrap();
+        assert_eq!(store.prune_decisions(11).unwrap(), 1);
         // A decision for a device forgotten meanwhile (still queued for the writer) is dropped.
         store.record_decisions(&[record(&id, Action::Publish, "a/b", Decision::Allow)]).unwrap();
         let n: i64 = store.conn.query_row("SELECT COUNT(*) FROM gate_decisions", [], |r| r.get(0)).unwrap();

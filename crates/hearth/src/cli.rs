@@ -141,7 +141,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve { http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, no_broker } => {
             serve(Options { data_dir, http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, no_broker }).await
         }
-        Command::Demo(args) => crate::demo::run(args).await,
+        Command::Demo(args) => crate::demo::run(args, &data_dir).await,
         Command::Devices { json } => {
             let devices = Client::for_data_dir(&data_dir)?.devices().await?;
             if json {

@@ -10,13 +10,18 @@ use tokio_util::sync::CancellationToken;
 
 /// Most decisions written in one transaction.
 const BATCH: usize = 4096;
+/// How long the raw record of each decision is kept, and how often older ones are pruned.
+const KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Runs until cancelled, then writes what is still queued.
 pub async fn run(hub: Hub, mut rx: mpsc::Receiver<GateRecord>, cancel: CancellationToken) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
+            _ = prune.tick() => prune_old(&hub).await,
             n = rx.recv_many(&mut batch, BATCH) => {
                 if n == 0 {
                     break;
@@ -30,6 +35,18 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<GateRecord>, cancel: Cancellat
         batch.push(record);
     }
     write(&hub, batch).await;
+}
+
+async fn prune_old(hub: &Hub) {
+    let hub = hub.clone();
+    let cut = crate::api::now() - KEEP.as_millis() as i64;
+    let pruned = tokio::task::spawn_blocking(move || hub.store().prune_decisions(cut)).await;
+    match pruned {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(decisions = n, "pruned the gate's decisions older than a week"),
+        Ok(Err(e)) => tracing::error!("cannot prune old decisions: {e}"),
+        Err(e) => tracing::error!("the pruning task failed: {e}"),
+    }
 }
 
 async fn write(hub: &Hub, batch: Vec<GateRecord>) {

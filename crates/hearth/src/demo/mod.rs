@@ -9,6 +9,7 @@
 //! Most simulated devices answer through mdns-sd, which handles the DNS-SD meta-query
 //! correctly; [`quirky`] adds the ones that get it wrong, as real firmware does.
 
+mod mqtt;
 mod quirky;
 
 use anyhow::{Context, Result, bail};
@@ -29,6 +30,10 @@ pub struct DemoArgs {
     /// Announce, then exit after this many seconds (saying goodbye); default: until Ctrl+C.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<u64>,
+    /// Also run five MQTT devices (Tasmota, Shelly, Zigbee2MQTT, ESPHome, a camera) against the
+    /// running hub's broker: they are added with their own credentials and manifests.
+    #[arg(long)]
+    pub mqtt: bool,
 }
 
 /// One service of a simulated device.
@@ -286,7 +291,7 @@ fn generated(n: u32) -> Vec<SimDevice> {
         .collect()
 }
 
-pub async fn run(args: DemoArgs) -> Result<()> {
+pub async fn run(args: DemoArgs, data_dir: &std::path::Path) -> Result<()> {
     let in_namespace = std::env::var("HEARTH_IN_NETNS").is_ok_and(|v| v == "1");
     if !in_namespace && !args.real_network {
         bail!(
@@ -327,6 +332,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         let nodes = quirky::nodes(Ipv4Addr::new(10, 77, 0, 99));
         tokio::spawn(quirky::run(nodes, Ipv4Addr::new(10, 77, 0, 2), cancel.clone()))
     });
+    let mqtt_home = if args.mqtt {
+        let (dir, cancel) = (data_dir.to_path_buf(), cancel.clone());
+        Some(tokio::spawn(async move { mqtt::run(&dir, cancel).await }))
+    } else {
+        None
+    };
     let quirky_count = if quirky.is_some() { quirky::nodes(Ipv4Addr::UNSPECIFIED).len() } else { 0 };
     println!(
         "Announcing {} simulated devices ({} services, {quirky_count} of them with a wrong or missing meta-query answer). Stop with Ctrl+C.",
@@ -344,6 +355,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         None => crate::cli::shutdown_signal().await,
     }
     cancel.cancel();
+    if let Some(task) = mqtt_home {
+        match task.await {
+            Ok(Err(e)) => eprintln!("the MQTT devices failed: {e:#}"),
+            Err(e) => eprintln!("the MQTT devices stopped: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
     if let Some(task) = quirky {
         match task.await {
             Ok(Err(e)) => eprintln!("the quirky responders failed: {e:#}"),

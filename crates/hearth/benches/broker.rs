@@ -1,0 +1,271 @@
+//! Hearth's broker against Mosquitto, side by side in one run (`./scripts/bench` runs it inside
+//! the private network namespace). Both brokers check a password for every client and an ACL for
+//! every packet: Hearth through its gate (manifest + recorder writing every decision to SQLite),
+//! Mosquitto with a password file and an ACL file. The load comes from rumqttc clients.
+//!
+//! - fan-in: 4 publishers send QoS 1 messages as fast as the broker acknowledges them, one
+//!   subscriber receives them all; messages per second, end to end.
+//! - latency: one publisher sends QoS 1 messages at a steady 500 per second; the subscriber
+//!   measures publish → delivery time; p50 and p99.
+//!
+//! Usage: cargo bench -p hearth --bench broker -- HEARTH_BINARY
+
+use anyhow::{Context, Result, bail};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PUBLISHERS: usize = 4;
+const FAN_IN_MESSAGES: usize = 20_000; // per publisher
+const LATENCY_MESSAGES: usize = 5_000;
+const LATENCY_RATE: u64 = 500; // per second
+const PAYLOAD: usize = 64;
+
+struct Broker {
+    name: &'static str,
+    port: u16,
+    publisher: (String, String),
+    subscriber: (String, String),
+    process: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.process.id().to_string()).status();
+        let _ = self.process.wait();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Results {
+    fan_in_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    rss_kib: u64,
+}
+
+fn main() -> Result<()> {
+    let hearth = std::env::args().skip(1).find(|a| !a.starts_with('-')).map(PathBuf::from).context("usage: broker HEARTH_BINARY")?;
+    if std::env::var("HEARTH_IN_NETNS").as_deref() != Ok("1") {
+        bail!("run this inside the private network namespace: ./scripts/bench does");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mosquitto = runtime.block_on(measure(start_mosquitto(18831)?))?;
+    let hearth = runtime.block_on(measure(start_hearth(&hearth, 18832)?))?;
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    println!(
+        "{}",
+        serde_json::json!({
+            "fan_in_msgs_per_sec": { "hearth": hearth.fan_in_per_sec.round(), "mosquitto": mosquitto.fan_in_per_sec.round(),
+                                     "ratio": (ratio(hearth.fan_in_per_sec, mosquitto.fan_in_per_sec) * 100.0).round() / 100.0 },
+            "qos1_latency_ms": { "hearth": { "p50": hearth.p50_ms, "p99": hearth.p99_ms },
+                                 "mosquitto": { "p50": mosquitto.p50_ms, "p99": mosquitto.p99_ms },
+                                 "p99_ratio": (ratio(hearth.p99_ms, mosquitto.p99_ms) * 100.0).round() / 100.0 },
+            "rss_kib_after": { "hearth": hearth.rss_kib, "mosquitto": mosquitto.rss_kib },
+            "setup": { "publishers": PUBLISHERS, "messages_per_publisher": FAN_IN_MESSAGES, "payload_bytes": PAYLOAD,
+                       "latency_messages": LATENCY_MESSAGES, "latency_rate_per_sec": LATENCY_RATE }
+        })
+    );
+    Ok(())
+}
+
+async fn measure(broker: Broker) -> Result<Results> {
+    wait_for_port(broker.port).await?;
+    let fan_in_per_sec = fan_in(&broker).await.with_context(|| format!("fan-in against {}", broker.name))?;
+    let (p50_ms, p99_ms) = latency(&broker).await.with_context(|| format!("latency against {}", broker.name))?;
+    let rss_kib = rss_kib(broker.process.id());
+    eprintln!("{}: {fan_in_per_sec:.0} msg/s fan-in, QoS 1 latency p50 {p50_ms:.2} ms p99 {p99_ms:.2} ms, {rss_kib} KiB", broker.name);
+    Ok(Results { fan_in_per_sec, p50_ms, p99_ms, rss_kib })
+}
+
+fn client(broker: &Broker, id: &str, (user, pass): &(String, String)) -> (AsyncClient, rumqttc::EventLoop) {
+    let mut options = MqttOptions::new(id, "127.0.0.1", broker.port);
+    options.set_credentials(user, pass);
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_inflight(100);
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    AsyncClient::new(options, 1000)
+}
+
+/// Subscribes and returns a task that counts (and times) `expected` messages.
+async fn subscriber(broker: &Broker, expected: usize, timed: bool) -> Result<tokio::task::JoinHandle<Result<(Instant, Vec<f64>)>>> {
+    let (sub, mut events) = client(broker, "bench-sub", &broker.subscriber);
+    sub.subscribe("bench/#", QoS::AtLeastOnce).await?;
+    loop {
+        if let Event::Incoming(Packet::SubAck(ack)) = events.poll().await? {
+            if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
+                bail!("the subscription was refused");
+            }
+            break;
+        }
+    }
+    Ok(tokio::spawn(async move {
+        let _keep = sub;
+        let mut received = 0;
+        let mut latencies = Vec::with_capacity(if timed { expected } else { 0 });
+        while received < expected {
+            match tokio::time::timeout(Duration::from_secs(20), events.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                    received += 1;
+                    if timed {
+                        let sent = u128::from_le_bytes(p.payload[..16].try_into().unwrap_or([0; 16]));
+                        latencies.push((now_micros().saturating_sub(sent)) as f64 / 1000.0);
+                    }
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => bail!("subscriber: {e}"),
+                Err(_) => bail!("subscriber: only {received} of {expected} messages arrived within 20 s of the last"),
+            }
+        }
+        Ok((Instant::now(), latencies))
+    }))
+}
+
+async fn fan_in(broker: &Broker) -> Result<f64> {
+    let total = PUBLISHERS * FAN_IN_MESSAGES;
+    let done = subscriber(broker, total, false).await?;
+    let started = Instant::now();
+    let mut publishers = Vec::new();
+    for n in 0..PUBLISHERS {
+        let (publisher, mut events) = client(broker, &format!("bench-pub-{n}"), &broker.publisher);
+        publishers.push(tokio::spawn(async move {
+            let topic = format!("bench/fan-in/{n}");
+            let sender = tokio::spawn(async move {
+                for _ in 0..FAN_IN_MESSAGES {
+                    publisher.publish(topic.as_str(), QoS::AtLeastOnce, false, vec![7u8; PAYLOAD]).await?;
+                }
+                Ok::<_, rumqttc::ClientError>(publisher)
+            });
+            let mut acked = 0;
+            while acked < FAN_IN_MESSAGES {
+                if let Event::Incoming(Packet::PubAck(_)) = events.poll().await? {
+                    acked += 1;
+                }
+            }
+            sender.await??;
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for p in publishers {
+        p.await??;
+    }
+    let (finished, _) = done.await??;
+    Ok(total as f64 / finished.duration_since(started).as_secs_f64())
+}
+
+async fn latency(broker: &Broker) -> Result<(f64, f64)> {
+    let done = subscriber(broker, LATENCY_MESSAGES, true).await?;
+    let (publisher, mut events) = client(broker, "bench-latency", &broker.publisher);
+    let pump = tokio::spawn(async move {
+        loop {
+            if events.poll().await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / LATENCY_RATE));
+    for _ in 0..LATENCY_MESSAGES {
+        tick.tick().await;
+        let mut payload = now_micros().to_le_bytes().to_vec();
+        payload.resize(PAYLOAD, 0);
+        publisher.publish("bench/latency", QoS::AtLeastOnce, false, payload).await?;
+    }
+    let (_, mut latencies) = done.await??;
+    pump.abort();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Ok(((at(0.50) * 100.0).round() / 100.0, (at(0.99) * 100.0).round() / 100.0))
+}
+
+fn start_mosquitto(port: u16) -> Result<Broker> {
+    let dir = tempfile::tempdir()?;
+    let passwords = dir.path().join("passwd");
+    let publisher = ("bench-publisher".to_owned(), "publisher-secret-0123456789".to_owned());
+    let subscriber = ("bench-subscriber".to_owned(), "subscriber-secret-0123456789".to_owned());
+    std::fs::write(&passwords, "")?;
+    for (user, pass) in [&publisher, &subscriber] {
+        let ok = Command::new("mosquitto_passwd").arg("-b").arg(&passwords).arg(user).arg(pass).status()?.success();
+        if !ok {
+            bail!("mosquitto_passwd failed");
+        }
+    }
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, format!("user {}\ntopic write bench/#\n\nuser {}\ntopic read bench/#\n", publisher.0, subscriber.0))?;
+    let config = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 100\nset_tcp_nodelay true\nlog_type error\n",
+            passwords.display(),
+            acl.display()
+        ),
+    )?;
+    let process = Command::new("mosquitto")
+        .arg("-c")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting mosquitto")?;
+    Ok(Broker { name: "mosquitto", port, publisher, subscriber, process, _dir: dir })
+}
+
+fn start_hearth(binary: &Path, port: u16) -> Result<Broker> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let process = Command::new(binary)
+        .args(["serve", "--no-discovery", "--http-listen", "127.0.0.1:0", "--mqtt-listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting hearth serve")?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !data.join("hub.json").exists() {
+        if Instant::now() > deadline {
+            bail!("hearth serve did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cli = |args: &[&str]| -> Result<serde_json::Value> {
+        let out = Command::new(binary).args(args).arg("--data-dir").arg(&data).output()?;
+        if !out.status.success() {
+            bail!("hearth {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
+    };
+    let mut credentials = Vec::new();
+    for (name, direction) in [("Bench publisher", "--publish"), ("Bench subscriber", "--subscribe")] {
+        let added = cli(&["device", "add", name, "--json"])?;
+        let id = added["id"].as_str().context("no id")?.to_owned();
+        cli(&["device", "allow", &id, direction, "bench/#"])?;
+        credentials
+            .push((added["username"].as_str().unwrap_or_default().to_owned(), added["password"].as_str().unwrap_or_default().to_owned()));
+    }
+    let subscriber = credentials.pop().context("no subscriber")?;
+    let publisher = credentials.pop().context("no publisher")?;
+    Ok(Broker { name: "hearth", port, publisher, subscriber, process, _dir: dir })
+}
+
+async fn wait_for_port(port: u16) -> Result<()> {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("nothing listens on port {port}")
+}
+
+fn now_micros() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
