@@ -97,6 +97,9 @@ def test_publish_and_subscribe_at_each_qos(hub, version):
     lines, err, rc = sub.result()
     assert rc == 0, err
     assert lines == ["tele/plug1/Q0 payload 0", "tele/plug1/Q1 payload 1", "tele/plug1/Q2 payload 2"]
+    broker = hub.get("/status")["broker"]
+    assert broker["enabled"] and broker["address"] == f"{plug.host}:{plug.port}"
+    assert (broker["lost_messages"], broker["unrecorded_decisions"]) == (0, 0)
     allowed = [d for d in plug.view()["recent"] if d["action"] == "publish"]
     assert sorted((d["topic"], d["qos"], d["bytes"], d["decision"]["decision"]) for d in allowed) == [
         (f"tele/plug1/Q{q}", q, 9, "allow") for q in (0, 1, 2)]

@@ -1,9 +1,12 @@
 // The broker through the web UI in Chromium, with Debian's mosquitto clients as the devices:
 // add a device by hand and see its secret once (with a QR code), watch the topic it tries
-// appear live as a proposal, allow it in one click and see its messages delivered, then revoke.
+// appear live as a proposal, allow it in one click and see its messages delivered, then revoke;
+// and the simulated MQTT home (`hearth demo --mqtt`: Tasmota, Shelly, Zigbee2MQTT, ESPHome, a
+// camera) seen through the UI, with a denial taking effect on a live device.
 //
 // Run from the repository root inside the private network namespace:
-//   ../shared/tools/in-netns node --test tests/ui/
+//   ../shared/tools/in-netns node --test --test-concurrency=1 tests/ui/
+// (one file at a time: both run the simulated home, whose goodbyes would confuse the other)
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +15,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { cli, eventually, launchBrowser, startHub, stop } from "./helpers.mjs";
+import { HEARTH, cli, eventually, hubEnv, launchBrowser, remember, startHub, stop } from "./helpers.mjs";
 
 const execFileP = promisify(execFile);
 
@@ -114,6 +117,41 @@ if (process.env.HEARTH_IN_NETNS === "1") {
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /bad user name or password/i);
       assert.deepEqual(pageProblems, []);
+    });
+
+    test("the simulated MQTT home: firmware-like devices connect, publish, and a denial takes effect live", async () => {
+      const demo = spawn(HEARTH, ["demo", "--mqtt", "--duration", "60", "--data-dir", dataDir], { env: hubEnv(), stdio: ["ignore", "pipe", "pipe"] });
+      demo.stdout.setEncoding("utf8");
+      demo.stdout.on("data", (c) => c.split("\n").filter(Boolean).forEach((l) => remember(`[demo] ${l}`)));
+      try {
+        await page.goto(new URL("/#/", page.url()).href);
+        for (const name of ["Kitchen plug (Tasmota)", "Desk lamp plug (Shelly Plus Plug S)", "Zigbee2MQTT bridge", "Living room climate (ESPHome)", "Front door camera (Frigate)"]) {
+          await page.locator(".device-name", { hasText: name }).waitFor({ timeout: 15_000 });
+        }
+        // The camera's JPEG snapshot, recorded with its size.
+        await page.locator(".device-name", { hasText: "Front door camera (Frigate)" }).click();
+        const section = page.locator("[data-testid=broker]");
+        const snapshot = section.locator("[data-testid=decision][data-decision=allow]", { hasText: "frigate/front/person/snapshot" });
+        await snapshot.first().waitFor({ timeout: 10_000 });
+        assert.match(await snapshot.first().textContent(), /1367 B/);
+
+        // The Tasmota plug: connected with its firmware's client id, telemetry allowed.
+        await page.goto(new URL("/#/", page.url()).href);
+        await page.locator(".device-name", { hasText: "Kitchen plug (Tasmota)" }).click();
+        await section.locator("[data-testid=session]", { hasText: "DVES_A1B2C3" }).waitFor({ timeout: 10_000 });
+        await section.locator("[data-testid=decision][data-decision=allow]", { hasText: "tele/tasmota_A1B2C3/SENSOR" }).first().waitFor({ timeout: 12_000 });
+        // A person denies its telemetry on the page; the next report (every 10 s) is refused.
+        await section.getByRole("button", { name: "Deny publish tele/tasmota_A1B2C3/#" }).click();
+        await section.locator("[data-testid=rule][data-status=denied]", { hasText: "tele/tasmota_A1B2C3/#" }).waitFor();
+        await section
+          .locator("[data-testid=decision][data-decision=drop]", { hasText: "tele/tasmota_A1B2C3/SENSOR" })
+          .first()
+          .waitFor({ timeout: 15_000 });
+        assert.match(await section.locator("[data-testid=decision][data-decision=drop]").first().textContent(), /Refused: a rule denies it/);
+        assert.deepEqual(pageProblems, []);
+      } finally {
+        await stop(demo);
+      }
     });
   });
 }

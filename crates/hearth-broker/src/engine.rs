@@ -8,6 +8,7 @@ use rmqtt::server::MqttServer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -49,6 +50,7 @@ pub struct Broker {
     runtime: tokio::runtime::Handle,
     scx: ServerContext,
     sessions: Sessions,
+    lost: Arc<AtomicU64>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -78,9 +80,10 @@ impl Broker {
                     };
                 runtime.block_on(async move {
                     let sessions: Sessions = Arc::default();
-                    match serve(&config, gate, sessions.clone()).await {
+                    let lost = Arc::new(AtomicU64::new(0));
+                    match serve(&config, gate, sessions.clone(), lost.clone()).await {
                         Ok((scx, addr, server)) => {
-                            let _ = ready_tx.send(Ok((addr, tokio::runtime::Handle::current(), scx.clone(), sessions)));
+                            let _ = ready_tx.send(Ok((addr, tokio::runtime::Handle::current(), scx.clone(), sessions, lost)));
                             tokio::select! {
                                 _ = server => tracing::error!("the MQTT broker stopped accepting connections"),
                                 _ = stop_rx => {}
@@ -98,9 +101,9 @@ impl Broker {
             })
             .map_err(|e| BrokerError::Start { addr: listen, reason: e.to_string() })?;
         match ready_rx.recv() {
-            Ok(Ok((addr, runtime, scx, sessions))) => {
+            Ok(Ok((addr, runtime, scx, sessions, lost))) => {
                 tracing::info!(%addr, "MQTT broker listening");
-                Ok(Self { addr, runtime, scx, sessions, stop: Mutex::new(Some(stop_tx)), thread: Mutex::new(Some(thread)) })
+                Ok(Self { addr, runtime, scx, sessions, lost, stop: Mutex::new(Some(stop_tx)), thread: Mutex::new(Some(thread)) })
             }
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -113,6 +116,12 @@ impl Broker {
     /// The address the broker really listens on (port 0 resolved).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Messages accepted but not delivered to a subscriber since start (its queue or inflight
+    /// window overflowed).
+    pub fn lost_messages(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 
     /// Live sessions, oldest first.
@@ -158,6 +167,7 @@ async fn serve(
     config: &BrokerConfig,
     gate: Arc<dyn Gate>,
     sessions: Sessions,
+    lost: Arc<AtomicU64>,
 ) -> Result<(ServerContext, SocketAddr, impl std::future::Future<Output = ()>), BrokerError> {
     let addr = config.listen;
     let scx = ServerContext::new()
@@ -172,7 +182,7 @@ async fn serve(
     rmqtt_retainer::register(&scx, true, false)
         .await
         .map_err(|e| BrokerError::Start { addr, reason: format!("retained-message store: {e}") })?;
-    GateHooks::install(&scx, gate, sessions).await;
+    GateHooks::install(&scx, gate, sessions, lost).await;
 
     let inflight = NonZeroU16::new(64).unwrap_or(NonZeroU16::MIN);
     let listener = Builder::new()

@@ -8,16 +8,18 @@ use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::session::Session;
-use rmqtt::types::{AuthResult, LastWill, PublishAclResult, SubscribeAclResult};
+use rmqtt::types::{AuthResult, LastWill, PublishAclResult, Reason, SubscribeAclResult};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) struct GateHooks {
     gate: Arc<dyn Gate>,
     sessions: Sessions,
+    lost: Arc<AtomicU64>,
 }
 
 impl GateHooks {
-    pub(crate) async fn install(scx: &ServerContext, gate: Arc<dyn Gate>, sessions: Sessions) {
+    pub(crate) async fn install(scx: &ServerContext, gate: Arc<dyn Gate>, sessions: Sessions, lost: Arc<AtomicU64>) {
         let register = scx.extends.hook_mgr().register();
         for hook in [
             Type::ClientAuthenticate,
@@ -25,8 +27,9 @@ impl GateHooks {
             Type::MessagePublishCheckAcl,
             Type::ClientConnected,
             Type::ClientDisconnected,
+            Type::MessageDropped,
         ] {
-            register.add(hook, Box::new(Self { gate: gate.clone(), sessions: sessions.clone() })).await;
+            register.add(hook, Box::new(Self { gate: gate.clone(), sessions: sessions.clone(), lost: lost.clone() })).await;
         }
         // rmqtt registers hooks disabled; without this they are never called and every client
         // would be let in.
@@ -114,6 +117,13 @@ impl Handler for GateHooks {
                     drop(sessions);
                     self.gate.disconnected(c);
                 }
+                (true, acc)
+            }
+            // A message the broker accepted but could not deliver: a subscriber's queue was
+            // full (rmqtt then drops the oldest), or its inflight window overflowed. Counted and
+            // shown; refusals by the gate also arrive here and are not losses.
+            Parameter::MessageDropped(_, _, _, Reason::MessageQueueFull | Reason::InflightWindowFull | Reason::MessageExpiration) => {
+                self.lost.fetch_add(1, Ordering::Relaxed);
                 (true, acc)
             }
             _ => (true, acc),

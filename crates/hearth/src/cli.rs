@@ -165,6 +165,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                     crate::api::types::SecretStorage::Keyring => println!("secrets: OS keyring"),
                     crate::api::types::SecretStorage::File { path, reason } => println!("secrets: file {path} ({reason})"),
                 }
+                let b = &status.broker;
+                match &b.address {
+                    Some(address) if b.enabled => println!(
+                        "MQTT broker: {address}, {} connections; {} messages lost to full queues, {} decisions unrecorded",
+                        b.connections, b.lost_messages, b.unrecorded_decisions
+                    ),
+                    _ => println!("MQTT broker: off"),
+                }
                 let d = &status.discovery;
                 match (&d.error, d.enabled) {
                     (Some(e), _) => println!("discovery: off — {e}"),

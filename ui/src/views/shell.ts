@@ -88,9 +88,22 @@ function statusBar(s: AppState): TemplateResult {
       </summary>
       <p>${d.service_types.map((t) => html`<code>${t}</code> `)}</p>
     </details>`;
+  const b = st?.broker;
+  const losses = b ? Number(b.lost_messages) + Number(b.unrecorded_decisions) : 0;
+  const broker = !b
+    ? html`MQTT: …`
+    : !b.enabled
+      ? html`MQTT broker is off`
+      : html`MQTT broker on <code>${b.address}</code>${losses > 0
+            ? html` · <span class="warn-text" data-testid="broker-losses"
+                >${plural(Number(b.lost_messages), "message", "messages")} lost to full queues,
+                ${plural(Number(b.unrecorded_decisions), "decision", "decisions")} unrecorded</span
+              >`
+            : nothing}`;
   return html`<footer class="statusbar" data-testid="status-bar">
     <span>Hearth ${st ? st.version : ""}</span>
     <span class="discovery">${discovery}</span>
+    <span class="broker" data-testid="broker-status">${broker}</span>
   </footer>`;
 }
 

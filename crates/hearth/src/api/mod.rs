@@ -57,6 +57,13 @@ impl Hub {
             data_dir: self.data_dir().display().to_string(),
             secret_storage: self.secret_storage().clone(),
             discovery: self.discovery_status(),
+            broker: types::BrokerStatus {
+                enabled: self.broker().is_some(),
+                address: self.broker().map(|_| self.broker_address()),
+                connections: self.broker().map_or(0, |b| b.sessions().len() as u32),
+                lost_messages: self.broker().map_or(0, hearth_broker::Broker::lost_messages),
+                unrecorded_decisions: self.gate().unrecorded(),
+            },
             devices: devices.len() as u32,
             devices_new: count(&|d| d.state == types::DeviceState::New),
             devices_online: count(&|d| d.online),

@@ -110,9 +110,26 @@ pub struct Status {
     pub data_dir: String,
     pub secret_storage: SecretStorage,
     pub discovery: DiscoveryStatus,
+    pub broker: BrokerStatus,
     pub devices: u32,
     pub devices_new: u32,
     pub devices_online: u32,
+}
+
+/// The MQTT broker's state, with every loss counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BrokerStatus {
+    pub enabled: bool,
+    /// Where devices connect (`10.0.0.2:1883, 127.0.0.1:1883`).
+    pub address: Option<String>,
+    pub connections: u32,
+    /// Messages accepted but not delivered since start: a subscriber's queue overflowed.
+    #[ts(type = "number")]
+    pub lost_messages: u64,
+    /// Gate decisions that could not be recorded since start: the recorder fell behind.
+    #[ts(type = "number")]
+    pub unrecorded_decisions: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
