@@ -11,6 +11,7 @@ fn main() {
         "broker_view",
         "credential",
         "set_topic_rule",
+        "bind_client_id",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build: {e:#}");

@@ -58,6 +58,11 @@ pub async fn credential(hub: State<'_, Hub>, id: String, action: CredentialActio
 }
 
 #[tauri::command]
+pub async fn bind_client_id(hub: State<'_, Hub>, id: String, client_id: Option<String>) -> Result<BrokerView, ApiError> {
+    blocking(&hub, move |hub| hub.bind_client_id(&id, client_id.as_deref(), ORIGIN)).await
+}
+
+#[tauri::command]
 pub async fn set_topic_rule(hub: State<'_, Hub>, id: String, request: TopicRuleRequest) -> Result<BrokerView, ApiError> {
     blocking(&hub, move |hub| hub.set_topic_rule(&id, &request, ORIGIN)).await
 }

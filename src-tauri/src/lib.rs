@@ -33,7 +33,8 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
             commands::add_device,
             commands::broker_view,
             commands::credential,
-            commands::set_topic_rule
+            commands::set_topic_rule,
+            commands::bind_client_id
         ])
         .setup(|app| {
             let engine = tauri::async_runtime::block_on(Engine::start(options()?)).map_err(|e| {

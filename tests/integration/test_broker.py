@@ -191,6 +191,26 @@ def test_revoking_or_rotating_a_credential_disconnects_the_device_at_once(hub):
     stop(plug.paho("plug1"))
 
 
+def test_a_bound_client_id_cannot_be_taken_over(hub):
+    plug = Device(hub, "Plug", subscribe=["cmnd/plug1/#"])
+    other = Device(hub, "Other plug", subscribe=["cmnd/plug2/#"])
+    client = plug.paho("DVES_A1B2C3")
+    view = json.loads(hub.cli("device", "credentials", plug.id, "--bind-client-id", "DVES_A1B2C3", "--json").stdout)
+    assert view["credential"]["client_id"] == "DVES_A1B2C3"
+    assert client.disconnected.wait(3), "binding disconnects so that only the bound client comes back"
+    client.loop_stop()
+    # The credential under another client id: refused.
+    r = subprocess.run(["mosquitto_sub", *plug.auth(), "-i", "impostor", "-t", "cmnd/plug1/#", "-C", "1", "-W", "2"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "not authorised" in r.stderr.lower(), r.stderr
+    # Another device's credential with the bound client id: refused (no takeover of the session).
+    r = subprocess.run(["mosquitto_sub", *other.auth(), "-i", "DVES_A1B2C3", "-t", "cmnd/plug2/#", "-C", "1", "-W", "2"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "not authorised" in r.stderr.lower(), r.stderr
+    assert recorded(other, "")[0]["decision"] == {"decision": "drop", "detail": "client_id_taken"}
+    stop(plug.paho("DVES_A1B2C3"))
+    r = hub.cli("device", "credentials", other.id, "--bind-client-id", "DVES_A1B2C3", check=False)
+    assert r.returncode != 0 and "already bound" in r.stderr
+
+
 def test_blocking_a_device_disconnects_it_and_keeps_it_out(hub):
     plug = Device(hub, "Plug", subscribe=["cmnd/plug1/#"])
     client = plug.paho("plug1")

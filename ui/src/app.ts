@@ -384,6 +384,14 @@ export class App implements Actions {
     }, `Could not change the topics of ${device.name}.`);
   }
 
+  bindClientId(device: Device, clientId: string | null): void {
+    void this.run(device, async () => {
+      const broker = await this.backend.bindClientId(device.id, clientId);
+      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      this.announce(clientId ? `${device.name}'s credential now works only for client id ${clientId}.` : `${device.name}'s credential works for any client id again.`);
+    }, `Could not change the client id binding of ${device.name}.`);
+  }
+
   addDevice(name: string): void {
     void (async () => {
       try {

@@ -78,5 +78,6 @@ export interface Actions {
   credential(device: Device, action: CredentialAction): void;
   setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): void;
   addDevice(name: string): void;
+  bindClientId(device: Device, clientId: string | null): void;
   closeSecret(): void;
 }

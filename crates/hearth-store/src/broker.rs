@@ -118,6 +118,17 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        load_device(&tx, id)?;
+        if let Some(cid) = client_id {
+            let holder: Option<String> = tx
+                .query_row("SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2", params![cid, id.as_str()], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(holder) = holder {
+                return Err(StoreError::ClientIdTaken { client_id: cid.to_owned(), device: holder });
+            }
+        }
         let changed = tx.execute("UPDATE credentials SET client_id = ?2 WHERE device_id = ?1", params![id.as_str(), client_id])?;
         if changed == 0 {
             return Err(StoreError::NoCredential(id.to_string()));
@@ -364,6 +375,12 @@ mod tests {
         assert!(matches!(store.bind_client_id(&id, None, &Actor::Owner, "cli", 7), Err(StoreError::NoCredential(_))));
         let actions: Vec<String> = store.audit(10).unwrap().into_iter().rev().map(|a| a.action).collect();
         assert_eq!(actions, ["issue_credential", "rotate_credential", "bind_client_id", "revoke_credential"]);
+        // One client id, one device.
+        let other = other_device(&mut store);
+        store.set_credential(&id, "sha256:cc", &Actor::Owner, "cli", 8).unwrap();
+        store.set_credential(&other, "sha256:dd", &Actor::Owner, "cli", 8).unwrap();
+        store.bind_client_id(&id, Some("garage-1"), &Actor::Owner, "cli", 9).unwrap();
+        assert!(matches!(store.bind_client_id(&other, Some("garage-1"), &Actor::Owner, "cli", 9), Err(StoreError::ClientIdTaken { .. })));
     }
 
     #[test]

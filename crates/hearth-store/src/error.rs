@@ -20,6 +20,8 @@ pub enum StoreError {
     UnknownDevice(String),
     #[error("device {0} has no MQTT credential; issue one first (`hearth device credentials {0} --rotate`)")]
     NoCredential(String),
+    #[error("the client id `{client_id}` is already bound to device {device}; unbind it there first")]
+    ClientIdTaken { client_id: String, device: String },
     #[error("the disk is full: {0}. Free some space; nothing was written")]
     DiskFull(rusqlite::Error),
     #[error("database error: {0}")]

@@ -90,14 +90,20 @@ pub enum DeviceAction {
         #[arg(long)]
         json: bool,
     },
-    /// Issue a new MQTT secret (printed once) or revoke the credential; either disconnects the device.
-    #[command(group(clap::ArgGroup::new("what").required(true).args(["rotate", "revoke"])))]
+    /// Issue a new MQTT secret (printed once), revoke the credential, or bind it to one client
+    /// id; each disconnects the device.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["rotate", "revoke", "bind_client_id", "unbind_client_id"])))]
     Credentials {
         id: String,
         #[arg(long)]
         rotate: bool,
         #[arg(long)]
         revoke: bool,
+        /// Only this client id may use the credential, and no other device may use this client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        bind_client_id: Option<String>,
+        #[arg(long)]
+        unbind_client_id: bool,
         #[arg(long)]
         json: bool,
     },
@@ -216,7 +222,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                         print_credential(&added.credential);
                     }
                 }
-                DeviceAction::Credentials { id, rotate, revoke: _, json } => {
+                DeviceAction::Credentials { id, bind_client_id, unbind_client_id, json, .. }
+                    if bind_client_id.is_some() || unbind_client_id =>
+                {
+                    let view = client.bind_client_id(&id, bind_client_id.as_deref()).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&view)?);
+                    } else {
+                        print_topics(&view);
+                    }
+                }
+                DeviceAction::Credentials { id, rotate, json, .. } => {
                     let action = if rotate { CredentialAction::Rotate } else { CredentialAction::Revoke };
                     match (client.credential(&id, action).await?, json) {
                         (Some(issued), true) => println!("{}", serde_json::to_string_pretty(&issued)?),

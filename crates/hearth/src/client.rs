@@ -98,6 +98,16 @@ impl Client {
         Ok(answer.flatten())
     }
 
+    pub async fn bind_client_id(&self, id: &str, client_id: Option<&str>) -> Result<BrokerView> {
+        self.send_json(
+            reqwest::Method::POST,
+            &format!("/devices/{}/client-id", checked(id)?),
+            Some(serde_json::json!({ "client_id": client_id })),
+        )
+        .await?
+        .context("the hub sent an empty answer")
+    }
+
     pub async fn broker_view(&self, id: &str) -> Result<BrokerView> {
         self.get(&format!("/devices/{}/broker", checked(id)?)).await
     }

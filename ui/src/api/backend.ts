@@ -34,6 +34,8 @@ export interface Backend {
   /** Rotate returns the new secret (shown once); revoke returns null. Both disconnect the device. */
   credential(id: DeviceId, action: CredentialAction): Promise<IssuedCredential | null>;
   setTopicRule(id: DeviceId, request: TopicRuleRequest): Promise<BrokerView>;
+  /** Binds the credential to one client id (null unbinds); disconnects the device. */
+  bindClientId(id: DeviceId, clientId: string | null): Promise<BrokerView>;
   /**
    * Live inventory events. Whenever the stream (re)attaches, the backend emits a synthetic
    * `resync`: events may have been missed, so the list must be reloaded. Returns an unsubscribe.

@@ -226,6 +226,7 @@ export function httpBackend(): Backend {
     brokerView: (id) => request<BrokerView>("GET", `${path(id)}/broker`),
     credential: (id, action) => request<IssuedCredential | null>("POST", `${path(id)}/credential`, { action }),
     setTopicRule: (id, rule) => request<BrokerView>("POST", `${path(id)}/topics`, rule),
+    bindClientId: (id, clientId) => request<BrokerView>("POST", `${path(id)}/client-id`, { client_id: clientId }),
     onEvent: (cb) => stream.subscribe(cb),
     onConnection: (cb) => stream.onConnection(cb),
   };

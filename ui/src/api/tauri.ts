@@ -37,6 +37,7 @@ export function tauriBackend(): Backend {
     brokerView: (id: DeviceId) => call<BrokerView>("broker_view", { id }),
     credential: (id: DeviceId, action: CredentialAction) => call<IssuedCredential | null>("credential", { id, action }),
     setTopicRule: (id: DeviceId, request: TopicRuleRequest) => call<BrokerView>("set_topic_rule", { id, request }),
+    bindClientId: (id: DeviceId, clientId: string | null) => call<BrokerView>("bind_client_id", { id, clientId }),
     onEvent(cb: (e: Event) => void): () => void {
       let stopped = false;
       const unlisten = listen<Event>("hearth://event", (e) => cb(e.payload)).then((un) => {

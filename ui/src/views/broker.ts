@@ -57,12 +57,33 @@ function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boo
               Revoke
             </button>
           </div>
-          <p class="muted">Either disconnects the device at once. Hearth keeps only a hash of the secret.</p>`
+          <p class="muted">Either disconnects the device at once. Hearth keeps only a hash of the secret.</p>
+          ${bindForm(a, d, c.client_id, busy)}`
       : html`<p>This device has no MQTT credential, so it cannot connect to Hearth's broker.</p>
           <button type="button" class="btn primary" data-testid="issue" aria-disabled=${busy} @click=${() => !busy && a.credential(d, "rotate")}>
             Issue a credential
           </button>`}
   </div>`;
+}
+
+/** Pin the credential to the client id the device uses, so no other client can take its place. */
+function bindForm(a: Actions, d: Device, bound: string | null, busy: boolean): TemplateResult {
+  if (bound) {
+    return html`<button type="button" class="btn quiet" data-testid="unbind" aria-disabled=${busy} @click=${() => !busy && a.bindClientId(d, null)}>
+      Allow any client id
+    </button>`;
+  }
+  const submit = (e: SubmitEvent) => {
+    e.preventDefault();
+    const clientId = String(new FormData(e.currentTarget as HTMLFormElement).get("client_id") ?? "").trim();
+    if (clientId && !busy) a.bindClientId(d, clientId);
+  };
+  return html`<form class="rule-form" data-testid="bind-form" @submit=${submit}>
+    <label>Only this client id may use it
+      <input name="client_id" required maxlength="256" placeholder="DVES_A1B2C3" autocomplete="off" spellcheck="false" />
+    </label>
+    <button type="submit" class="btn">Bind</button>
+  </form>`;
 }
 
 function sessions(s: AppState, v: BrokerView): TemplateResult {

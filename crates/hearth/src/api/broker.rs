@@ -14,6 +14,8 @@ use hearth_store::Store;
 
 /// Longest name a person may give a device.
 const MAX_NAME: usize = 100;
+/// Longest client id a person may bind (MQTT allows 65 535 bytes; real firmware uses < 64).
+const MAX_CLIENT_ID: usize = 256;
 /// Decisions shown on a device's page.
 const RECENT_DECISIONS: u32 = 50;
 
@@ -53,6 +55,24 @@ impl Hub {
         self.disconnect(&id);
         self.publish(Event::BrokerChanged { id });
         Ok(issued)
+    }
+
+    /// Binds the device's credential to one client id (`None` unbinds): no other client id may
+    /// use the credential, and no other device may use the client id. Its clients are
+    /// disconnected so that only the bound one reconnects.
+    pub fn bind_client_id(&self, id: &str, client_id: Option<&str>, origin: Origin) -> Result<BrokerView, ApiError> {
+        let id = parse_id(id)?;
+        let client_id = client_id.map(str::trim);
+        if client_id.is_some_and(|c| c.is_empty() || c.len() > MAX_CLIENT_ID || c.contains('\0')) {
+            return Err(ApiError::bad_request(format!("a client id is 1 to {MAX_CLIENT_ID} bytes, without NUL")));
+        }
+        let mut store = self.store();
+        store.bind_client_id(&id, client_id, &Actor::Owner, origin, now())?;
+        self.reload_policies(&store)?;
+        tracing::info!(%id, client_id, origin, "MQTT client id binding changed");
+        self.disconnect(&id);
+        self.publish(Event::BrokerChanged { id: id.clone() });
+        self.view(&store, &id)
     }
 
     /// Allows or denies a topic pattern; takes effect on live connections at once. A newly

@@ -55,6 +55,7 @@ impl From<hearth_store::StoreError> for ApiError {
     fn from(e: hearth_store::StoreError) -> Self {
         match e {
             hearth_store::StoreError::UnknownDevice(_) => Self::not_found(e.to_string()),
+            hearth_store::StoreError::NoCredential(_) | hearth_store::StoreError::ClientIdTaken { .. } => Self::bad_request(e.to_string()),
             hearth_store::StoreError::DiskFull(_) => Self::new(ErrorCode::Unavailable, e.to_string()),
             other => {
                 tracing::error!("store: {other}");
@@ -183,6 +184,13 @@ pub enum CredentialAction {
 pub enum RuleChoice {
     Allow,
     Deny,
+}
+
+/// Binds a credential to one client id, or unbinds it with `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ClientIdBinding {
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
