@@ -11,11 +11,11 @@ from zeroconf import IPVersion, ServiceBrowser, Zeroconf
 from conftest import DEVICE_ADDRESS, HEARTH, Hub
 
 
-def browse_hearth(seconds: float):
-    """(zeroconf, names of _hearth._tcp instances seen within `seconds`) from the device side."""
+def browse_hearth(seconds: float, service_type: str = "_hearth._tcp.local."):
+    """(zeroconf, names of `service_type` instances seen within `seconds`) from the device side."""
     zc = Zeroconf(interfaces=[DEVICE_ADDRESS], ip_version=IPVersion.V4Only)
     found = []
-    ServiceBrowser(zc, "_hearth._tcp.local.", handlers=[lambda zeroconf, service_type, name, state_change: found.append(name)])
+    ServiceBrowser(zc, service_type, handlers=[lambda zeroconf, service_type, name, state_change: found.append(name)])
     deadline = time.time() + seconds
     while not found and time.time() < deadline:
         time.sleep(0.1)
@@ -24,7 +24,7 @@ def browse_hearth(seconds: float):
 
 @pytest.fixture
 def network_hub(tmp_path):
-    h = Hub(tmp_path, ["--allow-plain-http"], listen="0.0.0.0:0")
+    h = Hub(tmp_path, ["--allow-plain-http"], listen="0.0.0.0:0", mqtt_listen="0.0.0.0:0")
     yield h
     h.stop()
     h.log.close()
@@ -41,6 +41,20 @@ def test_a_loopback_only_hub_does_not_announce_itself(hub):
     zc, found = browse_hearth(4)
     zc.close()
     assert found == [], "a web UI nobody else can reach must not be announced"
+    zc, found = browse_hearth(1, "_mqtt._tcp.local.")
+    zc.close()
+    assert found == [], "nor a broker that listens on loopback only"
+
+
+def test_hearth_announces_its_broker_for_devices_that_look_for_one(network_hub):
+    zc, found = browse_hearth(10, "_mqtt._tcp.local.")
+    try:
+        assert found, "no _mqtt._tcp record seen"
+        info = zc.get_service_info("_mqtt._tcp.local.", found[0], timeout=3000)
+        broker = network_hub.get("/status")["broker"]["address"]
+        assert info is not None and f":{info.port}" in broker, (info, broker)
+    finally:
+        zc.close()
 
 
 def test_hearth_announces_itself_with_its_version_and_api_port(network_hub):
