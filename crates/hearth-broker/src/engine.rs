@@ -131,15 +131,13 @@ impl Broker {
         all
     }
 
-    /// Disconnects every session of `username` at once (revoked or blocked device), and drops
-    /// their persistent state: a client must not resume a session its device lost the right to.
+    /// Disconnects every session of `username` at once (revoked or blocked device), live or
+    /// offline, and drops their persistent state: a client must not resume a session (its
+    /// subscriptions and queue) that its device lost the right to.
     pub fn disconnect_user(&self, username: &str) {
-        let client_ids: Vec<String> = self.sessions().into_iter().filter(|s| s.username == username).map(|s| s.client_id).collect();
-        for client_id in client_ids {
-            let scx = self.scx.clone();
-            // Spawned: a kick waits for the session's own loop, which may be inside a hook now.
-            self.runtime.spawn(async move { kick(&scx, &client_id).await });
-        }
+        let (scx, username) = (self.scx.clone(), username.to_owned());
+        // Spawned: a kick waits for the session's own loop, which may be inside a hook now.
+        self.runtime.spawn(async move { kick_user(&scx, &username).await });
     }
 
     /// Disconnects every client and stops the broker; later calls do nothing. Blocks until the
@@ -215,13 +213,14 @@ async fn serve(
     }))
 }
 
-async fn kick(scx: &ServerContext, client_id: &str) {
-    use rmqtt::types::{ClientId, Id};
-    let mut entry = scx.extends.shared().await.entry(Id::from(scx.node.id(), ClientId::from(client_id)));
-    if entry.session().is_some()
-        && let Err(e) = entry.kick(true, true, true).await
-    {
-        tracing::warn!(client_id, "could not disconnect an MQTT client: {e:#}");
+/// Kicks every session, live or offline, whose username is `username`.
+pub(crate) async fn kick_user(scx: &ServerContext, username: &str) {
+    let entries: Vec<_> =
+        scx.extends.shared().await.iter().filter(|e| e.session().is_some_and(|s| s.id.username.as_deref() == Some(username))).collect();
+    for mut entry in entries {
+        if let Err(e) = entry.kick(true, true, true).await {
+            tracing::warn!(username, "could not disconnect an MQTT session: {e:#}");
+        }
     }
 }
 

@@ -1,26 +1,31 @@
 //! rmqtt's hooks, translated into [`Gate`] questions and MQTT answers.
 
 use crate::engine::Sessions;
-use crate::{Client, ConnectAttempt, Gate, Refusal, SessionInfo};
+use crate::{Client, ConnectAttempt, Gate, Refusal, Sender, SessionInfo};
 use async_trait::async_trait;
 use hearth_core::gate::Decision;
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::session::Session;
-use rmqtt::types::{AuthResult, LastWill, PublishAclResult, Reason, SubscribeAclResult};
-use std::sync::Arc;
+use rmqtt::types::{AuthResult, FromType, Id, LastWill, PublishAclResult, Reason, SubscribeAclResult};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub(crate) struct GateHooks {
     gate: Arc<dyn Gate>,
+    scx: ServerContext,
     sessions: Sessions,
     lost: Arc<AtomicU64>,
+    /// Policy fingerprints taken at authentication, by client id, until the connection is up.
+    pending: Arc<Mutex<HashMap<String, (String, u64)>>>,
 }
 
 impl GateHooks {
     pub(crate) async fn install(scx: &ServerContext, gate: Arc<dyn Gate>, sessions: Sessions, lost: Arc<AtomicU64>) {
         let register = scx.extends.hook_mgr().register();
+        let pending = Arc::default();
         for hook in [
             Type::ClientAuthenticate,
             Type::ClientSubscribeCheckAcl,
@@ -28,15 +33,27 @@ impl GateHooks {
             Type::ClientConnected,
             Type::ClientDisconnected,
             Type::MessageDropped,
+            Type::MessageExpiryCheck,
         ] {
-            register.add(hook, Box::new(Self { gate: gate.clone(), sessions: sessions.clone(), lost: lost.clone() })).await;
+            let hooks = Self {
+                gate: gate.clone(),
+                scx: scx.clone(),
+                sessions: sessions.clone(),
+                lost: lost.clone(),
+                pending: Arc::clone(&pending),
+            };
+            register.add(hook, Box::new(hooks)).await;
         }
         // rmqtt registers hooks disabled; without this they are never called and every client
         // would be let in.
         register.start().await;
     }
 
-    fn authenticate(&self, ci: &rmqtt::types::ConnectInfo) -> AuthResult {
+    async fn authenticate(&self, ci: &rmqtt::types::ConnectInfo) -> AuthResult {
+        let existing_owner = {
+            let entry = self.scx.extends.shared().await.entry(Id::from(self.scx.node.id(), ci.client_id().clone()));
+            entry.session().and_then(|s| s.id.username.as_ref().map(ToString::to_string))
+        };
         let will_topic = ci.last_will().map(|will| match will {
             LastWill::V3(w) => w.topic.to_string(),
             LastWill::V5(w) => w.topic.to_string(),
@@ -48,10 +65,19 @@ impl GateHooks {
             remote: ci.ipaddress(),
             protocol: ci.proto_ver(),
             will_topic: will_topic.as_deref(),
+            existing_owner: existing_owner.as_deref(),
         };
         match self.gate.connect(&attempt) {
             // Never a superuser: a superuser skips the ACL hooks, and so the gate.
-            Ok(()) => AuthResult::Allow(false, None),
+            Ok(fingerprint) => {
+                if let Some(username) = attempt.username {
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(attempt.client_id.to_owned(), (username.to_owned(), fingerprint));
+                }
+                AuthResult::Allow(false, None)
+            }
             Err(Refusal::BadCredentials) => AuthResult::BadUsernameOrPassword,
             Err(Refusal::NotAuthorized) => AuthResult::NotAuthorized,
         }
@@ -66,7 +92,7 @@ fn client(session: &Session) -> Option<Client<'_>> {
 impl Handler for GateHooks {
     async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
         match param {
-            Parameter::ClientAuthenticate(ci) => (false, Some(HookResult::AuthResult(self.authenticate(ci)))),
+            Parameter::ClientAuthenticate(ci) => (false, Some(HookResult::AuthResult(self.authenticate(ci).await))),
             Parameter::ClientSubscribeCheckAcl(session, sub) => {
                 let decision = match client(session) {
                     Some(c) => self.gate.subscribe(c, &sub.topic_filter, sub.opts.qos_value()),
@@ -85,7 +111,9 @@ impl Handler for GateHooks {
                     None => Decision::Drop(hearth_core::gate::DropReason::BadCredentials),
                 };
                 let result = match decision {
-                    Decision::Allow | Decision::Redact(_) => PublishAclResult::allow(),
+                    Decision::Allow => PublishAclResult::allow(),
+                    // Redaction is not built yet: refuse rather than deliver unredacted.
+                    Decision::Redact(_) => PublishAclResult::rejected(false, Some("redaction_unavailable".into())),
                     // Not disconnecting: a device that publishes one unlisted topic keeps its
                     // allowed traffic. MQTT 5 clients get 0x87 (Not authorized) with the reason.
                     Decision::Drop(reason) => PublishAclResult::rejected(false, Some(reason.as_str().into())),
@@ -94,6 +122,14 @@ impl Handler for GateHooks {
             }
             Parameter::ClientConnected(session) => {
                 if let Some(c) = client(session) {
+                    // The device's rights changed between its authentication and now (a revoke,
+                    // rotate, block or binding raced with the CONNECT): close it.
+                    let taken = self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(c.client_id);
+                    let current = self.gate.fingerprint(c.username);
+                    if taken.is_none_or(|(user, fingerprint)| user != c.username || Some(fingerprint) != current) {
+                        let (scx, username) = (self.scx.clone(), c.username.to_owned());
+                        tokio::spawn(async move { crate::kick_user(&scx, &username).await });
+                    }
                     let info = SessionInfo {
                         client_id: c.client_id.to_owned(),
                         username: c.username.to_owned(),
@@ -119,10 +155,23 @@ impl Handler for GateHooks {
                 }
                 (true, acc)
             }
+            // Every delivery, just before it is sent: rmqtt's only per-receiver hook. Expiring
+            // the message is how a delivery is refused.
+            Parameter::MessageExpiryCheck(session, from, publish) => {
+                let allowed = client(session).is_some_and(|receiver| {
+                    let sender = Sender {
+                        client_id: &from.id.client_id,
+                        username: from.id.username.as_deref(),
+                        is_will: matches!(from.typ(), FromType::LastWill),
+                    };
+                    self.gate.deliver(receiver, sender, &publish.topic)
+                });
+                if allowed { (true, acc) } else { (false, Some(HookResult::MessageExpiry)) }
+            }
             // A message the broker accepted but could not deliver: a subscriber's queue was
             // full (rmqtt then drops the oldest), or its inflight window overflowed. Counted and
-            // shown; refusals by the gate also arrive here and are not losses.
-            Parameter::MessageDropped(_, _, _, Reason::MessageQueueFull | Reason::InflightWindowFull | Reason::MessageExpiration) => {
+            // shown. (Refusals by the gate also arrive here, as expirations, and are not losses.)
+            Parameter::MessageDropped(_, _, _, Reason::MessageQueueFull | Reason::InflightWindowFull) => {
                 self.lost.fetch_add(1, Ordering::Relaxed);
                 (true, acc)
             }

@@ -18,6 +18,7 @@
 mod engine;
 mod hooks;
 
+pub(crate) use engine::kick_user;
 pub use engine::{Broker, BrokerConfig, BrokerError};
 
 use hearth_core::gate::Decision;
@@ -34,6 +35,18 @@ pub struct ConnectAttempt<'a> {
     pub protocol: u8,
     /// The topic of the client's Last Will, if it has one.
     pub will_topic: Option<&'a str>,
+    /// The username of the session (live or offline) that already holds this client id: a
+    /// CONNECT with the same client id takes that session over, subscriptions and queue.
+    pub existing_owner: Option<&'a str>,
+}
+
+/// Who sent a message being delivered.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    pub client_id: &'a str,
+    pub username: Option<&'a str>,
+    /// The message is the sender's Last Will, published by the broker for it.
+    pub is_will: bool,
 }
 
 /// Why a CONNECT was refused; each maps to its MQTT reason code.
@@ -67,7 +80,15 @@ pub struct SessionInfo {
 /// The hub's side of the broker. Every method is called on the broker's threads, once per
 /// packet: answer from memory and hand anything slow (recording) to another task.
 pub trait Gate: Send + Sync + 'static {
-    fn connect(&self, attempt: &ConnectAttempt<'_>) -> Result<(), Refusal>;
+    /// Accepts with a fingerprint of the policy the decision rested on (see [`Gate::fingerprint`]).
+    fn connect(&self, attempt: &ConnectAttempt<'_>) -> Result<u64, Refusal>;
+    /// The current fingerprint of `username`'s credential, state and client-id binding, or
+    /// `None` if it has none. A connection accepted under another fingerprint is closed: its
+    /// device changed (revoked, rotated, blocked) while it was connecting.
+    fn fingerprint(&self, username: &str) -> Option<u64>;
+    /// Whether a message may be delivered to `receiver`, checked at every delivery (retained and
+    /// queued messages included, and Wills, which rmqtt publishes without the publish check).
+    fn deliver(&self, receiver: Client<'_>, sender: Sender<'_>, topic: &str) -> bool;
     fn publish(&self, client: Client<'_>, topic: &str, bytes: usize, qos: u8, retain: bool) -> Decision;
     fn subscribe(&self, client: Client<'_>, filter: &str, qos: u8) -> Decision;
     fn connected(&self, session: &SessionInfo);

@@ -69,6 +69,8 @@ pub enum Action {
     Connect,
     Publish,
     Subscribe,
+    /// A message on its way to a subscriber (only refusals are recorded).
+    Deliver,
 }
 
 impl Action {
@@ -77,6 +79,7 @@ impl Action {
             Self::Connect => "connect",
             Self::Publish => "publish",
             Self::Subscribe => "subscribe",
+            Self::Deliver => "deliver",
         }
     }
 }
@@ -101,6 +104,13 @@ pub fn subscribe(state: DeviceState, manifest: &Manifest, filter: &str) -> Decis
         return Decision::Drop(DropReason::SystemTopic);
     }
     from_state(state).unwrap_or_else(|| from_verdict(manifest.subscribe(filter)))
+}
+
+/// A delivery of a message on `topic_name` to a device in `state`, checked again at each
+/// delivery: what it subscribed to before a rule changed, or before it was blocked, must not
+/// keep flowing.
+pub fn receive(state: DeviceState, manifest: &Manifest, topic_name: &str) -> Decision {
+    from_state(state).unwrap_or_else(|| from_verdict(manifest.receive(topic_name)))
 }
 
 fn from_state(state: DeviceState) -> Option<Decision> {

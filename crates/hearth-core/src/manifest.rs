@@ -93,9 +93,7 @@ impl Manifest {
     /// May the device subscribe to `filter`? Allowed only when an allowed pattern covers all of
     /// it; denied when a denied pattern could match any topic it would receive.
     pub fn subscribe(&self, filter: &str) -> Verdict {
-        let denied = self
-            .rules_with(Direction::Subscribe, RuleStatus::Denied)
-            .any(|p| topic::covers(p, filter) || topic::covers(filter, p) || topic::matches(filter, p));
+        let denied = self.rules_with(Direction::Subscribe, RuleStatus::Denied).any(|p| topic::intersects(p, filter));
         if denied {
             return Verdict::Denied;
         }
@@ -104,6 +102,12 @@ impl Manifest {
         } else {
             Verdict::Unlisted
         }
+    }
+
+    /// May the device receive a message published to `topic_name` (checked at each delivery, so
+    /// that a subscription made before a rule changed cannot outlive it)?
+    pub fn receive(&self, topic_name: &str) -> Verdict {
+        self.verdict(Direction::Subscribe, |pattern| topic::matches(pattern, topic_name))
     }
 
     fn verdict(&self, direction: Direction, applies: impl Fn(&str) -> bool) -> Verdict {
@@ -163,5 +167,11 @@ mod tests {
         m.rules.push(rule(Direction::Subscribe, "cmnd/plug1/Restart", RuleStatus::Denied));
         assert_eq!(m.subscribe("cmnd/plug1/#"), Verdict::Denied, "would receive a denied topic");
         assert_eq!(m.subscribe("cmnd/plug1/POWER"), Verdict::Allowed);
+        // A denial that only overlaps the subscription still refuses it.
+        m.rules.push(rule(Direction::Subscribe, "cmnd/+/Upgrade", RuleStatus::Denied));
+        assert_eq!(m.subscribe("cmnd/plug1/+"), Verdict::Denied);
+        assert_eq!(m.receive("cmnd/plug1/POWER"), Verdict::Allowed);
+        assert_eq!(m.receive("cmnd/plug1/Upgrade"), Verdict::Denied);
+        assert_eq!(m.receive("stat/plug1/POWER"), Verdict::Unlisted);
     }
 }

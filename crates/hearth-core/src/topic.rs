@@ -59,6 +59,25 @@ pub fn covers(outer: &str, inner: &str) -> bool {
     }
 }
 
+/// Whether some topic name could match both filters (a subscription and a denied pattern that
+/// overlap without either containing the other: `cmnd/plug1/#` and `cmnd/+/Restart`).
+pub fn intersects(a: &str, b: &str) -> bool {
+    if (a.starts_with('$') && b.starts_with(['+', '#'])) || (b.starts_with('$') && a.starts_with(['+', '#'])) {
+        return false;
+    }
+    let mut x = a.split('/');
+    let mut y = b.split('/');
+    loop {
+        match (x.next(), y.next()) {
+            (Some("#"), _) | (_, Some("#")) => return true,
+            (None, None) => return true,
+            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
+            (Some(l), Some(r)) if l == r => {}
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +110,22 @@ mod tests {
         ];
         for (filter, name, want) in cases {
             assert_eq!(matches(filter, name), want, "{filter} vs {name}");
+        }
+    }
+
+    #[test]
+    fn overlapping_filters() {
+        let cases = [
+            ("cmnd/plug1/#", "cmnd/+/Restart", true),
+            ("cmnd/plug1/+", "cmnd/plug2/+", false),
+            ("a/+/c", "a/b/+", true),
+            ("a/b", "a/b/#", true),
+            ("a/b/c", "a/b", false),
+            ("#", "$SYS/x", false),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(intersects(a, b), want, "{a} ∩ {b}");
+            assert_eq!(intersects(b, a), want, "{b} ∩ {a}");
         }
     }
 

@@ -9,6 +9,10 @@ use hearth_core::inventory::{Device, Millis};
 use hearth_core::manifest::{Direction, Manifest, RuleStatus, TopicRule};
 use rusqlite::{OptionalExtension, params};
 
+/// Most topics learned per device: a device publishing ever-new topics (a counter in the topic)
+/// must not grow the table without bound; past this, refusals are still recorded, not proposed.
+pub const MAX_LEARNED: i64 = 200;
+
 /// What the gate needs to know about one device, loaded into the hub's memory so that no packet
 /// waits on the disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +156,12 @@ impl Store {
              ON CONFLICT(device_id, direction, pattern) DO UPDATE SET status = excluded.status, since = excluded.since",
             params![id.as_str(), rule.direction.as_str(), rule.pattern, rule.status.as_str(), now],
         )?;
-        let action = format!("{}_{}", rule.status.as_str().trim_end_matches("ed"), rule.direction.as_str());
+        let verb = match rule.status {
+            RuleStatus::Allowed => "allow",
+            RuleStatus::Denied => "deny",
+            RuleStatus::Learned => "learn",
+        };
+        let action = format!("{verb}_{}", rule.direction.as_str());
         audit(&tx, now, actor, origin, &action, &format!("{} {}", id.as_str(), rule.pattern))?;
         tx.commit()?;
         Ok(())
@@ -215,6 +224,8 @@ impl Store {
             let mut learn = tx.prepare_cached(
                 "INSERT INTO topic_rules (device_id, direction, pattern, status, since, tries, last_try)
                  SELECT ?1, ?2, ?3, 'learned', ?4, 1, ?4 WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)
+                   AND (EXISTS (SELECT 1 FROM topic_rules WHERE device_id = ?1 AND direction = ?2 AND pattern = ?3)
+                        OR (SELECT COUNT(*) FROM topic_rules WHERE device_id = ?1 AND status = 'learned') < ?5)
                  ON CONFLICT(device_id, direction, pattern) DO UPDATE SET tries = tries + 1, last_try = excluded.last_try",
             )?;
             for r in batch {
@@ -229,10 +240,10 @@ impl Store {
                 let direction = match r.action {
                     Action::Publish => Some(Direction::Publish),
                     Action::Subscribe => Some(Direction::Subscribe),
-                    Action::Connect => None,
+                    Action::Connect | Action::Deliver => None,
                 };
                 if let (true, Some(device), Some(direction)) = (learnable, device, direction) {
-                    learn.execute(params![device, direction.as_str(), r.topic, r.at])?;
+                    learn.execute(params![device, direction.as_str(), r.topic, r.at, MAX_LEARNED])?;
                 }
             }
         }
@@ -249,7 +260,7 @@ impl Store {
     /// The device's most recent gate decisions, newest first.
     pub fn recent_decisions(&self, id: &DeviceId, limit: u32) -> Result<Vec<GateRecord>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT at, client_id, action, topic, bytes, qos, decision, reason FROM gate_decisions WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2",
+            "SELECT at, client_id, action, topic, bytes, qos, decision, reason FROM gate_decisions WHERE device_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![id.as_str(), limit], |r| {
             Ok((
@@ -309,6 +320,7 @@ fn parse_action(s: &str) -> Result<Action, StoreError> {
         "connect" => Ok(Action::Connect),
         "publish" => Ok(Action::Publish),
         "subscribe" => Ok(Action::Subscribe),
+        "deliver" => Ok(Action::Deliver),
         other => Err(corrupt(format!("gate action {other}"))),
     }
 }

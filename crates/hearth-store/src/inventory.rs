@@ -406,8 +406,15 @@ fn device_exists(conn: &rusqlite::Connection, id: &DeviceId) -> Result<bool, Sto
 fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Millis) -> Result<(), StoreError> {
     let kept_state = load_device(tx, keep)?.state;
     let merged = kept_state.merged(load_device(tx, absorb)?.state);
-    // OR IGNORE: where both records have a row of one key (two credentials, one topic rule), the
-    // kept device's row stays and the other goes with the absorbed record.
+    // A topic rule both records have: the stricter wins (denied > allowed > learned), as with
+    // the state; then OR IGNORE keeps the kept device's row where both have one of a key (two
+    // credentials, one topic rule) and the other goes with the absorbed record.
+    tx.execute(
+        "UPDATE topic_rules AS k SET status = a.status FROM topic_rules AS a
+         WHERE k.device_id = ?1 AND a.device_id = ?2 AND a.direction = k.direction AND a.pattern = k.pattern
+           AND (CASE a.status WHEN 'denied' THEN 2 WHEN 'allowed' THEN 1 ELSE 0 END) > (CASE k.status WHEN 'denied' THEN 2 WHEN 'allowed' THEN 1 ELSE 0 END)",
+        params![keep.as_str(), absorb.as_str()],
+    )?;
     for table in ["identity_keys", "sightings", "state_changes", "credentials", "topic_rules", "gate_decisions"] {
         tx.execute(&format!("UPDATE OR IGNORE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;
     }

@@ -95,7 +95,7 @@ pub const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL,
         device_id  TEXT REFERENCES devices(id) ON DELETE CASCADE,  -- NULL: no device (bad credentials)
         client_id  TEXT NOT NULL,
-        action     TEXT NOT NULL CHECK (action IN ('connect', 'publish', 'subscribe')),
+        action     TEXT NOT NULL CHECK (action IN ('connect', 'publish', 'subscribe', 'deliver')),
         topic      TEXT NOT NULL,
         bytes      INTEGER NOT NULL,
         qos        INTEGER NOT NULL,

@@ -4,7 +4,7 @@
 
 use crate::api::now;
 use crate::api::types::{Action, Decision, DeviceState, DropReason, Event};
-use hearth_broker::{Client, ConnectAttempt, Refusal, SessionInfo};
+use hearth_broker::{Client, ConnectAttempt, Refusal, Sender, SessionInfo};
 use hearth_core::credential;
 use hearth_core::device::DeviceId;
 use hearth_core::gate;
@@ -24,6 +24,15 @@ struct Policies {
     by_username: HashMap<String, DevicePolicy>,
     /// Client ids bound to a credential, and whose credential.
     bound_client_ids: HashMap<String, String>,
+}
+
+/// What a connection's right to stay rests on: its credential, its device's state and its
+/// client-id binding. Manifests are not in it: they are checked on every packet.
+fn fingerprint(policy: &DevicePolicy) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&policy.secret_hash, policy.state.as_str(), &policy.client_id).hash(&mut h);
+    h.finish()
 }
 
 /// What a client tried, as the gate records it.
@@ -62,6 +71,18 @@ impl HubGate {
             all.iter().filter_map(|p| Some((p.client_id.clone()?, p.username.clone()?))).collect::<HashMap<String, String>>();
         let by_username = all.into_iter().filter_map(|p| Some((p.username.clone()?, p))).collect();
         *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Policies { by_username, bound_client_ids };
+    }
+
+    /// The MQTT usernames of a device's credential: its own id, or after a merge of two records
+    /// the absorbed record's id, which the device keeps using.
+    pub fn usernames_of(&self, device: &DeviceId) -> Vec<String> {
+        let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<String> =
+            policies.by_username.values().filter(|p| p.device_id == *device).filter_map(|p| p.username.clone()).collect();
+        if !names.iter().any(|n| n == device.as_str()) {
+            names.push(device.as_str().to_owned());
+        }
+        names
     }
 
     pub fn unrecorded(&self) -> u64 {
@@ -120,7 +141,7 @@ impl HubGate {
 }
 
 impl hearth_broker::Gate for HubGate {
-    fn connect(&self, a: &ConnectAttempt<'_>) -> Result<(), Refusal> {
+    fn connect(&self, a: &ConnectAttempt<'_>) -> Result<u64, Refusal> {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         let policy = a.username.and_then(|u| policies.by_username.get(u));
         let Some(policy) = policy else {
@@ -135,22 +156,49 @@ impl hearth_broker::Gate for HubGate {
             Some(("", DropReason::Blocked))
         } else if policy.client_id.as_deref().is_some_and(|bound| bound != a.client_id)
             || policies.bound_client_ids.get(a.client_id).is_some_and(|owner| Some(owner.as_str()) != a.username)
+            // Taking over another device's session would hand over its subscriptions and queue.
+            || a.existing_owner.is_some_and(|owner| Some(owner) != a.username)
         {
             Some(("", DropReason::ClientIdTaken))
-        } else if let Some(will) = a.will_topic
-            // rmqtt publishes a Will without asking the publish ACL: it is checked here instead.
-            && let Decision::Drop(reason) = gate::publish(policy.state, &policy.manifest, will)
-        {
-            Some((will, reason))
         } else {
             None
         };
+        // rmqtt publishes a Will without the publish check; the gate checks it at delivery
+        // (`deliver`), and here it is recorded like a publish so an unlisted one is proposed.
+        let will = a.will_topic.map(|topic| (topic, gate::publish(policy.state, &policy.manifest, topic)));
+        let fingerprint = fingerprint(policy);
         drop(policies);
         if let Some((topic, reason)) = refusal {
             return Err(self.refuse_connect(Some(&device), a, topic, reason));
         }
         self.record(Some(&device), &Packet::connect(a.client_id, a.will_topic.unwrap_or("")), &Decision::Allow);
-        Ok(())
+        if let Some((topic, decision @ Decision::Drop(_))) = &will {
+            self.record(Some(&device), &Packet { client_id: a.client_id, action: Action::Publish, topic, bytes: 0, qos: 0 }, decision);
+        }
+        Ok(fingerprint)
+    }
+
+    fn fingerprint(&self, username: &str) -> Option<u64> {
+        self.policies.read().unwrap_or_else(|p| p.into_inner()).by_username.get(username).map(fingerprint)
+    }
+
+    fn deliver(&self, receiver: Client<'_>, sender: Sender<'_>, topic: &str) -> bool {
+        let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+        let Some(to) = policies.by_username.get(receiver.username) else { return false };
+        let mut decision = gate::receive(to.state, &to.manifest, topic);
+        if decision.is_allow() && sender.is_will {
+            decision = match sender.username.and_then(|u| policies.by_username.get(u)) {
+                Some(from) => gate::publish(from.state, &from.manifest, topic),
+                None => Decision::Drop(DropReason::BadCredentials),
+            };
+        }
+        if decision.is_allow() {
+            return true;
+        }
+        let device = to.device_id.clone();
+        drop(policies);
+        self.record(Some(&device), &Packet { client_id: receiver.client_id, action: Action::Deliver, topic, bytes: 0, qos: 0 }, &decision);
+        false
     }
 
     fn publish(&self, client: Client<'_>, topic: &str, bytes: usize, qos: u8, _retain: bool) -> Decision {

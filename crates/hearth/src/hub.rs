@@ -138,10 +138,8 @@ impl Hub {
                 let mut store = self.store();
                 match store.record_sighting(&sighting, now(), &self.inner.fingerprints, crate::random::device_id) {
                     Ok(out) => {
-                        if !out.absorbed.is_empty()
-                            && let Err(e) = self.reload_policies(&store)
-                        {
-                            tracing::error!("cannot reload the broker's policies after a merge: {e}");
+                        if !out.absorbed.is_empty() {
+                            self.after_merge(&store, &out.device, &out.absorbed);
                         }
                         for absorbed in out.absorbed {
                             self.publish(Event::DeviceRemoved { id: absorbed, merged_into: Some(out.device.id.clone()) });
@@ -183,6 +181,21 @@ impl Hub {
                 }
             }
             DiscoveryEvent::InterfacesChanged(_) => {}
+        }
+    }
+
+    /// Two records became one: the broker's policies follow, a credential that went with the
+    /// absorbed record (both had one) loses its sessions, and a merged block takes effect.
+    fn after_merge(&self, store: &Store, kept: &hearth_core::inventory::Device, absorbed: &[hearth_core::device::DeviceId]) {
+        let before: Vec<String> = absorbed.iter().chain([&kept.id]).flat_map(|id| self.gate().usernames_of(id)).collect();
+        if let Err(e) = self.reload_policies(store) {
+            tracing::error!("cannot reload the broker's policies after a merge: {e}");
+        }
+        let now_valid = self.gate().usernames_of(&kept.id);
+        let gone: Vec<String> = before.iter().filter(|u| !now_valid.contains(u)).cloned().collect();
+        self.disconnect_usernames(&gone);
+        if kept.state == crate::api::types::DeviceState::Blocked {
+            self.disconnect_usernames(&now_valid);
         }
     }
 

@@ -3,4 +3,4 @@
 /**
  * What a device tried, as recorded.
  */
-export type Action = "connect" | "publish" | "subscribe";
+export type Action = "connect" | "publish" | "subscribe" | "deliver";

@@ -41,6 +41,8 @@ impl Hub {
     pub fn credential(&self, id: &str, action: CredentialAction, origin: Origin) -> Result<Option<IssuedCredential>, ApiError> {
         let id = parse_id(id)?;
         let mut store = self.store();
+        // Known before the change: a revoke removes the credential, and its username with it.
+        let usernames = self.gate().usernames_of(&id);
         let issued = match action {
             CredentialAction::Rotate => Some(self.issue(&mut store, &id, origin)?),
             CredentialAction::Revoke => {
@@ -52,7 +54,7 @@ impl Hub {
                 None
             }
         };
-        self.disconnect(&id);
+        self.disconnect_usernames(&usernames);
         self.publish(Event::BrokerChanged { id });
         Ok(issued)
     }
@@ -137,12 +139,13 @@ impl Hub {
                 decision: d.decision,
             })
             .collect();
+        let usernames = self.gate().usernames_of(id);
         let sessions = self
             .broker()
             .map(|b| b.sessions())
             .unwrap_or_default()
             .into_iter()
-            .filter(|s| s.username == id.as_str())
+            .filter(|s| usernames.contains(&s.username))
             .map(|s| SessionView {
                 client_id: s.client_id,
                 remote: s.remote.map(|r| r.to_string()),
@@ -168,10 +171,18 @@ impl Hub {
         Ok(IssuedCredential { device_id: id.clone(), username: info.username, password: secret, broker: self.broker_address() })
     }
 
-    /// Disconnects every MQTT client of the device (its rights changed under it).
+    /// Disconnects every MQTT session of the device, live or offline (its rights changed under
+    /// it). Call before reloading the policies when a credential goes away, so that its username
+    /// is still known.
     pub(crate) fn disconnect(&self, id: &DeviceId) {
+        self.disconnect_usernames(&self.gate().usernames_of(id));
+    }
+
+    pub(crate) fn disconnect_usernames(&self, usernames: &[String]) {
         if let Some(broker) = self.broker() {
-            broker.disconnect_user(id.as_str());
+            for username in usernames {
+                broker.disconnect_user(username);
+            }
         }
     }
 }

@@ -41,9 +41,10 @@ impl Hub {
     pub fn forget(&self, id: &str, origin: Origin) -> Result<(), ApiError> {
         let id = parse_id(id)?;
         let mut store = self.store();
+        let usernames = self.gate().usernames_of(&id);
         store.forget(&id, &types::Actor::Owner, origin, now())?;
         self.reload_policies(&store)?;
-        self.disconnect(&id);
+        self.disconnect_usernames(&usernames);
         tracing::info!(%id, origin, "device forgotten");
         self.publish(Event::DeviceRemoved { id, merged_into: None });
         Ok(())
