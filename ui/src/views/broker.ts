@@ -152,7 +152,7 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
           </table>
         </div>`
       : html`<p class="muted" data-testid="no-rules">
-          No rules yet: the device may neither publish nor subscribe. What it tries appears above, for you to allow in one step.
+          No rules yet: the device may connect, but neither publish nor subscribe. What it tries appears above, for you to allow in one step.
         </p>`}
     ${ruleForm(a, d, busy)}
   </div>`;
