@@ -376,12 +376,15 @@ export class App implements Actions {
     }, action === "rotate" ? `Could not issue a credential for ${device.name}.` : `Could not revoke the credential of ${device.name}.`);
   }
 
-  setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): void {
-    void this.run(device, async () => {
+  async setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): Promise<boolean> {
+    let done = false;
+    await this.run(device, async () => {
       const broker = await this.backend.setTopicRule(device.id, { direction, pattern, rule });
       if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
       this.announce(`${device.name} may ${rule === "allow" ? "now" : "no longer"} ${direction} ${pattern}.`);
+      done = true;
     }, `Could not change the topics of ${device.name}.`);
+    return done;
   }
 
   bindClientId(device: Device, clientId: string | null): void {
@@ -415,10 +418,13 @@ export class App implements Actions {
     const [host, port] = splitHostPort(credential.broker.split(", ")[0] ?? "");
     const uri = `mqtt://${encodeURIComponent(credential.username)}:${encodeURIComponent(credential.password)}@${host}:${port}`;
     let qr: string | undefined;
-    try {
-      qr = await QRCode.toDataURL(uri, { margin: 1, width: 180 });
-    } catch {
-      qr = undefined; // the text is what matters; the code is a convenience
+    // No broker address (the broker is off): no code that would point a device nowhere.
+    if (/^[^(]/.test(credential.broker)) {
+      try {
+        qr = await QRCode.toDataURL(uri, { margin: 1, width: 180 });
+      } catch {
+        qr = undefined; // the text is what matters; the code is a convenience
+      }
     }
     this.state.secret = { deviceName, credential, qr };
     this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#secret-title")?.focus();

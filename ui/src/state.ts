@@ -76,7 +76,8 @@ export interface Actions {
   dismissNotice(id: number): void;
   retry(): void;
   credential(device: Device, action: CredentialAction): void;
-  setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): void;
+  /** Resolves true once the rule is in place (false if refused: the form keeps what was typed). */
+  setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): Promise<boolean>;
   addDevice(name: string): void;
   bindClientId(device: Device, clientId: string | null): void;
   closeSecret(): void;

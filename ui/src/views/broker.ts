@@ -141,7 +141,7 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
                       class="btn quiet"
                       aria-disabled=${busy}
                       aria-label="${r.status === "allowed" ? "Deny" : "Allow"} ${r.direction} ${r.pattern}"
-                      @click=${() => !busy && a.setTopicRule(d, r.direction, r.pattern, r.status === "allowed" ? "deny" : "allow")}
+                      @click=${() => !busy && void a.setTopicRule(d, r.direction, r.pattern, r.status === "allowed" ? "deny" : "allow")}
                     >
                       ${r.status === "allowed" ? "Deny" : "Allow"}
                     </button>
@@ -163,9 +163,9 @@ function proposal(a: Actions, d: Device, r: RuleView, busy: boolean): TemplateRe
   return html`<li data-testid="proposal" data-pattern=${r.pattern}>
     wants to ${verb} <code>${r.pattern}</code> <span class="muted">(${plural(Number(r.tries), "try", "tries")})</span>
     <button type="button" class="btn primary" aria-disabled=${busy} aria-label="Allow ${verb} ${r.pattern}"
-      @click=${() => !busy && a.setTopicRule(d, r.direction, r.pattern, "allow")}>Allow</button>
+      @click=${() => !busy && void a.setTopicRule(d, r.direction, r.pattern, "allow")}>Allow</button>
     <button type="button" class="btn" aria-disabled=${busy} aria-label="Deny ${verb} ${r.pattern}"
-      @click=${() => !busy && a.setTopicRule(d, r.direction, r.pattern, "deny")}>Deny</button>
+      @click=${() => !busy && void a.setTopicRule(d, r.direction, r.pattern, "deny")}>Deny</button>
   </li>`;
 }
 
@@ -177,8 +177,7 @@ function ruleForm(a: Actions, d: Device, busy: boolean): TemplateResult {
     const pattern = String(data.get("pattern") ?? "").trim();
     const rule = (e.submitter as HTMLButtonElement | null)?.value === "deny" ? "deny" : "allow";
     if (!pattern || busy) return;
-    a.setTopicRule(d, String(data.get("direction")) as Direction, pattern, rule);
-    form.reset();
+    void a.setTopicRule(d, String(data.get("direction")) as Direction, pattern, rule).then((done) => done && form.reset());
   };
   return html`<form class="rule-form" data-testid="rule-form" @submit=${submit}>
     <label>Direction
