@@ -99,7 +99,7 @@ async def main():
         sys.exit("run inside the namespace: scripts/bench")
 
     data = pathlib.Path(tempfile.mkdtemp(prefix="hearth-bench-"))
-    serve = subprocess.Popen([args.hearth, "serve", "--data-dir", str(data), "--http-listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0"], stdout=subprocess.DEVNULL, stderr=open(data / "serve.log", "w"))
+    serve = subprocess.Popen([args.hearth, "serve", "--data-dir", str(data), "--http-listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--mqtts-listen", "127.0.0.1:0"], stdout=subprocess.DEVNULL, stderr=open(data / "serve.log", "w"))
     while not (data / "hub.json").exists():
         await asyncio.sleep(0.05)
     url = json.loads((data / "hub.json").read_text())["url"].replace("http://", "ws://") + "/api/v1/events"

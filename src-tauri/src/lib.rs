@@ -101,7 +101,17 @@ fn options() -> anyhow::Result<Options> {
     let data_dir = hearth::data_dir::resolve(std::env::var_os("HEARTH_DATA_DIR").map(Into::into))?;
     let http_listen = address_from_env("HEARTH_HTTP_LISTEN", "127.0.0.1:8470")?;
     let mqtt_listen = address_from_env("HEARTH_MQTT_LISTEN", "0.0.0.0:1883")?;
-    Ok(Options { data_dir, http_listen, allow_plain_http: false, interfaces: vec![], no_discovery: false, mqtt_listen, no_broker: false })
+    let mqtts_listen = address_from_env("HEARTH_MQTTS_LISTEN", "0.0.0.0:8883")?;
+    Ok(Options {
+        data_dir,
+        http_listen,
+        allow_plain_http: false,
+        interfaces: vec![],
+        no_discovery: false,
+        mqtt_listen,
+        mqtts_listen,
+        no_broker: false,
+    })
 }
 
 fn address_from_env(name: &str, example: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {

@@ -50,7 +50,8 @@ def desktop():
         assert binary.exists(), f"{binary} is missing; the README's test command builds it"
     driver_bin = shutil.which("tauri-driver") or str(pathlib.Path.home() / ".cargo" / "bin" / "tauri-driver")
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="hearth-desktop-"))
-    env = dict(os.environ, HEARTH_DATA_DIR=str(data_dir), HEARTH_HTTP_LISTEN="127.0.0.1:0", HEARTH_MQTT_LISTEN="127.0.0.1:0")
+    env = dict(os.environ, HEARTH_DATA_DIR=str(data_dir), HEARTH_HTTP_LISTEN="127.0.0.1:0", HEARTH_MQTT_LISTEN="127.0.0.1:0",
+               HEARTH_MQTTS_LISTEN="127.0.0.1:0")
     demo = subprocess.Popen([str(HEARTH), "demo", "--duration", "180"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = open(data_dir / "driver.log", "w")
     driver = subprocess.Popen([driver_bin, "--port", str(DRIVER_PORT), "--native-driver", "/usr/bin/WebKitWebDriver"], env=env, stdout=log, stderr=subprocess.STDOUT)

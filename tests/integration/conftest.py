@@ -35,7 +35,8 @@ class Hub:
     def __init__(self, data_dir: pathlib.Path, extra_args=(), listen: str = "127.0.0.1:0", mqtt_listen: str = "127.0.0.1:0"):
         self.data_dir = data_dir
         self.log = open(data_dir / "serve.log", "w")
-        self.proc = subprocess.Popen([str(HEARTH), "serve", "--data-dir", str(data_dir), "--http-listen", listen, "--mqtt-listen", mqtt_listen, *extra_args],
+        self.proc = subprocess.Popen([str(HEARTH), "serve", "--data-dir", str(data_dir), "--http-listen", listen, "--mqtt-listen", mqtt_listen,
+                                      "--mqtts-listen", mqtt_listen, *extra_args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while not (data_dir / "hub.json").exists():

@@ -376,3 +376,27 @@ def test_a_broker_port_in_use_is_a_clear_error(tmp_path):
         blocker.close()
     assert r.returncode != 0
     assert f"127.0.0.1:{port}" in r.stderr and "in use" in r.stderr and "--mqtt-listen" in r.stderr, r.stderr
+
+
+def test_mqtt_over_tls_with_hearths_own_ca(hub):
+    plug = Device(hub, "Plug", publish=["tele/plug1/#"])
+    app = Device(hub, "App", subscribe=["tele/plug1/#"])
+    tls = hub.get("/status")["broker"]["tls_address"].split(", ")[0]
+    host, port = tls.rsplit(":", 1)
+    ca = hub.data_dir / "ca.pem"
+    view = app.view()
+    assert view["broker_tls"] and view["ca_pem"] == ca.read_text(), "the device page offers the CA to install"
+    secure = ["-h", host, "-p", port, "--cafile", str(ca)]
+    sub = Sub(["mosquitto_sub", *secure, "-u", app.username, "-P", app.password, "-t", "tele/plug1/#", "-C", "1", "-v", "-W", "8"])
+    r = subprocess.run(["mosquitto_pub", *secure, "-u", plug.username, "-P", plug.password, "-t", "tele/plug1/SENSOR", "-m", "over tls", "-q", "1"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    lines, err, rc = sub.result()
+    assert (lines, rc) == (["tele/plug1/SENSOR over tls"], 0), err
+    # Without Hearth's CA the client refuses the broker; with it but a wrong secret, the broker refuses the client.
+    r = subprocess.run(["mosquitto_pub", "-h", host, "-p", port, "--capath", "/etc/ssl/certs", "-u", plug.username, "-P", plug.password,
+                        "-t", "tele/plug1/x", "-m", "x"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and ("certificate verify failed" in r.stderr.lower() or "tls" in r.stderr.lower()), r.stderr
+    r = subprocess.run(["mosquitto_pub", *secure, "-u", plug.username, "-P", "0" * 48, "-t", "tele/plug1/x", "-m", "x"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "bad user name or password" in r.stderr.lower(), r.stderr
+    assert "PRIVATE KEY" not in ca.read_text()

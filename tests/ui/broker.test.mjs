@@ -90,6 +90,11 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       const section = page.locator("[data-testid=broker]");
       await section.locator("[data-testid=no-rules]").waitFor();
       assert.equal((await section.locator("[data-testid=username]").textContent()).trim(), username);
+      // TLS: the address, and Hearth's CA certificate to install on the device.
+      assert.match(await section.locator("[data-testid=broker-tls]").textContent(), /^127\.0\.0\.1:\d+$/);
+      const ca = decodeURIComponent((await section.locator("[data-testid=ca-download]").getAttribute("href")).split(",")[1]);
+      assert.match(ca, /^-----BEGIN CERTIFICATE-----/);
+      assert.ok(!ca.includes("PRIVATE KEY"));
 
       // The device publishes a topic nobody allowed: refused, and proposed live on the page.
       assert.equal((await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.5")).code, 0);

@@ -72,7 +72,7 @@ export async function cliDevices(dataDir) {
 
 /** Starts `hearth serve` on a free loopback port; resolves with its one-time sign-in link. */
 export function startHub(dataDir, listen = "127.0.0.1:0") {
-  const child = spawn(HEARTH, ["serve", "--data-dir", dataDir, "--http-listen", listen, "--mqtt-listen", "127.0.0.1:0"], {
+  const child = spawn(HEARTH, ["serve", "--data-dir", dataDir, "--http-listen", listen, "--mqtt-listen", "127.0.0.1:0", "--mqtts-listen", "127.0.0.1:0"], {
     env: hubEnv(),
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -23,11 +23,20 @@ pub struct BrokerConfig {
     pub max_queued: usize,
     /// How long an offline persistent session (and its queue) is kept.
     pub session_expiry: Duration,
+    /// MQTT over TLS (8883), with this certificate chain and key (PEM files).
+    pub tls: Option<TlsListener>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsListener {
+    pub listen: SocketAddr,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 impl BrokerConfig {
     pub fn new(listen: SocketAddr) -> Self {
-        Self { listen, max_packet_size: 1024 * 1024, max_queued: 100_000, session_expiry: Duration::from_secs(7 * 24 * 3600) }
+        Self { listen, max_packet_size: 1024 * 1024, max_queued: 100_000, session_expiry: Duration::from_secs(7 * 24 * 3600), tls: None }
     }
 }
 
@@ -47,6 +56,7 @@ pub(crate) type Sessions = Arc<Mutex<HashMap<String, SessionInfo>>>;
 /// A running broker. Dropping it without [`Broker::shutdown`] stops it too, less gently.
 pub struct Broker {
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     runtime: tokio::runtime::Handle,
     scx: ServerContext,
     sessions: Sessions,
@@ -82,8 +92,8 @@ impl Broker {
                     let sessions: Sessions = Arc::default();
                     let lost = Arc::new(AtomicU64::new(0));
                     match serve(&config, gate, sessions.clone(), lost.clone()).await {
-                        Ok((scx, addr, server)) => {
-                            let _ = ready_tx.send(Ok((addr, tokio::runtime::Handle::current(), scx.clone(), sessions, lost)));
+                        Ok((scx, (addr, tls_addr), server)) => {
+                            let _ = ready_tx.send(Ok((addr, tls_addr, tokio::runtime::Handle::current(), scx.clone(), sessions, lost)));
                             tokio::select! {
                                 _ = server => tracing::error!("the MQTT broker stopped accepting connections"),
                                 _ = stop_rx => {}
@@ -101,9 +111,9 @@ impl Broker {
             })
             .map_err(|e| BrokerError::Start { addr: listen, reason: e.to_string() })?;
         match ready_rx.recv() {
-            Ok(Ok((addr, runtime, scx, sessions, lost))) => {
-                tracing::info!(%addr, "MQTT broker listening");
-                Ok(Self { addr, runtime, scx, sessions, lost, stop: Mutex::new(Some(stop_tx)), thread: Mutex::new(Some(thread)) })
+            Ok(Ok((addr, tls_addr, runtime, scx, sessions, lost))) => {
+                tracing::info!(%addr, ?tls_addr, "MQTT broker listening");
+                Ok(Self { addr, tls_addr, runtime, scx, sessions, lost, stop: Mutex::new(Some(stop_tx)), thread: Mutex::new(Some(thread)) })
             }
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -116,6 +126,11 @@ impl Broker {
     /// The address the broker really listens on (port 0 resolved).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where MQTT over TLS listens, if it does.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Messages accepted but not delivered to a subscriber since start (its queue or inflight
@@ -166,7 +181,7 @@ async fn serve(
     gate: Arc<dyn Gate>,
     sessions: Sessions,
     lost: Arc<AtomicU64>,
-) -> Result<(ServerContext, SocketAddr, impl std::future::Future<Output = ()>), BrokerError> {
+) -> Result<(ServerContext, (SocketAddr, Option<SocketAddr>), impl std::future::Future<Output = ()>), BrokerError> {
     let addr = config.listen;
     let scx = ServerContext::new()
         .node_id(1)
@@ -182,9 +197,28 @@ async fn serve(
         .map_err(|e| BrokerError::Start { addr, reason: format!("retained-message store: {e}") })?;
     GateHooks::install(&scx, gate, sessions, lost).await;
 
+    let plain = listener(config, addr, None)?;
+    let local = plain.local_addr().map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })?;
+    let mut server = MqttServer::new(scx.clone()).listener_by_id(plain, 1);
+    let mut tls_local = None;
+    if let Some(tls) = &config.tls {
+        let secure = listener(config, tls.listen, Some(tls))?;
+        tls_local = Some(secure.local_addr().map_err(|e| BrokerError::Start { addr: tls.listen, reason: format!("{e:#}") })?);
+        server = server.listener_by_id(secure, 2);
+    }
+    let server = server.build();
+    Ok((scx, (local, tls_local), async move {
+        if let Err(e) = server.run().await {
+            tracing::error!("MQTT broker: {e:#}");
+        }
+    }))
+}
+
+/// One listener, plain or TLS, with the same limits and the pitfalls of rmqtt 0.24.0 handled.
+fn listener(config: &BrokerConfig, addr: SocketAddr, tls: Option<&TlsListener>) -> Result<rmqtt::net::Listener, BrokerError> {
     let inflight = NonZeroU16::new(64).unwrap_or(NonZeroU16::MIN);
-    let listener = Builder::new()
-        .name("mqtt")
+    let builder = Builder::new()
+        .name(if tls.is_some() { "mqtts" } else { "mqtt" })
         .laddr(addr)
         .nodelay(true)
         .reuseaddr(Some(true))
@@ -197,20 +231,14 @@ async fn serve(
         // Zero: messages queued for an offline session wait for it (until the session expires)
         // instead of silently expiring after rmqtt's default of five minutes.
         .message_expiry_interval(Duration::ZERO)
-        .bind()
-        .map_err(|e| match e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) {
-            Some(std::io::ErrorKind::AddrInUse) => BrokerError::AddrInUse(addr),
-            _ => BrokerError::Start { addr, reason: format!("{e:#}") },
-        })?
-        .tcp()
-        .map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })?;
-    let local = listener.local_addr().map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })?;
-    let server = MqttServer::new(scx.clone()).listener_by_id(listener, 1).build();
-    Ok((scx, local, async move {
-        if let Err(e) = server.run().await {
-            tracing::error!("MQTT broker: {e:#}");
-        }
-    }))
+        .tls_cert(tls.map(|t| t.cert.display().to_string()))
+        .tls_key(tls.map(|t| t.key.display().to_string()));
+    let bound = builder.bind().map_err(|e| match e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) {
+        Some(std::io::ErrorKind::AddrInUse) => BrokerError::AddrInUse(addr),
+        _ => BrokerError::Start { addr, reason: format!("{e:#}") },
+    })?;
+    let typed = if tls.is_some() { bound.tls() } else { bound.tcp() };
+    typed.map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })
 }
 
 /// Kicks every session, live or offline, whose username is `username`.

@@ -19,7 +19,7 @@ mod engine;
 mod hooks;
 
 pub(crate) use engine::kick_user;
-pub use engine::{Broker, BrokerConfig, BrokerError};
+pub use engine::{Broker, BrokerConfig, BrokerError, TlsListener};
 
 use hearth_core::gate::Decision;
 use std::net::SocketAddr;

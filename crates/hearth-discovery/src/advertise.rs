@@ -7,6 +7,7 @@ use mdns_sd::{ServiceDaemon, ServiceInfo};
 
 pub const HEARTH_SERVICE_TYPE: &str = "_hearth._tcp.local.";
 pub const MQTT_SERVICE_TYPE: &str = "_mqtt._tcp.local.";
+pub const SECURE_MQTT_SERVICE_TYPE: &str = "_secure-mqtt._tcp.local.";
 
 /// Registers what `a` asks for: `_hearth._tcp` with TXT `version`, `api` (the HTTP port) and
 /// `path=/api/v1`; `_mqtt._tcp` on the broker's port. Returns the full instance names, to
@@ -19,9 +20,11 @@ pub fn advertise(daemon: &ServiceDaemon, a: &Advertisement) -> Result<Vec<String
         let props = [("version", a.version.as_str()), ("api", port.as_str()), ("path", "/api/v1")];
         names.push(register(daemon, ServiceInfo::new(HEARTH_SERVICE_TYPE, &a.instance, &host, "", http_port, &props[..])?)?);
     }
-    if let Some(mqtt_port) = a.mqtt_port {
-        let props = [("version", a.version.as_str())];
-        names.push(register(daemon, ServiceInfo::new(MQTT_SERVICE_TYPE, &a.instance, &host, "", mqtt_port, &props[..])?)?);
+    for (ty, port) in [(MQTT_SERVICE_TYPE, a.mqtt_port), (SECURE_MQTT_SERVICE_TYPE, a.mqtts_port)] {
+        if let Some(port) = port {
+            let props = [("version", a.version.as_str())];
+            names.push(register(daemon, ServiceInfo::new(ty, &a.instance, &host, "", port, &props[..])?)?);
+        }
     }
     Ok(names)
 }

@@ -35,6 +35,8 @@ pub struct Advertisement {
     pub http_port: Option<u16>,
     /// The MQTT broker (`_mqtt._tcp`), when others can reach it.
     pub mqtt_port: Option<u16>,
+    /// MQTT over TLS (`_secure-mqtt._tcp`), when others can reach it.
+    pub mqtts_port: Option<u16>,
     pub version: String,
 }
 

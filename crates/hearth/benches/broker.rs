@@ -216,7 +216,17 @@ fn start_hearth(binary: &Path, port: u16) -> Result<Broker> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let process = Command::new(binary)
-        .args(["serve", "--no-discovery", "--http-listen", "127.0.0.1:0", "--mqtt-listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--no-discovery",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--mqtt-listen",
+            &format!("127.0.0.1:{port}"),
+            "--mqtts-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&data)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

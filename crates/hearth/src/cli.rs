@@ -45,6 +45,9 @@ pub enum Command {
         /// Where the MQTT broker listens (default 0.0.0.0:1883, or [broker] listen).
         #[arg(long, value_name = "ADDR")]
         mqtt_listen: Option<SocketAddr>,
+        /// Where the broker listens for MQTT over TLS (default 0.0.0.0:8883, or [broker] tls_listen).
+        #[arg(long, value_name = "ADDR")]
+        mqtts_listen: Option<SocketAddr>,
         /// Do not run the MQTT broker.
         #[arg(long)]
         no_broker: bool,
@@ -144,8 +147,8 @@ impl TopicArgs {
 pub async fn run(cli: Cli) -> Result<()> {
     let data_dir = crate::data_dir::resolve(cli.data_dir)?;
     match cli.command {
-        Command::Serve { http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, no_broker } => {
-            serve(Options { data_dir, http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, no_broker }).await
+        Command::Serve { http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, mqtts_listen, no_broker } => {
+            serve(Options { data_dir, http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, mqtts_listen, no_broker }).await
         }
         Command::Demo(args) => crate::demo::run(args, &data_dir).await,
         Command::Devices { json } => {
@@ -174,8 +177,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 let b = &status.broker;
                 match &b.address {
                     Some(address) if b.enabled => println!(
-                        "MQTT broker: {address}, {} connections; {} messages lost to full queues, {} decisions unrecorded",
-                        b.connections, b.lost_messages, b.unrecorded_decisions
+                        "MQTT broker: {address}{}, {} connections; {} messages lost to full queues, {} decisions unrecorded",
+                        b.tls_address.as_ref().map(|t| format!(" and TLS on {t}")).unwrap_or_default(),
+                        b.connections,
+                        b.lost_messages,
+                        b.unrecorded_decisions
                     ),
                     _ => println!("MQTT broker: off"),
                 }
@@ -314,6 +320,7 @@ fn print_added_json(added: &AddedDevice) -> Result<()> {
 }
 
 fn print_credential(c: &IssuedCredential) {
+    // (TLS: the device page and `hearth device topics` name the TLS address and the CA file.)
     println!("MQTT credential for {} (shown only now; Hearth keeps only its hash):", c.device_id);
     println!("  broker:   {}", c.broker);
     println!("  username: {}", c.username);

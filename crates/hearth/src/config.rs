@@ -26,11 +26,20 @@ pub struct BrokerSection {
     /// Where devices connect. All interfaces by default: the broker is for the home's devices,
     /// and nothing connects without its own credential.
     pub listen: SocketAddr,
+    /// Where devices connect over TLS, with a certificate from Hearth's own CA.
+    pub tls_listen: SocketAddr,
+    /// Offer MQTT over TLS.
+    pub tls: bool,
 }
 
 impl Default for BrokerSection {
     fn default() -> Self {
-        Self { enabled: true, listen: SocketAddr::from(([0, 0, 0, 0], 1883)) }
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([0, 0, 0, 0], 1883)),
+            tls_listen: SocketAddr::from(([0, 0, 0, 0], 8883)),
+            tls: true,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use crate::http::{self, AppState, Auth};
 use crate::hub::Hub;
 use crate::secrets::Secrets;
 use anyhow::{Context, Result};
-use hearth_broker::{Broker, BrokerConfig};
+use hearth_broker::{Broker, BrokerConfig, TlsListener};
 use hearth_discovery::browser::Advertisement;
 use hearth_discovery::service_types::BROWSED;
 use hearth_discovery::{Discovery, DiscoveryConfig};
@@ -34,6 +34,8 @@ pub struct Options {
     pub no_discovery: bool,
     /// `--mqtt-listen`: where the broker listens.
     pub mqtt_listen: Option<SocketAddr>,
+    /// `--mqtts-listen`: where the broker listens for MQTT over TLS.
+    pub mqtts_listen: Option<SocketAddr>,
     /// `--no-broker`: run without the MQTT broker.
     pub no_broker: bool,
 }
@@ -105,14 +107,26 @@ impl Engine {
             None
         } else {
             let listen = options.mqtt_listen.unwrap_or(config.broker.listen);
+            let mut broker_config = BrokerConfig::new(listen);
+            if config.broker.tls {
+                let ca = crate::ca::LocalCa::load_or_create(&secrets, dir)?;
+                let (names, addresses) = machine_names();
+                let files = ca.issue_server(dir, &names, &addresses)?;
+                broker_config.tls = Some(TlsListener {
+                    listen: options.mqtts_listen.unwrap_or(config.broker.tls_listen),
+                    cert: files.cert,
+                    key: files.key,
+                });
+            }
             let gate: Arc<dyn hearth_broker::Gate> = hub.gate();
-            let broker = tokio::task::spawn_blocking(move || Broker::start(BrokerConfig::new(listen), gate))
+            let broker = tokio::task::spawn_blocking(move || Broker::start(broker_config, gate))
                 .await
                 .context("starting the MQTT broker")?
                 .map_err(|e| anyhow::anyhow!("{e} (or set [broker] listen in {})", dir.join(crate::config::FILE_NAME).display()))?;
             let addr = broker.local_addr();
-            hub.set_broker(broker, display_addresses(addr).join(", "));
-            Some(addr)
+            let tls = broker.tls_addr();
+            hub.set_broker(broker, display_addresses(addr).join(", "), tls.map(|a| display_addresses(a).join(", ")));
+            Some((addr, tls))
         };
         let auth = Arc::new(Auth::new(owner_token, session_key));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
@@ -140,7 +154,8 @@ impl Engine {
                 instance: format!("Hearth on {}", host_name()),
                 host: format!("hearth-{}", host_name()),
                 http_port: beyond_loopback.then_some(http_addr.port()),
-                mqtt_port: mqtt_addr.filter(|a| !a.ip().is_loopback()).map(|a| a.port()),
+                mqtt_port: mqtt_addr.map(|(a, _)| a).filter(|a| !a.ip().is_loopback()).map(|a| a.port()),
+                mqtts_port: mqtt_addr.and_then(|(_, tls)| tls).filter(|a| !a.ip().is_loopback()).map(|a| a.port()),
                 version: env!("CARGO_PKG_VERSION").into(),
             });
             match Discovery::start(DiscoveryConfig { interfaces: interfaces.clone(), advertise }, tx) {
@@ -165,7 +180,7 @@ impl Engine {
         };
 
         data_dir::write_running(dir, &data_dir::Running { url: format!("http://{}", connect_addr(http_addr)), pid: std::process::id() })?;
-        Ok(Self { hub, http_addr, mqtt_addr, auth, _lock: lock, cancel, tasks, discovery })
+        Ok(Self { hub, http_addr, mqtt_addr: mqtt_addr.map(|(a, _)| a), auth, _lock: lock, cancel, tasks, discovery })
     }
 
     /// The base URL for this machine (`http://127.0.0.1:8470`).
@@ -225,6 +240,18 @@ fn display_addresses(addr: SocketAddr) -> Vec<String> {
     addresses.dedup();
     addresses.push(connect_addr(addr).ip());
     addresses.into_iter().map(|a| SocketAddr::new(a, addr.port()).to_string()).collect()
+}
+
+/// The names and addresses the broker's certificate is for: this machine's host name (plain and
+/// `.local`), `localhost`, and every address it has now.
+fn machine_names() -> (Vec<String>, Vec<std::net::IpAddr>) {
+    let host = crate::ca::host_name();
+    let names = vec![format!("{host}.local"), host, "localhost".to_owned()];
+    let mut addresses: Vec<std::net::IpAddr> = if_addrs::get_if_addrs().unwrap_or_default().into_iter().map(|i| i.ip()).collect();
+    addresses.push(std::net::IpAddr::from([127, 0, 0, 1]));
+    addresses.sort();
+    addresses.dedup();
+    (names, addresses)
 }
 
 /// An address a client on this machine can connect to (0.0.0.0 → 127.0.0.1).

@@ -41,6 +41,8 @@ struct Inner {
     broker: OnceLock<Broker>,
     /// Where devices connect, as shown to people (`10.0.0.2:1883`).
     broker_address: OnceLock<String>,
+    /// The same for MQTT over TLS, when it runs.
+    broker_tls_address: OnceLock<String>,
 }
 
 impl Hub {
@@ -67,6 +69,7 @@ impl Hub {
                 gate,
                 broker: OnceLock::new(),
                 broker_address: OnceLock::new(),
+                broker_tls_address: OnceLock::new(),
             }),
         };
         Ok((hub, records_rx))
@@ -76,13 +79,25 @@ impl Hub {
         self.inner.gate.clone()
     }
 
-    pub(crate) fn set_broker(&self, broker: Broker, address: String) {
+    pub(crate) fn set_broker(&self, broker: Broker, address: String, tls_address: Option<String>) {
         let _ = self.inner.broker_address.set(address);
+        if let Some(tls) = tls_address {
+            let _ = self.inner.broker_tls_address.set(tls);
+        }
         let _ = self.inner.broker.set(broker);
     }
 
     pub(crate) fn broker(&self) -> Option<&Broker> {
         self.inner.broker.get()
+    }
+
+    pub(crate) fn broker_tls_address(&self) -> Option<String> {
+        self.inner.broker_tls_address.get().cloned()
+    }
+
+    /// Hearth's CA certificate (PEM), for devices that connect over TLS.
+    pub(crate) fn ca_pem(&self) -> Option<String> {
+        self.broker_tls_address().and_then(|_| std::fs::read_to_string(self.data_dir().join(crate::ca::CA_FILE)).ok())
     }
 
     pub(crate) fn broker_address(&self) -> String {

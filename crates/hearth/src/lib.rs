@@ -10,6 +10,7 @@
 //! - [`http`]: the HTTP/WebSocket transport, sign-in and the embedded web UI.
 //! - [`cli`] and [`client`]: the `hearth` command line and its client for a running hub.
 //! - [`config`], [`data_dir`], [`secrets`], [`random`]: settings, files, keyring, tokens.
+//! - [`ca`]: Hearth's own certificate authority and the broker's TLS certificate.
 //! - [`demo`]: the simulated home.
 //!
 //! Flow: mDNS → `hearth_discovery` → mpsc → [`hub::Hub::handle`] → store → broadcast of
@@ -19,6 +20,7 @@
 //! applies it; decision → mpsc → [`recorder`] → store.
 
 pub mod api;
+pub mod ca;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -47,6 +47,8 @@ pub enum SecretsError {
     Keyring { name: String, source: KeyringError },
     #[error("secret file {path}: {message}; delete it to make a new one (browser sessions will have to log in again)")]
     File { path: PathBuf, message: String },
+    #[error("cannot create a secret: {0}")]
+    Generate(String),
 }
 
 pub struct Secrets {
@@ -109,6 +111,11 @@ impl Secrets {
 
     /// Returns the secret called `name`, creating `len` random bytes the first time.
     pub fn get_or_create(&self, name: &str, len: usize) -> Result<Vec<u8>, SecretsError> {
+        self.get_or_create_with(name, || random_secret(len))
+    }
+
+    /// Returns the secret called `name`, creating it with `make` the first time (a CA's key).
+    pub fn get_or_create_with(&self, name: &str, make: impl FnOnce() -> Result<Vec<u8>, SecretsError>) -> Result<Vec<u8>, SecretsError> {
         match &self.backend {
             Backend::Keyring(store) => {
                 let entry = Entry::new_in_store(store, SERVICE, &format!("{name}@{}", self.scope))
@@ -116,7 +123,7 @@ impl Secrets {
                 match entry.get_secret() {
                     Ok(secret) => Ok(secret),
                     Err(KeyringError::NoEntry) => {
-                        let secret = random_secret(len)?;
+                        let secret = make()?;
                         entry.set_secret(&secret).map_err(|source| SecretsError::Keyring { name: name.into(), source })?;
                         Ok(secret)
                     }
@@ -131,7 +138,7 @@ impl Secrets {
                     Ok(text) => hex::decode(text.trim()).map_err(|_| file_err("is damaged (not hex)".into())),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         crate::data_dir::create(dir).map_err(|e| file_err(format!("{e:#}")))?;
-                        let secret = random_secret(len)?;
+                        let secret = make()?;
                         write_private(&path, hex::encode(&secret).as_bytes()).map_err(|e| file_err(format!("{e:#}")))?;
                         Ok(secret)
                     }

@@ -7,7 +7,11 @@ export type BrokerStatus = { enabled: boolean,
 /**
  * Where devices connect (`10.0.0.2:1883, 127.0.0.1:1883`).
  */
-address: string | null, connections: number, 
+address: string | null, 
+/**
+ * Where devices connect over TLS, if offered.
+ */
+tls_address: string | null, connections: number, 
 /**
  * Messages accepted but not delivered since start: a subscriber's queue overflowed.
  */

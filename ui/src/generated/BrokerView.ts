@@ -16,4 +16,12 @@ recent: Array<DecisionView>,
 /**
  * Where devices connect, as this hub sees it.
  */
-broker: string, };
+broker: string, 
+/**
+ * Where devices connect over TLS, if offered.
+ */
+broker_tls: string | null, 
+/**
+ * Hearth's CA certificate (PEM) to install on devices that use TLS.
+ */
+ca_pem: string | null, };

@@ -47,8 +47,11 @@ function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boo
       ? html`<p>
             Username <code data-testid="username">${c.username}</code>, issued ${when(c.issued_at, s.now)}${c.client_id
               ? html`, bound to client id <code>${c.client_id}</code>`
-              : nothing}. Devices connect to <code>${v.broker}</code>.
+              : nothing}. Devices connect to <code>${v.broker}</code>${v.broker_tls
+              ? html`, or over TLS to <code data-testid="broker-tls">${v.broker_tls}</code>`
+              : nothing}.
           </p>
+          ${v.ca_pem ? caDownload(v.ca_pem) : nothing}
           <div class="actions">
             <button type="button" class="btn" data-testid="rotate" aria-disabled=${busy} @click=${() => !busy && a.credential(d, "rotate")}>
               New secret
@@ -64,6 +67,17 @@ function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boo
             Issue a credential
           </button>`}
   </div>`;
+}
+
+/** Hearth's CA certificate, to install on a device that connects over TLS. A data: link works
+ *  the same in the browser and in the desktop window, and needs no extra request. */
+function caDownload(pem: string): TemplateResult {
+  return html`<p>
+    <a class="btn quiet" data-testid="ca-download" download="hearth-ca.pem" href=${`data:application/x-pem-file;charset=utf-8,${encodeURIComponent(pem)}`}
+      >Download Hearth's CA certificate</a
+    >
+    <span class="muted">Install it on devices that connect over TLS, so they can tell the hub is really Hearth.</span>
+  </p>`;
 }
 
 /** Pin the credential to the client id the device uses, so no other client can take its place. */

@@ -159,7 +159,16 @@ impl Hub {
                 connected_at: s.connected_at,
             })
             .collect();
-        Ok(BrokerView { device_id: id.clone(), credential, sessions, rules, recent, broker: self.broker_address() })
+        Ok(BrokerView {
+            device_id: id.clone(),
+            credential,
+            sessions,
+            rules,
+            recent,
+            broker: self.broker_address(),
+            broker_tls: self.broker_tls_address(),
+            ca_pem: self.ca_pem(),
+        })
     }
 
     fn issue(&self, store: &mut Store, id: &DeviceId, origin: Origin) -> Result<IssuedCredential, ApiError> {

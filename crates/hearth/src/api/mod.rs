@@ -61,6 +61,7 @@ impl Hub {
             broker: types::BrokerStatus {
                 enabled: self.broker().is_some(),
                 address: self.broker().map(|_| self.broker_address()),
+                tls_address: self.broker_tls_address(),
                 connections: self.broker().map_or(0, |b| b.sessions().len() as u32),
                 lost_messages: self.broker().map_or(0, hearth_broker::Broker::lost_messages),
                 unrecorded_decisions: self.gate().unrecorded(),

@@ -124,6 +124,8 @@ pub struct BrokerStatus {
     pub enabled: bool,
     /// Where devices connect (`10.0.0.2:1883, 127.0.0.1:1883`).
     pub address: Option<String>,
+    /// Where devices connect over TLS, if offered.
+    pub tls_address: Option<String>,
     pub connections: u32,
     /// Messages accepted but not delivered since start: a subscriber's queue overflowed.
     #[ts(type = "number")]
@@ -268,4 +270,8 @@ pub struct BrokerView {
     pub recent: Vec<DecisionView>,
     /// Where devices connect, as this hub sees it.
     pub broker: String,
+    /// Where devices connect over TLS, if offered.
+    pub broker_tls: Option<String>,
+    /// Hearth's CA certificate (PEM) to install on devices that use TLS.
+    pub ca_pem: Option<String>,
 }
