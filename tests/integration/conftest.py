@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -45,6 +46,8 @@ class Hub:
             time.sleep(0.05)
         self.url = json.loads((data_dir / "hub.json").read_text())["url"]
         self.token = (data_dir / "owner-token").read_text().strip()
+        # Beyond loopback the hub serves HTTPS with a certificate from its own CA: trust that.
+        self.tls = ssl.create_default_context(cafile=str(data_dir / "ca.pem")) if self.url.startswith("https://") else None
 
     def read_log(self) -> str:
         self.log.flush()
@@ -57,7 +60,7 @@ class Hub:
         elif token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=self.tls) as r:
                 body = r.read()
                 return r.status, (json.loads(body) if body else None)
         except urllib.error.HTTPError as e:

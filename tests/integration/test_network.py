@@ -1,14 +1,13 @@
-"""Hearth on the network: it announces itself when others can reach it, refuses plain HTTP
-beyond loopback unless told, and `--interface` limits where it listens."""
+"""Hearth on the network: it announces itself when others can reach it, serves its web UI over
+TLS from its own CA beyond loopback, and `--interface` limits where it listens."""
 
-import subprocess
 import time
 
 import pytest
 
 from zeroconf import IPVersion, ServiceBrowser, Zeroconf
 
-from conftest import DEVICE_ADDRESS, HEARTH, Hub
+from conftest import DEVICE_ADDRESS, Hub
 
 
 def browse_hearth(seconds: float, service_type: str = "_hearth._tcp.local."):
@@ -30,11 +29,41 @@ def network_hub(tmp_path):
     h.log.close()
 
 
-def test_plain_http_beyond_loopback_is_refused_unless_allowed(tmp_path):
-    r = subprocess.run([str(HEARTH), "serve", "--data-dir", str(tmp_path), "--http-listen", "0.0.0.0:0", "--no-discovery"],
-                       capture_output=True, text=True, timeout=20)
-    assert r.returncode != 0
-    assert "plain HTTP" in r.stderr and "--allow-plain-http" in r.stderr and "allow_plain_http" in r.stderr
+def test_beyond_loopback_the_web_ui_is_served_over_tls_from_hearths_own_ca(tmp_path):
+    import http.client
+    import ssl
+    import urllib.request
+    hub = Hub(tmp_path, ["--no-discovery"], listen="0.0.0.0:0")
+    try:
+        assert hub.url.startswith("https://127.0.0.1:")
+        assert hub.get("/status")["version"], "trusted through DATA_DIR/ca.pem"
+        port = int(hub.url.rsplit(":", 1)[1])
+        # Plain HTTP to the same port gets no answer a browser would accept.
+        plain = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            plain.request("GET", "/api/v1/status")
+            answered = plain.getresponse().status
+        except (http.client.HTTPException, OSError):
+            answered = None
+        assert answered in (None, 400), answered
+        # Without Hearth's CA, a client refuses the hub.
+        try:
+            urllib.request.urlopen(f"{hub.url}/api/v1/status", timeout=5, context=ssl.create_default_context())
+            raise AssertionError("an unknown CA was trusted")
+        except urllib.error.URLError as e:
+            assert "CERTIFICATE_VERIFY_FAILED" in str(e), e
+        # The sign-in cookie is Secure, and the links printed for the home network are https.
+        code = hub.cli("open").stdout.strip().rsplit("code=", 1)[1]
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=hub.tls)
+        conn.request("GET", f"/login?code={code}")
+        cookie = conn.getresponse().getheader("set-cookie")
+        assert "Secure" in cookie and "HttpOnly" in cookie, cookie
+        assert f"https://10.77.0.1:{port}/login?code=" in hub.read_log()
+        # The CLI finds the hub and trusts its CA.
+        assert hub.cli("status").returncode == 0
+    finally:
+        hub.stop()
+        hub.log.close()
 
 
 def test_a_loopback_only_hub_does_not_announce_itself(hub):

@@ -21,7 +21,15 @@ impl Client {
         let token = std::fs::read_to_string(dir.join(data_dir::OWNER_TOKEN))
             .with_context(|| format!("cannot read the owner token in {}; is this the data directory of the running hub?", dir.display()))?;
         // The hub is on this machine: a proxy from the environment must never see the owner token.
-        let http = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(30)).build()?;
+        let mut builder = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(30));
+        if running.url.starts_with("https://") {
+            // The hub's certificate comes from Hearth's own CA: trust that, and only that.
+            let pem = std::fs::read(dir.join(crate::ca::CA_FILE)).with_context(|| {
+                format!("the hub serves HTTPS but its CA certificate {} cannot be read", dir.join(crate::ca::CA_FILE).display())
+            })?;
+            builder = builder.tls_built_in_root_certs(false).add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+        }
+        let http = builder.build()?;
         Ok(Self { base: format!("{}/api/v1", running.url), token: token.trim().to_owned(), http })
     }
 

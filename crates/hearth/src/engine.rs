@@ -46,6 +46,8 @@ pub struct Engine {
     pub hub: Hub,
     /// The address the HTTP server really listens on (port 0 resolved).
     pub http_addr: SocketAddr,
+    /// `https` beyond loopback (unless plain HTTP was allowed), else `http`.
+    scheme: &'static str,
     /// The address the MQTT broker really listens on, if it runs.
     pub mqtt_addr: Option<SocketAddr>,
     auth: Arc<Auth>,
@@ -79,14 +81,19 @@ impl Engine {
 
         let listen = options.http_listen.unwrap_or(config.http.listen);
         let beyond_loopback = !listen.ip().is_loopback();
-        if beyond_loopback && !(options.allow_plain_http || config.http.allow_plain_http) {
-            anyhow::bail!(
-                "refusing to serve the web UI on {listen}, beyond this machine, over plain HTTP: anyone on the network could read the \
-                 sign-in cookie and every device's details. Listen on 127.0.0.1 (the default), or, on a network you trust, pass \
-                 --allow-plain-http (or set [http] allow_plain_http = true in {}). TLS from Hearth's own CA is not built yet.",
-                dir.join(crate::config::FILE_NAME).display()
-            );
-        }
+        // Beyond loopback the web UI is served over TLS with a certificate from Hearth's own CA,
+        // unless a person chose plain HTTP for a network they trust.
+        let https = beyond_loopback && !(options.allow_plain_http || config.http.allow_plain_http);
+        let needs_ca = https || (config.broker.enabled && config.broker.tls && !options.no_broker);
+        let server_tls = if needs_ca {
+            // rustls is built with two crypto back ends here (rmqtt's and reqwest's); name one.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let ca = crate::ca::LocalCa::load_or_create(&secrets, dir)?;
+            let (names, addresses) = machine_names();
+            Some(ca.issue_server(dir, &names, &addresses)?)
+        } else {
+            None
+        };
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
                 anyhow::anyhow!("the web UI's address {listen} is in use by another program (another Hearth?); choose another with --http-listen ADDR or [http] listen in {}", dir.join(crate::config::FILE_NAME).display())
@@ -95,9 +102,10 @@ impl Engine {
             }
         })?;
         let http_addr = listener.local_addr()?;
-        if beyond_loopback {
+        if beyond_loopback && !https {
             tracing::warn!("the web UI listens on {http_addr}, beyond this machine, over plain HTTP, as allowed by --allow-plain-http");
         }
+        let scheme = if https { "https" } else { "http" };
 
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -108,14 +116,11 @@ impl Engine {
         } else {
             let listen = options.mqtt_listen.unwrap_or(config.broker.listen);
             let mut broker_config = BrokerConfig::new(listen);
-            if config.broker.tls {
-                let ca = crate::ca::LocalCa::load_or_create(&secrets, dir)?;
-                let (names, addresses) = machine_names();
-                let files = ca.issue_server(dir, &names, &addresses)?;
+            if let (true, Some(files)) = (config.broker.tls, &server_tls) {
                 broker_config.tls = Some(TlsListener {
                     listen: options.mqtts_listen.unwrap_or(config.broker.tls_listen),
-                    cert: files.cert,
-                    key: files.key,
+                    cert: files.cert.clone(),
+                    key: files.key.clone(),
                 });
             }
             let gate: Arc<dyn hearth_broker::Gate> = hub.gate();
@@ -128,17 +133,39 @@ impl Engine {
             hub.set_broker(broker, display_addresses(addr).join(", "), tls.map(|a| display_addresses(a).join(", ")));
             Some((addr, tls))
         };
-        let auth = Arc::new(Auth::new(owner_token, session_key));
+        let auth = Arc::new(Auth::new(owner_token, session_key, https));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
         let shutdown = cancel.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!("web server stopped: {e}");
+        match (https, &server_tls) {
+            (true, Some(files)) => {
+                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .context("loading the web UI's TLS certificate")?;
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tasks.spawn(async move {
+                    shutdown.cancelled().await;
+                    stopper.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+                });
+                let server = axum_server::from_tcp_rustls(listener.into_std()?, tls).context("serving the web UI over TLS")?;
+                tasks.spawn(async move {
+                    let served = server.handle(handle).serve(app.into_make_service_with_connect_info::<SocketAddr>()).await;
+                    if let Err(e) = served {
+                        tracing::error!("web server stopped: {e}");
+                    }
+                });
             }
-        });
+            _ => {
+                tasks.spawn(async move {
+                    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!("web server stopped: {e}");
+                    }
+                });
+            }
+        }
 
         let interfaces = if options.interfaces.is_empty() { config.discovery.interfaces.clone() } else { options.interfaces.clone() };
         let discovery = if options.no_discovery || !config.discovery.enabled {
@@ -179,13 +206,16 @@ impl Engine {
             }
         };
 
-        data_dir::write_running(dir, &data_dir::Running { url: format!("http://{}", connect_addr(http_addr)), pid: std::process::id() })?;
-        Ok(Self { hub, http_addr, mqtt_addr: mqtt_addr.map(|(a, _)| a), auth, _lock: lock, cancel, tasks, discovery })
+        data_dir::write_running(
+            dir,
+            &data_dir::Running { url: format!("{scheme}://{}", connect_addr(http_addr)), pid: std::process::id() },
+        )?;
+        Ok(Self { hub, http_addr, scheme, mqtt_addr: mqtt_addr.map(|(a, _)| a), auth, _lock: lock, cancel, tasks, discovery })
     }
 
-    /// The base URL for this machine (`http://127.0.0.1:8470`).
+    /// The base URL for this machine (`http://127.0.0.1:8470`, `https://` beyond loopback).
     pub fn url(&self) -> String {
-        format!("http://{}", connect_addr(self.http_addr))
+        format!("{}://{}", self.scheme, connect_addr(self.http_addr))
     }
 
     /// A fresh one-time sign-in URL.
@@ -204,7 +234,7 @@ impl Engine {
         if ip.is_unspecified() {
             all.pop(); // loopback: the first link printed already
         }
-        all.into_iter().map(|a| format!("http://{a}")).collect()
+        all.into_iter().map(|a| format!("{}://{a}", self.scheme)).collect()
     }
 
     /// Stops discovery (saying goodbye for Hearth's own record), files what it already

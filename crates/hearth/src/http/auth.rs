@@ -45,6 +45,8 @@ pub struct Auth {
     codes: Mutex<HashMap<String, Instant>>,
     /// Per source address: when its current minute started and its failures in it.
     failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// Served over TLS: the session cookie is marked `Secure`.
+    secure: bool,
 }
 
 impl std::fmt::Debug for Auth {
@@ -54,8 +56,8 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub fn new(owner_token: String, session_key: Vec<u8>) -> Self {
-        Self { owner_token, session_key, codes: Mutex::default(), failures: Mutex::default() }
+    pub fn new(owner_token: String, session_key: Vec<u8>, secure: bool) -> Self {
+        Self { owner_token, session_key, codes: Mutex::default(), failures: Mutex::default(), secure }
     }
 
     /// A fresh one-time sign-in code.
@@ -203,7 +205,8 @@ pub async fn login(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo
         Ok(c) => c,
         Err(e) => return ApiError::internal(format!("cannot start a session: {e:#}")).into_response(),
     };
-    let set_cookie = format!("{COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", SESSION_LIFETIME.as_secs());
+    let secure = if state.auth.secure { "; Secure" } else { "" };
+    let set_cookie = format!("{COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", SESSION_LIFETIME.as_secs());
     ([(header::SET_COOKIE, set_cookie)], Redirect::to("/")).into_response()
 }
 
@@ -226,7 +229,7 @@ mod tests {
     use super::*;
 
     fn auth() -> Auth {
-        Auth::new("t".repeat(64), vec![7; 32])
+        Auth::new("t".repeat(64), vec![7; 32], false)
     }
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
@@ -260,7 +263,7 @@ mod tests {
         assert!(a.valid_session(&c));
         let forged = format!("{}0", &c[..c.len() - 1]);
         assert!(!a.valid_session(&forged) || c.ends_with('0'));
-        assert!(!Auth::new("t".repeat(64), vec![8; 32]).valid_session(&c));
+        assert!(!Auth::new("t".repeat(64), vec![8; 32], false).valid_session(&c));
         assert!(!a.valid_session("99999999999.abc.def"));
         let expired = "1.abc";
         assert!(!a.valid_session(&format!("{expired}.{}", a.sign(expired))));
