@@ -29,11 +29,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the hub headless: discovery, the API and the web UI.
     Serve {
-        /// Where the API and web UI listen (default 127.0.0.1:8470, or [http] listen).
+        /// Where the API and web UI listen (default 127.0.0.1:8470, or [http] listen); beyond
+        /// loopback over HTTPS.
         #[arg(long, value_name = "ADDR")]
         http_listen: Option<SocketAddr>,
-        /// Serve the web UI beyond loopback over plain HTTP (no TLS yet): only on a network you
-        /// trust. Without it, a non-loopback --http-listen is refused.
+        /// Serve the web UI beyond loopback over plain HTTP instead of HTTPS from Hearth's own
+        /// CA: only on a network you trust.
         #[arg(long)]
         allow_plain_http: bool,
         /// Use only this network interface for discovery (repeatable).

@@ -49,9 +49,9 @@ pub struct HttpConfig {
     /// Where the API and web UI listen. Loopback by default: the household reaches it only when
     /// a person chooses an address on the home network.
     pub listen: SocketAddr,
-    /// Serve the web UI beyond this machine over plain HTTP. Off: Hearth refuses to, because
-    /// the session cookie and every device's details would cross the network readable by anyone
-    /// on it (TLS from Hearth's own CA is not built yet; see the README's known gaps).
+    /// Serve the web UI beyond this machine over plain HTTP instead of HTTPS (with a certificate
+    /// from Hearth's own CA). Off by default: over plain HTTP the session cookie and every
+    /// device's details cross the network readable by anyone on it.
     pub allow_plain_http: bool,
 }
 
