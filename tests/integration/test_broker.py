@@ -400,3 +400,56 @@ def test_mqtt_over_tls_with_hearths_own_ca(hub):
     r = subprocess.run(["mosquitto_pub", *secure, "-u", plug.username, "-P", "0" * 48, "-t", "tele/plug1/x", "-m", "x"], capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "bad user name or password" in r.stderr.lower(), r.stderr
     assert "PRIVATE KEY" not in ca.read_text()
+
+
+def anonymous_pub(device, client_id, topic, message, qos=1):
+    """mosquitto_pub without a credential, as firmware that cannot do one."""
+    return subprocess.run(["mosquitto_pub", "-h", device.host, "-p", str(device.port), "-i", client_id, "-t", topic, "-m", message, "-q", str(qos)],
+                          capture_output=True, text=True, timeout=10)
+
+
+def test_migration_mode_admits_anonymous_clients_as_quarantined_devices(tmp_path):
+    from conftest import Hub
+    (tmp_path / "hearth.toml").write_text("[broker]\nallow_anonymous = true\n")
+    hub = Hub(tmp_path, ["--no-discovery"])
+    try:
+        assert "allow_anonymous is on" in hub.read_log()
+        monitor = Device(hub, "Monitor", subscribe=["tele/#"])
+        sub = monitor.sub("tele/#", 1, timeout=3)
+        assert anonymous_pub(monitor, "DVES_ABCDEF", "tele/tasmota_ABCDEF/SENSOR", '{"ENERGY":{"Power":12}}').returncode == 0
+        assert sub.result()[0] == [], "a quarantined device's messages are not delivered"
+        device = hub.wait_for_device("MQTT client DVES_ABCDEF", state="new")
+        view = json.loads(hub.cli("device", "topics", device["id"], "--json").stdout)
+        assert view["anonymous"] == {"client_id": "DVES_ABCDEF", "address": "127.0.0.1"}
+        assert [(d["topic"], d["decision"]["detail"]) for d in view["recent"] if d["action"] == "publish"] == [
+            ("tele/tasmota_ABCDEF/SENSOR", "quarantined")]
+        # Once a person approves it and allows the topic, it is delivered.
+        hub.cli("device", "approve", device["id"])
+        hub.cli("device", "allow", device["id"], "--publish", "tele/tasmota_ABCDEF/#")
+        sub = monitor.sub("tele/#", 1, timeout=5)
+        assert anonymous_pub(monitor, "DVES_ABCDEF", "tele/tasmota_ABCDEF/SENSOR", "again").returncode == 0
+        assert sub.result()[0] == ["tele/tasmota_ABCDEF/SENSOR again"]
+        assert len([d for d in hub.devices() if d["name"].startswith("MQTT client")]) == 1, "one device per client id"
+    finally:
+        hub.stop()
+        hub.log.close()
+
+
+def test_a_device_without_credentials_can_be_pinned_to_its_client_id_and_address(hub):
+    sonoff = Device(hub, "Old Sonoff", publish=["tele/sonoff/#"])
+    monitor = Device(hub, "Monitor", subscribe=["tele/#"])
+    assert anonymous_pub(sonoff, "sonoff-1", "tele/sonoff/STATE", "x").returncode != 0, "nothing anonymous by default"
+    hub.cli("device", "anonymous", sonoff.id, "--client-id", "sonoff-1", "--address", "127.0.0.1")
+    view = json.loads(hub.cli("device", "topics", sonoff.id, "--json").stdout)
+    assert view["anonymous"] == {"client_id": "sonoff-1", "address": "127.0.0.1"}
+    sub = monitor.sub("tele/#", 1, timeout=5)
+    assert anonymous_pub(sonoff, "sonoff-1", "tele/sonoff/STATE", "on").returncode == 0
+    assert sub.result()[0] == ["tele/sonoff/STATE on"]
+    assert anonymous_pub(sonoff, "sonoff-2", "tele/sonoff/STATE", "x").returncode != 0, "another client id is still refused"
+    hub.cli("device", "anonymous", sonoff.id, "--client-id", "sonoff-1", "--address", "10.77.0.99")
+    r = anonymous_pub(sonoff, "sonoff-1", "tele/sonoff/STATE", "x")
+    assert r.returncode != 0 and "not authorised" in r.stderr.lower(), "pinned to another address"
+    hub.cli("device", "anonymous", sonoff.id, "--off")
+    assert anonymous_pub(sonoff, "sonoff-1", "tele/sonoff/STATE", "x").returncode != 0
+    r = hub.cli("device", "anonymous", sonoff.id, "--client-id", "x", "--address", "not-an-ip", check=False)
+    assert r.returncode != 0 and "not an IP address" in r.stderr

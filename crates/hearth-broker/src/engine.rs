@@ -155,6 +155,12 @@ impl Broker {
         self.runtime.spawn(async move { kick_user(&scx, &username).await });
     }
 
+    /// Disconnects the session (live or offline) of one client id, as for [`Broker::disconnect_user`].
+    pub fn disconnect_client(&self, client_id: &str) {
+        let (scx, client_id) = (self.scx.clone(), client_id.to_owned());
+        self.runtime.spawn(async move { kick_client(&scx, &client_id).await });
+    }
+
     /// Disconnects every client and stops the broker; later calls do nothing. Blocks until the
     /// broker's thread has ended (at most a few seconds).
     pub fn shutdown(&self) {
@@ -239,6 +245,17 @@ fn listener(config: &BrokerConfig, addr: SocketAddr, tls: Option<&TlsListener>) 
     })?;
     let typed = if tls.is_some() { bound.tls() } else { bound.tcp() };
     typed.map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })
+}
+
+/// Kicks the session, live or offline, of `client_id`.
+pub(crate) async fn kick_client(scx: &ServerContext, client_id: &str) {
+    use rmqtt::types::{ClientId, Id};
+    let mut entry = scx.extends.shared().await.entry(Id::from(scx.node.id(), ClientId::from(client_id)));
+    if entry.session().is_some()
+        && let Err(e) = entry.kick(true, true, true).await
+    {
+        tracing::warn!(client_id, "could not disconnect an MQTT session: {e:#}");
+    }
 }
 
 /// Kicks every session, live or offline, whose username is `username`.

@@ -70,12 +70,8 @@ impl GateHooks {
         match self.gate.connect(&attempt) {
             // Never a superuser: a superuser skips the ACL hooks, and so the gate.
             Ok(fingerprint) => {
-                if let Some(username) = attempt.username {
-                    self.pending
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(attempt.client_id.to_owned(), (username.to_owned(), fingerprint));
-                }
+                let username = attempt.username.unwrap_or("").to_owned();
+                self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(attempt.client_id.to_owned(), (username, fingerprint));
                 AuthResult::Allow(false, None)
             }
             Err(Refusal::BadCredentials) => AuthResult::BadUsernameOrPassword,
@@ -84,8 +80,10 @@ impl GateHooks {
     }
 }
 
+/// The client of a session; a client let in without a credential has the empty username, and
+/// the gate knows it by its client id.
 fn client(session: &Session) -> Option<Client<'_>> {
-    Some(Client { client_id: &session.id.client_id, username: session.id.username.as_deref()? })
+    Some(Client { client_id: &session.id.client_id, username: session.id.username.as_deref().unwrap_or("") })
 }
 
 #[async_trait]
@@ -125,10 +123,10 @@ impl Handler for GateHooks {
                     // The device's rights changed between its authentication and now (a revoke,
                     // rotate, block or binding raced with the CONNECT): close it.
                     let taken = self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(c.client_id);
-                    let current = self.gate.fingerprint(c.username);
+                    let current = self.gate.fingerprint(c);
                     if taken.is_none_or(|(user, fingerprint)| user != c.username || Some(fingerprint) != current) {
-                        let (scx, username) = (self.scx.clone(), c.username.to_owned());
-                        tokio::spawn(async move { crate::kick_user(&scx, &username).await });
+                        let (scx, client_id) = (self.scx.clone(), c.client_id.to_owned());
+                        tokio::spawn(async move { crate::kick_client(&scx, &client_id).await });
                     }
                     let info = SessionInfo {
                         client_id: c.client_id.to_owned(),

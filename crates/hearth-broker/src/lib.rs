@@ -18,7 +18,7 @@
 mod engine;
 mod hooks;
 
-pub(crate) use engine::kick_user;
+pub(crate) use engine::kick_client;
 pub use engine::{Broker, BrokerConfig, BrokerError, TlsListener};
 
 use hearth_core::gate::Decision;
@@ -59,7 +59,8 @@ pub enum Refusal {
     NotAuthorized,
 }
 
-/// An authenticated client: its client id and its username (Hearth's device id).
+/// An authenticated client: its client id and its username (Hearth's device id, or empty for a
+/// device let in without a credential).
 #[derive(Debug, Clone, Copy)]
 pub struct Client<'a> {
     pub client_id: &'a str,
@@ -85,7 +86,7 @@ pub trait Gate: Send + Sync + 'static {
     /// The current fingerprint of `username`'s credential, state and client-id binding, or
     /// `None` if it has none. A connection accepted under another fingerprint is closed: its
     /// device changed (revoked, rotated, blocked) while it was connecting.
-    fn fingerprint(&self, username: &str) -> Option<u64>;
+    fn fingerprint(&self, client: Client<'_>) -> Option<u64>;
     /// Whether a message may be delivered to `receiver`, checked at every delivery (retained and
     /// queued messages included, and Wills, which rmqtt publishes without the publish check).
     fn deliver(&self, receiver: Client<'_>, sender: Sender<'_>, topic: &str) -> bool;

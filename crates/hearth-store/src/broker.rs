@@ -22,7 +22,16 @@ pub struct DevicePolicy {
     pub username: Option<String>,
     pub secret_hash: Option<String>,
     pub client_id: Option<String>,
+    /// Let in without a credential: its client id, and the source address it is pinned to.
+    pub anonymous: Option<AnonymousPin>,
     pub manifest: Manifest,
+}
+
+/// A device let in without a credential, pinned to its client id and (if set) its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnonymousPin {
+    pub client_id: String,
+    pub address: Option<String>,
 }
 
 /// A device's credential as shown: never the secret.
@@ -99,6 +108,68 @@ impl Store {
         Ok(info)
     }
 
+    /// A client that connected without a credential while anonymous clients are admitted: a new
+    /// device, quarantined, pinned to its client id and address. Returns the existing device if
+    /// one is already pinned to this client id.
+    pub fn add_anonymous_device(
+        &mut self,
+        id: &DeviceId,
+        client_id: &str,
+        address: Option<&str>,
+        now: Millis,
+    ) -> Result<DeviceId, StoreError> {
+        let tx = self.conn.transaction()?;
+        let existing: Option<String> =
+            tx.query_row("SELECT device_id FROM anonymous_clients WHERE client_id = ?1", [client_id], |r| r.get(0)).optional()?;
+        if let Some(existing) = existing {
+            return parse_id(&existing);
+        }
+        tx.execute(
+            "INSERT INTO devices (id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online)
+             VALUES (?1, ?2, 'new', 'unknown', NULL, NULL, 'mqtt-anonymous', 'connected to the broker without a credential', ?3, ?3, 0)",
+            params![id.as_str(), format!("MQTT client {client_id}"), now],
+        )?;
+        tx.execute(
+            "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, NULL, 'new', 'hearth', 'broker', ?2)",
+            params![id.as_str(), now],
+        )?;
+        tx.execute(
+            "INSERT INTO anonymous_clients (device_id, client_id, address, since) VALUES (?1, ?2, ?3, ?4)",
+            params![id.as_str(), client_id, address, now],
+        )?;
+        tx.commit()?;
+        Ok(id.clone())
+    }
+
+    /// Lets the device in without a credential, pinned to `client_id` and, if given, `address`;
+    /// `None` removes the pin.
+    pub fn set_anonymous(
+        &mut self,
+        id: &DeviceId,
+        pin: Option<&AnonymousPin>,
+        actor: &Actor,
+        origin: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        load_device(&tx, id)?;
+        tx.execute("DELETE FROM anonymous_clients WHERE device_id = ?1", [id.as_str()])?;
+        if let Some(pin) = pin {
+            let holder: Option<String> =
+                tx.query_row("SELECT device_id FROM anonymous_clients WHERE client_id = ?1", [&pin.client_id], |r| r.get(0)).optional()?;
+            if let Some(holder) = holder {
+                return Err(StoreError::ClientIdTaken { client_id: pin.client_id.clone(), device: holder });
+            }
+            tx.execute(
+                "INSERT INTO anonymous_clients (device_id, client_id, address, since) VALUES (?1, ?2, ?3, ?4)",
+                params![id.as_str(), pin.client_id, pin.address, now],
+            )?;
+        }
+        audit(&tx, now, actor, origin, if pin.is_some() { "allow_anonymous" } else { "disallow_anonymous" }, id.as_str())?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Revokes the device's credential. Returns false if it had none.
     pub fn revoke_credential(&mut self, id: &DeviceId, actor: &Actor, origin: &str, now: Millis) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
@@ -140,6 +211,16 @@ impl Store {
         audit(&tx, now, actor, origin, if client_id.is_some() { "bind_client_id" } else { "unbind_client_id" }, id.as_str())?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The device's anonymous pin, if it may connect without a credential.
+    pub fn anonymous(&self, id: &DeviceId) -> Result<Option<AnonymousPin>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT client_id, address FROM anonymous_clients WHERE device_id = ?1", [id.as_str()], |r| {
+                Ok(AnonymousPin { client_id: r.get(0)?, address: r.get(1)? })
+            })
+            .optional()?)
     }
 
     pub fn credential(&self, id: &DeviceId) -> Result<Option<CredentialInfo>, StoreError> {
@@ -185,10 +266,14 @@ impl Store {
     /// Everything the gate needs, for every device.
     pub fn policies(&self) -> Result<Vec<DevicePolicy>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT d.id, d.state, c.username, c.secret_hash, c.client_id FROM devices d LEFT JOIN credentials c ON c.device_id = d.id",
+            "SELECT d.id, d.state, c.username, c.secret_hash, c.client_id, a.client_id, a.address FROM devices d
+             LEFT JOIN credentials c ON c.device_id = d.id LEFT JOIN anonymous_clients a ON a.device_id = d.id",
         )?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .query_map([], |r| {
+                let pin = r.get::<_, Option<String>>(5)?.map(|client_id| (client_id, r.get::<_, Option<String>>(6)));
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, pin))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut rules = self.conn.prepare("SELECT device_id, direction, pattern, status FROM topic_rules WHERE status != 'learned'")?;
         let mut manifests: std::collections::HashMap<String, Manifest> = std::collections::HashMap::new();
@@ -199,8 +284,13 @@ impl Store {
             manifests.entry(device).or_default().rules.push(rule_from(&direction, pattern, &status)?);
         }
         rows.into_iter()
-            .map(|(id, state, username, secret_hash, client_id)| {
+            .map(|(id, state, username, secret_hash, client_id, pin)| {
+                let anonymous = match pin {
+                    Some((client_id, address)) => Some(AnonymousPin { client_id, address: address? }),
+                    None => None,
+                };
                 Ok(DevicePolicy {
+                    anonymous,
                     manifest: manifests.remove(&id).unwrap_or_default(),
                     device_id: parse_id(&id)?,
                     state: state.parse().map_err(corrupt)?,

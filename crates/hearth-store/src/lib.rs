@@ -17,7 +17,7 @@ pub mod error;
 pub mod inventory;
 pub mod schema;
 
-pub use broker::{CredentialInfo, DevicePolicy, GateRecord, StoredRule};
+pub use broker::{AnonymousPin, CredentialInfo, DevicePolicy, GateRecord, StoredRule};
 pub use error::StoreError;
 pub use inventory::SightingOutcome;
 

@@ -103,6 +103,14 @@ pub const MIGRATIONS: &[&str] = &[
         reason     TEXT
     ) STRICT;
     CREATE INDEX gate_decisions_device ON gate_decisions(device_id, at);
+    -- Devices let in without a credential (firmware that cannot do one), pinned to the client id
+    -- and, when known, the source address they connect from.
+    CREATE TABLE anonymous_clients (
+        device_id  TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        client_id  TEXT NOT NULL UNIQUE,
+        address    TEXT,
+        since      INTEGER NOT NULL
+    ) STRICT;
     "#,
 ];
 

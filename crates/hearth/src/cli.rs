@@ -2,7 +2,8 @@
 //! the running hub through [`crate::client`].
 
 use crate::api::types::{
-    AddedDevice, BrokerView, CredentialAction, Device, DeviceDetail, Direction, IssuedCredential, RuleChoice, RuleStatus, TopicRuleRequest,
+    AddedDevice, AnonymousAccess, BrokerView, CredentialAction, Device, DeviceDetail, Direction, IssuedCredential, RuleChoice, RuleStatus,
+    TopicRuleRequest,
 };
 use crate::client::Client;
 use crate::engine::{Engine, Options};
@@ -116,6 +117,18 @@ pub enum DeviceAction {
         id: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Let a device that cannot do credentials connect without one, only with this client id
+    /// (and from this address, if given); --off ends it.
+    #[command(group(clap::ArgGroup::new("pin").required(true).args(["client_id", "off"])))]
+    Anonymous {
+        id: String,
+        #[arg(long, value_name = "CLIENT_ID")]
+        client_id: Option<String>,
+        #[arg(long, value_name = "IP", requires = "client_id")]
+        address: Option<String>,
+        #[arg(long)]
+        off: bool,
     },
     /// Allow the device to publish or subscribe to a topic pattern (`+` one level, `#` the rest).
     Allow(TopicArgs),
@@ -248,6 +261,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                         (None, false) => println!("The MQTT credential of {id} is revoked; its clients were disconnected."),
                     }
                 }
+                DeviceAction::Anonymous { id, client_id, address, off: _ } => {
+                    let access = client_id.map(|client_id| AnonymousAccess { client_id, address });
+                    print_topics(&client.set_anonymous(&id, access).await?);
+                }
                 DeviceAction::Topics { id, json } => {
                     let view = client.broker_view(&id).await?;
                     if json {
@@ -336,6 +353,13 @@ fn print_topics(view: &BrokerView) {
             c.client_id.as_ref().map(|id| format!(", bound to client id {id}")).unwrap_or_default()
         ),
         None => println!("No MQTT credential (`hearth device credentials {} --rotate` issues one).", view.device_id),
+    }
+    if let Some(a) = &view.anonymous {
+        println!(
+            "May connect without a credential as client id {}{}",
+            a.client_id,
+            a.address.as_ref().map(|ip| format!(" from {ip}")).unwrap_or_default()
+        );
     }
     for s in &view.sessions {
         println!("connected: client {} from {} (MQTT {})", s.client_id, s.remote.as_deref().unwrap_or("?"), s.protocol);

@@ -1,7 +1,7 @@
 //! The CLI's client for a running hub, found through the data directory.
 
 use crate::api::types::{
-    AddedDevice, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest,
+    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest,
 };
 use crate::data_dir;
 use anyhow::{Context, Result};
@@ -114,6 +114,12 @@ impl Client {
         )
         .await?
         .context("the hub sent an empty answer")
+    }
+
+    pub async fn set_anonymous(&self, id: &str, access: Option<AnonymousAccess>) -> Result<BrokerView> {
+        self.send_json(reqwest::Method::POST, &format!("/devices/{}/anonymous", checked(id)?), Some(serde_json::to_value(access)?))
+            .await?
+            .context("the hub sent an empty answer")
     }
 
     pub async fn broker_view(&self, id: &str) -> Result<BrokerView> {

@@ -30,6 +30,9 @@ pub struct BrokerSection {
     pub tls_listen: SocketAddr,
     /// Offer MQTT over TLS.
     pub tls: bool,
+    /// Migration mode: admit clients without a credential, each as a new device in quarantine
+    /// (recorded, never delivered) until a person decides. Off: nothing anonymous.
+    pub allow_anonymous: bool,
 }
 
 impl Default for BrokerSection {
@@ -39,6 +42,7 @@ impl Default for BrokerSection {
             listen: SocketAddr::from(([0, 0, 0, 0], 1883)),
             tls_listen: SocketAddr::from(([0, 0, 0, 0], 8883)),
             tls: true,
+            allow_anonymous: false,
         }
     }
 }

@@ -78,6 +78,14 @@ impl Engine {
         let owner_token = data_dir::owner_token(dir)?;
         let store = hearth_store::Store::open(&dir.join(data_dir::DATABASE))?;
         let (hub, records) = Hub::new(store, dir, secrets.storage().clone())?;
+        if config.broker.allow_anonymous {
+            tracing::warn!(
+                "[broker] allow_anonymous is on: MQTT clients without a credential are admitted, each as a new device in quarantine (recorded, \
+                 never delivered). Give each one a credential or an anonymous pin, then turn this off in {}",
+                dir.join(crate::config::FILE_NAME).display()
+            );
+            hub.admit_anonymous_clients();
+        }
 
         let listen = options.http_listen.unwrap_or(config.http.listen);
         let beyond_loopback = !listen.ip().is_loopback();

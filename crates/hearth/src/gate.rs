@@ -20,20 +20,35 @@ pub const RECORD_QUEUE: usize = 65_536;
 
 #[derive(Debug, Default)]
 struct Policies {
-    /// By MQTT username, which is the device id.
-    by_username: HashMap<String, DevicePolicy>,
+    /// By MQTT username (the device id), and by `anon:<client id>` for devices let in without a
+    /// credential.
+    by_key: HashMap<String, DevicePolicy>,
     /// Client ids bound to a credential, and whose credential.
     bound_client_ids: HashMap<String, String>,
 }
 
-/// What a connection's right to stay rests on: its credential, its device's state and its
-/// client-id binding. Manifests are not in it: they are checked on every packet.
+/// What a connection's right to stay rests on: its credential (or anonymous pin), its device's
+/// state and its client-id binding. Manifests are not in it: they are checked on every packet.
 fn fingerprint(policy: &DevicePolicy) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (&policy.secret_hash, policy.state.as_str(), &policy.client_id).hash(&mut h);
+    let pin = policy.anonymous.as_ref().map(|p| (&p.client_id, &p.address));
+    (&policy.secret_hash, policy.state.as_str(), &policy.client_id, pin).hash(&mut h);
     h.finish()
 }
+
+fn anonymous_key(client_id: &str) -> String {
+    format!("anon:{client_id}")
+}
+
+/// The key a connected client's policy is filed under.
+fn key_of(client: Client<'_>) -> std::borrow::Cow<'_, str> {
+    if client.username.is_empty() { anonymous_key(client.client_id).into() } else { client.username.into() }
+}
+
+/// Creates the quarantined device of an anonymous client (and reloads the policies), when the
+/// home admits anonymous clients. Set by the hub, which owns the store.
+pub type AnonymousHandler = Box<dyn Fn(&str, Option<std::net::IpAddr>) -> bool + Send + Sync>;
 
 /// What a client tried, as the gate records it.
 struct Packet<'a> {
@@ -51,34 +66,99 @@ impl<'a> Packet<'a> {
     }
 }
 
-#[derive(Debug)]
 pub struct HubGate {
     policies: RwLock<Policies>,
     records: mpsc::Sender<GateRecord>,
     /// Decisions the recorder could not keep up with: counted, never silently lost.
     unrecorded: AtomicU64,
     events: broadcast::Sender<Event>,
+    /// `[broker] allow_anonymous`: clients without a credential become new devices.
+    admit_anonymous: std::sync::OnceLock<AnonymousHandler>,
+}
+
+impl std::fmt::Debug for HubGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubGate").field("admits_anonymous", &self.admit_anonymous.get().is_some()).finish_non_exhaustive()
+    }
 }
 
 impl HubGate {
+    /// Admits anonymous clients from now on, each filed by `handler` as a new device.
+    pub fn admit_anonymous(&self, handler: AnonymousHandler) {
+        let _ = self.admit_anonymous.set(handler);
+    }
+
+    /// A client without a credential: a device pinned to its client id (and address) by a person,
+    /// or, when the home admits anonymous clients, a new quarantined device.
+    fn connect_anonymous(&self, a: &ConnectAttempt<'_>) -> Result<u64, Refusal> {
+        let key = anonymous_key(a.client_id);
+        let known = self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.contains_key(&key);
+        if !known {
+            let Some(handler) = self.admit_anonymous.get() else {
+                return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+            };
+            if !handler(a.client_id, a.remote.map(|r| r.ip())) {
+                return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+            }
+        }
+        let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+        let Some(policy) = policies.by_key.get(&key) else {
+            drop(policies);
+            return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+        };
+        let device = policy.device_id.clone();
+        let pinned_elsewhere = policy
+            .anonymous
+            .as_ref()
+            .and_then(|p| p.address.as_deref())
+            .is_some_and(|pinned| a.remote.is_none_or(|r| r.ip().to_string() != pinned));
+        let refusal = if policy.state == DeviceState::Blocked {
+            Some(DropReason::Blocked)
+        } else if pinned_elsewhere || a.existing_owner.is_some_and(|owner| !owner.is_empty()) {
+            Some(DropReason::ClientIdTaken)
+        } else {
+            None
+        };
+        let will = a.will_topic.map(|topic| (topic, gate::publish(policy.state, &policy.manifest, topic)));
+        let fingerprint = fingerprint(policy);
+        drop(policies);
+        if let Some(reason) = refusal {
+            return Err(self.refuse_connect(Some(&device), a, "", reason));
+        }
+        self.record(Some(&device), &Packet::connect(a.client_id, a.will_topic.unwrap_or("")), &Decision::Allow);
+        if let Some((topic, decision @ Decision::Drop(_))) = &will {
+            self.record(Some(&device), &Packet { client_id: a.client_id, action: Action::Publish, topic, bytes: 0, qos: 0 }, decision);
+        }
+        Ok(fingerprint)
+    }
+
     pub fn new(records: mpsc::Sender<GateRecord>, events: broadcast::Sender<Event>) -> Self {
-        Self { policies: RwLock::default(), records, unrecorded: AtomicU64::new(0), events }
+        Self { policies: RwLock::default(), records, unrecorded: AtomicU64::new(0), events, admit_anonymous: std::sync::OnceLock::new() }
     }
 
     /// Replaces the in-memory policies (after any change a person makes).
     pub fn load(&self, all: Vec<DevicePolicy>) {
         let bound_client_ids =
             all.iter().filter_map(|p| Some((p.client_id.clone()?, p.username.clone()?))).collect::<HashMap<String, String>>();
-        let by_username = all.into_iter().filter_map(|p| Some((p.username.clone()?, p))).collect();
-        *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Policies { by_username, bound_client_ids };
+        let mut by_key = HashMap::new();
+        for p in all {
+            if let Some(pin) = &p.anonymous {
+                by_key.insert(anonymous_key(&pin.client_id), p.clone());
+            }
+            if let Some(username) = p.username.clone() {
+                by_key.insert(username, p);
+            }
+        }
+        *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Policies { by_key, bound_client_ids };
     }
 
     /// The MQTT usernames of a device's credential: its own id, or after a merge of two records
     /// the absorbed record's id, which the device keeps using.
     pub fn usernames_of(&self, device: &DeviceId) -> Vec<String> {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
-        let mut names: Vec<String> =
-            policies.by_username.values().filter(|p| p.device_id == *device).filter_map(|p| p.username.clone()).collect();
+        let mut names: Vec<String> = policies.by_key.iter().filter(|(_, p)| p.device_id == *device).map(|(key, _)| key.clone()).collect();
+        names.sort();
+        names.dedup();
         if !names.iter().any(|n| n == device.as_str()) {
             names.push(device.as_str().to_owned());
         }
@@ -116,7 +196,7 @@ impl HubGate {
 
     fn decide(&self, client: Client<'_>, p: &Packet<'_>) -> Decision {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
-        let Some(policy) = policies.by_username.get(client.username) else {
+        let Some(policy) = policies.by_key.get(key_of(client).as_ref()) else {
             // Its credential went away while it was connected; it is being disconnected.
             drop(policies);
             let decision = Decision::Drop(DropReason::BadCredentials);
@@ -133,8 +213,10 @@ impl HubGate {
         decision
     }
 
-    fn changed(&self, username: &str) {
-        if let Ok(id) = DeviceId::parse(username) {
+    fn changed(&self, client: Client<'_>) {
+        let device =
+            self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.get(key_of(client).as_ref()).map(|p| p.device_id.clone());
+        if let Some(id) = device {
             let _ = self.events.send(Event::BrokerChanged { id });
         }
     }
@@ -142,8 +224,11 @@ impl HubGate {
 
 impl hearth_broker::Gate for HubGate {
     fn connect(&self, a: &ConnectAttempt<'_>) -> Result<u64, Refusal> {
+        if a.username.is_none() {
+            return self.connect_anonymous(a);
+        }
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
-        let policy = a.username.and_then(|u| policies.by_username.get(u));
+        let policy = a.username.and_then(|u| policies.by_key.get(u));
         let Some(policy) = policy else {
             drop(policies);
             return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
@@ -178,16 +263,20 @@ impl hearth_broker::Gate for HubGate {
         Ok(fingerprint)
     }
 
-    fn fingerprint(&self, username: &str) -> Option<u64> {
-        self.policies.read().unwrap_or_else(|p| p.into_inner()).by_username.get(username).map(fingerprint)
+    fn fingerprint(&self, client: Client<'_>) -> Option<u64> {
+        self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.get(key_of(client).as_ref()).map(fingerprint)
     }
 
     fn deliver(&self, receiver: Client<'_>, sender: Sender<'_>, topic: &str) -> bool {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
-        let Some(to) = policies.by_username.get(receiver.username) else { return false };
+        let Some(to) = policies.by_key.get(key_of(receiver).as_ref()) else { return false };
         let mut decision = gate::receive(to.state, &to.manifest, topic);
         if decision.is_allow() && sender.is_will {
-            decision = match sender.username.and_then(|u| policies.by_username.get(u)) {
+            let sender_key = match sender.username.filter(|u| !u.is_empty()) {
+                Some(username) => username.to_owned(),
+                None => anonymous_key(sender.client_id),
+            };
+            decision = match policies.by_key.get(&sender_key) {
                 Some(from) => gate::publish(from.state, &from.manifest, topic),
                 None => Decision::Drop(DropReason::BadCredentials),
             };
@@ -211,11 +300,11 @@ impl hearth_broker::Gate for HubGate {
 
     fn connected(&self, session: &SessionInfo) {
         tracing::info!(client_id = session.client_id, device = session.username, remote = ?session.remote, "MQTT client connected");
-        self.changed(&session.username);
+        self.changed(Client { client_id: &session.client_id, username: &session.username });
     }
 
     fn disconnected(&self, client: Client<'_>) {
         tracing::info!(client_id = client.client_id, device = client.username, "MQTT client disconnected");
-        self.changed(client.username);
+        self.changed(client);
     }
 }

@@ -75,6 +75,38 @@ impl Hub {
         Ok((hub, records_rx))
     }
 
+    /// Admits MQTT clients without a credential (`[broker] allow_anonymous`): each becomes a new
+    /// device in quarantine, pinned to its client id and address. The gate holds only a weak
+    /// reference back to the hub.
+    pub fn admit_anonymous_clients(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.gate.admit_anonymous(Box::new(move |client_id, address| {
+            weak.upgrade().is_some_and(|inner| Hub { inner }.file_anonymous(client_id, address))
+        }));
+    }
+
+    fn file_anonymous(&self, client_id: &str, address: Option<std::net::IpAddr>) -> bool {
+        let mut store = self.store();
+        let address = address.map(|a| a.to_string());
+        match store.add_anonymous_device(&crate::random::device_id(), client_id, address.as_deref(), now()) {
+            Ok(id) => {
+                if let Err(e) = self.reload_policies(&store) {
+                    tracing::error!("cannot reload the broker's policies: {e}");
+                    return false;
+                }
+                tracing::warn!(%id, client_id, address, "an MQTT client without a credential joined, quarantined as a new device");
+                if let Ok(device) = store.device(&id) {
+                    self.publish(Event::DeviceSeen { device: device.device });
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(client_id, "cannot file an anonymous MQTT client: {e}");
+                false
+            }
+        }
+    }
+
     pub fn gate(&self) -> Arc<HubGate> {
         self.inner.gate.clone()
     }

@@ -43,6 +43,13 @@ function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boo
   const c = v.credential;
   return html`<div class="broker-block" data-testid="credential">
     <h3>Credential</h3>
+    ${v.anonymous
+      ? html`<p class="warn-text" data-testid="anonymous">
+          Connects without a credential, as client id <code>${v.anonymous.client_id}</code>${v.anonymous.address
+            ? html` from <code>${v.anonymous.address}</code>`
+            : nothing}. Give it a credential if its firmware can use one.
+        </p>`
+      : nothing}
     ${c
       ? html`<p>
             Username <code data-testid="username">${c.username}</code>, issued ${when(c.issued_at, s.now)}${c.client_id

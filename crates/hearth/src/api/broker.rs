@@ -3,8 +3,8 @@
 
 use super::{Origin, now, parse_id};
 use crate::api::types::{
-    Actor, AddedDevice, BrokerView, CredentialAction, CredentialView, DecisionView, Direction, Event, IssuedCredential, RuleChoice,
-    RuleStatus, RuleView, SessionView, TopicRule, TopicRuleRequest,
+    Actor, AddedDevice, AnonymousAccess, BrokerView, CredentialAction, CredentialView, DecisionView, Direction, Event, IssuedCredential,
+    RuleChoice, RuleStatus, RuleView, SessionView, TopicRule, TopicRuleRequest,
 };
 use crate::api::types::{ApiError, DeviceId};
 use crate::hub::Hub;
@@ -145,7 +145,7 @@ impl Hub {
             .map(|b| b.sessions())
             .unwrap_or_default()
             .into_iter()
-            .filter(|s| usernames.contains(&s.username))
+            .filter(|s| usernames.contains(&s.username) || (s.username.is_empty() && usernames.contains(&format!("anon:{}", s.client_id))))
             .map(|s| SessionView {
                 client_id: s.client_id,
                 remote: s.remote.map(|r| r.to_string()),
@@ -168,6 +168,7 @@ impl Hub {
             broker: self.broker_address(),
             broker_tls: self.broker_tls_address(),
             ca_pem: self.ca_pem(),
+            anonymous: store.anonymous(id)?.map(|p| AnonymousAccess { client_id: p.client_id, address: p.address }),
         })
     }
 
@@ -187,11 +188,45 @@ impl Hub {
         self.disconnect_usernames(&self.gate().usernames_of(id));
     }
 
+    /// `usernames` as [`crate::gate::HubGate::usernames_of`] gives them: MQTT usernames, and
+    /// `anon:<client id>` for a device let in without a credential.
     pub(crate) fn disconnect_usernames(&self, usernames: &[String]) {
         if let Some(broker) = self.broker() {
             for username in usernames {
-                broker.disconnect_user(username);
+                match username.strip_prefix("anon:") {
+                    Some(client_id) => broker.disconnect_client(client_id),
+                    None => broker.disconnect_user(username),
+                }
             }
         }
+    }
+
+    /// Lets a device that cannot do credentials in without one, pinned to its client id and,
+    /// if given, the address it connects from (`None` ends it). Disconnects its sessions.
+    pub fn set_anonymous(&self, id: &str, pin: Option<AnonymousAccess>, origin: Origin) -> Result<BrokerView, ApiError> {
+        let id = parse_id(id)?;
+        let pin = match pin {
+            Some(p) => {
+                let client_id = p.client_id.trim().to_owned();
+                if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID || client_id.contains('\0') {
+                    return Err(ApiError::bad_request(format!("a client id is 1 to {MAX_CLIENT_ID} bytes, without NUL")));
+                }
+                if let Some(address) = &p.address
+                    && address.parse::<std::net::IpAddr>().is_err()
+                {
+                    return Err(ApiError::bad_request(format!("`{address}` is not an IP address (like 192.168.1.23)")));
+                }
+                Some(hearth_store::AnonymousPin { client_id, address: p.address })
+            }
+            None => None,
+        };
+        let mut store = self.store();
+        let before = self.gate().usernames_of(&id);
+        store.set_anonymous(&id, pin.as_ref(), &Actor::Owner, origin, now())?;
+        self.reload_policies(&store)?;
+        tracing::info!(%id, client_id = pin.as_ref().map(|p| p.client_id.as_str()), origin, "anonymous access changed");
+        self.disconnect_usernames(&before);
+        self.publish(Event::BrokerChanged { id: id.clone() });
+        self.view(&store, &id)
     }
 }

@@ -274,4 +274,14 @@ pub struct BrokerView {
     pub broker_tls: Option<String>,
     /// Hearth's CA certificate (PEM) to install on devices that use TLS.
     pub ca_pem: Option<String>,
+    /// Set when the device may connect without a credential.
+    pub anonymous: Option<AnonymousAccess>,
+}
+
+/// A device let in without a credential: only with this client id, and from this address if set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AnonymousAccess {
+    pub client_id: String,
+    pub address: Option<String>,
 }

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/broker", get(broker_view))
         .route("/devices/{id}/topics", post(set_topic_rule))
         .route("/devices/{id}/client-id", post(bind_client_id))
+        .route("/devices/{id}/anonymous", post(set_anonymous))
         .route("/events", get(events::stream))
         .route("/login-links", post(auth::new_login_link))
         .fallback(|| async { ApiError::not_found("no such API endpoint; the API is under /api/v1 (see the README)") })
@@ -149,4 +150,13 @@ async fn bind_client_id(
     Body(body): Body<crate::api::types::ClientIdBinding>,
 ) -> ApiResult<crate::api::types::BrokerView> {
     blocking(move || s.hub.bind_client_id(&id, body.client_id.as_deref(), origin.0)).await
+}
+
+async fn set_anonymous(
+    State(s): State<AppState>,
+    origin: auth::Origin,
+    Path(id): Path<String>,
+    Body(body): Body<Option<crate::api::types::AnonymousAccess>>,
+) -> ApiResult<crate::api::types::BrokerView> {
+    blocking(move || s.hub.set_anonymous(&id, body, origin.0)).await
 }
