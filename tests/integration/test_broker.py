@@ -453,3 +453,16 @@ def test_a_device_without_credentials_can_be_pinned_to_its_client_id_and_address
     assert anonymous_pub(sonoff, "sonoff-1", "tele/sonoff/STATE", "x").returncode != 0
     r = hub.cli("device", "anonymous", sonoff.id, "--client-id", "x", "--address", "not-an-ip", check=False)
     assert r.returncode != 0 and "not an IP address" in r.stderr
+
+
+def test_a_firmware_is_recognised_from_its_topics_and_its_usual_topics_proposed(hub):
+    plug = Device(hub, "New plug")
+    assert plug.pub("tele/tasmota_C0FFEE/STATE", '{"POWER":"ON"}', qos=1).returncode == 0
+    time.sleep(0.5)
+    suggestions = plug.view()["suggestions"]
+    assert [(s["firmware"], s["prefix"]) for s in suggestions] == [("Tasmota", "tasmota_C0FFEE")]
+    assert [(r["direction"], r["pattern"]) for r in suggestions[0]["rules"]] == [
+        ("publish", "tele/tasmota_C0FFEE/#"), ("publish", "stat/tasmota_C0FFEE/#"), ("subscribe", "cmnd/tasmota_C0FFEE/#")]
+    for rule in suggestions[0]["rules"]:
+        hub.cli("device", "allow", plug.id, f"--{rule['direction']}", rule["pattern"])
+    assert plug.view()["suggestions"] == [], "nothing left to propose once allowed"

@@ -119,6 +119,16 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         (await section.locator("[data-testid=decision][data-decision=allow]", { hasText: "garage/sensor/temperature" }).count()) > 0,
       );
 
+      // Firmware recognised from its topics: its usual topics proposed, allowed in one click.
+      assert.equal((await mosquittoPub(broker, username, password, "tele/tasmota_GARAGE/STATE", '{"POWER":"ON"}')).code, 0);
+      const suggestion = section.locator("[data-testid=suggestion][data-firmware=Tasmota]");
+      await suggestion.waitFor({ timeout: 5_000 });
+      await suggestion.getByRole("button", { name: "Allow Tasmota's usual topics" }).click();
+      for (const pattern of ["tele/tasmota_GARAGE/#", "stat/tasmota_GARAGE/#", "cmnd/tasmota_GARAGE/#"]) {
+        await section.locator("[data-testid=rule][data-status=allowed]", { hasText: pattern }).waitFor();
+      }
+      await suggestion.waitFor({ state: "detached" });
+
       // Revoke: the page says so, and the secret no longer works.
       await section.locator("[data-testid=revoke]").click();
       await section.locator("[data-testid=issue]").waitFor();

@@ -8,7 +8,9 @@
 import { render } from "lit-html";
 import { type Backend, toApiError } from "./api/backend";
 import QRCode from "qrcode";
+import type { BrokerView } from "./generated/BrokerView";
 import type { CredentialAction } from "./generated/CredentialAction";
+import type { Suggestion } from "./generated/Suggestion";
 import type { Direction } from "./generated/Direction";
 import type { IssuedCredential } from "./generated/IssuedCredential";
 import type { RuleChoice } from "./generated/RuleChoice";
@@ -393,6 +395,17 @@ export class App implements Actions {
       if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
       this.announce(clientId ? `${device.name}'s credential now works only for client id ${clientId}.` : `${device.name}'s credential works for any client id again.`);
     }, `Could not change the client id binding of ${device.name}.`);
+  }
+
+  applySuggestion(device: Device, suggestion: Suggestion): void {
+    void this.run(device, async () => {
+      let broker: BrokerView | undefined;
+      for (const r of suggestion.rules) {
+        broker = await this.backend.setTopicRule(device.id, { direction: r.direction, pattern: r.pattern, rule: "allow" });
+      }
+      if (broker && this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      this.announce(`${device.name} may now use ${suggestion.firmware}'s usual topics for ${suggestion.prefix}.`);
+    }, `Could not allow ${suggestion.firmware}'s topics for ${device.name}.`);
   }
 
   addDevice(name: string): void {

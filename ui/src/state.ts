@@ -7,6 +7,7 @@ import type { CredentialAction } from "./generated/CredentialAction";
 import type { Direction } from "./generated/Direction";
 import type { IssuedCredential } from "./generated/IssuedCredential";
 import type { RuleChoice } from "./generated/RuleChoice";
+import type { Suggestion } from "./generated/Suggestion";
 import type { Verdict } from "./generated/Verdict";
 import type { Device } from "./generated/Device";
 import type { DeviceDetail } from "./generated/DeviceDetail";
@@ -80,5 +81,7 @@ export interface Actions {
   setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): Promise<boolean>;
   addDevice(name: string): void;
   bindClientId(device: Device, clientId: string | null): void;
+  /** Allows every rule of a firmware suggestion. */
+  applySuggestion(device: Device, suggestion: Suggestion): void;
   closeSecret(): void;
 }

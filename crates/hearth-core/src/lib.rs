@@ -13,6 +13,7 @@
 //! - [`manifest`]: what topics a device may publish and subscribe to.
 //! - [`gate`]: the [`Decision`](gate::Decision) about every publish and subscribe.
 //! - [`credential`]: a device's MQTT secret and its hash.
+//! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it.
 //!
 //! Data flows sighting → identity keys (which device?) → fingerprint (what is it?) → the store;
 //! and MQTT packet → gate (device state + manifest) → decision → broker and record.
@@ -25,4 +26,5 @@ pub mod identity;
 pub mod inventory;
 pub mod manifest;
 pub mod sighting;
+pub mod suggest;
 pub mod topic;

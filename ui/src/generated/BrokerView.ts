@@ -5,6 +5,7 @@ import type { DecisionView } from "./DecisionView";
 import type { DeviceId } from "./DeviceId";
 import type { RuleView } from "./RuleView";
 import type { SessionView } from "./SessionView";
+import type { Suggestion } from "./Suggestion";
 
 /**
  * A device's broker side, for its page and `hearth device topics`.
@@ -29,4 +30,8 @@ ca_pem: string | null,
 /**
  * Set when the device may connect without a credential.
  */
-anonymous: AnonymousAccess | null, };
+anonymous: AnonymousAccess | null, 
+/**
+ * A firmware recognised from the topics it tried, with the rules it needs.
+ */
+suggestions: Array<Suggestion>, };

@@ -128,6 +128,17 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
   const decided = v.rules.filter((r) => r.status !== "learned");
   return html`<div class="broker-block" data-testid="manifest">
     <h3>Topics</h3>
+    ${v.suggestions.map(
+      (s) => html`<div class="proposals" data-testid="suggestion" data-firmware=${s.firmware}>
+        <p>
+          <strong>${d.name}</strong> talks like <strong>${s.firmware}</strong> (as <code>${s.prefix}</code>). Its usual topics:
+          ${s.rules.map((r) => html`<code>${r.direction} ${r.pattern}</code> `)}
+        </p>
+        <button type="button" class="btn primary" aria-disabled=${busy} @click=${() => !busy && a.applySuggestion(d, s)}>
+          Allow ${s.firmware}'s usual topics
+        </button>
+      </div>`,
+    )}
     ${learned.length
       ? html`<div class="proposals" role="group" aria-label="Topics ${d.name} tried">
           <p><strong>${d.name}</strong> tried ${plural(learned.length, "topic", "topics")} its manifest does not allow:</p>

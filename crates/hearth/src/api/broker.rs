@@ -114,8 +114,11 @@ impl Hub {
     fn view(&self, store: &Store, id: &DeviceId) -> Result<BrokerView, ApiError> {
         let credential =
             store.credential(id)?.map(|c| CredentialView { username: c.username, client_id: c.client_id, issued_at: c.issued_at });
-        let rules = store
-            .topic_rules(id)?
+        let stored = store.topic_rules(id)?;
+        let (tried, decided): (Vec<TopicRule>, Vec<TopicRule>) =
+            stored.iter().map(|r| r.rule.clone()).partition(|r| r.status == RuleStatus::Learned);
+        let suggestions = hearth_core::suggest::suggest(&tried, &decided);
+        let rules = stored
             .into_iter()
             .map(|r| RuleView {
                 direction: r.rule.direction,
@@ -169,6 +172,7 @@ impl Hub {
             broker_tls: self.broker_tls_address(),
             ca_pem: self.ca_pem(),
             anonymous: store.anonymous(id)?.map(|p| AnonymousAccess { client_id: p.client_id, address: p.address }),
+            suggestions,
         })
     }
 

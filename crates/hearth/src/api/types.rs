@@ -9,6 +9,7 @@ pub use hearth_core::gate::{Action, Decision, DropReason};
 pub use hearth_core::inventory::{Device, DeviceDetail, Service, StateChange};
 pub use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
 pub use hearth_core::sighting::TxtEntry;
+pub use hearth_core::suggest::Suggestion;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -276,6 +277,8 @@ pub struct BrokerView {
     pub ca_pem: Option<String>,
     /// Set when the device may connect without a credential.
     pub anonymous: Option<AnonymousAccess>,
+    /// A firmware recognised from the topics it tried, with the rules it needs.
+    pub suggestions: Vec<Suggestion>,
 }
 
 /// A device let in without a credential: only with this client id, and from this address if set.
