@@ -446,6 +446,19 @@ def test_a_device_without_credentials_can_be_pinned_to_its_client_id_and_address
     assert anonymous_pub(sonoff, "sonoff-1", "tele/sonoff/STATE", "on").returncode == 0
     assert sub.result()[0] == ["tele/sonoff/STATE on"]
     assert anonymous_pub(sonoff, "sonoff-2", "tele/sonoff/STATE", "x").returncode != 0, "another client id is still refused"
+    # A credentialed device may not take the pinned client id (nor its session), and a username
+    # that is not a device id (the gate's own `anon:` key) is no credential.
+    other = Device(hub, "Other plug", subscribe=["tele/#"])
+    r = subprocess.run(["mosquitto_sub", *other.auth(), "-i", "sonoff-1", "-t", "tele/#", "-C", "1", "-W", "2"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "not authorised" in r.stderr.lower(), r.stderr
+    r = subprocess.run(["mosquitto_pub", "-h", sonoff.host, "-p", str(sonoff.port), "-u", "anon:sonoff-1", "-P", other.password, "-i", "x",
+                        "-t", "tele/sonoff/STATE", "-m", "x"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "bad user name or password" in r.stderr.lower(), r.stderr
+    # ...and an anonymous client may not take a client id a credential is using.
+    hub.cli("device", "credentials", other.id, "--bind-client-id", "other-1")
+    assert anonymous_pub(sonoff, "other-1", "tele/sonoff/STATE", "x").returncode != 0
+    r = hub.cli("device", "anonymous", sonoff.id, "--client-id", "other-1", check=False)
+    assert r.returncode != 0 and "already bound" in r.stderr
     hub.cli("device", "anonymous", sonoff.id, "--client-id", "sonoff-1", "--address", "10.77.0.99")
     r = anonymous_pub(sonoff, "sonoff-1", "tele/sonoff/STATE", "x")
     assert r.returncode != 0 and "not authorised" in r.stderr.lower(), "pinned to another address"

@@ -43,7 +43,7 @@ impl BrokerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
     #[error(
-        "the MQTT address {0} is in use by another program (another broker such as Mosquitto, or another Hearth?); stop it or choose another address with --mqtt-listen ADDR"
+        "the MQTT address {0} is in use by another program (another broker such as Mosquitto, or another Hearth?); stop it or choose another address with --mqtt-listen ADDR (plain) or --mqtts-listen ADDR (TLS), or [broker] listen / tls_listen in hearth.toml ([broker] tls = false turns TLS off)"
     )]
     AddrInUse(SocketAddr),
     #[error("cannot start the MQTT broker on {addr}: {reason}")]

@@ -52,7 +52,9 @@ impl GateHooks {
     async fn authenticate(&self, ci: &rmqtt::types::ConnectInfo) -> AuthResult {
         let existing_owner = {
             let entry = self.scx.extends.shared().await.entry(Id::from(self.scx.node.id(), ci.client_id().clone()));
-            entry.session().and_then(|s| s.id.username.as_ref().map(ToString::to_string))
+            // An anonymous session is owned by "" (it has no username), so that no credential can
+            // take it over either.
+            entry.session().map(|s| s.id.username.as_ref().map(ToString::to_string).unwrap_or_default())
         };
         let will_topic = ci.last_will().map(|will| match will {
             LastWill::V3(w) => w.topic.to_string(),

@@ -35,8 +35,9 @@ pub struct ConnectAttempt<'a> {
     pub protocol: u8,
     /// The topic of the client's Last Will, if it has one.
     pub will_topic: Option<&'a str>,
-    /// The username of the session (live or offline) that already holds this client id: a
-    /// CONNECT with the same client id takes that session over, subscriptions and queue.
+    /// The username of the session (live or offline) that already holds this client id (empty
+    /// for an anonymous one): a CONNECT with the same client id takes that session over,
+    /// subscriptions and queue.
     pub existing_owner: Option<&'a str>,
 }
 

@@ -155,8 +155,14 @@ impl Store {
         load_device(&tx, id)?;
         tx.execute("DELETE FROM anonymous_clients WHERE device_id = ?1", [id.as_str()])?;
         if let Some(pin) = pin {
-            let holder: Option<String> =
-                tx.query_row("SELECT device_id FROM anonymous_clients WHERE client_id = ?1", [&pin.client_id], |r| r.get(0)).optional()?;
+            let holder: Option<String> = tx
+                .query_row(
+                    "SELECT device_id FROM anonymous_clients WHERE client_id = ?1
+                     UNION ALL SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2",
+                    params![pin.client_id, id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
             if let Some(holder) = holder {
                 return Err(StoreError::ClientIdTaken { client_id: pin.client_id.clone(), device: holder });
             }
@@ -196,9 +202,12 @@ impl Store {
         load_device(&tx, id)?;
         if let Some(cid) = client_id {
             let holder: Option<String> = tx
-                .query_row("SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2", params![cid, id.as_str()], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2
+                     UNION ALL SELECT device_id FROM anonymous_clients WHERE client_id = ?1 AND device_id != ?2",
+                    params![cid, id.as_str()],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if let Some(holder) = holder {
                 return Err(StoreError::ClientIdTaken { client_id: cid.to_owned(), device: holder });

@@ -59,12 +59,11 @@ impl LocalCa {
         params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(3650);
         let cert = params.self_signed(&key).context("creating Hearth's CA certificate")?;
         let cert_pem = cert.pem();
+        let replaced = cert_path.exists();
         std::fs::write(&cert_path, &cert_pem).with_context(|| format!("cannot write {}", cert_path.display()))?;
-        if !created_now {
-            tracing::warn!(
-                "Hearth's CA certificate was replaced (its key changed): devices using TLS need the new {}",
-                cert_path.display()
-            );
+        if replaced {
+            // A new key (the keyring was reset) or an unreadable certificate: what devices trust changed.
+            tracing::warn!("Hearth's CA certificate was replaced: devices using TLS must be given the new {}", cert_path.display());
         } else {
             tracing::info!(path = %cert_path.display(), "created Hearth's own CA");
         }

@@ -135,7 +135,7 @@ impl Engine {
             let broker = tokio::task::spawn_blocking(move || Broker::start(broker_config, gate))
                 .await
                 .context("starting the MQTT broker")?
-                .map_err(|e| anyhow::anyhow!("{e} (or set [broker] listen in {})", dir.join(crate::config::FILE_NAME).display()))?;
+                .map_err(|e| anyhow::anyhow!("{e}; the file is {}", dir.join(crate::config::FILE_NAME).display()))?;
             let addr = broker.local_addr();
             let tls = broker.tls_addr();
             hub.set_broker(broker, display_addresses(addr).join(", "), tls.map(|a| display_addresses(a).join(", ")));
@@ -284,7 +284,8 @@ fn display_addresses(addr: SocketAddr) -> Vec<String> {
 /// `.local`), `localhost`, and every address it has now.
 fn machine_names() -> (Vec<String>, Vec<std::net::IpAddr>) {
     let host = crate::ca::host_name();
-    let names = vec![format!("{host}.local"), host, "localhost".to_owned()];
+    // Also the name Hearth announces itself under over mDNS, which devices that discover it use.
+    let names = vec![format!("hearth-{}.local", host_name()), format!("{host}.local"), host, "localhost".to_owned()];
     let mut addresses: Vec<std::net::IpAddr> = if_addrs::get_if_addrs().unwrap_or_default().into_iter().map(|i| i.ip()).collect();
     addresses.push(std::net::IpAddr::from([127, 0, 0, 1]));
     addresses.sort();

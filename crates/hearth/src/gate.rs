@@ -74,7 +74,12 @@ pub struct HubGate {
     events: broadcast::Sender<Event>,
     /// `[broker] allow_anonymous`: clients without a credential become new devices.
     admit_anonymous: std::sync::OnceLock<AnonymousHandler>,
+    /// Start of the current minute and the new anonymous devices filed in it.
+    anonymous_window: std::sync::Mutex<(std::time::Instant, u32)>,
 }
+
+/// New anonymous devices admitted per minute in migration mode, at most.
+const NEW_ANONYMOUS_PER_MINUTE: u32 = 30;
 
 impl std::fmt::Debug for HubGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,6 +88,17 @@ impl std::fmt::Debug for HubGate {
 }
 
 impl HubGate {
+    /// At most [`NEW_ANONYMOUS_PER_MINUTE`] anonymous clients become devices per minute: cycling
+    /// through client ids must not fill the inventory or keep the store busy.
+    fn new_anonymous_allowed(&self) -> bool {
+        let mut window = self.anonymous_window.lock().unwrap_or_else(|p| p.into_inner());
+        if window.0.elapsed() > std::time::Duration::from_secs(60) {
+            *window = (std::time::Instant::now(), 0);
+        }
+        window.1 += 1;
+        window.1 <= NEW_ANONYMOUS_PER_MINUTE
+    }
+
     /// Admits anonymous clients from now on, each filed by `handler` as a new device.
     pub fn admit_anonymous(&self, handler: AnonymousHandler) {
         let _ = self.admit_anonymous.set(handler);
@@ -92,12 +108,24 @@ impl HubGate {
     /// or, when the home admits anonymous clients, a new quarantined device.
     fn connect_anonymous(&self, a: &ConnectAttempt<'_>) -> Result<u64, Refusal> {
         let key = anonymous_key(a.client_id);
-        let known = self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.contains_key(&key);
+        let (known, bound_to_credential) = {
+            let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+            (policies.by_key.contains_key(&key), policies.bound_client_ids.get(a.client_id).is_some_and(|owner| *owner != key))
+        };
+        // A client id bound to a device's credential, or held by a credentialed session, is that
+        // device's: never filed or admitted as someone else's anonymous device.
+        if bound_to_credential || a.existing_owner.is_some_and(|owner| !owner.is_empty()) {
+            return Err(self.refuse_connect(None, a, "", DropReason::ClientIdTaken));
+        }
         if !known {
             let Some(handler) = self.admit_anonymous.get() else {
                 return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
             };
-            if !handler(a.client_id, a.remote.map(|r| r.ip())) {
+            if !self.new_anonymous_allowed() {
+                tracing::warn!(client_id = a.client_id, "too many new anonymous MQTT clients this minute; refused");
+                return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+            }
+            if !handler(a.client_id, a.remote.map(|r| r.ip().to_canonical())) {
                 return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
             }
         }
@@ -111,10 +139,10 @@ impl HubGate {
             .anonymous
             .as_ref()
             .and_then(|p| p.address.as_deref())
-            .is_some_and(|pinned| a.remote.is_none_or(|r| r.ip().to_string() != pinned));
+            .is_some_and(|pinned| a.remote.is_none_or(|r| pinned.parse::<std::net::IpAddr>().ok() != Some(r.ip().to_canonical())));
         let refusal = if policy.state == DeviceState::Blocked {
             Some(DropReason::Blocked)
-        } else if pinned_elsewhere || a.existing_owner.is_some_and(|owner| !owner.is_empty()) {
+        } else if pinned_elsewhere {
             Some(DropReason::ClientIdTaken)
         } else {
             None
@@ -133,13 +161,25 @@ impl HubGate {
     }
 
     pub fn new(records: mpsc::Sender<GateRecord>, events: broadcast::Sender<Event>) -> Self {
-        Self { policies: RwLock::default(), records, unrecorded: AtomicU64::new(0), events, admit_anonymous: std::sync::OnceLock::new() }
+        Self {
+            policies: RwLock::default(),
+            records,
+            unrecorded: AtomicU64::new(0),
+            events,
+            admit_anonymous: std::sync::OnceLock::new(),
+            anonymous_window: std::sync::Mutex::new((std::time::Instant::now(), 0)),
+        }
     }
 
     /// Replaces the in-memory policies (after any change a person makes).
     pub fn load(&self, all: Vec<DevicePolicy>) {
-        let bound_client_ids =
-            all.iter().filter_map(|p| Some((p.client_id.clone()?, p.username.clone()?))).collect::<HashMap<String, String>>();
+        // Client ids taken: bound to a credential (owner: its username), or pinned for anonymous
+        // access (owner: `anon:<client id>`).
+        let mut bound_client_ids: HashMap<String, String> =
+            all.iter().filter_map(|p| Some((p.client_id.clone()?, p.username.clone()?))).collect();
+        for pin in all.iter().filter_map(|p| p.anonymous.as_ref()) {
+            bound_client_ids.insert(pin.client_id.clone(), anonymous_key(&pin.client_id));
+        }
         let mut by_key = HashMap::new();
         for p in all {
             if let Some(pin) = &p.anonymous {
@@ -228,7 +268,8 @@ impl hearth_broker::Gate for HubGate {
             return self.connect_anonymous(a);
         }
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
-        let policy = a.username.and_then(|u| policies.by_key.get(u));
+        // Usernames are device ids; anything else (such as an `anon:` key) is no credential.
+        let policy = a.username.filter(|u| DeviceId::parse(u).is_ok()).and_then(|u| policies.by_key.get(u));
         let Some(policy) = policy else {
             drop(policies);
             return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));

@@ -215,12 +215,14 @@ impl Hub {
                 if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID || client_id.contains('\0') {
                     return Err(ApiError::bad_request(format!("a client id is 1 to {MAX_CLIENT_ID} bytes, without NUL")));
                 }
-                if let Some(address) = &p.address
-                    && address.parse::<std::net::IpAddr>().is_err()
-                {
-                    return Err(ApiError::bad_request(format!("`{address}` is not an IP address (like 192.168.1.23)")));
-                }
-                Some(hearth_store::AnonymousPin { client_id, address: p.address })
+                let address = match &p.address {
+                    Some(text) => match text.trim().parse::<std::net::IpAddr>() {
+                        Ok(ip) => Some(ip.to_canonical().to_string()),
+                        Err(_) => return Err(ApiError::bad_request(format!("`{text}` is not an IP address (like 192.168.1.23)"))),
+                    },
+                    None => None,
+                };
+                Some(hearth_store::AnonymousPin { client_id, address })
             }
             None => None,
         };
