@@ -125,7 +125,10 @@ impl HubGate {
                 tracing::warn!(client_id = a.client_id, "too many new anonymous MQTT clients this minute; refused");
                 return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
             }
-            if !handler(a.client_id, a.remote.map(|r| r.ip().to_canonical())) {
+            // Filing the device writes to the store: let the broker's runtime move its other work
+            // to the remaining worker meanwhile (the broker runs on a multi-threaded runtime).
+            let filed = tokio::task::block_in_place(|| handler(a.client_id, a.remote.map(|r| r.ip().to_canonical())));
+            if !filed {
                 return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
             }
         }
