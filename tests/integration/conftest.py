@@ -1,6 +1,7 @@
 """Fixtures for the end-to-end stories: a real `hearth serve` on a fresh data directory, and
 real mDNS responders (python-zeroconf) announcing devices inside the private network namespace."""
 
+import contextlib
 import json
 import os
 import pathlib
@@ -107,6 +108,18 @@ class Hub:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+@contextlib.contextmanager
+def occupied_port():
+    """A loopback port held by another program, for the port-in-use errors."""
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    try:
+        yield blocker.getsockname()[1]
+    finally:
+        blocker.close()
 
 
 @pytest.fixture

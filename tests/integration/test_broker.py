@@ -363,17 +363,10 @@ def test_the_cli_explains_bad_input(hub):
 
 
 def test_a_broker_port_in_use_is_a_clear_error(tmp_path):
-    import socket
-    from conftest import HEARTH
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen()
-    port = blocker.getsockname()[1]
-    try:
+    from conftest import HEARTH, occupied_port
+    with occupied_port() as port:
         r = subprocess.run([str(HEARTH), "serve", "--data-dir", str(tmp_path), "--http-listen", "127.0.0.1:0",
                             "--mqtt-listen", f"127.0.0.1:{port}", "--no-discovery"], capture_output=True, text=True, timeout=20)
-    finally:
-        blocker.close()
     assert r.returncode != 0
     assert f"127.0.0.1:{port}" in r.stderr and "in use" in r.stderr and "--mqtt-listen" in r.stderr, r.stderr
 

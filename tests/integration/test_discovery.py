@@ -116,14 +116,10 @@ def test_cli_without_a_running_hub_says_how_to_start_one(tmp_path):
 
 def test_a_port_in_use_is_a_clear_error(tmp_path):
     import subprocess
-    from conftest import HEARTH
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen()
-    port = blocker.getsockname()[1]
-    r = subprocess.run([str(HEARTH), "serve", "--data-dir", str(tmp_path), "--http-listen", f"127.0.0.1:{port}", "--no-discovery"],
-                       capture_output=True, text=True, timeout=20)
-    blocker.close()
+    from conftest import HEARTH, occupied_port
+    with occupied_port() as port:
+        r = subprocess.run([str(HEARTH), "serve", "--data-dir", str(tmp_path), "--http-listen", f"127.0.0.1:{port}", "--no-discovery"],
+                           capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and "in use" in r.stderr and "--http-listen" in r.stderr
 
 
