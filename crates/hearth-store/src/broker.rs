@@ -155,17 +155,7 @@ impl Store {
         load_device(&tx, id)?;
         tx.execute("DELETE FROM anonymous_clients WHERE device_id = ?1", [id.as_str()])?;
         if let Some(pin) = pin {
-            let holder: Option<String> = tx
-                .query_row(
-                    "SELECT device_id FROM anonymous_clients WHERE client_id = ?1
-                     UNION ALL SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2",
-                    params![pin.client_id, id.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(holder) = holder {
-                return Err(StoreError::ClientIdTaken { client_id: pin.client_id.clone(), device: holder });
-            }
+            ensure_client_id_free(&tx, &pin.client_id, id)?;
             tx.execute(
                 "INSERT INTO anonymous_clients (device_id, client_id, address, since) VALUES (?1, ?2, ?3, ?4)",
                 params![id.as_str(), pin.client_id, pin.address, now],
@@ -201,17 +191,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         load_device(&tx, id)?;
         if let Some(cid) = client_id {
-            let holder: Option<String> = tx
-                .query_row(
-                    "SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2
-                     UNION ALL SELECT device_id FROM anonymous_clients WHERE client_id = ?1 AND device_id != ?2",
-                    params![cid, id.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(holder) = holder {
-                return Err(StoreError::ClientIdTaken { client_id: cid.to_owned(), device: holder });
-            }
+            ensure_client_id_free(&tx, cid, id)?;
         }
         let changed = tx.execute("UPDATE credentials SET client_id = ?2 WHERE device_id = ?1", params![id.as_str(), client_id])?;
         if changed == 0 {
@@ -387,6 +367,22 @@ impl Store {
             })
         })
         .collect()
+    }
+}
+
+/// A client id is one device's: bound to its credential or pinned for its anonymous access.
+fn ensure_client_id_free(tx: &rusqlite::Transaction<'_>, client_id: &str, for_device: &DeviceId) -> Result<(), StoreError> {
+    let holder: Option<String> = tx
+        .query_row(
+            "SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2
+             UNION ALL SELECT device_id FROM anonymous_clients WHERE client_id = ?1 AND device_id != ?2",
+            params![client_id, for_device.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match holder {
+        Some(device) => Err(StoreError::ClientIdTaken { client_id: client_id.to_owned(), device }),
+        None => Ok(()),
     }
 }
 

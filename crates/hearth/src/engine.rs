@@ -93,14 +93,14 @@ impl Engine {
         // unless a person chose plain HTTP for a network they trust.
         let https = beyond_loopback && !(options.allow_plain_http || config.http.allow_plain_http);
         let needs_ca = https || (config.broker.enabled && config.broker.tls && !options.no_broker);
-        let server_tls = if needs_ca {
+        let (server_tls, ca_pem) = if needs_ca {
             // rustls is built with two crypto back ends here (rmqtt's and reqwest's); name one.
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let ca = crate::ca::LocalCa::load_or_create(&secrets, dir)?;
             let (names, addresses) = machine_names();
-            Some(ca.issue_server(dir, &names, &addresses)?)
+            (Some(ca.issue_server(dir, &names, &addresses)?), Some(ca.cert_pem))
         } else {
-            None
+            (None, None)
         };
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -138,7 +138,8 @@ impl Engine {
                 .map_err(|e| anyhow::anyhow!("{e}; the file is {}", dir.join(crate::config::FILE_NAME).display()))?;
             let addr = broker.local_addr();
             let tls = broker.tls_addr();
-            hub.set_broker(broker, display_addresses(addr).join(", "), tls.map(|a| display_addresses(a).join(", ")));
+            let tls_shown = tls.map(|a| (display_addresses(a).join(", "), ca_pem.clone().unwrap_or_default()));
+            hub.set_broker(broker, display_addresses(addr).join(", "), tls_shown);
             Some((addr, tls))
         };
         let auth = Arc::new(Auth::new(owner_token, session_key, https));
@@ -302,13 +303,9 @@ fn connect_addr(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// The machine's host name as an mDNS label: lower case, letters, digits and dashes.
 fn host_name() -> String {
-    let raw = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "home".into());
-    raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect()
+    crate::ca::host_name().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect()
 }
 
 impl Engine {

@@ -115,27 +115,27 @@ impl HubGate {
         // A client id bound to a device's credential, or held by a credentialed session, is that
         // device's: never filed or admitted as someone else's anonymous device.
         if bound_to_credential || a.existing_owner.is_some_and(|owner| !owner.is_empty()) {
-            return Err(self.refuse_connect(None, a, "", DropReason::ClientIdTaken));
+            return Err(self.refuse_connect(None, a, DropReason::ClientIdTaken));
         }
         if !known {
             let Some(handler) = self.admit_anonymous.get() else {
-                return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+                return Err(self.refuse_connect(None, a, DropReason::BadCredentials));
             };
             if !self.new_anonymous_allowed() {
                 tracing::warn!(client_id = a.client_id, "too many new anonymous MQTT clients this minute; refused");
-                return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+                return Err(self.refuse_connect(None, a, DropReason::BadCredentials));
             }
             // Filing the device writes to the store: let the broker's runtime move its other work
             // to the remaining worker meanwhile (the broker runs on a multi-threaded runtime).
             let filed = tokio::task::block_in_place(|| handler(a.client_id, a.remote.map(|r| r.ip().to_canonical())));
             if !filed {
-                return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+                return Err(self.refuse_connect(None, a, DropReason::BadCredentials));
             }
         }
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         let Some(policy) = policies.by_key.get(&key) else {
             drop(policies);
-            return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+            return Err(self.refuse_connect(None, a, DropReason::BadCredentials));
         };
         let device = policy.device_id.clone();
         let pinned_elsewhere = policy
@@ -150,15 +150,30 @@ impl HubGate {
         } else {
             None
         };
-        let will = a.will_topic.map(|topic| (topic, gate::publish(policy.state, &policy.manifest, topic)));
+        let will = a.will_topic.map(|topic| gate::publish(policy.state, &policy.manifest, topic));
         let fingerprint = fingerprint(policy);
         drop(policies);
+        self.conclude(a, &device, refusal, will, fingerprint)
+    }
+
+    /// The end of every CONNECT, after the policies' lock is released: the refusal, or the
+    /// admission recorded with, as a publish, a Will outside the manifest. (rmqtt publishes a Will
+    /// without the publish check; the gate checks it at delivery, and recording it here gets an
+    /// unlisted one proposed.)
+    fn conclude(
+        &self,
+        a: &ConnectAttempt<'_>,
+        device: &DeviceId,
+        refusal: Option<DropReason>,
+        will: Option<Decision>,
+        fingerprint: u64,
+    ) -> Result<u64, Refusal> {
         if let Some(reason) = refusal {
-            return Err(self.refuse_connect(Some(&device), a, "", reason));
+            return Err(self.refuse_connect(Some(device), a, reason));
         }
-        self.record(Some(&device), &Packet::connect(a.client_id, a.will_topic.unwrap_or("")), &Decision::Allow);
-        if let Some((topic, decision @ Decision::Drop(_))) = &will {
-            self.record(Some(&device), &Packet { client_id: a.client_id, action: Action::Publish, topic, bytes: 0, qos: 0 }, decision);
+        self.record(Some(device), &Packet::connect(a.client_id, a.will_topic.unwrap_or("")), &Decision::Allow);
+        if let (Some(topic), Some(decision @ Decision::Drop(_))) = (a.will_topic, &will) {
+            self.record(Some(device), &Packet { client_id: a.client_id, action: Action::Publish, topic, bytes: 0, qos: 0 }, decision);
         }
         Ok(fingerprint)
     }
@@ -228,9 +243,9 @@ impl HubGate {
         }
     }
 
-    fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, topic: &str, reason: DropReason) -> Refusal {
+    fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, reason: DropReason) -> Refusal {
         tracing::info!(client_id = a.client_id, remote = ?a.remote, reason = reason.as_str(), "MQTT connection refused");
-        self.record(device, &Packet::connect(a.client_id, topic), &Decision::Drop(reason));
+        self.record(device, &Packet::connect(a.client_id, ""), &Decision::Drop(reason));
         match reason {
             DropReason::BadCredentials => Refusal::BadCredentials,
             _ => Refusal::NotAuthorized,
@@ -275,36 +290,27 @@ impl hearth_broker::Gate for HubGate {
         let policy = a.username.filter(|u| DeviceId::parse(u).is_ok()).and_then(|u| policies.by_key.get(u));
         let Some(policy) = policy else {
             drop(policies);
-            return Err(self.refuse_connect(None, a, "", DropReason::BadCredentials));
+            return Err(self.refuse_connect(None, a, DropReason::BadCredentials));
         };
         let device = policy.device_id.clone();
         let secret_ok = policy.secret_hash.as_deref().is_some_and(|hash| credential::verify(a.password.unwrap_or_default(), hash));
         let refusal = if !secret_ok {
-            Some(("", DropReason::BadCredentials))
+            Some(DropReason::BadCredentials)
         } else if policy.state == DeviceState::Blocked {
-            Some(("", DropReason::Blocked))
+            Some(DropReason::Blocked)
         } else if policy.client_id.as_deref().is_some_and(|bound| bound != a.client_id)
             || policies.bound_client_ids.get(a.client_id).is_some_and(|owner| Some(owner.as_str()) != a.username)
             // Taking over another device's session would hand over its subscriptions and queue.
             || a.existing_owner.is_some_and(|owner| Some(owner) != a.username)
         {
-            Some(("", DropReason::ClientIdTaken))
+            Some(DropReason::ClientIdTaken)
         } else {
             None
         };
-        // rmqtt publishes a Will without the publish check; the gate checks it at delivery
-        // (`deliver`), and here it is recorded like a publish so an unlisted one is proposed.
-        let will = a.will_topic.map(|topic| (topic, gate::publish(policy.state, &policy.manifest, topic)));
+        let will = a.will_topic.map(|topic| gate::publish(policy.state, &policy.manifest, topic));
         let fingerprint = fingerprint(policy);
         drop(policies);
-        if let Some((topic, reason)) = refusal {
-            return Err(self.refuse_connect(Some(&device), a, topic, reason));
-        }
-        self.record(Some(&device), &Packet::connect(a.client_id, a.will_topic.unwrap_or("")), &Decision::Allow);
-        if let Some((topic, decision @ Decision::Drop(_))) = &will {
-            self.record(Some(&device), &Packet { client_id: a.client_id, action: Action::Publish, topic, bytes: 0, qos: 0 }, decision);
-        }
-        Ok(fingerprint)
+        self.conclude(a, &device, refusal, will, fingerprint)
     }
 
     fn fingerprint(&self, client: Client<'_>) -> Option<u64> {

@@ -41,8 +41,8 @@ struct Inner {
     broker: OnceLock<Broker>,
     /// Where devices connect, as shown to people (`10.0.0.2:1883`).
     broker_address: OnceLock<String>,
-    /// The same for MQTT over TLS, when it runs.
-    broker_tls_address: OnceLock<String>,
+    /// The same for MQTT over TLS, when it runs, with Hearth's CA certificate (PEM), read once.
+    broker_tls: OnceLock<(String, String)>,
 }
 
 impl Hub {
@@ -69,7 +69,7 @@ impl Hub {
                 gate,
                 broker: OnceLock::new(),
                 broker_address: OnceLock::new(),
-                broker_tls_address: OnceLock::new(),
+                broker_tls: OnceLock::new(),
             }),
         };
         Ok((hub, records_rx))
@@ -111,10 +111,11 @@ impl Hub {
         self.inner.gate.clone()
     }
 
-    pub(crate) fn set_broker(&self, broker: Broker, address: String, tls_address: Option<String>) {
+    /// `tls`: where MQTT over TLS listens, and the CA certificate (PEM) devices need for it.
+    pub(crate) fn set_broker(&self, broker: Broker, address: String, tls: Option<(String, String)>) {
         let _ = self.inner.broker_address.set(address);
-        if let Some(tls) = tls_address {
-            let _ = self.inner.broker_tls_address.set(tls);
+        if let Some(tls) = tls {
+            let _ = self.inner.broker_tls.set(tls);
         }
         let _ = self.inner.broker.set(broker);
     }
@@ -124,12 +125,12 @@ impl Hub {
     }
 
     pub(crate) fn broker_tls_address(&self) -> Option<String> {
-        self.inner.broker_tls_address.get().cloned()
+        self.inner.broker_tls.get().map(|(address, _)| address.clone())
     }
 
     /// Hearth's CA certificate (PEM), for devices that connect over TLS.
     pub(crate) fn ca_pem(&self) -> Option<String> {
-        self.broker_tls_address().and_then(|_| std::fs::read_to_string(self.data_dir().join(crate::ca::CA_FILE)).ok())
+        self.inner.broker_tls.get().map(|(_, pem)| pem.clone())
     }
 
     pub(crate) fn broker_address(&self) -> String {

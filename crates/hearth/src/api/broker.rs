@@ -65,8 +65,8 @@ impl Hub {
     pub fn bind_client_id(&self, id: &str, client_id: Option<&str>, origin: Origin) -> Result<BrokerView, ApiError> {
         let id = parse_id(id)?;
         let client_id = client_id.map(str::trim);
-        if client_id.is_some_and(|c| c.is_empty() || c.len() > MAX_CLIENT_ID || c.contains('\0')) {
-            return Err(ApiError::bad_request(format!("a client id is 1 to {MAX_CLIENT_ID} bytes, without NUL")));
+        if let Some(c) = client_id {
+            check_client_id(c)?;
         }
         let mut store = self.store();
         store.bind_client_id(&id, client_id, &Actor::Owner, origin, now())?;
@@ -212,9 +212,7 @@ impl Hub {
         let pin = match pin {
             Some(p) => {
                 let client_id = p.client_id.trim().to_owned();
-                if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID || client_id.contains('\0') {
-                    return Err(ApiError::bad_request(format!("a client id is 1 to {MAX_CLIENT_ID} bytes, without NUL")));
-                }
+                check_client_id(&client_id)?;
                 let address = match &p.address {
                     Some(text) => match text.trim().parse::<std::net::IpAddr>() {
                         Ok(ip) => Some(ip.to_canonical().to_string()),
@@ -235,4 +233,12 @@ impl Hub {
         self.publish(Event::BrokerChanged { id: id.clone() });
         self.view(&store, &id)
     }
+}
+
+/// A client id a person may bind or pin.
+fn check_client_id(client_id: &str) -> Result<(), ApiError> {
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID || client_id.contains('\0') {
+        return Err(ApiError::bad_request(format!("a client id is 1 to {MAX_CLIENT_ID} bytes, without NUL")));
+    }
+    Ok(())
 }
