@@ -56,10 +56,11 @@ impl GateHooks {
             // take it over either.
             entry.session().map(|s| s.id.username.as_ref().map(ToString::to_string).unwrap_or_default())
         };
-        let will_topic = ci.last_will().map(|will| match will {
-            LastWill::V3(w) => w.topic.to_string(),
-            LastWill::V5(w) => w.topic.to_string(),
-        });
+        let (will_topic, will_payload) = match ci.last_will() {
+            Some(LastWill::V3(w)) => (Some(w.topic.to_string()), Some(&w.message[..])),
+            Some(LastWill::V5(w)) => (Some(w.topic.to_string()), Some(&w.message[..])),
+            None => (None, None),
+        };
         let attempt = ConnectAttempt {
             client_id: ci.client_id(),
             username: ci.username().map(|u| &**u),
@@ -67,6 +68,7 @@ impl GateHooks {
             remote: ci.ipaddress(),
             protocol: ci.proto_ver(),
             will_topic: will_topic.as_deref(),
+            will_payload,
             existing_owner: existing_owner.as_deref(),
         };
         match self.gate.connect(&attempt) {
@@ -107,7 +109,7 @@ impl Handler for GateHooks {
             }
             Parameter::MessagePublishCheckAcl(session, publish) => {
                 let decision = match client(session) {
-                    Some(c) => self.gate.publish(c, &publish.topic, publish.payload.len(), publish.qos.value(), publish.retain),
+                    Some(c) => self.gate.publish(c, &publish.topic, &publish.payload, publish.qos.value(), publish.retain),
                     None => Decision::Drop(hearth_core::gate::DropReason::BadCredentials),
                 };
                 let result = match decision {

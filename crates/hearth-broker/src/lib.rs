@@ -35,6 +35,8 @@ pub struct ConnectAttempt<'a> {
     pub protocol: u8,
     /// The topic of the client's Last Will, if it has one.
     pub will_topic: Option<&'a str>,
+    /// Its message: a Will on a discovery topic is read like any discovery message.
+    pub will_payload: Option<&'a [u8]>,
     /// The username of the session (live or offline) that already holds this client id (empty
     /// for an anonymous one): a CONNECT with the same client id takes that session over,
     /// subscriptions and queue.
@@ -91,7 +93,9 @@ pub trait Gate: Send + Sync + 'static {
     /// Whether a message may be delivered to `receiver`, checked at every delivery (retained and
     /// queued messages included, and Wills, which rmqtt publishes without the publish check).
     fn deliver(&self, receiver: Client<'_>, sender: Sender<'_>, topic: &str) -> bool;
-    fn publish(&self, client: Client<'_>, topic: &str, bytes: usize, qos: u8, retain: bool) -> Decision;
+    /// A publish, with its payload: the gate reads discovery messages (and only those) before
+    /// deciding.
+    fn publish(&self, client: Client<'_>, topic: &str, payload: &[u8], qos: u8, retain: bool) -> Decision;
     fn subscribe(&self, client: Client<'_>, filter: &str, qos: u8) -> Decision;
     fn connected(&self, session: &SessionInfo);
     fn disconnected(&self, client: Client<'_>);

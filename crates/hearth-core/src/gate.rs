@@ -44,9 +44,35 @@ pub enum DropReason {
     BadCredentials,
     /// A CONNECT with a client id bound to another device's credential.
     ClientIdTaken,
+    /// A discovery message naming a topic the device may not publish (a state) or subscribe to
+    /// (a command): an entity that would speak for another device.
+    ForeignTopic,
+    /// A discovery message for an entity (its discovery topic or `unique_id`) another device
+    /// already describes.
+    EntityTaken,
+    /// A discovery message Hearth cannot read, so cannot check.
+    MalformedDiscovery,
 }
 
 impl DropReason {
+    pub const ALL: [Self; 11] = [
+        Self::Quarantined,
+        Self::Blocked,
+        Self::NotInManifest,
+        Self::DeniedByManifest,
+        Self::SystemTopic,
+        Self::InvalidTopic,
+        Self::BadCredentials,
+        Self::ClientIdTaken,
+        Self::ForeignTopic,
+        Self::EntityTaken,
+        Self::MalformedDiscovery,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Quarantined => "quarantined",
@@ -57,6 +83,9 @@ impl DropReason {
             Self::InvalidTopic => "invalid_topic",
             Self::BadCredentials => "bad_credentials",
             Self::ClientIdTaken => "client_id_taken",
+            Self::ForeignTopic => "foreign_topic",
+            Self::EntityTaken => "entity_taken",
+            Self::MalformedDiscovery => "malformed_discovery",
         }
     }
 }

@@ -13,6 +13,8 @@
 //! - [`manifest`]: what topics a device may publish and subscribe to.
 //! - [`gate`]: the [`Decision`](gate::Decision) about every publish and subscribe.
 //! - [`credential`]: a device's MQTT secret and its hash.
+//! - [`discovery`]: Home Assistant, Tasmota and Zigbee2MQTT discovery messages: the entities
+//!   and devices they describe, and the topics they name (no device may describe another's).
 //! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it.
 //!
 //! Data flows sighting → identity keys (which device?) → fingerprint (what is it?) → the store;
@@ -20,6 +22,7 @@
 
 pub mod credential;
 pub mod device;
+pub mod discovery;
 pub mod fingerprint;
 pub mod gate;
 pub mod identity;

@@ -421,15 +421,11 @@ fn parse_action(s: &str) -> Result<Action, StoreError> {
 }
 
 fn parse_decision(decision: &str, reason: Option<&str>) -> Result<Decision, StoreError> {
-    use hearth_core::gate::DropReason::*;
     match (decision, reason) {
         ("allow", _) => Ok(Decision::Allow),
         ("redact", _) => Ok(Decision::Redact(vec![])),
         ("drop", Some(r)) => {
-            let reason = [Quarantined, Blocked, NotInManifest, DeniedByManifest, SystemTopic, InvalidTopic, BadCredentials, ClientIdTaken]
-                .into_iter()
-                .find(|x| x.as_str() == r)
-                .ok_or_else(|| corrupt(format!("drop reason {r}")))?;
+            let reason = hearth_core::gate::DropReason::parse(r).ok_or_else(|| corrupt(format!("drop reason {r}")))?;
             Ok(Decision::Drop(reason))
         }
         (other, _) => Err(corrupt(format!("gate decision {other}"))),

@@ -22,6 +22,8 @@ pub enum StoreError {
     NoCredential(String),
     #[error("the client id `{client_id}` is already bound to device {device}; unbind it there first")]
     ClientIdTaken { client_id: String, device: String },
+    #[error("device {device} already describes `{entity}`; another device cannot describe it too (forget that device first)")]
+    EntityTaken { entity: String, device: String },
     #[error("the disk is full: {0}. Free some space; nothing was written")]
     DiskFull(rusqlite::Error),
     #[error("database error: {0}")]

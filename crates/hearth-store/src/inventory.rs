@@ -415,7 +415,17 @@ fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Mil
            AND (CASE a.status WHEN 'denied' THEN 2 WHEN 'allowed' THEN 1 ELSE 0 END) > (CASE k.status WHEN 'denied' THEN 2 WHEN 'allowed' THEN 1 ELSE 0 END)",
         params![keep.as_str(), absorb.as_str()],
     )?;
-    for table in ["identity_keys", "sightings", "state_changes", "credentials", "topic_rules", "gate_decisions", "anonymous_clients"] {
+    for table in [
+        "identity_keys",
+        "sightings",
+        "state_changes",
+        "credentials",
+        "topic_rules",
+        "gate_decisions",
+        "anonymous_clients",
+        "described_devices",
+        "entities",
+    ] {
         tx.execute(&format!("UPDATE OR IGNORE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;
     }
     tx.execute(

@@ -7,17 +7,20 @@
 //! - [`broker`]: each device's MQTT credential (hash only), its manifest of topic rules, devices
 //!   added by hand, and the gate's recorded decisions; [`DevicePolicy`] is what the gate keeps
 //!   in memory.
+//! - [`described`]: the devices and entities devices' discovery messages describe.
 //! - [`error`]: the store's error type, whose messages say what to do.
 //!
 //! One [`Store`] owns one connection. SQLite runs in WAL mode so that later readers (the review
 //! screens) can use their own connections while the writer works.
 
 pub mod broker;
+pub mod described;
 pub mod error;
 pub mod inventory;
 pub mod schema;
 
 pub use broker::{AnonymousPin, CredentialInfo, DevicePolicy, GateRecord, StoredRule};
+pub use described::{Described, DiscoveryClaims};
 pub use error::StoreError;
 pub use inventory::SightingOutcome;
 

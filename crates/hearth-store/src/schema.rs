@@ -112,6 +112,39 @@ pub const MIGRATIONS: &[&str] = &[
         since      INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 4: what devices' discovery messages describe (Home Assistant, Tasmota, Zigbee2MQTT): the
+    // devices (children behind a bridge, or the device itself as its firmware names it) and
+    // their entities. `scope` is the discovery topic: a new message on it replaces its rows.
+    r#"
+    CREATE TABLE described_devices (
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        scope      TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        vendor     TEXT,
+        model      TEXT,
+        PRIMARY KEY (device_id, scope, key)
+    ) STRICT;
+    CREATE TABLE entities (
+        device_id      TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        scope          TEXT NOT NULL,
+        source         TEXT NOT NULL,
+        key            TEXT NOT NULL,
+        described      TEXT,
+        component      TEXT NOT NULL,
+        name           TEXT NOT NULL,
+        unique_id      TEXT,
+        state_topic    TEXT,
+        command_topic  TEXT,
+        device_class   TEXT,
+        unit           TEXT,
+        updated_at     INTEGER NOT NULL,
+        PRIMARY KEY (device_id, key)
+    ) STRICT;
+    CREATE INDEX entities_scope ON entities(scope);
+    CREATE INDEX described_devices_scope ON described_devices(scope);
+    "#,
 ];
 
 pub fn latest_version() -> i64 {
@@ -195,7 +228,7 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn, Path::new("v2.db")).unwrap();
-        assert_eq!(version(&conn).unwrap(), 3);
+        assert_eq!(version(&conn).unwrap(), latest_version());
         let all = tables(&conn);
         for t in ["credentials", "topic_rules", "gate_decisions", "devices"] {
             assert!(all.contains(&t.to_string()), "{t}");
@@ -205,6 +238,27 @@ mod tests {
         conn.execute("DELETE FROM devices", []).unwrap();
         let left: i64 = conn.query_row("SELECT COUNT(*) FROM credentials", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 0, "credentials go with their device");
+    }
+
+    /// Upgrades a frozen version-3 database to version 4: the discovery tables, devices kept.
+    #[test]
+    fn migration_4_adds_the_discovery_tables_and_keeps_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO devices VALUES ('d-000000000001','Plug','approved','plug',NULL,NULL,'r','why',1,2,0);
+             INSERT INTO topic_rules VALUES ('d-000000000001','publish','tele/plug/#','allowed',1,0,NULL);
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new("v3.db")).unwrap();
+        assert_eq!(version(&conn).unwrap(), latest_version());
+        let all = tables(&conn);
+        assert!(all.contains(&"entities".to_string()) && all.contains(&"described_devices".to_string()));
+        let rules: i64 = conn.query_row("SELECT COUNT(*) FROM topic_rules", [], |r| r.get(0)).unwrap();
+        assert_eq!(rules, 1, "the manifest survives the upgrade");
     }
 
     #[test]

@@ -371,6 +371,27 @@ fn print_topics(view: &BrokerView) {
         let tries = if r.status == RuleStatus::Learned { format!("  (tried {} times)", r.tries) } else { String::new() };
         println!("{:<9} {:<9} {}{tries}", r.status.as_str(), r.direction.as_str(), r.pattern);
     }
+    print_described(view);
+}
+
+/// What the device's discovery messages describe, device by device.
+fn print_described(view: &BrokerView) {
+    for group in &view.described {
+        let heading = match &group.device {
+            Some(d) => {
+                let made = [d.vendor.as_deref(), d.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                format!("{} ({}{})", d.name, d.key, if made.is_empty() { String::new() } else { format!(", {made}") })
+            }
+            None => "entities naming no device".to_owned(),
+        };
+        println!("described by {}: {heading}", group.source.as_str());
+        for e in &group.entities {
+            let unit = e.unit.as_ref().map(|u| format!(" [{u}]")).unwrap_or_default();
+            let topics = [e.state_topic.as_ref().map(|t| format!("state {t}")), e.command_topic.as_ref().map(|t| format!("commands {t}"))];
+            let topics = topics.into_iter().flatten().collect::<Vec<_>>().join(", ");
+            println!("  {:<14} {}{unit}  {topics}", e.component, e.name);
+        }
+    }
 }
 
 fn report(device: &Device) {

@@ -1,14 +1,17 @@
 //! The hub's side of the broker: answers the broker's questions from an in-memory copy of every
-//! device's policy (state, credential hash, manifest), and queues each decision for the
-//! recorder, so that no MQTT packet ever waits on the disk.
+//! device's policy (state, credential hash, manifest) and of who describes which entity, and
+//! queues each decision (and each accepted discovery message) for the recorder, so that no MQTT
+//! packet ever waits on the disk.
 
 use crate::api::now;
 use crate::api::types::{Action, Decision, DeviceState, DropReason, Event};
 use hearth_broker::{Client, ConnectAttempt, Refusal, Sender, SessionInfo};
 use hearth_core::credential;
 use hearth_core::device::DeviceId;
+use hearth_core::discovery::{self, Discovery};
 use hearth_core::gate;
-use hearth_store::{DevicePolicy, GateRecord};
+use hearth_core::manifest::Manifest;
+use hearth_store::{DevicePolicy, DiscoveryClaims, GateRecord};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +20,36 @@ use tokio::sync::{broadcast, mpsc};
 /// Decisions waiting for the recorder. At the broker's full rate the recorder writes batches
 /// of thousands per transaction; this absorbs a burst of a few seconds.
 pub const RECORD_QUEUE: usize = 65_536;
+
+/// What the gate hands the recorder, in the order it decided.
+#[derive(Debug)]
+pub enum Record {
+    Decision(GateRecord),
+    /// An accepted discovery message, to file under its device.
+    Discovery(DeviceId, Discovery),
+}
+
+/// Which device describes each discovery topic and each `unique_id`: the first to describe an
+/// entity keeps it, so no device can replace another's.
+#[derive(Debug, Default)]
+struct Claims {
+    scopes: HashMap<String, DeviceId>,
+    unique_ids: HashMap<String, DeviceId>,
+}
+
+impl Claims {
+    fn taken(&self, device: &DeviceId, d: &Discovery) -> bool {
+        let other = |owner: Option<&DeviceId>| owner.is_some_and(|o| o != device);
+        other(self.scopes.get(&d.scope)) || d.unique_ids().any(|u| other(self.unique_ids.get(u)))
+    }
+
+    fn claim(&mut self, device: &DeviceId, d: &Discovery) {
+        self.scopes.insert(d.scope.clone(), device.clone());
+        for u in d.unique_ids() {
+            self.unique_ids.insert(u.to_owned(), device.clone());
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 struct Policies {
@@ -68,7 +101,8 @@ impl<'a> Packet<'a> {
 
 pub struct HubGate {
     policies: RwLock<Policies>,
-    records: mpsc::Sender<GateRecord>,
+    claims: RwLock<Claims>,
+    records: mpsc::Sender<Record>,
     /// Decisions the recorder could not keep up with: counted, never silently lost.
     unrecorded: AtomicU64,
     events: broadcast::Sender<Event>,
@@ -151,6 +185,7 @@ impl HubGate {
             None
         };
         let will = a.will_topic.map(|topic| gate::publish(policy.state, &policy.manifest, topic));
+        let refusal = refusal.or_else(|| self.will_refusal(&device, &policy.manifest, a, will.as_ref()));
         let fingerprint = fingerprint(policy);
         drop(policies);
         self.conclude(a, &device, refusal, will, fingerprint)
@@ -178,9 +213,10 @@ impl HubGate {
         Ok(fingerprint)
     }
 
-    pub fn new(records: mpsc::Sender<GateRecord>, events: broadcast::Sender<Event>) -> Self {
+    pub fn new(records: mpsc::Sender<Record>, events: broadcast::Sender<Event>) -> Self {
         Self {
             policies: RwLock::default(),
+            claims: RwLock::default(),
             records,
             unrecorded: AtomicU64::new(0),
             events,
@@ -210,6 +246,53 @@ impl HubGate {
         *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Policies { by_key, bound_client_ids };
     }
 
+    /// Replaces the in-memory claims with what the store holds (after discovery messages were
+    /// filed, or a device forgotten).
+    pub fn load_claims(&self, on_file: DiscoveryClaims) {
+        let claims = Claims { scopes: on_file.scopes.into_iter().collect(), unique_ids: on_file.unique_ids.into_iter().collect() };
+        *self.claims.write().unwrap_or_else(|p| p.into_inner()) = claims;
+    }
+
+    /// Reads a message on a discovery topic before it is let through: it must be readable, name
+    /// only topics of the device's own, and describe no entity another device describes. An
+    /// accepted one is claimed at once (with `claim`), so two devices racing for one entity
+    /// cannot both win. `Ok(None)`: not a discovery topic.
+    fn read_discovery(
+        &self,
+        device: &DeviceId,
+        manifest: &Manifest,
+        topic: &str,
+        payload: &[u8],
+        claim: bool,
+    ) -> Result<Option<Discovery>, DropReason> {
+        let parsed = discovery::parse(topic, payload).map_err(|e| {
+            tracing::info!(%device, topic, "discovery message refused: {e}");
+            DropReason::MalformedDiscovery
+        })?;
+        let Some(d) = parsed else { return Ok(None) };
+        if let Some(foreign) = discovery::foreign_topic(&d, manifest) {
+            tracing::warn!(%device, topic, foreign, "discovery message refused: it names a topic the device may not use");
+            return Err(DropReason::ForeignTopic);
+        }
+        let mut claims = self.claims.write().unwrap_or_else(|p| p.into_inner());
+        if claims.taken(device, &d) {
+            tracing::warn!(%device, topic, "discovery message refused: another device describes this entity");
+            return Err(DropReason::EntityTaken);
+        }
+        if claim {
+            claims.claim(device, &d);
+        }
+        Ok(Some(d))
+    }
+
+    /// rmqtt publishes a Will without the publish check, so a Will on a discovery topic is read
+    /// at CONNECT: one that fails the check refuses the connection. `will`: the gate's decision
+    /// on the Will's topic.
+    fn will_refusal(&self, device: &DeviceId, manifest: &Manifest, a: &ConnectAttempt<'_>, will: Option<&Decision>) -> Option<DropReason> {
+        let (Some(topic), Some(payload), Some(Decision::Allow)) = (a.will_topic, a.will_payload, will) else { return None };
+        self.read_discovery(device, manifest, topic, payload, false).err()
+    }
+
     /// The MQTT usernames of a device's credential: its own id, or after a merge of two records
     /// the absorbed record's id, which the device keeps using.
     pub fn usernames_of(&self, device: &DeviceId) -> Vec<String> {
@@ -228,7 +311,7 @@ impl HubGate {
     }
 
     fn record(&self, device: Option<&DeviceId>, p: &Packet<'_>, decision: &Decision) {
-        let record = GateRecord {
+        let record = Record::Decision(GateRecord {
             at: now(),
             device_id: device.cloned(),
             client_id: p.client_id.to_owned(),
@@ -237,7 +320,7 @@ impl HubGate {
             bytes: p.bytes as u64,
             qos: p.qos,
             decision: decision.clone(),
-        };
+        });
         if self.records.try_send(record).is_err() {
             self.unrecorded.fetch_add(1, Ordering::Relaxed);
         }
@@ -245,14 +328,15 @@ impl HubGate {
 
     fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, reason: DropReason) -> Refusal {
         tracing::info!(client_id = a.client_id, remote = ?a.remote, reason = reason.as_str(), "MQTT connection refused");
-        self.record(device, &Packet::connect(a.client_id, ""), &Decision::Drop(reason));
+        self.record(device, &Packet::connect(a.client_id, a.will_topic.unwrap_or("")), &Decision::Drop(reason));
         match reason {
             DropReason::BadCredentials => Refusal::BadCredentials,
             _ => Refusal::NotAuthorized,
         }
     }
 
-    fn decide(&self, client: Client<'_>, p: &Packet<'_>) -> Decision {
+    /// `payload`: a publish's, read when it is a discovery message.
+    fn decide(&self, client: Client<'_>, p: &Packet<'_>, payload: &[u8]) -> Decision {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         let Some(policy) = policies.by_key.get(key_of(client).as_ref()) else {
             // Its credential went away while it was connected; it is being disconnected.
@@ -261,13 +345,28 @@ impl HubGate {
             self.record(None, p, &decision);
             return decision;
         };
+        let device = policy.device_id.clone();
+        let mut described = None;
         let decision = match p.action {
             Action::Subscribe => gate::subscribe(policy.state, &policy.manifest, p.topic),
-            _ => gate::publish(policy.state, &policy.manifest, p.topic),
+            _ => match gate::publish(policy.state, &policy.manifest, p.topic) {
+                Decision::Allow => match self.read_discovery(&device, &policy.manifest, p.topic, payload, true) {
+                    Ok(d) => {
+                        described = d;
+                        Decision::Allow
+                    }
+                    Err(reason) => Decision::Drop(reason),
+                },
+                refused => refused,
+            },
         };
-        let device = policy.device_id.clone();
         drop(policies);
         self.record(Some(&device), p, &decision);
+        if let Some(d) = described
+            && self.records.try_send(Record::Discovery(device, d)).is_err()
+        {
+            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+        }
         decision
     }
 
@@ -308,6 +407,7 @@ impl hearth_broker::Gate for HubGate {
             None
         };
         let will = a.will_topic.map(|topic| gate::publish(policy.state, &policy.manifest, topic));
+        let refusal = refusal.or_else(|| self.will_refusal(&device, &policy.manifest, a, will.as_ref()));
         let fingerprint = fingerprint(policy);
         drop(policies);
         self.conclude(a, &device, refusal, will, fingerprint)
@@ -340,12 +440,12 @@ impl hearth_broker::Gate for HubGate {
         false
     }
 
-    fn publish(&self, client: Client<'_>, topic: &str, bytes: usize, qos: u8, _retain: bool) -> Decision {
-        self.decide(client, &Packet { client_id: client.client_id, action: Action::Publish, topic, bytes, qos })
+    fn publish(&self, client: Client<'_>, topic: &str, payload: &[u8], qos: u8, _retain: bool) -> Decision {
+        self.decide(client, &Packet { client_id: client.client_id, action: Action::Publish, topic, bytes: payload.len(), qos }, payload)
     }
 
     fn subscribe(&self, client: Client<'_>, filter: &str, qos: u8) -> Decision {
-        self.decide(client, &Packet { client_id: client.client_id, action: Action::Subscribe, topic: filter, bytes: 0, qos })
+        self.decide(client, &Packet { client_id: client.client_id, action: Action::Subscribe, topic: filter, bytes: 0, qos }, &[])
     }
 
     fn connected(&self, session: &SessionInfo) {

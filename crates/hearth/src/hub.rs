@@ -3,7 +3,7 @@
 
 use crate::api::now;
 use crate::api::types::{ApiError, DiscoveryStatus, Event, SecretStorage};
-use crate::gate::{HubGate, RECORD_QUEUE};
+use crate::gate::{HubGate, RECORD_QUEUE, Record};
 use hearth_broker::Broker;
 use hearth_core::fingerprint::Fingerprints;
 use hearth_discovery::DiscoveryEvent;
@@ -51,13 +51,14 @@ impl Hub {
         store: Store,
         data_dir: &Path,
         secret_storage: SecretStorage,
-    ) -> Result<(Self, mpsc::Receiver<hearth_store::GateRecord>), hearth_store::StoreError> {
+    ) -> Result<(Self, mpsc::Receiver<Record>), hearth_store::StoreError> {
         let mut store = store;
         store.mark_all_offline()?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (records, records_rx) = mpsc::channel(RECORD_QUEUE);
         let gate = Arc::new(HubGate::new(records, events.clone()));
         gate.load(store.policies()?);
+        gate.load_claims(store.discovery_claims()?);
         let hub = Self {
             inner: Arc::new(Inner {
                 store: Mutex::new(store),
@@ -137,10 +138,12 @@ impl Hub {
         self.inner.broker_address.get().cloned().unwrap_or_else(|| "(the broker is off)".into())
     }
 
-    /// Reloads every device's policy into the gate, after a change a person made. Call with
-    /// the store lock held (pass its guard), so no other change slips in between.
+    /// Reloads every device's policy, and who describes which entity, into the gate, after a
+    /// change a person made. Call with the store lock held (pass its guard), so no other change
+    /// slips in between.
     pub(crate) fn reload_policies(&self, store: &Store) -> Result<(), ApiError> {
         self.inner.gate.load(store.policies()?);
+        self.inner.gate.load_claims(store.discovery_claims()?);
         Ok(())
     }
 

@@ -1,9 +1,12 @@
-//! The recorder: the one task that writes the gate's decisions to the store, in batches of
-//! whatever has queued up, on a blocking thread. The broker only ever queues (see `gate`).
+//! The recorder: the one task that writes the gate's decisions, and the discovery messages it
+//! accepted, to the store, in batches of whatever has queued up, on a blocking thread. The broker
+//! only ever queues (see `gate`).
 
 use crate::api::types::{Decision, Event};
+use crate::gate::Record;
 use crate::hub::Hub;
 use hearth_core::device::DeviceId;
+use hearth_core::discovery::Discovery;
 use hearth_store::GateRecord;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +18,7 @@ const KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Runs until cancelled, then writes what is still queued.
-pub async fn run(hub: Hub, mut rx: mpsc::Receiver<GateRecord>, cancel: CancellationToken) {
+pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationToken) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     loop {
@@ -49,29 +52,62 @@ async fn prune_old(hub: &Hub) {
     }
 }
 
-async fn write(hub: &Hub, batch: Vec<GateRecord>) {
+async fn write(hub: &Hub, batch: Vec<Record>) {
     if batch.is_empty() {
         return;
     }
+    let mut decisions = Vec::with_capacity(batch.len());
+    let mut discoveries = Vec::new();
+    for record in batch {
+        match record {
+            Record::Decision(d) => decisions.push(d),
+            Record::Discovery(id, d) => discoveries.push((id, d)),
+        }
+    }
     let hub = hub.clone();
     let written = tokio::task::spawn_blocking(move || {
-        let result = hub.store().record_decisions(&batch);
-        match result {
-            Ok(()) => {
-                // A refusal may have taught the manifest a new topic: the device page reloads.
-                let mut refused: Vec<&DeviceId> =
-                    batch.iter().filter(|r| matches!(r.decision, Decision::Drop(_))).filter_map(|r| r.device_id.as_ref()).collect();
-                refused.sort();
-                refused.dedup();
-                for id in refused {
-                    hub.publish(Event::BrokerChanged { id: id.clone() });
-                }
-            }
-            Err(e) => tracing::error!(decisions = batch.len(), "cannot record the gate's decisions: {e}"),
+        // A refusal may have taught the manifest a new topic, and a discovery message described
+        // new entities: those devices' pages reload.
+        let mut changed = record_decisions(&hub, &decisions);
+        changed.extend(file_discoveries(&hub, discoveries));
+        changed.sort();
+        changed.dedup();
+        for id in changed {
+            hub.publish(Event::BrokerChanged { id });
         }
     })
     .await;
     if let Err(e) = written {
         tracing::error!("the recorder failed: {e}");
     }
+}
+
+/// Writes the decisions; returns the devices with a refusal among them.
+fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
+    if decisions.is_empty() {
+        return vec![];
+    }
+    if let Err(e) = hub.store().record_decisions(decisions) {
+        tracing::error!(decisions = decisions.len(), "cannot record the gate's decisions: {e}");
+        return vec![];
+    }
+    decisions.iter().filter(|r| matches!(r.decision, Decision::Drop(_))).filter_map(|r| r.device_id.clone()).collect()
+}
+
+/// Files what accepted discovery messages describe. (The gate claimed their entities when it
+/// accepted them; the store refuses a second device's claim on its own as well.)
+fn file_discoveries(hub: &Hub, discoveries: Vec<(DeviceId, Discovery)>) -> Vec<DeviceId> {
+    if discoveries.is_empty() {
+        return vec![];
+    }
+    let mut store = hub.store();
+    let mut filed = Vec::new();
+    for (id, d) in discoveries {
+        match store.file_discovery(&id, &d, crate::api::now()) {
+            Ok(()) => filed.push(id),
+            // Forgotten meanwhile, or another device's claim was filed first.
+            Err(e) => tracing::warn!(%id, topic = d.scope, "cannot file a discovery message: {e}"),
+        }
+    }
+    filed
 }

@@ -2,6 +2,7 @@
 import type { AnonymousAccess } from "./AnonymousAccess";
 import type { CredentialView } from "./CredentialView";
 import type { DecisionView } from "./DecisionView";
+import type { DescribedView } from "./DescribedView";
 import type { DeviceId } from "./DeviceId";
 import type { RuleView } from "./RuleView";
 import type { SessionView } from "./SessionView";
@@ -34,4 +35,8 @@ anonymous: AnonymousAccess | null,
 /**
  * A firmware recognised from the topics it tried, with the rules it needs.
  */
-suggestions: Array<Suggestion>, };
+suggestions: Array<Suggestion>, 
+/**
+ * What its discovery messages describe (Home Assistant, Tasmota, Zigbee2MQTT).
+ */
+described: Array<DescribedView>, };

@@ -3,8 +3,8 @@
 
 use super::{Origin, now, parse_id};
 use crate::api::types::{
-    Actor, AddedDevice, AnonymousAccess, BrokerView, CredentialAction, CredentialView, DecisionView, Direction, Event, IssuedCredential,
-    RuleChoice, RuleStatus, RuleView, SessionView, TopicRule, TopicRuleRequest,
+    Actor, AddedDevice, AnonymousAccess, BrokerView, CredentialAction, CredentialView, DecisionView, DescribedView, Direction, Event,
+    IssuedCredential, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule, TopicRuleRequest,
 };
 use crate::api::types::{ApiError, DeviceId};
 use crate::hub::Hub;
@@ -173,6 +173,7 @@ impl Hub {
             ca_pem: self.ca_pem(),
             anonymous: store.anonymous(id)?.map(|p| AnonymousAccess { client_id: p.client_id, address: p.address }),
             suggestions,
+            described: described_views(store.described(id)?),
         })
     }
 
@@ -241,4 +242,24 @@ fn check_client_id(client_id: &str) -> Result<(), ApiError> {
         return Err(ApiError::bad_request(format!("a client id is 1 to {MAX_CLIENT_ID} bytes, without NUL")));
     }
     Ok(())
+}
+
+/// Groups entities under the device each belongs to; those naming no (known) device go last,
+/// one group per convention.
+fn described_views(on_file: hearth_store::Described) -> Vec<DescribedView> {
+    let mut views: Vec<DescribedView> =
+        on_file.devices.into_iter().map(|(source, device)| DescribedView { source, device: Some(device), entities: vec![] }).collect();
+    let mut loose: Vec<DescribedView> = Vec::new();
+    for (source, entity, _) in on_file.entities {
+        let owner = entity.described.as_deref().and_then(|key| views.iter().position(|v| v.device.as_ref().is_some_and(|d| d.key == key)));
+        match owner {
+            Some(i) => views[i].entities.push(entity),
+            None => match loose.iter_mut().find(|v| v.source == source) {
+                Some(group) => group.entities.push(entity),
+                None => loose.push(DescribedView { source, device: None, entities: vec![entity] }),
+            },
+        }
+    }
+    views.extend(loose);
+    views
 }

@@ -4,6 +4,7 @@
 
 pub use crate::secrets::SecretStorage;
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
+pub use hearth_core::discovery::{DescribedDevice, Entity, Source};
 pub use hearth_core::fingerprint::Kind;
 pub use hearth_core::gate::{Action, Decision, DropReason};
 pub use hearth_core::inventory::{Device, DeviceDetail, Service, StateChange};
@@ -279,6 +280,19 @@ pub struct BrokerView {
     pub anonymous: Option<AnonymousAccess>,
     /// A firmware recognised from the topics it tried, with the rules it needs.
     pub suggestions: Vec<Suggestion>,
+    /// What its discovery messages describe (Home Assistant, Tasmota, Zigbee2MQTT).
+    pub described: Vec<DescribedView>,
+}
+
+/// A device one of its discovery messages describes (a child behind a bridge, or itself as its
+/// firmware names it), with its entities. `device` is absent for entities whose message named
+/// no device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DescribedView {
+    pub source: Source,
+    pub device: Option<DescribedDevice>,
+    pub entities: Vec<Entity>,
 }
 
 /// A device let in without a credential: only with this client id, and from this address if set.
