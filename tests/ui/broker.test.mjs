@@ -154,10 +154,20 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         await snapshot.first().waitFor({ timeout: 10_000 });
         assert.match(await snapshot.first().textContent(), /1367 B/);
 
+        // The bridge's device list: its door sensor, described under it with what it exposes.
+        await page.goto(new URL("/#/", page.url()).href);
+        await page.locator(".device-name", { hasText: "Zigbee2MQTT bridge" }).click();
+        const door = section.locator("[data-testid=described-device]", { hasText: "front_door" });
+        await door.waitFor({ timeout: 10_000 });
+        assert.match(await door.locator("h4").textContent(), /Aqara MCCGQ11LM · Zigbee2MQTT's device list/);
+        assert.deepEqual(await door.locator("[data-testid=entity] td:first-child").allTextContents(), ["battery (%)", "contact", "linkquality (lqi)"]);
+
         // The Tasmota plug: connected with its firmware's client id, telemetry allowed.
         await page.goto(new URL("/#/", page.url()).href);
         await page.locator(".device-name", { hasText: "Kitchen plug (Tasmota)" }).click();
         await section.locator("[data-testid=session]", { hasText: "DVES_A1B2C3" }).waitFor({ timeout: 10_000 });
+        const relay = section.locator("[data-testid=described-device]", { hasText: "Sonoff S31" }).locator("[data-testid=entity]");
+        assert.match(await relay.textContent(), /Kitchen plug.*switch.*stat\/tasmota_A1B2C3\/POWER.*cmnd\/tasmota_A1B2C3\/POWER/s);
         await section.locator("[data-testid=decision][data-decision=allow]", { hasText: "tele/tasmota_A1B2C3/SENSOR" }).first().waitFor({ timeout: 12_000 });
         // A person denies its telemetry on the page; the next report (every 10 s) is refused.
         await section.getByRole("button", { name: "Deny publish tele/tasmota_A1B2C3/#" }).click();

@@ -1,17 +1,19 @@
-// The device page's MQTT section: its credential, live connections, manifest (what it may
+// The device page's MQTT section: its credential, live connections, what it describes, manifest (what it may
 // publish and subscribe to, and what it tried) and the gate's recent decisions.
 
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { BrokerView } from "../generated/BrokerView";
 import type { DecisionView } from "../generated/DecisionView";
+import type { DropReason } from "../generated/DropReason";
 import type { Device } from "../generated/Device";
 import type { Direction } from "../generated/Direction";
 import type { RuleView } from "../generated/RuleView";
 import { plural } from "../model";
 import type { Actions, AppState, DetailState, ShownSecret } from "../state";
+import { describedSection } from "./described";
 import { when } from "./parts";
 
-const REASONS: Record<string, string> = {
+const REASONS: Record<DropReason, string> = {
   quarantined: "the device is new (quarantined)",
   blocked: "the device is blocked",
   not_in_manifest: "no rule allows it",
@@ -20,6 +22,9 @@ const REASONS: Record<string, string> = {
   invalid_topic: "not a valid topic",
   bad_credentials: "wrong or unknown credential",
   client_id_taken: "client id bound to another device",
+  foreign_topic: "its discovery message names another device's topic",
+  entity_taken: "another device already describes this entity",
+  malformed_discovery: "an unreadable discovery message",
 };
 
 export function brokerSection(s: AppState, a: Actions, d: Device, detail: DetailState): TemplateResult {
@@ -36,7 +41,7 @@ export function brokerSection(s: AppState, a: Actions, d: Device, detail: Detail
 
 function loaded(s: AppState, a: Actions, d: Device, v: BrokerView): TemplateResult {
   const busy = s.busy.has(d.id);
-  return html`${credential(s, a, d, v, busy)} ${sessions(s, v)} ${manifest(a, d, v, busy)} ${decisions(s, v)}`;
+  return html`${credential(s, a, d, v, busy)} ${sessions(s, v)} ${describedSection(v)} ${manifest(a, d, v, busy)} ${decisions(s, v)}`;
 }
 
 function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boolean): TemplateResult {

@@ -55,7 +55,8 @@ const HOME: &[Firmware] = &[
                 json(
                     "tasmota/discovery/DC4F22A1B2C3/config",
                     serde_json::json!({"ip": "10.77.0.150", "dn": "Kitchen plug", "fn": ["Kitchen plug"], "hn": "tasmota-A1B2C3-0451",
-                        "mac": "DC4F22A1B2C3", "md": "Sonoff S31", "t": "tasmota_A1B2C3", "ft": "%prefix%/%topic%/", "tp": ["cmnd", "stat", "tele"]}),
+                        "mac": "DC4F22A1B2C3", "md": "Sonoff S31", "t": "tasmota_A1B2C3", "ft": "%prefix%/%topic%/", "tp": ["cmnd", "stat", "tele"],
+                        "rl": [1, 0, 0, 0, 0, 0, 0, 0], "sw": "13.2.0"}),
                 ),
             ]
         },
@@ -108,7 +109,10 @@ const HOME: &[Firmware] = &[
                         {"ieee_address": "0x00124b0022a1b2c3", "type": "Coordinator", "network_address": 0},
                         {"ieee_address": "0x00158d0001a2b3c4", "type": "EndDevice", "network_address": 28_301, "friendly_name": "front_door",
                          "power_source": "Battery", "model_id": "lumi.sensor_magnet.aq2",
-                         "definition": {"model": "MCCGQ11LM", "vendor": "Aqara", "description": "Door and window sensor"}}
+                         "definition": {"model": "MCCGQ11LM", "vendor": "Aqara", "description": "Door and window sensor",
+                            "exposes": [{"type": "binary", "name": "contact", "property": "contact", "access": 1},
+                                        {"type": "numeric", "name": "battery", "property": "battery", "unit": "%", "access": 1},
+                                        {"type": "numeric", "name": "linkquality", "property": "linkquality", "unit": "lqi", "access": 1}]}}
                     ]),
                 ),
             ]
