@@ -129,10 +129,32 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       }
       await suggestion.waitFor({ state: "detached" });
 
-      // Revoke: the page says so, and the secret no longer works.
+      // A new secret is asked about first (it cuts the device off); Escape keeps the old one and
+      // gives focus back to the button.
+      const confirm = page.locator("[data-testid=credential-dialog]");
+      await section.locator("[data-testid=rotate]").click();
+      assert.match(await confirm.locator("h2").textContent(), /Give Garage sensor a new secret\?/);
+      await page.keyboard.press("Escape");
+      await confirm.locator("h2").waitFor({ state: "detached" });
+      assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "rotate");
+      assert.equal((await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.5")).code, 0, "the old secret still works");
+      // Confirmed: the new secret is shown in a modal dialog; the old one stops working.
+      await section.locator("[data-testid=rotate]").click();
+      await confirm.locator("[data-testid=credential-confirm]").click();
+      const rotated = page.locator("[data-testid=secret]");
+      await rotated.waitFor();
+      assert.ok(await page.locator("#secret-dialog").evaluate((d) => d.open && d.matches(":modal")), "the secret is shown in a modal dialog");
+      const newPassword = (await rotated.locator("[data-testid=secret-password]").textContent()).trim();
+      assert.notEqual(newPassword, password);
+      await page.keyboard.press("Escape");
+      await rotated.waitFor({ state: "detached" });
+      assert.notEqual((await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.6")).code, 0, "the old secret is refused");
+
+      // Revoke, confirmed: the page says so, and the secret no longer works.
       await section.locator("[data-testid=revoke]").click();
+      await confirm.locator("[data-testid=credential-confirm]").click();
       await section.locator("[data-testid=issue]").waitFor();
-      const refused = await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.7");
+      const refused = await mosquittoPub(broker, username, newPassword, "garage/sensor/temperature", "21.7");
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /bad user name or password/i);
       assert.deepEqual(pageProblems, []);

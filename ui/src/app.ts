@@ -55,6 +55,7 @@ export class App implements Actions {
     forgetting: undefined,
     now: Date.now(),
     secret: undefined,
+    confirmingCredential: undefined,
   };
   private renderQueued = false;
   private listLoading = false;
@@ -68,6 +69,7 @@ export class App implements Actions {
   /** Where focus goes after the next render (route changes, removed rows). */
   private focusAfterRender: (() => void) | undefined;
   private forgetTrigger: HTMLElement | null = null;
+  private credentialTrigger: HTMLElement | null = null;
   /** The device whose page we came from, to return focus to its row. */
   private lastDetailId: DeviceId | undefined;
 
@@ -109,11 +111,20 @@ export class App implements Actions {
     });
   }
 
+  /** Opens and closes the modal dialogs to match the state (a <dialog> is modal only through
+   *  showModal()). The secret goes over any other dialog. */
   private syncDialog(): void {
-    const dialog = this.root.querySelector<HTMLDialogElement>("#forget-dialog");
-    if (!dialog) return;
-    if (this.state.forgetting && !dialog.open) dialog.showModal();
-    else if (!this.state.forgetting && dialog.open) dialog.close();
+    const wanted: [string, boolean][] = [
+      ["#forget-dialog", this.state.forgetting !== undefined],
+      ["#credential-dialog", this.state.confirmingCredential !== undefined],
+      ["#secret-dialog", this.state.secret !== undefined],
+    ];
+    for (const [id, open] of wanted) {
+      const dialog = this.root.querySelector<HTMLDialogElement>(id);
+      if (!dialog) continue;
+      if (open && !dialog.open) dialog.showModal();
+      else if (!open && dialog.open) dialog.close();
+    }
   }
 
   private announce(text: string): void {
@@ -378,6 +389,31 @@ export class App implements Actions {
     }, action === "rotate" ? `Could not issue a credential for ${device.name}.` : `Could not revoke the credential of ${device.name}.`);
   }
 
+  askCredential(device: Device, action: CredentialAction, trigger: HTMLElement | null): void {
+    this.credentialTrigger = trigger;
+    this.state.confirmingCredential = { device, action };
+    this.update();
+  }
+
+  cancelCredential(): void {
+    if (!this.state.confirmingCredential) return;
+    this.state.confirmingCredential = undefined;
+    const trigger = this.credentialTrigger;
+    this.credentialTrigger = null;
+    this.focusAfterRender = () => {
+      if (trigger?.isConnected) trigger.focus();
+    };
+    this.update();
+  }
+
+  confirmCredential(): void {
+    const asked = this.state.confirmingCredential;
+    if (!asked) return;
+    this.state.confirmingCredential = undefined;
+    this.credentialTrigger = null;
+    this.credential(asked.device, asked.action);
+  }
+
   async setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): Promise<boolean> {
     let done = false;
     await this.run(device, async () => {
@@ -421,6 +457,8 @@ export class App implements Actions {
   }
 
   closeSecret(): void {
+    // Closing the <dialog> (Escape) fires its close event after the button already closed it.
+    if (!this.state.secret) return;
     this.state.secret = undefined;
     this.announce("The secret is hidden now.");
     this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();

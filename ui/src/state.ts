@@ -65,6 +65,8 @@ export interface AppState {
   now: number;
   /** A credential to show once (after adding a device or rotating its secret). */
   secret: ShownSecret | undefined;
+  /** The credential change the confirmation dialog asks about. */
+  confirmingCredential: { device: Device; action: CredentialAction } | undefined;
 }
 
 export interface Actions {
@@ -76,7 +78,12 @@ export interface Actions {
   cancelForget(): void;
   dismissNotice(id: number): void;
   retry(): void;
+  /** Issues a credential to a device that has none (nothing to cut off: no question asked). */
   credential(device: Device, action: CredentialAction): void;
+  /** Asks before replacing or revoking a secret: either disconnects the device. */
+  askCredential(device: Device, action: CredentialAction, trigger: HTMLElement | null): void;
+  confirmCredential(): void;
+  cancelCredential(): void;
   /** Resolves true once the rule is in place (false if refused: the form keeps what was typed). */
   setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): Promise<boolean>;
   addDevice(name: string): void;

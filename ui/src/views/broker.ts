@@ -9,7 +9,7 @@ import type { Device } from "../generated/Device";
 import type { Direction } from "../generated/Direction";
 import type { RuleView } from "../generated/RuleView";
 import { plural } from "../model";
-import type { Actions, AppState, DetailState, ShownSecret } from "../state";
+import type { Actions, AppState, DetailState } from "../state";
 import { describedSection } from "./described";
 import { when } from "./parts";
 
@@ -65,11 +65,11 @@ function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boo
           </p>
           ${v.ca_pem ? caDownload(v.ca_pem) : nothing}
           <div class="actions">
-            <button type="button" class="btn" data-testid="rotate" aria-disabled=${busy} @click=${() => !busy && a.credential(d, "rotate")}>
-              New secret
+            <button type="button" class="btn" data-testid="rotate" aria-disabled=${busy} @click=${(e: Event) => !busy && a.askCredential(d, "rotate", e.currentTarget as HTMLElement)}>
+              New secret…
             </button>
-            <button type="button" class="btn quiet danger" data-testid="revoke" aria-disabled=${busy} @click=${() => !busy && a.credential(d, "revoke")}>
-              Revoke
+            <button type="button" class="btn quiet danger" data-testid="revoke" aria-disabled=${busy} @click=${(e: Event) => !busy && a.askCredential(d, "revoke", e.currentTarget as HTMLElement)}>
+              Revoke…
             </button>
           </div>
           <p class="muted">Either disconnects the device at once. Hearth keeps only a hash of the secret.</p>
@@ -266,24 +266,4 @@ function decisionRow(s: AppState, r: DecisionView): TemplateResult {
     <td>${r.action === "publish" ? `${r.bytes} B` : ""}</td>
     <td class=${refused ? "refused" : "allowed"}>${refused ? html`Refused: ${reason}` : "Allowed"}</td>
   </tr>`;
-}
-
-/** The one-time view of a new secret. */
-export function secretDialog(secret: ShownSecret | undefined, a: Actions): TemplateResult {
-  if (!secret) return html``;
-  const c = secret.credential;
-  return html`<div class="panel secret" role="alertdialog" aria-labelledby="secret-title" aria-describedby="secret-note" data-testid="secret">
-    <h2 id="secret-title" tabindex="-1">MQTT credential for ${secret.deviceName}</h2>
-    <p id="secret-note"><strong>Shown only now.</strong> Hearth keeps only a hash of the secret: copy it into the device before closing this.</p>
-    <dl class="facts">
-      <dt>Broker</dt>
-      <dd><code data-testid="secret-broker">${c.broker}</code></dd>
-      <dt>Username</dt>
-      <dd><code data-testid="secret-username">${c.username}</code></dd>
-      <dt>Password</dt>
-      <dd><code data-testid="secret-password" class="secret-value">${c.password}</code></dd>
-    </dl>
-    ${secret.qr ? html`<img class="qr" src=${secret.qr} alt="The same credential as a QR code" width="180" height="180" />` : nothing}
-    <button type="button" class="btn primary" data-testid="secret-close" @click=${() => a.closeSecret()}>I have copied it</button>
-  </div>`;
 }

@@ -1,6 +1,6 @@
 // The frame around every screen: header, warnings, the status bar, errors and the forget dialog.
 
-import { secretDialog } from "./broker";
+import { credentialConfirmDialog, secretDialog } from "./credential-dialogs";
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { Status } from "../generated/Status";
 import { plural } from "../model";
@@ -23,9 +23,9 @@ export function appView(s: AppState, a: Actions): TemplateResult {
         <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
       </span>
     </header>
-    ${banners(s.status)} ${notices(s, a)} ${secretDialog(s.secret, a)}
+    ${banners(s.status)} ${notices(s, a)}
     <main id="main" tabindex="-1">${page}</main>
-    ${statusBar(s)} ${forgetDialog(s, a)}
+    ${statusBar(s)} ${forgetDialog(s, a)} ${credentialConfirmDialog(s, a)} ${secretDialog(s, a)}
     <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;
 }
 
