@@ -12,6 +12,7 @@ fn main() {
         "credential",
         "set_topic_rule",
         "bind_client_id",
+        "set_anonymous",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build: {e:#}");

@@ -4,7 +4,7 @@
 //! on the main thread and freeze the window while SQLite works.
 
 use hearth::api::types::{
-    AddedDevice, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest, Verdict,
+    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest, Verdict,
 };
 use hearth::hub::Hub;
 use tauri::State;
@@ -60,6 +60,11 @@ pub async fn credential(hub: State<'_, Hub>, id: String, action: CredentialActio
 #[tauri::command]
 pub async fn bind_client_id(hub: State<'_, Hub>, id: String, client_id: Option<String>) -> Result<BrokerView, ApiError> {
     blocking(&hub, move |hub| hub.bind_client_id(&id, client_id.as_deref(), ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn set_anonymous(hub: State<'_, Hub>, id: String, access: Option<AnonymousAccess>) -> Result<BrokerView, ApiError> {
+    blocking(&hub, move |hub| hub.set_anonymous(&id, access, ORIGIN)).await
 }
 
 #[tauri::command]

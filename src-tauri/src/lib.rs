@@ -34,7 +34,8 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
             commands::broker_view,
             commands::credential,
             commands::set_topic_rule,
-            commands::bind_client_id
+            commands::bind_client_id,
+            commands::set_anonymous
         ])
         .setup(|app| {
             let engine = tauri::async_runtime::block_on(Engine::start(options()?)).map_err(|e| {

@@ -158,3 +158,15 @@ def test_a_will_carrying_a_forged_discovery_message_is_refused_at_connect(hub):
     assert r.returncode != 0 and "not authorised" in r.stderr.lower(), r.stderr
     refused = recorded(plug, "homeassistant/switch/lamp/config")
     assert refused[0]["action"] == "connect" and refused[0]["decision"] == {"decision": "drop", "detail": "foreign_topic"}
+
+
+def test_a_shelly_announced_over_mdns_is_proposed_its_topics_before_it_sends_anything(hub, responders):
+    responders.announce("_shelly._tcp", "shellyplusplugs-c4dd57877294", "shellyplusplugs-c4dd57877294",
+                        txt={"gen": "2", "app": "PlusPlugS", "ver": "1.4.4"})
+    found = hub.wait_for_device("shellyplusplugs-c4dd57877294")
+    view = json.loads(hub.cli("device", "topics", found["id"], "--json").stdout)
+    [suggestion] = view["suggestions"]
+    assert (suggestion["firmware"], suggestion["prefix"], suggestion["evidence"]) == ("Shelly (Gen2)", "shellyplusplugs-c4dd57877294", "mdns")
+    assert [(r["direction"], r["pattern"]) for r in suggestion["rules"]] == [
+        ("publish", "shellyplusplugs-c4dd57877294/#"), ("subscribe", "shellyplusplugs-c4dd57877294/rpc")]
+    assert view["rules"] == [], "proposed, not applied: a person decides"

@@ -20,10 +20,12 @@ import { HEARTH, cli, eventually, hubEnv, launchBrowser, remember, startHub, sto
 const execFileP = promisify(execFile);
 
 /** mosquitto_pub as a device; resolves with its exit code and output. */
+/** `username` null: no credential, as client id `password`. */
 async function mosquittoPub(broker, username, password, topic, message) {
   const [host, port] = broker.split(":");
+  const who = username === null ? ["-i", password] : ["-u", username, "-P", password];
   try {
-    await execFileP("mosquitto_pub", ["-h", host, "-p", port, "-u", username, "-P", password, "-t", topic, "-m", message, "-q", "1"], {
+    await execFileP("mosquitto_pub", ["-h", host, "-p", port, ...who, "-t", topic, "-m", message, "-q", "1"], {
       timeout: 10_000,
     });
     return { code: 0, stderr: "" };
@@ -157,6 +159,19 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       const refused = await mosquittoPub(broker, username, newPassword, "garage/sensor/temperature", "21.7");
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /bad user name or password/i);
+
+      // Firmware that cannot use a credential: let in without one, pinned to its client id.
+      assert.notEqual((await mosquittoPub(broker, null, "garage-legacy", "garage/sensor/temperature", "21.8")).code, 0, "nothing anonymous by default");
+      const anonymous = section.locator("[data-testid=anonymous-form]");
+      await anonymous.locator("summary").click();
+      await anonymous.getByLabel("Client id").fill("garage-legacy");
+      await anonymous.getByRole("button", { name: "Let it in without a credential" }).click();
+      await section.locator("[data-testid=anonymous]", { hasText: "garage-legacy" }).waitFor();
+      assert.equal((await mosquittoPub(broker, null, "garage-legacy", "garage/sensor/temperature", "21.9")).code, 0);
+      assert.notEqual((await mosquittoPub(broker, null, "another-client", "garage/sensor/temperature", "22.0")).code, 0, "only that client id");
+      await section.locator("[data-testid=anonymous-off]").click();
+      await anonymous.waitFor();
+      assert.notEqual((await mosquittoPub(broker, null, "garage-legacy", "garage/sensor/temperature", "22.1")).code, 0);
       assert.deepEqual(pageProblems, []);
     });
 

@@ -8,6 +8,7 @@
 import { render } from "lit-html";
 import { type Backend, toApiError } from "./api/backend";
 import QRCode from "qrcode";
+import type { AnonymousAccess } from "./generated/AnonymousAccess";
 import type { BrokerView } from "./generated/BrokerView";
 import type { CredentialAction } from "./generated/CredentialAction";
 import type { Suggestion } from "./generated/Suggestion";
@@ -431,6 +432,18 @@ export class App implements Actions {
       if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
       this.announce(clientId ? `${device.name}'s credential now works only for client id ${clientId}.` : `${device.name}'s credential works for any client id again.`);
     }, `Could not change the client id binding of ${device.name}.`);
+  }
+
+  setAnonymous(device: Device, access: AnonymousAccess | null): void {
+    void this.run(device, async () => {
+      const broker = await this.backend.setAnonymous(device.id, access);
+      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      this.announce(
+        access
+          ? `${device.name} may now connect without a credential, as client id ${access.client_id}${access.address ? ` from ${access.address}` : ""}.`
+          : `${device.name} needs its credential to connect again.`,
+      );
+    }, `Could not change how ${device.name} connects.`);
   }
 
   applySuggestion(device: Device, suggestion: Suggestion): void {

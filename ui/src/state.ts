@@ -1,6 +1,7 @@
 // What the screens render from, and what they can ask for. Views read `AppState` and call
 // `Actions`; only `app.ts` changes the state or talks to the backend.
 
+import type { AnonymousAccess } from "./generated/AnonymousAccess";
 import type { ApiError } from "./generated/ApiError";
 import type { BrokerView } from "./generated/BrokerView";
 import type { CredentialAction } from "./generated/CredentialAction";
@@ -88,6 +89,7 @@ export interface Actions {
   setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): Promise<boolean>;
   addDevice(name: string): void;
   bindClientId(device: Device, clientId: string | null): void;
+  setAnonymous(device: Device, access: AnonymousAccess | null): void;
   /** Allows every rule of a firmware suggestion. */
   applySuggestion(device: Device, suggestion: Suggestion): void;
   closeSecret(): void;

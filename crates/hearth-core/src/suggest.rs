@@ -19,6 +19,19 @@ pub struct Suggestion {
     pub prefix: String,
     /// Allowed rules to add (those already allowed are left out).
     pub rules: Vec<TopicRule>,
+    /// What gave the firmware away.
+    pub evidence: Evidence,
+}
+
+/// How a firmware was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Evidence {
+    /// The topics it tried follow the firmware's conventions.
+    Topics,
+    /// Its mDNS announcement (service type and name), before any traffic.
+    Mdns,
 }
 
 const ESPHOME_COMPONENTS: &[&str] =
@@ -41,21 +54,57 @@ pub fn suggest(tried: &[TopicRule], existing: &[TopicRule]) -> Vec<Suggestion> {
                 let base = format!("owntracks/{user}/{device}");
                 Some(("OwnTracks", *device, vec![publish(&base), publish(&format!("{base}/#"))]))
             }
-            [prefix, "status"] => Some(("ESPHome", *prefix, esphome(prefix, tried))),
-            [prefix, component, _, "state"] if ESPHOME_COMPONENTS.contains(component) => Some(("ESPHome", *prefix, esphome(prefix, tried))),
+            [prefix, "status"] => Some(("ESPHome", *prefix, esphome(prefix, tried_discovery(prefix, tried)))),
+            [prefix, component, _, "state"] if ESPHOME_COMPONENTS.contains(component) => {
+                Some(("ESPHome", *prefix, esphome(prefix, tried_discovery(prefix, tried))))
+            }
             _ => None,
         };
         let Some((firmware, prefix, rules)) = found else { continue };
-        if out.iter().any(|s| s.firmware == firmware && s.prefix == prefix) {
-            continue;
-        }
-        let missing: Vec<TopicRule> =
-            rules.into_iter().filter(|r| !existing.iter().any(|e| e.direction == r.direction && e.pattern == r.pattern)).collect();
-        if !missing.is_empty() {
-            out.push(Suggestion { firmware: firmware.to_owned(), prefix: prefix.to_owned(), rules: missing });
-        }
+        add(&mut out, (firmware, prefix, Evidence::Topics), rules, existing);
     }
     out
+}
+
+/// Suggestions from what a device announces over mDNS (service type and instance name), before
+/// it has sent anything: the firmwares whose MQTT prefix is their mDNS name. Shelly Gen2's prefix
+/// is its device id (`shellyplusplugs-c4dd57877294`, its `_shelly._tcp` name), Gen1's
+/// `shellies/<name>` (its `_http._tcp` name), ESPHome's its node name (`_esphomelib._tcp`), which
+/// also names its own Home Assistant discovery topics. Added to `known`, skipping firmwares
+/// and prefixes already there.
+pub fn from_services(services: &[(&str, &str)], existing: &[TopicRule], known: &mut Vec<Suggestion>) {
+    for &(service_type, instance) in services {
+        // A name is announced by anyone on the network: one with MQTT wildcards or levels would
+        // make a rule far wider than the device's own prefix.
+        if instance.is_empty() || instance.contains(['+', '#', '/']) || !crate::topic::is_valid_name(instance) {
+            continue;
+        }
+        let lower = instance.to_ascii_lowercase();
+        let found = match service_type {
+            "_shelly._tcp" if lower.starts_with("shelly") => {
+                Some(("Shelly (Gen2)", lower.clone(), vec![publish(&format!("{lower}/#")), subscribe(&format!("{lower}/rpc"))]))
+            }
+            "_http._tcp" if lower.starts_with("shelly") => Some(("Shelly (Gen1)", instance.to_owned(), shelly_gen1(instance))),
+            "_esphomelib._tcp" => Some(("ESPHome", instance.to_owned(), esphome(instance, true))),
+            _ => None,
+        };
+        if let Some((firmware, prefix, rules)) = found {
+            add(known, (firmware, &prefix, Evidence::Mdns), rules, existing);
+        }
+    }
+}
+
+/// Adds a suggestion of the rules not yet in `existing`, unless the firmware and prefix are
+/// already suggested or nothing is missing.
+fn add(out: &mut Vec<Suggestion>, (firmware, prefix, evidence): (&str, &str, Evidence), rules: Vec<TopicRule>, existing: &[TopicRule]) {
+    if out.iter().any(|s| s.firmware == firmware && s.prefix == prefix) {
+        return;
+    }
+    let missing: Vec<TopicRule> =
+        rules.into_iter().filter(|r| !existing.iter().any(|e| e.direction == r.direction && e.pattern == r.pattern)).collect();
+    if !missing.is_empty() {
+        out.push(Suggestion { firmware: firmware.to_owned(), prefix: prefix.to_owned(), rules: missing, evidence });
+    }
 }
 
 fn publish(pattern: &str) -> TopicRule {
@@ -83,15 +132,20 @@ fn zigbee2mqtt() -> Vec<TopicRule> {
     ]
 }
 
-/// ESPHome: its prefix, its commands, Home Assistant's birth message, and discovery messages
-/// for its own node id only if it tried to send them.
-fn esphome(prefix: &str, tried: &[TopicRule]) -> Vec<TopicRule> {
+/// ESPHome: its prefix, its commands, Home Assistant's birth message, and (`discovery`) the
+/// discovery messages for its own node id.
+fn esphome(prefix: &str, discovery: bool) -> Vec<TopicRule> {
     let mut rules = vec![publish(&format!("{prefix}/#")), subscribe(&format!("{prefix}/+/+/command")), subscribe("homeassistant/status")];
-    let discovery = format!("homeassistant/+/{prefix}/+/config");
-    if tried.iter().any(|r| crate::topic::matches(&discovery, &r.pattern)) {
-        rules.push(publish(&discovery));
+    if discovery {
+        rules.push(publish(&format!("homeassistant/+/{prefix}/+/config")));
     }
     rules
+}
+
+/// Whether a device known only from its topics tried to send discovery for its own node id.
+fn tried_discovery(prefix: &str, tried: &[TopicRule]) -> bool {
+    let discovery = format!("homeassistant/+/{prefix}/+/config");
+    tried.iter().any(|r| crate::topic::matches(&discovery, &r.pattern))
 }
 
 #[cfg(test)]
@@ -104,6 +158,51 @@ mod tests {
 
     fn patterns(s: &Suggestion) -> Vec<(Direction, &str)> {
         s.rules.iter().map(|r| (r.direction, r.pattern.as_str())).collect()
+    }
+
+    #[test]
+    fn firmware_is_proposed_from_the_mdns_name_before_any_traffic() {
+        let mut s = Vec::new();
+        let services = [
+            ("_shelly._tcp", "ShellyPlusPlugS-C4DD57877294"),
+            ("_http._tcp", "shelly1-84CCA8ADE2FA"),
+            ("_esphomelib._tcp", "living-room-climate"),
+            ("_airplay._tcp", "Living Room"),
+        ];
+        from_services(&services, &[], &mut s);
+        let found: Vec<_> = s.iter().map(|s| (s.firmware.as_str(), s.prefix.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("Shelly (Gen2)", "shellyplusplugs-c4dd57877294"),
+                ("Shelly (Gen1)", "shelly1-84CCA8ADE2FA"),
+                ("ESPHome", "living-room-climate")
+            ]
+        );
+        assert_eq!(
+            patterns(&s[0]),
+            [(Direction::Publish, "shellyplusplugs-c4dd57877294/#"), (Direction::Subscribe, "shellyplusplugs-c4dd57877294/rpc")]
+        );
+        assert!(patterns(&s[2]).contains(&(Direction::Publish, "homeassistant/+/living-room-climate/+/config")));
+    }
+
+    /// mDNS names are chosen by whoever announces them.
+    #[test]
+    fn an_mdns_name_with_wildcards_or_levels_proposes_nothing() {
+        let mut s = Vec::new();
+        from_services(
+            &[("_esphomelib._tcp", "+"), ("_esphomelib._tcp", "#"), ("_shelly._tcp", "shelly/+"), ("_esphomelib._tcp", "")],
+            &[],
+            &mut s,
+        );
+        assert_eq!(s, []);
+    }
+
+    #[test]
+    fn a_firmware_seen_in_traffic_and_over_mdns_is_proposed_once() {
+        let mut s = suggest(&tried(&["living-room-climate/status"]), &[]);
+        from_services(&[("_esphomelib._tcp", "living-room-climate")], &[], &mut s);
+        assert_eq!(s.len(), 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 // Both reject with a `BackendError` (an `ApiError`: `{code, message}`) so screens can show the
 // hub's own words to the person, whatever the transport.
 
+import type { AnonymousAccess } from "../generated/AnonymousAccess";
 import type { AddedDevice } from "../generated/AddedDevice";
 import type { BrokerView } from "../generated/BrokerView";
 import type { CredentialAction } from "../generated/CredentialAction";
@@ -36,6 +37,9 @@ export interface Backend {
   setTopicRule(id: DeviceId, request: TopicRuleRequest): Promise<BrokerView>;
   /** Binds the credential to one client id (null unbinds); disconnects the device. */
   bindClientId(id: DeviceId, clientId: string | null): Promise<BrokerView>;
+  /** Lets a device that cannot use a credential in without one, pinned to its client id (and
+   *  address, if given); null ends it. Disconnects the device. */
+  setAnonymous(id: DeviceId, access: AnonymousAccess | null): Promise<BrokerView>;
   /**
    * Live inventory events. Whenever the stream (re)attaches, the backend emits a synthetic
    * `resync`: events may have been missed, so the list must be reloaded. Returns an unsubscribe.

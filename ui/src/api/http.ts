@@ -227,6 +227,7 @@ export function httpBackend(): Backend {
     credential: (id, action) => request<IssuedCredential | null>("POST", `${path(id)}/credential`, { action }),
     setTopicRule: (id, rule) => request<BrokerView>("POST", `${path(id)}/topics`, rule),
     bindClientId: (id, clientId) => request<BrokerView>("POST", `${path(id)}/client-id`, { client_id: clientId }),
+    setAnonymous: (id, access) => request<BrokerView>("POST", `${path(id)}/anonymous`, access),
     onEvent: (cb) => stream.subscribe(cb),
     onConnection: (cb) => stream.onConnection(cb),
   };

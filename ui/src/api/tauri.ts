@@ -3,6 +3,7 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import type { AnonymousAccess } from "../generated/AnonymousAccess";
 import type { AddedDevice } from "../generated/AddedDevice";
 import type { BrokerView } from "../generated/BrokerView";
 import type { CredentialAction } from "../generated/CredentialAction";
@@ -38,6 +39,7 @@ export function tauriBackend(): Backend {
     credential: (id: DeviceId, action: CredentialAction) => call<IssuedCredential | null>("credential", { id, action }),
     setTopicRule: (id: DeviceId, request: TopicRuleRequest) => call<BrokerView>("set_topic_rule", { id, request }),
     bindClientId: (id: DeviceId, clientId: string | null) => call<BrokerView>("bind_client_id", { id, clientId }),
+    setAnonymous: (id: DeviceId, access: AnonymousAccess | null) => call<BrokerView>("set_anonymous", { id, access }),
     onEvent(cb: (e: Event) => void): () => void {
       let stopped = false;
       const unlisten = listen<Event>("hearth://event", (e) => cb(e.payload)).then((un) => {

@@ -50,10 +50,13 @@ function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boo
     <h3>Credential</h3>
     ${v.anonymous
       ? html`<p class="warn-text" data-testid="anonymous">
-          Connects without a credential, as client id <code>${v.anonymous.client_id}</code>${v.anonymous.address
-            ? html` from <code>${v.anonymous.address}</code>`
-            : nothing}. Give it a credential if its firmware can use one.
-        </p>`
+            Connects without a credential, as client id <code>${v.anonymous.client_id}</code>${v.anonymous.address
+              ? html` from <code>${v.anonymous.address}</code>`
+              : nothing}. Give it a credential if its firmware can use one.
+          </p>
+          <button type="button" class="btn quiet" data-testid="anonymous-off" aria-disabled=${busy} @click=${() => !busy && a.setAnonymous(d, null)}>
+            Require its credential
+          </button>`
       : nothing}
     ${c
       ? html`<p>
@@ -78,7 +81,32 @@ function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boo
           <button type="button" class="btn primary" data-testid="issue" aria-disabled=${busy} @click=${() => !busy && a.credential(d, "rotate")}>
             Issue a credential
           </button>`}
+    ${v.anonymous ? nothing : anonymousForm(a, d, busy)}
   </div>`;
+}
+
+/** For firmware that cannot use a credential: let it in without one, pinned to the client id it
+ *  uses and, better, the address it connects from. Tucked away: it is the exception. */
+function anonymousForm(a: Actions, d: Device, busy: boolean): TemplateResult {
+  const submit = (e: SubmitEvent) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget as HTMLFormElement);
+    const clientId = String(form.get("client_id") ?? "").trim();
+    const address = String(form.get("address") ?? "").trim();
+    if (clientId && !busy) a.setAnonymous(d, { client_id: clientId, address: address || null });
+  };
+  return html`<details class="anonymous" data-testid="anonymous-form">
+    <summary>Its firmware cannot use a credential?</summary>
+    <p class="muted">
+      Hearth can let it in without one, but only with this client id and, if you give it, only from this address. Anyone who
+      knows the client id could pose as it otherwise.
+    </p>
+    <form class="rule-form" @submit=${submit}>
+      <label>Client id <input name="client_id" required maxlength="256" placeholder="DVES_A1B2C3" autocomplete="off" spellcheck="false" /></label>
+      <label>From address (optional) <input name="address" maxlength="45" placeholder="192.168.1.23" autocomplete="off" spellcheck="false" /></label>
+      <button type="submit" class="btn">Let it in without a credential</button>
+    </form>
+  </details>`;
 }
 
 /** Hearth's CA certificate, to install on a device that connects over TLS. A data: link works
@@ -136,7 +164,8 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
     ${v.suggestions.map(
       (s) => html`<div class="proposals" data-testid="suggestion" data-firmware=${s.firmware}>
         <p>
-          <strong>${d.name}</strong> talks like <strong>${s.firmware}</strong> (as <code>${s.prefix}</code>). Its usual topics:
+          <strong>${d.name}</strong> ${s.evidence === "mdns" ? "announces itself as" : "talks like"} <strong>${s.firmware}</strong> (as
+          <code>${s.prefix}</code>). Its usual topics:
           ${s.rules.map((r) => html`<code>${r.direction} ${r.pattern}</code> `)}
         </p>
         <button type="button" class="btn primary" aria-disabled=${busy} @click=${() => !busy && a.applySuggestion(d, s)}>

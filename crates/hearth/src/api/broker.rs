@@ -117,7 +117,10 @@ impl Hub {
         let stored = store.topic_rules(id)?;
         let (tried, decided): (Vec<TopicRule>, Vec<TopicRule>) =
             stored.iter().map(|r| r.rule.clone()).partition(|r| r.status == RuleStatus::Learned);
-        let suggestions = hearth_core::suggest::suggest(&tried, &decided);
+        let mut suggestions = hearth_core::suggest::suggest(&tried, &decided);
+        let services = store.device(id)?.device.services;
+        let announced: Vec<(&str, &str)> = services.iter().map(|s| (s.service_type.as_str(), s.instance.as_str())).collect();
+        hearth_core::suggest::from_services(&announced, &decided, &mut suggestions);
         let rules = stored
             .into_iter()
             .map(|r| RuleView {
