@@ -2,12 +2,13 @@
 //! accepted, to the store, in batches of whatever has queued up, on a blocking thread. The broker
 //! only ever queues (see `gate`).
 
-use crate::api::types::{Decision, Event};
+use crate::api::types::Event;
 use crate::gate::Record;
 use crate::hub::Hub;
 use hearth_core::device::DeviceId;
 use hearth_core::discovery::Discovery;
 use hearth_store::GateRecord;
+use std::collections::HashSet;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -16,20 +17,32 @@ const BATCH: usize = 4096;
 /// How long the raw record of each decision is kept, and how often older ones are pruned.
 const KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often open device pages are told their device's record changed: often enough to look
+/// live, seldom enough that a device sending hundreds of messages a second costs its page (and
+/// every connected browser's event stream) two reloads a second, not hundreds.
+const TELL_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Runs until cancelled, then writes what is still queued.
 pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationToken) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut prune = tokio::time::interval(PRUNE_EVERY);
+    let mut tell = tokio::time::interval(TELL_EVERY);
+    tell.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changed: HashSet<DeviceId> = HashSet::new();
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
             _ = prune.tick() => prune_old(&hub).await,
+            _ = tell.tick() => {
+                for id in changed.drain() {
+                    hub.publish(Event::BrokerChanged { id });
+                }
+            }
             n = rx.recv_many(&mut batch, BATCH) => {
                 if n == 0 {
                     break;
                 }
-                write(&hub, std::mem::take(&mut batch)).await;
+                changed.extend(write(&hub, std::mem::take(&mut batch)).await);
             }
         }
     }
@@ -52,9 +65,10 @@ async fn prune_old(hub: &Hub) {
     }
 }
 
-async fn write(hub: &Hub, batch: Vec<Record>) {
+/// Writes a batch; returns the devices whose records it changed.
+async fn write(hub: &Hub, batch: Vec<Record>) -> Vec<DeviceId> {
     if batch.is_empty() {
-        return;
+        return vec![];
     }
     let mut decisions = Vec::with_capacity(batch.len());
     let mut discoveries = Vec::new();
@@ -66,23 +80,18 @@ async fn write(hub: &Hub, batch: Vec<Record>) {
     }
     let hub = hub.clone();
     let written = tokio::task::spawn_blocking(move || {
-        // A refusal may have taught the manifest a new topic, and a discovery message described
-        // new entities: those devices' pages reload.
         let mut changed = record_decisions(&hub, &decisions);
         changed.extend(file_discoveries(&hub, discoveries));
-        changed.sort();
-        changed.dedup();
-        for id in changed {
-            hub.publish(Event::BrokerChanged { id });
-        }
+        changed
     })
     .await;
-    if let Err(e) = written {
+    written.unwrap_or_else(|e| {
         tracing::error!("the recorder failed: {e}");
-    }
+        vec![]
+    })
 }
 
-/// Writes the decisions; returns the devices with a refusal among them.
+/// Writes the decisions; returns the devices they are about.
 fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
     if decisions.is_empty() {
         return vec![];
@@ -91,7 +100,7 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
         tracing::error!(decisions = decisions.len(), "cannot record the gate's decisions: {e}");
         return vec![];
     }
-    decisions.iter().filter(|r| matches!(r.decision, Decision::Drop(_))).filter_map(|r| r.device_id.clone()).collect()
+    decisions.iter().filter_map(|r| r.device_id.clone()).collect()
 }
 
 /// Files what accepted discovery messages describe. (The gate claimed their entities when it
