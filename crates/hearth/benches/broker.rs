@@ -3,10 +3,14 @@
 //! every packet: Hearth through its gate (manifest + recorder writing every decision to SQLite),
 //! Mosquitto with a password file and an ACL file. The load comes from rumqttc clients.
 //!
-//! - fan-in: 4 publishers send QoS 1 messages as fast as the broker acknowledges them, one
+//! - fan-in (the issue's): 50 publishers send QoS 0 messages of 64 bytes as fast as they can, one
+//!   subscriber on `#` receives them; messages delivered per second, and how many arrived.
+//! - fan-in, QoS 1: 4 publishers send QoS 1 messages as fast as the broker acknowledges them, one
 //!   subscriber receives them all; messages per second, end to end.
 //! - latency: one publisher sends QoS 1 messages at a steady 500 per second; the subscriber
 //!   measures publish → delivery time; p50 and p99.
+//! - idle devices: 1 000 clients connect at once and stay connected; the time until all are
+//!   connected, and the broker's resident memory before and after.
 //!
 //! Usage: cargo bench -p hearth --bench broker -- HEARTH_BINARY
 
@@ -18,6 +22,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PUBLISHERS: usize = 4;
 const FAN_IN_MESSAGES: usize = 20_000; // per publisher
+const QOS0_PUBLISHERS: usize = 50;
+const QOS0_MESSAGES: usize = 2_000; // per publisher
+const IDLE_CLIENTS: usize = 1_000;
 const LATENCY_MESSAGES: usize = 5_000;
 const LATENCY_RATE: u64 = 500; // per second
 const PAYLOAD: usize = 64;
@@ -40,10 +47,15 @@ impl Drop for Broker {
 
 #[derive(Debug, Clone, Copy)]
 struct Results {
+    qos0_per_sec: f64,
+    qos0_delivered: usize,
     fan_in_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
     rss_kib: u64,
+    idle_connect_ms: f64,
+    idle_rss_before_kib: u64,
+    idle_rss_after_kib: u64,
 }
 
 fn main() -> Result<()> {
@@ -58,26 +70,170 @@ fn main() -> Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "fan_in_msgs_per_sec": { "hearth": hearth.fan_in_per_sec.round(), "mosquitto": mosquitto.fan_in_per_sec.round(),
+            "fan_in_qos0_msgs_per_sec": { "hearth": hearth.qos0_per_sec.round(), "mosquitto": mosquitto.qos0_per_sec.round(),
+                                          "ratio": (ratio(hearth.qos0_per_sec, mosquitto.qos0_per_sec) * 100.0).round() / 100.0 },
+            "fan_in_qos0_delivered": { "hearth": hearth.qos0_delivered, "mosquitto": mosquitto.qos0_delivered, "sent": QOS0_PUBLISHERS * QOS0_MESSAGES },
+            "fan_in_qos1_msgs_per_sec": { "hearth": hearth.fan_in_per_sec.round(), "mosquitto": mosquitto.fan_in_per_sec.round(),
                                      "ratio": (ratio(hearth.fan_in_per_sec, mosquitto.fan_in_per_sec) * 100.0).round() / 100.0 },
             "qos1_latency_ms": { "hearth": { "p50": hearth.p50_ms, "p99": hearth.p99_ms },
                                  "mosquitto": { "p50": mosquitto.p50_ms, "p99": mosquitto.p99_ms },
                                  "p99_ratio": (ratio(hearth.p99_ms, mosquitto.p99_ms) * 100.0).round() / 100.0 },
-            "rss_kib_after": { "hearth": hearth.rss_kib, "mosquitto": mosquitto.rss_kib },
-            "setup": { "publishers": PUBLISHERS, "messages_per_publisher": FAN_IN_MESSAGES, "payload_bytes": PAYLOAD,
-                       "latency_messages": LATENCY_MESSAGES, "latency_rate_per_sec": LATENCY_RATE }
+            "rss_kib_after_load": { "hearth": hearth.rss_kib, "mosquitto": mosquitto.rss_kib },
+            "idle_clients": { "connect_all_ms": { "hearth": hearth.idle_connect_ms, "mosquitto": mosquitto.idle_connect_ms,
+                                                  "ratio": (ratio(hearth.idle_connect_ms, mosquitto.idle_connect_ms) * 100.0).round() / 100.0 },
+                              "rss_kib_before": { "hearth": hearth.idle_rss_before_kib, "mosquitto": mosquitto.idle_rss_before_kib },
+                              "rss_kib_connected": { "hearth": hearth.idle_rss_after_kib, "mosquitto": mosquitto.idle_rss_after_kib },
+                              "kib_per_client": { "hearth": per_client(&hearth), "mosquitto": per_client(&mosquitto) } },
+            "setup": { "qos0_publishers": QOS0_PUBLISHERS, "qos0_messages_per_publisher": QOS0_MESSAGES,
+                       "qos1_publishers": PUBLISHERS, "qos1_messages_per_publisher": FAN_IN_MESSAGES, "payload_bytes": PAYLOAD,
+                       "latency_messages": LATENCY_MESSAGES, "latency_rate_per_sec": LATENCY_RATE, "idle_clients": IDLE_CLIENTS }
         })
     );
     Ok(())
 }
 
+fn per_client(r: &Results) -> f64 {
+    ((r.idle_rss_after_kib.saturating_sub(r.idle_rss_before_kib)) as f64 / IDLE_CLIENTS as f64 * 10.0).round() / 10.0
+}
+
 async fn measure(broker: Broker) -> Result<Results> {
     wait_for_port(broker.port).await?;
+    let (idle_connect_ms, idle_rss_before_kib, idle_rss_after_kib) =
+        idle(&broker).await.with_context(|| format!("idle clients against {}", broker.name))?;
+    let (qos0_per_sec, qos0_delivered) = fan_in_qos0(&broker).await.with_context(|| format!("QoS 0 fan-in against {}", broker.name))?;
     let fan_in_per_sec = fan_in(&broker).await.with_context(|| format!("fan-in against {}", broker.name))?;
     let (p50_ms, p99_ms) = latency(&broker).await.with_context(|| format!("latency against {}", broker.name))?;
     let rss_kib = rss_kib(broker.process.id());
-    eprintln!("{}: {fan_in_per_sec:.0} msg/s fan-in, QoS 1 latency p50 {p50_ms:.2} ms p99 {p99_ms:.2} ms, {rss_kib} KiB", broker.name);
-    Ok(Results { fan_in_per_sec, p50_ms, p99_ms, rss_kib })
+    eprintln!(
+        "{}: QoS 0 fan-in {qos0_per_sec:.0} msg/s ({qos0_delivered} delivered), QoS 1 fan-in {fan_in_per_sec:.0} msg/s, latency p50 {p50_ms:.2} ms p99 {p99_ms:.2} ms, {rss_kib} KiB; {IDLE_CLIENTS} idle clients connected in {idle_connect_ms:.0} ms, {idle_rss_before_kib} → {idle_rss_after_kib} KiB",
+        broker.name
+    );
+    Ok(Results {
+        qos0_per_sec,
+        qos0_delivered,
+        fan_in_per_sec,
+        p50_ms,
+        p99_ms,
+        rss_kib,
+        idle_connect_ms,
+        idle_rss_before_kib,
+        idle_rss_after_kib,
+    })
+}
+
+/// 1 000 clients connect at once (each its own client id, keep-alive 60 s) and stay; returns the
+/// time until all are connected and the broker's memory before and once they are.
+async fn idle(broker: &Broker) -> Result<(f64, u64, u64)> {
+    let before = rss_kib(broker.process.id());
+    let started = Instant::now();
+    let mut clients = Vec::with_capacity(IDLE_CLIENTS);
+    let (connected_tx, mut connected_rx) = tokio::sync::mpsc::channel::<Result<(), String>>(IDLE_CLIENTS);
+    for n in 0..IDLE_CLIENTS {
+        let (client, mut events) = client(broker, &format!("bench-idle-{n}"), &broker.publisher);
+        let tx = connected_tx.clone();
+        clients.push((
+            client,
+            tokio::spawn(async move {
+                let mut told = false;
+                loop {
+                    match events.poll().await {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) if !told => {
+                            told = true;
+                            let _ = tx.send(Ok(())).await;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            if !told {
+                                let _ = tx.send(Err(e.to_string())).await;
+                            }
+                            return;
+                        }
+                    }
+                }
+            }),
+        ));
+    }
+    for _ in 0..IDLE_CLIENTS {
+        match tokio::time::timeout(Duration::from_secs(60), connected_rx.recv()).await {
+            Ok(Some(Ok(()))) => {}
+            Ok(Some(Err(e))) => bail!("an idle client could not connect: {e}"),
+            _ => bail!("the idle clients did not all connect within a minute"),
+        }
+    }
+    let connect_ms = (started.elapsed().as_secs_f64() * 1000.0).round();
+    // Settle: buffers allocated lazily, and the hub's recording of the connects.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib(broker.process.id());
+    for (client, task) in clients {
+        let _ = client.disconnect().await;
+        tokio::time::sleep(Duration::from_micros(200)).await;
+        task.abort();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok((connect_ms, before, after))
+}
+
+/// The fan-in: 50 publishers, QoS 0, into one subscriber on `#`. QoS 0 may be dropped
+/// under load by either broker, so what arrived is counted and reported next to the rate.
+async fn fan_in_qos0(broker: &Broker) -> Result<(f64, usize)> {
+    let total = QOS0_PUBLISHERS * QOS0_MESSAGES;
+    let (sub, mut events) = client(broker, "bench-sub-all", &broker.subscriber);
+    sub.subscribe("#", QoS::AtMostOnce).await?;
+    loop {
+        if let Event::Incoming(Packet::SubAck(ack)) = events.poll().await? {
+            if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
+                bail!("the subscription to # was refused");
+            }
+            break;
+        }
+    }
+    let counter = tokio::spawn(async move {
+        let _keep = sub;
+        let (mut received, mut last) = (0usize, Instant::now());
+        while received < total {
+            // Two quiet seconds: whatever was dropped is not coming.
+            match tokio::time::timeout(Duration::from_secs(2), events.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => {
+                    received += 1;
+                    last = Instant::now();
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(anyhow::anyhow!("subscriber: {e}")),
+                Err(_) => break,
+            }
+        }
+        Ok((received, last))
+    });
+    let started = Instant::now();
+    let mut publishers = Vec::new();
+    for n in 0..QOS0_PUBLISHERS {
+        let (publisher, mut events) = client(broker, &format!("bench-pub0-{n}"), &broker.publisher);
+        publishers.push(tokio::spawn(async move {
+            let topic = format!("bench/fan-in-0/{n}");
+            let sender = tokio::spawn(async move {
+                for _ in 0..QOS0_MESSAGES {
+                    publisher.publish(topic.as_str(), QoS::AtMostOnce, false, vec![7u8; PAYLOAD]).await?;
+                }
+                Ok::<_, rumqttc::ClientError>(publisher)
+            });
+            let mut sent = 0;
+            while sent < QOS0_MESSAGES {
+                if let Event::Outgoing(rumqttc::Outgoing::Publish(_)) = events.poll().await? {
+                    sent += 1;
+                }
+            }
+            let publisher = sender.await??;
+            // Flush: the DISCONNECT goes out after the last publish.
+            publisher.disconnect().await?;
+            while !matches!(events.poll().await, Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_)) {}
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for p in publishers {
+        p.await??;
+    }
+    let (received, last) = counter.await??;
+    Ok((received as f64 / last.duration_since(started).as_secs_f64(), received))
 }
 
 fn client(broker: &Broker, id: &str, (user, pass): &(String, String)) -> (AsyncClient, rumqttc::EventLoop) {
@@ -192,7 +348,7 @@ fn start_mosquitto(port: u16) -> Result<Broker> {
         }
     }
     let acl = dir.path().join("acl");
-    std::fs::write(&acl, format!("user {}\ntopic write bench/#\n\nuser {}\ntopic read bench/#\n", publisher.0, subscriber.0))?;
+    std::fs::write(&acl, format!("user {}\ntopic write bench/#\n\nuser {}\ntopic read #\n", publisher.0, subscriber.0))?;
     let config = dir.path().join("mosquitto.conf");
     std::fs::write(
         &config,
@@ -250,7 +406,7 @@ fn start_hearth(binary: &Path, port: u16) -> Result<Broker> {
     for (name, direction) in [("Bench publisher", "--publish"), ("Bench subscriber", "--subscribe")] {
         let added = cli(&["device", "add", name, "--json"])?;
         let id = added["id"].as_str().context("no id")?.to_owned();
-        cli(&["device", "allow", &id, direction, "bench/#"])?;
+        cli(&["device", "allow", &id, direction, if direction == "--subscribe" { "#" } else { "bench/#" }])?;
         credentials
             .push((added["username"].as_str().unwrap_or_default().to_owned(), added["password"].as_str().unwrap_or_default().to_owned()));
     }

@@ -21,6 +21,10 @@ const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// live, seldom enough that a device sending hundreds of messages a second costs its page (and
 /// every connected browser's event stream) two reloads a second, not hundreds.
 const TELL_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long records gather before a write, unless a full batch is there sooner: at a trickle,
+/// one transaction (and one WAL sync) per message would take CPU and disk from the broker on a
+/// small machine and add to every message's latency.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Runs until cancelled, then writes what is still queued.
 pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationToken) {
@@ -28,8 +32,12 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut tell = tokio::time::interval(TELL_EVERY);
     tell.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut gather = tokio::time::interval(GATHER);
+    gather.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut changed: HashSet<DeviceId> = HashSet::new();
     loop {
+        // Never more than a batch in hand: a full one is written at once.
+        let room = BATCH - batch.len();
         tokio::select! {
             () = cancel.cancelled() => break,
             _ = prune.tick() => prune_old(&hub).await,
@@ -38,11 +46,14 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
                     hub.publish(Event::BrokerChanged { id });
                 }
             }
-            n = rx.recv_many(&mut batch, BATCH) => {
+            _ = gather.tick(), if !batch.is_empty() => changed.extend(write(&hub, std::mem::take(&mut batch)).await),
+            n = rx.recv_many(&mut batch, room) => {
                 if n == 0 {
                     break;
                 }
-                changed.extend(write(&hub, std::mem::take(&mut batch)).await);
+                if batch.len() >= BATCH {
+                    changed.extend(write(&hub, std::mem::take(&mut batch)).await);
+                }
             }
         }
     }
