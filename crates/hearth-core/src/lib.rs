@@ -15,11 +15,14 @@
 //! - [`credential`]: a device's MQTT secret and its hash.
 //! - [`discovery`]: Home Assistant, Tasmota and Zigbee2MQTT discovery messages: the entities
 //!   and devices they describe, and the topics they name (no device may describe another's).
+//! - [`classify`]: the categories of data in a message (per JSON field and per topic, from
+//!   `categories.toml`) and its shape (field paths, types, examples).
 //! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it.
 //!
 //! Data flows sighting → identity keys (which device?) → fingerprint (what is it?) → the store;
 //! and MQTT packet → gate (device state + manifest) → decision → broker and record.
 
+pub mod classify;
 pub mod credential;
 pub mod device;
 pub mod discovery;
