@@ -17,6 +17,8 @@
 //!   and devices they describe, and the topics they name (no device may describe another's).
 //! - [`classify`]: the categories of data in a message (per JSON field and per topic, from
 //!   `categories.toml`) and its shape (field paths, types, examples).
+//! - [`privacy`]: retention per category of data and fields to redact, with protective defaults.
+//! - [`review`]: what the ledger answers about a device and about the home.
 //! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it.
 //!
 //! Data flows sighting → identity keys (which device?) → fingerprint (what is it?) → the store;
@@ -31,6 +33,8 @@ pub mod gate;
 pub mod identity;
 pub mod inventory;
 pub mod manifest;
+pub mod privacy;
+pub mod review;
 pub mod sighting;
 pub mod suggest;
 pub mod topic;

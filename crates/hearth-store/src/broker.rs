@@ -62,6 +62,9 @@ pub struct GateRecord {
     pub bytes: u64,
     pub qos: u8,
     pub decision: Decision,
+    /// A publish's payload, for the ledger; absent for other actions and when the recorder was
+    /// too far behind to carry it.
+    pub payload: Option<Vec<u8>>,
 }
 
 impl Store {
@@ -364,6 +367,7 @@ impl Store {
                 bytes: bytes.max(0) as u64,
                 qos,
                 decision: parse_decision(&decision, reason.as_deref())?,
+                payload: None,
             })
         })
         .collect()
@@ -394,7 +398,14 @@ fn credential_of(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Option<Cr
         .optional()?)
 }
 
-fn audit(tx: &rusqlite::Transaction<'_>, at: Millis, actor: &Actor, origin: &str, action: &str, subject: &str) -> Result<(), StoreError> {
+pub(crate) fn audit(
+    tx: &rusqlite::Transaction<'_>,
+    at: Millis,
+    actor: &Actor,
+    origin: &str,
+    action: &str,
+    subject: &str,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit (at, actor, origin, action, subject) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![at, actor.as_str(), origin, action, subject],
@@ -451,7 +462,17 @@ mod tests {
     }
 
     fn record(id: &DeviceId, action: Action, topic: &str, decision: Decision) -> GateRecord {
-        GateRecord { at: 10, device_id: Some(id.clone()), client_id: "c1".into(), action, topic: topic.into(), bytes: 5, qos: 1, decision }
+        GateRecord {
+            at: 10,
+            device_id: Some(id.clone()),
+            client_id: "c1".into(),
+            action,
+            topic: topic.into(),
+            bytes: 5,
+            qos: 1,
+            decision,
+            payload: None,
+        }
     }
 
     #[test]

@@ -425,9 +425,12 @@ fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Mil
         "anonymous_clients",
         "described_devices",
         "entities",
+        "privacy_retention",
+        "privacy_redactions",
     ] {
         tx.execute(&format!("UPDATE OR IGNORE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;
     }
+    crate::ledger::merge(tx, keep, absorb)?;
     tx.execute(
         "UPDATE devices SET first_seen = MIN(first_seen, (SELECT first_seen FROM devices WHERE id = ?2)) WHERE id = ?1",
         params![keep.as_str(), absorb.as_str()],

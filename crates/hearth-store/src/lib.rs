@@ -7,6 +7,9 @@
 //! - [`broker`]: each device's MQTT credential (hash only), its manifest of topic rules, devices
 //!   added by hand, and the gate's recorded decisions; [`DevicePolicy`] is what the gate keeps
 //!   in memory.
+//! - [`ledger`]: what devices send: every message's metadata, each topic's fields and
+//!   categories, samples within retention, hourly rollups; [`review`] reads it back, [`privacy`]
+//!   holds each device's retention and redaction choices.
 //! - [`described`]: the devices and entities devices' discovery messages describe.
 //! - [`error`]: the store's error type, whose messages say what to do.
 //!
@@ -16,13 +19,18 @@
 pub mod broker;
 pub mod described;
 pub mod error;
+pub mod export;
 pub mod inventory;
+pub mod ledger;
+pub mod privacy;
+pub mod review;
 pub mod schema;
 
 pub use broker::{AnonymousPin, CredentialInfo, DevicePolicy, GateRecord, StoredRule};
 pub use described::{Described, DiscoveryClaims};
 pub use error::StoreError;
 pub use inventory::SightingOutcome;
+pub use ledger::LedgerEntry;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

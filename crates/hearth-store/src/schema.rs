@@ -145,6 +145,88 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX entities_scope ON entities(scope);
     CREATE INDEX described_devices_scope ON described_devices(scope);
     "#,
+    // 5: the ledger: every message's metadata, what each topic carries (its fields and their
+    // categories), payload samples within retention, hourly rollups for charts; and each
+    // device's privacy choices. Everything goes with its device when it is forgotten.
+    r#"
+    CREATE TABLE ledger_topics (
+        id            INTEGER PRIMARY KEY,
+        device_id     TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        topic         TEXT NOT NULL,
+        content_type  TEXT NOT NULL,
+        categories    INTEGER NOT NULL,   -- bit set of every category seen on it
+        first_seen    INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL,
+        UNIQUE (device_id, topic)
+    ) STRICT;
+    CREATE TABLE ledger_messages (
+        id          INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        topic_id    INTEGER NOT NULL REFERENCES ledger_topics(id) ON DELETE CASCADE,
+        bytes       INTEGER NOT NULL,
+        qos         INTEGER NOT NULL,
+        decision    TEXT NOT NULL CHECK (decision IN ('allow', 'redact', 'drop')),
+        reason      TEXT,
+        categories  INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX ledger_messages_device ON ledger_messages(device_id, at);
+    CREATE INDEX ledger_messages_topic ON ledger_messages(topic_id);
+    CREATE INDEX ledger_messages_at ON ledger_messages(at);
+    CREATE TABLE ledger_fields (
+        topic_id    INTEGER NOT NULL REFERENCES ledger_topics(id) ON DELETE CASCADE,
+        path        TEXT NOT NULL,
+        value_type  TEXT NOT NULL,
+        category    TEXT NOT NULL,
+        example     TEXT,               -- NULL unless its category's retention keeps values
+        example_at  INTEGER,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        PRIMARY KEY (topic_id, path)
+    ) STRICT;
+    CREATE TABLE ledger_samples (
+        id        INTEGER PRIMARY KEY,
+        topic_id  INTEGER NOT NULL REFERENCES ledger_topics(id) ON DELETE CASCADE,
+        at        INTEGER NOT NULL,
+        payload   BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX ledger_samples_topic ON ledger_samples(topic_id, at);
+    CREATE TABLE ledger_category_hours (
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        hour       INTEGER NOT NULL,
+        category   TEXT NOT NULL,
+        messages   INTEGER NOT NULL,
+        bytes      INTEGER NOT NULL,
+        PRIMARY KEY (device_id, hour, category)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE ledger_topic_hours (
+        topic_id   INTEGER NOT NULL REFERENCES ledger_topics(id) ON DELETE CASCADE,
+        hour       INTEGER NOT NULL,
+        messages   INTEGER NOT NULL,
+        bytes      INTEGER NOT NULL,
+        refused    INTEGER NOT NULL,
+        redacted   INTEGER NOT NULL,
+        PRIMARY KEY (topic_id, hour)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE ledger_refusal_hours (
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        hour       INTEGER NOT NULL,
+        reason     TEXT NOT NULL,
+        count      INTEGER NOT NULL,
+        PRIMARY KEY (device_id, hour, reason)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE privacy_retention (
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        category   TEXT NOT NULL,
+        retention  TEXT NOT NULL,        -- none | metadata | <n>d
+        PRIMARY KEY (device_id, category)
+    ) STRICT;
+    CREATE TABLE privacy_redactions (
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        path       TEXT NOT NULL,
+        PRIMARY KEY (device_id, path)
+    ) STRICT;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

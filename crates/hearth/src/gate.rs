@@ -91,11 +91,17 @@ struct Packet<'a> {
     topic: &'a str,
     bytes: usize,
     qos: u8,
+    /// A publish's payload (empty for other packets).
+    payload: &'a [u8],
 }
 
 impl<'a> Packet<'a> {
     fn connect(client_id: &'a str, will_topic: &'a str) -> Self {
-        Self { client_id, action: Action::Connect, topic: will_topic, bytes: 0, qos: 0 }
+        Self { client_id, action: Action::Connect, topic: will_topic, bytes: 0, qos: 0, payload: &[] }
+    }
+
+    fn other(client_id: &'a str, action: Action, topic: &'a str, qos: u8) -> Self {
+        Self { client_id, action, topic, bytes: 0, qos, payload: &[] }
     }
 }
 
@@ -105,6 +111,11 @@ pub struct HubGate {
     records: mpsc::Sender<Record>,
     /// Decisions the recorder could not keep up with: counted, never silently lost.
     unrecorded: AtomicU64,
+    /// Publishes whose payload was left out because the recorder was behind.
+    payloads_dropped: AtomicU64,
+    /// Publishes kept only as counts (no row of their own) because the recorder's queue was full.
+    aggregated: AtomicU64,
+    overflow: std::sync::Mutex<HashMap<(DeviceId, String), hearth_store::ledger::Overflow>>,
     events: broadcast::Sender<Event>,
     /// `[broker] allow_anonymous`: clients without a credential become new devices.
     admit_anonymous: std::sync::OnceLock<AnonymousHandler>,
@@ -208,7 +219,7 @@ impl HubGate {
         }
         self.record(Some(device), &Packet::connect(a.client_id, a.will_topic.unwrap_or("")), &Decision::Allow);
         if let (Some(topic), Some(decision @ Decision::Drop(_))) = (a.will_topic, &will) {
-            self.record(Some(device), &Packet { client_id: a.client_id, action: Action::Publish, topic, bytes: 0, qos: 0 }, decision);
+            self.record(Some(device), &Packet::other(a.client_id, Action::Publish, topic, 0), decision);
         }
         Ok(fingerprint)
     }
@@ -219,6 +230,9 @@ impl HubGate {
             claims: RwLock::default(),
             records,
             unrecorded: AtomicU64::new(0),
+            payloads_dropped: AtomicU64::new(0),
+            aggregated: AtomicU64::new(0),
+            overflow: std::sync::Mutex::default(),
             events,
             admit_anonymous: std::sync::OnceLock::new(),
             anonymous_window: std::sync::Mutex::new((std::time::Instant::now(), 0)),
@@ -311,6 +325,18 @@ impl HubGate {
     }
 
     fn record(&self, device: Option<&DeviceId>, p: &Packet<'_>, decision: &Decision) {
+        // The ledger reads a publish's payload; when the recorder is behind, payloads are the
+        // first thing left out (the message's metadata is still recorded), and that is counted.
+        let payload = if p.action == Action::Publish && device.is_some() {
+            if self.records.capacity() > RECORD_QUEUE / 2 {
+                Some(p.payload.to_vec())
+            } else {
+                self.payloads_dropped.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        } else {
+            None
+        };
         let record = Record::Decision(GateRecord {
             at: now(),
             device_id: device.cloned(),
@@ -320,10 +346,37 @@ impl HubGate {
             bytes: p.bytes as u64,
             qos: p.qos,
             decision: decision.clone(),
+            payload,
         });
-        if self.records.try_send(record).is_err() {
-            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+        if let Err(full) = self.records.try_send(record) {
+            // Then, a publish by a known device is added to its topic's counts (exact, but no
+            // longer a row of its own); anything else is counted as unrecorded.
+            match (full.into_inner(), device) {
+                (Record::Decision(r), Some(device)) if r.action == Action::Publish => {
+                    let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+                    let entry = overflow.entry((device.clone(), r.topic)).or_default();
+                    entry.messages += 1;
+                    entry.bytes += r.bytes;
+                    entry.refused += u64::from(!r.decision.is_allow());
+                    entry.last_at = r.at;
+                    self.aggregated.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {
+                    self.unrecorded.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
+    }
+
+    /// The publishes the recorder had no room for, by device and topic, since the last call.
+    pub fn take_overflow(&self) -> HashMap<(DeviceId, String), hearth_store::ledger::Overflow> {
+        std::mem::take(&mut *self.overflow.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Payloads left out of the ledger, and publishes kept only as counts, because the recorder
+    /// was behind.
+    pub fn ledger_drops(&self) -> (u64, u64) {
+        (self.payloads_dropped.load(Ordering::Relaxed), self.aggregated.load(Ordering::Relaxed))
     }
 
     fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, reason: DropReason) -> Refusal {
@@ -335,8 +388,7 @@ impl HubGate {
         }
     }
 
-    /// `payload`: a publish's, read when it is a discovery message.
-    fn decide(&self, client: Client<'_>, p: &Packet<'_>, payload: &[u8]) -> Decision {
+    fn decide(&self, client: Client<'_>, p: &Packet<'_>) -> Decision {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         let Some(policy) = policies.by_key.get(key_of(client).as_ref()) else {
             // Its credential went away while it was connected; it is being disconnected.
@@ -350,7 +402,7 @@ impl HubGate {
         let decision = match p.action {
             Action::Subscribe => gate::subscribe(policy.state, &policy.manifest, p.topic),
             _ => match gate::publish(policy.state, &policy.manifest, p.topic) {
-                Decision::Allow => match self.read_discovery(&device, &policy.manifest, p.topic, payload, true) {
+                Decision::Allow => match self.read_discovery(&device, &policy.manifest, p.topic, p.payload, true) {
                     Ok(d) => {
                         described = d;
                         Decision::Allow
@@ -436,16 +488,16 @@ impl hearth_broker::Gate for HubGate {
         }
         let device = to.device_id.clone();
         drop(policies);
-        self.record(Some(&device), &Packet { client_id: receiver.client_id, action: Action::Deliver, topic, bytes: 0, qos: 0 }, &decision);
+        self.record(Some(&device), &Packet::other(receiver.client_id, Action::Deliver, topic, 0), &decision);
         false
     }
 
     fn publish(&self, client: Client<'_>, topic: &str, payload: &[u8], qos: u8, _retain: bool) -> Decision {
-        self.decide(client, &Packet { client_id: client.client_id, action: Action::Publish, topic, bytes: payload.len(), qos }, payload)
+        self.decide(client, &Packet { client_id: client.client_id, action: Action::Publish, topic, bytes: payload.len(), qos, payload })
     }
 
     fn subscribe(&self, client: Client<'_>, filter: &str, qos: u8) -> Decision {
-        self.decide(client, &Packet { client_id: client.client_id, action: Action::Subscribe, topic: filter, bytes: 0, qos }, &[])
+        self.decide(client, &Packet::other(client.client_id, Action::Subscribe, filter, qos))
     }
 
     fn connected(&self, session: &SessionInfo) {
