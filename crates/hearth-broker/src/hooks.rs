@@ -30,6 +30,7 @@ impl GateHooks {
             Type::ClientAuthenticate,
             Type::ClientSubscribeCheckAcl,
             Type::MessagePublishCheckAcl,
+            Type::MessagePublish,
             Type::ClientConnected,
             Type::ClientDisconnected,
             Type::MessageDropped,
@@ -113,14 +114,27 @@ impl Handler for GateHooks {
                     None => Decision::Drop(hearth_core::gate::DropReason::BadCredentials),
                 };
                 let result = match decision {
-                    Decision::Allow => PublishAclResult::allow(),
-                    // Redaction is not built yet: refuse rather than deliver unredacted.
-                    Decision::Redact(_) => PublishAclResult::rejected(false, Some("redaction_unavailable".into())),
+                    // Redacted: the MessagePublish hook, which runs first, already rewrote it.
+                    Decision::Allow | Decision::Redact(_) => PublishAclResult::allow(),
                     // Not disconnecting: a device that publishes one unlisted topic keeps its
                     // allowed traffic. MQTT 5 clients get 0x87 (Not authorized) with the reason.
                     Decision::Drop(reason) => PublishAclResult::rejected(false, Some(reason.as_str().into())),
                 };
                 (false, Some(HookResult::PublishAclResult(result)))
+            }
+            // Before the publish check, for every publish and every Will: the gate may remove
+            // fields a person chose to redact, so that they reach neither subscribers nor the
+            // ledger.
+            Parameter::MessagePublish(Some(session), _, publish) => {
+                let rewritten = client(session).and_then(|c| self.gate.rewrite(c, &publish.topic, &publish.payload));
+                match rewritten {
+                    Some(payload) => {
+                        let mut redacted = (*publish).clone();
+                        redacted.inner.payload = payload.into();
+                        (false, Some(HookResult::Publish(redacted)))
+                    }
+                    None => (true, acc),
+                }
             }
             Parameter::ClientConnected(session) => {
                 if let Some(c) = client(session) {

@@ -93,6 +93,10 @@ pub trait Gate: Send + Sync + 'static {
     /// Whether a message may be delivered to `receiver`, checked at every delivery (retained and
     /// queued messages included, and Wills, which rmqtt publishes without the publish check).
     fn deliver(&self, receiver: Client<'_>, sender: Sender<'_>, topic: &str) -> bool;
+    /// The payload to publish instead of `payload` (fields a person chose to redact removed), or
+    /// `None` to publish it as it came. Called for every publish, and for a Will when the broker
+    /// publishes it, before [`Gate::publish`] decides on the (rewritten) message.
+    fn rewrite(&self, client: Client<'_>, topic: &str, payload: &[u8]) -> Option<Vec<u8>>;
     /// A publish, with its payload: the gate reads discovery messages (and only those) before
     /// deciding.
     fn publish(&self, client: Client<'_>, topic: &str, payload: &[u8], qos: u8, retain: bool) -> Decision;

@@ -115,9 +115,44 @@ impl PrivacySettings {
     }
 }
 
+/// Removes the fields at `paths` (`Wifi.SSId`, `lat`) from a JSON object payload. Returns the
+/// new payload and the paths it removed, or `None` when it held none of them (or is not a JSON
+/// object: there are no fields to remove).
+pub fn redact(payload: &[u8], paths: &[String]) -> Option<(Vec<u8>, Vec<String>)> {
+    if paths.is_empty() || payload.first() != Some(&b'{') {
+        return None;
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let mut removed = Vec::new();
+    for path in paths {
+        let mut levels: Vec<&str> = path.split('.').collect();
+        let Some(last) = levels.pop() else { continue };
+        let parent = levels.into_iter().try_fold(&mut value, |at, level| at.get_mut(level));
+        if parent.and_then(|p| p.as_object_mut()).and_then(|o| o.remove(last)).is_some() {
+            removed.push(path.clone());
+        }
+    }
+    if removed.is_empty() {
+        return None;
+    }
+    Some((serde_json::to_vec(&value).ok()?, removed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_removes_nested_and_top_level_fields_and_nothing_else() {
+        let state = br#"{"POWER":"ON","Wifi":{"SSId":"HomeNet","RSSI":78},"lat":52.37}"#;
+        let (out, removed) = redact(state, &["Wifi.SSId".into(), "lat".into(), "absent".into()]).unwrap();
+        assert_eq!(removed, ["Wifi.SSId", "lat"]);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v, serde_json::json!({"POWER": "ON", "Wifi": {"RSSI": 78}}));
+        assert_eq!(redact(state, &["Wifi.BSSId".into()]), None, "nothing to remove: the payload goes as it came");
+        assert_eq!(redact(b"21.5", &["lat".into()]), None);
+        assert_eq!(redact(b"{not json", &["lat".into()]), None);
+    }
 
     #[test]
     fn defaults_keep_pictures_places_and_bodies_as_metadata_only() {

@@ -1,7 +1,8 @@
 //! The CLI's client for a running hub, found through the data directory.
 
 use crate::api::types::{
-    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest,
+    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, DeviceReview, HomeReview, IssuedCredential,
+    PrivacySettings, RedactionRequest, RetentionRequest, Status, TopicRuleRequest,
 };
 use crate::data_dir;
 use anyhow::{Context, Result};
@@ -43,6 +44,16 @@ impl Client {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<Option<T>> {
+        match self.raw(method, path, body).await? {
+            None => Ok(None),
+            Some(bytes) => {
+                Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("the hub sent an unexpected answer to {path}"))?))
+            }
+        }
+    }
+
+    /// The answer's bytes (`None` for 204 No Content); an error answer becomes its message.
+    async fn raw(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<Option<Vec<u8>>> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(body) = body {
@@ -62,7 +73,7 @@ impl Client {
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             anyhow::bail!("{message}");
         }
-        Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("the hub sent an unexpected answer to {path}"))?))
+        Ok(Some(bytes.to_vec()))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
@@ -132,6 +143,39 @@ impl Client {
             .context("the hub sent an empty answer")
     }
 
+    pub async fn review(&self, id: &str, since: &str) -> Result<DeviceReview> {
+        self.get(&format!("/devices/{}/review?since={}", checked(id)?, duration(since)?)).await
+    }
+
+    pub async fn home_review(&self, since: &str) -> Result<HomeReview> {
+        self.get(&format!("/review?since={}", duration(since)?)).await
+    }
+
+    pub async fn privacy(&self, id: &str) -> Result<PrivacySettings> {
+        self.get(&format!("/devices/{}/privacy", checked(id)?)).await
+    }
+
+    pub async fn set_retention(&self, id: &str, request: &RetentionRequest) -> Result<PrivacySettings> {
+        let path = format!("/devices/{}/privacy/retention", checked(id)?);
+        self.send_json(reqwest::Method::POST, &path, Some(serde_json::to_value(request)?)).await?.context("the hub sent an empty answer")
+    }
+
+    pub async fn set_redaction(&self, id: &str, request: &RedactionRequest) -> Result<PrivacySettings> {
+        let path = format!("/devices/{}/privacy/redactions", checked(id)?);
+        self.send_json(reqwest::Method::POST, &path, Some(serde_json::to_value(request)?)).await?.context("the hub sent an empty answer")
+    }
+
+    /// Everything the hub holds about the device, as the JSON it sends (printed as is).
+    pub async fn export(&self, id: &str) -> Result<Vec<u8>> {
+        self.raw(reqwest::Method::GET, &format!("/devices/{}/export", checked(id)?), None).await?.context("the hub sent an empty answer")
+    }
+
+    pub async fn export_csv(&self, id: &str) -> Result<Vec<u8>> {
+        self.raw(reqwest::Method::GET, &format!("/devices/{}/export.csv", checked(id)?), None)
+            .await?
+            .context("the hub sent an empty answer")
+    }
+
     pub async fn login_url(&self) -> Result<String> {
         #[derive(serde::Deserialize)]
         struct Link {
@@ -143,6 +187,12 @@ impl Client {
 }
 
 /// Checks an id before it goes into a URL, so odd input gets the id's own error message.
+/// A duration checked here, so that a typo is explained before anything is sent.
+fn duration(text: &str) -> Result<String> {
+    crate::api::parse_duration(text).map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(text.trim().to_owned())
+}
+
 fn checked(id: &str) -> Result<String> {
     Ok(hearth_core::device::DeviceId::parse(id.trim())?.to_string())
 }

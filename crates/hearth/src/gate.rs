@@ -21,6 +21,9 @@ use tokio::sync::{broadcast, mpsc};
 /// of thousands per transaction; this absorbs a burst of a few seconds.
 pub const RECORD_QUEUE: usize = 65_536;
 
+/// What `rewrite` removed from a client's latest message: its topic, its size after, the fields.
+type JustRedacted = (String, usize, Vec<String>);
+
 /// What the gate hands the recorder, in the order it decided.
 #[derive(Debug)]
 pub enum Record {
@@ -108,6 +111,11 @@ impl<'a> Packet<'a> {
 pub struct HubGate {
     policies: RwLock<Policies>,
     claims: RwLock<Claims>,
+    /// Fields to remove from each device's messages.
+    redactions: RwLock<HashMap<DeviceId, Vec<String>>>,
+    /// What `rewrite` just removed from a client's message (topic, rewritten size, fields), for
+    /// the publish decision that follows it to be recorded as a redaction.
+    just_redacted: std::sync::Mutex<HashMap<String, JustRedacted>>,
     records: mpsc::Sender<Record>,
     /// Decisions the recorder could not keep up with: counted, never silently lost.
     unrecorded: AtomicU64,
@@ -228,6 +236,8 @@ impl HubGate {
         Self {
             policies: RwLock::default(),
             claims: RwLock::default(),
+            redactions: RwLock::default(),
+            just_redacted: std::sync::Mutex::default(),
             records,
             unrecorded: AtomicU64::new(0),
             payloads_dropped: AtomicU64::new(0),
@@ -258,6 +268,15 @@ impl HubGate {
             }
         }
         *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Policies { by_key, bound_client_ids };
+    }
+
+    /// Replaces the in-memory redactions with what the store holds.
+    pub fn load_redactions(&self, all: Vec<(DeviceId, String)>) {
+        let mut by_device: HashMap<DeviceId, Vec<String>> = HashMap::new();
+        for (id, path) in all {
+            by_device.entry(id).or_default().push(path);
+        }
+        *self.redactions.write().unwrap_or_else(|p| p.into_inner()) = by_device;
     }
 
     /// Replaces the in-memory claims with what the store holds (after discovery messages were
@@ -413,6 +432,16 @@ impl HubGate {
             },
         };
         drop(policies);
+        let decision = match (decision, p.action) {
+            (Decision::Allow, Action::Publish) => {
+                let mut just = self.just_redacted.lock().unwrap_or_else(|p| p.into_inner());
+                match just.remove(p.client_id) {
+                    Some((topic, bytes, fields)) if topic == p.topic && bytes == p.bytes => Decision::Redact(fields),
+                    _ => Decision::Allow,
+                }
+            }
+            (other, _) => other,
+        };
         self.record(Some(&device), p, &decision);
         if let Some(d) = described
             && self.records.try_send(Record::Discovery(device, d)).is_err()
@@ -432,6 +461,18 @@ impl HubGate {
 }
 
 impl hearth_broker::Gate for HubGate {
+    fn rewrite(&self, client: Client<'_>, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
+        let device = self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.get(key_of(client).as_ref())?.device_id.clone();
+        let redactions = self.redactions.read().unwrap_or_else(|p| p.into_inner());
+        let (rewritten, removed) = hearth_core::privacy::redact(payload, redactions.get(&device)?)?;
+        drop(redactions);
+        self.just_redacted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client.client_id.to_owned(), (topic.to_owned(), rewritten.len(), removed));
+        Some(rewritten)
+    }
+
     fn connect(&self, a: &ConnectAttempt<'_>) -> Result<u64, Refusal> {
         if a.username.is_none() {
             return self.connect_anonymous(a);

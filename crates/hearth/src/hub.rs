@@ -59,6 +59,7 @@ impl Hub {
         let gate = Arc::new(HubGate::new(records, events.clone()));
         gate.load(store.policies()?);
         gate.load_claims(store.discovery_claims()?);
+        gate.load_redactions(store.all_redactions()?);
         let hub = Self {
             inner: Arc::new(Inner {
                 store: Mutex::new(store),
@@ -144,6 +145,7 @@ impl Hub {
     pub(crate) fn reload_policies(&self, store: &Store) -> Result<(), ApiError> {
         self.inner.gate.load(store.policies()?);
         self.inner.gate.load_claims(store.discovery_claims()?);
+        self.inner.gate.load_redactions(store.all_redactions()?);
         Ok(())
     }
 

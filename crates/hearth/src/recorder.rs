@@ -1,13 +1,14 @@
-//! The recorder: the one task that writes the gate's decisions, and the discovery messages it
-//! accepted, to the store, in batches of whatever has queued up, on a blocking thread. The broker
-//! only ever queues (see `gate`).
+//! The recorder: the one task that writes the gate's decisions, the ledger of what devices
+//! publish, and the discovery messages the gate accepted, to the store, in batches of whatever
+//! has queued up, on a blocking thread. The broker only ever queues (see `gate`). It also runs
+//! the retention jobs.
 
 use crate::api::types::Event;
 use crate::gate::Record;
 use crate::hub::Hub;
 use hearth_core::device::DeviceId;
 use hearth_core::discovery::Discovery;
-use hearth_store::GateRecord;
+use hearth_store::{GateRecord, LedgerEntry};
 use std::collections::HashSet;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -21,10 +22,6 @@ const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// live, seldom enough that a device sending hundreds of messages a second costs its page (and
 /// every connected browser's event stream) two reloads a second, not hundreds.
 const TELL_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-/// How long records gather before a write, unless a full batch is there sooner: at a trickle,
-/// one transaction (and one WAL sync) per message would take CPU and disk from the broker on a
-/// small machine and add to every message's latency.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Runs until cancelled, then writes what is still queued.
 pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationToken) {
@@ -32,28 +29,25 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut tell = tokio::time::interval(TELL_EVERY);
     tell.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut gather = tokio::time::interval(GATHER);
-    gather.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut overflow = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut changed: HashSet<DeviceId> = HashSet::new();
     loop {
-        // Never more than a batch in hand: a full one is written at once.
-        let room = BATCH - batch.len();
         tokio::select! {
             () = cancel.cancelled() => break,
             _ = prune.tick() => prune_old(&hub).await,
+            _ = overflow.tick() => write_overflow(&hub).await,
             _ = tell.tick() => {
                 for id in changed.drain() {
                     hub.publish(Event::BrokerChanged { id });
                 }
             }
-            _ = gather.tick(), if !batch.is_empty() => changed.extend(write(&hub, std::mem::take(&mut batch)).await),
-            n = rx.recv_many(&mut batch, room) => {
+            // Whatever has queued up, at once: at a trickle one message per write, under load
+            // thousands (what queued while the last batch was written).
+            n = rx.recv_many(&mut batch, BATCH) => {
                 if n == 0 {
                     break;
                 }
-                if batch.len() >= BATCH {
-                    changed.extend(write(&hub, std::mem::take(&mut batch)).await);
-                }
+                changed.extend(write(&hub, std::mem::take(&mut batch)).await);
             }
         }
     }
@@ -62,15 +56,38 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
         batch.push(record);
     }
     write(&hub, batch).await;
+    write_overflow(&hub).await;
+}
+
+/// Publishes the queue had no room for, filed as counts.
+async fn write_overflow(hub: &Hub) {
+    let overflow = hub.gate().take_overflow();
+    if overflow.is_empty() {
+        return;
+    }
+    let hub = hub.clone();
+    let written = tokio::task::spawn_blocking(move || hub.store().record_overflow(&overflow)).await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("cannot record the publishes counted under load: {e}"),
+        Err(e) => tracing::error!("the recorder failed: {e}"),
+    }
 }
 
 async fn prune_old(hub: &Hub) {
     let hub = hub.clone();
-    let cut = crate::api::now() - KEEP.as_millis() as i64;
-    let pruned = tokio::task::spawn_blocking(move || hub.store().prune_decisions(cut)).await;
+    let now = crate::api::now();
+    let cut = now - KEEP.as_millis() as i64;
+    let pruned = tokio::task::spawn_blocking(move || {
+        let mut store = hub.store();
+        Ok::<_, hearth_store::StoreError>((store.prune_decisions(cut)?, store.prune_ledger(now)?))
+    })
+    .await;
     match pruned {
-        Ok(Ok(0)) => {}
-        Ok(Ok(n)) => tracing::info!(decisions = n, "pruned the gate's decisions older than a week"),
+        Ok(Ok((0, 0))) => {}
+        Ok(Ok((decisions, ledger))) => {
+            tracing::info!(decisions, ledger, "retention: pruned old decisions and ledger rows, cleared expired values")
+        }
         Ok(Err(e)) => tracing::error!("cannot prune old decisions: {e}"),
         Err(e) => tracing::error!("the pruning task failed: {e}"),
     }
@@ -102,15 +119,22 @@ async fn write(hub: &Hub, batch: Vec<Record>) -> Vec<DeviceId> {
     })
 }
 
-/// Writes the decisions; returns the devices they are about.
+/// Writes the decisions, and the publishes among them to the ledger; returns the devices they
+/// are about.
 fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
     if decisions.is_empty() {
         return vec![];
     }
-    if let Err(e) = hub.store().record_decisions(decisions) {
+    let mut store = hub.store();
+    if let Err(e) = store.record_decisions(decisions) {
         tracing::error!(decisions = decisions.len(), "cannot record the gate's decisions: {e}");
         return vec![];
     }
+    let published: Vec<LedgerEntry<'_>> = decisions.iter().filter_map(LedgerEntry::of).collect();
+    if let Err(e) = store.record_messages(&published) {
+        tracing::error!(messages = published.len(), "cannot write the ledger: {e}");
+    }
+    drop(store);
     decisions.iter().filter_map(|r| r.device_id.clone()).collect()
 }
 

@@ -19,4 +19,13 @@ lost_messages: number,
 /**
  * Gate decisions that could not be recorded since start: the recorder fell behind.
  */
-unrecorded_decisions: number, };
+unrecorded_decisions: number, 
+/**
+ * Published messages whose payload the ledger did not get (the recorder was behind): their
+ * metadata is recorded, their fields not learned.
+ */
+payloads_dropped: number, 
+/**
+ * Published messages kept only as counts per topic (the recorder's queue was full).
+ */
+aggregated_messages: number, };

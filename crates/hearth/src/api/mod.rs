@@ -2,6 +2,9 @@
 //! methods; none of them reaches the store or discovery directly.
 
 mod broker;
+mod review;
+
+pub use review::parse_duration;
 pub mod types;
 
 use crate::hub::Hub;
@@ -36,7 +39,8 @@ impl Hub {
         Ok(device)
     }
 
-    /// Deletes the device and every row about it. If it announces itself again, it comes back
+    /// Deletes the device and every row about it, then compacts the database so that what it
+    /// sent is gone from the file, not just unlinked. If it announces itself again, it comes back
     /// as a new device, in quarantine.
     pub fn forget(&self, id: &str, origin: Origin) -> Result<(), ApiError> {
         let id = parse_id(id)?;
@@ -46,7 +50,14 @@ impl Hub {
         self.reload_policies(&store)?;
         self.disconnect_usernames(&usernames);
         tracing::info!(%id, origin, "device forgotten");
-        self.publish(Event::DeviceRemoved { id, merged_into: None });
+        self.publish(Event::DeviceRemoved { id: id.clone(), merged_into: None });
+        let started = std::time::Instant::now();
+        store.compact().map_err(|e| {
+            ApiError::internal(format!(
+                "{id} is forgotten, but the database could not be compacted ({e}), so its bytes may stay in the file until the next forget; free some disk space and forget another device, or run `hearth serve` again"
+            ))
+        })?;
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "database compacted after forgetting a device");
         Ok(())
     }
 
@@ -65,6 +76,8 @@ impl Hub {
                 connections: self.broker().map_or(0, |b| b.sessions().len() as u32),
                 lost_messages: self.broker().map_or(0, hearth_broker::Broker::lost_messages),
                 unrecorded_decisions: self.gate().unrecorded(),
+                payloads_dropped: self.gate().ledger_drops().0,
+                aggregated_messages: self.gate().ledger_drops().1,
             },
             devices: devices.len() as u32,
             devices_new: count(&|d| d.state == types::DeviceState::New),

@@ -3,12 +3,17 @@
 //! checked-in files differ.
 
 pub use crate::secrets::SecretStorage;
+pub use hearth_core::classify::{Category, ValueType};
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
 pub use hearth_core::discovery::{DescribedDevice, Entity, Source};
 pub use hearth_core::fingerprint::Kind;
 pub use hearth_core::gate::{Action, Decision, DropReason};
 pub use hearth_core::inventory::{Device, DeviceDetail, Service, StateChange};
 pub use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
+pub use hearth_core::privacy::{CategoryRetention, PrivacySettings, Retention};
+pub use hearth_core::review::{
+    Bucket, CategoryReview, Change, DeviceReview, FieldReview, HomeDevice, HomeReview, ReasonCount, TopicReview,
+};
 pub use hearth_core::sighting::TxtEntry;
 pub use hearth_core::suggest::Suggestion;
 
@@ -135,6 +140,13 @@ pub struct BrokerStatus {
     /// Gate decisions that could not be recorded since start: the recorder fell behind.
     #[ts(type = "number")]
     pub unrecorded_decisions: u64,
+    /// Published messages whose payload the ledger did not get (the recorder was behind): their
+    /// metadata is recorded, their fields not learned.
+    #[ts(type = "number")]
+    pub payloads_dropped: u64,
+    /// Published messages kept only as counts per topic (the recorder's queue was full).
+    #[ts(type = "number")]
+    pub aggregated_messages: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -301,4 +313,61 @@ pub struct DescribedView {
 pub struct AnonymousAccess {
     pub client_id: String,
     pub address: Option<String>,
+}
+
+/// A change to a device's retention for one category; `retention` absent: back to the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RetentionRequest {
+    pub category: Category,
+    pub retention: Option<Retention>,
+}
+
+/// A field to remove from a device's messages (or, with `redact` false, to keep again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RedactionRequest {
+    /// A JSON path, as the review shows it (`Wifi.SSId`).
+    pub path: String,
+    pub redact: bool,
+}
+
+/// Everything Hearth holds about one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DeviceExport {
+    #[ts(type = "number")]
+    pub exported_at: i64,
+    pub device: DeviceDetail,
+    pub broker: BrokerView,
+    pub privacy: PrivacySettings,
+    /// Everything on file, from its first message.
+    pub review: DeviceReview,
+    pub samples: Vec<ExportedSample>,
+    pub messages: Vec<ExportedMessage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExportedMessage {
+    #[ts(type = "number")]
+    pub at: i64,
+    pub topic: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    pub qos: u8,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub categories: Vec<Category>,
+}
+
+/// A payload sample: as text when it is UTF-8, else as hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExportedSample {
+    #[ts(type = "number")]
+    pub at: i64,
+    pub topic: String,
+    pub text: Option<String>,
+    pub hex: Option<String>,
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod events;
+mod review;
 mod ui;
 
 pub use auth::Auth;
@@ -36,6 +37,13 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/topics", post(set_topic_rule))
         .route("/devices/{id}/client-id", post(bind_client_id))
         .route("/devices/{id}/anonymous", post(set_anonymous))
+        .route("/devices/{id}/review", get(review::device_review))
+        .route("/review", get(review::home_review))
+        .route("/devices/{id}/privacy", get(review::privacy))
+        .route("/devices/{id}/privacy/retention", post(review::set_retention))
+        .route("/devices/{id}/privacy/redactions", post(review::set_redaction))
+        .route("/devices/{id}/export", get(review::export))
+        .route("/devices/{id}/export.csv", get(review::export_csv))
         .route("/events", get(events::stream))
         .route("/login-links", post(auth::new_login_link))
         .fallback(|| async { ApiError::not_found("no such API endpoint; the API is under /api/v1 (see the README)") })

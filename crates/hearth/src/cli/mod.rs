@@ -6,6 +6,8 @@ use crate::api::types::{
     TopicRuleRequest,
 };
 use crate::client::Client;
+
+mod review;
 use crate::engine::{Engine, Options};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -71,6 +73,27 @@ pub enum Command {
     },
     /// Print a new one-time sign-in link for the web UI.
     Open,
+    /// What devices send: one device's kinds of data, topics, fields and refusals, or without an
+    /// ID the home's devices, most sensitive first, and what changed.
+    Review {
+        id: Option<String>,
+        /// How far back: 90m, 24h, 7d, 4w.
+        #[arg(long, value_name = "DURATION", default_value = "7d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything Hearth holds about a device, as JSON; with --csv its messages as CSV.
+    Export {
+        id: String,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// How long each kind of a device's data is kept, and fields removed from its messages.
+    Privacy {
+        #[command(subcommand)]
+        action: review::PrivacyAction,
+    },
     /// Announce a simulated home over mDNS, for trying Hearth without devices.
     Demo(crate::demo::DemoArgs),
 }
@@ -216,6 +239,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", Client::for_data_dir(&data_dir)?.login_url().await?);
             Ok(())
         }
+        Command::Review { id, since, json } => review::review(&Client::for_data_dir(&data_dir)?, id.as_deref(), &since, json).await,
+        Command::Export { id, csv } => review::export(&Client::for_data_dir(&data_dir)?, &id, csv).await,
+        Command::Privacy { action } => review::privacy(&Client::for_data_dir(&data_dir)?, action).await,
         Command::Device { action } => {
             let client = Client::for_data_dir(&data_dir)?;
             match action {

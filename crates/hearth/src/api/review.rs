@@ -1,0 +1,165 @@
+//! The review (what devices send, from the ledger), privacy choices, and export.
+
+use super::{Origin, now, parse_id};
+use crate::api::types::{
+    Actor, ApiError, DeviceExport, DeviceReview, Event, ExportedMessage, ExportedSample, HomeReview, PrivacySettings, RedactionRequest,
+    RetentionRequest,
+};
+use crate::hub::Hub;
+
+/// The longest field path a person may redact.
+const MAX_PATH: usize = 256;
+
+impl Hub {
+    /// What the device sent in the last `since_ms` milliseconds.
+    pub fn review(&self, id: &str, since_ms: i64) -> Result<DeviceReview, ApiError> {
+        let id = parse_id(id)?;
+        let until = now();
+        Ok(self.store().device_review(&id, until - since_ms.max(0), until)?)
+    }
+
+    /// Every device's review in the last `since_ms` milliseconds, and what changed.
+    pub fn home_review(&self, since_ms: i64) -> Result<HomeReview, ApiError> {
+        let until = now();
+        Ok(self.store().home_review(until - since_ms.max(0), until)?)
+    }
+
+    pub fn privacy(&self, id: &str) -> Result<PrivacySettings, ApiError> {
+        Ok(self.store().privacy(&parse_id(id)?)?)
+    }
+
+    /// Sets how long a category of the device's data is kept; applies to what is on file at
+    /// once (the retention job runs right away), recorded in the audit.
+    pub fn set_retention(&self, id: &str, request: &RetentionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
+        let id = parse_id(id)?;
+        let mut store = self.store();
+        let settings = store.set_retention(&id, request.category, request.retention, &Actor::Owner, origin, now())?;
+        store.prune_ledger(now())?;
+        tracing::info!(%id, category = request.category.as_str(), retention = ?request.retention, origin, "retention changed");
+        self.publish(Event::BrokerChanged { id });
+        Ok(settings)
+    }
+
+    /// Adds or removes a field to redact from the device's messages, before they are stored or
+    /// delivered to anyone; applies to the next message.
+    pub fn set_redaction(&self, id: &str, request: &RedactionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
+        let id = parse_id(id)?;
+        let path = request.path.trim();
+        if path.is_empty() || path.len() > MAX_PATH || path.starts_with('.') || path.ends_with('.') || path.contains("..") {
+            return Err(ApiError::bad_request(format!(
+                "`{path}` is not a field path: name the field as the review shows it, like `Wifi.SSId` or `lat`"
+            )));
+        }
+        let mut store = self.store();
+        let settings = store.set_redaction(&id, path, request.redact, &Actor::Owner, origin, now())?;
+        self.reload_policies(&store)?;
+        tracing::info!(%id, path, redact = request.redact, origin, "redaction changed");
+        self.publish(Event::BrokerChanged { id });
+        Ok(settings)
+    }
+
+    /// Everything Hearth holds about the device.
+    pub fn export(&self, id: &str) -> Result<DeviceExport, ApiError> {
+        let device = self.device(id)?;
+        let broker = self.broker_view(id)?;
+        let id = parse_id(id)?;
+        let store = self.store();
+        let mut messages = Vec::new();
+        store.export_messages(&id, |m| {
+            messages.push(ExportedMessage {
+                at: m.at,
+                topic: m.topic,
+                bytes: m.bytes,
+                qos: m.qos,
+                decision: m.decision,
+                reason: m.reason,
+                categories: m.categories,
+            });
+            Ok(())
+        })?;
+        let samples = store
+            .export_samples(&id)?
+            .into_iter()
+            .map(|s| match String::from_utf8(s.payload) {
+                Ok(text) => ExportedSample { at: s.at, topic: s.topic, text: Some(text), hex: None },
+                Err(e) => ExportedSample { at: s.at, topic: s.topic, text: None, hex: Some(hex::encode(e.as_bytes())) },
+            })
+            .collect();
+        let until = now();
+        Ok(DeviceExport {
+            exported_at: until,
+            review: store.device_review(&id, device.device.first_seen, until)?,
+            privacy: store.privacy(&id)?,
+            device,
+            broker,
+            samples,
+            messages,
+        })
+    }
+
+    /// The device's messages as CSV: `at,topic,bytes,qos,decision,reason,categories`.
+    pub fn export_csv(&self, id: &str) -> Result<String, ApiError> {
+        let id = parse_id(id)?;
+        let mut out = String::from("at,topic,bytes,qos,decision,reason,categories\n");
+        self.store().export_messages(&id, |m| {
+            let categories: Vec<&str> = m.categories.iter().map(|c| c.as_str()).collect();
+            let row = [
+                m.at.to_string(),
+                csv_field(&m.topic),
+                m.bytes.to_string(),
+                m.qos.to_string(),
+                m.decision,
+                m.reason.unwrap_or_default(),
+                categories.join(" "),
+            ];
+            out.push_str(&row.join(","));
+            out.push('\n');
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// A duration as people write it: `90m`, `24h`, `7d`, `4w` (at most ten years).
+pub fn parse_duration(text: &str) -> Result<i64, ApiError> {
+    let bad = || ApiError::bad_request(format!("`{text}` is not a duration: write a number and a unit, like 90m, 24h, 7d or 4w"));
+    let text = text.trim();
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let n: i64 = text[..text.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    let ms = match unit {
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        'w' => 7 * 86_400_000,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(ms) {
+        Some(total) if n > 0 && total <= 3650 * 86_400_000 => Ok(total),
+        _ => Err(bad()),
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(super::parse_duration("90m").unwrap(), 90 * 60_000);
+        assert_eq!(super::parse_duration("7d").unwrap(), 7 * 86_400_000);
+        assert_eq!(super::parse_duration("4w").unwrap(), 28 * 86_400_000);
+        for bad in ["", "7", "d", "0d", "-1d", "7y", "99999999d", "1.5h"] {
+            assert!(super::parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn csv_fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(super::csv_field("tele/plug/SENSOR"), "tele/plug/SENSOR");
+        assert_eq!(super::csv_field("a,b"), "\"a,b\"");
+        assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}
