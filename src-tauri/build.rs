@@ -13,6 +13,13 @@ fn main() {
         "set_topic_rule",
         "bind_client_id",
         "set_anonymous",
+        "review",
+        "home_review",
+        "privacy",
+        "set_retention",
+        "set_redaction",
+        "export_device",
+        "export_csv",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build: {e:#}");

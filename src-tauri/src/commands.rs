@@ -4,7 +4,8 @@
 //! on the main thread and freeze the window while SQLite works.
 
 use hearth::api::types::{
-    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest, Verdict,
+    AddedDevice, AnonymousAccess, ApiError, BrokerView, DeviceExport, DeviceReview, HomeReview, PrivacySettings, RedactionRequest,
+    RetentionRequest, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest, Verdict,
 };
 use hearth::hub::Hub;
 use tauri::State;
@@ -70,4 +71,39 @@ pub async fn set_anonymous(hub: State<'_, Hub>, id: String, access: Option<Anony
 #[tauri::command]
 pub async fn set_topic_rule(hub: State<'_, Hub>, id: String, request: TopicRuleRequest) -> Result<BrokerView, ApiError> {
     blocking(&hub, move |hub| hub.set_topic_rule(&id, &request, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn review(hub: State<'_, Hub>, id: String, since: String) -> Result<DeviceReview, ApiError> {
+    blocking(&hub, move |hub| hub.review(&id, hearth::api::parse_duration(&since)?)).await
+}
+
+#[tauri::command]
+pub async fn home_review(hub: State<'_, Hub>, since: String) -> Result<HomeReview, ApiError> {
+    blocking(&hub, move |hub| hub.home_review(hearth::api::parse_duration(&since)?)).await
+}
+
+#[tauri::command]
+pub async fn privacy(hub: State<'_, Hub>, id: String) -> Result<PrivacySettings, ApiError> {
+    blocking(&hub, move |hub| hub.privacy(&id)).await
+}
+
+#[tauri::command]
+pub async fn set_retention(hub: State<'_, Hub>, id: String, request: RetentionRequest) -> Result<PrivacySettings, ApiError> {
+    blocking(&hub, move |hub| hub.set_retention(&id, &request, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn set_redaction(hub: State<'_, Hub>, id: String, request: RedactionRequest) -> Result<PrivacySettings, ApiError> {
+    blocking(&hub, move |hub| hub.set_redaction(&id, &request, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn export_device(hub: State<'_, Hub>, id: String) -> Result<DeviceExport, ApiError> {
+    blocking(&hub, move |hub| hub.export(&id)).await
+}
+
+#[tauri::command]
+pub async fn export_csv(hub: State<'_, Hub>, id: String) -> Result<String, ApiError> {
+    blocking(&hub, move |hub| hub.export_csv(&id)).await
 }

@@ -35,7 +35,14 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
             commands::credential,
             commands::set_topic_rule,
             commands::bind_client_id,
-            commands::set_anonymous
+            commands::set_anonymous,
+            commands::review,
+            commands::home_review,
+            commands::privacy,
+            commands::set_retention,
+            commands::set_redaction,
+            commands::export_device,
+            commands::export_csv
         ])
         .setup(|app| {
             let engine = tauri::async_runtime::block_on(Engine::start(options()?)).map_err(|e| {

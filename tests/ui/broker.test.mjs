@@ -11,7 +11,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -205,6 +205,36 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         await section.locator("[data-testid=session]", { hasText: "DVES_A1B2C3" }).waitFor({ timeout: 10_000 });
         const relay = section.locator("[data-testid=described-device]", { hasText: "Sonoff S31" }).locator("[data-testid=entity]");
         assert.match(await relay.textContent(), /Kitchen plug.*switch.*stat\/tasmota_A1B2C3\/POWER.*cmnd\/tasmota_A1B2C3\/POWER/s);
+
+        // What it sends: energy and identifiers, on a chart and in tables; the SSID's value is not kept.
+        const review = page.locator("[data-testid=review]");
+        await review.locator("[data-testid=kind][data-category=energy]").waitFor({ timeout: 15_000 });
+        assert.match(await review.locator("[data-testid=review-summary]").textContent(), /Kitchen plug \(Tasmota\) sent \d+ messages? \(.+\) in the last week:\s+.*energy/s);
+        assert.match(await review.locator("[data-testid=kind][data-category=energy]").textContent(), /ENERGY\.Power/);
+        const drawn = await review.locator("canvas[data-chart]").evaluate((c) => {
+          const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+          return c.width > 0 && px.some((v, i) => i % 4 === 3 && v > 0);
+        });
+        assert.ok(drawn, "the chart is drawn");
+        assert.match(await review.locator("[data-testid=field][data-path='Wifi.SSId']").textContent(), /value not kept/);
+        // A person keeps energy values for a week only, and removes the voltage from every message.
+        await review.getByLabel("How long Hearth keeps energy data of Kitchen plug (Tasmota)").selectOption("7d");
+        await page.getByText("Hearth keeps energy data of Kitchen plug (Tasmota): values for 7 days.").waitFor({ state: "attached" });
+        await review.locator("[data-testid=field][data-path='ENERGY.Voltage']").getByRole("button", { name: "Redact ENERGY.Voltage" }).click();
+        await review.locator("[data-testid=redacted][data-path='ENERGY.Voltage']").waitFor();
+        // Everything it holds about the plug, downloaded.
+        const [download] = await Promise.all([page.waitForEvent("download"), review.locator("[data-testid=export-json]").click()]);
+        assert.match(download.suggestedFilename(), /^hearth-d-[0-9a-f]{12}\.json$/);
+        const exported = JSON.parse(await readFile(await download.path(), "utf8"));
+        assert.ok(exported.messages.length > 0 && exported.privacy.redact.includes("ENERGY.Voltage"));
+
+        // The home: the camera's pictures rank above the plugs' energy.
+        await page.getByRole("link", { name: "What they send" }).click();
+        const ranked = page.locator("[data-testid=home-device] th a");
+        await ranked.first().waitFor({ timeout: 10_000 });
+        assert.equal(await ranked.first().textContent(), "Front door camera (Frigate)");
+        await page.goto(new URL("/#/", page.url()).href);
+        await page.locator(".device-name", { hasText: "Kitchen plug (Tasmota)" }).click();
         await section.locator("[data-testid=decision][data-decision=allow]", { hasText: "tele/tasmota_A1B2C3/SENSOR" }).first().waitFor({ timeout: 12_000 });
         // A person denies its telemetry on the page; the next report (every 10 s) is refused.
         await section.getByRole("button", { name: "Deny publish tele/tasmota_A1B2C3/#" }).click();

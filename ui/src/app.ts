@@ -9,6 +9,10 @@ import { render } from "lit-html";
 import { type Backend, toApiError } from "./api/backend";
 import QRCode from "qrcode";
 import type { AnonymousAccess } from "./generated/AnonymousAccess";
+import type { Category } from "./generated/Category";
+import type { Retention } from "./generated/Retention";
+import { CATEGORY_LABELS, retentionLabel, type ReviewRange } from "./review-model";
+import { syncCharts } from "./views/chart";
 import type { BrokerView } from "./generated/BrokerView";
 import type { CredentialAction } from "./generated/CredentialAction";
 import type { Suggestion } from "./generated/Suggestion";
@@ -37,7 +41,20 @@ function parseRoute(hash: string): Route {
       /* a malformed id falls back to the list */
     }
   }
+  if (/^#\/review\b/.test(hash)) return { name: "review" };
   return { name: "list" };
+}
+
+/** Saves `content` as a file named `name` (the browser's download; the desktop window's too). */
+function download(name: string, type: string, content: string): void {
+  const url = URL.createObjectURL(new Blob([content], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export class App implements Actions {
@@ -57,6 +74,8 @@ export class App implements Actions {
     now: Date.now(),
     secret: undefined,
     confirmingCredential: undefined,
+    reviewRange: "7d",
+    home: undefined,
   };
   private renderQueued = false;
   private listLoading = false;
@@ -106,6 +125,7 @@ export class App implements Actions {
       this.renderQueued = false;
       render(appView(this.state, this), this.root);
       this.syncDialog();
+      syncCharts(this.root);
       const focus = this.focusAfterRender;
       this.focusAfterRender = undefined;
       focus?.();
@@ -157,6 +177,10 @@ export class App implements Actions {
       this.lastDetailId = route.id;
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
       window.scrollTo(0, 0);
+    } else if (route.name === "review") {
+      this.state.detail = undefined;
+      void this.loadHome();
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else {
       this.state.detail = undefined;
       if (previous.name === "device") {
@@ -215,9 +239,9 @@ export class App implements Actions {
   private async loadDetail(id: DeviceId): Promise<void> {
     const generation = ++this.detailGeneration;
     try {
-      const [data, broker] = await Promise.all([this.backend.device(id), this.loadBrokerView(id)]);
+      const [data, broker, review] = await Promise.all([this.backend.device(id), this.loadBrokerView(id), this.loadReview(id)]);
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
-      this.state.detail = { id, data, ...broker };
+      this.state.detail = { id, data, ...broker, ...review };
     } catch (e) {
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       this.state.detail = { ...this.state.detail, error: toApiError(e, "This device could not be loaded.") };
@@ -234,12 +258,33 @@ export class App implements Actions {
     }
   }
 
+  /** The review and privacy choices, or the error: like the broker view, on their own. */
+  private async loadReview(id: DeviceId): Promise<Pick<DetailState, "review" | "reviewError" | "privacy">> {
+    try {
+      const [review, privacy] = await Promise.all([this.backend.review(id, this.state.reviewRange), this.backend.privacy(id)]);
+      return { review, privacy, reviewError: undefined };
+    } catch (e) {
+      return { reviewError: toApiError(e, "What this device sends could not be loaded.") };
+    }
+  }
+
+  private async loadHome(): Promise<void> {
+    try {
+      this.state.home = { data: await this.backend.homeReview(this.state.reviewRange) };
+    } catch (e) {
+      this.state.home = { error: toApiError(e, "The home's review could not be loaded.") };
+    }
+    this.update();
+  }
+
+  /** The device's traffic changed (a message was recorded, a rule changed): its broker view and
+   *  review reload, at most every DETAIL_RELOAD_MS. */
   private reloadBrokerSoon(id: DeviceId): void {
     clearTimeout(this.brokerTimer);
     this.brokerTimer = setTimeout(async () => {
-      const broker = await this.loadBrokerView(id);
+      const [broker, review] = await Promise.all([this.loadBrokerView(id), this.loadReview(id)]);
       if (this.state.detail?.id !== id || this.state.detail.forgotten) return;
-      this.state.detail = { ...this.state.detail, broker: undefined, brokerError: undefined, ...broker };
+      this.state.detail = { ...this.state.detail, broker: undefined, brokerError: undefined, ...broker, ...review };
       this.update();
     }, DETAIL_RELOAD_MS);
   }
@@ -444,6 +489,45 @@ export class App implements Actions {
           : `${device.name} needs its credential to connect again.`,
       );
     }, `Could not change how ${device.name} connects.`);
+  }
+
+  setReviewRange(range: ReviewRange): void {
+    this.state.reviewRange = range;
+    const detail = this.state.detail;
+    if (detail && !detail.forgotten) this.reloadBrokerSoon(detail.id);
+    if (this.state.route.name === "review") void this.loadHome();
+    this.update();
+  }
+
+  setRetention(device: Device, category: Category, retention: Retention | null): void {
+    void this.run(device, async () => {
+      const privacy = await this.backend.setRetention(device.id, { category, retention });
+      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, privacy };
+      const label = CATEGORY_LABELS[category].toLowerCase();
+      this.announce(retention ? `Hearth keeps ${label} data of ${device.name}: ${retentionLabel(retention).toLowerCase()}.` : `${device.name}'s ${label} data is kept as by default.`);
+      this.reloadBrokerSoon(device.id);
+    }, `Could not change how long ${device.name}'s data is kept.`);
+  }
+
+  setRedaction(device: Device, path: string, redact: boolean): void {
+    void this.run(device, async () => {
+      const privacy = await this.backend.setRedaction(device.id, { path, redact });
+      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, privacy };
+      this.announce(redact ? `${path} is removed from ${device.name}'s messages from now on.` : `${path} is kept in ${device.name}'s messages again.`);
+      this.reloadBrokerSoon(device.id);
+    }, `Could not change the redacted fields of ${device.name}.`);
+  }
+
+  exportDevice(device: Device, format: "json" | "csv"): void {
+    void this.run(device, async () => {
+      if (format === "json") {
+        const everything = await this.backend.exportDevice(device.id);
+        download(`hearth-${device.id}.json`, "application/json", JSON.stringify(everything, null, 2));
+      } else {
+        download(`hearth-${device.id}-messages.csv`, "text/csv", await this.backend.exportCsv(device.id));
+      }
+      this.announce(`Exported ${device.name}.`);
+    }, `Could not export ${device.name}.`);
   }
 
   applySuggestion(device: Device, suggestion: Suggestion): void {

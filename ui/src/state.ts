@@ -2,6 +2,12 @@
 // `Actions`; only `app.ts` changes the state or talks to the backend.
 
 import type { AnonymousAccess } from "./generated/AnonymousAccess";
+import type { Category } from "./generated/Category";
+import type { DeviceReview } from "./generated/DeviceReview";
+import type { HomeReview } from "./generated/HomeReview";
+import type { PrivacySettings } from "./generated/PrivacySettings";
+import type { Retention } from "./generated/Retention";
+import type { ReviewRange } from "./review-model";
 import type { ApiError } from "./generated/ApiError";
 import type { BrokerView } from "./generated/BrokerView";
 import type { CredentialAction } from "./generated/CredentialAction";
@@ -16,7 +22,7 @@ import type { DeviceId } from "./generated/DeviceId";
 import type { Status } from "./generated/Status";
 import type { Filters } from "./model";
 
-export type Route = { name: "list" } | { name: "device"; id: DeviceId };
+export type Route = { name: "list" } | { name: "device"; id: DeviceId } | { name: "review" };
 
 export interface DetailState {
   id: DeviceId;
@@ -27,6 +33,16 @@ export interface DetailState {
   /** Its broker side: credential, sessions, manifest, recent decisions. */
   broker?: BrokerView | undefined;
   brokerError?: ApiError | undefined;
+  /** What it sent over `AppState.reviewRange`, and its privacy choices. */
+  review?: DeviceReview | undefined;
+  reviewError?: ApiError | undefined;
+  privacy?: PrivacySettings | undefined;
+}
+
+/** The home's review page. */
+export interface HomeState {
+  data?: HomeReview;
+  error?: ApiError;
 }
 
 /** A secret just issued: shown once, until the person closes it. */
@@ -68,6 +84,9 @@ export interface AppState {
   secret: ShownSecret | undefined;
   /** The credential change the confirmation dialog asks about. */
   confirmingCredential: { device: Device; action: CredentialAction } | undefined;
+  /** How far back reviews look. */
+  reviewRange: ReviewRange;
+  home: HomeState | undefined;
 }
 
 export interface Actions {
@@ -90,6 +109,12 @@ export interface Actions {
   addDevice(name: string): void;
   bindClientId(device: Device, clientId: string | null): void;
   setAnonymous(device: Device, access: AnonymousAccess | null): void;
+  setReviewRange(range: ReviewRange): void;
+  /** `null`: back to Hearth's default for that kind of data. */
+  setRetention(device: Device, category: Category, retention: Retention | null): void;
+  setRedaction(device: Device, path: string, redact: boolean): void;
+  /** Downloads everything Hearth holds about the device (JSON), or its messages (CSV). */
+  exportDevice(device: Device, format: "json" | "csv"): void;
   /** Allows every rule of a firmware suggestion. */
   applySuggestion(device: Device, suggestion: Suggestion): void;
   closeSecret(): void;

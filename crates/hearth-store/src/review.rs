@@ -137,80 +137,89 @@ impl Store {
         .collect()
     }
 
-    /// Every device that sent something from `since` to `until`, most sensitive and busiest
-    /// first, and what changed in that range.
+    /// Every device that sent something from `since` to `until`, most sensitive first then the
+    /// busiest, and what changed in that range.
     pub fn home_review(&self, since: Millis, until: Millis) -> Result<HomeReview, StoreError> {
         let (from, to) = (hour_of(since), until);
-        let mut devices: BTreeMap<String, (u16, u64, u64)> = BTreeMap::new();
+        // Each device's kinds of data over the range and the four weeks before it, in one
+        // ordered pass over the hourly rollups: when each kind was first and last heard.
+        let mut kinds: BTreeMap<String, Vec<(Category, Millis, Millis)>> = BTreeMap::new();
         {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT DISTINCT device_id, category FROM ledger_category_hours WHERE hour >= ?1 AND hour <= ?2")?;
-            let mut rows = stmt.query(params![from, to])?;
-            while let Some(r) = rows.next()? {
-                let (id, c): (String, String) = (r.get(0)?, r.get(1)?);
-                devices.entry(id).or_default().0 |= category(&c)?.bit();
-            }
-            // Counted per topic: a message of several categories is in each category's rollup.
             let mut stmt = self.conn.prepare_cached(
-                "SELECT t.device_id, SUM(h.messages), SUM(h.bytes) FROM ledger_topic_hours h JOIN ledger_topics t ON t.id = h.topic_id
-                 WHERE h.hour >= ?1 AND h.hour <= ?2 GROUP BY t.device_id",
+                "SELECT device_id, category, MIN(hour), MAX(hour) FROM ledger_category_hours WHERE hour >= ?1 AND hour <= ?2
+                 GROUP BY device_id, category",
+            )?;
+            let mut rows = stmt.query(params![from - 28 * DAY, to])?;
+            while let Some(r) = rows.next()? {
+                let (id, c, first, last): (String, String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                kinds.entry(id).or_default().push((category(&c)?, first, last));
+            }
+        }
+        // Counted per topic (a message of several kinds is in each kind's rollup), summed per
+        // topic first so the join is over topics, not hours.
+        let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT t.device_id, SUM(x.messages), SUM(x.bytes)
+                 FROM (SELECT topic_id, SUM(messages) AS messages, SUM(bytes) AS bytes FROM ledger_topic_hours
+                       WHERE hour >= ?1 AND hour <= ?2 GROUP BY topic_id) x
+                 JOIN ledger_topics t ON t.id = x.topic_id GROUP BY t.device_id",
             )?;
             let mut rows = stmt.query(params![from, to])?;
             while let Some(r) = rows.next()? {
                 let (id, m, b): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-                let d = devices.entry(id).or_default();
-                d.1 = m as u64;
-                d.2 = b as u64;
+                totals.insert(id, (m as u64, b as u64));
             }
         }
-        let mut rows = Vec::with_capacity(devices.len());
-        for (id, (mask, messages, bytes)) in devices {
+        let mut devices = Vec::with_capacity(totals.len());
+        let mut changes = Vec::new();
+        for (id, (messages, bytes)) in totals {
             let device_id = parse_id(&id)?;
+            let heard = kinds.get(&id).map(Vec::as_slice).unwrap_or_default();
+            let in_range: Vec<Category> = heard.iter().filter(|(_, _, last)| *last >= from).map(|(c, _, _)| *c).collect();
+            // New: heard in the range, never in the four weeks before, from a device that was.
+            if heard.iter().any(|(_, first, _)| *first < from) {
+                for (c, _, _) in heard.iter().filter(|(_, first, _)| *first >= from) {
+                    changes.push(Change::NewCategory { device_id: device_id.clone(), category: *c });
+                }
+            }
             let name = load_device(&self.conn, &device_id)?.name;
-            rows.push(HomeDevice { device_id, name, categories: sorted(Category::from_mask(mask)), messages, bytes });
+            devices.push(HomeDevice { device_id, name, categories: sorted(in_range), messages, bytes });
         }
         let top = |d: &HomeDevice| d.categories.first().map_or(0, |c| c.sensitivity());
-        rows.sort_by(|a, b| top(b).cmp(&top(a)).then(b.messages.cmp(&a.messages)).then(a.name.cmp(&b.name)));
-        Ok(HomeReview { since, until, devices: rows, changes: self.changes(since, until)? })
+        devices.sort_by(|a, b| top(b).cmp(&top(a)).then(b.messages.cmp(&a.messages)).then(a.name.cmp(&b.name)));
+        changes.extend(self.new_fields(since, until)?);
+        changes.extend(self.more_than_usual(until)?);
+        Ok(HomeReview { since, until, devices, changes })
     }
 
-    /// New fields on known topics, new categories, and devices sending ten times their usual.
-    fn changes(&self, since: Millis, until: Millis) -> Result<Vec<Change>, StoreError> {
-        let mut changes = Vec::new();
+    /// Fields first heard in the range on topics heard before it.
+    fn new_fields(&self, since: Millis, until: Millis) -> Result<Vec<Change>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.device_id, t.topic, f.path, f.category FROM ledger_fields f JOIN ledger_topics t ON t.id = f.topic_id
              WHERE f.first_seen >= ?1 AND f.first_seen <= ?2 AND t.first_seen < ?1 ORDER BY f.first_seen DESC LIMIT 100",
         )?;
         let mut rows = stmt.query(params![since, until])?;
+        let mut changes = Vec::new();
         while let Some(r) = rows.next()? {
             let (id, topic, path, c): (String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
             changes.push(Change::NewField { device_id: parse_id(&id)?, topic, path, category: category(&c)? });
         }
-        // A category in the range that the four weeks before it never had (for devices heard
-        // from before the range).
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT n.device_id, n.category FROM ledger_category_hours n
-             WHERE n.hour >= ?1 AND n.hour <= ?2
-               AND EXISTS (SELECT 1 FROM ledger_category_hours o WHERE o.device_id = n.device_id AND o.hour < ?1 AND o.hour >= ?3)
-               AND NOT EXISTS (SELECT 1 FROM ledger_category_hours o WHERE o.device_id = n.device_id AND o.category = n.category
-                               AND o.hour < ?1 AND o.hour >= ?3)",
-        )?;
-        let mut rows = stmt.query(params![hour_of(since), until, hour_of(since) - 28 * DAY])?;
-        while let Some(r) = rows.next()? {
-            let (id, c): (String, String) = (r.get(0)?, r.get(1)?);
-            changes.push(Change::NewCategory { device_id: parse_id(&id)?, category: category(&c)? });
-        }
-        // The last day against the daily average of the seven before it.
+        Ok(changes)
+    }
+
+    /// Devices whose last day had ten times or more the daily average of the seven before it.
+    fn more_than_usual(&self, until: Millis) -> Result<Vec<Change>, StoreError> {
         let day_start = hour_of(until) - DAY;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT t.device_id,
-                    SUM(CASE WHEN h.hour >= ?1 THEN h.messages ELSE 0 END),
-                    SUM(CASE WHEN h.hour < ?1 THEN h.messages ELSE 0 END)
-             FROM ledger_topic_hours h JOIN ledger_topics t ON t.id = h.topic_id
-             WHERE h.hour >= ?2 GROUP BY t.device_id",
+            "SELECT t.device_id, SUM(x.last_day), SUM(x.before)
+             FROM (SELECT topic_id, SUM(CASE WHEN hour >= ?1 THEN messages ELSE 0 END) AS last_day,
+                          SUM(CASE WHEN hour < ?1 THEN messages ELSE 0 END) AS before
+                   FROM ledger_topic_hours WHERE hour >= ?2 GROUP BY topic_id) x
+             JOIN ledger_topics t ON t.id = x.topic_id GROUP BY t.device_id",
         )?;
         let mut rows = stmt.query(params![day_start, day_start - 7 * DAY])?;
+        let mut changes = Vec::new();
         while let Some(r) = rows.next()? {
             let (id, last_day, before): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
             let usual_per_day = (before / 7) as u64;

@@ -197,7 +197,7 @@ pub const MIGRATIONS: &[&str] = &[
         category   TEXT NOT NULL,
         messages   INTEGER NOT NULL,
         bytes      INTEGER NOT NULL,
-        PRIMARY KEY (device_id, hour, category)
+        PRIMARY KEY (device_id, category, hour)   -- in this order: "which kinds, when" is one ordered pass
     ) STRICT, WITHOUT ROWID;
     CREATE TABLE ledger_topic_hours (
         topic_id   INTEGER NOT NULL REFERENCES ledger_topics(id) ON DELETE CASCADE,

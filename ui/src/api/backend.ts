@@ -7,6 +7,12 @@
 // hub's own words to the person, whatever the transport.
 
 import type { AnonymousAccess } from "../generated/AnonymousAccess";
+import type { DeviceExport } from "../generated/DeviceExport";
+import type { DeviceReview } from "../generated/DeviceReview";
+import type { HomeReview } from "../generated/HomeReview";
+import type { PrivacySettings } from "../generated/PrivacySettings";
+import type { RedactionRequest } from "../generated/RedactionRequest";
+import type { RetentionRequest } from "../generated/RetentionRequest";
 import type { AddedDevice } from "../generated/AddedDevice";
 import type { BrokerView } from "../generated/BrokerView";
 import type { CredentialAction } from "../generated/CredentialAction";
@@ -40,6 +46,17 @@ export interface Backend {
   /** Lets a device that cannot use a credential in without one, pinned to its client id (and
    *  address, if given); null ends it. Disconnects the device. */
   setAnonymous(id: DeviceId, access: AnonymousAccess | null): Promise<BrokerView>;
+  /** What the device sent over the last `since` (`1h`, `24h`, `7d`, `30d`), from the ledger. */
+  review(id: DeviceId, since: string): Promise<DeviceReview>;
+  /** Every device's traffic over the last `since`, most sensitive first, and what changed. */
+  homeReview(since: string): Promise<HomeReview>;
+  privacy(id: DeviceId): Promise<PrivacySettings>;
+  setRetention(id: DeviceId, request: RetentionRequest): Promise<PrivacySettings>;
+  setRedaction(id: DeviceId, request: RedactionRequest): Promise<PrivacySettings>;
+  /** Everything Hearth holds about the device. */
+  exportDevice(id: DeviceId): Promise<DeviceExport>;
+  /** Its messages as CSV. */
+  exportCsv(id: DeviceId): Promise<string>;
   /**
    * Live inventory events. Whenever the stream (re)attaches, the backend emits a synthetic
    * `resync`: events may have been missed, so the list must be reloaded. Returns an unsubscribe.

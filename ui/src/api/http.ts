@@ -2,6 +2,10 @@
 // cookie goes along), and the live stream over a WebSocket at `/api/v1/events`.
 
 import type { AddedDevice } from "../generated/AddedDevice";
+import type { DeviceExport } from "../generated/DeviceExport";
+import type { DeviceReview } from "../generated/DeviceReview";
+import type { HomeReview } from "../generated/HomeReview";
+import type { PrivacySettings } from "../generated/PrivacySettings";
 import type { BrokerView } from "../generated/BrokerView";
 import type { IssuedCredential } from "../generated/IssuedCredential";
 import type { Verdict } from "../generated/Verdict";
@@ -40,7 +44,23 @@ function codeForStatus(status: number): ErrorCode {
 }
 
 async function request<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const response = await send(method, path, body, "application/json");
+  if (response.status === 204) return undefined as T;
+  try {
+    return (await response.json()) as T;
+  } catch {
+    throw new BackendError("internal", "The hub sent an answer this page cannot read. Reload the page; if it persists, the UI and the hub may be from different versions.");
+  }
+}
+
+/** An answer that is not JSON (a CSV export). */
+async function requestText(method: "GET", path: string): Promise<string> {
+  return (await send(method, path, undefined, "text/csv")).text();
+}
+
+/** The request; an error answer becomes a `BackendError` with the hub's own message. */
+async function send(method: "GET" | "POST" | "DELETE", path: string, body: unknown, accept: string): Promise<Response> {
+  const headers: Record<string, string> = { Accept: accept };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   // The hub refuses cookie-authenticated changes without this header (its CSRF guard): a
   // cross-site page cannot add a custom header without a preflight the hub never grants.
@@ -67,12 +87,7 @@ async function request<T>(method: "GET" | "POST" | "DELETE", path: string, body?
     if (isApiError(body)) throw new BackendError(body.code, body.message);
     throw new BackendError(codeForStatus(response.status), `The hub answered ${response.status} ${response.statusText || ""}`.trim() + ".");
   }
-  if (response.status === 204) return undefined as T;
-  try {
-    return (await response.json()) as T;
-  } catch {
-    throw new BackendError("internal", "The hub sent an answer this page cannot read. Reload the page; if it persists, the UI and the hub may be from different versions.");
-  }
+  return response;
 }
 
 function isEvent(v: unknown): v is Event {
@@ -228,6 +243,13 @@ export function httpBackend(): Backend {
     setTopicRule: (id, rule) => request<BrokerView>("POST", `${path(id)}/topics`, rule),
     bindClientId: (id, clientId) => request<BrokerView>("POST", `${path(id)}/client-id`, { client_id: clientId }),
     setAnonymous: (id, access) => request<BrokerView>("POST", `${path(id)}/anonymous`, access),
+    review: (id, since) => request<DeviceReview>("GET", `${path(id)}/review?since=${encodeURIComponent(since)}`),
+    homeReview: (since) => request<HomeReview>("GET", `/review?since=${encodeURIComponent(since)}`),
+    privacy: (id) => request<PrivacySettings>("GET", `${path(id)}/privacy`),
+    setRetention: (id, req) => request<PrivacySettings>("POST", `${path(id)}/privacy/retention`, req),
+    setRedaction: (id, req) => request<PrivacySettings>("POST", `${path(id)}/privacy/redactions`, req),
+    exportDevice: (id) => request<DeviceExport>("GET", `${path(id)}/export`),
+    exportCsv: (id) => requestText("GET", `${path(id)}/export.csv`),
     onEvent: (cb) => stream.subscribe(cb),
     onConnection: (cb) => stream.onConnection(cb),
   };

@@ -4,6 +4,12 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { AnonymousAccess } from "../generated/AnonymousAccess";
+import type { DeviceExport } from "../generated/DeviceExport";
+import type { DeviceReview } from "../generated/DeviceReview";
+import type { HomeReview } from "../generated/HomeReview";
+import type { PrivacySettings } from "../generated/PrivacySettings";
+import type { RedactionRequest } from "../generated/RedactionRequest";
+import type { RetentionRequest } from "../generated/RetentionRequest";
 import type { AddedDevice } from "../generated/AddedDevice";
 import type { BrokerView } from "../generated/BrokerView";
 import type { CredentialAction } from "../generated/CredentialAction";
@@ -40,6 +46,13 @@ export function tauriBackend(): Backend {
     setTopicRule: (id: DeviceId, request: TopicRuleRequest) => call<BrokerView>("set_topic_rule", { id, request }),
     bindClientId: (id: DeviceId, clientId: string | null) => call<BrokerView>("bind_client_id", { id, clientId }),
     setAnonymous: (id: DeviceId, access: AnonymousAccess | null) => call<BrokerView>("set_anonymous", { id, access }),
+    review: (id: DeviceId, since: string) => call<DeviceReview>("review", { id, since }),
+    homeReview: (since: string) => call<HomeReview>("home_review", { since }),
+    privacy: (id: DeviceId) => call<PrivacySettings>("privacy", { id }),
+    setRetention: (id: DeviceId, request: RetentionRequest) => call<PrivacySettings>("set_retention", { id, request }),
+    setRedaction: (id: DeviceId, request: RedactionRequest) => call<PrivacySettings>("set_redaction", { id, request }),
+    exportDevice: (id: DeviceId) => call<DeviceExport>("export_device", { id }),
+    exportCsv: (id: DeviceId) => call<string>("export_csv", { id }),
     onEvent(cb: (e: Event) => void): () => void {
       let stopped = false;
       const unlisten = listen<Event>("hearth://event", (e) => cb(e.payload)).then((un) => {

@@ -6,6 +6,7 @@ import type { Status } from "../generated/Status";
 import { plural } from "../model";
 import type { Actions, AppState } from "../state";
 import { devicePage } from "./device";
+import { homeReviewPage } from "./home-review";
 import { listPage } from "./list";
 
 const CONNECTION_LABELS: Record<AppState["connection"], string> = {
@@ -15,10 +16,15 @@ const CONNECTION_LABELS: Record<AppState["connection"], string> = {
 };
 
 export function appView(s: AppState, a: Actions): TemplateResult {
-  const page = s.route.name === "device" && s.detail ? devicePage(s, a, s.detail) : listPage(s, a);
+  const page =
+    s.route.name === "device" && s.detail ? devicePage(s, a, s.detail) : s.route.name === "review" ? homeReviewPage(s, a) : listPage(s, a);
   return html`<a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
       <a class="brand" href="#/"><span class="brand-mark" aria-hidden="true">⌂</span> Hearth</a>
+      <nav class="topnav" aria-label="Main">
+        <a href="#/" aria-current=${s.route.name !== "review" ? "page" : nothing}>Devices</a>
+        <a href="#/review" data-testid="nav-review" aria-current=${s.route.name === "review" ? "page" : nothing}>What they send</a>
+      </nav>
       <span class="conn" data-testid="connection" data-connection=${s.connection} role="status">
         <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
       </span>
