@@ -167,3 +167,16 @@ def test_under_a_flood_every_message_is_accounted_for(hub):
     # Every publish is a row of the ledger or counted in its topic's rollup; none is lost.
     assert r["messages"] == n, (r["messages"], status)
     assert status["unrecorded_decisions"] == 0
+
+
+def test_a_large_picture_is_counted_in_full_and_known_by_its_first_bytes(hub):
+    camera = Device(hub, "Garage camera", publish=["garage/cam/#"])
+    picture = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 800  # a 200 kB "JPEG"
+    client = camera.paho("garage-cam")
+    client.publish("garage/cam/snapshot", picture, qos=1).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+    r = wait_for_messages(hub, camera, 1)
+    assert (r["messages"], r["bytes"]) == (1, len(picture))
+    assert r["categories"][0]["category"] == "audio_video" and r["topics"][0]["content_type"] == "image/jpeg"
+    assert json.loads(hub.cli("export", camera.id).stdout)["samples"] == []

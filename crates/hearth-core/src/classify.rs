@@ -267,6 +267,23 @@ impl Classifier {
         Classified { categories, fields, content_type }
     }
 
+    /// Classifies a message known only by its first bytes (a large payload, carried in part): by
+    /// its topic, and by its magic bytes when it is a picture; no fields.
+    pub fn classify_prefix(&self, topic_name: &str, prefix: &[u8], total_bytes: u64) -> Classified {
+        let mut categories = self.topic_categories(topic_name);
+        let (fields, content_type) = match sniff(prefix) {
+            Some(image) => (vec![whole(ValueType::Binary, Category::AudioVideo, format!("{image}, {total_bytes} bytes"))], image),
+            None => (vec![], "application/octet-stream"),
+        };
+        categories.extend(fields.iter().map(|f| f.category));
+        categories.sort_by_key(|c| std::cmp::Reverse(c.sensitivity()));
+        categories.dedup();
+        if categories.is_empty() {
+            categories.push(Category::Other);
+        }
+        Classified { categories, fields, content_type }
+    }
+
     /// ESPHome's `<node>/<component>/<object>/state` carries one value named by `<object>`;
     /// elsewhere the last topic level (`stat/plug/POWER`) names it.
     fn plain_value(&self, topic_name: &str, value_type: ValueType, text: &str) -> Field {
@@ -429,6 +446,15 @@ mod tests {
             assert_eq!(c.categories[0], Category::AudioVideo, "{topic}");
             assert_eq!(c.fields[0].value_type, ValueType::Binary);
         }
+    }
+
+    #[test]
+    fn a_large_payload_known_by_its_first_bytes_is_classified_by_topic_and_magic() {
+        let jpeg = include_bytes!("../../hearth/src/demo/snapshot.jpg");
+        let c = Classifier::builtin().classify_prefix("garage/cam", &jpeg[..64], 250_000);
+        assert_eq!((c.categories.as_slice(), c.content_type), ([Category::AudioVideo].as_slice(), "image/jpeg"));
+        let c = Classifier::builtin().classify_prefix("zigbee2mqtt/bridge/devices", br#"[{"ieee_address":"0x00"#, 300_000);
+        assert_eq!((c.categories.as_slice(), c.fields.len()), ([Category::Diagnostics].as_slice(), 0));
     }
 
     #[test]

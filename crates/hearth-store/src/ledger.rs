@@ -27,7 +27,8 @@ const DAY: i64 = 24 * 3_600_000;
 const HOUR: i64 = 3_600_000;
 
 /// A published message, as the ledger files it. The payload is absent when the recorder was
-/// behind and dropped it (the message's categories are then its topic's).
+/// behind and dropped it (the message's categories are then its topic's), and only its first
+/// bytes when it was large (shorter than `bytes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry<'a> {
     pub at: Millis,
@@ -148,8 +149,11 @@ impl Store {
                 topic.last_at = topic.last_at.max(e.at);
                 // A topic's payload is read once per batch: at full rate a batch holds thousands
                 // of messages of a few topics; at a trickle every message is read.
+                // A large payload comes as its first bytes only: no fields, no sample from it.
+                let whole = e.payload.is_some_and(|p| p.len() as u64 == e.bytes);
                 let classified = match (e.payload, topic.classified) {
-                    (Some(payload), false) => Some(classifier.classify(e.topic, payload)),
+                    (Some(payload), false) if whole => Some(classifier.classify(e.topic, payload)),
+                    (Some(prefix), false) => Some(classifier.classify_prefix(e.topic, prefix, e.bytes)),
                     _ => None,
                 };
                 let mask = match &classified {
@@ -185,7 +189,7 @@ impl Store {
                 if let Some(reason) = reason {
                     *refusal_hours.entry((e.device_id, hour, reason)).or_default() += 1;
                 }
-                let (Some(c), Some(payload)) = (&classified, e.payload) else { continue };
+                let (Some(c), Some(payload), true) = (&classified, e.payload, whole) else { continue };
                 let settings = &privacy[e.device_id];
                 for f in &c.fields {
                     let retention = settings.retention_of(f.category);

@@ -17,6 +17,12 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{broadcast, mpsc};
 
+/// The most of one payload carried to the ledger: larger ones (pictures) are carried as their
+/// first bytes, which tell their kind.
+pub const CARRIED_PAYLOAD: usize = 64 * 1024;
+/// The most payload bytes waiting for the recorder at once.
+pub const PAYLOAD_BUDGET: usize = 32 * 1024 * 1024;
+
 /// Decisions waiting for the recorder. At the broker's full rate the recorder writes batches
 /// of thousands per transaction; this absorbs a burst of a few seconds.
 pub const RECORD_QUEUE: usize = 65_536;
@@ -121,6 +127,8 @@ pub struct HubGate {
     unrecorded: AtomicU64,
     /// Publishes whose payload was left out because the recorder was behind.
     payloads_dropped: AtomicU64,
+    /// Payload bytes queued for the recorder (see [`PAYLOAD_BUDGET`]).
+    payload_bytes: std::sync::atomic::AtomicUsize,
     /// Publishes kept only as counts (no row of their own) because the recorder's queue was full.
     aggregated: AtomicU64,
     overflow: std::sync::Mutex<HashMap<(DeviceId, String), hearth_store::ledger::Overflow>>,
@@ -241,6 +249,7 @@ impl HubGate {
             records,
             unrecorded: AtomicU64::new(0),
             payloads_dropped: AtomicU64::new(0),
+            payload_bytes: std::sync::atomic::AtomicUsize::new(0),
             aggregated: AtomicU64::new(0),
             overflow: std::sync::Mutex::default(),
             events,
@@ -347,8 +356,14 @@ impl HubGate {
         // The ledger reads a publish's payload; when the recorder is behind, payloads are the
         // first thing left out (the message's metadata is still recorded), and that is counted.
         let payload = if p.action == Action::Publish && device.is_some() {
-            if self.records.capacity() > RECORD_QUEUE / 2 {
-                Some(p.payload.to_vec())
+            // A big payload is carried only as its first bytes (enough to tell a picture from
+            // text); the queue's payloads are held to a byte budget, so that a camera's
+            // snapshots cannot fill memory while the recorder is behind.
+            let carried = &p.payload[..p.payload.len().min(CARRIED_PAYLOAD)];
+            let queued = self.payload_bytes.load(Ordering::Relaxed);
+            if self.records.capacity() > RECORD_QUEUE / 2 && queued + carried.len() <= PAYLOAD_BUDGET {
+                self.payload_bytes.fetch_add(carried.len(), Ordering::Relaxed);
+                Some(carried.to_vec())
             } else {
                 self.payloads_dropped.fetch_add(1, Ordering::Relaxed);
                 None
@@ -370,7 +385,11 @@ impl HubGate {
         if let Err(full) = self.records.try_send(record) {
             // Then, a publish by a known device is added to its topic's counts (exact, but no
             // longer a row of its own); anything else is counted as unrecorded.
-            match (full.into_inner(), device) {
+            let unsent = full.into_inner();
+            if let Record::Decision(GateRecord { payload: Some(carried), .. }) = &unsent {
+                self.payloads_taken(carried.len());
+            }
+            match (unsent, device) {
                 (Record::Decision(r), Some(device)) if r.action == Action::Publish => {
                     let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
                     let entry = overflow.entry((device.clone(), r.topic)).or_default();
@@ -385,6 +404,11 @@ impl HubGate {
                 }
             }
         }
+    }
+
+    /// The recorder took `bytes` of payloads off the queue.
+    pub fn payloads_taken(&self, bytes: usize) {
+        self.payload_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// The publishes the recorder had no room for, by device and topic, since the last call.

@@ -106,13 +106,17 @@ async fn write(hub: &Hub, batch: Vec<Record>) -> Vec<DeviceId> {
             Record::Discovery(id, d) => discoveries.push((id, d)),
         }
     }
+    let payload_bytes: usize = decisions.iter().filter_map(|d| d.payload.as_ref()).map(Vec::len).sum();
     let hub = hub.clone();
+    let gate = hub.gate();
     let written = tokio::task::spawn_blocking(move || {
         let mut changed = record_decisions(&hub, &decisions);
         changed.extend(file_discoveries(&hub, discoveries));
         changed
     })
     .await;
+    // Written (or failed): their payloads no longer count against the gate's budget.
+    gate.payloads_taken(payload_bytes);
     written.unwrap_or_else(|e| {
         tracing::error!("the recorder failed: {e}");
         vec![]

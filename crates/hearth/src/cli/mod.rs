@@ -222,6 +222,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                     ),
                     _ => println!("MQTT broker: off"),
                 }
+                if b.payloads_dropped + b.aggregated_messages > 0 {
+                    println!(
+                        "ledger: behind at times: {} payloads left out (metadata kept), {} messages kept only as counts",
+                        b.payloads_dropped, b.aggregated_messages
+                    );
+                }
                 let d = &status.discovery;
                 match (&d.error, d.enabled) {
                     (Some(e), _) => println!("discovery: off — {e}"),
