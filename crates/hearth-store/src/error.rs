@@ -8,6 +8,8 @@ pub enum StoreError {
         "cannot open the database {path}: {source}. If the file is damaged, move it aside and Hearth will start a new one (devices will be rediscovered)"
     )]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot make the database {path} readable by its owner only: {source}; check who owns Hearth's data directory")]
+    Private { path: PathBuf, source: std::io::Error },
     #[error(
         "the database {path} was written by a newer Hearth (schema version {found}, this build knows up to {known}); upgrade Hearth or use another --data-dir"
     )]

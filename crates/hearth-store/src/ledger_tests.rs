@@ -51,6 +51,14 @@ fn a_shelly_switch_is_reviewed_as_energy_with_exact_counts_bytes_and_fields() {
     assert_eq!(r.buckets.iter().filter(|b| b.category == Category::Energy).map(|b| b.messages).sum::<u64>(), 40);
 }
 
+#[cfg(unix)]
+#[test]
+fn the_database_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = home(1);
+    assert_eq!(std::fs::metadata(&h.path).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
 #[test]
 fn location_is_kept_as_metadata_only_by_default_never_its_values() {
     let mut h = home(1);

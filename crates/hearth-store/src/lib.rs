@@ -43,9 +43,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and upgrades the database at `path`.
+    /// Opens (creating if needed) and upgrades the database at `path`. The file is readable by
+    /// its owner only: it holds what the home's devices say (SQLite gives its journal files the
+    /// same mode).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|source| StoreError::Private { path: path.to_path_buf(), source })?;
+        }
         Self::init(conn, path.to_path_buf())
     }
 
