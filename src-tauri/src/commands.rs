@@ -4,8 +4,8 @@
 //! on the main thread and freeze the window while SQLite works.
 
 use hearth::api::types::{
-    AddedDevice, AnonymousAccess, ApiError, BrokerView, DeviceExport, DeviceReview, HomeReview, PrivacySettings, RedactionRequest,
-    RetentionRequest, CredentialAction, Device, DeviceDetail, IssuedCredential, Status, TopicRuleRequest, Verdict,
+    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, DeviceExport, DeviceReview, HomeReview,
+    IssuedCredential, PrivacySettings, RedactionRequest, RetentionRequest, Status, TopicRuleRequest, Verdict,
 };
 use hearth::hub::Hub;
 use tauri::State;
