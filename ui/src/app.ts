@@ -76,6 +76,7 @@ export class App implements Actions {
     confirmingCredential: undefined,
     reviewRange: "7d",
     home: undefined,
+    news: [],
   };
   private renderQueued = false;
   private listLoading = false;
@@ -328,6 +329,11 @@ export class App implements Actions {
       case "broker_changed":
         if (this.state.detail?.id === e.id && !this.state.detail.forgotten) this.reloadBrokerSoon(e.id);
         break;
+      case "sends_something_new":
+        // The three newest stay on screen; the review page lists them all.
+        this.state.news = [...this.state.news, { id: ++this.noticeSeq, name: e.name, change: e.change }].slice(-3);
+        if (this.state.route.name === "review") void this.loadHome();
+        break;
       case "resync":
         break;
     }
@@ -407,6 +413,11 @@ export class App implements Actions {
         this.focusAfterRender = () => this.root.querySelector<HTMLElement>("[data-testid=search]")?.focus();
       }
     }, `Could not forget ${device.name}.`);
+  }
+
+  dismissNews(id: number): void {
+    this.state.news = this.state.news.filter((n) => n.id !== id);
+    this.update();
   }
 
   dismissNotice(id: number): void {

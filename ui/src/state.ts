@@ -3,6 +3,7 @@
 
 import type { AnonymousAccess } from "./generated/AnonymousAccess";
 import type { Category } from "./generated/Category";
+import type { Change } from "./generated/Change";
 import type { DeviceReview } from "./generated/DeviceReview";
 import type { HomeReview } from "./generated/HomeReview";
 import type { PrivacySettings } from "./generated/PrivacySettings";
@@ -37,6 +38,13 @@ export interface DetailState {
   review?: DeviceReview | undefined;
   reviewError?: ApiError | undefined;
   privacy?: PrivacySettings | undefined;
+}
+
+/** A device that started sending something new (a field, a kind of data). */
+export interface News {
+  id: number;
+  name: string;
+  change: Change;
 }
 
 /** The home's review page. */
@@ -86,6 +94,8 @@ export interface AppState {
   confirmingCredential: { device: Device; action: CredentialAction } | undefined;
   /** How far back reviews look. */
   reviewRange: ReviewRange;
+  /** Devices that started sending something new, newest last, until dismissed. */
+  news: News[];
   home: HomeState | undefined;
 }
 
@@ -110,6 +120,7 @@ export interface Actions {
   bindClientId(device: Device, clientId: string | null): void;
   setAnonymous(device: Device, access: AnonymousAccess | null): void;
   setReviewRange(range: ReviewRange): void;
+  dismissNews(id: number): void;
   /** `null`: back to Hearth's default for that kind of data. */
   setRetention(device: Device, category: Category, retention: Retention | null): void;
   setRedaction(device: Device, path: string, redact: boolean): void;

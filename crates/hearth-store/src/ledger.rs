@@ -13,6 +13,7 @@ use hearth_core::device::DeviceId;
 use hearth_core::gate::{Action, Decision};
 use hearth_core::inventory::Millis;
 use hearth_core::privacy::{PrivacySettings, Retention};
+use hearth_core::review::Change;
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
@@ -93,13 +94,22 @@ struct TopicState {
     categories: u16,
     classified: bool,
     last_at: Millis,
+    /// It was understood before this batch: a field or kind new on it is news.
+    known: bool,
 }
 
+/// Most pieces of news one batch reports: a device that starts sending a hundred new fields is
+/// one story, not a hundred notifications.
+pub const MAX_NEWS: usize = 20;
+
 impl Store {
-    /// Files a batch of published messages.
-    pub fn record_messages(&mut self, entries: &[LedgerEntry<'_>]) -> Result<(), StoreError> {
+    /// Files a batch of published messages. Returns what is new in them (at most [`MAX_NEWS`]):
+    /// a field first seen on a topic Hearth already knew, and a kind of data first seen from a
+    /// device that sent others before — what a person may want to keep, redact or ask about.
+    pub fn record_messages(&mut self, entries: &[LedgerEntry<'_>]) -> Result<Vec<Change>, StoreError> {
+        let mut news = Vec::new();
         if entries.is_empty() {
-            return Ok(());
+            return Ok(news);
         }
         let classifier = Classifier::builtin();
         let tx = self.conn.transaction()?;
@@ -128,6 +138,9 @@ impl Store {
                      last_seen = MAX(last_seen, excluded.last_seen)",
             )?;
             let mut insert_sample = tx.prepare_cached("INSERT INTO ledger_samples (topic_id, at, payload) VALUES (?1, ?2, ?3)")?;
+            let mut field_known = tx.prepare_cached("SELECT 1 FROM ledger_fields WHERE topic_id = ?1 AND path = ?2")?;
+            let mut kinds_of = tx.prepare_cached("SELECT categories FROM ledger_topics WHERE device_id = ?1")?;
+            let mut device_kinds: HashMap<&DeviceId, u16> = HashMap::new();
             let mut trim_samples = tx.prepare_cached(
                 "DELETE FROM ledger_samples WHERE topic_id = ?1 AND id NOT IN (SELECT id FROM ledger_samples WHERE topic_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2)",
             )?;
@@ -143,7 +156,13 @@ impl Store {
                             .optional()?;
                         // Forgotten while its messages were queued: nothing to file them under.
                         let Some((id, categories)) = row else { continue };
-                        new.insert(TopicState { id, categories: categories as u16, classified: false, last_at: e.at })
+                        new.insert(TopicState {
+                            id,
+                            categories: categories as u16,
+                            classified: false,
+                            last_at: e.at,
+                            known: categories != 0,
+                        })
                     }
                 };
                 topic.last_at = topic.last_at.max(e.at);
@@ -156,6 +175,20 @@ impl Store {
                     (Some(prefix), false) => Some(classifier.classify_prefix(e.topic, prefix, e.bytes)),
                     _ => None,
                 };
+                if let Some(c) = &classified {
+                    // The device's kinds of data before this message, over all its topics.
+                    if !device_kinds.contains_key(e.device_id) {
+                        let masks: Vec<i64> = kinds_of.query_map([e.device_id.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                        device_kinds.insert(e.device_id, masks.into_iter().fold(0u16, |m, k| m | k as u16));
+                    }
+                    let before = device_kinds[e.device_id];
+                    for category in Category::from_mask(c.mask() & !before) {
+                        if before != 0 && news.len() < MAX_NEWS {
+                            news.push(Change::NewCategory { device_id: e.device_id.clone(), category });
+                        }
+                    }
+                    device_kinds.insert(e.device_id, before | c.mask());
+                }
                 let mask = match &classified {
                     Some(c) => {
                         topic.classified = true;
@@ -198,6 +231,14 @@ impl Store {
                     }
                     let keep_value = retention.value_days().is_some();
                     let (example, example_at) = if keep_value { (Some(f.example.as_str()), Some(e.at)) } else { (None, None) };
+                    if topic.known && news.len() < MAX_NEWS && !field_known.exists(params![topic.id, f.path])? {
+                        news.push(Change::NewField {
+                            device_id: e.device_id.clone(),
+                            topic: e.topic.to_owned(),
+                            path: f.path.clone(),
+                            category: f.category,
+                        });
+                    }
                     upsert_field.execute(params![
                         topic.id,
                         f.path,
@@ -241,7 +282,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(news)
     }
 
     /// Adds publishes kept only as counts (the recorder's queue was full) to their topics' and

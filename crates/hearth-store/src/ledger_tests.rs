@@ -163,8 +163,22 @@ fn the_home_review_ranks_sensitive_devices_first_and_notices_changes() {
     let busy: Vec<_> = (0..20)
         .map(|i| entry(&plug, now - HOUR + i, "tele/plug/SENSOR", r#"{"ENERGY":{"Power":38},"Wifi":{"SSId":"HomeNet"}}"#, &allow))
         .collect();
-    h.store.record_messages(&busy).unwrap();
-    h.store.record_messages(&[entry(&phone, now - HOUR, "owntracks/anna/phone", OWNTRACKS, &allow)]).unwrap();
+    let news = h.store.record_messages(&busy).unwrap();
+    assert_eq!(
+        news,
+        [
+            hearth_core::review::Change::NewCategory { device_id: plug.clone(), category: Category::Identifiers },
+            hearth_core::review::Change::NewField {
+                device_id: plug.clone(),
+                topic: "tele/plug/SENSOR".into(),
+                path: "Wifi.SSId".into(),
+                category: Category::Identifiers
+            },
+        ],
+        "news as it is filed"
+    );
+    let phone_news = h.store.record_messages(&[entry(&phone, now - HOUR + 100, "owntracks/anna/phone", OWNTRACKS, &allow)]).unwrap();
+    assert_eq!(phone_news, [], "a device's first messages are not news: it is new itself");
     let r = h.store.home_review(now - DAY, now).unwrap();
     assert_eq!(r.devices.iter().map(|d| &d.device_id).collect::<Vec<_>>(), [&phone, &plug], "location first, though the plug is busier");
     assert_eq!(r.devices[1].messages, 20);

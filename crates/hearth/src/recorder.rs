@@ -3,7 +3,7 @@
 //! has queued up, on a blocking thread. The broker only ever queues (see `gate`). It also runs
 //! the retention jobs.
 
-use crate::api::types::Event;
+use crate::api::types::{Change, Event};
 use crate::gate::Record;
 use crate::hub::Hub;
 use hearth_core::device::DeviceId;
@@ -135,8 +135,20 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
         return vec![];
     }
     let published: Vec<LedgerEntry<'_>> = decisions.iter().filter_map(LedgerEntry::of).collect();
-    if let Err(e) = store.record_messages(&published) {
-        tracing::error!(messages = published.len(), "cannot write the ledger: {e}");
+    match store.record_messages(&published) {
+        Ok(news) => {
+            for change in news {
+                let id = match &change {
+                    Change::NewField { device_id, .. }
+                    | Change::NewCategory { device_id, .. }
+                    | Change::MoreThanUsual { device_id, .. } => device_id,
+                };
+                let name = store.device(id).map(|d| d.device.name).unwrap_or_else(|_| id.to_string());
+                tracing::info!(device = %id, ?change, "a device sends something new");
+                hub.publish(Event::SendsSomethingNew { name, change });
+            }
+        }
+        Err(e) => tracing::error!(messages = published.len(), "cannot write the ledger: {e}"),
     }
     drop(store);
     decisions.iter().filter_map(|r| r.device_id.clone()).collect()

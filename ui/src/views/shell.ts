@@ -4,6 +4,7 @@ import { credentialConfirmDialog, secretDialog } from "./credential-dialogs";
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { Status } from "../generated/Status";
 import { plural } from "../model";
+import { CATEGORY_LABELS } from "../review-model";
 import type { Actions, AppState } from "../state";
 import { devicePage } from "./device";
 import { homeReviewPage } from "./home-review";
@@ -29,7 +30,7 @@ export function appView(s: AppState, a: Actions): TemplateResult {
         <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
       </span>
     </header>
-    ${banners(s.status)} ${notices(s, a)}
+    ${banners(s.status)} ${notices(s, a)} ${newsBanners(s, a)}
     <main id="main" tabindex="-1">${page}</main>
     ${statusBar(s)} ${forgetDialog(s, a)} ${credentialConfirmDialog(s, a)} ${secretDialog(s, a)}
     <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;
@@ -76,6 +77,27 @@ function notices(s: AppState, a: Actions): TemplateResult | typeof nothing {
         <button type="button" class="btn quiet" aria-label="Dismiss this message" @click=${() => a.dismissNotice(n.id)}>✕</button>
       </div>`,
     )}
+  </div>`;
+}
+
+/** Devices that started sending something new: a person may want to keep, redact or ask. */
+function newsBanners(s: AppState, a: Actions): TemplateResult | typeof nothing {
+  if (s.news.length === 0) return nothing;
+  return html`<div class="notices" role="status">
+    ${s.news.map((n) => {
+      const link = html`<a href=${`#/devices/${encodeURIComponent(n.change.device_id)}`}>${n.name}</a>`;
+      const what =
+        n.change.kind === "new_field"
+          ? html`${link} started sending <code>${n.change.path}</code> (${CATEGORY_LABELS[n.change.category].toLowerCase()}) on <code>${n.change.topic}</code>.`
+          : n.change.kind === "new_category"
+            ? html`${link} started sending ${CATEGORY_LABELS[n.change.category].toLowerCase()} data.`
+            : html`${link} sent ${n.change.last_day} messages in a day, against ${n.change.usual_per_day} usually.`;
+      return html`<div class="banner notice news" data-testid="news">
+        <span class="banner-icon" aria-hidden="true">●</span>
+        <div>${what} Keep it, limit how long, or redact it on its page.</div>
+        <button type="button" class="btn quiet" aria-label="Dismiss this message" @click=${() => a.dismissNews(n.id)}>✕</button>
+      </div>`;
+    })}
   </div>`;
 }
 

@@ -106,6 +106,9 @@ pub enum Event {
     /// A device's broker side changed: it connected or disconnected, its credential or its
     /// manifest changed, or the gate refused something new. Reload its broker view.
     BrokerChanged { id: DeviceId },
+    /// A device sends something it did not before: a new field on a topic, or a new kind of
+    /// data. `name` is the device's, for a notification.
+    SendsSomethingNew { name: String, change: Change },
     /// The listener fell behind and missed events: reload the list.
     Resync,
 }
