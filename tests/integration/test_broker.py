@@ -79,18 +79,18 @@ def test_a_will_outside_the_manifest_is_learned_and_never_delivered(hub):
     # Real firmware always sets a Will; a device whose manifest is still empty must be able to
     # connect (so its topics can be learned), but its Will must not get past the gate.
     plug = Device(hub, "Tasmota plug", subscribe=["cmnd/plug1/#"])
-    home_assistant = Device(hub, "Home Assistant", subscribe=["homeassistant/#"])
+    home_assistant = Device(hub, "Home Assistant", subscribe=["tele/#"])
     watcher = home_assistant.paho("ha")
-    watcher.subscribe("homeassistant/#", qos=1)
-    device = start_device_with_will(plug, "plug1", "homeassistant/switch/plug1/config", "cmnd/plug1/#")
+    watcher.subscribe("tele/#", qos=1)
+    device = start_device_with_will(plug, "plug1", "tele/plug1/LWT", "cmnd/plug1/#")
     power_cut(device)
     time.sleep(1.5)
     stop(watcher)
     assert watcher.received == [], "a Will outside the manifest is not delivered"
     learned = [(r["direction"], r["pattern"]) for r in plug.view()["rules"] if r["status"] == "learned"]
-    assert learned == [("publish", "homeassistant/switch/plug1/config")], "proposed for a person to allow"
+    assert learned == [("publish", "tele/plug1/LWT")], "proposed for a person to allow"
     refused = [(d["topic"], d["decision"]) for d in home_assistant.view()["recent"] if d["action"] == "deliver"]
-    assert refused == [("homeassistant/switch/plug1/config", {"decision": "drop", "detail": "not_in_manifest"})]
+    assert refused == [("tele/plug1/LWT", {"decision": "drop", "detail": "not_in_manifest"})]
 
 
 def test_a_will_whose_topic_was_denied_since_connecting_is_not_delivered(hub):

@@ -148,8 +148,9 @@ def test_malformed_discovery_is_refused_and_recorded(hub):
     assert recorded(node, topic)[0]["decision"] == {"decision": "drop", "detail": "malformed_discovery"}
 
 
-def test_a_will_carrying_a_forged_discovery_message_is_refused_at_connect(hub):
-    """rmqtt publishes a Will without the publish check, so the gate reads it at CONNECT."""
+def test_a_will_on_a_discovery_topic_is_refused_at_connect(hub):
+    """rmqtt publishes a Will without the publish check, when its device is gone: no Will may be a
+    discovery message."""
     plug = Device(hub, "Plug", publish=["stat/plug1/#", "homeassistant/#"], subscribe=["cmnd/plug1/#"])
     forged = json.dumps({"name": "Lamp", "cmd_t": "cmnd/frontdoor/LOCK"})
     r = subprocess.run(["mosquitto_sub", *plug.auth(), "-i", "plug1", "-t", "cmnd/plug1/#", "-C", "1", "-W", "2",
@@ -157,7 +158,13 @@ def test_a_will_carrying_a_forged_discovery_message_is_refused_at_connect(hub):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "not authorised" in r.stderr.lower(), r.stderr
     refused = recorded(plug, "homeassistant/switch/lamp/config")
-    assert refused[0]["action"] == "connect" and refused[0]["decision"] == {"decision": "drop", "detail": "foreign_topic"}
+    assert refused[0]["action"] == "connect" and refused[0]["decision"] == {"decision": "drop", "detail": "discovery_will"}
+    # Even one describing only the device itself: a Will fires when nothing can check it.
+    own = json.dumps({"name": "Plug", "stat_t": "stat/plug1/POWER"})
+    r = subprocess.run(["mosquitto_sub", *plug.auth(), "-i", "plug1", "-t", "cmnd/plug1/#", "-C", "1", "-W", "2",
+                        "--will-topic", "homeassistant/switch/plug1/config", "--will-payload", own],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "not authorised" in r.stderr.lower(), r.stderr
 
 
 def test_a_shelly_announced_over_mdns_is_proposed_its_topics_before_it_sends_anything(hub, responders):
@@ -170,3 +177,18 @@ def test_a_shelly_announced_over_mdns_is_proposed_its_topics_before_it_sends_any
     assert [(r["direction"], r["pattern"]) for r in suggestion["rules"]] == [
         ("publish", "shellyplusplugs-c4dd57877294/#"), ("subscribe", "shellyplusplugs-c4dd57877294/rpc")]
     assert view["rules"] == [], "proposed, not applied: a person decides"
+
+
+def test_a_device_discovery_config_cannot_hide_a_foreign_command_among_its_components(hub):
+    """Home Assistant's device discovery puts entities under `cmps`; each is checked."""
+    plug = Device(hub, "Plug", publish=["plug1/#", "homeassistant/#"], subscribe=["plug1/set"])
+    forged = {"dev": {"ids": "plug1", "name": "Plug"}, "o": {"name": "fw"}, "stat_t": "plug1/state",
+              "cmps": {"relay": {"p": "switch", "uniq_id": "plug1-relay", "cmd_t": "plug1/set"},
+                       "lock": {"p": "lock", "uniq_id": "plug1-lock", "cmd_t": "zigbee2mqtt/front_door/set"}}}
+    r = plug.pub("homeassistant/device/plug1/config", json.dumps(forged), qos=1, version="5", extra=["-d"])
+    assert "RC:135" in r.stdout, r.stdout
+    assert recorded(plug, "homeassistant/device/plug1/config")[0]["decision"] == {"decision": "drop", "detail": "foreign_topic"}
+    del forged["cmps"]["lock"]
+    assert "RC:0" in plug.pub("homeassistant/device/plug1/config", json.dumps(forged), qos=1, version="5", extra=["-d"]).stdout
+    [group] = wait_for(lambda: described(plug))
+    assert [(e["component"], e["unique_id"]) for e in group["entities"]] == [("switch", "plug1-relay")]

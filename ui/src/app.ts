@@ -86,6 +86,7 @@ export class App implements Actions {
   private detailTimer: ReturnType<typeof setTimeout> | undefined;
   private brokerTimer: ReturnType<typeof setTimeout> | undefined;
   private detailGeneration = 0;
+  private reviewGeneration = 0;
   private noticeSeq = 0;
   /** Where focus goes after the next render (route changes, removed rows). */
   private focusAfterRender: (() => void) | undefined;
@@ -259,13 +260,16 @@ export class App implements Actions {
     }
   }
 
-  /** The review and privacy choices, or the error: like the broker view, on their own. */
+  /** The review and privacy choices, or the error: like the broker view, on their own. An
+   *  answer overtaken by a later request (the range changed meanwhile) keeps what is shown. */
   private async loadReview(id: DeviceId): Promise<Pick<DetailState, "review" | "reviewError" | "privacy">> {
+    const generation = ++this.reviewGeneration;
+    const keep = () => (this.state.detail ? { review: this.state.detail.review, reviewError: this.state.detail.reviewError, privacy: this.state.detail.privacy } : {});
     try {
       const [review, privacy] = await Promise.all([this.backend.review(id, this.state.reviewRange), this.backend.privacy(id)]);
-      return { review, privacy, reviewError: undefined };
+      return generation === this.reviewGeneration ? { review, privacy, reviewError: undefined } : keep();
     } catch (e) {
-      return { reviewError: toApiError(e, "What this device sends could not be loaded.") };
+      return generation === this.reviewGeneration ? { reviewError: toApiError(e, "What this device sends could not be loaded.") } : keep();
     }
   }
 

@@ -57,11 +57,10 @@ impl GateHooks {
             // take it over either.
             entry.session().map(|s| s.id.username.as_ref().map(ToString::to_string).unwrap_or_default())
         };
-        let (will_topic, will_payload) = match ci.last_will() {
-            Some(LastWill::V3(w)) => (Some(w.topic.to_string()), Some(&w.message[..])),
-            Some(LastWill::V5(w)) => (Some(w.topic.to_string()), Some(&w.message[..])),
-            None => (None, None),
-        };
+        let will_topic = ci.last_will().map(|will| match will {
+            LastWill::V3(w) => w.topic.to_string(),
+            LastWill::V5(w) => w.topic.to_string(),
+        });
         let attempt = ConnectAttempt {
             client_id: ci.client_id(),
             username: ci.username().map(|u| &**u),
@@ -69,7 +68,6 @@ impl GateHooks {
             remote: ci.ipaddress(),
             protocol: ci.proto_ver(),
             will_topic: will_topic.as_deref(),
-            will_payload,
             existing_owner: existing_owner.as_deref(),
         };
         match self.gate.connect(&attempt) {

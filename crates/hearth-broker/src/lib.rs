@@ -35,8 +35,6 @@ pub struct ConnectAttempt<'a> {
     pub protocol: u8,
     /// The topic of the client's Last Will, if it has one.
     pub will_topic: Option<&'a str>,
-    /// Its message: a Will on a discovery topic is read like any discovery message.
-    pub will_payload: Option<&'a [u8]>,
     /// The username of the session (live or offline) that already holds this client id (empty
     /// for an anonymous one): a CONNECT with the same client id takes that session over,
     /// subscriptions and queue.

@@ -226,7 +226,8 @@ impl Classifier {
             .map_or(Category::Other, |r| r.category)
     }
 
-    fn topic_categories(&self, topic_name: &str) -> Vec<Category> {
+    /// The categories `[[topic]]` rules give every message on `topic_name`.
+    pub fn topic_categories(&self, topic_name: &str) -> Vec<Category> {
         self.topics.iter().filter(|r| r.patterns.iter().any(|p| topic::matches(p, topic_name))).map(|r| r.category).collect()
     }
 

@@ -159,7 +159,8 @@ fn text(map: &Map<String, Value>, full: &str, short: &str) -> Option<String> {
 /// Home Assistant topic options end in `_topic`, or `_t` when abbreviated; the ones that carry
 /// commands to the device say `command`/`cmd`, or start with `set_` (`set_position_topic`).
 fn is_topic_option(key: &str) -> bool {
-    key.ends_with("_topic") || key.ends_with("_t")
+    // `topic`/`t`: device triggers, tags and images name their one topic so.
+    key.ends_with("_topic") || key.ends_with("_t") || key == "topic" || key == "t"
 }
 
 fn is_command_option(key: &str) -> bool {
@@ -175,14 +176,57 @@ fn expand(value: &str, base: Option<&str>) -> String {
     }
 }
 
+/// One Home Assistant config, or a device config (`homeassistant/device/<id>/config`) whose
+/// entities sit under `cmps`, each checked as if it were a config of its own.
 fn home_assistant(topic: &str, value: &Value, out: &mut Discovery) -> Result<(), DiscoveryError> {
     let config = object(value, "a Home Assistant discovery config")?;
     let levels: Vec<&str> = topic.split('/').collect();
     let component = levels[1];
     let object_id = levels[levels.len() - 2];
     let base = config.get("~").and_then(Value::as_str);
-    let mut state_topic = None;
-    let mut command_topic = None;
+    let described = match config.get("device").or_else(|| config.get("dev")) {
+        Some(dev) => Some(home_assistant_device(object(dev, "`device`")?)?),
+        None => None,
+    };
+    // Options at the top apply to every entity of a device config.
+    let (state_topic, command_topic) = topic_options(config, base, out)?;
+    match config.get("components").or_else(|| config.get("cmps")) {
+        Some(components) => {
+            for (object_id, component) in object(components, "`cmps`")? {
+                let component = object(component, "a component of `cmps`")?;
+                let base = component.get("~").and_then(Value::as_str).or(base);
+                let (state, command) = topic_options(component, base, out)?;
+                let platform = text(component, "platform", "p").unwrap_or_else(|| "entity".to_owned());
+                out.entities.push(entity(
+                    topic,
+                    Some(object_id),
+                    &platform,
+                    component,
+                    described.as_ref(),
+                    state.or(state_topic.clone()),
+                    command.or(command_topic.clone()),
+                ));
+            }
+        }
+        None => out.entities.push(entity(topic, None, component, config, described.as_ref(), state_topic, command_topic)),
+    }
+    if out.entities.iter().all(|e| e.name.is_empty()) {
+        for e in &mut out.entities {
+            e.name = object_id.to_owned();
+        }
+    }
+    out.devices.extend(described);
+    Ok(())
+}
+
+/// Every topic a Home Assistant config names, sorted into what the entity publishes and what
+/// it takes commands from; returns its state and command topics.
+fn topic_options(
+    config: &Map<String, Value>,
+    base: Option<&str>,
+    out: &mut Discovery,
+) -> Result<(Option<String>, Option<String>), DiscoveryError> {
+    let (mut state_topic, mut command_topic) = (None, None);
     for (key, v) in config {
         if !is_topic_option(key) {
             continue;
@@ -197,7 +241,7 @@ fn home_assistant(topic: &str, value: &Value, out: &mut Discovery) -> Result<(),
             }
             out.commands.push(t);
         } else {
-            if matches!(key.as_str(), "state_topic" | "stat_t") {
+            if matches!(key.as_str(), "state_topic" | "stat_t" | "topic" | "t") {
                 state_topic = Some(t.clone());
             }
             out.publishes.push(t);
@@ -211,24 +255,32 @@ fn home_assistant(topic: &str, value: &Value, out: &mut Discovery) -> Result<(),
             out.publishes.push(expand(t, base));
         }
     }
-    let described = match config.get("device").or_else(|| config.get("dev")) {
-        Some(dev) => Some(home_assistant_device(object(dev, "`device`")?)?),
-        None => None,
-    };
-    let name = text(config, "name", "name").or_else(|| described.as_ref().map(|d| d.name.clone())).unwrap_or_else(|| object_id.to_owned());
-    out.entities.push(Entity {
-        key: topic.to_owned(),
-        described: described.as_ref().map(|d| d.key.clone()),
+    Ok((state_topic, command_topic))
+}
+
+fn entity(
+    topic: &str,
+    object_id: Option<&str>,
+    component: &str,
+    config: &Map<String, Value>,
+    described: Option<&DescribedDevice>,
+    state_topic: Option<String>,
+    command_topic: Option<String>,
+) -> Entity {
+    Entity {
+        key: object_id.map_or_else(|| topic.to_owned(), |o| format!("{topic}#{o}")),
+        described: described.map(|d| d.key.clone()),
         component: component.to_owned(),
-        name,
+        name: text(config, "name", "name")
+            .or_else(|| object_id.map(str::to_owned))
+            .or_else(|| described.map(|d| d.name.clone()))
+            .unwrap_or_default(),
         unique_id: text(config, "unique_id", "uniq_id"),
         state_topic,
         command_topic,
         device_class: text(config, "device_class", "dev_cla"),
         unit: text(config, "unit_of_measurement", "unit_of_meas"),
-    });
-    out.devices.extend(described);
-    Ok(())
+    }
 }
 
 fn home_assistant_device(dev: &Map<String, Value>) -> Result<DescribedDevice, DiscoveryError> {
@@ -268,7 +320,12 @@ fn tasmota_config(topic: &str, value: &Value, out: &mut Discovery) -> Result<(),
     let [cmnd, stat, tele] = prefixes.as_slice() else {
         return Err(DiscoveryError::Malformed("`tp` must name the three prefixes cmnd, stat and tele".into()));
     };
-    let at = |prefix: &str, leaf: &str| format!("{}{leaf}", full_topic.replace("%prefix%", prefix).replace("%topic%", &device_topic));
+    let hostname = field("hn").unwrap_or_default();
+    let at = |prefix: &str, leaf: &str| {
+        let full = full_topic.replace("%prefix%", prefix).replace("%topic%", &device_topic).replace("%hostname%", &hostname);
+        // `%id%` is the MAC's last six hex digits.
+        format!("{}{leaf}", full.replace("%id%", &mac[mac.len().saturating_sub(6)..]))
+    };
     let name = field("dn").unwrap_or_else(|| device_topic.clone());
     out.devices.push(DescribedDevice { key: mac.clone(), name: name.clone(), vendor: Some("Tasmota".into()), model: field("md") });
     out.publishes.push(at(tele, "LWT"));
@@ -482,6 +539,25 @@ mod tests {
         assert_eq!(d.entities[0].command_topic.as_deref(), Some("shellies/shellybulb-1/color/0/set"));
     }
 
+    /// Home Assistant's device discovery: one config, several entities under `cmps`, each
+    /// checked like a config of its own.
+    #[test]
+    fn a_device_config_names_the_topics_of_each_of_its_components() {
+        let d = parsed(
+            "homeassistant/device/plug1/config",
+            r#"{"dev":{"ids":"plug1","name":"Plug"},"o":{"name":"fw"},"stat_t":"plug1/state",
+                "cmps":{"relay":{"p":"switch","uniq_id":"plug1-relay","cmd_t":"plug1/set"},
+                        "lock":{"p":"lock","uniq_id":"plug1-lock","cmd_t":"zigbee2mqtt/front_door/set"}}}"#,
+        );
+        assert_eq!(d.commands, ["plug1/set", "zigbee2mqtt/front_door/set"]);
+        assert_eq!(d.unique_ids().collect::<Vec<_>>(), ["plug1-lock", "plug1-relay"]);
+        let kinds: Vec<_> = d.entities.iter().map(|e| (e.component.as_str(), e.state_topic.as_deref())).collect();
+        assert_eq!(kinds, [("lock", Some("plug1/state")), ("switch", Some("plug1/state"))]);
+        let trigger =
+            parsed("homeassistant/device_automation/plug1/button/config", r#"{"automation_type":"trigger","topic":"cmnd/lock/open"}"#);
+        assert_eq!(trigger.publishes, ["cmnd/lock/open"], "a trigger's `topic` is checked too");
+    }
+
     #[test]
     fn an_empty_message_removes_what_its_topic_described() {
         let d = parse("homeassistant/switch/plug1/config", b"").unwrap().unwrap();
@@ -533,6 +609,11 @@ mod tests {
         let names: Vec<_> =
             d.entities.iter().map(|e| (e.name.as_str(), e.component.as_str(), e.command_topic.as_deref().unwrap())).collect();
         assert_eq!(names, [("Dual 1", "switch", "home/dual/cmnd/POWER1"), ("Dual 2", "light", "home/dual/cmnd/POWER2")]);
+        let by_host = parsed(
+            "tasmota/discovery/AABBCCDDEEFF/config",
+            r#"{"t":"x","hn":"garage-7","ft":"%prefix%/%hostname%/%id%/","rl":[1],"mac":"AABBCCDDEEFF"}"#,
+        );
+        assert_eq!(by_host.commands, ["cmnd/garage-7/DDEEFF/POWER"]);
     }
 
     #[test]

@@ -52,10 +52,13 @@ pub enum DropReason {
     EntityTaken,
     /// A discovery message Hearth cannot read, so cannot check.
     MalformedDiscovery,
+    /// A Last Will on a discovery topic: it would be published after the device is gone, when
+    /// what it describes can no longer be checked against the device's rights.
+    DiscoveryWill,
 }
 
 impl DropReason {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Quarantined,
         Self::Blocked,
         Self::NotInManifest,
@@ -67,6 +70,7 @@ impl DropReason {
         Self::ForeignTopic,
         Self::EntityTaken,
         Self::MalformedDiscovery,
+        Self::DiscoveryWill,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -86,6 +90,7 @@ impl DropReason {
             Self::ForeignTopic => "foreign_topic",
             Self::EntityTaken => "entity_taken",
             Self::MalformedDiscovery => "malformed_discovery",
+            Self::DiscoveryWill => "discovery_will",
         }
     }
 }

@@ -115,20 +115,19 @@ impl PrivacySettings {
     }
 }
 
-/// Removes the fields at `paths` (`Wifi.SSId`, `lat`) from a JSON object payload. Returns the
-/// new payload and the paths it removed, or `None` when it held none of them (or is not a JSON
-/// object: there are no fields to remove).
+/// Removes the fields at `paths` (`Wifi.SSId`, `lat`) from a JSON payload, in every element of
+/// the arrays on the way (`[{"lat": ...}, ...]`). Returns the new payload and the paths it
+/// removed, or `None` when it held none of them (or is not JSON: there are no fields to remove).
 pub fn redact(payload: &[u8], paths: &[String]) -> Option<(Vec<u8>, Vec<String>)> {
-    if paths.is_empty() || payload.first() != Some(&b'{') {
+    let start = payload.iter().position(|b| !b.is_ascii_whitespace())?;
+    if paths.is_empty() || !matches!(payload[start], b'{' | b'[') {
         return None;
     }
     let mut value: serde_json::Value = serde_json::from_slice(payload).ok()?;
     let mut removed = Vec::new();
     for path in paths {
-        let mut levels: Vec<&str> = path.split('.').collect();
-        let Some(last) = levels.pop() else { continue };
-        let parent = levels.into_iter().try_fold(&mut value, |at, level| at.get_mut(level));
-        if parent.and_then(|p| p.as_object_mut()).and_then(|o| o.remove(last)).is_some() {
+        let levels: Vec<&str> = path.split('.').collect();
+        if remove(&mut value, &levels) {
             removed.push(path.clone());
         }
     }
@@ -136,6 +135,19 @@ pub fn redact(payload: &[u8], paths: &[String]) -> Option<(Vec<u8>, Vec<String>)
         return None;
     }
     Some((serde_json::to_vec(&value).ok()?, removed))
+}
+
+/// Removes `levels` from `value`; true if anything was removed.
+fn remove(value: &mut serde_json::Value, levels: &[&str]) -> bool {
+    match value {
+        serde_json::Value::Array(items) => items.iter_mut().fold(false, |any, item| remove(item, levels) | any),
+        serde_json::Value::Object(map) => match levels {
+            [] => false,
+            [last] => map.remove(*last).is_some(),
+            [first, rest @ ..] => map.get_mut(*first).is_some_and(|inner| remove(inner, rest)),
+        },
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +163,10 @@ mod tests {
         assert_eq!(v, serde_json::json!({"POWER": "ON", "Wifi": {"RSSI": 78}}));
         assert_eq!(redact(state, &["Wifi.BSSId".into()]), None, "nothing to remove: the payload goes as it came");
         assert_eq!(redact(b"21.5", &["lat".into()]), None);
+        let (spaced, _) = redact(b"\n  {\"lat\":1,\"lon\":2}", &["lat".into()]).unwrap();
+        assert_eq!(spaced, br#"{"lon":2}"#, "leading whitespace does not hide a field");
+        let (list, removed) = redact(br#"[{"lat":1,"id":"a"},{"lat":2,"id":"b"}]"#, &["lat".into()]).unwrap();
+        assert_eq!((list.as_slice(), removed), (br#"[{"id":"a"},{"id":"b"}]"#.as_slice(), vec!["lat".to_owned()]));
         assert_eq!(redact(b"{not json", &["lat".into()]), None);
     }
 

@@ -68,7 +68,14 @@ impl Store {
     /// copying the file, and as much free space again.
     pub fn compact(&mut self) -> Result<(), StoreError> {
         self.conn.execute_batch("VACUUM;")?;
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        Ok(())
+        // A reader (the CLI, a review) can hold the log open for a moment: try again briefly.
+        for _ in 0..50 {
+            let busy: i64 = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Err(StoreError::Busy("the write-ahead log could not be emptied: another connection kept reading it".into()))
     }
 }

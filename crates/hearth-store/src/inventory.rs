@@ -415,6 +415,15 @@ fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Mil
            AND (CASE a.status WHEN 'denied' THEN 2 WHEN 'allowed' THEN 1 ELSE 0 END) > (CASE k.status WHEN 'denied' THEN 2 WHEN 'allowed' THEN 1 ELSE 0 END)",
         params![keep.as_str(), absorb.as_str()],
     )?;
+    // A retention both records chose for a kind of data: the stricter wins (none > metadata >
+    // fewer days), like the topic rules.
+    tx.execute(
+        "UPDATE privacy_retention AS k SET retention = a.retention FROM privacy_retention AS a
+         WHERE k.device_id = ?1 AND a.device_id = ?2 AND a.category = k.category
+           AND ((CASE a.retention WHEN 'none' THEN 0 WHEN 'metadata' THEN 1 ELSE 2 END) < (CASE k.retention WHEN 'none' THEN 0 WHEN 'metadata' THEN 1 ELSE 2 END)
+                OR (a.retention GLOB '*d' AND k.retention GLOB '*d' AND CAST(rtrim(a.retention, 'd') AS INTEGER) < CAST(rtrim(k.retention, 'd') AS INTEGER)))",
+        params![keep.as_str(), absorb.as_str()],
+    )?;
     for table in [
         "identity_keys",
         "sightings",

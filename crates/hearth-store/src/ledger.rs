@@ -17,9 +17,12 @@ use hearth_core::review::Change;
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
-/// How long every message's metadata row is kept; rollups stay for [`ROLLUP_DAYS`].
+/// How long every message's metadata row is kept; rollups stay for [`ROLLUP_DAYS`], a little
+/// more than the longest review (a month) needs. The home's review reads all the hourly rollups
+/// kept, so their span bounds its time (measured with an index on the hour instead: three times
+/// slower over a month).
 pub const METADATA_DAYS: i64 = 30;
-pub const ROLLUP_DAYS: i64 = 400;
+pub const ROLLUP_DAYS: i64 = 35;
 /// Payload samples kept per topic (the newest), within retention.
 pub const SAMPLES_PER_TOPIC: i64 = 3;
 /// A payload bigger than this is not kept as a sample (its metadata and fields are).
@@ -98,6 +101,11 @@ struct TopicState {
     known: bool,
 }
 
+/// Most topics kept per device; a device's further topics are filed together under
+/// [`OTHER_TOPICS`], so that one publishing ever-new topics cannot fill the disk.
+pub const MAX_TOPICS_PER_DEVICE: i64 = 1_000;
+pub const OTHER_TOPICS: &str = "(other topics)";
+
 /// Most pieces of news one batch reports: a device that starts sending a hundred new fields is
 /// one story, not a hundred notifications.
 pub const MAX_NEWS: usize = 20;
@@ -139,6 +147,8 @@ impl Store {
             )?;
             let mut insert_sample = tx.prepare_cached("INSERT INTO ledger_samples (topic_id, at, payload) VALUES (?1, ?2, ?3)")?;
             let mut field_known = tx.prepare_cached("SELECT 1 FROM ledger_fields WHERE topic_id = ?1 AND path = ?2")?;
+            let mut topic_id = tx.prepare_cached("SELECT id FROM ledger_topics WHERE device_id = ?1 AND topic = ?2")?;
+            let mut topic_count = tx.prepare_cached("SELECT COUNT(*) FROM ledger_topics WHERE device_id = ?1")?;
             let mut kinds_of = tx.prepare_cached("SELECT categories FROM ledger_topics WHERE device_id = ?1")?;
             let mut device_kinds: HashMap<&DeviceId, u16> = HashMap::new();
             let mut trim_samples = tx.prepare_cached(
@@ -151,9 +161,11 @@ impl Store {
                 let topic = match topics.entry((e.device_id, e.topic)) {
                     std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
                     std::collections::hash_map::Entry::Vacant(new) => {
-                        let row: Option<(i64, i64)> = upsert_topic
-                            .query_row(params![e.device_id.as_str(), e.topic, e.at], |r| Ok((r.get(0)?, r.get(1)?)))
-                            .optional()?;
+                        let on_file: Option<i64> = topic_id.query_row(params![e.device_id.as_str(), e.topic], |r| r.get(0)).optional()?;
+                        let count: i64 = topic_count.query_row([e.device_id.as_str()], |r| r.get(0))?;
+                        let name = if on_file.is_none() && count >= MAX_TOPICS_PER_DEVICE { OTHER_TOPICS } else { e.topic };
+                        let row: Option<(i64, i64)> =
+                            upsert_topic.query_row(params![e.device_id.as_str(), name, e.at], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
                         // Forgotten while its messages were queued: nothing to file them under.
                         let Some((id, categories)) = row else { continue };
                         new.insert(TopicState {
@@ -170,7 +182,12 @@ impl Store {
                 // of messages of a few topics; at a trickle every message is read.
                 // A large payload comes as its first bytes only: no fields, no sample from it.
                 let whole = e.payload.is_some_and(|p| p.len() as u64 == e.bytes);
-                let classified = match (e.payload, topic.classified) {
+                // The broker removed the device's redacted fields before delivery; a payload
+                // queued before a person chose to redact a field is cleaned here all the same.
+                let cleaned =
+                    e.payload.filter(|_| whole).and_then(|p| hearth_core::privacy::redact(p, &privacy[e.device_id].redact)).map(|(p, _)| p);
+                let payload = cleaned.as_deref().or(e.payload);
+                let classified = match (payload, topic.classified) {
                     (Some(payload), false) if whole => Some(classifier.classify(e.topic, payload)),
                     (Some(prefix), false) => Some(classifier.classify_prefix(e.topic, prefix, e.bytes)),
                     _ => None,
@@ -222,10 +239,14 @@ impl Store {
                 if let Some(reason) = reason {
                     *refusal_hours.entry((e.device_id, hour, reason)).or_default() += 1;
                 }
-                let (Some(c), Some(payload), true) = (&classified, e.payload, whole) else { continue };
+                let (Some(c), Some(payload), true) = (&classified, payload, whole) else { continue };
                 let settings = &privacy[e.device_id];
+                // A field is kept as its own kind and its topic's allow, whichever is stricter:
+                // an unlisted field of a location topic is still about a place.
+                let topic_kinds = classifier.topic_categories(e.topic);
                 for f in &c.fields {
-                    let retention = settings.retention_of(f.category);
+                    let retention =
+                        topic_kinds.iter().fold(settings.retention_of(f.category), |r, k| r.stricter(settings.retention_of(*k)));
                     if !retention.keeps_fields() {
                         continue;
                     }

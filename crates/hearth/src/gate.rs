@@ -20,6 +20,9 @@ use tokio::sync::{broadcast, mpsc};
 /// The most of one payload carried to the ledger: larger ones (pictures) are carried as their
 /// first bytes, which tell their kind.
 pub const CARRIED_PAYLOAD: usize = 64 * 1024;
+/// The most topics counted while the recorder's queue is full.
+const MAX_OVERFLOW_TOPICS: usize = 10_000;
+
 /// The most payload bytes waiting for the recorder at once.
 pub const PAYLOAD_BUDGET: usize = 32 * 1024 * 1024;
 
@@ -212,7 +215,7 @@ impl HubGate {
             None
         };
         let will = a.will_topic.map(|topic| gate::publish(policy.state, &policy.manifest, topic));
-        let refusal = refusal.or_else(|| self.will_refusal(&device, &policy.manifest, a, will.as_ref()));
+        let refusal = refusal.or_else(|| Self::will_refusal(a));
         let fingerprint = fingerprint(policy);
         drop(policies);
         self.conclude(a, &device, refusal, will, fingerprint)
@@ -288,25 +291,27 @@ impl HubGate {
         *self.redactions.write().unwrap_or_else(|p| p.into_inner()) = by_device;
     }
 
-    /// Replaces the in-memory claims with what the store holds (after discovery messages were
-    /// filed, or a device forgotten).
+    /// Takes the claims on file (after a person's change, or a device forgotten), keeping the
+    /// claims made in memory and not filed yet (their discovery messages may still be queued, or
+    /// withdrawn) while their device is still known. Call after [`HubGate::load`].
     pub fn load_claims(&self, on_file: DiscoveryClaims) {
-        let claims = Claims { scopes: on_file.scopes.into_iter().collect(), unique_ids: on_file.unique_ids.into_iter().collect() };
-        *self.claims.write().unwrap_or_else(|p| p.into_inner()) = claims;
+        let known: std::collections::HashSet<DeviceId> =
+            self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.values().map(|p| p.device_id.clone()).collect();
+        let mut claims = self.claims.write().unwrap_or_else(|p| p.into_inner());
+        let keep = |map: &mut HashMap<String, DeviceId>, filed: Vec<(String, DeviceId)>| {
+            map.retain(|_, device| known.contains(device));
+            // What is on file wins over what memory holds for the same entity.
+            map.extend(filed);
+        };
+        keep(&mut claims.scopes, on_file.scopes);
+        keep(&mut claims.unique_ids, on_file.unique_ids);
     }
 
     /// Reads a message on a discovery topic before it is let through: it must be readable, name
     /// only topics of the device's own, and describe no entity another device describes. An
-    /// accepted one is claimed at once (with `claim`), so two devices racing for one entity
-    /// cannot both win. `Ok(None)`: not a discovery topic.
-    fn read_discovery(
-        &self,
-        device: &DeviceId,
-        manifest: &Manifest,
-        topic: &str,
-        payload: &[u8],
-        claim: bool,
-    ) -> Result<Option<Discovery>, DropReason> {
+    /// accepted one is claimed at once, so two devices racing for one entity cannot both win.
+    /// `Ok(None)`: not a discovery topic.
+    fn read_discovery(&self, device: &DeviceId, manifest: &Manifest, topic: &str, payload: &[u8]) -> Result<Option<Discovery>, DropReason> {
         let parsed = discovery::parse(topic, payload).map_err(|e| {
             tracing::info!(%device, topic, "discovery message refused: {e}");
             DropReason::MalformedDiscovery
@@ -321,18 +326,16 @@ impl HubGate {
             tracing::warn!(%device, topic, "discovery message refused: another device describes this entity");
             return Err(DropReason::EntityTaken);
         }
-        if claim {
-            claims.claim(device, &d);
-        }
+        claims.claim(device, &d);
         Ok(Some(d))
     }
 
-    /// rmqtt publishes a Will without the publish check, so a Will on a discovery topic is read
-    /// at CONNECT: one that fails the check refuses the connection. `will`: the gate's decision
-    /// on the Will's topic.
-    fn will_refusal(&self, device: &DeviceId, manifest: &Manifest, a: &ConnectAttempt<'_>, will: Option<&Decision>) -> Option<DropReason> {
-        let (Some(topic), Some(payload), Some(Decision::Allow)) = (a.will_topic, a.will_payload, will) else { return None };
-        self.read_discovery(device, manifest, topic, payload, false).err()
+    /// rmqtt publishes a Will without the publish check, and a Will is published when its device
+    /// is gone: a discovery message then could not be checked against the device's rights and
+    /// claims of that moment. So no Will may be on a discovery topic; real firmware's Wills are
+    /// availability messages.
+    fn will_refusal(a: &ConnectAttempt<'_>) -> Option<DropReason> {
+        a.will_topic.and_then(discovery::source_of).map(|_| DropReason::DiscoveryWill)
     }
 
     /// The MQTT usernames of a device's credential: its own id, or after a merge of two records
@@ -392,7 +395,13 @@ impl HubGate {
             match (unsent, device) {
                 (Record::Decision(r), Some(device)) if r.action == Action::Publish => {
                     let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
-                    let entry = overflow.entry((device.clone(), r.topic)).or_default();
+                    let key = (device.clone(), r.topic);
+                    // Bounded too: a stalled recorder and ever-new topics must not grow it.
+                    if overflow.len() >= MAX_OVERFLOW_TOPICS && !overflow.contains_key(&key) {
+                        self.unrecorded.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    let entry = overflow.entry(key).or_default();
                     entry.messages += 1;
                     entry.bytes += r.bytes;
                     entry.refused += u64::from(!r.decision.is_allow());
@@ -445,7 +454,7 @@ impl HubGate {
         let decision = match p.action {
             Action::Subscribe => gate::subscribe(policy.state, &policy.manifest, p.topic),
             _ => match gate::publish(policy.state, &policy.manifest, p.topic) {
-                Decision::Allow => match self.read_discovery(&device, &policy.manifest, p.topic, p.payload, true) {
+                Decision::Allow => match self.read_discovery(&device, &policy.manifest, p.topic, p.payload) {
                     Ok(d) => {
                         described = d;
                         Decision::Allow
@@ -456,15 +465,16 @@ impl HubGate {
             },
         };
         drop(policies);
-        let decision = match (decision, p.action) {
-            (Decision::Allow, Action::Publish) => {
-                let mut just = self.just_redacted.lock().unwrap_or_else(|p| p.into_inner());
-                match just.remove(p.client_id) {
-                    Some((topic, bytes, fields)) if topic == p.topic && bytes == p.bytes => Decision::Redact(fields),
-                    _ => Decision::Allow,
+        let decision = match p.action {
+            // Whatever the decision, what `rewrite` noted for this client is used up here.
+            Action::Publish => {
+                let just = self.just_redacted.lock().unwrap_or_else(|p| p.into_inner()).remove(p.client_id);
+                match (decision, just) {
+                    (Decision::Allow, Some((topic, bytes, fields))) if topic == p.topic && bytes == p.bytes => Decision::Redact(fields),
+                    (decision, _) => decision,
                 }
             }
-            (other, _) => other,
+            _ => decision,
         };
         self.record(Some(&device), p, &decision);
         if let Some(d) = described
@@ -524,7 +534,7 @@ impl hearth_broker::Gate for HubGate {
             None
         };
         let will = a.will_topic.map(|topic| gate::publish(policy.state, &policy.manifest, topic));
-        let refusal = refusal.or_else(|| self.will_refusal(&device, &policy.manifest, a, will.as_ref()));
+        let refusal = refusal.or_else(|| Self::will_refusal(a));
         let fingerprint = fingerprint(policy);
         drop(policies);
         self.conclude(a, &device, refusal, will, fingerprint)
@@ -572,6 +582,8 @@ impl hearth_broker::Gate for HubGate {
 
     fn disconnected(&self, client: Client<'_>) {
         tracing::info!(client_id = client.client_id, device = client.username, "MQTT client disconnected");
+        // A Will is rewritten like any publish but never decided on: nothing to record it for.
+        self.just_redacted.lock().unwrap_or_else(|p| p.into_inner()).remove(client.client_id);
         self.changed(client);
     }
 }

@@ -25,6 +25,7 @@ const REASONS: Record<DropReason, string> = {
   foreign_topic: "its discovery message names another device's topic",
   entity_taken: "another device already describes this entity",
   malformed_discovery: "an unreadable discovery message",
+  discovery_will: "a Last Will on a discovery topic",
 };
 
 export function brokerSection(s: AppState, a: Actions, d: Device, detail: DetailState): TemplateResult {
