@@ -13,8 +13,9 @@
 //! - [`described`]: the devices and entities devices' discovery messages describe.
 //! - [`error`]: the store's error type, whose messages say what to do.
 //!
-//! One [`Store`] owns one connection. SQLite runs in WAL mode so that later readers (the review
-//! screens) can use their own connections while the writer works.
+//! One [`Store`] owns one connection. SQLite runs in WAL mode so that readers (the review
+//! screens and exports, through [`Store::reader`]) use their own connection while the writer
+//! works.
 
 pub mod broker;
 pub mod described;
@@ -55,6 +56,19 @@ impl Store {
                 .map_err(|source| StoreError::Private { path: path.to_path_buf(), source })?;
         }
         Self::init(conn, path.to_path_buf())
+    }
+
+    /// A second connection to the same file, for reading only: reviews and exports read while
+    /// the writer files what devices send (WAL lets them run side by side). `None` for an
+    /// in-memory database, which has no file to share.
+    pub fn reader(&self) -> Result<Option<Self>, StoreError> {
+        if self.path == Path::new(":memory:") {
+            return Ok(None);
+        }
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| StoreError::open(&self.path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| StoreError::open(&self.path, e))?;
+        Ok(Some(Self { conn, path: self.path.clone() }))
     }
 
     /// A private in-memory database, for tests.

@@ -31,6 +31,9 @@ struct Inner {
     /// One connection behind a std Mutex: every use is a short, synchronous SQLite call with no
     /// await while held, so a blocking lock is simpler and faster than an async one.
     store: Mutex<Store>,
+    /// A read-only connection for the reviews and exports, so that a long read never holds up
+    /// the recorder (absent for an in-memory store: reads then use `store`).
+    reader: Option<Mutex<Store>>,
     events: broadcast::Sender<Event>,
     fingerprints: Fingerprints,
     data_dir: PathBuf,
@@ -62,6 +65,7 @@ impl Hub {
         gate.load_redactions(store.all_redactions()?);
         let hub = Self {
             inner: Arc::new(Inner {
+                reader: store.reader()?.map(Mutex::new),
                 store: Mutex::new(store),
                 events,
                 fingerprints: Fingerprints::builtin(),
@@ -153,6 +157,14 @@ impl Hub {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back), so
         // a poisoned lock is safe to keep using.
         self.inner.store.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The connection for long reads (reviews, exports): its own where the store is a file.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Store> {
+        match &self.inner.reader {
+            Some(reader) => reader.lock().unwrap_or_else(|poison| poison.into_inner()),
+            None => self.store(),
+        }
     }
 
     pub(crate) fn publish(&self, event: Event) {

@@ -15,17 +15,17 @@ impl Hub {
     pub fn review(&self, id: &str, since_ms: i64) -> Result<DeviceReview, ApiError> {
         let id = parse_id(id)?;
         let until = now();
-        Ok(self.store().device_review(&id, until - since_ms.max(0), until)?)
+        Ok(self.reader().device_review(&id, until - since_ms.max(0), until)?)
     }
 
     /// Every device's review in the last `since_ms` milliseconds, and what changed.
     pub fn home_review(&self, since_ms: i64) -> Result<HomeReview, ApiError> {
         let until = now();
-        Ok(self.store().home_review(until - since_ms.max(0), until)?)
+        Ok(self.reader().home_review(until - since_ms.max(0), until)?)
     }
 
     pub fn privacy(&self, id: &str) -> Result<PrivacySettings, ApiError> {
-        Ok(self.store().privacy(&parse_id(id)?)?)
+        Ok(self.reader().privacy(&parse_id(id)?)?)
     }
 
     /// Sets how long a category of the device's data is kept; applies to what is on file at
@@ -63,7 +63,7 @@ impl Hub {
         let device = self.device(id)?;
         let broker = self.broker_view(id)?;
         let id = parse_id(id)?;
-        let store = self.store();
+        let store = self.reader();
         let mut messages = Vec::new();
         store.export_messages(&id, |m| {
             messages.push(ExportedMessage {
@@ -101,7 +101,7 @@ impl Hub {
     pub fn export_csv(&self, id: &str) -> Result<String, ApiError> {
         let id = parse_id(id)?;
         let mut out = String::from("at,topic,bytes,qos,decision,reason,categories\n");
-        self.store().export_messages(&id, |m| {
+        self.reader().export_messages(&id, |m| {
             let categories: Vec<&str> = m.categories.iter().map(|c| c.as_str()).collect();
             let row = [
                 m.at.to_string(),
