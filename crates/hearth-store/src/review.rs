@@ -209,7 +209,7 @@ impl Store {
     }
 
     /// Devices whose last day had ten times or more the daily average of the seven before it.
-    fn more_than_usual(&self, until: Millis) -> Result<Vec<Change>, StoreError> {
+    pub fn more_than_usual(&self, until: Millis) -> Result<Vec<Change>, StoreError> {
         let day_start = hour_of(until) - DAY;
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.device_id, SUM(x.last_day), SUM(x.before)

@@ -37,8 +37,9 @@ type JustRedacted = (String, usize, Vec<String>);
 #[derive(Debug)]
 pub enum Record {
     Decision(GateRecord),
-    /// An accepted discovery message, to file under its device.
-    Discovery(DeviceId, Discovery),
+    /// An accepted discovery message, to file under its device, and the size of the message it
+    /// came in (held against the payload budget until filed).
+    Discovery(DeviceId, Discovery, usize),
 }
 
 /// Which device describes each discovery topic and each `unique_id`: the first to describe an
@@ -477,10 +478,17 @@ impl HubGate {
             _ => decision,
         };
         self.record(Some(&device), p, &decision);
-        if let Some(d) = described
-            && self.records.try_send(Record::Discovery(device, d)).is_err()
-        {
-            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+        if let Some(d) = described {
+            // Parsed entities take about the room of the message they came in: held to the same
+            // budget as payloads. One that cannot be filed now is filed when its device sends it
+            // again (firmware re-sends discovery, most of it retained).
+            let size = p.payload.len();
+            // Counted before it is queued: the recorder may take it off at once.
+            let queued = self.payload_bytes.fetch_add(size, Ordering::Relaxed);
+            if queued + size > PAYLOAD_BUDGET || self.records.try_send(Record::Discovery(device, d, size)).is_err() {
+                self.payloads_taken(size);
+                self.unrecorded.fetch_add(1, Ordering::Relaxed);
+            }
         }
         decision
     }

@@ -31,10 +31,15 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     tell.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut overflow = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut changed: HashSet<DeviceId> = HashSet::new();
+    // Devices told about as sending ten times their usual, and on which day: once a day each.
+    let mut told_spikes: HashSet<(DeviceId, i64)> = HashSet::new();
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
-            _ = prune.tick() => prune_old(&hub).await,
+            _ = prune.tick() => {
+                prune_old(&hub).await;
+                tell_spikes(&hub, &mut told_spikes).await;
+            }
             _ = overflow.tick() => write_overflow(&hub).await,
             _ = tell.tick() => {
                 for id in changed.drain() {
@@ -74,6 +79,38 @@ async fn write_overflow(hub: &Hub) {
     }
 }
 
+/// Hourly: a device sending ten times its usual in the last day is news, once a day.
+async fn tell_spikes(hub: &Hub, told: &mut HashSet<(DeviceId, i64)>) {
+    let reader = hub.clone();
+    let now = crate::api::now();
+    let found = tokio::task::spawn_blocking(move || {
+        let store = reader.reader();
+        let spikes = store.more_than_usual(now)?;
+        let named = spikes.into_iter().filter_map(|change| match &change {
+            Change::MoreThanUsual { device_id, .. } => {
+                let name = store.device(device_id).map(|d| d.device.name).unwrap_or_else(|_| device_id.to_string());
+                Some((device_id.clone(), name, change))
+            }
+            _ => None,
+        });
+        Ok::<_, hearth_store::StoreError>(named.collect::<Vec<_>>())
+    })
+    .await;
+    let day = now / 86_400_000;
+    told.retain(|(_, d)| *d == day);
+    match found {
+        Ok(Ok(spikes)) => {
+            for (device_id, name, change) in spikes {
+                if told.insert((device_id, day)) {
+                    hub.publish(Event::SendsSomethingNew { name, change });
+                }
+            }
+        }
+        Ok(Err(e)) => tracing::error!("cannot look for devices sending more than usual: {e}"),
+        Err(e) => tracing::error!("the recorder failed: {e}"),
+    }
+}
+
 async fn prune_old(hub: &Hub) {
     let hub = hub.clone();
     let now = crate::api::now();
@@ -100,13 +137,17 @@ async fn write(hub: &Hub, batch: Vec<Record>) -> Vec<DeviceId> {
     }
     let mut decisions = Vec::with_capacity(batch.len());
     let mut discoveries = Vec::new();
+    let mut discovery_bytes = 0;
     for record in batch {
         match record {
             Record::Decision(d) => decisions.push(d),
-            Record::Discovery(id, d) => discoveries.push((id, d)),
+            Record::Discovery(id, d, size) => {
+                discovery_bytes += size;
+                discoveries.push((id, d));
+            }
         }
     }
-    let payload_bytes: usize = decisions.iter().filter_map(|d| d.payload.as_ref()).map(Vec::len).sum();
+    let payload_bytes: usize = decisions.iter().filter_map(|d| d.payload.as_ref()).map(Vec::len).sum::<usize>() + discovery_bytes;
     let hub = hub.clone();
     let gate = hub.gate();
     let written = tokio::task::spawn_blocking(move || {
