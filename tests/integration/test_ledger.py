@@ -167,6 +167,13 @@ def test_under_a_flood_every_message_is_accounted_for(hub):
     # Every publish is a row of the ledger or counted in its topic's rollup; none is lost.
     assert r["messages"] == n, (r["messages"], status)
     assert status["unrecorded_decisions"] == 0
+    # Exported as it is read, in chunks: every row, and JSON that parses.
+    rows = hub.cli("export", plug.id, "--csv").stdout.splitlines()
+    assert len(rows) == n + 1 - status["aggregated_messages"], "a header and a row per message kept as a row"
+    exported = json.loads(hub.cli("export", plug.id).stdout)
+    assert len(exported["messages"]) == n - status["aggregated_messages"]
+    missing = hub.cli("export", "d-000000000000", check=False)
+    assert missing.returncode != 0 and "no device with id d-000000000000" in missing.stderr
 
 
 def test_a_large_picture_is_counted_in_full_and_known_by_its_first_bytes(hub):

@@ -26,6 +26,8 @@ pub enum StoreError {
     ClientIdTaken { client_id: String, device: String },
     #[error("device {device} already describes `{entity}`; another device cannot describe it too (forget that device first)")]
     EntityTaken { entity: String, device: String },
+    #[error("stopped: {0}")]
+    Interrupted(String),
     #[error("the database is busy: {0}; try again")]
     Busy(String),
     #[error("too many: at most {0}")]

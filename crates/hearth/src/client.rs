@@ -165,15 +165,24 @@ impl Client {
         self.send_json(reqwest::Method::POST, &path, Some(serde_json::to_value(request)?)).await?.context("the hub sent an empty answer")
     }
 
-    /// Everything the hub holds about the device, as the JSON it sends (printed as is).
-    pub async fn export(&self, id: &str) -> Result<Vec<u8>> {
-        self.raw(reqwest::Method::GET, &format!("/devices/{}/export", checked(id)?), None).await?.context("the hub sent an empty answer")
-    }
-
-    pub async fn export_csv(&self, id: &str) -> Result<Vec<u8>> {
-        self.raw(reqwest::Method::GET, &format!("/devices/{}/export.csv", checked(id)?), None)
-            .await?
-            .context("the hub sent an empty answer")
+    /// Everything the hub holds about the device (JSON), or with `csv` its messages, written to
+    /// `out` as it arrives: an export can be larger than memory should hold.
+    pub async fn export_to(&self, id: &str, csv: bool, out: &mut dyn std::io::Write) -> Result<()> {
+        let path = format!("/devices/{}/{}", checked(id)?, if csv { "export.csv" } else { "export" });
+        let url = format!("{}{path}", self.base);
+        let mut response =
+            self.http.get(&url).bearer_auth(&self.token).send().await.with_context(|| format!("cannot reach the hub at {url}"))?;
+        if !response.status().is_success() {
+            let bytes = response.bytes().await?;
+            let message = serde_json::from_slice::<ApiError>(&bytes)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            anyhow::bail!("{message}");
+        }
+        while let Some(chunk) = response.chunk().await.context("the export ended early; the hub's log says why")? {
+            out.write_all(&chunk).context("cannot write the export")?;
+        }
+        Ok(())
     }
 
     pub async fn login_url(&self) -> Result<String> {

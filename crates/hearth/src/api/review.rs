@@ -58,50 +58,44 @@ impl Hub {
         Ok(settings)
     }
 
-    /// Everything Hearth holds about the device.
+    /// Everything Hearth holds about the device, in memory (the desktop window's export).
     pub fn export(&self, id: &str) -> Result<DeviceExport, ApiError> {
-        let device = self.device(id)?;
-        let broker = self.broker_view(id)?;
-        let id = parse_id(id)?;
-        let store = self.reader();
+        let head = self.export_head(id)?;
         let mut messages = Vec::new();
-        store.export_messages(&id, |m| {
-            messages.push(ExportedMessage {
-                at: m.at,
-                topic: m.topic,
-                bytes: m.bytes,
-                qos: m.qos,
-                decision: m.decision,
-                reason: m.reason,
-                categories: m.categories,
-            });
+        self.reader().export_messages(&head.device.device.id, |m| {
+            messages.push(exported(m));
             Ok(())
         })?;
-        let samples = store
-            .export_samples(&id)?
-            .into_iter()
-            .map(|s| match String::from_utf8(s.payload) {
-                Ok(text) => ExportedSample { at: s.at, topic: s.topic, text: Some(text), hex: None },
-                Err(e) => ExportedSample { at: s.at, topic: s.topic, text: None, hex: Some(hex::encode(e.as_bytes())) },
-            })
-            .collect();
-        let until = now();
-        Ok(DeviceExport {
-            exported_at: until,
-            review: store.device_review(&id, device.device.first_seen, until)?,
-            privacy: store.privacy(&id)?,
-            device,
-            broker,
-            samples,
-            messages,
-        })
+        let ExportHead { exported_at, device, broker, privacy, review, samples } = head;
+        Ok(DeviceExport { exported_at, device, broker, privacy, review, samples, messages })
     }
 
-    /// The device's messages as CSV: `at,topic,bytes,qos,decision,reason,categories`.
-    pub fn export_csv(&self, id: &str) -> Result<String, ApiError> {
+    /// The same as [`Hub::export`]'s JSON, written to `out` a message at a time: a device with
+    /// millions of messages is exported without holding them all.
+    pub fn export_json_to(&self, id: &str, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> Result<(), ApiError> {
+        let head = self.export_head(id)?;
+        let head_json = serde_json::to_vec(&head).map_err(|e| ApiError::internal(format!("cannot write the export: {e}")))?;
+        // The head is an object; the messages go in as its last member.
+        out(&head_json[..head_json.len() - 1]).map_err(write_error)?;
+        out(b",\"messages\":[").map_err(write_error)?;
+        let mut first = true;
+        self.reader().export_messages(&head.device.device.id, |m| {
+            let line = serde_json::to_vec(&exported(m)).map_err(|e| hearth_store::StoreError::Corrupt(e.to_string()))?;
+            let sep: &[u8] = if first { b"" } else { b"," };
+            first = false;
+            out(sep).and_then(|()| out(&line)).map_err(|e| hearth_store::StoreError::Interrupted(format!("the export was not taken: {e}")))
+        })?;
+        out(b"]}").map_err(write_error)
+    }
+
+    /// The device's messages as CSV (`at,topic,bytes,qos,decision,reason,categories`), written to
+    /// `out` a row at a time.
+    pub fn export_csv_to(&self, id: &str, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> Result<(), ApiError> {
         let id = parse_id(id)?;
-        let mut out = String::from("at,topic,bytes,qos,decision,reason,categories\n");
-        self.reader().export_messages(&id, |m| {
+        let store = self.reader();
+        store.device(&id)?;
+        out(b"at,topic,bytes,qos,decision,reason,categories\n").map_err(write_error)?;
+        store.export_messages(&id, |m| {
             let categories: Vec<&str> = m.categories.iter().map(|c| c.as_str()).collect();
             let row = [
                 m.at.to_string(),
@@ -112,12 +106,73 @@ impl Hub {
                 m.reason.unwrap_or_default(),
                 categories.join(" "),
             ];
-            out.push_str(&row.join(","));
-            out.push('\n');
+            let line = format!("{}\n", row.join(","));
+            out(line.as_bytes()).map_err(|e| hearth_store::StoreError::Interrupted(format!("the export was not taken: {e}")))
+        })?;
+        Ok(())
+    }
+
+    /// The CSV export as one string (the desktop window's).
+    pub fn export_csv(&self, id: &str) -> Result<String, ApiError> {
+        let mut csv = Vec::new();
+        self.export_csv_to(id, &mut |chunk| {
+            csv.extend_from_slice(chunk);
             Ok(())
         })?;
-        Ok(out)
+        String::from_utf8(csv).map_err(|e| ApiError::internal(format!("the export is not text: {e}")))
     }
+
+    /// Everything but the messages.
+    fn export_head(&self, id: &str) -> Result<ExportHead, ApiError> {
+        let device = self.device(id)?;
+        let broker = self.broker_view(id)?;
+        let store = self.reader();
+        let id = &device.device.id;
+        let samples = store
+            .export_samples(id)?
+            .into_iter()
+            .map(|s| match String::from_utf8(s.payload) {
+                Ok(text) => ExportedSample { at: s.at, topic: s.topic, text: Some(text), hex: None },
+                Err(e) => ExportedSample { at: s.at, topic: s.topic, text: None, hex: Some(hex::encode(e.as_bytes())) },
+            })
+            .collect();
+        let until = now();
+        Ok(ExportHead {
+            exported_at: until,
+            review: store.device_review(id, device.device.first_seen, until)?,
+            privacy: store.privacy(id)?,
+            broker,
+            samples,
+            device,
+        })
+    }
+}
+
+/// [`DeviceExport`] without its messages, in the same field order, for the streamed export.
+#[derive(serde::Serialize)]
+struct ExportHead {
+    exported_at: i64,
+    device: crate::api::types::DeviceDetail,
+    broker: crate::api::types::BrokerView,
+    privacy: PrivacySettings,
+    review: DeviceReview,
+    samples: Vec<ExportedSample>,
+}
+
+fn exported(m: hearth_store::export::ExportedMessage) -> ExportedMessage {
+    ExportedMessage {
+        at: m.at,
+        topic: m.topic,
+        bytes: m.bytes,
+        qos: m.qos,
+        decision: m.decision,
+        reason: m.reason,
+        categories: m.categories,
+    }
+}
+
+fn write_error(e: std::io::Error) -> ApiError {
+    ApiError::internal(format!("the export could not be sent: {e}"))
 }
 
 /// A duration as people write it: `90m`, `24h`, `7d`, `4w` (at most ten years).

@@ -61,13 +61,12 @@ pub async fn review(client: &Client, id: Option<&str>, since: &str, json: bool) 
 }
 
 pub async fn export(client: &Client, id: &str, csv: bool) -> Result<()> {
-    let bytes = if csv { client.export_csv(id).await? } else { client.export(id).await? };
     let mut out = std::io::stdout().lock();
-    out.write_all(&bytes).context("cannot write the export")?;
+    client.export_to(id, csv, &mut out).await?;
     if !csv {
         out.write_all(b"\n")?;
     }
-    Ok(())
+    out.flush().context("cannot write the export")
 }
 
 pub async fn privacy(client: &Client, action: PrivacyAction) -> Result<()> {

@@ -2,7 +2,9 @@
 
 use super::{ApiResult, AppState, Body, auth, blocking};
 use crate::api::parse_duration;
-use crate::api::types::{ApiError, DeviceExport, DeviceReview, HomeReview, PrivacySettings, RedactionRequest, RetentionRequest};
+use crate::api::types::{ApiError, DeviceReview, HomeReview, PrivacySettings, RedactionRequest, RetentionRequest};
+use crate::hub::Hub;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -49,12 +51,48 @@ pub async fn set_redaction(
     blocking(move || s.hub.set_redaction(&id, &body, origin.0)).await
 }
 
-pub async fn export(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<DeviceExport> {
-    blocking(move || s.hub.export(&id)).await
+pub async fn export(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let name = format!("attachment; filename=\"hearth-{id}.json\"");
+    streamed(s.hub, id, "application/json", name, Hub::export_json_to).await
 }
 
 pub async fn export_csv(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let name = format!("attachment; filename=\"hearth-{id}-messages.csv\"");
-    let csv = blocking(move || s.hub.export_csv(&id)).await?.0;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)], csv).into_response())
+    streamed(s.hub, id, "text/csv; charset=utf-8", name, Hub::export_csv_to).await
+}
+
+type Writer = fn(&Hub, &str, &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> Result<(), ApiError>;
+
+/// Streams an export as it is read, in chunks of 64 KiB, so that a device with millions of
+/// messages is never held in memory. An unknown device still gets a `{code, message}` answer;
+/// a failure once the body has begun ends it early, and is logged.
+async fn streamed(hub: Hub, id: String, content_type: &'static str, disposition: String, write: Writer) -> Result<Response, ApiError> {
+    // An unknown device is an error answer, before any byte of the body.
+    let (known, id_) = (hub.clone(), id.clone());
+    let _device = blocking(move || known.device(&id_)).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    tokio::task::spawn_blocking(move || {
+        const CHUNK: usize = 64 * 1024;
+        let mut buffer = Vec::with_capacity(CHUNK);
+        let gone = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away");
+        let result = write(&hub, &id, &mut |bytes: &[u8]| {
+            buffer.extend_from_slice(bytes);
+            if buffer.len() >= CHUNK {
+                tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer)))).map_err(|_| gone())?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                let _ = tx.blocking_send(Ok(Bytes::from(buffer)));
+            }
+            Err(e) => {
+                tracing::warn!(%id, "an export ended early: {}", e.message);
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.message)));
+            }
+        }
+    });
+    let body =
+        axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }));
+    Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
 }
