@@ -323,8 +323,9 @@ fn tasmota_config(topic: &str, value: &Value, out: &mut Discovery) -> Result<(),
     let hostname = field("hn").unwrap_or_default();
     let at = |prefix: &str, leaf: &str| {
         let full = full_topic.replace("%prefix%", prefix).replace("%topic%", &device_topic).replace("%hostname%", &hostname);
-        // `%id%` is the MAC's last six hex digits.
-        format!("{}{leaf}", full.replace("%id%", &mac[mac.len().saturating_sub(6)..]))
+        // `%id%` is the MAC's last six hex digits (`get`: a MAC that is not ASCII must not panic).
+        let id = mac.get(mac.len().saturating_sub(6)..).unwrap_or(&mac);
+        format!("{}{leaf}", full.replace("%id%", id))
     };
     let name = field("dn").unwrap_or_else(|| device_topic.clone());
     out.devices.push(DescribedDevice { key: mac.clone(), name: name.clone(), vendor: Some("Tasmota".into()), model: field("md") });
@@ -614,6 +615,9 @@ mod tests {
             r#"{"t":"x","hn":"garage-7","ft":"%prefix%/%hostname%/%id%/","rl":[1],"mac":"AABBCCDDEEFF"}"#,
         );
         assert_eq!(by_host.commands, ["cmnd/garage-7/DDEEFF/POWER"]);
+        // A device's own words, however odd, are no reason to panic.
+        let odd = parse("tasmota/discovery/X/config", r#"{"t":"x","ft":"%prefix%/%id%/","rl":[1],"mac":"ééé€"}"#.as_bytes());
+        assert!(odd.is_ok());
     }
 
     #[test]

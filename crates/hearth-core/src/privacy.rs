@@ -119,6 +119,8 @@ impl PrivacySettings {
 /// the arrays on the way (`[{"lat": ...}, ...]`). Returns the new payload and the paths it
 /// removed, or `None` when it held none of them (or is not JSON: there are no fields to remove).
 pub fn redact(payload: &[u8], paths: &[String]) -> Option<(Vec<u8>, Vec<String>)> {
+    // A byte-order mark: some readers (Python's) accept it, serde_json does not.
+    let payload = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
     let start = payload.iter().position(|b| !b.is_ascii_whitespace())?;
     if paths.is_empty() || !matches!(payload[start], b'{' | b'[') {
         return None;
@@ -163,6 +165,7 @@ mod tests {
         assert_eq!(v, serde_json::json!({"POWER": "ON", "Wifi": {"RSSI": 78}}));
         assert_eq!(redact(state, &["Wifi.BSSId".into()]), None, "nothing to remove: the payload goes as it came");
         assert_eq!(redact(b"21.5", &["lat".into()]), None);
+        assert_eq!(redact(b"\xEF\xBB\xBF{\"lat\":1}", &["lat".into()]).unwrap().0, b"{}", "nor does a byte-order mark");
         let (spaced, _) = redact(b"\n  {\"lat\":1,\"lon\":2}", &["lat".into()]).unwrap();
         assert_eq!(spaced, br#"{"lon":2}"#, "leading whitespace does not hide a field");
         let (list, removed) = redact(br#"[{"lat":1,"id":"a"},{"lat":2,"id":"b"}]"#, &["lat".into()]).unwrap();

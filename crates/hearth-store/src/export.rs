@@ -68,8 +68,9 @@ impl Store {
     /// copying the file, and as much free space again.
     pub fn compact(&mut self) -> Result<(), StoreError> {
         self.conn.execute_batch("VACUUM;")?;
-        // A reader (the CLI, a review) can hold the log open for a moment: try again briefly.
-        for _ in 0..50 {
+        // A reader (a review, an export) can hold the log open for a moment: try again briefly
+        // (each try already waits up to the busy timeout).
+        for _ in 0..3 {
             let busy: i64 = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             if busy == 0 {
                 return Ok(());

@@ -415,15 +415,18 @@ fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Mil
            AND (CASE a.status WHEN 'denied' THEN 2 WHEN 'allowed' THEN 1 ELSE 0 END) > (CASE k.status WHEN 'denied' THEN 2 WHEN 'allowed' THEN 1 ELSE 0 END)",
         params![keep.as_str(), absorb.as_str()],
     )?;
-    // A retention both records chose for a kind of data: the stricter wins (none > metadata >
-    // fewer days), like the topic rules.
-    tx.execute(
-        "UPDATE privacy_retention AS k SET retention = a.retention FROM privacy_retention AS a
-         WHERE k.device_id = ?1 AND a.device_id = ?2 AND a.category = k.category
-           AND ((CASE a.retention WHEN 'none' THEN 0 WHEN 'metadata' THEN 1 ELSE 2 END) < (CASE k.retention WHEN 'none' THEN 0 WHEN 'metadata' THEN 1 ELSE 2 END)
-                OR (a.retention GLOB '*d' AND k.retention GLOB '*d' AND CAST(rtrim(a.retention, 'd') AS INTEGER) < CAST(rtrim(k.retention, 'd') AS INTEGER)))",
-        params![keep.as_str(), absorb.as_str()],
-    )?;
+    // Retention: per kind of data the stricter of the two records' (their defaults included, so
+    // a looser choice on one record does not undo the other's protective default).
+    let (kept, absorbed) = (crate::ledger::privacy_of(tx, keep)?, crate::ledger::privacy_of(tx, absorb)?);
+    tx.execute("DELETE FROM privacy_retention WHERE device_id IN (?1, ?2)", params![keep.as_str(), absorb.as_str()])?;
+    for (k, a) in kept.retention.iter().zip(&absorbed.retention) {
+        if k.chosen || a.chosen {
+            tx.execute(
+                "INSERT INTO privacy_retention (device_id, category, retention) VALUES (?1, ?2, ?3)",
+                params![keep.as_str(), k.category.as_str(), k.retention.stricter(a.retention).to_string()],
+            )?;
+        }
+    }
     for table in [
         "identity_keys",
         "sightings",
@@ -434,7 +437,6 @@ fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Mil
         "anonymous_clients",
         "described_devices",
         "entities",
-        "privacy_retention",
         "privacy_redactions",
     ] {
         tx.execute(&format!("UPDATE OR IGNORE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;

@@ -105,6 +105,8 @@ struct TopicState {
 /// [`OTHER_TOPICS`], so that one publishing ever-new topics cannot fill the disk.
 pub const MAX_TOPICS_PER_DEVICE: i64 = 1_000;
 pub const OTHER_TOPICS: &str = "(other topics)";
+/// Most fields learned per topic.
+pub const MAX_FIELDS_PER_TOPIC: i64 = 256;
 
 /// Most pieces of news one batch reports: a device that starts sending a hundred new fields is
 /// one story, not a hundred notifications.
@@ -138,9 +140,13 @@ impl Store {
             let mut insert_message = tx.prepare_cached(
                 "INSERT INTO ledger_messages (at, device_id, topic_id, bytes, qos, decision, reason, categories) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
+            // At most MAX_FIELDS_PER_TOPIC fields per topic: a device inventing keys must not grow
+            // the table without bound (fields already known are still updated).
             let mut upsert_field = tx.prepare_cached(
                 "INSERT INTO ledger_fields (topic_id, path, value_type, category, example, example_at, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7
+                 WHERE EXISTS (SELECT 1 FROM ledger_fields WHERE topic_id = ?1 AND path = ?2)
+                    OR (SELECT COUNT(*) FROM ledger_fields WHERE topic_id = ?1) < ?8
                  ON CONFLICT(topic_id, path) DO UPDATE SET value_type = excluded.value_type, category = excluded.category,
                      example = COALESCE(excluded.example, example), example_at = COALESCE(excluded.example_at, example_at),
                      last_seen = MAX(last_seen, excluded.last_seen)",
@@ -267,7 +273,8 @@ impl Store {
                         f.category.as_str(),
                         example,
                         example_at,
-                        e.at
+                        e.at,
+                        MAX_FIELDS_PER_TOPIC
                     ])?;
                 }
                 if settings.retention_for(&c.categories).value_days().is_some() && payload.len() <= MAX_SAMPLE_BYTES {
@@ -311,6 +318,14 @@ impl Store {
     pub fn record_overflow(&mut self, overflow: &HashMap<(DeviceId, String), Overflow>) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         for ((device, topic), o) in overflow {
+            // The same cap on topics as for rows: overflow is when a device spraying topics is busiest.
+            let on_file: Option<i64> = tx
+                .query_row("SELECT id FROM ledger_topics WHERE device_id = ?1 AND topic = ?2", params![device.as_str(), topic], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let count: i64 = tx.query_row("SELECT COUNT(*) FROM ledger_topics WHERE device_id = ?1", [device.as_str()], |r| r.get(0))?;
+            let topic = if on_file.is_none() && count >= MAX_TOPICS_PER_DEVICE { OTHER_TOPICS } else { topic.as_str() };
             let row: Option<(i64, i64)> = tx
                 .query_row(
                     "INSERT INTO ledger_topics (device_id, topic, content_type, categories, first_seen, last_seen)
@@ -352,31 +367,34 @@ impl Store {
         n += tx.execute("DELETE FROM ledger_refusal_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
         let devices: Vec<String> =
             tx.prepare("SELECT DISTINCT device_id FROM ledger_topics")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let classifier = Classifier::builtin();
         for device in devices {
             let device = parse_id(&device)?;
             let settings = privacy_of(&tx, &device)?;
-            for category in Category::ALL {
-                let retention = settings.retention_of(category);
-                // Values older than the category keeps them, or all of them once it keeps none.
-                let cut = retention.value_days().map_or(i64::MAX, |d| now - i64::from(d) * DAY);
-                n += tx.execute(
-                    "UPDATE ledger_fields SET example = NULL, example_at = NULL
-                     WHERE category = ?2 AND example_at < ?3 AND topic_id IN (SELECT id FROM ledger_topics WHERE device_id = ?1)",
-                    params![device.as_str(), category.as_str(), cut],
-                )?;
-                if !retention.keeps_fields() {
-                    n += tx.execute(
-                        "DELETE FROM ledger_fields WHERE category = ?2 AND topic_id IN (SELECT id FROM ledger_topics WHERE device_id = ?1)",
-                        params![device.as_str(), category.as_str()],
-                    )?;
-                }
-            }
-            // A sample is kept while every category of its topic keeps values.
-            let topics: Vec<(i64, i64)> = tx
-                .prepare("SELECT id, categories FROM ledger_topics WHERE device_id = ?1")?
-                .query_map([device.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            let topics: Vec<(i64, String, i64)> = tx
+                .prepare("SELECT id, topic, categories FROM ledger_topics WHERE device_id = ?1")?
+                .query_map([device.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
-            for (topic, mask) in topics {
+            for (topic, name, mask) in topics {
+                // A field is kept as its own kind and its topic's allow, whichever is stricter
+                // (as when it was written).
+                let topic_kinds = classifier.topic_categories(&name);
+                for category in Category::ALL {
+                    let retention = topic_kinds.iter().fold(settings.retention_of(category), |r, k| r.stricter(settings.retention_of(*k)));
+                    // Values older than the kind keeps them, or all of them once it keeps none.
+                    let cut = retention.value_days().map_or(i64::MAX, |d| now - i64::from(d) * DAY);
+                    n += tx.execute(
+                        "UPDATE ledger_fields SET example = NULL, example_at = NULL WHERE topic_id = ?1 AND category = ?2 AND example_at < ?3",
+                        params![topic, category.as_str(), cut],
+                    )?;
+                    if !retention.keeps_fields() {
+                        n += tx.execute(
+                            "DELETE FROM ledger_fields WHERE topic_id = ?1 AND category = ?2",
+                            params![topic, category.as_str()],
+                        )?;
+                    }
+                }
+                // A sample is kept while every kind of its topic keeps values.
                 let retention = settings.retention_for(&Category::from_mask(mask as u16));
                 let cut = retention.value_days().map_or(i64::MAX, |d| now - i64::from(d) * DAY);
                 n += tx.execute("DELETE FROM ledger_samples WHERE topic_id = ?1 AND at < ?2", params![topic, cut])?;

@@ -208,21 +208,27 @@ impl Store {
         Ok(changes)
     }
 
-    /// Devices whose last day had ten times or more the daily average of the seven before it.
+    /// Devices whose last day had ten times or more their daily average over the (up to) seven
+    /// days before it, counted from when they were first heard: at least three days of history,
+    /// so that a new device (or one back after the hub was off) is not a spike.
     pub fn more_than_usual(&self, until: Millis) -> Result<Vec<Change>, StoreError> {
         let day_start = hour_of(until) - DAY;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT t.device_id, SUM(x.last_day), SUM(x.before)
+            "SELECT t.device_id, SUM(x.last_day), SUM(x.before), MIN(x.first_hour)
              FROM (SELECT topic_id, SUM(CASE WHEN hour >= ?1 THEN messages ELSE 0 END) AS last_day,
-                          SUM(CASE WHEN hour < ?1 THEN messages ELSE 0 END) AS before
+                          SUM(CASE WHEN hour < ?1 THEN messages ELSE 0 END) AS before, MIN(hour) AS first_hour
                    FROM ledger_topic_hours WHERE hour >= ?2 GROUP BY topic_id) x
              JOIN ledger_topics t ON t.id = x.topic_id GROUP BY t.device_id",
         )?;
         let mut rows = stmt.query(params![day_start, day_start - 7 * DAY])?;
         let mut changes = Vec::new();
         while let Some(r) = rows.next()? {
-            let (id, last_day, before): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let usual_per_day = (before / 7) as u64;
+            let (id, last_day, before, first_hour): (String, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let days = (day_start - first_hour) / DAY;
+            if days < 3 {
+                continue;
+            }
+            let usual_per_day = (before / days) as u64;
             if usual_per_day > 0 && last_day as u64 >= 10 * usual_per_day {
                 changes.push(Change::MoreThanUsual { device_id: parse_id(&id)?, last_day: last_day as u64, usual_per_day });
             }

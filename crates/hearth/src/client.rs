@@ -170,8 +170,9 @@ impl Client {
     pub async fn export_to(&self, id: &str, csv: bool, out: &mut dyn std::io::Write) -> Result<()> {
         let path = format!("/devices/{}/{}", checked(id)?, if csv { "export.csv" } else { "export" });
         let url = format!("{}{path}", self.base);
-        let mut response =
-            self.http.get(&url).bearer_auth(&self.token).send().await.with_context(|| format!("cannot reach the hub at {url}"))?;
+        // A big export takes longer than the client's usual 30 s.
+        let request = self.http.get(&url).bearer_auth(&self.token).timeout(std::time::Duration::from_secs(6 * 3600));
+        let mut response = request.send().await.with_context(|| format!("cannot reach the hub at {url}"))?;
         if !response.status().is_success() {
             let bytes = response.bytes().await?;
             let message = serde_json::from_slice::<ApiError>(&bytes)

@@ -48,6 +48,9 @@ pub enum Record {
 struct Claims {
     scopes: HashMap<String, DeviceId>,
     unique_ids: HashMap<String, DeviceId>,
+    /// The `unique_id`s each discovery topic claimed (since this start), to let them go when the
+    /// topic's next message withdraws or renames them.
+    scope_uids: HashMap<String, Vec<String>>,
 }
 
 impl Claims {
@@ -56,11 +59,24 @@ impl Claims {
         other(self.scopes.get(&d.scope)) || d.unique_ids().any(|u| other(self.unique_ids.get(u)))
     }
 
+    /// Claims what `d` describes for `device`, letting go of what the same topic described
+    /// before; an empty message (a withdrawal) lets go of the topic too.
     fn claim(&mut self, device: &DeviceId, d: &Discovery) {
-        self.scopes.insert(d.scope.clone(), device.clone());
-        for u in d.unique_ids() {
-            self.unique_ids.insert(u.to_owned(), device.clone());
+        for old in self.scope_uids.remove(&d.scope).unwrap_or_default() {
+            if self.unique_ids.get(&old) == Some(device) {
+                self.unique_ids.remove(&old);
+            }
         }
+        if d.entities.is_empty() && d.devices.is_empty() {
+            self.scopes.remove(&d.scope);
+            return;
+        }
+        self.scopes.insert(d.scope.clone(), device.clone());
+        let uids: Vec<String> = d.unique_ids().map(str::to_owned).collect();
+        for u in &uids {
+            self.unique_ids.insert(u.clone(), device.clone());
+        }
+        self.scope_uids.insert(d.scope.clone(), uids);
     }
 }
 
@@ -593,5 +609,33 @@ impl hearth_broker::Gate for HubGate {
         // A Will is rewritten like any publish but never decided on: nothing to record it for.
         self.just_redacted.lock().unwrap_or_else(|p| p.into_inner()).remove(client.client_id);
         self.changed(client);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn discovery(topic: &str, payload: &str) -> Discovery {
+        discovery::parse(topic, payload.as_bytes()).unwrap().unwrap()
+    }
+
+    /// A Zigbee device moves from one bridge to another: the first bridge's withdrawal frees the
+    /// entity for the second.
+    #[test]
+    fn a_withdrawn_or_renamed_entity_is_free_for_another_device() {
+        let (a, b) = (DeviceId::parse("d-00000000000a").unwrap(), DeviceId::parse("d-00000000000b").unwrap());
+        let mut claims = Claims::default();
+        let first = discovery("homeassistant/sensor/door/config", r#"{"uniq_id":"door-1","stat_t":"a/door"}"#);
+        claims.claim(&a, &first);
+        let by_b = discovery("homeassistant/sensor/door2/config", r#"{"uniq_id":"door-1","stat_t":"b/door"}"#);
+        assert!(claims.taken(&b, &by_b), "taken while a describes it");
+        claims.claim(&a, &discovery("homeassistant/sensor/door/config", r#"{"uniq_id":"door-2","stat_t":"a/door"}"#));
+        assert!(!claims.taken(&b, &by_b), "renamed: the old unique_id is free");
+        claims.claim(&a, &discovery("homeassistant/sensor/door/config", ""));
+        assert!(
+            !claims.taken(&b, &discovery("homeassistant/sensor/door/config", r#"{"uniq_id":"door-2","stat_t":"b/door"}"#)),
+            "withdrawn: the topic is free"
+        );
     }
 }

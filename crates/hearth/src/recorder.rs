@@ -9,7 +9,8 @@ use crate::hub::Hub;
 use hearth_core::device::DeviceId;
 use hearth_core::discovery::Discovery;
 use hearth_store::{GateRecord, LedgerEntry};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -31,14 +32,16 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     tell.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut overflow = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut changed: HashSet<DeviceId> = HashSet::new();
-    // Devices told about as sending ten times their usual, and on which day: once a day each.
-    let mut told_spikes: HashSet<(DeviceId, i64)> = HashSet::new();
+    // Devices told about as sending ten times their usual, and when: once a day each.
+    let told_spikes: Arc<Mutex<HashMap<DeviceId, i64>>> = Arc::default();
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
             _ = prune.tick() => {
                 prune_old(&hub).await;
-                tell_spikes(&hub, &mut told_spikes).await;
+                // On the side: it reads through the reader connection, which an export may hold
+                // for a while, and the recorder must keep taking what the gate decides.
+                tokio::spawn(tell_spikes(hub.clone(), told_spikes.clone()));
             }
             _ = overflow.tick() => write_overflow(&hub).await,
             _ = tell.tick() => {
@@ -79,8 +82,8 @@ async fn write_overflow(hub: &Hub) {
     }
 }
 
-/// Hourly: a device sending ten times its usual in the last day is news, once a day.
-async fn tell_spikes(hub: &Hub, told: &mut HashSet<(DeviceId, i64)>) {
+/// Hourly: a device sending ten times its usual in the last day is news, at most once a day.
+async fn tell_spikes(hub: Hub, told: Arc<Mutex<HashMap<DeviceId, i64>>>) {
     let reader = hub.clone();
     let now = crate::api::now();
     let found = tokio::task::spawn_blocking(move || {
@@ -96,12 +99,14 @@ async fn tell_spikes(hub: &Hub, told: &mut HashSet<(DeviceId, i64)>) {
         Ok::<_, hearth_store::StoreError>(named.collect::<Vec<_>>())
     })
     .await;
-    let day = now / 86_400_000;
-    told.retain(|(_, d)| *d == day);
+    const DAY: i64 = 86_400_000;
     match found {
         Ok(Ok(spikes)) => {
+            let mut told = told.lock().unwrap_or_else(|p| p.into_inner());
+            told.retain(|_, at| now - *at < DAY);
             for (device_id, name, change) in spikes {
-                if told.insert((device_id, day)) {
+                if let std::collections::hash_map::Entry::Vacant(untold) = told.entry(device_id) {
+                    untold.insert(now);
                     hub.publish(Event::SendsSomethingNew { name, change });
                 }
             }

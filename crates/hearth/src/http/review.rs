@@ -74,17 +74,16 @@ async fn streamed(hub: Hub, id: String, content_type: &'static str, disposition:
     tokio::task::spawn_blocking(move || {
         const CHUNK: usize = 64 * 1024;
         let mut buffer = Vec::with_capacity(CHUNK);
-        let gone = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away");
         let result = write(&hub, &id, &mut |bytes: &[u8]| {
             buffer.extend_from_slice(bytes);
             if buffer.len() >= CHUNK {
-                tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut buffer)))).map_err(|_| gone())?;
+                send_within(&tx, Bytes::from(std::mem::take(&mut buffer)))?;
             }
             Ok(())
         });
         match result {
             Ok(()) => {
-                let _ = tx.blocking_send(Ok(Bytes::from(buffer)));
+                let _ = send_within(&tx, Bytes::from(buffer));
             }
             Err(e) => {
                 tracing::warn!(%id, "an export ended early: {}", e.message);
@@ -95,4 +94,26 @@ async fn streamed(hub: Hub, id: String, content_type: &'static str, disposition:
     let body =
         axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }));
     Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
+/// Hands a chunk to the response, giving up when the client has not taken one for a minute: an
+/// export holds the hub's read connection, which the reviews share.
+fn send_within(tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>, chunk: Bytes) -> std::io::Result<()> {
+    let mut item = Ok(chunk);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match tx.try_send(item) {
+            Ok(()) => return Ok(()),
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"));
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Full(back)) if std::time::Instant::now() < deadline => {
+                item = back;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading the export for a minute"));
+            }
+        }
+    }
 }
