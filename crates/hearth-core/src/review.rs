@@ -152,3 +152,18 @@ pub fn bucket_for(range_ms: i64) -> i64 {
     const HOUR: i64 = 3_600_000;
     if range_ms <= 8 * 24 * HOUR { HOUR } else { 24 * HOUR }
 }
+
+/// One message's metadata, as an export lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExportedMessage {
+    #[ts(type = "number")]
+    pub at: Millis,
+    pub topic: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    pub qos: u8,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub categories: Vec<Category>,
+}

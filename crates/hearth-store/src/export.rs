@@ -6,18 +6,7 @@ use crate::{Store, StoreError};
 use hearth_core::classify::Category;
 use hearth_core::device::DeviceId;
 use hearth_core::inventory::Millis;
-
-/// One message's metadata, as exported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportedMessage {
-    pub at: Millis,
-    pub topic: String,
-    pub bytes: u64,
-    pub qos: u8,
-    pub decision: String,
-    pub reason: Option<String>,
-    pub categories: Vec<Category>,
-}
+pub use hearth_core::review::ExportedMessage;
 
 /// A payload sample kept within retention.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ import type { HomeReview } from "../generated/HomeReview";
 import { plural } from "../model";
 import { CATEGORY_LABELS, RANGES, size } from "../review-model";
 import type { Actions, AppState } from "../state";
+import { rangeButtons } from "./review";
 
 export function homeReviewPage(s: AppState, a: Actions): TemplateResult {
   const range = RANGES.find((r) => r.since === s.reviewRange) ?? RANGES[2];
@@ -15,13 +16,7 @@ export function homeReviewPage(s: AppState, a: Actions): TemplateResult {
     <nav class="crumbs" aria-label="Breadcrumb"><a href="#/" class="back">← All devices</a></nav>
     <div class="review-head">
       <h1 id="page-title" tabindex="-1">What your devices send</h1>
-      <div class="range" role="group" aria-label="Time range">
-        ${RANGES.map(
-          (r) => html`<button type="button" class="btn quiet" aria-pressed=${r.since === range.since} @click=${() => a.setReviewRange(r.since)}>
-            ${r.label}
-          </button>`,
-        )}
-      </div>
+      ${rangeButtons(s, a)}
     </div>
     ${s.home?.error
       ? html`<div class="panel error-panel" role="alert"><p>${s.home.error.message}</p></div>`

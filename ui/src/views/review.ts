@@ -31,18 +31,23 @@ const REASONS: Record<string, string> = {
   malformed_discovery: "an unreadable discovery message",
 };
 
+/** The ranges a review can look back over, as buttons (the device page's and the home's). */
+export function rangeButtons(s: AppState, a: Actions): TemplateResult {
+  return html`<div class="range" role="group" aria-label="Time range">
+    ${RANGES.map(
+      (r) => html`<button type="button" class="btn quiet" aria-pressed=${r.since === s.reviewRange} @click=${() => a.setReviewRange(r.since)}>
+        ${r.label}
+      </button>`,
+    )}
+  </div>`;
+}
+
 export function reviewSection(s: AppState, a: Actions, d: Device, detail: DetailState): TemplateResult {
   const range = RANGES.find((r) => r.since === s.reviewRange) ?? RANGES[2];
   return html`<section class="panel review" aria-labelledby="h-review" data-testid="review">
     <div class="review-head">
       <h2 id="h-review">What it sends</h2>
-      <div class="range" role="group" aria-label="Time range">
-        ${RANGES.map(
-          (r) => html`<button type="button" class="btn quiet" aria-pressed=${r.since === range.since} @click=${() => a.setReviewRange(r.since)}>
-            ${r.label}
-          </button>`,
-        )}
-      </div>
+      ${rangeButtons(s, a)}
     </div>
     ${detail.reviewError
       ? html`<p class="warn-text" role="alert">${detail.reviewError.message}</p>`

@@ -2,8 +2,7 @@
 
 use super::{Origin, now, parse_id};
 use crate::api::types::{
-    Actor, ApiError, DeviceExport, DeviceReview, Event, ExportedMessage, ExportedSample, HomeReview, PrivacySettings, RedactionRequest,
-    RetentionRequest,
+    Actor, ApiError, DeviceExport, DeviceReview, Event, ExportedSample, HomeReview, PrivacySettings, RedactionRequest, RetentionRequest,
 };
 use crate::hub::Hub;
 
@@ -63,7 +62,7 @@ impl Hub {
         let head = self.export_head(id)?;
         let mut messages = Vec::new();
         self.reader().export_messages(&head.device.device.id, |m| {
-            messages.push(exported(m));
+            messages.push(m);
             Ok(())
         })?;
         let ExportHead { exported_at, device, broker, privacy, review, samples } = head;
@@ -80,7 +79,7 @@ impl Hub {
         out(b",\"messages\":[").map_err(write_error)?;
         let mut first = true;
         self.reader().export_messages(&head.device.device.id, |m| {
-            let line = serde_json::to_vec(&exported(m)).map_err(|e| hearth_store::StoreError::Corrupt(e.to_string()))?;
+            let line = serde_json::to_vec(&m).map_err(|e| hearth_store::StoreError::Corrupt(e.to_string()))?;
             let sep: &[u8] = if first { b"" } else { b"," };
             first = false;
             out(sep).and_then(|()| out(&line)).map_err(|e| hearth_store::StoreError::Interrupted(format!("the export was not taken: {e}")))
@@ -157,18 +156,6 @@ struct ExportHead {
     privacy: PrivacySettings,
     review: DeviceReview,
     samples: Vec<ExportedSample>,
-}
-
-fn exported(m: hearth_store::export::ExportedMessage) -> ExportedMessage {
-    ExportedMessage {
-        at: m.at,
-        topic: m.topic,
-        bytes: m.bytes,
-        qos: m.qos,
-        decision: m.decision,
-        reason: m.reason,
-        categories: m.categories,
-    }
 }
 
 fn write_error(e: std::io::Error) -> ApiError {

@@ -12,7 +12,7 @@ pub use hearth_core::inventory::{Device, DeviceDetail, Service, StateChange};
 pub use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
 pub use hearth_core::privacy::{CategoryRetention, PrivacySettings, Retention};
 pub use hearth_core::review::{
-    Bucket, CategoryReview, Change, DeviceReview, FieldReview, HomeDevice, HomeReview, ReasonCount, TopicReview,
+    Bucket, CategoryReview, Change, DeviceReview, ExportedMessage, FieldReview, HomeDevice, HomeReview, ReasonCount, TopicReview,
 };
 pub use hearth_core::sighting::TxtEntry;
 pub use hearth_core::suggest::Suggestion;
@@ -348,20 +348,6 @@ pub struct DeviceExport {
     pub review: DeviceReview,
     pub samples: Vec<ExportedSample>,
     pub messages: Vec<ExportedMessage>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct ExportedMessage {
-    #[ts(type = "number")]
-    pub at: i64,
-    pub topic: String,
-    #[ts(type = "number")]
-    pub bytes: u64,
-    pub qos: u8,
-    pub decision: String,
-    pub reason: Option<String>,
-    pub categories: Vec<Category>,
 }
 
 /// A payload sample: as text when it is UTF-8, else as hex.
