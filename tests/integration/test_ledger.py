@@ -117,6 +117,14 @@ def test_a_redacted_field_reaches_neither_the_file_nor_another_subscriber(hub):
     assert r["redacted"] == 1
     assert all(f["path"] != "ENERGY.Voltage" for t in r["topics"] for f in t["fields"])
     assert b"231.456789" not in database_bytes(hub)
+    # Cut short, it cannot be redacted, so it does not go out, nor into the file.
+    sub = dashboard.sub("tele/tasmota_A1B2C3/#", 1, qos=1, timeout=3)
+    r = plug.pub("tele/tasmota_A1B2C3/SENSOR", '{"ENERGY":{"Voltage":231.987654,"Power":', qos=1, version="5", extra=["-d"])
+    assert "RC:135" in r.stdout, r.stdout
+    assert sub.result()[0] == []
+    r = wait_for_messages(hub, plug, 2)
+    assert {"reason": "unredactable", "count": 1} in r["refusals"]
+    assert b"231.987654" not in database_bytes(hub)
     audit = sqlite3.connect(hub.data_dir / "hearth.db").execute("SELECT actor, origin, action FROM audit WHERE action = 'redact_field'").fetchall()
     assert audit == [("owner", "cli", "redact_field")]
 

@@ -55,10 +55,13 @@ pub enum DropReason {
     /// A Last Will on a discovery topic: it would be published after the device is gone, when
     /// what it describes can no longer be checked against the device's rights.
     DiscoveryWill,
+    /// A message of a device with redacted fields that looks like JSON but cannot be read: it
+    /// may hold a redacted field, so it does not go out.
+    Unredactable,
 }
 
 impl DropReason {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Quarantined,
         Self::Blocked,
         Self::NotInManifest,
@@ -71,6 +74,7 @@ impl DropReason {
         Self::EntityTaken,
         Self::MalformedDiscovery,
         Self::DiscoveryWill,
+        Self::Unredactable,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -91,6 +95,7 @@ impl DropReason {
             Self::EntityTaken => "entity_taken",
             Self::MalformedDiscovery => "malformed_discovery",
             Self::DiscoveryWill => "discovery_will",
+            Self::Unredactable => "unredactable",
         }
     }
 }

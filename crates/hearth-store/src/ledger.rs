@@ -12,7 +12,7 @@ use hearth_core::classify::{Category, Classifier};
 use hearth_core::device::DeviceId;
 use hearth_core::gate::{Action, Decision};
 use hearth_core::inventory::Millis;
-use hearth_core::privacy::{PrivacySettings, Retention};
+use hearth_core::privacy::{PrivacySettings, Redacted, Retention};
 use hearth_core::review::Change;
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
@@ -189,10 +189,17 @@ impl Store {
                 // A large payload comes as its first bytes only: no fields, no sample from it.
                 let whole = e.payload.is_some_and(|p| p.len() as u64 == e.bytes);
                 // The broker removed the device's redacted fields before delivery; a payload
-                // queued before a person chose to redact a field is cleaned here all the same.
-                let cleaned =
-                    e.payload.filter(|_| whole).and_then(|p| hearth_core::privacy::redact(p, &privacy[e.device_id].redact)).map(|(p, _)| p);
-                let payload = cleaned.as_deref().or(e.payload);
+                // queued before a person chose to redact a field is cleaned here all the same,
+                // and one that cannot be read for it is not kept at all.
+                let redacted = match e.payload.filter(|_| whole) {
+                    Some(p) => hearth_core::privacy::redact(p, &privacy[e.device_id].redact),
+                    None => Redacted::Untouched,
+                };
+                let payload = match &redacted {
+                    Redacted::Rewritten(cleaned, _) => Some(cleaned.as_slice()),
+                    Redacted::Unreadable => None,
+                    Redacted::Untouched => e.payload,
+                };
                 let classified = match (payload, topic.classified) {
                     (Some(payload), false) if whole => Some(classifier.classify(e.topic, payload)),
                     (Some(prefix), false) => Some(classifier.classify_prefix(e.topic, prefix, e.bytes)),

@@ -11,6 +11,7 @@ use hearth_core::device::DeviceId;
 use hearth_core::discovery::{self, Discovery};
 use hearth_core::gate;
 use hearth_core::manifest::Manifest;
+use hearth_core::privacy::Redacted;
 use hearth_store::{DevicePolicy, DiscoveryClaims, GateRecord};
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -30,8 +31,9 @@ pub const PAYLOAD_BUDGET: usize = 32 * 1024 * 1024;
 /// of thousands per transaction; this absorbs a burst of a few seconds.
 pub const RECORD_QUEUE: usize = 65_536;
 
-/// What `rewrite` removed from a client's latest message: its topic, its size after, the fields.
-type JustRedacted = (String, usize, Vec<String>);
+/// What `rewrite` did to a client's latest message: its topic, its size after, and the fields
+/// removed (`None`: it could not be read, so it must be refused).
+type JustRedacted = (String, usize, Option<Vec<String>>);
 
 /// What the gate hands the recorder, in the order it decided.
 #[derive(Debug)]
@@ -487,7 +489,9 @@ impl HubGate {
             Action::Publish => {
                 let just = self.just_redacted.lock().unwrap_or_else(|p| p.into_inner()).remove(p.client_id);
                 match (decision, just) {
-                    (Decision::Allow, Some((topic, bytes, fields))) if topic == p.topic && bytes == p.bytes => Decision::Redact(fields),
+                    (Decision::Allow, Some((topic, bytes, fields))) if topic == p.topic && bytes == p.bytes => {
+                        fields.map_or(Decision::Drop(DropReason::Unredactable), Decision::Redact)
+                    }
                     (decision, _) => decision,
                 }
             }
@@ -522,13 +526,16 @@ impl hearth_broker::Gate for HubGate {
     fn rewrite(&self, client: Client<'_>, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
         let device = self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.get(key_of(client).as_ref())?.device_id.clone();
         let redactions = self.redactions.read().unwrap_or_else(|p| p.into_inner());
-        let (rewritten, removed) = hearth_core::privacy::redact(payload, redactions.get(&device)?)?;
+        let outcome = hearth_core::privacy::redact(payload, redactions.get(&device)?);
         drop(redactions);
-        self.just_redacted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(client.client_id.to_owned(), (topic.to_owned(), rewritten.len(), removed));
-        Some(rewritten)
+        let (note, rewritten) = match outcome {
+            Redacted::Untouched => return None,
+            Redacted::Rewritten(rewritten, removed) => ((topic.to_owned(), rewritten.len(), Some(removed)), Some(rewritten)),
+            // Published as it came, then refused by the publish decision that follows.
+            Redacted::Unreadable => ((topic.to_owned(), payload.len(), None), None),
+        };
+        self.just_redacted.lock().unwrap_or_else(|p| p.into_inner()).insert(client.client_id.to_owned(), note);
+        rewritten
     }
 
     fn connect(&self, a: &ConnectAttempt<'_>) -> Result<u64, Refusal> {

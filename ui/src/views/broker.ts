@@ -26,6 +26,7 @@ const REASONS: Record<DropReason, string> = {
   entity_taken: "another device already describes this entity",
   malformed_discovery: "an unreadable discovery message",
   discovery_will: "a Last Will on a discovery topic",
+  unredactable: "unreadable, so its redacted fields could not be removed",
 };
 
 export function brokerSection(s: AppState, a: Actions, d: Device, detail: DetailState): TemplateResult {

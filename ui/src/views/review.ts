@@ -29,6 +29,8 @@ const REASONS: Record<string, string> = {
   foreign_topic: "a discovery message naming another device's topic",
   entity_taken: "a discovery message for another device's entity",
   malformed_discovery: "an unreadable discovery message",
+  discovery_will: "a Last Will on a discovery topic",
+  unredactable: "unreadable, so its redacted fields could not be removed",
 };
 
 /** The ranges a review can look back over, as buttons (the device page's and the home's). */
