@@ -374,42 +374,76 @@ impl Store {
         n += tx.execute("DELETE FROM ledger_refusal_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
         let devices: Vec<String> =
             tx.prepare("SELECT DISTINCT device_id FROM ledger_topics")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        let classifier = Classifier::builtin();
         for device in devices {
-            let device = parse_id(&device)?;
-            let settings = privacy_of(&tx, &device)?;
-            let topics: Vec<(i64, String, i64)> = tx
-                .prepare("SELECT id, topic, categories FROM ledger_topics WHERE device_id = ?1")?
-                .query_map([device.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?;
-            for (topic, name, mask) in topics {
-                // A field is kept as its own kind and its topic's allow, whichever is stricter
-                // (as when it was written).
-                let topic_kinds = classifier.topic_categories(&name);
-                for category in Category::ALL {
-                    let retention = topic_kinds.iter().fold(settings.retention_of(category), |r, k| r.stricter(settings.retention_of(*k)));
-                    // Values older than the kind keeps them, or all of them once it keeps none.
-                    let cut = retention.value_days().map_or(i64::MAX, |d| now - i64::from(d) * DAY);
-                    n += tx.execute(
-                        "UPDATE ledger_fields SET example = NULL, example_at = NULL WHERE topic_id = ?1 AND category = ?2 AND example_at < ?3",
-                        params![topic, category.as_str(), cut],
-                    )?;
-                    if !retention.keeps_fields() {
-                        n += tx.execute(
-                            "DELETE FROM ledger_fields WHERE topic_id = ?1 AND category = ?2",
-                            params![topic, category.as_str()],
-                        )?;
-                    }
-                }
-                // A sample is kept while every kind of its topic keeps values.
-                let retention = settings.retention_for(&Category::from_mask(mask as u16));
-                let cut = retention.value_days().map_or(i64::MAX, |d| now - i64::from(d) * DAY);
-                n += tx.execute("DELETE FROM ledger_samples WHERE topic_id = ?1 AND at < ?2", params![topic, cut])?;
-            }
+            n += prune_device(&tx, &parse_id(&device)?, now)?;
         }
         tx.commit()?;
         Ok(n)
     }
+
+    /// Applies one device's retention to its values and samples at once (after a person changed
+    /// it), without going over the rest of the home.
+    pub fn prune_device_ledger(&mut self, device: &DeviceId, now: Millis) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let n = prune_device(&tx, device, now)?;
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
+/// Clears a device's example values and deletes its samples past their retention. Set-based:
+/// a handful of statements per device, whatever its number of topics; only topics whose own
+/// kind is stricter than their fields' (an OwnTracks topic is about a place) get their own.
+fn prune_device(tx: &Transaction<'_>, device: &DeviceId, now: Millis) -> Result<usize, StoreError> {
+    let settings = privacy_of(tx, device)?;
+    let cut_for = |r: Retention| r.value_days().map_or(i64::MAX, |d| now - i64::from(d) * DAY);
+    let mut n = 0;
+    // Values older than their kind keeps them (all of them once it keeps none); fields too, for
+    // a kind that keeps nothing.
+    let mut clear = |topics: &str, key: &dyn rusqlite::ToSql, category: Category, retention: Retention| -> Result<(), StoreError> {
+        n += tx.execute(
+            &format!("UPDATE ledger_fields SET example = NULL, example_at = NULL WHERE category = ?2 AND example_at < ?3 AND topic_id IN ({topics})"),
+            params![key, category.as_str(), cut_for(retention)],
+        )?;
+        if !retention.keeps_fields() {
+            n += tx.execute(
+                &format!("DELETE FROM ledger_fields WHERE category = ?2 AND topic_id IN ({topics})"),
+                params![key, category.as_str()],
+            )?;
+        }
+        Ok(())
+    };
+    const DEVICE_TOPICS: &str = "SELECT id FROM ledger_topics WHERE device_id = ?1";
+    for category in Category::ALL {
+        clear(DEVICE_TOPICS, &device.as_str(), category, settings.retention_of(category))?;
+    }
+    let topics: Vec<(i64, String)> = tx
+        .prepare("SELECT id, topic FROM ledger_topics WHERE device_id = ?1")?
+        .query_map([device.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (topic, name) in topics {
+        let topic_kinds = Classifier::builtin().topic_categories(&name);
+        for category in Category::ALL {
+            let own = settings.retention_of(category);
+            let retention = topic_kinds.iter().fold(own, |r, k| r.stricter(settings.retention_of(*k)));
+            if retention != own {
+                clear("SELECT ?1", &topic, category, retention)?;
+            }
+        }
+    }
+    // A sample is kept while every kind of its topic keeps values: one statement per set of kinds.
+    let masks: Vec<i64> = tx
+        .prepare("SELECT DISTINCT categories FROM ledger_topics WHERE device_id = ?1")?
+        .query_map([device.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for mask in masks {
+        let cut = cut_for(settings.retention_for(&Category::from_mask(mask as u16)));
+        n += tx.execute(
+            "DELETE FROM ledger_samples WHERE at < ?3 AND topic_id IN (SELECT id FROM ledger_topics WHERE device_id = ?1 AND categories = ?2)",
+            params![device.as_str(), mask, cut],
+        )?;
+    }
+    Ok(n)
 }
 
 /// A device's privacy settings, defaults filled in.

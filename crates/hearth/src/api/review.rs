@@ -28,12 +28,12 @@ impl Hub {
     }
 
     /// Sets how long a category of the device's data is kept; applies to what is on file at
-    /// once (the retention job runs right away), recorded in the audit.
+    /// once (the device's values and samples are pruned right away), recorded in the audit.
     pub fn set_retention(&self, id: &str, request: &RetentionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
         let id = parse_id(id)?;
         let mut store = self.store();
         let settings = store.set_retention(&id, request.category, request.retention, &Actor::Owner, origin, now())?;
-        store.prune_ledger(now())?;
+        store.prune_device_ledger(&id, now())?;
         tracing::info!(%id, category = request.category.as_str(), retention = ?request.retention, origin, "retention changed");
         self.publish(Event::BrokerChanged { id });
         Ok(settings)
