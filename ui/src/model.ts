@@ -4,6 +4,7 @@
 import type { Actor } from "./generated/Actor";
 import type { Device } from "./generated/Device";
 import type { DeviceState } from "./generated/DeviceState";
+import type { DropReason } from "./generated/DropReason";
 import type { Kind } from "./generated/Kind";
 
 /** Label per kind. Keyed by the generated `Kind`, so a new kind fails the type check. */
@@ -147,3 +148,20 @@ export function absoluteTime(ms: number): string {
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
+
+/** Why the gate refused something, as a person reads it (the device page's activity and review). */
+export const DROP_REASONS: Record<DropReason, string> = {
+  quarantined: "the device is new (quarantined)",
+  blocked: "the device is blocked",
+  not_in_manifest: "no rule allows it",
+  denied_by_manifest: "a rule denies it",
+  system_topic: "$ topics are the broker's own",
+  invalid_topic: "not a valid topic",
+  bad_credentials: "wrong or unknown credential",
+  client_id_taken: "client id bound to another device",
+  foreign_topic: "its discovery message names another device's topic",
+  entity_taken: "another device already describes this entity",
+  malformed_discovery: "an unreadable discovery message",
+  discovery_will: "a Last Will on a discovery topic",
+  unredactable: "unreadable, so its redacted fields could not be removed",
+};

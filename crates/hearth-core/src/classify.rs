@@ -76,6 +76,11 @@ impl Category {
         }
     }
 
+    /// Orders categories for people: the most revealing first.
+    pub fn most_sensitive_first(categories: &mut [Self]) {
+        categories.sort_by_key(|c| std::cmp::Reverse(c.sensitivity()));
+    }
+
     /// One bit per category, for storing a message's categories in one integer.
     pub fn bit(self) -> u16 {
         1 << (self as u16)
@@ -141,6 +146,21 @@ pub struct Classified {
 }
 
 impl Classified {
+    /// From the topic's categories and the fields found: every category once, most sensitive
+    /// first, `other` only when nothing else is known.
+    fn new(mut categories: Vec<Category>, fields: Vec<Field>, content_type: &'static str) -> Self {
+        categories.extend(fields.iter().map(|f| f.category));
+        Category::most_sensitive_first(&mut categories);
+        categories.dedup();
+        if categories.len() > 1 {
+            categories.retain(|c| *c != Category::Other);
+        }
+        if categories.is_empty() {
+            categories.push(Category::Other);
+        }
+        Self { categories, fields, content_type }
+    }
+
     pub fn mask(&self) -> u16 {
         self.categories.iter().fold(0, |m, c| m | c.bit())
     }
@@ -233,7 +253,7 @@ impl Classifier {
 
     /// Classifies one message.
     pub fn classify(&self, topic_name: &str, payload: &[u8]) -> Classified {
-        let mut categories = self.topic_categories(topic_name);
+        let categories = self.topic_categories(topic_name);
         let (fields, content_type) = match sniff(payload) {
             Some(image) => (vec![whole(ValueType::Binary, Category::AudioVideo, format!("{image}, {} bytes", payload.len()))], image),
             None => match serde_json::from_slice::<Value>(payload) {
@@ -255,34 +275,18 @@ impl Classifier {
                 },
             },
         };
-        categories.extend(fields.iter().map(|f| f.category));
-        categories.sort_by_key(|c| std::cmp::Reverse(c.sensitivity()));
-        categories.dedup();
-        // `other` only when nothing else is known.
-        if categories.len() > 1 {
-            categories.retain(|c| *c != Category::Other);
-        }
-        if categories.is_empty() {
-            categories.push(Category::Other);
-        }
-        Classified { categories, fields, content_type }
+        Classified::new(categories, fields, content_type)
     }
 
     /// Classifies a message known only by its first bytes (a large payload, carried in part): by
     /// its topic, and by its magic bytes when it is a picture; no fields.
     pub fn classify_prefix(&self, topic_name: &str, prefix: &[u8], total_bytes: u64) -> Classified {
-        let mut categories = self.topic_categories(topic_name);
+        let categories = self.topic_categories(topic_name);
         let (fields, content_type) = match sniff(prefix) {
             Some(image) => (vec![whole(ValueType::Binary, Category::AudioVideo, format!("{image}, {total_bytes} bytes"))], image),
             None => (vec![], "application/octet-stream"),
         };
-        categories.extend(fields.iter().map(|f| f.category));
-        categories.sort_by_key(|c| std::cmp::Reverse(c.sensitivity()));
-        categories.dedup();
-        if categories.is_empty() {
-            categories.push(Category::Other);
-        }
-        Classified { categories, fields, content_type }
+        Classified::new(categories, fields, content_type)
     }
 
     /// ESPHome's `<node>/<component>/<object>/state` carries one value named by `<object>`;

@@ -74,7 +74,10 @@ impl Store {
         if redact {
             let count: i64 = tx.query_row("SELECT COUNT(*) FROM privacy_redactions WHERE device_id = ?1", [id.as_str()], |r| r.get(0))?;
             if count >= MAX_REDACTIONS {
-                return Err(StoreError::TooMany(format!("{MAX_REDACTIONS} redacted fields for one device")));
+                return Err(StoreError::TooMany(format!(
+                    "{MAX_REDACTIONS} redacted fields for one device; keep one again first (`hearth privacy set {} --unredact FIELD`, or \"Keep again\" on its page)",
+                    id.as_str()
+                )));
             }
             tx.execute("INSERT OR IGNORE INTO privacy_redactions (device_id, path) VALUES (?1, ?2)", params![id.as_str(), path])?;
             // Values of the field already on file go now, not at the next retention run: its

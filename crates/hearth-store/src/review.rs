@@ -239,6 +239,6 @@ impl Store {
 
 /// Most sensitive first.
 fn sorted(mut categories: Vec<Category>) -> Vec<Category> {
-    categories.sort_by_key(|c| std::cmp::Reverse(c.sensitivity()));
+    Category::most_sensitive_first(&mut categories);
     categories
 }

@@ -4,30 +4,14 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { BrokerView } from "../generated/BrokerView";
 import type { DecisionView } from "../generated/DecisionView";
-import type { DropReason } from "../generated/DropReason";
 import type { Device } from "../generated/Device";
 import type { Direction } from "../generated/Direction";
 import type { RuleView } from "../generated/RuleView";
-import { plural } from "../model";
+import { DROP_REASONS, plural } from "../model";
 import type { Actions, AppState, DetailState } from "../state";
 import { describedSection } from "./described";
 import { when } from "./parts";
 
-const REASONS: Record<DropReason, string> = {
-  quarantined: "the device is new (quarantined)",
-  blocked: "the device is blocked",
-  not_in_manifest: "no rule allows it",
-  denied_by_manifest: "a rule denies it",
-  system_topic: "$ topics are the broker's own",
-  invalid_topic: "not a valid topic",
-  bad_credentials: "wrong or unknown credential",
-  client_id_taken: "client id bound to another device",
-  foreign_topic: "its discovery message names another device's topic",
-  entity_taken: "another device already describes this entity",
-  malformed_discovery: "an unreadable discovery message",
-  discovery_will: "a Last Will on a discovery topic",
-  unredactable: "unreadable, so its redacted fields could not be removed",
-};
 
 export function brokerSection(s: AppState, a: Actions, d: Device, detail: DetailState): TemplateResult {
   const view = detail.broker;
@@ -289,7 +273,7 @@ function decisions(s: AppState, v: BrokerView): TemplateResult {
 
 function decisionRow(s: AppState, r: DecisionView): TemplateResult {
   const refused = r.decision.decision === "drop";
-  const reason = r.decision.decision === "drop" ? (REASONS[r.decision.detail] ?? r.decision.detail) : "";
+  const reason = r.decision.decision === "drop" ? DROP_REASONS[r.decision.detail] : "";
   return html`<tr data-testid="decision" data-decision=${r.decision.decision}>
     <td>${when(r.at, s.now)}</td>
     <td>${r.action}</td>

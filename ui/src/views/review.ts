@@ -5,10 +5,11 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { Category } from "../generated/Category";
 import type { Device } from "../generated/Device";
+import type { DropReason } from "../generated/DropReason";
 import type { DeviceReview } from "../generated/DeviceReview";
 import type { PrivacySettings } from "../generated/PrivacySettings";
 import type { TopicReview } from "../generated/TopicReview";
-import { plural } from "../model";
+import { DROP_REASONS, plural } from "../model";
 import {
   CATEGORY_LABELS,
   CATEGORY_MEANING,
@@ -21,17 +22,6 @@ import {
 import type { Actions, AppState, DetailState } from "../state";
 import { chartAttribute, type StackedBars } from "./chart";
 
-const REASONS: Record<string, string> = {
-  quarantined: "the device is new (quarantined)",
-  blocked: "the device is blocked",
-  not_in_manifest: "no rule allows the topic",
-  denied_by_manifest: "a rule denies the topic",
-  foreign_topic: "a discovery message naming another device's topic",
-  entity_taken: "a discovery message for another device's entity",
-  malformed_discovery: "an unreadable discovery message",
-  discovery_will: "a Last Will on a discovery topic",
-  unredactable: "unreadable, so its redacted fields could not be removed",
-};
 
 /** The ranges a review can look back over, as buttons (the device page's and the home's). */
 export function rangeButtons(s: AppState, a: Actions): TemplateResult {
@@ -86,7 +76,7 @@ function loaded(s: AppState, a: Actions, d: Device, r: DeviceReview, privacy: Pr
     ${r.refusals.length
       ? html`<h3>Refused</h3>
           <ul class="plain" data-testid="refusals">
-            ${r.refusals.map((x) => html`<li>${plural(x.count, "message", "messages")}: ${REASONS[x.reason] ?? x.reason}</li>`)}
+            ${r.refusals.map((x) => html`<li>${plural(x.count, "message", "messages")}: ${DROP_REASONS[x.reason as DropReason] ?? x.reason}</li>`)}
           </ul>`
       : nothing}
     ${privacy ? privacyControls(a, d, privacy, busy) : nothing}`;
