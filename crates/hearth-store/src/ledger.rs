@@ -153,8 +153,10 @@ impl Store {
             )?;
             let mut insert_sample = tx.prepare_cached("INSERT INTO ledger_samples (topic_id, at, payload) VALUES (?1, ?2, ?3)")?;
             let mut field_known = tx.prepare_cached("SELECT 1 FROM ledger_fields WHERE topic_id = ?1 AND path = ?2")?;
-            let mut topic_id = tx.prepare_cached("SELECT id FROM ledger_topics WHERE device_id = ?1 AND topic = ?2")?;
-            let mut topic_count = tx.prepare_cached("SELECT COUNT(*) FROM ledger_topics WHERE device_id = ?1")?;
+            // Is the topic on file, and how many has the device (for the cap): one round trip.
+            let mut topic_on_file = tx.prepare_cached(
+                "SELECT (SELECT id FROM ledger_topics WHERE device_id = ?1 AND topic = ?2), (SELECT COUNT(*) FROM ledger_topics WHERE device_id = ?1)",
+            )?;
             let mut kinds_of = tx.prepare_cached("SELECT categories FROM ledger_topics WHERE device_id = ?1")?;
             let mut device_kinds: HashMap<&DeviceId, u16> = HashMap::new();
             let mut trim_samples = tx.prepare_cached(
@@ -167,8 +169,8 @@ impl Store {
                 let topic = match topics.entry((e.device_id, e.topic)) {
                     std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
                     std::collections::hash_map::Entry::Vacant(new) => {
-                        let on_file: Option<i64> = topic_id.query_row(params![e.device_id.as_str(), e.topic], |r| r.get(0)).optional()?;
-                        let count: i64 = topic_count.query_row([e.device_id.as_str()], |r| r.get(0))?;
+                        let (on_file, count): (Option<i64>, i64) =
+                            topic_on_file.query_row(params![e.device_id.as_str(), e.topic], |r| Ok((r.get(0)?, r.get(1)?)))?;
                         let name = if on_file.is_none() && count >= MAX_TOPICS_PER_DEVICE { OTHER_TOPICS } else { e.topic };
                         let row: Option<(i64, i64)> =
                             upsert_topic.query_row(params![e.device_id.as_str(), name, e.at], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
