@@ -18,8 +18,17 @@
 //!
 //! IP addresses are deliberately *not* keys: DHCP moves devices between addresses and gives an
 //! old address to a new device, so an address match would merge two devices or split one.
-//! When one sighting links keys that were recorded under two devices, those two were the same
-//! device seen through different services, and the store merges them into the older record.
+//!
+//! Announcements are unauthenticated: anyone on the network can send one naming any key. So no
+//! announcement may change what a device is allowed to do ([`resolve`]):
+//! - one sighting that links records of which at most one holds a person's decision (approved or
+//!   blocked, a credential, topic rules, privacy choices, an anonymous pin) folds the others into
+//!   that one (or into the oldest): they were one device seen through different services, and
+//!   the decisions stay as they were;
+//! - one that links two records that both hold decisions is a question for a person, never a
+//!   merge: the store files the sighting under one of them and proposes the merge;
+//! - one that names two different ids of one kind ([`self_contradiction`]) is no device's, and is
+//!   recorded and shown, not filed.
 
 use crate::sighting::Sighting;
 use serde::{Deserialize, Serialize};
@@ -137,6 +146,16 @@ fn mac_in_instance(instance: &str) -> Option<String> {
     if tail.len() == 12 && instance.len() > 13 { normalize_mac(tail) } else { None }
 }
 
+/// A record a sighting's keys point to, as the planner needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched<Id> {
+    pub id: Id,
+    /// It holds a person's decision: approved or blocked, a credential, topic rules, privacy
+    /// choices, an anonymous pin. Such a record is never folded into another by an
+    /// announcement, nor another into it together with a second such record.
+    pub decided: bool,
+}
+
 /// What to do with a sighting given the devices that already hold any of its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution<Id> {
@@ -144,18 +163,40 @@ pub enum Resolution<Id> {
     New,
     /// Exactly one device holds them.
     Existing(Id),
-    /// Several devices hold them: they are one device. Keep the first (the oldest, as the caller
-    /// orders them), fold the rest into it.
+    /// Several records are one device and at most one holds a person's decision: fold the rest
+    /// into `keep` (that one, else the oldest). What any device may do stays as it was.
     Merge { keep: Id, absorb: Vec<Id> },
+    /// Several records that each hold a person's decision: an announcement (anyone can send
+    /// one) must not join them. File the sighting under `file_under` (the oldest of them), move
+    /// no key of the others, and ask a person whether `others` are the same device.
+    Propose { file_under: Id, others: Vec<Id> },
 }
 
-/// Decides from the devices matched, ordered oldest first and without duplicates.
-pub fn resolve<Id: Clone + PartialEq>(matched_oldest_first: &[Id]) -> Resolution<Id> {
-    match matched_oldest_first {
-        [] => Resolution::New,
-        [one] => Resolution::Existing(one.clone()),
-        [keep, rest @ ..] => Resolution::Merge { keep: keep.clone(), absorb: rest.to_vec() },
+/// Decides from the records matched, ordered oldest first and without duplicates.
+pub fn resolve<Id: Clone + PartialEq>(matched_oldest_first: &[Matched<Id>]) -> Resolution<Id> {
+    let decided: Vec<&Matched<Id>> = matched_oldest_first.iter().filter(|m| m.decided).collect();
+    match (matched_oldest_first, decided.as_slice()) {
+        ([], _) => Resolution::New,
+        ([one], _) => Resolution::Existing(one.id.clone()),
+        (_, [first, rest @ ..]) if !rest.is_empty() => {
+            Resolution::Propose { file_under: first.id.clone(), others: rest.iter().map(|m| m.id.clone()).collect() }
+        }
+        (all, _) => {
+            let keep = decided.first().map_or_else(|| all[0].id.clone(), |m| m.id.clone());
+            Resolution::Merge { keep: keep.clone(), absorb: all.iter().map(|m| m.id.clone()).filter(|id| *id != keep).collect() }
+        }
     }
+}
+
+/// The keys of one kind of strong key that a sighting names with more than one value (two MACs,
+/// two HomeKit ids), if any: no announcement of one real device names two, a forged one that
+/// tries to join two devices' records does. Such a sighting is recorded and shown, never filed.
+pub fn self_contradiction(keys: &[IdentityKey]) -> Option<Vec<IdentityKey>> {
+    let strong: Vec<&IdentityKey> = keys.iter().filter(|k| k.is_strong()).collect();
+    strong.iter().find_map(|first| {
+        let same_kind: Vec<IdentityKey> = strong.iter().filter(|k| k.kind() == first.kind()).map(|k| (*k).clone()).collect();
+        (same_kind.len() > 1).then_some(same_kind)
+    })
 }
 
 #[cfg(test)]
@@ -250,10 +291,40 @@ mod tests {
         assert!(!no_mac[0].is_strong());
     }
 
+    fn matched(ids: &[(u8, bool)]) -> Vec<Matched<u8>> {
+        ids.iter().map(|&(id, decided)| Matched { id, decided }).collect()
+    }
+
     #[test]
     fn resolution() {
         assert_eq!(resolve::<u8>(&[]), Resolution::New);
-        assert_eq!(resolve(&[3]), Resolution::Existing(3));
-        assert_eq!(resolve(&[1, 4, 9]), Resolution::Merge { keep: 1, absorb: vec![4, 9] });
+        assert_eq!(resolve(&matched(&[(3, true)])), Resolution::Existing(3));
+        // Nobody decided anything yet: one device seen through several services, fold into the oldest.
+        assert_eq!(resolve(&matched(&[(1, false), (4, false), (9, false)])), Resolution::Merge { keep: 1, absorb: vec![4, 9] });
+        // One record holds a person's decision: it is the one kept, whatever its age, so that
+        // nothing it may do changes (a younger approved record never becomes `new`).
+        assert_eq!(resolve(&matched(&[(1, false), (4, true), (9, false)])), Resolution::Merge { keep: 4, absorb: vec![1, 9] });
+        // Two records hold decisions: an announcement cannot join them; a person is asked.
+        assert_eq!(resolve(&matched(&[(1, false), (4, true), (9, true)])), Resolution::Propose { file_under: 4, others: vec![9] });
+    }
+
+    /// The forged announcement of the attacker's review: one `_http._tcp` record whose TXT names
+    /// the plug's MAC and the lock's.
+    #[test]
+    fn an_announcement_naming_two_macs_contradicts_itself() {
+        let forged = identity_keys(&sighting(
+            "_http._tcp",
+            "innocent",
+            "attacker.local.",
+            &[("mac", "aa:aa:aa:00:00:01"), ("macaddress", "bb:bb:bb:00:00:02")],
+        ));
+        let found = self_contradiction(&forged).expect("two MACs in one announcement");
+        assert_eq!(found.iter().map(IdentityKey::as_str).collect::<Vec<_>>(), ["mac:aaaaaa000001", "mac:bbbbbb000002"]);
+        // The same MAC twice (AirPlay's deviceid and its RAOP-style name) is no contradiction, nor
+        // are keys of different kinds, nor a MAC and a host name.
+        let one = identity_keys(&sighting("_airplay._tcp", "C92A14084F64@Den", "den.local.", &[("deviceid", "C9:2A:14:08:4F:64")]));
+        assert_eq!(self_contradiction(&one), None);
+        let kinds = identity_keys(&sighting("_hap._tcp", "Lock", "lock.local.", &[("id", "AA:BB:CC:00:11:22"), ("mac", "aabbcc001122")]));
+        assert_eq!(self_contradiction(&kinds), None);
     }
 }

@@ -75,4 +75,58 @@ pub struct DeviceDetail {
     /// The stable keys that tie its services together (see `identity`).
     pub identity_keys: Vec<String>,
     pub history: Vec<StateChange>,
+    /// Other records an announcement said are this device, waiting for a person (see
+    /// [`MergeProposal`]).
+    pub merge_proposals: Vec<MergeProposal>,
+}
+
+/// What an announcement said, as kept for a person to judge it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Announcement {
+    #[serde(rename = "type")]
+    pub service_type: String,
+    pub instance: String,
+    pub host: String,
+    /// The addresses it came with (where the announcer says it is, not proof of who sent it).
+    pub addresses: Vec<String>,
+}
+
+/// Two records that an announcement says are one device, each holding a person's decision
+/// (approved or blocked, a credential, topic rules, privacy choices, an anonymous pin). Anyone on
+/// the network can announce anything, so Hearth does not join them: a person merges them or
+/// keeps them apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MergeProposal {
+    pub device_a: DeviceId,
+    pub name_a: String,
+    pub device_b: DeviceId,
+    pub name_b: String,
+    /// The latest announcement that linked them.
+    pub announcement: Announcement,
+    #[ts(type = "number")]
+    pub first_at: Millis,
+    #[ts(type = "number")]
+    pub last_at: Millis,
+    /// How many announcements linked them.
+    #[ts(type = "number")]
+    pub seen: u64,
+}
+
+/// An announcement that names two different ids of one kind (two MACs, two HomeKit ids): no
+/// real device's announcement does, a forged one that tries to join two records does. Hearth
+/// files nothing from it and keeps this record of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IdentityConflict {
+    pub announcement: Announcement,
+    /// The ids it named together.
+    pub keys: Vec<String>,
+    #[ts(type = "number")]
+    pub first_at: Millis,
+    #[ts(type = "number")]
+    pub last_at: Millis,
+    #[ts(type = "number")]
+    pub seen: u64,
 }

@@ -26,6 +26,9 @@ pub enum StoreError {
     ClientIdTaken { client_id: String, device: String },
     #[error("device {device} already describes `{entity}`; another device cannot describe it too (forget that device first)")]
     EntityTaken { entity: String, device: String },
+    /// A request that cannot be carried out as asked; the message says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
     #[error("stopped: {0}")]
     Interrupted(String),
     #[error("the database is busy: {0}; try again")]

@@ -3,8 +3,8 @@
 use crate::{Store, StoreError};
 use hearth_core::device::{Actor, DeviceId, DeviceState};
 use hearth_core::fingerprint::{Fingerprints, Kind, Recognition, display_name};
-use hearth_core::identity::{IdentityKey, Resolution, contradicts, identity_keys, resolve};
-use hearth_core::inventory::{Device, DeviceDetail, Millis, Service, StateChange};
+use hearth_core::identity::{IdentityKey, Matched, Resolution, contradicts, identity_keys, resolve, self_contradiction};
+use hearth_core::inventory::{Device, DeviceDetail, IdentityConflict, Millis, Service, StateChange};
 use hearth_core::sighting::{Sighting, TxtEntry};
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -21,6 +21,17 @@ pub struct SightingOutcome {
     /// The device this service was filed under before, if the sighting moved it to `device`;
     /// as it is now (fewer services, perhaps offline).
     pub left: Option<Device>,
+    /// Records the sighting says are `device` too, each holding a person's decision, so not
+    /// joined: a merge proposed to a person for each (new questions only).
+    pub proposed: Vec<DeviceId>,
+}
+
+/// What filing one sighting came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filing {
+    Filed(Box<SightingOutcome>),
+    /// It named two different ids of one kind: recorded, not filed.
+    Contradiction(IdentityConflict),
 }
 
 /// One row of the home's audit log: actions whose subject may be gone (a forgotten device).
@@ -37,21 +48,34 @@ const DEVICE_COLUMNS: &str = "id, name, state, kind, vendor, model, rule, reason
 
 impl Store {
     /// Files a sighting: finds (or creates, or merges) its device, records the service, and
-    /// recognises the device again from all its services. One transaction.
+    /// recognises the device again from all its services. One transaction. No sighting changes
+    /// what a device may do (`hearth_core::identity`): records holding a person's decisions are
+    /// never joined by one, and one that contradicts itself is only recorded.
     pub fn record_sighting(
         &mut self,
         sighting: &Sighting,
         now: Millis,
         fingerprints: &Fingerprints,
         new_id: impl FnOnce() -> DeviceId,
-    ) -> Result<SightingOutcome, StoreError> {
+    ) -> Result<Filing, StoreError> {
         let tx = self.conn.transaction()?;
         let keys = identity_keys(sighting);
+        if let Some(named) = self_contradiction(&keys) {
+            let conflict = crate::identity::record_conflict(&tx, sighting, &named, now)?;
+            tx.commit()?;
+            // Once per announced service, not per packet: a flood must not flood the log.
+            if conflict.seen == 1 {
+                tracing::warn!(service = sighting.service_type, instance = sighting.instance, keys = ?conflict.keys, "an announcement named two ids of one kind; not filed");
+            }
+            return Ok(Filing::Contradiction(conflict));
+        }
         let matched = devices_holding(&tx, &keys)?;
-        let before = match matched.first() {
-            Some(id) => Some(load_device(&tx, id)?),
-            None => None,
+        let before = match resolve(&matched) {
+            Resolution::Existing(id) => Some(load_device(&tx, &id)?),
+            Resolution::Merge { keep: id, .. } | Resolution::Propose { file_under: id, .. } => Some(load_device(&tx, &id)?),
+            Resolution::New => None,
         };
+        let mut proposed = Vec::new();
         let (id, created, absorbed) = match resolve(&matched) {
             Resolution::New => {
                 let id = new_id();
@@ -68,14 +92,27 @@ impl Store {
             Resolution::Existing(id) => (id, false, vec![]),
             Resolution::Merge { keep, absorb } => {
                 for other in &absorb {
-                    merge_into(&tx, &keep, other, now)?;
+                    merge_into(&tx, &keep, other, &Actor::Hearth, "merge", now)?;
                 }
                 (keep, false, absorb)
+            }
+            Resolution::Propose { file_under, others } => {
+                for other in others {
+                    if crate::identity::propose_merge(&tx, &file_under, &other, sighting, now)? {
+                        proposed.push(other);
+                    }
+                }
+                (file_under, false, vec![])
             }
         };
         // Every key now points here, a weak one taken from a device this sighting contradicts too:
         // mDNS host names are unique on the link at any moment, so its latest announcer owns it.
+        // A strong key another record holds stays with it: only a person joins records that hold
+        // decisions.
         for key in &keys {
+            if key.is_strong() && holder(&tx, key.as_str())?.is_some_and(|holder| holder != id) {
+                continue;
+            }
             tx.execute(
                 "INSERT INTO identity_keys (key, device_id) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET device_id = excluded.device_id",
                 params![key.as_str(), id.as_str()],
@@ -123,7 +160,7 @@ impl Store {
         let device = load_device(&tx, &id)?;
         tx.commit()?;
         let changed = created || !absorbed.is_empty() || before.as_ref().is_none_or(|b| !same_but_time(b, &device));
-        Ok(SightingOutcome { device, created, absorbed, changed, left })
+        Ok(Filing::Filed(Box::new(SightingOutcome { device, created, absorbed, changed, left, proposed })))
     }
 
     /// A service said goodbye or its records expired. Returns the device if it went offline
@@ -187,7 +224,8 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(DeviceDetail { device, identity_keys, history })
+        let merge_proposals = crate::identity::merge_proposals_of(&self.conn, Some(id))?;
+        Ok(DeviceDetail { device, identity_keys, history, merge_proposals })
     }
 
     /// Approves or blocks a device (or returns it to `new`), recording who did it. Setting the
@@ -370,8 +408,8 @@ pub(crate) fn load_device(conn: &rusqlite::Connection, id: &DeviceId) -> Result<
 
 /// The devices this sighting's keys point to, oldest first, each once, leaving out a device
 /// that only a weak key points to and that the sighting contradicts
-/// (`hearth_core::identity::contradicts`).
-fn devices_holding(tx: &Transaction<'_>, keys: &[IdentityKey]) -> Result<Vec<DeviceId>, StoreError> {
+/// (`hearth_core::identity::contradicts`), each with whether a person decided anything about it.
+fn devices_holding(tx: &Transaction<'_>, keys: &[IdentityKey]) -> Result<Vec<Matched<DeviceId>>, StoreError> {
     let mut found: Vec<(Millis, String)> = Vec::new();
     for key in keys {
         let Some(id) = holder(tx, key.as_str())? else { continue };
@@ -382,7 +420,13 @@ fn devices_holding(tx: &Transaction<'_>, keys: &[IdentityKey]) -> Result<Vec<Dev
         found.push((first_seen, id.as_str().to_owned()));
     }
     found.sort();
-    found.into_iter().map(|(_, id)| parse_id(&id)).collect()
+    found
+        .into_iter()
+        .map(|(_, id)| {
+            let id = parse_id(&id)?;
+            Ok(Matched { decided: crate::identity::holds_decision(tx, &id)?, id })
+        })
+        .collect()
 }
 
 fn holder(conn: &rusqlite::Connection, key: &str) -> Result<Option<DeviceId>, StoreError> {
@@ -402,8 +446,16 @@ fn device_exists(conn: &rusqlite::Connection, id: &DeviceId) -> Result<bool, Sto
 
 /// Moves everything of `absorb` to `keep` and deletes `absorb`. The merged state is the
 /// strictest decision of the two (`DeviceState::merged`): a block on either record survives, and
-/// a change of state is recorded in the history as done by Hearth, by a merge.
-fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Millis) -> Result<(), StoreError> {
+/// a change of state is recorded in the history as done by `actor` (Hearth, when an announcement
+/// folded in a record nobody had decided about; else a person).
+pub(crate) fn merge_into(
+    tx: &Transaction<'_>,
+    keep: &DeviceId,
+    absorb: &DeviceId,
+    actor: &Actor,
+    origin: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
     let kept_state = load_device(tx, keep)?.state;
     let merged = kept_state.merged(load_device(tx, absorb)?.state);
     // A topic rule both records have: the stricter wins (denied > allowed > learned), as with
@@ -450,8 +502,8 @@ fn merge_into(tx: &Transaction<'_>, keep: &DeviceId, absorb: &DeviceId, now: Mil
     if merged != kept_state {
         tx.execute("UPDATE devices SET state = ?2 WHERE id = ?1", params![keep.as_str(), merged.as_str()])?;
         tx.execute(
-            "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, ?2, ?3, 'hearth', 'merge', ?4)",
-            params![keep.as_str(), kept_state.as_str(), merged.as_str(), now],
+            "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![keep.as_str(), kept_state.as_str(), merged.as_str(), actor.as_str(), origin, now],
         )?;
     }
     tracing::info!(%keep, %absorb, state = %merged, "merged two records of one device");
@@ -558,10 +610,16 @@ mod tests {
         fn new() -> Self {
             Self { store: Store::open_in_memory().unwrap(), fp: Fingerprints::builtin(), next: Cell::new(1) }
         }
-        fn see(&mut self, s: &Sighting, now: Millis) -> SightingOutcome {
+        fn file(&mut self, s: &Sighting, now: Millis) -> Filing {
             let n = self.next.get();
             self.next.set(n + 1);
             self.store.record_sighting(s, now, &self.fp, || DeviceId::from_random(n)).unwrap()
+        }
+        fn see(&mut self, s: &Sighting, now: Millis) -> SightingOutcome {
+            match self.file(s, now) {
+                Filing::Filed(out) => *out,
+                other => panic!("not filed: {other:?}"),
+            }
         }
     }
 
@@ -621,21 +679,141 @@ mod tests {
         assert!(matches!(home.store.device(&other.device.id), Err(StoreError::UnknownDevice(_))));
     }
 
+    /// Two records a person decided about (one approved, one blocked) that an announcement says
+    /// are one device: a question for a person, who merges them; a block on either survives.
     #[test]
-    fn a_merge_keeps_a_block_from_either_record_and_records_it() {
+    fn records_holding_decisions_are_merged_by_a_person_keeping_a_block() {
         let mut home = Home::new();
         let raop = home.see(&sighting("_raop._tcp", "C92A14084F64@Den", "den-old.local.", "10.0.0.7", &[]), 1);
         let other = home.see(&sighting("_companion-link._tcp", "Den", "den.local.", "10.0.0.7", &[]), 2);
         home.store.set_state(&raop.device.id, DeviceState::Approved, &Actor::Owner, "cli", 3).unwrap();
         home.store.set_state(&other.device.id, DeviceState::Blocked, &Actor::Owner, "web", 4).unwrap();
-        let merged = home.see(&sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64")]), 5);
-        assert_eq!(merged.device.id, raop.device.id);
-        assert_eq!(merged.device.state, DeviceState::Blocked);
-        let last = home.store.device(&merged.device.id).unwrap().history.pop().unwrap();
+        let linked = home.see(&sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64")]), 5);
+        assert_eq!(linked.device.id, raop.device.id, "filed under the oldest record holding a decision");
+        assert!(linked.absorbed.is_empty());
+        assert_eq!(linked.proposed, vec![other.device.id.clone()]);
+        assert_eq!(
+            (linked.device.state, home.store.device(&other.device.id).unwrap().device.state),
+            (DeviceState::Approved, DeviceState::Blocked)
+        );
+        let asked = home.store.device(&other.device.id).unwrap().merge_proposals;
+        assert_eq!(asked.len(), 1);
+        assert_eq!((asked[0].announcement.service_type.as_str(), asked[0].seen), ("_airplay._tcp", 1));
+        // Asked once: the next announcement counts, it does not ask again.
+        assert!(
+            home.see(&sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64")]), 6)
+                .proposed
+                .is_empty()
+        );
+        let (merged, absorbed) = home
+            .store
+            .answer_merge(&other.device.id, &raop.device.id, crate::MergeAnswer::Merge, &Actor::Owner, "web", 7)
+            .unwrap()
+            .unwrap();
+        assert_eq!((merged.id.clone(), absorbed), (raop.device.id.clone(), other.device.id.clone()));
+        assert_eq!(merged.state, DeviceState::Blocked);
+        let last = home.store.device(&merged.id).unwrap().history.pop().unwrap();
         assert_eq!(
             (last.from, last.to, last.actor, last.origin.as_str()),
-            (Some(DeviceState::Approved), DeviceState::Blocked, Actor::Hearth, "merge")
+            (Some(DeviceState::Approved), DeviceState::Blocked, Actor::Owner, "web")
         );
+        assert!(home.store.merge_proposals(None).unwrap().is_empty());
+        assert_eq!(home.store.audit(1).unwrap()[0].action, "merge_devices");
+    }
+
+    fn decided(home: &mut Home, s: &Sighting, at: Millis, topic: &str) -> DeviceId {
+        use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
+        let id = home.see(s, at).device.id;
+        home.store.set_state(&id, DeviceState::Approved, &Actor::Owner, "web", at).unwrap();
+        home.store.set_credential(&id, &format!("sha256:{at:02x}"), &Actor::Owner, "web", at).unwrap();
+        let rule = TopicRule { direction: Direction::Publish, pattern: format!("stat/{topic}/#"), status: RuleStatus::Allowed };
+        home.store.set_topic_rule(&id, &rule, &Actor::Owner, "web", at).unwrap();
+        id
+    }
+
+    /// What the gate knows of every device, for comparing before and after an announcement.
+    fn permissions(home: &Home) -> Vec<crate::DevicePolicy> {
+        let mut all = home.store.policies().unwrap();
+        all.sort_by(|a, b| a.device_id.cmp(&b.device_id));
+        all
+    }
+
+    /// The attacker's review: one `_http._tcp` announcement from a third host naming the plug's
+    /// MAC and the lock's merged their records, moving the lock's topic rules to the plug and
+    /// ending the lock's credential. Now it is recorded as a contradiction and changes nothing.
+    #[test]
+    fn a_forged_announcement_naming_two_devices_macs_changes_nothing() {
+        let mut home = Home::new();
+        let plug =
+            decided(&mut home, &sighting("_shelly._tcp", "shellyplug-aaaaaa000001", "shellyplug.local.", "10.0.0.5", &[]), 1, "plug");
+        let lock = decided(&mut home, &sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.6", &[("mac", "bbbbbb000002")]), 2, "lock");
+        let before = permissions(&home);
+        let forged =
+            sighting("_http._tcp", "innocent", "attacker.local.", "10.0.0.66", &[("mac", "aaaaaa000001"), ("macaddress", "bbbbbb000002")]);
+        let Filing::Contradiction(conflict) = home.file(&forged, 3) else { panic!("filed a self-contradicting announcement") };
+        assert_eq!(conflict.keys, ["mac:aaaaaa000001", "mac:bbbbbb000002"]);
+        assert_eq!(conflict.announcement.addresses, ["10.0.0.66"]);
+        assert_eq!(permissions(&home), before, "no device may do more or less than before");
+        assert_eq!(home.store.devices().unwrap().len(), 2);
+        assert_eq!(home.store.identity_conflicts().unwrap().len(), 1);
+        assert!(matches!(home.file(&forged, 4), Filing::Contradiction(c) if c.seen == 2), "counted, not stored twice");
+        // The same trick with two kinds of id (a HomeKit id and a MAC) is a question for a person.
+        let lock_hap = sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.6", &[("mac", "bbbbbb000002"), ("id", "11:22:33:44:55:66")]);
+        assert_eq!(home.see(&lock_hap, 5).device.id, lock);
+        let linking =
+            sighting("_hap._tcp", "Bridge", "attacker.local.", "10.0.0.66", &[("id", "11:22:33:44:55:66"), ("mac", "aaaaaa000001")]);
+        let out = home.see(&linking, 6);
+        assert!(out.absorbed.is_empty());
+        assert_eq!(out.proposed.len(), 1);
+        assert_eq!(permissions(&home), before);
+        let keys = home.store.device(&lock).unwrap().identity_keys;
+        assert!(keys.contains(&"hap:11:22:33:44:55:66".to_string()), "the lock keeps its own ids: {keys:?}");
+        // The real devices' next announcements go to their own records.
+        assert_eq!(home.see(&lock_hap, 7).device.id, lock);
+        assert_eq!(home.see(&sighting("_shelly._tcp", "shellyplug-aaaaaa000001", "shellyplug.local.", "10.0.0.5", &[]), 8).device.id, plug);
+        // A person says they are two devices: never asked again.
+        home.store.answer_merge(&plug, &lock, crate::MergeAnswer::KeepApart, &Actor::Owner, "web", 9).unwrap();
+        assert!(home.store.merge_proposals(None).unwrap().is_empty());
+        assert!(home.see(&linking, 10).proposed.is_empty());
+        assert!(home.store.merge_proposals(None).unwrap().is_empty());
+        // Merging two records with a credential each would end one of them: refused, with what to do.
+        let err = home.store.answer_merge(&plug, &lock, crate::MergeAnswer::Merge, &Actor::Owner, "web", 11).unwrap_err();
+        assert!(err.to_string().contains("revoke"), "{err}");
+    }
+
+    /// An attacker's record made earlier (older, `new`, nothing decided) linked to an approved
+    /// lock: the lock's record is the one kept, so it is not put back in quarantine.
+    #[test]
+    fn a_record_nobody_decided_about_is_folded_into_the_decided_one_whatever_its_age() {
+        let mut home = Home::new();
+        let planted = home.see(&sighting("_http._tcp", "planted", "planted.local.", "10.0.0.66", &[("mac", "cccccc000003")]), 1).device.id;
+        let lock = decided(&mut home, &sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.6", &[("id", "11:22:33:44:55:66")]), 2, "lock");
+        let before = permissions(&home).into_iter().find(|p| p.device_id == lock).unwrap();
+        let out =
+            home.see(&sighting("_hap._tcp", "Lock 2", "x.local.", "10.0.0.66", &[("id", "11:22:33:44:55:66"), ("mac", "cccccc000003")]), 3);
+        assert_eq!((out.device.id.clone(), out.absorbed), (lock.clone(), vec![planted]));
+        assert_eq!(out.device.state, DeviceState::Approved);
+        assert_eq!(permissions(&home), vec![before]);
+    }
+
+    #[test]
+    fn self_contradicting_announcements_are_kept_bounded() {
+        let mut home = Home::new();
+        let max = crate::identity::MAX_CONFLICTS;
+        for i in 0..max + 20 {
+            let forged = sighting(
+                "_http._tcp",
+                &format!("forged-{i}"),
+                "attacker.local.",
+                "10.0.0.66",
+                &[("mac", "aaaaaa000001"), ("macaddress", "bbbbbb000002")],
+            );
+            assert!(matches!(home.file(&forged, i), Filing::Contradiction(_)));
+        }
+        let kept = home.store.identity_conflicts().unwrap();
+        assert_eq!(kept.len() as i64, max);
+        assert_eq!(kept[0].announcement.instance, format!("forged-{}", max + 19), "the newest are kept");
+        assert!(home.store.devices().unwrap().is_empty());
     }
 
     #[test]

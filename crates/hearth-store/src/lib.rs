@@ -4,6 +4,8 @@
 //! - [`schema`]: the current SQL, its version (`PRAGMA user_version`) and the upgrades.
 //! - [`inventory`]: devices, their identity keys, sightings (one row per service instance) and
 //!   state changes; the transaction that files a sighting under the right device.
+//! - [`identity`]: what no announcement decides alone: merges of records holding a person's
+//!   decisions (proposed, answered by a person) and self-contradicting announcements (recorded).
 //! - [`broker`]: each device's MQTT credential (hash only), its manifest of topic rules, devices
 //!   added by hand, and the gate's recorded decisions; [`DevicePolicy`] is what the gate keeps
 //!   in memory.
@@ -21,6 +23,7 @@ pub mod broker;
 pub mod described;
 pub mod error;
 pub mod export;
+pub mod identity;
 pub mod inventory;
 pub mod ledger;
 pub mod privacy;
@@ -30,7 +33,8 @@ pub mod schema;
 pub use broker::{AnonymousPin, CredentialInfo, DevicePolicy, GateRecord, StoredRule};
 pub use described::{Described, DiscoveryClaims};
 pub use error::StoreError;
-pub use inventory::SightingOutcome;
+pub use identity::MergeAnswer;
+pub use inventory::{Filing, SightingOutcome};
 pub use ledger::LedgerEntry;
 
 use rusqlite::Connection;

@@ -227,6 +227,38 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device_id, path)
     ) STRICT;
     "#,
+    // 6: announcements may not decide who is who when a person has decided something. A
+    // sighting linking two records that both hold decisions becomes a question for a person
+    // (merge_proposals; `kept_apart` remembers a "no"); one naming two ids of one kind is only
+    // recorded (identity_conflicts). Both bounded by the code that writes them.
+    r#"
+    CREATE TABLE merge_proposals (
+        device_a      TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        device_b      TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        service_type  TEXT NOT NULL,   -- the latest announcement that linked them
+        instance      TEXT NOT NULL,
+        host          TEXT NOT NULL,
+        addresses     TEXT NOT NULL,   -- JSON array of strings
+        first_at      INTEGER NOT NULL,
+        last_at       INTEGER NOT NULL,
+        seen          INTEGER NOT NULL,
+        kept_apart    INTEGER NOT NULL,
+        PRIMARY KEY (device_a, device_b),
+        CHECK (device_a < device_b)
+    ) STRICT;
+    CREATE INDEX merge_proposals_b ON merge_proposals(device_b);
+    CREATE TABLE identity_conflicts (
+        service_type  TEXT NOT NULL,
+        instance      TEXT NOT NULL,
+        host          TEXT NOT NULL,
+        addresses     TEXT NOT NULL,   -- JSON array of strings
+        keys          TEXT NOT NULL,   -- JSON array of the ids it named together
+        first_at      INTEGER NOT NULL,
+        last_at       INTEGER NOT NULL,
+        seen          INTEGER NOT NULL,
+        PRIMARY KEY (service_type, instance)
+    ) STRICT;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {
@@ -341,6 +373,34 @@ mod tests {
         assert!(all.contains(&"entities".to_string()) && all.contains(&"described_devices".to_string()));
         let rules: i64 = conn.query_row("SELECT COUNT(*) FROM topic_rules", [], |r| r.get(0)).unwrap();
         assert_eq!(rules, 1, "the manifest survives the upgrade");
+    }
+
+    /// Upgrades a frozen version-5 database to version 6: the identity questions, devices kept.
+    #[test]
+    fn migration_6_adds_identity_questions_and_keeps_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO devices VALUES ('d-000000000001','Plug','approved','plug',NULL,NULL,'r','why',1,2,0);
+             INSERT INTO devices VALUES ('d-000000000002','Lock','approved','lock',NULL,NULL,'r','why',1,2,0);
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new("v5.db")).unwrap();
+        assert_eq!(version(&conn).unwrap(), latest_version());
+        conn.execute("PRAGMA foreign_keys = ON", []).unwrap();
+        conn.execute("INSERT INTO merge_proposals VALUES ('d-000000000001','d-000000000002','_http._tcp','x','h','[]',1,1,1,0)", [])
+            .unwrap();
+        assert!(
+            conn.execute("INSERT INTO merge_proposals VALUES ('d-000000000002','d-000000000001','_http._tcp','x','h','[]',1,1,1,0)", [])
+                .is_err(),
+            "one row per pair, in order"
+        );
+        conn.execute("DELETE FROM devices WHERE id = 'd-000000000002'", []).unwrap();
+        let left: i64 = conn.query_row("SELECT COUNT(*) FROM merge_proposals", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0, "a question goes with either device");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The CLI's client for a running hub, found through the data directory.
 
 use crate::api::types::{
-    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, DeviceReview, HomeReview, IssuedCredential,
-    PrivacySettings, RedactionRequest, RetentionRequest, Status, TopicRuleRequest,
+    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, DeviceReview, HomeReview, IdentityReview,
+    IssuedCredential, MergeRequest, PrivacySettings, RedactionRequest, RetentionRequest, Status, TopicRuleRequest,
 };
 use crate::data_dir;
 use anyhow::{Context, Result};
@@ -129,6 +129,16 @@ impl Client {
 
     pub async fn set_anonymous(&self, id: &str, access: Option<AnonymousAccess>) -> Result<BrokerView> {
         self.send_json(reqwest::Method::POST, &format!("/devices/{}/anonymous", checked(id)?), Some(serde_json::to_value(access)?))
+            .await?
+            .context("the hub sent an empty answer")
+    }
+
+    pub async fn identity(&self) -> Result<IdentityReview> {
+        self.get("/identity").await
+    }
+
+    pub async fn answer_merge(&self, id: &str, request: &MergeRequest) -> Result<DeviceDetail> {
+        self.send_json(reqwest::Method::POST, &format!("/devices/{}/merge", checked(id)?), Some(serde_json::to_value(request)?))
             .await?
             .context("the hub sent an empty answer")
     }

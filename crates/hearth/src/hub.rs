@@ -7,7 +7,7 @@ use crate::gate::{HubGate, RECORD_QUEUE, Record};
 use hearth_broker::Broker;
 use hearth_core::fingerprint::Fingerprints;
 use hearth_discovery::DiscoveryEvent;
-use hearth_store::Store;
+use hearth_store::{Filing, SightingOutcome, Store};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::{broadcast, mpsc};
@@ -202,27 +202,10 @@ impl Hub {
                 // them in the order the store applied them (never an older state after a newer).
                 let mut store = self.store();
                 match store.record_sighting(&sighting, now(), &self.inner.fingerprints, crate::random::device_id) {
-                    Ok(out) => {
-                        if !out.absorbed.is_empty() {
-                            self.after_merge(&store, &out.device, &out.absorbed);
-                        }
-                        for absorbed in out.absorbed {
-                            self.publish(Event::DeviceRemoved { id: absorbed, merged_into: Some(out.device.id.clone()) });
-                        }
-                        if let Some(left) = out.left {
-                            self.publish(if left.online {
-                                Event::DeviceChanged { device: left }
-                            } else {
-                                Event::DeviceLost { device: left }
-                            });
-                        }
-                        if out.created {
-                            tracing::info!(id = %out.device.id, name = out.device.name, kind = ?out.device.kind, rule = out.device.rule, "new device");
-                            self.publish(Event::DeviceSeen { device: out.device });
-                        } else if out.changed {
-                            self.publish(Event::DeviceChanged { device: out.device });
-                        }
-                    }
+                    Ok(Filing::Filed(out)) => self.filed(&store, *out),
+                    // Recorded by the store (and logged there): it changes nothing a person sees
+                    // in the list, and a flood of them must not flood browsers either.
+                    Ok(Filing::Contradiction(_)) => {}
                     Err(e) => {
                         tracing::error!(service = sighting.service_type, instance = sighting.instance, "cannot record a sighting: {e}")
                     }
@@ -249,9 +232,39 @@ impl Hub {
         }
     }
 
+    /// Publishes what filing one sighting changed. Called with the store locked (see `handle`).
+    fn filed(&self, store: &Store, out: SightingOutcome) {
+        if !out.absorbed.is_empty() {
+            self.after_merge(store, &out.device, &out.absorbed);
+        }
+        for absorbed in out.absorbed {
+            self.publish(Event::DeviceRemoved { id: absorbed, merged_into: Some(out.device.id.clone()) });
+        }
+        if let Some(left) = out.left {
+            self.publish(if left.online { Event::DeviceChanged { device: left } } else { Event::DeviceLost { device: left } });
+        }
+        if !out.proposed.is_empty() {
+            match store.merge_proposals(Some(&out.device.id)) {
+                Ok(open) => {
+                    for proposal in open.into_iter().filter(|p| out.proposed.iter().any(|o| *o == p.device_a || *o == p.device_b)) {
+                        tracing::warn!(a = %proposal.device_a, b = %proposal.device_b, "an announcement says two decided records are one device; asking a person");
+                        self.publish(Event::IdentityQuestion { proposal });
+                    }
+                }
+                Err(e) => tracing::error!("cannot read the merge proposals: {e}"),
+            }
+        }
+        if out.created {
+            tracing::info!(id = %out.device.id, name = out.device.name, kind = ?out.device.kind, rule = out.device.rule, "new device");
+            self.publish(Event::DeviceSeen { device: out.device });
+        } else if out.changed {
+            self.publish(Event::DeviceChanged { device: out.device });
+        }
+    }
+
     /// Two records became one: the broker's policies follow, a credential that went with the
     /// absorbed record (both had one) loses its sessions, and a merged block takes effect.
-    fn after_merge(&self, store: &Store, kept: &hearth_core::inventory::Device, absorbed: &[hearth_core::device::DeviceId]) {
+    pub(crate) fn after_merge(&self, store: &Store, kept: &hearth_core::inventory::Device, absorbed: &[hearth_core::device::DeviceId]) {
         let before: Vec<String> = absorbed.iter().chain([&kept.id]).flat_map(|id| self.gate().usernames_of(id)).collect();
         if let Err(e) = self.reload_policies(store) {
             tracing::error!("cannot reload the broker's policies after a merge: {e}");

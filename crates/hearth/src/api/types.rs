@@ -8,7 +8,7 @@ pub use hearth_core::device::{Actor, DeviceId, DeviceState};
 pub use hearth_core::discovery::{DescribedDevice, Entity, Source};
 pub use hearth_core::fingerprint::Kind;
 pub use hearth_core::gate::{Action, Decision, DropReason};
-pub use hearth_core::inventory::{Device, DeviceDetail, Service, StateChange};
+pub use hearth_core::inventory::{Announcement, Device, DeviceDetail, IdentityConflict, MergeProposal, Service, StateChange};
 pub use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
 pub use hearth_core::privacy::{CategoryRetention, PrivacySettings, Retention};
 pub use hearth_core::review::{
@@ -62,7 +62,9 @@ impl From<hearth_store::StoreError> for ApiError {
     fn from(e: hearth_store::StoreError) -> Self {
         match e {
             hearth_store::StoreError::UnknownDevice(_) => Self::not_found(e.to_string()),
-            hearth_store::StoreError::NoCredential(_) | hearth_store::StoreError::ClientIdTaken { .. } => Self::bad_request(e.to_string()),
+            hearth_store::StoreError::NoCredential(_)
+            | hearth_store::StoreError::ClientIdTaken { .. }
+            | hearth_store::StoreError::Invalid(_) => Self::bad_request(e.to_string()),
             hearth_store::StoreError::DiskFull(_) => Self::new(ErrorCode::Unavailable, e.to_string()),
             other => {
                 tracing::error!("store: {other}");
@@ -109,8 +111,39 @@ pub enum Event {
     /// A device sends something it did not before: a new field on a topic, or a new kind of
     /// data. `name` is the device's, for a notification.
     SendsSomethingNew { name: String, change: Change },
+    /// An announcement says two records a person decided about are one device: a person merges
+    /// them or keeps them apart (needs a decision: a banner, and an OS notification).
+    IdentityQuestion { proposal: MergeProposal },
     /// The listener fell behind and missed events: reload the list.
     Resync,
+}
+
+/// A person's answer to "are these two records one device?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum MergeChoice {
+    Merge,
+    KeepApart,
+}
+
+/// `POST /devices/{id}/merge`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MergeRequest {
+    /// The other record's id.
+    pub other: String,
+    pub answer: MergeChoice,
+}
+
+/// What announcements could not decide about who is who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IdentityReview {
+    /// Records an announcement linked, each holding a person's decisions: a person answers.
+    pub proposals: Vec<MergeProposal>,
+    /// Announcements that named two ids of one kind: not filed.
+    pub ignored: Vec<IdentityConflict>,
 }
 
 /// The hub's state, for the status bar and `hearth status`.

@@ -2,11 +2,12 @@
 //! the running hub through [`crate::client`].
 
 use crate::api::types::{
-    AddedDevice, AnonymousAccess, BrokerView, CredentialAction, Device, DeviceDetail, Direction, IssuedCredential, RuleChoice, RuleStatus,
-    TopicRuleRequest,
+    AddedDevice, AnonymousAccess, BrokerView, CredentialAction, Device, DeviceDetail, Direction, IssuedCredential, MergeChoice, RuleChoice,
+    RuleStatus, TopicRuleRequest,
 };
 use crate::client::Client;
 
+mod identity;
 mod review;
 use crate::engine::{Engine, Options};
 use anyhow::Result;
@@ -94,6 +95,11 @@ pub enum Command {
         #[command(subcommand)]
         action: review::PrivacyAction,
     },
+    /// Records an announcement said are one device (you decide), and announcements Hearth ignored.
+    Identity {
+        #[arg(long)]
+        json: bool,
+    },
     /// Announce a simulated home over mDNS, for trying Hearth without devices.
     Demo(crate::demo::DemoArgs),
 }
@@ -153,6 +159,10 @@ pub enum DeviceAction {
         #[arg(long)]
         off: bool,
     },
+    /// Join two records of one device, keeping the stricter of every decision (a block survives).
+    Merge { id: String, other: String },
+    /// Two records are two devices: Hearth stops asking whether they are one.
+    KeepApart { id: String, other: String },
     /// Allow the device to publish or subscribe to a topic pattern (`+` one level, `#` the rest).
     Allow(TopicArgs),
     /// Deny a topic pattern (a denial wins over an allowance).
@@ -248,6 +258,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Review { id, since, json } => review::review(&Client::for_data_dir(&data_dir)?, id.as_deref(), &since, json).await,
         Command::Export { id, csv } => review::export(&Client::for_data_dir(&data_dir)?, &id, csv).await,
         Command::Privacy { action } => review::privacy(&Client::for_data_dir(&data_dir)?, action).await,
+        Command::Identity { json } => identity::review(&Client::for_data_dir(&data_dir)?, json).await,
         Command::Device { action } => {
             let client = Client::for_data_dir(&data_dir)?;
             match action {
@@ -305,6 +316,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                         print_topics(&view);
                     }
                 }
+                DeviceAction::Merge { id, other } => identity::answer(&client, &id, &other, MergeChoice::Merge).await?,
+                DeviceAction::KeepApart { id, other } => identity::answer(&client, &id, &other, MergeChoice::KeepApart).await?,
                 DeviceAction::Allow(args) => {
                     let (id, request) = args.request(RuleChoice::Allow);
                     print_topics(&client.set_topic_rule(&id, &request).await?);
@@ -471,6 +484,9 @@ fn print_detail(detail: &DeviceDetail) {
         for t in &s.txt {
             println!("              {}={}", t.key, t.value);
         }
+    }
+    for p in &detail.merge_proposals {
+        println!("  question  {}", identity::describe(p));
     }
     println!("  history");
     for h in &detail.history {

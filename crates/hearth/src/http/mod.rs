@@ -37,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/topics", post(set_topic_rule))
         .route("/devices/{id}/client-id", post(bind_client_id))
         .route("/devices/{id}/anonymous", post(set_anonymous))
+        .route("/devices/{id}/merge", post(answer_merge))
+        .route("/identity", get(identity_review))
         .route("/devices/{id}/review", get(review::device_review))
         .route("/review", get(review::home_review))
         .route("/devices/{id}/privacy", get(review::privacy))
@@ -89,6 +91,19 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
 
 async fn status(State(s): State<AppState>) -> ApiResult<crate::api::types::Status> {
     blocking(move || s.hub.status()).await
+}
+
+async fn identity_review(State(s): State<AppState>) -> ApiResult<crate::api::types::IdentityReview> {
+    blocking(move || s.hub.identity_review()).await
+}
+
+async fn answer_merge(
+    State(s): State<AppState>,
+    origin: auth::Origin,
+    Path(id): Path<String>,
+    Body(request): Body<crate::api::types::MergeRequest>,
+) -> ApiResult<crate::api::types::DeviceDetail> {
+    blocking(move || s.hub.answer_merge(&id, &request, origin.0)).await
 }
 
 async fn devices(State(s): State<AppState>) -> ApiResult<Vec<crate::api::types::Device>> {
