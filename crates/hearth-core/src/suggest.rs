@@ -2,12 +2,74 @@
 //! known firmware's conventions (`shared/reference/devices.md`), propose that firmware's whole
 //! set of topics for its own prefix at once, so a person allows "Tasmota's usual topics for
 //! tasmota_A1B2C3" in one step instead of topic by topic — and per-device ACLs don't break the
-//! firmware the way hand-written Mosquitto ACLs do. A suggestion only ever covers the device's
-//! own prefix; Home Assistant discovery topics only for its own node id.
+//! firmware the way hand-written Mosquitto ACLs do.
+//!
+//! A proposal is one click away from being allowed, and what a device tries is its own choice,
+//! so a proposal only ever covers the device's own prefix — its identity in that firmware: its
+//! Tasmota topic, its Shelly id, its ESPHome node, its OwnTracks user and device — and never a
+//! shared root:
+//! - A prefix must look like an identity ([`is_identity`]): a non-empty topic level without
+//!   wildcards, not a `$` topic, and not one of the [`SHARED_ROOTS`] (`cmnd`, `homeassistant`,
+//!   `shellies`...), under which many devices have topics of their own. A device that tried
+//!   `cmnd/status` or `homeassistant/status` is offered nothing, not `cmnd/#`.
+//! - Besides its prefix, a proposal names only fixed topics its firmware subscribes to on every
+//!   device ([`BROADCASTS`]: Home Assistant's birth message, Shelly Gen1's broadcast command).
 
 use crate::manifest::{Direction, RuleStatus, TopicRule};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+/// Topic levels that are never one device's prefix: the roots under which many devices (or one
+/// service for all of them) have their topics. A proposal for a prefix named like one of these
+/// would be a rule over every device's topics (`cmnd/#`, `homeassistant/#`), so none is made.
+/// Compared without regard to case, which only ever refuses more. From
+/// `shared/reference/devices.md` §3 and the conventions it cites.
+pub const SHARED_ROOTS: &[&str] = &[
+    // Tasmota: its three prefixes, its discovery root, and the group topic every Tasmota
+    // subscribes to (`cmnd/tasmotas/...`).
+    "cmnd",
+    "stat",
+    "tele",
+    "tasmota",
+    "tasmotas",
+    // Home Assistant: the discovery prefix, and its birth message `homeassistant/status`.
+    "homeassistant",
+    // Shelly Gen1: every device's topics sit under `shellies/<id>/`.
+    "shellies",
+    // OwnTracks: `owntracks/<user>/<device>`.
+    "owntracks",
+    // ESPHome's own dashboard discovery (`esphome/discover/<node>`), ESPresense's
+    // `espresense/devices/<id>` and the Homie convention's `homie/<device>/`.
+    "esphome",
+    "espresense",
+    "homie",
+    // One service's whole tree: Zigbee2MQTT's default base and Frigate's. They are proposed
+    // whole to the service itself (see `SERVICE_BASES`), never as another firmware's prefix.
+    "zigbee2mqtt",
+    "frigate",
+    // Roots people choose for a whole house by hand (`home/livingroom/lamp`): too generic to be
+    // one device's name.
+    "home",
+    "devices",
+];
+
+/// Names under `shellies/` addressed to every Gen1 device (`shellies/command` `announce`) or
+/// answered by every one (`shellies/announce`): never a Gen1 device's id.
+const SHELLY_GEN1_BROADCASTS: &[&str] = &["command", "announce"];
+
+/// Fixed topics a firmware subscribes to on every device, proposed as they are: Home
+/// Assistant's birth message, which ESPHome nodes listen to, and Shelly Gen1's broadcast
+/// command. Many devices subscribing to them is their purpose, so they name no one's prefix.
+pub const BROADCASTS: &[&str] = &["homeassistant/status", "shellies/command"];
+
+/// Whether `level` can be a device's prefix (one topic level): not empty, no wildcard, level
+/// separator or NUL, not a `$` topic (`$SYS`), and not one of the [`SHARED_ROOTS`].
+pub fn is_identity(level: &str) -> bool {
+    !level.is_empty()
+        && !level.contains(['+', '#', '/', '\0'])
+        && !level.starts_with('$')
+        && !SHARED_ROOTS.iter().any(|root| root.eq_ignore_ascii_case(level))
+}
 
 /// A firmware recognised from a device's topics, and the rules it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -42,20 +104,25 @@ pub fn suggest(tried: &[TopicRule], existing: &[TopicRule]) -> Vec<Suggestion> {
     let mut out: Vec<Suggestion> = Vec::new();
     for rule in tried.iter().filter(|r| r.direction == Direction::Publish) {
         let levels: Vec<&str> = rule.pattern.split('/').collect();
+        // Each prefix must look like an identity (`is_identity`): a device that tried
+        // `cmnd/status` is not ESPHome node `cmnd`, and `shellies/command` is no Gen1 device.
         let found = match levels.as_slice() {
-            ["tele" | "stat", prefix, _, ..] => Some(("Tasmota", *prefix, tasmota(prefix))),
-            ["shellies", prefix, ..] => Some(("Shelly (Gen1)", *prefix, shelly_gen1(prefix))),
-            [prefix, "online" | "events" | "status", ..] if prefix.starts_with("shelly") => {
+            ["tele" | "stat", prefix, _, ..] if is_identity(prefix) => Some(("Tasmota", *prefix, tasmota(prefix))),
+            ["shellies", prefix, ..] if is_identity(prefix) && !SHELLY_GEN1_BROADCASTS.contains(prefix) => {
+                Some(("Shelly (Gen1)", *prefix, shelly_gen1(prefix)))
+            }
+            [prefix, "online" | "events" | "status", ..] if prefix.starts_with("shelly") && is_identity(prefix) => {
                 Some(("Shelly (Gen2)", *prefix, vec![publish(&format!("{prefix}/#")), subscribe(&format!("{prefix}/rpc"))]))
             }
             ["zigbee2mqtt", ..] => Some(("Zigbee2MQTT", "zigbee2mqtt", zigbee2mqtt())),
             ["frigate", ..] => Some(("Frigate", "frigate", vec![publish("frigate/#")])),
-            ["owntracks", user, device, ..] => {
+            ["owntracks", user, device, ..] if is_identity(user) && is_identity(device) => {
                 let base = format!("owntracks/{user}/{device}");
                 Some(("OwnTracks", *device, vec![publish(&base), publish(&format!("{base}/#"))]))
             }
-            [prefix, "status"] => Some(("ESPHome", *prefix, esphome(prefix, tried_discovery(prefix, tried)))),
-            [prefix, component, _, "state"] if ESPHOME_COMPONENTS.contains(component) => {
+            // The weakest evidence: any device may publish `<something>/status`.
+            [prefix, "status"] if is_identity(prefix) => Some(("ESPHome", *prefix, esphome(prefix, tried_discovery(prefix, tried)))),
+            [prefix, component, _, "state"] if ESPHOME_COMPONENTS.contains(component) && is_identity(prefix) => {
                 Some(("ESPHome", *prefix, esphome(prefix, tried_discovery(prefix, tried))))
             }
             _ => None,
@@ -74,9 +141,9 @@ pub fn suggest(tried: &[TopicRule], existing: &[TopicRule]) -> Vec<Suggestion> {
 /// and prefixes already there.
 pub fn from_services(services: &[(&str, &str)], existing: &[TopicRule], known: &mut Vec<Suggestion>) {
     for &(service_type, instance) in services {
-        // A name is announced by anyone on the network: one with MQTT wildcards or levels would
-        // make a rule far wider than the device's own prefix.
-        if instance.is_empty() || instance.contains(['+', '#', '/']) || !crate::topic::is_valid_name(instance) {
+        // A name is announced by anyone on the network: one with MQTT wildcards or levels, or
+        // named like a shared root, would make a rule far wider than the device's own prefix.
+        if !is_identity(instance) || SHELLY_GEN1_BROADCASTS.iter().any(|b| b.eq_ignore_ascii_case(instance)) {
             continue;
         }
         let lower = instance.to_ascii_lowercase();
@@ -196,6 +263,50 @@ mod tests {
             &mut s,
         );
         assert_eq!(s, []);
+    }
+
+    /// What the attacker's review found: topics any device may try, which named a shared root
+    /// as the device's prefix and were one click from `publish cmnd/#`.
+    #[test]
+    fn a_shared_root_is_never_taken_for_a_devices_prefix() {
+        let topics = [
+            "cmnd/status",
+            "homeassistant/status",
+            "stat/status",
+            "Tele/status",
+            "esphome/status",
+            "owntracks/status",
+            "$SYS/status",
+            "/status",
+            "tele/tasmotas/STATE",
+            "stat/cmnd/RESULT",
+            "shellies/command",
+            "shellies/announce",
+            "shellies/owntracks/relay/0",
+            "owntracks/tele/phone",
+            "homeassistant/sensor/temperature/state",
+        ];
+        for topic in topics {
+            assert_eq!(suggest(&tried(&[topic]), &[]), [], "{topic}");
+        }
+        let mut s = Vec::new();
+        let announced =
+            [("_esphomelib._tcp", "homeassistant"), ("_esphomelib._tcp", "CMND"), ("_http._tcp", "shellies"), ("_esphomelib._tcp", "$SYS")];
+        from_services(&announced, &[], &mut s);
+        assert_eq!(s, []);
+        // Positive control: the same shapes with a device's own name are proposed.
+        assert_eq!(suggest(&tried(&["kitchen/status"]), &[])[0].prefix, "kitchen");
+        assert_eq!(suggest(&tried(&["tele/frontdoor/LWT"]), &[])[0].prefix, "frontdoor");
+    }
+
+    #[test]
+    fn identities_and_shared_roots() {
+        for ok in ["tasmota_A1B2C3", "kitchen", "shellyplus1-c4dd57877294", "cmnd2", "my-home"] {
+            assert!(is_identity(ok), "{ok}");
+        }
+        for shared in ["", "+", "#", "a/b", "$SYS", "cmnd", "TELE", "homeassistant", "zigbee2mqtt", "home", "a\0"] {
+            assert!(!is_identity(shared), "{shared:?}");
+        }
     }
 
     #[test]
