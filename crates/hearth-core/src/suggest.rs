@@ -6,12 +6,16 @@
 //!
 //! A proposal is one click away from being allowed, and what a device tries is its own choice,
 //! so a proposal only ever covers the device's own prefix — its identity in that firmware: its
-//! Tasmota topic, its Shelly id, its ESPHome node, its OwnTracks user and device — and never a
-//! shared root:
+//! Tasmota topic, its Shelly id, its ESPHome node, its Zigbee2MQTT base, its OwnTracks user and
+//! device — and never a shared root:
 //! - A prefix must look like an identity ([`is_identity`]): a non-empty topic level without
 //!   wildcards, not a `$` topic, and not one of the [`SHARED_ROOTS`] (`cmnd`, `homeassistant`,
 //!   `shellies`...), under which many devices have topics of their own. A device that tried
 //!   `cmnd/status` or `homeassistant/status` is offered nothing, not `cmnd/#`.
+//! - A service's whole base (Zigbee2MQTT's `zigbee2mqtt/#`, Frigate's `frigate/#`) is proposed
+//!   only on topics the service alone publishes (the bridge's `zigbee2mqtt/bridge/state`, not a
+//!   controller's `zigbee2mqtt/lamp/set`), and, like every prefix, only while no other device
+//!   has rules under it (next rule).
 //! - Besides its prefix, a proposal names only fixed topics its firmware subscribes to on every
 //!   device ([`BROADCASTS`]: Home Assistant's birth message, Shelly Gen1's broadcast command).
 //! - Never a prefix another device already has rules for. [`suggest`] and [`from_services`] get
@@ -94,7 +98,8 @@ pub fn is_identity(level: &str) -> bool {
 pub struct Suggestion {
     /// "Tasmota", "Shelly (Gen2)", ...
     pub firmware: String,
-    /// The device's own prefix in that firmware's topics (`tasmota_A1B2C3`).
+    /// The device's own prefix in that firmware's topics (`tasmota_A1B2C3`; OwnTracks'
+    /// `user/device`; Zigbee2MQTT's base).
     pub prefix: String,
     /// Allowed rules to add (those already allowed are left out).
     pub rules: Vec<TopicRule>,
@@ -267,11 +272,21 @@ fn recognise(topic: &str, tried: &[TopicRule]) -> Option<Found> {
         [prefix, "online" | "events" | "status", ..] if prefix.starts_with("shelly") && is_identity(prefix) => {
             Some(Found::new("Shelly (Gen2)", prefix, shelly_gen2(prefix)))
         }
-        ["zigbee2mqtt", ..] => Some(Found::new("Zigbee2MQTT", "zigbee2mqtt", zigbee2mqtt())),
-        ["frigate", ..] => Some(Found::new("Frigate", "frigate", vec![publish("frigate/#")])),
+        // A service base is proposed whole, so only on what the service alone publishes: the
+        // bridge's own `<base>/bridge/state`, `info`, `devices`... (a controller publishes
+        // `zigbee2mqtt/<device>/set` and `bridge/request/...`, and must not be offered the base).
+        [base, "bridge", leaf, ..] if *leaf != "request" && (*base == "zigbee2mqtt" || is_identity(base)) => {
+            Some(Found::new("Zigbee2MQTT", base, zigbee2mqtt(base)))
+        }
+        // Frigate's own availability, events, stats and reviews, and its snapshots (a
+        // controller publishes `frigate/<camera>/<feature>/set`).
+        ["frigate", "available" | "events" | "stats" | "reviews"] | ["frigate", _, _, "snapshot"] => {
+            Some(Found::new("Frigate", "frigate", vec![publish("frigate/#")]))
+        }
+        // The prefix is the user and the device: `anna/phone` and `bob/phone` are two.
         ["owntracks", user, device, ..] if is_identity(user) && is_identity(device) => {
             let base = format!("owntracks/{user}/{device}");
-            Some(Found::new("OwnTracks", device, vec![publish(&base), publish(&format!("{base}/#"))]))
+            Some(Found::new("OwnTracks", &format!("{user}/{device}"), vec![publish(&base), publish(&format!("{base}/#"))]))
         }
         // The weakest evidence: any device may publish `<something>/status`.
         [prefix, "status"] if is_identity(prefix) => Some(Found::new("ESPHome", prefix, esphome(prefix, tried_discovery(prefix, tried)))),
@@ -321,12 +336,12 @@ fn shelly_gen1(prefix: &str) -> Vec<TopicRule> {
     vec![publish(&format!("shellies/{prefix}/#")), subscribe(&format!("shellies/{prefix}/+/+/command")), subscribe("shellies/command")]
 }
 
-fn zigbee2mqtt() -> Vec<TopicRule> {
+fn zigbee2mqtt(base: &str) -> Vec<TopicRule> {
     vec![
-        publish("zigbee2mqtt/#"),
-        subscribe("zigbee2mqtt/+/set"),
-        subscribe("zigbee2mqtt/+/get"),
-        subscribe("zigbee2mqtt/bridge/request/#"),
+        publish(&format!("{base}/#")),
+        subscribe(&format!("{base}/+/set")),
+        subscribe(&format!("{base}/+/get")),
+        subscribe(&format!("{base}/bridge/request/#")),
     ]
 }
 
@@ -547,6 +562,44 @@ mod tests {
         assert_eq!(owner(&tried_one(Direction::Subscribe, "homeassistant/status")), None);
     }
 
+    /// A topic under a service's base is what controllers publish too; only the service's own
+    /// topics give it away, and only while no other device has rules under the base.
+    #[test]
+    fn a_service_base_is_proposed_only_to_the_service_and_only_while_free() {
+        for controller in
+            ["zigbee2mqtt/front_door/set", "zigbee2mqtt/bridge/request/permit_join", "frigate/front/detect/set", "frigate/restart"]
+        {
+            assert_eq!(suggest(&tried(&[controller]), &[], &[]), [], "{controller}");
+        }
+        for shared in ["zigbee2mqtt/status", "frigate/status"] {
+            assert_eq!(suggest(&tried(&[shared]), &[], &[]), [], "{shared}");
+        }
+        let bridge = tried(&["zigbee2mqtt/bridge/state"]);
+        let first = suggest(&bridge, &[], &[]);
+        assert_eq!(patterns(&first[0])[0], (Direction::Publish, "zigbee2mqtt/#"));
+        // A second bridge, or anything claiming the base, is not offered the first one's.
+        let taken = [held(6, Direction::Publish, "zigbee2mqtt/#", RuleStatus::Allowed)];
+        assert_eq!(suggest(&bridge, &[], &taken), []);
+        let frigate = [held(7, Direction::Publish, "frigate/#", RuleStatus::Allowed)];
+        assert_eq!(suggest(&tried(&["frigate/available"]), &[], &frigate), []);
+        assert_eq!(suggest(&tried(&["frigate/available"]), &[], &[])[0].prefix, "frigate");
+        // Home Assistant commanding Zigbee devices through the bridge is the ordinary pair.
+        let mut controller = home_assistant();
+        controller.push(held(9, Direction::Publish, "zigbee2mqtt/front_door/set", RuleStatus::Allowed));
+        assert_eq!(suggest(&bridge, &[], &controller), first);
+        // Another base is another bridge's own.
+        let custom = suggest(&tried(&["z2m_upstairs/bridge/state"]), &[], &taken);
+        assert_eq!((custom[0].prefix.as_str(), patterns(&custom[0])[0]), ("z2m_upstairs", (Direction::Publish, "z2m_upstairs/#")));
+    }
+
+    #[test]
+    fn owntracks_names_the_user_and_the_device() {
+        let s = suggest(&tried(&["owntracks/anna/phone", "owntracks/bob/phone"]), &[], &[]);
+        assert_eq!(s.iter().map(|s| s.prefix.as_str()).collect::<Vec<_>>(), ["anna/phone", "bob/phone"]);
+        let annas = [held(8, Direction::Publish, "owntracks/anna/phone/#", RuleStatus::Allowed)];
+        assert_eq!(suggest(&tried(&["owntracks/anna/phone"]), &[], &annas), []);
+    }
+
     #[test]
     fn identities_and_shared_roots() {
         for ok in ["tasmota_A1B2C3", "kitchen", "shellyplus1-c4dd57877294", "cmnd2", "my-home"] {
@@ -570,10 +623,10 @@ mod tests {
             (&["tele/tasmota_A1B2C3/SENSOR", "tele/tasmota_A1B2C3/STATE"], "Tasmota", "tasmota_A1B2C3"),
             (&["shellyplusplugs-c4dd57877294/status/switch:0"], "Shelly (Gen2)", "shellyplusplugs-c4dd57877294"),
             (&["shellies/shelly1-84CCA8ADE2FA/relay/0"], "Shelly (Gen1)", "shelly1-84CCA8ADE2FA"),
-            (&["zigbee2mqtt/front_door"], "Zigbee2MQTT", "zigbee2mqtt"),
+            (&["zigbee2mqtt/bridge/state"], "Zigbee2MQTT", "zigbee2mqtt"),
             (&["living-room-climate/sensor/temperature/state"], "ESPHome", "living-room-climate"),
             (&["frigate/front/person/snapshot"], "Frigate", "frigate"),
-            (&["owntracks/anna/phone"], "OwnTracks", "phone"),
+            (&["owntracks/anna/phone"], "OwnTracks", "anna/phone"),
         ];
         for (topics, firmware, prefix) in cases {
             let s = suggest(&tried(topics), &[], &[]);
