@@ -98,8 +98,7 @@ pub fn is_identity(level: &str) -> bool {
 pub struct Suggestion {
     /// "Tasmota", "Shelly (Gen2)", ...
     pub firmware: String,
-    /// The device's own prefix in that firmware's topics (`tasmota_A1B2C3`; OwnTracks'
-    /// `user/device`; Zigbee2MQTT's base).
+    /// The device's own prefix in that firmware's topics (`tasmota_A1B2C3`).
     pub prefix: String,
     /// Allowed rules to add (those already allowed are left out).
     pub rules: Vec<TopicRule>,
