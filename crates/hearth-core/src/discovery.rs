@@ -305,60 +305,368 @@ fn home_assistant_device(dev: &Map<String, Value>) -> Result<DescribedDevice, Di
     })
 }
 
-/// Tasmota's own discovery: the device (`dn`, `md`, `mac`), its relays (`rl`, named by `fn`),
-/// and its topics, built from its FullTopic (`ft`), prefixes (`tp`) and topic (`t`).
+/// Tasmota's own discovery (`tasmota/discovery/<MAC>/config`): the device (`dn`, `md`, `mac`),
+/// the entities its relays, lights, fan, shutters, switches and buttons make, and every topic
+/// those are read from and commanded on, so the gate can check each against the manifest.
+///
+/// Sources (read for the keys and topics, not copied): Tasmota's `TasDiscoverMessage`
+/// (`tasmota/tasmota_xdrv_driver/xdrv_12_discovery.ino`) for what a config holds and
+/// `GetTopic_P` (`tasmota/tasmota_support/support_tasmota.ino`) for how the firmware builds a
+/// topic; Home Assistant's reader, hatasmota (`hatasmota/const.py` for the keys,
+/// `discovery.py` for their types, `utils.py` `_get_topic` for how it builds a topic, and
+/// `relay.py`, `light.py`, `fan.py`, `shutter.py`, `switch.py`, `button.py`,
+/// `status_sensor.py`, `sensor.py` for the topics each entity uses); and the deprecated
+/// Home Assistant discovery (`xdrv_12_home_assistant.ino`) for the light commands and the
+/// `BUTTONn`/`SWITCHn` topics it named.
+///
+/// Nothing that decides a topic is guessed: a config without its topic `t`, FullTopic `ft` or
+/// three prefixes `tp`, with a wildcard in any of them, or whose lists are not of the expected
+/// JSON types, is malformed.
 fn tasmota_config(topic: &str, value: &Value, out: &mut Discovery) -> Result<(), DiscoveryError> {
     let config = object(value, "a Tasmota discovery config")?;
-    let field = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_owned);
-    let mac = field("mac").unwrap_or_else(|| topic.split('/').nth(2).unwrap_or_default().to_owned());
-    let device_topic = field("t").ok_or_else(|| DiscoveryError::Malformed("a Tasmota config without its topic `t`".into()))?;
-    let full_topic = field("ft").unwrap_or_else(|| "%prefix%/%topic%/".to_owned());
-    let prefixes: Vec<String> = match config.get("tp").and_then(Value::as_array) {
-        Some(tp) => tp.iter().map(|p| p.as_str().map(str::to_owned)).collect::<Option<_>>().unwrap_or_default(),
-        None => vec!["cmnd".into(), "stat".into(), "tele".into()],
+    let topics = TasmotaTopics::from_config(topic, config)?;
+    let mac = topics.mac.clone();
+    let name = tasmota_string(config, "dn")?.unwrap_or_else(|| topics.topic.clone());
+    out.devices.push(DescribedDevice {
+        key: mac.clone(),
+        name: name.clone(),
+        vendor: Some("Tasmota".into()),
+        model: tasmota_string(config, "md")?,
+    });
+    let relays = tasmota_ints(config, "rl")?;
+    let friendly = tasmota_names(config, "fn")?;
+    let switch_modes = tasmota_ints(config, "swc")?;
+    let switch_names = tasmota_names(config, "swn")?;
+    let buttons = tasmota_ints(config, "btn")?;
+    let tilts = tasmota_tilts(config)?;
+    let ifan = tasmota_int(config, "if")? == 1;
+    let light_subtype = tasmota_int(config, "lt_st")?;
+    let linked = tasmota_int(config, "lk")? == 1;
+    let tuya = tasmota_int(config, "ty")? == 1;
+    let camera = tasmota_int(config, "cam")? == 1;
+    let options = match config.get("so") {
+        Some(so) => Some(object(so, "`so`")?),
+        None => None,
     };
-    let [cmnd, stat, tele] = prefixes.as_slice() else {
-        return Err(DiscoveryError::Malformed("`tp` must name the three prefixes cmnd, stat and tele".into()));
-    };
-    let hostname = field("hn").unwrap_or_default();
-    let at = |prefix: &str, leaf: &str| {
-        let full = full_topic.replace("%prefix%", prefix).replace("%topic%", &device_topic).replace("%hostname%", &hostname);
-        // `%id%` is the MAC's last six hex digits (`get`: a MAC that is not ASCII must not panic).
-        let id = mac.get(mac.len().saturating_sub(6)..).unwrap_or(&mac);
-        format!("{}{leaf}", full.replace("%id%", id))
-    };
-    let name = field("dn").unwrap_or_else(|| device_topic.clone());
-    out.devices.push(DescribedDevice { key: mac.clone(), name: name.clone(), vendor: Some("Tasmota".into()), model: field("md") });
-    out.publishes.push(at(tele, "LWT"));
-    let relays: Vec<u64> =
-        config.get("rl").and_then(Value::as_array).map(|rl| rl.iter().map(|r| r.as_u64().unwrap_or(0)).collect()).unwrap_or_default();
-    let friendly: Vec<Option<&str>> =
-        config.get("fn").and_then(Value::as_array).map(|f| f.iter().map(Value::as_str).collect()).unwrap_or_default();
-    let in_use = relays.iter().filter(|&&r| r != 0).count();
-    for (i, &kind) in relays.iter().enumerate().filter(|(_, r)| **r != 0) {
-        // Tasmota says POWER with one relay and POWER1, POWER2... with several.
-        let power = if in_use == 1 && i == 0 { "POWER".to_owned() } else { format!("POWER{}", i + 1) };
-        let component = match kind {
-            2 => "light",
-            3 => "cover",
-            _ => "switch",
-        };
-        let (state, command) = (at(stat, &power), at(cmnd, &power));
-        out.publishes.push(state.clone());
-        out.commands.push(command.clone());
-        out.entities.push(Entity {
-            key: format!("{topic}#{power}"),
-            described: Some(mac.clone()),
-            component: component.into(),
-            name: friendly.get(i).copied().flatten().map_or_else(|| format!("{name} {}", i + 1), str::to_owned),
-            unique_id: None,
-            state_topic: Some(state),
-            command_topic: Some(command),
-            device_class: None,
-            unit: None,
-        });
+    let option = |n: &str| options.and_then(|so| so.get(n)).and_then(Value::as_i64) == Some(1);
+    // SetOption4: a command's answer goes to stat/<t>/<COMMAND> instead of stat/<t>/RESULT.
+    let answers_by_name = option("4");
+    // SetOption30: relays are shown as lights. SetOption68: one light per PWM channel.
+    let (relays_as_lights, channel_per_light) = (option("30"), option("68"));
+
+    // Every Tasmota, whatever it has: its Will, its telemetry and sensors, command answers, and
+    // the status sensors hatasmota makes for every device (polled with `cmnd/<t>/STATUS`).
+    for leaf in ["LWT", "STATE", "SENSOR"] {
+        out.publishes.extend(topics.at(TELE, leaf)?);
+    }
+    for leaf in ["RESULT", "STATUS", "STATUS1", "STATUS2", "STATUS10", "STATUS11"] {
+        out.publishes.extend(topics.at(STAT, leaf)?);
+    }
+    let mut commands = vec!["STATUS".to_owned()];
+
+    // Relays and lights: `rl` 1 a relay, 2 a light, 3 half of a shutter, 0 nothing.
+    let powered = relays.iter().filter(|&&r| r != 0 && r != 3).count();
+    for (i, &kind) in relays.iter().enumerate().filter(|(_, r)| **r != 0 && **r != 3) {
+        let n = i + 1;
+        // Tasmota says POWER with one relay and POWER1, POWER2... with several; hatasmota
+        // always sends Power<n>.
+        let power = if powered == 1 && i == 0 { "POWER".to_owned() } else { format!("POWER{n}") };
+        commands.extend([power.clone(), format!("Power{n}"), "STATE".to_owned()]);
+        out.publishes.extend(topics.at(STAT, &power)?);
+        // The iFan's first relay is its light, switched on and off only.
+        let light = kind == 2 && !(ifan && i == 0);
+        if light && light_subtype > 0 {
+            commands.extend(light_commands(n, light_subtype, linked, tuya, channel_per_light));
+        }
+        let (state, command) = (first(topics.at(STAT, &power)?), first(topics.at(CMND, &power)?));
+        let component = if kind == 2 || relays_as_lights { "light" } else { "switch" };
+        let label = friendly.get(i).cloned().flatten().unwrap_or_else(|| format!("{name} {n}"));
+        out.entities.push(tasmota_entity(topic, &power, &mac, component, label, state, Some(command)));
+    }
+
+    // Shutters: each takes two consecutive `rl` 3 relays; tilt is configured in `sht`.
+    let shutters = relays.iter().filter(|&&r| r == 3).count().div_ceil(2);
+    for k in 1..=shutters {
+        let mut own = ["ShutterOpen", "ShutterClose", "ShutterStop", "ShutterPosition"].map(|c| format!("{c}{k}")).to_vec();
+        if tilts.get(k - 1).is_some_and(|tilt| tilt.iter().any(|&t| t != 0)) {
+            own.push(format!("ShutterTilt{k}"));
+        }
+        let command = first(topics.at(CMND, &own[3])?);
+        commands.extend(own);
+        if answers_by_name {
+            out.publishes.extend(topics.at(STAT, "SHUTTER")?);
+        }
+        let state = first(topics.at(STAT, "RESULT")?);
+        out.entities.push(tasmota_entity(
+            topic,
+            &format!("Shutter{k}"),
+            &mac,
+            "cover",
+            format!("{name} shutter {k}"),
+            state,
+            Some(command),
+        ));
+    }
+
+    // The iFan's fan.
+    if ifan {
+        commands.extend(["FanSpeed".to_owned(), "STATE".to_owned()]);
+        let command = first(topics.at(CMND, "FanSpeed")?);
+        let state = first(topics.at(STAT, "RESULT")?);
+        out.entities.push(tasmota_entity(topic, "FanSpeed", &mac, "fan", format!("{name} fan"), state, Some(command)));
+    }
+
+    // Switches (`swc`, their SwitchMode; -1 when not discovered) and buttons (`btn`, 1 when
+    // discovered): they report on stat/<t>/RESULT, and by name on SWITCH<n> / BUTTON<n>.
+    for (i, _) in switch_modes.iter().enumerate().filter(|(_, mode)| **mode != -1) {
+        let leaf = format!("SWITCH{}", i + 1);
+        out.publishes.extend(topics.at(STAT, &leaf)?);
+        let label = switch_names.get(i).cloned().flatten().unwrap_or_else(|| format!("Switch{}", i + 1));
+        out.entities.push(tasmota_entity(topic, &leaf, &mac, "binary_sensor", label, first(topics.at(STAT, &leaf)?), None));
+    }
+    for (i, _) in buttons.iter().enumerate().filter(|(_, b)| **b == 1) {
+        let leaf = format!("BUTTON{}", i + 1);
+        out.publishes.extend(topics.at(STAT, &leaf)?);
+        let label = format!("{name} button {}", i + 1);
+        out.entities.push(tasmota_entity(topic, &leaf, &mac, "button", label, first(topics.at(STAT, &leaf)?), None));
+    }
+
+    // The camera is read over HTTP; its state is polled like a relay's.
+    if camera {
+        commands.push("STATE".to_owned());
+    }
+
+    commands.sort();
+    commands.dedup();
+    for command in &commands {
+        out.commands.extend(topics.at(CMND, command)?);
+        if answers_by_name {
+            out.publishes.extend(topics.at(STAT, &command.to_ascii_uppercase())?);
+        }
     }
     Ok(())
+}
+
+/// The commands hatasmota and Tasmota's own Home Assistant discovery send to light `n` of
+/// light subtype `subtype` (`lt_st`: 1 dimmer, 2 cold/warm, 3 RGB, 4 RGBW, 5 RGBCW). hatasmota
+/// sends a light's changes as one `Backlog`; the others are the commands it and the older
+/// discovery name on their own.
+fn light_commands(n: usize, subtype: i64, linked: bool, tuya: bool, channel_per_light: bool) -> Vec<String> {
+    let mut commands: Vec<String> = ["Backlog", "Dimmer"].map(str::to_owned).to_vec();
+    if tuya {
+        commands.push("Dimmer3".into());
+    } else {
+        commands.extend(["Fade2".into(), "Speed2".into()]);
+    }
+    if !linked && subtype >= 4 {
+        // RGB and white split into two lights, dimmed by Dimmer1 and Dimmer2.
+        commands.extend(["Dimmer1".into(), "Dimmer2".into()]);
+    }
+    if channel_per_light {
+        commands.push(format!("Channel{n}"));
+    }
+    if subtype == 2 || subtype >= 5 {
+        commands.push("CT".into());
+    }
+    if subtype >= 3 {
+        commands.extend(["Color", "Color2", "HSBColor", "HsbColor1", "HsbColor2", "Scheme"].map(str::to_owned));
+    }
+    if subtype >= 4 {
+        commands.push("White".into());
+    }
+    commands
+}
+
+/// One entity of a Tasmota config, keyed by its discovery topic and `key`.
+fn tasmota_entity(topic: &str, key: &str, mac: &str, component: &str, name: String, state: String, command: Option<String>) -> Entity {
+    Entity {
+        key: format!("{topic}#{key}"),
+        described: Some(mac.to_owned()),
+        component: component.into(),
+        name,
+        unique_id: None,
+        state_topic: Some(state),
+        command_topic: command,
+        device_class: None,
+        unit: None,
+    }
+}
+
+/// The first of the topics [`TasmotaTopics::at`] returns (it never returns none).
+fn first(topics: Vec<String>) -> String {
+    topics.into_iter().next().unwrap_or_default()
+}
+
+/// Indices into `tp`: Tasmota's three prefixes, in its order.
+const CMND: usize = 0;
+const STAT: usize = 1;
+const TELE: usize = 2;
+
+/// How one Tasmota's topics are built: `<FullTopic with its tokens filled in><leaf>`.
+///
+/// Tasmota's firmware (`GetTopic_P`) and Home Assistant's hatasmota (`_get_topic`) do it a
+/// little differently, and a consumer may use either, so every topic is derived both ways and
+/// both are checked:
+/// - the firmware adds `/%prefix%` to a FullTopic without it, for commands only; folds `//`
+///   into `/`; ends the FullTopic with `/`; and fills `%id%` with the whole MAC;
+/// - hatasmota does none of the first three and fills `%id%` with the MAC's last six digits.
+///
+/// Both fill `%prefix%` (from `tp`), `%topic%` (`t`) and `%hostname%` (`hn`). Since no value
+/// may contain `%`, the order they are filled in does not matter.
+#[derive(Debug)]
+struct TasmotaTopics {
+    full_topic: String,
+    prefixes: [String; 3],
+    topic: String,
+    hostname: String,
+    mac: String,
+}
+
+impl TasmotaTopics {
+    fn from_config(discovery_topic: &str, config: &Map<String, Value>) -> Result<Self, DiscoveryError> {
+        let malformed = |why: String| DiscoveryError::Malformed(why);
+        let topic = tasmota_level(config, "t")?.ok_or_else(|| malformed("a Tasmota config without its topic `t`".into()))?;
+        let full_topic = tasmota_string(config, "ft")?.ok_or_else(|| malformed("a Tasmota config without its FullTopic `ft`".into()))?;
+        if full_topic.contains(['+', '#', '\0']) {
+            return Err(malformed(format!("the FullTopic `ft` `{full_topic}` holds an MQTT wildcard")));
+        }
+        let tp = config.get("tp").ok_or_else(|| malformed("a Tasmota config without its prefixes `tp`".into()))?;
+        let prefixes: Vec<&str> = tp.as_array().map(|tp| tp.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let [cmnd, stat, tele] = prefixes.as_slice() else {
+            return Err(malformed("`tp` must be the three prefixes for commands, status and telemetry, as strings".into()));
+        };
+        if tp.as_array().map(Vec::len) != Some(3) {
+            return Err(malformed("`tp` must be the three prefixes for commands, status and telemetry, as strings".into()));
+        }
+        let prefixes = [*cmnd, *stat, *tele].map(str::to_owned);
+        for prefix in &prefixes {
+            check_tasmota_level("tp", prefix)?;
+        }
+        // The host name only matters where the FullTopic uses it.
+        let hostname = if full_topic.contains("%hostname%") {
+            let hostname = tasmota_level(config, "hn")?;
+            hostname.ok_or_else(|| malformed("the FullTopic names %hostname% but the config has no `hn`".into()))?
+        } else {
+            String::new()
+        };
+        // The MAC is the discovery topic's, and a config naming another is not this device's
+        // (hatasmota ignores it too).
+        let topic_mac = discovery_topic.split('/').nth(2).unwrap_or_default();
+        let mac = tasmota_level(config, "mac")?.unwrap_or_else(|| topic_mac.to_owned());
+        if mac != topic_mac {
+            return Err(malformed(format!("the config's `mac` {mac} is not the {topic_mac} of its topic")));
+        }
+        Ok(Self { full_topic, prefixes, topic, hostname, mac })
+    }
+
+    /// `leaf` under prefix `prefix` (`CMND`, `STAT`, `TELE`), as the firmware and as hatasmota
+    /// build it (one topic when they agree). Malformed if either is not a topic name.
+    fn at(&self, prefix: usize, leaf: &str) -> Result<Vec<String>, DiscoveryError> {
+        let fill = |full: &str, id: &str| {
+            full.replace("%prefix%", &self.prefixes[prefix])
+                .replace("%topic%", &self.topic)
+                .replace("%hostname%", &self.hostname)
+                .replace("%id%", id)
+        };
+        let mut firmware = self.full_topic.clone();
+        if prefix == CMND && !firmware.contains("%prefix%") {
+            firmware.push_str("/%prefix%");
+        }
+        let mut firmware = fill(&firmware, &self.mac).replace("//", "/");
+        if !firmware.ends_with('/') {
+            firmware.push('/');
+        }
+        // hatasmota's `mac[-6:]`: the last six characters (`chars`: a MAC that is not ASCII
+        // must not panic).
+        let last_six: String = {
+            let chars: Vec<char> = self.mac.chars().collect();
+            chars[chars.len().saturating_sub(6)..].iter().collect()
+        };
+        let hatasmota = fill(&self.full_topic, &last_six);
+        let mut topics = vec![format!("{firmware}{leaf}"), format!("{hatasmota}{leaf}")];
+        topics.dedup();
+        for t in &topics {
+            if !topic::is_valid_name(t) {
+                return Err(DiscoveryError::Malformed(format!("the config's topics make `{t}`, which is not an MQTT topic name")));
+            }
+        }
+        Ok(topics)
+    }
+}
+
+/// A string field, if present; another JSON type is malformed.
+fn tasmota_string(config: &Map<String, Value>, key: &str) -> Result<Option<String>, DiscoveryError> {
+    match config.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(DiscoveryError::Malformed(format!("`{key}` is not a string"))),
+    }
+}
+
+/// A string field that goes into topics: also no wildcard, no `%` (a token of its own) and not
+/// empty.
+fn tasmota_level(config: &Map<String, Value>, key: &str) -> Result<Option<String>, DiscoveryError> {
+    let value = tasmota_string(config, key)?;
+    if let Some(v) = &value {
+        check_tasmota_level(key, v)?;
+    }
+    Ok(value)
+}
+
+fn check_tasmota_level(key: &str, value: &str) -> Result<(), DiscoveryError> {
+    if value.is_empty() || value.contains(['+', '#', '%', '\0']) {
+        return Err(DiscoveryError::Malformed(format!("`{key}` `{value}` is empty or holds an MQTT wildcard or a % token")));
+    }
+    Ok(())
+}
+
+/// An integer field, 0 when absent.
+fn tasmota_int(config: &Map<String, Value>, key: &str) -> Result<i64, DiscoveryError> {
+    match config.get(key) {
+        None => Ok(0),
+        Some(v) => v.as_i64().ok_or_else(|| DiscoveryError::Malformed(format!("`{key}` is not an integer"))),
+    }
+}
+
+/// Longest list a Tasmota config may hold: Tasmota has at most 32 relays, switches and buttons
+/// and 16 shutters (`MAX_RELAYS_SET`...), and each entry makes topics; a longer list is refused
+/// rather than turned into millions of topics.
+const TASMOTA_MAX_LIST: usize = 64;
+
+/// A JSON list of at most [`TASMOTA_MAX_LIST`] entries, empty when absent.
+fn tasmota_list<'a>(config: &'a Map<String, Value>, key: &str, what: &str) -> Result<&'a [Value], DiscoveryError> {
+    match config.get(key) {
+        None => Ok(&[]),
+        Some(Value::Array(list)) if list.len() <= TASMOTA_MAX_LIST => Ok(list),
+        Some(_) => Err(DiscoveryError::Malformed(format!("`{key}` is not a list of at most {TASMOTA_MAX_LIST} {what}"))),
+    }
+}
+
+/// A list of integers (`rl`, `swc`, `btn`), empty when absent.
+fn tasmota_ints(config: &Map<String, Value>, key: &str) -> Result<Vec<i64>, DiscoveryError> {
+    let malformed = || DiscoveryError::Malformed(format!("`{key}` is not a list of integers"));
+    tasmota_list(config, key, "integers")?.iter().map(|n| n.as_i64().ok_or_else(malformed)).collect()
+}
+
+/// A list of names, each a string or null (`fn`, `swn`), empty when absent.
+fn tasmota_names(config: &Map<String, Value>, key: &str) -> Result<Vec<Option<String>>, DiscoveryError> {
+    let malformed = || DiscoveryError::Malformed(format!("`{key}` is not a list of names"));
+    let names = tasmota_list(config, key, "names")?;
+    names
+        .iter()
+        .map(|n| match n {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(malformed()),
+        })
+        .collect()
+}
+
+/// `sht`: per shutter, its tilt configuration (three integers; all 0 without tilt).
+fn tasmota_tilts(config: &Map<String, Value>) -> Result<Vec<Vec<i64>>, DiscoveryError> {
+    let malformed = || DiscoveryError::Malformed("`sht` is not a list of lists of integers".into());
+    let tilts = tasmota_list(config, "sht", "tilt configurations")?;
+    tilts.iter().map(|tilt| tilt.as_array().ok_or_else(malformed)?.iter().map(|t| t.as_i64().ok_or_else(malformed)).collect()).collect()
 }
 
 /// Tasmota's `/sensors`: `{"sn": {"Time": ..., "ENERGY": {"Power": 38, ...}, "DHT22": {...}}}`,
@@ -584,40 +892,207 @@ mod tests {
         assert_eq!(wildcard, Err(DiscoveryError::BadTopic("cmnd/#".into())));
     }
 
+    fn strs(topics: &[String]) -> Vec<&str> {
+        topics.iter().map(String::as_str).collect()
+    }
+
+    /// A Sonoff S31's config as Tasmota 14 sends it (abridged: no sensors, one relay).
+    const S31: &str = r#"{"ip":"10.77.0.150","dn":"Kitchen plug","fn":["Kitchen plug",null],"hn":"tasmota-A1B2C3-0451",
+        "mac":"DC4F22A1B2C3","md":"Sonoff S31","ty":0,"if":0,"ofln":"Offline","onln":"Online","state":["OFF","ON","TOGGLE","HOLD"],
+        "sw":"14.2.0","t":"tasmota_A1B2C3","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":[1,0,0,0,0,0,0,0],
+        "swc":[-1,-1,-1,-1,-1,-1,-1,-1],"swn":[null,null,null,null,null,null,null,null],"btn":[0,0,0,0,0,0,0,0],
+        "so":{"4":0,"11":0,"13":0,"17":0,"20":0,"30":0,"68":0,"73":0,"82":0,"114":0,"117":0},"lk":0,"lt_st":0,"bat":0,"dslp":0,
+        "sho":[],"sht":[],"ver":1}"#;
+
     #[test]
     fn a_tasmota_config_describes_the_device_its_relays_and_their_topics() {
-        let d = parsed(
-            "tasmota/discovery/DC4F22A1B2C3/config",
-            r#"{"ip":"10.77.0.150","dn":"Kitchen plug","fn":["Kitchen plug",null],"hn":"tasmota-A1B2C3-0451","mac":"DC4F22A1B2C3",
-                "md":"Sonoff S31","t":"tasmota_A1B2C3","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":[1,0]}"#,
-        );
+        let d = parsed("tasmota/discovery/DC4F22A1B2C3/config", S31);
         assert_eq!(d.devices[0].name, "Kitchen plug");
         assert_eq!(d.devices[0].model.as_deref(), Some("Sonoff S31"));
         assert_eq!(d.entities.len(), 1);
         let relay = &d.entities[0];
         assert_eq!((relay.component.as_str(), relay.name.as_str()), ("switch", "Kitchen plug"));
         assert_eq!(relay.state_topic.as_deref(), Some("stat/tasmota_A1B2C3/POWER"));
-        assert_eq!(d.commands, ["cmnd/tasmota_A1B2C3/POWER"]);
-        assert_eq!(d.publishes, ["stat/tasmota_A1B2C3/POWER", "tele/tasmota_A1B2C3/LWT"]);
+        // What Tasmota takes (POWER) and what Home Assistant sends (Power1, and STATE and STATUS
+        // to poll), and everything Home Assistant reads.
+        let t = |leaves: &[&str], prefix: &str| leaves.iter().map(|l| format!("{prefix}/tasmota_A1B2C3/{l}")).collect::<Vec<_>>();
+        assert_eq!(d.commands, t(&["POWER", "Power1", "STATE", "STATUS"], "cmnd"));
+        let mut publishes = t(&["POWER", "RESULT", "STATUS", "STATUS1", "STATUS10", "STATUS11", "STATUS2"], "stat");
+        publishes.extend(t(&["LWT", "SENSOR", "STATE"], "tele"));
+        assert_eq!(d.publishes, publishes);
     }
 
+    /// The attacker's review: only POWER<n> was derived, so a config with no relay but a fan,
+    /// a switch or a shutter could name topics anywhere. Here a plug describes a fan whose speed
+    /// goes to the garage door's commands and a "switch" read from the front door's status.
     #[test]
-    fn a_tasmota_with_two_relays_numbers_them_and_follows_its_full_topic() {
+    fn every_topic_a_tasmota_config_implies_is_checked_not_only_power() {
+        let manifest = Manifest {
+            rules: vec![
+                allowed(Direction::Publish, "tele/plug1/#"),
+                allowed(Direction::Publish, "stat/plug1/#"),
+                allowed(Direction::Subscribe, "cmnd/plug1/#"),
+            ],
+        };
+        let own = parsed(
+            "tasmota/discovery/AABBCCDDEEFF/config",
+            r#"{"t":"plug1","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":[1],"if":1,"swc":[1]}"#,
+        );
+        assert_eq!(foreign_topic(&own, &manifest), None);
+        let fan = parsed(
+            "tasmota/discovery/AABBCCDDEEFF/config",
+            r#"{"t":"plug1","ft":"%prefix%/","tp":["cmnd/garage","stat/plug1","tele/plug1"],"rl":[0],"if":1}"#,
+        );
+        assert!(fan.commands.contains(&"cmnd/garage/FanSpeed".to_owned()), "{:?}", fan.commands);
+        assert!(foreign_topic(&fan, &manifest).is_some_and(|t| t.starts_with("cmnd/garage/")));
+        let switch = parsed(
+            "tasmota/discovery/AABBCCDDEEFF/config",
+            r#"{"t":"plug1","ft":"%prefix%/","tp":["cmnd/plug1","stat/frontdoor","tele/plug1"],"swc":[1]}"#,
+        );
+        assert!(foreign_topic(&switch, &manifest).is_some_and(|t| t.starts_with("stat/frontdoor/")));
+    }
+
+    /// Shutters, an iFan, an RGBCW light, a switch and a button, each with the commands Home
+    /// Assistant sends them and the topics it reads them from.
+    #[test]
+    fn a_tasmota_config_names_the_commands_of_its_shutters_fan_lights_switches_and_buttons() {
         let d = parsed(
             "tasmota/discovery/AABBCCDDEEFF/config",
-            r#"{"dn":"Dual","t":"dual","ft":"home/%topic%/%prefix%/","tp":["cmnd","stat","tele"],"rl":[1,2],"mac":"AABBCCDDEEFF"}"#,
+            r#"{"dn":"Hall","t":"hall","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"mac":"AABBCCDDEEFF",
+                "rl":[3,3,3,3,2,0],"sht":[[0,0,0],[30,-90,5]],"if":1,"lt_st":5,"lk":1,"ty":0,
+                "swc":[1,-1],"swn":["Door",null],"btn":[0,1],"so":{"4":0,"68":0,"73":1,"114":1}}"#,
+        );
+        let commands = strs(&d.commands);
+        for c in
+            ["ShutterOpen1", "ShutterClose1", "ShutterStop1", "ShutterPosition1", "ShutterPosition2", "ShutterTilt2", "FanSpeed", "Power5"]
+                .into_iter()
+                .chain(["Backlog", "Dimmer", "CT", "Color2", "HSBColor", "HsbColor1", "White", "Scheme", "Fade2", "Speed2"])
+        {
+            assert!(commands.contains(&format!("cmnd/hall/{c}").as_str()), "{c} in {commands:?}");
+        }
+        assert!(!commands.contains(&"cmnd/hall/ShutterTilt1"), "shutter 1 has no tilt");
+        assert!(
+            !commands.iter().any(|c| c.starts_with("cmnd/hall/POWER1") || c.starts_with("cmnd/hall/Power1")),
+            "shutter relays take no POWER"
+        );
+        let publishes = strs(&d.publishes);
+        for p in
+            ["stat/hall/RESULT", "stat/hall/SWITCH1", "stat/hall/BUTTON2", "stat/hall/STATUS10", "stat/hall/POWER5", "tele/hall/SENSOR"]
+        {
+            assert!(publishes.contains(&p), "{p} in {publishes:?}");
+        }
+        assert!(!publishes.contains(&"stat/hall/SWITCH2") && !publishes.contains(&"stat/hall/BUTTON1"));
+        let kinds: Vec<_> = d.entities.iter().map(|e| (e.component.as_str(), e.name.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("light", "Hall 5"),
+                ("cover", "Hall shutter 1"),
+                ("cover", "Hall shutter 2"),
+                ("fan", "Hall fan"),
+                ("binary_sensor", "Door"),
+                ("button", "Hall button 2")
+            ]
+        );
+        // SetOption4: answers by command name (stat/hall/SHUTTERPOSITION1) instead of RESULT.
+        let by_name = parsed(
+            "tasmota/discovery/AABBCCDDEEFF/config",
+            r#"{"t":"hall","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":[3,3],"so":{"4":1}}"#,
+        );
+        assert!(
+            strs(&by_name.publishes).contains(&"stat/hall/SHUTTERPOSITION1") && strs(&by_name.publishes).contains(&"stat/hall/SHUTTER")
+        );
+    }
+
+    /// Prefixes are the device's own words: checked as they are, never assumed to be cmnd.
+    #[test]
+    fn a_tasmota_config_follows_its_own_prefixes_and_full_topic() {
+        let d = parsed(
+            "tasmota/discovery/AABBCCDDEEFF/config",
+            r#"{"dn":"Dual","t":"dual","ft":"home/%topic%/%prefix%/","tp":["kommando","status","tele"],"rl":[1,2],"mac":"AABBCCDDEEFF"}"#,
         );
         let names: Vec<_> =
             d.entities.iter().map(|e| (e.name.as_str(), e.component.as_str(), e.command_topic.as_deref().unwrap())).collect();
-        assert_eq!(names, [("Dual 1", "switch", "home/dual/cmnd/POWER1"), ("Dual 2", "light", "home/dual/cmnd/POWER2")]);
+        assert_eq!(names, [("Dual 1", "switch", "home/dual/kommando/POWER1"), ("Dual 2", "light", "home/dual/kommando/POWER2")]);
+        assert!(d.commands.iter().all(|c| c.starts_with("home/dual/kommando/")), "{:?}", d.commands);
+        assert!(d.publishes.iter().all(|p| p.starts_with("home/dual/status/") || p.starts_with("home/dual/tele/")), "{:?}", d.publishes);
+        let own = Manifest {
+            rules: vec![
+                allowed(Direction::Publish, "home/dual/status/#"),
+                allowed(Direction::Publish, "home/dual/tele/#"),
+                allowed(Direction::Subscribe, "home/dual/kommando/#"),
+            ],
+        };
+        assert_eq!(foreign_topic(&d, &own), None);
+        let assumed =
+            Manifest { rules: vec![allowed(Direction::Publish, "home/dual/#"), allowed(Direction::Subscribe, "home/dual/cmnd/#")] };
+        assert!(foreign_topic(&d, &assumed).is_some_and(|t| t.starts_with("home/dual/kommando/")));
+
+        // %hostname% and %id% in any order. %id% is the whole MAC to the firmware and its last
+        // six digits to Home Assistant: both are checked.
         let by_host = parsed(
             "tasmota/discovery/AABBCCDDEEFF/config",
-            r#"{"t":"x","hn":"garage-7","ft":"%prefix%/%hostname%/%id%/","rl":[1],"mac":"AABBCCDDEEFF"}"#,
+            r#"{"t":"x","hn":"garage-7","ft":"%id%/%hostname%/%prefix%/","tp":["cmnd","stat","tele"],"rl":[1],"mac":"AABBCCDDEEFF"}"#,
         );
-        assert_eq!(by_host.commands, ["cmnd/garage-7/DDEEFF/POWER"]);
+        let commands = strs(&by_host.commands);
+        assert!(
+            commands.contains(&"AABBCCDDEEFF/garage-7/cmnd/POWER") && commands.contains(&"DDEEFF/garage-7/cmnd/Power1"),
+            "{commands:?}"
+        );
+        // A FullTopic without %prefix%: the firmware adds it for commands, Home Assistant does not.
+        let no_prefix =
+            parsed("tasmota/discovery/AABBCCDDEEFF/config", r#"{"t":"x","ft":"house/%topic%","tp":["cmnd","stat","tele"],"rl":[1]}"#);
+        let commands = strs(&no_prefix.commands);
+        assert!(commands.contains(&"house/x/cmnd/POWER") && commands.contains(&"house/xPower1"), "{commands:?}");
         // A device's own words, however odd, are no reason to panic.
-        let odd = parse("tasmota/discovery/X/config", r#"{"t":"x","ft":"%prefix%/%id%/","rl":[1],"mac":"ééé€"}"#.as_bytes());
+        let odd = parse(
+            "tasmota/discovery/ééé€/config",
+            r#"{"t":"x","ft":"%prefix%/%id%/","tp":["c","s","t"],"rl":[1],"mac":"ééé€"}"#.as_bytes(),
+        );
         assert!(odd.is_ok());
+    }
+
+    /// What decides a topic is never guessed: without it, or with a wildcard in it, the config
+    /// is refused.
+    #[test]
+    fn a_tasmota_config_whose_topics_cannot_be_known_is_malformed() {
+        let base = r#""t":"plug1","rl":[1],"mac":"AABBCCDDEEFF""#;
+        let bad = [
+            r#""ft":"%prefix%/%topic%/""#,
+            r#""tp":["cmnd","stat","tele"]"#,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd","stat"]"#,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele","x"]"#,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd",1,"tele"]"#,
+            r#""ft":"%prefix%/%topic%/","tp":"cmnd""#,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd","","tele"]"#,
+            r#""ft":"%prefix%/#/","tp":["cmnd","stat","tele"]"#,
+            r#""ft":"+/%prefix%/%topic%/","tp":["cmnd","stat","tele"]"#,
+            r##""ft":"%prefix%/%topic%/","tp":["#","stat","tele"]"##,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd","stat/+","tele"]"#,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd","%topic%","tele"]"#,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":"1""#,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"if":"1""#,
+            r#""ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"sht":[1]"#,
+            r#""ft":5,"tp":["cmnd","stat","tele"]"#,
+            r#""ft":"%prefix%/%hostname%/","tp":["cmnd","stat","tele"]"#,
+            r#""ft":"%prefix%/%hostname%/","tp":["cmnd","stat","tele"],"hn":"a+b""#,
+        ];
+        for extra in bad {
+            let payload = format!("{{{base},{extra}}}");
+            let result = parse("tasmota/discovery/AABBCCDDEEFF/config", payload.as_bytes());
+            assert!(matches!(result, Err(DiscoveryError::Malformed(_))), "{payload}: {result:?}");
+        }
+        let wildcard_topic = r#"{"t":"+","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"]}"#;
+        assert!(matches!(parse("tasmota/discovery/AABBCCDDEEFF/config", wildcard_topic.as_bytes()), Err(DiscoveryError::Malformed(_))));
+        let other_mac = r#"{"t":"x","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"mac":"112233445566"}"#;
+        assert!(matches!(parse("tasmota/discovery/AABBCCDDEEFF/config", other_mac.as_bytes()), Err(DiscoveryError::Malformed(_))));
+        // Positive control: the same config with its FullTopic and prefixes is read.
+        let good = format!(r#"{{{base},"ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"]}}"#);
+        assert!(parse("tasmota/discovery/AABBCCDDEEFF/config", good.as_bytes()).is_ok());
+        // A list longer than any Tasmota's is refused, not turned into topics.
+        let relays = vec!["1"; TASMOTA_MAX_LIST + 1].join(",");
+        let long = format!(r#"{{"t":"x","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":[{relays}]}}"#);
+        assert!(matches!(parse("tasmota/discovery/AABBCCDDEEFF/config", long.as_bytes()), Err(DiscoveryError::Malformed(_))));
     }
 
     #[test]

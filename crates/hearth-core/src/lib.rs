@@ -19,7 +19,8 @@
 //!   `categories.toml`) and its shape (field paths, types, examples).
 //! - [`privacy`]: retention per category of data and fields to redact, with protective defaults.
 //! - [`review`]: what the ledger answers about a device and about the home.
-//! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it.
+//! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it, for its
+//!   own prefix only (never a shared root, never another device's).
 //!
 //! Data flows sighting → identity keys (which device?) → fingerprint (what is it?) → the store;
 //! and MQTT packet → gate (device state + manifest) → decision → broker and record.
