@@ -3,12 +3,13 @@
 
 use super::{Origin, now, parse_id};
 use crate::api::types::{
-    Actor, AddedDevice, AnonymousAccess, BrokerView, CredentialAction, CredentialView, DecisionView, DescribedView, Direction, Event,
-    IssuedCredential, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule, TopicRuleRequest,
+    Actor, AddedDevice, AnonymousAccess, BrokerView, Concern, CredentialAction, CredentialView, DecisionView, DescribedView, Direction,
+    Event, IssuedCredential, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule, TopicRuleRequest,
 };
 use crate::api::types::{ApiError, DeviceId};
 use crate::hub::Hub;
 use hearth_core::credential;
+use hearth_core::suggest::HeldRule;
 use hearth_core::topic;
 use hearth_store::Store;
 
@@ -117,21 +118,38 @@ impl Hub {
         let stored = store.topic_rules(id)?;
         let (tried, decided): (Vec<TopicRule>, Vec<TopicRule>) =
             stored.iter().map(|r| r.rule.clone()).partition(|r| r.status == RuleStatus::Learned);
-        let mut suggestions = hearth_core::suggest::suggest(&tried, &decided);
+        // Every other device's decided rules: a proposal never hands out another device's topics.
+        let others: Vec<HeldRule> = store
+            .policies()?
+            .into_iter()
+            .filter(|p| p.device_id != *id)
+            .flat_map(|p| p.manifest.rules.into_iter().map(move |rule| HeldRule { device: p.device_id.clone(), rule }))
+            .collect();
+        let mut suggestions = hearth_core::suggest::suggest(&tried, &decided, &others);
         let services = store.device(id)?.device.services;
         let announced: Vec<(&str, &str)> = services.iter().map(|s| (s.service_type.as_str(), s.instance.as_str())).collect();
-        hearth_core::suggest::from_services(&announced, &decided, &mut suggestions);
-        let rules = stored
-            .into_iter()
-            .map(|r| RuleView {
+        hearth_core::suggest::from_services(&announced, &decided, &others, &mut suggestions);
+        let mut rules = Vec::with_capacity(stored.len());
+        for r in stored {
+            let concerns = match r.rule.status {
+                RuleStatus::Learned => hearth_core::suggest::held_by(&r.rule, &others)
+                    .map(|held| {
+                        let name = store.device(&held.device)?.device.name;
+                        Ok::<_, ApiError>(Concern { device_id: held.device.clone(), name, owned: held.rule.direction == r.rule.direction })
+                    })
+                    .transpose()?,
+                _ => None,
+            };
+            rules.push(RuleView {
                 direction: r.rule.direction,
                 pattern: r.rule.pattern,
                 status: r.rule.status,
                 since: r.since,
                 tries: r.tries,
                 last_try: r.last_try,
-            })
-            .collect();
+                concerns,
+            });
+        }
         let recent = store
             .recent_decisions(id, RECENT_DECISIONS)?
             .into_iter()

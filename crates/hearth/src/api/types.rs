@@ -291,6 +291,21 @@ pub struct RuleView {
     pub tries: u64,
     #[ts(type = "number | null")]
     pub last_try: Option<i64>,
+    /// For a learned rule: another device whose rules this topic touches, so that a person is
+    /// warned before allowing it in one click ("tele/frontdoor/LWT is Front door's topic").
+    pub concerns: Option<Concern>,
+}
+
+/// Another device a topic belongs to or leads to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Concern {
+    pub device_id: DeviceId,
+    pub name: String,
+    /// True: the topic is that device's own (allowing it would let this device speak for it or
+    /// listen to its commands). False: that device is on the other end (it subscribes to what
+    /// this would publish, or publishes what this would receive).
+    pub owned: bool,
 }
 
 /// One recorded decision of the gate.

@@ -414,7 +414,12 @@ fn print_topics(view: &BrokerView) {
     }
     for r in &view.rules {
         let tries = if r.status == RuleStatus::Learned { format!("  (tried {} times)", r.tries) } else { String::new() };
-        println!("{:<9} {:<9} {}{tries}", r.status.as_str(), r.direction.as_str(), r.pattern);
+        let warning = match &r.concerns {
+            Some(c) if c.owned => format!("  — careful: this is {}'s topic ({})", c.name, c.device_id),
+            Some(c) => format!("  — careful: this reaches {} ({})", c.name, c.device_id),
+            None => String::new(),
+        };
+        println!("{:<9} {:<9} {}{tries}{warning}", r.status.as_str(), r.direction.as_str(), r.pattern);
     }
     print_described(view);
 }
