@@ -130,15 +130,14 @@ mod tests {
         let state = br#"{"POWER":"ON","Wifi":{"SSId":"HomeNet","RSSI":78},"lat":52.37}"#;
         let (out, removed) = rewritten(redact(state, &["Wifi.SSId".into(), "lat".into(), "absent".into()]));
         assert_eq!(removed, ["Wifi.SSId", "lat"]);
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v, serde_json::json!({"POWER": "ON", "Wifi": {"RSSI": 78}}));
+        assert_eq!(out, br#"{"POWER":"ON","Wifi":{"RSSI":78}}"#);
         assert_eq!(redact(state, &["Wifi.BSSId".into()]), Redacted::Untouched, "nothing to remove: the payload goes as it came");
         assert_eq!(redact(b"21.5", &["lat".into()]), Redacted::Untouched);
         assert_eq!(redact(b"{not json", &["lat".into()]), Redacted::Unreadable, "cannot tell: it must not go out");
         assert_eq!(redact(br#"{"lat":1,"#, &["lat".into()]), Redacted::Unreadable);
-        assert_eq!(rewritten(redact(b"\xEF\xBB\xBF{\"lat\":1}", &["lat".into()])).0, b"{}", "nor does a byte-order mark");
+        assert_eq!(rewritten(redact(b"\xEF\xBB\xBF{\"lat\":1}", &["lat".into()])).0, b"\xEF\xBB\xBF{}", "nor does a byte-order mark");
         let (spaced, _) = rewritten(redact(b"\n  {\"lat\":1,\"lon\":2}", &["lat".into()]));
-        assert_eq!(spaced, br#"{"lon":2}"#, "leading whitespace does not hide a field");
+        assert_eq!(spaced, b"\n  {\"lon\":2}", "leading whitespace does not hide a field");
         let (list, removed) = rewritten(redact(br#"[{"lat":1,"id":"a"},{"lat":2,"id":"b"}]"#, &["lat".into()]));
         assert_eq!((list.as_slice(), removed), (br#"[{"id":"a"},{"id":"b"}]"#.as_slice(), vec!["lat".to_owned()]));
     }

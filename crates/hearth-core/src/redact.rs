@@ -1,11 +1,20 @@
 //! Removing the fields a person chose to redact from a device's messages.
+//!
+//! A JSON payload is read strictly (RFC 8259) by a small scanner that records where each member
+//! of an object starts and ends; a rewrite copies every byte that is not a removed member as it
+//! came (numbers keep their digits, spacing and key order stay) and drops a removed member with
+//! one of its commas, so the result is still JSON. Field names match ASCII-case-insensitively
+//! at every level of a path (firmware varies the case) and after JSON escapes are decoded
+//! (`"l\u0061t"` is `lat`); every duplicate of a matching key goes.
+
+use std::borrow::Cow;
 
 /// What redaction made of a payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redacted {
     /// Nothing to remove: it held none of the fields, or is not JSON (text, a picture).
     Untouched,
-    /// The new payload, and the paths removed.
+    /// The new payload, and the paths removed (as the person wrote them).
     Rewritten(Vec<u8>, Vec<String>),
     /// It looks like JSON but cannot be read (cut short, nested too deep): whether it holds a
     /// redacted field cannot be told, so it must not go out.
@@ -15,38 +24,531 @@ pub enum Redacted {
 /// Removes the fields at `paths` (`Wifi.SSId`, `lat`) from a JSON payload, in every element of
 /// the arrays on the way (`[{"lat": ...}, ...]`).
 pub fn redact(payload: &[u8], paths: &[String]) -> Redacted {
-    // A byte-order mark: some readers (Python's) accept it, serde_json does not.
-    let payload = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
-    let Some(start) = payload.iter().position(|b| !b.is_ascii_whitespace()) else { return Redacted::Untouched };
-    if paths.is_empty() || !matches!(payload[start], b'{' | b'[') {
+    if paths.is_empty() {
         return Redacted::Untouched;
     }
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(payload) else { return Redacted::Unreadable };
-    let mut removed = Vec::new();
-    for path in paths {
-        let levels: Vec<&str> = path.split('.').collect();
-        if remove(&mut value, &levels) {
-            removed.push(path.clone());
-        }
-    }
-    if removed.is_empty() {
-        return Redacted::Untouched;
-    }
-    match serde_json::to_vec(&value) {
-        Ok(rewritten) => Redacted::Rewritten(rewritten, removed),
-        Err(_) => Redacted::Unreadable,
+    let mut rules = Rules::new(paths);
+    match rules.payload(payload) {
+        Ok(Some(rewritten)) => Redacted::Rewritten(rewritten, rules.removed()),
+        Ok(None) => Redacted::Untouched,
+        Err(Refused) => Redacted::Unreadable,
     }
 }
 
-/// Removes `levels` from `value`; true if anything was removed.
-fn remove(value: &mut serde_json::Value, levels: &[&str]) -> bool {
-    match value {
-        serde_json::Value::Array(items) => items.iter_mut().fold(false, |any, item| remove(item, levels) | any),
-        serde_json::Value::Object(map) => match levels {
-            [] => false,
-            [last] => map.remove(*last).is_some(),
-            [first, rest @ ..] => map.get_mut(*first).is_some_and(|inner| remove(inner, rest)),
-        },
-        _ => false,
+/// A payload that may hold a redacted field and cannot be read.
+#[derive(Debug)]
+struct Refused;
+
+/// The paths a person chose, and which of them the payload held.
+struct Rules<'p> {
+    paths: &'p [String],
+    removed: Vec<bool>,
+}
+
+/// How far matching has come along one path: the rest of `paths[path]` from byte `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    path: usize,
+    at: usize,
+}
+
+/// What a key means for one path.
+enum Step {
+    /// The key is the path's last level: the member goes.
+    Remove,
+    /// The key is the next level: the path goes on inside the member's value.
+    Into(Cursor),
+    Miss,
+}
+
+impl<'p> Rules<'p> {
+    fn new(paths: &'p [String]) -> Self {
+        Self { paths, removed: vec![false; paths.len()] }
+    }
+
+    /// The paths removed, in the order the person has them.
+    fn removed(&self) -> Vec<String> {
+        self.paths.iter().zip(&self.removed).filter(|(_, r)| **r).map(|(p, _)| p.clone()).collect()
+    }
+
+    /// Every path, from its first level: what applies at the top of a document.
+    fn starts(&self) -> Vec<Cursor> {
+        (0..self.paths.len()).map(|path| Cursor { path, at: 0 }).collect()
+    }
+
+    /// Matches one level at a time, but compares the rest of the path as text, so that a key
+    /// with a dot in it (`PM2.5`, as the review shows `PMS5003.PM2.5`) matches too.
+    fn step(&self, cursor: Cursor, key: &str) -> Step {
+        let rest = &self.paths[cursor.path].as_bytes()[cursor.at..];
+        let key = key.as_bytes();
+        if rest.len() == key.len() && rest.eq_ignore_ascii_case(key) {
+            Step::Remove
+        } else if rest.len() > key.len() && rest[key.len()] == b'.' && rest[..key.len()].eq_ignore_ascii_case(key) {
+            Step::Into(Cursor { path: cursor.path, at: cursor.at + key.len() + 1 })
+        } else {
+            Step::Miss
+        }
+    }
+
+    /// The payload, rewritten if it held a redacted field.
+    fn payload(&mut self, payload: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
+        // A byte-order mark: some readers (Python's) accept it, serde_json does not.
+        let (bom, body) = match payload.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(body) => (true, body),
+            None => (false, payload),
+        };
+        let Ok(text) = std::str::from_utf8(body) else { return Ok(None) };
+        let starts = self.starts();
+        match Json::document(text, &starts, self) {
+            Ok(None) => Ok(None),
+            Ok(Some(rewritten)) => Ok(Some([if bom { &b"\xEF\xBB\xBF"[..] } else { b"" }, rewritten.as_bytes()].concat())),
+            Err(_) if looks_like_json(text) => Err(Refused),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+/// Whether a text begins as a JSON object or array does, so that failing to read it means
+/// it is damaged JSON rather than something else.
+fn looks_like_json(text: &str) -> bool {
+    matches!(text.trim_start_matches(JSON_SPACE).as_bytes().first(), Some(b'{' | b'['))
+}
+
+const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// The deepest nesting read, as serde_json's own limit (it refuses the 128th level): absurd
+/// nesting is refused rather than followed down the broker thread's stack.
+const MAX_DEPTH: usize = 127;
+
+/// Why a text was not read as JSON.
+#[derive(Debug)]
+struct Broken;
+
+/// A strict JSON scanner over one text that rewrites only what lies on a redacted path.
+struct Json<'t, 'r, 'p> {
+    text: &'t str,
+    pos: usize,
+    /// Objects and arrays open around `pos`.
+    depth: usize,
+    rules: &'r mut Rules<'p>,
+}
+
+/// One member of an object as it stands in the text, and what becomes of it.
+struct Member {
+    start: usize,
+    value_start: usize,
+    end: usize,
+    fate: Fate,
+}
+
+enum Fate {
+    Keep,
+    Replace(String),
+    Remove,
+}
+
+impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
+    /// Reads `text` as one JSON value; returns the rewritten text if a member on a path went.
+    fn document(text: &'t str, cursors: &[Cursor], rules: &'r mut Rules<'p>) -> Result<Option<String>, Broken> {
+        let mut json = Json { text, pos: 0, depth: 0, rules };
+        let rewritten = json.value(cursors)?;
+        json.space();
+        if json.pos != text.len() {
+            return Err(Broken);
+        }
+        Ok(rewritten.map(|value| format!("{}{value}{}", &text[..json_start(text)], &text[json_end(text)..])))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), Broken> {
+        self.space();
+        if self.peek() != Some(byte) {
+            return Err(Broken);
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// One value at `pos` (after any space); its replacement if anything in it went.
+    fn value(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Broken> {
+        self.space();
+        match self.peek() {
+            Some(b'{') => self.object(cursors),
+            Some(b'[') => self.array(cursors),
+            Some(b'"') => self.string().map(|_| None),
+            Some(b't') => self.literal("true"),
+            Some(b'f') => self.literal("false"),
+            Some(b'n') => self.literal("null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(Broken),
+        }
+    }
+
+    fn open(&mut self) -> Result<usize, Broken> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Broken);
+        }
+        let open = self.pos;
+        self.pos += 1;
+        self.space();
+        Ok(open)
+    }
+
+    fn object(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Broken> {
+        let open = self.open()?;
+        let mut members: Vec<Member> = Vec::new();
+        let close = loop {
+            if members.is_empty() && self.peek() == Some(b'}') {
+                break self.pos;
+            }
+            self.space();
+            let start = self.pos;
+            if self.peek() != Some(b'"') {
+                return Err(Broken);
+            }
+            let key = self.string()?;
+            self.expect(b':')?;
+            let mut remove = false;
+            let mut inner = Vec::new();
+            if !cursors.is_empty() {
+                let key = self.decode(key)?;
+                for cursor in cursors {
+                    match self.rules.step(*cursor, &key) {
+                        Step::Remove => {
+                            remove = true;
+                            self.rules.removed[cursor.path] = true;
+                        }
+                        Step::Into(next) => inner.push(next),
+                        Step::Miss => {}
+                    }
+                }
+            }
+            self.space();
+            let value_start = self.pos;
+            // A member that goes is still read: what follows it must be JSON all the same.
+            let replaced = self.value(if remove { &[] } else { &inner })?;
+            let fate = match replaced {
+                _ if remove => Fate::Remove,
+                Some(value) => Fate::Replace(value),
+                None => Fate::Keep,
+            };
+            members.push(Member { start, value_start, end: self.pos, fate });
+            self.space();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => break self.pos,
+                _ => return Err(Broken),
+            }
+        };
+        self.pos += 1;
+        self.depth -= 1;
+        if members.iter().all(|m| matches!(m.fate, Fate::Keep)) {
+            return Ok(None);
+        }
+        Ok(Some(self.rebuild_object(open, close, &members)))
+    }
+
+    /// The object with its removed members gone: each kept member is followed by the text that
+    /// followed it (comma and spacing) unless it is now the last, which the text after the
+    /// original last member (spacing and `}`) follows.
+    fn rebuild_object(&self, open: usize, close: usize, members: &[Member]) -> String {
+        let text = self.text;
+        let (Some(first), Some(last)) = (members.first(), members.last()) else { return text[open..=close].to_owned() };
+        let mut out = String::with_capacity(close + 1 - open);
+        out.push_str(&text[open..first.start]);
+        let kept: Vec<usize> = (0..members.len()).filter(|i| !matches!(members[*i].fate, Fate::Remove)).collect();
+        for (n, &i) in kept.iter().enumerate() {
+            let m = &members[i];
+            match &m.fate {
+                Fate::Replace(value) => {
+                    out.push_str(&text[m.start..m.value_start]);
+                    out.push_str(value);
+                }
+                _ => out.push_str(&text[m.start..m.end]),
+            }
+            if n + 1 < kept.len() {
+                out.push_str(&text[m.end..members[i + 1].start]);
+            }
+        }
+        out.push_str(&text[last.end..=close]);
+        out
+    }
+
+    /// Arrays on a path are looked through: the path applies to each element.
+    fn array(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Broken> {
+        let open = self.open()?;
+        let mut replaced: Vec<(usize, usize, String)> = Vec::new();
+        let mut first = true;
+        let close = loop {
+            if first && self.peek() == Some(b']') {
+                break self.pos;
+            }
+            first = false;
+            self.space();
+            let start = self.pos;
+            if let Some(value) = self.value(cursors)? {
+                replaced.push((start, self.pos, value));
+            }
+            self.space();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => break self.pos,
+                _ => return Err(Broken),
+            }
+        };
+        self.pos += 1;
+        self.depth -= 1;
+        if replaced.is_empty() {
+            return Ok(None);
+        }
+        let mut out = String::with_capacity(close + 1 - open);
+        let mut copied = open;
+        for (start, end, value) in &replaced {
+            out.push_str(&self.text[copied..*start]);
+            out.push_str(value);
+            copied = *end;
+        }
+        out.push_str(&self.text[copied..=close]);
+        Ok(Some(out))
+    }
+
+    /// A string at `pos` (on its opening quote); the span of its content and whether it has
+    /// escapes. Strict: no control characters, known escapes only, surrogates in pairs.
+    fn string(&mut self) -> Result<Str, Broken> {
+        let bytes = self.text.as_bytes();
+        self.pos += 1;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            match bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Str { start, end: self.pos - 1, escaped });
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                Some(0..=0x1F) | None => return Err(Broken),
+                Some(_) => self.pos += 1,
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<(), Broken> {
+        match self.text.as_bytes().get(self.pos + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.pos += 2;
+                Ok(())
+            }
+            Some(b'u') => {
+                let unit = self.hex4(self.pos + 2)?;
+                self.pos += 6;
+                match unit {
+                    0xD800..=0xDBFF if self.text.as_bytes().get(self.pos..self.pos + 2) == Some(b"\\u") => {
+                        let low = self.hex4(self.pos + 2)?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return Err(Broken);
+                        }
+                        self.pos += 6;
+                        Ok(())
+                    }
+                    0xD800..=0xDFFF => Err(Broken),
+                    _ => Ok(()),
+                }
+            }
+            _ => Err(Broken),
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Result<u16, Broken> {
+        let digits = self.text.get(at..at + 4).ok_or(Broken)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Broken);
+        }
+        u16::from_str_radix(digits, 16).map_err(|_| Broken)
+    }
+
+    /// A string's content with its escapes decoded, as serde_json decodes it.
+    fn decode(&self, s: Str) -> Result<Cow<'t, str>, Broken> {
+        if !s.escaped {
+            return Ok(Cow::Borrowed(&self.text[s.start..s.end]));
+        }
+        serde_json::from_str::<String>(&self.text[s.start - 1..=s.end]).map(Cow::Owned).map_err(|_| Broken)
+    }
+
+    fn literal(&mut self, word: &str) -> Result<Option<String>, Broken> {
+        if !self.text[self.pos..].starts_with(word) {
+            return Err(Broken);
+        }
+        self.pos += word.len();
+        Ok(None)
+    }
+
+    /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`, never parsed: its digits are copied.
+    fn number(&mut self) -> Result<Option<String>, Broken> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(Broken),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.some_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            self.some_digits()?;
+        }
+        Ok(None)
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Result<(), Broken> {
+        let from = self.pos;
+        self.digits();
+        if self.pos == from { Err(Broken) } else { Ok(()) }
+    }
+}
+
+/// Where a JSON text's value begins and ends, past the space around it.
+fn json_start(text: &str) -> usize {
+    text.len() - text.trim_start_matches(JSON_SPACE).len()
+}
+
+fn json_end(text: &str) -> usize {
+    text.trim_end_matches(JSON_SPACE).len()
+}
+
+/// A string token: its content's span (between the quotes) and whether it holds escapes.
+#[derive(Debug, Clone, Copy)]
+struct Str {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(list: &[&str]) -> Vec<String> {
+        list.iter().map(|p| (*p).to_owned()).collect()
+    }
+
+    /// The rewritten payload as text, and the paths removed; panics on any other outcome.
+    fn rewritten(payload: &[u8], list: &[&str]) -> (String, Vec<String>) {
+        match redact(payload, &paths(list)) {
+            Redacted::Rewritten(out, removed) => (String::from_utf8_lossy(&out).into_owned(), removed),
+            other => panic!("{:?} was not rewritten but {other:?}", String::from_utf8_lossy(payload)),
+        }
+    }
+
+    const TASMOTA_STATE: &str = r#"{"Time":"2024-05-01T12:00:00","Uptime":"0T01:00:00","UptimeSec":3600,"Heap":25,"SleepMode":"Dynamic","Sleep":50,"LoadAvg":19,"MqttCount":1,"POWER":"ON","Wifi":{"AP":1,"SSId":"HomeNet","BSSId":"AA:BB:CC:DD:EE:FF","Channel":6,"Mode":"11n","RSSI":78,"Signal":-61,"LinkCount":1,"Downtime":"0T00:00:03"}}"#;
+
+    #[test]
+    fn a_tasmota_state_loses_its_ssid_and_keeps_every_other_byte() {
+        let (out, removed) = rewritten(TASMOTA_STATE.as_bytes(), &["Wifi.SSId"]);
+        assert_eq!(out, TASMOTA_STATE.replace(r#""SSId":"HomeNet","#, ""));
+        assert_eq!(removed, ["Wifi.SSId"]);
+    }
+
+    #[test]
+    fn numbers_spacing_and_order_survive_a_rewrite_exactly() {
+        let big = "{\n  \"id\": 123456789012345678901234567890,\n  \"lat\": 52.370000,\n  \"t\": 1e400,\n  \"z\" : -0.0\n}";
+        let (out, _) = rewritten(big.as_bytes(), &["lat"]);
+        assert_eq!(out, "{\n  \"id\": 123456789012345678901234567890,\n  \"t\": 1e400,\n  \"z\" : -0.0\n}");
+        // The old rewrite turned the id into 1.2345678901234568e+29 and refused 1e400.
+    }
+
+    #[test]
+    fn a_removed_member_takes_one_comma_wherever_it_stands() {
+        for (payload, expected) in [
+            (r#"{"lat":1,"lon":2,"acc":3}"#, r#"{"lon":2,"acc":3}"#),
+            (r#"{"lon":2,"lat":1,"acc":3}"#, r#"{"lon":2,"acc":3}"#),
+            (r#"{"lon":2,"acc":3,"lat":1}"#, r#"{"lon":2,"acc":3}"#),
+            (r#"{"lat":1}"#, r#"{}"#),
+            ("{ \"lat\" : 1 , \"lon\" : 2 }", "{ \"lon\" : 2 }"),
+            ("{ \"lon\" : 2 , \"lat\" : 1 }", "{ \"lon\" : 2 }"),
+            (r#"{"lat":1,"lat":2,"lon":3,"lat":{"x":[1]}}"#, r#"{"lon":3}"#),
+            (r#"{"lat":1,"LAT":2}"#, r#"{}"#),
+        ] {
+            let (out, _) = rewritten(payload.as_bytes(), &["lat"]);
+            assert_eq!(out, expected, "from {payload}");
+            serde_json::from_str::<serde_json::Value>(&out).expect("still JSON");
+        }
+    }
+
+    #[test]
+    fn field_names_match_in_any_case_at_every_level_and_through_escapes() {
+        let (out, removed) = rewritten(br#"{"LAT":52.37,"Lat":1,"lon":4.89}"#, &["lat"]);
+        assert_eq!((out.as_str(), removed), (r#"{"lon":4.89}"#, vec!["lat".to_owned()]));
+        let (out, _) = rewritten(br#"{"WIFI":{"ssid":"HomeNet","RSSI":78}}"#, &["Wifi.SSId"]);
+        assert_eq!(out, r#"{"WIFI":{"RSSI":78}}"#);
+        let (out, _) = rewritten(br#"{"l\u0061t":52.37,"lon":4.89}"#, &["lat"]);
+        assert_eq!(out, r#"{"lon":4.89}"#);
+        let (out, _) = rewritten(br#"{"\u0057ifi":{"SS\u0049d":"HomeNet"}}"#, &["Wifi.SSId"]);
+        assert_eq!(out, r#"{"\u0057ifi":{}}"#);
+    }
+
+    #[test]
+    fn a_key_with_a_dot_in_it_matches_its_path_as_the_review_shows_it() {
+        let (out, _) = rewritten(br#"{"PMS5003":{"PM1":3,"PM2.5":7}}"#, &["PMS5003.PM2.5"]);
+        assert_eq!(out, r#"{"PMS5003":{"PM1":3}}"#);
+    }
+
+    #[test]
+    fn arrays_on_the_way_are_looked_through_at_any_depth() {
+        let (out, _) = rewritten(br#"{"fixes":[[{"lat":1,"id":"a"}],{"lat":2}],"lat":3}"#, &["fixes.lat"]);
+        assert_eq!(out, r#"{"fixes":[[{"id":"a"}],{}],"lat":3}"#);
+    }
+
+    #[test]
+    fn json_that_is_not_strictly_json_is_refused_when_it_looks_like_json() {
+        for broken in [
+            r#"{"lat":01}"#,
+            r#"{"lat":1,}"#,
+            r#"{"lat":"\ud800"}"#,
+            "{\"lat\":\"a\tb\"}",
+            r#"{"lat":1}{"lat":2}"#,
+            r#"{'lat':1}"#,
+            r#"{lat:1}"#,
+            r#"[1,2"#,
+            r#"{"lat":tru}"#,
+            r#"{"lat":1.}"#,
+        ] {
+            assert_eq!(redact(broken.as_bytes(), &paths(&["lat"])), Redacted::Unreadable, "{broken}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_read_as_deep_as_serde_json_reads_it_and_no_deeper() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(redact(nested(MAX_DEPTH).as_bytes(), &paths(&["lat"])), Redacted::Untouched);
+        assert!(serde_json::from_str::<serde_json::Value>(&nested(MAX_DEPTH)).is_ok());
+        assert!(serde_json::from_str::<serde_json::Value>(&nested(MAX_DEPTH + 1)).is_err());
+        assert_eq!(redact(nested(MAX_DEPTH + 1).as_bytes(), &paths(&["lat"])), Redacted::Unreadable);
+        assert_eq!(redact(nested(100_000).as_bytes(), &paths(&["lat"])), Redacted::Unreadable, "and costs no stack");
     }
 }
