@@ -6,6 +6,10 @@
 //! one of its commas, so the result is still JSON. Field names match ASCII-case-insensitively
 //! at every level of a path (firmware varies the case) and after JSON escapes are decoded
 //! (`"l\u0061t"` is `lat`); every duplicate of a matching key goes.
+//!
+//! Cheap firmware wraps JSON in a string (`{"msg":"{\"lat\":5}"}`): a string value that is
+//! itself a JSON text is redacted too, every path applying from its top, and written back as a
+//! JSON string, down to [`MAX_EMBEDDED`] strings deep.
 
 use std::borrow::Cow;
 
@@ -42,6 +46,8 @@ struct Refused;
 /// The paths a person chose, and which of them the payload held.
 struct Rules<'p> {
     paths: &'p [String],
+    /// The last level of each path: the name a field holding it must have.
+    names: Vec<&'p str>,
     removed: Vec<bool>,
 }
 
@@ -63,7 +69,8 @@ enum Step {
 
 impl<'p> Rules<'p> {
     fn new(paths: &'p [String]) -> Self {
-        Self { paths, removed: vec![false; paths.len()] }
+        let names = paths.iter().map(|p| p.rsplit('.').next().unwrap_or(p)).collect();
+        Self { paths, names, removed: vec![false; paths.len()] }
     }
 
     /// The paths removed, in the order the person has them.
@@ -90,6 +97,35 @@ impl<'p> Rules<'p> {
         }
     }
 
+    /// Whether a text may hold a redacted field: one of the names is in it in some case, or an
+    /// escape that could spell one.
+    fn may_hold(&self, text: &str) -> bool {
+        text.contains('\\') || self.names.iter().any(|name| contains_ignoring_case(text.as_bytes(), name.as_bytes()))
+    }
+
+    /// A JSON text found in a string value `embedded` strings deep, rewritten if it held a
+    /// redacted field.
+    fn embedded(&mut self, text: &str, cursors: &[Cursor], depth: usize, embedded: usize) -> Result<Option<String>, Fail> {
+        let object_or_array = looks_like_json(text);
+        if !(object_or_array || text.trim_start_matches(JSON_SPACE).starts_with('"')) || !self.may_hold(text) {
+            return Ok(None);
+        }
+        if embedded > MAX_EMBEDDED {
+            return Err(Fail::Refused);
+        }
+        let before = self.removed.clone();
+        match Json::document(text, cursors, self, depth, embedded) {
+            // Damaged JSON that may hold a field: no reader can be sure what it holds.
+            Err(Fail::Broken) if object_or_array => Err(Fail::Refused),
+            // Text that merely starts with a quote is not JSON: a sentence, kept as it is.
+            Err(Fail::Broken) => {
+                self.removed = before;
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
     /// The payload, rewritten if it held a redacted field.
     fn payload(&mut self, payload: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
         // A byte-order mark: some readers (Python's) accept it, serde_json does not.
@@ -99,11 +135,11 @@ impl<'p> Rules<'p> {
         };
         let Ok(text) = std::str::from_utf8(body) else { return Ok(None) };
         let starts = self.starts();
-        match Json::document(text, &starts, self) {
+        match Json::document(text, &starts, self, 0, 0) {
             Ok(None) => Ok(None),
             Ok(Some(rewritten)) => Ok(Some([if bom { &b"\xEF\xBB\xBF"[..] } else { b"" }, rewritten.as_bytes()].concat())),
-            Err(_) if looks_like_json(text) => Err(Refused),
-            Err(_) => Ok(None),
+            Err(Fail::Broken) if !looks_like_json(text) => Ok(None),
+            Err(_) => Err(Refused),
         }
     }
 }
@@ -120,9 +156,19 @@ const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 /// nesting is refused rather than followed down the broker thread's stack.
 const MAX_DEPTH: usize = 127;
 
-/// Why a text was not read as JSON.
+/// How many strings deep the scanner looks for JSON in a string value (`{"msg":"{\"lat\":5}"}`
+/// is one): firmware wraps JSON in a string, rarely twice. Deeper than this, a string that may
+/// hold a field is refused.
+const MAX_EMBEDDED: usize = 4;
+
+/// Why a JSON text was not rewritten.
 #[derive(Debug)]
-struct Broken;
+enum Fail {
+    /// It is not JSON (strictly, by RFC 8259).
+    Broken,
+    /// It is, but a string in it may hold a redacted field and cannot be read.
+    Refused,
+}
 
 /// A strict JSON scanner over one text that rewrites only what lies on a redacted path.
 struct Json<'t, 'r, 'p> {
@@ -131,6 +177,10 @@ struct Json<'t, 'r, 'p> {
     /// Objects and arrays open around `pos`.
     depth: usize,
     rules: &'r mut Rules<'p>,
+    /// How many string values this text is inside.
+    embedded: usize,
+    /// False inside a member that goes: what its strings hold goes with it.
+    inspect: bool,
 }
 
 /// One member of an object as it stands in the text, and what becomes of it.
@@ -149,12 +199,20 @@ enum Fate {
 
 impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
     /// Reads `text` as one JSON value; returns the rewritten text if a member on a path went.
-    fn document(text: &'t str, cursors: &[Cursor], rules: &'r mut Rules<'p>) -> Result<Option<String>, Broken> {
-        let mut json = Json { text, pos: 0, depth: 0, rules };
+    /// `depth` counts what is open around the string the text came from, so that nesting is
+    /// bounded across strings too.
+    fn document(
+        text: &'t str,
+        cursors: &[Cursor],
+        rules: &'r mut Rules<'p>,
+        depth: usize,
+        embedded: usize,
+    ) -> Result<Option<String>, Fail> {
+        let mut json = Json { text, pos: 0, depth, rules, embedded, inspect: true };
         let rewritten = json.value(cursors)?;
         json.space();
         if json.pos != text.len() {
-            return Err(Broken);
+            return Err(Fail::Broken);
         }
         Ok(rewritten.map(|value| format!("{}{value}{}", &text[..json_start(text)], &text[json_end(text)..])))
     }
@@ -169,34 +227,53 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
         }
     }
 
-    fn expect(&mut self, byte: u8) -> Result<(), Broken> {
+    fn expect(&mut self, byte: u8) -> Result<(), Fail> {
         self.space();
         if self.peek() != Some(byte) {
-            return Err(Broken);
+            return Err(Fail::Broken);
         }
         self.pos += 1;
         Ok(())
     }
 
     /// One value at `pos` (after any space); its replacement if anything in it went.
-    fn value(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Broken> {
+    fn value(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Fail> {
         self.space();
         match self.peek() {
             Some(b'{') => self.object(cursors),
             Some(b'[') => self.array(cursors),
-            Some(b'"') => self.string().map(|_| None),
+            Some(b'"') => {
+                let s = self.string()?;
+                self.string_value(s, cursors)
+            }
             Some(b't') => self.literal("true"),
             Some(b'f') => self.literal("false"),
             Some(b'n') => self.literal("null"),
             Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(Broken),
+            _ => Err(Fail::Broken),
         }
     }
 
-    fn open(&mut self) -> Result<usize, Broken> {
+    /// A string value that is itself a JSON text is redacted as one: every path applies from
+    /// its top, and those on the way here go on inside it (`msg.lat` in `{"msg":"{\"lat\":1}"}`).
+    fn string_value(&mut self, s: Str, cursors: &[Cursor]) -> Result<Option<String>, Fail> {
+        // Without an escape a string holds no quote, so no key, so no field.
+        if !s.escaped || !self.inspect {
+            return Ok(None);
+        }
+        let inner = self.decode(s)?;
+        let mut all = self.rules.starts();
+        all.extend(cursors.iter().filter(|c| c.at > 0));
+        match self.rules.embedded(&inner, &all, self.depth, self.embedded + 1)? {
+            None => Ok(None),
+            Some(rewritten) => serde_json::to_string(&rewritten).map(Some).map_err(|_| Fail::Refused),
+        }
+    }
+
+    fn open(&mut self) -> Result<usize, Fail> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Broken);
+            return Err(Fail::Broken);
         }
         let open = self.pos;
         self.pos += 1;
@@ -204,7 +281,7 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
         Ok(open)
     }
 
-    fn object(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Broken> {
+    fn object(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Fail> {
         let open = self.open()?;
         let mut members: Vec<Member> = Vec::new();
         let close = loop {
@@ -214,7 +291,7 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
             self.space();
             let start = self.pos;
             if self.peek() != Some(b'"') {
-                return Err(Broken);
+                return Err(Fail::Broken);
             }
             let key = self.string()?;
             self.expect(b':')?;
@@ -236,7 +313,11 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
             self.space();
             let value_start = self.pos;
             // A member that goes is still read: what follows it must be JSON all the same.
-            let replaced = self.value(if remove { &[] } else { &inner })?;
+            let inspect = self.inspect;
+            self.inspect = inspect && !remove;
+            let replaced = self.value(if remove { &[] } else { &inner });
+            self.inspect = inspect;
+            let replaced = replaced?;
             let fate = match replaced {
                 _ if remove => Fate::Remove,
                 Some(value) => Fate::Replace(value),
@@ -247,7 +328,7 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => break self.pos,
-                _ => return Err(Broken),
+                _ => return Err(Fail::Broken),
             }
         };
         self.pos += 1;
@@ -285,7 +366,7 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
     }
 
     /// Arrays on a path are looked through: the path applies to each element.
-    fn array(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Broken> {
+    fn array(&mut self, cursors: &[Cursor]) -> Result<Option<String>, Fail> {
         let open = self.open()?;
         let mut replaced: Vec<(usize, usize, String)> = Vec::new();
         let mut first = true;
@@ -303,7 +384,7 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b']') => break self.pos,
-                _ => return Err(Broken),
+                _ => return Err(Fail::Broken),
             }
         };
         self.pos += 1;
@@ -324,7 +405,7 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
 
     /// A string at `pos` (on its opening quote); the span of its content and whether it has
     /// escapes. Strict: no control characters, known escapes only, surrogates in pairs.
-    fn string(&mut self) -> Result<Str, Broken> {
+    fn string(&mut self) -> Result<Str, Fail> {
         let bytes = self.text.as_bytes();
         self.pos += 1;
         let start = self.pos;
@@ -339,13 +420,13 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
                     escaped = true;
                     self.escape()?;
                 }
-                Some(0..=0x1F) | None => return Err(Broken),
+                Some(0..=0x1F) | None => return Err(Fail::Broken),
                 Some(_) => self.pos += 1,
             }
         }
     }
 
-    fn escape(&mut self) -> Result<(), Broken> {
+    fn escape(&mut self) -> Result<(), Fail> {
         match self.text.as_bytes().get(self.pos + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
                 self.pos += 2;
@@ -358,52 +439,52 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
                     0xD800..=0xDBFF if self.text.as_bytes().get(self.pos..self.pos + 2) == Some(b"\\u") => {
                         let low = self.hex4(self.pos + 2)?;
                         if !(0xDC00..=0xDFFF).contains(&low) {
-                            return Err(Broken);
+                            return Err(Fail::Broken);
                         }
                         self.pos += 6;
                         Ok(())
                     }
-                    0xD800..=0xDFFF => Err(Broken),
+                    0xD800..=0xDFFF => Err(Fail::Broken),
                     _ => Ok(()),
                 }
             }
-            _ => Err(Broken),
+            _ => Err(Fail::Broken),
         }
     }
 
-    fn hex4(&self, at: usize) -> Result<u16, Broken> {
-        let digits = self.text.get(at..at + 4).ok_or(Broken)?;
+    fn hex4(&self, at: usize) -> Result<u16, Fail> {
+        let digits = self.text.get(at..at + 4).ok_or(Fail::Broken)?;
         if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Broken);
+            return Err(Fail::Broken);
         }
-        u16::from_str_radix(digits, 16).map_err(|_| Broken)
+        u16::from_str_radix(digits, 16).map_err(|_| Fail::Broken)
     }
 
     /// A string's content with its escapes decoded, as serde_json decodes it.
-    fn decode(&self, s: Str) -> Result<Cow<'t, str>, Broken> {
+    fn decode(&self, s: Str) -> Result<Cow<'t, str>, Fail> {
         if !s.escaped {
             return Ok(Cow::Borrowed(&self.text[s.start..s.end]));
         }
-        serde_json::from_str::<String>(&self.text[s.start - 1..=s.end]).map(Cow::Owned).map_err(|_| Broken)
+        serde_json::from_str::<String>(&self.text[s.start - 1..=s.end]).map(Cow::Owned).map_err(|_| Fail::Broken)
     }
 
-    fn literal(&mut self, word: &str) -> Result<Option<String>, Broken> {
+    fn literal(&mut self, word: &str) -> Result<Option<String>, Fail> {
         if !self.text[self.pos..].starts_with(word) {
-            return Err(Broken);
+            return Err(Fail::Broken);
         }
         self.pos += word.len();
         Ok(None)
     }
 
     /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`, never parsed: its digits are copied.
-    fn number(&mut self) -> Result<Option<String>, Broken> {
+    fn number(&mut self) -> Result<Option<String>, Fail> {
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
         match self.peek() {
             Some(b'0') => self.pos += 1,
             Some(b'1'..=b'9') => self.digits(),
-            _ => return Err(Broken),
+            _ => return Err(Fail::Broken),
         }
         if self.peek() == Some(b'.') {
             self.pos += 1;
@@ -425,11 +506,18 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
         }
     }
 
-    fn some_digits(&mut self) -> Result<(), Broken> {
+    fn some_digits(&mut self) -> Result<(), Fail> {
         let from = self.pos;
         self.digits();
-        if self.pos == from { Err(Broken) } else { Ok(()) }
+        if self.pos == from { Err(Fail::Broken) } else { Ok(()) }
     }
+}
+
+/// Whether `needle` is in `haystack`, ASCII letters in any case.
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some(first) = needle.first() else { return true };
+    haystack.len() >= needle.len()
+        && haystack.windows(needle.len()).any(|w| w[0].eq_ignore_ascii_case(first) && w.eq_ignore_ascii_case(needle))
 }
 
 /// Where a JSON text's value begins and ends, past the space around it.
@@ -522,6 +610,46 @@ mod tests {
     fn arrays_on_the_way_are_looked_through_at_any_depth() {
         let (out, _) = rewritten(br#"{"fixes":[[{"lat":1,"id":"a"}],{"lat":2}],"lat":3}"#, &["fixes.lat"]);
         assert_eq!(out, r#"{"fixes":[[{"id":"a"}],{}],"lat":3}"#);
+    }
+
+    /// `text` as a JSON string, `times` over.
+    fn stringified(text: &str, times: usize) -> String {
+        (0..times).fold(text.to_owned(), |s, _| serde_json::to_string(&s).expect("a string"))
+    }
+
+    #[test]
+    fn json_inside_a_string_value_is_redacted_and_stays_a_string() {
+        let (out, removed) = rewritten(br#"{"msg":"{\"lat\":52.37,\"lon\":4.89}","t":1}"#, &["lat"]);
+        assert_eq!((out.as_str(), removed), (r#"{"msg":"{\"lon\":4.89}","t":1}"#, vec!["lat".to_owned()]));
+        let (out, _) = rewritten(br#"{"msg":"[{\"LAT\":1},{\"lon\":2}]"}"#, &["lat"]);
+        assert_eq!(out, r#"{"msg":"[{},{\"lon\":2}]"}"#, "arrays too");
+        let (out, _) = rewritten(br#"{"Wifi":"{\"SSId\":\"HomeNet\",\"RSSI\":78}"}"#, &["Wifi.SSId"]);
+        assert_eq!(out, r#"{"Wifi":"{\"RSSI\":78}"}"#, "a path goes on into the string on its way");
+        let (out, _) = rewritten(stringified(r#"{"lat":1,"lon":2}"#, 1).as_bytes(), &["lat"]);
+        assert_eq!(out, stringified(r#"{"lon":2}"#, 1), "the whole payload a string");
+        let (out, _) = rewritten(stringified(r#"{"lat":1,"lon":2}"#, 2).as_bytes(), &["lat"]);
+        assert_eq!(out, stringified(r#"{"lon":2}"#, 2), "stringified twice");
+        // A member that goes takes its strings along, whatever they hold.
+        let (out, _) = rewritten(br#"{"lat":"{\"lat\":","lon":2}"#, &["lat"]);
+        assert_eq!(out, r#"{"lon":2}"#);
+    }
+
+    #[test]
+    fn json_inside_strings_is_followed_a_bounded_number_of_strings_deep() {
+        let deep = |times: usize| format!(r#"{{"m":{}}}"#, stringified(r#"{"lat":1}"#, times));
+        let (out, _) = rewritten(deep(MAX_EMBEDDED).as_bytes(), &["lat"]);
+        assert_eq!(out, format!(r#"{{"m":{}}}"#, stringified("{}", MAX_EMBEDDED)));
+        assert_eq!(redact(deep(MAX_EMBEDDED + 1).as_bytes(), &paths(&["lat"])), Redacted::Unreadable, "deeper may hold it: refused");
+        assert_eq!(redact(deep(MAX_EMBEDDED + 1).as_bytes(), &paths(&["lon"])), Redacted::Untouched, "unless no name is in it");
+    }
+
+    #[test]
+    fn a_string_holding_damaged_json_with_a_redacted_name_is_refused_and_prose_is_not() {
+        assert_eq!(redact(br#"{"msg":"{\"lat\":52.37,"}"#, &paths(&["lat"])), Redacted::Unreadable);
+        assert_eq!(redact(br#"{"msg":"{\"lon\":4.89,"}"#, &paths(&["lat"])), Redacted::Untouched, "no lat in it");
+        for prose in [r#"{"msg":"\"lat\" is lost"}"#, r#"{"msg":"lat is lost\n"}"#] {
+            assert_eq!(redact(prose.as_bytes(), &paths(&["lat"])), Redacted::Untouched, "{prose}");
+        }
     }
 
     #[test]
