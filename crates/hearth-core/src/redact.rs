@@ -1,34 +1,47 @@
-//! Removing the fields a person chose to redact from a device's messages.
+//! Removing the fields a person chose to redact from a device's messages (`lat`, `Wifi.SSId`),
+//! before the broker stores or delivers them.
 //!
-//! A JSON payload is read strictly (RFC 8259) by a small scanner that records where each member
-//! of an object starts and ends; a rewrite copies every byte that is not a removed member as it
-//! came (numbers keep their digits, spacing and key order stay) and drops a removed member with
-//! one of its commas, so the result is still JSON. Field names match ASCII-case-insensitively
-//! at every level of a path (firmware varies the case) and after JSON escapes are decoded
-//! (`"l\u0061t"` is `lat`); every duplicate of a matching key goes.
+//! The rule: **what may hold a redacted field and cannot be read is refused.** In order:
+//! 1. Layers are peeled: the text encoding, by byte-order mark or by the NULs of UTF-16 and
+//!    UTF-32 around ASCII ([`layer`]).
+//! 2. JSON is rewritten structurally ([`json`]): every byte that is not a removed member stays
+//!    as it came; names match in any ASCII case at every level and through escapes; JSON in a
+//!    string value is redacted too. JSON that is damaged (or nested absurdly deep) while it
+//!    looks like JSON is refused.
+//! 3. Anything else: a compression format Hearth cannot read (zstd, bzip2, xz, lz4, zip...) is
+//!    refused; a whole picture (JPEG, PNG, GIF, WebP) goes untouched, having no named fields;
+//!    any other payload is refused if a redacted name (a path's last level) stands in it as a
+//!    word in any case, as it came, with NULs removed (UTF-16 without a mark, JSON behind a
+//!    leading NUL or other junk) or with `\u` and `%` escapes decoded. Bytes that are not UTF-8
+//!    count any occurrence, even inside a longer run: a CBOR key `lat` is written `clat`. Plain
+//!    values (`ON`, `21.5`) go untouched.
 //!
-//! Cheap firmware wraps JSON in a string (`{"msg":"{\"lat\":5}"}`): a string value that is
-//! itself a JSON text is redacted too, every path applying from its top, and written back as a
-//! JSON string, down to [`MAX_EMBEDDED`] strings deep.
+//! A rewrite is put back into the payload's layers (same encoding, same byte-order mark) so
+//! that subscribers read it as before.
 
 mod json;
 
+mod layer;
+
 use json::{Fail, Json, looks_like_json};
+use layer::{Encoding, Format};
+use std::borrow::Cow;
 
 /// What redaction made of a payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redacted {
-    /// Nothing to remove: it held none of the fields, or is not JSON (text, a picture).
+    /// Nothing to remove: it held none of the fields, or cannot hold one (a plain value, a
+    /// picture).
     Untouched,
     /// The new payload, and the paths removed (as the person wrote them).
     Rewritten(Vec<u8>, Vec<String>),
-    /// It looks like JSON but cannot be read (cut short, nested too deep): whether it holds a
-    /// redacted field cannot be told, so it must not go out.
+    /// It may hold a redacted field and cannot be read (JSON cut short or nested too deep,
+    /// a name in text that is not JSON, a compression Hearth cannot read): it must not go out.
     Unreadable,
 }
 
-/// Removes the fields at `paths` (`Wifi.SSId`, `lat`) from a JSON payload, in every element of
-/// the arrays on the way (`[{"lat": ...}, ...]`).
+/// Removes the fields at `paths` (`Wifi.SSId`, `lat`) from a payload, in every element of the
+/// arrays on the way (`[{"lat": ...}, ...]`), or refuses it by the rule above.
 pub fn redact(payload: &[u8], paths: &[String]) -> Redacted {
     if paths.is_empty() {
         return Redacted::Untouched;
@@ -107,20 +120,119 @@ impl<'p> Rules<'p> {
 
     /// The payload, rewritten if it held a redacted field.
     fn payload(&mut self, payload: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
-        // A byte-order mark: some readers (Python's) accept it, serde_json does not.
-        let (bom, body) = match payload.strip_prefix(b"\xEF\xBB\xBF") {
-            Some(body) => (true, body),
-            None => (false, payload),
+        match layer::format(payload) {
+            Some(Format::Sealed) => return Err(Refused),
+            Some(Format::Picture) => return Ok(None),
+            None => {}
+        }
+        let Some((encoding, text)) = Encoding::read(payload) else {
+            self.loose(payload)?;
+            return Ok(None);
         };
-        let Ok(text) = std::str::from_utf8(body) else { return Ok(None) };
-        let starts = self.starts();
-        match Json::document(text, &starts, self, 0, 0) {
-            Ok(None) => Ok(None),
-            Ok(Some(rewritten)) => Ok(Some([if bom { &b"\xEF\xBB\xBF"[..] } else { b"" }, rewritten.as_bytes()].concat())),
-            Err(Fail::Broken) if !looks_like_json(text) => Ok(None),
-            Err(_) => Err(Refused),
+        match self.text(&text)? {
+            Read::Rewritten(rewritten) => Ok(Some(encoding.write(&rewritten))),
+            Read::Kept => Ok(None),
+            Read::Loose => {
+                // Also as it came: a reader that takes UTF-16 for ASCII between NULs sees that.
+                if !matches!(encoding, Encoding::Utf8 { .. }) {
+                    self.loose(payload)?;
+                }
+                Ok(None)
+            }
         }
     }
+
+    /// A payload's text: JSON, or anything else.
+    fn text(&mut self, text: &str) -> Result<Read, Refused> {
+        let object_or_array = looks_like_json(text);
+        // Escapes a lenient reader decodes may spell a name; so may a name cut by NULs.
+        let spaced_name = self.names.iter().any(|n| n.contains(' '));
+        let may_hold = self.may_hold(text) || text.contains(['%', '\0']) || (spaced_name && text.contains('+'));
+        if !object_or_array && !may_hold {
+            return Ok(Read::Loose);
+        }
+        // Without a name in it, JSON is only checked for being JSON.
+        let cursors = if may_hold { self.starts() } else { Vec::new() };
+        let before = self.removed.clone();
+        match Json::document(text, &cursors, self, 0, 0) {
+            Ok(Some(rewritten)) => return Ok(Read::Rewritten(rewritten)),
+            Ok(None) => return Ok(Read::Kept),
+            Err(Fail::Broken) if !object_or_array => self.removed = before,
+            Err(_) => return Err(Refused),
+        }
+        self.loose(text.as_bytes())?;
+        Ok(Read::Loose)
+    }
+
+    /// Refuses what is neither JSON nor a picture if a redacted name is in it (see the rule).
+    fn loose(&self, bytes: &[u8]) -> Result<(), Refused> {
+        let names = || self.names.iter().filter(|n| !n.is_empty()).map(|n| n.as_bytes());
+        let stripped: Cow<'_, [u8]> =
+            if bytes.contains(&0) { Cow::Owned(bytes.iter().copied().filter(|b| *b != 0).collect()) } else { Cow::Borrowed(bytes) };
+        let text = std::str::from_utf8(&stripped).is_ok();
+        let holds = |view: &[u8]| names().any(|name| if text { contains_word(view, name) } else { contains_ignoring_case(view, name) });
+        let escaped = stripped.iter().any(|b| matches!(b, b'\\' | b'%' | b'+'));
+        if holds(bytes) || holds(&stripped) || (escaped && holds(&unescaped(&stripped))) { Err(Refused) } else { Ok(()) }
+    }
+}
+
+/// What a payload's text turned out to be.
+enum Read {
+    /// JSON that held a redacted field, without it.
+    Rewritten(String),
+    /// JSON without a redacted field.
+    Kept,
+    /// Something else, without a redacted name in it.
+    Loose,
+}
+
+/// `bytes` with JSON's `\uXXXX` and a URL's `%XX` and `+` escapes decoded, for looking for names
+/// that a lenient reader would find.
+fn unescaped(bytes: &[u8]) -> Vec<u8> {
+    let hex = |digits: Option<&[u8]>| digits.and_then(|d| std::str::from_utf8(d).ok()).and_then(|d| u32::from_str_radix(d, 16).ok());
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' if bytes.get(i + 1) == Some(&b'u') => {
+                if let Some(c) = hex(bytes.get(i + 2..i + 6)).and_then(char::from_u32) {
+                    out.extend(c.encode_utf8(&mut [0; 4]).as_bytes());
+                    i += 6;
+                    continue;
+                }
+            }
+            b'%' => {
+                if let Some(byte) = hex(bytes.get(i + 1..i + 3)).and_then(|n| u8::try_from(n).ok()) {
+                    out.push(byte);
+                    i += 3;
+                    continue;
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+/// Whether `word` stands in `text` on its own, ASCII letters in any case: not inside a longer
+/// word (`plate` does not hold `lat`), `_` counting as a letter as it does in field names.
+fn contains_word(text: &[u8], word: &[u8]) -> bool {
+    let letter = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let (Some(&first), Some(&last)) = (word.first(), word.last()) else { return false };
+    let n = word.len();
+    text.len() >= n
+        && (0..=text.len() - n).any(|i| {
+            text[i..i + n].eq_ignore_ascii_case(word)
+                && (i == 0 || !letter(first) || !letter(text[i - 1]))
+                && (i + n == text.len() || !letter(last) || !letter(text[i + n]))
+        })
 }
 
 /// Whether `needle` is in `haystack`, ASCII letters in any case.
@@ -139,18 +251,93 @@ mod testing {
         list.iter().map(|p| (*p).to_owned()).collect()
     }
 
-    /// The rewritten payload as text, and the paths removed; panics on any other outcome.
-    pub(crate) fn rewritten(payload: &[u8], list: &[&str]) -> (String, Vec<String>) {
+    /// The rewritten payload, and the paths removed; panics on any other outcome.
+    pub(crate) fn rewritten_bytes(payload: &[u8], list: &[&str]) -> (Vec<u8>, Vec<String>) {
         match redact(payload, &paths(list)) {
-            Redacted::Rewritten(out, removed) => (String::from_utf8_lossy(&out).into_owned(), removed),
+            Redacted::Rewritten(out, removed) => (out, removed),
             other => panic!("{:?} was not rewritten but {other:?}", String::from_utf8_lossy(payload)),
         }
+    }
+
+    /// The same, the payload as text.
+    pub(crate) fn rewritten(payload: &[u8], list: &[&str]) -> (String, Vec<String>) {
+        let (out, removed) = rewritten_bytes(payload, list);
+        (String::from_utf8_lossy(&out).into_owned(), removed)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testing::rewritten;
+    use super::testing::{paths, rewritten, rewritten_bytes};
+    use super::*;
+
+    const OWNTRACKS: &str =
+        r#"{"_type":"location","acc":10,"alt":5,"batt":80,"lat":52.3702,"lon":4.8952,"tid":"ph","tst":1714567890,"vel":0}"#;
+    const OWNTRACKS_WITHOUT_LAT: &str =
+        r#"{"_type":"location","acc":10,"alt":5,"batt":80,"lon":4.8952,"tid":"ph","tst":1714567890,"vel":0}"#;
+
+    fn outcome(payload: &[u8], list: &[&str]) -> Redacted {
+        redact(payload, &paths(list))
+    }
+
+    #[test]
+    fn a_location_in_utf16_or_utf32_loses_its_lat_and_keeps_its_encoding_and_mark() {
+        for encoding in Encoding::ALL {
+            let (out, removed) = rewritten_bytes(&encoding.write(OWNTRACKS), &["lat"]);
+            assert_eq!(out, encoding.write(OWNTRACKS_WITHOUT_LAT), "{encoding:?}");
+            assert_eq!(removed, ["lat"]);
+            assert_eq!(outcome(&encoding.write(OWNTRACKS), &["Wifi.SSId"]), Redacted::Untouched, "{encoding:?}");
+        }
+    }
+
+    #[test]
+    fn json_behind_a_nul_or_other_junk_is_refused_when_a_name_is_in_it() {
+        for junk in [&b"\x00"[..], b"\x00\x00", b"xx", b"\x01\x02 ", b"OK ", b"\xC3\x28"] {
+            let payload = [junk, br#"{"LAT":52.37,"lon":4.89}"#].concat();
+            assert_eq!(outcome(&payload, &["lat"]), Redacted::Unreadable, "{payload:?}");
+            let payload = [junk, br#"{"l\u0061t":52.37}"#].concat();
+            assert_eq!(outcome(&payload, &["lat"]), Redacted::Unreadable, "escaped: {payload:?}");
+            let payload = [junk, br#"{"lon":4.89}"#].concat();
+            assert_eq!(outcome(&payload, &["lat"]), Redacted::Untouched, "{payload:?}");
+        }
+        let cut_utf16 = &Encoding::Utf16 { big_endian: false, bom: false }.write(OWNTRACKS)[..41];
+        assert_eq!(outcome(cut_utf16, &["lat"]), Redacted::Unreadable, "UTF-16 cut at an odd byte");
+    }
+
+    #[test]
+    fn cbor_and_messagepack_keys_are_found_even_glued_to_their_length() {
+        // {"lat": 52.37, "lon": 4.89} in CBOR: text string "lat" is the byte `c` then `lat`.
+        let cbor = b"\xA2\x63lat\xFB\x40\x4A\x2F\x5C\x28\xF5\xC2\x8F\x63lon\xFB\x40\x13\x8F\x5C\x28\xF5\xC2\x8F";
+        assert_eq!(outcome(cbor, &["lat"]), Redacted::Unreadable);
+        assert_eq!(outcome(cbor, &["LAT"]), Redacted::Unreadable);
+        assert_eq!(outcome(cbor, &["Wifi.SSId"]), Redacted::Untouched);
+        let msgpack = b"\x82\xA3lat\xCB\x40\x4A\x2F\x5C\x28\xF5\xC2\x8F\xA3lon\xCB\x40\x13\x8F\x5C\x28\xF5\xC2\x8F";
+        assert_eq!(outcome(msgpack, &["lat"]), Redacted::Unreadable);
+        assert_eq!(outcome(b"\xA1\x63l\x00a\x00t\x01", &["lat"]), Redacted::Unreadable, "NULs in between");
+    }
+
+    #[test]
+    fn plain_text_goes_untouched_unless_a_redacted_name_stands_in_it() {
+        for plain in ["ON", "21.5", "Online", "plate AB-123", "latitude 52.37", "gps_lat=", "", " "] {
+            assert_eq!(outcome(plain.as_bytes(), &["lat"]), Redacted::Untouched, "{plain}");
+        }
+        for named in ["lat 52.37", "LAT: 52.37", "pos(lat)=52", "<lat>52.37</lat>", "l%61t: 52", "lat"] {
+            assert_eq!(outcome(named.as_bytes(), &["lat"]), Redacted::Unreadable, "{named}");
+        }
+        assert_eq!(outcome(b"SSId: HomeNet", &["Wifi.SSId"]), Redacted::Unreadable, "a path's last level is its name");
+    }
+
+    #[test]
+    fn compression_hearth_cannot_read_is_refused_and_whole_pictures_go_untouched() {
+        for sealed in [&b"\x28\xB5\x2F\xFD\x20\x09\x49\x00"[..], b"BZh91AY&SY", b"\xFD7zXZ\x00\x00", b"\x04\x22\x4D\x18\x64\x40"] {
+            assert_eq!(outcome(sealed, &["lat"]), Redacted::Unreadable, "{sealed:?}");
+        }
+        // A camera snapshot may hold `lat` by chance among its bytes: it has no fields.
+        let jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 ..lat.. \xFF\xD9";
+        assert_eq!(outcome(jpeg, &["lat"]), Redacted::Untouched);
+        let smuggled = [&jpeg[..], br#"{"lat":52.37}"#].concat();
+        assert_eq!(outcome(&smuggled, &["lat"]), Redacted::Unreadable, "not a picture once text follows its end");
+    }
 
     const TASMOTA_STATE: &str = r#"{"Time":"2024-05-01T12:00:00","Uptime":"0T01:00:00","UptimeSec":3600,"Heap":25,"SleepMode":"Dynamic","Sleep":50,"LoadAvg":19,"MqttCount":1,"POWER":"ON","Wifi":{"AP":1,"SSId":"HomeNet","BSSId":"AA:BB:CC:DD:EE:FF","Channel":6,"Mode":"11n","RSSI":78,"Signal":-61,"LinkCount":1,"Downtime":"0T00:00:03"}}"#;
 
