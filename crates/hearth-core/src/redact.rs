@@ -2,29 +2,32 @@
 //! before the broker stores or delivers them.
 //!
 //! The rule: **what may hold a redacted field and cannot be read is refused.** In order:
-//! 1. Layers are peeled: the text encoding, by byte-order mark or by the NULs of UTF-16 and
-//!    UTF-32 around ASCII ([`layer`]).
+//! 1. Layers are peeled ([`layer`]): gzip (every member) and zlib, up to [`MAX_LAYERS`] deep
+//!    and inflating to at most 4 MiB each (a zip bomb is refused at that size, never inflated
+//!    whole); damaged gzip is refused, as is damaged zlib whose start names a field; then the
+//!    text encoding, by byte-order mark or by the NULs of UTF-16 and UTF-32 around ASCII.
 //! 2. JSON is rewritten structurally ([`json`]): every byte that is not a removed member stays
 //!    as it came; names match in any ASCII case at every level and through escapes; JSON in a
 //!    string value is redacted too. JSON that is damaged (or nested absurdly deep) while it
 //!    looks like JSON is refused.
 //! 3. Anything else: a compression format Hearth cannot read (zstd, bzip2, xz, lz4, zip...) is
 //!    refused; a whole picture (JPEG, PNG, GIF, WebP) goes untouched, having no named fields;
+//!    binary that inflates whole as raw deflate is looked at inflated too;
 //!    any other payload is refused if a redacted name (a path's last level) stands in it as a
 //!    word in any case, as it came, with NULs removed (UTF-16 without a mark, JSON behind a
 //!    leading NUL or other junk) or with `\u` and `%` escapes decoded. Bytes that are not UTF-8
 //!    count any occurrence, even inside a longer run: a CBOR key `lat` is written `clat`. Plain
 //!    values (`ON`, `21.5`) go untouched.
 //!
-//! A rewrite is put back into the payload's layers (same encoding, same byte-order mark) so
-//! that subscribers read it as before.
+//! A rewrite is put back into the payload's layers (same encoding, same byte-order mark, then
+//! compressed again the same way) so that subscribers read it as before.
 
 mod json;
 
 mod layer;
 
 use json::{Fail, Json, looks_like_json};
-use layer::{Encoding, Format};
+use layer::{Compression, Encoding, Format, Inflated};
 use std::borrow::Cow;
 
 /// What redaction made of a payload.
@@ -53,6 +56,9 @@ pub fn redact(payload: &[u8], paths: &[String]) -> Redacted {
         Err(Refused) => Redacted::Unreadable,
     }
 }
+
+/// How many compressions deep a payload is read (gzip in gzip...): more is no device's doing.
+const MAX_LAYERS: usize = 3;
 
 /// A payload that may hold a redacted field and cannot be read.
 #[derive(Debug)]
@@ -120,12 +126,47 @@ impl<'p> Rules<'p> {
 
     /// The payload, rewritten if it held a redacted field.
     fn payload(&mut self, payload: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
+        let mut compressions: Vec<Compression> = Vec::new();
+        let mut bytes = Cow::Borrowed(payload);
+        loop {
+            match layer::inflate(&bytes) {
+                Inflated::No => break,
+                Inflated::Whole { compression, content, header } => {
+                    // A gzip header's file name and comment are text that a reader may show.
+                    self.loose(&header)?;
+                    if compressions.len() == MAX_LAYERS {
+                        return Err(Refused);
+                    }
+                    compressions.push(compression);
+                    bytes = Cow::Owned(content);
+                }
+                Inflated::TooBig | Inflated::Damaged { compression: Compression::Gzip, .. } => return Err(Refused),
+                // Two bytes can begin text and zlib alike (`x^`): damaged zlib is refused only
+                // when what inflated before the damage names a field, and read as it came else.
+                Inflated::Damaged { compression: Compression::Zlib, partial } => {
+                    self.loose(&partial)?;
+                    break;
+                }
+            }
+        }
+        let Some(mut rewritten) = self.plain(&bytes)? else { return Ok(None) };
+        for compression in compressions.iter().rev() {
+            rewritten = compression.compress(&rewritten).map_err(|_| Refused)?;
+        }
+        Ok(Some(rewritten))
+    }
+
+    /// A payload without compression, rewritten if it held a redacted field.
+    fn plain(&mut self, payload: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
         match layer::format(payload) {
             Some(Format::Sealed) => return Err(Refused),
             Some(Format::Picture) => return Ok(None),
             None => {}
         }
         let Some((encoding, text)) = Encoding::read(payload) else {
+            if let Some(inflated) = layer::inflate_raw(payload) {
+                self.loose(&inflated)?;
+            }
             self.loose(payload)?;
             return Ok(None);
         };
@@ -325,6 +366,67 @@ mod tests {
             assert_eq!(outcome(named.as_bytes(), &["lat"]), Redacted::Unreadable, "{named}");
         }
         assert_eq!(outcome(b"SSId: HomeNet", &["Wifi.SSId"]), Redacted::Unreadable, "a path's last level is its name");
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        Compression::Gzip.compress(bytes).expect("compressed")
+    }
+
+    fn inflated(bytes: &[u8]) -> Vec<u8> {
+        match layer::inflate(bytes) {
+            Inflated::Whole { content, .. } => content,
+            other => panic!("not inflated: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_gzip_or_zlib_location_loses_its_lat_and_goes_out_compressed_the_same_way() {
+        let (out, removed) = rewritten_bytes(&gzip(OWNTRACKS.as_bytes()), &["lat"]);
+        assert!(out.starts_with(b"\x1F\x8B\x08"), "still gzip");
+        assert_eq!((inflated(&out), removed), (OWNTRACKS_WITHOUT_LAT.as_bytes().to_vec(), vec!["lat".to_owned()]));
+        let zlib = Compression::Zlib.compress(OWNTRACKS.as_bytes()).expect("compressed");
+        let (out, _) = rewritten_bytes(&zlib, &["lat"]);
+        assert!(
+            matches!(layer::inflate(&out), Inflated::Whole { compression: Compression::Zlib, content, .. } if content == OWNTRACKS_WITHOUT_LAT.as_bytes())
+        );
+        let utf16 = Encoding::Utf16 { big_endian: false, bom: true };
+        let (out, _) = rewritten_bytes(&gzip(&gzip(&utf16.write(OWNTRACKS))), &["lat"]);
+        assert_eq!(inflated(&inflated(&out)), utf16.write(OWNTRACKS_WITHOUT_LAT), "gzip in gzip of UTF-16: every layer put back");
+        assert_eq!(outcome(&gzip(OWNTRACKS.as_bytes()), &["Wifi.SSId"]), Redacted::Untouched, "nothing to remove: as it came");
+        let second_member = [gzip(br#"{"lon":4.89}"#), gzip(br#"{"lat":52.37}"#)].concat();
+        assert_eq!(outcome(&second_member, &["lat"]), Redacted::Unreadable, "two JSON texts: not JSON, and lat in it");
+    }
+
+    #[test]
+    fn damaged_gzip_a_gzip_comment_naming_a_field_and_zip_bombs_are_refused() {
+        let cut = &gzip(OWNTRACKS.as_bytes())[..30];
+        assert_eq!(outcome(cut, &["lat"]), Redacted::Unreadable);
+        assert_eq!(outcome(&[&gzip(b"{}")[..], b"\x00"].concat(), &["lat"]), Redacted::Unreadable, "a byte after the member");
+        let mut commented = flate2::GzBuilder::new().comment("lat=52.37").write(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut commented, br#"{"lon":4.89}"#).expect("written");
+        assert_eq!(outcome(&commented.finish().expect("compressed"), &["lat"]), Redacted::Unreadable);
+        // 5 MiB of spaces around `{}`: valid JSON that inflates past the bound from 5 KB.
+        let bomb = gzip(&[b"{}".as_slice(), &vec![b' '; 5 << 20]].concat());
+        assert!(bomb.len() < 10_000);
+        assert_eq!(outcome(&bomb, &["lat"]), Redacted::Unreadable);
+        assert_eq!(outcome(&gzip(&bomb), &["lat"]), Redacted::Unreadable, "inside another gzip too");
+        let nested = (0..=MAX_LAYERS).fold(b"{}".to_vec(), |bytes, _| gzip(&bytes));
+        assert_eq!(outcome(&nested, &["lat"]), Redacted::Unreadable, "gzip in gzip beyond the bound");
+    }
+
+    #[test]
+    fn text_that_begins_like_zlib_is_read_as_text() {
+        assert_eq!(outcome(b"x^2 + 1", &["lat"]), Redacted::Untouched);
+        assert_eq!(outcome(b"x^2 lat", &["lat"]), Redacted::Unreadable);
+    }
+
+    #[test]
+    fn raw_deflate_naming_a_field_is_refused() {
+        let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut deflate, OWNTRACKS.as_bytes()).expect("written");
+        let raw = deflate.finish().expect("compressed");
+        assert_eq!(outcome(&raw, &["lat"]), Redacted::Unreadable);
+        assert_eq!(outcome(&raw, &["Wifi.SSId"]), Redacted::Untouched);
     }
 
     #[test]

@@ -1,8 +1,121 @@
-//! What a payload is wrapped in: the text encoding it is written in (peeled off before its
-//! fields are looked at, put back on a rewrite so that subscribers read it as before), and the
-//! formats its first bytes name.
+//! What a payload is wrapped in: gzip or zlib and the text encoding it is written in (peeled
+//! off before its fields are looked at, put back on a rewrite so that subscribers read it as
+//! before), and the formats its first bytes name.
 
 use std::borrow::Cow;
+use std::io::{Read, Write};
+
+/// The most a compressed payload may inflate to. Device messages inflate to a few KB; a zip
+/// bomb (a few KB that inflate to gigabytes) is refused at this size, so that it costs a broker
+/// thread this much memory and a few milliseconds, not the machine.
+pub(super) const MAX_INFLATED: usize = 4 << 20;
+
+/// A compression Hearth reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Compression {
+    Gzip,
+    Zlib,
+}
+
+/// What inflating a payload gave.
+#[derive(Debug)]
+pub(super) enum Inflated {
+    /// It is not gzip or zlib.
+    No,
+    /// The whole of it, and the text of gzip headers (file names, comments, extra fields).
+    Whole { compression: Compression, content: Vec<u8>, header: Vec<u8> },
+    /// It begins as one but is damaged (cut short, a bad checksum, trailing bytes): what
+    /// inflated before the damage, which is what a lenient reader would see.
+    Damaged { compression: Compression, partial: Vec<u8> },
+    /// It inflates beyond [`MAX_INFLATED`].
+    TooBig,
+}
+
+impl Compression {
+    /// `bytes` compressed again, for a rewrite to reach subscribers in the form they read.
+    pub(super) fn compress(self, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+        let level = flate2::Compression::default();
+        match self {
+            Self::Gzip => {
+                let mut gzip = flate2::write::GzEncoder::new(Vec::new(), level);
+                gzip.write_all(bytes)?;
+                gzip.finish()
+            }
+            Self::Zlib => {
+                let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), level);
+                zlib.write_all(bytes)?;
+                zlib.finish()
+            }
+        }
+    }
+}
+
+/// Inflates a gzip (every member, as `gunzip` does) or zlib payload, recognised by its header.
+pub(super) fn inflate(bytes: &[u8]) -> Inflated {
+    if bytes.starts_with(b"\x1F\x8B\x08") {
+        return gunzip(bytes);
+    }
+    // zlib's two header bytes: deflate with a window of at most 32 KiB, no preset dictionary,
+    // and a check that makes the pair a multiple of 31.
+    let zlib = matches!(bytes, [cmf, flg, ..] if cmf & 0x0F == 8 && cmf >> 4 <= 7 && flg & 0x20 == 0 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0);
+    if !zlib {
+        return Inflated::No;
+    }
+    let compression = Compression::Zlib;
+    let mut content = Vec::new();
+    let mut zlib = flate2::bufread::ZlibDecoder::new(bytes);
+    match bounded(&mut zlib, &mut content) {
+        Err(Stop::TooBig) => Inflated::TooBig,
+        Ok(()) if zlib.into_inner().is_empty() => Inflated::Whole { compression, content, header: Vec::new() },
+        _ => Inflated::Damaged { compression, partial: content },
+    }
+}
+
+fn gunzip(bytes: &[u8]) -> Inflated {
+    let compression = Compression::Gzip;
+    let (mut content, mut header) = (Vec::new(), Vec::new());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let mut member = flate2::bufread::GzDecoder::new(rest);
+        match bounded(&mut member, &mut content) {
+            Err(Stop::TooBig) => return Inflated::TooBig,
+            Err(Stop::Damaged) => return Inflated::Damaged { compression, partial: content },
+            Ok(()) => {}
+        }
+        if let Some(h) = member.header() {
+            for field in [h.filename(), h.comment(), h.extra()].into_iter().flatten() {
+                header.extend_from_slice(field);
+                header.push(b'\n');
+            }
+        }
+        let left = member.into_inner();
+        if left.len() >= rest.len() {
+            return Inflated::Damaged { compression, partial: content };
+        }
+        rest = left;
+    }
+    Inflated::Whole { compression, content, header }
+}
+
+/// Inflates a raw deflate stream (no header, so it cannot be told by its first bytes): the
+/// whole of it, if all of `bytes` is one.
+pub(super) fn inflate_raw(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut content = Vec::new();
+    let mut deflate = flate2::bufread::DeflateDecoder::new(bytes);
+    (bounded(&mut deflate, &mut content).is_ok() && deflate.into_inner().is_empty() && !bytes.is_empty()).then_some(content)
+}
+
+enum Stop {
+    TooBig,
+    Damaged,
+}
+
+/// Reads all of `reader` onto `out`, up to [`MAX_INFLATED`] in all.
+fn bounded(reader: &mut impl Read, out: &mut Vec<u8>) -> Result<(), Stop> {
+    let room = (MAX_INFLATED + 1).saturating_sub(out.len());
+    reader.take(u64::try_from(room).unwrap_or(u64::MAX)).read_to_end(out).map_err(|_| Stop::Damaged)?;
+    if out.len() > MAX_INFLATED { Err(Stop::TooBig) } else { Ok(()) }
+}
 
 /// How a payload's text is written, byte-order mark included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +266,21 @@ pub(super) fn format(bytes: &[u8]) -> Option<Format> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_gzip_member_is_inflated_and_nothing_after_them_is_ignored() {
+        let gzip = |text: &[u8]| Compression::Gzip.compress(text).expect("compressed");
+        let two = [gzip(b"{\"lon\":4.89}"), gzip(b"{\"lat\":52.37}")].concat();
+        assert!(matches!(inflate(&two), Inflated::Whole { content, .. } if content == b"{\"lon\":4.89}{\"lat\":52.37}"));
+        let trailing = [gzip(b"{}"), b"lat".to_vec()].concat();
+        assert!(matches!(inflate(&trailing), Inflated::Damaged { .. }), "bytes after a member are no member");
+        let cut = &gzip(b"{\"lat\":52.37}")[..20];
+        assert!(matches!(inflate(cut), Inflated::Damaged { .. }));
+        let zlib = Compression::Zlib.compress(b"{\"lat\":52.37}").expect("compressed");
+        assert!(matches!(inflate(&zlib), Inflated::Whole { compression: Compression::Zlib, .. }));
+        assert!(matches!(inflate(&[&zlib[..], b" "].concat()), Inflated::Damaged { .. }));
+        assert!(matches!(inflate(b"{\"lat\":52.37}"), Inflated::No));
+    }
 
     #[test]
     fn every_encoding_reads_back_what_it_wrote() {
