@@ -10,7 +10,10 @@
 //!    as it came; names match in any ASCII case at every level and through escapes; JSON in a
 //!    string value is redacted too. JSON that is damaged (or nested absurdly deep) while it
 //!    looks like JSON is refused.
-//! 3. Anything else: a compression format Hearth cannot read (zstd, bzip2, xz, lz4, zip...) is
+//! 3. A form body (`lat=52.37&l%61t=1`) is rewritten structurally too: a pair goes when its
+//!    decoded name is a path (`Wifi.SSId` or `Wifi[SSId]`), the other pairs stay byte for byte,
+//!    and JSON in a value is redacted like JSON in a string.
+//! 4. Anything else: a compression format Hearth cannot read (zstd, bzip2, xz, lz4, zip...) is
 //!    refused; a whole picture (JPEG, PNG, GIF, WebP) goes untouched, having no named fields;
 //!    binary that inflates whole as raw deflate is looked at inflated too;
 //!    any other payload is refused if a redacted name (a path's last level) stands in it as a
@@ -201,8 +204,44 @@ impl<'p> Rules<'p> {
             Err(Fail::Broken) if !object_or_array => self.removed = before,
             Err(_) => return Err(Refused),
         }
+        if is_form(text) {
+            return self.form(text);
+        }
         self.loose(text.as_bytes())?;
         Ok(Read::Loose)
+    }
+
+    /// A form body without the pairs that are redacted fields.
+    fn form(&mut self, text: &str) -> Result<Read, Refused> {
+        let starts = self.starts();
+        let mut kept: Vec<Cow<'_, str>> = Vec::new();
+        let mut changed = false;
+        for pair in text.split('&') {
+            let raw_name = pair.split('=').next().unwrap_or(pair);
+            let Some((name, value)) = form_urlencoded::parse(pair.as_bytes()).next() else { continue };
+            // `Wifi[SSId]`, as PHP and Rails write nesting, is the path `Wifi.SSId`.
+            let name = name.replace("[]", "").replace("][", ".").replace('[', ".").replace(']', "");
+            let (mut remove, mut inner) = (false, starts.clone());
+            for cursor in &starts {
+                match self.step(*cursor, &name) {
+                    Step::Remove => {
+                        remove = true;
+                        self.removed[cursor.path] = true;
+                    }
+                    Step::Into(next) => inner.push(next),
+                    Step::Miss => {}
+                }
+            }
+            if remove {
+                changed = true;
+            } else if let Some(rewritten) = self.embedded(value.trim(), &inner, 0, 1).map_err(|_| Refused)? {
+                changed = true;
+                kept.push(Cow::Owned(format!("{raw_name}={}", form_urlencoded::byte_serialize(rewritten.as_bytes()).collect::<String>())));
+            } else {
+                kept.push(Cow::Borrowed(pair));
+            }
+        }
+        Ok(if changed { Read::Rewritten(kept.join("&")) } else { Read::Kept })
     }
 
     /// Refuses what is neither JSON nor a picture if a redacted name is in it (see the rule).
@@ -217,11 +256,19 @@ impl<'p> Rules<'p> {
     }
 }
 
+/// Whether a text is a form body (`lat=52.37&lon=4.89`): pairs joined by `&`, each a name, `=`
+/// and a value, without spaces or controls. Nor `;`, which some readers split pairs on too: such
+/// a text is left to the loose rule.
+fn is_form(text: &str) -> bool {
+    text.split('&').all(|pair| pair.find('=').is_some_and(|i| i > 0))
+        && !text.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b';')
+}
+
 /// What a payload's text turned out to be.
 enum Read {
-    /// JSON that held a redacted field, without it.
+    /// JSON or a form that held a redacted field, without it.
     Rewritten(String),
-    /// JSON without a redacted field.
+    /// JSON or a form without a redacted field.
     Kept,
     /// Something else, without a redacted name in it.
     Loose,
@@ -362,7 +409,7 @@ mod tests {
         for plain in ["ON", "21.5", "Online", "plate AB-123", "latitude 52.37", "gps_lat=", "", " "] {
             assert_eq!(outcome(plain.as_bytes(), &["lat"]), Redacted::Untouched, "{plain}");
         }
-        for named in ["lat 52.37", "LAT: 52.37", "pos(lat)=52", "<lat>52.37</lat>", "l%61t: 52", "lat"] {
+        for named in ["lat 52.37", "LAT: 52.37", "pos(lat): 52", "<lat>52.37</lat>", "l%61t: 52", "lat"] {
             assert_eq!(outcome(named.as_bytes(), &["lat"]), Redacted::Unreadable, "{named}");
         }
         assert_eq!(outcome(b"SSId: HomeNet", &["Wifi.SSId"]), Redacted::Unreadable, "a path's last level is its name");
@@ -427,6 +474,41 @@ mod tests {
         let raw = deflate.finish().expect("compressed");
         assert_eq!(outcome(&raw, &["lat"]), Redacted::Unreadable);
         assert_eq!(outcome(&raw, &["Wifi.SSId"]), Redacted::Untouched);
+    }
+
+    #[test]
+    fn a_form_body_loses_its_redacted_pairs_and_keeps_the_others_byte_for_byte() {
+        for (form, expected) in [
+            ("lat=52.37&lon=4.89", "lon=4.89"),
+            ("lon=4.89&lat=52.37", "lon=4.89"),
+            ("lon=4.89&l%61t=52.37&acc=10", "lon=4.89&acc=10"),
+            ("LAT=1&Lat=2&lon=3&lat=", "lon=3"),
+            ("lat=1&room=K%C3%BCche+1&x=%2B", "room=K%C3%BCche+1&x=%2B"),
+            ("lat=52.37", ""),
+        ] {
+            let (out, removed) = rewritten(form.as_bytes(), &["lat"]);
+            assert_eq!((out.as_str(), removed), (expected, vec!["lat".to_owned()]), "from {form}");
+        }
+        for nested in ["Wifi.SSId=HomeNet&RSSI=78", "Wifi[SSId]=HomeNet&RSSI=78", "wifi%5Bssid%5D=HomeNet&RSSI=78"] {
+            assert_eq!(rewritten(nested.as_bytes(), &["Wifi.SSId"]).0, "RSSI=78", "{nested}");
+        }
+        assert_eq!(outcome(b"lon=4.89&acc=10", &["lat"]), Redacted::Untouched);
+        assert_eq!(outcome(b"plate=AB-123&msg=lat+fix+lost", &["lat"]), Redacted::Untouched, "values are no names");
+        let (out, _) = rewritten_bytes(&gzip(b"lat=52.37&lon=4.89"), &["lat"]);
+        assert_eq!(inflated(&out), b"lon=4.89", "under gzip too");
+    }
+
+    #[test]
+    fn json_in_a_form_value_is_redacted_and_what_is_not_quite_a_form_is_refused() {
+        let (out, _) = rewritten(b"t=1&data=%7B%22lat%22%3A52.37%2C%22lon%22%3A4.89%7D", &["lat"]);
+        assert_eq!(out, "t=1&data=%7B%22lon%22%3A4.89%7D");
+        let (out, _) = rewritten(br#"data={"Wifi":{"SSId":"HomeNet","RSSI":78}}"#, &["Wifi.SSId"]);
+        assert_eq!(out, "data=%7B%22Wifi%22%3A%7B%22RSSI%22%3A78%7D%7D");
+        let (out, _) = rewritten(br#"Wifi={"SSId":"HomeNet"}"#, &["Wifi.SSId"]);
+        assert_eq!(out, "Wifi=%7B%7D", "a path goes on into the value");
+        for loose in ["a=1;lat=2", "a=1&lat", "lat =1", "a=1&&lat=2"] {
+            assert_eq!(outcome(loose.as_bytes(), &["lat"]), Redacted::Unreadable, "{loose}");
+        }
     }
 
     #[test]

@@ -393,7 +393,7 @@ struct Str {
 impl Rules<'_> {
     /// A JSON text found in a string value `embedded` strings deep, rewritten if it held a
     /// redacted field.
-    fn embedded(&mut self, text: &str, cursors: &[Cursor], depth: usize, embedded: usize) -> Result<Option<String>, Fail> {
+    pub(super) fn embedded(&mut self, text: &str, cursors: &[Cursor], depth: usize, embedded: usize) -> Result<Option<String>, Fail> {
         let object_or_array = looks_like_json(text);
         if !(object_or_array || text.trim_start_matches(JSON_SPACE).starts_with('"')) || !self.may_hold(text) {
             return Ok(None);
