@@ -186,12 +186,22 @@ impl<'p> Rules<'p> {
         }
     }
 
-    /// A payload's text: JSON, or anything else.
+    /// A payload's text, but for the NULs that end a C string (firmware sends them along):
+    /// they stay as they came.
     fn text(&mut self, text: &str) -> Result<Read, Refused> {
+        let body = text.trim_end_matches('\0');
+        Ok(match self.body(body)? {
+            Read::Rewritten(rewritten) => Read::Rewritten(rewritten + &text[body.len()..]),
+            other => other,
+        })
+    }
+
+    /// A payload's text: JSON, a form, or anything else.
+    fn body(&mut self, text: &str) -> Result<Read, Refused> {
         let object_or_array = looks_like_json(text);
         // Escapes a lenient reader decodes may spell a name; so may a name cut by NULs.
         let spaced_name = self.names.iter().any(|n| n.contains(' '));
-        let may_hold = self.may_hold(text) || text.contains(['%', '\0']) || (spaced_name && text.contains('+'));
+        let may_hold = self.may_hold(text) || text.contains('%') || text.contains('\0') || (spaced_name && text.contains('+'));
         if !object_or_array && !may_hold {
             return Ok(Read::Loose);
         }
@@ -218,7 +228,10 @@ impl<'p> Rules<'p> {
         let mut changed = false;
         for pair in text.split('&') {
             let raw_name = pair.split('=').next().unwrap_or(pair);
-            let Some((name, value)) = form_urlencoded::parse(pair.as_bytes()).next() else { continue };
+            let Some((name, value)) = form_urlencoded::parse(pair.as_bytes()).next() else {
+                kept.push(Cow::Borrowed(pair));
+                continue;
+            };
             // `Wifi[SSId]`, as PHP and Rails write nesting, is the path `Wifi.SSId`.
             let name = name.replace("[]", "").replace("][", ".").replace('[', ".").replace(']', "");
             let (mut remove, mut inner) = (false, starts.clone());
@@ -234,7 +247,7 @@ impl<'p> Rules<'p> {
             }
             if remove {
                 changed = true;
-            } else if let Some(rewritten) = self.embedded(value.trim(), &inner, 0, 1).map_err(|_| Refused)? {
+            } else if let Some(rewritten) = self.embedded(&value, &inner, 0, 1).map_err(|_| Refused)? {
                 changed = true;
                 kept.push(Cow::Owned(format!("{raw_name}={}", form_urlencoded::byte_serialize(rewritten.as_bytes()).collect::<String>())));
             } else {
@@ -323,11 +336,24 @@ fn contains_word(text: &[u8], word: &[u8]) -> bool {
         })
 }
 
-/// Whether `needle` is in `haystack`, ASCII letters in any case.
+/// Whether `needle` is in `haystack`, ASCII letters in any case. Skips to each byte that can
+/// begin it (the fast path of every message that names no field runs through here).
 fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some(first) = needle.first() else { return true };
-    haystack.len() >= needle.len()
-        && haystack.windows(needle.len()).any(|w| w[0].eq_ignore_ascii_case(first) && w.eq_ignore_ascii_case(needle))
+    let Some(&first) = needle.first() else { return true };
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let Some(last_start) = haystack.len().checked_sub(needle.len()) else { return false };
+    let mut from = 0;
+    while let Some(offset) = haystack[from..=last_start].iter().position(|&b| b == lower || b == upper) {
+        let at = from + offset;
+        if haystack[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return true;
+        }
+        from = at + 1;
+        if from > last_start {
+            break;
+        }
+    }
+    false
 }
 
 /// Shared by the tests of redaction's files.
@@ -390,6 +416,14 @@ mod tests {
         }
         let cut_utf16 = &Encoding::Utf16 { big_endian: false, bom: false }.write(OWNTRACKS)[..41];
         assert_eq!(outcome(cut_utf16, &["lat"]), Redacted::Unreadable, "UTF-16 cut at an odd byte");
+    }
+
+    #[test]
+    fn a_c_string_keeps_its_closing_nul_and_loses_its_field() {
+        let (out, _) = rewritten_bytes(b"{\"lat\":52.37,\"lon\":4.89}\x00", &["lat"]);
+        assert_eq!(out, b"{\"lon\":4.89}\x00");
+        assert_eq!(outcome(b"{\"lon\":4.89}\x00\x00", &["lat"]), Redacted::Untouched);
+        assert_eq!(outcome(b"{\"lon\":4.89}\x00{\"lat\":1}", &["lat"]), Redacted::Unreadable, "a NUL in the middle ends nothing");
     }
 
     #[test]
@@ -533,14 +567,87 @@ mod tests {
     }
 
     #[test]
+    fn real_payloads_lose_exactly_the_chosen_fields() {
+        let shelly = r#"{"id":0,"output":false,"apower":47.11,"voltage":232.0,"current":0.0,"pf":0,"aenergy":{"total":5.125,"by_minute":[0.0,0.0,0.0],"minute_ts":1714567890},"temperature":{"tC":25.3,"tF":77.5}}"#;
+        let (out, _) = rewritten(shelly.as_bytes(), &["aenergy.by_minute", "apower"]);
+        assert_eq!(
+            out,
+            r#"{"id":0,"output":false,"voltage":232.0,"current":0.0,"pf":0,"aenergy":{"total":5.125,"minute_ts":1714567890},"temperature":{"tC":25.3,"tF":77.5}}"#
+        );
+        let aqara = r#"{"battery":100,"contact":false,"device_temperature":26,"linkquality":153,"power_outage_count":6889,"voltage":3035}"#;
+        let (out, _) = rewritten(aqara.as_bytes(), &["contact"]);
+        assert_eq!(out, r#"{"battery":100,"device_temperature":26,"linkquality":153,"power_outage_count":6889,"voltage":3035}"#);
+        let (out, removed) = rewritten(OWNTRACKS.as_bytes(), &["lat", "lon", "Wifi.SSId"]);
+        assert_eq!(out, r#"{"_type":"location","acc":10,"alt":5,"batt":80,"tid":"ph","tst":1714567890,"vel":0}"#);
+        assert_eq!(removed, ["lat", "lon"], "the paths it held, in the person's order");
+    }
+
+    #[test]
     fn field_names_match_in_any_case_at_every_level_and_through_escapes() {
         let (out, removed) = rewritten(br#"{"LAT":52.37,"Lat":1,"lon":4.89}"#, &["lat"]);
         assert_eq!((out.as_str(), removed), (r#"{"lon":4.89}"#, vec!["lat".to_owned()]));
+        let (_, removed) = rewritten(br#"{"lat":1,"wifi":{"ssid":"HomeNet"}}"#, &["WIFI.SSID", "Lat"]);
+        assert_eq!(removed, ["WIFI.SSID", "Lat"], "as the person wrote them");
         let (out, _) = rewritten(br#"{"WIFI":{"ssid":"HomeNet","RSSI":78}}"#, &["Wifi.SSId"]);
         assert_eq!(out, r#"{"WIFI":{"RSSI":78}}"#);
         let (out, _) = rewritten(br#"{"l\u0061t":52.37,"lon":4.89}"#, &["lat"]);
         assert_eq!(out, r#"{"lon":4.89}"#);
         let (out, _) = rewritten(br#"{"\u0057ifi":{"SS\u0049d":"HomeNet"}}"#, &["Wifi.SSId"]);
         assert_eq!(out, r#"{"\u0057ifi":{}}"#);
+    }
+
+    /// A Tasmota STATE of about 1 KB (its STATE, ENERGY and a sensor in one message).
+    fn tasmota_1kb() -> String {
+        let state = TASMOTA_STATE.trim_end_matches('}');
+        let energy = r#""ENERGY":{"TotalStartTime":"2024-01-01T00:00:00","Total":123.456,"Yesterday":1.234,"Today":0.567,"Period":2,"Power":47,"ApparentPower":52,"ReactivePower":21,"Factor":0.91,"Voltage":232,"Current":0.224}"#;
+        let sensors = r#""BME280":{"Temperature":21.5,"Humidity":44.7,"DewPoint":8.9,"Pressure":1013.2},"DS18B20":{"Id":"0316A279B7FF","Temperature":20.9},"PMS5003":{"CF1":3,"CF2.5":5,"CF10":6,"PM1":3,"PM2.5":5,"PM10":6,"PB0.3":606,"PB0.5":178,"PB1":30,"PB2.5":2,"PB5":0,"PB10":0},"TempUnit":"C","PressureUnit":"hPa""#;
+        format!(
+            "{state}}},{energy},{sensors},\"ANALOG\":{{\"A0\":512,\"Temperature1\":21.3,\"Illuminance2\":144,\"Range3\":12}},\"Switch1\":\"ON\",\"Switch2\":\"OFF\",\"Hostname\":\"tasmota-1A2B3C-2876\",\"Berry\":{{\"HeapUsed\":3,\"Objects\":44}}}}"
+        )
+    }
+
+    #[test]
+    #[ignore = "a measurement, not a check: cargo test -p hearth-core cost_of -- --ignored --nocapture"]
+    fn cost_of_redacting_a_1kb_tasmota_state() {
+        let state = tasmota_1kb();
+        assert!((900..1200).contains(&state.len()), "{} bytes", state.len());
+        let old = |payload: &[u8], paths: &[String]| {
+            // What redact did before: parse into serde_json::Value, remove, serialise.
+            let mut value: serde_json::Value = serde_json::from_slice(payload).expect("JSON");
+            let removed = paths.iter().any(|p| {
+                value.get_mut("Wifi").and_then(|w| w.as_object_mut()).is_some_and(|w| w.remove(p.rsplit('.').next().unwrap_or(p)).is_some())
+            });
+            removed.then(|| serde_json::to_vec(&value).expect("serialised"))
+        };
+        let gzipped = gzip(state.as_bytes());
+        let utf16 = Encoding::Utf16 { big_endian: false, bom: true }.write(&state);
+        let time = |what: &str, runs: u32, f: &dyn Fn() -> bool| {
+            let start = std::time::Instant::now();
+            for _ in 0..runs {
+                assert!(std::hint::black_box(f()));
+            }
+            println!("{what:<62} {:>9.2} µs", start.elapsed().as_secs_f64() * 1e6 / f64::from(runs));
+        };
+        let ssid = paths(&["Wifi.SSId"]);
+        let lat = paths(&["lat"]);
+        let rewritten = |p: &[u8], paths: &[String]| matches!(redact(p, paths), Redacted::Rewritten(..));
+        let untouched = |p: &[u8], paths: &[String]| redact(p, paths) == Redacted::Untouched;
+        println!("{} bytes of Tasmota STATE; per call:", state.len());
+        let n = 20_000;
+        time("redacted field present (Wifi.SSId): rewritten", n, &|| rewritten(state.as_bytes(), &ssid));
+        time("no redacted name in it (lat): untouched", n, &|| untouched(state.as_bytes(), &lat));
+        time("name in it but not on the path (Foo.SSId): untouched", n, &|| untouched(state.as_bytes(), &paths(&["Foo.SSId"])));
+        time("old serde_json::Value rewrite, field present", n, &|| old(state.as_bytes(), &ssid).is_some());
+        time("gzip, field present: inflate, rewrite, recompress", n, &|| rewritten(&gzipped, &ssid));
+        time("gzip, no name in it", n, &|| untouched(&gzipped, &lat));
+        time("UTF-16 with mark, field present", n, &|| rewritten(&utf16, &ssid));
+        time("plain `ON`", n, &|| untouched(b"ON", &lat));
+        let bomb = gzip(&[b"{}".as_slice(), &vec![b' '; 64 << 20]].concat());
+        println!("worst cases:");
+        time(&format!("gzip bomb ({} KB inflating to 64 MiB): refused at 4 MiB", bomb.len() / 1000), 20, &|| {
+            outcome(&bomb, &["lat"]) == Redacted::Unreadable
+        });
+        let big = gzip(format!(r#"{{"lat":1,"pad":"{}"}}"#, "x".repeat((4 << 20) - 100)).as_bytes());
+        time(&format!("gzip ({} KB) of 4 MiB JSON holding lat: rewritten", big.len() / 1000), 20, &|| rewritten(&big, &lat));
     }
 }

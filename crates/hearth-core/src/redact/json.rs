@@ -1,5 +1,10 @@
 //! A strict JSON scanner (RFC 8259) that records where each member of an object starts and
-//! ends, so that a rewrite copies every byte that is not a removed member as it came.
+//! ends, so that a rewrite copies every byte that is not a removed member as it came (numbers
+//! keep their digits, spacing and key order stay) and drops a removed member with one of its
+//! commas, so that the result is still JSON. Keys match a path's levels ASCII-case-insensitively
+//! once their escapes are decoded (`"l\u0061t"` is `lat`), and every duplicate of a matching key
+//! goes. A string value that is itself a JSON text (`{"msg":"{\"lat\":5}"}`, as cheap firmware
+//! sends it) is redacted as a document of its own and written back as a string.
 
 use super::{Cursor, Rules, Step};
 use std::borrow::Cow;
