@@ -46,6 +46,9 @@ pub(super) struct Json<'t, 'r, 'p> {
     embedded: usize,
     /// False inside a member that goes: what its strings hold goes with it.
     inspect: bool,
+    /// False when nothing in the text can change (no path to follow, no escaped string that
+    /// could hold JSON): then it is only checked for being JSON, without keeping any spans.
+    record: bool,
 }
 
 /// One member of an object as it stands in the text, and what becomes of it.
@@ -73,7 +76,8 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
         depth: usize,
         embedded: usize,
     ) -> Result<Option<String>, Fail> {
-        let mut json = Json { text, pos: 0, depth, rules, embedded, inspect: true };
+        let record = !cursors.is_empty() || text.contains('\\');
+        let mut json = Json { text, pos: 0, depth, rules, embedded, inspect: true, record };
         let rewritten = json.value(cursors)?;
         json.space();
         if json.pos != text.len() {
@@ -188,7 +192,9 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
                 Some(value) => Fate::Replace(value),
                 None => Fate::Keep,
             };
-            members.push(Member { start, value_start, end: self.pos, fate });
+            if self.record {
+                members.push(Member { start, value_start, end: self.pos, fate });
+            }
             self.space();
             match self.peek() {
                 Some(b',') => self.pos += 1,
