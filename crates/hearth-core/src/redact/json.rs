@@ -282,6 +282,9 @@ impl<'t, 'r, 'p> Json<'t, 'r, 'p> {
         let start = self.pos;
         let mut escaped = false;
         loop {
+            // Most of a payload is string content: skip it in one tight loop.
+            let plain = bytes.get(self.pos..).unwrap_or_default().iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            self.pos += plain.unwrap_or(bytes.len() - self.pos);
             match bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
