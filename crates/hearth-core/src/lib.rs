@@ -18,6 +18,8 @@
 //! - [`classify`]: the categories of data in a message (per JSON field and per topic, from
 //!   `categories.toml`) and its shape (field paths, types, examples).
 //! - [`privacy`]: retention per category of data and fields to redact, with protective defaults.
+//! - [`redact`]: removes the redacted fields from a payload, through compression and text encodings,
+//!   byte for byte otherwise; refuses what may hold one and cannot be read.
 //! - [`review`]: what the ledger answers about a device and about the home.
 //! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it, for its
 //!   own prefix only (never a shared root, never another device's).
@@ -35,6 +37,7 @@ pub mod identity;
 pub mod inventory;
 pub mod manifest;
 pub mod privacy;
+pub mod redact;
 pub mod review;
 pub mod sighting;
 pub mod suggest;

@@ -4,6 +4,8 @@
 //! on which topic), never their values.
 
 use crate::classify::Category;
+/// Redaction lives in [`crate::redact`]; re-exported here, where its callers have always found it.
+pub use crate::redact::{Redacted, redact};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -115,57 +117,6 @@ impl PrivacySettings {
     }
 }
 
-/// What redaction made of a payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Redacted {
-    /// Nothing to remove: it held none of the fields, or is not JSON (text, a picture).
-    Untouched,
-    /// The new payload, and the paths removed.
-    Rewritten(Vec<u8>, Vec<String>),
-    /// It looks like JSON but cannot be read (cut short, nested too deep): whether it holds a
-    /// redacted field cannot be told, so it must not go out.
-    Unreadable,
-}
-
-/// Removes the fields at `paths` (`Wifi.SSId`, `lat`) from a JSON payload, in every element of
-/// the arrays on the way (`[{"lat": ...}, ...]`).
-pub fn redact(payload: &[u8], paths: &[String]) -> Redacted {
-    // A byte-order mark: some readers (Python's) accept it, serde_json does not.
-    let payload = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
-    let Some(start) = payload.iter().position(|b| !b.is_ascii_whitespace()) else { return Redacted::Untouched };
-    if paths.is_empty() || !matches!(payload[start], b'{' | b'[') {
-        return Redacted::Untouched;
-    }
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(payload) else { return Redacted::Unreadable };
-    let mut removed = Vec::new();
-    for path in paths {
-        let levels: Vec<&str> = path.split('.').collect();
-        if remove(&mut value, &levels) {
-            removed.push(path.clone());
-        }
-    }
-    if removed.is_empty() {
-        return Redacted::Untouched;
-    }
-    match serde_json::to_vec(&value) {
-        Ok(rewritten) => Redacted::Rewritten(rewritten, removed),
-        Err(_) => Redacted::Unreadable,
-    }
-}
-
-/// Removes `levels` from `value`; true if anything was removed.
-fn remove(value: &mut serde_json::Value, levels: &[&str]) -> bool {
-    match value {
-        serde_json::Value::Array(items) => items.iter_mut().fold(false, |any, item| remove(item, levels) | any),
-        serde_json::Value::Object(map) => match levels {
-            [] => false,
-            [last] => map.remove(*last).is_some(),
-            [first, rest @ ..] => map.get_mut(*first).is_some_and(|inner| remove(inner, rest)),
-        },
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,15 +130,14 @@ mod tests {
         let state = br#"{"POWER":"ON","Wifi":{"SSId":"HomeNet","RSSI":78},"lat":52.37}"#;
         let (out, removed) = rewritten(redact(state, &["Wifi.SSId".into(), "lat".into(), "absent".into()]));
         assert_eq!(removed, ["Wifi.SSId", "lat"]);
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v, serde_json::json!({"POWER": "ON", "Wifi": {"RSSI": 78}}));
+        assert_eq!(out, br#"{"POWER":"ON","Wifi":{"RSSI":78}}"#);
         assert_eq!(redact(state, &["Wifi.BSSId".into()]), Redacted::Untouched, "nothing to remove: the payload goes as it came");
         assert_eq!(redact(b"21.5", &["lat".into()]), Redacted::Untouched);
         assert_eq!(redact(b"{not json", &["lat".into()]), Redacted::Unreadable, "cannot tell: it must not go out");
         assert_eq!(redact(br#"{"lat":1,"#, &["lat".into()]), Redacted::Unreadable);
-        assert_eq!(rewritten(redact(b"\xEF\xBB\xBF{\"lat\":1}", &["lat".into()])).0, b"{}", "nor does a byte-order mark");
+        assert_eq!(rewritten(redact(b"\xEF\xBB\xBF{\"lat\":1}", &["lat".into()])).0, b"\xEF\xBB\xBF{}", "nor does a byte-order mark");
         let (spaced, _) = rewritten(redact(b"\n  {\"lat\":1,\"lon\":2}", &["lat".into()]));
-        assert_eq!(spaced, br#"{"lon":2}"#, "leading whitespace does not hide a field");
+        assert_eq!(spaced, b"\n  {\"lon\":2}", "leading whitespace does not hide a field");
         let (list, removed) = rewritten(redact(br#"[{"lat":1,"id":"a"},{"lat":2,"id":"b"}]"#, &["lat".into()]));
         assert_eq!((list.as_slice(), removed), (br#"[{"id":"a"},{"id":"b"}]"#.as_slice(), vec!["lat".to_owned()]));
     }
