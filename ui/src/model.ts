@@ -158,10 +158,12 @@ export const DROP_REASONS: Record<DropReason, string> = {
   system_topic: "$ topics are the broker's own",
   invalid_topic: "not a valid topic",
   bad_credentials: "wrong or unknown credential",
-  client_id_taken: "client id bound to another device",
+  client_id_taken: "client id bound to or held by another device",
   foreign_topic: "its discovery message names another device's topic",
   entity_taken: "another device already describes this entity",
   malformed_discovery: "an unreadable discovery message",
   discovery_will: "a Last Will on a discovery topic",
   unredactable: "unreadable, so its redacted fields could not be removed",
+  too_many_attempts: "too many refused attempts from its address this minute",
+  sender_gone: "the device that sent it is no longer known",
 };

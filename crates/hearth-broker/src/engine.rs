@@ -1,6 +1,7 @@
 //! Starting, watching and stopping the embedded rmqtt engine.
 
 use crate::hooks::GateHooks;
+use crate::retained::{Retained, RetainedLimits, RetainedStorage, RetainedUse};
 use crate::{Gate, SessionInfo};
 use rmqtt::context::ServerContext;
 use rmqtt::net::Builder;
@@ -25,6 +26,32 @@ pub struct BrokerConfig {
     pub session_expiry: Duration,
     /// MQTT over TLS (8883), with this certificate chain and key (PEM files).
     pub tls: Option<TlsListener>,
+    /// Retained messages kept per publisher and in total.
+    pub retained: RetainedLimits,
+}
+
+/// The longest client id accepted (rmqtt's default is the wire's 65 535 bytes). MQTT promises
+/// 23 characters; real firmware uses fewer than 64 (`DVES_A1B2C3`, `shellyplus1-c4dd57877294`,
+/// `homeassistant_2b1e...`). Longer ones are refused with *client identifier not valid* before
+/// the gate is asked, so they are never stored.
+pub const MAX_CLIENT_ID: usize = 128;
+/// Subscriptions one session may hold: Home Assistant subscribes to each entity's topics (a
+/// large home has a few thousand); a storm of distinct filters stops here.
+const MAX_SUBSCRIPTIONS: usize = 10_000;
+/// Levels of a subscription filter; real topics have fewer than ten.
+const MAX_TOPIC_LEVELS: usize = 64;
+/// How long a client has to finish its CONNECT (and TLS handshake) once it started it: a slow
+/// sender holds a connection and a buffer meanwhile. rmqtt's default is 30 s.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Sessions (live and offline) at once: each persistent one is kept a week with its queue.
+const MAX_SESSIONS: isize = 20_000;
+
+/// Who holds a client id's session, live or offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOwner {
+    /// Its username (a device id), or empty for a device let in without a credential.
+    pub username: String,
+    pub connected: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -36,7 +63,14 @@ pub struct TlsListener {
 
 impl BrokerConfig {
     pub fn new(listen: SocketAddr) -> Self {
-        Self { listen, max_packet_size: 1024 * 1024, max_queued: 100_000, session_expiry: Duration::from_secs(7 * 24 * 3600), tls: None }
+        Self {
+            listen,
+            max_packet_size: 1024 * 1024,
+            max_queued: 100_000,
+            session_expiry: Duration::from_secs(7 * 24 * 3600),
+            tls: None,
+            retained: RetainedLimits::default(),
+        }
     }
 }
 
@@ -61,6 +95,7 @@ pub struct Broker {
     scx: ServerContext,
     sessions: Sessions,
     lost: Arc<AtomicU64>,
+    retained: Arc<Retained>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -91,9 +126,11 @@ impl Broker {
                 runtime.block_on(async move {
                     let sessions: Sessions = Arc::default();
                     let lost = Arc::new(AtomicU64::new(0));
-                    match serve(&config, gate, sessions.clone(), lost.clone()).await {
+                    let retained = Arc::new(Retained::new(config.retained));
+                    match serve(&config, gate, sessions.clone(), lost.clone(), retained.clone()).await {
                         Ok((scx, (addr, tls_addr), server)) => {
-                            let _ = ready_tx.send(Ok((addr, tls_addr, tokio::runtime::Handle::current(), scx.clone(), sessions, lost)));
+                            let runtime = tokio::runtime::Handle::current();
+                            let _ = ready_tx.send(Ok((addr, tls_addr, runtime, scx.clone(), sessions, lost, retained)));
                             tokio::select! {
                                 _ = server => tracing::error!("the MQTT broker stopped accepting connections"),
                                 _ = stop_rx => {}
@@ -111,9 +148,19 @@ impl Broker {
             })
             .map_err(|e| BrokerError::Start { addr: listen, reason: e.to_string() })?;
         match ready_rx.recv() {
-            Ok(Ok((addr, tls_addr, runtime, scx, sessions, lost))) => {
+            Ok(Ok((addr, tls_addr, runtime, scx, sessions, lost, retained))) => {
                 tracing::info!(%addr, ?tls_addr, "MQTT broker listening");
-                Ok(Self { addr, tls_addr, runtime, scx, sessions, lost, stop: Mutex::new(Some(stop_tx)), thread: Mutex::new(Some(thread)) })
+                Ok(Self {
+                    addr,
+                    tls_addr,
+                    runtime,
+                    scx,
+                    sessions,
+                    lost,
+                    retained,
+                    stop: Mutex::new(Some(stop_tx)),
+                    thread: Mutex::new(Some(thread)),
+                })
             }
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -155,6 +202,48 @@ impl Broker {
         self.runtime.spawn(async move { kick_user(&scx, &username).await });
     }
 
+    /// Removes the retained messages `owners` published (only on topics matching `filter`, if
+    /// given): a person blocked or forgot their device, or denied it the topic. (Deliveries check
+    /// the publisher's rights of the moment too, so nothing slips out meanwhile.)
+    pub fn clear_retained(&self, owners: Vec<String>, filter: Option<String>) {
+        let retained = self.retained.clone();
+        self.runtime.spawn(async move {
+            let cleared = retained.purge(&owners, filter.as_deref()).await;
+            if cleared > 0 {
+                tracing::info!(cleared, ?filter, "retained messages cleared: their publisher lost the right to them");
+            }
+        });
+    }
+
+    /// What `owner` (a username, or `anon:<client id>`) holds in retained messages.
+    pub fn retained_use(&self, owner: &str) -> RetainedUse {
+        self.retained.usage_of(owner)
+    }
+
+    /// All retained messages held, and every one refused for a limit since start.
+    pub fn retained_totals(&self) -> RetainedUse {
+        self.retained.totals()
+    }
+
+    /// Who holds the session (live or offline) of `client_id`, if anyone. Blocks briefly: call it
+    /// off the async workers.
+    pub fn session_owner(&self, client_id: &str) -> Option<SessionOwner> {
+        use rmqtt::types::{ClientId, Id};
+        let (scx, runtime, client_id) = (self.scx.clone(), self.runtime.clone(), client_id.to_owned());
+        // On a thread of its own: `block_on` must not run on one of a runtime's workers.
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let entry = scx.extends.shared().await.entry(Id::from(scx.node.id(), ClientId::from(client_id)));
+                let session = entry.session()?;
+                let username = session.id.username.as_ref().map(ToString::to_string).unwrap_or_default();
+                Some(SessionOwner { username, connected: entry.is_connected().await })
+            })
+        })
+        .join()
+        .ok()
+        .flatten()
+    }
+
     /// Disconnects the session (live or offline) of one client id, as for [`Broker::disconnect_user`].
     pub fn disconnect_client(&self, client_id: &str) {
         let (scx, client_id) = (self.scx.clone(), client_id.to_owned());
@@ -187,6 +276,7 @@ async fn serve(
     gate: Arc<dyn Gate>,
     sessions: Sessions,
     lost: Arc<AtomicU64>,
+    retained: Arc<Retained>,
 ) -> Result<(ServerContext, (SocketAddr, Option<SocketAddr>), impl std::future::Future<Output = ()>), BrokerError> {
     let addr = config.listen;
     let scx = ServerContext::new()
@@ -194,13 +284,11 @@ async fn serve(
         // Refusing clients when the machine's load average is high is wrong for a home hub
         // on a Raspberry Pi, and its sampling task would run forever.
         .busy_check_enable(false)
-        // Retained messages never expire by the broker's clock (only a client's own expiry).
-        .plugins_config_map_add("rmqtt-retainer", r#"retained_message_ttl = "0s""#)
+        .mqtt_max_sessions(MAX_SESSIONS)
         .build()
         .await;
-    rmqtt_retainer::register(&scx, true, false)
-        .await
-        .map_err(|e| BrokerError::Start { addr, reason: format!("retained-message store: {e}") })?;
+    // Hearth's own retained-message store (see `retained`), where rmqtt-retainer's would go.
+    *scx.extends.retain_mut().await = Box::new(RetainedStorage(retained));
     GateHooks::install(&scx, gate, sessions, lost).await;
 
     let plain = listener(config, addr, None)?;
@@ -234,6 +322,10 @@ fn listener(config: &BrokerConfig, addr: SocketAddr, tls: Option<&TlsListener>) 
         .max_mqueue_len(config.max_queued)
         .session_expiry_interval(config.session_expiry)
         .max_session_expiry_interval(config.session_expiry)
+        .max_clientid_len(MAX_CLIENT_ID)
+        .max_subscriptions(MAX_SUBSCRIPTIONS)
+        .max_topic_levels(MAX_TOPIC_LEVELS)
+        .handshake_timeout(HANDSHAKE_TIMEOUT)
         // Zero: messages queued for an offline session wait for it (until the session expires)
         // instead of silently expiring after rmqtt's default of five minutes.
         .message_expiry_interval(Duration::ZERO)

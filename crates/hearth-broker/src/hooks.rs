@@ -1,7 +1,7 @@
 //! rmqtt's hooks, translated into [`Gate`] questions and MQTT answers.
 
 use crate::engine::Sessions;
-use crate::{Client, ConnectAttempt, Gate, Refusal, Sender, SessionInfo};
+use crate::{Client, ConnectAttempt, Gate, Refusal, Sender, SessionInfo, WillVerdict};
 use async_trait::async_trait;
 use hearth_core::gate::Decision;
 use rmqtt::codec::v5::SubscribeAckReason;
@@ -72,15 +72,30 @@ impl GateHooks {
         };
         match self.gate.connect(&attempt) {
             // Never a superuser: a superuser skips the ACL hooks, and so the gate.
-            Ok(fingerprint) => {
+            Ok(admission) => {
+                if admission.evict_holder {
+                    // A device that is not approved held this client id (it connected first with
+                    // another device's id): its session goes, subscriptions and queue, before the
+                    // rightful device takes the id, so nothing of the squatter's is handed over.
+                    tracing::info!(client_id = %crate::bounded(ci.client_id()), "a client id held by a device that is not approved was taken back");
+                    crate::kick_client(&self.scx, ci.client_id()).await;
+                }
                 let username = attempt.username.unwrap_or("").to_owned();
-                self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(attempt.client_id.to_owned(), (username, fingerprint));
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(attempt.client_id.to_owned(), (username, admission.fingerprint));
                 AuthResult::Allow(false, None)
             }
             Err(Refusal::BadCredentials) => AuthResult::BadUsernameOrPassword,
             Err(Refusal::NotAuthorized) => AuthResult::NotAuthorized,
         }
     }
+}
+
+thread_local! {
+    /// A client id no session can have: longer than the broker accepts.
+    static NOBODY: rmqtt::types::ClientId = rmqtt::types::ClientId::from("~".repeat(crate::MAX_CLIENT_ID + 1));
 }
 
 /// The client of a session; a client let in without a credential has the empty username, and
@@ -120,9 +135,30 @@ impl Handler for GateHooks {
                 };
                 (false, Some(HookResult::PublishAclResult(result)))
             }
-            // Before the publish check, for every publish and every Will: the gate may remove
-            // fields a person chose to redact, so that they reach neither subscribers nor the
-            // ledger.
+            // A Will, which rmqtt publishes without the publish check and stores when it is
+            // retained: the gate decides it now, against its sender's rights of this moment. This
+            // hook cannot drop a message (rmqtt publishes the original when no handler answers),
+            // so a refused Will loses its retain flag (nothing is stored) and is addressed to a
+            // client id no session can have (longer than any client id the broker accepts).
+            Parameter::MessagePublish(Some(session), from, publish) if matches!(from.typ(), FromType::LastWill) => {
+                let Some(c) = client(session) else { return (true, acc) };
+                match self.gate.will(c, &publish.topic, &publish.payload) {
+                    WillVerdict::Publish(None) => (true, acc),
+                    WillVerdict::Publish(Some(payload)) => {
+                        let mut redacted = (*publish).clone();
+                        redacted.inner.payload = payload.into();
+                        (false, Some(HookResult::Publish(redacted)))
+                    }
+                    WillVerdict::Drop => {
+                        let mut dropped = (*publish).clone();
+                        dropped.inner.retain = false;
+                        dropped.target_clientid = Some(NOBODY.with(Clone::clone));
+                        (false, Some(HookResult::Publish(dropped)))
+                    }
+                }
+            }
+            // Before the publish check, for every publish: the gate may remove fields a person
+            // chose to redact, so that they reach neither subscribers nor the ledger.
             Parameter::MessagePublish(Some(session), _, publish) => {
                 let rewritten = client(session).and_then(|c| self.gate.rewrite(c, &publish.topic, &publish.payload));
                 match rewritten {

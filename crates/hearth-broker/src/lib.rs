@@ -9,17 +9,30 @@
 //!   own; dropping the runtime is the clean way out), lists sessions, disconnects a device.
 //! - `hooks`: the rmqtt hook handler that turns packets into [`Gate`] questions and the answers
 //!   into MQTT reason codes.
+//! - `retained`: retained messages, held to limits per publisher and in total, cleared when a
+//!   person takes a publisher's rights away.
 //!
-//! rmqtt 0.24.0 pitfalls handled here (DESIGN.md): anonymous clients are refused
-//! (`allow_anonymous(false)`); a Will is checked at CONNECT because rmqtt publishes it without
-//! the publish ACL; queued messages and retained messages never expire on the broker's own
-//! clock; hooks are started explicitly; the busy check (which refuses clients under load) is off.
+//! rmqtt 0.24.0 pitfalls handled here (DESIGN.md, and the notes in `engine` and `hooks`):
+//! anonymous clients are refused (`allow_anonymous(false)`); rmqtt publishes a Will without the
+//! publish ACL, so the gate decides it when it is published (a `MessagePublish` hook cannot drop a
+//! message: a refused Will loses its retain flag and is addressed to no one) and again at every
+//! delivery; client ids are limited (rmqtt's default is 65 535 bytes); rmqtt logs every refused
+//! CONNECT with the whole client id (its log is turned down in `hearth::init_logging`); queued
+//! messages and retained messages never expire on the broker's own clock; hooks are started
+//! explicitly; the busy check (which refuses clients under load) is off.
 
 mod engine;
 mod hooks;
+mod retained;
 
 pub(crate) use engine::kick_client;
-pub use engine::{Broker, BrokerConfig, BrokerError, TlsListener};
+pub use engine::{Broker, BrokerConfig, BrokerError, MAX_CLIENT_ID, SessionOwner, TlsListener};
+pub use retained::{RetainedLimits, RetainedUse};
+
+/// An outside string as it may be logged (see `hearth_core::text`).
+pub(crate) fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
+    hearth_core::text::clip(s, hearth_core::text::LOGGED)
+}
 
 use hearth_core::gate::Decision;
 use std::net::SocketAddr;
@@ -48,6 +61,25 @@ pub struct Sender<'a> {
     pub username: Option<&'a str>,
     /// The message is the sender's Last Will, published by the broker for it.
     pub is_will: bool,
+}
+
+/// An accepted CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// A fingerprint of the policy the decision rested on (see [`Gate::fingerprint`]).
+    pub fingerprint: u64,
+    /// The client id is held by a session of a device that is not approved (a squatter): end
+    /// that session, subscriptions and queue, before this client takes the client id.
+    pub evict_holder: bool,
+}
+
+/// What to do with a Last Will about to be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WillVerdict {
+    /// Publish it, with this payload instead of its own if given (redacted).
+    Publish(Option<Vec<u8>>),
+    /// Publish nothing, retain nothing.
+    Drop,
 }
 
 /// Why a CONNECT was refused; each maps to its MQTT reason code.
@@ -82,15 +114,21 @@ pub struct SessionInfo {
 /// The hub's side of the broker. Every method is called on the broker's threads, once per
 /// packet: answer from memory and hand anything slow (recording) to another task.
 pub trait Gate: Send + Sync + 'static {
-    /// Accepts with a fingerprint of the policy the decision rested on (see [`Gate::fingerprint`]).
-    fn connect(&self, attempt: &ConnectAttempt<'_>) -> Result<u64, Refusal>;
+    /// Accepts (see [`Admission`]) or refuses a CONNECT.
+    fn connect(&self, attempt: &ConnectAttempt<'_>) -> Result<Admission, Refusal>;
     /// The current fingerprint of `username`'s credential, state and client-id binding, or
     /// `None` if it has none. A connection accepted under another fingerprint is closed: its
     /// device changed (revoked, rotated, blocked) while it was connecting.
     fn fingerprint(&self, client: Client<'_>) -> Option<u64>;
     /// Whether a message may be delivered to `receiver`, checked at every delivery (retained and
-    /// queued messages included, and Wills, which rmqtt publishes without the publish check).
+    /// queued messages included, and Wills), against the receiver's rights and the sender's
+    /// rights of this moment: a device blocked, forgotten or denied the topic since it published
+    /// no longer reaches anyone.
     fn deliver(&self, receiver: Client<'_>, sender: Sender<'_>, topic: &str) -> bool;
+    /// A client's Last Will, as the broker is about to publish it (its connection is gone): the
+    /// Will skips the publish check, so this is where it is decided, against its sender's rights
+    /// of this moment and its redactions.
+    fn will(&self, client: Client<'_>, topic: &str, payload: &[u8]) -> WillVerdict;
     /// The payload to publish instead of `payload` (fields a person chose to redact removed), or
     /// `None` to publish it as it came. Called for every publish, and for a Will when the broker
     /// publishes it, before [`Gate::publish`] decides on the (rewritten) message.

@@ -55,13 +55,18 @@ pub enum DropReason {
     /// A Last Will on a discovery topic: it would be published after the device is gone, when
     /// what it describes can no longer be checked against the device's rights.
     DiscoveryWill,
-    /// A message of a device with redacted fields that looks like JSON but cannot be read: it
-    /// may hold a redacted field, so it does not go out.
+    /// A message of a device with redacted fields that Hearth cannot read: it may hold a
+    /// redacted field, so it does not go out.
     Unredactable,
+    /// A CONNECT from an address refused too often this minute: refused without a look.
+    TooManyAttempts,
+    /// A message whose sender is no longer known (forgotten, or its credential revoked) when it
+    /// would be delivered (a retained or queued message).
+    SenderGone,
 }
 
 impl DropReason {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Quarantined,
         Self::Blocked,
         Self::NotInManifest,
@@ -75,6 +80,8 @@ impl DropReason {
         Self::MalformedDiscovery,
         Self::DiscoveryWill,
         Self::Unredactable,
+        Self::TooManyAttempts,
+        Self::SenderGone,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -96,8 +103,32 @@ impl DropReason {
             Self::MalformedDiscovery => "malformed_discovery",
             Self::DiscoveryWill => "discovery_will",
             Self::Unredactable => "unredactable",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::SenderGone => "sender_gone",
         }
     }
+}
+
+/// CONNECT attempts of one kind, counted rather than kept one by one (anyone on the network can
+/// send them as fast as they like): per device (none when the attempt named no device), source
+/// address and outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ConnectCount {
+    pub device_id: Option<crate::device::DeviceId>,
+    /// Where the attempts came from, if known.
+    pub address: Option<String>,
+    /// Why they were refused; `None`: accepted.
+    pub refused: Option<DropReason>,
+    #[ts(type = "number")]
+    pub count: u64,
+    #[ts(type = "number")]
+    pub first_at: i64,
+    #[ts(type = "number")]
+    pub last_at: i64,
+    /// The latest attempt's client id, and its username when it named no device (cut short).
+    pub client_id: String,
+    pub username: Option<String>,
 }
 
 /// What a device tried, as recorded.

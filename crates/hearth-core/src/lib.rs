@@ -21,6 +21,7 @@
 //! - [`redact`]: removes the redacted fields from a payload, through compression and text encodings,
 //!   byte for byte otherwise; refuses what may hold one and cannot be read.
 //! - [`review`]: what the ledger answers about a device and about the home.
+//! - [`text`]: outside strings cut and cleaned before they are stored or logged.
 //! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it, for its
 //!   own prefix only (never a shared root, never another device's).
 //!
@@ -41,4 +42,5 @@ pub mod redact;
 pub mod review;
 pub mod sighting;
 pub mod suggest;
+pub mod text;
 pub mod topic;

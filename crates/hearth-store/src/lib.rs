@@ -6,6 +6,7 @@
 //!   state changes; the transaction that files a sighting under the right device.
 //! - [`identity`]: what no announcement decides alone: merges of records holding a person's
 //!   decisions (proposed, answered by a person) and self-contradicting announcements (recorded).
+//! - [`attempts`]: CONNECT attempts, counted per device, source address and outcome.
 //! - [`broker`]: each device's MQTT credential (hash only), its manifest of topic rules, devices
 //!   added by hand, and the gate's recorded decisions; [`DevicePolicy`] is what the gate keeps
 //!   in memory.
@@ -19,6 +20,7 @@
 //! screens and exports, through [`Store::reader`]) use their own connection while the writer
 //! works.
 
+pub mod attempts;
 pub mod broker;
 pub mod described;
 pub mod error;

@@ -259,6 +259,24 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (service_type, instance)
     ) STRICT;
     "#,
+    // 7: CONNECT attempts as counts per device (or none: `device_key` ''), source address and
+    // outcome ('allow' or the reason refused), so that a flood of CONNECTs grows one row's count,
+    // not the file; the latest client id and username are kept cut short.
+    r#"
+    CREATE TABLE connect_attempts (
+        device_id   TEXT REFERENCES devices(id) ON DELETE CASCADE,
+        device_key  TEXT NOT NULL,
+        address     TEXT NOT NULL,   -- '' when unknown
+        outcome     TEXT NOT NULL,
+        count       INTEGER NOT NULL,
+        first_at    INTEGER NOT NULL,
+        last_at     INTEGER NOT NULL,
+        client_id   TEXT NOT NULL,
+        username    TEXT,
+        PRIMARY KEY (device_key, address, outcome)
+    ) STRICT;
+    CREATE INDEX connect_attempts_last ON connect_attempts(last_at);
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

@@ -274,6 +274,7 @@ impl Hub {
         self.disconnect_usernames(&gone);
         if kept.state == crate::api::types::DeviceState::Blocked {
             self.disconnect_usernames(&now_valid);
+            self.clear_retained(&now_valid, None);
         }
     }
 

@@ -38,8 +38,10 @@ pub mod secrets;
 /// `RUST_LOG` overrides.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "info,mdns_sd=warn",
-        1 => "debug,mdns_sd=info",
+        // rmqtt logs every refused CONNECT at info with the whole client id and username (up to
+        // 64 KB each, from anyone on the network): Hearth logs its own, bounded and counted.
+        0 => "info,mdns_sd=warn,rmqtt=error,rmqtt_net=error,rmqtt_codec=error",
+        1 => "debug,mdns_sd=info,rmqtt=warn,rmqtt_net=warn,rmqtt_codec=warn",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

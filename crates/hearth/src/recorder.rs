@@ -8,6 +8,7 @@ use crate::gate::Record;
 use crate::hub::Hub;
 use hearth_core::device::DeviceId;
 use hearth_core::discovery::Discovery;
+use hearth_core::gate::ConnectCount;
 use hearth_store::{GateRecord, LedgerEntry};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,9 @@ const BATCH: usize = 4096;
 /// How long the raw record of each decision is kept, and how often older ones are pruned.
 const KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How long counts of connection attempts are kept after the last one (as the ledger's
+/// metadata rows are).
+const ATTEMPTS_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 /// How often open device pages are told their device's record changed: often enough to look
 /// live, seldom enough that a device sending hundreds of messages a second costs its page (and
 /// every connected browser's event stream) two reloads a second, not hundreds.
@@ -43,7 +47,10 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
                 // for a while, and the recorder must keep taking what the gate decides.
                 tokio::spawn(tell_spikes(hub.clone(), told_spikes.clone()));
             }
-            _ = overflow.tick() => write_overflow(&hub).await,
+            _ = overflow.tick() => {
+                write_overflow(&hub).await;
+                write_attempts(&hub).await;
+            }
             _ = tell.tick() => {
                 for id in changed.drain() {
                     hub.publish(Event::BrokerChanged { id });
@@ -65,6 +72,35 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     }
     write(&hub, batch).await;
     write_overflow(&hub).await;
+    write_attempts(&hub).await;
+}
+
+/// CONNECT attempts the gate counted since the last second, filed as counts.
+async fn write_attempts(hub: &Hub) {
+    let counts: Vec<ConnectCount> = hub
+        .gate()
+        .take_attempts()
+        .into_iter()
+        .map(|(key, c)| ConnectCount {
+            device_id: key.device,
+            address: key.address.map(|a| a.to_string()),
+            refused: key.outcome,
+            count: c.count,
+            first_at: c.first_at,
+            last_at: c.last_at,
+            client_id: c.client_id,
+            username: c.username,
+        })
+        .collect();
+    if counts.is_empty() {
+        return;
+    }
+    let hub = hub.clone();
+    match tokio::task::spawn_blocking(move || hub.store().record_attempts(&counts)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("cannot record the counts of MQTT connection attempts: {e}"),
+        Err(e) => tracing::error!("the recorder failed: {e}"),
+    }
 }
 
 /// Publishes the queue had no room for, filed as counts.
@@ -122,6 +158,7 @@ async fn prune_old(hub: &Hub) {
     let cut = now - KEEP.as_millis() as i64;
     let pruned = tokio::task::spawn_blocking(move || {
         let mut store = hub.store();
+        store.prune_attempts(now - ATTEMPTS_KEPT.as_millis() as i64)?;
         Ok::<_, hearth_store::StoreError>((store.prune_decisions(cut)?, store.prune_ledger(now)?))
     })
     .await;

@@ -3,8 +3,9 @@
 
 use super::{Origin, now, parse_id};
 use crate::api::types::{
-    Actor, AddedDevice, AnonymousAccess, BrokerView, Concern, CredentialAction, CredentialView, DecisionView, DescribedView, Direction,
-    Event, IssuedCredential, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule, TopicRuleRequest,
+    Actor, AddedDevice, AnonymousAccess, BrokerView, ClientIdHolder, Concern, CredentialAction, CredentialView, DecisionView,
+    DescribedView, Direction, DropReason, Event, IssuedCredential, RetainedView, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule,
+    TopicRuleRequest,
 };
 use crate::api::types::{ApiError, DeviceId};
 use crate::hub::Hub;
@@ -74,6 +75,9 @@ impl Hub {
         self.reload_policies(&store)?;
         tracing::info!(%id, client_id, origin, "MQTT client id binding changed");
         self.disconnect(&id);
+        if let Some(cid) = client_id {
+            self.evict_other_holder(&id, cid);
+        }
         self.publish(Event::BrokerChanged { id: id.clone() });
         self.view(&store, &id)
     }
@@ -100,6 +104,10 @@ impl Hub {
         tracing::info!(%id, direction = rule.direction.as_str(), pattern, status = status.as_str(), origin, "manifest changed");
         if request.direction == Direction::Subscribe && status == RuleStatus::Denied {
             self.disconnect(&id);
+        }
+        if request.direction == Direction::Publish && status == RuleStatus::Denied {
+            // What it retained there before is no longer its to serve.
+            self.clear_retained(&self.gate().usernames_of(&id), Some(pattern));
         }
         self.publish(Event::BrokerChanged { id: id.clone() });
         self.view(&store, &id)
@@ -183,6 +191,23 @@ impl Hub {
                 connected_at: s.connected_at,
             })
             .collect();
+        let connections = store.attempts_of(id)?;
+        let anonymous = store.anonymous(id)?.map(|p| AnonymousAccess { client_id: p.client_id, address: p.address });
+        let wanted: Vec<String> = credential
+            .as_ref()
+            .and_then(|c| c.client_id.clone())
+            .into_iter()
+            .chain(anonymous.as_ref().map(|a| a.client_id.clone()))
+            .chain(connections.iter().filter(|c| c.refused == Some(DropReason::ClientIdTaken)).map(|c| c.client_id.clone()))
+            .collect();
+        let client_id_holders = self.client_id_holders(store, id, wanted)?;
+        let retained = self.broker().map(|b| {
+            usernames.iter().map(|u| b.retained_use(u)).fold(RetainedView::default(), |sum, u| RetainedView {
+                messages: sum.messages + u.messages,
+                bytes: sum.bytes + u.bytes,
+                refused: sum.refused + u.refused,
+            })
+        });
         Ok(BrokerView {
             device_id: id.clone(),
             credential,
@@ -192,9 +217,12 @@ impl Hub {
             broker: self.broker_address(),
             broker_tls: self.broker_tls_address(),
             ca_pem: self.ca_pem(),
-            anonymous: store.anonymous(id)?.map(|p| AnonymousAccess { client_id: p.client_id, address: p.address }),
+            anonymous,
             suggestions,
             described: described_views(store.described(id)?),
+            connections,
+            client_id_holders,
+            retained: retained.unwrap_or_default(),
         })
     }
 
@@ -252,8 +280,55 @@ impl Hub {
         self.reload_policies(&store)?;
         tracing::info!(%id, client_id = pin.as_ref().map(|p| p.client_id.as_str()), origin, "anonymous access changed");
         self.disconnect_usernames(&before);
+        if let Some(pin) = &pin {
+            self.evict_other_holder(&id, &pin.client_id);
+        }
         self.publish(Event::BrokerChanged { id: id.clone() });
         self.view(&store, &id)
+    }
+
+    /// Ends the session (live or offline) of `client_id` when another device holds it: binding
+    /// or pinning a client id takes it back at once from whoever squatted it.
+    fn evict_other_holder(&self, id: &DeviceId, client_id: &str) {
+        let Some(broker) = self.broker() else { return };
+        let mine = self.gate().usernames_of(id);
+        if let Some(owner) = broker.session_owner(client_id) {
+            let key = if owner.username.is_empty() { format!("anon:{client_id}") } else { owner.username };
+            if !mine.contains(&key) {
+                tracing::info!(%id, client_id = %hearth_core::text::clip(client_id, hearth_core::text::LOGGED), holder = key, "a bound client id was taken back from the session holding it");
+                broker.disconnect_client(client_id);
+            }
+        }
+    }
+
+    /// Removes the retained messages `usernames` published (on topics matching `filter`).
+    pub(crate) fn clear_retained(&self, usernames: &[String], filter: Option<&str>) {
+        if let Some(broker) = self.broker() {
+            broker.clear_retained(usernames.to_vec(), filter.map(str::to_owned));
+        }
+    }
+
+    /// The client ids `id` uses (bound, pinned, or refused as taken) held by another client.
+    fn client_id_holders(&self, store: &Store, id: &DeviceId, mut client_ids: Vec<String>) -> Result<Vec<ClientIdHolder>, ApiError> {
+        let Some(broker) = self.broker() else { return Ok(vec![]) };
+        client_ids.sort();
+        client_ids.dedup();
+        let mine = self.gate().usernames_of(id);
+        let mut holders = Vec::new();
+        for client_id in client_ids {
+            let Some(owner) = broker.session_owner(&client_id) else { continue };
+            let key = if owner.username.is_empty() { format!("anon:{client_id}") } else { owner.username };
+            if mine.contains(&key) {
+                continue;
+            }
+            let device_id = self.gate().device_of(&key);
+            let name = match &device_id {
+                Some(holder) => Some(store.device(holder)?.device.name),
+                None => None,
+            };
+            holders.push(ClientIdHolder { client_id, device_id, name, connected: owner.connected });
+        }
+        Ok(holders)
     }
 }
 

@@ -33,6 +33,7 @@ impl Hub {
             self.reload_policies(&store)?;
             if device.state == types::DeviceState::Blocked {
                 self.disconnect(&id);
+                self.clear_retained(&self.gate().usernames_of(&id), None);
             }
             tracing::info!(%id, state = %device.state, origin, "device state changed");
             self.publish(Event::DeviceChanged { device: device.clone() });
@@ -50,6 +51,7 @@ impl Hub {
         store.forget(&id, &types::Actor::Owner, origin, now())?;
         self.reload_policies(&store)?;
         self.disconnect_usernames(&usernames);
+        self.clear_retained(&usernames, None);
         tracing::info!(%id, origin, "device forgotten");
         self.publish(Event::DeviceRemoved { id: id.clone(), merged_into: None });
         let started = std::time::Instant::now();
@@ -64,6 +66,8 @@ impl Hub {
 
     pub fn status(&self) -> Result<Status, ApiError> {
         let devices = self.store().devices()?;
+        let (refused_connections, refused_addresses) = self.store().refused_attempts_since(now() - 24 * 3600 * 1000)?;
+        let retained = self.broker().map(hearth_broker::Broker::retained_totals).unwrap_or_default();
         let count = |f: &dyn Fn(&Device) -> bool| devices.iter().filter(|d| f(d)).count() as u32;
         Ok(Status {
             version: env!("CARGO_PKG_VERSION").into(),
@@ -79,6 +83,9 @@ impl Hub {
                 unrecorded_decisions: self.gate().unrecorded(),
                 payloads_dropped: self.gate().ledger_drops().0,
                 aggregated_messages: self.gate().ledger_drops().1,
+                retained: types::RetainedView { messages: retained.messages, bytes: retained.bytes, refused: retained.refused },
+                refused_connections,
+                refused_addresses,
             },
             devices: devices.len() as u32,
             devices_new: count(&|d| d.state == types::DeviceState::New),

@@ -7,7 +7,7 @@ pub use hearth_core::classify::{Category, ValueType};
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
 pub use hearth_core::discovery::{DescribedDevice, Entity, Source};
 pub use hearth_core::fingerprint::Kind;
-pub use hearth_core::gate::{Action, Decision, DropReason};
+pub use hearth_core::gate::{Action, ConnectCount, Decision, DropReason};
 pub use hearth_core::inventory::{Announcement, Device, DeviceDetail, IdentityConflict, MergeProposal, Service, StateChange};
 pub use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
 pub use hearth_core::privacy::{CategoryRetention, PrivacySettings, Retention};
@@ -183,6 +183,13 @@ pub struct BrokerStatus {
     /// Published messages kept only as counts per topic (the recorder's queue was full).
     #[ts(type = "number")]
     pub aggregated_messages: u64,
+    /// Retained messages held for the whole home, and those refused for a limit since start.
+    pub retained: RetainedView,
+    /// Refused connection attempts in the last 24 hours, and from how many addresses.
+    #[ts(type = "number")]
+    pub refused_connections: u64,
+    #[ts(type = "number")]
+    pub refused_addresses: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -345,6 +352,38 @@ pub struct BrokerView {
     pub suggestions: Vec<Suggestion>,
     /// What its discovery messages describe (Home Assistant, Tasmota, Zigbee2MQTT).
     pub described: Vec<DescribedView>,
+    /// Its connection attempts, counted per source address and outcome, most recent first.
+    pub connections: Vec<ConnectCount>,
+    /// Client ids it uses (bound, pinned, or refused as taken) whose session another client
+    /// holds: who is in its way.
+    pub client_id_holders: Vec<ClientIdHolder>,
+    /// What it holds in retained messages.
+    pub retained: RetainedView,
+}
+
+/// A client id and who holds its session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ClientIdHolder {
+    pub client_id: String,
+    /// The device holding it; absent when Hearth knows no device for that session any more.
+    pub device_id: Option<DeviceId>,
+    pub name: Option<String>,
+    /// Connected now; else an offline session kept for its return.
+    pub connected: bool,
+}
+
+/// Retained messages of one publisher (or of the whole home).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RetainedView {
+    #[ts(type = "number")]
+    pub messages: u64,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Delivered but not kept: the publisher's (or the home's) limit was reached.
+    #[ts(type = "number")]
+    pub refused: u64,
 }
 
 /// A device one of its discovery messages describes (a child behind a bridge, or itself as its

@@ -232,6 +232,16 @@ pub async fn run(cli: Cli) -> Result<()> {
                     ),
                     _ => println!("MQTT broker: off"),
                 }
+                if b.enabled {
+                    println!(
+                        "retained messages: {} ({} bytes){}; refused connections in the last day: {} from {} addresses",
+                        b.retained.messages,
+                        b.retained.bytes,
+                        if b.retained.refused > 0 { format!(", {} refused for a limit", b.retained.refused) } else { String::new() },
+                        b.refused_connections,
+                        b.refused_addresses
+                    );
+                }
                 if b.payloads_dropped + b.aggregated_messages > 0 {
                     println!(
                         "ledger: behind at times: {} payloads left out (metadata kept), {} messages kept only as counts",
@@ -408,6 +418,34 @@ fn print_topics(view: &BrokerView) {
     }
     for s in &view.sessions {
         println!("connected: client {} from {} (MQTT {})", s.client_id, s.remote.as_deref().unwrap_or("?"), s.protocol);
+    }
+    for h in &view.client_id_holders {
+        let who = match (&h.name, &h.device_id) {
+            (Some(name), Some(id)) => format!("{name} ({id})"),
+            _ => "a client Hearth no longer knows".to_owned(),
+        };
+        println!(
+            "client id {} is held by {who}, {}",
+            h.client_id,
+            if h.connected { "connected now" } else { "in an offline session kept for its return" }
+        );
+    }
+    for c in &view.connections {
+        let outcome = c.refused.map_or("accepted".to_owned(), |r| format!("refused ({})", r.as_str()));
+        println!(
+            "connections from {}: {} {outcome}, last as client {}",
+            c.address.as_deref().unwrap_or("an unknown address"),
+            c.count,
+            c.client_id
+        );
+    }
+    if view.retained.messages + view.retained.refused > 0 {
+        println!(
+            "retained: {} messages ({} bytes){}",
+            view.retained.messages,
+            view.retained.bytes,
+            if view.retained.refused > 0 { format!(", {} refused for its limit", view.retained.refused) } else { String::new() }
+        );
     }
     if view.rules.is_empty() {
         println!("No topic rules yet: the device may neither publish nor subscribe. What it tries is listed here as learned.");

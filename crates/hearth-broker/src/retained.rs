@@ -1,0 +1,278 @@
+//! Retained messages: rmqtt's own in-memory topic trie, held to limits per publisher and in
+//! total (in bytes and messages, with what was refused counted), and cleared when a person takes
+//! a publisher's rights away.
+//!
+//! rmqtt stores a retained message only after the publish check passed (a Will, which skips that
+//! check, is decided by the gate in the `MessagePublish` hook first: one its sender may not
+//! publish loses its retain flag there), so every message that reaches [`Retained::set`] was
+//! allowed when it was published. Who published it is its *owner*: the MQTT username (a device
+//! id), or `anon:<client id>` for a device let in without a credential, as the gate keys them.
+//!
+//! Past a limit the new message is delivered but not stored, and the one it would have replaced
+//! stays. Deleting (an empty retained payload) is always allowed, so a full store can still shrink
+//! (rmqtt-retainer's own count limit refuses that too, which is why it is not used).
+
+use rmqtt::retain::{DefaultRetainStorage, RetainStorage};
+use rmqtt::types::{From, Retain, TopicFilter, TopicName};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How much retained state one publisher, and the whole home, may hold. A Zigbee2MQTT bridge with
+/// a hundred devices retains about 300 KB (its device list, each device's state, Home Assistant
+/// discovery for each entity); the defaults leave ten times that per device.
+#[derive(Debug, Clone, Copy)]
+pub struct RetainedLimits {
+    pub per_owner_bytes: usize,
+    pub per_owner_messages: usize,
+    pub total_bytes: usize,
+}
+
+impl Default for RetainedLimits {
+    fn default() -> Self {
+        Self { per_owner_bytes: 4 * 1024 * 1024, per_owner_messages: 10_000, total_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// What one publisher holds, and what it was refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetainedUse {
+    pub messages: u64,
+    pub bytes: u64,
+    /// Retained messages delivered but not stored because a limit was reached.
+    pub refused: u64,
+}
+
+/// The key the gate knows a publisher by: its username, or `anon:<client id>` without one.
+pub(crate) fn owner_of(from: &From) -> String {
+    match from.id.username.as_deref().filter(|u| !u.is_empty()) {
+        Some(username) => username.to_owned(),
+        None => format!("anon:{}", from.id.client_id),
+    }
+}
+
+#[derive(Default)]
+struct Books {
+    /// Each stored topic's owner and size (topic + payload bytes).
+    by_topic: HashMap<String, (String, usize)>,
+    by_owner: HashMap<String, RetainedUse>,
+    total_bytes: usize,
+}
+
+impl Books {
+    fn forget_topic(&mut self, topic: &str) {
+        if let Some((owner, bytes)) = self.by_topic.remove(topic) {
+            self.total_bytes -= bytes;
+            if let Some(used) = self.by_owner.get_mut(&owner) {
+                used.messages -= 1;
+                used.bytes -= bytes as u64;
+                if *used == RetainedUse::default() {
+                    self.by_owner.remove(&owner);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) struct Retained {
+    store: DefaultRetainStorage,
+    /// A std mutex: held only for bookkeeping, never across an await.
+    books: Mutex<Books>,
+    limits: RetainedLimits,
+    refused: AtomicU64,
+}
+
+impl Retained {
+    pub(crate) fn new(limits: RetainedLimits) -> Self {
+        Self { store: DefaultRetainStorage::new(), books: Mutex::default(), limits, refused: AtomicU64::new(0) }
+    }
+
+    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
+        self.books.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `owner` may store `bytes` on `topic` (replacing what is there).
+    fn fits(&self, books: &Books, topic: &str, owner: &str, bytes: usize) -> bool {
+        let replaced = books.by_topic.get(topic).map_or(0, |(_, b)| *b);
+        let used = books.by_owner.get(owner).copied().unwrap_or_default();
+        let (own_bytes, own_messages) = match books.by_topic.get(topic) {
+            Some((old_owner, old_bytes)) if old_owner == owner => (used.bytes as usize - old_bytes, used.messages as usize - 1),
+            _ => (used.bytes as usize, used.messages as usize),
+        };
+        own_bytes + bytes <= self.limits.per_owner_bytes
+            && own_messages < self.limits.per_owner_messages
+            && books.total_bytes - replaced + bytes <= self.limits.total_bytes
+    }
+
+    /// Removes the retained messages of `owners` (on topics matching `filter`, if given).
+    /// Returns how many.
+    pub(crate) async fn purge(&self, owners: &[String], filter: Option<&str>) -> usize {
+        let doomed: Vec<String> = self
+            .books()
+            .by_topic
+            .iter()
+            .filter(|(topic, (owner, _))| owners.contains(owner) && filter.is_none_or(|f| hearth_core::topic::matches(f, topic)))
+            .map(|(topic, _)| topic.clone())
+            .collect();
+        let mut trie = self.store.messages.write().await;
+        for topic in &doomed {
+            if let Ok(parsed) = rmqtt::topic::Topic::from_str(topic) {
+                trie.remove(&parsed);
+            }
+        }
+        drop(trie);
+        let mut books = self.books();
+        for topic in &doomed {
+            books.forget_topic(topic);
+        }
+        doomed.len()
+    }
+
+    pub(crate) fn usage_of(&self, owner: &str) -> RetainedUse {
+        self.books().by_owner.get(owner).copied().unwrap_or_default()
+    }
+
+    /// Everything stored, and every refusal since start.
+    pub(crate) fn totals(&self) -> RetainedUse {
+        let books = self.books();
+        RetainedUse {
+            messages: books.by_topic.len() as u64,
+            bytes: books.total_bytes as u64,
+            refused: self.refused.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The storage rmqtt calls, sharing [`Retained`] with the broker's handle.
+pub(crate) struct RetainedStorage(pub(crate) std::sync::Arc<Retained>);
+
+#[async_trait::async_trait]
+impl RetainStorage for RetainedStorage {
+    fn enable(&self) -> bool {
+        true
+    }
+
+    async fn set(&self, topic: &TopicName, retain: Retain, _expiry: Option<Duration>) -> rmqtt::Result<()> {
+        let this = &self.0;
+        if retain.publish.payload.is_empty() {
+            this.store.set_with_timeout(topic, retain, None).await?;
+            this.books().forget_topic(topic);
+            return Ok(());
+        }
+        let owner = owner_of(&retain.from);
+        let bytes = topic.len() + retain.publish.payload.len();
+        {
+            let mut books = this.books();
+            if !this.fits(&books, topic, &owner, bytes) {
+                this.refused.fetch_add(1, Ordering::Relaxed);
+                let used = books.by_owner.entry(owner.clone()).or_default();
+                used.refused += 1;
+                // Once per publisher until it is cleared: a flood must not flood the log.
+                if used.refused == 1 {
+                    tracing::warn!(owner = %crate::bounded(&owner), "retained messages over their limit are delivered but not kept");
+                }
+                // Never an error: rmqtt closes the publisher's connection on one.
+                return Ok(());
+            }
+        }
+        // Retained messages never expire by the broker's clock (no MQTT 5 expiry either: see
+        // the README's known gaps).
+        this.store.set_with_timeout(topic, retain, None).await?;
+        let mut books = this.books();
+        books.forget_topic(topic);
+        books.by_topic.insert(topic.to_string(), (owner.clone(), bytes));
+        books.total_bytes += bytes;
+        let used = books.by_owner.entry(owner).or_default();
+        used.messages += 1;
+        used.bytes += bytes as u64;
+        Ok(())
+    }
+
+    async fn get(&self, filter: &TopicFilter) -> rmqtt::Result<Vec<(TopicName, Retain)>> {
+        self.0.store.get_message(filter).await
+    }
+
+    async fn count(&self) -> isize {
+        self.0.books().by_topic.len() as isize
+    }
+
+    async fn max(&self) -> isize {
+        self.0.store.max().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmqtt::types::{ClientId, CodecPublish, Id, Publish, UserName};
+
+    fn retain(owner: &str, topic: &str, payload: &[u8]) -> (TopicName, Retain) {
+        let id = Id::new(1, 0, None, None, ClientId::from(format!("{owner}-client")), Some(UserName::from(owner.to_owned())));
+        let publish = Publish::from(CodecPublish {
+            dup: false,
+            retain: true,
+            qos: rmqtt::codec::types::QoS::AtMostOnce,
+            topic: TopicName::from(topic.to_owned()),
+            packet_id: None,
+            payload: payload.to_vec().into(),
+            properties: None,
+        });
+        (TopicName::from(topic.to_owned()), Retain { msg_id: None, from: From::from_custom(id), publish })
+    }
+
+    async fn set(storage: &RetainedStorage, owner: &str, topic: &str, payload: &[u8]) {
+        let (t, r) = retain(owner, topic, payload);
+        storage.set(&t, r, None).await.unwrap();
+    }
+
+    async fn topics(storage: &RetainedStorage, filter: &str) -> Vec<String> {
+        let mut found: Vec<String> =
+            storage.get(&TopicFilter::from(filter.to_owned())).await.unwrap().into_iter().map(|(t, _)| t.to_string()).collect();
+        found.sort();
+        found
+    }
+
+    #[tokio::test]
+    async fn each_publisher_is_held_to_its_limits_and_deleting_always_works() {
+        let limits = RetainedLimits { per_owner_bytes: 100, per_owner_messages: 3, total_bytes: 150 };
+        let storage = RetainedStorage(std::sync::Arc::new(Retained::new(limits)));
+        for i in 0..5 {
+            set(&storage, "d-00000000000a", &format!("a/{i}"), b"x").await;
+        }
+        assert_eq!(topics(&storage, "a/#").await, ["a/0", "a/1", "a/2"], "three messages at most");
+        assert_eq!(storage.0.usage_of("d-00000000000a"), RetainedUse { messages: 3, bytes: 12, refused: 2 });
+        // Replacing one's own message is within the count; a big one is over the bytes.
+        set(&storage, "d-00000000000a", "a/0", b"y").await;
+        set(&storage, "d-00000000000a", "a/1", &[b'z'; 200]).await;
+        assert_eq!(storage.0.usage_of("d-00000000000a").refused, 3);
+        // Deleting always works, even at the limit, and frees room.
+        set(&storage, "d-00000000000a", "a/2", b"").await;
+        set(&storage, "d-00000000000a", "a/9", b"x").await;
+        assert_eq!(topics(&storage, "a/#").await, ["a/0", "a/1", "a/9"]);
+        // The whole home's limit holds whoever publishes.
+        set(&storage, "d-00000000000b", "b/0", &[b'x'; 90]).await;
+        set(&storage, "d-00000000000b", "b/1", &[b'x'; 90]).await;
+        assert_eq!(topics(&storage, "b/#").await, ["b/0"]);
+        let totals = storage.0.totals();
+        assert!(totals.bytes <= 150, "{totals:?}");
+        assert_eq!(totals.refused, 4);
+    }
+
+    #[tokio::test]
+    async fn a_publishers_messages_are_cleared_when_its_rights_go() {
+        let storage = RetainedStorage(std::sync::Arc::new(Retained::new(RetainedLimits::default())));
+        set(&storage, "d-00000000000a", "stat/lock/state", b"locked").await;
+        set(&storage, "d-00000000000a", "stat/lock/battery", b"80").await;
+        set(&storage, "d-00000000000b", "stat/plug/state", b"on").await;
+        // Denied one topic: only that one goes.
+        assert_eq!(storage.0.purge(&["d-00000000000a".into()], Some("stat/lock/state")).await, 1);
+        assert_eq!(topics(&storage, "#").await, ["stat/lock/battery", "stat/plug/state"]);
+        // Blocked or forgotten: all of its messages go, nobody else's.
+        assert_eq!(storage.0.purge(&["d-00000000000a".into()], None).await, 1);
+        assert_eq!(topics(&storage, "#").await, ["stat/plug/state"]);
+        assert_eq!(storage.0.usage_of("d-00000000000a"), RetainedUse::default());
+        assert_eq!(storage.0.totals().messages, 1);
+    }
+}

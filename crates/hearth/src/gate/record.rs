@@ -1,0 +1,120 @@
+//! The gate's queue to the recorder, with its backpressure: when the recorder is behind,
+//! payloads are left out first, then publishes are kept only as counts per topic, and whatever
+//! still finds no room is counted as unrecorded. Nothing is lost silently.
+
+use super::{HubGate, Packet};
+use crate::api::now;
+use crate::api::types::{Action, Decision};
+use hearth_core::device::DeviceId;
+use hearth_core::discovery::Discovery;
+use hearth_store::GateRecord;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+/// The most of one payload carried to the ledger: larger ones (pictures) are carried as their
+/// first bytes, which tell their kind.
+pub const CARRIED_PAYLOAD: usize = 64 * 1024;
+/// The most topics counted while the recorder's queue is full.
+const MAX_OVERFLOW_TOPICS: usize = 10_000;
+
+/// The most payload bytes waiting for the recorder at once.
+pub const PAYLOAD_BUDGET: usize = 32 * 1024 * 1024;
+
+/// Decisions waiting for the recorder. At the broker's full rate the recorder writes batches
+/// of thousands per transaction; this absorbs a burst of a few seconds.
+pub const RECORD_QUEUE: usize = 65_536;
+
+/// What `rewrite` did to a client's latest message: its topic, its size after, and the fields
+/// removed (`None`: it could not be read, so it must be refused).
+pub(super) type JustRedacted = (String, usize, Option<Vec<String>>);
+
+/// What the gate hands the recorder, in the order it decided.
+#[derive(Debug)]
+pub enum Record {
+    Decision(GateRecord),
+    /// An accepted discovery message, to file under its device, and the size of the message it
+    /// came in (held against the payload budget until filed).
+    Discovery(DeviceId, Discovery, usize),
+}
+
+impl HubGate {
+    pub fn unrecorded(&self) -> u64 {
+        self.unrecorded.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn record(&self, device: Option<&DeviceId>, p: &Packet<'_>, decision: &Decision) {
+        // The ledger reads a publish's payload; when the recorder is behind, payloads are the
+        // first thing left out (the message's metadata is still recorded), and that is counted.
+        let payload = if p.action == Action::Publish && device.is_some() {
+            // A big payload is carried only as its first bytes (enough to tell a picture from
+            // text); the queue's payloads are held to a byte budget, so that a camera's
+            // snapshots cannot fill memory while the recorder is behind.
+            let carried = &p.payload[..p.payload.len().min(CARRIED_PAYLOAD)];
+            let queued = self.payload_bytes.load(Ordering::Relaxed);
+            if self.records.capacity() > RECORD_QUEUE / 2 && queued + carried.len() <= PAYLOAD_BUDGET {
+                self.payload_bytes.fetch_add(carried.len(), Ordering::Relaxed);
+                Some(carried.to_vec())
+            } else {
+                self.payloads_dropped.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        } else {
+            None
+        };
+        let record = Record::Decision(GateRecord {
+            at: now(),
+            device_id: device.cloned(),
+            client_id: p.client_id.to_owned(),
+            action: p.action,
+            topic: p.topic.to_owned(),
+            bytes: p.bytes as u64,
+            qos: p.qos,
+            decision: decision.clone(),
+            payload,
+        });
+        if let Err(full) = self.records.try_send(record) {
+            // Then, a publish by a known device is added to its topic's counts (exact, but no
+            // longer a row of its own); anything else is counted as unrecorded.
+            let unsent = full.into_inner();
+            if let Record::Decision(GateRecord { payload: Some(carried), .. }) = &unsent {
+                self.payloads_taken(carried.len());
+            }
+            match (unsent, device) {
+                (Record::Decision(r), Some(device)) if r.action == Action::Publish => {
+                    let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+                    let key = (device.clone(), r.topic);
+                    // Bounded too: a stalled recorder and ever-new topics must not grow it.
+                    if overflow.len() >= MAX_OVERFLOW_TOPICS && !overflow.contains_key(&key) {
+                        self.unrecorded.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    let entry = overflow.entry(key).or_default();
+                    entry.messages += 1;
+                    entry.bytes += r.bytes;
+                    entry.refused += u64::from(!r.decision.is_allow());
+                    entry.last_at = r.at;
+                    self.aggregated.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {
+                    self.unrecorded.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// The recorder took `bytes` of payloads off the queue.
+    pub fn payloads_taken(&self, bytes: usize) {
+        self.payload_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// The publishes the recorder had no room for, by device and topic, since the last call.
+    pub fn take_overflow(&self) -> HashMap<(DeviceId, String), hearth_store::ledger::Overflow> {
+        std::mem::take(&mut *self.overflow.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Payloads left out of the ledger, and publishes kept only as counts, because the recorder
+    /// was behind.
+    pub fn ledger_drops(&self) -> (u64, u64) {
+        (self.payloads_dropped.load(Ordering::Relaxed), self.aggregated.load(Ordering::Relaxed))
+    }
+}
