@@ -129,7 +129,7 @@ mod tests {
             count: n,
             first_at: at,
             last_at: at,
-            client_id: "c".into(),
+            client_id: if device.is_some() { "plug-1".into() } else { format!("flood-{address}") },
             username: None,
         }
     }

@@ -253,13 +253,35 @@ impl Store {
         Ok((device, changed))
     }
 
-    /// Deletes the device and every row about it; the home's audit log keeps who did it.
+    /// Deletes the device and every row about it, including what it left in rows that name no
+    /// device (counted connection attempts under its client ids, announcements naming its ids)
+    /// and every audit entry about it (its topic rules name its data: `owntracks/anna/#`). The
+    /// audit keeps only that it was forgotten, by whom and when. The caller compacts the file
+    /// afterwards so that the freed pages leave it too.
     pub fn forget(&mut self, id: &DeviceId, actor: &Actor, origin: &str, now: Millis) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        let deleted = tx.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
-        if deleted == 0 {
-            return Err(StoreError::UnknownDevice(id.to_string()));
+        load_device(&tx, id)?;
+        // Its strings that may sit in rows about no device, found before its own rows go.
+        let client_ids: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT client_id FROM gate_decisions WHERE device_id = ?1
+                 UNION SELECT client_id FROM credentials WHERE device_id = ?1 AND client_id IS NOT NULL
+                 UNION SELECT client_id FROM anonymous_clients WHERE device_id = ?1
+                 UNION SELECT client_id FROM connect_attempts WHERE device_id = ?1",
+            )?;
+            stmt.query_map([id.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        let keys = keys_of(&tx, id)?;
+        tx.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
+        for client_id in &client_ids {
+            tx.execute("DELETE FROM connect_attempts WHERE device_key = '' AND client_id = ?1", [client_id])?;
+            tx.execute("DELETE FROM gate_decisions WHERE device_id IS NULL AND client_id = ?1", [client_id])?;
         }
+        tx.execute("DELETE FROM connect_attempts WHERE device_key = '' AND username = ?1", [id.as_str()])?;
+        for key in keys.iter().filter(|k| k.is_strong()) {
+            tx.execute("DELETE FROM identity_conflicts WHERE EXISTS (SELECT 1 FROM json_each(keys) WHERE value = ?1)", [key.as_str()])?;
+        }
+        tx.execute("DELETE FROM audit WHERE subject = ?1 OR subject LIKE ?1 || ' %' OR subject LIKE '% ' || ?1", [id.as_str()])?;
         tx.execute(
             "INSERT INTO audit (at, actor, origin, action, subject) VALUES (?1, ?2, ?3, 'forget_device', ?4)",
             params![now, actor.as_str(), origin, id.as_str()],
@@ -873,12 +895,40 @@ mod tests {
                 (Some(DeviceState::Approved), DeviceState::Blocked, "cli")
             ]
         );
+        // What it left in the audit (a topic rule naming its data) and in rows that name no
+        // device (an announcement naming its id, a refused attempt under its client id).
+        use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
+        let rule = TopicRule { direction: Direction::Publish, pattern: "owntracks/anna/#".into(), status: RuleStatus::Allowed };
+        home.store.set_topic_rule(&d.id, &rule, &Actor::Owner, "web", 4).unwrap();
+        home.store.set_credential(&d.id, "sha256:00", &Actor::Owner, "web", 4).unwrap();
+        home.store.bind_client_id(&d.id, Some("anna-phone"), &Actor::Owner, "web", 4).unwrap();
+        let with_mac =
+            sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.4", &[("ci", "6"), ("id", "AA:BB:CC:00:11:22"), ("mac", "aabbcc001122")]);
+        assert_eq!(home.see(&with_mac, 4).device.id, d.id);
+        let forged = sighting("_http._tcp", "x", "x.local.", "10.0.0.9", &[("mac", "aabbcc001122"), ("macaddress", "aabbcc001199")]);
+        assert!(matches!(home.file(&forged, 4), Filing::Contradiction(_)));
+        let unknown = hearth_core::gate::ConnectCount {
+            device_id: None,
+            address: Some("10.0.0.4".into()),
+            refused: Some(hearth_core::gate::DropReason::BadCredentials),
+            count: 1,
+            first_at: 4,
+            last_at: 4,
+            client_id: "anna-phone".into(),
+            username: None,
+        };
+        home.store.record_attempts(&[unknown]).unwrap();
         home.store.forget(&d.id, &Actor::Owner, "cli", 5).unwrap();
-        for table in ["devices", "identity_keys", "sightings", "state_changes"] {
+        for table in ["devices", "identity_keys", "sightings", "state_changes", "connect_attempts", "identity_conflicts", "credentials"] {
             let n: i64 = home.store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
             assert_eq!(n, 0, "{table}");
         }
-        assert_eq!(home.store.audit(10).unwrap()[0].action, "forget_device");
+        let audit = home.store.audit(10).unwrap();
+        assert_eq!(audit.len(), 1, "only that it was forgotten: {audit:?}");
+        assert_eq!(
+            (audit[0].action.as_str(), audit[0].actor.as_str(), audit[0].subject.as_str()),
+            ("forget_device", "owner", d.id.as_str())
+        );
         assert!(matches!(home.store.forget(&d.id, &Actor::Owner, "cli", 6), Err(StoreError::UnknownDevice(_))));
         // Seen again after being forgotten: a new device, in quarantine again.
         let again = home.see(&sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.4", &[("ci", "6"), ("id", "AA:BB:CC:00:11:22")]), 7);
