@@ -41,7 +41,8 @@ class Hub:
                                       "--mqtts-listen", mqtt_listen, *extra_args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
-        while not (data_dir / "hub.json").exists():
+        # A hub.json left by a killed hub names another process: wait for this one's.
+        while not self._running_marker():
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError(f"hearth serve did not start:\n{self.read_log()}")
             time.sleep(0.05)
@@ -49,6 +50,12 @@ class Hub:
         self.token = (data_dir / "owner-token").read_text().strip()
         # Beyond loopback the hub serves HTTPS with a certificate from its own CA: trust that.
         self.tls = ssl.create_default_context(cafile=str(data_dir / "ca.pem")) if self.url.startswith("https://") else None
+
+    def _running_marker(self) -> bool:
+        try:
+            return json.loads((self.data_dir / "hub.json").read_text())["pid"] == self.proc.pid
+        except (OSError, ValueError, KeyError):
+            return False
 
     def read_log(self) -> str:
         self.log.flush()

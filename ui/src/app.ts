@@ -338,6 +338,15 @@ export class App implements Actions {
         this.state.news = [...this.state.news, { id: ++this.noticeSeq, name: e.name, change: e.change }].slice(-3);
         if (this.state.route.name === "review") void this.loadHome();
         break;
+      case "status_changed":
+        void this.loadStatus();
+        break;
+      case "identity_question":
+        // The device pages of both records show the question; reload if one is open.
+        if (this.state.detail && [e.proposal.device_a, e.proposal.device_b].includes(this.state.detail.id)) {
+          this.reloadDetailSoon(this.state.detail.id);
+        }
+        break;
       case "resync":
         break;
     }

@@ -50,6 +50,23 @@ pub struct Store {
 }
 
 impl Store {
+    /// Whether the database can be written now: rewrites the schema version in place (one page
+    /// through the write-ahead log). A full disk answers [`StoreError::DiskFull`].
+    pub fn check_writable(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let version = schema::version(&tx)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// SQLite's quick check of the whole file: "ok", or what is wrong (after a crash).
+    pub fn quick_check(&self) -> Result<String, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check")?;
+        let lines = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(lines.join("; "))
+    }
+
     /// Opens (creating if needed) and upgrades the database at `path`. The file is readable by
     /// its owner only: it holds what the home's devices say (SQLite gives its journal files the
     /// same mode).

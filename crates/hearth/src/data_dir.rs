@@ -120,6 +120,12 @@ pub fn read_running(dir: &Path) -> Result<Running> {
     serde_json::from_str(&text).with_context(|| format!("{} is damaged; restart `hearth serve`", path.display()))
 }
 
+/// Whether the previous hub on `dir` ended without its clean shutdown (which removes `hub.json`).
+/// Call with the data directory locked, before writing `hub.json` again.
+pub fn previous_run_unclean(dir: &Path) -> bool {
+    dir.join(RUNNING).exists()
+}
+
 pub fn remove_running(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(RUNNING));
 }

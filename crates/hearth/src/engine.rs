@@ -76,8 +76,22 @@ impl Engine {
         let secrets = Secrets::open(dir, config.secrets.store)?;
         let session_key = secrets.get_or_create("session-key", 32)?;
         let owner_token = data_dir::owner_token(dir)?;
+        // `hub.json` is removed by a clean shutdown; the lock above says no hub runs now, so one
+        // left behind means the last run was killed, crashed or lost power.
+        let unclean = data_dir::previous_run_unclean(dir);
         let store = hearth_store::Store::open(&dir.join(data_dir::DATABASE))?;
+        let last_shutdown = if unclean {
+            let check = store.quick_check().unwrap_or_else(|e| e.to_string());
+            tracing::warn!(
+                database_check = check,
+                "the last run of Hearth on this data directory did not stop cleanly; the database was checked"
+            );
+            crate::api::types::ShutdownStatus { clean: false, database_check: Some(check) }
+        } else {
+            crate::api::types::ShutdownStatus { clean: true, database_check: None }
+        };
         let (hub, records) = Hub::new(store, dir, secrets.storage().clone())?;
+        hub.set_last_shutdown(last_shutdown);
         if config.broker.allow_anonymous {
             tracing::warn!(
                 "[broker] allow_anonymous is on: MQTT clients without a credential are admitted, each as a new device in quarantine (recorded, \

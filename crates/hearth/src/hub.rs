@@ -40,6 +40,10 @@ struct Inner {
     secret_storage: SecretStorage,
     discovery: Mutex<DiscoveryStatus>,
     gate: Arc<HubGate>,
+    /// Whether the recorder can write (a full disk pauses it).
+    recording: Arc<crate::recording::Recording>,
+    /// How the previous run of the hub on this data directory ended, found at start.
+    last_shutdown: OnceLock<crate::api::types::ShutdownStatus>,
     /// Set once the engine has started the broker (never, with the broker turned off).
     broker: OnceLock<Broker>,
     /// Where devices connect, as shown to people (`10.0.0.2:1883`).
@@ -67,12 +71,14 @@ impl Hub {
             inner: Arc::new(Inner {
                 reader: store.reader()?.map(Mutex::new),
                 store: Mutex::new(store),
-                events,
+                events: events.clone(),
                 fingerprints: Fingerprints::builtin(),
                 data_dir: data_dir.to_path_buf(),
                 secret_storage,
                 discovery: Mutex::new(DiscoveryStatus { enabled: false, interfaces: vec![], service_types: vec![], error: None }),
                 gate,
+                recording: Arc::new(crate::recording::Recording::new(events.clone())),
+                last_shutdown: OnceLock::new(),
                 broker: OnceLock::new(),
                 broker_address: OnceLock::new(),
                 broker_tls: OnceLock::new(),
@@ -115,6 +121,18 @@ impl Hub {
 
     pub fn gate(&self) -> Arc<HubGate> {
         self.inner.gate.clone()
+    }
+
+    pub(crate) fn recording(&self) -> Arc<crate::recording::Recording> {
+        self.inner.recording.clone()
+    }
+
+    pub(crate) fn set_last_shutdown(&self, status: crate::api::types::ShutdownStatus) {
+        let _ = self.inner.last_shutdown.set(status);
+    }
+
+    pub(crate) fn last_shutdown(&self) -> crate::api::types::ShutdownStatus {
+        self.inner.last_shutdown.get().cloned().unwrap_or(crate::api::types::ShutdownStatus { clean: true, database_check: None })
     }
 
     /// `tls`: where MQTT over TLS listens, and the CA certificate (PEM) devices need for it.

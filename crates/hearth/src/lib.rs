@@ -4,7 +4,7 @@
 //! - [`engine`]: starts and stops everything (`hearth serve` and the desktop shell use it).
 //! - [`hub`]: the hub's state and the inventory step that files discovery events.
 //! - [`gate`]: answers the broker (`hearth_broker`) from in-memory policies; [`recorder`]
-//!   writes its decisions to the store in batches.
+//!   writes its decisions to the store in batches; [`recording`] pauses it while the disk is full.
 //! - [`api`]: the one command surface (methods on [`hub::Hub`]) and, in `api::types`, every
 //!   type that crosses the API boundary, generated for TypeScript.
 //! - [`http`]: the HTTP/WebSocket transport, sign-in and the embedded web UI.
@@ -32,6 +32,7 @@ pub mod http;
 pub mod hub;
 pub mod random;
 pub mod recorder;
+pub mod recording;
 pub mod secrets;
 
 /// Logging for the binaries: `info` by default, `--verbose` for debug, `-vv` for trace;

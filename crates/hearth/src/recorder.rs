@@ -35,6 +35,7 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     let mut tell = tokio::time::interval(TELL_EVERY);
     tell.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut overflow = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut probe = tokio::time::interval(crate::recording::PROBE_EVERY);
     let mut changed: HashSet<DeviceId> = HashSet::new();
     // Devices told about as sending ten times their usual, and when: once a day each.
     let told_spikes: Arc<Mutex<HashMap<DeviceId, i64>>> = Arc::default();
@@ -47,6 +48,7 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
                 // for a while, and the recorder must keep taking what the gate decides.
                 tokio::spawn(tell_spikes(hub.clone(), told_spikes.clone()));
             }
+            _ = probe.tick() => probe_disk(&hub).await,
             _ = overflow.tick() => {
                 write_overflow(&hub).await;
                 write_attempts(&hub).await;
@@ -75,6 +77,22 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     write_attempts(&hub).await;
 }
 
+/// While recording is paused for a full disk: whether the database can be written again, so that
+/// recording resumes as soon as there is room, whether or not devices are sending.
+async fn probe_disk(hub: &Hub) {
+    let recording = hub.recording();
+    if recording.status().paused_since.is_none() {
+        return;
+    }
+    let hub = hub.clone();
+    match tokio::task::spawn_blocking(move || hub.store().check_writable()).await {
+        Ok(Ok(())) => recording.succeeded(),
+        Ok(Err(e)) if recording.failed(&e, 0) => {}
+        Ok(Err(e)) => tracing::error!("cannot check whether the database can be written: {e}"),
+        Err(e) => tracing::error!("the recorder failed: {e}"),
+    }
+}
+
 /// CONNECT attempts the gate counted since the last second, filed as counts.
 async fn write_attempts(hub: &Hub) {
     let counts: Vec<ConnectCount> = hub
@@ -95,9 +113,14 @@ async fn write_attempts(hub: &Hub) {
     if counts.is_empty() {
         return;
     }
+    let recording = hub.recording();
+    if !recording.should_try(counts.len()) {
+        return;
+    }
     let hub = hub.clone();
     match tokio::task::spawn_blocking(move || hub.store().record_attempts(&counts)).await {
         Ok(Ok(())) => {}
+        Ok(Err(e)) if recording.failed(&e, 1) => {}
         Ok(Err(e)) => tracing::error!("cannot record the counts of MQTT connection attempts: {e}"),
         Err(e) => tracing::error!("the recorder failed: {e}"),
     }
@@ -110,9 +133,11 @@ async fn write_overflow(hub: &Hub) {
         return;
     }
     let hub = hub.clone();
+    let recording = hub.recording();
     let written = tokio::task::spawn_blocking(move || hub.store().record_overflow(&overflow)).await;
     match written {
         Ok(Ok(())) => {}
+        Ok(Err(e)) if recording.failed(&e, 1) => {}
         Ok(Err(e)) => tracing::error!("cannot record the publishes counted under load: {e}"),
         Err(e) => tracing::error!("the recorder failed: {e}"),
     }
@@ -167,6 +192,7 @@ async fn prune_old(hub: &Hub) {
         Ok(Ok((decisions, ledger))) => {
             tracing::info!(decisions, ledger, "retention: pruned old decisions and ledger rows, cleared expired values")
         }
+        Ok(Err(hearth_store::StoreError::DiskFull(_))) => {} // said once by the recorder
         Ok(Err(e)) => tracing::error!("cannot prune old decisions: {e}"),
         Err(e) => tracing::error!("the pruning task failed: {e}"),
     }
@@ -190,8 +216,13 @@ async fn write(hub: &Hub, batch: Vec<Record>) -> Vec<DeviceId> {
         }
     }
     let payload_bytes: usize = decisions.iter().filter_map(|d| d.payload.as_ref()).map(Vec::len).sum::<usize>() + discovery_bytes;
-    let hub = hub.clone();
     let gate = hub.gate();
+    if !hub.recording().should_try(decisions.len() + discoveries.len()) {
+        // The disk is full: counted as not recorded until the next try.
+        gate.payloads_taken(payload_bytes);
+        return vec![];
+    }
+    let hub = hub.clone();
     let written = tokio::task::spawn_blocking(move || {
         let mut changed = record_decisions(&hub, &decisions);
         changed.extend(file_discoveries(&hub, discoveries));
@@ -214,9 +245,12 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
     }
     let mut store = hub.store();
     if let Err(e) = store.record_decisions(decisions) {
-        tracing::error!(decisions = decisions.len(), "cannot record the gate's decisions: {e}");
+        if !hub.recording().failed(&e, decisions.len()) {
+            tracing::error!(decisions = decisions.len(), "cannot record the gate's decisions: {e}");
+        }
         return vec![];
     }
+    hub.recording().succeeded();
     let published: Vec<LedgerEntry<'_>> = decisions.iter().filter_map(LedgerEntry::of).collect();
     match store.record_messages(&published) {
         Ok(news) => {
@@ -231,7 +265,11 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
                 hub.publish(Event::SendsSomethingNew { name, change });
             }
         }
-        Err(e) => tracing::error!(messages = published.len(), "cannot write the ledger: {e}"),
+        Err(e) => {
+            if !hub.recording().failed(&e, published.len()) {
+                tracing::error!(messages = published.len(), "cannot write the ledger: {e}")
+            }
+        }
     }
     drop(store);
     decisions.iter().filter_map(|r| r.device_id.clone()).collect()
@@ -248,8 +286,11 @@ fn file_discoveries(hub: &Hub, discoveries: Vec<(DeviceId, Discovery)>) -> Vec<D
     for (id, d) in discoveries {
         match store.file_discovery(&id, &d, crate::api::now()) {
             Ok(()) => filed.push(id),
+            Err(e) if hub.recording().failed(&e, 1) => {}
             // Forgotten meanwhile, or another device's claim was filed first.
-            Err(e) => tracing::warn!(%id, topic = d.scope, "cannot file a discovery message: {e}"),
+            Err(e) => {
+                tracing::warn!(%id, topic = %hearth_core::text::clip(&d.scope, hearth_core::text::LOGGED), "cannot file a discovery message: {e}")
+            }
         }
     }
     filed

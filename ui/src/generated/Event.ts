@@ -7,4 +7,4 @@ import type { MergeProposal } from "./MergeProposal";
 /**
  * What the live stream (WebSocket `/api/v1/events`, Tauri event `hearth://event`) carries.
  */
-export type Event = { "type": "device_seen", device: Device, } | { "type": "device_changed", device: Device, } | { "type": "device_lost", device: Device, } | { "type": "device_removed", id: DeviceId, merged_into: DeviceId | null, } | { "type": "broker_changed", id: DeviceId, } | { "type": "sends_something_new", name: string, change: Change, } | { "type": "identity_question", proposal: MergeProposal, } | { "type": "resync" };
+export type Event = { "type": "device_seen", device: Device, } | { "type": "device_changed", device: Device, } | { "type": "device_lost", device: Device, } | { "type": "device_removed", id: DeviceId, merged_into: DeviceId | null, } | { "type": "broker_changed", id: DeviceId, } | { "type": "sends_something_new", name: string, change: Change, } | { "type": "identity_question", proposal: MergeProposal, } | { "type": "status_changed" } | { "type": "resync" };

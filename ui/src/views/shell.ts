@@ -40,8 +40,31 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
   if (!status) return nothing;
   const storage = status.secret_storage;
   const discoveryError = status.discovery.error;
-  if (storage.kind !== "file" && !discoveryError) return nothing;
+  const recordingPaused = status.recording.paused_since !== null;
+  const unclean = !status.last_shutdown.clean;
+  if (storage.kind !== "file" && !discoveryError && !recordingPaused && !unclean) return nothing;
   return html`<div class="banners">
+    ${recordingPaused
+      ? html`<div class="banner error" data-testid="recording-paused" role="alert">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div>
+            <strong>The disk is full: Hearth has stopped recording.</strong> Your devices still work and their messages are still
+            delivered, but what they send is not written down (${plural(Number(status.recording.not_recorded), "record", "records")}
+            so far). Free some space on the disk of <code>${status.data_dir}</code>: recording resumes by itself.
+          </div>
+        </div>`
+      : nothing}
+    ${unclean
+      ? html`<div class="banner warn" data-testid="unclean-shutdown" role="note">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div>
+            Hearth did not stop cleanly last time (it was killed, crashed or lost power). Its database was checked:
+            ${status.last_shutdown.database_check === "ok"
+              ? html`nothing is damaged.`
+              : html`<strong>${status.last_shutdown.database_check ?? "the check did not run"}</strong>.`}
+          </div>
+        </div>`
+      : nothing}
     ${storage.kind === "file"
       ? html`<div class="banner warn" data-testid="secret-warning" role="note" aria-label="Secret storage warning">
           <span class="banner-icon" aria-hidden="true">⚠</span>

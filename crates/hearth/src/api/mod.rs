@@ -90,6 +90,8 @@ impl Hub {
             devices: devices.len() as u32,
             devices_new: count(&|d| d.state == types::DeviceState::New),
             devices_online: count(&|d| d.online),
+            recording: self.recording().status(),
+            last_shutdown: self.last_shutdown(),
         })
     }
 }

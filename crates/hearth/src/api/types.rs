@@ -114,8 +114,34 @@ pub enum Event {
     /// An announcement says two records a person decided about are one device: a person merges
     /// them or keeps them apart (needs a decision: a banner, and an OS notification).
     IdentityQuestion { proposal: MergeProposal },
+    /// The hub's status changed in a way a person should see at once (recording paused for a
+    /// full disk, or resumed): reload it.
+    StatusChanged,
     /// The listener fell behind and missed events: reload the list.
     Resync,
+}
+
+/// Whether the recorder writes what devices send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RecordingStatus {
+    /// Set while recording is paused because the data directory's disk is full (ms since the
+    /// epoch): devices are still brokered, their messages not recorded.
+    #[ts(type = "number | null")]
+    pub paused_since: Option<i64>,
+    /// Records not written for a full disk since start.
+    #[ts(type = "number")]
+    pub not_recorded: u64,
+}
+
+/// How the previous run of the hub on this data directory ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ShutdownStatus {
+    /// False when it did not stop cleanly (killed, crashed, power lost).
+    pub clean: bool,
+    /// After an unclean end: what SQLite's check of the database said ("ok" or the problems).
+    pub database_check: Option<String>,
 }
 
 /// A person's answer to "are these two records one device?".
@@ -158,6 +184,8 @@ pub struct Status {
     pub devices: u32,
     pub devices_new: u32,
     pub devices_online: u32,
+    pub recording: RecordingStatus,
+    pub last_shutdown: ShutdownStatus,
 }
 
 /// The MQTT broker's state, with every loss counted.

@@ -217,6 +217,19 @@ pub async fn run(cli: Cli) -> Result<()> {
                     status.version, status.devices, status.devices_new, status.devices_online
                 );
                 println!("data directory: {}", status.data_dir);
+                if let Some(since) = status.recording.paused_since {
+                    println!(
+                        "RECORDING STOPPED since {since} (ms since the epoch): the data directory's disk is full. Devices are still brokered; \
+                         {} records were not written. Free some space: recording resumes by itself.",
+                        status.recording.not_recorded
+                    );
+                }
+                if !status.last_shutdown.clean {
+                    println!(
+                        "the last run did not stop cleanly (killed, crashed or power lost); database check: {}",
+                        status.last_shutdown.database_check.as_deref().unwrap_or("not run")
+                    );
+                }
                 match &status.secret_storage {
                     crate::api::types::SecretStorage::Keyring => println!("secrets: OS keyring"),
                     crate::api::types::SecretStorage::File { path, reason } => println!("secrets: file {path} ({reason})"),
