@@ -192,3 +192,27 @@ def test_a_device_discovery_config_cannot_hide_a_foreign_command_among_its_compo
     assert "RC:0" in plug.pub("homeassistant/device/plug1/config", json.dumps(forged), qos=1, version="5", extra=["-d"]).stdout
     [group] = wait_for(lambda: described(plug))
     assert [(e["component"], e["unique_id"]) for e in group["entities"]] == [("switch", "plug1-relay")]
+
+
+def test_a_squatted_unique_id_names_its_holder_and_a_person_gives_it_to_the_right_device(hub):
+    """The first device to describe an entity keeps it, so a squatter can take an entity before
+    the real device announces it. The refusal names the holder, and a person moves the entity."""
+    squatter = Device(hub, "Cheap plug", publish=["homeassistant/#", "cheap/#"])
+    early = dict(ESPHOME_TEMPERATURE, stat_t="cheap/temp", avty_t="cheap/status", dev={"ids": "cheap", "name": "cheap"})
+    assert "RC:0" in squatter.pub("homeassistant/sensor/cheap/temperature/config", json.dumps(early), qos=1, version="5", extra=["-d"]).stdout
+    assert wait_for(lambda: described(squatter))
+    node = esphome_node(hub)
+    r = node.pub(CONFIG_TOPIC, json.dumps(ESPHOME_TEMPERATURE), qos=1, version="5", extra=["-d"])
+    assert "RC:135" in r.stdout, r.stdout
+    contested = node.view()["contested"]
+    assert [(c["claim"], c["holder_id"], c["holder_name"]) for c in contested] == [
+        ({"by": "unique_id", "value": ESPHOME_TEMPERATURE["uniq_id"]}, squatter.id, "Cheap plug")]
+    assert "take-entity" in hub.cli("device", "topics", node.id).stdout
+    hub.cli("device", "take-entity", node.id, "--unique-id", ESPHOME_TEMPERATURE["uniq_id"])
+    assert described(squatter) == [], "what the squatter described of it is gone"
+    assert node.view()["contested"] == []
+    # The node's discovery (firmware re-sends it) is accepted now, and the squatter's is refused.
+    assert "RC:0" in node.pub(CONFIG_TOPIC, json.dumps(ESPHOME_TEMPERATURE), qos=1, version="5", extra=["-d"]).stdout
+    assert wait_for(lambda: described(node))[0]["entities"][0]["unique_id"] == ESPHOME_TEMPERATURE["uniq_id"]
+    r = squatter.pub("homeassistant/sensor/cheap/temperature/config", json.dumps(early), qos=1, version="5", extra=["-d"])
+    assert "RC:135" in r.stdout, r.stdout

@@ -92,6 +92,34 @@ impl Discovery {
     }
 }
 
+/// One entity as devices claim it: by its discovery topic, or by its `unique_id` (Home
+/// Assistant's identity for it, which several topics may share).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case", tag = "by", content = "value")]
+#[ts(export)]
+pub enum EntityClaim {
+    Topic(String),
+    UniqueId(String),
+}
+
+impl EntityClaim {
+    /// As the store keys it: `topic:<discovery topic>` or `uid:<unique_id>`.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Topic(t) => format!("topic:{t}"),
+            Self::UniqueId(u) => format!("uid:{u}"),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key.split_once(':')? {
+            ("topic", t) => Some(Self::Topic(t.to_owned())),
+            ("uid", u) => Some(Self::UniqueId(u.to_owned())),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiscoveryError {
     #[error("the discovery message is not JSON of the expected shape: {0}")]

@@ -374,8 +374,15 @@ impl Store {
     }
 }
 
-/// A client id is one device's: bound to its credential or pinned for its anonymous access.
+/// A client id is one device's: bound to its credential, or pinned for its anonymous access. A
+/// person's binding takes it from a pin of a device nobody approved (migration mode pins every
+/// newcomer, a squatter among them); a binding or an approved device's pin stays, and says whose.
 fn ensure_client_id_free(tx: &rusqlite::Transaction<'_>, client_id: &str, for_device: &DeviceId) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM anonymous_clients WHERE client_id = ?1 AND device_id != ?2
+           AND device_id IN (SELECT id FROM devices WHERE state != 'approved')",
+        params![client_id, for_device.as_str()],
+    )?;
     let holder: Option<String> = tx
         .query_row(
             "SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2

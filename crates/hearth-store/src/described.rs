@@ -3,8 +3,8 @@
 
 use crate::inventory::parse_id;
 use crate::{Store, StoreError};
-use hearth_core::device::DeviceId;
-use hearth_core::discovery::{DescribedDevice, Discovery, Entity, Source};
+use hearth_core::device::{Actor, DeviceId};
+use hearth_core::discovery::{DescribedDevice, Discovery, Entity, EntityClaim, Source};
 use hearth_core::inventory::Millis;
 use rusqlite::{OptionalExtension, params};
 
@@ -43,6 +43,21 @@ impl Store {
             )
             .optional()?;
         if let Some((entity, device)) = holder {
+            return Err(StoreError::EntityTaken { entity, device });
+        }
+        // A person gave one of its entities to another device.
+        let claims: Vec<String> = std::iter::once(EntityClaim::Topic(d.scope.clone()))
+            .chain(d.unique_ids().map(|u| EntityClaim::UniqueId(u.to_owned())))
+            .map(|c| c.key())
+            .collect();
+        let owner: Option<(String, String)> = tx
+            .query_row(
+                "SELECT claim, device_id FROM entity_owners WHERE device_id != ?1 AND claim IN (SELECT value FROM json_each(?2)) LIMIT 1",
+                params![device.as_str(), serde_json::to_string(&claims).unwrap_or_default()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((entity, device)) = owner {
             return Err(StoreError::EntityTaken { entity, device });
         }
         tx.execute("DELETE FROM described_devices WHERE device_id = ?1 AND scope = ?2", params![device.as_str(), d.scope])?;
@@ -91,10 +106,59 @@ impl Store {
             })
             .collect()
         };
+        // A person's word comes last, so that it wins.
         Ok(DiscoveryClaims {
-            scopes: pairs("SELECT scope, device_id FROM described_devices UNION SELECT scope, device_id FROM entities")?,
-            unique_ids: pairs("SELECT DISTINCT unique_id, device_id FROM entities WHERE unique_id IS NOT NULL")?,
+            scopes: pairs(
+                "SELECT scope, device_id FROM (SELECT scope, device_id, 0 AS o FROM described_devices UNION SELECT scope, device_id, 0 FROM entities
+                 UNION SELECT substr(claim, 7), device_id, 1 FROM entity_owners WHERE claim LIKE 'topic:%') ORDER BY o",
+            )?,
+            unique_ids: pairs(
+                "SELECT unique_id, device_id FROM (SELECT DISTINCT unique_id, device_id, 0 AS o FROM entities WHERE unique_id IS NOT NULL
+                 UNION SELECT substr(claim, 5), device_id, 1 FROM entity_owners WHERE claim LIKE 'uid:%') ORDER BY o",
+            )?,
         })
+    }
+
+    /// A person gives an entity to `device`: whatever another device filed of it goes, and from
+    /// now on only `device` may describe it. Returns the device it was taken from, if any.
+    pub fn give_entity(
+        &mut self,
+        device: &DeviceId,
+        claim: &EntityClaim,
+        actor: &Actor,
+        origin: &str,
+        now: Millis,
+    ) -> Result<Option<DeviceId>, StoreError> {
+        let tx = self.conn.transaction()?;
+        crate::inventory::load_device(&tx, device)?;
+        // The discovery messages (device, topic) of other devices that describe it: each goes
+        // whole, as if withdrawn (a message is one unit: its device and its entities).
+        let sql = match claim {
+            EntityClaim::Topic(_) => {
+                "SELECT DISTINCT device_id, scope FROM entities WHERE scope = ?1 AND device_id != ?2
+                 UNION SELECT device_id, scope FROM described_devices WHERE scope = ?1 AND device_id != ?2"
+            }
+            EntityClaim::UniqueId(_) => "SELECT DISTINCT device_id, scope FROM entities WHERE unique_id = ?1 AND device_id != ?2",
+        };
+        let value = match claim {
+            EntityClaim::Topic(v) | EntityClaim::UniqueId(v) => v,
+        };
+        let taken: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(sql)?;
+            stmt.query_map(params![value, device.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+        };
+        for (holder, scope) in &taken {
+            tx.execute("DELETE FROM entities WHERE device_id = ?1 AND scope = ?2", params![holder, scope])?;
+            tx.execute("DELETE FROM described_devices WHERE device_id = ?1 AND scope = ?2", params![holder, scope])?;
+        }
+        let holders: Vec<&String> = taken.iter().map(|(holder, _)| holder).collect();
+        tx.execute(
+            "INSERT INTO entity_owners (claim, device_id, at) VALUES (?1, ?2, ?3) ON CONFLICT (claim) DO UPDATE SET device_id = excluded.device_id, at = excluded.at",
+            params![claim.key(), device.as_str(), now],
+        )?;
+        crate::broker::audit(&tx, now, actor, origin, "give_entity", &format!("{device} {}", claim.key()))?;
+        tx.commit()?;
+        holders.first().map(|h| parse_id(h)).transpose()
     }
 
     /// What `device`'s discovery messages describe. A device described under several topics

@@ -277,6 +277,15 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX connect_attempts_last ON connect_attempts(last_at);
     "#,
+    // 8: a person's word on which device describes an entity (`claim`: `topic:<discovery topic>`
+    // or `uid:<unique_id>`): it wins over whichever device described it first.
+    r#"
+    CREATE TABLE entity_owners (
+        claim      TEXT PRIMARY KEY,
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        at         INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

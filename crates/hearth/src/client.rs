@@ -133,6 +133,12 @@ impl Client {
             .context("the hub sent an empty answer")
     }
 
+    pub async fn give_entity(&self, id: &str, claim: &crate::api::types::EntityClaim) -> Result<BrokerView> {
+        self.send_json(reqwest::Method::POST, &format!("/devices/{}/entities", checked(id)?), Some(serde_json::to_value(claim)?))
+            .await?
+            .context("the hub sent an empty answer")
+    }
+
     pub async fn identity(&self) -> Result<IdentityReview> {
         self.get("/identity").await
     }

@@ -2,6 +2,7 @@
 import type { AnonymousAccess } from "./AnonymousAccess";
 import type { ClientIdHolder } from "./ClientIdHolder";
 import type { ConnectCount } from "./ConnectCount";
+import type { ContestView } from "./ContestView";
 import type { CredentialView } from "./CredentialView";
 import type { DecisionView } from "./DecisionView";
 import type { DescribedView } from "./DescribedView";
@@ -55,4 +56,9 @@ client_id_holders: Array<ClientIdHolder>,
 /**
  * What it holds in retained messages.
  */
-retained: RetainedView, };
+retained: RetainedView, 
+/**
+ * Entities its discovery messages describe that another device described first: a person
+ * may give one to it.
+ */
+contested: Array<ContestView>, };

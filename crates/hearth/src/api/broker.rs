@@ -7,7 +7,7 @@ use crate::api::types::{
     DescribedView, Direction, DropReason, Event, IssuedCredential, RetainedView, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule,
     TopicRuleRequest,
 };
-use crate::api::types::{ApiError, DeviceId};
+use crate::api::types::{ApiError, ContestView, DeviceId, EntityClaim};
 use crate::hub::Hub;
 use hearth_core::credential;
 use hearth_core::suggest::HeldRule;
@@ -208,6 +208,11 @@ impl Hub {
                 refused: sum.refused + u.refused,
             })
         });
+        let mut contested = Vec::new();
+        for c in self.gate().contests_of(id) {
+            let holder_name = store.device(&c.holder).map(|d| d.device.name).unwrap_or_else(|_| c.holder.to_string());
+            contested.push(ContestView { topic: c.topic, claim: c.claim, holder_id: c.holder, holder_name });
+        }
         Ok(BrokerView {
             device_id: id.clone(),
             credential,
@@ -223,6 +228,7 @@ impl Hub {
             connections,
             client_id_holders,
             retained: retained.unwrap_or_default(),
+            contested,
         })
     }
 
@@ -284,6 +290,26 @@ impl Hub {
             self.evict_other_holder(&id, &pin.client_id);
         }
         self.publish(Event::BrokerChanged { id: id.clone() });
+        self.view(&store, &id)
+    }
+
+    /// A person gives an entity (by its discovery topic or `unique_id`) to `id`: the device that
+    /// described it first loses it, and from now on only `id` may describe it (its next discovery
+    /// message, which firmware re-sends, is accepted).
+    pub fn give_entity(&self, id: &str, claim: &EntityClaim, origin: Origin) -> Result<BrokerView, ApiError> {
+        let id = parse_id(id)?;
+        let value = match claim {
+            EntityClaim::Topic(v) | EntityClaim::UniqueId(v) => v,
+        };
+        crate::api::limits_check_entity(value)?;
+        let mut store = self.store();
+        let from = store.give_entity(&id, claim, &Actor::Owner, origin, now())?;
+        self.reload_policies(&store)?;
+        tracing::info!(%id, from = ?from, claim = %hearth_core::text::clip(&claim.key(), hearth_core::text::LOGGED), origin, "a person gave an entity to a device");
+        self.publish(Event::BrokerChanged { id: id.clone() });
+        if let Some(from) = from {
+            self.publish(Event::BrokerChanged { id: from });
+        }
         self.view(&store, &id)
     }
 

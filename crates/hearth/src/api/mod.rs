@@ -96,6 +96,16 @@ impl Hub {
     }
 }
 
+/// The longest entity topic or `unique_id` a person may name (discovery topics are short).
+const MAX_ENTITY: usize = 256;
+
+pub(crate) fn limits_check_entity(value: &str) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > MAX_ENTITY || value.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!("an entity is named by a topic or unique_id of 1 to {MAX_ENTITY} bytes, on one line")));
+    }
+    Ok(())
+}
+
 pub(crate) fn parse_id(id: &str) -> Result<DeviceId, ApiError> {
     DeviceId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))
 }

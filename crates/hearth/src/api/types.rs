@@ -5,7 +5,7 @@
 pub use crate::secrets::SecretStorage;
 pub use hearth_core::classify::{Category, ValueType};
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
-pub use hearth_core::discovery::{DescribedDevice, Entity, Source};
+pub use hearth_core::discovery::{DescribedDevice, Entity, EntityClaim, Source};
 pub use hearth_core::fingerprint::Kind;
 pub use hearth_core::gate::{Action, ConnectCount, Decision, DropReason};
 pub use hearth_core::inventory::{Announcement, Device, DeviceDetail, IdentityConflict, MergeProposal, Service, StateChange};
@@ -387,6 +387,20 @@ pub struct BrokerView {
     pub client_id_holders: Vec<ClientIdHolder>,
     /// What it holds in retained messages.
     pub retained: RetainedView,
+    /// Entities its discovery messages describe that another device described first: a person
+    /// may give one to it.
+    pub contested: Vec<ContestView>,
+}
+
+/// A discovery message refused because another device describes the same entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ContestView {
+    /// The refused message's discovery topic.
+    pub topic: String,
+    pub claim: EntityClaim,
+    pub holder_id: DeviceId,
+    pub holder_name: String,
 }
 
 /// A client id and who holds its session.

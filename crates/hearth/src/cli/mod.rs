@@ -159,6 +159,16 @@ pub enum DeviceAction {
         #[arg(long)]
         off: bool,
     },
+    /// Give an entity another device described first to this device (by its discovery topic or
+    /// its unique_id): only this device may describe it from now on.
+    #[command(group(clap::ArgGroup::new("entity").required(true).args(["topic", "unique_id"])))]
+    TakeEntity {
+        id: String,
+        #[arg(long, value_name = "DISCOVERY_TOPIC")]
+        topic: Option<String>,
+        #[arg(long, value_name = "UNIQUE_ID")]
+        unique_id: Option<String>,
+    },
     /// Join two records of one device, keeping the stricter of every decision (a block survives).
     Merge { id: String, other: String },
     /// Two records are two devices: Hearth stops asking whether they are one.
@@ -339,6 +349,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                         print_topics(&view);
                     }
                 }
+                DeviceAction::TakeEntity { id, topic, unique_id } => {
+                    let claim = match (topic, unique_id) {
+                        (Some(t), _) => crate::api::types::EntityClaim::Topic(t),
+                        (None, Some(u)) => crate::api::types::EntityClaim::UniqueId(u),
+                        (None, None) => anyhow::bail!("name the entity with --topic or --unique-id"),
+                    };
+                    print_topics(&client.give_entity(&id, &claim).await?);
+                }
                 DeviceAction::Merge { id, other } => identity::answer(&client, &id, &other, MergeChoice::Merge).await?,
                 DeviceAction::KeepApart { id, other } => identity::answer(&client, &id, &other, MergeChoice::KeepApart).await?,
                 DeviceAction::Allow(args) => {
@@ -450,6 +468,16 @@ fn print_topics(view: &BrokerView) {
             c.address.as_deref().unwrap_or("an unknown address"),
             c.count,
             c.client_id
+        );
+    }
+    for c in &view.contested {
+        let what = match &c.claim {
+            crate::api::types::EntityClaim::Topic(t) => format!("--topic {t}"),
+            crate::api::types::EntityClaim::UniqueId(u) => format!("--unique-id {u}"),
+        };
+        println!(
+            "refused discovery {}: {} ({}) describes this entity already; to give it to this device: hearth device take-entity {} {what}",
+            c.topic, c.holder_name, c.holder_id, view.device_id
         );
     }
     if view.retained.messages + view.retained.refused > 0 {

@@ -5,9 +5,9 @@
 use super::HubGate;
 use crate::api::types::DropReason;
 use hearth_core::device::DeviceId;
-use hearth_core::discovery::{self, Discovery};
+use hearth_core::discovery::{self, Discovery, EntityClaim};
 use hearth_core::manifest::Manifest;
-use hearth_core::text::{LOGGED, clip};
+use hearth_core::text::{LOGGED, STORED, clip};
 use hearth_store::DiscoveryClaims;
 use std::collections::HashMap;
 
@@ -22,10 +22,33 @@ pub(super) struct Claims {
     scope_uids: HashMap<String, Vec<String>>,
 }
 
+/// A discovery message refused because another device describes its entity: who, and by what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contest {
+    /// The refused message's discovery topic.
+    pub topic: String,
+    pub claim: EntityClaim,
+    pub holder: DeviceId,
+}
+
+/// Contests kept per device (the newest), and devices with contests: enough for a person to see
+/// who is in the way, bounded against a device cycling through entities.
+const CONTESTS_PER_DEVICE: usize = 20;
+const DEVICES_WITH_CONTESTS: usize = 1000;
+
 impl Claims {
+    /// Another device that describes what `d` describes, and by which claim.
+    fn holder(&self, device: &DeviceId, d: &Discovery) -> Option<(DeviceId, EntityClaim)> {
+        let other = |owner: Option<&DeviceId>| owner.filter(|o| *o != device).cloned();
+        if let Some(holder) = other(self.scopes.get(&d.scope)) {
+            return Some((holder, EntityClaim::Topic(d.scope.clone())));
+        }
+        d.unique_ids().find_map(|u| other(self.unique_ids.get(u)).map(|h| (h, EntityClaim::UniqueId(u.to_owned()))))
+    }
+
+    #[cfg(test)]
     fn taken(&self, device: &DeviceId, d: &Discovery) -> bool {
-        let other = |owner: Option<&DeviceId>| owner.is_some_and(|o| o != device);
-        other(self.scopes.get(&d.scope)) || d.unique_ids().any(|u| other(self.unique_ids.get(u)))
+        self.holder(device, d).is_some()
     }
 
     /// Claims what `d` describes for `device`, letting go of what the same topic described
@@ -50,6 +73,36 @@ impl Claims {
 }
 
 impl HubGate {
+    fn note_contest(&self, device: &DeviceId, contest: Contest) {
+        let mut contests = self.contests.lock().unwrap_or_else(|p| p.into_inner());
+        if contests.len() >= DEVICES_WITH_CONTESTS && !contests.contains_key(device) {
+            return;
+        }
+        let mine = contests.entry(device.clone()).or_default();
+        mine.retain(|c| c.claim != contest.claim);
+        mine.push(contest);
+        if mine.len() > CONTESTS_PER_DEVICE {
+            mine.remove(0);
+        }
+    }
+
+    /// The entities `device` tried to describe and another device holds, newest last, still
+    /// held by that other device (a person may have given one to `device` since).
+    pub fn contests_of(&self, device: &DeviceId) -> Vec<Contest> {
+        let contests = self.contests.lock().unwrap_or_else(|p| p.into_inner()).get(device).cloned().unwrap_or_default();
+        let claims = self.claims.read().unwrap_or_else(|p| p.into_inner());
+        contests
+            .into_iter()
+            .filter(|c| {
+                let now = match &c.claim {
+                    EntityClaim::Topic(t) => claims.scopes.get(t),
+                    EntityClaim::UniqueId(u) => claims.unique_ids.get(u),
+                };
+                now.is_some_and(|holder| holder != device)
+            })
+            .collect()
+    }
+
     /// Takes the claims on file (after a person's change, or a device forgotten), keeping the
     /// claims made in memory and not filed yet (their discovery messages may still be queued, or
     /// withdrawn) while their device is still known. Call after [`HubGate::load`].
@@ -87,8 +140,10 @@ impl HubGate {
             return Err(DropReason::ForeignTopic);
         }
         let mut claims = self.claims.write().unwrap_or_else(|p| p.into_inner());
-        if claims.taken(device, &d) {
-            tracing::warn!(%device, topic = %clip(topic, LOGGED), "discovery message refused: another device describes this entity");
+        if let Some((holder, claim)) = claims.holder(device, &d) {
+            drop(claims);
+            tracing::warn!(%device, %holder, topic = %clip(topic, LOGGED), "discovery message refused: another device describes this entity");
+            self.note_contest(device, Contest { topic: clip(topic, STORED).into_owned(), claim, holder });
             return Err(DropReason::EntityTaken);
         }
         claims.claim(device, &d);

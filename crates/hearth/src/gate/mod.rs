@@ -13,7 +13,7 @@
 
 mod anonymous;
 pub mod attempts;
-mod claims;
+pub mod claims;
 mod record;
 
 pub use anonymous::AnonymousHandler;
@@ -117,6 +117,8 @@ pub struct HubGate {
     anonymous_window: std::sync::Mutex<(std::time::Instant, u32)>,
     /// CONNECT attempts, counted and limited per source address.
     attempts: Attempts,
+    /// Discovery messages refused because another device describes their entity, per device.
+    contests: std::sync::Mutex<HashMap<DeviceId, Vec<claims::Contest>>>,
 }
 
 impl std::fmt::Debug for HubGate {
@@ -176,6 +178,7 @@ impl HubGate {
             admit_anonymous: std::sync::OnceLock::new(),
             anonymous_window: std::sync::Mutex::new((std::time::Instant::now(), 0)),
             attempts: Attempts::default(),
+            contests: std::sync::Mutex::default(),
         }
     }
 
@@ -185,7 +188,10 @@ impl HubGate {
         // access (owner: `anon:<client id>`).
         let mut bound_client_ids: HashMap<String, String> =
             all.iter().filter_map(|p| Some((p.client_id.clone()?, p.username.clone()?))).collect();
-        for pin in all.iter().filter_map(|p| p.anonymous.as_ref()) {
+        // A pin reserves its client id only for an approved device: migration mode pins every
+        // newcomer, and a newcomer nobody approved must not lock an approved device out of the
+        // client id it took first (it gives way; see `gives_way`).
+        for pin in all.iter().filter(|p| p.state == DeviceState::Approved).filter_map(|p| p.anonymous.as_ref()) {
             bound_client_ids.insert(pin.client_id.clone(), anonymous_key(&pin.client_id));
         }
         let mut by_key = HashMap::new();

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/client-id", post(bind_client_id))
         .route("/devices/{id}/anonymous", post(set_anonymous))
         .route("/devices/{id}/merge", post(answer_merge))
+        .route("/devices/{id}/entities", post(give_entity))
         .route("/identity", get(identity_review))
         .route("/devices/{id}/review", get(review::device_review))
         .route("/review", get(review::home_review))
@@ -91,6 +92,15 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
 
 async fn status(State(s): State<AppState>) -> ApiResult<crate::api::types::Status> {
     blocking(move || s.hub.status()).await
+}
+
+async fn give_entity(
+    State(s): State<AppState>,
+    origin: auth::Origin,
+    Path(id): Path<String>,
+    Body(claim): Body<crate::api::types::EntityClaim>,
+) -> ApiResult<crate::api::types::BrokerView> {
+    blocking(move || s.hub.give_entity(&id, &claim, origin.0)).await
 }
 
 async fn identity_review(State(s): State<AppState>) -> ApiResult<crate::api::types::IdentityReview> {
