@@ -33,6 +33,8 @@ pub mod hub;
 pub mod random;
 pub mod recorder;
 pub mod secrets;
+#[cfg(test)]
+mod testing;
 
 /// Logging for the binaries: `info` by default, `--verbose` for debug, `-vv` for trace;
 /// `RUST_LOG` overrides.

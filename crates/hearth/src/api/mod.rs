@@ -2,6 +2,7 @@
 //! methods; none of them reaches the store or discovery directly.
 
 mod broker;
+mod csv;
 mod review;
 
 pub use review::parse_duration;

@@ -1,0 +1,12 @@
+//! What unit tests across the crate share: a hub on an in-memory database.
+
+use crate::api::types::SecretStorage;
+use crate::hub::Hub;
+
+/// A hub with an empty in-memory store, no broker and no discovery, and its data directory.
+pub(crate) fn hub() -> (Hub, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = hearth_store::Store::open_in_memory().expect("an in-memory store");
+    let (hub, _records) = Hub::new(store, dir.path(), SecretStorage::Keyring).expect("a hub");
+    (hub, dir)
+}
