@@ -9,6 +9,7 @@
 //! granted. WebSocket upgrades must come from this hub's own origin.
 
 use super::AppState;
+use super::limiter::{self, FailureLimiter};
 use crate::api::types::{ApiError, ErrorCode};
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
@@ -30,21 +31,14 @@ const CSRF_HEADER: &str = "x-hearth-request";
 const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// A sign-in link is good for 15 minutes and one use: long enough to copy it to a phone.
 const CODE_LIFETIME: Duration = Duration::from_secs(15 * 60);
-/// At most this many wrong sign-in codes per minute from one address. Codes are 128-bit random,
-/// so guessing is hopeless anyway; the limit keeps a flood from costing CPU and log space. It is
-/// per address and checked only after a valid code is accepted, so nobody can lock the owner out.
-const MAX_FAILURES_PER_MINUTE: u32 = 10;
-/// Addresses remembered for the limit; beyond this the oldest are forgotten (a spoofing flood
-/// must not grow memory without bound).
-const MAX_TRACKED_ADDRESSES: usize = 4096;
 
 pub struct Auth {
     owner_token: String,
     /// SECURITY: signs session cookies; from the keyring (or the reported file fallback).
     session_key: Vec<u8>,
     codes: Mutex<HashMap<String, Instant>>,
-    /// Per source address: when its current minute started and its failures in it.
-    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// Wrong sign-in links per source address (see `limiter`: bounded whatever comes).
+    failures: Mutex<FailureLimiter>,
     /// Served over TLS: the session cookie is marked `Secure`.
     secure: bool,
 }
@@ -57,7 +51,7 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     pub fn new(owner_token: String, session_key: Vec<u8>, secure: bool) -> Self {
-        Self { owner_token, session_key, codes: Mutex::default(), failures: Mutex::default(), secure }
+        Self { owner_token, session_key, codes: Mutex::default(), failures: Mutex::new(FailureLimiter::new(Instant::now())), secure }
     }
 
     /// A fresh one-time sign-in code.
@@ -75,22 +69,18 @@ impl Auth {
         if valid {
             return Ok(());
         }
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= MAX_TRACKED_ADDRESSES {
-            failures.retain(|_, (since, _)| since.elapsed() <= Duration::from_secs(60));
+        let verdict = self.failures.lock().unwrap_or_else(|p| p.into_inner()).failure(from, Instant::now());
+        match verdict {
+            limiter::Verdict::TooMany => {
+                return Err(ApiError::new(
+                    ErrorCode::TooManyRequests,
+                    "too many wrong sign-in links from this address; wait a minute and use a fresh link from `hearth open`",
+                ));
+            }
+            // One line per source and minute: a flood must not fill the log.
+            limiter::Verdict::FirstRefusal => tracing::warn!(%from, "a sign-in link was refused (unknown, used or expired)"),
+            limiter::Verdict::Refused => {}
         }
-        let entry = failures.entry(from).or_insert((Instant::now(), 0));
-        if entry.0.elapsed() > Duration::from_secs(60) {
-            *entry = (Instant::now(), 0);
-        }
-        entry.1 += 1;
-        if entry.1 > MAX_FAILURES_PER_MINUTE {
-            return Err(ApiError::new(
-                ErrorCode::TooManyRequests,
-                "too many wrong sign-in links from this address; wait a minute and use a fresh link from `hearth open`",
-            ));
-        }
-        tracing::warn!(%from, "a sign-in link was refused (unknown, used or expired)");
         Err(ApiError::new(
             ErrorCode::Unauthorized,
             "this sign-in link is unknown, already used or expired; run `hearth open` on the hub for a new one",
@@ -227,6 +217,7 @@ pub async fn new_login_link(State(state): State<AppState>, origin: Origin) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use limiter::MAX_FAILURES_PER_MINUTE;
 
     fn auth() -> Auth {
         Auth::new("t".repeat(64), vec![7; 32], false)

@@ -3,6 +3,7 @@
 
 mod auth;
 mod events;
+mod limiter;
 mod review;
 mod ui;
 
