@@ -1,10 +1,13 @@
 """The web API's doors, tried from outside as a browser or an attacker would: nothing without
 sign-in, one-use sign-in links, a rate limit that cannot lock the owner out, signed cookies,
-CSRF and cross-origin WebSocket refusal."""
+CSRF, cross-origin WebSocket refusal, and bounds on every text a person sends."""
 
 import http.client
+import json
 import re
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import pytest
 import websockets.sync.client
@@ -91,3 +94,42 @@ def test_the_event_stream_refuses_other_origins(hub):
     assert refused.value.response.status_code == 403
     with websockets.sync.client.connect(ws_url, origin=hub.url, additional_headers={"Cookie": cookie}, open_timeout=5) as ws:
         assert ws.ping().wait(5), "the hub's own page gets a live stream"
+
+
+def test_every_text_a_person_sends_is_bounded_and_never_echoed_back(hub):
+    """Huge strings through the API: each refused with its field and limit, in a short answer."""
+    status, added = post(hub, "/devices", {"name": "Kitchen plug"})
+    assert status == 200, added
+    dev = added["device"]["id"]
+    huge = "x" * 1_000_000
+    cases = [
+        ("/devices", {"name": huge}, "`name`", "100 characters"),
+        (f"/devices/{dev}/topics", {"direction": "publish", "pattern": "tele/" + huge, "rule": "allow"}, "`pattern`", "256 bytes"),
+        (f"/devices/{dev}/client-id", {"client_id": huge}, "`client_id`", "128 bytes"),
+        (f"/devices/{dev}/anonymous", {"client_id": "plug", "address": huge}, "`address`", "64 bytes"),
+        (f"/devices/{dev}/privacy/redactions", {"path": huge, "redact": True}, "`path`", "256 bytes"),
+        (f"/devices/{dev}/privacy/retention", {"category": "location", "retention": {"keep": "days", "days": 4_000_000_000}},
+         "`retention`", "3650 days"),
+        # A value the parser cannot read is quoted in its explanation: cut short.
+        (f"/devices/{dev}/credential", {"action": huge}, "request body", ""),
+    ]
+    for path, body, field, limit in cases:
+        status, error = post(hub, path, body)
+        assert status == 400, (path, status)
+        assert field in error["message"] and limit in error["message"], error["message"][:500]
+        assert len(error["message"]) < 500, (path, len(error["message"]))
+    status, error = hub.request("GET", f"/review?since={'9' * 20_000}")
+    assert status == 400 and len(error["message"]) < 300
+    status, error = hub.request("GET", f"/devices/{'d' * 20_000}")
+    assert status == 400 and len(error["message"]) < 300
+
+
+def post(hub, path, body):
+    """POST `body` as JSON with the owner token: (status, answer)."""
+    req = urllib.request.Request(f"{hub.url}/api/v1{path}", method="POST", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {hub.token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=hub.tls) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")

@@ -3,6 +3,7 @@
 
 mod broker;
 mod csv;
+pub mod limits;
 mod review;
 
 pub use review::parse_duration;
@@ -88,7 +89,8 @@ impl Hub {
 }
 
 pub(crate) fn parse_id(id: &str) -> Result<DeviceId, ApiError> {
-    DeviceId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))
+    // Quoted back cut short: a path of megabytes must not come back in the answer.
+    DeviceId::parse(id).map_err(|_| ApiError::bad_request(hearth_core::device::InvalidDeviceId(limits::quoted(id)).to_string()))
 }
 
 pub fn now() -> i64 {

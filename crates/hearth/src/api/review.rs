@@ -1,13 +1,11 @@
 //! The review (what devices send, from the ledger), privacy choices, and export.
 
+use super::limits::{self, DURATION_CHARS, REDACTION_PATH_BYTES};
 use super::{Origin, csv, now, parse_id};
 use crate::api::types::{
     Actor, ApiError, DeviceExport, DeviceReview, Event, ExportedSample, HomeReview, PrivacySettings, RedactionRequest, RetentionRequest,
 };
 use crate::hub::Hub;
-
-/// The longest field path a person may redact.
-const MAX_PATH: usize = 256;
 
 impl Hub {
     /// What the device sent in the last `since_ms` milliseconds.
@@ -31,8 +29,9 @@ impl Hub {
     /// once (the device's values and samples are pruned right away), recorded in the audit.
     pub fn set_retention(&self, id: &str, request: &RetentionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
         let id = parse_id(id)?;
+        let retention = limits::retention(request.retention)?;
         let mut store = self.store();
-        let settings = store.set_retention(&id, request.category, request.retention, &Actor::Owner, origin, now())?;
+        let settings = store.set_retention(&id, request.category, retention, &Actor::Owner, origin, now())?;
         store.prune_device_ledger(&id, now())?;
         tracing::info!(%id, category = request.category.as_str(), retention = ?request.retention, origin, "retention changed");
         self.publish(Event::BrokerChanged { id });
@@ -43,8 +42,8 @@ impl Hub {
     /// delivered to anyone; applies to the next message.
     pub fn set_redaction(&self, id: &str, request: &RedactionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
         let id = parse_id(id)?;
-        let path = request.path.trim();
-        if path.is_empty() || path.len() > MAX_PATH || path.starts_with('.') || path.ends_with('.') || path.contains("..") {
+        let path = limits::token("path", &request.path, REDACTION_PATH_BYTES)?;
+        if path.starts_with('.') || path.ends_with('.') || path.contains("..") {
             return Err(ApiError::bad_request(format!(
                 "`{path}` is not a field path: name the field as the review shows it, like `Wifi.SSId` or `lat`"
             )));
@@ -165,8 +164,16 @@ fn write_error(e: std::io::Error) -> ApiError {
 
 /// A duration as people write it: `90m`, `24h`, `7d`, `4w` (at most ten years).
 pub fn parse_duration(text: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::bad_request(format!("`{text}` is not a duration: write a number and a unit, like 90m, 24h, 7d or 4w"));
+    let bad = || {
+        ApiError::bad_request(format!(
+            "`{}` is not a duration: write a number and a unit, like 90m, 24h, 7d or 4w",
+            limits::quoted(text.trim())
+        ))
+    };
     let text = text.trim();
+    if text.len() > DURATION_CHARS {
+        return Err(bad());
+    }
     let unit = text.chars().last().ok_or_else(bad)?;
     let n: i64 = text[..text.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
     let ms = match unit {

@@ -65,7 +65,9 @@ impl Auth {
     }
 
     fn redeem(&self, code: &str, from: IpAddr) -> Result<(), ApiError> {
-        let valid = self.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code).is_some_and(|expires| expires > Instant::now());
+        // A code longer than any Hearth makes is wrong without looking it up.
+        let valid = code.len() <= crate::api::limits::LOGIN_CODE_CHARS
+            && self.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code).is_some_and(|expires| expires > Instant::now());
         if valid {
             return Ok(());
         }

@@ -75,10 +75,11 @@ struct Body<T>(T);
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = ApiError;
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        Json::<T>::from_request(request, state)
-            .await
-            .map(|Json(value)| Body(value))
-            .map_err(|e| ApiError::bad_request(format!("the request body is not what this endpoint takes: {}", e.body_text())))
+        Json::<T>::from_request(request, state).await.map(|Json(value)| Body(value)).map_err(|e| {
+            // serde quotes what it could not read: cut short, a huge body is not echoed back.
+            let why = crate::api::limits::cut(&e.body_text(), crate::api::limits::BODY_ERROR_CHARS);
+            ApiError::bad_request(format!("the request body is not what this endpoint takes: {why}"))
+        })
     }
 }
 
