@@ -59,8 +59,14 @@ def test_beyond_loopback_the_web_ui_is_served_over_tls_from_hearths_own_ca(tmp_p
         cookie = conn.getresponse().getheader("set-cookie")
         assert "Secure" in cookie and "HttpOnly" in cookie, cookie
         assert f"https://10.77.0.1:{port}/login?code=" in hub.read_log()
-        # The CLI finds the hub and trusts its CA.
-        assert hub.cli("status").returncode == 0
+        # The CLI finds the hub and trusts its CA, and says what it is.
+        assert "TLS: Hearth's CA" in hub.cli("status").stdout
+        assert hub.get("/status")["ca"]["replaced"] is None, "a first CA replaces nothing"
+        # From the home network too: the private address is in the certificate, which OpenSSL
+        # checks against the CA's name constraints.
+        home = http.client.HTTPSConnection("10.77.0.1", port, timeout=5, context=hub.tls)
+        home.request("GET", "/api/v1/status")
+        assert home.getresponse().status == 401, "TLS accepted; the API still asks to sign in"
     finally:
         hub.stop()
         hub.log.close()

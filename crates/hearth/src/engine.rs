@@ -98,7 +98,14 @@ impl Engine {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let ca = crate::ca::LocalCa::load_or_create(&secrets, dir)?;
             let (names, addresses) = machine_names();
-            (Some(ca.issue_server(dir, &names, &addresses)?), Some(ca.cert_pem))
+            let server = ca.server_certificate(dir, &names, &addresses)?;
+            hub.set_ca_status(crate::api::types::CaStatus {
+                file: dir.join(crate::ca::CA_FILE).display().to_string(),
+                expires_at: ca.expires_at,
+                server_expires_at: server.expires_at,
+                replaced: ca.replaced,
+            });
+            (Some(server), Some(ca.cert_pem))
         } else {
             (None, None)
         };
@@ -281,12 +288,13 @@ fn display_addresses(addr: SocketAddr) -> Vec<String> {
     addresses.into_iter().map(|a| SocketAddr::new(a, addr.port()).to_string()).collect()
 }
 
-/// The names and addresses the broker's certificate is for: this machine's host name (plain and
-/// `.local`), `localhost`, and every address it has now.
+/// The names and addresses the server certificate is for: this machine's `.local` name,
+/// `localhost`, and every address it has now (the CA leaves out what it may not vouch for: a
+/// public address; see `ca::scope`).
 fn machine_names() -> (Vec<String>, Vec<std::net::IpAddr>) {
     let host = crate::ca::host_name();
     // Also the name Hearth announces itself under over mDNS, which devices that discover it use.
-    let names = vec![format!("hearth-{}.local", host_name()), format!("{host}.local"), host, "localhost".to_owned()];
+    let names = vec![format!("hearth-{}.local", host_name()), format!("{host}.local"), "localhost".to_owned()];
     let mut addresses: Vec<std::net::IpAddr> = if_addrs::get_if_addrs().unwrap_or_default().into_iter().map(|i| i.ip()).collect();
     addresses.push(std::net::IpAddr::from([127, 0, 0, 1]));
     addresses.sort();

@@ -46,6 +46,8 @@ struct Inner {
     broker_address: OnceLock<String>,
     /// The same for MQTT over TLS, when it runs, with Hearth's CA certificate (PEM), read once.
     broker_tls: OnceLock<(String, String)>,
+    /// Hearth's CA and server certificate, once the engine has loaded them (never without TLS).
+    ca: OnceLock<crate::api::types::CaStatus>,
 }
 
 impl Hub {
@@ -76,6 +78,7 @@ impl Hub {
                 broker: OnceLock::new(),
                 broker_address: OnceLock::new(),
                 broker_tls: OnceLock::new(),
+                ca: OnceLock::new(),
             }),
         };
         Ok((hub, records_rx))
@@ -124,6 +127,14 @@ impl Hub {
             let _ = self.inner.broker_tls.set(tls);
         }
         let _ = self.inner.broker.set(broker);
+    }
+
+    pub(crate) fn set_ca_status(&self, status: crate::api::types::CaStatus) {
+        let _ = self.inner.ca.set(status);
+    }
+
+    pub(crate) fn ca_status(&self) -> Option<crate::api::types::CaStatus> {
+        self.inner.ca.get().cloned()
     }
 
     pub(crate) fn broker(&self) -> Option<&Broker> {

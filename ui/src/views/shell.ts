@@ -2,6 +2,7 @@
 
 import { credentialConfirmDialog, secretDialog } from "./credential-dialogs";
 import { html, nothing, type TemplateResult } from "lit-html";
+import type { CaReplacement } from "../generated/CaReplacement";
 import type { Status } from "../generated/Status";
 import { plural } from "../model";
 import { CATEGORY_LABELS } from "../review-model";
@@ -9,6 +10,13 @@ import type { Actions, AppState } from "../state";
 import { devicePage } from "./device";
 import { homeReviewPage } from "./home-review";
 import { listPage } from "./list";
+
+/** Why Hearth's CA was replaced at this start, in a homeowner's words. */
+const CA_REPLACED: Record<CaReplacement, string> = {
+  unconstrained: "the old one, from an earlier version of Hearth, could vouch for any website",
+  expiring: "the old one was about to expire",
+  lost: "the old one's key was lost",
+};
 
 const CONNECTION_LABELS: Record<AppState["connection"], string> = {
   connecting: "Connecting…",
@@ -40,8 +48,23 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
   if (!status) return nothing;
   const storage = status.secret_storage;
   const discoveryError = status.discovery.error;
-  if (storage.kind !== "file" && !discoveryError) return nothing;
+  const caReplaced = status.ca?.replaced ?? null;
+  if (storage.kind !== "file" && !discoveryError && !caReplaced) return nothing;
   return html`<div class="banners">
+    ${caReplaced && status.ca
+      ? html`<div class="banner error" data-testid="ca-replaced" role="alert">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div>
+            <p class="banner-lead">
+              <strong>Hearth's certificate was replaced</strong> because ${CA_REPLACED[caReplaced]}. Phones, computers and devices
+              that connect to Hearth securely refuse it until they get the new one.
+            </p>
+            <p>
+              Install <code>${status.ca.file}</code> (also on each device's page) on each of them, and remove the old “Hearth home CA”.
+            </p>
+          </div>
+        </div>`
+      : nothing}
     ${storage.kind === "file"
       ? html`<div class="banner warn" data-testid="secret-warning" role="note" aria-label="Secret storage warning">
           <span class="banner-icon" aria-hidden="true">⚠</span>

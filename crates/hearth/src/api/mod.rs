@@ -81,6 +81,7 @@ impl Hub {
                 payloads_dropped: self.gate().ledger_drops().0,
                 aggregated_messages: self.gate().ledger_drops().1,
             },
+            ca: self.ca_status(),
             devices: devices.len() as u32,
             devices_new: count(&|d| d.state == types::DeviceState::New),
             devices_online: count(&|d| d.online),

@@ -2,6 +2,7 @@
 //! Each derives `TS`; `cargo test` regenerates `ui/src/generated/` and CI fails if the
 //! checked-in files differ.
 
+pub use crate::ca::CaReplacement;
 pub use crate::secrets::SecretStorage;
 pub use hearth_core::classify::{Category, ValueType};
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
@@ -122,9 +123,28 @@ pub struct Status {
     pub secret_storage: SecretStorage,
     pub discovery: DiscoveryStatus,
     pub broker: BrokerStatus,
+    /// Hearth's own CA, when TLS is in use (the web UI beyond loopback, MQTT over TLS).
+    pub ca: Option<CaStatus>,
     pub devices: u32,
     pub devices_new: u32,
     pub devices_online: u32,
+}
+
+/// Hearth's certificate authority and the server certificate it issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CaStatus {
+    /// `DATA_DIR/ca.pem`, to install on the household's phones, computers and devices.
+    pub file: String,
+    /// When the CA's certificate expires (milliseconds since the epoch).
+    #[ts(type = "number")]
+    pub expires_at: i64,
+    /// When the server certificate expires; a new one is issued at start when a third is left.
+    #[ts(type = "number")]
+    pub server_expires_at: i64,
+    /// Set when the CA was replaced at this start: whatever trusted the old one must be given
+    /// the new `ca.pem`, or it refuses Hearth's TLS.
+    pub replaced: Option<CaReplacement>,
 }
 
 /// The MQTT broker's state, with every loss counted.

@@ -228,6 +228,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                         b.payloads_dropped, b.aggregated_messages
                     );
                 }
+                if let Some(ca) = &status.ca {
+                    print_ca(ca);
+                }
                 let d = &status.discovery;
                 match (&d.error, d.enabled) {
                     (Some(e), _) => println!("discovery: off — {e}"),
@@ -424,6 +427,29 @@ fn print_described(view: &BrokerView) {
             println!("  {:<14} {}{unit}  {topics}", e.component, e.name);
         }
     }
+}
+
+/// Hearth's CA, and loudly, when it was replaced at this start, what the person must do.
+fn print_ca(ca: &crate::api::types::CaStatus) {
+    println!(
+        "TLS: Hearth's CA {} (valid until {}), server certificate valid until {}",
+        ca.file,
+        date(ca.expires_at),
+        date(ca.server_expires_at)
+    );
+    if let Some(why) = ca.replaced {
+        println!();
+        println!("!! Hearth's certificate authority was REPLACED when the hub started: {}.", why.reason());
+        println!("!! Install the new {} on every phone, computer and device that uses Hearth over TLS", ca.file);
+        println!("!! (the web UI over HTTPS, MQTT on 8883), and remove the old \"Hearth home CA\" from them;");
+        println!("!! until then they refuse to connect to Hearth.");
+        println!();
+    }
+}
+
+/// A date as people read it (UTC), from milliseconds since the epoch.
+fn date(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000).map_or_else(|_| ms.to_string(), |t| t.date().to_string())
 }
 
 fn report(device: &Device) {
