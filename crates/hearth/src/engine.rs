@@ -74,7 +74,6 @@ impl Engine {
         let lock = data_dir::lock(dir)?;
         let config = Config::load(dir)?;
         let secrets = Secrets::open(dir, config.secrets.store)?;
-        let session_key = secrets.get_or_create("session-key", 32)?;
         let owner_token = data_dir::owner_token(dir)?;
         let store = hearth_store::Store::open(&dir.join(data_dir::DATABASE))?;
         let (hub, records) = Hub::new(store, dir, secrets.storage().clone())?;
@@ -149,7 +148,7 @@ impl Engine {
             hub.set_broker(broker, display_addresses(addr).join(", "), tls_shown);
             Some((addr, tls))
         };
-        let auth = Arc::new(Auth::new(owner_token, session_key, https));
+        let auth = Arc::new(Auth::new(owner_token, https));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
         let shutdown = cancel.clone();
         match (https, &server_tls) {

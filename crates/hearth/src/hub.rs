@@ -4,6 +4,7 @@
 use crate::api::now;
 use crate::api::types::{ApiError, DiscoveryStatus, Event, SecretStorage};
 use crate::gate::{HubGate, RECORD_QUEUE, Record};
+use crate::sessions::Sessions;
 use hearth_broker::Broker;
 use hearth_core::fingerprint::Fingerprints;
 use hearth_discovery::DiscoveryEvent;
@@ -48,6 +49,8 @@ struct Inner {
     broker_tls: OnceLock<(String, String)>,
     /// Hearth's CA and server certificate, once the engine has loaded them (never without TLS).
     ca: OnceLock<crate::api::types::CaStatus>,
+    /// Browser sessions: live ones in memory, every change written through to the store.
+    sessions: Sessions,
 }
 
 impl Hub {
@@ -65,6 +68,7 @@ impl Hub {
         gate.load(store.policies()?);
         gate.load_claims(store.discovery_claims()?);
         gate.load_redactions(store.all_redactions()?);
+        let sessions = Sessions::load(&mut store, now())?;
         let hub = Self {
             inner: Arc::new(Inner {
                 reader: store.reader()?.map(Mutex::new),
@@ -79,6 +83,7 @@ impl Hub {
                 broker_address: OnceLock::new(),
                 broker_tls: OnceLock::new(),
                 ca: OnceLock::new(),
+                sessions,
             }),
         };
         Ok((hub, records_rx))
@@ -127,6 +132,10 @@ impl Hub {
             let _ = self.inner.broker_tls.set(tls);
         }
         let _ = self.inner.broker.set(broker);
+    }
+
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
     }
 
     pub(crate) fn set_ca_status(&self, status: crate::api::types::CaStatus) {

@@ -1,8 +1,8 @@
 //! Hearth's own secrets: the OS keyring, or an explicit, reported file fallback.
 //!
-//! What is kept here now: the key that signs browser session cookies (so sessions survive a
-//! restart without a session table on disk). Later: the CA key, the database key, bridge
-//! credentials.
+//! What is kept here now: the key of Hearth's CA. Later: the database key, bridge credentials.
+//! (Earlier versions kept a key to sign browser session cookies; sessions are in the store now,
+//! so that they can be ended, and that key is no longer read.)
 //!
 //! Measured behaviour on Linux (DESIGN.md): with no D-Bus session, opening the Secret Service
 //! fails at once (`PlatformFailure`) — a headless server — so `auto` falls back to a file
@@ -45,7 +45,7 @@ pub enum SecretsError {
     NoKeyring(String),
     #[error("the OS keyring failed while reading `{name}`: {source}")]
     Keyring { name: String, source: KeyringError },
-    #[error("secret file {path}: {message}; delete it to make a new one (browser sessions will have to log in again)")]
+    #[error("secret file {path}: {message}; delete it to make a new one (for the CA's key, devices then need the new ca.pem)")]
     File { path: PathBuf, message: String },
     #[error("cannot create a secret: {0}")]
     Generate(String),

@@ -5,6 +5,7 @@ mod broker;
 mod csv;
 pub mod limits;
 mod review;
+mod sessions;
 
 pub use review::parse_duration;
 pub mod types;

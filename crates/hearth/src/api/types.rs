@@ -17,6 +17,7 @@ pub use hearth_core::review::{
 };
 pub use hearth_core::sighting::TxtEntry;
 pub use hearth_core::suggest::Suggestion;
+pub use hearth_store::SessionId;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -182,6 +183,37 @@ pub struct DiscoveryStatus {
     pub service_types: Vec<String>,
     /// Set when discovery could not start, with what to do.
     pub error: Option<String>,
+}
+
+/// Where a member is signed in: one browser session (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BrowserSession {
+    /// Names the session to end it (`DELETE /api/v1/sessions/{id}`); gives no access.
+    #[ts(type = "string")]
+    pub id: SessionId,
+    /// What the browser is, in plain words ("Firefox on Android").
+    pub browser: String,
+    /// What it said it is: its User-Agent, cut to 200 characters.
+    pub user_agent: String,
+    /// The address it was last used from.
+    pub address: String,
+    #[ts(type = "number")]
+    pub signed_in_at: i64,
+    /// Noted at most once a minute.
+    #[ts(type = "number")]
+    pub last_used: i64,
+    #[ts(type = "number")]
+    pub expires_at: i64,
+    /// The browser asking: signing this one out signs the asker out.
+    pub current: bool,
+}
+
+/// How many sessions `DELETE /api/v1/sessions` ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SessionsEnded {
+    pub ended: u32,
 }
 
 /// A credential as issued: the only time the secret is shown.

@@ -8,6 +8,7 @@ use crate::api::types::{
 use crate::client::Client;
 
 mod review;
+mod sessions;
 use crate::engine::{Engine, Options};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -73,6 +74,14 @@ pub enum Command {
     },
     /// Print a new one-time sign-in link for the web UI.
     Open,
+    /// Where you are signed in to the web UI (browsers), and signing them out.
+    #[command(args_conflicts_with_subcommands = true)]
+    Sessions {
+        #[command(subcommand)]
+        action: Option<sessions::SessionsAction>,
+        #[arg(long)]
+        json: bool,
+    },
     /// What devices send: one device's kinds of data, topics, fields and refusals, or without an
     /// ID the home's devices, most sensitive first, and what changed.
     Review {
@@ -248,6 +257,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", Client::for_data_dir(&data_dir)?.login_url().await?);
             Ok(())
         }
+        Command::Sessions { action, json } => sessions::run(&Client::for_data_dir(&data_dir)?, action, json).await,
         Command::Review { id, since, json } => review::review(&Client::for_data_dir(&data_dir)?, id.as_deref(), &since, json).await,
         Command::Export { id, csv } => review::export(&Client::for_data_dir(&data_dir)?, &id, csv).await,
         Command::Privacy { action } => review::privacy(&Client::for_data_dir(&data_dir)?, action).await,

@@ -5,6 +5,7 @@ mod auth;
 mod events;
 mod limiter;
 mod review;
+mod sessions;
 mod ui;
 
 pub use auth::Auth;
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/export", get(review::export))
         .route("/devices/{id}/export.csv", get(review::export_csv))
         .route("/events", get(events::stream))
+        .route("/sessions", get(sessions::list).delete(sessions::end_others))
+        .route("/sessions/{id}", delete(sessions::end_one))
         .route("/login-links", post(auth::new_login_link))
         .fallback(|| async { ApiError::not_found("no such API endpoint; the API is under /api/v1 (see the README)") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
