@@ -10,6 +10,7 @@ import type { Actions, AppState } from "../state";
 import { devicePage } from "./device";
 import { homeReviewPage } from "./home-review";
 import { listPage } from "./list";
+import { settingsPage } from "./settings";
 
 /** Why Hearth's CA was replaced at this start, in a homeowner's words. */
 const CA_REPLACED: Record<CaReplacement, string> = {
@@ -26,13 +27,22 @@ const CONNECTION_LABELS: Record<AppState["connection"], string> = {
 
 export function appView(s: AppState, a: Actions): TemplateResult {
   const page =
-    s.route.name === "device" && s.detail ? devicePage(s, a, s.detail) : s.route.name === "review" ? homeReviewPage(s, a) : listPage(s, a);
+    s.route.name === "device" && s.detail
+      ? devicePage(s, a, s.detail)
+      : s.route.name === "review"
+        ? homeReviewPage(s, a)
+        : s.route.name === "settings"
+          ? settingsPage(s, a)
+          : listPage(s, a);
   return html`<a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
       <a class="brand" href="#/"><span class="brand-mark" aria-hidden="true">⌂</span> Hearth</a>
       <nav class="topnav" aria-label="Main">
-        <a href="#/" aria-current=${s.route.name !== "review" ? "page" : nothing}>Devices</a>
+        <a href="#/" aria-current=${s.route.name === "list" || s.route.name === "device" ? "page" : nothing}>Devices</a>
         <a href="#/review" data-testid="nav-review" aria-current=${s.route.name === "review" ? "page" : nothing}>What they send</a>
+        ${s.signInsAvailable
+          ? html`<a href="#/settings" data-testid="nav-settings" aria-current=${s.route.name === "settings" ? "page" : nothing}>Settings</a>`
+          : nothing}
       </nav>
       <span class="conn" data-testid="connection" data-connection=${s.connection} role="status">
         <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
