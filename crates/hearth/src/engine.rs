@@ -92,7 +92,7 @@ impl Engine {
         // unless a person chose plain HTTP for a network they trust.
         let https = beyond_loopback && !(options.allow_plain_http || config.http.allow_plain_http);
         let needs_ca = https || (config.broker.enabled && config.broker.tls && !options.no_broker);
-        let (server_tls, ca_pem) = if needs_ca {
+        let (server_tls, ca_pem, ca) = if needs_ca {
             // rustls is built with two crypto back ends here (rmqtt's and reqwest's); name one.
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let ca = crate::ca::LocalCa::load_or_create(&secrets, dir)?;
@@ -102,11 +102,12 @@ impl Engine {
                 file: dir.join(crate::ca::CA_FILE).display().to_string(),
                 expires_at: ca.expires_at,
                 server_expires_at: server.expires_at,
+                mqtt_restart_needed: false,
                 replaced: ca.replaced,
             });
-            (Some(server), Some(ca.cert_pem))
+            (Some(server), Some(ca.cert_pem.clone()), Some(ca))
         } else {
-            (None, None)
+            (None, None, None)
         };
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -151,11 +152,13 @@ impl Engine {
         let auth = Arc::new(Auth::new(owner_token, https));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
         let shutdown = cancel.clone();
+        let mut web_tls = None;
         match (https, &server_tls) {
             (true, Some(files)) => {
                 let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
                     .await
                     .context("loading the web UI's TLS certificate")?;
+                web_tls = Some(tls.clone());
                 let handle = axum_server::Handle::new();
                 let stopper = handle.clone();
                 tasks.spawn(async move {
@@ -180,6 +183,18 @@ impl Engine {
                     }
                 });
             }
+        }
+
+        if let (Some(ca), Some(files)) = (ca, &server_tls) {
+            let renewal = crate::ca::renew::Renewal {
+                ca,
+                data_dir: dir.clone(),
+                web: web_tls,
+                broker_tls: mqtt_addr.is_some_and(|(_, tls)| tls.is_some()),
+                machine: machine_names,
+                expires_at: files.expires_at,
+            };
+            tasks.spawn(crate::ca::renew::run(renewal, hub.clone(), crate::ca::renew::EVERY, cancel.clone()));
         }
 
         let interfaces = if options.interfaces.is_empty() { config.discovery.interfaces.clone() } else { options.interfaces.clone() };

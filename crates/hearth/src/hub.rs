@@ -47,8 +47,9 @@ struct Inner {
     broker_address: OnceLock<String>,
     /// The same for MQTT over TLS, when it runs, with Hearth's CA certificate (PEM), read once.
     broker_tls: OnceLock<(String, String)>,
-    /// Hearth's CA and server certificate, once the engine has loaded them (never without TLS).
-    ca: OnceLock<crate::api::types::CaStatus>,
+    /// Hearth's CA and server certificate, once the engine has loaded them (never without TLS);
+    /// the renewal task updates it.
+    ca: Mutex<Option<crate::api::types::CaStatus>>,
     /// Browser sessions: live ones in memory, every change written through to the store.
     sessions: Sessions,
 }
@@ -82,7 +83,7 @@ impl Hub {
                 broker: OnceLock::new(),
                 broker_address: OnceLock::new(),
                 broker_tls: OnceLock::new(),
-                ca: OnceLock::new(),
+                ca: Mutex::new(None),
                 sessions,
             }),
         };
@@ -139,11 +140,17 @@ impl Hub {
     }
 
     pub(crate) fn set_ca_status(&self, status: crate::api::types::CaStatus) {
-        let _ = self.inner.ca.set(status);
+        *self.inner.ca.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+    }
+
+    pub(crate) fn update_ca_status(&self, change: impl FnOnce(&mut crate::api::types::CaStatus)) {
+        if let Some(status) = self.inner.ca.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            change(status);
+        }
     }
 
     pub(crate) fn ca_status(&self) -> Option<crate::api::types::CaStatus> {
-        self.inner.ca.get().cloned()
+        self.inner.ca.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub(crate) fn broker(&self) -> Option<&Broker> {

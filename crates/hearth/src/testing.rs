@@ -10,3 +10,12 @@ pub(crate) fn hub() -> (Hub, tempfile::TempDir) {
     let (hub, _records) = Hub::new(store, dir.path(), SecretStorage::Keyring).expect("a hub");
     (hub, dir)
 }
+
+/// Waits (up to five seconds) until `check` holds, for tests of background tasks.
+pub(crate) async fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -14,9 +14,14 @@ file: string,
  */
 expires_at: number, 
 /**
- * When the server certificate expires; a new one is issued at start when a third is left.
+ * When the server certificate clients see expires; a new one is issued when a third is left.
  */
 server_expires_at: number, 
+/**
+ * The server certificate was renewed while Hearth ran: the web UI uses the new one, but the
+ * MQTT broker presents the old one (expiring at `server_expires_at`) until Hearth restarts.
+ */
+mqtt_restart_needed: boolean, 
 /**
  * Set when the CA was replaced at this start: whatever trusted the old one must be given
  * the new `ca.pem`, or it refuses Hearth's TLS.

@@ -59,8 +59,18 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
   const storage = status.secret_storage;
   const discoveryError = status.discovery.error;
   const caReplaced = status.ca?.replaced ?? null;
-  if (storage.kind !== "file" && !discoveryError && !caReplaced) return nothing;
+  const restartForMqtt = status.ca?.mqtt_restart_needed ?? false;
+  if (storage.kind !== "file" && !discoveryError && !caReplaced && !restartForMqtt) return nothing;
   return html`<div class="banners">
+    ${restartForMqtt && status.ca
+      ? html`<div class="banner warn" data-testid="restart-for-mqtt" role="note">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div>
+            <strong>Restart Hearth before ${new Date(status.ca.server_expires_at).toLocaleDateString()}</strong>: its certificate was
+            renewed, and devices that connect over MQTT with TLS get the new one only after a restart.
+          </div>
+        </div>`
+      : nothing}
     ${caReplaced && status.ca
       ? html`<div class="banner error" data-testid="ca-replaced" role="alert">
           <span class="banner-icon" aria-hidden="true">⚠</span>

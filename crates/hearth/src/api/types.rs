@@ -140,9 +140,12 @@ pub struct CaStatus {
     /// When the CA's certificate expires (milliseconds since the epoch).
     #[ts(type = "number")]
     pub expires_at: i64,
-    /// When the server certificate expires; a new one is issued at start when a third is left.
+    /// When the server certificate clients see expires; a new one is issued when a third is left.
     #[ts(type = "number")]
     pub server_expires_at: i64,
+    /// The server certificate was renewed while Hearth ran: the web UI uses the new one, but the
+    /// MQTT broker presents the old one (expiring at `server_expires_at`) until Hearth restarts.
+    pub mqtt_restart_needed: bool,
     /// Set when the CA was replaced at this start: whatever trusted the old one must be given
     /// the new `ca.pem`, or it refuses Hearth's TLS.
     pub replaced: Option<CaReplacement>,

@@ -7,8 +7,10 @@
 //! - [`scope`]: what it may vouch for (its name constraints: `.local`, `localhost`, private
 //!   addresses);
 //! - [`server`]: the server certificate of the broker and the web UI, short-lived and issued
-//!   again at start when it nears its end or the machine's names or addresses changed.
+//!   again at start when it nears its end or the machine's names or addresses changed;
+//!   [`renew`] checks the same every few hours while Hearth runs.
 
+pub mod renew;
 mod scope;
 mod server;
 

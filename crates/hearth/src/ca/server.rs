@@ -26,6 +26,8 @@ pub struct ServerFiles {
     pub key: PathBuf,
     /// Milliseconds since the epoch.
     pub expires_at: i64,
+    /// Issued by this call (false: the one on file was kept).
+    pub issued_now: bool,
 }
 
 impl LocalCa {
@@ -48,13 +50,13 @@ impl LocalCa {
         crate::data_dir::create(&dir)?;
         let (cert, key) = (dir.join("server.pem"), dir.join("server-key.pem"));
         if let Some(expires_at) = self.still_fits(&cert, &key, &wanted, now) {
-            return Ok(ServerFiles { cert, key, expires_at });
+            return Ok(ServerFiles { cert, key, expires_at, issued_now: false });
         }
         let (pem, key_pem) = self.issue(&wanted, now)?;
         crate::data_dir::write_private(&cert, format!("{pem}{}", self.cert_pem).as_bytes())?;
         crate::data_dir::write_private(&key, key_pem.as_bytes())?;
         tracing::info!(names = ?wanted, "issued a new server certificate for {} days", SERVER_LIFETIME.whole_days());
-        Ok(ServerFiles { cert, key, expires_at: millis(now + SERVER_LIFETIME - BACKDATE) })
+        Ok(ServerFiles { cert, key, expires_at: millis(now + SERVER_LIFETIME - BACKDATE), issued_now: true })
     }
 
     /// A new certificate and its key, for `wanted` (as [`in_scope`] gives it).

@@ -447,6 +447,12 @@ fn print_ca(ca: &crate::api::types::CaStatus) {
         date(ca.expires_at),
         date(ca.server_expires_at)
     );
+    if ca.mqtt_restart_needed {
+        println!(
+            "The server certificate was renewed while Hearth ran; MQTT over TLS uses it after a restart: restart Hearth before {}.",
+            date(ca.server_expires_at)
+        );
+    }
     if let Some(why) = ca.replaced {
         println!();
         println!("!! Hearth's certificate authority was REPLACED when the hub started: {}.", why.reason());
