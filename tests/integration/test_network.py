@@ -1,6 +1,7 @@
 """Hearth on the network: it announces itself when others can reach it, serves its web UI over
 TLS from its own CA beyond loopback, and `--interface` limits where it listens."""
 
+import subprocess
 import time
 
 import pytest
@@ -59,11 +60,52 @@ def test_beyond_loopback_the_web_ui_is_served_over_tls_from_hearths_own_ca(tmp_p
         cookie = conn.getresponse().getheader("set-cookie")
         assert "Secure" in cookie and "HttpOnly" in cookie, cookie
         assert f"https://10.77.0.1:{port}/login?code=" in hub.read_log()
-        # The CLI finds the hub and trusts its CA.
-        assert hub.cli("status").returncode == 0
+        # The CLI finds the hub and trusts its CA, and says what it is.
+        assert "TLS: Hearth's CA" in hub.cli("status").stdout
+        assert hub.get("/status")["ca"]["replaced"] is None, "a first CA replaces nothing"
+        # From the home network too: the private address is in the certificate, which OpenSSL
+        # checks against the CA's name constraints.
+        home = http.client.HTTPSConnection("10.77.0.1", port, timeout=5, context=hub.tls)
+        home.request("GET", "/api/v1/status")
+        assert home.getresponse().status == 401, "TLS accepted; the API still asks to sign in"
     finally:
         hub.stop()
         hub.log.close()
+
+
+def test_an_unconstrained_ca_from_an_earlier_version_is_replaced_loudly(tmp_path):
+    # What an earlier Hearth left: a ten-year CA without name constraints, its key in the
+    # secrets file fallback (the namespace has no keyring), made here with OpenSSL.
+    (tmp_path / "secrets").mkdir(mode=0o700)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "3650",
+                    "-subj", "/CN=Hearth home CA (old)", "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+                    "-keyout", str(tmp_path / "old-key.pem"), "-out", str(tmp_path / "ca.pem")], check=True, capture_output=True)
+    old_pem = (tmp_path / "ca.pem").read_text()
+    (tmp_path / "secrets" / "ca-key").write_text((tmp_path / "old-key.pem").read_bytes().hex())
+    (tmp_path / "secrets" / "ca-key").chmod(0o600)
+    hub = Hub(tmp_path, ["--no-discovery"], listen="0.0.0.0:0")
+    try:
+        new_pem = (tmp_path / "ca.pem").read_text()
+        assert new_pem != old_pem
+        assert "REPLACED" in hub.read_log() and "ca.pem" in hub.read_log()
+        assert hub.get("/status")["ca"]["replaced"] == "unconstrained"
+        status = hub.cli("status").stdout
+        assert "REPLACED" in status and "could vouch for any website" in status and "Install the new" in status, status
+        text = subprocess.run(["openssl", "x509", "-noout", "-text"], input=new_pem, capture_output=True, text=True, check=True).stdout
+        assert "X509v3 Name Constraints: critical" in text and "DNS:local" in text and "IP:10.0.0.0/255.0.0.0" in text, text
+        assert (tmp_path / "secrets" / "ca-key").read_text() != (tmp_path / "old-key.pem").read_bytes().hex(), "a new key"
+    finally:
+        hub.stop()
+        hub.log.close()
+    # The next start keeps the new CA and says nothing more.
+    again = Hub(tmp_path, ["--no-discovery"], listen="0.0.0.0:0")
+    try:
+        assert again.get("/status")["ca"]["replaced"] is None
+        assert (tmp_path / "ca.pem").read_text() == new_pem
+    finally:
+        again.stop()
+        again.log.close()
 
 
 def test_a_loopback_only_hub_does_not_announce_itself(hub):

@@ -1,14 +1,20 @@
 """The web API's doors, tried from outside as a browser or an attacker would: nothing without
 sign-in, one-use sign-in links, a rate limit that cannot lock the owner out, signed cookies,
-CSRF and cross-origin WebSocket refusal."""
+CSRF, cross-origin WebSocket refusal, and bounds on every text a person sends."""
 
 import http.client
+import json
+import sqlite3
 import re
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import pytest
 import websockets.sync.client
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from conftest import Hub
 
 UNKNOWN = "/api/v1/devices/d-000000000000"
 
@@ -30,8 +36,8 @@ def fresh_code(hub):
     return re.search(r"/login\?code=([0-9a-f]+)", out).group(1)
 
 
-def sign_in(hub):
-    status, headers, _ = call(hub, "GET", f"/login?code={fresh_code(hub)}")
+def sign_in(hub, user_agent=None):
+    status, headers, _ = call(hub, "GET", f"/login?code={fresh_code(hub)}", {"User-Agent": user_agent} if user_agent else None)
     assert status in (302, 303, 307), status
     cookie = headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -63,15 +69,20 @@ def test_a_flood_of_wrong_links_is_limited_but_never_locks_the_owner_out(hub):
 
 def test_a_forged_or_altered_cookie_is_refused(hub):
     cookie = sign_in(hub)
-    name, value = cookie.split("=", 1)
-    expires, nonce, signature = value.split(".")
+    name, token = cookie.split("=", 1)
+    assert len(token) == 64, "a random 256-bit token, nothing else"
+    flipped = ("1" if token[0] == "0" else "0") + token[1:]
     forged = [
-        f"{name}={expires}.{nonce}.{'0' * len(signature)}",
-        f"{name}={int(expires) + 3600}.{nonce}.{signature}",
-        f"{name}=9999999999.{nonce}",
+        f"{name}={flipped}",
+        f"{name}={'0' * 64}",
+        f"{name}={token.upper()}",
+        f"{name}={token}0",
+        # The signed cookies of earlier versions are not sessions any more.
+        f"{name}=9999999999.{'ab' * 16}.{'cd' * 32}",
     ]
     for c in forged:
         assert call(hub, "GET", "/api/v1/devices", {"Cookie": c})[0] == 401, c
+    assert call(hub, "GET", "/api/v1/devices", {"Cookie": cookie})[0] == 200, "positive control"
 
 
 def test_changes_from_a_browser_need_the_csrf_header(hub):
@@ -91,3 +102,123 @@ def test_the_event_stream_refuses_other_origins(hub):
     assert refused.value.response.status_code == 403
     with websockets.sync.client.connect(ws_url, origin=hub.url, additional_headers={"Cookie": cookie}, open_timeout=5) as ws:
         assert ws.ping().wait(5), "the hub's own page gets a live stream"
+
+
+def test_every_text_a_person_sends_is_bounded_and_never_echoed_back(hub):
+    """Huge strings through the API: each refused with its field and limit, in a short answer."""
+    status, added = post(hub, "/devices", {"name": "Kitchen plug"})
+    assert status == 200, added
+    dev = added["device"]["id"]
+    huge = "x" * 1_000_000
+    cases = [
+        ("/devices", {"name": huge}, "`name`", "100 characters"),
+        (f"/devices/{dev}/topics", {"direction": "publish", "pattern": "tele/" + huge, "rule": "allow"}, "`pattern`", "256 bytes"),
+        (f"/devices/{dev}/client-id", {"client_id": huge}, "`client_id`", "128 bytes"),
+        (f"/devices/{dev}/anonymous", {"client_id": "plug", "address": huge}, "`address`", "64 bytes"),
+        (f"/devices/{dev}/privacy/redactions", {"path": huge, "redact": True}, "`path`", "256 bytes"),
+        (f"/devices/{dev}/privacy/retention", {"category": "location", "retention": {"keep": "days", "days": 4_000_000_000}},
+         "`retention`", "3650 days"),
+        # A value the parser cannot read is quoted in its explanation: cut short.
+        (f"/devices/{dev}/credential", {"action": huge}, "request body", ""),
+    ]
+    for path, body, field, limit in cases:
+        status, error = post(hub, path, body)
+        assert status == 400, (path, status)
+        assert field in error["message"] and limit in error["message"], error["message"][:500]
+        assert len(error["message"]) < 500, (path, len(error["message"]))
+    status, error = hub.request("GET", f"/review?since={'9' * 20_000}")
+    assert status == 400 and len(error["message"]) < 300
+    status, error = hub.request("GET", f"/devices/{'d' * 20_000}")
+    assert status == 400 and len(error["message"]) < 300
+
+
+def post(hub, path, body):
+    """POST `body` as JSON with the owner token: (status, answer)."""
+    req = urllib.request.Request(f"{hub.url}/api/v1{path}", method="POST", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {hub.token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=hub.tls) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+CHROMIUM = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+FIREFOX_ANDROID = "Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0"
+
+
+def sessions_seen_by(hub, cookie):
+    status, _, body = call(hub, "GET", "/api/v1/sessions", {"Cookie": cookie})
+    assert status == 200, body
+    return json.loads(body)
+
+
+def end(hub, cookie, path, csrf=True):
+    headers = {"Cookie": cookie, **({"X-Hearth-Request": "1"} if csrf else {})}
+    return call(hub, "DELETE", f"/api/v1{path}", headers)
+
+
+def test_a_browser_signed_out_elsewhere_is_refused_at_once_and_its_live_stream_closes(hub):
+    laptop = sign_in(hub, CHROMIUM)
+    phone = sign_in(hub, FIREFOX_ANDROID)
+    seen = sessions_seen_by(hub, laptop)
+    assert [(s["browser"], s["address"], s["current"]) for s in sorted(seen, key=lambda s: s["browser"])] == [
+        ("Chrome on Linux", "127.0.0.1", True), ("Firefox on Android", "127.0.0.1", False)]
+    phone_id = next(s["id"] for s in seen if not s["current"])
+    assert "Firefox on Android" in hub.cli("sessions").stdout
+    assert {s["id"] for s in json.loads(hub.cli("sessions", "--json").stdout)} == {s["id"] for s in seen}
+    # The phone has the UI open: its live stream is attached.
+    ws_url = hub.url.replace("http://", "ws://") + "/api/v1/events"
+    with websockets.sync.client.connect(ws_url, origin=hub.url, additional_headers={"Cookie": phone}, open_timeout=5) as ws:
+        assert ws.ping().wait(5)
+        assert end(hub, laptop, f"/sessions/{phone_id}", csrf=False)[0] == 403, "a forged cross-site sign-out is refused"
+        assert end(hub, laptop, f"/sessions/{phone_id}")[0] == 204
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008, closed.value
+    assert call(hub, "GET", "/api/v1/devices", {"Cookie": phone})[0] == 401
+    assert call(hub, "GET", "/", {"Cookie": phone})[0] == 401, "the page itself asks to sign in again"
+    assert call(hub, "GET", "/api/v1/devices", {"Cookie": laptop})[0] == 200, "only that browser"
+    status, _, body = end(hub, laptop, f"/sessions/{phone_id}")
+    assert status == 404 and b"hearth sessions" in body
+    # Signing this browser out: its cookie is removed too.
+    laptop_id = next(s["id"] for s in seen if s["current"])
+    status, headers, _ = end(hub, laptop, f"/sessions/{laptop_id}")
+    assert status == 204 and "Max-Age=0" in headers.get("set-cookie", ""), headers
+    assert call(hub, "GET", "/api/v1/devices", {"Cookie": laptop})[0] == 401
+
+
+def test_signing_out_everywhere_else_keeps_this_browser_and_the_cli_signs_out_all(hub):
+    mine, other, third = sign_in(hub, CHROMIUM), sign_in(hub), sign_in(hub)
+    assert end(hub, mine, "/sessions", csrf=False)[0] == 403
+    status, _, body = end(hub, mine, "/sessions")
+    assert status == 200 and json.loads(body) == {"ended": 2}
+    assert [call(hub, "GET", "/api/v1/status", {"Cookie": c})[0] for c in (mine, other, third)] == [200, 401, 401]
+    assert "1 browser is signed out" in hub.cli("sessions", "revoke", "--all").stdout
+    assert call(hub, "GET", "/api/v1/status", {"Cookie": mine})[0] == 401
+    assert "No browser is signed in" in hub.cli("sessions").stdout
+
+
+def test_sessions_outlive_a_restart_and_a_revoked_one_never_comes_back(tmp_path):
+    hub = Hub(tmp_path)
+    try:
+        kept, revoked = sign_in(hub), sign_in(hub)
+        revoked_id = next(s["id"] for s in sessions_seen_by(hub, revoked) if s["current"])
+        assert f"Session {revoked_id} is ended" in hub.cli("sessions", "revoke", revoked_id).stdout
+        bad = hub.cli("sessions", "revoke", "s-nope", check=False)
+        assert bad.returncode != 0 and "not a session id" in bad.stderr
+    finally:
+        hub.stop()
+        hub.log.close()
+    again = Hub(tmp_path)
+    try:
+        assert call(again, "GET", "/api/v1/status", {"Cookie": kept})[0] == 200, "sessions are kept in the store"
+        assert call(again, "GET", "/api/v1/status", {"Cookie": revoked})[0] == 401
+        db = sqlite3.connect(tmp_path / "hearth.db")
+        stored = [row[0] for row in db.execute("SELECT token_hash FROM browser_sessions")]
+        db.close()
+        token = kept.split("=", 1)[1]
+        assert stored and all(token not in h for h in stored), "only a hash of the token is on file"
+    finally:
+        again.stop()
+        again.log.close()

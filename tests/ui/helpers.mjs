@@ -122,11 +122,13 @@ export async function stop(child) {
   clearTimeout(timer);
 }
 
-export function launchBrowser(userDataDir, viewport = { width: 1200, height: 900 }) {
+/** `options`: more of playwright's context options (a phone's `userAgent`, say). */
+export function launchBrowser(userDataDir, viewport = { width: 1200, height: 900 }, options = {}) {
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport,
+    ...options,
   });
 }

@@ -20,6 +20,7 @@ import type { Direction } from "./generated/Direction";
 import type { IssuedCredential } from "./generated/IssuedCredential";
 import type { RuleChoice } from "./generated/RuleChoice";
 import type { Verdict } from "./generated/Verdict";
+import type { BrowserSession } from "./generated/BrowserSession";
 import type { Device } from "./generated/Device";
 import type { DeviceId } from "./generated/DeviceId";
 import type { Event as HubEvent } from "./generated/Event";
@@ -42,6 +43,7 @@ function parseRoute(hash: string): Route {
     }
   }
   if (/^#\/review\b/.test(hash)) return { name: "review" };
+  if (/^#\/settings\b/.test(hash)) return { name: "settings" };
   return { name: "list" };
 }
 
@@ -77,6 +79,9 @@ export class App implements Actions {
     reviewRange: "7d",
     home: undefined,
     news: [],
+    signInsAvailable: false,
+    signIns: undefined,
+    signingOut: new Set(),
   };
   private renderQueued = false;
   private listLoading = false;
@@ -98,7 +103,9 @@ export class App implements Actions {
   constructor(
     private readonly backend: Backend,
     private readonly root: HTMLElement,
-  ) {}
+  ) {
+    this.state.signInsAvailable = backend.signIns !== undefined;
+  }
 
   start(): void {
     let everLive = false;
@@ -182,6 +189,10 @@ export class App implements Actions {
     } else if (route.name === "review") {
       this.state.detail = undefined;
       void this.loadHome();
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+    } else if (route.name === "settings") {
+      this.state.detail = undefined;
+      void this.loadSignIns();
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else {
       this.state.detail = undefined;
@@ -278,6 +289,18 @@ export class App implements Actions {
       this.state.home = { data: await this.backend.homeReview(this.state.reviewRange) };
     } catch (e) {
       this.state.home = { error: toApiError(e, "The home's review could not be loaded.") };
+    }
+    this.update();
+  }
+
+  /** Where the owner is signed in (the settings page). */
+  private async loadSignIns(): Promise<void> {
+    const signIns = this.backend.signIns;
+    if (!signIns) return;
+    try {
+      this.state.signIns = { data: await signIns.list() };
+    } catch (e) {
+      this.state.signIns = { error: toApiError(e, "Where you are signed in could not be loaded.") };
     }
     this.update();
   }
@@ -601,6 +624,52 @@ export class App implements Actions {
     this.state.secret = { deviceName, credential, qr };
     this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#secret-title")?.focus();
     this.update();
+  }
+
+  signOut(session: BrowserSession): void {
+    const signIns = this.backend.signIns;
+    if (!signIns || this.state.signingOut.has(session.id)) return;
+    this.state.signingOut.add(session.id);
+    this.update();
+    void (async () => {
+      try {
+        await signIns.end(session.id);
+        if (session.current) {
+          // This browser is signed out: the hub's page says how to sign in again.
+          location.reload();
+          return;
+        }
+        this.announce(`${session.browser}, from ${session.address}, is signed out.`);
+        // Its row goes: keep focus on the section rather than losing it to the page.
+        this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#signed-in-title")?.focus();
+        await this.loadSignIns();
+      } catch (e) {
+        this.notify(e, `Could not sign out ${session.browser}.`);
+      } finally {
+        this.state.signingOut.delete(session.id);
+        this.update();
+      }
+    })();
+  }
+
+  signOutOthers(): void {
+    const signIns = this.backend.signIns;
+    if (!signIns || this.state.signingOut.has("others")) return;
+    this.state.signingOut.add("others");
+    this.update();
+    void (async () => {
+      try {
+        const { ended } = await signIns.endOthers();
+        this.announce(ended === 1 ? "1 other browser is signed out." : `${ended} other browsers are signed out.`);
+        this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#signed-in-title")?.focus();
+        await this.loadSignIns();
+      } catch (e) {
+        this.notify(e, "Could not sign out the other browsers.");
+      } finally {
+        this.state.signingOut.delete("others");
+        this.update();
+      }
+    })();
   }
 
   private async run(device: Device, action: () => Promise<void>, failure: string): Promise<void> {

@@ -21,9 +21,16 @@ import type { Device } from "./generated/Device";
 import type { DeviceDetail } from "./generated/DeviceDetail";
 import type { DeviceId } from "./generated/DeviceId";
 import type { Status } from "./generated/Status";
+import type { BrowserSession } from "./generated/BrowserSession";
 import type { Filters } from "./model";
 
-export type Route = { name: "list" } | { name: "device"; id: DeviceId } | { name: "review" };
+export type Route = { name: "list" } | { name: "device"; id: DeviceId } | { name: "review" } | { name: "settings" };
+
+/** Where the owner is signed in (the settings page). */
+export interface SignInsState {
+  data?: BrowserSession[];
+  error?: ApiError;
+}
 
 export interface DetailState {
   id: DeviceId;
@@ -97,6 +104,11 @@ export interface AppState {
   /** Devices that started sending something new, newest last, until dismissed. */
   news: News[];
   home: HomeState | undefined;
+  /** Whether this page can see and end sign-ins (a browser: yes; the desktop window: no). */
+  signInsAvailable: boolean;
+  signIns: SignInsState | undefined;
+  /** Sessions with a sign-out on its way (`others` for "everywhere else"). */
+  signingOut: Set<string>;
 }
 
 export interface Actions {
@@ -129,4 +141,8 @@ export interface Actions {
   /** Allows every rule of a firmware suggestion. */
   applySuggestion(device: Device, suggestion: Suggestion): void;
   closeSecret(): void;
+  /** Signs that browser out at once; the current one reloads into the sign-in page. */
+  signOut(session: BrowserSession): void;
+  /** Signs out every browser but this one. */
+  signOutOthers(): void;
 }

@@ -14,6 +14,7 @@
 //!   categories, samples within retention, hourly rollups; [`review`] reads it back, [`privacy`]
 //!   holds each device's retention and redaction choices.
 //! - [`described`]: the devices and entities devices' discovery messages describe.
+//! - [`sessions`]: browser sessions (only a hash of each token), so people can end them.
 //! - [`error`]: the store's error type, whose messages say what to do.
 //!
 //! One [`Store`] owns one connection. SQLite runs in WAL mode so that readers (the review
@@ -31,6 +32,7 @@ pub mod ledger;
 pub mod privacy;
 pub mod review;
 pub mod schema;
+pub mod sessions;
 
 pub use broker::{AnonymousPin, CredentialInfo, DevicePolicy, GateRecord, StoredRule};
 pub use described::{Described, DiscoveryClaims};
@@ -38,6 +40,7 @@ pub use error::StoreError;
 pub use identity::MergeAnswer;
 pub use inventory::{Filing, SightingOutcome};
 pub use ledger::LedgerEntry;
+pub use sessions::{SessionId, StoredSession};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

@@ -286,6 +286,22 @@ pub const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 9: browser sessions, so that a person sees where they are signed in and can end a session
+    // at once (before, a signed cookie stayed valid for 30 days). The cookie's random token is
+    // never stored, only its SHA-256.
+    r#"
+    CREATE TABLE browser_sessions (
+        id          TEXT PRIMARY KEY,       -- shown to people, used to end it; not the token
+        member      TEXT NOT NULL,          -- who signed in ('owner' until members exist)
+        token_hash  TEXT NOT NULL UNIQUE,   -- sha256:<hex> of the cookie's token
+        created_at  INTEGER NOT NULL,
+        last_used   INTEGER NOT NULL,       -- updated at most once a minute
+        expires_at  INTEGER NOT NULL,
+        user_agent  TEXT NOT NULL,          -- what the browser said it is, cut short
+        address     TEXT NOT NULL           -- where it was last used from
+    ) STRICT;
+    CREATE INDEX browser_sessions_member ON browser_sessions(member, last_used);
+    "#,
 ];
 
 pub fn latest_version() -> i64 {
@@ -428,6 +444,30 @@ mod tests {
         conn.execute("DELETE FROM devices WHERE id = 'd-000000000002'", []).unwrap();
         let left: i64 = conn.query_row("SELECT COUNT(*) FROM merge_proposals", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 0, "a question goes with either device");
+    }
+
+    /// Upgrades a frozen version-8 database to version 9: the browser sessions, data kept.
+    #[test]
+    fn migration_9_adds_browser_sessions_and_keeps_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..8] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO devices VALUES ('d-000000000001','Plug','approved','plug',NULL,NULL,'r','why',1,2,0);
+             INSERT INTO privacy_redactions VALUES ('d-000000000001','lat');
+             PRAGMA user_version = 8;",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new("v8.db")).unwrap();
+        assert_eq!(version(&conn).unwrap(), latest_version());
+        assert!(tables(&conn).contains(&"browser_sessions".to_string()));
+        let kept: i64 = conn.query_row("SELECT COUNT(*) FROM privacy_redactions", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, 1, "privacy choices survive the upgrade");
+        conn.execute("INSERT INTO browser_sessions VALUES ('s-0000000000000001','owner','sha256:00',1,1,2,'ua','10.0.0.2')", []).unwrap();
+        let twice =
+            conn.execute("INSERT INTO browser_sessions VALUES ('s-0000000000000002','owner','sha256:00',1,1,2,'ua','10.0.0.2')", []);
+        assert!(twice.is_err(), "a token hash belongs to one session");
     }
 
     #[test]

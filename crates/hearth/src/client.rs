@@ -1,8 +1,9 @@
 //! The CLI's client for a running hub, found through the data directory.
 
 use crate::api::types::{
-    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, DeviceReview, HomeReview, IdentityReview,
-    IssuedCredential, MergeRequest, PrivacySettings, RedactionRequest, RetentionRequest, Status, TopicRuleRequest,
+    AddedDevice, AnonymousAccess, ApiError, BrokerView, BrowserSession, CredentialAction, Device, DeviceDetail, DeviceReview, HomeReview,
+    IdentityReview, IssuedCredential, MergeRequest, PrivacySettings, RedactionRequest, RetentionRequest, SessionsEnded, Status,
+    TopicRuleRequest,
 };
 use crate::data_dir;
 use anyhow::{Context, Result};
@@ -200,6 +201,22 @@ impl Client {
             out.write_all(&chunk).context("cannot write the export")?;
         }
         Ok(())
+    }
+
+    /// Where the owner is signed in (browser sessions).
+    pub async fn sessions(&self) -> Result<Vec<BrowserSession>> {
+        self.get("/sessions").await
+    }
+
+    /// Ends one browser session at once.
+    pub async fn end_session(&self, id: &str) -> Result<()> {
+        let id = crate::api::types::SessionId::parse(id.trim())?;
+        self.send::<serde_json::Value>(reqwest::Method::DELETE, &format!("/sessions/{id}")).await.map(|_| ())
+    }
+
+    /// Ends every browser session (the owner token has none of its own to keep).
+    pub async fn end_all_sessions(&self) -> Result<SessionsEnded> {
+        self.send(reqwest::Method::DELETE, "/sessions").await?.context("the hub sent an empty answer")
     }
 
     pub async fn login_url(&self) -> Result<String> {

@@ -74,7 +74,6 @@ impl Engine {
         let lock = data_dir::lock(dir)?;
         let config = Config::load(dir)?;
         let secrets = Secrets::open(dir, config.secrets.store)?;
-        let session_key = secrets.get_or_create("session-key", 32)?;
         let owner_token = data_dir::owner_token(dir)?;
         // `hub.json` is removed by a clean shutdown; the lock above says no hub runs now, so one
         // left behind means the last run was killed, crashed or lost power.
@@ -107,14 +106,22 @@ impl Engine {
         // unless a person chose plain HTTP for a network they trust.
         let https = beyond_loopback && !(options.allow_plain_http || config.http.allow_plain_http);
         let needs_ca = https || (config.broker.enabled && config.broker.tls && !options.no_broker);
-        let (server_tls, ca_pem) = if needs_ca {
+        let (server_tls, ca_pem, ca) = if needs_ca {
             // rustls is built with two crypto back ends here (rmqtt's and reqwest's); name one.
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let ca = crate::ca::LocalCa::load_or_create(&secrets, dir)?;
             let (names, addresses) = machine_names();
-            (Some(ca.issue_server(dir, &names, &addresses)?), Some(ca.cert_pem))
+            let server = ca.server_certificate(dir, &names, &addresses)?;
+            hub.set_ca_status(crate::api::types::CaStatus {
+                file: dir.join(crate::ca::CA_FILE).display().to_string(),
+                expires_at: ca.expires_at,
+                server_expires_at: server.expires_at,
+                mqtt_restart_needed: false,
+                replaced: ca.replaced,
+            });
+            (Some(server), Some(ca.cert_pem.clone()), Some(ca))
         } else {
-            (None, None)
+            (None, None, None)
         };
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -156,14 +163,16 @@ impl Engine {
             hub.set_broker(broker, display_addresses(addr).join(", "), tls_shown);
             Some((addr, tls))
         };
-        let auth = Arc::new(Auth::new(owner_token, session_key, https));
+        let auth = Arc::new(Auth::new(owner_token, https));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
         let shutdown = cancel.clone();
+        let mut web_tls = None;
         match (https, &server_tls) {
             (true, Some(files)) => {
                 let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
                     .await
                     .context("loading the web UI's TLS certificate")?;
+                web_tls = Some(tls.clone());
                 let handle = axum_server::Handle::new();
                 let stopper = handle.clone();
                 tasks.spawn(async move {
@@ -188,6 +197,18 @@ impl Engine {
                     }
                 });
             }
+        }
+
+        if let (Some(ca), Some(files)) = (ca, &server_tls) {
+            let renewal = crate::ca::renew::Renewal {
+                ca,
+                data_dir: dir.clone(),
+                web: web_tls,
+                broker_tls: mqtt_addr.is_some_and(|(_, tls)| tls.is_some()),
+                machine: machine_names,
+                expires_at: files.expires_at,
+            };
+            tasks.spawn(crate::ca::renew::run(renewal, hub.clone(), crate::ca::renew::EVERY, cancel.clone()));
         }
 
         let interfaces = if options.interfaces.is_empty() { config.discovery.interfaces.clone() } else { options.interfaces.clone() };
@@ -295,12 +316,13 @@ fn display_addresses(addr: SocketAddr) -> Vec<String> {
     addresses.into_iter().map(|a| SocketAddr::new(a, addr.port()).to_string()).collect()
 }
 
-/// The names and addresses the broker's certificate is for: this machine's host name (plain and
-/// `.local`), `localhost`, and every address it has now.
+/// The names and addresses the server certificate is for: this machine's `.local` name,
+/// `localhost`, and every address it has now (the CA leaves out what it may not vouch for: a
+/// public address; see `ca::scope`).
 fn machine_names() -> (Vec<String>, Vec<std::net::IpAddr>) {
     let host = crate::ca::host_name();
     // Also the name Hearth announces itself under over mDNS, which devices that discover it use.
-    let names = vec![format!("hearth-{}.local", host_name()), format!("{host}.local"), host, "localhost".to_owned()];
+    let names = vec![format!("hearth-{}.local", host_name()), format!("{host}.local"), "localhost".to_owned()];
     let mut addresses: Vec<std::net::IpAddr> = if_addrs::get_if_addrs().unwrap_or_default().into_iter().map(|i| i.ip()).collect();
     addresses.push(std::net::IpAddr::from([127, 0, 0, 1]));
     addresses.sort();

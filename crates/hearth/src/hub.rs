@@ -4,6 +4,7 @@
 use crate::api::now;
 use crate::api::types::{ApiError, DiscoveryStatus, Event, SecretStorage};
 use crate::gate::{HubGate, RECORD_QUEUE, Record};
+use crate::sessions::Sessions;
 use hearth_broker::Broker;
 use hearth_core::fingerprint::Fingerprints;
 use hearth_discovery::DiscoveryEvent;
@@ -50,6 +51,11 @@ struct Inner {
     broker_address: OnceLock<String>,
     /// The same for MQTT over TLS, when it runs, with Hearth's CA certificate (PEM), read once.
     broker_tls: OnceLock<(String, String)>,
+    /// Hearth's CA and server certificate, once the engine has loaded them (never without TLS);
+    /// the renewal task updates it.
+    ca: Mutex<Option<crate::api::types::CaStatus>>,
+    /// Browser sessions: live ones in memory, every change written through to the store.
+    sessions: Sessions,
 }
 
 impl Hub {
@@ -67,6 +73,7 @@ impl Hub {
         gate.load(store.policies()?);
         gate.load_claims(store.discovery_claims()?);
         gate.load_redactions(store.all_redactions()?);
+        let sessions = Sessions::load(&mut store, now())?;
         let hub = Self {
             inner: Arc::new(Inner {
                 reader: store.reader()?.map(Mutex::new),
@@ -82,6 +89,8 @@ impl Hub {
                 broker: OnceLock::new(),
                 broker_address: OnceLock::new(),
                 broker_tls: OnceLock::new(),
+                ca: Mutex::new(None),
+                sessions,
             }),
         };
         Ok((hub, records_rx))
@@ -142,6 +151,24 @@ impl Hub {
             let _ = self.inner.broker_tls.set(tls);
         }
         let _ = self.inner.broker.set(broker);
+    }
+
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    pub(crate) fn set_ca_status(&self, status: crate::api::types::CaStatus) {
+        *self.inner.ca.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+    }
+
+    pub(crate) fn update_ca_status(&self, change: impl FnOnce(&mut crate::api::types::CaStatus)) {
+        if let Some(status) = self.inner.ca.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            change(status);
+        }
+    }
+
+    pub(crate) fn ca_status(&self) -> Option<crate::api::types::CaStatus> {
+        self.inner.ca.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub(crate) fn broker(&self) -> Option<&Broker> {

@@ -10,6 +10,7 @@
 //! - [`http`]: the HTTP/WebSocket transport, sign-in and the embedded web UI.
 //! - [`cli`] and [`client`]: the `hearth` command line and its client for a running hub.
 //! - [`config`], [`data_dir`], [`secrets`], [`random`]: settings, files, keyring, tokens.
+//! - [`sessions`]: browser sessions (in memory, written through to the store), ended at once.
 //! - [`ca`]: Hearth's own certificate authority and the broker's TLS certificate.
 //! - [`demo`]: the simulated home.
 //!
@@ -34,6 +35,9 @@ pub mod random;
 pub mod recorder;
 pub mod recording;
 pub mod secrets;
+pub mod sessions;
+#[cfg(test)]
+mod testing;
 
 /// Logging for the binaries: `info` by default, `--verbose` for debug, `-vv` for trace;
 /// `RUST_LOG` overrides.

@@ -1,8 +1,8 @@
 //! Hearth's own secrets: the OS keyring, or an explicit, reported file fallback.
 //!
-//! What is kept here now: the key that signs browser session cookies (so sessions survive a
-//! restart without a session table on disk). Later: the CA key, the database key, bridge
-//! credentials.
+//! What is kept here now: the key of Hearth's CA. Later: the database key, bridge credentials.
+//! (Earlier versions kept a key to sign browser session cookies; sessions are in the store now,
+//! so that they can be ended, and that key is no longer read.)
 //!
 //! Measured behaviour on Linux (DESIGN.md): with no D-Bus session, opening the Secret Service
 //! fails at once (`PlatformFailure`) — a headless server — so `auto` falls back to a file
@@ -45,7 +45,7 @@ pub enum SecretsError {
     NoKeyring(String),
     #[error("the OS keyring failed while reading `{name}`: {source}")]
     Keyring { name: String, source: KeyringError },
-    #[error("secret file {path}: {message}; delete it to make a new one (browser sessions will have to log in again)")]
+    #[error("secret file {path}: {message}; delete it to make a new one (for the CA's key, devices then need the new ca.pem)")]
     File { path: PathBuf, message: String },
     #[error("cannot create a secret: {0}")]
     Generate(String),
@@ -149,6 +149,29 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// Puts `secret` in place of the secret called `name` (the CA's key, when the CA is
+    /// replaced): the old one is gone afterwards.
+    pub fn replace(&self, name: &str, secret: &[u8]) -> Result<(), SecretsError> {
+        match &self.backend {
+            Backend::Keyring(store) => {
+                let entry = Entry::new_in_store(store, SERVICE, &format!("{name}@{}", self.scope))
+                    .map_err(|source| SecretsError::Keyring { name: name.into(), source })?;
+                entry.set_secret(secret).map_err(|source| match source {
+                    KeyringError::NoStorageAccess(_) => SecretsError::Locked,
+                    source => SecretsError::Keyring { name: name.into(), source },
+                })
+            }
+            Backend::File(dir) => {
+                let path = dir.join(name);
+                let file_err = |message: String| SecretsError::File { path: path.clone(), message };
+                crate::data_dir::create(dir).map_err(|e| file_err(format!("{e:#}")))?;
+                write_private(&path, hex::encode(secret).as_bytes()).map_err(|e| file_err(format!("{e:#}")))
+            }
+        }
+    }
+}
+
 /// Opens the Secret Service and proves it answers, so a missing service is found at start-up,
 /// not at the first secret.
 fn open_keyring(scope: &str) -> Result<Arc<CredentialStore>, KeyringError> {
@@ -187,7 +210,9 @@ mod tests {
         let secrets = Secrets::with_store(store.clone(), dir.path());
         let a = secrets.get_or_create("session-key", 32).unwrap();
         assert_eq!(a.len(), 32);
-        assert_eq!(Secrets::with_store(store, dir.path()).get_or_create("session-key", 32).unwrap(), a);
+        assert_eq!(Secrets::with_store(store.clone(), dir.path()).get_or_create("session-key", 32).unwrap(), a);
+        secrets.replace("session-key", b"new").unwrap();
+        assert_eq!(Secrets::with_store(store, dir.path()).get_or_create("session-key", 32).unwrap(), b"new");
         assert_eq!(secrets.storage(), &SecretStorage::Keyring);
         // Nothing was written to the data directory.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -200,6 +225,8 @@ mod tests {
         assert!(matches!(secrets.storage(), SecretStorage::File { reason, .. } if reason.contains("hearth.toml")));
         let a = secrets.get_or_create("session-key", 32).unwrap();
         assert_eq!(secrets.get_or_create("session-key", 32).unwrap(), a);
+        secrets.replace("session-key", b"new").unwrap();
+        assert_eq!(secrets.get_or_create("session-key", 32).unwrap(), b"new");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

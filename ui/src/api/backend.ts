@@ -24,11 +24,28 @@ import type { DeviceDetail } from "../generated/DeviceDetail";
 import type { DeviceId } from "../generated/DeviceId";
 import type { Event } from "../generated/Event";
 import type { Status } from "../generated/Status";
+import type { BrowserSession } from "../generated/BrowserSession";
+import type { SessionsEnded } from "../generated/SessionsEnded";
 import { httpBackend } from "./http";
 
 export { BackendError, isApiError, toApiError } from "./errors";
 
+/** Where the owner is signed in, and signing browsers out. */
+export interface SignIns {
+  /** The browser asking is marked `current`. */
+  list(): Promise<BrowserSession[]>;
+  /** Signs that browser out at once (for the current one: this page is signed out). */
+  end(id: string): Promise<void>;
+  /** Signs out every browser but this one. */
+  endOthers(): Promise<SessionsEnded>;
+}
+
 export interface Backend {
+  /**
+   * Browser sessions, in a browser only: the desktop window is the owner over IPC and has no
+   * session of its own (its people manage sign-ins from a browser or `hearth sessions`).
+   */
+  readonly signIns: SignIns | undefined;
   status(): Promise<Status>;
   devices(): Promise<Device[]>;
   device(id: DeviceId): Promise<DeviceDetail>;

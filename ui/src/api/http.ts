@@ -15,6 +15,8 @@ import type { DeviceId } from "../generated/DeviceId";
 import type { ErrorCode } from "../generated/ErrorCode";
 import type { Event } from "../generated/Event";
 import type { Status } from "../generated/Status";
+import type { BrowserSession } from "../generated/BrowserSession";
+import type { SessionsEnded } from "../generated/SessionsEnded";
 import type { Backend } from "./backend";
 import { BackendError, isApiError } from "./errors";
 
@@ -232,6 +234,11 @@ export function httpBackend(): Backend {
   const stream = new EventStream();
   const path = (id: DeviceId) => `/devices/${encodeURIComponent(id)}`;
   return {
+    signIns: {
+      list: () => request<BrowserSession[]>("GET", "/sessions"),
+      end: (id) => request<void>("DELETE", `/sessions/${encodeURIComponent(id)}`),
+      endOthers: () => request<SessionsEnded>("DELETE", "/sessions"),
+    },
     status: () => request<Status>("GET", "/status"),
     devices: () => request<Device[]>("GET", "/devices"),
     device: (id) => request<DeviceDetail>("GET", path(id)),

@@ -35,6 +35,8 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export function tauriBackend(): Backend {
   return {
+    // The window is the owner over IPC, with no session to list or end (see `Backend.signIns`).
+    signIns: undefined,
     status: () => call<Status>("status"),
     devices: () => call<Device[]>("list_devices"),
     device: (id: DeviceId) => call<DeviceDetail>("device", { id }),

@@ -2,6 +2,7 @@
 
 import { credentialConfirmDialog, secretDialog } from "./credential-dialogs";
 import { html, nothing, type TemplateResult } from "lit-html";
+import type { CaReplacement } from "../generated/CaReplacement";
 import type { Status } from "../generated/Status";
 import { plural } from "../model";
 import { CATEGORY_LABELS } from "../review-model";
@@ -9,6 +10,14 @@ import type { Actions, AppState } from "../state";
 import { devicePage } from "./device";
 import { homeReviewPage } from "./home-review";
 import { listPage } from "./list";
+import { settingsPage } from "./settings";
+
+/** Why Hearth's CA was replaced at this start, in a homeowner's words. */
+const CA_REPLACED: Record<CaReplacement, string> = {
+  unconstrained: "the old one, from an earlier version of Hearth, could vouch for any website",
+  expiring: "the old one was about to expire",
+  lost: "the old one's key was lost",
+};
 
 const CONNECTION_LABELS: Record<AppState["connection"], string> = {
   connecting: "Connecting…",
@@ -18,13 +27,22 @@ const CONNECTION_LABELS: Record<AppState["connection"], string> = {
 
 export function appView(s: AppState, a: Actions): TemplateResult {
   const page =
-    s.route.name === "device" && s.detail ? devicePage(s, a, s.detail) : s.route.name === "review" ? homeReviewPage(s, a) : listPage(s, a);
+    s.route.name === "device" && s.detail
+      ? devicePage(s, a, s.detail)
+      : s.route.name === "review"
+        ? homeReviewPage(s, a)
+        : s.route.name === "settings"
+          ? settingsPage(s, a)
+          : listPage(s, a);
   return html`<a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
       <a class="brand" href="#/"><span class="brand-mark" aria-hidden="true">⌂</span> Hearth</a>
       <nav class="topnav" aria-label="Main">
-        <a href="#/" aria-current=${s.route.name !== "review" ? "page" : nothing}>Devices</a>
+        <a href="#/" aria-current=${s.route.name === "list" || s.route.name === "device" ? "page" : nothing}>Devices</a>
         <a href="#/review" data-testid="nav-review" aria-current=${s.route.name === "review" ? "page" : nothing}>What they send</a>
+        ${s.signInsAvailable
+          ? html`<a href="#/settings" data-testid="nav-settings" aria-current=${s.route.name === "settings" ? "page" : nothing}>Settings</a>`
+          : nothing}
       </nav>
       <span class="conn" data-testid="connection" data-connection=${s.connection} role="status">
         <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
@@ -42,7 +60,9 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
   const discoveryError = status.discovery.error;
   const recordingPaused = status.recording.paused_since !== null;
   const unclean = !status.last_shutdown.clean;
-  if (storage.kind !== "file" && !discoveryError && !recordingPaused && !unclean) return nothing;
+  const caReplaced = status.ca?.replaced ?? null;
+  const restartForMqtt = status.ca?.mqtt_restart_needed ?? false;
+  if (storage.kind !== "file" && !discoveryError && !caReplaced && !restartForMqtt && !recordingPaused && !unclean) return nothing;
   return html`<div class="banners">
     ${recordingPaused
       ? html`<div class="banner error" data-testid="recording-paused" role="alert">
@@ -62,6 +82,29 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
             ${status.last_shutdown.database_check === "ok"
               ? html`nothing is damaged.`
               : html`<strong>${status.last_shutdown.database_check ?? "the check did not run"}</strong>.`}
+          </div>
+        </div>`
+      : nothing}
+    ${restartForMqtt && status.ca
+      ? html`<div class="banner warn" data-testid="restart-for-mqtt" role="note">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div>
+            <strong>Restart Hearth before ${new Date(status.ca.server_expires_at).toLocaleDateString()}</strong>: its certificate was
+            renewed, and devices that connect over MQTT with TLS get the new one only after a restart.
+          </div>
+        </div>`
+      : nothing}
+    ${caReplaced && status.ca
+      ? html`<div class="banner error" data-testid="ca-replaced" role="alert">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div>
+            <p class="banner-lead">
+              <strong>Hearth's certificate was replaced</strong> because ${CA_REPLACED[caReplaced]}. Phones, computers and devices
+              that connect to Hearth securely refuse it until they get the new one.
+            </p>
+            <p>
+              Install <code>${status.ca.file}</code> (also on each device's page) on each of them, and remove the old “Hearth home CA”.
+            </p>
           </div>
         </div>`
       : nothing}

@@ -1,6 +1,7 @@
 //! The broker side of the command surface: devices added by hand, credentials, manifests and
 //! each device's broker view.
 
+use super::limits::{self, ADDRESS_BYTES, CLIENT_ID_BYTES, DEVICE_NAME_CHARS, TOPIC_PATTERN_BYTES};
 use super::{Origin, now, parse_id};
 use crate::api::types::{
     Actor, AddedDevice, AnonymousAccess, BrokerView, ClientIdHolder, Concern, CredentialAction, CredentialView, DecisionView,
@@ -14,10 +15,6 @@ use hearth_core::suggest::HeldRule;
 use hearth_core::topic;
 use hearth_store::Store;
 
-/// Longest name a person may give a device.
-const MAX_NAME: usize = 100;
-/// Longest client id a person may bind (MQTT allows 65 535 bytes; real firmware uses < 64).
-const MAX_CLIENT_ID: usize = 256;
 /// Decisions shown on a device's page.
 const RECENT_DECISIONS: u32 = 50;
 
@@ -25,10 +22,7 @@ impl Hub {
     /// Adds a device that does not announce itself (most MQTT-only firmware), approved, with
     /// its first credential.
     pub fn add_device(&self, name: &str, origin: Origin) -> Result<AddedDevice, ApiError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME {
-            return Err(ApiError::bad_request(format!("a device needs a name of 1 to {MAX_NAME} characters")));
-        }
+        let name = limits::one_line("name", name, DEVICE_NAME_CHARS)?;
         let id = crate::random::device_id();
         let mut store = self.store();
         let device = store.add_device(&id, name, &Actor::Owner, origin, now())?;
@@ -66,10 +60,7 @@ impl Hub {
     /// disconnected so that only the bound one reconnects.
     pub fn bind_client_id(&self, id: &str, client_id: Option<&str>, origin: Origin) -> Result<BrokerView, ApiError> {
         let id = parse_id(id)?;
-        let client_id = client_id.map(str::trim);
-        if let Some(c) = client_id {
-            check_client_id(c)?;
-        }
+        let client_id = client_id.map(|c| limits::token("client_id", c, CLIENT_ID_BYTES)).transpose()?;
         let mut store = self.store();
         store.bind_client_id(&id, client_id, &Actor::Owner, origin, now())?;
         self.reload_policies(&store)?;
@@ -87,7 +78,7 @@ impl Hub {
     /// the gate (rmqtt cannot withdraw one subscription of a live session).
     pub fn set_topic_rule(&self, id: &str, request: &TopicRuleRequest, origin: Origin) -> Result<BrokerView, ApiError> {
         let id = parse_id(id)?;
-        let pattern = request.pattern.trim();
+        let pattern = limits::token("pattern", &request.pattern, TOPIC_PATTERN_BYTES)?;
         if !topic::is_valid_filter(pattern) || pattern.starts_with('$') {
             return Err(ApiError::bad_request(format!(
                 "`{pattern}` is not a topic pattern a device may be given: use levels separated by /, `+` for one level, `#` only at the end, and no `$` topics"
@@ -267,10 +258,9 @@ impl Hub {
         let id = parse_id(id)?;
         let pin = match pin {
             Some(p) => {
-                let client_id = p.client_id.trim().to_owned();
-                check_client_id(&client_id)?;
+                let client_id = limits::token("client_id", &p.client_id, CLIENT_ID_BYTES)?.to_owned();
                 let address = match &p.address {
-                    Some(text) => match text.trim().parse::<std::net::IpAddr>() {
+                    Some(text) => match limits::token("address", text, ADDRESS_BYTES)?.parse::<std::net::IpAddr>() {
                         Ok(ip) => Some(ip.to_canonical().to_string()),
                         Err(_) => return Err(ApiError::bad_request(format!("`{text}` is not an IP address (like 192.168.1.23)"))),
                     },
@@ -301,7 +291,7 @@ impl Hub {
         let value = match claim {
             EntityClaim::Topic(v) | EntityClaim::UniqueId(v) => v,
         };
-        crate::api::limits_check_entity(value)?;
+        crate::api::limits::token("entity", value, crate::api::limits::TOPIC_PATTERN_BYTES)?;
         let mut store = self.store();
         let from = store.give_entity(&id, claim, &Actor::Owner, origin, now())?;
         self.reload_policies(&store)?;
@@ -356,14 +346,6 @@ impl Hub {
         }
         Ok(holders)
     }
-}
-
-/// A client id a person may bind or pin.
-fn check_client_id(client_id: &str) -> Result<(), ApiError> {
-    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID || client_id.contains('\0') {
-        return Err(ApiError::bad_request(format!("a client id is 1 to {MAX_CLIENT_ID} bytes, without NUL")));
-    }
-    Ok(())
 }
 
 /// Groups entities under the device each belongs to; those naming no (known) device go last,

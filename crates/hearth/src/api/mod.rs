@@ -2,8 +2,11 @@
 //! methods; none of them reaches the store or discovery directly.
 
 mod broker;
+mod csv;
 mod identity;
+pub mod limits;
 mod review;
+mod sessions;
 
 pub use review::parse_duration;
 pub mod types;
@@ -87,6 +90,7 @@ impl Hub {
                 refused_connections,
                 refused_addresses,
             },
+            ca: self.ca_status(),
             devices: devices.len() as u32,
             devices_new: count(&|d| d.state == types::DeviceState::New),
             devices_online: count(&|d| d.online),
@@ -96,18 +100,9 @@ impl Hub {
     }
 }
 
-/// The longest entity topic or `unique_id` a person may name (discovery topics are short).
-const MAX_ENTITY: usize = 256;
-
-pub(crate) fn limits_check_entity(value: &str) -> Result<(), ApiError> {
-    if value.is_empty() || value.len() > MAX_ENTITY || value.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!("an entity is named by a topic or unique_id of 1 to {MAX_ENTITY} bytes, on one line")));
-    }
-    Ok(())
-}
-
 pub(crate) fn parse_id(id: &str) -> Result<DeviceId, ApiError> {
-    DeviceId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))
+    // Quoted back cut short: a path of megabytes must not come back in the answer.
+    DeviceId::parse(id).map_err(|_| ApiError::bad_request(hearth_core::device::InvalidDeviceId(limits::quoted(id)).to_string()))
 }
 
 pub fn now() -> i64 {

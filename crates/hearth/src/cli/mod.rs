@@ -9,6 +9,7 @@ use crate::client::Client;
 
 mod identity;
 mod review;
+mod sessions;
 use crate::engine::{Engine, Options};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -74,6 +75,14 @@ pub enum Command {
     },
     /// Print a new one-time sign-in link for the web UI.
     Open,
+    /// Where you are signed in to the web UI (browsers), and signing them out.
+    #[command(args_conflicts_with_subcommands = true)]
+    Sessions {
+        #[command(subcommand)]
+        action: Option<sessions::SessionsAction>,
+        #[arg(long)]
+        json: bool,
+    },
     /// What devices send: one device's kinds of data, topics, fields and refusals, or without an
     /// ID the home's devices, most sensitive first, and what changed.
     Review {
@@ -271,6 +280,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                         b.payloads_dropped, b.aggregated_messages
                     );
                 }
+                if let Some(ca) = &status.ca {
+                    print_ca(ca);
+                }
                 let d = &status.discovery;
                 match (&d.error, d.enabled) {
                     (Some(e), _) => println!("discovery: off — {e}"),
@@ -288,6 +300,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", Client::for_data_dir(&data_dir)?.login_url().await?);
             Ok(())
         }
+        Command::Sessions { action, json } => sessions::run(&Client::for_data_dir(&data_dir)?, action, json).await,
         Command::Review { id, since, json } => review::review(&Client::for_data_dir(&data_dir)?, id.as_deref(), &since, json).await,
         Command::Export { id, csv } => review::export(&Client::for_data_dir(&data_dir)?, &id, csv).await,
         Command::Privacy { action } => review::privacy(&Client::for_data_dir(&data_dir)?, action).await,
@@ -521,6 +534,35 @@ fn print_described(view: &BrokerView) {
             println!("  {:<14} {}{unit}  {topics}", e.component, e.name);
         }
     }
+}
+
+/// Hearth's CA, and loudly, when it was replaced at this start, what the person must do.
+fn print_ca(ca: &crate::api::types::CaStatus) {
+    println!(
+        "TLS: Hearth's CA {} (valid until {}), server certificate valid until {}",
+        ca.file,
+        date(ca.expires_at),
+        date(ca.server_expires_at)
+    );
+    if ca.mqtt_restart_needed {
+        println!(
+            "The server certificate was renewed while Hearth ran; MQTT over TLS uses it after a restart: restart Hearth before {}.",
+            date(ca.server_expires_at)
+        );
+    }
+    if let Some(why) = ca.replaced {
+        println!();
+        println!("!! Hearth's certificate authority was REPLACED when the hub started: {}.", why.reason());
+        println!("!! Install the new {} on every phone, computer and device that uses Hearth over TLS", ca.file);
+        println!("!! (the web UI over HTTPS, MQTT on 8883), and remove the old \"Hearth home CA\" from them;");
+        println!("!! until then they refuse to connect to Hearth.");
+        println!();
+    }
+}
+
+/// A date as people read it (UTC), from milliseconds since the epoch.
+fn date(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000).map_or_else(|_| ms.to_string(), |t| t.date().to_string())
 }
 
 fn report(device: &Device) {

@@ -2,49 +2,39 @@
 //! - scripts and the CLI send the owner token (`Authorization: Bearer ...`), kept in the data
 //!   directory with owner-only permissions;
 //! - browsers exchange a one-time sign-in code (printed by `hearth serve` / `hearth open`) for a
-//!   session cookie: HttpOnly, SameSite=Strict, signed with a key from the keyring.
+//!   session: a random token in an HttpOnly, SameSite=Strict cookie, checked against the
+//!   sessions the store keeps (`crate::sessions`), so that a session can be ended at once.
 //!
 //! CSRF: a cookie-authenticated request that changes anything must carry `X-Hearth-Request`;
 //! a cross-site page cannot add a custom header without a CORS preflight, which is never
 //! granted. WebSocket upgrades must come from this hub's own origin.
 
 use super::AppState;
-use crate::api::types::{ApiError, ErrorCode};
+use super::limiter::{self, FailureLimiter};
+use crate::api::types::{ApiError, ErrorCode, SessionId};
+use crate::hub::Hub;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
-use axum::http::{HeaderMap, Method, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, Method, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 const COOKIE: &str = "hearth_session";
 const CSRF_HEADER: &str = "x-hearth-request";
-/// A browser stays signed in for 30 days, then asks for a new link.
-const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// A sign-in link is good for 15 minutes and one use: long enough to copy it to a phone.
 const CODE_LIFETIME: Duration = Duration::from_secs(15 * 60);
-/// At most this many wrong sign-in codes per minute from one address. Codes are 128-bit random,
-/// so guessing is hopeless anyway; the limit keeps a flood from costing CPU and log space. It is
-/// per address and checked only after a valid code is accepted, so nobody can lock the owner out.
-const MAX_FAILURES_PER_MINUTE: u32 = 10;
-/// Addresses remembered for the limit; beyond this the oldest are forgotten (a spoofing flood
-/// must not grow memory without bound).
-const MAX_TRACKED_ADDRESSES: usize = 4096;
 
 pub struct Auth {
     owner_token: String,
-    /// SECURITY: signs session cookies; from the keyring (or the reported file fallback).
-    session_key: Vec<u8>,
     codes: Mutex<HashMap<String, Instant>>,
-    /// Per source address: when its current minute started and its failures in it.
-    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// Wrong sign-in links per source address (see `limiter`: bounded whatever comes).
+    failures: Mutex<FailureLimiter>,
     /// Served over TLS: the session cookie is marked `Secure`.
     secure: bool,
 }
@@ -56,8 +46,8 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub fn new(owner_token: String, session_key: Vec<u8>, secure: bool) -> Self {
-        Self { owner_token, session_key, codes: Mutex::default(), failures: Mutex::default(), secure }
+    pub fn new(owner_token: String, secure: bool) -> Self {
+        Self { owner_token, codes: Mutex::default(), failures: Mutex::new(FailureLimiter::new(Instant::now())), secure }
     }
 
     /// A fresh one-time sign-in code.
@@ -71,53 +61,28 @@ impl Auth {
     }
 
     fn redeem(&self, code: &str, from: IpAddr) -> Result<(), ApiError> {
-        let valid = self.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code).is_some_and(|expires| expires > Instant::now());
+        // A code longer than any Hearth makes is wrong without looking it up.
+        let valid = code.len() <= crate::api::limits::LOGIN_CODE_CHARS
+            && self.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code).is_some_and(|expires| expires > Instant::now());
         if valid {
             return Ok(());
         }
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= MAX_TRACKED_ADDRESSES {
-            failures.retain(|_, (since, _)| since.elapsed() <= Duration::from_secs(60));
+        let verdict = self.failures.lock().unwrap_or_else(|p| p.into_inner()).failure(from, Instant::now());
+        match verdict {
+            limiter::Verdict::TooMany => {
+                return Err(ApiError::new(
+                    ErrorCode::TooManyRequests,
+                    "too many wrong sign-in links from this address; wait a minute and use a fresh link from `hearth open`",
+                ));
+            }
+            // One line per source and minute: a flood must not fill the log.
+            limiter::Verdict::FirstRefusal => tracing::warn!(%from, "a sign-in link was refused (unknown, used or expired)"),
+            limiter::Verdict::Refused => {}
         }
-        let entry = failures.entry(from).or_insert((Instant::now(), 0));
-        if entry.0.elapsed() > Duration::from_secs(60) {
-            *entry = (Instant::now(), 0);
-        }
-        entry.1 += 1;
-        if entry.1 > MAX_FAILURES_PER_MINUTE {
-            return Err(ApiError::new(
-                ErrorCode::TooManyRequests,
-                "too many wrong sign-in links from this address; wait a minute and use a fresh link from `hearth open`",
-            ));
-        }
-        tracing::warn!(%from, "a sign-in link was refused (unknown, used or expired)");
         Err(ApiError::new(
             ErrorCode::Unauthorized,
             "this sign-in link is unknown, already used or expired; run `hearth open` on the hub for a new one",
         ))
-    }
-
-    fn session_cookie(&self) -> anyhow::Result<String> {
-        let expires = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + SESSION_LIFETIME.as_secs();
-        let payload = format!("{expires}.{}", crate::random::hex_token(16)?);
-        Ok(format!("{payload}.{}", self.sign(&payload)))
-    }
-
-    fn sign(&self, payload: &str) -> String {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.session_key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(payload.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    }
-
-    fn valid_session(&self, value: &str) -> bool {
-        let Some((payload, signature)) = value.rsplit_once('.') else { return false };
-        let expected = self.sign(payload);
-        if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
-            return false;
-        }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(u64::MAX);
-        payload.split('.').next().and_then(|e| e.parse::<u64>().ok()).is_some_and(|expires| expires > now)
     }
 
     fn valid_token(&self, headers: &HeaderMap) -> bool {
@@ -126,8 +91,23 @@ impl Auth {
         bool::from(token.trim().as_bytes().ct_eq(self.owner_token.as_bytes()))
     }
 
-    pub fn is_signed_in(&self, headers: &HeaderMap) -> bool {
-        self.valid_token(headers) || session_cookie(headers).is_some_and(|c| self.valid_session(c))
+    /// Whether the request comes from the owner: the owner token, or a live session's cookie.
+    pub fn is_signed_in(&self, hub: &Hub, headers: &HeaderMap) -> bool {
+        self.valid_token(headers) || session_cookie(headers).is_some_and(|token| hub.check_session(token, None).is_some())
+    }
+
+    /// The `Set-Cookie` value for a new session's token.
+    fn cookie(&self, token: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let max_age = crate::sessions::LIFETIME_MS / 1000;
+        format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}")
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie from the browser.
+    pub(super) fn cleared_cookie(&self) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("hearth_session=; Path=/; Max-Age=0"))
     }
 }
 
@@ -151,12 +131,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     }
 }
 
+/// The browser session a request came with; `None` for the owner token (scripts, the CLI).
+#[derive(Debug, Clone, Default)]
+pub struct Session(pub Option<LiveSession>);
+
+/// A live browser session, as the request that carried its cookie sees it.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub id: SessionId,
+    /// Milliseconds since the epoch.
+    pub expires_at: i64,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Session>().cloned().unwrap_or_default())
+    }
+}
+
 /// Middleware on every `/api/v1` route.
 pub async fn require(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let origin = if state.auth.valid_token(headers) {
-        Origin("cli")
-    } else if session_cookie(headers).is_some_and(|c| state.auth.valid_session(c)) {
+    let from = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip());
+    let (origin, session) = if state.auth.valid_token(headers) {
+        (Origin("cli"), Session(None))
+    } else if let Some(checked) = session_cookie(headers).and_then(|token| state.hub.check_session(token, from)) {
         let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if changes_state && !headers.contains_key(CSRF_HEADER) {
             return ApiError::new(
@@ -168,11 +168,17 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
         if is_websocket(headers) && !same_origin(headers) {
             return ApiError::new(ErrorCode::Forbidden, "event streams are only served to pages of this hub").into_response();
         }
-        Origin("web")
+        if let (true, Some(from)) = (checked.touch, from) {
+            // Written off the request's path: at most once a minute per session.
+            let (hub, id) = (state.hub.clone(), checked.id.clone());
+            tokio::task::spawn_blocking(move || hub.touch_session(&id, from));
+        }
+        (Origin("web"), Session(Some(LiveSession { id: checked.id, expires_at: checked.expires_at })))
     } else {
         return ApiError::new(ErrorCode::Unauthorized, "sign in first: open the link printed by `hearth serve`, run `hearth open` for a new one, or send the owner token as `Authorization: Bearer`").into_response();
     };
     request.extensions_mut().insert(origin);
+    request.extensions_mut().insert(session);
     next.run(request).await
 }
 
@@ -196,18 +202,24 @@ pub struct LoginQuery {
     code: String,
 }
 
-/// `GET /login?code=...`: redeems a one-time code for a session cookie and opens the UI.
-pub async fn login(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Query(q): Query<LoginQuery>) -> Response {
+/// `GET /login?code=...`: redeems a one-time code for a new session and opens the UI.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     if let Err(e) = state.auth.redeem(&q.code, peer.ip()) {
         return e.into_response();
     }
-    let cookie = match state.auth.session_cookie() {
-        Ok(c) => c,
-        Err(e) => return ApiError::internal(format!("cannot start a session: {e:#}")).into_response(),
-    };
-    let secure = if state.auth.secure { "; Secure" } else { "" };
-    let set_cookie = format!("{COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", SESSION_LIFETIME.as_secs());
-    ([(header::SET_COOKIE, set_cookie)], Redirect::to("/")).into_response()
+    let user_agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).unwrap_or_default();
+    let hub = state.hub.clone();
+    let started = tokio::task::spawn_blocking(move || hub.sign_in(&user_agent, peer.ip(), "web")).await;
+    match started {
+        Ok(Ok(started)) => ([(header::SET_COOKIE, state.auth.cookie(&started.token))], Redirect::to("/")).into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::internal(format!("cannot start a session: {e}")).into_response(),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -227,9 +239,10 @@ pub async fn new_login_link(State(state): State<AppState>, origin: Origin) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use limiter::MAX_FAILURES_PER_MINUTE;
 
     fn auth() -> Auth {
-        Auth::new("t".repeat(64), vec![7; 32], false)
+        Auth::new("t".repeat(64), false)
     }
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
@@ -254,18 +267,5 @@ mod tests {
         assert!(a.redeem(&a.new_code().unwrap(), HOME).is_ok());
         assert!(a.redeem(&a.new_code().unwrap(), STRANGER).is_ok());
         assert_eq!(a.redeem("nope", HOME).unwrap_err().code, ErrorCode::Unauthorized);
-    }
-
-    #[test]
-    fn sessions_are_signed() {
-        let a = auth();
-        let c = a.session_cookie().unwrap();
-        assert!(a.valid_session(&c));
-        let forged = format!("{}0", &c[..c.len() - 1]);
-        assert!(!a.valid_session(&forged) || c.ends_with('0'));
-        assert!(!Auth::new("t".repeat(64), vec![8; 32], false).valid_session(&c));
-        assert!(!a.valid_session("99999999999.abc.def"));
-        let expired = "1.abc";
-        assert!(!a.valid_session(&format!("{expired}.{}", a.sign(expired))));
     }
 }

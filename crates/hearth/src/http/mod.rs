@@ -3,7 +3,9 @@
 
 mod auth;
 mod events;
+mod limiter;
 mod review;
+mod sessions;
 mod ui;
 
 pub use auth::Auth;
@@ -48,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/export", get(review::export))
         .route("/devices/{id}/export.csv", get(review::export_csv))
         .route("/events", get(events::stream))
+        .route("/sessions", get(sessions::list).delete(sessions::end_others))
+        .route("/sessions/{id}", delete(sessions::end_one))
         .route("/login-links", post(auth::new_login_link))
         .fallback(|| async { ApiError::not_found("no such API endpoint; the API is under /api/v1 (see the README)") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
@@ -77,10 +81,11 @@ struct Body<T>(T);
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = ApiError;
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        Json::<T>::from_request(request, state)
-            .await
-            .map(|Json(value)| Body(value))
-            .map_err(|e| ApiError::bad_request(format!("the request body is not what this endpoint takes: {}", e.body_text())))
+        Json::<T>::from_request(request, state).await.map(|Json(value)| Body(value)).map_err(|e| {
+            // serde quotes what it could not read: cut short, a huge body is not echoed back.
+            let why = crate::api::limits::cut(&e.body_text(), crate::api::limits::BODY_ERROR_CHARS);
+            ApiError::bad_request(format!("the request body is not what this endpoint takes: {why}"))
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 struct Assets;
 
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
-    if !state.auth.is_signed_in(request.headers()) {
+    if !state.auth.is_signed_in(&state.hub, request.headers()) {
         return (StatusCode::UNAUTHORIZED, Html(SIGN_IN_PAGE)).into_response();
     }
     let path = request.uri().path().trim_start_matches('/');
@@ -45,8 +45,9 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 const SIGN_IN_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Hearth: sign in</title>
 <body style="font-family:system-ui;max-width:36rem;margin:4rem auto;line-height:1.5">
-<h1>Hearth</h1><p>This hub only opens for its owner. Open the sign-in link that <code>hearth serve</code>
-printed when it started, or run <code>hearth open</code> on the hub to print a new one.</p></body>"#;
+<h1>Hearth</h1><p>This hub only opens for its owner, and this browser is not signed in (or was signed
+out). Open the sign-in link that <code>hearth serve</code> printed when it started, or run
+<code>hearth open</code> on the hub to print a new one.</p></body>"#;
 
 const NOT_BUILT_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Hearth</title>
 <body style="font-family:system-ui;max-width:36rem;margin:4rem auto;line-height:1.5">
