@@ -4,8 +4,9 @@
 //! on the main thread and freeze the window while SQLite works.
 
 use hearth::api::types::{
-    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, DeviceExport, DeviceReview, HomeReview,
-    IssuedCredential, PrivacySettings, RedactionRequest, RetentionRequest, Status, TopicRuleRequest, Verdict,
+    AddedDevice, AnonymousAccess, ApiError, BrokerView, CredentialAction, Device, DeviceDetail, DeviceExport, DeviceReview, EntityClaim,
+    HomeReview, IdentityReview, IssuedCredential, MergeRequest, PrivacySettings, RedactionRequest, RetentionRequest, Status,
+    TopicRuleRequest, Verdict,
 };
 use hearth::hub::Hub;
 use tauri::State;
@@ -71,6 +72,21 @@ pub async fn set_anonymous(hub: State<'_, Hub>, id: String, access: Option<Anony
 #[tauri::command]
 pub async fn set_topic_rule(hub: State<'_, Hub>, id: String, request: TopicRuleRequest) -> Result<BrokerView, ApiError> {
     blocking(&hub, move |hub| hub.set_topic_rule(&id, &request, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn give_entity(hub: State<'_, Hub>, id: String, claim: EntityClaim) -> Result<BrokerView, ApiError> {
+    blocking(&hub, move |hub| hub.give_entity(&id, &claim, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn identity_review(hub: State<'_, Hub>) -> Result<IdentityReview, ApiError> {
+    blocking(&hub, Hub::identity_review).await
+}
+
+#[tauri::command]
+pub async fn answer_merge(hub: State<'_, Hub>, id: String, request: MergeRequest) -> Result<DeviceDetail, ApiError> {
+    blocking(&hub, move |hub| hub.answer_merge(&id, &request, ORIGIN)).await
 }
 
 #[tauri::command]

@@ -6,7 +6,8 @@
 //!   events to the window and to OS notifications.
 //! - `commands`: the window's IPC commands, each one call into `hearth::api`.
 //! - `tray`: the tray icon and its menu.
-//! - `notify`: OS notifications for what needs a decision (a new device).
+//! - `notify`: OS notifications for what needs a person: a new device, one that sends something
+//!   new, and a question about whether two records are one device.
 
 mod commands;
 mod notify;
@@ -36,6 +37,9 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
             commands::set_topic_rule,
             commands::bind_client_id,
             commands::set_anonymous,
+            commands::give_entity,
+            commands::identity_review,
+            commands::answer_merge,
             commands::review,
             commands::home_review,
             commands::privacy,

@@ -1,35 +1,52 @@
-//! OS notifications for what needs a person's decision: a new device, and a device that starts
-//! sending something new.
+//! OS notifications for what needs a person's decision: a new device, a device that starts
+//! sending something new, and an announcement saying two records a person decided about are one
+//! device (Hearth joined nothing; a person answers on either device's page).
 
-use hearth::api::types::{Change, Event};
+use hearth::api::types::{Change, Event, MergeProposal};
 use tauri_plugin_notification::NotificationExt;
 
 pub fn on_event(app: &tauri::AppHandle, event: &Event) {
-    if let Event::SendsSomethingNew { name, change } = event {
-        let body = match change {
-            Change::NewField { path, topic, category, .. } => {
-                format!("It started sending {path} ({}) on {topic}. Open it in Hearth to keep or redact it.", category.as_str())
-            }
-            Change::NewCategory { category, .. } => {
-                format!("It started sending {} data. Open it in Hearth to choose how long it is kept.", category.as_str())
-            }
-            Change::MoreThanUsual { last_day, usual_per_day, .. } => {
-                format!("{last_day} messages in a day, against {usual_per_day} usually.")
-            }
-        };
-        if let Err(e) = app.notification().builder().title(format!("{name} sends something new")).body(body).show() {
-            tracing::warn!("cannot show a notification: {e}");
+    let (title, body) = match event {
+        Event::DeviceSeen { device } => {
+            let what = [device.vendor.as_deref(), device.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+            let body = if what.is_empty() {
+                "A new device joined the network. It is quarantined until you approve or block it.".to_owned()
+            } else {
+                format!("{what} joined the network. It is quarantined until you approve or block it.")
+            };
+            (format!("New device: {}", device.name), body)
         }
-        return;
-    }
-    let Event::DeviceSeen { device } = event else { return };
-    let what = [device.vendor.as_deref(), device.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    let body = if what.is_empty() {
-        "A new device joined the network. It is quarantined until you approve or block it.".to_owned()
-    } else {
-        format!("{what} joined the network. It is quarantined until you approve or block it.")
+        Event::SendsSomethingNew { name, change } => (format!("{name} sends something new"), something_new(change)),
+        Event::IdentityQuestion { proposal } => {
+            (format!("Are {} and {} one device?", proposal.name_a, proposal.name_b), question(proposal))
+        }
+        _ => return,
     };
-    if let Err(e) = app.notification().builder().title(format!("New device: {}", device.name)).body(body).show() {
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
         tracing::warn!("cannot show a notification: {e}");
     }
+}
+
+fn something_new(change: &Change) -> String {
+    match change {
+        Change::NewField { path, topic, category, .. } => {
+            format!("It started sending {path} ({}) on {topic}. Open it in Hearth to keep or redact it.", category.as_str())
+        }
+        Change::NewCategory { category, .. } => {
+            format!("It started sending {} data. Open it in Hearth to choose how long it is kept.", category.as_str())
+        }
+        Change::MoreThanUsual { last_day, usual_per_day, .. } => format!("{last_day} messages in a day, against {usual_per_day} usually."),
+    }
+}
+
+/// Anyone on the network can send an announcement, so the words say where it came from and that
+/// nothing was joined, not that the devices are one.
+fn question(proposal: &MergeProposal) -> String {
+    let from = match proposal.announcement.addresses.as_slice() {
+        [] => "An announcement".to_owned(),
+        addresses => format!("An announcement from {}", addresses.join(", ")),
+    };
+    format!(
+        "{from} said so. Hearth has not joined them because you made decisions about both: open either in Hearth to merge them or keep them apart."
+    )
 }

@@ -26,6 +26,9 @@ import type { Event } from "../generated/Event";
 import type { Status } from "../generated/Status";
 import type { BrowserSession } from "../generated/BrowserSession";
 import type { SessionsEnded } from "../generated/SessionsEnded";
+import type { EntityClaim } from "../generated/EntityClaim";
+import type { IdentityReview } from "../generated/IdentityReview";
+import type { MergeRequest } from "../generated/MergeRequest";
 import { httpBackend } from "./http";
 
 export { BackendError, isApiError, toApiError } from "./errors";
@@ -63,6 +66,13 @@ export interface Backend {
   /** Lets a device that cannot use a credential in without one, pinned to its client id (and
    *  address, if given); null ends it. Disconnects the device. */
   setAnonymous(id: DeviceId, access: AnonymousAccess | null): Promise<BrokerView>;
+  /** Gives an entity another device described first to this one (that device loses it). */
+  giveEntity(id: DeviceId, claim: EntityClaim): Promise<BrokerView>;
+  /** Open "are these one device?" questions, and the announcements Hearth ignored. */
+  identityReview(): Promise<IdentityReview>;
+  /** A person's answer about `id` and `request.other`: the record kept (after a merge, maybe the
+   *  other one), or `id`'s own (kept apart). */
+  answerMerge(id: DeviceId, request: MergeRequest): Promise<DeviceDetail>;
   /** What the device sent over the last `since` (`1h`, `24h`, `7d`, `30d`), from the ledger. */
   review(id: DeviceId, since: string): Promise<DeviceReview>;
   /** Every device's traffic over the last `since`, most sensitive first, and what changed. */

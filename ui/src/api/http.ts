@@ -17,6 +17,7 @@ import type { Event } from "../generated/Event";
 import type { Status } from "../generated/Status";
 import type { BrowserSession } from "../generated/BrowserSession";
 import type { SessionsEnded } from "../generated/SessionsEnded";
+import type { IdentityReview } from "../generated/IdentityReview";
 import type { Backend } from "./backend";
 import { BackendError, isApiError } from "./errors";
 
@@ -250,6 +251,9 @@ export function httpBackend(): Backend {
     setTopicRule: (id, rule) => request<BrokerView>("POST", `${path(id)}/topics`, rule),
     bindClientId: (id, clientId) => request<BrokerView>("POST", `${path(id)}/client-id`, { client_id: clientId }),
     setAnonymous: (id, access) => request<BrokerView>("POST", `${path(id)}/anonymous`, access),
+    giveEntity: (id, claim) => request<BrokerView>("POST", `${path(id)}/entities`, claim),
+    identityReview: () => request<IdentityReview>("GET", "/identity"),
+    answerMerge: (id, req) => request<DeviceDetail>("POST", `${path(id)}/merge`, req),
     review: (id, since) => request<DeviceReview>("GET", `${path(id)}/review?since=${encodeURIComponent(since)}`),
     homeReview: (since) => request<HomeReview>("GET", `/review?since=${encodeURIComponent(since)}`),
     privacy: (id) => request<PrivacySettings>("GET", `${path(id)}/privacy`),

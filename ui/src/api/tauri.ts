@@ -21,6 +21,9 @@ import type { DeviceDetail } from "../generated/DeviceDetail";
 import type { DeviceId } from "../generated/DeviceId";
 import type { Event } from "../generated/Event";
 import type { Status } from "../generated/Status";
+import type { EntityClaim } from "../generated/EntityClaim";
+import type { IdentityReview } from "../generated/IdentityReview";
+import type { MergeRequest } from "../generated/MergeRequest";
 import type { Backend } from "./backend";
 import { toApiError } from "./errors";
 
@@ -48,6 +51,9 @@ export function tauriBackend(): Backend {
     setTopicRule: (id: DeviceId, request: TopicRuleRequest) => call<BrokerView>("set_topic_rule", { id, request }),
     bindClientId: (id: DeviceId, clientId: string | null) => call<BrokerView>("bind_client_id", { id, clientId }),
     setAnonymous: (id: DeviceId, access: AnonymousAccess | null) => call<BrokerView>("set_anonymous", { id, access }),
+    giveEntity: (id: DeviceId, claim: EntityClaim) => call<BrokerView>("give_entity", { id, claim }),
+    identityReview: () => call<IdentityReview>("identity_review"),
+    answerMerge: (id: DeviceId, request: MergeRequest) => call<DeviceDetail>("answer_merge", { id, request }),
     review: (id: DeviceId, since: string) => call<DeviceReview>("review", { id, since }),
     homeReview: (since: string) => call<HomeReview>("home_review", { since }),
     privacy: (id: DeviceId) => call<PrivacySettings>("privacy", { id }),
