@@ -2,15 +2,21 @@
 //! whether one filter lies within another. Manifests are written in filters, so the gate needs
 //! all three.
 
-/// A name a message is published to: non-empty, no wildcards, no NUL.
+/// The longest topic name or filter Hearth accepts from a device. MQTT allows 65 535 bytes;
+/// real firmware's topics are under 100 (`homeassistant/sensor/0x00158d0001a2b3c4/temperature/config`
+/// is 59). Every topic a device uses is kept in the ledger and matched against manifests, so a
+/// bound here bounds both.
+pub const MAX_TOPIC_BYTES: usize = 1024;
+
+/// A name a message is published to: non-empty, at most [`MAX_TOPIC_BYTES`], no wildcards, no NUL.
 pub fn is_valid_name(topic: &str) -> bool {
-    !topic.is_empty() && !topic.contains(['+', '#', '\0'])
+    !topic.is_empty() && topic.len() <= MAX_TOPIC_BYTES && !topic.contains(['+', '#', '\0'])
 }
 
 /// A subscription filter or manifest pattern: `+` fills one whole level, `#` only as the whole
-/// last level.
+/// last level; at most [`MAX_TOPIC_BYTES`].
 pub fn is_valid_filter(filter: &str) -> bool {
-    if filter.is_empty() || filter.contains('\0') {
+    if filter.is_empty() || filter.len() > MAX_TOPIC_BYTES || filter.contains('\0') {
         return false;
     }
     let levels: Vec<&str> = filter.split('/').collect();
@@ -81,6 +87,13 @@ pub fn intersects(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_topic_longer_than_any_firmware_uses_is_not_valid() {
+        let long = format!("tele/{}/SENSOR", "x".repeat(MAX_TOPIC_BYTES));
+        assert!(!is_valid_name(&long) && !is_valid_filter(&long));
+        assert!(is_valid_name(&"a/".repeat(MAX_TOPIC_BYTES / 2 - 1)));
+    }
 
     #[test]
     fn names_and_filters() {

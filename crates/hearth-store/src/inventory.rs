@@ -32,7 +32,18 @@ pub enum Filing {
     Filed(Box<SightingOutcome>),
     /// It named two different ids of one kind: recorded, not filed.
     Contradiction(IdentityConflict),
+    /// It would be a new device while [`MAX_UNDECIDED_DEVICES`] devices already wait for a
+    /// person: not filed (a flood of made-up announcements must not fill the inventory).
+    TooManyUndecided,
 }
+
+/// Devices nobody has decided about yet (state `new`) at most: a home has a few hundred devices
+/// in all; past this, announcements of further new devices are not filed until a person decides
+/// about some (approves, blocks or forgets them).
+pub const MAX_UNDECIDED_DEVICES: i64 = 1000;
+/// Services (service instances) kept per device: a real device offers a handful; a responder
+/// announcing ever-new instance names under one device's id replaces its own oldest ones.
+pub const MAX_SERVICES_PER_DEVICE: i64 = 64;
 
 /// One row of the home's audit log: actions whose subject may be gone (a forgotten device).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +88,7 @@ impl Store {
         };
         let mut proposed = Vec::new();
         let (id, created, absorbed) = match resolve(&matched) {
+            Resolution::New if undecided(&tx)? >= MAX_UNDECIDED_DEVICES => return Ok(Filing::TooManyUndecided),
             Resolution::New => {
                 let id = new_id();
                 tx.execute(
@@ -129,6 +141,12 @@ impl Store {
             .transpose()?
             .filter(|old| *old != id && !absorbed.contains(old));
         let addresses: Vec<String> = sighting.addresses.iter().map(ToString::to_string).collect();
+        // A new service of a device that has many already replaces its least recently seen one.
+        tx.execute(
+            "DELETE FROM sightings WHERE rowid IN (SELECT rowid FROM sightings WHERE device_id = ?1 ORDER BY present DESC, last_seen DESC LIMIT -1 OFFSET ?4)
+               AND NOT EXISTS (SELECT 1 FROM sightings WHERE service_type = ?2 AND instance = ?3)",
+            params![id.as_str(), sighting.service_type, sighting.instance, MAX_SERVICES_PER_DEVICE - 1],
+        )?;
         tx.execute(
             "INSERT INTO sightings (service_type, instance, device_id, host, port, addresses, txt, first_seen, last_seen, present)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1)
@@ -449,6 +467,10 @@ fn devices_holding(tx: &Transaction<'_>, keys: &[IdentityKey]) -> Result<Vec<Mat
             Ok(Matched { decided: crate::identity::holds_decision(tx, &id)?, id })
         })
         .collect()
+}
+
+fn undecided(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM devices WHERE state = 'new'", [], |r| r.get(0))?)
 }
 
 fn holder(conn: &rusqlite::Connection, key: &str) -> Result<Option<DeviceId>, StoreError> {
@@ -816,6 +838,29 @@ mod tests {
         assert_eq!((out.device.id.clone(), out.absorbed), (lock.clone(), vec![planted]));
         assert_eq!(out.device.state, DeviceState::Approved);
         assert_eq!(permissions(&home), vec![before]);
+    }
+
+    /// A responder making up devices (a new instance, host and MAC in every announcement) and
+    /// one making up services under one real device's MAC: both stay bounded.
+    #[test]
+    fn made_up_devices_and_services_do_not_fill_the_inventory() {
+        let mut home = Home::new();
+        for i in 0..MAX_UNDECIDED_DEVICES + 5 {
+            let fake =
+                sighting("_http._tcp", &format!("fake-{i}"), &format!("fake-{i}.local."), "10.0.0.66", &[("mac", &format!("02{i:010x}"))]);
+            let filed = home.file(&fake, i);
+            assert_eq!(matches!(filed, Filing::TooManyUndecided), i >= MAX_UNDECIDED_DEVICES, "{i}");
+        }
+        let first = home.store.devices().unwrap()[0].id.clone();
+        home.store.set_state(&first, DeviceState::Approved, &Actor::Owner, "web", 1).unwrap();
+        let room = sighting("_http._tcp", "real", "real.local.", "10.0.0.7", &[("mac", "aabbccddeeff")]);
+        assert!(home.see(&room, 2).created, "room for one more once a person decided");
+        for i in 0..MAX_SERVICES_PER_DEVICE + 10 {
+            home.see(&sighting("_http._tcp", &format!("svc-{i}"), "real.local.", "10.0.0.7", &[("mac", "aabbccddeeff")]), 3 + i);
+        }
+        let real = home.see(&room, 100).device;
+        assert_eq!(real.services.len() as i64, MAX_SERVICES_PER_DEVICE);
+        assert!(real.services.iter().any(|s| s.instance == "real"), "the one just seen is kept");
     }
 
     #[test]

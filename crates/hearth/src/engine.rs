@@ -213,7 +213,13 @@ impl Engine {
 
         let interfaces = if options.interfaces.is_empty() { config.discovery.interfaces.clone() } else { options.interfaces.clone() };
         let discovery = if options.no_discovery || !config.discovery.enabled {
-            hub.set_discovery_status(DiscoveryStatus { enabled: false, interfaces, service_types: vec![], error: None });
+            hub.set_discovery_status(DiscoveryStatus {
+                enabled: false,
+                interfaces,
+                service_types: vec![],
+                error: None,
+                new_devices_not_filed: 0,
+            });
             None
         } else {
             let (tx, rx) = mpsc::channel(DISCOVERY_QUEUE);
@@ -232,7 +238,13 @@ impl Engine {
             match Discovery::start(DiscoveryConfig { interfaces: interfaces.clone(), advertise }, tx) {
                 Ok(d) => {
                     let types = BROWSED.iter().map(|s| (*s).to_owned()).collect();
-                    hub.set_discovery_status(DiscoveryStatus { enabled: true, interfaces, service_types: types, error: None });
+                    hub.set_discovery_status(DiscoveryStatus {
+                        enabled: true,
+                        interfaces,
+                        service_types: types,
+                        error: None,
+                        new_devices_not_filed: 0,
+                    });
                     tasks.spawn(hub.clone().run_inventory(rx, cancel.clone()));
                     Some(DiscoveryHandle(d))
                 }
@@ -244,6 +256,7 @@ impl Engine {
                         interfaces,
                         service_types: vec![],
                         error: Some(e.to_string()),
+                        new_devices_not_filed: 0,
                     });
                     None
                 }

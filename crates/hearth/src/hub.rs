@@ -41,6 +41,8 @@ struct Inner {
     secret_storage: SecretStorage,
     discovery: Mutex<DiscoveryStatus>,
     gate: Arc<HubGate>,
+    /// Announcements of new devices not filed because too many wait for a decision.
+    ignored_new: std::sync::atomic::AtomicU64,
     /// Whether the recorder can write (a full disk pauses it).
     recording: Arc<crate::recording::Recording>,
     /// How the previous run of the hub on this data directory ended, found at start.
@@ -82,8 +84,15 @@ impl Hub {
                 fingerprints: Fingerprints::builtin(),
                 data_dir: data_dir.to_path_buf(),
                 secret_storage,
-                discovery: Mutex::new(DiscoveryStatus { enabled: false, interfaces: vec![], service_types: vec![], error: None }),
+                discovery: Mutex::new(DiscoveryStatus {
+                    enabled: false,
+                    interfaces: vec![],
+                    service_types: vec![],
+                    error: None,
+                    new_devices_not_filed: 0,
+                }),
                 gate,
+                ignored_new: std::sync::atomic::AtomicU64::new(0),
                 recording: Arc::new(crate::recording::Recording::new(events.clone())),
                 last_shutdown: OnceLock::new(),
                 broker: OnceLock::new(),
@@ -231,7 +240,9 @@ impl Hub {
     }
 
     pub fn discovery_status(&self) -> DiscoveryStatus {
-        self.inner.discovery.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut status = self.inner.discovery.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        status.new_devices_not_filed = self.inner.ignored_new.load(std::sync::atomic::Ordering::Relaxed);
+        status
     }
 
     pub fn set_discovery_status(&self, status: DiscoveryStatus) {
@@ -251,6 +262,15 @@ impl Hub {
                     // Recorded by the store (and logged there): it changes nothing a person sees
                     // in the list, and a flood of them must not flood browsers either.
                     Ok(Filing::Contradiction(_)) => {}
+                    Ok(Filing::TooManyUndecided) => {
+                        // Once, then counted: a flood must not flood the log.
+                        if self.inner.ignored_new.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                            tracing::warn!(
+                                max = hearth_store::inventory::MAX_UNDECIDED_DEVICES,
+                                "so many devices wait for a decision that new ones are no longer filed; approve, block or forget some"
+                            );
+                        }
+                    }
                     Err(e) => {
                         tracing::error!(service = sighting.service_type, instance = sighting.instance, "cannot record a sighting: {e}")
                     }

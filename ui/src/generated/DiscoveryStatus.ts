@@ -12,4 +12,9 @@ service_types: Array<string>,
 /**
  * Set when discovery could not start, with what to do.
  */
-error: string | null, };
+error: string | null, 
+/**
+ * Announcements of new devices not filed since start because too many devices already
+ * wait for a decision.
+ */
+new_devices_not_filed: number, };

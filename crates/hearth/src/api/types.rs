@@ -254,6 +254,11 @@ pub struct DiscoveryStatus {
     pub service_types: Vec<String>,
     /// Set when discovery could not start, with what to do.
     pub error: Option<String>,
+    /// Announcements of new devices not filed since start because too many devices already
+    /// wait for a decision.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub new_devices_not_filed: u64,
 }
 
 /// Where a member is signed in: one browser session (never its token).

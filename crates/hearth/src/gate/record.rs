@@ -66,7 +66,8 @@ impl HubGate {
             device_id: device.cloned(),
             client_id: p.client_id.to_owned(),
             action: p.action,
-            topic: p.topic.to_owned(),
+            // A refused topic may be anything a client chose (up to 64 KB): kept cut short.
+            topic: hearth_core::text::clip(p.topic, hearth_core::topic::MAX_TOPIC_BYTES).into_owned(),
             bytes: p.bytes as u64,
             qos: p.qos,
             decision: decision.clone(),
