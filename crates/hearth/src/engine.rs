@@ -67,8 +67,26 @@ impl std::fmt::Debug for DiscoveryHandle {
     }
 }
 
+/// Raises the soft limit of open files to the hard limit. Every MQTT connection holds a file
+/// descriptor, and rmqtt 0.24 keeps a TCP connection that never sends the first bytes of a
+/// CONNECT for as long as its peer keeps it open (no timeout before it has read the protocol
+/// version): with the usual soft limit of 1 024, a host on the LAN holding a thousand idle
+/// connections would lock every device out and leave the database no file to open.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = Rlimit { current: limit.maximum, maximum: limit.maximum };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::debug!(from = ?limit.current, to = ?limit.maximum, "raised the open-files limit"),
+            Err(e) => tracing::warn!(current = ?limit.current, "cannot raise the open-files limit: {e}"),
+        }
+    }
+}
+
 impl Engine {
     pub async fn start(options: Options) -> Result<Self> {
+        raise_open_files_limit();
         let dir = &options.data_dir;
         data_dir::create(dir)?;
         let lock = data_dir::lock(dir)?;
