@@ -24,14 +24,20 @@ import type { BrowserSession } from "./generated/BrowserSession";
 import type { Device } from "./generated/Device";
 import type { DeviceId } from "./generated/DeviceId";
 import type { Event as HubEvent } from "./generated/Event";
+import type { ContestView } from "./generated/ContestView";
+import type { MergeChoice } from "./generated/MergeChoice";
+import type { MergeProposal } from "./generated/MergeProposal";
 import { type Filters, NO_FILTERS, STATE_LABELS } from "./model";
-import type { Actions, AppState, DetailState, Route } from "./state";
+import type { Actions, AppState, Confirmation, DetailState, Route } from "./state";
 import { appView } from "./views/shell";
 
 /** Relative times ("2 min ago") are re-rendered this often; the data itself is never polled. */
 const CLOCK_MS = 20_000;
 /** Bursts of events for the open device page cause one reload of its history. */
 const DETAIL_RELOAD_MS = 150;
+/** The status bar's figures (refused connections, retained messages) move with broker traffic,
+ *  which no event reports as such: broker events reload the status at most this often. */
+const STATUS_RELOAD_MS = 10_000;
 
 function parseRoute(hash: string): Route {
   const m = /^#\/devices\/([^/?#]+)/.exec(hash);
@@ -78,6 +84,8 @@ export class App implements Actions {
     confirmingCredential: undefined,
     reviewRange: "7d",
     home: undefined,
+    identity: undefined,
+    confirming: undefined,
     news: [],
     signInsAvailable: false,
     signIns: undefined,
@@ -90,6 +98,7 @@ export class App implements Actions {
   private queued: HubEvent[] | undefined;
   private detailTimer: ReturnType<typeof setTimeout> | undefined;
   private brokerTimer: ReturnType<typeof setTimeout> | undefined;
+  private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private detailGeneration = 0;
   private reviewGeneration = 0;
   private noticeSeq = 0;
@@ -97,6 +106,7 @@ export class App implements Actions {
   private focusAfterRender: (() => void) | undefined;
   private forgetTrigger: HTMLElement | null = null;
   private credentialTrigger: HTMLElement | null = null;
+  private confirmTrigger: HTMLElement | null = null;
   /** The device whose page we came from, to return focus to its row. */
   private lastDetailId: DeviceId | undefined;
 
@@ -147,6 +157,7 @@ export class App implements Actions {
     const wanted: [string, boolean][] = [
       ["#forget-dialog", this.state.forgetting !== undefined],
       ["#credential-dialog", this.state.confirmingCredential !== undefined],
+      ["#confirm-dialog", this.state.confirming !== undefined],
       ["#secret-dialog", this.state.secret !== undefined],
     ];
     for (const [id, open] of wanted) {
@@ -285,12 +296,32 @@ export class App implements Actions {
   }
 
   private async loadHome(): Promise<void> {
+    void this.loadIdentity();
     try {
       this.state.home = { data: await this.backend.homeReview(this.state.reviewRange) };
     } catch (e) {
       this.state.home = { error: toApiError(e, "The home's review could not be loaded.") };
     }
     this.update();
+  }
+
+  /** Open identity questions and ignored announcements (the home review), on their own: a
+   *  failure here must not hide what the devices send. */
+  private async loadIdentity(): Promise<void> {
+    try {
+      this.state.identity = { data: await this.backend.identityReview() };
+    } catch (e) {
+      this.state.identity = { error: toApiError(e, "The announcements Hearth ignored could not be loaded.") };
+    }
+    this.update();
+  }
+
+  private reloadStatusSoon(): void {
+    if (this.statusTimer !== undefined) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      void this.loadStatus();
+    }, STATUS_RELOAD_MS);
   }
 
   /** Where the owner is signed in (the settings page). */
@@ -355,21 +386,27 @@ export class App implements Actions {
         break;
       case "broker_changed":
         if (this.state.detail?.id === e.id && !this.state.detail.forgotten) this.reloadBrokerSoon(e.id);
+        this.reloadStatusSoon();
         break;
       case "sends_something_new":
         // The three newest stay on screen; the review page lists them all.
-        this.state.news = [...this.state.news, { id: ++this.noticeSeq, name: e.name, change: e.change }].slice(-3);
+        this.state.news = [...this.state.news, { id: ++this.noticeSeq, kind: "change" as const, name: e.name, change: e.change }].slice(-3);
         if (this.state.route.name === "review") void this.loadHome();
         break;
       case "status_changed":
         void this.loadStatus();
         break;
-      case "identity_question":
-        // The device pages of both records show the question; reload if one is open.
-        if (this.state.detail && [e.proposal.device_a, e.proposal.device_b].includes(this.state.detail.id)) {
+      case "identity_question": {
+        // A banner (the same pair once), and the question on both records' pages and the review.
+        const p = e.proposal;
+        const others = this.state.news.filter((n) => !(n.kind === "question" && samePair(n.proposal, p.device_a, p.device_b)));
+        this.state.news = [...others, { id: ++this.noticeSeq, kind: "question" as const, proposal: p }].slice(-3);
+        if (this.state.detail && [p.device_a, p.device_b].includes(this.state.detail.id)) {
           this.reloadDetailSoon(this.state.detail.id);
         }
+        if (this.state.route.name === "review") void this.loadIdentity();
         break;
+      }
       case "resync":
         break;
     }
@@ -600,6 +637,75 @@ export class App implements Actions {
     })();
   }
 
+  askConfirm(confirmation: Confirmation, trigger: HTMLElement | null): void {
+    this.confirmTrigger = trigger;
+    this.state.confirming = confirmation;
+    this.update();
+  }
+
+  cancelConfirm(): void {
+    // Closing the <dialog> fires its close event after a button already settled it.
+    if (!this.state.confirming) return;
+    this.state.confirming = undefined;
+    const trigger = this.confirmTrigger;
+    this.confirmTrigger = null;
+    this.focusAfterRender = () => {
+      if (trigger?.isConnected) trigger.focus();
+    };
+    this.update();
+  }
+
+  confirm(): void {
+    const c = this.state.confirming;
+    if (!c) return;
+    this.state.confirming = undefined;
+    this.confirmTrigger = null;
+    this.update();
+    if (c.kind === "allow_topic") {
+      void this.setTopicRule(c.device, c.rule.direction, c.rule.pattern, "allow").then((done) => {
+        // Its proposal became a rule: focus goes to the section rather than to the page.
+        if (done) this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#h-topics")?.focus();
+        this.update();
+      });
+    } else {
+      this.giveEntity(c.device, c.contest);
+    }
+  }
+
+  private giveEntity(device: Device, contest: ContestView): void {
+    void this.run(device, async () => {
+      const broker = await this.backend.giveEntity(device.id, contest.claim);
+      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      this.announce(`${contest.claim.value} is ${device.name}'s now; ${contest.holder_name} no longer describes it.`);
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#h-described")?.focus();
+    }, `Could not give ${contest.claim.value} to ${device.name}.`);
+  }
+
+  answerMerge(device: Device, other: { id: DeviceId; name: string }, answer: MergeChoice): void {
+    void this.run(device, async () => {
+      const kept = await this.backend.answerMerge(device.id, { other: other.id, answer });
+      this.state.news = this.state.news.filter((n) => !(n.kind === "question" && samePair(n.proposal, device.id, other.id)));
+      this.state.devices.set(kept.device.id, kept.device);
+      if (answer === "merge") {
+        // The other record is gone (its `device_removed` event says so too).
+        for (const id of [device.id, other.id]) if (id !== kept.device.id) this.state.devices.delete(id);
+        this.announce(`${device.name} and ${other.name} are one device now: ${kept.device.name}, ${STATE_LABELS[kept.device.state].toLowerCase()}.`);
+      } else {
+        this.announce(`Hearth will not ask again whether ${device.name} and ${other.name} are one device.`);
+      }
+      if (this.state.detail?.id === kept.device.id) {
+        this.state.detail = { ...this.state.detail, data: kept };
+        this.reloadBrokerSoon(kept.device.id);
+        // The question and its buttons are gone: focus goes back to the top of the page.
+        this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+      } else if (this.state.route.name === "device") {
+        // Merged into the other record: that one is the device now.
+        location.hash = `#/devices/${encodeURIComponent(kept.device.id)}`;
+      }
+      if (this.state.route.name === "review") void this.loadIdentity();
+    }, answer === "merge" ? `Could not merge ${device.name} with ${other.name}.` : `Could not keep ${device.name} and ${other.name} apart.`);
+  }
+
   closeSecret(): void {
     // Closing the <dialog> (Escape) fires its close event after the button already closed it.
     if (!this.state.secret) return;
@@ -701,6 +807,11 @@ export class App implements Actions {
       target?.focus();
     };
   }
+}
+
+/** Whether a question is about these two records (in either order). */
+function samePair(p: MergeProposal, a: DeviceId, b: DeviceId): boolean {
+  return (p.device_a === a && p.device_b === b) || (p.device_a === b && p.device_b === a);
 }
 
 /** `10.0.0.2:1883` or `[fd00::2]:1883` → host and port. */

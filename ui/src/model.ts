@@ -167,3 +167,68 @@ export const DROP_REASONS: Record<DropReason, string> = {
   too_many_attempts: "too many refused attempts from its address this minute",
   sender_gone: "the device that sent it is no longer known",
 };
+
+/** 1234567 → "1 234 567": digits grouped by no-break spaces, the same in every locale. */
+export function grouped(n: number): string {
+  return Math.trunc(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, "\u00a0");
+}
+
+/** "once", "2 times", "1 234 times". */
+export function times(n: number): string {
+  return n === 1 ? "once" : `${grouped(n)} times`;
+}
+
+/** The time of day for today ("10:31"), with the date before that ("29 Nov, 10:31"). */
+export function clockTime(ms: number, now = Date.now()): string {
+  const at = new Date(ms);
+  const time = at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  if (at.toDateString() === new Date(now).toDateString()) return time;
+  return `${at.toLocaleDateString(undefined, { month: "short", day: "numeric" })}, ${time}`;
+}
+
+/** What each kind of identity key is, as a person reads it (one, several). Keyed by the part of
+ *  the key before its first colon (`mac:aabbccddeeff`); see hearth-core's `identity.rs`. */
+const KEY_KINDS: Record<string, [string, string]> = {
+  mac: ["MAC address", "MAC addresses"],
+  hap: ["HomeKit id", "HomeKit ids"],
+  cast: ["Google Cast id", "Google Cast ids"],
+  hue: ["Hue bridge id", "Hue bridge ids"],
+  ha: ["Home Assistant id", "Home Assistant ids"],
+  elg: ["Elgato id", "Elgato ids"],
+  nanoleaf: ["Nanoleaf id", "Nanoleaf ids"],
+  ewelink: ["eWeLink id", "eWeLink ids"],
+  matter: ["Matter id", "Matter ids"],
+  host: ["host name", "host names"],
+  instance: ["service name", "service names"],
+};
+
+const NUMBER_WORDS = ["no", "one", "two", "three", "four", "five"];
+
+/** One kind of id an announcement named, with its values as a person reads them. */
+export interface NamedIds {
+  /** "two different MAC addresses" */
+  what: string;
+  values: string[];
+}
+
+/** An identity key's value as written on a device's label: MACs with colons. */
+function keyValue(kind: string, value: string): string {
+  return kind === "mac" && /^[0-9a-f]{12}$/.test(value) ? (value.match(/../g) ?? [value]).join(":") : value;
+}
+
+/** `["mac:aa…", "mac:bb…"]` → "two different MAC addresses" and the two values, per kind. */
+export function namedIds(keys: readonly string[]): NamedIds[] {
+  const byKind = new Map<string, string[]>();
+  for (const key of keys) {
+    const at = key.indexOf(":");
+    const kind = at > 0 ? key.slice(0, at) : key;
+    const value = at > 0 ? key.slice(at + 1) : "";
+    byKind.set(kind, [...(byKind.get(kind) ?? []), keyValue(kind, value)]);
+  }
+  return [...byKind].map(([kind, values]) => {
+    const [one, many] = KEY_KINDS[kind] ?? [`${kind} id`, `${kind} ids`];
+    const n = values.length;
+    const what = n === 1 ? `one ${one}` : `${NUMBER_WORDS[n] ?? grouped(n)} different ${many}`;
+    return { what, values };
+  });
+}

@@ -22,6 +22,11 @@ import type { DeviceDetail } from "./generated/DeviceDetail";
 import type { DeviceId } from "./generated/DeviceId";
 import type { Status } from "./generated/Status";
 import type { BrowserSession } from "./generated/BrowserSession";
+import type { ContestView } from "./generated/ContestView";
+import type { IdentityReview } from "./generated/IdentityReview";
+import type { MergeChoice } from "./generated/MergeChoice";
+import type { MergeProposal } from "./generated/MergeProposal";
+import type { RuleView } from "./generated/RuleView";
 import type { Filters } from "./model";
 
 export type Route = { name: "list" } | { name: "device"; id: DeviceId } | { name: "review" } | { name: "settings" };
@@ -47,12 +52,22 @@ export interface DetailState {
   privacy?: PrivacySettings | undefined;
 }
 
-/** A device that started sending something new (a field, a kind of data). */
-export interface News {
-  id: number;
-  name: string;
-  change: Change;
+/** Live news worth a banner: a device that started sending something new (a field, a kind of
+ *  data), or an announcement that says two records a person decided about are one device. */
+export type News = { id: number; kind: "change"; name: string; change: Change } | { id: number; kind: "question"; proposal: MergeProposal };
+
+/** Open "is this one device?" questions and the announcements Hearth ignored (the home review). */
+export interface IdentityState {
+  data?: IdentityReview;
+  error?: ApiError;
 }
+
+/** A one-click change that affects another device, asked about first. */
+export type Confirmation =
+  /** Allowing a learned topic that is another device's, or reaches it. */
+  | { kind: "allow_topic"; device: Device; rule: RuleView }
+  /** Giving an entity another device describes to this one (that device loses it). */
+  | { kind: "give_entity"; device: Device; contest: ContestView };
 
 /** The home's review page. */
 export interface HomeState {
@@ -101,9 +116,13 @@ export interface AppState {
   confirmingCredential: { device: Device; action: CredentialAction } | undefined;
   /** How far back reviews look. */
   reviewRange: ReviewRange;
-  /** Devices that started sending something new, newest last, until dismissed. */
+  /** Devices that started sending something new, and identity questions, newest last, until
+   *  dismissed (the three newest). */
   news: News[];
   home: HomeState | undefined;
+  identity: IdentityState | undefined;
+  /** The change the confirmation dialog asks about. */
+  confirming: Confirmation | undefined;
   /** Whether this page can see and end sign-ins (a browser: yes; the desktop window: no). */
   signInsAvailable: boolean;
   signIns: SignInsState | undefined;
@@ -141,6 +160,12 @@ export interface Actions {
   /** Allows every rule of a firmware suggestion. */
   applySuggestion(device: Device, suggestion: Suggestion): void;
   closeSecret(): void;
+  /** Asks before a one-click change that affects another device (see `Confirmation`). */
+  askConfirm(confirmation: Confirmation, trigger: HTMLElement | null): void;
+  confirm(): void;
+  cancelConfirm(): void;
+  /** A person's answer to "is `device` the same device as `other`?"; a merge opens the record kept. */
+  answerMerge(device: Device, other: { id: DeviceId; name: string }, answer: MergeChoice): void;
   /** Signs that browser out at once; the current one reloads into the sign-in page. */
   signOut(session: BrowserSession): void;
   /** Signs out every browser but this one. */

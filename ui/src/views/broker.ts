@@ -1,13 +1,17 @@
-// The device page's MQTT section: its credential, live connections, what it describes, manifest (what it may
+// The device page's MQTT section: its credential, connections (live sessions, who holds a client id
+// it uses, its connection attempts, what it retains), what it describes, manifest (what it may
 // publish and subscribe to, and what it tried) and the gate's recent decisions.
 
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { BrokerView } from "../generated/BrokerView";
+import type { ClientIdHolder } from "../generated/ClientIdHolder";
+import type { ConnectCount } from "../generated/ConnectCount";
 import type { DecisionView } from "../generated/DecisionView";
 import type { Device } from "../generated/Device";
 import type { Direction } from "../generated/Direction";
 import type { RuleView } from "../generated/RuleView";
-import { DROP_REASONS, plural } from "../model";
+import { clockTime, DROP_REASONS, grouped, plural, times } from "../model";
+import { size } from "../review-model";
 import type { Actions, AppState, DetailState } from "../state";
 import { describedSection } from "./described";
 import { when } from "./parts";
@@ -27,7 +31,8 @@ export function brokerSection(s: AppState, a: Actions, d: Device, detail: Detail
 
 function loaded(s: AppState, a: Actions, d: Device, v: BrokerView): TemplateResult {
   const busy = s.busy.has(d.id);
-  return html`${credential(s, a, d, v, busy)} ${sessions(s, v)} ${describedSection(v)} ${manifest(a, d, v, busy)} ${decisions(s, v)}`;
+  return html`${credential(s, a, d, v, busy)} ${connections(s, a, d, v, busy)} ${describedSection(a, d, v, busy)} ${manifest(a, d, v, busy)}
+  ${decisions(s, v)}`;
 }
 
 function credential(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boolean): TemplateResult {
@@ -126,7 +131,11 @@ function bindForm(a: Actions, d: Device, bound: string | null, busy: boolean): T
   </form>`;
 }
 
-function sessions(s: AppState, v: BrokerView): TemplateResult {
+/** Refused attempts listed at most (most recent first); an address flooding the hub with new
+ *  client ids is counted in rows of its own, and the page must stay short. */
+const ATTEMPTS_SHOWN = 8;
+
+function connections(s: AppState, a: Actions, d: Device, v: BrokerView, busy: boolean): TemplateResult {
   return html`<div class="broker-block" data-testid="sessions">
     <h3>Connections</h3>
     ${v.sessions.length
@@ -139,14 +148,94 @@ function sessions(s: AppState, v: BrokerView): TemplateResult {
           )}
         </ul>`
       : html`<p class="muted">Not connected now.</p>`}
+    ${v.client_id_holders.map((h) => holder(a, d, v, h, busy))} ${attempts(s, v)} ${retained(v)}
   </div>`;
+}
+
+/** Another client holds a client id this device uses: name it, and say how to take it back. */
+function holder(a: Actions, d: Device, v: BrokerView, h: ClientIdHolder, busy: boolean): TemplateResult {
+  const who = h.device_id
+    ? html`<a href=${`#/devices/${encodeURIComponent(h.device_id)}`}>${h.name ?? h.device_id}</a>`
+    : html`a client Hearth knows no device for`;
+  const state = h.connected ? "connected now" : "not connected, its session kept for its return";
+  const holderName = h.name ?? "it";
+  const c = v.credential;
+  let remedy: TemplateResult | typeof nothing = nothing;
+  if (c && c.client_id !== h.client_id) {
+    remedy = html`<p>
+      <button type="button" class="btn" data-testid="take-client-id" aria-disabled=${busy} @click=${() => !busy && a.bindClientId(d, h.client_id)}>
+        Bind <code>${h.client_id}</code> to ${d.name}
+      </button>
+      <span class="muted"
+        >Binding the client id to this device takes it back at once: ${holderName} is put out, and only ${d.name}'s credential may use it
+        from then on. ${d.name} is disconnected too, and reconnects with it.</span
+      >
+    </p>`;
+  } else if (!c && !v.anonymous) {
+    remedy = html`<p class="muted">Issue ${d.name} a credential and bind it to this client id to take it back.</p>`;
+  }
+  return html`<div class="attention" data-testid="client-id-holder" data-client-id=${h.client_id}>
+    <p>Client id <code>${h.client_id}</code> is in use by ${who} (${state}), so ${d.name} cannot connect with it.</p>
+    ${remedy}
+  </div>`;
+}
+
+/** Its connection attempts: each refused kind on a line of its own, the accepted ones in one.
+ *  Hearth files the counts about once a second, so a device that has just connected may have a
+ *  session and no count yet: then nothing is said rather than "none". */
+function attempts(s: AppState, v: BrokerView): TemplateResult | typeof nothing {
+  const counts = v.connections;
+  if (counts.length === 0 && v.sessions.length > 0) return nothing;
+  const refused = counts.filter((c) => c.refused !== null);
+  const accepted = counts.filter((c) => c.refused === null);
+  const hidden = refused.length - ATTEMPTS_SHOWN;
+  const at = (ms: number) => html`<time datetime=${new Date(ms).toISOString()}>${clockTime(ms, s.now)}</time>`;
+  return html`<h4>Connection attempts</h4>
+    ${counts.length === 0
+      ? html`<p class="muted" data-testid="no-attempts">None recorded yet. Each time the device tries to connect, Hearth counts it here, by address and outcome.</p>`
+      : html`<ul class="plain attempts" data-testid="attempts">
+          ${refused.slice(0, ATTEMPTS_SHOWN).map(
+            (c) => html`<li data-testid="attempt" data-refused=${c.refused ?? ""}>
+              <span class="refused">Refused</span> ${times(Number(c.count))} ${c.address ? html`from <code>${c.address}</code>` : "from an unknown address"}
+              (${c.refused ? DROP_REASONS[c.refused] : ""}), last ${at(c.last_at)}
+              <span class="muted">· client id <code>${c.client_id}</code></span>
+            </li>`,
+          )}
+          ${hidden > 0 ? html`<li class="muted">And ${plural(hidden, "older kind", "older kinds")} of refusal.</li>` : nothing}
+          ${accepted.length ? acceptedLine(accepted, at) : nothing}
+        </ul>`}`;
+}
+
+function acceptedLine(accepted: readonly ConnectCount[], at: (ms: number) => TemplateResult): TemplateResult {
+  const total = accepted.reduce((n, c) => n + Number(c.count), 0);
+  const last = Math.max(...accepted.map((c) => c.last_at));
+  const addresses = [...new Set(accepted.map((c) => c.address ?? "an unknown address"))];
+  return html`<li data-testid="attempts-accepted">
+    Connected ${times(total)} from ${addresses.map((ip, i) => html`${i > 0 ? ", " : ""}<code>${ip}</code>`)}, last ${at(last)}
+  </li>`;
+}
+
+/** What the broker keeps of its messages for new subscribers (none: not worth a line). */
+function retained(v: BrokerView): TemplateResult | typeof nothing {
+  const { messages, bytes, refused } = v.retained;
+  if (Number(messages) === 0 && Number(refused) === 0) return nothing;
+  const kept =
+    Number(messages) === 0
+      ? html`Keeps no retained messages for new subscribers.`
+      : html`Keeps ${grouped(Number(messages))} retained ${Number(messages) === 1 ? "message" : "messages"} (${size(Number(bytes))}) for new
+        subscribers.`;
+  return html`<p data-testid="retained">
+    ${kept}${Number(refused) > 0
+      ? html` ${grouped(Number(refused))} more ${Number(refused) === 1 ? "was" : "were"} delivered but not kept: its limit was reached.`
+      : nothing}
+  </p>`;
 }
 
 function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): TemplateResult {
   const learned = v.rules.filter((r) => r.status === "learned");
   const decided = v.rules.filter((r) => r.status !== "learned");
   return html`<div class="broker-block" data-testid="manifest">
-    <h3>Topics</h3>
+    <h3 id="h-topics" tabindex="-1">Topics</h3>
     ${v.suggestions.map(
       (s) => html`<div class="proposals" data-testid="suggestion" data-firmware=${s.firmware}>
         <p>
@@ -212,13 +301,35 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
 
 function proposal(a: Actions, d: Device, r: RuleView, busy: boolean): TemplateResult {
   const verb = r.direction === "publish" ? "publish to" : "subscribe to";
+  const allow = (e: Event) => {
+    if (busy) return;
+    // A topic of another device's, or one that reaches it: asked about first, never one click.
+    if (r.concerns) a.askConfirm({ kind: "allow_topic", device: d, rule: r }, e.currentTarget as HTMLElement);
+    else void a.setTopicRule(d, r.direction, r.pattern, "allow");
+  };
   return html`<li data-testid="proposal" data-pattern=${r.pattern}>
     wants to ${verb} <code>${r.pattern}</code> <span class="muted">(${plural(Number(r.tries), "try", "tries")})</span>
-    <button type="button" class="btn primary" aria-disabled=${busy} aria-label="Allow ${verb} ${r.pattern}"
-      @click=${() => !busy && void a.setTopicRule(d, r.direction, r.pattern, "allow")}>Allow</button>
+    <button type="button" class="btn primary" aria-disabled=${busy} aria-label="Allow ${verb} ${r.pattern}${r.concerns ? " (asks first)" : ""}"
+      @click=${allow}>${r.concerns ? "Allow…" : "Allow"}</button>
     <button type="button" class="btn" aria-disabled=${busy} aria-label="Deny ${verb} ${r.pattern}"
       @click=${() => !busy && void a.setTopicRule(d, r.direction, r.pattern, "deny")}>Deny</button>
+    ${r.concerns ? concern(d, r) : nothing}
   </li>`;
+}
+
+/** Whose topic a learned rule is, in a sentence: a plain warning next to its Allow. */
+function concern(d: Device, r: RuleView): TemplateResult | typeof nothing {
+  const c = r.concerns;
+  if (!c) return nothing;
+  const other = html`<a href=${`#/devices/${encodeURIComponent(c.device_id)}`}>${c.name}</a>`;
+  const what = c.owned
+    ? r.direction === "publish"
+      ? html`This is ${other}'s topic: allowing it lets ${d.name} speak for ${c.name}.`
+      : html`This is ${other}'s topic: allowing it lets ${d.name} listen in on ${c.name}.`
+    : r.direction === "publish"
+      ? html`This reaches ${other}: it listens on this topic.`
+      : html`This reaches ${other}: it publishes on this topic.`;
+  return html`<p class="concern warn-text" data-testid="concern" data-owned=${c.owned}>${what}</p>`;
 }
 
 function ruleForm(a: Actions, d: Device, busy: boolean): TemplateResult {

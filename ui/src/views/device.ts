@@ -9,6 +9,7 @@ import { ACTOR_LABELS, kindLabel, originLabel, plural, STATE_LABELS, STATE_MEANI
 import type { Actions, AppState, DetailState } from "../state";
 import { brokerSection } from "./broker";
 import { reviewSection } from "./review";
+import { mergeQuestions } from "./identity";
 import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
 
 const back = html`<nav class="crumbs" aria-label="Breadcrumb"><a href="#/" class="back">← All devices</a></nav>`;
@@ -54,6 +55,8 @@ function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: 
       </div>
       <div class="device-status">${stateBadge(d.state)} ${onlineTag(d)}</div>
     </header>
+
+    ${mergeQuestions(s, a, d, detail.merge_proposals)}
 
     <div class="panel decision" data-state=${d.state}>
       <p>${STATE_MEANING[d.state]}</p>

@@ -1,6 +1,7 @@
 // The home's review: which devices send which kinds of data, most sensitive first, and what
 // changed (a new field, a new kind of data, a device sending ten times its usual), each linking
-// to the device's page where a person can act on it.
+// to the device's page where a person can act on it; open questions about whether two records
+// are one device, and the announcements Hearth ignored.
 
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { Change } from "../generated/Change";
@@ -8,6 +9,7 @@ import type { HomeReview } from "../generated/HomeReview";
 import { plural } from "../model";
 import { CATEGORY_LABELS, RANGES, size } from "../review-model";
 import type { Actions, AppState } from "../state";
+import { ignoredAnnouncements, openQuestions } from "./identity";
 import { rangeButtons } from "./review";
 
 export function homeReviewPage(s: AppState, a: Actions): TemplateResult {
@@ -18,11 +20,13 @@ export function homeReviewPage(s: AppState, a: Actions): TemplateResult {
       <h1 id="page-title" tabindex="-1">What your devices send</h1>
       ${rangeButtons(s, a)}
     </div>
+    ${openQuestions(s, s.identity)}
     ${s.home?.error
       ? html`<div class="panel error-panel" role="alert"><p>${s.home.error.message}</p></div>`
       : s.home?.data
         ? loaded(s, s.home.data, range.label.toLowerCase())
         : html`<p class="loading" aria-busy="true">Loading…</p>`}
+    ${ignoredAnnouncements(s, s.identity)}
   </section>`;
 }
 

@@ -1,14 +1,18 @@
 // The frame around every screen: header, warnings, the status bar, errors and the forget dialog.
 
+import { confirmDialog } from "./confirm-dialog";
 import { credentialConfirmDialog, secretDialog } from "./credential-dialogs";
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { CaReplacement } from "../generated/CaReplacement";
+import type { Change } from "../generated/Change";
+import type { BrokerStatus } from "../generated/BrokerStatus";
 import type { Status } from "../generated/Status";
-import { plural } from "../model";
+import { grouped, plural } from "../model";
 import { CATEGORY_LABELS } from "../review-model";
 import type { Actions, AppState } from "../state";
 import { devicePage } from "./device";
 import { homeReviewPage } from "./home-review";
+import { questionNews } from "./identity";
 import { listPage } from "./list";
 import { settingsPage } from "./settings";
 
@@ -50,7 +54,7 @@ export function appView(s: AppState, a: Actions): TemplateResult {
     </header>
     ${banners(s.status)} ${notices(s, a)} ${newsBanners(s, a)}
     <main id="main" tabindex="-1">${page}</main>
-    ${statusBar(s)} ${forgetDialog(s, a)} ${credentialConfirmDialog(s, a)} ${secretDialog(s, a)}
+    ${statusBar(s)} ${forgetDialog(s, a)} ${credentialConfirmDialog(s, a)} ${confirmDialog(s, a)} ${secretDialog(s, a)}
     <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;
 }
 
@@ -146,25 +150,31 @@ function notices(s: AppState, a: Actions): TemplateResult | typeof nothing {
   </div>`;
 }
 
-/** Devices that started sending something new: a person may want to keep, redact or ask. */
+/** Devices that started sending something new (a person may want to keep, redact or ask), and
+ *  questions about whether two records are one device (a person answers on either page). */
 function newsBanners(s: AppState, a: Actions): TemplateResult | typeof nothing {
   if (s.news.length === 0) return nothing;
   return html`<div class="notices" role="status">
     ${s.news.map((n) => {
-      const link = html`<a href=${`#/devices/${encodeURIComponent(n.change.device_id)}`}>${n.name}</a>`;
-      const what =
-        n.change.kind === "new_field"
-          ? html`${link} started sending <code>${n.change.path}</code> (${CATEGORY_LABELS[n.change.category].toLowerCase()}) on <code>${n.change.topic}</code>.`
-          : n.change.kind === "new_category"
-            ? html`${link} started sending ${CATEGORY_LABELS[n.change.category].toLowerCase()} data.`
-            : html`${link} sent ${n.change.last_day} messages in a day, against ${n.change.usual_per_day} usually.`;
-      return html`<div class="banner notice news" data-testid="news">
-        <span class="banner-icon" aria-hidden="true">●</span>
-        <div>${what} Keep it, limit how long, or redact it on its page.</div>
+      const body = n.kind === "question" ? questionNews(n.proposal) : changeNews(n.name, n.change);
+      return html`<div class="banner notice news" data-testid=${n.kind === "question" ? "question-news" : "news"}>
+        <span class="banner-icon" aria-hidden="true">${n.kind === "question" ? "?" : "●"}</span>
+        <div>${body}</div>
         <button type="button" class="btn quiet" aria-label="Dismiss this message" @click=${() => a.dismissNews(n.id)}>✕</button>
       </div>`;
     })}
   </div>`;
+}
+
+function changeNews(name: string, change: Change): TemplateResult {
+  const link = html`<a href=${`#/devices/${encodeURIComponent(change.device_id)}`}>${name}</a>`;
+  const what =
+    change.kind === "new_field"
+      ? html`${link} started sending <code>${change.path}</code> (${CATEGORY_LABELS[change.category].toLowerCase()}) on <code>${change.topic}</code>.`
+      : change.kind === "new_category"
+        ? html`${link} started sending ${CATEGORY_LABELS[change.category].toLowerCase()} data.`
+        : html`${link} sent ${change.last_day} messages in a day, against ${change.usual_per_day} usually.`;
+  return html`${what} Keep it, limit how long, or redact it on its page.`;
 }
 
 function statusBar(s: AppState): TemplateResult {
@@ -193,12 +203,26 @@ function statusBar(s: AppState): TemplateResult {
                 >${plural(Number(b.lost_messages), "message", "messages")} lost to full queues,
                 ${plural(Number(b.unrecorded_decisions), "decision", "decisions")} unrecorded</span
               >`
-            : nothing}`;
+            : nothing}${refusedConnections(b)}`;
   return html`<footer class="statusbar" data-testid="status-bar">
     <span>Hearth ${st ? st.version : ""}</span>
     <span class="discovery">${discovery}</span>
     <span class="broker" data-testid="broker-status">${broker}</span>
   </footer>`;
+}
+
+/** Devices turned away (a wrong secret, a client id another device holds, too many tries): a
+ *  calm figure, only when there is one. The window is the last 24 hours. */
+function refusedConnections(b: BrokerStatus): TemplateResult | typeof nothing {
+  const refused = Number(b.refused_connections);
+  if (refused === 0) return nothing;
+  const addresses = Number(b.refused_addresses);
+  return html` · <span
+      data-testid="refused-connections"
+      title="Connections Hearth turned away: a wrong or unknown credential, a client id another device holds, or too many tries. A device's page lists its own."
+      >${grouped(refused)} refused ${refused === 1 ? "connection" : "connections"} from
+      ${addresses === 1 ? "1 address" : `${grouped(addresses)} addresses`} in the last day</span
+    >`;
 }
 
 function forgetDialog(s: AppState, a: Actions): TemplateResult {
