@@ -339,6 +339,24 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
                 return {
                   version: "0.0.0-test", data_dir: "x", secret_storage: { kind: "keyring" }, devices: 1, devices_new: 1, devices_online: 1,
                   discovery: { enabled: true, interfaces: [], service_types: ["_hap._tcp"], error: null },
+                  broker: {
+                    enabled: true, address: "127.0.0.1:1883", tls_address: null, connections: 0, lost_messages: 0, unrecorded_decisions: 0,
+                    payloads_dropped: 0, aggregated_messages: 0, retained: { messages: 0, bytes: 0, refused: 0 },
+                    refused_connections: 1234, refused_addresses: 3,
+                  },
+                  ca: null,
+                  recording: { paused_since: null, not_recorded: 0 },
+                  last_shutdown: { clean: true, database_check: null },
+                };
+              case "home_review":
+                return { since: now - 7 * 86_400_000, until: now, devices: [], changes: [] };
+              case "identity_review":
+                return {
+                  proposals: [],
+                  ignored: [{
+                    announcement: { type: "_http._tcp", instance: "printer", host: "printer", addresses: ["10.0.0.66"] },
+                    keys: ["mac:aaaaaa000001", "mac:bbbbbb000002"], first_at: now, last_at: now, seen: 2,
+                  }],
                 };
               case "list_devices":
                 return [...devices.values()];
@@ -383,6 +401,32 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
           }),
         );
         await ipc.locator("[data-testid=device-row][data-device-id=d-fan]").waitFor();
+        // The status bar's calm figure, from the IPC status.
+        assert.equal(
+          (await ipc.getByTestId("refused-connections").textContent()).replace(/\s+/g, " ").trim(),
+          "1 234 refused connections from 3 addresses in the last day",
+        );
+        // An identity question over the IPC event stream: a banner linking to both records.
+        await ipc.evaluate(() =>
+          window.__emit({
+            type: "identity_question",
+            proposal: {
+              device_a: "d-lamp", name_a: "Desk Lamp", device_b: "d-fan", name_b: "Ceiling Fan", first_at: Date.now(), last_at: Date.now(), seen: 1,
+              announcement: { type: "_hap._tcp", instance: "Bridge", host: "bridge", addresses: ["10.0.0.66"] },
+            },
+          }),
+        );
+        const question = ipc.getByTestId("question-news");
+        await question.waitFor();
+        assert.match((await question.textContent()).replace(/\s+/g, " "), /Is Desk Lamp the same device as Ceiling Fan\? An announcement from 10\.0\.0\.66 said so\./);
+        await question.getByRole("button", { name: "Dismiss this message" }).click();
+        await question.waitFor({ state: "detached" });
+        // The review asks the hub for what announcements it ignored.
+        await ipc.getByTestId("nav-review").click();
+        await ipc.getByTestId("ignored").waitFor();
+        assert.ok((await calls()).some(([c, args]) => c === "identity_review" && Object.keys(args ?? {}).length === 0), "identity_review takes no arguments");
+        assert.match((await ipc.getByTestId("ignored").textContent()).replace(/\s+/g, " "), /two different MAC addresses \(aa:aa:aa:00:00:01, bb:bb:bb:00:00:02\)\. Seen 2 times/);
+        await ipc.getByRole("link", { name: "Devices", exact: true }).click();
 
         await lamp.getByTestId("forget").click();
         await ipc.getByTestId("forget-confirm").click();

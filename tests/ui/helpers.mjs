@@ -14,6 +14,8 @@ export const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), ".
 export const HEARTH = process.env.HEARTH_BIN || path.join(TARGET, "debug", "hearth");
 export const CHROMIUM = process.env.HEARTH_CHROMIUM || "/usr/bin/chromium";
 export const ARTIFACTS = path.join(ROOT, "tests", "artifacts");
+/** The Python with python-zeroconf that scripts/test sets up (HEARTH_VENV, as there). */
+export const PYTHON = process.env.HEARTH_PY || path.join(process.env.HEARTH_VENV || path.join(os.homedir(), ".cache", "hearth-venv"), "bin", "python");
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -131,4 +133,51 @@ export function launchBrowser(userDataDir, viewport = { width: 1200, height: 900
     viewport,
     ...options,
   });
+}
+
+/**
+ * An mDNS responder (python-zeroconf, `announce.py`) announcing from `address` of the namespace:
+ * 10.77.0.2 is the device side of its veth pair; another address (an attacker's host) is added
+ * to that side first. `announce({type, instance, host, txt, port})` resolves once registered.
+ */
+export async function startResponder(address) {
+  const have = (await run("ip", ["-4", "addr", "show", "dev", "hearth1"])).stdout;
+  if (!have.includes(`${address}/`)) await run("ip", ["addr", "add", `${address}/24`, "dev", "hearth1"]);
+  const child = spawn(PYTHON, [path.join(HERE, "announce.py"), address], { stdio: ["pipe", "pipe", "pipe"] });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => chunk.split("\n").filter(Boolean).forEach((l) => remember(`[responder ${address}] ${l}`)));
+  child.stdout.setEncoding("utf8");
+  const waiting = [];
+  let buffered = "";
+  child.stdout.on("data", (chunk) => {
+    buffered += chunk;
+    let nl;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      waiting.shift()?.(line);
+    }
+  });
+  const answer = () => new Promise((resolve) => waiting.push(resolve));
+  const ready = await Promise.race([
+    answer(),
+    new Promise((_, reject) => child.once("exit", (code) => reject(new Error(`announce.py exited (${code}): is python-zeroconf installed for ${PYTHON}?\n${hubLog.join("\n")}`)))),
+  ]);
+  if (ready !== "ready") throw new Error(`announce.py said ${ready}`);
+  return {
+    async announce(service) {
+      const reply = answer();
+      child.stdin.write(`${JSON.stringify(service)}\n`);
+      const said = await reply;
+      if (said !== "ok") throw new Error(`announcing ${service.instance}: ${said}`);
+    },
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.stdin.end(); // goodbyes, then exit
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
