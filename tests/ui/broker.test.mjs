@@ -112,7 +112,14 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       let received = "";
       sub.stdout.on("data", (c) => (received += c));
       await new Promise((r) => setTimeout(r, 500));
+      // The dashboard is on the other end of that topic: the proposal says so, and its Allow asks.
+      await eventually("the proposal to name the dashboard", async () =>
+        /This reaches Dashboard: it listens on this topic\./.test(await proposal.textContent()),
+      );
       await proposal.getByRole("button", { name: /^Allow/ }).click();
+      const asked = page.locator("[data-testid=confirm-dialog]");
+      assert.equal(await asked.locator("h2").textContent(), "Let Garage sensor send to Dashboard?");
+      await asked.getByRole("button", { name: "Allow", exact: true }).click();
       await section.locator('[data-testid=rule][data-status=allowed]', { hasText: "garage/sensor/temperature" }).waitFor();
       assert.equal(await proposal.count(), 0, "the proposal became a rule");
       assert.equal((await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.6")).code, 0);

@@ -10,6 +10,8 @@ interface Words {
   title: string;
   body: TemplateResult;
   yes: string;
+  /** The confirming button is red: the change lets a device pass for another, or takes from one. */
+  danger: boolean;
 }
 
 function words(c: Confirmation): Words {
@@ -21,37 +23,46 @@ function words(c: Confirmation): Words {
       body: html`${holder} loses it: what ${holder} described of it is removed, and its discovery messages about it are refused from
         now on. Only ${name} may describe it; its next discovery message (devices send them again) is accepted.`,
       yes: `Give it to ${name}`,
+      danger: true,
     };
   }
   const { rule } = c;
   const other = rule.concerns?.name ?? "another device";
   const topic = html`<code>${rule.pattern}</code>`;
-  const careful = `Allow it only if you know why ${name} needs it.`;
   if (rule.concerns?.owned) {
+    const careful = `Allow it only if you know why ${name} needs it.`;
     return rule.direction === "publish"
       ? {
           title: `Let ${name} publish to ${other}'s topic?`,
           body: html`${topic} is ${other}'s topic. Allowing it lets ${name} speak for ${other}: what listens to ${other} would take
             ${name}'s messages for ${other}'s own. ${careful}`,
           yes: "Allow anyway",
+          danger: true,
         }
       : {
           title: `Let ${name} subscribe to ${other}'s topic?`,
           body: html`${topic} is ${other}'s topic. Allowing it lets ${name} listen in on ${other}, commands meant for it included.
             ${careful}`,
           yes: "Allow anyway",
+          danger: true,
         };
   }
+  // Another device on the other end: usual (a display showing a sensor) or not (a plug sending
+  // commands to a lock). Hearth cannot tell; the words help the person tell.
   return rule.direction === "publish"
     ? {
         title: `Let ${name} send to ${other}?`,
-        body: html`${other} listens on ${topic}, so allowing it lets ${name}'s messages reach ${other}. ${careful}`,
-        yes: "Allow anyway",
+        body: html`${other} listens on ${topic}, so what ${name} sends there reaches ${other}. Allow it if ${other} should hear
+          from ${name} (a display showing a sensor); deny it if not (a plug sending commands to a lock).`,
+        yes: "Allow",
+        danger: false,
       }
     : {
         title: `Let ${name} receive what ${other} sends?`,
-        body: html`${other} publishes on ${topic}, so allowing it lets ${name} receive what ${other} sends there. ${careful}`,
-        yes: "Allow anyway",
+        body: html`${other} publishes on ${topic}, so allowing it lets ${name} receive what ${other} sends there. Allow it if
+          ${name} should hear from ${other}; deny it if not.`,
+        yes: "Allow",
+        danger: false,
       };
 }
 
@@ -71,7 +82,9 @@ export function confirmDialog(s: AppState, a: Actions): TemplateResult {
           <p id="confirm-body">${w.body}</p>
           <div class="dialog-actions">
             <button type="button" class="btn" data-testid="confirm-cancel" autofocus @click=${() => a.cancelConfirm()}>Cancel</button>
-            <button type="button" class="btn danger" data-testid="confirm-yes" @click=${() => a.confirm()}>${w.yes}</button>
+            <button type="button" class=${w.danger ? "btn danger" : "btn primary"} data-testid="confirm-yes" @click=${() => a.confirm()}>
+              ${w.yes}
+            </button>
           </div>`
       : nothing}
   </dialog>`;
