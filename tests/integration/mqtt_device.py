@@ -79,6 +79,17 @@ def recorded(device, topic):
     return [d for d in device.view()["recent"] if d["topic"] == topic]
 
 
+def refused_connections(device, reason, timeout=5.0):
+    """The device's connection attempts refused for `reason`, as counted (the gate files its
+    counts every second, so this waits for them)."""
+    deadline = time.time() + timeout
+    while True:
+        found = [c for c in device.view()["connections"] if c["refused"] == reason]
+        if found or time.time() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 def stop(client):
     client.disconnect()
     client.loop_stop()

@@ -8,7 +8,7 @@ import json
 import subprocess
 import time
 
-from mqtt_device import Device, recorded
+from mqtt_device import Device, recorded, refused_connections
 
 ESPHOME_TEMPERATURE = {
     "name": "temperature", "uniq_id": "living-room-climate-temperature", "dev_cla": "temperature", "unit_of_meas": "°C",
@@ -157,8 +157,7 @@ def test_a_will_on_a_discovery_topic_is_refused_at_connect(hub):
                         "--will-topic", "homeassistant/switch/lamp/config", "--will-payload", forged],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "not authorised" in r.stderr.lower(), r.stderr
-    refused = recorded(plug, "homeassistant/switch/lamp/config")
-    assert refused[0]["action"] == "connect" and refused[0]["decision"] == {"decision": "drop", "detail": "discovery_will"}
+    assert refused_connections(plug, "discovery_will")[0]["count"] >= 1
     # Even one describing only the device itself: a Will fires when nothing can check it.
     own = json.dumps({"name": "Plug", "stat_t": "stat/plug1/POWER"})
     r = subprocess.run(["mosquitto_sub", *plug.auth(), "-i", "plug1", "-t", "cmnd/plug1/#", "-C", "1", "-W", "2",

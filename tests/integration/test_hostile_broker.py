@@ -17,7 +17,7 @@ import pytest
 from hostile_clients import (ACCEPTED, ATTACKER, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NEIGHBOUR, NOT_AUTHORIZED, Flood, RawClient,
                              connect_packet, device_on, end, ensure_address, paho_connect, raw_connect, received, start_hub, status,
                              stop_hub, subscribe, wait_for_message, wait_until)
-from mqtt_device import Device, recorded
+from mqtt_device import Device, recorded, refused_connections, stop
 
 ANONYMOUS_ALLOWED = "[broker]\nallow_anonymous = true\n"
 MiB = 1024 * 1024
@@ -406,3 +406,53 @@ def test_a_will_that_may_hold_a_redacted_field_and_cannot_be_read_is_not_publish
     assert received(watcher) == [("owntracks/anna/lwt", b'{"batt":80}', False)]
     refusals = [d["decision"] for d in recorded(phone, "owntracks/anna/lwt") if d["decision"]["decision"] == "drop"]
     assert refusals == [{"decision": "drop", "detail": "unredactable"}] * len(unreadable)
+
+
+def test_one_credential_cannot_pile_up_offline_sessions(hub):
+    """Each persistent session is kept a week with its queue, and the broker holds 20 000 in all:
+    a compromised device cycling through client ids would lock every device out. One credential
+    keeps at most 16 offline sessions under other client ids."""
+    plug = Device(hub, "Compromised plug", subscribe=["cmnd/plug1/#"])
+    refused_at = None
+    for n in range(20):
+        client = plug.paho(f"plug-{n}", clean=False, connect=False)
+        client.connect(plug.host, plug.port, keepalive=30)
+        client.loop_start()
+        if not client.connected.wait(3):
+            refused_at = n
+            client.loop_stop()
+            break
+        client.subscribe("cmnd/plug1/#", qos=1)
+        client.disconnect()
+        client.loop_stop()
+    assert refused_at == 16, refused_at
+    assert refused_connections(plug, "too_many_sessions")[0]["client_id"] == "plug-16"
+    # Its first client id still comes back to its own session: only new ones are refused.
+    again = plug.paho("plug-0", clean=False)
+    assert again.connected.is_set()
+    stop(again)
+
+
+def test_a_new_redaction_reaches_what_waits_in_queues_and_retained_state(hub):
+    """A redaction applies at once to what the broker already holds: a message queued for an
+    offline subscriber before the field was redacted is not delivered, and the device's retained
+    state is cleared; what it publishes afterwards goes out without the field."""
+    phone = Device(hub, "Phone", publish=["owntracks/anna/#"])
+    app = Device(hub, "Map app", subscribe=["owntracks/#"])
+    offline = app.paho("map-app", clean=False)
+    offline.subscribe("owntracks/#", qos=1)
+    # The subscription is live: a first message arrives before the app goes offline.
+    wait_until(lambda: phone.pub("owntracks/anna/hello", "{}", qos=1) and offline.received, "the first message")
+    stop(offline)
+    assert phone.pub("owntracks/anna/phone", json.dumps({"lat": 52.37, "batt": 81}), qos=1).returncode == 0
+    assert phone.pub("owntracks/anna/last", json.dumps({"lat": 52.37}), qos=1, extra=["-r"]).returncode == 0
+    hub.cli("privacy", "set", phone.id, "--redact", "lat")
+    back = app.paho("map-app", clean=False)
+    fresh = Device(hub, "Dashboard", subscribe=["owntracks/#"])
+    lines, _, _ = fresh.sub("owntracks/anna/last", 1, timeout=2).result()
+    assert lines == [], "the retained state from before the redaction is gone"
+    # A positive control: what the phone sends now reaches the app, without the field.
+    assert phone.pub("owntracks/anna/phone", json.dumps({"lat": 52.38, "batt": 80}), qos=1).returncode == 0
+    wait_until(lambda: back.received, "the new message")
+    stop(back)
+    assert [json.loads(p) for _, p, _ in back.received] == [{"batt": 80}], "the queued message with lat was not delivered"

@@ -165,7 +165,7 @@ export const DROP_REASONS: Record<DropReason, string> = {
   discovery_will: "a Last Will on a discovery topic",
   unredactable: "unreadable, so its redacted fields could not be removed",
   too_many_attempts: "too many refused attempts from its address this minute",
-  sender_gone: "the device that sent it is no longer known",
+  too_many_sessions: "it keeps too many sessions under other client ids",
 };
 
 /** 1234567 → "1 234 567": digits grouped by no-break spaces, the same in every locale. */

@@ -50,6 +50,22 @@ impl GateHooks {
         register.start().await;
     }
 
+    /// Offline persistent sessions `username` holds under client ids other than `client_id`: each
+    /// is kept a week with its subscriptions and queue, so one credential must not pile them up.
+    async fn offline_sessions_of(&self, username: &str, client_id: &str) -> usize {
+        let held: Vec<String> = self
+            .scx
+            .extends
+            .shared()
+            .await
+            .iter()
+            .filter_map(|e| e.session().filter(|s| s.id.username.as_deref() == Some(username)).map(|s| s.id.client_id.to_string()))
+            .filter(|id| id != client_id)
+            .collect();
+        let live = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        held.iter().filter(|id| !live.contains_key(id.as_str())).count()
+    }
+
     async fn authenticate(&self, ci: &rmqtt::types::ConnectInfo) -> AuthResult {
         let existing_owner = {
             let entry = self.scx.extends.shared().await.entry(Id::from(self.scx.node.id(), ci.client_id().clone()));
@@ -61,6 +77,10 @@ impl GateHooks {
             LastWill::V3(w) => w.topic.to_string(),
             LastWill::V5(w) => w.topic.to_string(),
         });
+        let offline_sessions = match ci.username() {
+            Some(username) => self.offline_sessions_of(username, ci.client_id()).await,
+            None => 0,
+        };
         let attempt = ConnectAttempt {
             client_id: ci.client_id(),
             username: ci.username().map(|u| &**u),
@@ -69,6 +89,7 @@ impl GateHooks {
             protocol: ci.proto_ver(),
             will_topic: will_topic.as_deref(),
             existing_owner: existing_owner.as_deref(),
+            offline_sessions,
         };
         match self.gate.connect(&attempt) {
             // Never a superuser: a superuser skips the ACL hooks, and so the gate.
@@ -212,7 +233,8 @@ impl Handler for GateHooks {
                     let sender = Sender {
                         client_id: &from.id.client_id,
                         username: from.id.username.as_deref(),
-                        is_will: matches!(from.typ(), FromType::LastWill),
+                        published_at: publish.create_time,
+                        retained: publish.retain,
                     };
                     self.gate.deliver(receiver, sender, &publish.topic)
                 });

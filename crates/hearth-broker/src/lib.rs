@@ -52,6 +52,8 @@ pub struct ConnectAttempt<'a> {
     /// for an anonymous one): a CONNECT with the same client id takes that session over,
     /// subscriptions and queue.
     pub existing_owner: Option<&'a str>,
+    /// Offline persistent sessions the username already holds under other client ids.
+    pub offline_sessions: usize,
 }
 
 /// Who sent a message being delivered.
@@ -59,8 +61,11 @@ pub struct ConnectAttempt<'a> {
 pub struct Sender<'a> {
     pub client_id: &'a str,
     pub username: Option<&'a str>,
-    /// The message is the sender's Last Will, published by the broker for it.
-    pub is_will: bool,
+    /// When the message was published (ms since the epoch), as rmqtt stamped it: for a retained
+    /// message replayed to a new subscriber, the time of the replay, not of its publication.
+    pub published_at: Option<i64>,
+    /// The message came as a retained one (replayed to a new subscriber, or retain-as-published).
+    pub retained: bool,
 }
 
 /// An accepted CONNECT.

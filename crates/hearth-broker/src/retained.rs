@@ -78,6 +78,10 @@ impl Books {
 
 pub(crate) struct Retained {
     store: DefaultRetainStorage,
+    /// Held across each change (a store, a purge), so that the books and the store change
+    /// together: two publishers of one topic, or a purge meeting a store, cannot leave the books
+    /// naming the wrong owner.
+    changing: tokio::sync::Mutex<()>,
     /// A std mutex: held only for bookkeeping, never across an await.
     books: Mutex<Books>,
     limits: RetainedLimits,
@@ -86,7 +90,13 @@ pub(crate) struct Retained {
 
 impl Retained {
     pub(crate) fn new(limits: RetainedLimits) -> Self {
-        Self { store: DefaultRetainStorage::new(), books: Mutex::default(), limits, refused: AtomicU64::new(0) }
+        Self {
+            store: DefaultRetainStorage::new(),
+            changing: tokio::sync::Mutex::new(()),
+            books: Mutex::default(),
+            limits,
+            refused: AtomicU64::new(0),
+        }
     }
 
     fn books(&self) -> std::sync::MutexGuard<'_, Books> {
@@ -109,6 +119,7 @@ impl Retained {
     /// Removes the retained messages of `owners` (on topics matching `filter`, if given).
     /// Returns how many.
     pub(crate) async fn purge(&self, owners: &[String], filter: Option<&str>) -> usize {
+        let _changing = self.changing.lock().await;
         let doomed: Vec<String> = self
             .books()
             .by_topic
@@ -156,6 +167,7 @@ impl RetainStorage for RetainedStorage {
 
     async fn set(&self, topic: &TopicName, retain: Retain, _expiry: Option<Duration>) -> rmqtt::Result<()> {
         let this = &self.0;
+        let _changing = this.changing.lock().await;
         if retain.publish.payload.is_empty() {
             this.store.set_with_timeout(topic, retain, None).await?;
             this.books().forget_topic(topic);

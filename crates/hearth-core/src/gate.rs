@@ -60,9 +60,8 @@ pub enum DropReason {
     Unredactable,
     /// A CONNECT from an address refused too often this minute: refused without a look.
     TooManyAttempts,
-    /// A message whose sender is no longer known (forgotten, or its credential revoked) when it
-    /// would be delivered (a retained or queued message).
-    SenderGone,
+    /// A CONNECT of a credential that already holds many offline sessions under other client ids.
+    TooManySessions,
 }
 
 impl DropReason {
@@ -81,7 +80,7 @@ impl DropReason {
         Self::DiscoveryWill,
         Self::Unredactable,
         Self::TooManyAttempts,
-        Self::SenderGone,
+        Self::TooManySessions,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -104,7 +103,7 @@ impl DropReason {
             Self::DiscoveryWill => "discovery_will",
             Self::Unredactable => "unredactable",
             Self::TooManyAttempts => "too_many_attempts",
-            Self::SenderGone => "sender_gone",
+            Self::TooManySessions => "too_many_sessions",
         }
     }
 }

@@ -26,7 +26,9 @@
 //!   that one (or into the oldest): they were one device seen through different services, and
 //!   the decisions stay as they were;
 //! - one that links two records that both hold decisions is a question for a person, never a
-//!   merge: the store files the sighting under one of them and proposes the merge;
+//!   merge: the store files the sighting under one of them and proposes the merge; so is one
+//!   that would fold into a decided record a record with an id of its own (a waiting device's
+//!   MAC must not become an approved record's);
 //! - one that names two different ids of one kind ([`self_contradiction`]) is no device's, and is
 //!   recorded and shown, not filed.
 
@@ -150,10 +152,12 @@ fn mac_in_instance(instance: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched<Id> {
     pub id: Id,
-    /// It holds a person's decision: approved or blocked, a credential, topic rules, privacy
-    /// choices, an anonymous pin. Such a record is never folded into another by an
-    /// announcement, nor another into it together with a second such record.
-    pub decided: bool,
+    /// Only a person may join it to another record: it holds a person's decision (approved or
+    /// blocked, a credential, topic rules, privacy choices, an anonymous pin), or an id of its own
+    /// (a MAC, a vendor id) that the decided record it would be folded into does not have (so
+    /// that an announcement cannot hand a waiting device's MAC, and what is keyed on it, to an
+    /// approved record).
+    pub protected: bool,
 }
 
 /// What to do with a sighting given the devices that already hold any of its keys.
@@ -166,15 +170,15 @@ pub enum Resolution<Id> {
     /// Several records are one device and at most one holds a person's decision: fold the rest
     /// into `keep` (that one, else the oldest). What any device may do stays as it was.
     Merge { keep: Id, absorb: Vec<Id> },
-    /// Several records that each hold a person's decision: an announcement (anyone can send
-    /// one) must not join them. File the sighting under `file_under` (the oldest of them), move
-    /// no key of the others, and ask a person whether `others` are the same device.
+    /// Several records only a person may join (see [`Matched::protected`]): an announcement
+    /// (anyone can send one) must not. File the sighting under `file_under` (the oldest of them),
+    /// move no key of the others, and ask a person whether `others` are the same device.
     Propose { file_under: Id, others: Vec<Id> },
 }
 
 /// Decides from the records matched, ordered oldest first and without duplicates.
 pub fn resolve<Id: Clone + PartialEq>(matched_oldest_first: &[Matched<Id>]) -> Resolution<Id> {
-    let decided: Vec<&Matched<Id>> = matched_oldest_first.iter().filter(|m| m.decided).collect();
+    let decided: Vec<&Matched<Id>> = matched_oldest_first.iter().filter(|m| m.protected).collect();
     match (matched_oldest_first, decided.as_slice()) {
         ([], _) => Resolution::New,
         ([one], _) => Resolution::Existing(one.id.clone()),
@@ -292,7 +296,7 @@ mod tests {
     }
 
     fn matched(ids: &[(u8, bool)]) -> Vec<Matched<u8>> {
-        ids.iter().map(|&(id, decided)| Matched { id, decided }).collect()
+        ids.iter().map(|&(id, protected)| Matched { id, protected }).collect()
     }
 
     #[test]

@@ -16,12 +16,14 @@ pub fn clip(s: &str, max: usize) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(max.min(s.len()) + 24);
-    for c in s.chars() {
-        if out.len() + c.len_utf8() > max {
-            out.push_str(&format!("…(+{} bytes)", s.len() - out.len()));
+    for (at, c) in s.char_indices() {
+        // A control character is written as U+FFFD, three bytes: what counts is what is written.
+        let shown = if c.is_control() { '\u{fffd}' } else { c };
+        if out.len() + shown.len_utf8() > max {
+            out.push_str(&format!("…(+{} bytes)", s.len() - at));
             break;
         }
-        out.push(if c.is_control() { '\u{fffd}' } else { c });
+        out.push(shown);
     }
     Cow::Owned(out)
 }
@@ -39,5 +41,10 @@ mod tests {
         assert!(cut.len() < LOGGED + 24);
         assert_eq!(clip("a\nb\u{1b}[31m", LOGGED), "a\u{fffd}b\u{fffd}[31m");
         assert_eq!(clip("ééé", 5), "éé…(+2 bytes)");
+        // Control characters grow when replaced: the bound holds for what is written.
+        let controls = "\u{1}".repeat(30);
+        let cut = clip(&controls, LOGGED);
+        assert!(cut.starts_with('\u{fffd}') && cut.ends_with("…(+9 bytes)"), "{cut}");
+        assert!(cut.len() <= LOGGED + 24);
     }
 }

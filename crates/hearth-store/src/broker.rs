@@ -127,6 +127,13 @@ impl Store {
         if let Some(existing) = existing {
             return parse_id(&existing);
         }
+        let undecided: i64 = tx.query_row("SELECT COUNT(*) FROM devices WHERE state = 'new'", [], |r| r.get(0))?;
+        if undecided >= crate::inventory::MAX_UNDECIDED_DEVICES {
+            return Err(StoreError::TooMany(format!(
+                "{} devices waiting for a decision; approve, block or forget some before more are admitted",
+                crate::inventory::MAX_UNDECIDED_DEVICES
+            )));
+        }
         tx.execute(
             "INSERT INTO devices (id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online)
              VALUES (?1, ?2, 'new', 'unknown', NULL, NULL, 'mqtt-anonymous', 'connected to the broker without a credential', ?3, ?3, 0)",
@@ -158,7 +165,7 @@ impl Store {
         load_device(&tx, id)?;
         tx.execute("DELETE FROM anonymous_clients WHERE device_id = ?1", [id.as_str()])?;
         if let Some(pin) = pin {
-            ensure_client_id_free(&tx, &pin.client_id, id)?;
+            ensure_client_id_free(&tx, &pin.client_id, id, (actor, origin, now))?;
             tx.execute(
                 "INSERT INTO anonymous_clients (device_id, client_id, address, since) VALUES (?1, ?2, ?3, ?4)",
                 params![id.as_str(), pin.client_id, pin.address, now],
@@ -194,7 +201,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         load_device(&tx, id)?;
         if let Some(cid) = client_id {
-            ensure_client_id_free(&tx, cid, id)?;
+            ensure_client_id_free(&tx, cid, id, (actor, origin, now))?;
         }
         let changed = tx.execute("UPDATE credentials SET client_id = ?2 WHERE device_id = ?1", params![id.as_str(), client_id])?;
         if changed == 0 {
@@ -377,12 +384,24 @@ impl Store {
 /// A client id is one device's: bound to its credential, or pinned for its anonymous access. A
 /// person's binding takes it from a pin of a device nobody approved (migration mode pins every
 /// newcomer, a squatter among them); a binding or an approved device's pin stays, and says whose.
-fn ensure_client_id_free(tx: &rusqlite::Transaction<'_>, client_id: &str, for_device: &DeviceId) -> Result<(), StoreError> {
-    tx.execute(
-        "DELETE FROM anonymous_clients WHERE client_id = ?1 AND device_id != ?2
-           AND device_id IN (SELECT id FROM devices WHERE state != 'approved')",
-        params![client_id, for_device.as_str()],
-    )?;
+fn ensure_client_id_free(
+    tx: &rusqlite::Transaction<'_>,
+    client_id: &str,
+    for_device: &DeviceId,
+    (actor, origin, now): (&Actor, &str, Millis),
+) -> Result<(), StoreError> {
+    let squatter: Option<String> = tx
+        .query_row(
+            "DELETE FROM anonymous_clients WHERE client_id = ?1 AND device_id != ?2
+               AND device_id IN (SELECT id FROM devices WHERE state != 'approved') RETURNING device_id",
+            params![client_id, for_device.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(squatter) = squatter {
+        // In the audit, naming the device that lost it and the one that took it.
+        audit(tx, now, actor, origin, "unpin_client_id", &format!("{squatter} {for_device}"))?;
+    }
     let holder: Option<String> = tx
         .query_row(
             "SELECT device_id FROM credentials WHERE client_id = ?1 AND device_id != ?2
@@ -557,5 +576,26 @@ mod tests {
         store.record_decisions(&[record(&id, Action::Publish, "a/b", Decision::Allow)]).unwrap();
         let n: i64 = store.conn.query_row("SELECT COUNT(*) FROM gate_decisions", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0);
+    }
+
+    /// A delivery of the forgotten device's message refused to another device names its topic
+    /// (`owntracks/anna/phone`): it goes too, and the other device's own records stay.
+    #[test]
+    fn forgetting_a_device_removes_refused_deliveries_of_its_messages_to_others() {
+        let (mut store, phone) = store_with_device();
+        let app = other_device(&mut store);
+        let published = record(&phone, Action::Publish, "owntracks/anna/phone", Decision::Allow);
+        store.record_decisions(std::slice::from_ref(&published)).unwrap();
+        store.record_messages(&[crate::LedgerEntry::of(&published).unwrap()]).unwrap();
+        let refused = Decision::Drop(DropReason::NotInManifest);
+        store
+            .record_decisions(&[
+                record(&app, Action::Deliver, "owntracks/anna/phone", refused.clone()),
+                record(&app, Action::Deliver, "app/own", refused),
+            ])
+            .unwrap();
+        store.forget(&phone, &Actor::Owner, "cli", 3).unwrap();
+        let left: Vec<String> = store.recent_decisions(&app, 10).unwrap().into_iter().map(|d| d.topic).collect();
+        assert_eq!(left, ["app/own"]);
     }
 }

@@ -120,7 +120,8 @@ impl Store {
     }
 
     /// A person gives an entity to `device`: whatever another device filed of it goes, and from
-    /// now on only `device` may describe it. Returns the device it was taken from, if any.
+    /// now on only `device` may describe it. Returns the discovery messages taken (the device
+    /// that sent each, and its topic).
     pub fn give_entity(
         &mut self,
         device: &DeviceId,
@@ -128,7 +129,7 @@ impl Store {
         actor: &Actor,
         origin: &str,
         now: Millis,
-    ) -> Result<Option<DeviceId>, StoreError> {
+    ) -> Result<Vec<(DeviceId, String)>, StoreError> {
         let tx = self.conn.transaction()?;
         crate::inventory::load_device(&tx, device)?;
         // The discovery messages (device, topic) of other devices that describe it: each goes
@@ -151,14 +152,13 @@ impl Store {
             tx.execute("DELETE FROM entities WHERE device_id = ?1 AND scope = ?2", params![holder, scope])?;
             tx.execute("DELETE FROM described_devices WHERE device_id = ?1 AND scope = ?2", params![holder, scope])?;
         }
-        let holders: Vec<&String> = taken.iter().map(|(holder, _)| holder).collect();
         tx.execute(
             "INSERT INTO entity_owners (claim, device_id, at) VALUES (?1, ?2, ?3) ON CONFLICT (claim) DO UPDATE SET device_id = excluded.device_id, at = excluded.at",
             params![claim.key(), device.as_str(), now],
         )?;
         crate::broker::audit(&tx, now, actor, origin, "give_entity", &format!("{device} {}", claim.key()))?;
         tx.commit()?;
-        holders.first().map(|h| parse_id(h)).transpose()
+        taken.into_iter().map(|(holder, scope)| Ok((parse_id(&holder)?, scope))).collect()
     }
 
     /// What `device`'s discovery messages describe. A device described under several topics

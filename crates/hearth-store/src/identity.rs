@@ -22,6 +22,20 @@ pub const MAX_CONFLICTS: i64 = 500;
 /// kind of decision (rooms, grants, internet levels) must be added here.
 const DECISION_TABLES: &[&str] = &["credentials", "anonymous_clients", "privacy_redactions", "privacy_retention"];
 
+static PROPOSALS_FULL_LOGGED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+pub(crate) static CONFLICT_LOGGED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// Whether something said at most once a minute may be said now: announcements are anyone's to
+/// send, as fast as they like, and the log must not grow with them.
+pub(crate) fn once_a_minute(last: &std::sync::Mutex<Option<std::time::Instant>>) -> bool {
+    let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(60)) {
+        return false;
+    }
+    *last = Some(std::time::Instant::now());
+    true
+}
+
 /// Whether a person decided anything about the device (see [`DECISION_TABLES`]).
 pub(crate) fn holds_decision(conn: &rusqlite::Connection, id: &DeviceId) -> Result<bool, StoreError> {
     let mut sql = String::from("SELECT state != 'new' OR EXISTS (SELECT 1 FROM topic_rules WHERE device_id = ?1 AND status != 'learned')");
@@ -53,7 +67,9 @@ pub(crate) fn propose_merge(
     }
     let count: i64 = tx.query_row("SELECT COUNT(*) FROM merge_proposals", [], |r| r.get(0))?;
     if count >= MAX_PROPOSALS {
-        tracing::warn!(%a, %b, "too many open identity questions; this one is not kept");
+        if once_a_minute(&PROPOSALS_FULL_LOGGED) {
+            tracing::warn!(%a, %b, "too many open identity questions; new ones are not kept (said once a minute)");
+        }
         return Ok(false);
     }
     tx.execute(

@@ -74,9 +74,10 @@ impl Store {
         if let Some(named) = self_contradiction(&keys) {
             let conflict = crate::identity::record_conflict(&tx, sighting, &named, now)?;
             tx.commit()?;
-            // Once per announced service, not per packet: a flood must not flood the log.
-            if conflict.seen == 1 {
-                tracing::warn!(service = sighting.service_type, instance = sighting.instance, keys = ?conflict.keys, "an announcement named two ids of one kind; not filed");
+            // At most once a minute: a forger changing the instance name each time must not
+            // flood the log (the table of them is bounded; `hearth identity` lists them).
+            if crate::identity::once_a_minute(&crate::identity::CONFLICT_LOGGED) {
+                tracing::warn!(service = sighting.service_type, instance = %hearth_core::text::clip(&sighting.instance, hearth_core::text::LOGGED), keys = ?conflict.keys, "an announcement named two ids of one kind; not filed (said once a minute; `hearth identity` lists them)");
             }
             return Ok(Filing::Contradiction(conflict));
         }
@@ -87,6 +88,8 @@ impl Store {
             Resolution::New => None,
         };
         let mut proposed = Vec::new();
+        // The records a person is asked about: none of their keys moves.
+        let mut proposing: Vec<DeviceId> = Vec::new();
         let (id, created, absorbed) = match resolve(&matched) {
             Resolution::New if undecided(&tx)? >= MAX_UNDECIDED_DEVICES => return Ok(Filing::TooManyUndecided),
             Resolution::New => {
@@ -109,11 +112,19 @@ impl Store {
                 (keep, false, absorb)
             }
             Resolution::Propose { file_under, others } => {
-                for other in others {
-                    if crate::identity::propose_merge(&tx, &file_under, &other, sighting, now)? {
-                        proposed.push(other);
+                // Under the record that already has this service, if one of them does: a forged
+                // announcement must not move a device's own service away from it.
+                let owner = service_owner(&tx, sighting)?.filter(|o| others.contains(o));
+                let (file_under, others) = match owner {
+                    Some(owner) => (owner.clone(), others.into_iter().filter(|o| *o != owner).chain([file_under]).collect()),
+                    None => (file_under, others),
+                };
+                for other in &others {
+                    if crate::identity::propose_merge(&tx, &file_under, other, sighting, now)? {
+                        proposed.push(other.clone());
                     }
                 }
+                proposing = others;
                 (file_under, false, vec![])
             }
         };
@@ -122,7 +133,8 @@ impl Store {
         // A strong key another record holds stays with it: only a person joins records that hold
         // decisions.
         for key in &keys {
-            if key.is_strong() && holder(&tx, key.as_str())?.is_some_and(|holder| holder != id) {
+            let held_by = holder(&tx, key.as_str())?.filter(|holder| *holder != id);
+            if held_by.is_some_and(|holder| key.is_strong() || proposing.contains(&holder)) {
                 continue;
             }
             tx.execute(
@@ -290,6 +302,11 @@ impl Store {
             stmt.query_map([id.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
         };
         let keys = keys_of(&tx, id)?;
+        // Deliveries of its messages refused to other devices name its topics.
+        tx.execute(
+            "DELETE FROM gate_decisions WHERE action = 'deliver' AND topic IN (SELECT topic FROM ledger_topics WHERE device_id = ?1)",
+            [id.as_str()],
+        )?;
         tx.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
         for client_id in &client_ids {
             tx.execute("DELETE FROM connect_attempts WHERE device_key = '' AND client_id = ?1", [client_id])?;
@@ -448,7 +465,8 @@ pub(crate) fn load_device(conn: &rusqlite::Connection, id: &DeviceId) -> Result<
 
 /// The devices this sighting's keys point to, oldest first, each once, leaving out a device
 /// that only a weak key points to and that the sighting contradicts
-/// (`hearth_core::identity::contradicts`), each with whether a person decided anything about it.
+/// (`hearth_core::identity::contradicts`), each with whether only a person may join it to
+/// another (`Matched::protected`).
 fn devices_holding(tx: &Transaction<'_>, keys: &[IdentityKey]) -> Result<Vec<Matched<DeviceId>>, StoreError> {
     let mut found: Vec<(Millis, String)> = Vec::new();
     for key in keys {
@@ -460,13 +478,35 @@ fn devices_holding(tx: &Transaction<'_>, keys: &[IdentityKey]) -> Result<Vec<Mat
         found.push((first_seen, id.as_str().to_owned()));
     }
     found.sort();
-    found
+    let mut matched = found
         .into_iter()
         .map(|(_, id)| {
             let id = parse_id(&id)?;
-            Ok(Matched { decided: crate::identity::holds_decision(tx, &id)?, id })
+            Ok(Matched { protected: crate::identity::holds_decision(tx, &id)?, id })
         })
-        .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // Folding a record into the one decided record would give it that record's ids: a record with
+    // a strong id of its own the decided one lacks is a question for a person too.
+    let decided: Vec<DeviceId> = matched.iter().filter(|m| m.protected).map(|m| m.id.clone()).collect();
+    if let [kept] = decided.as_slice() {
+        let kept_keys = keys_of(tx, kept)?;
+        for m in matched.iter_mut().filter(|m| !m.protected) {
+            m.protected = keys_of(tx, &m.id)?.iter().any(|k| k.is_strong() && !kept_keys.contains(k));
+        }
+    }
+    Ok(matched)
+}
+
+/// The device the sighting's service is filed under, if it is known.
+fn service_owner(tx: &Transaction<'_>, sighting: &Sighting) -> Result<Option<DeviceId>, StoreError> {
+    tx.query_row(
+        "SELECT device_id FROM sightings WHERE service_type = ?1 AND instance = ?2",
+        params![sighting.service_type, sighting.instance],
+        |r| r.get::<_, String>(0),
+    )
+    .optional()?
+    .map(|id| parse_id(&id))
+    .transpose()
 }
 
 fn undecided(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
@@ -825,19 +865,55 @@ mod tests {
         assert!(err.to_string().contains("revoke"), "{err}");
     }
 
-    /// An attacker's record made earlier (older, `new`, nothing decided) linked to an approved
-    /// lock: the lock's record is the one kept, so it is not put back in quarantine.
+    /// A record nobody decided about that has no id of its own (only a host name), linked to an
+    /// approved lock: folded into the lock, which stays approved, whatever the records' ages.
     #[test]
     fn a_record_nobody_decided_about_is_folded_into_the_decided_one_whatever_its_age() {
         let mut home = Home::new();
-        let planted = home.see(&sighting("_http._tcp", "planted", "planted.local.", "10.0.0.66", &[("mac", "cccccc000003")]), 1).device.id;
+        let alias = home.see(&sighting("_http._tcp", "lock web", "lock-alias.local.", "10.0.0.6", &[]), 1).device.id;
         let lock = decided(&mut home, &sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.6", &[("id", "11:22:33:44:55:66")]), 2, "lock");
         let before = permissions(&home).into_iter().find(|p| p.device_id == lock).unwrap();
-        let out =
-            home.see(&sighting("_hap._tcp", "Lock 2", "x.local.", "10.0.0.66", &[("id", "11:22:33:44:55:66"), ("mac", "cccccc000003")]), 3);
-        assert_eq!((out.device.id.clone(), out.absorbed), (lock.clone(), vec![planted]));
+        let out = home.see(&sighting("_hap._tcp", "Lock 2", "lock-alias.local.", "10.0.0.6", &[("id", "11:22:33:44:55:66")]), 3);
+        assert_eq!((out.device.id.clone(), out.absorbed), (lock.clone(), vec![alias]));
         assert_eq!(out.device.state, DeviceState::Approved);
         assert_eq!(permissions(&home), vec![before]);
+    }
+
+    /// The reviewer's camera: waiting for a person, with its own MAC; a forged announcement naming
+    /// the approved lock's HomeKit id and the camera's MAC must not fold the camera (and its MAC,
+    /// on which network rights will be keyed) into the lock: a question for a person.
+    #[test]
+    fn a_waiting_device_with_an_id_of_its_own_is_never_folded_into_a_decided_one() {
+        let mut home = Home::new();
+        let camera = home.see(&sighting("_http._tcp", "camera", "camera.local.", "10.0.0.70", &[("mac", "cccccc000003")]), 1).device.id;
+        let lock = decided(&mut home, &sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.6", &[("id", "11:22:33:44:55:66")]), 2, "lock");
+        let forged = sighting("_hap._tcp", "Lock 2", "x.local.", "10.0.0.66", &[("id", "11:22:33:44:55:66"), ("mac", "cccccc000003")]);
+        let out = home.see(&forged, 3);
+        assert!(out.absorbed.is_empty());
+        assert_eq!(out.proposed.len(), 1);
+        assert_eq!(home.store.devices().unwrap().len(), 2, "the camera is still its own record");
+        assert!(home.store.device(&camera).unwrap().identity_keys.contains(&"mac:cccccc000003".to_string()));
+        assert!(!home.store.device(&lock).unwrap().identity_keys.contains(&"mac:cccccc000003".to_string()));
+    }
+
+    /// A forged announcement using the lock's host name and linking it to the plug: the question
+    /// is asked, and the lock keeps its host name and services, so its own announcements still
+    /// go to its own record.
+    #[test]
+    fn a_question_moves_no_key_of_the_records_it_asks_about() {
+        let mut home = Home::new();
+        let plug =
+            decided(&mut home, &sighting("_shelly._tcp", "shellyplug-aaaaaa000001", "shellyplug.local.", "10.0.0.5", &[]), 1, "plug");
+        let lock_announced = sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.6", &[("id", "11:22:33:44:55:66")]);
+        let lock = decided(&mut home, &lock_announced, 2, "lock");
+        let forged = sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.66", &[("id", "11:22:33:44:55:66"), ("mac", "aaaaaa000001")]);
+        let out = home.see(&forged, 3);
+        assert_eq!(out.device.id, lock, "the lock's own service stays filed under the lock");
+        assert_eq!(out.proposed, vec![plug.clone()]);
+        let keys = home.store.device(&lock).unwrap().identity_keys;
+        assert!(keys.contains(&"host:lock".to_string()), "{keys:?}");
+        assert!(!home.store.device(&plug).unwrap().identity_keys.iter().any(|k| k == "host:lock" || k.starts_with("hap:")));
+        assert_eq!(home.see(&lock_announced, 4).device.id, lock);
     }
 
     /// A responder making up devices (a new instance, host and MAC in every announcement) and

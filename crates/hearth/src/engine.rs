@@ -67,18 +67,23 @@ impl std::fmt::Debug for DiscoveryHandle {
     }
 }
 
-/// Raises the soft limit of open files to the hard limit. Every MQTT connection holds a file
-/// descriptor, and rmqtt 0.24 keeps a TCP connection that never sends the first bytes of a
-/// CONNECT for as long as its peer keeps it open (no timeout before it has read the protocol
-/// version): with the usual soft limit of 1 024, a host on the LAN holding a thousand idle
-/// connections would lock every device out and leave the database no file to open.
+/// The open-files limit Hearth raises itself to (within the hard limit). Every MQTT connection
+/// holds a file descriptor, and rmqtt 0.24 keeps a TCP connection that never sends the first
+/// bytes of a CONNECT for as long as its peer keeps it open (no timeout before it has read the
+/// protocol version): with the usual soft limit of 1 024, a host on the LAN holding a thousand
+/// idle connections would lock every device out and leave the database no file to open. Not
+/// higher: each idle connection also costs memory (about 20 KiB), and 16 384 of them fit a
+/// Raspberry Pi's.
+const OPEN_FILES: u64 = 16_384;
+
 fn raise_open_files_limit() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        let raised = Rlimit { current: limit.maximum, maximum: limit.maximum };
+    let wanted = limit.maximum.map_or(OPEN_FILES, |hard| hard.min(OPEN_FILES));
+    if limit.current.is_some_and(|current| current < wanted) {
+        let raised = Rlimit { current: Some(wanted), maximum: limit.maximum };
         match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => tracing::debug!(from = ?limit.current, to = ?limit.maximum, "raised the open-files limit"),
+            Ok(()) => tracing::debug!(from = ?limit.current, to = wanted, "raised the open-files limit"),
             Err(e) => tracing::warn!(current = ?limit.current, "cannot raise the open-files limit: {e}"),
         }
     }

@@ -293,11 +293,17 @@ impl Hub {
         };
         crate::api::limits::token("entity", value, crate::api::limits::TOPIC_PATTERN_BYTES)?;
         let mut store = self.store();
-        let from = store.give_entity(&id, claim, &Actor::Owner, origin, now())?;
+        let taken = store.give_entity(&id, claim, &Actor::Owner, origin, now())?;
+        // The claims the gate made in memory (not filed yet) go too, and what the broker keeps
+        // retained of the taken messages (Home Assistant would load them again at each start).
+        self.gate().release_claims(claim, &taken);
         self.reload_policies(&store)?;
-        tracing::info!(%id, from = ?from, claim = %hearth_core::text::clip(&claim.key(), hearth_core::text::LOGGED), origin, "a person gave an entity to a device");
+        for (from, scope) in &taken {
+            self.clear_retained(&self.gate().usernames_of(from), Some(scope));
+        }
+        tracing::info!(%id, taken = taken.len(), claim = %hearth_core::text::clip(&claim.key(), hearth_core::text::LOGGED), origin, "a person gave an entity to a device");
         self.publish(Event::BrokerChanged { id: id.clone() });
-        if let Some(from) = from {
+        for (from, _) in taken {
             self.publish(Event::BrokerChanged { id: from });
         }
         self.view(&store, &id)

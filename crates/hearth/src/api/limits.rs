@@ -10,10 +10,10 @@ use crate::api::types::{ApiError, Retention};
 
 /// A device's name, as a person gives it (mDNS names are at most 63 bytes; people write less).
 pub const DEVICE_NAME_CHARS: usize = 100;
-/// A manifest's topic pattern. MQTT allows 65 535 bytes; real firmware's topics are well under
-/// 100 (`homeassistant/sensor/0x00158d0001a2b3c4/temperature/config` is 59). The gate matches
-/// every pattern against every message, so a bound here is a bound on its work.
-pub const TOPIC_PATTERN_BYTES: usize = 256;
+/// A manifest's topic pattern: as long as any topic a device may use
+/// (`hearth_core::topic::MAX_TOPIC_BYTES`), so that every topic a device tried can be allowed.
+/// Real firmware's topics are well under 100 bytes.
+pub const TOPIC_PATTERN_BYTES: usize = hearth_core::topic::MAX_TOPIC_BYTES;
 /// A field path to redact (`Wifi.SSId`), checked against every message of its device.
 pub const REDACTION_PATH_BYTES: usize = 256;
 /// A client id to bind or pin. MQTT 3.1 allowed 23 characters; brokers in the cloud allow 128;
@@ -174,7 +174,7 @@ mod tests {
             let rule = |pattern: String| TopicRuleRequest { direction: Direction::Publish, pattern, rule: RuleChoice::Allow };
             let longest = format!("tele/{}", "x".repeat(TOPIC_PATTERN_BYTES - 5));
             assert!(hub.set_topic_rule(id.as_str(), &rule(longest.clone()), "cli").is_ok());
-            refused(hub.set_topic_rule(id.as_str(), &rule(format!("{longest}x")), "cli"), "pattern", "256 bytes");
+            refused(hub.set_topic_rule(id.as_str(), &rule(format!("{longest}x")), "cli"), "pattern", "1024 bytes");
             refused(hub.set_topic_rule(id.as_str(), &rule("tele/\0/x".into()), "cli"), "pattern", "control character");
             let invalid = hub.set_topic_rule(id.as_str(), &rule("tele/#/x".into()), "cli").unwrap_err();
             assert!(invalid.message.contains("not a topic pattern"), "{}", invalid.message);

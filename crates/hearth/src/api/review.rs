@@ -51,6 +51,11 @@ impl Hub {
         let mut store = self.store();
         let settings = store.set_redaction(&id, path, request.redact, &Actor::Owner, origin, now())?;
         self.reload_policies(&store)?;
+        if request.redact {
+            // What the broker keeps of it was published before: it may hold the field. (Queued
+            // messages are refused at delivery for the same reason; see the gate.)
+            self.clear_retained(&self.gate().usernames_of(&id), None);
+        }
         tracing::info!(%id, path, redact = request.redact, origin, "redaction changed");
         self.publish(Event::BrokerChanged { id });
         Ok(settings)

@@ -1,8 +1,8 @@
 //! CONNECT attempts, counted rather than kept one by one: per device (or none, when the attempt
 //! named no device), source address and outcome. Anyone on the home network can send CONNECTs,
 //! as fast as they like and with whatever client id, username and Will topic fit in a packet, so:
-//! - each kind of attempt is written out (a row of the gate's record, a log line) at most once a
-//!   minute, with its strings cut short; the rest are counts, filed every second;
+//! - attempts are counts, filed every second, never a row each; a log line says the first refusal
+//!   of each reason in a minute, with its strings cut short;
 //! - the counts themselves are bounded: past [`MAX_KEYS`] kinds, attempts are counted under no
 //!   device and no address;
 //! - an address refused [`REFUSED_PER_MINUTE`] times in a minute is refused without a look for
@@ -59,6 +59,8 @@ struct Window {
     started: Instant,
     seen: HashSet<AttemptKey>,
     refused_by_address: HashMap<Option<IpAddr>, u32>,
+    /// Refusal reasons already logged this minute.
+    logged: HashSet<DropReason>,
 }
 
 #[derive(Debug)]
@@ -71,7 +73,12 @@ pub struct Attempts {
 impl Default for Attempts {
     fn default() -> Self {
         Self {
-            window: Mutex::new(Window { started: Instant::now(), seen: HashSet::new(), refused_by_address: HashMap::new() }),
+            window: Mutex::new(Window {
+                started: Instant::now(),
+                seen: HashSet::new(),
+                refused_by_address: HashMap::new(),
+                logged: HashSet::new(),
+            }),
             pending: Mutex::default(),
         }
     }
@@ -81,17 +88,22 @@ impl Attempts {
     fn window(&self) -> std::sync::MutexGuard<'_, Window> {
         let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
         if window.started.elapsed() > WINDOW {
-            *window = Window { started: Instant::now(), seen: HashSet::new(), refused_by_address: HashMap::new() };
+            *window = Window { started: Instant::now(), seen: HashSet::new(), refused_by_address: HashMap::new(), logged: HashSet::new() };
         }
         window
     }
 
-    /// Whether `address` was refused too often this minute. Past [`MAX_KEYS`] addresses, new
-    /// ones share one allowance (a flood from many addresses is held back together).
+    /// Whether `address` was refused too often this minute. Only addresses in the table are held
+    /// back: past [`MAX_KEYS`] addresses, new ones are counted but never refused for it, so that
+    /// a flood from many addresses cannot make every newcomer (a device back on a new address)
+    /// share its fate.
     pub fn throttled(&self, address: Option<IpAddr>) -> bool {
-        let window = self.window();
-        let tracked = if window.refused_by_address.contains_key(&address) { address } else { None };
-        window.refused_by_address.get(&tracked).is_some_and(|n| *n >= REFUSED_PER_MINUTE)
+        self.window().refused_by_address.get(&address).is_some_and(|n| *n >= REFUSED_PER_MINUTE)
+    }
+
+    /// Whether a refusal for `reason` is the first logged this minute (the others are counted).
+    pub fn first_log_this_minute(&self, reason: DropReason) -> bool {
+        self.window().logged.insert(reason)
     }
 
     /// Counts one attempt. Returns whether it is the first of its kind this minute, and for a
@@ -100,13 +112,9 @@ impl Attempts {
         let mut reached_limit = false;
         let noted = {
             let mut window = self.window();
-            if key.outcome.is_some() {
-                let tracked = if window.refused_by_address.len() < MAX_KEYS || window.refused_by_address.contains_key(&key.address) {
-                    key.address
-                } else {
-                    None
-                };
-                let refused = window.refused_by_address.entry(tracked).or_insert(0);
+            if key.outcome.is_some() && (window.refused_by_address.len() < MAX_KEYS || window.refused_by_address.contains_key(&key.address))
+            {
+                let refused = window.refused_by_address.entry(key.address).or_insert(0);
                 *refused += 1;
                 reached_limit = *refused == REFUSED_PER_MINUTE;
             }
@@ -178,6 +186,12 @@ mod tests {
         assert!(taken.len() <= MAX_KEYS + 1, "{}", taken.len());
         assert_eq!(taken.values().map(|c| c.count).sum::<u64>(), 20_000, "every attempt counted");
         assert!(taken.values().all(|c| c.client_id.len() < STORED + 24));
-        assert!(attempts.window().refused_by_address.len() <= MAX_KEYS + 1);
+        assert!(attempts.window().refused_by_address.len() <= MAX_KEYS);
+        // An address past the table is never held back: a device coming back on a new address
+        // does not share the flood's fate.
+        for _ in 0..REFUSED_PER_MINUTE * 2 {
+            attempts.note(refused([10, 9, 9, 9]), "x", None, 2);
+        }
+        assert!(!attempts.throttled(Some(IpAddr::from([10, 9, 9, 9]))));
     }
 }

@@ -86,6 +86,25 @@ impl HubGate {
         }
     }
 
+    /// Forgets the claims made in memory on what a person gave to another device: `claim` itself,
+    /// and every discovery topic taken with it (and the `unique_id`s those topics claimed).
+    pub fn release_claims(&self, claim: &EntityClaim, taken: &[(DeviceId, String)]) {
+        let mut claims = self.claims.write().unwrap_or_else(|p| p.into_inner());
+        let mut scopes: Vec<&str> = taken.iter().map(|(_, scope)| scope.as_str()).collect();
+        match claim {
+            EntityClaim::Topic(topic) => scopes.push(topic),
+            EntityClaim::UniqueId(uid) => {
+                claims.unique_ids.remove(uid);
+            }
+        }
+        for scope in scopes {
+            claims.scopes.remove(scope);
+            for uid in claims.scope_uids.remove(scope).unwrap_or_default() {
+                claims.unique_ids.remove(&uid);
+            }
+        }
+    }
+
     /// The entities `device` tried to describe and another device holds, newest last, still
     /// held by that other device (a person may have given one to `device` since).
     pub fn contests_of(&self, device: &DeviceId) -> Vec<Contest> {

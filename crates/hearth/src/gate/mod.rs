@@ -60,6 +60,12 @@ fn anonymous_key(client_id: &str) -> String {
     format!("anon:{client_id}")
 }
 
+/// Offline persistent sessions one credential may hold under other client ids. Each is kept a
+/// week with its subscriptions and queue (up to 100 000 messages); a device uses one or two
+/// client ids, so a compromised one cycling through thousands (and filling the broker's 20 000
+/// sessions, which would lock every device out) is stopped here.
+const MAX_OFFLINE_SESSIONS: usize = 16;
+
 /// Where a CONNECT came from, as the attempts are counted.
 fn address_of(a: &ConnectAttempt<'_>) -> Option<std::net::IpAddr> {
     a.remote.map(|r| r.ip().to_canonical())
@@ -83,10 +89,6 @@ struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
-    fn connect(client_id: &'a str, will_topic: &'a str) -> Self {
-        Self { client_id, action: Action::Connect, topic: will_topic, bytes: 0, qos: 0, payload: &[] }
-    }
-
     fn other(client_id: &'a str, action: Action, topic: &'a str, qos: u8) -> Self {
         Self { client_id, action, topic, bytes: 0, qos, payload: &[] }
     }
@@ -117,6 +119,12 @@ pub struct HubGate {
     anonymous_window: std::sync::Mutex<(std::time::Instant, u32)>,
     /// CONNECT attempts, counted and limited per source address.
     attempts: Attempts,
+    /// When the policies were last loaded (ms since the epoch): a live message published after it
+    /// was decided under the policies of now, so its delivery need not check its sender again.
+    policies_loaded_at: std::sync::atomic::AtomicI64,
+    /// Since when each device has the redactions it has now, where it gained one since start:
+    /// its messages published before that (queued for offline subscribers) may hold the field.
+    redacted_since: RwLock<HashMap<DeviceId, i64>>,
     /// Discovery messages refused because another device describes their entity, per device.
     contests: std::sync::Mutex<HashMap<DeviceId, Vec<claims::Contest>>>,
 }
@@ -129,9 +137,9 @@ impl std::fmt::Debug for HubGate {
 
 impl HubGate {
     /// The end of every CONNECT, after the policies' lock is released: the refusal, or the
-    /// admission, recorded (with, as a publish, a Will outside the manifest, so that it is
-    /// proposed; the Will itself is decided when it is published, see `Gate::will`) the first
-    /// time this minute, counted after that.
+    /// admission. Either is counted (see `attempts`), never a row each; a Will outside the
+    /// manifest is recorded as a refused publish the first time this minute, so that it is
+    /// proposed (the Will itself is decided when it is published, see `Gate::will`).
     fn conclude(
         &self,
         a: &ConnectAttempt<'_>,
@@ -144,12 +152,9 @@ impl HubGate {
             return Err(self.refuse_connect(Some(device), a, reason));
         }
         let key = AttemptKey { device: Some(device.clone()), address: address_of(a), outcome: None };
-        if self.attempts.note(key, a.client_id, a.username, now()).0 == Noted::First {
-            let will_topic = clip(a.will_topic.unwrap_or(""), STORED);
-            self.record(Some(device), &Packet::connect(a.client_id, &will_topic), &Decision::Allow);
-            if let (Some(topic), Some(decision @ Decision::Drop(_))) = (a.will_topic, &will) {
-                self.record(Some(device), &Packet::other(a.client_id, Action::Publish, &clip(topic, STORED), 0), decision);
-            }
+        let (noted, _) = self.attempts.note(key, a.client_id, a.username, now());
+        if let (Noted::First, Some(topic), Some(decision @ Decision::Drop(_))) = (noted, a.will_topic, &will) {
+            self.record(Some(device), &Packet::other(a.client_id, Action::Publish, &clip(topic, STORED), 0), decision);
         }
         Ok(admission)
     }
@@ -179,6 +184,8 @@ impl HubGate {
             anonymous_window: std::sync::Mutex::new((std::time::Instant::now(), 0)),
             attempts: Attempts::default(),
             contests: std::sync::Mutex::default(),
+            policies_loaded_at: std::sync::atomic::AtomicI64::new(0),
+            redacted_since: RwLock::default(),
         }
     }
 
@@ -204,6 +211,7 @@ impl HubGate {
             }
         }
         *self.policies.write().unwrap_or_else(|p| p.into_inner()) = Policies { by_key, bound_client_ids };
+        self.policies_loaded_at.store(now(), Ordering::Release);
     }
 
     /// Replaces the in-memory redactions with what the store holds.
@@ -212,7 +220,20 @@ impl HubGate {
         for (id, path) in all {
             by_device.entry(id).or_default().push(path);
         }
-        *self.redactions.write().unwrap_or_else(|p| p.into_inner()) = by_device;
+        let mut redactions = self.redactions.write().unwrap_or_else(|p| p.into_inner());
+        let gained: Vec<DeviceId> = by_device
+            .iter()
+            .filter(|(id, paths)| redactions.get(*id).is_none_or(|before| paths.iter().any(|p| !before.contains(p))))
+            .map(|(id, _)| id.clone())
+            .collect();
+        *redactions = by_device;
+        drop(redactions);
+        let at = now();
+        let mut since = self.redacted_since.write().unwrap_or_else(|p| p.into_inner());
+        for id in gained {
+            since.insert(id, at);
+        }
+        self.policies_loaded_at.store(at, Ordering::Release);
     }
 
     /// rmqtt publishes a Will without the publish check, and a Will is published when its device
@@ -221,6 +242,15 @@ impl HubGate {
     /// availability messages.
     fn will_refusal(a: &ConnectAttempt<'_>) -> Option<DropReason> {
         a.will_topic.and_then(discovery::source_of).map(|_| DropReason::DiscoveryWill)
+    }
+
+    /// Whether `device` gained a redaction after a message it published at `published_at`.
+    fn redacted_after(&self, device: &DeviceId, published_at: Option<i64>) -> bool {
+        self.redacted_since
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(device)
+            .is_some_and(|since| published_at.is_none_or(|at| at <= *since))
     }
 
     /// The device a username (or `anon:<client id>` key) belongs to.
@@ -241,18 +271,15 @@ impl HubGate {
         names
     }
 
-    /// Counts a refused CONNECT; the first of its kind this minute is logged and, when it names a
-    /// device, recorded on that device's page. Everything the client chose is cut short first.
+    /// Counts a refused CONNECT (per device, source address and reason: the device page lists
+    /// them from the counts, so a flood of refusals never becomes rows); the first of a reason
+    /// this minute is logged, with what the client chose cut short.
     fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, reason: DropReason) -> Refusal {
         let address = address_of(a);
         let key = AttemptKey { device: device.cloned(), address, outcome: Some(reason) };
-        let (noted, reached_limit) = self.attempts.note(key, a.client_id, a.username, now());
-        if noted == Noted::First {
-            tracing::info!(client_id = %clip(a.client_id, LOGGED), remote = ?a.remote, reason = reason.as_str(), "MQTT connection refused (more like it this minute are counted, not logged)");
-            if device.is_some() {
-                let (client_id, will_topic) = (clip(a.client_id, STORED), clip(a.will_topic.unwrap_or(""), STORED));
-                self.record(device, &Packet::connect(&client_id, &will_topic), &Decision::Drop(reason));
-            }
+        let (_, reached_limit) = self.attempts.note(key, a.client_id, a.username, now());
+        if self.attempts.first_log_this_minute(reason) {
+            tracing::info!(client_id = %clip(a.client_id, LOGGED), remote = ?a.remote, reason = reason.as_str(), "MQTT connection refused (more for this reason this minute are counted, not logged; `hearth status` and the device pages show the counts)");
         }
         if reached_limit {
             tracing::warn!(remote = ?address, "{} refused MQTT connections from one address this minute: refusing it without a look until the minute is over", attempts::REFUSED_PER_MINUTE);
@@ -380,6 +407,8 @@ impl hearth_broker::Gate for HubGate {
             Some(DropReason::BadCredentials)
         } else if policy.state == DeviceState::Blocked {
             Some(DropReason::Blocked)
+        } else if a.offline_sessions >= MAX_OFFLINE_SESSIONS {
+            Some(DropReason::TooManySessions)
         } else if policy.client_id.as_deref().is_some_and(|bound| bound != a.client_id)
             || policies.bound_client_ids.get(a.client_id).is_some_and(|owner| Some(owner.as_str()) != a.username)
             || (held_by_other && !evict_holder)
@@ -403,16 +432,28 @@ impl hearth_broker::Gate for HubGate {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         let Some(to) = policies.by_key.get(key_of(receiver).as_ref()) else { return false };
         let mut decision = gate::receive(to.state, &to.manifest, topic);
-        if decision.is_allow() {
-            // The sender's rights of this moment: a retained or queued message, or a Will, of a
-            // device blocked, forgotten or denied the topic since it was published goes no further.
+        // The sender's rights of this moment: a retained or queued message, or a Will, of a device
+        // blocked, forgotten or denied the topic since it was published goes no further. A live
+        // message published after the policies last changed was decided under them already.
+        let checked_at_publish =
+            !sender.retained && sender.published_at.is_some_and(|at| at > self.policies_loaded_at.load(Ordering::Acquire));
+        if decision.is_allow() && !checked_at_publish {
             let from = match sender.username.filter(|u| !u.is_empty()) {
                 Some(username) => policies.by_key.get(username),
                 None => policies.by_key.get(&anonymous_key(sender.client_id)),
             };
             decision = match from {
-                Some(from) => gate::publish(from.state, &from.manifest, topic),
-                None => Decision::Drop(DropReason::SenderGone),
+                Some(from) => match gate::publish(from.state, &from.manifest, topic) {
+                    // Redacted since it was published (it waited in an offline queue): it may hold
+                    // the field.
+                    Decision::Allow if self.redacted_after(&from.device_id, sender.published_at) => {
+                        Decision::Drop(DropReason::Unredactable)
+                    }
+                    other => other,
+                },
+                // Forgotten (or its credential revoked): not recorded, since the record would name
+                // the forgotten device's topic under another device.
+                None => return false,
             };
         }
         if decision.is_allow() {
