@@ -22,9 +22,11 @@ pub fn is_valid_filter(filter: &str) -> bool {
 }
 
 /// Whether `filter` matches the topic `name`. Wildcards at the first level do not match topics
-/// starting with `$` (`$SYS/...`), as the specification requires.
+/// starting with `$` (`$SYS/...`), as the specification requires. Only a valid name is matched:
+/// a filter (`tele/+/x`) or an empty string is no topic a message is published to, and a `+` in
+/// it would otherwise match any level (`cmnd/plug1/#` "matching" `cmnd/plug1/+`).
 pub fn matches(filter: &str, name: &str) -> bool {
-    if name.starts_with('$') && filter.starts_with(['+', '#']) {
+    if !is_valid_name(name) || (name.starts_with('$') && filter.starts_with(['+', '#'])) {
         return false;
     }
     let mut f = filter.split('/');
@@ -107,6 +109,12 @@ mod tests {
             ("+/uptime", "$SYS/uptime", false),
             ("$SYS/#", "$SYS/uptime", true),
             ("cmnd/plug1/#", "cmnd/plug2/POWER", false),
+            // Not topic names: a filter matches no filter, and nothing matches the empty name.
+            ("#", "+/uptime", false),
+            ("cmnd/plug1/#", "cmnd/plug1/+", false),
+            ("a/#", "a/#", false),
+            ("#", "", false),
+            ("+", "", false),
         ];
         for (filter, name, want) in cases {
             assert_eq!(matches(filter, name), want, "{filter} vs {name}");
