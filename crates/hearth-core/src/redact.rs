@@ -254,7 +254,17 @@ impl<'p> Rules<'p> {
                 kept.push(Cow::Borrowed(pair));
             }
         }
-        Ok(if changed { Read::Rewritten(kept.join("&")) } else { Read::Kept })
+        if !changed {
+            return Ok(Read::Kept);
+        }
+        let rewritten = kept.join("&");
+        // Without its first pairs a form can begin like JSON (`lat=1&{"a"=2` → `{"a"=2`): read
+        // again (a retained message, the next hop) it is damaged JSON, and a reader that sniffs
+        // JSON sees that too. Refused as damaged JSON is, so that no rewrite is refused later.
+        if looks_like_json(&rewritten) {
+            return Err(Refused);
+        }
+        Ok(Read::Rewritten(rewritten))
     }
 
     /// Refuses what is neither JSON nor a picture if a redacted name is in it (see the rule).
@@ -543,6 +553,16 @@ mod tests {
         for loose in ["a=1;lat=2", "a=1&lat", "lat =1", "a=1&&lat=2"] {
             assert_eq!(outcome(loose.as_bytes(), &["lat"]), Redacted::Unreadable, "{loose}");
         }
+    }
+
+    /// Found by the redact fuzz target: a rewrite must read back as itself, with nothing left to
+    /// remove, not as damaged JSON.
+    #[test]
+    fn a_form_that_would_begin_like_json_without_its_first_pair_is_refused() {
+        for form in [r#"lat=52.37&{"a"=1"#, "lat=1&[x]=2", "lat=1&LAT=2&{=3"] {
+            assert_eq!(outcome(form.as_bytes(), &["lat"]), Redacted::Unreadable, "{form}");
+        }
+        assert_eq!(rewritten(b"lat=1&a={}", &["lat"]).0, "a={}", "JSON in a later value is no JSON look");
     }
 
     #[test]
