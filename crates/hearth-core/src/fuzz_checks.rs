@@ -316,7 +316,6 @@ pub fn classify(data: &[u8]) {
     assert!(c.fields.len() <= MAX_FIELDS, "{} fields", c.fields.len());
     for f in &c.fields {
         assert!(f.example.chars().count() <= EXAMPLE_CHARS, "an example of {} characters", f.example.chars().count());
-        assert!(!f.path.is_empty());
     }
     check_categories(&c.categories);
     let topic_categories = classifier.topic_categories(&topic_name);
@@ -435,10 +434,15 @@ pub fn topic(data: &[u8]) {
 fn witness(f: &str, g: &str) -> String {
     let (f, g): (Vec<&str>, Vec<&str>) = (f.split('/').collect(), g.split('/').collect());
     let mut out: Vec<&str> = Vec::new();
+    // The rest of one filter's levels; where it ends in `#` too, one more level, so that the
+    // name is never empty (`/#` and `/#` meet in `/x`).
     fn tail<'a>(levels: &[&'a str], out: &mut Vec<&'a str>) {
         for l in levels {
             match *l {
-                "#" => break,
+                "#" => {
+                    out.push("x");
+                    break;
+                }
                 "+" => out.push("x"),
                 other => out.push(other),
             }
@@ -459,8 +463,7 @@ fn witness(f: &str, g: &str) -> String {
             _ => break,
         }
     }
-    let w = out.join("/");
-    if w.is_empty() { "x".to_owned() } else { w }
+    out.join("/")
 }
 
 /// `suggest`: rules one a line, `<owner><direction><status><pattern>`: owner `t` a topic the
