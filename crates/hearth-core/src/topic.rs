@@ -69,14 +69,18 @@ pub fn intersects(a: &str, b: &str) -> bool {
     }
     let mut x = a.split('/');
     let mut y = b.split('/');
+    // Whether the one topic both could match so far is the empty first level (`+` against
+    // `/#`): a `#` matching its parent there stands for the empty string, which is no topic name.
+    let (mut only_empty, mut level) = (false, 0);
     loop {
         match (x.next(), y.next()) {
-            (Some("#"), _) | (_, Some("#")) => return true,
-            (None, None) => return true,
-            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
-            (Some(l), Some(r)) if l == r => {}
+            (Some("#"), Some(_)) | (Some(_), Some("#")) | (None, None) => return true,
+            (Some("#"), None) | (None, Some("#")) => return !(level == 1 && only_empty),
+            (Some("+"), Some(l)) | (Some(l), Some("+")) => only_empty = level == 0 && l.is_empty(),
+            (Some(l), Some(r)) if l == r => only_empty = level == 0 && l.is_empty(),
             _ => return false,
         }
+        level += 1;
     }
 }
 
@@ -130,6 +134,12 @@ mod tests {
             ("a/b", "a/b/#", true),
             ("a/b/c", "a/b", false),
             ("#", "$SYS/x", false),
+            // Found by the topic fuzz target: `+` is one level, and the one topic of one level
+            // that `/#` matches is the empty string, which no message is published to.
+            ("+", "/#", false),
+            ("+/#", "+", true),
+            ("/#", "/", true),
+            ("/+", "/#", true),
         ];
         for (a, b, want) in cases {
             assert_eq!(intersects(a, b), want, "{a} ∩ {b}");
