@@ -225,7 +225,7 @@ impl<'p> Rules<'p> {
     fn form(&mut self, text: &str) -> Result<Read, Refused> {
         let starts = self.starts();
         let mut kept: Vec<Cow<'_, str>> = Vec::new();
-        let mut changed = false;
+        let (mut changed, mut start_changed) = (false, false);
         for pair in text.split('&') {
             let raw_name = pair.split('=').next().unwrap_or(pair);
             let Some((name, value)) = form_urlencoded::parse(pair.as_bytes()).next() else {
@@ -247,6 +247,7 @@ impl<'p> Rules<'p> {
             }
             if remove {
                 changed = true;
+                start_changed |= kept.is_empty();
             } else if let Some(rewritten) = self.embedded(&value, &inner, 0, 1).map_err(|_| Refused)? {
                 changed = true;
                 kept.push(Cow::Owned(format!("{raw_name}={}", form_urlencoded::byte_serialize(rewritten.as_bytes()).collect::<String>())));
@@ -258,10 +259,7 @@ impl<'p> Rules<'p> {
             return Ok(Read::Kept);
         }
         let rewritten = kept.join("&");
-        // Without its first pairs a form can begin like JSON (`lat=1&{"a"=2` → `{"a"=2`): read
-        // again (a retained message, the next hop) it is damaged JSON, and a reader that sniffs
-        // JSON sees that too. Refused as damaged JSON is, so that no rewrite is refused later.
-        if looks_like_json(&rewritten) {
+        if start_changed && begins_otherwise(&rewritten) {
             return Err(Refused);
         }
         Ok(Read::Rewritten(rewritten))
@@ -277,6 +275,18 @@ impl<'p> Rules<'p> {
         let escaped = stripped.iter().any(|b| matches!(b, b'\\' | b'%' | b'+'));
         if holds(bytes) || holds(&stripped) || (escaped && holds(&unescaped(&stripped))) { Err(Refused) } else { Ok(()) }
     }
+}
+
+/// Whether a form that lost its first pairs now begins like something read before a form is: a
+/// byte-order mark (`lat=1&\u{FEFF}lat=2` would become `lat=2` to a reader that drops the mark),
+/// JSON (`lat=1&{"a"=2` would be damaged JSON), compression or a format of its own (`BZh9`).
+/// Read again (the next hop, a retained message, a subscriber that sniffs) it would not be this
+/// form, so it is refused rather than sent.
+fn begins_otherwise(text: &str) -> bool {
+    text.starts_with('\u{FEFF}')
+        || looks_like_json(text)
+        || !matches!(layer::inflate(text.as_bytes()), Inflated::No)
+        || layer::format(text.as_bytes()).is_some()
 }
 
 /// Whether a text is a form body (`lat=52.37&lon=4.89`): pairs joined by `&`, each a name, `=`
@@ -563,6 +573,18 @@ mod tests {
             assert_eq!(outcome(form.as_bytes(), &["lat"]), Redacted::Unreadable, "{form}");
         }
         assert_eq!(rewritten(b"lat=1&a={}", &["lat"]).0, "a={}", "JSON in a later value is no JSON look");
+    }
+
+    /// Found by the redact fuzz target: a form whose second pair begins with a byte-order mark
+    /// lost its first pair and went out as `\u{FEFF}lat=2`, which a reader that drops the mark (as
+    /// redaction itself does) reads as the redacted `lat`. Nor may it begin like a format.
+    #[test]
+    fn a_form_that_would_begin_with_a_byte_order_mark_or_a_magic_is_refused() {
+        for form in ["lat=1&\u{FEFF}lat=2", "lat=1&\u{FEFF}a=2", "lat=1&BZh91AY=1", "lat=1&x^=1"] {
+            assert_eq!(outcome(form.as_bytes(), &["lat"]), Redacted::Unreadable, "{form:?}");
+        }
+        // Kept where the form's start stays as it came.
+        assert_eq!(rewritten("a=1&lat=2&\u{FEFF}b=3".as_bytes(), &["lat"]).0, "a=1&\u{FEFF}b=3");
     }
 
     #[test]
