@@ -174,7 +174,17 @@ impl<'p> Rules<'p> {
             return Ok(None);
         };
         match self.text(&text)? {
-            Read::Rewritten(rewritten) => Ok(Some(encoding.write(&rewritten))),
+            Read::Rewritten(rewritten) => {
+                let written = encoding.write(&rewritten);
+                // Read again (the next hop, a retained message) a rewrite must be read as this
+                // one was. Without a byte-order mark UTF-16 and UTF-32 are told by the NULs
+                // around their first character, which a form that lost its first pairs may no
+                // longer begin with (`lat=1&€x=2` as UTF-16 becomes `€x=2`, bytes `AC 20 ...`).
+                if Encoding::read(&written).map(|(e, _)| e) != Some(encoding) {
+                    return Err(Refused);
+                }
+                Ok(Some(written))
+            }
             Read::Kept => Ok(None),
             Read::Loose => {
                 // Also as it came: a reader that takes UTF-16 for ASCII between NULs sees that.
@@ -436,6 +446,20 @@ mod tests {
         }
         let cut_utf16 = &Encoding::Utf16 { big_endian: false, bom: false }.write(OWNTRACKS)[..41];
         assert_eq!(outcome(cut_utf16, &["lat"]), Redacted::Unreadable, "UTF-16 cut at an odd byte");
+    }
+
+    /// Found by thinking through the redact fuzz target's invariant (a rewrite read back is left
+    /// untouched) for text encodings: UTF-16 without a mark is told by its NULs, and a form that
+    /// lost its first pair may begin with a character that has none.
+    #[test]
+    fn a_rewrite_that_would_not_read_back_in_its_own_encoding_is_refused() {
+        for encoding in [Encoding::Utf16 { big_endian: false, bom: false }, Encoding::Utf16 { big_endian: true, bom: false }] {
+            assert_eq!(outcome(&encoding.write("lat=1&€x=2"), &["lat"]), Redacted::Unreadable, "{encoding:?}");
+            let (out, _) = rewritten_bytes(&encoding.write("lat=1&x=€"), &["lat"]);
+            assert_eq!(out, encoding.write("x=€"), "{encoding:?}");
+        }
+        let (out, _) = rewritten_bytes(&Encoding::Utf16 { big_endian: false, bom: true }.write("lat=1&€x=2"), &["lat"]);
+        assert_eq!(out, Encoding::Utf16 { big_endian: false, bom: true }.write("€x=2"), "with a mark it reads back");
     }
 
     #[test]
