@@ -76,9 +76,11 @@ impl Category {
         }
     }
 
-    /// Orders categories for people: the most revealing first.
+    /// Orders categories for people: the most revealing first, and those as revealing as each
+    /// other (location and health) in the order of [`Self::ALL`], so that the order never depends
+    /// on the order they came in and equal categories always stand together (`dedup` needs that).
     pub fn most_sensitive_first(categories: &mut [Self]) {
-        categories.sort_by_key(|c| std::cmp::Reverse(c.sensitivity()));
+        categories.sort_by_key(|c| (std::cmp::Reverse(c.sensitivity()), c.bit()));
     }
 
     /// One bit per category, for storing a message's categories in one integer.
@@ -394,6 +396,17 @@ mod tests {
         assert_eq!(field(&c, "aenergy.by_minute").value_type, ValueType::Array);
         assert_eq!(field(&c, "apower").example, "47.11");
         assert_eq!(c.categories, [Category::Energy, Category::Climate]);
+    }
+
+    /// Caught by the classify fuzz target's check: location and health are equally revealing,
+    /// so sorting left [Location, Health, Location] (the topic's, then the fields') as it was and
+    /// `dedup` kept location twice.
+    #[test]
+    fn each_category_is_listed_once_whatever_order_it_came_in() {
+        let c = classify("owntracks/anna/phone", r#"{"impedance":500,"lat":52.3}"#);
+        assert_eq!(c.categories, [Category::Location, Category::Health]);
+        let c = classify("sleepsensor/bed_status", r#"{"lat":52.3,"weight":71}"#);
+        assert_eq!(c.categories, [Category::Location, Category::Health], "the same order, whichever came first");
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub mod credential;
 pub mod device;
 pub mod discovery;
 pub mod fingerprint;
+/// The fuzz targets' checks (`fuzz/`), shared with the test that replays their seeds.
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod gate;
 pub mod identity;
 pub mod inventory;

@@ -154,6 +154,12 @@ impl<'p> Rules<'p> {
         }
         let Some(mut rewritten) = self.plain(&bytes)? else { return Ok(None) };
         for compression in compressions.iter().rev() {
+            // A rewrite can be longer than what it came from (JSON in a form value goes back
+            // percent-encoded), and read again, a layer that inflates beyond the limit is
+            // refused: so it is now, rather than on the next hop.
+            if rewritten.len() > layer::MAX_INFLATED {
+                return Err(Refused);
+            }
             rewritten = compression.compress(&rewritten).map_err(|_| Refused)?;
         }
         Ok(Some(rewritten))
@@ -174,7 +180,17 @@ impl<'p> Rules<'p> {
             return Ok(None);
         };
         match self.text(&text)? {
-            Read::Rewritten(rewritten) => Ok(Some(encoding.write(&rewritten))),
+            Read::Rewritten(rewritten) => {
+                let written = encoding.write(&rewritten);
+                // Read again (the next hop, a retained message) a rewrite must be read as this
+                // one was. Without a byte-order mark UTF-16 and UTF-32 are told by the NULs
+                // around their first character, which a form that lost its first pairs may no
+                // longer begin with (`lat=1&€x=2` as UTF-16 becomes `€x=2`, bytes `AC 20 ...`).
+                if Encoding::read(&written).map(|(e, _)| e) != Some(encoding) {
+                    return Err(Refused);
+                }
+                Ok(Some(written))
+            }
             Read::Kept => Ok(None),
             Read::Loose => {
                 // Also as it came: a reader that takes UTF-16 for ASCII between NULs sees that.
@@ -225,7 +241,7 @@ impl<'p> Rules<'p> {
     fn form(&mut self, text: &str) -> Result<Read, Refused> {
         let starts = self.starts();
         let mut kept: Vec<Cow<'_, str>> = Vec::new();
-        let mut changed = false;
+        let (mut changed, mut start_changed) = (false, false);
         for pair in text.split('&') {
             let raw_name = pair.split('=').next().unwrap_or(pair);
             let Some((name, value)) = form_urlencoded::parse(pair.as_bytes()).next() else {
@@ -247,6 +263,7 @@ impl<'p> Rules<'p> {
             }
             if remove {
                 changed = true;
+                start_changed |= kept.is_empty();
             } else if let Some(rewritten) = self.embedded(&value, &inner, 0, 1).map_err(|_| Refused)? {
                 changed = true;
                 kept.push(Cow::Owned(format!("{raw_name}={}", form_urlencoded::byte_serialize(rewritten.as_bytes()).collect::<String>())));
@@ -254,7 +271,14 @@ impl<'p> Rules<'p> {
                 kept.push(Cow::Borrowed(pair));
             }
         }
-        Ok(if changed { Read::Rewritten(kept.join("&")) } else { Read::Kept })
+        if !changed {
+            return Ok(Read::Kept);
+        }
+        let rewritten = kept.join("&");
+        if start_changed && begins_otherwise(&rewritten) {
+            return Err(Refused);
+        }
+        Ok(Read::Rewritten(rewritten))
     }
 
     /// Refuses what is neither JSON nor a picture if a redacted name is in it (see the rule).
@@ -267,6 +291,18 @@ impl<'p> Rules<'p> {
         let escaped = stripped.iter().any(|b| matches!(b, b'\\' | b'%' | b'+'));
         if holds(bytes) || holds(&stripped) || (escaped && holds(&unescaped(&stripped))) { Err(Refused) } else { Ok(()) }
     }
+}
+
+/// Whether a form that lost its first pairs now begins like something read before a form is: a
+/// byte-order mark (`lat=1&\u{FEFF}lat=2` would become `lat=2` to a reader that drops the mark),
+/// JSON (`lat=1&{"a"=2` would be damaged JSON), compression or a format of its own (`BZh9`).
+/// Read again (the next hop, a retained message, a subscriber that sniffs) it would not be this
+/// form, so it is refused rather than sent.
+fn begins_otherwise(text: &str) -> bool {
+    text.starts_with('\u{FEFF}')
+        || looks_like_json(text)
+        || !matches!(layer::inflate(text.as_bytes()), Inflated::No)
+        || layer::format(text.as_bytes()).is_some()
 }
 
 /// Whether a text is a form body (`lat=52.37&lon=4.89`): pairs joined by `&`, each a name, `=`
@@ -418,6 +454,31 @@ mod tests {
         assert_eq!(outcome(cut_utf16, &["lat"]), Redacted::Unreadable, "UTF-16 cut at an odd byte");
     }
 
+    /// Found by thinking through the redact fuzz target's invariant (a rewrite read back is left
+    /// untouched) for text encodings: UTF-16 without a mark is told by its NULs, and a form that
+    /// lost its first pair may begin with a character that has none.
+    #[test]
+    fn a_rewrite_that_would_not_read_back_in_its_own_encoding_is_refused() {
+        for encoding in [Encoding::Utf16 { big_endian: false, bom: false }, Encoding::Utf16 { big_endian: true, bom: false }] {
+            assert_eq!(outcome(&encoding.write("lat=1&€x=2"), &["lat"]), Redacted::Unreadable, "{encoding:?}");
+            let (out, _) = rewritten_bytes(&encoding.write("lat=1&x=€"), &["lat"]);
+            assert_eq!(out, encoding.write("x=€"), "{encoding:?}");
+        }
+        let (out, _) = rewritten_bytes(&Encoding::Utf16 { big_endian: false, bom: true }.write("lat=1&€x=2"), &["lat"]);
+        assert_eq!(out, Encoding::Utf16 { big_endian: false, bom: true }.write("€x=2"), "with a mark it reads back");
+    }
+
+    /// Found by working the redact fuzz target's invariant through compression: a gzip of 1.5 KB
+    /// whose form value's JSON is written back percent-encoded inflated to 4.5 MB, over the limit
+    /// at which redaction refuses what it reads.
+    #[test]
+    fn a_compressed_rewrite_that_would_inflate_beyond_the_limit_is_refused() {
+        let body = |n: usize| [&br#"lat=1&a={"lat":1,"b":""#[..], &vec![b'!'; n], br#""}"#].concat();
+        assert_eq!(outcome(&gzip(&body(1_500_000)), &["lat"]), Redacted::Unreadable);
+        let (out, _) = rewritten_bytes(&gzip(&body(1_000)), &["lat"]);
+        assert!(inflated(&out).starts_with(b"a=%7B%22b%22%3A%22%21"), "a small one is rewritten");
+    }
+
     #[test]
     fn a_c_string_keeps_its_closing_nul_and_loses_its_field() {
         let (out, _) = rewritten_bytes(b"{\"lat\":52.37,\"lon\":4.89}\x00", &["lat"]);
@@ -543,6 +604,28 @@ mod tests {
         for loose in ["a=1;lat=2", "a=1&lat", "lat =1", "a=1&&lat=2"] {
             assert_eq!(outcome(loose.as_bytes(), &["lat"]), Redacted::Unreadable, "{loose}");
         }
+    }
+
+    /// Found by the redact fuzz target: a rewrite must read back as itself, with nothing left to
+    /// remove, not as damaged JSON.
+    #[test]
+    fn a_form_that_would_begin_like_json_without_its_first_pair_is_refused() {
+        for form in [r#"lat=52.37&{"a"=1"#, "lat=1&[x]=2", "lat=1&LAT=2&{=3"] {
+            assert_eq!(outcome(form.as_bytes(), &["lat"]), Redacted::Unreadable, "{form}");
+        }
+        assert_eq!(rewritten(b"lat=1&a={}", &["lat"]).0, "a={}", "JSON in a later value is no JSON look");
+    }
+
+    /// Found by the redact fuzz target: a form whose second pair begins with a byte-order mark
+    /// lost its first pair and went out as `\u{FEFF}lat=2`, which a reader that drops the mark (as
+    /// redaction itself does) reads as the redacted `lat`. Nor may it begin like a format.
+    #[test]
+    fn a_form_that_would_begin_with_a_byte_order_mark_or_a_magic_is_refused() {
+        for form in ["lat=1&\u{FEFF}lat=2", "lat=1&\u{FEFF}a=2", "lat=1&BZh91AY=1", "lat=1&x^=1"] {
+            assert_eq!(outcome(form.as_bytes(), &["lat"]), Redacted::Unreadable, "{form:?}");
+        }
+        // Kept where the form's start stays as it came.
+        assert_eq!(rewritten("a=1&lat=2&\u{FEFF}b=3".as_bytes(), &["lat"]).0, "a=1&\u{FEFF}b=3");
     }
 
     #[test]

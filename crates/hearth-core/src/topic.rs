@@ -28,9 +28,11 @@ pub fn is_valid_filter(filter: &str) -> bool {
 }
 
 /// Whether `filter` matches the topic `name`. Wildcards at the first level do not match topics
-/// starting with `$` (`$SYS/...`), as the specification requires.
+/// starting with `$` (`$SYS/...`), as the specification requires. Only a valid name is matched:
+/// a filter (`tele/+/x`) or an empty string is no topic a message is published to, and a `+` in
+/// it would otherwise match any level (`cmnd/plug1/#` "matching" `cmnd/plug1/+`).
 pub fn matches(filter: &str, name: &str) -> bool {
-    if name.starts_with('$') && filter.starts_with(['+', '#']) {
+    if !is_valid_name(name) || (name.starts_with('$') && filter.starts_with(['+', '#'])) {
         return false;
     }
     let mut f = filter.split('/');
@@ -73,14 +75,18 @@ pub fn intersects(a: &str, b: &str) -> bool {
     }
     let mut x = a.split('/');
     let mut y = b.split('/');
+    // Whether the one topic both could match so far is the empty first level (`+` against
+    // `/#`): a `#` matching its parent there stands for the empty string, which is no topic name.
+    let (mut only_empty, mut level) = (false, 0);
     loop {
         match (x.next(), y.next()) {
-            (Some("#"), _) | (_, Some("#")) => return true,
-            (None, None) => return true,
-            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
-            (Some(l), Some(r)) if l == r => {}
+            (Some("#"), Some(_)) | (Some(_), Some("#")) | (None, None) => return true,
+            (Some("#"), None) | (None, Some("#")) => return !(level == 1 && only_empty),
+            (Some("+"), Some(l)) | (Some(l), Some("+")) => only_empty = level == 0 && l.is_empty(),
+            (Some(l), Some(r)) if l == r => only_empty = level == 0 && l.is_empty(),
             _ => return false,
         }
+        level += 1;
     }
 }
 
@@ -120,6 +126,12 @@ mod tests {
             ("+/uptime", "$SYS/uptime", false),
             ("$SYS/#", "$SYS/uptime", true),
             ("cmnd/plug1/#", "cmnd/plug2/POWER", false),
+            // Not topic names: a filter matches no filter, and nothing matches the empty name.
+            ("#", "+/uptime", false),
+            ("cmnd/plug1/#", "cmnd/plug1/+", false),
+            ("a/#", "a/#", false),
+            ("#", "", false),
+            ("+", "", false),
         ];
         for (filter, name, want) in cases {
             assert_eq!(matches(filter, name), want, "{filter} vs {name}");
@@ -135,6 +147,12 @@ mod tests {
             ("a/b", "a/b/#", true),
             ("a/b/c", "a/b", false),
             ("#", "$SYS/x", false),
+            // Found by the topic fuzz target: `+` is one level, and the one topic of one level
+            // that `/#` matches is the empty string, which no message is published to.
+            ("+", "/#", false),
+            ("+/#", "+", true),
+            ("/#", "/", true),
+            ("/+", "/#", true),
         ];
         for (a, b, want) in cases {
             assert_eq!(intersects(a, b), want, "{a} ∩ {b}");

@@ -124,6 +124,24 @@ impl Config {
     }
 }
 
+/// The check of the `config` fuzz target (`fuzz/fuzz_targets/config.rs`, which compiles this
+/// file by itself; `tests/fuzz_seeds.rs` replays its seeds): any text is either a config that
+/// writes back as TOML and reads back the same, or refused naming the file. Not UTF-8 never gets
+/// here (`load` reads the file as a string).
+#[doc(hidden)]
+pub fn fuzz_check(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let path = Path::new("/data/hearth.toml");
+    match Config::parse(text, path) {
+        Ok(config) => {
+            let written = toml::to_string(&config).unwrap_or_else(|e| panic!("{config:?} does not write as TOML: {e}"));
+            let again = Config::parse(&written, path).unwrap_or_else(|e| panic!("{written:?}, as written, does not read back: {e}"));
+            assert_eq!(again, config, "{written:?} read back differs");
+        }
+        Err(e) => assert!(e.to_string().starts_with("/data/hearth.toml is not valid: "), "{e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,19 @@
+//! The committed seeds of the `config` fuzz target (`fuzz/seeds/config/`), and any crash it
+//! found (kept there too), through its check: a regression test on stable.
+
+use std::path::Path;
+
+#[test]
+fn every_config_fuzz_seed_passes_its_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/config");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no seeds in {}", dir.display());
+    for file in files {
+        eprintln!("config: {}", file.display());
+        hearth::config::fuzz_check(&std::fs::read(&file).expect("a seed file"));
+    }
+}
