@@ -41,7 +41,8 @@
 //!
 //! Usage: cargo bench -p hearth --bench hostile -- HEARTH_BINARY
 //! (HEARTH_HOSTILE_PHASE_SECS and HEARTH_HOSTILE_DEVICES change the phase length and the number
-//! of devices, for a quick try.)
+//! of devices, for a quick try; HEARTH_HOSTILE_TASKS=retained_flood,wills runs only those hostile
+//! tasks, to see which one costs what.)
 
 use anyhow::{Context, Result, bail};
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS};
@@ -105,7 +106,12 @@ const SQUAT_EVERY: Duration = Duration::from_millis(2500);
 struct Config {
     devices: usize,
     phase: Duration,
+    tasks: Vec<String>,
 }
+
+/// Every hostile task; HEARTH_HOSTILE_TASKS=a,b runs only those (to see which one costs what).
+const HOSTILE_TASKS: [&str; 8] =
+    ["slowloris", "oversized_connect", "oversized_publish", "wrong_passwords", "retained_flood", "subscription_storm", "wills", "squats"];
 
 /// The hub and the credentials the clients use.
 #[derive(Debug)]
@@ -164,7 +170,14 @@ fn main() -> Result<()> {
     let config = Config {
         devices: env("HEARTH_HOSTILE_DEVICES", DEVICES as u64) as usize,
         phase: Duration::from_secs(env("HEARTH_HOSTILE_PHASE_SECS", PHASE_SECS)),
+        tasks: match std::env::var("HEARTH_HOSTILE_TASKS") {
+            Ok(list) => list.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+            Err(_) => HOSTILE_TASKS.iter().map(|t| (*t).to_owned()).collect(),
+        },
     };
+    if let Some(unknown) = config.tasks.iter().find(|t| !HOSTILE_TASKS.contains(&t.as_str())) {
+        bail!("unknown hostile task {unknown:?}; the tasks are {}", HOSTILE_TASKS.join(", "));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut hub = start_hearth(&binary, &config)?;
     let outcome = runtime.block_on(run(&hub, &config));
@@ -231,7 +244,7 @@ async fn run(hub: &Hub, config: &Config) -> Result<Value> {
     let report = json!({
         "setup": {
             "devices": config.devices, "credentials": "one per device (hearth device add), client ids legit-N",
-            "phase_secs": config.phase.as_secs(), "interval_ms": INTERVAL.as_millis() as u64, "payload_bytes": PAYLOAD, "qos": 1,
+            "phase_secs": config.phase.as_secs(), "hostile_tasks": config.tasks, "interval_ms": INTERVAL.as_millis() as u64, "payload_bytes": PAYLOAD, "qos": 1,
             "in_flight_per_device": 1, "legit_from": "127.0.0.1", "attacker_from": ATTACKER.to_string(),
             "compromised_from": hub.compromised_from.to_string(), "hostile_to": hub.lan.to_string(),
             "devices_connected_in_s": round2(connect_all_s), "states_retained": states_acked,
@@ -342,6 +355,10 @@ fn start_hearth(binary: &Path, config: &Config) -> Result<Hub> {
     }
 
     let mut notes = serde_json::Map::new();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", process.id())).unwrap_or_default();
+    if let Some(line) = limits.lines().find(|l| l.starts_with("Max open files")) {
+        notes.insert("hub_open_files_limit".into(), line.split_whitespace().skip(3).take(2).collect::<Vec<_>>().join(" / ").into());
+    }
     // The compromised device is a host of its own: give the namespace's device side one more
     // address (as the integration tests do), or share the laptop's if that fails.
     let compromised_from = match add_address(COMPROMISED) {
@@ -907,6 +924,8 @@ struct Hostile {
     /// A home device's username, for the wrong-password flood.
     victim: String,
     devices: usize,
+    /// The hostile tasks to run (HOSTILE_TASKS unless HEARTH_HOSTILE_TASKS names fewer).
+    tasks: Vec<String>,
     cost: Mutex<Value>,
 }
 
@@ -920,6 +939,7 @@ impl Hostile {
             evil: hub.evil.clone(),
             victim: hub.devices.first().map(|d| d.0.clone()).unwrap_or_default(),
             devices: config.devices,
+            tasks: config.tasks.clone(),
             cost: Mutex::new(Value::Null),
         })
     }
@@ -932,10 +952,11 @@ impl Hostile {
             let cancel = CancellationToken::new();
             let mut tasks = Vec::new();
             let (fds_before, rss_before) = (fds(pid), rss_kib(pid));
-            for i in 0..SLOW_PRE_VERSION {
+            let on = |task: &str| this.tasks.iter().any(|t| t == task);
+            for i in 0..if on("slowloris") { SLOW_PRE_VERSION } else { 0 } {
                 tasks.push(tokio::spawn(slowloris(this.clone(), cancel.clone(), i, false)));
             }
-            for i in 0..SLOW_POST_HEADER {
+            for i in 0..if on("slowloris") { SLOW_POST_HEADER } else { 0 } {
                 tasks.push(tokio::spawn(slowloris(this.clone(), cancel.clone(), i, true)));
             }
             tokio::time::sleep(SLOW_LEAD).await;
@@ -946,21 +967,27 @@ impl Hostile {
                 "fds_per_connection": if open > 0 { round2((fds_with as f64 - fds_before as f64) / open as f64) } else { f64::NAN },
                 "kib_per_connection": if open > 0 { round2((rss_with as f64 - rss_before as f64) / open as f64) } else { f64::NAN },
             });
-            for i in 0..OVERSIZED_CONNECT_TASKS {
+            for i in 0..if on("oversized_connect") { OVERSIZED_CONNECT_TASKS } else { 0 } {
                 tasks.push(tokio::spawn(oversized_connect(this.clone(), cancel.clone(), i)));
             }
-            for i in 0..OVERSIZED_PUBLISH_TASKS {
+            for i in 0..if on("oversized_publish") { OVERSIZED_PUBLISH_TASKS } else { 0 } {
                 tasks.push(tokio::spawn(oversized_publish(this.clone(), cancel.clone(), i)));
             }
-            for i in 0..WRONG_PASSWORD_TASKS {
+            for i in 0..if on("wrong_passwords") { WRONG_PASSWORD_TASKS } else { 0 } {
                 tasks.push(tokio::spawn(wrong_passwords(this.clone(), cancel.clone(), i)));
             }
-            tasks.push(tokio::spawn(retained_flood(this.clone(), cancel.clone())));
-            tasks.push(tokio::spawn(subscription_storm(this.clone(), cancel.clone())));
-            for i in 0..WILL_TASKS {
+            if on("retained_flood") {
+                tasks.push(tokio::spawn(retained_flood(this.clone(), cancel.clone())));
+            }
+            if on("subscription_storm") {
+                tasks.push(tokio::spawn(subscription_storm(this.clone(), cancel.clone())));
+            }
+            for i in 0..if on("wills") { WILL_TASKS } else { 0 } {
                 tasks.push(tokio::spawn(wills(this.clone(), cancel.clone(), i)));
             }
-            tasks.push(tokio::spawn(squats(this.clone(), cancel.clone())));
+            if on("squats") {
+                tasks.push(tokio::spawn(squats(this.clone(), cancel.clone())));
+            }
             tokio::time::sleep_until(end).await;
             let at_end = json!({
                 "slowloris_pre_version_open": this.slow.open_pre.load(Ordering::Relaxed),
@@ -1525,8 +1552,19 @@ fn database_report(data: &Path, baseline_ms: u64, hostile_ms: u64) -> Value {
         ))
         .unwrap_or_default();
         let space = grouped("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 12").unwrap_or_default();
+        // Rows filed per 5 s of the hostile phase (each home device sends 2 messages a second:
+        // 5 000 per bucket with 500 of them).
+        let mut statement = db.prepare(
+            "SELECT (m.at - ?1) / 5000, COALESCE(SUM(d.name LIKE 'Sensor %' AND t.topic LIKE 'home/%/telemetry'), 0), \
+             COALESCE(SUM(d.name = 'Cheap plug'), 0) FROM ledger_messages m JOIN ledger_topics t ON t.id = m.topic_id \
+             JOIN devices d ON d.id = m.device_id WHERE m.at >= ?1 GROUP BY 1 ORDER BY 1",
+        )?;
+        let buckets: Vec<Value> = statement
+            .query_map([hostile_ms as i64], |r| Ok(json!([r.get::<_, i64>(0)? * 5, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?])))?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(json!({
             "home_telemetry_rows": { "baseline": baseline, "hostile": hostile },
+            "hostile_rows_every_5_s": { "columns": ["s", "home telemetry", "compromised device"], "rows": buckets },
             "ledger_rows_by_sender": ledger, "ledger_topics_by_sender": topics,
             "gate_decisions_top": { "columns": ["who", "action", "decision", "reason", "rows"], "rows": decisions },
             "connect_attempts": { "columns": ["who", "outcome", "rows", "attempts"], "rows": attempts },
