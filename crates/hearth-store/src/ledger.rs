@@ -326,40 +326,53 @@ impl Store {
     /// devices' hourly rollups, under their topics' known categories.
     pub fn record_overflow(&mut self, overflow: &HashMap<(DeviceId, String), Overflow>) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        // Each device's topics on file, counted once per call: a device spraying ever-new topics
+        // sends thousands of counts a second, and the recorder must keep up with the others.
+        let mut topics_on_file: HashMap<&DeviceId, i64> = HashMap::new();
         for ((device, topic), o) in overflow {
             // The same cap on topics as for rows: overflow is when a device spraying topics is busiest.
             let on_file: Option<i64> = tx
-                .query_row("SELECT id FROM ledger_topics WHERE device_id = ?1 AND topic = ?2", params![device.as_str(), topic], |r| {
-                    r.get(0)
-                })
+                .prepare_cached("SELECT id FROM ledger_topics WHERE device_id = ?1 AND topic = ?2")?
+                .query_row(params![device.as_str(), topic], |r| r.get(0))
                 .optional()?;
-            let count: i64 = tx.query_row("SELECT COUNT(*) FROM ledger_topics WHERE device_id = ?1", [device.as_str()], |r| r.get(0))?;
+            let count = match topics_on_file.get(device) {
+                Some(n) => *n,
+                None => {
+                    let n: i64 = tx
+                        .prepare_cached("SELECT COUNT(*) FROM ledger_topics WHERE device_id = ?1")?
+                        .query_row([device.as_str()], |r| r.get(0))?;
+                    topics_on_file.insert(device, n);
+                    n
+                }
+            };
             let topic = if on_file.is_none() && count >= MAX_TOPICS_PER_DEVICE { OTHER_TOPICS } else { topic.as_str() };
+            if on_file.is_none() && topic != OTHER_TOPICS {
+                topics_on_file.insert(device, count + 1);
+            }
             let row: Option<(i64, i64)> = tx
-                .query_row(
+                .prepare_cached(
                     "INSERT INTO ledger_topics (device_id, topic, content_type, categories, first_seen, last_seen)
                      SELECT ?1, ?2, '', 0, ?3, ?3 WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)
                      ON CONFLICT(device_id, topic) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)
                      RETURNING id, categories",
-                    params![device.as_str(), topic, o.last_at],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                )?
+                .query_row(params![device.as_str(), topic, o.last_at], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let Some((topic_id, mask)) = row else { continue };
             let mask = if mask == 0 { Category::Other.bit() } else { mask as u16 };
             let hour = o.last_at - o.last_at.rem_euclid(HOUR);
             for category in Category::from_mask(mask) {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO ledger_category_hours (device_id, hour, category, messages, bytes) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT DO UPDATE SET messages = messages + excluded.messages, bytes = bytes + excluded.bytes",
-                    params![device.as_str(), hour, category.as_str(), o.messages as i64, o.bytes as i64],
-                )?;
+                )?
+                .execute(params![device.as_str(), hour, category.as_str(), o.messages as i64, o.bytes as i64])?;
             }
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO ledger_topic_hours (topic_id, hour, messages, bytes, refused, redacted) VALUES (?1, ?2, ?3, ?4, ?5, 0)
                  ON CONFLICT DO UPDATE SET messages = messages + excluded.messages, bytes = bytes + excluded.bytes, refused = refused + excluded.refused",
-                params![topic_id, hour, o.messages as i64, o.bytes as i64, o.refused as i64],
-            )?;
+            )?
+            .execute(params![topic_id, hour, o.messages as i64, o.bytes as i64, o.refused as i64])?;
         }
         tx.commit()?;
         Ok(())

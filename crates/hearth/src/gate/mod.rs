@@ -119,6 +119,9 @@ pub struct HubGate {
     anonymous_window: std::sync::Mutex<(std::time::Instant, u32)>,
     /// CONNECT attempts, counted and limited per source address.
     attempts: Attempts,
+    /// Records each device queued in the current second while the recorder is behind (see
+    /// `record`'s fair share).
+    fair_share: std::sync::Mutex<(std::time::Instant, HashMap<DeviceId, u32>)>,
     /// When the policies were last loaded (ms since the epoch): a live message published after it
     /// was decided under the policies of now, so its delivery need not check its sender again.
     policies_loaded_at: std::sync::atomic::AtomicI64,
@@ -153,6 +156,11 @@ impl HubGate {
         }
         let key = AttemptKey { device: Some(device.clone()), address: address_of(a), outcome: None };
         let (noted, _) = self.attempts.note(key, a.client_id, a.username, now());
+        if noted == Noted::First {
+            // Once a minute per device and address: a device reconnecting hundreds of times a
+            // second (a compromised one) must not grow the log; the device page counts them.
+            tracing::info!(client_id = %clip(a.client_id, LOGGED), %device, remote = ?a.remote, "MQTT client connected (more from it this minute are counted, not logged)");
+        }
         if let (Noted::First, Some(topic), Some(decision @ Decision::Drop(_))) = (noted, a.will_topic, &will) {
             self.record(Some(device), &Packet::other(a.client_id, Action::Publish, &clip(topic, STORED), 0), decision);
         }
@@ -184,6 +192,7 @@ impl HubGate {
             anonymous_window: std::sync::Mutex::new((std::time::Instant::now(), 0)),
             attempts: Attempts::default(),
             contests: std::sync::Mutex::default(),
+            fair_share: std::sync::Mutex::new((std::time::Instant::now(), HashMap::new())),
             policies_loaded_at: std::sync::atomic::AtomicI64::new(0),
             redacted_since: RwLock::default(),
         }
@@ -503,12 +512,12 @@ impl hearth_broker::Gate for HubGate {
     }
 
     fn connected(&self, session: &SessionInfo) {
-        tracing::info!(client_id = session.client_id, device = session.username, remote = ?session.remote, "MQTT client connected");
+        tracing::debug!(client_id = %clip(&session.client_id, LOGGED), device = session.username, remote = ?session.remote, "MQTT client connected");
         self.changed(Client { client_id: &session.client_id, username: &session.username });
     }
 
     fn disconnected(&self, client: Client<'_>) {
-        tracing::info!(client_id = client.client_id, device = client.username, "MQTT client disconnected");
+        tracing::debug!(client_id = %clip(client.client_id, LOGGED), device = client.username, "MQTT client disconnected");
         // Whatever `rewrite` noted for a publish that was then not decided on is of no more use.
         self.just_redacted.lock().unwrap_or_else(|p| p.into_inner()).remove(client.client_id);
         self.changed(client);

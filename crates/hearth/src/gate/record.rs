@@ -24,6 +24,16 @@ pub const PAYLOAD_BUDGET: usize = 32 * 1024 * 1024;
 /// of thousands per transaction; this absorbs a burst of a few seconds.
 pub const RECORD_QUEUE: usize = 65_536;
 
+/// Records one device may queue in a second while the recorder is behind (the queue more than
+/// half full); past it, its publishes are kept as counts and its other decisions counted as
+/// unrecorded. A home device sends a few messages a second; one flooding (a compromised device
+/// spraying retained messages at thousands a second) must not push everyone else's messages out
+/// of the ledger.
+const FAIR_SHARE_PER_SECOND: u32 = 500;
+
+/// Devices counted for the fair share at once (a bound on its memory).
+const FAIR_SHARE_DEVICES: usize = 10_000;
+
 /// What `rewrite` did to a client's latest message: its topic, its size after, and the fields
 /// removed (`None`: it could not be read, so it must be refused).
 pub(super) type JustRedacted = (String, usize, Option<Vec<String>>);
@@ -42,7 +52,29 @@ impl HubGate {
         self.unrecorded.load(Ordering::Relaxed)
     }
 
+    /// Whether `device` used its share of the recorder this second while the recorder is behind.
+    /// Counted only under pressure, so that a home whose recorder keeps up pays nothing for it.
+    fn over_fair_share(&self, device: &DeviceId) -> bool {
+        if self.records.capacity() > RECORD_QUEUE / 2 {
+            return false;
+        }
+        let mut share = self.fair_share.lock().unwrap_or_else(|p| p.into_inner());
+        if share.0.elapsed() >= std::time::Duration::from_secs(1) {
+            *share = (std::time::Instant::now(), HashMap::new());
+        }
+        if share.1.len() >= FAIR_SHARE_DEVICES && !share.1.contains_key(device) {
+            return false;
+        }
+        let used = share.1.entry(device.clone()).or_insert(0);
+        *used += 1;
+        *used > FAIR_SHARE_PER_SECOND
+    }
+
     pub(super) fn record(&self, device: Option<&DeviceId>, p: &Packet<'_>, decision: &Decision) {
+        if device.is_some_and(|d| self.over_fair_share(d)) {
+            self.count_instead(device, p, decision);
+            return;
+        }
         // The ledger reads a publish's payload; when the recorder is behind, payloads are the
         // first thing left out (the message's metadata is still recorded), and that is counted.
         let payload = if p.action == Action::Publish && device.is_some() {
@@ -76,31 +108,34 @@ impl HubGate {
         if let Err(full) = self.records.try_send(record) {
             // Then, a publish by a known device is added to its topic's counts (exact, but no
             // longer a row of its own); anything else is counted as unrecorded.
-            let unsent = full.into_inner();
-            if let Record::Decision(GateRecord { payload: Some(carried), .. }) = &unsent {
+            let Record::Decision(unsent) = full.into_inner() else { return };
+            if let Some(carried) = &unsent.payload {
                 self.payloads_taken(carried.len());
             }
-            match (unsent, device) {
-                (Record::Decision(r), Some(device)) if r.action == Action::Publish => {
-                    let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
-                    let key = (device.clone(), r.topic);
-                    // Bounded too: a stalled recorder and ever-new topics must not grow it.
-                    if overflow.len() >= MAX_OVERFLOW_TOPICS && !overflow.contains_key(&key) {
-                        self.unrecorded.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                    let entry = overflow.entry(key).or_default();
-                    entry.messages += 1;
-                    entry.bytes += r.bytes;
-                    entry.refused += u64::from(!r.decision.is_allow());
-                    entry.last_at = r.at;
-                    self.aggregated.fetch_add(1, Ordering::Relaxed);
-                }
-                _ => {
-                    self.unrecorded.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            self.count_instead(device, p, decision);
         }
+    }
+
+    /// A decision that gets no row: a publish by a known device is added to its topic's counts
+    /// (exact, in the ledger's rollups), anything else is counted as unrecorded.
+    fn count_instead(&self, device: Option<&DeviceId>, p: &Packet<'_>, decision: &Decision) {
+        let Some(device) = device.filter(|_| p.action == Action::Publish) else {
+            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (device.clone(), hearth_core::text::clip(p.topic, hearth_core::topic::MAX_TOPIC_BYTES).into_owned());
+        // Bounded too: a stalled recorder and ever-new topics must not grow it.
+        if overflow.len() >= MAX_OVERFLOW_TOPICS && !overflow.contains_key(&key) {
+            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let entry = overflow.entry(key).or_default();
+        entry.messages += 1;
+        entry.bytes += p.bytes as u64;
+        entry.refused += u64::from(!decision.is_allow());
+        entry.last_at = now();
+        self.aggregated.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The recorder took `bytes` of payloads off the queue.
