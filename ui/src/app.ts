@@ -98,6 +98,7 @@ export class App implements Actions {
   private queued: HubEvent[] | undefined;
   private detailTimer: ReturnType<typeof setTimeout> | undefined;
   private brokerTimer: ReturnType<typeof setTimeout> | undefined;
+  private brokerTimerFor: DeviceId | undefined;
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private detailGeneration = 0;
   private reviewGeneration = 0;
@@ -338,9 +339,14 @@ export class App implements Actions {
 
   /** The device's traffic changed (a message was recorded, a rule changed): its broker view and
    *  review reload, at most every DETAIL_RELOAD_MS. */
+  /** At most one reload per DETAIL_RELOAD_MS: a reload already waiting for this device is
+   *  not pushed back, so a device sending many changes a second cannot keep its page stale. */
   private reloadBrokerSoon(id: DeviceId): void {
+    if (this.brokerTimerFor === id) return;
     clearTimeout(this.brokerTimer);
+    this.brokerTimerFor = id;
     this.brokerTimer = setTimeout(async () => {
+      this.brokerTimerFor = undefined;
       const [broker, review] = await Promise.all([this.loadBrokerView(id), this.loadReview(id)]);
       if (this.state.detail?.id !== id || this.state.detail.forgotten) return;
       this.state.detail = { ...this.state.detail, broker: undefined, brokerError: undefined, ...broker, ...review };
@@ -385,7 +391,9 @@ export class App implements Actions {
         this.removed(e.id, e.merged_into);
         break;
       case "broker_changed":
-        if (this.state.detail?.id === e.id && !this.state.detail.forgotten) this.reloadBrokerSoon(e.id);
+        // Another device's change is this page's too: a rule it was given can make a topic this
+        // device tried another device's, and a session it opened can hold this one's client id.
+        if (this.state.detail && !this.state.detail.forgotten) this.reloadBrokerSoon(this.state.detail.id);
         this.reloadStatusSoon();
         break;
       case "sends_something_new":
