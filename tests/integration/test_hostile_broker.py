@@ -8,8 +8,10 @@ attacker is another host of the home network (10.77.0.3)."""
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -167,6 +169,44 @@ def test_a_flood_of_refused_connects_with_huge_strings_grows_neither_the_disk_no
     refusals_logged = [line for line in new_log.splitlines() if "connection refused" in line]
     assert len(refusals_logged) <= 2, refusals_logged
     assert max(len(line) for line in new_log.splitlines()) < 1000, "no line carries a client's 60 KB string"
+
+
+def test_connections_that_never_say_their_protocol_are_closed_and_the_home_still_connects(lan_hub):
+    """A host of the network opens connections and then says nothing, or stops inside the first
+    bytes of a CONNECT (before the protocol level, which is where rmqtt 0.24 waited forever): each
+    held a task and a file descriptor for as long as the attacker liked, until the hub ran out of
+    descriptors. Each is closed by the broker after the ten-second handshake timeout."""
+    hub = lan_hub
+    lan = lan_address(hub)
+    plug = device_on(Device(hub, "Kitchen plug", publish=["tele/plug/#"]))
+    first_bytes = connect_packet("idle")[:8]  # fixed header and "MQTT", not yet the level
+    idle = []
+    for i in range(40):
+        s = socket.create_connection((lan, plug.port), timeout=5, source_address=(ATTACKER, 0))
+        if i % 2:
+            s.sendall(first_bytes)
+        idle.append(s)
+    opened = time.monotonic()
+
+    # Meanwhile the plug connects and publishes as usual.
+    r = plug.pub("tele/plug/STATE", "while they wait", qos=1)
+    assert r.returncode == 0, r.stderr
+
+    closed_after = []
+    for s in idle:
+        s.settimeout(max(0.1, opened + 20 - time.monotonic()))
+        try:
+            data = s.recv(16)
+        except (TimeoutError, socket.timeout):
+            data = None
+        except ConnectionResetError:
+            data = b""
+        assert data == b"", f"connection {len(closed_after)} still open after {time.monotonic() - opened:.1f} s (got {data!r})"
+        closed_after.append(time.monotonic() - opened)
+        s.close()
+    print(f"\n{len(idle)} idle connections closed by the broker after {min(closed_after):.1f}-{max(closed_after):.1f} s")
+    assert min(closed_after) >= 9.0, "not before the handshake timeout: a slow device on a busy network gets its ten seconds"
+    assert max(closed_after) < 15.0
 
 
 # 2. A Will outside the manifest cannot rewrite retained messages.
