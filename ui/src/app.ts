@@ -102,6 +102,7 @@ export class App implements Actions {
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private detailGeneration = 0;
   private reviewGeneration = 0;
+  private brokerGeneration = 0;
   private noticeSeq = 0;
   /** Where focus goes after the next render (route changes, removed rows). */
   private focusAfterRender: (() => void) | undefined;
@@ -190,6 +191,7 @@ export class App implements Actions {
     const route = parseRoute(location.hash);
     const previous = this.state.route;
     this.state.route = route;
+    if (this.state.detail && (route.name !== "device" || this.state.detail.id !== route.id)) this.cancelBrokerReload();
     if (route.name === "device") {
       if (this.state.detail?.id !== route.id) {
         this.state.detail = { id: route.id };
@@ -274,13 +276,24 @@ export class App implements Actions {
     this.update();
   }
 
-  /** The broker view, or its error: a broken broker section must not hide the rest of the page. */
+  /** The broker view, or its error: a broken broker section must not hide the rest of the page.
+   *  An answer overtaken by a later request (or by a view an action returned) keeps what is
+   *  shown: reloads overlap when the hub is slow, and may come back out of order. */
   private async loadBrokerView(id: DeviceId): Promise<Pick<DetailState, "broker" | "brokerError">> {
+    const generation = ++this.brokerGeneration;
+    const keep = () => (this.state.detail ? { broker: this.state.detail.broker, brokerError: this.state.detail.brokerError } : {});
     try {
-      return { broker: await this.backend.brokerView(id) };
+      const broker = await this.backend.brokerView(id);
+      return generation === this.brokerGeneration ? { broker, brokerError: undefined } : keep();
     } catch (e) {
-      return { brokerError: toApiError(e, "The device's MQTT side could not be loaded.") };
+      return generation === this.brokerGeneration ? { broker: undefined, brokerError: toApiError(e, "The device's MQTT side could not be loaded.") } : keep();
     }
+  }
+
+  /** Shows the broker view an action answered with; older reloads still on their way lose. */
+  private showBroker(broker: BrokerView): void {
+    this.brokerGeneration++;
+    this.state.detail = { ...this.state.detail!, broker, brokerError: undefined };
   }
 
   /** The review and privacy choices, or the error: like the broker view, on their own. An
@@ -338,9 +351,8 @@ export class App implements Actions {
   }
 
   /** The device's traffic changed (a message was recorded, a rule changed): its broker view and
-   *  review reload, at most every DETAIL_RELOAD_MS. */
-  /** At most one reload per DETAIL_RELOAD_MS: a reload already waiting for this device is
-   *  not pushed back, so a device sending many changes a second cannot keep its page stale. */
+   *  review reload, at most once per DETAIL_RELOAD_MS. A reload already waiting is not pushed
+   *  back, so a device sending many changes a second cannot keep its page stale. */
   private reloadBrokerSoon(id: DeviceId): void {
     if (this.brokerTimerFor === id) return;
     clearTimeout(this.brokerTimer);
@@ -349,9 +361,16 @@ export class App implements Actions {
       this.brokerTimerFor = undefined;
       const [broker, review] = await Promise.all([this.loadBrokerView(id), this.loadReview(id)]);
       if (this.state.detail?.id !== id || this.state.detail.forgotten) return;
-      this.state.detail = { ...this.state.detail, broker: undefined, brokerError: undefined, ...broker, ...review };
+      this.state.detail = { ...this.state.detail, ...broker, ...review };
       this.update();
     }, DETAIL_RELOAD_MS);
+  }
+
+  /** Leaving a device's page: its waiting reload must not start (and overtake the next page's
+   *  first load). */
+  private cancelBrokerReload(): void {
+    clearTimeout(this.brokerTimer);
+    this.brokerTimerFor = undefined;
   }
 
   private reloadDetailSoon(id: DeviceId): void {
@@ -391,9 +410,8 @@ export class App implements Actions {
         this.removed(e.id, e.merged_into);
         break;
       case "broker_changed":
-        // Another device's change is this page's too: a rule it was given can make a topic this
-        // device tried another device's, and a session it opened can hold this one's client id.
-        if (this.state.detail && !this.state.detail.forgotten) this.reloadBrokerSoon(this.state.detail.id);
+        // The hub also tells a device whose proposals another device's new rule concerns.
+        if (this.state.detail?.id === e.id && !this.state.detail.forgotten) this.reloadBrokerSoon(e.id);
         this.reloadStatusSoon();
         break;
       case "sends_something_new":
@@ -556,7 +574,7 @@ export class App implements Actions {
     let done = false;
     await this.run(device, async () => {
       const broker = await this.backend.setTopicRule(device.id, { direction, pattern, rule });
-      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      if (this.state.detail?.id === device.id) this.showBroker(broker);
       this.announce(`${device.name} may ${rule === "allow" ? "now" : "no longer"} ${direction} ${pattern}.`);
       done = true;
     }, `Could not change the topics of ${device.name}.`);
@@ -566,7 +584,7 @@ export class App implements Actions {
   bindClientId(device: Device, clientId: string | null): void {
     void this.run(device, async () => {
       const broker = await this.backend.bindClientId(device.id, clientId);
-      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      if (this.state.detail?.id === device.id) this.showBroker(broker);
       this.announce(clientId ? `${device.name}'s credential now works only for client id ${clientId}.` : `${device.name}'s credential works for any client id again.`);
     }, `Could not change the client id binding of ${device.name}.`);
   }
@@ -574,7 +592,7 @@ export class App implements Actions {
   setAnonymous(device: Device, access: AnonymousAccess | null): void {
     void this.run(device, async () => {
       const broker = await this.backend.setAnonymous(device.id, access);
-      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      if (this.state.detail?.id === device.id) this.showBroker(broker);
       this.announce(
         access
           ? `${device.name} may now connect without a credential, as client id ${access.client_id}${access.address ? ` from ${access.address}` : ""}.`
@@ -628,7 +646,7 @@ export class App implements Actions {
       for (const r of suggestion.rules) {
         broker = await this.backend.setTopicRule(device.id, { direction: r.direction, pattern: r.pattern, rule: "allow" });
       }
-      if (broker && this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      if (broker && this.state.detail?.id === device.id) this.showBroker(broker);
       this.announce(`${device.name} may now use ${suggestion.firmware}'s usual topics for ${suggestion.prefix}.`);
     }, `Could not allow ${suggestion.firmware}'s topics for ${device.name}.`);
   }
@@ -683,7 +701,7 @@ export class App implements Actions {
   private giveEntity(device: Device, contest: ContestView): void {
     void this.run(device, async () => {
       const broker = await this.backend.giveEntity(device.id, contest.claim);
-      if (this.state.detail?.id === device.id) this.state.detail = { ...this.state.detail, broker, brokerError: undefined };
+      if (this.state.detail?.id === device.id) this.showBroker(broker);
       this.announce(`${contest.claim.value} is ${device.name}'s now; ${contest.holder_name} no longer describes it.`);
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#h-described")?.focus();
     }, `Could not give ${contest.claim.value} to ${device.name}.`);

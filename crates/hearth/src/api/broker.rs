@@ -101,7 +101,20 @@ impl Hub {
             self.clear_retained(&self.gate().usernames_of(&id), Some(pattern));
         }
         self.publish(Event::BrokerChanged { id: id.clone() });
+        self.tell_devices_with_learned_topics(&store, &id)?;
         self.view(&store, &id)
+    }
+
+    /// A rule given to (or taken from) one device can make a topic another device tried that
+    /// device's, or no longer: those devices' views change too (their proposals' warnings), so
+    /// their pages are told, and only theirs.
+    fn tell_devices_with_learned_topics(&self, store: &Store, changed: &DeviceId) -> Result<(), ApiError> {
+        for policy in store.policies()? {
+            if policy.device_id != *changed && policy.manifest.rules.iter().any(|r| r.status == RuleStatus::Learned) {
+                self.publish(Event::BrokerChanged { id: policy.device_id });
+            }
+        }
+        Ok(())
     }
 
     /// The device's credential (never its secret), live sessions, manifest and recent decisions.
