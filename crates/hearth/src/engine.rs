@@ -68,12 +68,11 @@ impl std::fmt::Debug for DiscoveryHandle {
 }
 
 /// The open-files limit Hearth raises itself to (within the hard limit). Every MQTT connection
-/// holds a file descriptor, and rmqtt 0.24 keeps a TCP connection that never sends the first
-/// bytes of a CONNECT for as long as its peer keeps it open (no timeout before it has read the
-/// protocol version): with the usual soft limit of 1 024, a host on the LAN holding a thousand
-/// idle connections would lock every device out and leave the database no file to open. Not
-/// higher: each idle connection also costs memory (about 20 KiB), and 16 384 of them fit a
-/// Raspberry Pi's.
+/// holds a file descriptor, and one that has not finished its CONNECT is closed only after
+/// 10 s per stage (TLS, the protocol's first bytes, the rest): with the usual soft limit of
+/// 1 024, a host on the LAN opening a hundred connections a second would lock every device out
+/// and leave the database no file to open. Not higher: each connection also costs memory (about
+/// 20 KiB), and 16 384 of them fit a Raspberry Pi's.
 const OPEN_FILES: u64 = 16_384;
 
 fn raise_open_files_limit() {
@@ -188,39 +187,13 @@ impl Engine {
         };
         let auth = Arc::new(Auth::new(owner_token, https));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
-        let shutdown = cancel.clone();
-        let mut web_tls = None;
-        match (https, &server_tls) {
-            (true, Some(files)) => {
-                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                    .await
-                    .context("loading the web UI's TLS certificate")?;
-                web_tls = Some(tls.clone());
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                tasks.spawn(async move {
-                    shutdown.cancelled().await;
-                    stopper.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
-                });
-                let server = axum_server::from_tcp_rustls(listener.into_std()?, tls).context("serving the web UI over TLS")?;
-                tasks.spawn(async move {
-                    let served = server.handle(handle).serve(app.into_make_service_with_connect_info::<SocketAddr>()).await;
-                    if let Err(e) = served {
-                        tracing::error!("web server stopped: {e}");
-                    }
-                });
-            }
-            _ => {
-                tasks.spawn(async move {
-                    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                        .await;
-                    if let Err(e) = served {
-                        tracing::error!("web server stopped: {e}");
-                    }
-                });
-            }
-        }
+        let web_tls = match (https, &server_tls) {
+            (true, Some(files)) => Some(axum_server::tls_rustls::RustlsConfig::from_config(
+                crate::ca::renew::web_tls_config(&files.cert, &files.key).await.context("loading the web UI's TLS certificate")?,
+            )),
+            _ => None,
+        };
+        tasks.spawn(http::serve::serve(listener, web_tls.clone(), app, cancel.clone()));
 
         if let (Some(ca), Some(files)) = (ca, &server_tls) {
             let renewal = crate::ca::renew::Renewal {

@@ -13,6 +13,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// The web UI's TLS configuration from the certificate files: HTTP/1.1 only in ALPN, since the
+/// web server speaks only HTTP/1.1 (see `http::serve`: hyper's header timeout, which closes
+/// connections that send no request, is HTTP/1's).
+pub async fn web_tls_config(cert: &std::path::Path, key: &std::path::Path) -> std::io::Result<std::sync::Arc<rustls::ServerConfig>> {
+    let loaded = RustlsConfig::from_pem_file(cert, key).await?;
+    let mut config = (*loaded.get_inner()).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(std::sync::Arc::new(config))
+}
+
 /// How often the certificate is checked: the earliest a renewal is due is with 30 days left,
 /// so a few hours late costs nothing, and a check is a file read.
 pub const EVERY: Duration = Duration::from_secs(6 * 3600);
@@ -53,11 +63,14 @@ pub async fn run(mut r: Renewal, hub: Hub, every: Duration, cancel: Cancellation
                 continue;
             }
         };
-        if let Some(web) = &r.web
-            && let Err(e) = web.reload_from_pem_file(&files.cert, &files.key).await
-        {
-            tracing::error!("the web UI cannot load its renewed certificate: {e}; restart Hearth");
-            continue;
+        if let Some(web) = &r.web {
+            match web_tls_config(&files.cert, &files.key).await {
+                Ok(config) => web.reload_from_config(config),
+                Err(e) => {
+                    tracing::error!("the web UI cannot load its renewed certificate: {e}; restart Hearth");
+                    continue;
+                }
+            }
         }
         if r.broker_tls {
             // What MQTT clients see still expires when the certificate issued at start does.

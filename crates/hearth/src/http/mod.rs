@@ -5,6 +5,7 @@ mod auth;
 mod events;
 mod limiter;
 mod review;
+pub mod serve;
 mod sessions;
 mod ui;
 
