@@ -35,6 +35,20 @@ import { appView } from "./views/shell";
 const CLOCK_MS = 20_000;
 /** Bursts of events for the open device page cause one reload of its history. */
 const DETAIL_RELOAD_MS = 150;
+
+/** Part of a device's page, loaded on its own and applied when the page is written. */
+type Part = () => Partial<DetailState>;
+
+/** Whether a device's broker view names `other`: holding one of its client ids, owning or on the
+ *  other end of a topic it tried, or holding an entity it describes. */
+function names(view: BrokerView | undefined, other: DeviceId): boolean {
+  return (
+    !!view &&
+    (view.client_id_holders.some((h) => h.device_id === other) ||
+      view.rules.some((r) => r.concerns?.device_id === other) ||
+      view.contested.some((c) => c.holder_id === other))
+  );
+}
 /** The status bar's figures (refused connections, retained messages) move with broker traffic,
  *  which no event reports as such: broker events reload the status at most this often. */
 const STATUS_RELOAD_MS = 10_000;
@@ -99,6 +113,8 @@ export class App implements Actions {
   private detailTimer: ReturnType<typeof setTimeout> | undefined;
   private brokerTimer: ReturnType<typeof setTimeout> | undefined;
   private brokerTimerFor: DeviceId | undefined;
+  private brokerReloading: DeviceId | undefined;
+  private brokerReloadAgain = false;
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private detailGeneration = 0;
   private reviewGeneration = 0;
@@ -268,7 +284,9 @@ export class App implements Actions {
     try {
       const [data, broker, review] = await Promise.all([this.backend.device(id), this.loadBrokerView(id), this.loadReview(id)]);
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
-      this.state.detail = { id, data, ...broker, ...review };
+      // What a reload wrote meanwhile stays (an overtaken part is empty); an old error goes.
+      const { error: _oldError, ...shown } = this.state.detail;
+      this.state.detail = { ...shown, id, data, ...broker(), ...review() };
     } catch (e) {
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       this.state.detail = { ...this.state.detail, error: toApiError(e, "This device could not be loaded.") };
@@ -277,17 +295,18 @@ export class App implements Actions {
   }
 
   /** The broker view, or its error: a broken broker section must not hide the rest of the page.
-   *  An answer overtaken by a later request (or by a view an action returned) keeps what is
-   *  shown: reloads overlap when the hub is slow, and may come back out of order. */
-  private async loadBrokerView(id: DeviceId): Promise<Pick<DetailState, "broker" | "brokerError">> {
+   *  Returned as a part to apply when the page is written: an answer that a later request (or a
+   *  view an action returned) overtook by then, or one for a page no longer shown, changes
+   *  nothing, since answers may come back out of order. */
+  private async loadBrokerView(id: DeviceId): Promise<Part> {
     const generation = ++this.brokerGeneration;
-    const keep = () => (this.state.detail ? { broker: this.state.detail.broker, brokerError: this.state.detail.brokerError } : {});
+    let part: Partial<DetailState>;
     try {
-      const broker = await this.backend.brokerView(id);
-      return generation === this.brokerGeneration ? { broker, brokerError: undefined } : keep();
+      part = { broker: await this.backend.brokerView(id), brokerError: undefined };
     } catch (e) {
-      return generation === this.brokerGeneration ? { broker: undefined, brokerError: toApiError(e, "The device's MQTT side could not be loaded.") } : keep();
+      part = { broker: undefined, brokerError: toApiError(e, "The device's MQTT side could not be loaded.") };
     }
+    return () => (generation === this.brokerGeneration && this.state.detail?.id === id ? part : {});
   }
 
   /** Shows the broker view an action answered with; older reloads still on their way lose. */
@@ -296,17 +315,18 @@ export class App implements Actions {
     this.state.detail = { ...this.state.detail!, broker, brokerError: undefined };
   }
 
-  /** The review and privacy choices, or the error: like the broker view, on their own. An
-   *  answer overtaken by a later request (the range changed meanwhile) keeps what is shown. */
-  private async loadReview(id: DeviceId): Promise<Pick<DetailState, "review" | "reviewError" | "privacy">> {
+  /** The review and privacy choices, or the error: like the broker view, a part of its own
+   *  (an answer overtaken by a later request, the range changed meanwhile, changes nothing). */
+  private async loadReview(id: DeviceId): Promise<Part> {
     const generation = ++this.reviewGeneration;
-    const keep = () => (this.state.detail ? { review: this.state.detail.review, reviewError: this.state.detail.reviewError, privacy: this.state.detail.privacy } : {});
+    let part: Partial<DetailState>;
     try {
       const [review, privacy] = await Promise.all([this.backend.review(id, this.state.reviewRange), this.backend.privacy(id)]);
-      return generation === this.reviewGeneration ? { review, privacy, reviewError: undefined } : keep();
+      part = { review, privacy, reviewError: undefined };
     } catch (e) {
-      return generation === this.reviewGeneration ? { reviewError: toApiError(e, "What this device sends could not be loaded.") } : keep();
+      part = { reviewError: toApiError(e, "What this device sends could not be loaded.") };
     }
+    return () => (generation === this.reviewGeneration && this.state.detail?.id === id ? part : {});
   }
 
   private async loadHome(): Promise<void> {
@@ -355,22 +375,42 @@ export class App implements Actions {
    *  back, so a device sending many changes a second cannot keep its page stale. */
   private reloadBrokerSoon(id: DeviceId): void {
     if (this.brokerTimerFor === id) return;
+    // One reload at a time: a slow hub is not sent a new one every DETAIL_RELOAD_MS; one more
+    // follows when it answers.
+    if (this.brokerReloading === id) {
+      this.brokerReloadAgain = true;
+      return;
+    }
     clearTimeout(this.brokerTimer);
     this.brokerTimerFor = id;
     this.brokerTimer = setTimeout(async () => {
       this.brokerTimerFor = undefined;
-      const [broker, review] = await Promise.all([this.loadBrokerView(id), this.loadReview(id)]);
-      if (this.state.detail?.id !== id || this.state.detail.forgotten) return;
-      this.state.detail = { ...this.state.detail, ...broker, ...review };
-      this.update();
+      this.brokerReloading = id;
+      try {
+        const [broker, review] = await Promise.all([this.loadBrokerView(id), this.loadReview(id)]);
+        if (this.state.detail?.id === id && !this.state.detail.forgotten) {
+          this.state.detail = { ...this.state.detail, ...broker(), ...review() };
+          this.update();
+        }
+      } finally {
+        this.brokerReloading = undefined;
+        if (this.brokerReloadAgain) {
+          this.brokerReloadAgain = false;
+          if (this.state.detail?.id === id) this.reloadBrokerSoon(id);
+        }
+      }
     }, DETAIL_RELOAD_MS);
   }
 
-  /** Leaving a device's page: its waiting reload must not start (and overtake the next page's
-   *  first load). */
+  /** Leaving a device's page: its waiting reload must not start, and answers still on their way
+   *  must not be written (they would overtake the next page's first load, or land on this page
+   *  if it is opened again meanwhile). */
   private cancelBrokerReload(): void {
     clearTimeout(this.brokerTimer);
     this.brokerTimerFor = undefined;
+    this.brokerReloadAgain = false;
+    this.brokerGeneration++;
+    this.reviewGeneration++;
   }
 
   private reloadDetailSoon(id: DeviceId): void {
@@ -410,8 +450,11 @@ export class App implements Actions {
         this.removed(e.id, e.merged_into);
         break;
       case "broker_changed":
-        // The hub also tells a device whose proposals another device's new rule concerns.
-        if (this.state.detail?.id === e.id && !this.state.detail.forgotten) this.reloadBrokerSoon(e.id);
+        // The hub also tells a device whose proposals another device's new rule concerns, and the
+        // device whose client id a session holds; a device this page names changes it too.
+        if (this.state.detail && !this.state.detail.forgotten && (this.state.detail.id === e.id || names(this.state.detail.broker, e.id))) {
+          this.reloadBrokerSoon(this.state.detail.id);
+        }
         this.reloadStatusSoon();
         break;
       case "sends_something_new":

@@ -301,6 +301,14 @@ impl Store {
             .collect()
     }
 
+    /// The devices that tried topics nobody has decided yet (learned rules): their proposals
+    /// depend on the other devices' rules.
+    pub fn devices_with_learned_topics(&self) -> Result<Vec<DeviceId>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT DISTINCT device_id FROM topic_rules WHERE status = 'learned'")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        ids.iter().map(|id| parse_id(id)).collect()
+    }
+
     /// Files a batch of the gate's decisions in one transaction, and learns the topics that
     /// were refused for want of a rule, so a person can allow them in one step.
     pub fn record_decisions(&mut self, batch: &[GateRecord]) -> Result<(), StoreError> {

@@ -101,20 +101,26 @@ impl Hub {
             self.clear_retained(&self.gate().usernames_of(&id), Some(pattern));
         }
         self.publish(Event::BrokerChanged { id: id.clone() });
-        self.tell_devices_with_learned_topics(&store, &id)?;
+        self.tell_devices_with_proposals(&store, &id);
         self.view(&store, &id)
     }
 
-    /// A rule given to (or taken from) one device can make a topic another device tried that
-    /// device's, or no longer: those devices' views change too (their proposals' warnings), so
-    /// their pages are told, and only theirs.
-    fn tell_devices_with_learned_topics(&self, store: &Store, changed: &DeviceId) -> Result<(), ApiError> {
-        for policy in store.policies()? {
-            if policy.device_id != *changed && policy.manifest.rules.iter().any(|r| r.status == RuleStatus::Learned) {
-                self.publish(Event::BrokerChanged { id: policy.device_id });
-            }
+    /// A rule given to (or taken from) one device can make a topic another device tried, or the
+    /// prefix its mDNS name proposes, that device's, or no longer: those devices' views change
+    /// too (their proposals and warnings), so their pages are told, and only theirs. The rule
+    /// is already in force: failing to tell is logged, not the person's error.
+    fn tell_devices_with_proposals(&self, store: &Store, changed: &DeviceId) {
+        let told = store.devices_with_learned_topics().and_then(|tried| {
+            let announced = store.devices()?.into_iter().filter(|d| !d.services.is_empty()).map(|d| d.id);
+            let mut ids: Vec<DeviceId> = tried.into_iter().chain(announced).filter(|d| d != changed).collect();
+            ids.sort();
+            ids.dedup();
+            Ok(ids)
+        });
+        match told {
+            Ok(ids) => ids.into_iter().for_each(|id| self.publish(Event::BrokerChanged { id })),
+            Err(e) => tracing::warn!("cannot tell other devices' pages of a rule change: {e}"),
         }
-        Ok(())
     }
 
     /// The device's credential (never its secret), live sessions, manifest and recent decisions.

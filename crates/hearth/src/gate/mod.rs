@@ -358,10 +358,21 @@ impl HubGate {
         decision
     }
 
+    /// A client connected or left: its device's page changes, and so does the page of the device
+    /// whose client id it is (bound or pinned), which names who holds it.
     fn changed(&self, client: Client<'_>) {
-        let device =
-            self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.get(key_of(client).as_ref()).map(|p| p.device_id.clone());
-        if let Some(id) = device {
+        let (holder, owner) = {
+            let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+            let holder = policies.by_key.get(key_of(client).as_ref()).map(|p| p.device_id.clone());
+            let owner = policies
+                .bound_client_ids
+                .get(client.client_id)
+                .and_then(|key| policies.by_key.get(key.as_str()))
+                .map(|p| p.device_id.clone());
+            (holder, owner)
+        };
+        let owner = owner.filter(|o| Some(o) != holder.as_ref());
+        for id in holder.into_iter().chain(owner) {
             let _ = self.events.send(Event::BrokerChanged { id });
         }
     }

@@ -14,6 +14,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -23,6 +24,13 @@ use tower::Service;
 
 /// How long a connection may take to finish its TLS handshake, and then each request's headers.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long what the hub sent may stay unacknowledged (TCP_USER_TIMEOUT, zero-window probes
+/// included): a client that pipelines requests and never reads the answers would otherwise hold
+/// its connection with hyper waiting to write. (One that reads a trickle is not caught.)
+const UNACKNOWLEDGED_TIMEOUT: Duration = Duration::from_secs(30);
+/// hyper's read buffer at most: a request's headers must fit (a browser's, cookie included, are
+/// a few KiB), so that an unfinished one costs 32 KiB for its 10 s, not hyper's default 400 KiB.
+const MAX_HEADER_BUFFER: usize = 32 * 1024;
 /// How long requests still running at shutdown are given.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -31,14 +39,20 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub async fn serve(listener: TcpListener, tls: Option<RustlsConfig>, app: Router, cancel: CancellationToken) {
     let mut make_service: IntoMakeServiceWithConnectInfo<Router, SocketAddr> = app.into_make_service_with_connect_info();
     let connections = TaskTracker::new();
+    let mut last_accept_warning: Option<std::time::Instant> = None;
     loop {
         let (tcp, remote) = tokio::select! {
             () = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                // One connection's trouble (it was reset before it was accepted): the next.
+                Err(e) if matches!(e.kind(), ConnectionAborted | ConnectionReset | ConnectionRefused) => continue,
                 Err(e) => {
-                    // Out of descriptors, most likely: wait rather than spin.
-                    tracing::warn!("the web UI cannot accept a connection: {e}");
+                    // Out of descriptors, most likely: wait rather than spin, and say so once a minute.
+                    if last_accept_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                        last_accept_warning = Some(std::time::Instant::now());
+                        tracing::warn!("the web UI cannot accept connections: {e} (said once a minute while it lasts)");
+                    }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
@@ -47,6 +61,8 @@ pub async fn serve(listener: TcpListener, tls: Option<RustlsConfig>, app: Router
         let Ok(service) = make_service.call(remote).await;
         connections.spawn(connection(tcp, tls.clone(), TowerToHyperService::new(service), cancel.clone()));
     }
+    // No more connections completed by the kernel and never served.
+    drop(listener);
     connections.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(1), connections.wait()).await;
 }
@@ -58,6 +74,7 @@ where
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = tcp.set_nodelay(true);
+    let _ = socket2::SockRef::from(&tcp).set_tcp_user_timeout(Some(UNACKNOWLEDGED_TIMEOUT));
     match tls {
         Some(tls) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.get_inner());
@@ -78,8 +95,12 @@ where
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let connection =
-        http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).serve_connection(io, service).with_upgrades();
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BUFFER)
+        .serve_connection(io, service)
+        .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         served = connection.as_mut() => {
