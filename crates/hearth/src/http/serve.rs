@@ -29,7 +29,8 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// its connection with hyper waiting to write. (One that reads a trickle is not caught.)
 const UNACKNOWLEDGED_TIMEOUT: Duration = Duration::from_secs(30);
 /// hyper's read buffer at most: a request's headers must fit (a browser's, cookie included, are
-/// a few KiB), so that an unfinished one costs 32 KiB for its 10 s, not hyper's default 400 KiB.
+/// a few KiB), so that an unfinished one costs at most about 64 KiB for its 10 s (hyper checks
+/// between reads, and a read may pass the bound), not hyper's default 400 KiB and more.
 const MAX_HEADER_BUFFER: usize = 32 * 1024;
 /// How long requests still running at shutdown are given.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
