@@ -48,19 +48,29 @@ pub enum Redacted {
 
 /// Removes the fields at `paths` (`Wifi.SSId`, `lat`) from a payload, in every element of the
 /// arrays on the way (`[{"lat": ...}, ...]`), or refuses it by the rule above.
+///
+/// Read again (by Hearth on the next hop or from a retained message), a rewrite must be left
+/// untouched, and one that would not be is refused here, whatever the reason. The cases found so
+/// far are handled where they arise (a form that begins otherwise once its first pairs are gone,
+/// an encoding that no longer reads back, a compressed layer over the limit); this net holds for
+/// the ones not found yet. It promises only what redaction itself reads: a subscriber that reads
+/// bytes some other way is the loose rule's concern. [`redact_unchecked`] is the same without
+/// the net, for the fuzz target, so that the net does not hide a bug from it.
 pub fn redact(payload: &[u8], paths: &[String]) -> Redacted {
+    match redact_unchecked(payload, paths) {
+        Redacted::Rewritten(rewritten, _) if redact_unchecked(&rewritten, paths) != Redacted::Untouched => Redacted::Unreadable,
+        outcome => outcome,
+    }
+}
+
+/// [`redact`] without reading the rewrite again.
+#[doc(hidden)]
+pub fn redact_unchecked(payload: &[u8], paths: &[String]) -> Redacted {
     if paths.is_empty() {
         return Redacted::Untouched;
     }
     let mut rules = Rules::new(paths);
     match rules.payload(payload) {
-        // Read again (by Hearth on the next hop, a retained message, a subscriber that sniffs),
-        // a rewrite must be left untouched; one that would not is refused now. The special cases
-        // found so far are handled where they arise (a form that begins otherwise, an encoding
-        // that no longer reads back); this holds for the ones not found yet, such as a UTF-16
-        // form whose kept value's bytes spell a redacted name, which read as a form before and
-        // as loose bytes once its first pair was gone.
-        Ok(Some(rewritten)) if !matches!(Rules::new(paths).payload(&rewritten), Ok(None)) => Redacted::Unreadable,
         Ok(Some(rewritten)) => Redacted::Rewritten(rewritten, rules.removed()),
         Ok(None) => Redacted::Untouched,
         Err(Refused) => Redacted::Unreadable,
@@ -195,6 +205,12 @@ impl<'p> Rules<'p> {
                 // longer begin with (`lat=1&€x=2` as UTF-16 becomes `€x=2`, bytes `AC 20 ...`).
                 if Encoding::read(&written).map(|(e, _)| e) != Some(encoding) {
                     return Err(Refused);
+                }
+                // And as bytes, as loose text in these encodings is: a form's kept value may be
+                // characters whose bytes spell a name (`\x92lat\n`), which read as a form while
+                // its first pair named the field, and as loose bytes once that pair is gone.
+                if !matches!(encoding, Encoding::Utf8 { .. }) {
+                    self.loose(&written)?;
                 }
                 Ok(Some(written))
             }
@@ -441,15 +457,18 @@ mod tests {
     fn a_rewrite_that_would_not_read_back_untouched_is_refused() {
         // A UTF-16 form: `lat=1&at=` and then characters whose bytes spell `lat` between others
         // (`\x92lat\n`). Read as a form, `lat=1` goes; the rest, `at=...`, no longer names a
-        // field as text, so read again it is loose bytes, in which `lat` is a word. Found by the
-        // redact fuzz target; the input is a seed.
+        // field as text, so read again it is loose bytes, in which `lat` is a word. A rewrite in
+        // UTF-16 or UTF-32 is read as bytes too, as loose text in them is. Found by the redact
+        // fuzz target; the input is a seed.
         let mut payload: Vec<u8> = "lat=1&at=".encode_utf16().flat_map(u16::to_le_bytes).collect();
         payload.extend_from_slice(b"\xF0\x31\x00\x26\x00\xAC\x20\x92\x92lat\n\x92");
+        assert_eq!(redact_unchecked(&payload, &paths(&["lat"])), Redacted::Unreadable);
         assert_eq!(outcome(&payload, &["lat"]), Redacted::Unreadable);
         // The same form with characters that spell nothing is rewritten, and reads back untouched.
         let plain: Vec<u8> = "lat=1&at=2".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let (out, _) = rewritten_bytes(&plain, &["lat"]);
-        assert_eq!(outcome(&out, &["lat"]), Redacted::Untouched);
+        let (out, removed) = rewritten_bytes(&plain, &["lat"]);
+        assert_eq!(out, "at=2".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>());
+        assert_eq!(removed, ["lat"]);
     }
 
     #[test]
