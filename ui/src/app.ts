@@ -39,8 +39,9 @@ const DETAIL_RELOAD_MS = 150;
 /** Part of a device's page, loaded on its own and applied when the page is written. */
 type Part = () => Partial<DetailState>;
 
-/** Whether a device's broker view names `other`: holding one of its client ids, owning or on the
- *  other end of a topic it tried, or holding an entity it describes. */
+/** Whether a device's broker view names `other`: holding one of its client ids (whose session
+ *  may end without the hub telling this page), owning or on the other end of a topic it tried,
+ *  or holding an entity it describes. */
 function names(view: BrokerView | undefined, other: DeviceId): boolean {
   return (
     !!view &&
@@ -48,6 +49,13 @@ function names(view: BrokerView | undefined, other: DeviceId): boolean {
       view.rules.some((r) => r.concerns?.device_id === other) ||
       view.contested.some((c) => c.holder_id === other))
   );
+}
+
+/** Whether a session of `other` holds one of this view's client ids: the one tie to another
+ *  device that the hub does not report to this page (it reports rule changes and entities given
+ *  away), so that another device's traffic does not reload the page for nothing. */
+function holdsClientIdOf(view: BrokerView | undefined, other: DeviceId): boolean {
+  return !!view && view.client_id_holders.some((h) => h.device_id === other);
 }
 /** The status bar's figures (refused connections, retained messages) move with broker traffic,
  *  which no event reports as such: broker events reload the status at most this often. */
@@ -113,8 +121,8 @@ export class App implements Actions {
   private detailTimer: ReturnType<typeof setTimeout> | undefined;
   private brokerTimer: ReturnType<typeof setTimeout> | undefined;
   private brokerTimerFor: DeviceId | undefined;
-  private brokerReloading: DeviceId | undefined;
-  private brokerReloadAgain = false;
+  /** The reload on its way, if any, and whether another is wanted when it answers. */
+  private brokerReloading: { id: DeviceId; again: boolean } | undefined;
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private detailGeneration = 0;
   private reviewGeneration = 0;
@@ -377,15 +385,16 @@ export class App implements Actions {
     if (this.brokerTimerFor === id) return;
     // One reload at a time: a slow hub is not sent a new one every DETAIL_RELOAD_MS; one more
     // follows when it answers.
-    if (this.brokerReloading === id) {
-      this.brokerReloadAgain = true;
+    if (this.brokerReloading?.id === id) {
+      this.brokerReloading.again = true;
       return;
     }
     clearTimeout(this.brokerTimer);
     this.brokerTimerFor = id;
     this.brokerTimer = setTimeout(async () => {
       this.brokerTimerFor = undefined;
-      this.brokerReloading = id;
+      const flight = { id, again: false };
+      this.brokerReloading = flight;
       try {
         const [broker, review] = await Promise.all([this.loadBrokerView(id), this.loadReview(id)]);
         if (this.state.detail?.id === id && !this.state.detail.forgotten) {
@@ -393,10 +402,10 @@ export class App implements Actions {
           this.update();
         }
       } finally {
-        this.brokerReloading = undefined;
-        if (this.brokerReloadAgain) {
-          this.brokerReloadAgain = false;
-          if (this.state.detail?.id === id) this.reloadBrokerSoon(id);
+        // Only this flight's own bookkeeping: a page left meanwhile may have one of its own.
+        if (this.brokerReloading === flight) {
+          this.brokerReloading = undefined;
+          if (flight.again && this.state.detail?.id === id) this.reloadBrokerSoon(id);
         }
       }
     }, DETAIL_RELOAD_MS);
@@ -408,7 +417,7 @@ export class App implements Actions {
   private cancelBrokerReload(): void {
     clearTimeout(this.brokerTimer);
     this.brokerTimerFor = undefined;
-    this.brokerReloadAgain = false;
+    this.brokerReloading = undefined;
     this.brokerGeneration++;
     this.reviewGeneration++;
   }
@@ -445,14 +454,20 @@ export class App implements Actions {
       case "device_lost":
         this.state.devices.set(e.device.id, e.device);
         if (this.state.detail?.id === e.device.id) this.reloadDetailSoon(e.device.id);
+        // A device this page names was renamed: the name it shows changes too.
+        else if (this.state.detail && !this.state.detail.forgotten && names(this.state.detail.broker, e.device.id)) this.reloadBrokerSoon(this.state.detail.id);
         break;
       case "device_removed":
+        // A device this page names is gone (forgotten, or merged): with it its rules and holds.
+        if (this.state.detail && this.state.detail.id !== e.id && !this.state.detail.forgotten && names(this.state.detail.broker, e.id)) {
+          this.reloadBrokerSoon(this.state.detail.id);
+        }
         this.removed(e.id, e.merged_into);
         break;
       case "broker_changed":
         // The hub also tells a device whose proposals another device's new rule concerns, and the
         // device whose client id a session holds; a device this page names changes it too.
-        if (this.state.detail && !this.state.detail.forgotten && (this.state.detail.id === e.id || names(this.state.detail.broker, e.id))) {
+        if (this.state.detail && !this.state.detail.forgotten && (this.state.detail.id === e.id || holdsClientIdOf(this.state.detail.broker, e.id))) {
           this.reloadBrokerSoon(this.state.detail.id);
         }
         this.reloadStatusSoon();

@@ -301,10 +301,12 @@ impl Store {
             .collect()
     }
 
-    /// The devices that tried topics nobody has decided yet (learned rules): their proposals
-    /// depend on the other devices' rules.
-    pub fn devices_with_learned_topics(&self) -> Result<Vec<DeviceId>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT DISTINCT device_id FROM topic_rules WHERE status = 'learned'")?;
+    /// The devices that tried topics nobody has decided yet (learned rules) or announce services
+    /// (whose names propose a prefix): their proposals depend on the other devices' rules.
+    pub fn devices_with_proposals(&self) -> Result<Vec<DeviceId>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT device_id FROM topic_rules WHERE status = 'learned' UNION SELECT device_id FROM sightings ORDER BY device_id",
+        )?;
         let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
         ids.iter().map(|id| parse_id(id)).collect()
     }

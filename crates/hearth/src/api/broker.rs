@@ -110,15 +110,8 @@ impl Hub {
     /// too (their proposals and warnings), so their pages are told, and only theirs. The rule
     /// is already in force: failing to tell is logged, not the person's error.
     fn tell_devices_with_proposals(&self, store: &Store, changed: &DeviceId) {
-        let told = store.devices_with_learned_topics().and_then(|tried| {
-            let announced = store.devices()?.into_iter().filter(|d| !d.services.is_empty()).map(|d| d.id);
-            let mut ids: Vec<DeviceId> = tried.into_iter().chain(announced).filter(|d| d != changed).collect();
-            ids.sort();
-            ids.dedup();
-            Ok(ids)
-        });
-        match told {
-            Ok(ids) => ids.into_iter().for_each(|id| self.publish(Event::BrokerChanged { id })),
+        match store.devices_with_proposals() {
+            Ok(ids) => ids.into_iter().filter(|id| id != changed).for_each(|id| self.publish(Event::BrokerChanged { id })),
             Err(e) => tracing::warn!("cannot tell other devices' pages of a rule change: {e}"),
         }
     }

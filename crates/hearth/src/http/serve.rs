@@ -14,7 +14,6 @@ use axum_server::tls_rustls::RustlsConfig;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -24,9 +23,10 @@ use tower::Service;
 
 /// How long a connection may take to finish its TLS handshake, and then each request's headers.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long what the hub sent may stay unacknowledged (TCP_USER_TIMEOUT, zero-window probes
-/// included): a client that pipelines requests and never reads the answers would otherwise hold
-/// its connection with hyper waiting to write. (One that reads a trickle is not caught.)
+/// How long what the hub sent may stay unacknowledged (TCP_USER_TIMEOUT, which Linux applies to
+/// zero-window probes too since 5.x): a client that pipelines requests and never reads the
+/// answers would otherwise hold its connection with hyper waiting to write. (One that reads a
+/// trickle is not caught.)
 const UNACKNOWLEDGED_TIMEOUT: Duration = Duration::from_secs(30);
 /// hyper's read buffer at most: a request's headers must fit (a browser's, cookie included, are
 /// a few KiB), so that an unfinished one costs at most about 64 KiB for its 10 s (hyper checks
@@ -46,10 +46,11 @@ pub async fn serve(listener: TcpListener, tls: Option<RustlsConfig>, app: Router
             () = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
-                // One connection's trouble (it was reset before it was accepted): the next.
-                Err(e) if matches!(e.kind(), ConnectionAborted | ConnectionReset | ConnectionRefused) => continue,
+                // One connection's trouble (reset before it was accepted, or an error pending on
+                // it, which accept(2) passes on): the next.
+                Err(e) if !out_of_resources(&e) => continue,
                 Err(e) => {
-                    // Out of descriptors, most likely: wait rather than spin, and say so once a minute.
+                    // Out of descriptors or memory: wait rather than spin, and say so once a minute.
                     if last_accept_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
                         last_accept_warning = Some(std::time::Instant::now());
                         tracing::warn!("the web UI cannot accept connections: {e} (said once a minute while it lasts)");
@@ -66,6 +67,13 @@ pub async fn serve(listener: TcpListener, tls: Option<RustlsConfig>, app: Router
     drop(listener);
     connections.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(1), connections.wait()).await;
+}
+
+/// Whether accept failed for want of descriptors or memory (the hub's trouble, worth waiting
+/// out and saying), rather than for one connection's.
+fn out_of_resources(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM].iter().any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
 }
 
 async fn connection<S>(tcp: TcpStream, tls: Option<RustlsConfig>, service: S, cancel: CancellationToken)
