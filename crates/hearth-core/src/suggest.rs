@@ -308,6 +308,11 @@ fn add(out: &mut Vec<Suggestion>, found: Found, evidence: Evidence, existing: &[
     if rules.iter().any(|rule| others.iter().any(|held| claims(held, rule, &rules))) {
         return;
     }
+    // A prefix about as long as a topic may be makes rules longer than one (`tele/<prefix>/#`):
+    // such a proposal could not be allowed, so it is not made. Found by the suggest fuzz target.
+    if !rules.iter().all(|rule| topic::is_valid_filter(&rule.pattern)) {
+        return;
+    }
     let missing: Vec<TopicRule> =
         rules.into_iter().filter(|r| !existing.iter().any(|e| e.direction == r.direction && e.pattern == r.pattern)).collect();
     if !missing.is_empty() {
@@ -374,6 +379,17 @@ mod tests {
 
     fn held(n: u64, direction: Direction, pattern: &str, status: RuleStatus) -> HeldRule {
         HeldRule { device: device(n), rule: TopicRule { direction, pattern: pattern.to_owned(), status } }
+    }
+
+    #[test]
+    fn a_prefix_as_long_as_a_topic_proposes_nothing_it_could_not_allow() {
+        // Zigbee2MQTT's `<base>/bridge/state` at the topic limit: `<base>/bridge/request/#`, one
+        // of its rules, would be longer than a topic may be.
+        let base = "z".repeat(crate::topic::MAX_TOPIC_BYTES - "/bridge/state".len());
+        let long = format!("{base}/bridge/state");
+        assert!(crate::topic::is_valid_name(&long));
+        assert!(suggest(&tried(&[&long]), &[], &[]).is_empty());
+        assert_eq!(suggest(&tried(&["zigbee2mqtt/bridge/state"]), &[], &[]).len(), 1, "a usual base is still proposed");
     }
 
     /// Front door, a Tasmota lock whose rules a person allowed.
