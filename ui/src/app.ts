@@ -44,10 +44,8 @@ type Part = () => Partial<DetailState>;
  *  or holding an entity it describes. */
 function names(view: BrokerView | undefined, other: DeviceId): boolean {
   return (
-    !!view &&
-    (view.client_id_holders.some((h) => h.device_id === other) ||
-      view.rules.some((r) => r.concerns?.device_id === other) ||
-      view.contested.some((c) => c.holder_id === other))
+    holdsClientIdOf(view, other) ||
+    (!!view && (view.rules.some((r) => r.concerns?.device_id === other) || view.contested.some((c) => c.holder_id === other)))
   );
 }
 
@@ -57,6 +55,7 @@ function names(view: BrokerView | undefined, other: DeviceId): boolean {
 function holdsClientIdOf(view: BrokerView | undefined, other: DeviceId): boolean {
   return !!view && view.client_id_holders.some((h) => h.device_id === other);
 }
+
 /** The status bar's figures (refused connections, retained messages) move with broker traffic,
  *  which no event reports as such: broker events reload the status at most this often. */
 const STATUS_RELOAD_MS = 10_000;

@@ -53,7 +53,9 @@ pub async fn serve(listener: TcpListener, tls: Option<RustlsConfig>, app: Router
                     // Out of descriptors or memory: wait rather than spin, and say so once a minute.
                     if last_accept_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
                         last_accept_warning = Some(std::time::Instant::now());
-                        tracing::warn!("the web UI cannot accept connections: {e} (said once a minute while it lasts)");
+                        tracing::warn!(
+                            "the web UI cannot accept connections: {e}. Too many open connections or files (a host on the network opening hundreds a second?): `hearth status` shows the broker's connections; the open-files limit is raised to 16 384 at start, and a lower hard limit (`ulimit -Hn`, or LimitNOFILE= in a systemd unit) caps it. Said once a minute while it lasts."
+                        );
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
