@@ -123,6 +123,10 @@ fn options() -> anyhow::Result<Options> {
         mqtt_listen,
         mqtts_listen,
         no_broker: false,
+        // The desktop app is no home's resolver unless hearth.toml says so: a laptop sleeps.
+        dns_listen: None,
+        dns_upstream: vec![],
+        apply_firewall: false,
     })
 }
 

@@ -11,6 +11,7 @@
 //! - [`inventory`]: the device records the store returns and the API shows.
 //! - [`topic`]: MQTT topic names and filters: validity, matching, one filter within another.
 //! - [`manifest`]: what topics a device may publish and subscribe to.
+//! - [`network`]: internet levels and destination rules, decided per DNS query; MUD files.
 //! - [`gate`]: the [`Decision`](gate::Decision) about every publish and subscribe.
 //! - [`credential`]: a device's MQTT secret and its hash.
 //! - [`discovery`]: Home Assistant, Tasmota and Zigbee2MQTT discovery messages: the entities
@@ -40,6 +41,7 @@ pub mod gate;
 pub mod identity;
 pub mod inventory;
 pub mod manifest;
+pub mod network;
 pub mod privacy;
 pub mod redact;
 pub mod review;

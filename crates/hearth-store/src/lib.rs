@@ -13,6 +13,8 @@
 //! - [`ledger`]: what devices send: every message's metadata, each topic's fields and
 //!   categories, samples within retention, hourly rollups; [`review`] reads it back, [`privacy`]
 //!   holds each device's retention and redaction choices.
+//! - [`network`]: internet levels, destination rules, and what the DNS gate heard (queries,
+//!   names, hourly counts per registrable domain, who uses Hearth's resolver).
 //! - [`described`]: the devices and entities devices' discovery messages describe.
 //! - [`sessions`]: browser sessions (only a hash of each token), so people can end them.
 //! - [`error`]: the store's error type, whose messages say what to do.
@@ -29,6 +31,7 @@ pub mod export;
 pub mod identity;
 pub mod inventory;
 pub mod ledger;
+pub mod network;
 pub mod privacy;
 pub mod review;
 pub mod schema;

@@ -302,6 +302,70 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX browser_sessions_member ON browser_sessions(member, last_used);
     "#,
+    // 10: network permissions. A device's internet level when a person chose one (else the
+    // setting's default), its destination rules, and what the DNS gate heard from it: each query
+    // (pruned like the gate's decisions), each name it asked for (first and last seen, counts,
+    // the latest answer), hourly counts per registrable domain for charts, and when it first
+    // and last used Hearth's resolver (learning and enforcement status). All go with the device.
+    r#"
+    CREATE TABLE internet_levels (
+        device_id  TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        level      TEXT NOT NULL CHECK (level IN ('home_only', 'allowed_list', 'unrestricted')),
+        since      INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE destination_rules (
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        domain     TEXT NOT NULL,
+        verdict    TEXT NOT NULL CHECK (verdict IN ('allow', 'deny')),
+        source     TEXT NOT NULL CHECK (source IN ('person', 'mud', 'learned', 'default')),
+        since      INTEGER NOT NULL,
+        PRIMARY KEY (device_id, domain)
+    ) STRICT;
+    CREATE TABLE dns_queries (
+        id         INTEGER PRIMARY KEY,
+        at         INTEGER NOT NULL,
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        qtype      TEXT NOT NULL,
+        action     TEXT NOT NULL CHECK (action IN ('forward', 'refuse', 'no_such_name')),
+        because    TEXT NOT NULL,
+        answers    TEXT NOT NULL,     -- JSON array of addresses
+        ttl        INTEGER
+    ) STRICT;
+    CREATE INDEX dns_queries_device ON dns_queries(device_id, at);
+    CREATE INDEX dns_queries_at ON dns_queries(at);
+    CREATE TABLE destinations (
+        device_id     TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        registrable   TEXT NOT NULL,
+        first_seen    INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL,
+        queries       INTEGER NOT NULL,
+        refused       INTEGER NOT NULL,
+        last_action   TEXT NOT NULL,
+        last_because  TEXT NOT NULL,
+        last_answers  TEXT NOT NULL,  -- JSON array of addresses
+        last_ttl      INTEGER,
+        proposed      INTEGER NOT NULL,  -- its last query made it a proposal for a person
+        PRIMARY KEY (device_id, name)
+    ) STRICT;
+    CREATE TABLE destination_hours (
+        device_id    TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        hour         INTEGER NOT NULL,
+        registrable  TEXT NOT NULL,
+        queries      INTEGER NOT NULL,
+        refused      INTEGER NOT NULL,
+        PRIMARY KEY (device_id, hour, registrable)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE dns_clients (
+        device_id    TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        first_query  INTEGER NOT NULL,
+        first_state  TEXT NOT NULL,   -- its state then: approved devices learn for a while
+        last_query   INTEGER NOT NULL,
+        address      TEXT NOT NULL,   -- where its latest query came from
+        mac          TEXT             -- that address's link-layer address, when the kernel knew it
+    ) STRICT;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {
@@ -468,6 +532,36 @@ mod tests {
         let twice =
             conn.execute("INSERT INTO browser_sessions VALUES ('s-0000000000000002','owner','sha256:00',1,1,2,'ua','10.0.0.2')", []);
         assert!(twice.is_err(), "a token hash belongs to one session");
+    }
+
+    #[test]
+    fn migration_10_adds_network_permissions_and_forgetting_removes_them() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for sql in &MIGRATIONS[..9] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO devices VALUES ('d-000000000001','Plug','approved','plug',NULL,NULL,'r','why',1,2,0);
+             PRAGMA user_version = 9;",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new("v9.db")).unwrap();
+        assert_eq!(version(&conn).unwrap(), latest_version());
+        conn.execute_batch(
+            "INSERT INTO internet_levels VALUES ('d-000000000001','home_only',1);
+             INSERT INTO destination_rules VALUES ('d-000000000001','vendor.test','allow','person',1);
+             INSERT INTO destinations VALUES ('d-000000000001','a.vendor.test','vendor.test',1,1,1,0,'forward','x','[]',60,0);
+             INSERT INTO dns_clients VALUES ('d-000000000001',1,'approved',1,'10.0.0.2',NULL);",
+        )
+        .unwrap();
+        let bad = conn.execute("INSERT INTO internet_levels VALUES ('d-000000000001','everything',1)", []);
+        assert!(bad.is_err(), "only the three levels");
+        conn.execute("DELETE FROM devices", []).unwrap();
+        for table in ["internet_levels", "destination_rules", "destinations", "dns_clients"] {
+            let left: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+            assert_eq!(left, 0, "{table} keeps rows of a forgotten device");
+        }
     }
 
     #[test]

@@ -89,6 +89,41 @@ impl Client {
         self.get(&format!("/devices/{}", checked(id)?)).await
     }
 
+    pub async fn network(&self, id: &str) -> Result<crate::api::network::NetworkView> {
+        self.get(&format!("/devices/{}/network", checked(id)?)).await
+    }
+
+    pub async fn set_internet_level(
+        &self,
+        id: &str,
+        level: hearth_core::network::InternetLevel,
+    ) -> Result<crate::api::network::NetworkView> {
+        let path = format!("/devices/{}/network/level", checked(id)?);
+        self.send_json(reqwest::Method::POST, &path, Some(serde_json::json!({ "level": level })))
+            .await?
+            .context("the hub sent an empty answer")
+    }
+
+    pub async fn set_domain(&self, id: &str, request: &crate::api::network::DomainRequest) -> Result<crate::api::network::NetworkView> {
+        let path = format!("/devices/{}/network/destinations", checked(id)?);
+        self.send_json(reqwest::Method::POST, &path, Some(serde_json::to_value(request)?)).await?.context("the hub sent an empty answer")
+    }
+
+    pub async fn import_mud(&self, id: &str, file: &str) -> Result<crate::api::network::MudImported> {
+        let path = format!("/devices/{}/mud", checked(id)?);
+        self.send_json(reqwest::Method::POST, &path, Some(serde_json::json!({ "file": file })))
+            .await?
+            .context("the hub sent an empty answer")
+    }
+
+    pub async fn export_mud(&self, id: &str) -> Result<String> {
+        self.get(&format!("/devices/{}/mud", checked(id)?)).await
+    }
+
+    pub async fn export_firewall(&self, format: &str) -> Result<String> {
+        self.get(&format!("/network/export?format={format}")).await
+    }
+
     pub async fn status(&self) -> Result<Status> {
         self.get("/status").await
     }

@@ -16,6 +16,57 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     pub broker: BrokerSection,
     pub secrets: SecretsConfig,
+    pub network: NetworkConfig,
+}
+
+/// `[network]`: the DNS gate and the firewall. Both are off until a person turns them on: a hub
+/// on a laptop that sleeps must not be the home's resolver, and only a hub on the home's Linux
+/// gateway can be its firewall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Where the DNS gate listens (UDP and TCP), e.g. `0.0.0.0:53`; none: no DNS gate.
+    pub dns_listen: Option<SocketAddr>,
+    /// The resolvers the gate forwards to; empty: this machine's own (`/etc/resolv.conf`).
+    pub dns_upstream: Vec<SocketAddr>,
+    /// The internet level of a device whose level no person chose.
+    pub default_level: hearth_core::network::InternetLevel,
+    /// New (quarantined) devices learn: their names are forwarded and proposed to a person, so
+    /// that setting a device up (which usually needs its maker's cloud) works before it is
+    /// approved. Off: a new device gets only the home's names and the time servers.
+    pub learn_while_new: bool,
+    /// A device approved before Hearth's resolver first heard from it (a home turning the gate
+    /// on) learns for this many hours from its first query, instead of losing what it needs at
+    /// once. 0: no learning window.
+    pub learn_hours: u32,
+    /// Record the queries of clients that are no device of the inventory (people's phones and
+    /// laptops). Off: they are forwarded and nothing of them is kept.
+    pub record_unknown_clients: bool,
+    /// Queries per second one client address may send before its queries are dropped (a flood
+    /// from one device must not slow the others). Bursts of twice this pass.
+    pub queries_per_second: u32,
+    /// How many days each query is kept (the names, counts and hourly rollups stay longer, as
+    /// the ledger's metadata does).
+    pub query_days: u32,
+    /// Apply the policy to this machine's nftables (`table inet hearth`): only on the home's
+    /// Linux gateway, with CAP_NET_ADMIN.
+    pub apply_firewall: bool,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            dns_listen: None,
+            dns_upstream: Vec::new(),
+            default_level: hearth_core::network::InternetLevel::AllowedList,
+            learn_while_new: true,
+            learn_hours: 24,
+            record_unknown_clients: false,
+            queries_per_second: 50,
+            query_days: 7,
+            apply_firewall: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +214,17 @@ mod tests {
         assert_eq!(c.broker.listen.port(), 1884);
         assert!(c.broker.enabled);
         assert_eq!(c.secrets.store, SecretStoreChoice::File);
+        assert_eq!(c.network, NetworkConfig::default());
+        let n = Config::parse(
+            "[network]\ndns_listen = \"0.0.0.0:53\"\ndns_upstream = [\"10.0.0.1:53\"]\ndefault_level = \"home_only\"\n",
+            Path::new("h.toml"),
+        )
+        .unwrap()
+        .network;
+        assert_eq!(n.dns_listen.map(|a| a.port()), Some(53));
+        assert_eq!(n.default_level, hearth_core::network::InternetLevel::HomeOnly);
+        let err = Config::parse("[network]\ndefault_level = \"anything\"\n", Path::new("hearth.toml")).unwrap_err().to_string();
+        assert!(err.contains("default_level"), "{err}");
     }
 
     #[test]

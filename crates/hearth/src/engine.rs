@@ -38,6 +38,12 @@ pub struct Options {
     pub mqtts_listen: Option<SocketAddr>,
     /// `--no-broker`: run without the MQTT broker.
     pub no_broker: bool,
+    /// `--dns-listen`: run the DNS gate there.
+    pub dns_listen: Option<SocketAddr>,
+    /// `--dns-upstream`: where the DNS gate forwards (repeatable).
+    pub dns_upstream: Vec<SocketAddr>,
+    /// `--apply-firewall`: apply the network permissions to this machine's nftables.
+    pub apply_firewall: bool,
 }
 
 /// A running hub.
@@ -56,6 +62,7 @@ pub struct Engine {
     cancel: CancellationToken,
     tasks: TaskTracker,
     discovery: Option<DiscoveryHandle>,
+    dns: Option<crate::dns::DnsGate>,
 }
 
 /// Wraps [`Discovery`] (which has no Debug) for the engine's Debug output.
@@ -111,7 +118,7 @@ impl Engine {
         } else {
             crate::api::types::ShutdownStatus { clean: true, database_check: None }
         };
-        let (hub, records) = Hub::new(store, dir, secrets.storage().clone())?;
+        let (hub, records) = Hub::with_network(store, dir, secrets.storage().clone(), config.network.clone())?;
         hub.set_last_shutdown(last_shutdown);
         if config.broker.allow_anonymous {
             tracing::warn!(
@@ -185,6 +192,7 @@ impl Engine {
             hub.set_broker(broker, display_addresses(addr).join(", "), tls_shown);
             Some((addr, tls))
         };
+        let dns = start_network(&options, &config, &hub, &tasks, &cancel).await?;
         let auth = Arc::new(Auth::new(owner_token, https));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
         let web_tls = match (https, &server_tls) {
@@ -263,7 +271,7 @@ impl Engine {
             dir,
             &data_dir::Running { url: format!("{scheme}://{}", connect_addr(http_addr)), pid: std::process::id() },
         )?;
-        Ok(Self { hub, http_addr, scheme, mqtt_addr: mqtt_addr.map(|(a, _)| a), auth, _lock: lock, cancel, tasks, discovery })
+        Ok(Self { hub, http_addr, scheme, mqtt_addr: mqtt_addr.map(|(a, _)| a), auth, _lock: lock, cancel, tasks, discovery, dns })
     }
 
     /// The base URL for this machine (`http://127.0.0.1:8470`, `https://` beyond loopback).
@@ -299,11 +307,116 @@ impl Engine {
         // Blocks up to a few seconds while clients are disconnected.
         let hub = self.hub.clone();
         let _ = tokio::task::spawn_blocking(move || hub.broker().map(hearth_broker::Broker::shutdown)).await;
+        if let Some(dns) = &self.dns {
+            dns.stop();
+        }
         self.cancel.cancel();
         self.tasks.close();
         self.tasks.wait().await;
         data_dir::remove_running(self.hub.data_dir());
         tracing::info!("hub stopped");
+    }
+}
+
+/// Starts the DNS gate (when asked for), its recorder, and the firewall (when asked for: applied
+/// once before anything is answered, so that a firewall that cannot be applied stops the start
+/// with the reason instead of leaving devices unguarded unnoticed).
+async fn start_network(
+    options: &Options,
+    config: &Config,
+    hub: &Hub,
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+) -> Result<Option<crate::dns::DnsGate>> {
+    let apply_firewall = options.apply_firewall || config.network.apply_firewall;
+    let Some(listen) = options.dns_listen.or(config.network.dns_listen) else {
+        if apply_firewall {
+            anyhow::bail!(
+                "--apply-firewall needs the DNS gate (--dns-listen ADDR): the firewall lets a device reach what the gate answered it"
+            );
+        }
+        return Ok(None);
+    };
+    let upstream = if options.dns_upstream.is_empty() { config.network.dns_upstream.clone() } else { options.dns_upstream.clone() };
+    let firewall = apply_firewall.then(|| Arc::new(crate::firewall::apply::Firewall::new(listen.port())));
+    if let Some(firewall) = &firewall {
+        let names = hub.store().devices()?.into_iter().map(|d| (d.id, d.name)).collect();
+        firewall.apply(crate::firewall::devices(hub.network(), &names, crate::api::now())).await.context("applying the firewall")?;
+        hub.set_firewall(firewall.clone());
+        tasks.spawn(keep_firewall(hub.clone(), firewall.clone(), cancel.clone()));
+    }
+    let (recorder, queue) = crate::dns::record::queue();
+    tasks.spawn(crate::dns::record::run(hub.clone(), queue, cancel.clone()));
+    let hook = firewall.clone().map(|f| f as Arc<dyn crate::dns::handler::AnswerHook>);
+    let (gate, limits, _task) = crate::dns::DnsGate::start(listen, &upstream, hub.network().clone(), recorder.clone(), hook).await?;
+    hub.set_dns_counters(limits, recorder);
+    {
+        let mut status = hub.network_services();
+        status.dns_listen = Some(gate.addr.to_string());
+        status.dns_upstream =
+            if upstream.is_empty() { vec!["this machine's resolvers".into()] } else { upstream.iter().map(ToString::to_string).collect() };
+        status.firewall.requested = apply_firewall;
+        status.firewall.applied = firewall.is_some();
+    }
+    tasks.spawn(refresh_addresses(hub.clone(), cancel.clone()));
+    Ok(Some(gate))
+}
+
+/// How often the address → device map is read again (announcements and connections move it).
+const ADDRESSES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn refresh_addresses(hub: Hub, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(ADDRESSES_EVERY);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            _ = every.tick() => {
+                let hub = hub.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = hub.network().reload(&hub.reader()) {
+                        tracing::error!("cannot read the devices' addresses: {e}");
+                    }
+                }).await;
+            }
+        }
+    }
+}
+
+/// Re-applies the firewall when a permission changes (and every half minute: learning windows
+/// end, devices' MAC addresses become known); removes Hearth's table on exit.
+async fn keep_firewall(hub: Hub, firewall: Arc<crate::firewall::apply::Firewall>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = hub.firewall_change() => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+        }
+        let names = match hub.reader().devices() {
+            Ok(devices) => devices.into_iter().map(|d| (d.id, d.name)).collect(),
+            Err(e) => {
+                tracing::error!("cannot list devices for the firewall: {e}");
+                continue;
+            }
+        };
+        let devices = crate::firewall::devices(hub.network(), &names, crate::api::now());
+        let count = devices.len() as u32;
+        let result = firewall.apply(devices).await;
+        let mut status = hub.network_services();
+        status.firewall.devices = count;
+        match result {
+            Ok(_) => {
+                status.firewall.applied = true;
+                status.firewall.error = None;
+            }
+            Err(e) => {
+                tracing::error!("cannot apply the firewall: {e:#}");
+                status.firewall.applied = false;
+                status.firewall.error = Some(format!("{e:#}"));
+            }
+        }
+    }
+    if let Err(e) = firewall.remove().await {
+        tracing::error!("cannot remove Hearth's firewall table: {e:#}");
     }
 }
 

@@ -58,6 +58,16 @@ struct Inner {
     ca: Mutex<Option<crate::api::types::CaStatus>>,
     /// Browser sessions: live ones in memory, every change written through to the store.
     sessions: Sessions,
+    /// Network permissions in memory, for the DNS gate and the firewall.
+    network: Arc<crate::network::Network>,
+    /// The DNS gate's and the firewall's state, once the engine started them.
+    network_status: Mutex<crate::api::types::NetworkServices>,
+    /// The DNS gate's counters (rate-limited queries, unwritten records), once it runs.
+    dns_counters: OnceLock<(Arc<crate::dns::limits::ClientLimits>, crate::dns::record::Recorder)>,
+    /// The firewall, when Hearth applies it on this machine.
+    firewall: OnceLock<Arc<crate::firewall::apply::Firewall>>,
+    /// Wakes the firewall task when a permission changed.
+    firewall_changed: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -67,7 +77,19 @@ impl Hub {
         data_dir: &Path,
         secret_storage: SecretStorage,
     ) -> Result<(Self, mpsc::Receiver<Record>), hearth_store::StoreError> {
+        Self::with_network(store, data_dir, secret_storage, crate::config::NetworkConfig::default())
+    }
+
+    /// [`Hub::new`] with the `[network]` settings.
+    pub fn with_network(
+        store: Store,
+        data_dir: &Path,
+        secret_storage: SecretStorage,
+        network_config: crate::config::NetworkConfig,
+    ) -> Result<(Self, mpsc::Receiver<Record>), hearth_store::StoreError> {
         let mut store = store;
+        let network = Arc::new(crate::network::Network::new(network_config));
+        network.reload(&store)?;
         store.mark_all_offline()?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (records, records_rx) = mpsc::channel(RECORD_QUEUE);
@@ -100,6 +122,11 @@ impl Hub {
                 broker_tls: OnceLock::new(),
                 ca: Mutex::new(None),
                 sessions,
+                network,
+                network_status: Mutex::new(crate::api::types::NetworkServices::default()),
+                dns_counters: OnceLock::new(),
+                firewall: OnceLock::new(),
+                firewall_changed: tokio::sync::Notify::new(),
             }),
         };
         Ok((hub, records_rx))
@@ -204,7 +231,42 @@ impl Hub {
         self.inner.gate.load(store.policies()?);
         self.inner.gate.load_claims(store.discovery_claims()?);
         self.inner.gate.load_redactions(store.all_redactions()?);
+        self.inner.network.reload(store)?;
+        self.firewall_changed();
         Ok(())
+    }
+
+    pub fn network(&self) -> &Arc<crate::network::Network> {
+        &self.inner.network
+    }
+
+    pub(crate) fn set_dns_counters(&self, limits: Arc<crate::dns::limits::ClientLimits>, recorder: crate::dns::record::Recorder) {
+        let _ = self.inner.dns_counters.set((limits, recorder));
+    }
+
+    pub(crate) fn dns_counters(&self) -> Option<(u64, u64)> {
+        self.inner.dns_counters.get().map(|(limits, recorder)| (limits.dropped(), recorder.dropped()))
+    }
+
+    pub(crate) fn set_firewall(&self, firewall: Arc<crate::firewall::apply::Firewall>) {
+        let _ = self.inner.firewall.set(firewall);
+    }
+
+    pub(crate) fn firewall(&self) -> Option<&Arc<crate::firewall::apply::Firewall>> {
+        self.inner.firewall.get()
+    }
+
+    /// Tells the firewall task that a permission changed.
+    pub(crate) fn firewall_changed(&self) {
+        self.inner.firewall_changed.notify_one();
+    }
+
+    pub(crate) async fn firewall_change(&self) {
+        self.inner.firewall_changed.notified().await;
+    }
+
+    pub(crate) fn network_services(&self) -> MutexGuard<'_, crate::api::types::NetworkServices> {
+        self.inner.network_status.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {

@@ -27,10 +27,13 @@ pub mod client;
 pub mod config;
 pub mod data_dir;
 pub mod demo;
+pub mod dns;
 pub mod engine;
+pub mod firewall;
 pub mod gate;
 pub mod http;
 pub mod hub;
+pub mod network;
 pub mod random;
 pub mod recorder;
 pub mod recording;
@@ -45,7 +48,10 @@ pub fn init_logging(verbose: u8) {
     let default = match verbose {
         // rmqtt logs every refused CONNECT at info with the whole client id and username (up to
         // 64 KB each, from anyone on the network): Hearth logs its own, bounded and counted.
-        0 => "info,mdns_sd=warn,rmqtt=error,rmqtt_net=error,rmqtt_codec=error",
+        // hickory-server logs every answer at info: Hearth records the queries it should.
+        0 => {
+            "info,mdns_sd=warn,rmqtt=error,rmqtt_net=error,rmqtt_codec=error,hickory_server=warn,hickory_resolver=warn,hickory_net=warn,hickory_proto=warn"
+        }
         1 => "debug,mdns_sd=info,rmqtt=warn,rmqtt_net=warn,rmqtt_codec=warn",
         _ => "trace",
     };

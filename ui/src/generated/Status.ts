@@ -2,6 +2,7 @@
 import type { BrokerStatus } from "./BrokerStatus";
 import type { CaStatus } from "./CaStatus";
 import type { DiscoveryStatus } from "./DiscoveryStatus";
+import type { NetworkServices } from "./NetworkServices";
 import type { RecordingStatus } from "./RecordingStatus";
 import type { SecretStorage } from "./SecretStorage";
 import type { ShutdownStatus } from "./ShutdownStatus";
@@ -13,4 +14,8 @@ export type Status = { version: string, data_dir: string, secret_storage: Secret
 /**
  * Hearth's own CA, when TLS is in use (the web UI beyond loopback, MQTT over TLS).
  */
-ca: CaStatus | null, devices: number, devices_new: number, devices_online: number, recording: RecordingStatus, last_shutdown: ShutdownStatus, };
+ca: CaStatus | null, devices: number, devices_new: number, devices_online: number, recording: RecordingStatus, last_shutdown: ShutdownStatus, 
+/**
+ * The DNS gate and the firewall.
+ */
+network: NetworkServices, };

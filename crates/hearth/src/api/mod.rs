@@ -5,6 +5,7 @@ mod broker;
 mod csv;
 mod identity;
 pub mod limits;
+pub mod network;
 mod review;
 mod sessions;
 
@@ -96,6 +97,7 @@ impl Hub {
             devices_online: count(&|d| d.online),
             recording: self.recording().status(),
             last_shutdown: self.last_shutdown(),
+            network: self.network_status(),
         })
     }
 }

@@ -19,6 +19,7 @@ pub use hearth_core::sighting::TxtEntry;
 pub use hearth_core::suggest::Suggestion;
 pub use hearth_store::SessionId;
 
+pub use super::network::{FirewallStatus, NetworkServices};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -116,6 +117,11 @@ pub enum Event {
     /// An announcement says two records a person decided about are one device: a person merges
     /// them or keeps them apart (needs a decision: a banner, and an OS notification).
     IdentityQuestion { proposal: MergeProposal },
+    /// A device asked for a name it never asked for before, after it was approved (a banner and
+    /// an OS notification: a new destination is news, as a new kind of data is).
+    DestinationNew { id: DeviceId, device_name: String, name: String },
+    /// A device's destinations or network permissions changed: reload its Internet section.
+    DestinationsChanged { id: DeviceId },
     /// The hub's status changed in a way a person should see at once (recording paused for a
     /// full disk, or resumed): reload it.
     StatusChanged,
@@ -190,6 +196,8 @@ pub struct Status {
     pub devices_online: u32,
     pub recording: RecordingStatus,
     pub last_shutdown: ShutdownStatus,
+    /// The DNS gate and the firewall.
+    pub network: NetworkServices,
 }
 
 /// Hearth's certificate authority and the server certificate it issued.

@@ -8,6 +8,7 @@ use crate::api::types::{
 use crate::client::Client;
 
 mod identity;
+mod network;
 mod review;
 mod sessions;
 use crate::engine::{Engine, Options};
@@ -57,6 +58,16 @@ pub enum Command {
         /// Do not run the MQTT broker.
         #[arg(long)]
         no_broker: bool,
+        /// Run the DNS gate here (UDP and TCP), e.g. 0.0.0.0:53; off by default ([network] dns_listen).
+        #[arg(long, value_name = "ADDR")]
+        dns_listen: Option<SocketAddr>,
+        /// Where the DNS gate forwards (repeatable; default: this machine's resolvers).
+        #[arg(long = "dns-upstream", value_name = "ADDR")]
+        dns_upstream: Vec<SocketAddr>,
+        /// Apply the network permissions to this machine's nftables (Hearth on the home's Linux
+        /// gateway, with CAP_NET_ADMIN); the table is removed on exit.
+        #[arg(long)]
+        apply_firewall: bool,
     },
     /// List the devices the running hub knows.
     Devices {
@@ -108,6 +119,16 @@ pub enum Command {
     Identity {
         #[arg(long)]
         json: bool,
+    },
+    /// MUD files (RFC 8520): a maker's description of what a device needs to reach.
+    Mud {
+        #[command(subcommand)]
+        action: network::MudAction,
+    },
+    /// The home's network permissions as a firewall for a gateway.
+    Network {
+        #[command(subcommand)]
+        action: network::NetworkAction,
     },
     /// Announce a simulated home over mDNS, for trying Hearth without devices.
     Demo(crate::demo::DemoArgs),
@@ -182,6 +203,20 @@ pub enum DeviceAction {
     Merge { id: String, other: String },
     /// Two records are two devices: Hearth stops asking whether they are one.
     KeepApart { id: String, other: String },
+    /// Set how far the device may reach beyond the home: home_only, allowed_list or unrestricted.
+    Internet { id: String, level: String },
+    /// The names the device asked Hearth's resolver for, its rules, and what waits for you.
+    Destinations {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let the device reach a domain and the names under it (at the allowed_list level).
+    AllowDomain { id: String, name: String },
+    /// Refuse the device a domain and the names under it, at every level.
+    DenyDomain { id: String, name: String },
+    /// Remove the device's rule for exactly this domain.
+    RemoveDomain { id: String, name: String },
     /// Allow the device to publish or subscribe to a topic pattern (`+` one level, `#` the rest).
     Allow(TopicArgs),
     /// Deny a topic pattern (a denial wins over an allowance).
@@ -213,8 +248,32 @@ impl TopicArgs {
 pub async fn run(cli: Cli) -> Result<()> {
     let data_dir = crate::data_dir::resolve(cli.data_dir)?;
     match cli.command {
-        Command::Serve { http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, mqtts_listen, no_broker } => {
-            serve(Options { data_dir, http_listen, allow_plain_http, interfaces, no_discovery, mqtt_listen, mqtts_listen, no_broker }).await
+        Command::Serve {
+            http_listen,
+            allow_plain_http,
+            interfaces,
+            no_discovery,
+            mqtt_listen,
+            mqtts_listen,
+            no_broker,
+            dns_listen,
+            dns_upstream,
+            apply_firewall,
+        } => {
+            serve(Options {
+                data_dir,
+                http_listen,
+                allow_plain_http,
+                interfaces,
+                no_discovery,
+                mqtt_listen,
+                mqtts_listen,
+                no_broker,
+                dns_listen,
+                dns_upstream,
+                apply_firewall,
+            })
+            .await
         }
         Command::Demo(args) => crate::demo::run(args, &data_dir).await,
         Command::Devices { json } => {
@@ -293,6 +352,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         if d.interfaces.is_empty() { "all interfaces".into() } else { d.interfaces.join(", ") }
                     ),
                 }
+                network::print_status(&status.network);
             }
             Ok(())
         }
@@ -305,6 +365,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Export { id, csv } => review::export(&Client::for_data_dir(&data_dir)?, &id, csv).await,
         Command::Privacy { action } => review::privacy(&Client::for_data_dir(&data_dir)?, action).await,
         Command::Identity { json } => identity::review(&Client::for_data_dir(&data_dir)?, json).await,
+        Command::Mud { action } => network::mud(&Client::for_data_dir(&data_dir)?, action).await,
+        Command::Network { action } => network::network(&Client::for_data_dir(&data_dir)?, action).await,
         Command::Device { action } => {
             let client = Client::for_data_dir(&data_dir)?;
             match action {
@@ -369,6 +431,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                         (None, None) => anyhow::bail!("name the entity with --topic or --unique-id"),
                     };
                     print_topics(&client.give_entity(&id, &claim).await?);
+                }
+                DeviceAction::Internet { id, level } => network::set_level(&client, &id, &level).await?,
+                DeviceAction::Destinations { id, json } => network::destinations(&client, &id, json).await?,
+                DeviceAction::AllowDomain { id, name } => {
+                    network::set_domain(&client, &id, &name, crate::api::network::DomainChoice::Allow).await?;
+                }
+                DeviceAction::DenyDomain { id, name } => {
+                    network::set_domain(&client, &id, &name, crate::api::network::DomainChoice::Deny).await?;
+                }
+                DeviceAction::RemoveDomain { id, name } => {
+                    network::set_domain(&client, &id, &name, crate::api::network::DomainChoice::Remove).await?;
                 }
                 DeviceAction::Merge { id, other } => identity::answer(&client, &id, &other, MergeChoice::Merge).await?,
                 DeviceAction::KeepApart { id, other } => identity::answer(&client, &id, &other, MergeChoice::KeepApart).await?,

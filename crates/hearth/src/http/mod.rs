@@ -4,6 +4,7 @@
 mod auth;
 mod events;
 mod limiter;
+mod network;
 mod review;
 pub mod serve;
 mod sessions;
@@ -43,6 +44,13 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/merge", post(answer_merge))
         .route("/devices/{id}/entities", post(give_entity))
         .route("/identity", get(identity_review))
+        .route("/devices/{id}/network", get(network::view))
+        .route("/devices/{id}/network/level", post(network::set_level))
+        .route("/devices/{id}/network/destinations", post(network::set_domain))
+        .route("/devices/{id}/network/allow-waiting", post(network::allow_waiting))
+        .route("/devices/{id}/mud", get(network::export_mud).post(network::import_mud))
+        .route("/network", get(network::home))
+        .route("/network/export", get(network::export_firewall))
         .route("/devices/{id}/review", get(review::device_review))
         .route("/review", get(review::home_review))
         .route("/devices/{id}/privacy", get(review::privacy))
