@@ -6,7 +6,7 @@
 // (re)attaches the backend emits `resync`, and the list is loaded again.
 
 import { render } from "lit-html";
-import { type Backend, toApiError } from "./api/backend";
+import { type Backend, type FirewallFormat, toApiError } from "./api/backend";
 import QRCode from "qrcode";
 import type { AnonymousAccess } from "./generated/AnonymousAccess";
 import type { Category } from "./generated/Category";
@@ -27,6 +27,10 @@ import type { Event as HubEvent } from "./generated/Event";
 import type { ContestView } from "./generated/ContestView";
 import type { MergeChoice } from "./generated/MergeChoice";
 import type { MergeProposal } from "./generated/MergeProposal";
+import type { DomainChoice } from "./generated/DomainChoice";
+import type { InternetLevel } from "./generated/InternetLevel";
+import type { NetworkView } from "./generated/NetworkView";
+import { levelLabel } from "./network-model";
 import { type Filters, NO_FILTERS, STATE_LABELS } from "./model";
 import type { Actions, AppState, Confirmation, DetailState, Route } from "./state";
 import { appView } from "./views/shell";
@@ -56,6 +60,9 @@ function holdsClientIdOf(view: BrokerView | undefined, other: DeviceId): boolean
   return !!view && view.client_id_holders.some((h) => h.device_id === other);
 }
 
+/** Every device's look-ups move the network page's figures: reload it at most this often. */
+const HOME_NETWORK_RELOAD_MS = 1_000;
+
 /** The status bar's figures (refused connections, retained messages) move with broker traffic,
  *  which no event reports as such: broker events reload the status at most this often. */
 const STATUS_RELOAD_MS = 10_000;
@@ -70,6 +77,7 @@ function parseRoute(hash: string): Route {
     }
   }
   if (/^#\/review\b/.test(hash)) return { name: "review" };
+  if (/^#\/network\b/.test(hash)) return { name: "network" };
   if (/^#\/settings\b/.test(hash)) return { name: "settings" };
   return { name: "list" };
 }
@@ -105,6 +113,7 @@ export class App implements Actions {
     confirmingCredential: undefined,
     reviewRange: "7d",
     home: undefined,
+    network: undefined,
     identity: undefined,
     confirming: undefined,
     news: [],
@@ -126,6 +135,10 @@ export class App implements Actions {
   private detailGeneration = 0;
   private reviewGeneration = 0;
   private brokerGeneration = 0;
+  private networkGeneration = 0;
+  /** The Internet section's reload waiting to start, and the home network page's. */
+  private networkTimer: ReturnType<typeof setTimeout> | undefined;
+  private homeNetworkTimer: ReturnType<typeof setTimeout> | undefined;
   private noticeSeq = 0;
   /** Where focus goes after the next render (route changes, removed rows). */
   private focusAfterRender: (() => void) | undefined;
@@ -227,6 +240,10 @@ export class App implements Actions {
       this.state.detail = undefined;
       void this.loadHome();
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+    } else if (route.name === "network") {
+      this.state.detail = undefined;
+      void this.loadHomeNetwork();
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else if (route.name === "settings") {
       this.state.detail = undefined;
       void this.loadSignIns();
@@ -289,11 +306,16 @@ export class App implements Actions {
   private async loadDetail(id: DeviceId): Promise<void> {
     const generation = ++this.detailGeneration;
     try {
-      const [data, broker, review] = await Promise.all([this.backend.device(id), this.loadBrokerView(id), this.loadReview(id)]);
+      const [data, broker, review, network] = await Promise.all([
+        this.backend.device(id),
+        this.loadBrokerView(id),
+        this.loadReview(id),
+        this.loadNetwork(id),
+      ]);
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       // What a reload wrote meanwhile stays (an overtaken part is empty); an old error goes.
       const { error: _oldError, ...shown } = this.state.detail;
-      this.state.detail = { ...shown, id, data, ...broker(), ...review() };
+      this.state.detail = { ...shown, id, data, ...broker(), ...review(), ...network() };
     } catch (e) {
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       this.state.detail = { ...this.state.detail, error: toApiError(e, "This device could not be loaded.") };
@@ -334,6 +356,59 @@ export class App implements Actions {
       part = { reviewError: toApiError(e, "What this device sends could not be loaded.") };
     }
     return () => (generation === this.reviewGeneration && this.state.detail?.id === id ? part : {});
+  }
+
+  /** The Internet section, or its error: a part of its own, like the broker view. */
+  private async loadNetwork(id: DeviceId): Promise<Part> {
+    const generation = ++this.networkGeneration;
+    let part: Partial<DetailState>;
+    try {
+      part = { network: await this.backend.network(id), networkError: undefined };
+    } catch (e) {
+      part = { network: undefined, networkError: toApiError(e, "What this device looks up on the internet could not be loaded.") };
+    }
+    return () => (generation === this.networkGeneration && this.state.detail?.id === id ? part : {});
+  }
+
+  /** Shows the Internet section an action answered with; older reloads still on their way lose. */
+  private showNetwork(id: DeviceId, network: NetworkView): void {
+    if (this.state.detail?.id !== id) return;
+    this.networkGeneration++;
+    this.state.detail = { ...this.state.detail, network, networkError: undefined };
+  }
+
+  /** The device's names changed (it looked something up, a rule changed): its Internet section
+   *  reloads, at most once per DETAIL_RELOAD_MS; a reload already waiting is not pushed back. */
+  private reloadNetworkSoon(id: DeviceId): void {
+    if (this.networkTimer !== undefined) return;
+    this.networkTimer = setTimeout(async () => {
+      this.networkTimer = undefined;
+      if (this.state.detail?.id !== id || this.state.detail.forgotten) return;
+      const network = await this.loadNetwork(id);
+      if (this.state.detail?.id === id && !this.state.detail.forgotten) {
+        this.state.detail = { ...this.state.detail, ...network() };
+        this.update();
+      }
+    }, DETAIL_RELOAD_MS);
+  }
+
+  /** The home's network page (the DNS gate, the firewall, who talks to whom). */
+  private async loadHomeNetwork(): Promise<void> {
+    try {
+      this.state.network = { data: await this.backend.homeNetwork() };
+    } catch (e) {
+      this.state.network = { error: toApiError(e, "The home's network could not be loaded.") };
+    }
+    this.update();
+  }
+
+  /** Devices look names up all the time: the network page follows at most once a second. */
+  private reloadHomeNetworkSoon(): void {
+    if (this.homeNetworkTimer !== undefined) return;
+    this.homeNetworkTimer = setTimeout(() => {
+      this.homeNetworkTimer = undefined;
+      if (this.state.route.name === "network") void this.loadHomeNetwork();
+    }, HOME_NETWORK_RELOAD_MS);
   }
 
   private async loadHome(): Promise<void> {
@@ -419,6 +494,9 @@ export class App implements Actions {
     this.brokerReloading = undefined;
     this.brokerGeneration++;
     this.reviewGeneration++;
+    clearTimeout(this.networkTimer);
+    this.networkTimer = undefined;
+    this.networkGeneration++;
   }
 
   private reloadDetailSoon(id: DeviceId): void {
@@ -436,6 +514,7 @@ export class App implements Actions {
       void this.loadStatus();
       const detail = this.state.detail;
       if (detail && !detail.forgotten) this.reloadDetailSoon(detail.id);
+      if (this.state.route.name === "network") void this.loadHomeNetwork();
       return;
     }
     if (this.queued) {
@@ -476,8 +555,20 @@ export class App implements Actions {
         this.state.news = [...this.state.news, { id: ++this.noticeSeq, kind: "change" as const, name: e.name, change: e.change }].slice(-3);
         if (this.state.route.name === "review") void this.loadHome();
         break;
+      case "destination_new":
+        // The three newest stay on screen, with the other news; the device's page lists them all.
+        this.state.news = [
+          ...this.state.news,
+          { id: ++this.noticeSeq, kind: "destination" as const, deviceId: e.id, deviceName: e.device_name, name: e.name },
+        ].slice(-3);
+        break;
+      case "destinations_changed":
+        if (this.state.detail?.id === e.id && !this.state.detail.forgotten) this.reloadNetworkSoon(e.id);
+        if (this.state.route.name === "network") this.reloadHomeNetworkSoon();
+        break;
       case "status_changed":
         void this.loadStatus();
+        if (this.state.route.name === "network") this.reloadHomeNetworkSoon();
         break;
       case "identity_question": {
         // A banner (the same pair once), and the question on both records' pages and the review.
@@ -859,6 +950,66 @@ export class App implements Actions {
         this.update();
       }
     })();
+  }
+
+  setInternetLevel(device: Device, level: InternetLevel): void {
+    if (this.state.busy.has(device.id)) {
+      // The radio moved but nothing was sent: the next render puts it back where it is.
+      this.update();
+      return;
+    }
+    void this.run(device, async () => {
+      this.showNetwork(device.id, await this.backend.setInternetLevel(device.id, level));
+      this.announce(`${device.name}'s internet: ${levelLabel(level).toLowerCase()}.`);
+    }, `Could not change how far ${device.name} may reach.`);
+  }
+
+  async setDomain(device: Device, domain: string, choice: DomainChoice): Promise<boolean> {
+    let done = false;
+    await this.run(device, async () => {
+      this.showNetwork(device.id, await this.backend.setDomain(device.id, { domain, choice }));
+      this.announce(
+        choice === "allow"
+          ? `${device.name} may reach ${domain} now.`
+          : choice === "deny"
+            ? `${device.name} may no longer reach ${domain}.`
+            : `The rule for ${domain} is removed.`,
+      );
+      // The pressed button may be gone (a waiting name was decided): keep focus in the section.
+      this.keepFocusIn("#h-internet");
+      done = true;
+    }, `Could not change ${domain} for ${device.name}.`);
+    return done;
+  }
+
+  allowWaiting(device: Device): void {
+    void this.run(device, async () => {
+      const before = this.state.detail?.network?.destinations.filter((x) => x.waiting).length ?? 0;
+      this.showNetwork(device.id, await this.backend.allowWaiting(device.id));
+      this.announce(`${device.name} may reach the ${before === 1 ? "name" : `${before} names`} it was waiting for.`);
+      this.keepFocusIn("#h-internet");
+    }, `Could not allow what ${device.name} was waiting for.`);
+  }
+
+  exportFirewall(format: FirewallFormat): void {
+    void (async () => {
+      try {
+        const text = await this.backend.exportFirewall(format);
+        download(format === "nft" ? "hearth.nft" : "hearth-openwrt.txt", "text/plain", text);
+        this.announce(format === "nft" ? "Saved the firewall rules for nftables." : "Saved the firewall rules for OpenWrt.");
+      } catch (e) {
+        this.notify(e, "Could not export the firewall rules.");
+      }
+    })();
+  }
+
+  /** If the focused button went away with the render, focus goes to `heading` (not to the page). */
+  private keepFocusIn(heading: string): void {
+    this.focusAfterRender = () => {
+      const active = document.activeElement;
+      if (active && active !== document.body && active.isConnected) return;
+      this.root.querySelector<HTMLElement>(heading)?.focus();
+    };
   }
 
   private async run(device: Device, action: () => Promise<void>, failure: string): Promise<void> {

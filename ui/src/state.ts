@@ -27,9 +27,14 @@ import type { IdentityReview } from "./generated/IdentityReview";
 import type { MergeChoice } from "./generated/MergeChoice";
 import type { MergeProposal } from "./generated/MergeProposal";
 import type { RuleView } from "./generated/RuleView";
+import type { DomainChoice } from "./generated/DomainChoice";
+import type { HomeNetwork } from "./generated/HomeNetwork";
+import type { InternetLevel } from "./generated/InternetLevel";
+import type { NetworkView } from "./generated/NetworkView";
+import type { FirewallFormat } from "./api/backend";
 import type { Filters } from "./model";
 
-export type Route = { name: "list" } | { name: "device"; id: DeviceId } | { name: "review" } | { name: "settings" };
+export type Route = { name: "list" } | { name: "device"; id: DeviceId } | { name: "review" } | { name: "network" } | { name: "settings" };
 
 /** Where the owner is signed in (the settings page). */
 export interface SignInsState {
@@ -50,11 +55,18 @@ export interface DetailState {
   review?: DeviceReview | undefined;
   reviewError?: ApiError | undefined;
   privacy?: PrivacySettings | undefined;
+  /** Its Internet section: level, enforcement, the names it looked up, its rules. */
+  network?: NetworkView | undefined;
+  networkError?: ApiError | undefined;
 }
 
 /** Live news worth a banner: a device that started sending something new (a field, a kind of
- *  data), or an announcement that says two records a person decided about are one device. */
-export type News = { id: number; kind: "change"; name: string; change: Change } | { id: number; kind: "question"; proposal: MergeProposal };
+ *  data), an announcement that says two records a person decided about are one device, or a
+ *  device that looked up a name for the first time. */
+export type News =
+  | { id: number; kind: "change"; name: string; change: Change }
+  | { id: number; kind: "question"; proposal: MergeProposal }
+  | { id: number; kind: "destination"; deviceId: DeviceId; deviceName: string; name: string };
 
 /** Open "is this one device?" questions and the announcements Hearth ignored (the home review). */
 export interface IdentityState {
@@ -72,6 +84,12 @@ export type Confirmation =
 /** The home's review page. */
 export interface HomeState {
   data?: HomeReview;
+  error?: ApiError;
+}
+
+/** The home's network page. */
+export interface HomeNetworkState {
+  data?: HomeNetwork;
   error?: ApiError;
 }
 
@@ -120,6 +138,7 @@ export interface AppState {
    *  dismissed (the three newest). */
   news: News[];
   home: HomeState | undefined;
+  network: HomeNetworkState | undefined;
   identity: IdentityState | undefined;
   /** The change the confirmation dialog asks about. */
   confirming: Confirmation | undefined;
@@ -170,4 +189,13 @@ export interface Actions {
   signOut(session: BrowserSession): void;
   /** Signs out every browser but this one. */
   signOutOthers(): void;
+  /** A person's choice of how far the device may reach beyond the home. */
+  setInternetLevel(device: Device, level: InternetLevel): void;
+  /** Allows or denies a name for the device, or removes its rule. Resolves true once done (false
+   *  if refused: the form keeps what was typed). */
+  setDomain(device: Device, domain: string, choice: DomainChoice): Promise<boolean>;
+  /** Allows every name the device is waiting on a person for. */
+  allowWaiting(device: Device): void;
+  /** Downloads the firewall rules for a Linux gateway or OpenWrt. */
+  exportFirewall(format: FirewallFormat): void;
 }

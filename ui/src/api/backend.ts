@@ -29,9 +29,16 @@ import type { SessionsEnded } from "../generated/SessionsEnded";
 import type { EntityClaim } from "../generated/EntityClaim";
 import type { IdentityReview } from "../generated/IdentityReview";
 import type { MergeRequest } from "../generated/MergeRequest";
+import type { DomainRequest } from "../generated/DomainRequest";
+import type { HomeNetwork } from "../generated/HomeNetwork";
+import type { InternetLevel } from "../generated/InternetLevel";
+import type { NetworkView } from "../generated/NetworkView";
 import { httpBackend } from "./http";
 
 export { BackendError, isApiError, toApiError } from "./errors";
+
+/** Where the firewall rules are meant to be loaded (`GET /network/export?format=`). */
+export type FirewallFormat = "nft" | "openwrt";
 
 /** Where the owner is signed in, and signing browsers out. */
 export interface SignIns {
@@ -84,6 +91,18 @@ export interface Backend {
   exportDevice(id: DeviceId): Promise<DeviceExport>;
   /** Its messages as CSV. */
   exportCsv(id: DeviceId): Promise<string>;
+  /** How far the device may reach beyond the home, the names it looked up, and its rules. */
+  network(id: DeviceId): Promise<NetworkView>;
+  /** A person's choice of level (ends its learning). */
+  setInternetLevel(id: DeviceId, level: InternetLevel): Promise<NetworkView>;
+  /** Allows or denies a name (and the names under it) for the device, or removes its rule. */
+  setDomain(id: DeviceId, request: DomainRequest): Promise<NetworkView>;
+  /** Allows every name waiting for a person, in one step. */
+  allowWaiting(id: DeviceId): Promise<NetworkView>;
+  /** The DNS gate and firewall, how many devices use Hearth's DNS, who talks to which domains. */
+  homeNetwork(): Promise<HomeNetwork>;
+  /** The firewall rules as text for a Linux gateway (`nft`) or OpenWrt (`openwrt`). */
+  exportFirewall(format: FirewallFormat): Promise<string>;
   /**
    * Live inventory events. Whenever the stream (re)attaches, the backend emits a synthetic
    * `resync`: events may have been missed, so the list must be reloaded. Returns an unsubscribe.

@@ -18,6 +18,8 @@ import type { Status } from "../generated/Status";
 import type { BrowserSession } from "../generated/BrowserSession";
 import type { SessionsEnded } from "../generated/SessionsEnded";
 import type { IdentityReview } from "../generated/IdentityReview";
+import type { HomeNetwork } from "../generated/HomeNetwork";
+import type { NetworkView } from "../generated/NetworkView";
 import type { Backend } from "./backend";
 import { BackendError, isApiError } from "./errors";
 
@@ -261,6 +263,12 @@ export function httpBackend(): Backend {
     setRedaction: (id, req) => request<PrivacySettings>("POST", `${path(id)}/privacy/redactions`, req),
     exportDevice: (id) => request<DeviceExport>("GET", `${path(id)}/export`),
     exportCsv: (id) => requestText("GET", `${path(id)}/export.csv`),
+    network: (id) => request<NetworkView>("GET", `${path(id)}/network`),
+    setInternetLevel: (id, level) => request<NetworkView>("POST", `${path(id)}/network/level`, { level }),
+    setDomain: (id, req) => request<NetworkView>("POST", `${path(id)}/network/destinations`, req),
+    allowWaiting: (id) => request<NetworkView>("POST", `${path(id)}/network/allow-waiting`),
+    homeNetwork: () => request<HomeNetwork>("GET", "/network"),
+    exportFirewall: (format) => request<string>("GET", `/network/export?format=${encodeURIComponent(format)}`),
     onEvent: (cb) => stream.subscribe(cb),
     onConnection: (cb) => stream.onConnection(cb),
   };

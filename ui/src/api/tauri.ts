@@ -24,7 +24,11 @@ import type { Status } from "../generated/Status";
 import type { EntityClaim } from "../generated/EntityClaim";
 import type { IdentityReview } from "../generated/IdentityReview";
 import type { MergeRequest } from "../generated/MergeRequest";
-import type { Backend } from "./backend";
+import type { DomainRequest } from "../generated/DomainRequest";
+import type { HomeNetwork } from "../generated/HomeNetwork";
+import type { InternetLevel } from "../generated/InternetLevel";
+import type { NetworkView } from "../generated/NetworkView";
+import type { Backend, FirewallFormat } from "./backend";
 import { toApiError } from "./errors";
 
 /** Commands return `Result<T, ApiError>`; an `Err` arrives as the rejected `{code, message}`. */
@@ -61,6 +65,14 @@ export function tauriBackend(): Backend {
     setRedaction: (id: DeviceId, request: RedactionRequest) => call<PrivacySettings>("set_redaction", { id, request }),
     exportDevice: (id: DeviceId) => call<DeviceExport>("export_device", { id }),
     exportCsv: (id: DeviceId) => call<string>("export_csv", { id }),
+    // Not yet declared in src-tauri (commands.rs, build.rs, capabilities): until they are, the
+    // desktop window shows the hub's "could not run" error in these sections.
+    network: (id: DeviceId) => call<NetworkView>("network_view", { id }),
+    setInternetLevel: (id: DeviceId, level: InternetLevel) => call<NetworkView>("set_internet_level", { id, level }),
+    setDomain: (id: DeviceId, request: DomainRequest) => call<NetworkView>("set_domain", { id, request }),
+    allowWaiting: (id: DeviceId) => call<NetworkView>("allow_waiting", { id }),
+    homeNetwork: () => call<HomeNetwork>("home_network"),
+    exportFirewall: (format: FirewallFormat) => call<string>("export_firewall", { format }),
     onEvent(cb: (e: Event) => void): () => void {
       let stopped = false;
       const unlisten = listen<Event>("hearth://event", (e) => cb(e.payload)).then((un) => {

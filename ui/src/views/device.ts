@@ -8,6 +8,7 @@ import type { StateChange } from "../generated/StateChange";
 import { ACTOR_LABELS, kindLabel, originLabel, plural, STATE_LABELS, STATE_MEANING, vendorModel } from "../model";
 import type { Actions, AppState, DetailState } from "../state";
 import { brokerSection } from "./broker";
+import { internetSection } from "./internet";
 import { reviewSection } from "./review";
 import { mergeQuestions } from "./identity";
 import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
@@ -63,7 +64,7 @@ function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: 
       ${decisionButtons(d, s, a)}
     </div>
 
-    ${reviewSection(s, a, d, page)} ${brokerSection(s, a, d, page)}
+    ${reviewSection(s, a, d, page)} ${internetSection(s, a, d, page)} ${brokerSection(s, a, d, page)}
 
     <section class="panel" aria-labelledby="h-recognised" data-testid="recognition">
       <h2 id="h-recognised">Recognised as</h2>

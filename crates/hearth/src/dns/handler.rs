@@ -29,7 +29,7 @@ pub const REFUSED_TTL: u32 = 30;
 /// once: a dead upstream must not pile up waiting queries (each holds memory and a socket).
 pub const MAX_WAITING: usize = 512;
 /// The largest UDP answer Hearth sends (the DNS flag day's 1232), whatever a client offers.
-const MAX_UDP_PAYLOAD: u16 = 1232;
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
 
 /// Fills the firewall's set for a device before its answer is sent.
 #[async_trait::async_trait]
@@ -65,7 +65,8 @@ struct Sent {
 impl RequestHandler for Handler {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
         let source = request.src();
-        if !self.limits.allow(source.ip(), std::time::Instant::now()) {
+        // UDP is limited in `udp::serve`, before parsing; TCP here.
+        if request.protocol() != Protocol::Udp && !self.limits.allow(source.ip(), std::time::Instant::now()) {
             // No answer at all: answering a flood (perhaps from a forged source) would make
             // Hearth the flood's amplifier.
             return info(&request.metadata, ResponseCode::Refused);
@@ -172,7 +173,12 @@ impl Handler {
             return (send(response, builder.build_no_records(meta), request).await, Sent { answers: vec![], ttl: None });
         };
         let edns = builder_edns(request);
-        match self.resolver.lookup(qname, qtype).await {
+        // hickory's own timeout covers one try of one connection; this bounds the whole question.
+        let lookup = match tokio::time::timeout(super::upstream::TIMEOUT, self.resolver.lookup(qname, qtype)).await {
+            Ok(result) => result,
+            Err(_) => Err(NetError::Timeout),
+        };
+        match lookup {
             Ok(lookup) => {
                 let answers = lookup.answers();
                 let addresses: Vec<IpAddr> = answers

@@ -4,12 +4,14 @@
 //!
 //! - [`handler`]: one query, from the client's address to the answer and its record;
 //! - [`upstream`]: the resolver it forwards to (cache, EDNS, TCP fallback);
+//! - [`udp`]: Hearth's own UDP loop (rate limit before parsing, bounded work in flight);
 //! - [`limits`]: the per-client rate limit;
 //! - [`record`]: the queue and the task that write the ledger's DNS rows.
 
 pub mod handler;
 pub mod limits;
 pub mod record;
+pub mod udp;
 pub mod upstream;
 
 use anyhow::{Result, anyhow};
@@ -41,12 +43,20 @@ impl DnsGate {
         let udp = tokio::net::UdpSocket::bind(listen).await.map_err(|e| bind_error(listen, &e))?;
         let addr = udp.local_addr()?;
         let tcp = tokio::net::TcpListener::bind(addr).await.map_err(|e| bind_error(addr, &e))?;
-        let handler = Handler::new(network, resolver, recorder, firewall);
+        let handler = Arc::new(Handler::new(network, resolver, recorder, firewall));
         let limits = handler.limits.clone();
-        let mut server = hickory_server::Server::new(handler);
-        server.register_socket(udp);
+        udp::widen(&udp);
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(udp::serve(Arc::new(udp), handler.clone(), Arc::default(), shutdown.clone()));
+        // TCP (truncated answers asked again, clients that prefer it) through hickory's listener.
+        let mut server = hickory_server::Server::new(Shared(handler));
         server.register_listener(tcp, TCP_IDLE, 32);
-        let shutdown = server.shutdown_token().clone();
+        let tcp_shutdown = server.shutdown_token().clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            tcp_shutdown.cancel();
+        });
         let task = tokio::spawn(async move {
             if let Err(e) = server.block_until_done().await {
                 tracing::error!("the DNS gate stopped: {e}");
@@ -58,6 +68,21 @@ impl DnsGate {
 
     pub fn stop(&self) {
         self.shutdown.cancel();
+    }
+}
+
+/// The handler shared between Hearth's UDP loop and hickory's TCP listener.
+#[derive(Debug)]
+struct Shared(Arc<Handler>);
+
+#[async_trait::async_trait]
+impl hickory_server::server::RequestHandler for Shared {
+    async fn handle_request<R: hickory_server::server::ResponseHandler, T: hickory_server::net::runtime::Time>(
+        &self,
+        request: &hickory_server::server::Request,
+        response: R,
+    ) -> hickory_server::server::ResponseInfo {
+        self.0.handle_request::<R, T>(request, response).await
     }
 }
 

@@ -101,6 +101,8 @@ async fn write(hub: &Hub, batch: Vec<DnsRecord>) -> HashSet<DeviceId> {
                     if let Err(e) = hub.network().reload(&store) {
                         tracing::error!("cannot reload network permissions: {e}");
                     }
+                    // Its MAC address is known now: the firewall can hold it.
+                    hub.firewall_changed();
                 }
                 for (id, name) in news {
                     let device_name = hub.store().device(&id).map(|d| d.device.name).unwrap_or_default();
