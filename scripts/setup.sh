@@ -34,8 +34,9 @@ need_rust() {
 ENGINE_PACKAGES=(build-essential pkg-config libdbus-1-dev iproute2 util-linux)
 # The desktop shell (Tauri + WebKitGTK, tray icon).
 DESKTOP_PACKAGES=(libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libssl-dev)
-# Only the tests: the window under Xvfb and its WebDriver, the browser, and MQTT clients nobody here wrote.
-TEST_PACKAGES=(xvfb webkit2gtk-driver chromium mosquitto-clients)
+# Only the tests: the window under Xvfb and its WebDriver, the browser, MQTT clients nobody here wrote,
+# and the DNS side: dig as the devices, dnsmasq as the upstream, nft for the firewall.
+TEST_PACKAGES=(xvfb webkit2gtk-driver chromium mosquitto-clients bind9-dnsutils dnsmasq-base nftables)
 
 # Node.js may come from elsewhere than Debian (NodeSource, nvm): use what is there if it is new
 # enough. Vite 8 needs Node 20.19+ (Debian 13 and Ubuntu 25.04 ship it; Debian 12 ships 18).

@@ -72,9 +72,11 @@ export async function cliDevices(dataDir) {
   return JSON.parse(await cli(dataDir, "devices", "--json"));
 }
 
-/** Starts `hearth serve` on a free loopback port; resolves with its one-time sign-in link. */
-export function startHub(dataDir, listen = "127.0.0.1:0") {
-  const child = spawn(HEARTH, ["serve", "--data-dir", dataDir, "--http-listen", listen, "--mqtt-listen", "127.0.0.1:0", "--mqtts-listen", "127.0.0.1:0"], {
+/** Starts `hearth serve` on a free loopback port; resolves with its one-time sign-in link.
+ *  `extra`: more of its options (`--dns-listen ADDR`, say). */
+export function startHub(dataDir, listen = "127.0.0.1:0", extra = []) {
+  const args = ["serve", "--data-dir", dataDir, "--http-listen", listen, "--mqtt-listen", "127.0.0.1:0", "--mqtts-listen", "127.0.0.1:0", ...extra];
+  const child = spawn(HEARTH, args, {
     env: hubEnv(),
     stdio: ["ignore", "pipe", "pipe"],
   });

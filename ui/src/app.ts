@@ -30,7 +30,7 @@ import type { MergeProposal } from "./generated/MergeProposal";
 import type { DomainChoice } from "./generated/DomainChoice";
 import type { InternetLevel } from "./generated/InternetLevel";
 import type { NetworkView } from "./generated/NetworkView";
-import { levelLabel } from "./network-model";
+import { LEVELS } from "./network-model";
 import { type Filters, NO_FILTERS, STATE_LABELS } from "./model";
 import type { Actions, AppState, Confirmation, DetailState, Route } from "./state";
 import { appView } from "./views/shell";
@@ -960,7 +960,8 @@ export class App implements Actions {
     }
     void this.run(device, async () => {
       this.showNetwork(device.id, await this.backend.setInternetLevel(device.id, level));
-      this.announce(`${device.name}'s internet: ${levelLabel(level).toLowerCase()}.`);
+      const chosen = LEVELS.find((l) => l.level === level);
+      this.announce(`${device.name}: ${chosen ? `${chosen.label.toLowerCase()}, ${chosen.meaning}` : level}.`);
     }, `Could not change how far ${device.name} may reach.`);
   }
 

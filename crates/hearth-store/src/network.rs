@@ -75,6 +75,9 @@ pub struct DomainCount {
     pub refused: u64,
 }
 
+/// One recorded query: when, the name, its type, what was answered, and why.
+pub type QueryRow = (Millis, String, String, QueryAction, String);
+
 /// A destination rule as shown, with when it was set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDestinationRule {
@@ -392,7 +395,7 @@ impl Store {
     }
 
     /// The most recent queries of one device (its page, and `--json` output).
-    pub fn recent_dns_queries(&self, id: &DeviceId, limit: u32) -> Result<Vec<(Millis, String, String, QueryAction, String)>, StoreError> {
+    pub fn recent_dns_queries(&self, id: &DeviceId, limit: u32) -> Result<Vec<QueryRow>, StoreError> {
         load_device(&self.conn, id)?;
         let mut stmt = self
             .conn

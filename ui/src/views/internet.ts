@@ -59,6 +59,9 @@ function levelChoice(a: Actions, d: Device, v: NetworkView, busy: boolean, now: 
           ? html`<span class="muted"> · last look-up ${when(v.last_query, now)}</span>`
           : nothing}
       </p>
+      ${d.state === "blocked"
+        ? html`<p class="warn-text" data-testid="blocked-note">${d.name} is blocked: Hearth answers none of its look-ups, whatever the level.</p>`
+        : nothing}
       ${v.level_chosen
         ? nothing
         : html`<p class="muted" data-testid="level-default">

@@ -48,7 +48,7 @@ function services(n: HomeNetwork): TemplateResult {
           : html`<span class="warn-text">Off</span>: nothing is held back. Start it with <code>hearth serve --dns-listen ADDRESS:53</code>.`}
       </dd>
       ${x.dns_listen
-        ? html`<dt>Asks in turn</dt>
+        ? html`<dt>Passes allowed look-ups to</dt>
             <dd data-testid="dns-upstream">${x.dns_upstream.map((u, i) => html`${i ? ", " : ""}<code>${u}</code>`)}</dd>`
         : nothing}
       <dt>Firewall</dt>

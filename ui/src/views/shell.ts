@@ -9,11 +9,12 @@ import type { BrokerStatus } from "../generated/BrokerStatus";
 import type { Status } from "../generated/Status";
 import { grouped, plural } from "../model";
 import { CATEGORY_LABELS } from "../review-model";
-import type { Actions, AppState } from "../state";
+import type { Actions, AppState, News } from "../state";
 import { devicePage } from "./device";
 import { homeReviewPage } from "./home-review";
 import { questionNews } from "./identity";
 import { listPage } from "./list";
+import { networkPage } from "./network";
 import { settingsPage } from "./settings";
 
 /** Why Hearth's CA was replaced at this start, in a homeowner's words. */
@@ -35,15 +36,18 @@ export function appView(s: AppState, a: Actions): TemplateResult {
       ? devicePage(s, a, s.detail)
       : s.route.name === "review"
         ? homeReviewPage(s, a)
-        : s.route.name === "settings"
-          ? settingsPage(s, a)
-          : listPage(s, a);
+        : s.route.name === "network"
+          ? networkPage(s, a)
+          : s.route.name === "settings"
+            ? settingsPage(s, a)
+            : listPage(s, a);
   return html`<a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
       <a class="brand" href="#/"><span class="brand-mark" aria-hidden="true">⌂</span> Hearth</a>
       <nav class="topnav" aria-label="Main">
         <a href="#/" aria-current=${s.route.name === "list" || s.route.name === "device" ? "page" : nothing}>Devices</a>
         <a href="#/review" data-testid="nav-review" aria-current=${s.route.name === "review" ? "page" : nothing}>What they send</a>
+        <a href="#/network" data-testid="nav-network" aria-current=${s.route.name === "network" ? "page" : nothing}>Network</a>
         ${s.signInsAvailable
           ? html`<a href="#/settings" data-testid="nav-settings" aria-current=${s.route.name === "settings" ? "page" : nothing}>Settings</a>`
           : nothing}
@@ -150,20 +154,34 @@ function notices(s: AppState, a: Actions): TemplateResult | typeof nothing {
   </div>`;
 }
 
-/** Devices that started sending something new (a person may want to keep, redact or ask), and
- *  questions about whether two records are one device (a person answers on either page). */
+const NEWS_LOOK: Record<News["kind"], { testid: string; icon: string }> = {
+  change: { testid: "news", icon: "●" },
+  question: { testid: "question-news", icon: "?" },
+  destination: { testid: "destination-news", icon: "→" },
+};
+
+/** Devices that started sending something new (a person may want to keep, redact or ask),
+ *  questions about whether two records are one device (a person answers on either page), and
+ *  names a device looked up for the first time (a person may allow or deny them). */
 function newsBanners(s: AppState, a: Actions): TemplateResult | typeof nothing {
   if (s.news.length === 0) return nothing;
   return html`<div class="notices" role="status">
     ${s.news.map((n) => {
-      const body = n.kind === "question" ? questionNews(n.proposal) : changeNews(n.name, n.change);
-      return html`<div class="banner notice news" data-testid=${n.kind === "question" ? "question-news" : "news"}>
-        <span class="banner-icon" aria-hidden="true">${n.kind === "question" ? "?" : "●"}</span>
+      const body =
+        n.kind === "question" ? questionNews(n.proposal) : n.kind === "destination" ? destinationNews(n) : changeNews(n.name, n.change);
+      const look = NEWS_LOOK[n.kind];
+      return html`<div class="banner notice news" data-testid=${look.testid}>
+        <span class="banner-icon" aria-hidden="true">${look.icon}</span>
         <div>${body}</div>
         <button type="button" class="btn quiet" aria-label="Dismiss this message" @click=${() => a.dismissNews(n.id)}>✕</button>
       </div>`;
     })}
   </div>`;
+}
+
+function destinationNews(n: Extract<News, { kind: "destination" }>): TemplateResult {
+  const link = html`<a href=${`#/devices/${encodeURIComponent(n.deviceId)}`}>${n.deviceName}</a>`;
+  return html`${link} looked up <code>${n.name}</code> for the first time. Allow or deny it on its page.`;
 }
 
 function changeNews(name: string, change: Change): TemplateResult {
