@@ -23,6 +23,12 @@ fn main() {
         "set_redaction",
         "export_device",
         "export_csv",
+        "network_view",
+        "set_internet_level",
+        "set_domain",
+        "allow_waiting",
+        "home_network",
+        "export_firewall",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build: {e:#}");

@@ -123,3 +123,41 @@ pub async fn export_device(hub: State<'_, Hub>, id: String) -> Result<DeviceExpo
 pub async fn export_csv(hub: State<'_, Hub>, id: String) -> Result<String, ApiError> {
     blocking(&hub, move |hub| hub.export_csv(&id)).await
 }
+
+#[tauri::command]
+pub async fn network_view(hub: State<'_, Hub>, id: String) -> Result<hearth::api::network::NetworkView, ApiError> {
+    blocking(&hub, move |hub| hub.network_view(&id)).await
+}
+
+#[tauri::command]
+pub async fn set_internet_level(
+    hub: State<'_, Hub>,
+    id: String,
+    level: hearth::api::network::InternetLevel,
+) -> Result<hearth::api::network::NetworkView, ApiError> {
+    blocking(&hub, move |hub| hub.set_internet_level(&id, level, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn set_domain(
+    hub: State<'_, Hub>,
+    id: String,
+    request: hearth::api::network::DomainRequest,
+) -> Result<hearth::api::network::NetworkView, ApiError> {
+    blocking(&hub, move |hub| hub.set_domain(&id, &request, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn allow_waiting(hub: State<'_, Hub>, id: String) -> Result<hearth::api::network::NetworkView, ApiError> {
+    blocking(&hub, move |hub| hub.allow_waiting(&id, ORIGIN)).await
+}
+
+#[tauri::command]
+pub async fn home_network(hub: State<'_, Hub>) -> Result<hearth::api::network::HomeNetwork, ApiError> {
+    blocking(&hub, move |hub| hub.home_network()).await
+}
+
+#[tauri::command]
+pub async fn export_firewall(hub: State<'_, Hub>, format: String) -> Result<String, ApiError> {
+    blocking(&hub, move |hub| hub.export_firewall(&format)).await
+}

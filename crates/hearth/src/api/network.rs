@@ -5,7 +5,8 @@ use super::{Origin, now, parse_id};
 use crate::api::types::{ApiError, Event};
 use crate::hub::Hub;
 use hearth_core::device::{Actor, DeviceId};
-use hearth_core::network::{DestinationRule, Domain, InternetLevel, QueryAction, RuleSource, RuleVerdict};
+pub use hearth_core::network::InternetLevel;
+use hearth_core::network::{DestinationRule, Domain, QueryAction, RuleSource, RuleVerdict};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 

@@ -56,8 +56,8 @@ pub struct Network {
     pub config: NetworkConfig,
     pub defaults: DefaultNames,
     snapshot: RwLock<Arc<Snapshot>>,
-    /// First queries seen since the last reload (the store learns them with the next batch):
-    /// whether a device is still in its learning window must not wait for the disk.
+    /// First queries seen in memory (the store learns them with the next batch): whether a
+    /// device is still in its learning window must not wait for the disk. One entry per device.
     first_queries: Mutex<HashMap<DeviceId, (Millis, DeviceState)>>,
 }
 
