@@ -15,6 +15,16 @@ use std::collections::HashMap;
 /// some trackers and every DNS tunnel do) must not grow the table without bound: past this, its
 /// queries are still recorded and counted per registrable domain, but no new name is kept.
 pub const MAX_DESTINATIONS: i64 = 2_000;
+/// Most registrable domains counted apart per device and hour; the rest are counted under
+/// [`OTHER_DOMAINS`] (a device asking for random domains must not add a row per query).
+pub const MAX_DOMAINS_PER_HOUR: i64 = 500;
+pub const OTHER_DOMAINS: &str = "(other)";
+/// Most queries kept as rows per device and day (its names and counts still take every one).
+pub const MAX_QUERIES_PER_DAY: i64 = 20_000;
+/// Most link-layer addresses kept per device.
+pub const MAX_MACS: i64 = 8;
+/// How long the hourly counts are kept (as the ledger keeps its metadata).
+pub const HOURS_KEPT: Millis = 30 * 24 * 3_600_000;
 
 /// What the DNS gate keeps in memory about one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +37,8 @@ pub struct NetworkPolicy {
     /// When it first used Hearth's resolver, and its state then.
     pub first_query: Option<(Millis, DeviceState)>,
     pub last_query: Option<Millis>,
-    /// MAC addresses its queries came from (the kernel's neighbour table), for the firewall.
-    pub mac: Option<String>,
+    /// Every MAC address its queries came from (the kernel's neighbour table), for the firewall.
+    pub macs: Vec<String>,
 }
 
 /// One query of a known device, as the DNS gate decided and answered it.
@@ -48,6 +58,17 @@ pub struct DnsRecord {
     pub ttl: Option<u32>,
     pub address: String,
     pub mac: Option<String>,
+}
+
+/// What filing a batch found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Names first asked for by an approved device.
+    pub news: Vec<(DeviceId, String)>,
+    /// A device showed a link-layer address not seen before.
+    pub new_mac: bool,
+    /// Queries past a device's daily budget of rows (counted in its names and hours all the same).
+    pub queries_not_kept: u64,
 }
 
 /// A name a device asked for, as its page shows it.
@@ -112,7 +133,7 @@ impl Store {
             rules.entry(device).or_default().push(rule_row(domain, &verdict, &source)?);
         }
         let mut stmt = self.conn.prepare(
-            "SELECT d.id, d.state, l.level, c.first_query, c.first_state, c.last_query, c.mac FROM devices d
+            "SELECT d.id, d.state, l.level, c.first_query, c.first_state, c.last_query FROM devices d
              LEFT JOIN internet_levels l ON l.device_id = d.id LEFT JOIN dns_clients c ON c.device_id = d.id",
         )?;
         let rows = stmt
@@ -124,12 +145,17 @@ impl Store {
                     r.get::<_, Option<i64>>(3)?,
                     r.get::<_, Option<String>>(4)?,
                     r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        let mut macs: HashMap<String, Vec<String>> = HashMap::new();
+        let mut stmt = self.conn.prepare("SELECT device_id, mac FROM dns_client_macs ORDER BY device_id, first_seen")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (device, mac) = row?;
+            macs.entry(device).or_default().push(mac);
+        }
         rows.into_iter()
-            .map(|(id, state, level, first, first_state, last_query, mac)| {
+            .map(|(id, state, level, first, first_state, last_query)| {
                 let first_query = match (first, first_state) {
                     (Some(at), Some(s)) => Some((at, s.parse().map_err(corrupt)?)),
                     _ => None,
@@ -141,7 +167,7 @@ impl Store {
                     level: level.map(|l| l.parse().map_err(corrupt)).transpose()?,
                     first_query,
                     last_query,
-                    mac,
+                    macs: macs.remove(&id).unwrap_or_default(),
                 })
             })
             .collect()
@@ -287,10 +313,14 @@ impl Store {
     }
 
     /// Files a batch of the DNS gate's records in one transaction. Returns the names that are
-    /// news: first asked for by a device that was approved when it asked.
-    pub fn record_dns(&mut self, batch: &[DnsRecord]) -> Result<Vec<(DeviceId, String)>, StoreError> {
+    /// news (first asked for by a device that was approved when it asked) and whether a device
+    /// showed a link-layer address not seen before (the firewall must hold it too).
+    pub fn record_dns(&mut self, batch: &[DnsRecord]) -> Result<Recorded, StoreError> {
         let tx = self.conn.transaction()?;
-        let mut news = Vec::new();
+        let mut recorded = Recorded::default();
+        // Per device: query rows already kept today, and domains counted apart per hour.
+        let mut today: HashMap<(String, i64), i64> = HashMap::new();
+        let mut domains: HashMap<(String, i64), i64> = HashMap::new();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO dns_queries (at, device_id, name, qtype, action, because, answers, ttl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -315,11 +345,32 @@ impl Store {
                  ON CONFLICT(device_id) DO UPDATE SET last_query = max(last_query, excluded.last_query), address = excluded.address,
                     mac = coalesce(excluded.mac, mac)",
             )?;
+            let mut known_mac = tx.prepare_cached("SELECT 1 FROM dns_client_macs WHERE device_id = ?1 AND mac = ?2")?;
+            let mut count_macs = tx.prepare_cached("SELECT COUNT(*) FROM dns_client_macs WHERE device_id = ?1")?;
+            let mut add_mac = tx.prepare_cached(
+                "INSERT INTO dns_client_macs (device_id, mac, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(device_id, mac) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+            )?;
+            let mut queries_today =
+                tx.prepare_cached("SELECT COUNT(*) FROM dns_queries WHERE device_id = ?1 AND at >= ?2 AND at < ?2 + 86400000")?;
+            let mut domains_this_hour = tx.prepare_cached("SELECT COUNT(*) FROM destination_hours WHERE device_id = ?1 AND hour = ?2")?;
+            let mut counted =
+                tx.prepare_cached("SELECT 1 FROM destination_hours WHERE device_id = ?1 AND hour = ?2 AND registrable = ?3")?;
             for r in batch {
                 let id = r.device_id.as_str();
                 let answers = serde_json::to_string(&r.answers).unwrap_or_else(|_| "[]".into());
                 let refused = i64::from(r.action != QueryAction::Forward);
-                insert.execute(params![r.at, id, r.name.as_str(), r.qtype, r.action.as_str(), r.because, answers, r.ttl])?;
+                let day = r.at - r.at.rem_euclid(86_400_000);
+                let kept = match today.entry((id.to_owned(), day)) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(queries_today.query_row(params![id, day], |row| row.get(0))?),
+                };
+                if *kept < MAX_QUERIES_PER_DAY {
+                    insert.execute(params![r.at, id, r.name.as_str(), r.qtype, r.action.as_str(), r.because, answers, r.ttl])?;
+                    *kept += 1;
+                } else {
+                    recorded.queries_not_kept += 1;
+                }
                 let exists = known.exists(params![id, r.name.as_str()])?;
                 if exists || count.query_row([id], |row| row.get::<_, i64>(0))? < MAX_DESTINATIONS {
                     upsert.execute(params![
@@ -335,15 +386,46 @@ impl Store {
                         r.propose
                     ])?;
                     if !exists && r.state == DeviceState::Approved {
-                        news.push((r.device_id.clone(), r.name.to_string()));
+                        recorded.news.push((r.device_id.clone(), r.name.to_string()));
                     }
                 }
-                hours.execute(params![id, r.at - r.at.rem_euclid(3_600_000), r.registrable, refused])?;
+                let hour = r.at - r.at.rem_euclid(3_600_000);
+                let apart = match domains.entry((id.to_owned(), hour)) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(domains_this_hour.query_row(params![id, hour], |row| row.get(0))?)
+                    }
+                };
+                let registrable = if counted.exists(params![id, hour, r.registrable])? {
+                    r.registrable.as_str()
+                } else if *apart < MAX_DOMAINS_PER_HOUR {
+                    *apart += 1;
+                    r.registrable.as_str()
+                } else {
+                    OTHER_DOMAINS
+                };
+                hours.execute(params![id, hour, registrable, refused])?;
                 client.execute(params![id, r.at, r.state.as_str(), r.address, r.mac])?;
+                if let Some(mac) = &r.mac {
+                    if !known_mac.exists(params![id, mac])? {
+                        if count_macs.query_row([id], |row| row.get::<_, i64>(0))? < MAX_MACS {
+                            recorded.new_mac = true;
+                            add_mac.execute(params![id, mac, r.at])?;
+                        } else {
+                            tracing::warn!(
+                                device = id,
+                                mac,
+                                "a device showed more link-layer addresses than Hearth keeps; this one is not held"
+                            );
+                        }
+                    } else {
+                        add_mac.execute(params![id, mac, r.at])?;
+                    }
+                }
             }
         }
         tx.commit()?;
-        Ok(news)
+        Ok(recorded)
     }
 
     /// The names the device asked for, most recent first.
@@ -410,10 +492,12 @@ impl Store {
         .collect()
     }
 
-    /// Deletes query rows older than `before` (the names, counts and hourly rollups stay, as the
-    /// ledger keeps metadata).
-    pub fn prune_dns_queries(&mut self, before: Millis) -> Result<usize, StoreError> {
-        Ok(self.conn.execute("DELETE FROM dns_queries WHERE at < ?1", [before])?)
+    /// Deletes query rows older than `before`, and hourly counts older than [`HOURS_KEPT`]
+    /// before `now` (the names stay, as the ledger keeps metadata).
+    pub fn prune_dns_queries(&mut self, before: Millis, now: Millis) -> Result<usize, StoreError> {
+        let queries = self.conn.execute("DELETE FROM dns_queries WHERE at < ?1", [before])?;
+        let hours = self.conn.execute("DELETE FROM destination_hours WHERE hour < ?1", [now - HOURS_KEPT])?;
+        Ok(queries + hours)
     }
 }
 
@@ -429,7 +513,8 @@ fn put_rule(tx: &rusqlite::Transaction<'_>, id: &DeviceId, rule: &DestinationRul
 /// Names under `domain` stop being proposals: a rule now decides them.
 fn clear_proposals(tx: &rusqlite::Transaction<'_>, id: &DeviceId, domain: &Domain) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE destinations SET proposed = 0 WHERE device_id = ?1 AND (name = ?2 OR name LIKE '%.' || ?2 ESCAPE '\\')",
+        // Compared exactly, not with LIKE: `_` is a wildcard there, and may be in a name.
+        "UPDATE destinations SET proposed = 0 WHERE device_id = ?1 AND (name = ?2 OR substr(name, -length(?2) - 1) = '.' || ?2)",
         params![id.as_str(), domain.as_str()],
     )?;
     Ok(())
@@ -473,8 +558,9 @@ mod tests {
             record(&id, 20, "eu.vendor.test", QueryAction::Forward, DeviceState::Approved),
             record(&id, 30, "tracker.test", QueryAction::Refuse, DeviceState::Approved),
         ];
-        let news = store.record_dns(&batch).unwrap();
-        assert_eq!(news, vec![(id.clone(), "tracker.test".to_owned())], "only a name first asked after approval is news");
+        let recorded = store.record_dns(&batch).unwrap();
+        assert_eq!(recorded.news, vec![(id.clone(), "tracker.test".to_owned())], "only a name first asked after approval is news");
+        assert!(recorded.new_mac);
         let dest = store.destinations(&id).unwrap();
         assert_eq!(dest.len(), 2);
         assert_eq!((dest[0].name.as_str(), dest[0].queries, dest[0].refused, dest[0].proposed), ("tracker.test", 1, 1, true));
@@ -486,9 +572,10 @@ mod tests {
         );
         let policy = store.network_policies().unwrap().into_iter().find(|p| p.device_id == id).unwrap();
         assert_eq!(policy.first_query, Some((10, DeviceState::New)));
-        assert_eq!((policy.last_query, policy.mac.as_deref()), (Some(30), Some("02:00:00:00:00:0b")));
+        assert_eq!((policy.last_query, policy.macs.as_slice()), (Some(30), ["02:00:00:00:00:0b".to_owned()].as_slice()));
         assert_eq!(store.recent_dns_queries(&id, 10).unwrap().len(), 3);
-        assert_eq!(store.prune_dns_queries(25).unwrap(), 2);
+        assert_eq!(store.prune_dns_queries(25, 0).unwrap(), 2);
+        assert_eq!(store.prune_dns_queries(0, HOURS_KEPT + 3_600_000).unwrap(), 2, "hourly counts go after 30 days");
         assert_eq!(store.destinations(&id).unwrap().len(), 2, "names outlive the raw queries");
     }
 
@@ -497,11 +584,12 @@ mod tests {
         let (mut store, id) = store_with_device();
         store.record_dns(&[record(&id, 1, "a.tracker.test", QueryAction::Refuse, DeviceState::Approved)]).unwrap();
         store.record_dns(&[record(&id, 2, "nottracker.test", QueryAction::Refuse, DeviceState::Approved)]).unwrap();
+        store.record_dns(&[record(&id, 2, "a.trackerxtest", QueryAction::Refuse, DeviceState::Approved)]).unwrap();
         let rule =
             DestinationRule { domain: Domain::parse("tracker.test").unwrap(), verdict: RuleVerdict::Allow, source: RuleSource::Learned };
         store.set_destination_rule(&id, &rule, &Actor::Owner, "cli", 3).unwrap();
         let proposed: Vec<_> = store.destinations(&id).unwrap().into_iter().filter(|d| d.proposed).map(|d| d.name).collect();
-        assert_eq!(proposed, ["nottracker.test"]);
+        assert_eq!(proposed, ["a.trackerxtest", "nottracker.test"], "only names under the rule's domain, matched exactly");
         assert_eq!(store.destination_rules(&id).unwrap()[0].rule, rule);
         assert!(store.audit(5).unwrap().iter().any(|a| a.action == "allow_destination" && a.subject.contains("tracker.test")));
         store.set_internet_level(&id, InternetLevel::HomeOnly, &Actor::Owner, "cli", 4).unwrap();
@@ -531,6 +619,38 @@ mod tests {
         store.record_dns(&batch).unwrap();
         assert_eq!(store.destinations(&id).unwrap().len() as i64, MAX_DESTINATIONS);
         let counts = store.destination_counts(0).unwrap();
-        assert_eq!(counts[0].queries as i64, MAX_DESTINATIONS + 50, "every query counted");
+        assert_eq!(counts.iter().map(|c| c.queries as i64).sum::<i64>(), MAX_DESTINATIONS + 50, "every query counted");
+    }
+
+    #[test]
+    fn random_domains_fold_into_other_and_raw_rows_have_a_daily_budget() {
+        let (mut store, id) = store_with_device();
+        let batch: Vec<_> = (0..MAX_QUERIES_PER_DAY + 100)
+            .map(|i| {
+                let mut r = record(&id, 1_000 + i, &format!("x.r{i}.test"), QueryAction::Forward, DeviceState::Approved);
+                r.registrable = format!("r{i}.test");
+                r
+            })
+            .collect();
+        let recorded = store.record_dns(&batch).unwrap();
+        assert_eq!(recorded.queries_not_kept, 100);
+        assert_eq!(store.recent_dns_queries(&id, u32::MAX).unwrap().len() as i64, MAX_QUERIES_PER_DAY);
+        let counts = store.destination_counts(0).unwrap();
+        assert_eq!(counts.len() as i64, MAX_DOMAINS_PER_HOUR + 1, "one row per domain up to the budget, then (other)");
+        let other = counts.iter().find(|c| c.registrable == OTHER_DOMAINS).unwrap();
+        assert_eq!(other.queries as i64, MAX_QUERIES_PER_DAY + 100 - MAX_DOMAINS_PER_HOUR);
+    }
+
+    #[test]
+    fn every_mac_a_device_showed_is_kept_up_to_a_bound() {
+        let (mut store, id) = store_with_device();
+        for i in 0..(MAX_MACS + 3) {
+            let mut r = record(&id, i, "a.test", QueryAction::Forward, DeviceState::Approved);
+            r.mac = Some(format!("02:00:00:00:01:{i:02x}"));
+            store.record_dns(&[r]).unwrap();
+        }
+        let policy = store.network_policies().unwrap().into_iter().find(|p| p.device_id == id).unwrap();
+        assert_eq!(policy.macs.len() as i64, MAX_MACS);
+        assert_eq!(policy.macs[0], "02:00:00:00:01:00", "the first one stays: a made-up one never replaces it");
     }
 }

@@ -365,6 +365,15 @@ pub const MIGRATIONS: &[&str] = &[
         address      TEXT NOT NULL,   -- where its latest query came from
         mac          TEXT             -- that address's link-layer address, when the kernel knew it
     ) STRICT;
+    -- Every link-layer address a device's queries came from (bounded per device by the code):
+    -- the firewall holds each, so that a device showing a made-up one does not free its real one.
+    CREATE TABLE dns_client_macs (
+        device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        mac         TEXT NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        PRIMARY KEY (device_id, mac)
+    ) STRICT;
     "#,
 ];
 
@@ -557,8 +566,9 @@ mod tests {
         .unwrap();
         let bad = conn.execute("INSERT INTO internet_levels VALUES ('d-000000000001','everything',1)", []);
         assert!(bad.is_err(), "only the three levels");
+        conn.execute("INSERT INTO dns_client_macs VALUES ('d-000000000001','02:00:00:00:00:01',1,1)", []).unwrap();
         conn.execute("DELETE FROM devices", []).unwrap();
-        for table in ["internet_levels", "destination_rules", "destinations", "dns_clients"] {
+        for table in ["internet_levels", "destination_rules", "destinations", "dns_clients", "dns_client_macs"] {
             let left: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
             assert_eq!(left, 0, "{table} keeps rows of a forgotten device");
         }

@@ -372,8 +372,10 @@ async fn refresh_addresses(hub: Hub, cancel: CancellationToken) {
             () = cancel.cancelled() => break,
             _ = every.tick() => {
                 let hub = hub.clone();
+                // Through the writer's connection, under its lock: a read on the side could put
+                // back a snapshot older than a person's decision committed meanwhile.
                 let _ = tokio::task::spawn_blocking(move || {
-                    if let Err(e) = hub.network().reload(&hub.reader()) {
+                    if let Err(e) = hub.network().reload(&hub.store()) {
                         tracing::error!("cannot read the devices' addresses: {e}");
                     }
                 }).await;

@@ -57,8 +57,8 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<DnsRecord>, cancel: Cancellati
                 let days = i64::from(hub.network().config.query_days.max(1));
                 let hub = hub.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    let before = crate::api::now() - days * 24 * 3_600_000;
-                    if let Err(e) = hub.store().prune_dns_queries(before) {
+                    let now = crate::api::now();
+                    if let Err(e) = hub.store().prune_dns_queries(now - days * 24 * 3_600_000, now) {
                         tracing::error!("cannot prune old DNS queries: {e}");
                     }
                 }).await;
@@ -94,8 +94,14 @@ async fn write(hub: &Hub, batch: Vec<DnsRecord>) -> HashSet<DeviceId> {
         let first_time = devices.iter().any(|id| !hub.network().has_first_query(id));
         let result = hub.store().record_dns(&batch);
         match result {
-            Ok(news) => {
-                if first_time {
+            Ok(recorded) => {
+                if recorded.queries_not_kept > 0 {
+                    tracing::debug!(
+                        count = recorded.queries_not_kept,
+                        "queries past a device's daily budget of rows: counted, not kept one by one"
+                    );
+                }
+                if first_time || recorded.new_mac {
                     // The learning window starts at a device's first query: read it back once.
                     let store = hub.store();
                     if let Err(e) = hub.network().reload(&store) {
@@ -104,7 +110,7 @@ async fn write(hub: &Hub, batch: Vec<DnsRecord>) -> HashSet<DeviceId> {
                     // Its MAC address is known now: the firewall can hold it.
                     hub.firewall_changed();
                 }
-                for (id, name) in news {
+                for (id, name) in recorded.news {
                     let device_name = hub.store().device(&id).map(|d| d.device.name).unwrap_or_default();
                     tracing::info!(%id, name, "a device asked for a name it never asked for before");
                     hub.publish(Event::DestinationNew { id, device_name, name });

@@ -15,11 +15,16 @@ use tokio::io::AsyncWriteExt;
 /// Added to each answer's TTL: a device may connect a little after its answer's TTL ran out (it
 /// resolved just before), and a set element must not expire under an opening connection.
 const MARGIN: Duration = Duration::from_secs(60);
+/// The longest an answer keeps its addresses open, whatever TTL the name's owner chose.
+const MAX_TTL: u32 = 3600;
 
 #[derive(Debug, Default)]
 pub struct Firewall {
     dns_port: u16,
     state: Mutex<State>,
+    /// Held across every `nft` run: a table replaced while an answer's addresses are added would
+    /// lose them (and Hearth would believe them there until their timeout).
+    nft: tokio::sync::Mutex<()>,
     /// Time from an answer to its elements being in place, for `hearth status` (last, worst).
     pub timing: Mutex<(Duration, Duration)>,
 }
@@ -41,6 +46,7 @@ impl Firewall {
     /// Applies the ruleset for `devices` if it differs from what is applied; the sets keep the
     /// addresses they hold (each with the time it has left).
     pub async fn apply(&self, devices: Vec<FirewallDevice>) -> Result<bool> {
+        let _running = self.nft.lock().await;
         let text = {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
@@ -69,6 +75,7 @@ impl Firewall {
 
     /// Removes Hearth's table (on exit).
     pub async fn remove(&self) -> Result<()> {
+        let _running = self.nft.lock().await;
         nft(&format!("table inet {t}\ndelete table inet {t}\n", t = compile::TABLE)).await
     }
 
@@ -90,9 +97,11 @@ impl crate::dns::handler::AnswerHook for Firewall {
             return;
         }
         let started = Instant::now();
-        let keep = Duration::from_secs(u64::from(ttl)) + MARGIN;
+        let _running = self.nft.lock().await;
+        let keep = Duration::from_secs(u64::from(ttl.min(MAX_TTL))) + MARGIN;
         let until = started + keep;
         let mut commands = String::new();
+        let mut added = Vec::new();
         {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             for ip in addresses {
@@ -107,6 +116,7 @@ impl crate::dns::handler::AnswerHook for Firewall {
                     }
                     None => commands.push_str(&format!("add element {element}\n")),
                 }
+                added.push((set.clone(), *ip));
                 state.elements.insert((set, *ip), until);
             }
         }
@@ -118,6 +128,11 @@ impl crate::dns::handler::AnswerHook for Firewall {
             let retry: String = commands.lines().filter(|l| l.starts_with("add ")).map(|l| format!("{l}\n")).collect();
             if let Err(again) = nft(&retry).await {
                 tracing::error!(%device, "cannot add answered addresses to the firewall: {e}; {again}");
+                // Not there: the next answer tries again.
+                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                for key in &added {
+                    state.elements.remove(key);
+                }
             }
         }
         let took = started.elapsed();

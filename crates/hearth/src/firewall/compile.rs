@@ -7,8 +7,8 @@ use std::fmt::Write;
 pub const TABLE: &str = "hearth";
 /// The home's own ranges: a restricted device still reaches the rest of the home through the
 /// gateway (another subnet, a VLAN); a blocked one does not.
-const HOME_V4: &str = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16";
-const HOME_V6: &str = "fc00::/7, fe80::/10";
+pub const HOME_V4: &str = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16";
+pub const HOME_V6: &str = "fc00::/7, fe80::/10";
 
 /// Where the compiled sets get their addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +40,7 @@ pub fn table(devices: &[FirewallDevice], dns_port: u16, elements: &dyn Fn(&str) 
     }
     let _ = writeln!(out, "\tchain forward {{\n\t\ttype filter hook forward priority filter; policy accept;");
     let _ = writeln!(out, "\t\tct state established,related accept");
-    for device in devices {
-        let mac = &device.mac;
+    for (device, mac) in devices.iter().flat_map(|d| d.macs.iter().map(move |m| (d, m))) {
         let _ = writeln!(out, "\t\t# {} {}", device.id, comment(&device.name));
         match device.enforcement {
             Enforcement::DnsOnly => {}
@@ -61,9 +60,9 @@ pub fn table(devices: &[FirewallDevice], dns_port: u16, elements: &dyn Fn(&str) 
     }
     let _ = writeln!(out, "\t}}");
     let _ = writeln!(out, "\tchain dns_to_hearth {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;");
-    for device in devices {
+    for mac in devices.iter().flat_map(|d| &d.macs) {
         for l4 in ["udp", "tcp"] {
-            let _ = writeln!(out, "\t\tether saddr {} {l4} dport 53 redirect to :{dns_port}", device.mac);
+            let _ = writeln!(out, "\t\tether saddr {mac} {l4} dport 53 redirect to :{dns_port}");
         }
     }
     let _ = writeln!(out, "\t}}");
@@ -91,7 +90,7 @@ mod tests {
         FirewallDevice {
             id: DeviceId::from_random(n),
             name: "Cam\"; flush ruleset".into(),
-            mac: format!("02:00:00:00:00:{n:02x}"),
+            macs: vec![format!("02:00:00:00:00:{n:02x}")],
             enforcement,
             allowed: vec!["vendor.test".into()],
         }

@@ -23,8 +23,10 @@ use hearth_core::device::DeviceId;
 pub struct FirewallDevice {
     pub id: DeviceId,
     pub name: String,
-    /// Six lower-case hex pairs (checked by `network::neighbours::is_mac`).
-    pub mac: String,
+    /// Every MAC address its queries came from: six lower-case hex pairs each (checked by
+    /// `network::neighbours::is_mac`). A device showing a made-up one adds a rule, never frees
+    /// its real one.
+    pub macs: Vec<String>,
     pub enforcement: Enforcement,
     /// Domains its sets are filled for (the OpenWrt export hands them to dnsmasq).
     pub allowed: Vec<String>,
@@ -54,7 +56,10 @@ pub fn devices(network: &crate::network::Network, names: &std::collections::Hash
         .devices()
         .into_iter()
         .filter_map(|policy| {
-            let mac = policy.mac.clone().filter(|m| crate::network::neighbours::is_mac(m))?;
+            let macs: Vec<String> = policy.macs.iter().filter(|m| crate::network::neighbours::is_mac(m)).cloned().collect();
+            if macs.is_empty() {
+                return None;
+            }
             let (level, learning) = network.effective(&policy.device_id, now)?;
             let enforcement = match (policy.state, level, learning) {
                 (DeviceState::Blocked, _, _) => Enforcement::Blocked,
@@ -71,7 +76,7 @@ pub fn devices(network: &crate::network::Network, names: &std::collections::Hash
             Some(FirewallDevice {
                 name: names.get(&policy.device_id).cloned().unwrap_or_default(),
                 id: policy.device_id,
-                mac,
+                macs,
                 enforcement,
                 allowed,
             })

@@ -24,8 +24,7 @@ pub fn export(devices: &[FirewallDevice], hearth_address: Option<std::net::IpAdd
     }
     out.push_str("chain hearth_forward {\n\ttype filter hook forward priority filter - 1; policy accept;\n");
     out.push_str("\tct state established,related accept\n");
-    for device in devices {
-        let mac = &device.mac;
+    for (device, mac) in devices.iter().flat_map(|d| d.macs.iter().map(move |m| (d, m))) {
         match device.enforcement {
             Enforcement::DnsOnly => {}
             Enforcement::Blocked => {
@@ -33,7 +32,8 @@ pub fn export(devices: &[FirewallDevice], hearth_address: Option<std::net::IpAdd
             }
             Enforcement::Restricted => {
                 let _ = writeln!(out, "\tether saddr {mac} tcp dport 853 reject with tcp reset");
-                let _ = writeln!(out, "\tether saddr {mac} ip daddr {{ 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 }} accept");
+                let _ = writeln!(out, "\tether saddr {mac} ip daddr {{ {} }} accept", super::compile::HOME_V4);
+                let _ = writeln!(out, "\tether saddr {mac} ip6 daddr {{ {} }} accept", super::compile::HOME_V6);
                 let _ = writeln!(out, "\tether saddr {mac} ip daddr @hearth_{} accept", set_name(&device.id, false));
                 let _ = writeln!(out, "\tether saddr {mac} ip6 daddr @hearth_{} accept", set_name(&device.id, true));
                 let _ = writeln!(out, "\tether saddr {mac} reject with icmpx admin-prohibited");
@@ -43,10 +43,10 @@ pub fn export(devices: &[FirewallDevice], hearth_address: Option<std::net::IpAdd
     out.push_str("}\n");
     if let Some(hearth) = hearth_address {
         out.push_str("chain hearth_dns {\n\ttype nat hook prerouting priority dstnat - 1; policy accept;\n");
-        for device in devices {
-            let family = if hearth.is_ipv4() { "ip" } else { "ip6" };
+        let family = if hearth.is_ipv4() { "ip" } else { "ip6" };
+        for mac in devices.iter().flat_map(|d| &d.macs) {
             for l4 in ["udp", "tcp"] {
-                let _ = writeln!(out, "\tether saddr {} {l4} dport 53 dnat {family} to {hearth}", device.mac);
+                let _ = writeln!(out, "\tether saddr {mac} {l4} dport 53 dnat {family} to {hearth}");
             }
         }
         out.push_str("}\n");
@@ -71,7 +71,7 @@ mod tests {
         let camera = FirewallDevice {
             id: DeviceId::from_random(0xa),
             name: "Camera".into(),
-            mac: "02:00:00:00:00:0a".into(),
+            macs: vec!["02:00:00:00:00:0a".into()],
             enforcement: Enforcement::Restricted,
             allowed: vec!["vendor.test".into(), "pool.ntp.org".into()],
         };

@@ -73,7 +73,7 @@ impl Network {
         let mut snapshot = Snapshot::default();
         let mut macs: HashMap<String, Vec<DeviceId>> = HashMap::new();
         for policy in policies {
-            if let Some(mac) = &policy.mac {
+            for mac in &policy.macs {
                 macs.entry(mac.clone()).or_default().push(policy.device_id.clone());
             }
             snapshot.devices.insert(policy.device_id.clone(), policy);
@@ -98,10 +98,16 @@ impl Network {
     /// Who `ip` is; `mac` is its link-layer address from the neighbour table, when known.
     pub fn client(&self, ip: IpAddr, mac: Option<&str>) -> Client {
         let snapshot = self.snapshot();
+        let by_mac = mac.and_then(|m| snapshot.by_mac.get(m));
         match snapshot.by_address.get(&canonical(ip)).map(Vec::as_slice) {
             Some([one]) => Client::Device(one.clone()),
-            Some(several) if several.len() > 1 => Client::Ambiguous(several.to_vec()),
-            _ => match mac.and_then(|m| snapshot.by_mac.get(m)) {
+            // Several devices claim the address: the one whose MAC the kernel sees there is it
+            // (a device announcing another's address cannot take that device's answers away).
+            Some(several) if several.len() > 1 => match by_mac {
+                Some(id) if several.contains(id) => Client::Device(id.clone()),
+                _ => Client::Ambiguous(several.to_vec()),
+            },
+            _ => match by_mac {
                 Some(id) => Client::Device(id.clone()),
                 None => Client::Unknown,
             },

@@ -57,31 +57,37 @@ fn claiming_another_devices_address_gains_nothing() {
     let network = network(&store);
     let client = network.client("10.77.0.12".parse().unwrap(), None);
     assert!(matches!(&client, Client::Ambiguous(ids) if ids.contains(&camera) && ids.contains(&speaker)), "{client:?}");
+    // A MAC the speaker's queries came from before settles it: the claim takes nothing away.
+    store.record_dns(&[query_from(&speaker, "02:00:00:00:00:0d")]).unwrap();
+    let network_known = super::tests::network(&store);
+    assert_eq!(network_known.client("10.77.0.12".parse().unwrap(), Some("02:00:00:00:00:0d")), Client::Device(speaker.clone()));
     let answer = network.answer(&client, &d("tracker.test"), 10);
     assert_eq!(answer.decision.action, QueryAction::Refuse, "the strictest of the two");
     assert!(answer.device.is_none(), "recorded under neither");
 }
 
+fn query_from(device: &DeviceId, mac: &str) -> hearth_store::network::DnsRecord {
+    hearth_store::network::DnsRecord {
+        at: 5,
+        device_id: device.clone(),
+        state: DeviceState::Approved,
+        name: d("time.apple.com"),
+        registrable: "apple.com".into(),
+        qtype: "A".into(),
+        action: QueryAction::Forward,
+        because: "default".into(),
+        propose: false,
+        answers: vec![],
+        ttl: None,
+        address: "10.77.0.11".into(),
+        mac: Some(mac.into()),
+    }
+}
+
 #[test]
 fn a_device_that_moved_is_known_by_its_mac() {
     let (mut store, camera, _) = home();
-    store
-        .record_dns(&[hearth_store::network::DnsRecord {
-            at: 5,
-            device_id: camera.clone(),
-            state: DeviceState::Approved,
-            name: d("time.apple.com"),
-            registrable: "apple.com".into(),
-            qtype: "A".into(),
-            action: QueryAction::Forward,
-            because: "default".into(),
-            propose: false,
-            answers: vec![],
-            ttl: None,
-            address: "10.77.0.11".into(),
-            mac: Some("02:00:00:00:00:0c".into()),
-        }])
-        .unwrap();
+    store.record_dns(&[query_from(&camera, "02:00:00:00:00:0c")]).unwrap();
     let network = network(&store);
     assert_eq!(network.client("10.77.0.50".parse().unwrap(), Some("02:00:00:00:00:0c")), Client::Device(camera));
     assert_eq!(network.client("10.77.0.50".parse().unwrap(), Some("02:00:00:00:00:99")), Client::Unknown);
