@@ -1,5 +1,5 @@
 //! OS notifications for what needs a person's decision: a new device, a device that starts
-//! sending something new, and an announcement saying two records a person decided about are one
+//! sending something new or looking up a place it never did, and an announcement saying two records a person decided about are one
 //! device (Hearth joined nothing; a person answers on either device's page).
 
 use hearth::api::types::{Change, Event, MergeProposal};
@@ -17,6 +17,10 @@ pub fn on_event(app: &tauri::AppHandle, event: &Event) {
             (format!("New device: {}", device.name), body)
         }
         Event::SendsSomethingNew { name, change } => (format!("{name} sends something new"), something_new(change)),
+        Event::DestinationNew { device_name, name, .. } => (
+            format!("{device_name} looked up {name}"),
+            "A place on the internet it never asked for before. Open it in Hearth, Internet section, to allow or deny it.".to_owned(),
+        ),
         Event::IdentityQuestion { proposal } => {
             (format!("Are {} and {} one device?", proposal.name_a, proposal.name_b), question(proposal))
         }

@@ -243,8 +243,54 @@ def test_malformed_packets_and_a_flood_from_one_address_leave_the_others_answere
 def test_large_answers_truncate_over_udp_and_come_whole_over_tcp(home):
     home.add("Speaker", SPEAKER, "unrestricted")
     plain = home.ask(SPEAKER, "big.vendor.test", "TXT", "+noedns", "+ignore")
-    assert "tc" in plain.flags and not plain.records, plain
+    # Within 512 bytes: what fits, flagged truncated, so the client asks again over TCP.
+    assert "tc" in plain.flags and len(plain.records) < 4, plain
+    assert len(plain.text.encode()) < 2000
     edns = home.ask(SPEAKER, "big.vendor.test", "TXT", "+bufsize=1232")
     assert len(edns.records) == 4 and "tc" not in edns.flags, edns
     tcp = home.ask(SPEAKER, "big.vendor.test", "TXT", "+tcp")
     assert len(tcp.records) == 4, tcp
+
+
+MAKERS_MUD = {
+    "ietf-mud:mud": {
+        "mud-version": 1, "mud-url": "https://vendor.test/mud/cam.json", "last-update": "2026-11-01T10:00:00+00:00",
+        "cache-validity": 48, "is-supported": True, "systeminfo": "Vendor camera", "mfg-name": "Vendor",
+        "from-device-policy": {"access-lists": {"access-list": [{"name": "from-cam"}]}},
+        "to-device-policy": {"access-lists": {"access-list": [{"name": "to-cam"}]}},
+    },
+    "ietf-access-control-list:acls": {"acl": [
+        {"name": "from-cam", "type": "ipv4-acl-type", "aces": {"ace": [
+            {"name": "cloud", "matches": {"ipv4": {"ietf-acldns:dst-dnsname": "cloud.vendor.test", "protocol": 6},
+                                          "tcp": {"destination-port": {"operator": "eq", "port": 443}}},
+             "actions": {"forwarding": "accept"}},
+            {"name": "same-maker", "matches": {"ietf-mud:mud": {"same-manufacturer": [None]}}, "actions": {"forwarding": "accept"}},
+        ]}},
+        {"name": "to-cam", "type": "ipv4-acl-type", "aces": {"ace": [
+            {"name": "cloud-in", "matches": {"ipv4": {"ietf-acldns:src-dnsname": "cloud.vendor.test", "protocol": 6}},
+             "actions": {"forwarding": "accept"}},
+        ]}},
+    ]},
+}
+
+
+def test_a_makers_mud_file_becomes_the_devices_rules(home, tmp_path):
+    camera = home.add("Camera", CAMERA, "allowed_list")
+    assert home.ask(CAMERA, "eu.cloud.vendor.test").answers == ["0.0.0.0"]
+    mud = tmp_path / "cam.json"
+    mud.write_text(json.dumps(MAKERS_MUD))
+    out = home.hub.cli("mud", "import", camera, str(mud)).stdout
+    assert "allow cloud.vendor.test" in out and "not enforced by Hearth" in out, out
+    assert "same-manufacturer" in out and "443" in out, "what Hearth cannot hold is listed, with where"
+    assert home.ask(CAMERA, "eu.cloud.vendor.test").answers == [VENDOR_V4]
+    assert home.ask(CAMERA, "other.vendor.test").answers == ["0.0.0.0"], "the file allows cloud.vendor.test only"
+    rules = home.destinations(camera)["rules"]
+    assert [(r["domain"], r["source"]) for r in rules] == [("cloud.vendor.test", "mud")]
+    exported = json.loads(home.hub.cli("mud", "export", camera).stdout)
+    assert "cloud.vendor.test" in json.dumps(exported) and exported["ietf-mud:mud"]["mud-version"] == 1
+    # A malformed file is refused with the JSON path of what is wrong; the rules stay.
+    broken = dict(MAKERS_MUD, **{"ietf-mud:mud": dict(MAKERS_MUD["ietf-mud:mud"], **{"mud-version": "one"})})
+    mud.write_text(json.dumps(broken))
+    failed = home.hub.cli("mud", "import", camera, str(mud), check=False)
+    assert failed.returncode != 0 and "mud-version" in failed.stderr, failed.stderr
+    assert home.ask(CAMERA, "eu.cloud.vendor.test").answers == [VENDOR_V4]

@@ -318,109 +318,95 @@ impl Store {
     pub fn record_dns(&mut self, batch: &[DnsRecord]) -> Result<Recorded, StoreError> {
         let tx = self.conn.transaction()?;
         let mut recorded = Recorded::default();
-        // Per device: query rows already kept today, and domains counted apart per hour.
-        let mut today: HashMap<(String, i64), i64> = HashMap::new();
-        let mut domains: HashMap<(String, i64), i64> = HashMap::new();
+        // Each query is one row (within its device's daily budget); everything else is summed
+        // over the batch first, so a device asking the same names over and over costs one
+        // update per name, hour and device per batch, not one per query (measured: the per-query
+        // updates were a third of the DNS gate's CPU time under load).
+        let mut names: HashMap<(&str, &str), NameSum<'_>> = HashMap::new();
+        let mut hours: HashMap<(&str, i64, &str), (i64, i64)> = HashMap::new();
+        let mut clients: HashMap<&str, &DnsRecord> = HashMap::new();
+        let mut first: HashMap<&str, &DnsRecord> = HashMap::new();
+        let mut macs: HashMap<(&str, &str), i64> = HashMap::new();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO dns_queries (at, device_id, name, qtype, action, because, answers, ttl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            let mut known = tx.prepare_cached("SELECT 1 FROM destinations WHERE device_id = ?1 AND name = ?2")?;
-            let mut count = tx.prepare_cached("SELECT COUNT(*) FROM destinations WHERE device_id = ?1")?;
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO destinations (device_id, name, registrable, first_seen, last_seen, queries, refused, last_action, last_because,
-                                           last_answers, last_ttl, proposed)
-                 VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(device_id, name) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), queries = queries + 1,
-                    refused = refused + excluded.refused, last_action = excluded.last_action, last_because = excluded.last_because,
-                    last_answers = CASE WHEN excluded.last_answers = '[]' THEN last_answers ELSE excluded.last_answers END,
-                    last_ttl = coalesce(excluded.last_ttl, last_ttl), proposed = excluded.proposed",
+            let mut queries_today = tx.prepare_cached("SELECT kept FROM dns_query_days WHERE device_id = ?1 AND day = ?2")?;
+            let mut today: HashMap<(&str, i64), i64> = HashMap::new();
+            for r in batch {
+                let id = r.device_id.as_str();
+                let day = r.at - r.at.rem_euclid(86_400_000);
+                let kept = match today.entry((id, day)) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(queries_today.query_row(params![id, day], |row| row.get(0)).optional()?.unwrap_or(0))
+                    }
+                };
+                if *kept < MAX_QUERIES_PER_DAY {
+                    let answers = serde_json::to_string(&r.answers).unwrap_or_else(|_| "[]".into());
+                    insert.execute(params![r.at, id, r.name.as_str(), r.qtype, r.action.as_str(), r.because, answers, r.ttl])?;
+                    *kept += 1;
+                } else {
+                    recorded.queries_not_kept += 1;
+                }
+                let refused = i64::from(r.action != QueryAction::Forward);
+                let sum = names.entry((id, r.name.as_str())).or_insert_with(|| NameSum {
+                    first: r,
+                    last: r,
+                    answered: None,
+                    queries: 0,
+                    refused: 0,
+                });
+                sum.last = r;
+                if !r.answers.is_empty() {
+                    sum.answered = Some(r);
+                }
+                sum.queries += 1;
+                sum.refused += refused;
+                let hour = hours.entry((id, r.at - r.at.rem_euclid(3_600_000), r.registrable.as_str())).or_default();
+                hour.0 += 1;
+                hour.1 += refused;
+                first.entry(id).or_insert(r);
+                clients.insert(id, r);
+                if let Some(mac) = &r.mac {
+                    macs.insert((id, mac.as_str()), r.at);
+                }
+            }
+            let mut save = tx.prepare_cached(
+                "INSERT INTO dns_query_days (device_id, day, kept) VALUES (?1, ?2, ?3) ON CONFLICT(device_id, day) DO UPDATE SET kept = excluded.kept",
             )?;
-            let mut hours = tx.prepare_cached(
-                "INSERT INTO destination_hours (device_id, hour, registrable, queries, refused) VALUES (?1, ?2, ?3, 1, ?4)
-                 ON CONFLICT(device_id, hour, registrable) DO UPDATE SET queries = queries + 1, refused = refused + excluded.refused",
-            )?;
+            for ((id, day), kept) in today {
+                save.execute(params![id, day, kept])?;
+            }
+        }
+        write_names(&tx, &names, &mut recorded)?;
+        write_hours(&tx, &hours)?;
+        {
             let mut client = tx.prepare_cached(
-                "INSERT INTO dns_clients (device_id, first_query, first_state, last_query, address, mac) VALUES (?1, ?2, ?3, ?2, ?4, ?5)
+                "INSERT INTO dns_clients (device_id, first_query, first_state, last_query, address, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(device_id) DO UPDATE SET last_query = max(last_query, excluded.last_query), address = excluded.address,
                     mac = coalesce(excluded.mac, mac)",
             )?;
+            for (id, last) in &clients {
+                let first = first.get(id).copied().unwrap_or(last);
+                client.execute(params![id, first.at, first.state.as_str(), last.at, last.address, last.mac])?;
+            }
             let mut known_mac = tx.prepare_cached("SELECT 1 FROM dns_client_macs WHERE device_id = ?1 AND mac = ?2")?;
             let mut count_macs = tx.prepare_cached("SELECT COUNT(*) FROM dns_client_macs WHERE device_id = ?1")?;
             let mut add_mac = tx.prepare_cached(
                 "INSERT INTO dns_client_macs (device_id, mac, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT(device_id, mac) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
             )?;
-            let mut queries_today =
-                tx.prepare_cached("SELECT COUNT(*) FROM dns_queries WHERE device_id = ?1 AND at >= ?2 AND at < ?2 + 86400000")?;
-            let mut domains_this_hour = tx.prepare_cached("SELECT COUNT(*) FROM destination_hours WHERE device_id = ?1 AND hour = ?2")?;
-            let mut counted =
-                tx.prepare_cached("SELECT 1 FROM destination_hours WHERE device_id = ?1 AND hour = ?2 AND registrable = ?3")?;
-            for r in batch {
-                let id = r.device_id.as_str();
-                let answers = serde_json::to_string(&r.answers).unwrap_or_else(|_| "[]".into());
-                let refused = i64::from(r.action != QueryAction::Forward);
-                let day = r.at - r.at.rem_euclid(86_400_000);
-                let kept = match today.entry((id.to_owned(), day)) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => e.insert(queries_today.query_row(params![id, day], |row| row.get(0))?),
-                };
-                if *kept < MAX_QUERIES_PER_DAY {
-                    insert.execute(params![r.at, id, r.name.as_str(), r.qtype, r.action.as_str(), r.because, answers, r.ttl])?;
-                    *kept += 1;
+            let mut seen: Vec<_> = macs.into_iter().collect();
+            seen.sort_by_key(|(_, at)| *at);
+            for ((id, mac), at) in seen {
+                if known_mac.exists(params![id, mac])? {
+                    add_mac.execute(params![id, mac, at])?;
+                } else if count_macs.query_row([id], |row| row.get::<_, i64>(0))? < MAX_MACS {
+                    recorded.new_mac = true;
+                    add_mac.execute(params![id, mac, at])?;
                 } else {
-                    recorded.queries_not_kept += 1;
-                }
-                let exists = known.exists(params![id, r.name.as_str()])?;
-                if exists || count.query_row([id], |row| row.get::<_, i64>(0))? < MAX_DESTINATIONS {
-                    upsert.execute(params![
-                        id,
-                        r.name.as_str(),
-                        r.registrable,
-                        r.at,
-                        refused,
-                        r.action.as_str(),
-                        r.because,
-                        answers,
-                        r.ttl,
-                        r.propose
-                    ])?;
-                    if !exists && r.state == DeviceState::Approved {
-                        recorded.news.push((r.device_id.clone(), r.name.to_string()));
-                    }
-                }
-                let hour = r.at - r.at.rem_euclid(3_600_000);
-                let apart = match domains.entry((id.to_owned(), hour)) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(domains_this_hour.query_row(params![id, hour], |row| row.get(0))?)
-                    }
-                };
-                let registrable = if counted.exists(params![id, hour, r.registrable])? {
-                    r.registrable.as_str()
-                } else if *apart < MAX_DOMAINS_PER_HOUR {
-                    *apart += 1;
-                    r.registrable.as_str()
-                } else {
-                    OTHER_DOMAINS
-                };
-                hours.execute(params![id, hour, registrable, refused])?;
-                client.execute(params![id, r.at, r.state.as_str(), r.address, r.mac])?;
-                if let Some(mac) = &r.mac {
-                    if !known_mac.exists(params![id, mac])? {
-                        if count_macs.query_row([id], |row| row.get::<_, i64>(0))? < MAX_MACS {
-                            recorded.new_mac = true;
-                            add_mac.execute(params![id, mac, r.at])?;
-                        } else {
-                            tracing::warn!(
-                                device = id,
-                                mac,
-                                "a device showed more link-layer addresses than Hearth keeps; this one is not held"
-                            );
-                        }
-                    } else {
-                        add_mac.execute(params![id, mac, r.at])?;
-                    }
+                    tracing::warn!(device = id, mac, "a device showed more link-layer addresses than Hearth keeps; this one is not held");
                 }
             }
         }
@@ -497,8 +483,107 @@ impl Store {
     pub fn prune_dns_queries(&mut self, before: Millis, now: Millis) -> Result<usize, StoreError> {
         let queries = self.conn.execute("DELETE FROM dns_queries WHERE at < ?1", [before])?;
         let hours = self.conn.execute("DELETE FROM destination_hours WHERE hour < ?1", [now - HOURS_KEPT])?;
+        self.conn.execute("DELETE FROM dns_query_days WHERE day < ?1", [before - 86_400_000])?;
         Ok(queries + hours)
     }
+}
+
+/// One name's queries in a batch: the first (its state decides news), the last (what it was
+/// answered last), the last one with addresses, and the counts.
+struct NameSum<'a> {
+    first: &'a DnsRecord,
+    last: &'a DnsRecord,
+    answered: Option<&'a DnsRecord>,
+    queries: i64,
+    refused: i64,
+}
+
+/// Adds a batch's sums to each name's row (new names only while the device has fewer than
+/// [`MAX_DESTINATIONS`]); a name new to an approved device is news.
+fn write_names(
+    tx: &rusqlite::Transaction<'_>,
+    names: &HashMap<(&str, &str), NameSum<'_>>,
+    recorded: &mut Recorded,
+) -> Result<(), StoreError> {
+    let mut known = tx.prepare_cached("SELECT 1 FROM destinations WHERE device_id = ?1 AND name = ?2")?;
+    let mut count = tx.prepare_cached("SELECT COUNT(*) FROM destinations WHERE device_id = ?1")?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO destinations (device_id, name, registrable, first_seen, last_seen, queries, refused, last_action, last_because,
+                                   last_answers, last_ttl, proposed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT(device_id, name) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), queries = queries + excluded.queries,
+            refused = refused + excluded.refused, last_action = excluded.last_action, last_because = excluded.last_because,
+            last_answers = CASE WHEN excluded.last_answers = '[]' THEN last_answers ELSE excluded.last_answers END,
+            last_ttl = coalesce(excluded.last_ttl, last_ttl), proposed = excluded.proposed",
+    )?;
+    let mut ordered: Vec<_> = names.iter().collect();
+    ordered.sort_by_key(|(_, sum)| sum.first.at);
+    // Counted once per device and batch: a device asking for ever-new names must not cost a
+    // count of its names per query.
+    let mut kept: HashMap<&str, i64> = HashMap::new();
+    for ((id, name), sum) in ordered {
+        let exists = known.exists(params![id, name])?;
+        if !exists {
+            let n = match kept.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(count.query_row([id], |row| row.get::<_, i64>(0))?),
+            };
+            if *n >= MAX_DESTINATIONS {
+                continue;
+            }
+            *n += 1;
+        }
+        let answered = sum.answered.unwrap_or(sum.last);
+        let answers = serde_json::to_string(&answered.answers).unwrap_or_else(|_| "[]".into());
+        upsert.execute(params![
+            id,
+            name,
+            sum.first.registrable,
+            sum.first.at,
+            sum.last.at,
+            sum.queries,
+            sum.refused,
+            sum.last.action.as_str(),
+            sum.last.because,
+            answers,
+            sum.last.ttl.or(answered.ttl),
+            sum.last.propose
+        ])?;
+        if !exists && sum.first.state == DeviceState::Approved {
+            recorded.news.push((sum.first.device_id.clone(), (*name).to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Adds a batch's hourly sums, each registrable domain apart up to [`MAX_DOMAINS_PER_HOUR`] per
+/// device and hour, the rest under [`OTHER_DOMAINS`].
+fn write_hours(tx: &rusqlite::Transaction<'_>, hours: &HashMap<(&str, i64, &str), (i64, i64)>) -> Result<(), StoreError> {
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO destination_hours (device_id, hour, registrable, queries, refused) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(device_id, hour, registrable) DO UPDATE SET queries = queries + excluded.queries, refused = refused + excluded.refused",
+    )?;
+    let mut counted = tx.prepare_cached("SELECT 1 FROM destination_hours WHERE device_id = ?1 AND hour = ?2 AND registrable = ?3")?;
+    let mut apart_now = tx.prepare_cached("SELECT COUNT(*) FROM destination_hours WHERE device_id = ?1 AND hour = ?2")?;
+    let mut apart: HashMap<(&str, i64), i64> = HashMap::new();
+    let mut ordered: Vec<_> = hours.iter().collect();
+    ordered.sort();
+    for ((id, hour, registrable), (queries, refused)) in ordered {
+        let n = match apart.entry((id, *hour)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(apart_now.query_row(params![id, hour], |row| row.get(0))?),
+        };
+        let name = if counted.exists(params![id, hour, registrable])? {
+            *registrable
+        } else if *n < MAX_DOMAINS_PER_HOUR {
+            *n += 1;
+            *registrable
+        } else {
+            OTHER_DOMAINS
+        };
+        upsert.execute(params![id, hour, name, queries, refused])?;
+    }
+    Ok(())
 }
 
 fn put_rule(tx: &rusqlite::Transaction<'_>, id: &DeviceId, rule: &DestinationRule, now: Millis) -> Result<(), StoreError> {

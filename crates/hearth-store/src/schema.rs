@@ -365,6 +365,13 @@ pub const MIGRATIONS: &[&str] = &[
         address      TEXT NOT NULL,   -- where its latest query came from
         mac          TEXT             -- that address's link-layer address, when the kernel knew it
     ) STRICT;
+    -- How many query rows each device has kept per day (its budget), without counting them.
+    CREATE TABLE dns_query_days (
+        device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        day        INTEGER NOT NULL,
+        kept       INTEGER NOT NULL,
+        PRIMARY KEY (device_id, day)
+    ) STRICT, WITHOUT ROWID;
     -- Every link-layer address a device's queries came from (bounded per device by the code):
     -- the firewall holds each, so that a device showing a made-up one does not free its real one.
     CREATE TABLE dns_client_macs (

@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 /// for a flood the rate limit let through, or full).
 const QUEUE: usize = 16_384;
 const BATCH: usize = 4_096;
+/// How long the writer lets records gather before a write.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// How often open pages are told a device's destinations changed.
 const TELL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -71,6 +73,17 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<DnsRecord>, cancel: Cancellati
             n = rx.recv_many(&mut batch, BATCH) => {
                 if n == 0 {
                     break;
+                }
+                // A moment for more to queue: a busy home's queries are then summed into a few
+                // updates per name instead of a few per query (nobody reads them sooner).
+                if n < BATCH {
+                    tokio::time::sleep(GATHER).await;
+                    while batch.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(record) => batch.push(record),
+                            Err(_) => break,
+                        }
+                    }
                 }
                 changed.extend(write(&hub, std::mem::take(&mut batch)).await);
             }
