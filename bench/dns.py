@@ -120,7 +120,8 @@ def main():
             "p50_ratio": ratio("p50_ms"), "p99_ratio": ratio("p99_ms"),
         }
     summary["ledger"] = {"hearth_answered_in_measured_runs": hearth_answered, "dns_queries_rows": recorded,
-                         "unrecorded_counted": status["unrecorded"], "rate_limited": status["rate_limited"]}
+                         "unrecorded_counted": status["unrecorded"], "rows_not_kept_counted": status["rows_not_kept"],
+                         "rate_limited": status["rate_limited"]}
     print(json.dumps(summary, indent=1))
 
 

@@ -69,6 +69,8 @@ pub struct Recorded {
     pub new_mac: bool,
     /// Queries past a device's daily budget of rows (counted in its names and hours all the same).
     pub queries_not_kept: u64,
+    /// Link-layer addresses a device showed that another device showed first: not given to it.
+    pub macs_refused: u64,
 }
 
 /// A name a device asked for, as its page shows it.
@@ -354,10 +356,16 @@ impl Store {
                     first: r,
                     last: r,
                     answered: None,
+                    earliest: r.at,
+                    latest: r.at,
+                    ttl: None,
                     queries: 0,
                     refused: 0,
                 });
                 sum.last = r;
+                sum.earliest = sum.earliest.min(r.at);
+                sum.latest = sum.latest.max(r.at);
+                sum.ttl = r.ttl.or(sum.ttl);
                 if !r.answers.is_empty() {
                     sum.answered = Some(r);
                 }
@@ -392,7 +400,12 @@ impl Store {
                 client.execute(params![id, first.at, first.state.as_str(), last.at, last.address, last.mac])?;
             }
             let mut known_mac = tx.prepare_cached("SELECT 1 FROM dns_client_macs WHERE device_id = ?1 AND mac = ?2")?;
+            let mut held_by_other = tx.prepare_cached("SELECT 1 FROM dns_client_macs WHERE mac = ?2 AND device_id != ?1")?;
             let mut count_macs = tx.prepare_cached("SELECT COUNT(*) FROM dns_client_macs WHERE device_id = ?1")?;
+            let mut drop_stalest = tx.prepare_cached(
+                "DELETE FROM dns_client_macs WHERE device_id = ?1 AND mac =
+                   (SELECT mac FROM dns_client_macs WHERE device_id = ?1 ORDER BY last_seen, first_seen LIMIT 1)",
+            )?;
             let mut add_mac = tx.prepare_cached(
                 "INSERT INTO dns_client_macs (device_id, mac, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT(device_id, mac) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
@@ -402,11 +415,18 @@ impl Store {
             for ((id, mac), at) in seen {
                 if known_mac.exists(params![id, mac])? {
                     add_mac.execute(params![id, mac, at])?;
-                } else if count_macs.query_row([id], |row| row.get::<_, i64>(0))? < MAX_MACS {
+                } else if held_by_other.exists(params![id, mac])? {
+                    // Another device showed it first (a device pretending to be it, or queries
+                    // through a router): it stays that device's, so nobody's rules move.
+                    recorded.macs_refused += 1;
+                } else {
+                    // At the bound, the one seen least recently goes: the address a device uses
+                    // now is always held (made-up addresses cannot push it out for long).
+                    if count_macs.query_row([id], |row| row.get::<_, i64>(0))? >= MAX_MACS {
+                        drop_stalest.execute([id])?;
+                    }
                     recorded.new_mac = true;
                     add_mac.execute(params![id, mac, at])?;
-                } else {
-                    tracing::warn!(device = id, mac, "a device showed more link-layer addresses than Hearth keeps; this one is not held");
                 }
             }
         }
@@ -494,6 +514,11 @@ struct NameSum<'a> {
     first: &'a DnsRecord,
     last: &'a DnsRecord,
     answered: Option<&'a DnsRecord>,
+    /// Earliest and latest question times: a record is queued when its answer is sent, so an
+    /// upstream question answered late arrives after later cached ones.
+    earliest: i64,
+    latest: i64,
+    ttl: Option<u32>,
     queries: i64,
     refused: i64,
 }
@@ -539,14 +564,14 @@ fn write_names(
             id,
             name,
             sum.first.registrable,
-            sum.first.at,
-            sum.last.at,
+            sum.earliest,
+            sum.latest,
             sum.queries,
             sum.refused,
             sum.last.action.as_str(),
             sum.last.because,
             answers,
-            sum.last.ttl.or(answered.ttl),
+            sum.ttl,
             sum.last.propose
         ])?;
         if !exists && sum.first.state == DeviceState::Approved {
@@ -727,15 +752,43 @@ mod tests {
     }
 
     #[test]
-    fn every_mac_a_device_showed_is_kept_up_to_a_bound() {
+    fn macs_are_kept_up_to_a_bound_the_one_in_use_always_and_never_another_devices() {
         let (mut store, id) = store_with_device();
-        for i in 0..(MAX_MACS + 3) {
+        let at = |i: i64, mac: &str| {
             let mut r = record(&id, i, "a.test", QueryAction::Forward, DeviceState::Approved);
-            r.mac = Some(format!("02:00:00:00:01:{i:02x}"));
-            store.record_dns(&[r]).unwrap();
+            r.mac = Some(mac.into());
+            r
+        };
+        // Its real address, then made-up ones to push it out.
+        store.record_dns(&[at(0, "02:00:00:00:00:aa")]).unwrap();
+        for i in 1..(MAX_MACS + 3) {
+            store.record_dns(&[at(i, &format!("02:00:00:00:01:{i:02x}"))]).unwrap();
         }
-        let policy = store.network_policies().unwrap().into_iter().find(|p| p.device_id == id).unwrap();
-        assert_eq!(policy.macs.len() as i64, MAX_MACS);
-        assert_eq!(policy.macs[0], "02:00:00:00:01:00", "the first one stays: a made-up one never replaces it");
+        let macs = |store: &Store, id: &DeviceId| store.network_policies().unwrap().into_iter().find(|p| &p.device_id == id).unwrap().macs;
+        assert_eq!(macs(&store, &id).len() as i64, MAX_MACS);
+        // Using its real address again: held again, as the most recent.
+        let recorded = store.record_dns(&[at(100, "02:00:00:00:00:aa")]).unwrap();
+        assert!(recorded.new_mac && macs(&store, &id).contains(&"02:00:00:00:00:aa".to_owned()));
+        assert_eq!(macs(&store, &id).len() as i64, MAX_MACS);
+        // Another device showing the same address does not get it.
+        let other = DeviceId::parse("d-00000000000b").unwrap();
+        store.add_device(&other, "Other", &Actor::Owner, "test", 1).unwrap();
+        let mut spoof = record(&other, 200, "a.test", QueryAction::Forward, DeviceState::Approved);
+        spoof.mac = Some("02:00:00:00:00:aa".into());
+        let recorded = store.record_dns(&[spoof]).unwrap();
+        assert_eq!((recorded.macs_refused, recorded.new_mac), (1, false));
+        assert!(macs(&store, &other).is_empty());
+    }
+
+    #[test]
+    fn first_and_last_seen_follow_question_times_not_arrival() {
+        let (mut store, id) = store_with_device();
+        // An upstream question asked at 10 and answered after a cached one asked at 20.
+        let late = record(&id, 10, "a.vendor.test", QueryAction::Forward, DeviceState::New);
+        let mut cached = record(&id, 20, "a.vendor.test", QueryAction::Forward, DeviceState::New);
+        cached.ttl = None;
+        store.record_dns(&[cached, late]).unwrap();
+        let d = &store.destinations(&id).unwrap()[0];
+        assert_eq!((d.first_seen, d.last_seen, d.last_ttl), (10, 20, Some(60)));
     }
 }

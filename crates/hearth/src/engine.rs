@@ -346,7 +346,7 @@ async fn start_network(
         tasks.spawn(keep_firewall(hub.clone(), firewall.clone(), cancel.clone()));
     }
     let (recorder, queue) = crate::dns::record::queue();
-    tasks.spawn(crate::dns::record::run(hub.clone(), queue, cancel.clone()));
+    tasks.spawn(crate::dns::record::run(hub.clone(), queue, recorder.clone(), cancel.clone()));
     let hook = firewall.clone().map(|f| f as Arc<dyn crate::dns::handler::AnswerHook>);
     let (gate, limits, _task) = crate::dns::DnsGate::start(listen, &upstream, hub.network().clone(), recorder.clone(), hook).await?;
     hub.set_dns_counters(limits, recorder);

@@ -244,8 +244,12 @@ impl Hub {
         let _ = self.inner.dns_counters.set((limits, recorder));
     }
 
-    pub(crate) fn dns_counters(&self) -> Option<(u64, u64)> {
-        self.inner.dns_counters.get().map(|(limits, recorder)| (limits.dropped(), recorder.dropped()))
+    /// (rate-limited, unrecorded, rows not kept, MACs refused)
+    pub(crate) fn dns_counters(&self) -> Option<(u64, u64, u64, u64)> {
+        self.inner
+            .dns_counters
+            .get()
+            .map(|(limits, recorder)| (limits.dropped(), recorder.dropped(), recorder.not_kept(), recorder.macs_refused()))
     }
 
     pub(crate) fn set_firewall(&self, firewall: Arc<crate::firewall::apply::Firewall>) {

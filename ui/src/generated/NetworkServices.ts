@@ -12,4 +12,12 @@ dns_listen: string | null, dns_upstream: Array<string>,
 /**
  * Queries dropped by the per-client rate limit, and records not written (queue full).
  */
-rate_limited: number, unrecorded: number, firewall: FirewallStatus, };
+rate_limited: number, unrecorded: number, 
+/**
+ * Queries past a device's daily budget of rows: counted in its names and hours, not kept one by one.
+ */
+rows_not_kept: number, 
+/**
+ * MAC addresses a device showed that another device showed first (not given to it).
+ */
+macs_refused: number, firewall: FirewallStatus, };

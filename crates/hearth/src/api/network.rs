@@ -137,6 +137,12 @@ pub struct NetworkServices {
     pub rate_limited: u64,
     #[ts(type = "number")]
     pub unrecorded: u64,
+    /// Queries past a device's daily budget of rows: counted in its names and hours, not kept one by one.
+    #[ts(type = "number")]
+    pub rows_not_kept: u64,
+    /// MAC addresses a device showed that another device showed first (not given to it).
+    #[ts(type = "number")]
+    pub macs_refused: u64,
     pub firewall: FirewallStatus,
 }
 
@@ -360,6 +366,8 @@ impl Hub {
         if let Some(counters) = self.dns_counters() {
             status.rate_limited = counters.0;
             status.unrecorded = counters.1;
+            status.rows_not_kept = counters.2;
+            status.macs_refused = counters.3;
         }
         if let Some(firewall) = self.firewall() {
             let (last, worst) = *firewall.timing.lock().unwrap_or_else(|p| p.into_inner());

@@ -128,10 +128,13 @@ fn print_view(view: &NetworkView) {
 pub fn print_status(n: &NetworkServices) {
     match &n.dns_listen {
         Some(listen) => println!(
-            "DNS gate: on {listen}, forwarding to {} ({} queries dropped by the rate limit, {} not recorded)",
+            "DNS gate: on {listen}, forwarding to {} ({} queries dropped by the rate limit, {} not recorded, {} counted but not kept \
+             one by one, {} MAC addresses refused as another device's)",
             n.dns_upstream.join(", "),
             n.rate_limited,
-            n.unrecorded
+            n.unrecorded,
+            n.rows_not_kept,
+            n.macs_refused
         ),
         None => println!("DNS gate: off (hearth serve --dns-listen ADDR)"),
     }

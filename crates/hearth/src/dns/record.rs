@@ -27,6 +27,10 @@ const TELL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 pub struct Recorder {
     tx: mpsc::Sender<DnsRecord>,
     dropped: Arc<AtomicU64>,
+    /// Queries past a device's daily budget of rows (counted, not kept one by one).
+    not_kept: Arc<AtomicU64>,
+    /// MAC addresses a device showed that another device showed first.
+    macs_refused: Arc<AtomicU64>,
 }
 
 impl Recorder {
@@ -39,15 +43,24 @@ impl Recorder {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    pub fn not_kept(&self) -> u64 {
+        self.not_kept.load(Ordering::Relaxed)
+    }
+
+    pub fn macs_refused(&self) -> u64 {
+        self.macs_refused.load(Ordering::Relaxed)
+    }
 }
 
 pub fn queue() -> (Recorder, mpsc::Receiver<DnsRecord>) {
     let (tx, rx) = mpsc::channel(QUEUE);
-    (Recorder { tx, dropped: Arc::default() }, rx)
+    (Recorder { tx, dropped: Arc::default(), not_kept: Arc::default(), macs_refused: Arc::default() }, rx)
 }
 
-/// Writes until cancelled, then writes what is still queued.
-pub async fn run(hub: Hub, mut rx: mpsc::Receiver<DnsRecord>, cancel: CancellationToken) {
+/// Writes until cancelled, then writes what is still queued; `counts` is the gate's side, whose
+/// counters it adds to.
+pub async fn run(hub: Hub, mut rx: mpsc::Receiver<DnsRecord>, counts: Recorder, cancel: CancellationToken) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut tell = tokio::time::interval(TELL_EVERY);
@@ -85,7 +98,7 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<DnsRecord>, cancel: Cancellati
                         }
                     }
                 }
-                changed.extend(write(&hub, std::mem::take(&mut batch)).await);
+                changed.extend(write(&hub, &counts, std::mem::take(&mut batch)).await);
             }
         }
     }
@@ -93,21 +106,24 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<DnsRecord>, cancel: Cancellati
     while let Ok(record) = rx.try_recv() {
         batch.push(record);
     }
-    write(&hub, batch).await;
+    write(&hub, &counts, batch).await;
 }
 
 /// Writes one batch; returns the devices it concerned.
-async fn write(hub: &Hub, batch: Vec<DnsRecord>) -> HashSet<DeviceId> {
+async fn write(hub: &Hub, counts: &Recorder, batch: Vec<DnsRecord>) -> HashSet<DeviceId> {
     if batch.is_empty() {
         return HashSet::new();
     }
     let hub = hub.clone();
+    let counts = counts.clone();
     tokio::task::spawn_blocking(move || {
         let devices: HashSet<DeviceId> = batch.iter().map(|r| r.device_id.clone()).collect();
         let first_time = devices.iter().any(|id| !hub.network().has_first_query(id));
         let result = hub.store().record_dns(&batch);
         match result {
             Ok(recorded) => {
+                counts.not_kept.fetch_add(recorded.queries_not_kept, Ordering::Relaxed);
+                counts.macs_refused.fetch_add(recorded.macs_refused, Ordering::Relaxed);
                 if recorded.queries_not_kept > 0 {
                     tracing::debug!(
                         count = recorded.queries_not_kept,

@@ -97,26 +97,40 @@ impl crate::dns::handler::AnswerHook for Firewall {
             return;
         }
         let started = Instant::now();
-        let _running = self.nft.lock().await;
         let keep = Duration::from_secs(u64::from(ttl.min(MAX_TTL))) + MARGIN;
         let until = started + keep;
+        let fresh_enough = |state: &State, set: &str, ip: &IpAddr| {
+            state.elements.get(&(set.to_owned(), *ip)).is_some_and(|known| *known >= until - MARGIN / 2)
+        };
+        // The usual case (cached answers, addresses already held): no wait for the nft lock.
+        {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if addresses.iter().all(|ip| fresh_enough(&state, &set_name(device, ip.is_ipv6()), ip)) {
+                return;
+            }
+        }
+        let _running = self.nft.lock().await;
         let mut commands = String::new();
-        let mut added = Vec::new();
+        // Elements Hearth did not believe there before: forgotten again if nft refuses them.
+        let mut fresh = Vec::new();
         {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             for ip in addresses {
                 let set = set_name(device, ip.is_ipv6());
                 let element = format!("inet {} {set} {{ {ip} timeout {}s }}", compile::TABLE, keep.as_secs());
+                if fresh_enough(&state, &set, ip) {
+                    continue;
+                }
                 match state.elements.get(&(set.clone(), *ip)) {
-                    // Already there for long enough: nothing to do (the usual case, cached answers).
-                    Some(known) if *known >= until - MARGIN / 2 => continue,
                     // There, expiring too soon: replaced (older kernels do not refresh a timeout on add).
                     Some(_) => {
                         commands.push_str(&format!("delete element inet {} {set} {{ {ip} }}\nadd element {element}\n", compile::TABLE))
                     }
-                    None => commands.push_str(&format!("add element {element}\n")),
+                    None => {
+                        commands.push_str(&format!("add element {element}\n"));
+                        fresh.push((set.clone(), *ip));
+                    }
                 }
-                added.push((set.clone(), *ip));
                 state.elements.insert((set, *ip), until);
             }
         }
@@ -130,7 +144,7 @@ impl crate::dns::handler::AnswerHook for Firewall {
                 tracing::error!(%device, "cannot add answered addresses to the firewall: {e}; {again}");
                 // Not there: the next answer tries again.
                 let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                for key in &added {
+                for key in &fresh {
                     state.elements.remove(key);
                 }
             }
