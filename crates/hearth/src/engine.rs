@@ -349,7 +349,7 @@ async fn start_network(
     tasks.spawn(crate::dns::record::run(hub.clone(), queue, recorder.clone(), cancel.clone()));
     let hook = firewall.clone().map(|f| f as Arc<dyn crate::dns::handler::AnswerHook>);
     let (gate, limits, _task) = crate::dns::DnsGate::start(listen, &upstream, hub.network().clone(), recorder.clone(), hook).await?;
-    hub.set_dns_counters(limits, recorder);
+    hub.set_dns_counters(limits, recorder, gate.overloaded.clone());
     {
         let mut status = hub.network_services();
         status.dns_listen = Some(gate.addr.to_string());

@@ -63,7 +63,7 @@ struct Inner {
     /// The DNS gate's and the firewall's state, once the engine started them.
     network_status: Mutex<crate::api::types::NetworkServices>,
     /// The DNS gate's counters (rate-limited queries, unwritten records), once it runs.
-    dns_counters: OnceLock<(Arc<crate::dns::limits::ClientLimits>, crate::dns::record::Recorder)>,
+    dns_counters: OnceLock<(Arc<crate::dns::limits::ClientLimits>, crate::dns::record::Recorder, Arc<std::sync::atomic::AtomicU64>)>,
     /// The firewall, when Hearth applies it on this machine.
     firewall: OnceLock<Arc<crate::firewall::apply::Firewall>>,
     /// Wakes the firewall task when a permission changed.
@@ -240,16 +240,21 @@ impl Hub {
         &self.inner.network
     }
 
-    pub(crate) fn set_dns_counters(&self, limits: Arc<crate::dns::limits::ClientLimits>, recorder: crate::dns::record::Recorder) {
-        let _ = self.inner.dns_counters.set((limits, recorder));
+    pub(crate) fn set_dns_counters(
+        &self,
+        limits: Arc<crate::dns::limits::ClientLimits>,
+        recorder: crate::dns::record::Recorder,
+        overloaded: Arc<std::sync::atomic::AtomicU64>,
+    ) {
+        let _ = self.inner.dns_counters.set((limits, recorder, overloaded));
     }
 
-    /// (rate-limited, unrecorded, rows not kept, MACs refused)
-    pub(crate) fn dns_counters(&self) -> Option<(u64, u64, u64, u64)> {
-        self.inner
-            .dns_counters
-            .get()
-            .map(|(limits, recorder)| (limits.dropped(), recorder.dropped(), recorder.not_kept(), recorder.macs_refused()))
+    /// (rate-limited, unrecorded, rows not kept, MACs refused, dropped for too much in flight)
+    pub(crate) fn dns_counters(&self) -> Option<(u64, u64, u64, u64, u64)> {
+        self.inner.dns_counters.get().map(|(limits, recorder, overloaded)| {
+            let overloaded = overloaded.load(std::sync::atomic::Ordering::Relaxed);
+            (limits.dropped(), recorder.dropped(), recorder.not_kept(), recorder.macs_refused(), overloaded)
+        })
     }
 
     pub(crate) fn set_firewall(&self, firewall: Arc<crate::firewall::apply::Firewall>) {

@@ -143,6 +143,10 @@ pub struct NetworkServices {
     /// MAC addresses a device showed that another device showed first (not given to it).
     #[ts(type = "number")]
     pub macs_refused: u64,
+    /// Queries dropped because 2 048 were already being answered (a flood from many addresses,
+    /// or an upstream too slow for the home's rate).
+    #[ts(type = "number")]
+    pub overloaded: u64,
     pub firewall: FirewallStatus,
 }
 
@@ -368,6 +372,7 @@ impl Hub {
             status.unrecorded = counters.1;
             status.rows_not_kept = counters.2;
             status.macs_refused = counters.3;
+            status.overloaded = counters.4;
         }
         if let Some(firewall) = self.firewall() {
             let (last, worst) = *firewall.timing.lock().unwrap_or_else(|p| p.into_inner());

@@ -129,12 +129,13 @@ pub fn print_status(n: &NetworkServices) {
     match &n.dns_listen {
         Some(listen) => println!(
             "DNS gate: on {listen}, forwarding to {} ({} queries dropped by the rate limit, {} not recorded, {} counted but not kept \
-             one by one, {} MAC addresses refused as another device's)",
+             one by one, {} MAC addresses refused as another device's, {} dropped with too many in flight)",
             n.dns_upstream.join(", "),
             n.rate_limited,
             n.unrecorded,
             n.rows_not_kept,
-            n.macs_refused
+            n.macs_refused,
+            n.overloaded
         ),
         None => println!("DNS gate: off (hearth serve --dns-listen ADDR)"),
     }

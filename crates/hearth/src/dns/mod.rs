@@ -27,6 +27,8 @@ const TCP_IDLE: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct DnsGate {
     pub addr: SocketAddr,
+    /// UDP queries dropped because [`udp::IN_FLIGHT`] were already being answered.
+    pub overloaded: Arc<std::sync::atomic::AtomicU64>,
     shutdown: tokio_util::sync::CancellationToken,
 }
 
@@ -47,7 +49,8 @@ impl DnsGate {
         let limits = handler.limits.clone();
         udp::widen(&udp);
         let shutdown = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(udp::serve(Arc::new(udp), handler.clone(), Arc::default(), shutdown.clone()));
+        let overloaded = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        tokio::spawn(udp::serve(Arc::new(udp), handler.clone(), overloaded.clone(), shutdown.clone()));
         // TCP (truncated answers asked again, clients that prefer it) through hickory's listener.
         let mut server = hickory_server::Server::new(Shared(handler));
         server.register_listener(tcp, TCP_IDLE, 32);
@@ -63,7 +66,7 @@ impl DnsGate {
             }
         });
         tracing::info!(%addr, "the DNS gate answers devices");
-        Ok((Self { addr, shutdown }, limits, task))
+        Ok((Self { addr, overloaded, shutdown }, limits, task))
     }
 
     pub fn stop(&self) {
