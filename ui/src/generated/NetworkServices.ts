@@ -20,4 +20,9 @@ rows_not_kept: number,
 /**
  * MAC addresses a device showed that another device showed first (not given to it).
  */
-macs_refused: number, firewall: FirewallStatus, };
+macs_refused: number, 
+/**
+ * Queries dropped because 2 048 were already being answered (a flood from many addresses,
+ * or an upstream too slow for the home's rate).
+ */
+overloaded: number, firewall: FirewallStatus, };
