@@ -72,13 +72,7 @@ impl RequestHandler for Handler {
         }
         let mut meta = Metadata::response_from_request(&request.metadata);
         meta.recursion_available = true;
-        let edns = request.edns.as_ref().map(|theirs| {
-            let mut ours = Edns::new();
-            ours.set_max_payload(theirs.max_payload().clamp(512, MAX_UDP_PAYLOAD));
-            ours.set_version(0);
-            ours.set_dnssec_ok(theirs.flags().dnssec_ok);
-            ours
-        });
+        let edns = response_edns(request);
         let mut builder = MessageResponseBuilder::from_message_request(request);
         if let Some(edns) = &edns {
             builder.edns(edns);
@@ -117,7 +111,7 @@ impl RequestHandler for Handler {
         let (info, sent) = match answer.decision.action {
             QueryAction::Forward => {
                 let device = answer.device.as_ref().map(|(id, _)| id);
-                self.forward(&mut response, builder, meta, request, qname, qtype, device).await
+                self.forward(&mut response, builder, meta, edns.as_ref(), request, qname, qtype, device).await
             }
             QueryAction::Refuse => {
                 let rdata = match qtype {
@@ -162,6 +156,7 @@ impl Handler {
         response: &mut R,
         builder: MessageResponseBuilder<'_>,
         mut meta: Metadata,
+        edns: Option<&Edns>,
         request: &Request,
         qname: Name,
         qtype: RecordType,
@@ -171,7 +166,6 @@ impl Handler {
             meta.response_code = ResponseCode::ServFail;
             return (send(response, builder.build_no_records(meta), request).await, Sent { answers: vec![], ttl: None });
         };
-        let edns = builder_edns(request);
         // hickory's own timeout covers one try of one connection; this bounds the whole question.
         // A cached answer is ready at the first poll: only a question that must wait gets a timer
         // (registering one per query cost a tenth of the gate's time under load).
@@ -196,7 +190,7 @@ impl Handler {
                     // Before the answer leaves: the device connects as soon as it has it.
                     firewall.allow(device, &addresses, ttl.unwrap_or(REFUSED_TTL)).await;
                 }
-                let info = send_records(response, request, meta, edns.as_ref(), answers, &[]).await;
+                let info = send_records(response, request, meta, edns, answers, &[]).await;
                 (info, Sent { answers: addresses.iter().map(ToString::to_string).collect(), ttl })
             }
             Err(NetError::Dns(DnsError::NoRecordsFound(none))) => {
@@ -205,7 +199,7 @@ impl Handler {
                     Some(records) if !records.is_empty() => records.to_vec(),
                     _ => none.soa.as_ref().map(|soa| soa.as_ref().clone().into_record_of_rdata()).into_iter().collect(),
                 };
-                let info = send_records(response, request, meta, edns.as_ref(), &[], &authorities).await;
+                let info = send_records(response, request, meta, edns, &[], &authorities).await;
                 (info, Sent { answers: vec![], ttl: none.negative_ttl })
             }
             Err(e) => {
@@ -217,7 +211,8 @@ impl Handler {
     }
 }
 
-fn builder_edns(request: &Request) -> Option<Edns> {
+/// The OPT record of an answer: the client's payload size within 512 and 1 232, version 0, its DO bit.
+fn response_edns(request: &Request) -> Option<Edns> {
     request.edns.as_ref().map(|theirs| {
         let mut ours = Edns::new();
         ours.set_max_payload(theirs.max_payload().clamp(512, MAX_UDP_PAYLOAD));
