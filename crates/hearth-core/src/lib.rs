@@ -23,6 +23,7 @@
 //!   byte for byte otherwise; refuses what may hold one and cannot be read.
 //! - [`review`]: what the ledger answers about a device and about the home.
 //! - [`text`]: outside strings cut and cleaned before they are stored or logged.
+//! - [`family`]: household members, their roles and grants; [`authorize`](family::authorize()) decides each request and says why.
 //! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it, for its
 //!   own prefix only (never a shared root, never another device's).
 //!
@@ -33,6 +34,7 @@ pub mod classify;
 pub mod credential;
 pub mod device;
 pub mod discovery;
+pub mod family;
 pub mod fingerprint;
 /// The fuzz targets' checks (`fuzz/`), shared with the test that replays their seeds.
 #[doc(hidden)]
