@@ -94,33 +94,76 @@ impl FromStr for DeviceState {
     }
 }
 
-/// Who changed something: a person (until member accounts exist, the local owner) or Hearth
-/// itself (discovery creating a record).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
+/// The member id of the home's founding owner: the person at the hub's own machine (the owner
+/// token, `hearth open`, the desktop window). Rows written before members existed say `owner`
+/// too, so they read back as this member.
+pub const FOUNDING_OWNER: &str = "owner";
+
+/// Who changed something: a member of the household (by id, with the address the request came
+/// from when there was one) or Hearth itself (discovery creating a record). Stored and sent as
+/// one string: the member's id, or `hearth`.
+#[derive(Debug, Clone, PartialEq, Eq, TS)]
+#[ts(export, type = "string")]
 pub enum Actor {
-    Owner,
+    Member { id: String, from: Option<String> },
     Hearth,
 }
 
 impl Actor {
-    pub fn as_str(&self) -> &'static str {
+    /// The founding owner, from nowhere in particular (tests, the hub's own decisions for them).
+    pub fn owner() -> Self {
+        Self::Member { id: FOUNDING_OWNER.to_owned(), from: None }
+    }
+
+    pub fn member(id: &str, from: Option<String>) -> Self {
+        Self::Member { id: id.to_owned(), from }
+    }
+
+    /// What the store keeps: the member's id, or `hearth`.
+    pub fn as_str(&self) -> &str {
         match self {
-            Self::Owner => "owner",
+            Self::Member { id, .. } => id,
             Self::Hearth => "hearth",
+        }
+    }
+
+    /// Where the request came from, for the audit ("" when not over the network).
+    pub fn address(&self) -> &str {
+        match self {
+            Self::Member { from: Some(from), .. } => from,
+            _ => "",
         }
     }
 }
 
+impl Serialize for Actor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Actor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::from)
+    }
+}
+
+impl From<Actor> for String {
+    fn from(actor: Actor) -> Self {
+        actor.as_str().to_owned()
+    }
+}
+
+impl From<String> for Actor {
+    fn from(s: String) -> Self {
+        if s == "hearth" { Self::Hearth } else { Self::Member { id: s, from: None } }
+    }
+}
+
 impl FromStr for Actor {
-    type Err = String;
+    type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "owner" => Ok(Self::Owner),
-            "hearth" => Ok(Self::Hearth),
-            other => Err(format!("unknown actor `{other}`")),
-        }
+        Ok(Self::from(s.to_owned()))
     }
 }
 

@@ -52,6 +52,12 @@ pub struct Device {
     /// The fingerprint rule that recognised it, and why.
     pub rule: String,
     pub reason: String,
+    /// The room a person put it in.
+    #[ts(type = "number | null")]
+    pub room: Option<i64>,
+    /// The member whose personal device it is (their phone, watch, tracker); none: the
+    /// household's.
+    pub member: Option<String>,
 }
 
 /// One entry of a device's history.

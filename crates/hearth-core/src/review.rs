@@ -146,6 +146,15 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The device it is about.
+    pub fn device_id(&self) -> &DeviceId {
+        match self {
+            Self::NewField { device_id, .. } | Self::NewCategory { device_id, .. } | Self::MoreThanUsual { device_id, .. } => device_id,
+        }
+    }
+}
+
 /// A bucket size that gives a chart 24 to 200 points over `range_ms`: an hour up to a week, a
 /// day beyond. (Rollups are hourly, so nothing finer.)
 pub fn bucket_for(range_ms: i64) -> i64 {

@@ -42,7 +42,7 @@ fn main() {
     let start = now - 30 * DAY;
     let ids: Vec<DeviceId> = (0..DEVICES).map(|i| DeviceId::parse(&format!("d-{i:012x}")).expect("a device id")).collect();
     for id in &ids {
-        store.add_device(id, &format!("Device {id}"), &Actor::Owner, "bench", start).expect("a device");
+        store.add_device(id, &format!("Device {id}"), &Actor::owner(), "bench", start).expect("a device");
     }
     let topics: Vec<Vec<String>> = ids.iter().map(|id| TOPICS.iter().map(|(t, _)| format!("{id}/{t}")).collect()).collect();
     let (allow, refused) = (Decision::Allow, Decision::Drop(DropReason::NotInManifest));

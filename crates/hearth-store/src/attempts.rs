@@ -138,7 +138,7 @@ mod tests {
     fn counts_add_up_per_kind_and_stay_bounded() {
         let mut store = Store::open_in_memory().unwrap();
         let plug = DeviceId::from_random(1);
-        store.add_device(&plug, "Plug", &Actor::Owner, "cli", 0).unwrap();
+        store.add_device(&plug, "Plug", &Actor::owner(), "cli", 0).unwrap();
         let wrong = Some(DropReason::BadCredentials);
         store.record_attempts(&[count(Some(&plug), "10.0.0.5", wrong, 3, 1), count(Some(&plug), "10.0.0.5", None, 1, 1)]).unwrap();
         store.record_attempts(&[count(Some(&plug), "10.0.0.5", wrong, 40, 2)]).unwrap();
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(without[0].last_at, 10 + 2999);
         assert_eq!(store.refused_attempts_since(0).unwrap(), (43 + 1000, 1001));
         // A forgotten device's counts go with it; counts for it still queued are dropped.
-        store.forget(&plug, &Actor::Owner, "cli", 3).unwrap();
+        store.forget(&plug, &Actor::owner(), "cli", 3).unwrap();
         store.record_attempts(&[count(Some(&plug), "10.0.0.5", wrong, 1, 4)]).unwrap();
         assert!(store.attempts_of(&plug).unwrap().is_empty());
         assert_eq!(store.prune_attempts(i64::MAX).unwrap(), 1000);

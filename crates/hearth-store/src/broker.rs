@@ -442,11 +442,7 @@ pub(crate) fn audit(
     action: &str,
     subject: &str,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO audit (at, actor, origin, action, subject) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![at, actor.as_str(), origin, action, subject],
-    )?;
-    Ok(())
+    crate::audit::write(tx, at, actor, origin, action, subject, false)
 }
 
 fn rule_from(direction: &str, pattern: String, status: &str) -> Result<TopicRule, StoreError> {
@@ -487,13 +483,13 @@ mod tests {
     fn store_with_device() -> (Store, DeviceId) {
         let mut store = Store::open_in_memory().unwrap();
         let id = DeviceId::from_random(0xabc);
-        store.add_device(&id, "Garage sensor", &Actor::Owner, "cli", 1).unwrap();
+        store.add_device(&id, "Garage sensor", &Actor::owner(), "cli", 1).unwrap();
         (store, id)
     }
 
     fn other_device(store: &mut Store) -> DeviceId {
         let id = DeviceId::from_random(0xdef);
-        store.add_device(&id, "Other", &Actor::Owner, "cli", 1).unwrap();
+        store.add_device(&id, "Other", &Actor::owner(), "cli", 1).unwrap();
         id
     }
 
@@ -523,24 +519,24 @@ mod tests {
     #[test]
     fn credentials_are_issued_rotated_and_revoked_with_an_audit_and_no_secret() {
         let (mut store, id) = store_with_device();
-        let info = store.set_credential(&id, "sha256:aa", &Actor::Owner, "web", 2).unwrap();
+        let info = store.set_credential(&id, "sha256:aa", &Actor::owner(), "web", 2).unwrap();
         assert_eq!(info.username, id.as_str());
-        store.set_credential(&id, "sha256:bb", &Actor::Owner, "cli", 3).unwrap();
+        store.set_credential(&id, "sha256:bb", &Actor::owner(), "cli", 3).unwrap();
         let policy = store.policies().unwrap().into_iter().find(|p| p.device_id == id).unwrap();
         assert_eq!(policy.secret_hash.as_deref(), Some("sha256:bb"));
-        store.bind_client_id(&id, Some("garage-1"), &Actor::Owner, "cli", 4).unwrap();
+        store.bind_client_id(&id, Some("garage-1"), &Actor::owner(), "cli", 4).unwrap();
         assert_eq!(store.credential(&id).unwrap().unwrap().client_id.as_deref(), Some("garage-1"));
-        assert!(store.revoke_credential(&id, &Actor::Owner, "web", 5).unwrap());
-        assert!(!store.revoke_credential(&id, &Actor::Owner, "web", 6).unwrap());
-        assert!(matches!(store.bind_client_id(&id, None, &Actor::Owner, "cli", 7), Err(StoreError::NoCredential(_))));
+        assert!(store.revoke_credential(&id, &Actor::owner(), "web", 5).unwrap());
+        assert!(!store.revoke_credential(&id, &Actor::owner(), "web", 6).unwrap());
+        assert!(matches!(store.bind_client_id(&id, None, &Actor::owner(), "cli", 7), Err(StoreError::NoCredential(_))));
         let actions: Vec<String> = store.audit(10).unwrap().into_iter().rev().map(|a| a.action).collect();
         assert_eq!(actions, ["issue_credential", "rotate_credential", "bind_client_id", "revoke_credential"]);
         // One client id, one device.
         let other = other_device(&mut store);
-        store.set_credential(&id, "sha256:cc", &Actor::Owner, "cli", 8).unwrap();
-        store.set_credential(&other, "sha256:dd", &Actor::Owner, "cli", 8).unwrap();
-        store.bind_client_id(&id, Some("garage-1"), &Actor::Owner, "cli", 9).unwrap();
-        assert!(matches!(store.bind_client_id(&other, Some("garage-1"), &Actor::Owner, "cli", 9), Err(StoreError::ClientIdTaken { .. })));
+        store.set_credential(&id, "sha256:cc", &Actor::owner(), "cli", 8).unwrap();
+        store.set_credential(&other, "sha256:dd", &Actor::owner(), "cli", 8).unwrap();
+        store.bind_client_id(&id, Some("garage-1"), &Actor::owner(), "cli", 9).unwrap();
+        assert!(matches!(store.bind_client_id(&other, Some("garage-1"), &Actor::owner(), "cli", 9), Err(StoreError::ClientIdTaken { .. })));
     }
 
     #[test]
@@ -562,7 +558,7 @@ mod tests {
         // Learned rules do not reach the gate; allowed ones do.
         assert!(store.policies().unwrap()[0].manifest.rules.is_empty());
         let allow = TopicRule { direction: Direction::Publish, pattern: "tele/plug1/#".into(), status: RuleStatus::Allowed };
-        store.set_topic_rule(&id, &allow, &Actor::Owner, "web", 11).unwrap();
+        store.set_topic_rule(&id, &allow, &Actor::owner(), "web", 11).unwrap();
         assert_eq!(store.policies().unwrap()[0].manifest.rules, [allow]);
         assert_eq!(store.recent_decisions(&id, 10).unwrap().len(), 4);
         assert_eq!(store.audit(1).unwrap()[0].action, "allow_publish");
@@ -571,9 +567,9 @@ mod tests {
     #[test]
     fn forgetting_a_device_removes_its_broker_rows() {
         let (mut store, id) = store_with_device();
-        store.set_credential(&id, "sha256:aa", &Actor::Owner, "web", 2).unwrap();
+        store.set_credential(&id, "sha256:aa", &Actor::owner(), "web", 2).unwrap();
         store.record_decisions(&[record(&id, Action::Publish, "a/b", Decision::Drop(DropReason::NotInManifest))]).unwrap();
-        store.forget(&id, &Actor::Owner, "cli", 3).unwrap();
+        store.forget(&id, &Actor::owner(), "cli", 3).unwrap();
         for table in ["credentials", "topic_rules", "gate_decisions"] {
             let n: i64 = store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
             assert_eq!(n, 0, "{table}");
@@ -604,7 +600,7 @@ mod tests {
                 record(&app, Action::Deliver, "app/own", refused),
             ])
             .unwrap();
-        store.forget(&phone, &Actor::Owner, "cli", 3).unwrap();
+        store.forget(&phone, &Actor::owner(), "cli", 3).unwrap();
         let left: Vec<String> = store.recent_decisions(&app, 10).unwrap().into_iter().map(|d| d.topic).collect();
         assert_eq!(left, ["app/own"]);
     }

@@ -23,6 +23,9 @@ pub struct Described {
     pub entities: Vec<(Source, Entity, Millis)>,
 }
 
+/// A device, and the components and device classes of the entities it describes.
+pub type EntityKinds = (DeviceId, Vec<String>, Vec<String>);
+
 impl Store {
     /// Files what one discovery message of `device` says, replacing what the previous message
     /// on the same topic said (an empty message leaves nothing).
@@ -163,6 +166,33 @@ impl Store {
 
     /// What `device`'s discovery messages describe. A device described under several topics
     /// (one Home Assistant config per entity) is listed once.
+    /// Per device, the components and device classes of the entities it describes (what makes
+    /// a device sensitive: a lock, an alarm panel, a garage door).
+    pub fn entity_kinds(&self) -> Result<Vec<EntityKinds>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT device_id, component, device_class FROM entities ORDER BY device_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))?;
+        let mut out: Vec<EntityKinds> = Vec::new();
+        for row in rows {
+            let (device, component, class) = row?;
+            let device = DeviceId::parse(&device).map_err(crate::inventory::corrupt)?;
+            if out.last().is_none_or(|(d, _, _)| *d != device) {
+                out.push((device, Vec::new(), Vec::new()));
+            }
+            if let Some((_, components, classes)) = out.last_mut() {
+                components.push(component);
+                classes.extend(class);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The state topics of every described entity (what the UI shows as a device's state).
+    pub fn state_topics(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT DISTINCT state_topic FROM entities WHERE state_topic IS NOT NULL AND command_topic IS NOT NULL")?;
+        Ok(stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+    }
+
     pub fn described(&self, device: &DeviceId) -> Result<Described, StoreError> {
         let source = |s: String| Source::parse(&s).ok_or_else(|| crate::inventory::corrupt(format!("discovery source {s}")));
         let mut stmt = self.conn.prepare(
@@ -214,7 +244,7 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         let ids: Vec<DeviceId> = ids.iter().map(|s| DeviceId::parse(s).unwrap()).collect();
         for id in &ids {
-            store.add_device(id, "Bridge", &Actor::Owner, "test", 1).unwrap();
+            store.add_device(id, "Bridge", &Actor::owner(), "test", 1).unwrap();
         }
         (store, ids)
     }
@@ -261,7 +291,7 @@ mod tests {
         assert!(matches!(err, StoreError::EntityTaken { .. }), "{err}");
         let same_id = discovery("homeassistant/switch/other/config", r#"{"uniq_id":"plug-relay"}"#);
         assert!(matches!(store.file_discovery(&ids[0], &same_id, 6), Err(StoreError::EntityTaken { .. })));
-        store.forget(&ids[1], &Actor::Owner, "test", 6).unwrap();
+        store.forget(&ids[1], &Actor::owner(), "test", 6).unwrap();
         assert_eq!(store.discovery_claims().unwrap(), DiscoveryClaims::default());
     }
 }

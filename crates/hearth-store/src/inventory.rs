@@ -45,17 +45,11 @@ pub const MAX_UNDECIDED_DEVICES: i64 = 1000;
 /// announcing ever-new instance names under one device's id replaces its own oldest ones.
 pub const MAX_SERVICES_PER_DEVICE: i64 = 64;
 
-/// One row of the home's audit log: actions whose subject may be gone (a forgotten device).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub at: Millis,
-    pub actor: String,
-    pub origin: String,
-    pub action: String,
-    pub subject: String,
-}
-
 const DEVICE_COLUMNS: &str = "id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online";
+/// [`DEVICE_COLUMNS`] and the device's room and member, for `SELECT ... FROM devices`.
+const DEVICE_SELECT: &str = "id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online,
+    (SELECT room_id FROM device_rooms r WHERE r.device_id = devices.id),
+    (SELECT member_id FROM device_members m WHERE m.device_id = devices.id)";
 
 impl Store {
     /// Files a sighting: finds (or creates, or merges) its device, records the service, and
@@ -222,7 +216,7 @@ impl Store {
     }
 
     pub fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY first_seen, id"))?;
+        let mut stmt = self.conn.prepare(&format!("SELECT {DEVICE_SELECT} FROM devices ORDER BY first_seen, id"))?;
         let rows = stmt.query_map([], device_row)?.collect::<Result<Vec<_>, _>>()?;
         let mut services = self.all_services()?;
         rows.into_iter()
@@ -248,7 +242,7 @@ impl Store {
                 Ok(StateChange {
                     from: from.map(|s| s.parse().map_err(corrupt)).transpose()?,
                     to: to.parse().map_err(corrupt)?,
-                    actor: actor.parse().map_err(corrupt)?,
+                    actor: Actor::from(actor),
                     origin,
                     at,
                 })
@@ -277,6 +271,8 @@ impl Store {
                 "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id.as_str(), from.as_str(), to.as_str(), actor.as_str(), origin, now],
             )?;
+            // The readable audit shows decisions beside every other change.
+            crate::audit::write(&tx, now, actor, origin, &format!("set_state_{}", to.as_str()), id.as_str(), false)?;
         }
         let device = load_device(&tx, id)?;
         tx.commit()?;
@@ -316,22 +312,13 @@ impl Store {
         for key in keys.iter().filter(|k| k.is_strong()) {
             tx.execute("DELETE FROM identity_conflicts WHERE EXISTS (SELECT 1 FROM json_each(keys) WHERE value = ?1)", [key.as_str()])?;
         }
-        tx.execute("DELETE FROM audit WHERE subject = ?1 OR subject LIKE ?1 || ' %' OR subject LIKE '% ' || ?1", [id.as_str()])?;
         tx.execute(
-            "INSERT INTO audit (at, actor, origin, action, subject) VALUES (?1, ?2, ?3, 'forget_device', ?4)",
-            params![now, actor.as_str(), origin, id.as_str()],
+            "DELETE FROM audit WHERE device_id = ?1 OR subject = ?1 OR subject LIKE ?1 || ' %' OR subject LIKE '% ' || ?1",
+            [id.as_str()],
         )?;
+        crate::audit::write(&tx, now, actor, origin, "forget_device", id.as_str(), false)?;
         tx.commit()?;
         Ok(())
-    }
-
-    /// The home's audit log, newest first.
-    pub fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT at, actor, origin, action, subject FROM audit ORDER BY at DESC, id DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit], |r| {
-            Ok(AuditEntry { at: r.get(0)?, actor: r.get(1)?, origin: r.get(2)?, action: r.get(3)?, subject: r.get(4)? })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn all_services(&self) -> Result<std::collections::HashMap<String, Vec<Service>>, StoreError> {
@@ -360,6 +347,8 @@ struct DeviceRow {
     first_seen: Millis,
     last_seen: Millis,
     online: bool,
+    room: Option<i64>,
+    member: Option<String>,
 }
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
@@ -375,6 +364,8 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
         first_seen: r.get(8)?,
         last_seen: r.get(9)?,
         online: r.get(10)?,
+        room: r.get(11)?,
+        member: r.get(12)?,
     })
 }
 
@@ -401,6 +392,8 @@ impl DeviceRow {
             online: self.online,
             rule: self.rule,
             reason: self.reason,
+            room: self.room,
+            member: self.member,
         })
     }
 }
@@ -456,7 +449,7 @@ fn services_of(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Vec<Service
 
 pub(crate) fn load_device(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Device, StoreError> {
     let row = conn
-        .query_row(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"), [id.as_str()], device_row)
+        .query_row(&format!("SELECT {DEVICE_SELECT} FROM devices WHERE id = ?1"), [id.as_str()], device_row)
         .optional()?
         .ok_or_else(|| StoreError::UnknownDevice(id.to_string()))?;
     let services = services_of(conn, id)?;
@@ -750,7 +743,7 @@ mod tests {
         let raop = home.see(&sighting("_raop._tcp", "C92A14084F64@Den", "den-old.local.", "10.0.0.7", &[("am", "AppleTV3,1")]), 1);
         let other = home.see(&sighting("_companion-link._tcp", "Den", "den.local.", "10.0.0.7", &[]), 2);
         assert_ne!(raop.device.id, other.device.id);
-        home.store.set_state(&raop.device.id, DeviceState::Approved, &Actor::Owner, "cli", 3).unwrap();
+        home.store.set_state(&raop.device.id, DeviceState::Approved, &Actor::owner(), "cli", 3).unwrap();
         let airplay = home.see(
             &sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64"), ("model", "AppleTV3,1")]),
             4,
@@ -770,8 +763,8 @@ mod tests {
         let mut home = Home::new();
         let raop = home.see(&sighting("_raop._tcp", "C92A14084F64@Den", "den-old.local.", "10.0.0.7", &[]), 1);
         let other = home.see(&sighting("_companion-link._tcp", "Den", "den.local.", "10.0.0.7", &[]), 2);
-        home.store.set_state(&raop.device.id, DeviceState::Approved, &Actor::Owner, "cli", 3).unwrap();
-        home.store.set_state(&other.device.id, DeviceState::Blocked, &Actor::Owner, "web", 4).unwrap();
+        home.store.set_state(&raop.device.id, DeviceState::Approved, &Actor::owner(), "cli", 3).unwrap();
+        home.store.set_state(&other.device.id, DeviceState::Blocked, &Actor::owner(), "web", 4).unwrap();
         let linked = home.see(&sighting("_airplay._tcp", "Den", "den.local.", "10.0.0.7", &[("deviceid", "C9:2A:14:08:4F:64")]), 5);
         assert_eq!(linked.device.id, raop.device.id, "filed under the oldest record holding a decision");
         assert!(linked.absorbed.is_empty());
@@ -791,7 +784,7 @@ mod tests {
         );
         let (merged, absorbed) = home
             .store
-            .answer_merge(&other.device.id, &raop.device.id, crate::MergeAnswer::Merge, &Actor::Owner, "web", 7)
+            .answer_merge(&other.device.id, &raop.device.id, crate::MergeAnswer::Merge, &Actor::owner(), "web", 7)
             .unwrap()
             .unwrap();
         assert_eq!((merged.id.clone(), absorbed), (raop.device.id.clone(), other.device.id.clone()));
@@ -799,7 +792,7 @@ mod tests {
         let last = home.store.device(&merged.id).unwrap().history.pop().unwrap();
         assert_eq!(
             (last.from, last.to, last.actor, last.origin.as_str()),
-            (Some(DeviceState::Approved), DeviceState::Blocked, Actor::Owner, "web")
+            (Some(DeviceState::Approved), DeviceState::Blocked, Actor::owner(), "web")
         );
         assert!(home.store.merge_proposals(None).unwrap().is_empty());
         assert_eq!(home.store.audit(1).unwrap()[0].action, "merge_devices");
@@ -808,10 +801,10 @@ mod tests {
     fn decided(home: &mut Home, s: &Sighting, at: Millis, topic: &str) -> DeviceId {
         use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
         let id = home.see(s, at).device.id;
-        home.store.set_state(&id, DeviceState::Approved, &Actor::Owner, "web", at).unwrap();
-        home.store.set_credential(&id, &format!("sha256:{at:02x}"), &Actor::Owner, "web", at).unwrap();
+        home.store.set_state(&id, DeviceState::Approved, &Actor::owner(), "web", at).unwrap();
+        home.store.set_credential(&id, &format!("sha256:{at:02x}"), &Actor::owner(), "web", at).unwrap();
         let rule = TopicRule { direction: Direction::Publish, pattern: format!("stat/{topic}/#"), status: RuleStatus::Allowed };
-        home.store.set_topic_rule(&id, &rule, &Actor::Owner, "web", at).unwrap();
+        home.store.set_topic_rule(&id, &rule, &Actor::owner(), "web", at).unwrap();
         id
     }
 
@@ -856,12 +849,12 @@ mod tests {
         assert_eq!(home.see(&lock_hap, 7).device.id, lock);
         assert_eq!(home.see(&sighting("_shelly._tcp", "shellyplug-aaaaaa000001", "shellyplug.local.", "10.0.0.5", &[]), 8).device.id, plug);
         // A person says they are two devices: never asked again.
-        home.store.answer_merge(&plug, &lock, crate::MergeAnswer::KeepApart, &Actor::Owner, "web", 9).unwrap();
+        home.store.answer_merge(&plug, &lock, crate::MergeAnswer::KeepApart, &Actor::owner(), "web", 9).unwrap();
         assert!(home.store.merge_proposals(None).unwrap().is_empty());
         assert!(home.see(&linking, 10).proposed.is_empty());
         assert!(home.store.merge_proposals(None).unwrap().is_empty());
         // Merging two records with a credential each would end one of them: refused, with what to do.
-        let err = home.store.answer_merge(&plug, &lock, crate::MergeAnswer::Merge, &Actor::Owner, "web", 11).unwrap_err();
+        let err = home.store.answer_merge(&plug, &lock, crate::MergeAnswer::Merge, &Actor::owner(), "web", 11).unwrap_err();
         assert!(err.to_string().contains("revoke"), "{err}");
     }
 
@@ -928,7 +921,7 @@ mod tests {
             assert_eq!(matches!(filed, Filing::TooManyUndecided), i >= MAX_UNDECIDED_DEVICES, "{i}");
         }
         let first = home.store.devices().unwrap()[0].id.clone();
-        home.store.set_state(&first, DeviceState::Approved, &Actor::Owner, "web", 1).unwrap();
+        home.store.set_state(&first, DeviceState::Approved, &Actor::owner(), "web", 1).unwrap();
         let room = sighting("_http._tcp", "real", "real.local.", "10.0.0.7", &[("mac", "aabbccddeeff")]);
         assert!(home.see(&room, 2).created, "room for one more once a person decided");
         for i in 0..MAX_SERVICES_PER_DEVICE + 10 {
@@ -963,7 +956,7 @@ mod tests {
     fn two_devices_with_one_default_host_name_but_different_macs_stay_two() {
         let mut home = Home::new();
         let a = home.see(&sighting("_esphomelib._tcp", "esp32", "esp32.local.", "10.0.0.20", &[("mac", "246f28aabbcc")]), 1);
-        home.store.set_state(&a.device.id, DeviceState::Blocked, &Actor::Owner, "web", 2).unwrap();
+        home.store.set_state(&a.device.id, DeviceState::Blocked, &Actor::owner(), "web", 2).unwrap();
         // The old one is unplugged; a new board with the same factory name takes its place.
         home.store.service_gone("_esphomelib._tcp", "esp32").unwrap();
         let b = home.see(&sighting("_esphomelib._tcp", "esp32", "esp32.local.", "10.0.0.21", &[("mac", "246f28ddeeff")]), 3);
@@ -1000,11 +993,11 @@ mod tests {
     fn state_changes_are_recorded_once_and_forget_removes_every_row() {
         let mut home = Home::new();
         let d = home.see(&sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.4", &[("ci", "6"), ("id", "AA:BB:CC:00:11:22")]), 1).device;
-        let (_, changed) = home.store.set_state(&d.id, DeviceState::Approved, &Actor::Owner, "web", 2).unwrap();
+        let (_, changed) = home.store.set_state(&d.id, DeviceState::Approved, &Actor::owner(), "web", 2).unwrap();
         assert!(changed);
-        let (_, again) = home.store.set_state(&d.id, DeviceState::Approved, &Actor::Owner, "web", 3).unwrap();
+        let (_, again) = home.store.set_state(&d.id, DeviceState::Approved, &Actor::owner(), "web", 3).unwrap();
         assert!(!again);
-        let (blocked, _) = home.store.set_state(&d.id, DeviceState::Blocked, &Actor::Owner, "cli", 4).unwrap();
+        let (blocked, _) = home.store.set_state(&d.id, DeviceState::Blocked, &Actor::owner(), "cli", 4).unwrap();
         assert_eq!(blocked.state, DeviceState::Blocked);
         let history = home.store.device(&d.id).unwrap().history;
         let steps: Vec<_> = history.iter().map(|h| (h.from, h.to, h.origin.as_str())).collect();
@@ -1020,9 +1013,9 @@ mod tests {
         // device (an announcement naming its id, a refused attempt under its client id).
         use hearth_core::manifest::{Direction, RuleStatus, TopicRule};
         let rule = TopicRule { direction: Direction::Publish, pattern: "owntracks/anna/#".into(), status: RuleStatus::Allowed };
-        home.store.set_topic_rule(&d.id, &rule, &Actor::Owner, "web", 4).unwrap();
-        home.store.set_credential(&d.id, "sha256:00", &Actor::Owner, "web", 4).unwrap();
-        home.store.bind_client_id(&d.id, Some("anna-phone"), &Actor::Owner, "web", 4).unwrap();
+        home.store.set_topic_rule(&d.id, &rule, &Actor::owner(), "web", 4).unwrap();
+        home.store.set_credential(&d.id, "sha256:00", &Actor::owner(), "web", 4).unwrap();
+        home.store.bind_client_id(&d.id, Some("anna-phone"), &Actor::owner(), "web", 4).unwrap();
         let with_mac =
             sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.4", &[("ci", "6"), ("id", "AA:BB:CC:00:11:22"), ("mac", "aabbcc001122")]);
         assert_eq!(home.see(&with_mac, 4).device.id, d.id);
@@ -1039,7 +1032,7 @@ mod tests {
             username: None,
         };
         home.store.record_attempts(&[unknown]).unwrap();
-        home.store.forget(&d.id, &Actor::Owner, "cli", 5).unwrap();
+        home.store.forget(&d.id, &Actor::owner(), "cli", 5).unwrap();
         for table in ["devices", "identity_keys", "sightings", "state_changes", "connect_attempts", "identity_conflicts", "credentials"] {
             let n: i64 = home.store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
             assert_eq!(n, 0, "{table}");
@@ -1050,7 +1043,7 @@ mod tests {
             (audit[0].action.as_str(), audit[0].actor.as_str(), audit[0].subject.as_str()),
             ("forget_device", "owner", d.id.as_str())
         );
-        assert!(matches!(home.store.forget(&d.id, &Actor::Owner, "cli", 6), Err(StoreError::UnknownDevice(_))));
+        assert!(matches!(home.store.forget(&d.id, &Actor::owner(), "cli", 6), Err(StoreError::UnknownDevice(_))));
         // Seen again after being forgotten: a new device, in quarantine again.
         let again = home.see(&sighting("_hap._tcp", "Lock", "lock.local.", "10.0.0.4", &[("ci", "6"), ("id", "AA:BB:CC:00:11:22")]), 7);
         assert!(again.created);

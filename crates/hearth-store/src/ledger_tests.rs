@@ -21,7 +21,7 @@ fn home(n: usize) -> Home {
     let mut store = Store::open(&path).unwrap();
     let ids: Vec<DeviceId> = (1..=n).map(|i| DeviceId::parse(&format!("d-00000000000{i}")).unwrap()).collect();
     for id in &ids {
-        store.add_device(id, &format!("Device {id}"), &Actor::Owner, "test", T0).unwrap();
+        store.add_device(id, &format!("Device {id}"), &Actor::owner(), "test", T0).unwrap();
     }
     Home { _dir: dir, path, store, ids }
 }
@@ -79,7 +79,7 @@ fn location_is_kept_as_metadata_only_by_default_never_its_values() {
 fn retention_none_keeps_no_fields_and_refusals_are_counted_by_reason() {
     let mut h = home(1);
     let id = h.ids[0].clone();
-    h.store.set_retention(&id, Category::Energy, Some(Retention::None), &Actor::Owner, "test", T0).unwrap();
+    h.store.set_retention(&id, Category::Energy, Some(Retention::None), &Actor::owner(), "test", T0).unwrap();
     let (allow, refused) = (Decision::Allow, Decision::Drop(DropReason::NotInManifest));
     let topic = "shellyplusplugs-c4dd57877294/status/switch:0";
     h.store.record_messages(&[entry(&id, T0, topic, SHELLY, &allow), entry(&id, T0 + 1, topic, SHELLY, &refused)]).unwrap();
@@ -128,7 +128,7 @@ fn forgetting_a_device_leaves_no_byte_of_what_it_sent_in_the_file() {
     };
     h.store.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
     assert!(has_marker(&h.path), "the sample is on file before");
-    h.store.forget(&gone, &Actor::Owner, "test", T0 + 1).unwrap();
+    h.store.forget(&gone, &Actor::owner(), "test", T0 + 1).unwrap();
     h.store.compact().unwrap();
     assert!(!has_marker(&h.path), "no trace after forget");
     assert_eq!(h.store.device_review(&kept, T0, T0 + HOUR).unwrap().messages, 1, "the other device keeps its ledger");

@@ -16,6 +16,8 @@
 //! - [`network`]: internet levels, destination rules, and what the DNS gate heard (queries,
 //!   names, hourly counts per registrable domain, who uses Hearth's resolver).
 //! - [`described`]: the devices and entities devices' discovery messages describe.
+//! - [`family`]: members, invitations, password hashes, rooms, personal devices and grants.
+//! - [`audit`]: who did what, to what, when, from where, refused attempts included.
 //! - [`sessions`]: browser sessions (only a hash of each token), so people can end them.
 //! - [`error`]: the store's error type, whose messages say what to do.
 //!
@@ -24,10 +26,12 @@
 //! works.
 
 pub mod attempts;
+pub mod audit;
 pub mod broker;
 pub mod described;
 pub mod error;
 pub mod export;
+pub mod family;
 pub mod identity;
 pub mod inventory;
 pub mod ledger;

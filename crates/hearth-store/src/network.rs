@@ -638,7 +638,7 @@ mod tests {
     fn store_with_device() -> (Store, DeviceId) {
         let mut store = Store::open_in_memory().unwrap();
         let id = DeviceId::parse("d-00000000000a").unwrap();
-        store.add_device(&id, "Camera", &Actor::Owner, "test", 1).unwrap();
+        store.add_device(&id, "Camera", &Actor::owner(), "test", 1).unwrap();
         (store, id)
     }
 
@@ -697,12 +697,12 @@ mod tests {
         store.record_dns(&[record(&id, 2, "a.trackerxtest", QueryAction::Refuse, DeviceState::Approved)]).unwrap();
         let rule =
             DestinationRule { domain: Domain::parse("tracker.test").unwrap(), verdict: RuleVerdict::Allow, source: RuleSource::Learned };
-        store.set_destination_rule(&id, &rule, &Actor::Owner, "cli", 3).unwrap();
+        store.set_destination_rule(&id, &rule, &Actor::owner(), "cli", 3).unwrap();
         let proposed: Vec<_> = store.destinations(&id).unwrap().into_iter().filter(|d| d.proposed).map(|d| d.name).collect();
         assert_eq!(proposed, ["a.trackerxtest", "nottracker.test"], "only names under the rule's domain, matched exactly");
         assert_eq!(store.destination_rules(&id).unwrap()[0].rule, rule);
         assert!(store.audit(5).unwrap().iter().any(|a| a.action == "allow_destination" && a.subject.contains("tracker.test")));
-        store.set_internet_level(&id, InternetLevel::HomeOnly, &Actor::Owner, "cli", 4).unwrap();
+        store.set_internet_level(&id, InternetLevel::HomeOnly, &Actor::owner(), "cli", 4).unwrap();
         assert_eq!(store.internet_level(&id).unwrap(), Some(InternetLevel::HomeOnly));
     }
 
@@ -710,12 +710,14 @@ mod tests {
     fn mud_rules_are_replaced_as_a_whole_and_never_overrule_a_person() {
         let (mut store, id) = store_with_device();
         let rule = |d: &str, v, s| DestinationRule { domain: Domain::parse(d).unwrap(), verdict: v, source: s };
-        store.set_destination_rule(&id, &rule("cdn.vendor.test", RuleVerdict::Deny, RuleSource::Person), &Actor::Owner, "cli", 1).unwrap();
+        store
+            .set_destination_rule(&id, &rule("cdn.vendor.test", RuleVerdict::Deny, RuleSource::Person), &Actor::owner(), "cli", 1)
+            .unwrap();
         let first = [rule("vendor.test", RuleVerdict::Allow, RuleSource::Mud), rule("old.test", RuleVerdict::Allow, RuleSource::Mud)];
-        assert_eq!(store.replace_mud_rules(&id, &first, &Actor::Owner, "cli", 2).unwrap(), 2);
+        assert_eq!(store.replace_mud_rules(&id, &first, &Actor::owner(), "cli", 2).unwrap(), 2);
         let second =
             [rule("vendor.test", RuleVerdict::Allow, RuleSource::Mud), rule("cdn.vendor.test", RuleVerdict::Allow, RuleSource::Mud)];
-        assert_eq!(store.replace_mud_rules(&id, &second, &Actor::Owner, "cli", 3).unwrap(), 1);
+        assert_eq!(store.replace_mud_rules(&id, &second, &Actor::owner(), "cli", 3).unwrap(), 1);
         let rules: Vec<_> = store.destination_rules(&id).unwrap().into_iter().map(|r| (r.rule.domain.to_string(), r.rule.source)).collect();
         assert_eq!(rules, [("cdn.vendor.test".to_owned(), RuleSource::Person), ("vendor.test".to_owned(), RuleSource::Mud)]);
     }
@@ -772,7 +774,7 @@ mod tests {
         assert_eq!(macs(&store, &id).len() as i64, MAX_MACS);
         // Another device showing the same address does not get it.
         let other = DeviceId::parse("d-00000000000b").unwrap();
-        store.add_device(&other, "Other", &Actor::Owner, "test", 1).unwrap();
+        store.add_device(&other, "Other", &Actor::owner(), "test", 1).unwrap();
         let mut spoof = record(&other, 200, "a.test", QueryAction::Forward, DeviceState::Approved);
         spoof.mac = Some("02:00:00:00:00:aa".into());
         let recorded = store.record_dns(&[spoof]).unwrap();

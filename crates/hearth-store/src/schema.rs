@@ -382,6 +382,67 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device_id, mac)
     ) STRICT;
     "#,
+    // 11: the family. Members (the founding owner, `owner`, exists from the start: rows written
+    // before members existed name it), one-use invitations (hash only), password hashes
+    // (argon2id, PHC strings), rooms, which room a device is in and whose personal device it is,
+    // and grants. A removed member's row stays (marked removed) so the audit can still name them.
+    // The audit gains where a request came from, whether it was refused, the device it touched
+    // and the member whose personal device that is (so they can see it).
+    r#"
+    CREATE TABLE members (
+        id             TEXT PRIMARY KEY,
+        name           TEXT NOT NULL,
+        role           TEXT NOT NULL CHECK (role IN ('owner', 'adult', 'child', 'guest')),
+        password_hash  TEXT,
+        created_at     INTEGER NOT NULL,
+        created_by     TEXT NOT NULL,
+        removed_at     INTEGER
+    ) STRICT;
+    CREATE UNIQUE INDEX members_name ON members(name COLLATE NOCASE) WHERE removed_at IS NULL;
+    INSERT INTO members (id, name, role, created_at, created_by) VALUES ('owner', 'Owner', 'owner', 0, 'hearth');
+    CREATE TABLE invitations (
+        token_hash  TEXT PRIMARY KEY,
+        member_id   TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        created_by  TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE rooms (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    ) STRICT;
+    CREATE UNIQUE INDEX rooms_name ON rooms(name COLLATE NOCASE);
+    CREATE TABLE device_rooms (
+        device_id  TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        room_id    INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE TABLE device_members (
+        device_id  TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        member_id  TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE TABLE grants (
+        id          INTEGER PRIMARY KEY,
+        member_id   TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+        grant_right TEXT NOT NULL,
+        effect      TEXT NOT NULL,
+        room_id     INTEGER REFERENCES rooms(id) ON DELETE CASCADE,
+        device_id   TEXT REFERENCES devices(id) ON DELETE CASCADE,
+        schedule    TEXT,              -- JSON, the home's local time
+        expires_at  INTEGER,
+        granted_by  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        CHECK (room_id IS NULL OR device_id IS NULL)
+    ) STRICT;
+    CREATE INDEX grants_member ON grants(member_id);
+    ALTER TABLE audit ADD COLUMN address TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE audit ADD COLUMN device_id TEXT;
+    ALTER TABLE audit ADD COLUMN concerns TEXT;
+    CREATE INDEX audit_actor ON audit(actor, id);
+    CREATE INDEX audit_device ON audit(device_id, id);
+    CREATE INDEX audit_concerns ON audit(concerns, id);
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

@@ -105,7 +105,8 @@ impl Store {
              ) RETURNING id",
             params![session.member, i64::try_from(max_per_member).unwrap_or(i64::MAX)],
         )?);
-        audit(&tx, now, &Actor::Owner, origin, "sign_in", &format!("{} from {}", session.id, session.address))?;
+        let who = Actor::member(&session.member, Some(session.address.clone()));
+        audit(&tx, now, &who, origin, "sign_in", &format!("{} from {}", session.id, session.address))?;
         tx.commit()?;
         Ok(ended)
     }
@@ -117,11 +118,11 @@ impl Store {
     }
 
     /// Ends one session; `false` if there was none with this id.
-    pub fn end_session(&mut self, id: &SessionId, origin: &str, now: Millis) -> Result<bool, StoreError> {
+    pub fn end_session(&mut self, id: &SessionId, actor: &Actor, origin: &str, now: Millis) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
         let ended = tx.execute("DELETE FROM browser_sessions WHERE id = ?1", [id.as_str()])? > 0;
         if ended {
-            audit(&tx, now, &Actor::Owner, origin, "sign_out", id.as_str())?;
+            audit(&tx, now, actor, origin, "sign_out", id.as_str())?;
         }
         tx.commit()?;
         Ok(ended)
@@ -132,6 +133,7 @@ impl Store {
         &mut self,
         member: &str,
         keep: Option<&SessionId>,
+        actor: &Actor,
         origin: &str,
         now: Millis,
     ) -> Result<Vec<SessionId>, StoreError> {
@@ -140,7 +142,7 @@ impl Store {
         let ended =
             delete_returning(&tx, "DELETE FROM browser_sessions WHERE member = ?1 AND id != ?2 RETURNING id", params![member, keep])?;
         if !ended.is_empty() {
-            audit(&tx, now, &Actor::Owner, origin, "sign_out_everywhere", &format!("{} sessions", ended.len()))?;
+            audit(&tx, now, actor, origin, "sign_out_everywhere", &format!("{member}: {} sessions", ended.len()))?;
         }
         tx.commit()?;
         Ok(ended)
@@ -160,7 +162,11 @@ impl Store {
     }
 }
 
-fn delete_returning(tx: &rusqlite::Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> Result<Vec<SessionId>, StoreError> {
+pub(crate) fn delete_returning(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<SessionId>, StoreError> {
     let mut stmt = tx.prepare(sql)?;
     let ids = stmt.query_map(params, |r| r.get::<_, String>(0))?;
     ids.map(|id| parse(&id?)).collect()
@@ -212,8 +218,8 @@ mod tests {
         store.touch_session(&s.id, "10.0.0.13", 61_000).unwrap();
         let touched = store.session(&s.id).unwrap().unwrap();
         assert_eq!((touched.last_used, touched.address.as_str()), (61_000, "10.0.0.13"));
-        assert!(store.end_session(&s.id, "cli", 70_000).unwrap());
-        assert!(!store.end_session(&s.id, "cli", 70_000).unwrap(), "ended once");
+        assert!(store.end_session(&s.id, &Actor::owner(), "cli", 70_000).unwrap());
+        assert!(!store.end_session(&s.id, &Actor::owner(), "cli", 70_000).unwrap(), "ended once");
         assert!(store.sessions(70_000).unwrap().is_empty());
         let actions: Vec<String> = store.audit(10).unwrap().into_iter().map(|a| format!("{} {}", a.action, a.origin)).collect();
         assert_eq!(actions, ["sign_out cli", "sign_in web"]);
@@ -254,10 +260,10 @@ mod tests {
             store.start_session(&session(n, 1_000), 100, "web", 1_000).unwrap();
         }
         let keep = SessionId::from_random(1);
-        let mut ended = store.end_sessions("owner", Some(&keep), "web", 2_000).unwrap();
+        let mut ended = store.end_sessions("owner", Some(&keep), &Actor::owner(), "web", 2_000).unwrap();
         ended.sort();
         assert_eq!(ended, [SessionId::from_random(0), SessionId::from_random(2)]);
-        assert_eq!(store.end_sessions("owner", None, "cli", 3_000).unwrap(), [keep]);
+        assert_eq!(store.end_sessions("owner", None, &Actor::owner(), "cli", 3_000).unwrap(), [keep]);
     }
 
     #[test]
