@@ -4,7 +4,7 @@
 //! - [`run`]: starts the hub engine in-process (the same engine as `hearth serve`, so the
 //!   household can also open the web UI), opens the window, the tray icon, and forwards hub
 //!   events to the window and to OS notifications.
-//! - `commands`: the window's IPC commands, each one call into `hearth::api`.
+//! - `commands`: the window's one IPC command, `call`, into `hearth::api::commands`.
 //! - `tray`: the tray icon and its menu.
 //! - `notify`: OS notifications for what needs a person: a new device, one that sends something
 //!   new, and a question about whether two records are one device.
@@ -25,35 +25,7 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
     hearth::init_logging(u8::from(std::env::var_os("HEARTH_VERBOSE").is_some()));
     let app = builder
         .plugin(tauri_plugin_notification::init())
-        .invoke_handler(tauri::generate_handler![
-            commands::status,
-            commands::list_devices,
-            commands::device,
-            commands::decide,
-            commands::forget,
-            commands::add_device,
-            commands::broker_view,
-            commands::network_view,
-            commands::set_internet_level,
-            commands::set_domain,
-            commands::allow_waiting,
-            commands::home_network,
-            commands::export_firewall,
-            commands::credential,
-            commands::set_topic_rule,
-            commands::bind_client_id,
-            commands::set_anonymous,
-            commands::give_entity,
-            commands::identity_review,
-            commands::answer_merge,
-            commands::review,
-            commands::home_review,
-            commands::privacy,
-            commands::set_retention,
-            commands::set_redaction,
-            commands::export_device,
-            commands::export_csv
-        ])
+        .invoke_handler(tauri::generate_handler![commands::call])
         .setup(|app| {
             let engine = tauri::async_runtime::block_on(Engine::start(options()?)).map_err(|e| {
                 tracing::error!("{e:#}");

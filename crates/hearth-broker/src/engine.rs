@@ -2,7 +2,7 @@
 
 use crate::hooks::GateHooks;
 use crate::retained::{Retained, RetainedLimits, RetainedStorage, RetainedUse};
-use crate::{Gate, SessionInfo};
+use crate::{Gate, HUB_CLIENT_ID, SessionInfo};
 use rmqtt::context::ServerContext;
 use rmqtt::net::Builder;
 use rmqtt::server::MqttServer;
@@ -200,6 +200,39 @@ impl Broker {
         let (scx, username) = (self.scx.clone(), username.to_owned());
         // Spawned: a kick waits for the session's own loop, which may be inside a hook now.
         self.runtime.spawn(async move { kick_user(&scx, &username).await });
+    }
+
+    /// Publishes a message as the hub itself (a person operated a device from the UI). It goes to
+    /// the subscribers the gate lets receive the topic, like any message; it is never retained.
+    /// Returns once the broker has taken it (within a second), or why it could not.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>, qos: u8) -> Result<(), String> {
+        use rmqtt::types::{ClientId, CodecPublish, From as Sender, Id, Publish, QoS, UserName};
+        let qos = match qos {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            _ => QoS::ExactlyOnce,
+        };
+        let publish = Publish::from(CodecPublish {
+            dup: false,
+            retain: false,
+            qos,
+            topic: topic.into(),
+            packet_id: None,
+            payload: payload.into(),
+            properties: None,
+        })
+        .create_time(rmqtt::utils::timestamp_millis());
+        let (scx, runtime) = (self.scx.clone(), self.runtime.clone());
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let id =
+                Id::new(scx.node.id(), 0, None, None, ClientId::from_static(HUB_CLIENT_ID), Some(UserName::from_static(HUB_CLIENT_ID)));
+            let sent = rmqtt::session::SessionState::forwards(&scx, Sender::from_system(id), publish, false, None).await;
+            let _ = done_tx.send(sent.map_err(|e| e.to_string()));
+        });
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(1))
+            .map_err(|_| "the broker did not take the message within a second".to_owned())?
     }
 
     /// Removes the retained messages `owners` published (only on topics matching `filter`, if

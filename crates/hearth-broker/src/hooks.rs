@@ -235,6 +235,7 @@ impl Handler for GateHooks {
                         username: from.id.username.as_deref(),
                         published_at: publish.create_time,
                         retained: publish.retain,
+                        from_hub: matches!(from.typ(), FromType::System),
                     };
                     self.gate.deliver(receiver, sender, &publish.topic)
                 });

@@ -66,7 +66,15 @@ pub struct Sender<'a> {
     pub published_at: Option<i64>,
     /// The message came as a retained one (replayed to a new subscriber, or retain-as-published).
     pub retained: bool,
+    /// Published by the hub itself ([`Broker::publish`]: a person operated a device, after the
+    /// hub authorized them). No client can send as the hub: rmqtt marks only in-process
+    /// messages as from the system.
+    pub from_hub: bool,
 }
+
+/// The client id and user name of the hub's own messages (never a device's: a device's user
+/// name is its id, `d-...`, and `$` names are refused at CONNECT).
+pub const HUB_CLIENT_ID: &str = "$hearth";
 
 /// An accepted CONNECT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

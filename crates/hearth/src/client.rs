@@ -77,6 +77,11 @@ impl Client {
         Ok(Some(bytes.to_vec()))
     }
 
+    /// Any request, its answer as JSON (`None` for 204): `hearth call` runs declared commands.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<Option<serde_json::Value>> {
+        self.send_json(method, path, body).await
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.send(reqwest::Method::GET, path).await?.context("the hub sent an empty answer")
     }

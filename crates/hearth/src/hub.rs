@@ -68,6 +68,12 @@ struct Inner {
     firewall: OnceLock<Arc<crate::firewall::apply::Firewall>>,
     /// Wakes the firewall task when a permission changed.
     firewall_changed: tokio::sync::Notify,
+    /// Members, grants, rooms and personal devices, for [`Hub::check`].
+    household: crate::family::Household,
+    /// What devices last reported on their entities' state topics.
+    reported: crate::api::control::Reported,
+    /// Wrong passwords per address and per member.
+    password_limits: Mutex<crate::family::passwords::Limits>,
 }
 
 impl Hub {
@@ -98,6 +104,11 @@ impl Hub {
         gate.load_claims(store.discovery_claims()?);
         gate.load_redactions(store.all_redactions()?);
         let sessions = Sessions::load(&mut store, now())?;
+        let household = crate::family::Household::default();
+        household.load(store.family()?);
+        household.load_sensitive(crate::family::sensitive_devices(&store)?);
+        let reported = crate::api::control::Reported::default();
+        reported.watch(store.state_topics()?);
         let hub = Self {
             inner: Arc::new(Inner {
                 reader: store.reader()?.map(Mutex::new),
@@ -127,6 +138,9 @@ impl Hub {
                 dns_counters: OnceLock::new(),
                 firewall: OnceLock::new(),
                 firewall_changed: tokio::sync::Notify::new(),
+                household,
+                reported,
+                password_limits: Mutex::new(crate::family::passwords::Limits::new(std::time::Instant::now())),
             }),
         };
         Ok((hub, records_rx))
@@ -232,6 +246,7 @@ impl Hub {
         self.inner.gate.load_claims(store.discovery_claims()?);
         self.inner.gate.load_redactions(store.all_redactions()?);
         self.inner.network.reload(store)?;
+        self.inner.household.load_sensitive(crate::family::sensitive_devices(store)?);
         self.firewall_changed();
         Ok(())
     }
@@ -292,7 +307,22 @@ impl Hub {
         }
     }
 
+    pub(crate) fn reported(&self) -> &crate::api::control::Reported {
+        &self.inner.reported
+    }
+
+    pub fn household(&self) -> &crate::family::Household {
+        &self.inner.household
+    }
+
+    pub(crate) fn password_limits(&self) -> MutexGuard<'_, crate::family::passwords::Limits> {
+        self.inner.password_limits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn publish(&self, event: Event) {
+        if let Event::DeviceSeen { device } | Event::DeviceChanged { device } = &event {
+            self.inner.household.note_kind(&device.id, device.kind);
+        }
         // No listener is fine: nobody has the UI open.
         let _ = self.inner.events.send(event);
     }

@@ -29,6 +29,7 @@ pub mod data_dir;
 pub mod demo;
 pub mod dns;
 pub mod engine;
+pub mod family;
 pub mod firewall;
 pub mod gate;
 pub mod http;

@@ -251,6 +251,11 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
         return vec![];
     }
     hub.recording().succeeded();
+    for d in decisions.iter().filter(|d| d.action == hearth_core::gate::Action::Publish && d.decision.is_allow()) {
+        if let Some(payload) = &d.payload {
+            hub.reported().note(&d.topic, payload, d.at);
+        }
+    }
     let published: Vec<LedgerEntry<'_>> = decisions.iter().filter_map(LedgerEntry::of).collect();
     match store.record_messages(&published) {
         Ok(news) => {
@@ -285,7 +290,17 @@ fn file_discoveries(hub: &Hub, discoveries: Vec<(DeviceId, Discovery)>) -> Vec<D
     let mut filed = Vec::new();
     for (id, d) in discoveries {
         match store.file_discovery(&id, &d, crate::api::now()) {
-            Ok(()) => filed.push(id),
+            Ok(()) => {
+                // A lock or a garage door described now is sensitive from now on: a child's room
+                // grant must not reach it before the next reload.
+                let components: Vec<&str> = d.entities.iter().map(|e| e.component.as_str()).collect();
+                let classes: Vec<&str> = d.entities.iter().filter_map(|e| e.device_class.as_deref()).collect();
+                if hearth_core::family::is_sensitive(hearth_core::fingerprint::Kind::Unknown, &components, &classes) {
+                    hub.household().note_sensitive(&id);
+                }
+                hub.reported().watch(d.entities.iter().filter(|e| e.command_topic.is_some()).filter_map(|e| e.state_topic.clone()));
+                filed.push(id);
+            }
             Err(e) if hub.recording().failed(&e, 1) => {}
             // Forgotten meanwhile, or another device's claim was filed first.
             Err(e) => {

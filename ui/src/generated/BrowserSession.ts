@@ -13,6 +13,10 @@ id: string,
  */
 browser: string, 
 /**
+ * Who signed in with it (an owner sees every member's sessions).
+ */
+member: string, 
+/**
  * What it said it is: its User-Agent, cut to 200 characters.
  */
 user_agent: string, 

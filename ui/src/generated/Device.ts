@@ -15,4 +15,13 @@ addresses: Array<string>, services: Array<Service>, first_seen: number, last_see
 /**
  * The fingerprint rule that recognised it, and why.
  */
-rule: string, reason: string, };
+rule: string, reason: string, 
+/**
+ * The room a person put it in.
+ */
+room: number | null, 
+/**
+ * The member whose personal device it is (their phone, watch, tracker); none: the
+ * household's.
+ */
+member: string | null, };

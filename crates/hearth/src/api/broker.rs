@@ -2,13 +2,14 @@
 //! each device's broker view.
 
 use super::limits::{self, ADDRESS_BYTES, CLIENT_ID_BYTES, DEVICE_NAME_CHARS, TOPIC_PATTERN_BYTES};
-use super::{Origin, now, parse_id};
+use super::{now, parse_id};
 use crate::api::types::{
-    Actor, AddedDevice, AnonymousAccess, BrokerView, ClientIdHolder, Concern, CredentialAction, CredentialView, DecisionView,
-    DescribedView, Direction, DropReason, Event, IssuedCredential, RetainedView, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule,
+    AddedDevice, AnonymousAccess, BrokerView, ClientIdHolder, Concern, CredentialAction, CredentialView, DecisionView, DescribedView,
+    Direction, DropReason, Event, IssuedCredential, RetainedView, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule,
     TopicRuleRequest,
 };
 use crate::api::types::{ApiError, ContestView, DeviceId, EntityClaim};
+use crate::family::Caller;
 use crate::hub::Hub;
 use hearth_core::credential;
 use hearth_core::suggest::HeldRule;
@@ -21,32 +22,32 @@ const RECENT_DECISIONS: u32 = 50;
 impl Hub {
     /// Adds a device that does not announce itself (most MQTT-only firmware), approved, with
     /// its first credential.
-    pub fn add_device(&self, name: &str, origin: Origin) -> Result<AddedDevice, ApiError> {
+    pub fn add_device(&self, name: &str, caller: &Caller) -> Result<AddedDevice, ApiError> {
         let name = limits::one_line("name", name, DEVICE_NAME_CHARS)?;
         let id = crate::random::device_id();
         let mut store = self.store();
-        let device = store.add_device(&id, name, &Actor::Owner, origin, now())?;
-        let credential = self.issue(&mut store, &id, origin)?;
-        tracing::info!(%id, name, origin, "device added by hand");
+        let device = store.add_device(&id, name, &caller.actor(), caller.origin, now())?;
+        let credential = self.issue(&mut store, &id, caller)?;
+        tracing::info!(%id, name, origin = caller.origin, "device added by hand");
         self.publish(Event::DeviceSeen { device: device.clone() });
         Ok(AddedDevice { device, credential })
     }
 
     /// Issues a new secret (disconnecting clients that used the old one) or revokes the
     /// credential (disconnecting the device). Returns the new credential when one was issued.
-    pub fn credential(&self, id: &str, action: CredentialAction, origin: Origin) -> Result<Option<IssuedCredential>, ApiError> {
+    pub fn credential(&self, id: &str, action: CredentialAction, caller: &Caller) -> Result<Option<IssuedCredential>, ApiError> {
         let id = parse_id(id)?;
         let mut store = self.store();
         // Known before the change: a revoke removes the credential, and its username with it.
         let usernames = self.gate().usernames_of(&id);
         let issued = match action {
-            CredentialAction::Rotate => Some(self.issue(&mut store, &id, origin)?),
+            CredentialAction::Rotate => Some(self.issue(&mut store, &id, caller)?),
             CredentialAction::Revoke => {
-                if !store.revoke_credential(&id, &Actor::Owner, origin, now())? {
+                if !store.revoke_credential(&id, &caller.actor(), caller.origin, now())? {
                     return Err(ApiError::bad_request(format!("device {id} has no MQTT credential to revoke")));
                 }
                 self.reload_policies(&store)?;
-                tracing::info!(%id, origin, "MQTT credential revoked");
+                tracing::info!(%id, origin = caller.origin, "MQTT credential revoked");
                 None
             }
         };
@@ -58,13 +59,13 @@ impl Hub {
     /// Binds the device's credential to one client id (`None` unbinds): no other client id may
     /// use the credential, and no other device may use the client id. Its clients are
     /// disconnected so that only the bound one reconnects.
-    pub fn bind_client_id(&self, id: &str, client_id: Option<&str>, origin: Origin) -> Result<BrokerView, ApiError> {
+    pub fn bind_client_id(&self, id: &str, client_id: Option<&str>, caller: &Caller) -> Result<BrokerView, ApiError> {
         let id = parse_id(id)?;
         let client_id = client_id.map(|c| limits::token("client_id", c, CLIENT_ID_BYTES)).transpose()?;
         let mut store = self.store();
-        store.bind_client_id(&id, client_id, &Actor::Owner, origin, now())?;
+        store.bind_client_id(&id, client_id, &caller.actor(), caller.origin, now())?;
         self.reload_policies(&store)?;
-        tracing::info!(%id, client_id, origin, "MQTT client id binding changed");
+        tracing::info!(%id, client_id, origin = caller.origin, "MQTT client id binding changed");
         self.disconnect(&id);
         if let Some(cid) = client_id {
             self.evict_other_holder(&id, cid);
@@ -76,7 +77,7 @@ impl Hub {
     /// Allows or denies a topic pattern; takes effect on live connections at once. A newly
     /// denied subscription disconnects the device, whose client then subscribes again through
     /// the gate (rmqtt cannot withdraw one subscription of a live session).
-    pub fn set_topic_rule(&self, id: &str, request: &TopicRuleRequest, origin: Origin) -> Result<BrokerView, ApiError> {
+    pub fn set_topic_rule(&self, id: &str, request: &TopicRuleRequest, caller: &Caller) -> Result<BrokerView, ApiError> {
         let id = parse_id(id)?;
         let pattern = limits::token("pattern", &request.pattern, TOPIC_PATTERN_BYTES)?;
         if !topic::is_valid_filter(pattern) || pattern.starts_with('$') {
@@ -90,9 +91,9 @@ impl Hub {
         };
         let rule = TopicRule { direction: request.direction, pattern: pattern.to_owned(), status };
         let mut store = self.store();
-        store.set_topic_rule(&id, &rule, &Actor::Owner, origin, now())?;
+        store.set_topic_rule(&id, &rule, &caller.actor(), caller.origin, now())?;
         self.reload_policies(&store)?;
-        tracing::info!(%id, direction = rule.direction.as_str(), pattern, status = status.as_str(), origin, "manifest changed");
+        tracing::info!(%id, direction = rule.direction.as_str(), pattern, status = status.as_str(), origin = caller.origin, "manifest changed");
         if request.direction == Direction::Subscribe && status == RuleStatus::Denied {
             self.disconnect(&id);
         }
@@ -235,12 +236,12 @@ impl Hub {
         })
     }
 
-    fn issue(&self, store: &mut Store, id: &DeviceId, origin: Origin) -> Result<IssuedCredential, ApiError> {
+    fn issue(&self, store: &mut Store, id: &DeviceId, caller: &Caller) -> Result<IssuedCredential, ApiError> {
         let bytes = crate::random::bytes::<{ credential::SECRET_BYTES }>().map_err(|e| ApiError::internal(format!("{e:#}")))?;
         let secret = credential::secret_from_random(&bytes);
-        let info = store.set_credential(id, &credential::hash_secret(&secret), &Actor::Owner, origin, now())?;
+        let info = store.set_credential(id, &credential::hash_secret(&secret), &caller.actor(), caller.origin, now())?;
         self.reload_policies(store)?;
-        tracing::info!(%id, origin, "MQTT credential issued");
+        tracing::info!(%id, origin = caller.origin, "MQTT credential issued");
         Ok(IssuedCredential { device_id: id.clone(), username: info.username, password: secret, broker: self.broker_address() })
     }
 
@@ -266,7 +267,7 @@ impl Hub {
 
     /// Lets a device that cannot do credentials in without one, pinned to its client id and,
     /// if given, the address it connects from (`None` ends it). Disconnects its sessions.
-    pub fn set_anonymous(&self, id: &str, pin: Option<AnonymousAccess>, origin: Origin) -> Result<BrokerView, ApiError> {
+    pub fn set_anonymous(&self, id: &str, pin: Option<AnonymousAccess>, caller: &Caller) -> Result<BrokerView, ApiError> {
         let id = parse_id(id)?;
         let pin = match pin {
             Some(p) => {
@@ -284,9 +285,9 @@ impl Hub {
         };
         let mut store = self.store();
         let before = self.gate().usernames_of(&id);
-        store.set_anonymous(&id, pin.as_ref(), &Actor::Owner, origin, now())?;
+        store.set_anonymous(&id, pin.as_ref(), &caller.actor(), caller.origin, now())?;
         self.reload_policies(&store)?;
-        tracing::info!(%id, client_id = pin.as_ref().map(|p| p.client_id.as_str()), origin, "anonymous access changed");
+        tracing::info!(%id, client_id = pin.as_ref().map(|p| p.client_id.as_str()), origin = caller.origin, "anonymous access changed");
         self.disconnect_usernames(&before);
         if let Some(pin) = &pin {
             self.evict_other_holder(&id, &pin.client_id);
@@ -298,14 +299,14 @@ impl Hub {
     /// A person gives an entity (by its discovery topic or `unique_id`) to `id`: the device that
     /// described it first loses it, and from now on only `id` may describe it (its next discovery
     /// message, which firmware re-sends, is accepted).
-    pub fn give_entity(&self, id: &str, claim: &EntityClaim, origin: Origin) -> Result<BrokerView, ApiError> {
+    pub fn give_entity(&self, id: &str, claim: &EntityClaim, caller: &Caller) -> Result<BrokerView, ApiError> {
         let id = parse_id(id)?;
         let value = match claim {
             EntityClaim::Topic(v) | EntityClaim::UniqueId(v) => v,
         };
         crate::api::limits::token("entity", value, crate::api::limits::TOPIC_PATTERN_BYTES)?;
         let mut store = self.store();
-        let taken = store.give_entity(&id, claim, &Actor::Owner, origin, now())?;
+        let taken = store.give_entity(&id, claim, &caller.actor(), caller.origin, now())?;
         // The claims the gate made in memory (not filed yet) go too, and what the broker keeps
         // retained of the taken messages (Home Assistant would load them again at each start).
         self.gate().release_claims(claim, &taken);
@@ -313,7 +314,7 @@ impl Hub {
         for (from, scope) in &taken {
             self.clear_retained(&self.gate().usernames_of(from), Some(scope));
         }
-        tracing::info!(%id, taken = taken.len(), claim = %hearth_core::text::clip(&claim.key(), hearth_core::text::LOGGED), origin, "a person gave an entity to a device");
+        tracing::info!(%id, taken = taken.len(), claim = %hearth_core::text::clip(&claim.key(), hearth_core::text::LOGGED), origin = caller.origin, "a person gave an entity to a device");
         self.publish(Event::BrokerChanged { id: id.clone() });
         for (from, _) in taken {
             self.publish(Event::BrokerChanged { id: from });

@@ -161,48 +161,92 @@ mod tests {
         #[test]
         fn device_names() {
             let (hub, _dir) = crate::testing::hub();
-            let added = hub.add_device(&"n".repeat(DEVICE_NAME_CHARS), "cli").unwrap();
+            let added = hub.add_device(&"n".repeat(DEVICE_NAME_CHARS), &crate::family::Caller::local_owner("cli")).unwrap();
             assert_eq!(added.device.name.chars().count(), DEVICE_NAME_CHARS);
-            refused(hub.add_device(&"n".repeat(DEVICE_NAME_CHARS + 1), "cli"), "name", "100 characters");
-            refused(hub.add_device("Plug\n2024-01-01 device approved", "cli"), "name", "control character");
+            refused(
+                hub.add_device(&"n".repeat(DEVICE_NAME_CHARS + 1), &crate::family::Caller::local_owner("cli")),
+                "name",
+                "100 characters",
+            );
+            refused(
+                hub.add_device("Plug\n2024-01-01 device approved", &crate::family::Caller::local_owner("cli")),
+                "name",
+                "control character",
+            );
         }
 
         #[test]
         fn topic_patterns_are_bounded_and_valid_filters() {
             let (hub, _dir) = crate::testing::hub();
-            let id = hub.add_device("Plug", "cli").unwrap().device.id;
+            let id = hub.add_device("Plug", &crate::family::Caller::local_owner("cli")).unwrap().device.id;
             let rule = |pattern: String| TopicRuleRequest { direction: Direction::Publish, pattern, rule: RuleChoice::Allow };
             let longest = format!("tele/{}", "x".repeat(TOPIC_PATTERN_BYTES - 5));
-            assert!(hub.set_topic_rule(id.as_str(), &rule(longest.clone()), "cli").is_ok());
-            refused(hub.set_topic_rule(id.as_str(), &rule(format!("{longest}x")), "cli"), "pattern", "1024 bytes");
-            refused(hub.set_topic_rule(id.as_str(), &rule("tele/\0/x".into()), "cli"), "pattern", "control character");
-            let invalid = hub.set_topic_rule(id.as_str(), &rule("tele/#/x".into()), "cli").unwrap_err();
+            assert!(hub.set_topic_rule(id.as_str(), &rule(longest.clone()), &crate::family::Caller::local_owner("cli")).is_ok());
+            refused(
+                hub.set_topic_rule(id.as_str(), &rule(format!("{longest}x")), &crate::family::Caller::local_owner("cli")),
+                "pattern",
+                "1024 bytes",
+            );
+            refused(
+                hub.set_topic_rule(id.as_str(), &rule("tele/\0/x".into()), &crate::family::Caller::local_owner("cli")),
+                "pattern",
+                "control character",
+            );
+            let invalid =
+                hub.set_topic_rule(id.as_str(), &rule("tele/#/x".into()), &crate::family::Caller::local_owner("cli")).unwrap_err();
             assert!(invalid.message.contains("not a topic pattern"), "{}", invalid.message);
         }
 
         #[test]
         fn client_ids_and_addresses() {
             let (hub, _dir) = crate::testing::hub();
-            let id = hub.add_device("Plug", "cli").unwrap().device.id;
-            assert!(hub.bind_client_id(id.as_str(), Some(&"c".repeat(CLIENT_ID_BYTES)), "cli").is_ok());
-            refused(hub.bind_client_id(id.as_str(), Some(&"c".repeat(CLIENT_ID_BYTES + 1)), "cli"), "client_id", "128 bytes");
+            let id = hub.add_device("Plug", &crate::family::Caller::local_owner("cli")).unwrap().device.id;
+            assert!(
+                hub.bind_client_id(id.as_str(), Some(&"c".repeat(CLIENT_ID_BYTES)), &crate::family::Caller::local_owner("cli")).is_ok()
+            );
+            refused(
+                hub.bind_client_id(id.as_str(), Some(&"c".repeat(CLIENT_ID_BYTES + 1)), &crate::family::Caller::local_owner("cli")),
+                "client_id",
+                "128 bytes",
+            );
             let pin = |client_id: String, address: Option<String>| Some(AnonymousAccess { client_id, address });
-            refused(hub.set_anonymous(id.as_str(), pin("c".repeat(CLIENT_ID_BYTES + 1), None), "cli"), "client_id", "128 bytes");
-            refused(hub.set_anonymous(id.as_str(), pin("plug".into(), Some("1".repeat(100_000))), "cli"), "address", "64 bytes");
-            let not_ip = hub.set_anonymous(id.as_str(), pin("plug".into(), Some("printer.local".into())), "cli").unwrap_err();
+            refused(
+                hub.set_anonymous(id.as_str(), pin("c".repeat(CLIENT_ID_BYTES + 1), None), &crate::family::Caller::local_owner("cli")),
+                "client_id",
+                "128 bytes",
+            );
+            refused(
+                hub.set_anonymous(id.as_str(), pin("plug".into(), Some("1".repeat(100_000))), &crate::family::Caller::local_owner("cli")),
+                "address",
+                "64 bytes",
+            );
+            let not_ip = hub
+                .set_anonymous(id.as_str(), pin("plug".into(), Some("printer.local".into())), &crate::family::Caller::local_owner("cli"))
+                .unwrap_err();
             assert!(not_ip.message.contains("not an IP address"), "{}", not_ip.message);
         }
 
         #[test]
         fn redaction_paths_and_retention() {
             let (hub, _dir) = crate::testing::hub();
-            let id = hub.add_device("Phone", "cli").unwrap().device.id;
+            let id = hub.add_device("Phone", &crate::family::Caller::local_owner("cli")).unwrap().device.id;
             let redact = |path: String| RedactionRequest { path, redact: true };
-            assert!(hub.set_redaction(id.as_str(), &redact("x".repeat(REDACTION_PATH_BYTES)), "cli").is_ok());
-            refused(hub.set_redaction(id.as_str(), &redact("x".repeat(REDACTION_PATH_BYTES + 1)), "cli"), "path", "256 bytes");
+            assert!(
+                hub.set_redaction(id.as_str(), &redact("x".repeat(REDACTION_PATH_BYTES)), &crate::family::Caller::local_owner("cli"))
+                    .is_ok()
+            );
+            refused(
+                hub.set_redaction(id.as_str(), &redact("x".repeat(REDACTION_PATH_BYTES + 1)), &crate::family::Caller::local_owner("cli")),
+                "path",
+                "256 bytes",
+            );
             let keep = |days| RetentionRequest { category: Category::Location, retention: Some(Retention::Days(days)) };
-            assert!(hub.set_retention(id.as_str(), &keep(RETENTION_DAYS), "cli").is_ok());
-            refused(hub.set_retention(id.as_str(), &keep(RETENTION_DAYS + 1), "cli"), "retention", "3650 days");
+            assert!(hub.set_retention(id.as_str(), &keep(RETENTION_DAYS), &crate::family::Caller::local_owner("cli")).is_ok());
+            refused(
+                hub.set_retention(id.as_str(), &keep(RETENTION_DAYS + 1), &crate::family::Caller::local_owner("cli")),
+                "retention",
+                "3650 days",
+            );
         }
 
         #[test]

@@ -1,8 +1,14 @@
 //! The one command surface of Hearth. The HTTP server, the Tauri shell and tests call these
 //! methods; none of them reaches the store or discovery directly.
 
+pub mod audit;
 mod broker;
+pub mod commands;
+pub mod control;
 mod csv;
+#[cfg(test)]
+mod family_tests;
+pub mod family;
 mod identity;
 pub mod limits;
 pub mod network;
@@ -12,6 +18,7 @@ mod sessions;
 pub use review::parse_duration;
 pub mod types;
 
+use crate::family::Caller;
 use crate::hub::Hub;
 use types::{ApiError, Device, DeviceDetail, DeviceId, Event, Status, Verdict};
 
@@ -19,27 +26,23 @@ use types::{ApiError, Device, DeviceDetail, DeviceId, Event, Status, Verdict};
 pub type Origin = &'static str;
 
 impl Hub {
-    pub fn list_devices(&self) -> Result<Vec<Device>, ApiError> {
-        Ok(self.store().devices()?)
-    }
-
     pub fn device(&self, id: &str) -> Result<DeviceDetail, ApiError> {
         Ok(self.store().device(&parse_id(id)?)?)
     }
 
     /// Approves or blocks a device. The decision is recorded with the actor and origin.
-    pub fn decide(&self, id: &str, decision: Verdict, origin: Origin) -> Result<Device, ApiError> {
+    pub fn decide(&self, id: &str, decision: Verdict, caller: &Caller) -> Result<Device, ApiError> {
         let id = parse_id(id)?;
         // Published under the store lock: see `Hub::handle`.
         let mut store = self.store();
-        let (device, changed) = store.set_state(&id, decision.state(), &types::Actor::Owner, origin, now())?;
+        let (device, changed) = store.set_state(&id, decision.state(), &caller.actor(), caller.origin, now())?;
         if changed {
             self.reload_policies(&store)?;
             if device.state == types::DeviceState::Blocked {
                 self.disconnect(&id);
                 self.clear_retained(&self.gate().usernames_of(&id), None);
             }
-            tracing::info!(%id, state = %device.state, origin, "device state changed");
+            tracing::info!(%id, state = %device.state, origin = caller.origin, "device state changed");
             self.publish(Event::DeviceChanged { device: device.clone() });
         }
         Ok(device)
@@ -48,15 +51,15 @@ impl Hub {
     /// Deletes the device and every row about it, then compacts the database so that what it
     /// sent is gone from the file, not just unlinked. If it announces itself again, it comes back
     /// as a new device, in quarantine.
-    pub fn forget(&self, id: &str, origin: Origin) -> Result<(), ApiError> {
+    pub fn forget(&self, id: &str, caller: &Caller) -> Result<(), ApiError> {
         let id = parse_id(id)?;
         let mut store = self.store();
         let usernames = self.gate().usernames_of(&id);
-        store.forget(&id, &types::Actor::Owner, origin, now())?;
+        store.forget(&id, &caller.actor(), caller.origin, now())?;
         self.reload_policies(&store)?;
         self.disconnect_usernames(&usernames);
         self.clear_retained(&usernames, None);
-        tracing::info!(%id, origin, "device forgotten");
+        tracing::info!(%id, origin = caller.origin, "device forgotten");
         self.publish(Event::DeviceRemoved { id: id.clone(), merged_into: None });
         let started = std::time::Instant::now();
         store.compact().map_err(|e| {
@@ -66,6 +69,16 @@ impl Hub {
         })?;
         tracing::info!(ms = started.elapsed().as_millis() as u64, "database compacted after forgetting a device");
         Ok(())
+    }
+
+    /// The hub's status, its device counts of the devices `caller` may view.
+    pub fn status_for(&self, caller: &Caller) -> Result<Status, ApiError> {
+        let mut status = self.status()?;
+        let devices = self.list_devices(caller)?;
+        status.devices = devices.len() as u32;
+        status.devices_new = devices.iter().filter(|d| d.state == types::DeviceState::New).count() as u32;
+        status.devices_online = devices.iter().filter(|d| d.online).count() as u32;
+        Ok(status)
     }
 
     pub fn status(&self) -> Result<Status, ApiError> {

@@ -1,10 +1,11 @@
 //! Network permissions through the API: a device's internet level, its destination rules and
 //! what it asked for, MUD files, the home's destinations, and the firewall export.
 
-use super::{Origin, now, parse_id};
+use super::{now, parse_id};
 use crate::api::types::{ApiError, Event};
+use crate::family::Caller;
 use crate::hub::Hub;
-use hearth_core::device::{Actor, DeviceId};
+use hearth_core::device::DeviceId;
 pub use hearth_core::network::InternetLevel;
 use hearth_core::network::{DestinationRule, Domain, QueryAction, RuleSource, RuleVerdict};
 use serde::{Deserialize, Serialize};
@@ -262,17 +263,17 @@ impl Hub {
         Ok(())
     }
 
-    pub fn set_internet_level(&self, id: &str, level: InternetLevel, origin: Origin) -> Result<NetworkView, ApiError> {
+    pub fn set_internet_level(&self, id: &str, level: InternetLevel, caller: &Caller) -> Result<NetworkView, ApiError> {
         let device = parse_id(id)?;
-        self.store().set_internet_level(&device, level, &Actor::Owner, origin, now())?;
-        tracing::info!(%device, %level, origin, "internet level set");
+        self.store().set_internet_level(&device, level, &caller.actor(), caller.origin, now())?;
+        tracing::info!(%device, %level, origin = caller.origin, "internet level set");
         self.network_changed(&device)?;
         self.network_view(id)
     }
 
     /// Allows or denies a domain (and the names under it) for the device, or removes its rule.
     /// Allowing a name the device asked for keeps `learned` as where it came from.
-    pub fn set_domain(&self, id: &str, request: &DomainRequest, origin: Origin) -> Result<NetworkView, ApiError> {
+    pub fn set_domain(&self, id: &str, request: &DomainRequest, caller: &Caller) -> Result<NetworkView, ApiError> {
         let device = parse_id(id)?;
         let domain = parse_domain(&request.domain)?;
         let asked =
@@ -281,26 +282,26 @@ impl Hub {
             DomainChoice::Allow => RuleVerdict::Allow,
             DomainChoice::Deny => RuleVerdict::Deny,
             DomainChoice::Remove => {
-                self.store().remove_destination_rule(&device, &domain, &Actor::Owner, origin, now())?;
+                self.store().remove_destination_rule(&device, &domain, &caller.actor(), caller.origin, now())?;
                 self.network_changed(&device)?;
                 return self.network_view(id);
             }
         };
         let source = if asked && verdict == RuleVerdict::Allow { RuleSource::Learned } else { RuleSource::Person };
-        self.store().set_destination_rule(&device, &DestinationRule { domain, verdict, source }, &Actor::Owner, origin, now())?;
+        self.store().set_destination_rule(&device, &DestinationRule { domain, verdict, source }, &caller.actor(), caller.origin, now())?;
         self.network_changed(&device)?;
         self.network_view(id)
     }
 
     /// Allows every name waiting for a person, in one step.
-    pub fn allow_waiting(&self, id: &str, origin: Origin) -> Result<NetworkView, ApiError> {
+    pub fn allow_waiting(&self, id: &str, caller: &Caller) -> Result<NetworkView, ApiError> {
         let device = parse_id(id)?;
         let waiting: Vec<String> = self.network_view(id)?.destinations.into_iter().filter(|d| d.waiting).map(|d| d.name).collect();
         {
             let mut store = self.store();
             for name in waiting {
                 let rule = DestinationRule { domain: parse_domain(&name)?, verdict: RuleVerdict::Allow, source: RuleSource::Learned };
-                store.set_destination_rule(&device, &rule, &Actor::Owner, origin, now())?;
+                store.set_destination_rule(&device, &rule, &caller.actor(), caller.origin, now())?;
             }
         }
         self.network_changed(&device)?;
@@ -308,12 +309,12 @@ impl Hub {
     }
 
     /// Reads a MUD file into the device's `mud` rules (replacing earlier ones).
-    pub fn import_mud(&self, id: &str, file: &str, origin: Origin) -> Result<MudImported, ApiError> {
+    pub fn import_mud(&self, id: &str, file: &str, caller: &Caller) -> Result<MudImported, ApiError> {
         let device = parse_id(id)?;
         let imported =
             hearth_core::network::mud::import(file).map_err(|e| ApiError::bad_request(format!("the MUD file is not valid: {e}")))?;
-        let kept = self.store().replace_mud_rules(&device, &imported.rules, &Actor::Owner, origin, now())?;
-        tracing::info!(%device, rules = imported.rules.len(), kept, unsupported = imported.unsupported.len(), origin, "MUD file imported");
+        let kept = self.store().replace_mud_rules(&device, &imported.rules, &caller.actor(), caller.origin, now())?;
+        tracing::info!(%device, rules = imported.rules.len(), kept, unsupported = imported.unsupported.len(), origin = caller.origin, "MUD file imported");
         self.network_changed(&device)?;
         Ok(MudImported {
             rules: imported

@@ -1,10 +1,11 @@
 //! The review (what devices send, from the ledger), privacy choices, and export.
 
 use super::limits::{self, DURATION_CHARS, REDACTION_PATH_BYTES};
-use super::{Origin, csv, now, parse_id};
+use super::{csv, now, parse_id};
 use crate::api::types::{
-    Actor, ApiError, DeviceExport, DeviceReview, Event, ExportedSample, HomeReview, PrivacySettings, RedactionRequest, RetentionRequest,
+    ApiError, DeviceExport, DeviceReview, Event, ExportedSample, HomeReview, PrivacySettings, RedactionRequest, RetentionRequest,
 };
+use crate::family::Caller;
 use crate::hub::Hub;
 
 impl Hub {
@@ -21,26 +22,35 @@ impl Hub {
         Ok(self.reader().home_review(until - since_ms.max(0), until)?)
     }
 
+    /// The home review with only the devices `caller` may review: a home-wide chart counts
+    /// nothing the member may not read device by device.
+    pub fn home_review_for(&self, caller: &Caller, since_ms: i64) -> Result<HomeReview, ApiError> {
+        let mut review = self.home_review(since_ms)?;
+        review.devices.retain(|d| self.may(caller, hearth_core::family::Right::Review, &d.device_id));
+        review.changes.retain(|c| self.may(caller, hearth_core::family::Right::Review, c.device_id()));
+        Ok(review)
+    }
+
     pub fn privacy(&self, id: &str) -> Result<PrivacySettings, ApiError> {
         Ok(self.reader().privacy(&parse_id(id)?)?)
     }
 
     /// Sets how long a category of the device's data is kept; applies to what is on file at
     /// once (the device's values and samples are pruned right away), recorded in the audit.
-    pub fn set_retention(&self, id: &str, request: &RetentionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
+    pub fn set_retention(&self, id: &str, request: &RetentionRequest, caller: &Caller) -> Result<PrivacySettings, ApiError> {
         let id = parse_id(id)?;
         let retention = limits::retention(request.retention)?;
         let mut store = self.store();
-        let settings = store.set_retention(&id, request.category, retention, &Actor::Owner, origin, now())?;
+        let settings = store.set_retention(&id, request.category, retention, &caller.actor(), caller.origin, now())?;
         store.prune_device_ledger(&id, now())?;
-        tracing::info!(%id, category = request.category.as_str(), retention = ?request.retention, origin, "retention changed");
+        tracing::info!(%id, category = request.category.as_str(), retention = ?request.retention, origin = caller.origin, "retention changed");
         self.publish(Event::BrokerChanged { id });
         Ok(settings)
     }
 
     /// Adds or removes a field to redact from the device's messages, before they are stored or
     /// delivered to anyone; applies to the next message.
-    pub fn set_redaction(&self, id: &str, request: &RedactionRequest, origin: Origin) -> Result<PrivacySettings, ApiError> {
+    pub fn set_redaction(&self, id: &str, request: &RedactionRequest, caller: &Caller) -> Result<PrivacySettings, ApiError> {
         let id = parse_id(id)?;
         let path = limits::token("path", &request.path, REDACTION_PATH_BYTES)?;
         if path.starts_with('.') || path.ends_with('.') || path.contains("..") {
@@ -49,14 +59,14 @@ impl Hub {
             )));
         }
         let mut store = self.store();
-        let settings = store.set_redaction(&id, path, request.redact, &Actor::Owner, origin, now())?;
+        let settings = store.set_redaction(&id, path, request.redact, &caller.actor(), caller.origin, now())?;
         self.reload_policies(&store)?;
         if request.redact {
             // What the broker keeps of it was published before: it may hold the field. (Queued
             // messages are refused at delivery for the same reason; see the gate.)
             self.clear_retained(&self.gate().usernames_of(&id), None);
         }
-        tracing::info!(%id, path, redact = request.redact, origin, "redaction changed");
+        tracing::info!(%id, path, redact = request.redact, origin = caller.origin, "redaction changed");
         self.publish(Event::BrokerChanged { id });
         Ok(settings)
     }
@@ -214,7 +224,7 @@ mod tests {
         ];
         {
             let mut store = hub.store();
-            store.add_device(&id, "Evil plug", &Actor::Owner, "cli", 1).unwrap();
+            store.add_device(&id, "Evil plug", &Actor::owner(), "cli", 1).unwrap();
             let entries: Vec<_> = evil
                 .iter()
                 .enumerate()

@@ -125,6 +125,9 @@ pub enum Event {
     /// The hub's status changed in a way a person should see at once (recording paused for a
     /// full disk, or resumed): reload it.
     StatusChanged,
+    /// Members, rooms or rights changed: reload what this member may see (a revoked right
+    /// empties their view at once).
+    RightsChanged,
     /// The listener fell behind and missed events: reload the list.
     Resync,
 }
@@ -278,6 +281,8 @@ pub struct BrowserSession {
     pub id: SessionId,
     /// What the browser is, in plain words ("Firefox on Android").
     pub browser: String,
+    /// Who signed in with it (an owner sees every member's sessions).
+    pub member: String,
     /// What it said it is: its User-Agent, cut to 200 characters.
     pub user_agent: String,
     /// The address it was last used from.

@@ -7,6 +7,7 @@ use crate::api::types::{
 };
 use crate::client::Client;
 
+mod family;
 mod identity;
 mod network;
 mod review;
@@ -86,6 +87,34 @@ pub enum Command {
     },
     /// Print a new one-time sign-in link for the web UI.
     Open,
+    /// The household: its members, their roles, whether they chose a password.
+    Members {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who did what, newest first (refused attempts included).
+    Audit {
+        /// Only what this member did (their id, from `hearth members`).
+        #[arg(long)]
+        member: Option<String>,
+        /// Only what concerns this device.
+        #[arg(long)]
+        device: Option<String>,
+        /// How far back (`24h`, `7d`, `30d`).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs any of the hub's commands by name, with key=value arguments, e.g.
+    /// `hearth call add_member name=Kim role=child`, `hearth call invite member=m-... hours=24`,
+    /// `hearth call add_grant grant='{"member":"m-...","right":"control","target":{"kind":"room","id":1},"effect":"allow"}'`.
+    /// `hearth call list` names them all.
+    Call {
+        command: String,
+        #[arg(value_name = "KEY=VALUE")]
+        args: Vec<String>,
+    },
     /// Where you are signed in to the web UI (browsers), and signing them out.
     #[command(args_conflicts_with_subcommands = true)]
     Sessions {
@@ -358,6 +387,23 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Open => {
             println!("{}", Client::for_data_dir(&data_dir)?.login_url().await?);
+            Ok(())
+        }
+        Command::Members { json } => family::members(&Client::for_data_dir(&data_dir)?, json).await,
+        Command::Audit { member, device, since, json } => {
+            family::audit(&Client::for_data_dir(&data_dir)?, member, device, since, json).await
+        }
+        Command::Call { command, args } => {
+            if command == "list" {
+                for spec in crate::api::commands::COMMANDS {
+                    println!("{:<20} {:<6} /api/v1{}", spec.name, spec.method, spec.path);
+                }
+                return Ok(());
+            }
+            let answer = family::call(&Client::for_data_dir(&data_dir)?, &command, family::parse_args(&args)?).await?;
+            if let Some(answer) = answer {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            }
             Ok(())
         }
         Command::Sessions { action, json } => sessions::run(&Client::for_data_dir(&data_dir)?, action, json).await,

@@ -457,7 +457,8 @@ impl hearth_broker::Gate for HubGate {
         // message published after the policies last changed was decided under them already.
         let checked_at_publish =
             !sender.retained && sender.published_at.is_some_and(|at| at > self.policies_loaded_at.load(Ordering::Acquire));
-        if decision.is_allow() && !checked_at_publish {
+        // The hub's own commands were authorized (a member's `control` right) before they were sent.
+        if decision.is_allow() && !checked_at_publish && !sender.from_hub {
             let from = match sender.username.filter(|u| !u.is_empty()) {
                 Some(username) => policies.by_key.get(username),
                 None => policies.by_key.get(&anonymous_key(sender.client_id)),

@@ -11,13 +11,15 @@
 
 use super::AppState;
 use super::limiter::{self, FailureLimiter};
-use crate::api::types::{ApiError, ErrorCode, SessionId};
+use crate::api::types::{ApiError, ErrorCode};
+use crate::family::Caller;
 use crate::hub::Hub;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use hearth_core::device::FOUNDING_OWNER;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -37,6 +39,9 @@ pub struct Auth {
     failures: Mutex<FailureLimiter>,
     /// Served over TLS: the session cookie is marked `Secure`.
     secure: bool,
+    /// Passwords hashed at once at most (argon2id takes ~20 ms and 19 MiB each): a flood of
+    /// sign-ins queues here instead of taking every core and megabytes per request.
+    hashing: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -47,7 +52,13 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     pub fn new(owner_token: String, secure: bool) -> Self {
-        Self { owner_token, codes: Mutex::default(), failures: Mutex::new(FailureLimiter::new(Instant::now())), secure }
+        Self {
+            owner_token,
+            codes: Mutex::default(),
+            failures: Mutex::new(FailureLimiter::new(Instant::now())),
+            secure,
+            hashing: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
+        }
     }
 
     /// A fresh one-time sign-in code.
@@ -120,33 +131,31 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .find_map(|pair| pair.trim().strip_prefix(COOKIE).and_then(|rest| rest.strip_prefix('=')))
 }
 
-/// Where a request came from, for the history: `cli` (owner token) or `web` (browser session).
-#[derive(Debug, Clone, Copy)]
-pub struct Origin(pub &'static str);
-
-impl<S: Send + Sync> FromRequestParts<S> for Origin {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Origin>().copied().unwrap_or(Origin("web")))
-    }
-}
-
-/// The browser session a request came with; `None` for the owner token (scripts, the CLI).
-#[derive(Debug, Clone, Default)]
-pub struct Session(pub Option<LiveSession>);
-
-/// A live browser session, as the request that carried its cookie sees it.
+/// A live browser session, as the request that carried its cookie sees it (none for the owner
+/// token).
 #[derive(Debug, Clone)]
 pub struct LiveSession {
-    pub id: SessionId,
+    pub id: hearth_store::SessionId,
     /// Milliseconds since the epoch.
     pub expires_at: i64,
 }
 
+/// The browser session a request came with, if any.
+#[derive(Debug, Clone, Default)]
+pub struct Session(pub Option<LiveSession>);
+
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Session>().cloned().unwrap_or_default())
+        Ok(Session(parts.extensions.get::<LiveSession>().cloned()))
+    }
+}
+
+/// Who is asking, as the middleware established it (see [`crate::family::Caller`]).
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "sign in first"))
     }
 }
 
@@ -154,8 +163,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 pub async fn require(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
     let from = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip());
-    let (origin, session) = if state.auth.valid_token(headers) {
-        (Origin("cli"), Session(None))
+    let caller = if state.auth.valid_token(headers) {
+        // The owner token is the person at the hub's own machine (`hearth` commands, scripts).
+        Caller { from, ..Caller::local_owner("cli") }
     } else if let Some(checked) = session_cookie(headers).and_then(|token| state.hub.check_session(token, from)) {
         let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if changes_state && !headers.contains_key(CSRF_HEADER) {
@@ -173,12 +183,12 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
             let (hub, id) = (state.hub.clone(), checked.id.clone());
             tokio::task::spawn_blocking(move || hub.touch_session(&id, from));
         }
-        (Origin("web"), Session(Some(LiveSession { id: checked.id, expires_at: checked.expires_at })))
+        request.extensions_mut().insert(LiveSession { id: checked.id.clone(), expires_at: checked.expires_at });
+        Caller { member: checked.member, origin: "web", from, session: Some(checked.id) }
     } else {
         return ApiError::new(ErrorCode::Unauthorized, "sign in first: open the link printed by `hearth serve`, run `hearth open` for a new one, or send the owner token as `Authorization: Bearer`").into_response();
     };
-    request.extensions_mut().insert(origin);
-    request.extensions_mut().insert(session);
+    request.extensions_mut().insert(caller);
     next.run(request).await
 }
 
@@ -212,13 +222,83 @@ pub async fn login(
     if let Err(e) = state.auth.redeem(&q.code, peer.ip()) {
         return e.into_response();
     }
+    start_session(&state, FOUNDING_OWNER.to_owned(), &headers, peer.ip(), "/").await
+}
+
+/// Starts a session for `member` and sends the browser on to `to` with its cookie.
+async fn start_session(state: &AppState, member: String, headers: &HeaderMap, from: IpAddr, to: &str) -> Response {
     let user_agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).unwrap_or_default();
     let hub = state.hub.clone();
-    let started = tokio::task::spawn_blocking(move || hub.sign_in(&user_agent, peer.ip(), "web")).await;
+    let started = tokio::task::spawn_blocking(move || hub.sign_in(&member, &user_agent, from, "web")).await;
     match started {
-        Ok(Ok(started)) => ([(header::SET_COOKIE, state.auth.cookie(&started.token))], Redirect::to("/")).into_response(),
+        Ok(Ok(started)) => ([(header::SET_COOKIE, state.auth.cookie(&started.token))], Redirect::to(to)).into_response(),
         Ok(Err(e)) => e.into_response(),
         Err(e) => ApiError::internal(format!("cannot start a session: {e}")).into_response(),
+    }
+}
+
+/// `GET /invite?code=...`: a member's invitation (one use) signs their browser in, and opens the
+/// page where they may choose a password.
+pub async fn invite(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let hub = state.hub.clone();
+    let member = tokio::task::spawn_blocking(move || hub.redeem_invitation(&q.code)).await;
+    match member {
+        Ok(Ok(Some(member))) => start_session(&state, member, &headers, peer.ip(), "/#/welcome").await,
+        Ok(Ok(None)) => {
+            let verdict = state.auth.failures.lock().unwrap_or_else(|p| p.into_inner()).failure(peer.ip(), Instant::now());
+            if verdict == limiter::Verdict::TooMany {
+                return ApiError::new(ErrorCode::TooManyRequests, "too many wrong links from this address; wait a minute").into_response();
+            }
+            ApiError::new(ErrorCode::Unauthorized, "this invitation is unknown, already used or expired; ask for a new one").into_response()
+        }
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::internal(format!("cannot read the invitation: {e}")).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    name: String,
+    password: String,
+}
+
+/// `POST /login` (a form: `name`, `password`): a member signs in with their password. Wrong
+/// guesses are limited per address and per member before any hashing; the page answers the same
+/// for an unknown name and a wrong password.
+pub async fn password_login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<PasswordForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "sign in from this hub's own page").into_response();
+    }
+    let permit = state.auth.hashing.clone().acquire_owned().await;
+    let hub = state.hub.clone();
+    let from = peer.ip();
+    let checked = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        hub.check_password(&form.name, &form.password, from)
+    })
+    .await;
+    match checked {
+        Ok(Ok(Some(member))) => start_session(&state, member, &headers, from, "/").await,
+        Ok(Ok(None)) => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            axum::response::Html(super::ui::sign_in_page(Some("That name and password do not match."))),
+        )
+            .into_response(),
+        Ok(Err(e)) if e.code == ErrorCode::TooManyRequests => {
+            (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::response::Html(super::ui::sign_in_page(Some(&e.message)))).into_response()
+        }
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::internal(format!("cannot check the password: {e}")).into_response(),
     }
 }
 
@@ -228,8 +308,8 @@ pub struct LoginLink {
 }
 
 /// `POST /api/v1/login-links` (owner token): a fresh one-time sign-in path, for `hearth open`.
-pub async fn new_login_link(State(state): State<AppState>, origin: Origin) -> Result<Json<LoginLink>, ApiError> {
-    if origin.0 != "cli" {
+pub async fn new_login_link(State(state): State<AppState>, caller: Caller) -> Result<Json<LoginLink>, ApiError> {
+    if caller.origin != "cli" {
         return Err(ApiError::new(ErrorCode::Forbidden, "sign-in links are made with the owner token (`hearth open`)"));
     }
     let code = state.auth.new_code().map_err(|e| ApiError::internal(format!("{e:#}")))?;

@@ -5,20 +5,45 @@
 use super::AppState;
 use super::auth::{LiveSession, Session};
 use crate::api::types::Event;
+use crate::family::Caller;
 use crate::hub::Hub;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
-pub async fn stream(State(state): State<AppState>, Session(session): Session, ws: WebSocketUpgrade) -> Response {
+pub async fn stream(State(state): State<AppState>, Session(session): Session, caller: Caller, ws: WebSocketUpgrade) -> Response {
     let rx = state.hub.subscribe();
     let hub = state.hub.clone();
-    ws.on_upgrade(move |socket| forward(socket, rx, hub, session))
+    ws.on_upgrade(move |socket| forward(socket, rx, hub, session, caller))
 }
 
-async fn forward(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<Event>, hub: Hub, session: Option<LiveSession>) {
-    let over = session_over(hub, session);
+/// Whether `caller` is shown `event`: events about a device go to those who may view it (what it
+/// sends, to those who may review it); rights of the moment, so a revoked right stops them at once.
+pub fn shown(hub: &Hub, caller: &Caller, event: &Event) -> bool {
+    use hearth_core::family::Right;
+    let device = match event {
+        Event::DeviceSeen { device } | Event::DeviceChanged { device } | Event::DeviceLost { device } => &device.id,
+        Event::DeviceRemoved { id, .. } | Event::BrokerChanged { id } => id,
+        Event::SendsSomethingNew { change, .. } => return hub.may(caller, Right::Review, change.device_id()),
+        Event::DestinationNew { id, .. } | Event::DestinationsChanged { id } => return hub.may(caller, Right::Review, id),
+        Event::IdentityQuestion { proposal } => {
+            return hub.may(caller, Right::Configure, &proposal.device_a) && hub.may(caller, Right::Configure, &proposal.device_b);
+        }
+        Event::StatusChanged | Event::RightsChanged | Event::Resync => return true,
+    };
+    // A removed device was viewable a moment ago; saying it is gone reveals nothing new.
+    matches!(event, Event::DeviceRemoved { .. }) || hub.may(caller, Right::View, device)
+}
+
+async fn forward(
+    mut socket: WebSocket,
+    mut rx: tokio::sync::broadcast::Receiver<Event>,
+    hub: Hub,
+    session: Option<LiveSession>,
+    caller: Caller,
+) {
+    let over = session_over(hub.clone(), session);
     tokio::pin!(over);
     loop {
         tokio::select! {
@@ -35,6 +60,9 @@ async fn forward(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver
                     Err(RecvError::Lagged(_)) => Event::Resync,
                     Err(RecvError::Closed) => break,
                 };
+                if !shown(&hub, &caller, &event) {
+                    continue;
+                }
                 let Ok(text) = serde_json::to_string(&event) else { continue };
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     break;
@@ -71,7 +99,8 @@ mod tests {
     use std::time::Duration;
 
     fn signed_in(hub: &Hub) -> (LiveSession, crate::sessions::Started) {
-        let started = hub.sign_in("Firefox/127.0", std::net::Ipv4Addr::LOCALHOST.into(), "web").unwrap();
+        let started =
+            hub.sign_in(hearth_core::device::FOUNDING_OWNER, "Firefox/127.0", std::net::Ipv4Addr::LOCALHOST.into(), "web").unwrap();
         (LiveSession { id: started.id.clone(), expires_at: started.expires_at }, started)
     }
 
@@ -82,10 +111,10 @@ mod tests {
         let (other, _) = signed_in(&hub);
         let over = tokio::spawn(session_over(hub.clone(), Some(mine.clone())));
         // Another session ending is not this one's end.
-        hub.end_session(other.id.as_str(), "web").unwrap();
+        hub.end_session(other.id.as_str(), &Caller::local_owner("web")).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!over.is_finished());
-        hub.end_session(mine.id.as_str(), "cli").unwrap();
+        hub.end_session(mine.id.as_str(), &Caller::local_owner("cli")).unwrap();
         tokio::time::timeout(Duration::from_secs(2), over).await.expect("the stream's session is over").unwrap();
     }
 

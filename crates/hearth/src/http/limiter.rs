@@ -96,6 +96,19 @@ impl FailureLimiter {
         self.per_address.entry(from).or_insert_with(|| Window::new(now)).count(now, MAX_FAILURES_PER_MINUTE)
     }
 
+    /// Whether `from` is over its limit now, without counting anything: checked before slow
+    /// work (a password's hash), so a flood of guesses costs no hashing.
+    pub fn is_over(&self, from: IpAddr, now: Instant) -> bool {
+        match self.per_address.get(&from) {
+            Some(window) => !window.expired(now) && window.failures >= MAX_FAILURES_PER_MINUTE,
+            None => {
+                self.per_address.len() >= MAX_TRACKED_ADDRESSES
+                    && !self.overflow.expired(now)
+                    && self.overflow.failures >= MAX_OVERFLOW_FAILURES_PER_MINUTE
+            }
+        }
+    }
+
     /// Addresses in the table: the bound's proof.
     #[cfg(test)]
     pub fn tracked(&self) -> usize {

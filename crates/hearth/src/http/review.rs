@@ -1,62 +1,29 @@
-//! The review, privacy and export endpoints.
+//! The streamed exports (the rest of the review is declared in `api::commands`).
 
-use super::{ApiResult, AppState, Body, auth, blocking};
-use crate::api::parse_duration;
-use crate::api::types::{ApiError, DeviceReview, HomeReview, PrivacySettings, RedactionRequest, RetentionRequest};
+use super::{AppState, blocking};
+use crate::api::types::ApiError;
+use crate::family::{Caller, Need};
 use crate::hub::Hub;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use hearth_core::family::Right;
 
-/// `?since=7d`: how far back a review looks (a week if not given).
-#[derive(Debug, serde::Deserialize)]
-pub struct Since {
-    since: Option<String>,
+/// Streamed exports are checked like the `export` command: review on the device.
+async fn may_export(s: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    let (hub, caller, id) = (s.hub.clone(), caller.clone(), id.to_owned());
+    blocking(move || hub.check(&caller, &Need::Device(Right::Review, id), "export")).await.map(|_| ())
 }
 
-impl Since {
-    fn ms(&self) -> Result<i64, ApiError> {
-        parse_duration(self.since.as_deref().unwrap_or("7d"))
-    }
-}
-
-pub async fn device_review(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<Since>) -> ApiResult<DeviceReview> {
-    blocking(move || s.hub.review(&id, q.ms()?)).await
-}
-
-pub async fn home_review(State(s): State<AppState>, Query(q): Query<Since>) -> ApiResult<HomeReview> {
-    blocking(move || s.hub.home_review(q.ms()?)).await
-}
-
-pub async fn privacy(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<PrivacySettings> {
-    blocking(move || s.hub.privacy(&id)).await
-}
-
-pub async fn set_retention(
-    State(s): State<AppState>,
-    origin: auth::Origin,
-    Path(id): Path<String>,
-    Body(body): Body<RetentionRequest>,
-) -> ApiResult<PrivacySettings> {
-    blocking(move || s.hub.set_retention(&id, &body, origin.0)).await
-}
-
-pub async fn set_redaction(
-    State(s): State<AppState>,
-    origin: auth::Origin,
-    Path(id): Path<String>,
-    Body(body): Body<RedactionRequest>,
-) -> ApiResult<PrivacySettings> {
-    blocking(move || s.hub.set_redaction(&id, &body, origin.0)).await
-}
-
-pub async fn export(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn export(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    may_export(&s, &caller, &id).await?;
     let name = format!("attachment; filename=\"hearth-{id}.json\"");
     streamed(s.hub, id, "application/json", name, Hub::export_json_to).await
 }
 
-pub async fn export_csv(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn export_csv(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    may_export(&s, &caller, &id).await?;
     let name = format!("attachment; filename=\"hearth-{id}-messages.csv\"");
     streamed(s.hub, id, "text/csv; charset=utf-8", name, Hub::export_csv_to).await
 }

@@ -13,7 +13,7 @@ struct Assets;
 
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
     if !state.auth.is_signed_in(&state.hub, request.headers()) {
-        return (StatusCode::UNAUTHORIZED, Html(SIGN_IN_PAGE)).into_response();
+        return (StatusCode::UNAUTHORIZED, Html(sign_in_page(None))).into_response();
     }
     let path = request.uri().path().trim_start_matches('/');
     let file = Assets::get(path).or_else(|| {
@@ -43,11 +43,27 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
 /// Least privilege for the page: its own scripts and styles, and connections back to this hub.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-const SIGN_IN_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Hearth: sign in</title>
-<body style="font-family:system-ui;max-width:36rem;margin:4rem auto;line-height:1.5">
-<h1>Hearth</h1><p>This hub only opens for its owner, and this browser is not signed in (or was signed
-out). Open the sign-in link that <code>hearth serve</code> printed when it started, or run
-<code>hearth open</code> on the hub to print a new one.</p></body>"#;
+/// The sign-in page: a member's name and password (a plain form, no script), or the owner's
+/// link from `hearth open`. `problem` is said above the form.
+pub fn sign_in_page(problem: Option<&str>) -> String {
+    let problem = problem.map(|p| format!("<p role=\"alert\" style=\"color:#b00020\">{}</p>", escape(p))).unwrap_or_default();
+    format!(
+        r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Hearth: sign in</title>
+<body style="font-family:system-ui;max-width:30rem;margin:3rem auto;padding:0 1rem;line-height:1.5">
+<h1>Hearth</h1>{problem}
+<form method="post" action="/login">
+<p><label>Your name<br><input name="name" autocomplete="username" required maxlength="64" style="font-size:1rem;padding:.5rem;width:100%"></label></p>
+<p><label>Password<br><input name="password" type="password" autocomplete="current-password" required maxlength="256" style="font-size:1rem;padding:.5rem;width:100%"></label></p>
+<p><button type="submit" style="font-size:1rem;padding:.6rem 1.2rem;min-height:44px">Sign in</button></p>
+</form>
+<p>No password yet? Open the invitation link the hub's owner sent you. The owner can always sign in
+on the hub itself with <code>hearth open</code>.</p></body>"#
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
 
 const NOT_BUILT_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Hearth</title>
 <body style="font-family:system-ui;max-width:36rem;margin:4rem auto;line-height:1.5">

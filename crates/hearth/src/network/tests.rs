@@ -15,12 +15,12 @@ fn home() -> (Store, DeviceId, DeviceId) {
     let mut store = Store::open_in_memory().unwrap();
     let camera = DeviceId::parse("d-00000000000c").unwrap();
     let speaker = DeviceId::parse("d-00000000000d").unwrap();
-    store.add_device(&camera, "Camera", &Actor::Owner, "test", 1).unwrap();
-    store.add_device(&speaker, "Speaker", &Actor::Owner, "test", 1).unwrap();
-    store.set_internet_level(&camera, InternetLevel::HomeOnly, &Actor::Owner, "test", 1).unwrap();
-    store.set_internet_level(&speaker, InternetLevel::Unrestricted, &Actor::Owner, "test", 1).unwrap();
-    store.set_anonymous(&camera, Some(&pin("cam", "10.77.0.11")), &Actor::Owner, "test", 1).unwrap();
-    store.set_anonymous(&speaker, Some(&pin("spk", "10.77.0.12")), &Actor::Owner, "test", 1).unwrap();
+    store.add_device(&camera, "Camera", &Actor::owner(), "test", 1).unwrap();
+    store.add_device(&speaker, "Speaker", &Actor::owner(), "test", 1).unwrap();
+    store.set_internet_level(&camera, InternetLevel::HomeOnly, &Actor::owner(), "test", 1).unwrap();
+    store.set_internet_level(&speaker, InternetLevel::Unrestricted, &Actor::owner(), "test", 1).unwrap();
+    store.set_anonymous(&camera, Some(&pin("cam", "10.77.0.11")), &Actor::owner(), "test", 1).unwrap();
+    store.set_anonymous(&speaker, Some(&pin("spk", "10.77.0.12")), &Actor::owner(), "test", 1).unwrap();
     (store, camera, speaker)
 }
 
@@ -53,7 +53,7 @@ fn an_address_is_its_device_and_an_unknown_one_is_a_person() {
 fn claiming_another_devices_address_gains_nothing() {
     let (mut store, camera, speaker) = home();
     // The camera (home only) announces the speaker's address too, hoping for its freedom.
-    store.set_anonymous(&camera, Some(&pin("cam", "10.77.0.12")), &Actor::Owner, "test", 2).unwrap();
+    store.set_anonymous(&camera, Some(&pin("cam", "10.77.0.12")), &Actor::owner(), "test", 2).unwrap();
     let network = network(&store);
     let client = network.client("10.77.0.12".parse().unwrap(), None);
     assert!(matches!(&client, Client::Ambiguous(ids) if ids.contains(&camera) && ids.contains(&speaker)), "{client:?}");
@@ -97,7 +97,7 @@ fn a_device_that_moved_is_known_by_its_mac() {
 fn an_approved_device_learns_for_its_first_hours_only() {
     let mut store = Store::open_in_memory().unwrap();
     let plug = DeviceId::parse("d-0000000000a1").unwrap();
-    store.add_device(&plug, "Plug", &Actor::Owner, "test", 1).unwrap();
+    store.add_device(&plug, "Plug", &Actor::owner(), "test", 1).unwrap();
     let network = network(&store);
     let client = Client::Device(plug.clone());
     let first = network.answer(&client, &d("cloud.vendor.test"), 1_000);
@@ -112,7 +112,7 @@ fn an_approved_device_learns_for_its_first_hours_only() {
         .set_destination_rule(
             &plug,
             &DestinationRule { domain: d("vendor.test"), verdict: RuleVerdict::Allow, source: RuleSource::Learned },
-            &Actor::Owner,
+            &Actor::owner(),
             "test",
             2,
         )

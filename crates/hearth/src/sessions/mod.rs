@@ -31,8 +31,6 @@ pub const MAX_PER_MEMBER: usize = 100;
 /// A session's last use is written at most this often: a page makes many requests a minute,
 /// and none of them should each cost a write.
 const TOUCH_EVERY_MS: Millis = 60_000;
-/// Who signs in with a link, until member accounts exist.
-pub const OWNER: &str = "owner";
 
 /// One live session, as memory keeps it.
 #[derive(Debug, Clone)]
@@ -153,8 +151,15 @@ impl Sessions {
     }
 
     /// Ends one session: the store first, then memory. `false` if it was not live.
-    pub fn end(&self, store: &mut Store, id: &SessionId, origin: &str, now: Millis) -> Result<bool, ApiError> {
-        let ended = store.end_session(id, origin, now)?;
+    pub fn end(
+        &self,
+        store: &mut Store,
+        id: &SessionId,
+        actor: &hearth_core::device::Actor,
+        origin: &str,
+        now: Millis,
+    ) -> Result<bool, ApiError> {
+        let ended = store.end_session(id, actor, origin, now)?;
         self.live().retain(|_, s| &s.id != id);
         self.announce_ended();
         Ok(ended)
@@ -166,13 +171,20 @@ impl Sessions {
         store: &mut Store,
         member: &str,
         keep: Option<&SessionId>,
+        actor: &hearth_core::device::Actor,
         origin: &str,
         now: Millis,
     ) -> Result<usize, ApiError> {
-        let ended = store.end_sessions(member, keep, origin, now)?;
+        let ended = store.end_sessions(member, keep, actor, origin, now)?;
         self.live().retain(|_, s| s.member != member || Some(&s.id) == keep);
         self.announce_ended();
         Ok(ended.len())
+    }
+
+    /// Drops sessions the store already ended (a member was removed) and closes their streams.
+    pub fn forget(&self, ended: &[SessionId]) {
+        self.live().retain(|_, s| !ended.contains(&s.id));
+        self.announce_ended();
     }
 
     /// Changes each time sessions end.
@@ -197,7 +209,7 @@ fn live_of(s: StoredSession) -> Live {
 
 /// What the store keeps of a token: `sha256:<hex>`, as for device secrets (a random 256-bit
 /// token needs no slow hash: there is nothing to guess).
-fn hash(token: &str) -> String {
+pub(crate) fn hash(token: &str) -> String {
     use sha2::Digest;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(token.as_bytes())))
 }

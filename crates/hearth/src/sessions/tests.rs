@@ -1,6 +1,7 @@
 //! Sessions over a real (in-memory) store: what a browser's cookie may do, and when it stops.
 
 use super::*;
+use hearth_core::device::FOUNDING_OWNER as OWNER;
 use std::net::Ipv4Addr;
 
 const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 12));
@@ -42,7 +43,7 @@ fn an_ended_session_is_refused_at_once_and_after_a_restart() {
     let laptop = sign_in(&mut store, &sessions, T0);
     let phone = sign_in(&mut store, &sessions, T0);
     let ended = sessions.ended();
-    assert!(sessions.end(&mut store, &laptop.id, "web", T0 + 5).unwrap());
+    assert!(sessions.end(&mut store, &laptop.id, &hearth_core::device::Actor::owner(), "web", T0 + 5).unwrap());
     assert!(ended.has_changed().unwrap(), "open event streams are told");
     assert!(sessions.check(&laptop.token, None, T0 + 6).is_none());
     assert!(!sessions.is_live(&laptop.id, T0 + 6));
@@ -50,19 +51,22 @@ fn an_ended_session_is_refused_at_once_and_after_a_restart() {
     let restarted = Sessions::load(&mut store, T0 + 7).unwrap();
     assert!(restarted.check(&laptop.token, None, T0 + 8).is_none(), "a revoked session never validates again");
     assert!(restarted.check(&phone.token, None, T0 + 8).is_some(), "the others survive a restart");
-    assert!(!sessions.end(&mut store, &laptop.id, "web", T0 + 9).unwrap(), "ending it twice finds nothing");
+    assert!(
+        !sessions.end(&mut store, &laptop.id, &hearth_core::device::Actor::owner(), "web", T0 + 9).unwrap(),
+        "ending it twice finds nothing"
+    );
 }
 
 #[test]
 fn signing_out_everywhere_else_keeps_the_browser_asking() {
     let (mut store, sessions) = setup();
     let all: Vec<Started> = (0..4).map(|i| sign_in(&mut store, &sessions, T0 + i)).collect();
-    assert_eq!(sessions.end_all_but(&mut store, OWNER, Some(&all[2].id), "web", T0 + 10).unwrap(), 3);
+    assert_eq!(sessions.end_all_but(&mut store, OWNER, Some(&all[2].id), &hearth_core::device::Actor::owner(), "web", T0 + 10).unwrap(), 3);
     for (i, s) in all.iter().enumerate() {
         assert_eq!(sessions.check(&s.token, None, T0 + 11).is_some(), i == 2);
     }
     // With the owner token (the CLI) there is no session asking: all of them end.
-    assert_eq!(sessions.end_all_but(&mut store, OWNER, None, "cli", T0 + 12).unwrap(), 1);
+    assert_eq!(sessions.end_all_but(&mut store, OWNER, None, &hearth_core::device::Actor::owner(), "cli", T0 + 12).unwrap(), 1);
     assert!(sessions.check(&all[2].token, None, T0 + 13).is_none());
 }
 

@@ -1,0 +1,218 @@
+//! Operating devices: the switches, lights, covers, locks and buttons their discovery messages
+//! describe (Home Assistant, Tasmota, Zigbee2MQTT). The hub publishes on the entity's command
+//! topic as itself, after `commands.rs` checked the member's `control` right on the device; the
+//! audit records who did it. The state shown is what the device last reported on its state
+//! topic ([`Reported`]), never what was asked for.
+
+use super::{now, parse_id};
+use crate::api::types::{ApiError, ErrorCode};
+use crate::family::Caller;
+use crate::hub::Hub;
+use hearth_core::discovery::{Entity, Source};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use ts_rs::TS;
+
+/// State topics watched at most (a home's entities are far fewer; the store bounds them too).
+const MAX_WATCHED: usize = 10_000;
+/// Characters of a reported state kept: enough for "ON", a JSON state object's start.
+const STATE_CHARS: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ControlAction {
+    On,
+    Off,
+    Open,
+    Close,
+    Stop,
+    Lock,
+    Unlock,
+    Press,
+}
+
+/// One thing on a device a person can operate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ControlView {
+    /// The entity's key (its discovery topic), for `control`.
+    pub entity: String,
+    pub name: String,
+    /// `switch`, `light`, `cover`, `lock`, `button`.
+    pub component: String,
+    pub actions: Vec<ControlAction>,
+    /// Locks: the request must say `confirm: true`.
+    pub needs_confirmation: bool,
+    /// Brightness (0–255) can be set with `on` (Zigbee2MQTT lights).
+    pub brightness: bool,
+    /// What the device last reported on its state topic, as it said it; none: nothing yet.
+    pub state: Option<String>,
+    #[ts(type = "number | null")]
+    pub reported_at: Option<i64>,
+}
+
+/// The last payload on each watched state topic.
+#[derive(Debug, Default)]
+pub struct Reported {
+    last: Mutex<HashMap<String, Option<(String, i64)>>>,
+}
+
+impl Reported {
+    /// Watches these state topics (the entities' of every device), keeping what was reported.
+    pub fn watch(&self, topics: impl IntoIterator<Item = String>) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        for topic in topics {
+            if last.len() >= MAX_WATCHED {
+                break;
+            }
+            last.entry(topic).or_insert(None);
+        }
+    }
+
+    /// Notes an accepted message when its topic is watched.
+    pub fn note(&self, topic: &str, payload: &[u8], at: i64) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = last.get_mut(topic) {
+            let text = String::from_utf8_lossy(payload);
+            *slot = Some((hearth_core::text::clip(&text, STATE_CHARS).into_owned(), at));
+        }
+    }
+
+    fn get(&self, topic: &str) -> Option<(String, i64)> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).get(topic).cloned().flatten()
+    }
+}
+
+impl Hub {
+    /// What can be operated on the device.
+    pub fn controls(&self, id: &str) -> Result<Vec<ControlView>, ApiError> {
+        let id = parse_id(id)?;
+        let described = self.store().described(&id)?;
+        Ok(described.entities.iter().filter_map(|(source, entity, _)| self.control_view(*source, entity)).collect())
+    }
+
+    /// Operates one entity of the device. Locks need `confirm`.
+    pub fn control(
+        &self,
+        id: &str,
+        entity: &str,
+        action: ControlAction,
+        brightness: Option<u8>,
+        confirm: bool,
+        caller: &Caller,
+    ) -> Result<ControlView, ApiError> {
+        let device = parse_id(id)?;
+        let described = self.store().described(&device)?;
+        let Some((source, found)) = described.entities.iter().find(|(_, e, _)| e.key == entity).map(|(s, e, _)| (*s, e)) else {
+            return Err(ApiError::not_found(format!("{device} describes no entity `{}`", super::limits::quoted(entity))));
+        };
+        let Some(view) = self.control_view(source, found) else {
+            return Err(ApiError::bad_request(format!("{} cannot be operated from Hearth (it takes no commands)", found.name)));
+        };
+        if !view.actions.contains(&action) {
+            return Err(ApiError::bad_request(format!("{} cannot {}", found.name, words(action))));
+        }
+        if view.needs_confirmation && !confirm {
+            return Err(ApiError::new(ErrorCode::BadRequest, format!("to {} {}, confirm it (`confirm: true`)", words(action), found.name)));
+        }
+        let Some(topic) = found.command_topic.as_deref() else { return Err(ApiError::bad_request("no command topic")) };
+        let payload = payload(source, &found.component, action, brightness.filter(|_| view.brightness));
+        let broker =
+            self.broker().ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the broker is off, so devices cannot be operated"))?;
+        broker
+            .publish(topic, payload.into_bytes(), 1)
+            .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("the command was not sent: {e}")))?;
+        let subject = format!("{} {} {}", device.as_str(), found.name, words(action));
+        self.store().record_audit(now(), &caller.actor(), caller.origin, "control", &subject, false)?;
+        tracing::info!(%device, entity, action = words(action), member = %caller.member, "a device was operated");
+        Ok(view)
+    }
+
+    fn control_view(&self, source: Source, entity: &Entity) -> Option<ControlView> {
+        entity.command_topic.as_ref()?;
+        let actions = match entity.component.as_str() {
+            "switch" | "light" | "fan" => vec![ControlAction::On, ControlAction::Off],
+            "cover" => vec![ControlAction::Open, ControlAction::Close, ControlAction::Stop],
+            "lock" => vec![ControlAction::Lock, ControlAction::Unlock],
+            "button" => vec![ControlAction::Press],
+            _ => return None,
+        };
+        let reported = entity.state_topic.as_deref().and_then(|t| self.reported().get(t));
+        Some(ControlView {
+            entity: entity.key.clone(),
+            name: entity.name.clone(),
+            component: entity.component.clone(),
+            needs_confirmation: entity.component == "lock",
+            brightness: entity.component == "light" && source == Source::Zigbee2mqtt,
+            state: reported.as_ref().map(|(s, _)| s.clone()),
+            reported_at: reported.map(|(_, at)| at),
+            actions,
+        })
+    }
+}
+
+/// The command's payload in the convention's own words: Home Assistant's and Tasmota's defaults
+/// (`ON`, `OPEN`, `LOCK`, `PRESS`), Zigbee2MQTT's JSON (`{"state":"ON","brightness":128}`).
+fn payload(source: Source, component: &str, action: ControlAction, brightness: Option<u8>) -> String {
+    let word = match action {
+        ControlAction::On => "ON",
+        ControlAction::Off => "OFF",
+        ControlAction::Open => "OPEN",
+        ControlAction::Close => "CLOSE",
+        ControlAction::Stop => "STOP",
+        ControlAction::Lock => "LOCK",
+        ControlAction::Unlock => "UNLOCK",
+        ControlAction::Press => "PRESS",
+    };
+    if source != Source::Zigbee2mqtt || component == "button" {
+        return word.to_owned();
+    }
+    let mut object = serde_json::Map::new();
+    object.insert("state".into(), word.into());
+    if let Some(b) = brightness {
+        object.insert("brightness".into(), b.into());
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+fn words(action: ControlAction) -> &'static str {
+    match action {
+        ControlAction::On => "turn on",
+        ControlAction::Off => "turn off",
+        ControlAction::Open => "open",
+        ControlAction::Close => "close",
+        ControlAction::Stop => "stop",
+        ControlAction::Lock => "lock",
+        ControlAction::Unlock => "unlock",
+        ControlAction::Press => "press",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_follow_each_convention() {
+        assert_eq!(payload(Source::HomeAssistant, "switch", ControlAction::On, None), "ON");
+        assert_eq!(payload(Source::Tasmota, "light", ControlAction::Off, Some(9)), "OFF");
+        assert_eq!(payload(Source::HomeAssistant, "lock", ControlAction::Unlock, None), "UNLOCK");
+        assert_eq!(payload(Source::Zigbee2mqtt, "light", ControlAction::On, Some(128)), r#"{"brightness":128,"state":"ON"}"#);
+        assert_eq!(payload(Source::Zigbee2mqtt, "cover", ControlAction::Stop, None), r#"{"state":"STOP"}"#);
+    }
+
+    #[test]
+    fn only_watched_topics_are_kept_and_states_are_cut_short() {
+        let r = Reported::default();
+        r.watch(["plug/state".to_owned()]);
+        r.note("plug/state", b"ON", 5);
+        r.note("other/topic", b"secret", 6);
+        assert_eq!(r.get("plug/state"), Some(("ON".to_owned(), 5)));
+        assert_eq!(r.get("other/topic"), None);
+        r.note("plug/state", "x".repeat(10_000).as_bytes(), 7);
+        let kept = r.get("plug/state").unwrap().0;
+        assert!(kept.starts_with(&"x".repeat(STATE_CHARS)) && kept.len() < STATE_CHARS + 24, "{kept}");
+    }
+}

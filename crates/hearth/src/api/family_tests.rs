@@ -1,0 +1,131 @@
+//! The chokepoint, through `Hub::call` as the transports use it: what each member is shown and
+//! refused, live revocation, the audit of refusals and of looks at another member's data.
+
+use crate::api::types::{ErrorCode, Event};
+use crate::family::Caller;
+use crate::hub::Hub;
+use serde_json::{Value, json};
+
+fn owner() -> Caller {
+    Caller::local_owner("cli")
+}
+
+fn kid(id: &str) -> Caller {
+    Caller { member: id.to_owned(), origin: "web", from: Some([10, 0, 0, 9].into()), session: None }
+}
+
+fn call(hub: &Hub, caller: &Caller, name: &str, args: Value) -> Result<Value, ErrorCode> {
+    hub.call(caller, name, args).map_err(|e| e.code)
+}
+
+/// A hub with two devices (one in the Kitchen) and a member of `role`; returns their ids.
+fn home(role: &str) -> (Hub, tempfile::TempDir, String, String, String, i64) {
+    let (hub, dir) = crate::testing::hub();
+    let lamp = call(&hub, &owner(), "add_device", json!({"name": "Kitchen lamp"})).unwrap()["device"]["id"].as_str().unwrap().to_owned();
+    let lock = call(&hub, &owner(), "add_device", json!({"name": "Front door"})).unwrap()["device"]["id"].as_str().unwrap().to_owned();
+    let room = call(&hub, &owner(), "add_room", json!({"name": "Kitchen"})).unwrap()["id"].as_i64().unwrap();
+    call(&hub, &owner(), "set_room", json!({"id": lamp, "room": room})).unwrap();
+    let member = call(&hub, &owner(), "add_member", json!({"name": "Kim", "role": role})).unwrap()["id"].as_str().unwrap().to_owned();
+    (hub, dir, lamp, lock, member, room)
+}
+
+fn listed(hub: &Hub, caller: &Caller) -> Vec<String> {
+    let list = call(hub, caller, "list_devices", Value::Null).unwrap();
+    list.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_owned()).collect()
+}
+
+fn grant(hub: &Hub, member: &str, right: &str, target: Value, extra: Value) -> i64 {
+    let mut request = json!({"member": member, "right": right, "target": target, "effect": "allow", "schedule": null, "expires_at": null});
+    request.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    call(hub, &owner(), "add_grant", json!({"grant": request})).unwrap()["grant"]["id"].as_i64().unwrap()
+}
+
+#[test]
+fn a_child_sees_and_does_only_what_is_granted_and_a_revoke_holds_at_once() {
+    let (hub, _dir, lamp, lock, kim, room) = home("child");
+    let kim = kid(&kim);
+    assert!(listed(&hub, &kim).is_empty(), "nothing granted: nothing listed");
+    assert_eq!(call(&hub, &kim, "device", json!({"id": lamp})), Err(ErrorCode::Forbidden));
+    assert_eq!(call(&hub, &kim, "review", json!({"id": lamp})), Err(ErrorCode::Forbidden));
+
+    let mut events = hub.subscribe();
+    let id = grant(&hub, &kim.member, "view", json!({"kind": "room", "id": room}), json!({}));
+    assert!(matches!(events.try_recv(), Ok(Event::RightsChanged)), "open pages are told to reload");
+    assert_eq!(listed(&hub, &kim), ["Kitchen lamp"]);
+    assert_eq!(call(&hub, &kim, "device", json!({"id": lock})), Err(ErrorCode::Forbidden), "not in the Kitchen");
+    assert_eq!(call(&hub, &kim, "approve", json!({"id": lamp})), Err(ErrorCode::Forbidden), "children never configure");
+    let status = call(&hub, &kim, "status", Value::Null).unwrap();
+    assert_eq!(status["devices"], 1, "the status counts what she may see");
+
+    call(&hub, &owner(), "remove_grant", json!({"grant": id.to_string()})).unwrap();
+    assert!(listed(&hub, &kim).is_empty(), "revoked: gone from the moment the call returned");
+
+    let audit = call(&hub, &owner(), "audit", json!({"member": kim.member})).unwrap();
+    let refused: Vec<&str> =
+        audit["entries"].as_array().unwrap().iter().filter(|e| e["refused"] == true).map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(refused, ["approve", "device", "review", "device"], "every refusal is on record, newest first");
+    assert_eq!(audit["entries"][0]["address"], "10.0.0.9");
+    assert!(audit["entries"][0]["words"].as_str().unwrap().starts_with("was refused: approve Kitchen lamp"), "{}", audit["entries"][0]);
+}
+
+#[test]
+fn an_adult_uses_everything_but_changes_only_where_granted() {
+    let (hub, _dir, lamp, _lock, sam, _room) = home("adult");
+    let sam = kid(&sam);
+    assert_eq!(listed(&hub, &sam), ["Kitchen lamp", "Front door"]);
+    assert_eq!(call(&hub, &sam, "approve", json!({"id": lamp})), Err(ErrorCode::Forbidden));
+    assert_eq!(call(&hub, &sam, "add_member", json!({"name": "Eve", "role": "owner"})), Err(ErrorCode::Forbidden), "owners manage people");
+    grant(&hub, &sam.member, "configure", json!({"kind": "device", "id": lamp}), json!({}));
+    assert!(call(&hub, &sam, "block", json!({"id": lamp})).is_ok());
+    let history = call(&hub, &owner(), "device", json!({"id": lamp})).unwrap()["history"].clone();
+    assert_eq!(history.as_array().unwrap().last().unwrap()["actor"], sam.member.as_str(), "the change names who made it");
+}
+
+#[test]
+fn a_personal_device_is_reviewed_by_its_member_and_a_parents_look_is_shown_to_the_child() {
+    let (hub, _dir, lamp, _lock, kim, _room) = home("child");
+    let sam = call(&hub, &owner(), "add_member", json!({"name": "Sam", "role": "adult"})).unwrap()["id"].as_str().unwrap().to_owned();
+    call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": kim})).unwrap();
+    grant(&hub, &sam, "review", json!({"kind": "home"}), json!({}));
+    grant(&hub, &kim, "view", json!({"kind": "device", "id": lamp}), json!({}));
+    assert!(call(&hub, &kid(&kim), "review", json!({"id": lamp})).is_ok(), "her own device");
+    // Sam is an adult of the household, a parent: a child's device is open to him, and recorded.
+    assert!(call(&hub, &kid(&sam), "review", json!({"id": lamp})).is_ok());
+    let hers = call(&hub, &kid(&kim), "audit", Value::Null).unwrap();
+    let look = hers["entries"].as_array().unwrap().iter().find(|e| e["action"] == "look:review").expect("the look is in her audit");
+    assert_eq!((look["about_you"].clone(), look["member"].clone()), (json!(true), json!(sam)));
+
+    // An adult's phone is nobody else's to read, not even the owner's.
+    call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": sam})).unwrap();
+    assert_eq!(call(&hub, &owner(), "review", json!({"id": lamp})), Err(ErrorCode::Forbidden));
+    assert_eq!(call(&hub, &owner(), "export", json!({"id": lamp})), Err(ErrorCode::Forbidden));
+    assert!(call(&hub, &owner(), "device", json!({"id": lamp})).is_ok(), "that it exists is no secret");
+    let home_review = call(&hub, &owner(), "home_review", Value::Null).unwrap();
+    assert!(home_review["devices"].as_array().unwrap().iter().all(|d| d["device_id"] != lamp.as_str()), "nor in the home-wide review");
+}
+
+#[test]
+fn guests_rights_always_end_and_the_household_keeps_an_owner() {
+    let (hub, _dir, lamp, _lock, gran, _room) = home("guest");
+    let target = json!({"kind": "device", "id": lamp});
+    let request = json!({"member": gran, "right": "view", "target": target, "effect": "allow", "schedule": null, "expires_at": null});
+    assert_eq!(call(&hub, &owner(), "add_grant", json!({"grant": request})), Err(ErrorCode::BadRequest), "a guest's grant needs an end");
+    grant(&hub, &gran, "view", target, json!({"expires_at": crate::api::now() + 60_000}));
+    assert_eq!(listed(&hub, &kid(&gran)), ["Kitchen lamp"]);
+    assert_eq!(call(&hub, &kid(&gran), "review", json!({"id": lamp})), Err(ErrorCode::Forbidden), "guests never review");
+
+    assert_eq!(call(&hub, &owner(), "remove_member", json!({"member": "owner"})), Err(ErrorCode::BadRequest));
+    assert_eq!(call(&hub, &owner(), "change_member", json!({"member": "owner", "role": "adult"})), Err(ErrorCode::BadRequest));
+    call(&hub, &owner(), "remove_member", json!({"member": gran})).unwrap();
+    assert_eq!(call(&hub, &kid(&gran), "list_devices", Value::Null), Err(ErrorCode::Unauthorized), "a removed member is nobody");
+}
+
+#[test]
+fn unknown_commands_and_arguments_are_refused_with_words() {
+    let (hub, _dir) = crate::testing::hub();
+    let err = hub.call(&owner(), "drop_tables", Value::Null).unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
+    let err = hub.call(&owner(), "device", json!({"id": "d-000000000001", "extra": 1})).unwrap_err();
+    assert_eq!(err.code, ErrorCode::BadRequest);
+    assert!(err.message.contains("unknown field"), "{}", err.message);
+}

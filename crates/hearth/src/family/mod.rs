@@ -1,0 +1,229 @@
+//! The household as the hub checks it: who is asking ([`Caller`]), the members, grants, rooms
+//! and personal devices in memory ([`Household`]), and [`Hub::check`], the one place every
+//! request is authorized (through `hearth_core::family::authorize`, which decides; this module
+//! only gathers the facts and records what was refused or looked at).
+//!
+//! - [`passwords`]: argon2id hashing on a blocking thread, and the wrong-password limits.
+//! - [`clock`]: now, as the home's clock reads it (weekday and minute, for schedules).
+//!
+//! The household is reloaded from the store after every change a person makes, under the store's
+//! lock, so a revoked grant holds from the moment the call returns.
+
+pub mod clock;
+pub mod passwords;
+
+use crate::api::types::{ApiError, ErrorCode, Event};
+use crate::hub::Hub;
+use hearth_core::device::{Actor, DeviceId, FOUNDING_OWNER};
+use hearth_core::family::{self, Authorization, DeviceFacts, Grant, Member, MemberId, PersonalOwner, Right, Role, RoomId, Subject};
+use hearth_core::fingerprint::Kind;
+use hearth_store::family::{FamilySnapshot, StoredMember};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::RwLock;
+
+/// Who is asking: a member, through what, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub member: MemberId,
+    /// `cli`, `web`, `desktop`.
+    pub origin: &'static str,
+    pub from: Option<IpAddr>,
+    /// The browser session the request came with, if any.
+    pub session: Option<hearth_store::SessionId>,
+}
+
+impl Caller {
+    /// The person at the hub's own machine: the owner token (`hearth` CLI), the desktop window.
+    pub fn local_owner(origin: &'static str) -> Self {
+        Self { member: FOUNDING_OWNER.to_owned(), origin, from: None, session: None }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::member(&self.member, self.from.map(|a| a.to_canonical().to_string()))
+    }
+}
+
+/// What a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// Any signed-in member (their own sessions, password, the status line).
+    Member,
+    /// A right on the whole home.
+    Home(Right),
+    /// A right on one device (the id as the request spelled it).
+    Device(Right, String),
+    /// An owner: managing people, rooms' existence, and rights.
+    Owner,
+}
+
+/// The household in memory.
+#[derive(Debug, Default)]
+pub struct Household {
+    state: RwLock<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    members: HashMap<MemberId, StoredMember>,
+    grants: HashMap<MemberId, Vec<Grant>>,
+    rooms: HashMap<DeviceId, RoomId>,
+    personal: HashMap<DeviceId, MemberId>,
+    /// Devices whose kind or entities make them sensitive (locks, garage doors, alarms,
+    /// cameras): a child or a guest needs a grant on the device itself.
+    sensitive: HashSet<DeviceId>,
+}
+
+impl Household {
+    /// Replaces what is known of members, grants, rooms and personal devices.
+    pub fn load(&self, snapshot: FamilySnapshot) {
+        let mut grants: HashMap<MemberId, Vec<Grant>> = HashMap::new();
+        for grant in snapshot.grants {
+            grants.entry(grant.member.clone()).or_default().push(grant);
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.members = snapshot.members.into_iter().map(|m| (m.id.clone(), m)).collect();
+        state.grants = grants;
+        state.rooms = snapshot.device_rooms.into_iter().collect();
+        state.personal = snapshot.device_members.into_iter().collect();
+    }
+
+    /// Which devices are sensitive, from their kinds and the entities their discovery describes.
+    pub fn load_sensitive(&self, sensitive: HashSet<DeviceId>) {
+        self.state.write().unwrap_or_else(|p| p.into_inner()).sensitive = sensitive;
+    }
+
+    /// Notes a device's kind as it changes (discovery recognised it anew).
+    pub fn note_kind(&self, id: &DeviceId, kind: Kind) {
+        let sensitive = family::is_sensitive(kind, &[], &[]);
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if sensitive {
+            state.sensitive.insert(id.clone());
+        }
+    }
+
+    /// Marks a device sensitive (its discovery just described a lock, an alarm, a garage door).
+    pub fn note_sensitive(&self, id: &DeviceId) {
+        self.state.write().unwrap_or_else(|p| p.into_inner()).sensitive.insert(id.clone());
+    }
+
+    pub fn member(&self, id: &str) -> Option<StoredMember> {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).members.get(id).filter(|m| m.removed_at.is_none()).cloned()
+    }
+
+    pub fn member_name(&self, id: &str) -> Option<String> {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).members.get(id).map(|m| m.name.clone())
+    }
+
+    pub fn room_of(&self, id: &DeviceId) -> Option<RoomId> {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).rooms.get(id).copied()
+    }
+
+    pub fn personal_owner(&self, id: &DeviceId) -> Option<MemberId> {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).personal.get(id).cloned()
+    }
+
+    /// The decision for one member, right and subject, now.
+    pub fn authorize(&self, member: &str, right: Right, device: Option<&DeviceId>, at: i64) -> Option<Authorization> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let stored = state.members.get(member).filter(|m| m.removed_at.is_none())?;
+        let who = Member { id: stored.id.clone(), role: stored.role };
+        let grants = state.grants.get(member).map_or(&[][..], Vec::as_slice);
+        let now = clock::moment(at);
+        Some(match device {
+            None => family::authorize(&who, grants, right, Subject::Home, &now),
+            Some(id) => {
+                let facts = DeviceFacts {
+                    id: id.clone(),
+                    room: state.rooms.get(id).copied(),
+                    sensitive: state.sensitive.contains(id),
+                    personal: state
+                        .personal
+                        .get(id)
+                        .and_then(|m| state.members.get(m).map(|owner| PersonalOwner { member: owner.id.clone(), role: owner.role })),
+                };
+                family::authorize(&who, grants, right, Subject::Device(&facts), &now)
+            }
+        })
+    }
+}
+
+impl Hub {
+    /// The one check before every request: `Ok` when `caller` may do what `need` says;
+    /// otherwise the refusal is in the audit (who, what, from where) and the answer says why in
+    /// plain words. A look at another member's personal device is recorded too, so that it is
+    /// never silent: that member sees it in their audit.
+    pub fn check(&self, caller: &Caller, need: &Need, action: &str) -> Result<(), ApiError> {
+        let now = crate::api::now();
+        let Some(member) = self.household().member(&caller.member) else {
+            return Err(ApiError::new(ErrorCode::Unauthorized, "this member is no longer in the home; sign in again"));
+        };
+        let (allowed, why, device, looked) = match need {
+            Need::Member => (true, String::new(), None, false),
+            Need::Owner => (member.role == Role::Owner, "only an owner manages the household's people and rights".to_owned(), None, false),
+            Need::Home(right) => {
+                let decided = self.household().authorize(&member.id, *right, None, now);
+                let decided = decided.unwrap_or(Authorization {
+                    allowed: false,
+                    because: family::Because::NotGranted,
+                    looks_at_another_members_data: false,
+                });
+                (decided.allowed, decided.because.plain(), None, false)
+            }
+            Need::Device(right, id) => {
+                let id = crate::api::parse_id(id)?;
+                let decided = self.household().authorize(&member.id, *right, Some(&id), now);
+                let decided = decided.unwrap_or(Authorization {
+                    allowed: false,
+                    because: family::Because::NotGranted,
+                    looks_at_another_members_data: false,
+                });
+                (decided.allowed, decided.because.plain(), Some(id), decided.looks_at_another_members_data)
+            }
+        };
+        let subject = device.as_ref().map_or_else(|| "home".to_owned(), |d| d.as_str().to_owned());
+        if !allowed {
+            if let Err(e) = self.store().record_audit(now, &caller.actor(), caller.origin, action, &subject, true) {
+                tracing::warn!("cannot record a refused request in the audit: {e}");
+            }
+            tracing::info!(member = %caller.member, action, subject, "a request was refused");
+            return Err(ApiError::new(ErrorCode::Forbidden, format!("{}: {why}", refused_words(action))));
+        }
+        if looked {
+            self.store().record_audit(now, &caller.actor(), caller.origin, &format!("look:{action}"), &subject, false)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `caller` may do `right` on the device (for filtering lists and live events).
+    pub fn may(&self, caller: &Caller, right: Right, id: &DeviceId) -> bool {
+        self.household().authorize(&caller.member, right, Some(id), crate::api::now()).is_some_and(|a| a.allowed)
+    }
+
+    /// Reloads the household from the store (call with its lock held) and tells every open
+    /// page that rights changed, so that a revoked right empties a member's view at once.
+    pub(crate) fn reload_household(&self, store: &hearth_store::Store) -> Result<(), ApiError> {
+        self.household().load(store.family()?);
+        self.publish(Event::RightsChanged);
+        Ok(())
+    }
+}
+
+/// "You may not approve this device" in a few words per action.
+fn refused_words(action: &str) -> String {
+    format!("not allowed ({})", action.replace('_', " "))
+}
+
+/// Which devices are sensitive, from the inventory's kinds and the described entities.
+pub fn sensitive_devices(store: &hearth_store::Store) -> Result<HashSet<DeviceId>, hearth_store::StoreError> {
+    let mut out: HashSet<DeviceId> =
+        store.devices()?.into_iter().filter(|d| family::is_sensitive(d.kind, &[], &[])).map(|d| d.id).collect();
+    for (device, components, classes) in store.entity_kinds()? {
+        let components: Vec<&str> = components.iter().map(String::as_str).collect();
+        let classes: Vec<&str> = classes.iter().map(String::as_str).collect();
+        if family::is_sensitive(Kind::Unknown, &components, &classes) {
+            out.insert(device);
+        }
+    }
+    Ok(out)
+}
