@@ -235,7 +235,7 @@ impl Store {
         }
         tx.execute("INSERT INTO rooms (name, created_at) VALUES (?1, ?2)", params![name, now])?;
         let id = tx.last_insert_rowid();
-        audit(&tx, now, actor, origin, "add_room", &format!("{id} {name}"), false)?;
+        audit(&tx, now, actor, origin, "add_room", &format!("room:{id} {name}"), false)?;
         tx.commit()?;
         Ok(Room { id, name: name.to_owned() })
     }
@@ -252,7 +252,7 @@ impl Store {
         if tx.execute("UPDATE rooms SET name = ?2 WHERE id = ?1", params![id, name])? == 0 {
             return Err(StoreError::Invalid(format!("there is no room {id}")));
         }
-        audit(&tx, now, actor, origin, "rename_room", &format!("{id} {name}"), false)?;
+        audit(&tx, now, actor, origin, "rename_room", &format!("room:{id} {name}"), false)?;
         tx.commit()?;
         Ok(Room { id, name: name.to_owned() })
     }
@@ -263,7 +263,7 @@ impl Store {
         if tx.execute("DELETE FROM rooms WHERE id = ?1", [id])? == 0 {
             return Err(StoreError::Invalid(format!("there is no room {id}")));
         }
-        audit(&tx, now, actor, origin, "remove_room", &id.to_string(), false)?;
+        audit(&tx, now, actor, origin, "remove_room", &format!("room:{id}"), false)?;
         tx.commit()?;
         Ok(())
     }
@@ -299,7 +299,7 @@ impl Store {
                 tx.execute("DELETE FROM device_rooms WHERE device_id = ?1", [device.as_str()])?;
             }
         }
-        let shown = room.map_or_else(|| "none".to_owned(), |r| r.to_string());
+        let shown = room.map_or_else(|| "none".to_owned(), |r| format!("room:{r}"));
         audit(&tx, now, actor, origin, "set_room", &format!("{} {shown}", device.as_str()), false)?;
         tx.commit()?;
         Ok(())
@@ -373,12 +373,7 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        let target = match (room, device) {
-            (_, Some(device)) => device.to_owned(),
-            (Some(room), _) => format!("room {room}"),
-            _ => "home".to_owned(),
-        };
-        let subject = format!("{target} {} {} {} for {}", grant.right.as_str(), effect_str(grant.effect), id, grant.member);
+        let subject = format!("{} {} {} {} {id}", target_word(&grant.target), grant.right.as_str(), effect_str(grant.effect), grant.member);
         audit(&tx, now, actor, origin, "grant", &subject, false)?;
         tx.commit()?;
         Ok(Grant { id, granted_by: actor.as_str().to_owned(), ..grant.clone() })
@@ -389,12 +384,8 @@ impl Store {
         let Some(grant) = self.grants()?.into_iter().find(|g| g.id == id) else { return Ok(None) };
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM grants WHERE id = ?1", [id])?;
-        let target = match &grant.target {
-            Target::Device(device) => device.as_str().to_owned(),
-            Target::Room(room) => format!("room {room}"),
-            Target::Home => "home".to_owned(),
-        };
-        audit(&tx, now, actor, origin, "revoke_grant", &format!("{target} {} {id} for {}", grant.right.as_str(), grant.member), false)?;
+        let subject = format!("{} {} {} {} {id}", target_word(&grant.target), grant.right.as_str(), effect_str(grant.effect), grant.member);
+        audit(&tx, now, actor, origin, "revoke_grant", &subject, false)?;
         tx.commit()?;
         Ok(Some(grant))
     }
@@ -457,6 +448,16 @@ impl Store {
             .map(|(d, m)| Ok((device(d)?, m)))
             .collect::<Result<_, StoreError>>()?;
         Ok(FamilySnapshot { members: self.members()?, rooms: self.rooms()?, grants: self.grants()?, device_rooms, device_members })
+    }
+}
+
+/// A grant's target as one word of an audit subject: the device's id (so the row is about that
+/// device), `room:N`, or `home`.
+fn target_word(target: &Target) -> String {
+    match target {
+        Target::Device(device) => device.as_str().to_owned(),
+        Target::Room(room) => format!("room:{room}"),
+        Target::Home => "home".to_owned(),
     }
 }
 

@@ -77,6 +77,11 @@ impl Client {
         Ok(Some(bytes.to_vec()))
     }
 
+    /// The hub's web address (`http://127.0.0.1:8470`), for the links people open.
+    pub fn web_base(&self) -> &str {
+        self.base.strip_suffix("/api/v1").unwrap_or(&self.base)
+    }
+
     /// Any request, its answer as JSON (`None` for 204): `hearth call` runs declared commands.
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<Option<serde_json::Value>> {
         self.send_json(method, path, body).await

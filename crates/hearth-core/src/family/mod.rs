@@ -15,6 +15,7 @@
 pub mod authorize;
 pub mod household;
 pub mod schedule;
+pub mod schedule_text;
 #[cfg(test)]
 mod tests;
 

@@ -69,11 +69,13 @@ impl Hub {
             before: number(&a.before, "row number")?,
             limit,
         };
-        let (rows, devices, members) = {
+        let (rows, devices, members, rooms) = {
             let store = self.store();
-            (store.audit_page(&query)?, store.devices()?, store.members()?)
+            (store.audit_page(&query)?, store.devices()?, store.members()?, store.rooms()?)
         };
-        let device_names: HashMap<String, String> = devices.into_iter().map(|d| (d.id.as_str().to_owned(), d.name)).collect();
+        let mut names: HashMap<String, String> = devices.into_iter().map(|d| (d.id.as_str().to_owned(), d.name)).collect();
+        names.extend(rooms.into_iter().map(|r| (format!("room:{}", r.id), format!("the {}", r.name))));
+        names.insert("home".into(), "the whole home".into());
         let member_names: HashMap<String, String> = members.into_iter().map(|m| (m.id, m.name)).collect();
         let next_before = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.id)).flatten();
         let entries = rows
@@ -86,7 +88,7 @@ impl Hub {
                 };
                 let about_you = row.concerns.as_deref() == Some(caller.member.as_str()) && row.actor != caller.member;
                 AuditView {
-                    words: words(&row, &device_names, &member_names),
+                    words: words(&row, &names, &member_names),
                     id: row.id,
                     at: row.at,
                     member: row.actor,
@@ -105,57 +107,94 @@ impl Hub {
 }
 
 /// One row in plain words. Unknown actions read as their name, never as nothing.
-fn words(row: &AuditEntry, devices: &HashMap<String, String>, members: &HashMap<String, String>) -> String {
+fn words(row: &AuditEntry, names: &HashMap<String, String>, members: &HashMap<String, String>) -> String {
     let mut parts = row.subject.split(' ');
     let first = parts.next().unwrap_or_default();
     let rest: Vec<&str> = parts.collect();
-    let device = || {
-        devices
-            .get(first)
-            .cloned()
-            .unwrap_or_else(|| if first.starts_with("d-") { format!("a forgotten device ({first})") } else { first.to_owned() })
+    let name = |word: &str| {
+        names.get(word).cloned().unwrap_or_else(|| {
+            if word.starts_with("d-") {
+                format!("a forgotten device ({word})")
+            } else if word.starts_with("room:") {
+                "a removed room".to_owned()
+            } else {
+                word.to_owned()
+            }
+        })
     };
+    let thing = || name(first);
     let member = |id: &str| members.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let after = rest.join(" ");
+    let right = |r: &str| {
+        match r {
+            "view" => "see",
+            "control" => "use",
+            "review" => "review what it sends of",
+            "configure" => "change the settings of",
+            other => other,
+        }
+        .to_owned()
+    };
     let done = match row.action.as_str() {
-        "set_state_approved" => format!("approved {}", device()),
-        "set_state_blocked" => format!("blocked {}", device()),
-        "set_state_new" => format!("put {} back in quarantine", device()),
-        "forget_device" => format!("forgot {}", device()),
+        "set_state_approved" => format!("approved {}", thing()),
+        "set_state_blocked" => format!("blocked {}", thing()),
+        "set_state_new" => format!("put {} back in quarantine", thing()),
+        "forget_device" => format!("forgot {}", thing()),
         "add_member" => format!("added {} as {}", rest.get(1..).map(|r| r.join(" ")).unwrap_or_default(), rest.first().unwrap_or(&"")),
         "remove_member" => format!("removed {}", member(first)),
-        "rename_member" => format!("renamed a member to {}", rest.join(" ")),
-        "set_role" => format!("made {} {}", member(first), rest.join(" ")),
+        "rename_member" => format!("renamed {} to {after}", member(first)),
+        "set_role" => format!("made {} {after}", member(first)),
         "invite_member" => format!("invited {}", member(first)),
         "set_password" => format!("set {}'s password", member(first)),
         "sign_in" if row.refused => "tried to sign in with a wrong password".to_owned(),
         "sign_in" => "signed in".to_owned(),
         "sign_out" => "signed a browser out".to_owned(),
         "sign_out_everywhere" => "signed out everywhere else".to_owned(),
-        "add_room" => format!("added the room {}", rest.join(" ")),
-        "rename_room" => format!("renamed a room to {}", rest.join(" ")),
+        "add_room" => format!("added the room {after}"),
+        "rename_room" => format!("renamed a room to {after}"),
         "remove_room" => "removed a room".to_owned(),
-        "set_room" => format!("moved {} to another room", device()),
+        "set_room" => format!(
+            "moved {} to {}",
+            thing(),
+            rest.first().map_or_else(String::new, |r| if *r == "none" { "no room".to_owned() } else { name(r) })
+        ),
         "set_personal_device" => format!(
             "marked {} as {}",
-            device(),
+            thing(),
             rest.first().map_or_else(String::new, |m| if *m == "household" {
                 "the household's".to_owned()
             } else {
                 format!("{}'s", member(m))
             })
         ),
-        "grant" => format!("gave {} {} on {}", rest.last().map_or_else(String::new, |m| member(m)), rest.first().unwrap_or(&""), device()),
-        "revoke_grant" => format!(
-            "took back {} from {} on {}",
-            rest.first().unwrap_or(&""),
-            rest.last().map_or_else(String::new, |m| member(m)),
-            device()
-        ),
-        "control" => format!("operated {} ({})", device(), rest.join(" ")),
-        action if action.starts_with("look:") => {
-            format!("looked at {}'s data ({})", device(), action.trim_start_matches("look:").replace('_', " "))
+        // "<target> <right> <allow|deny> <member> <grant id>"
+        "grant" | "revoke_grant" => {
+            let (r, effect, who) = (
+                rest.first().copied().unwrap_or(""),
+                rest.get(1).copied().unwrap_or(""),
+                rest.get(2).map_or_else(String::new, |m| member(m)),
+            );
+            let verb = match (row.action.as_str(), effect) {
+                ("grant", "deny") => "forbade",
+                ("grant", _) => "allowed",
+                _ => "took back the right of",
+            };
+            format!("{verb} {who} to {} {}", right(r), thing())
         }
-        action => format!("{} {}", action.replace('_', " "), device()),
+        "control" => format!("operated {}: {after}", thing()),
+        "issue_credential" => format!("issued a credential for {}", thing()),
+        "rotate_credential" => format!("gave {} a new credential", thing()),
+        "revoke_credential" => format!("revoked the credential of {}", thing()),
+        "set_internet_level" => format!("set the internet of {} to {}", thing(), after.replace('_', " ")),
+        action if action.starts_with("look:") => {
+            format!("looked at {}'s data ({})", thing(), action.trim_start_matches("look:").replace('_', " "))
+        }
+        action => match action.split_once('_') {
+            Some((verb @ ("allow" | "deny" | "remove"), what)) if !after.is_empty() => {
+                format!("{verb} {} for {}: {after}", what.replace('_', " "), thing())
+            }
+            _ => format!("{} {}", action.replace('_', " "), thing()).trim_end().to_owned(),
+        },
     };
     if row.refused && row.action != "sign_in" { format!("was refused: {done}") } else { done }
 }

@@ -157,8 +157,10 @@ commands! {
         needs |_| Need::Home(Right::Configure), runs |hub, caller, a| hub.add_device(&a.name, caller);
     credential: POST "/devices/{id}/credential", { id: String, action: CredentialAction } -> Option<IssuedCredential>,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.credential(&a.id, a.action, caller);
+    /// Its credential, connections, manifest and the gate's recent decisions (which name the
+    /// topics it sends on: what it sends, so `review`).
     broker_view: GET "/devices/{id}/broker", { id: String } -> BrokerView,
-        needs |a| on(Right::View, &a.id), runs |hub, _, a| hub.broker_view(&a.id);
+        needs |a| on(Right::Review, &a.id), runs |hub, _, a| hub.broker_view(&a.id);
     set_topic_rule: POST "/devices/{id}/topics" body request, { id: String, request: TopicRuleRequest } -> BrokerView,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_topic_rule(&a.id, &a.request, caller);
     bind_client_id: POST "/devices/{id}/client-id", { id: String, client_id: Option<String> } -> BrokerView,
@@ -180,8 +182,9 @@ commands! {
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_domain(&a.id, &a.request, caller);
     allow_waiting: POST "/devices/{id}/network/allow-waiting", { id: String } -> NetworkView,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.allow_waiting(&a.id, caller);
+    /// Its rules as a MUD file: the names it may reach, learned from what it asked for.
     export_mud: GET "/devices/{id}/mud", { id: String } -> String,
-        needs |a| on(Right::View, &a.id), runs |hub, _, a| hub.export_mud(&a.id);
+        needs |a| on(Right::Review, &a.id), runs |hub, _, a| hub.export_mud(&a.id);
     import_mud: POST "/devices/{id}/mud", { id: String, file: String } -> MudImported,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.import_mud(&a.id, &a.file, caller);
     home_network: GET "/network", {} -> HomeNetwork,

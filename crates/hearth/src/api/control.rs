@@ -90,7 +90,7 @@ impl Hub {
     pub fn controls(&self, id: &str) -> Result<Vec<ControlView>, ApiError> {
         let id = parse_id(id)?;
         let described = self.store().described(&id)?;
-        Ok(described.entities.iter().filter_map(|(source, entity, _)| self.control_view(*source, entity)).collect())
+        Ok(described.entities.iter().filter_map(|(source, entity, _)| self.control_view(*source, entity, &described)).collect())
     }
 
     /// Operates one entity of the device. Locks need `confirm`.
@@ -108,7 +108,7 @@ impl Hub {
         let Some((source, found)) = described.entities.iter().find(|(_, e, _)| e.key == entity).map(|(s, e, _)| (*s, e)) else {
             return Err(ApiError::not_found(format!("{device} describes no entity `{}`", super::limits::quoted(entity))));
         };
-        let Some(view) = self.control_view(source, found) else {
+        let Some(view) = self.control_view(source, found, &described) else {
             return Err(ApiError::bad_request(format!("{} cannot be operated from Hearth (it takes no commands)", found.name)));
         };
         if !view.actions.contains(&action) {
@@ -124,13 +124,13 @@ impl Hub {
         broker
             .publish(topic, payload.into_bytes(), 1)
             .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("the command was not sent: {e}")))?;
-        let subject = format!("{} {} {}", device.as_str(), found.name, words(action));
+        let subject = format!("{} {} {}", device.as_str(), view.name, words(action));
         self.store().record_audit(now(), &caller.actor(), caller.origin, "control", &subject, false)?;
         tracing::info!(%device, entity, action = words(action), member = %caller.member, "a device was operated");
         Ok(view)
     }
 
-    fn control_view(&self, source: Source, entity: &Entity) -> Option<ControlView> {
+    fn control_view(&self, source: Source, entity: &Entity, described: &hearth_store::Described) -> Option<ControlView> {
         entity.command_topic.as_ref()?;
         let actions = match entity.component.as_str() {
             "switch" | "light" | "fan" => vec![ControlAction::On, ControlAction::Off],
@@ -142,14 +142,25 @@ impl Hub {
         let reported = entity.state_topic.as_deref().and_then(|t| self.reported().get(t));
         Some(ControlView {
             entity: entity.key.clone(),
-            name: entity.name.clone(),
+            name: entity_name(entity, described),
             component: entity.component.clone(),
             needs_confirmation: entity.component == "lock",
             brightness: entity.component == "light" && source == Source::Zigbee2mqtt,
-            state: reported.as_ref().map(|(s, _)| s.clone()),
+            state: reported.as_ref().map(|(s, _)| reported_words(s)),
             reported_at: reported.map(|(_, at)| at),
             actions,
         })
+    }
+}
+
+/// What people call the entity: a bridge's child's name with its part ("living_room_lamp light"),
+/// or the entity's own name.
+fn entity_name(entity: &Entity, described: &hearth_store::Described) -> String {
+    let device =
+        entity.described.as_deref().and_then(|key| described.devices.iter().find(|(_, d)| d.key == key)).map(|(_, d)| d.name.as_str());
+    match device {
+        Some(device) if !entity.name.contains(device) => format!("{device} {}", entity.name),
+        _ => entity.name.clone(),
     }
 }
 
@@ -177,6 +188,25 @@ fn payload(source: Source, component: &str, action: ControlAction, brightness: O
     serde_json::Value::Object(object).to_string()
 }
 
+/// A reported state as people read it: `ON`, or from a JSON state (Zigbee2MQTT's whole device
+/// state) its `state` and `brightness`, or `position` for a cover.
+fn reported_words(reported: &str) -> String {
+    let Ok(serde_json::Value::Object(state)) = serde_json::from_str::<serde_json::Value>(reported) else { return reported.to_owned() };
+    let mut words: Vec<String> = Vec::new();
+    for key in ["state", "POWER"] {
+        if let Some(v) = state.get(key).and_then(serde_json::Value::as_str) {
+            words.push(v.to_owned());
+        }
+    }
+    if let Some(b) = state.get("brightness").and_then(serde_json::Value::as_u64) {
+        words.push(format!("brightness {b}"));
+    }
+    if let Some(p) = state.get("position").and_then(serde_json::Value::as_u64) {
+        words.push(format!("{p}% open"));
+    }
+    if words.is_empty() { reported.to_owned() } else { words.join(" · ") }
+}
+
 fn words(action: ControlAction) -> &'static str {
     match action {
         ControlAction::On => "turn on",
@@ -201,6 +231,14 @@ mod tests {
         assert_eq!(payload(Source::HomeAssistant, "lock", ControlAction::Unlock, None), "UNLOCK");
         assert_eq!(payload(Source::Zigbee2mqtt, "light", ControlAction::On, Some(128)), r#"{"brightness":128,"state":"ON"}"#);
         assert_eq!(payload(Source::Zigbee2mqtt, "cover", ControlAction::Stop, None), r#"{"state":"STOP"}"#);
+    }
+
+    #[test]
+    fn reported_states_read_in_words() {
+        assert_eq!(reported_words("ON"), "ON");
+        assert_eq!(reported_words(r#"{"state":"ON","brightness":128,"linkquality":153}"#), "ON · brightness 128");
+        assert_eq!(reported_words(r#"{"POWER":"OFF"}"#), "OFF");
+        assert_eq!(reported_words(r#"{"battery":100}"#), r#"{"battery":100}"#);
     }
 
     #[test]

@@ -6,9 +6,9 @@ mod broker;
 pub mod commands;
 pub mod control;
 mod csv;
+pub mod family;
 #[cfg(test)]
 mod family_tests;
-pub mod family;
 mod identity;
 pub mod limits;
 pub mod network;
@@ -78,6 +78,10 @@ impl Hub {
         status.devices = devices.len() as u32;
         status.devices_new = devices.iter().filter(|d| d.state == types::DeviceState::New).count() as u32;
         status.devices_online = devices.iter().filter(|d| d.online).count() as u32;
+        if self.household().member(&caller.member).is_none_or(|m| m.role != hearth_core::family::Role::Owner) {
+            // Where the hub keeps its files is the owner's business.
+            status.data_dir = String::new();
+        }
         Ok(status)
     }
 

@@ -87,10 +87,27 @@ pub enum Command {
     },
     /// Print a new one-time sign-in link for the web UI.
     Open,
-    /// The household: its members, their roles, whether they chose a password.
-    Members {
+    /// The household: its members, their roles, invitations and rights.
+    Member {
+        #[command(subcommand)]
+        action: family::MemberAction,
+    },
+    /// Rooms, and which room a device is in.
+    Room {
+        #[command(subcommand)]
+        action: family::RoomAction,
+    },
+    /// Operates a device's switch, light, cover, lock or button (`hearth control DEVICE` lists
+    /// them); a lock needs --yes.
+    Control {
+        device: String,
+        entity: Option<String>,
+        #[arg(value_parser = ["on", "off", "open", "close", "stop", "lock", "unlock", "press"])]
+        action: Option<String>,
         #[arg(long)]
-        json: bool,
+        brightness: Option<u8>,
+        #[arg(long)]
+        yes: bool,
     },
     /// Who did what, newest first (refused attempts included).
     Audit {
@@ -389,7 +406,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", Client::for_data_dir(&data_dir)?.login_url().await?);
             Ok(())
         }
-        Command::Members { json } => family::members(&Client::for_data_dir(&data_dir)?, json).await,
+        Command::Member { action } => family::member(&Client::for_data_dir(&data_dir)?, action).await,
+        Command::Room { action } => family::room(&Client::for_data_dir(&data_dir)?, action).await,
+        Command::Control { device, entity, action, brightness, yes } => {
+            family::control(&Client::for_data_dir(&data_dir)?, &device, entity.as_deref(), action.as_deref(), brightness, yes).await
+        }
         Command::Audit { member, device, since, json } => {
             family::audit(&Client::for_data_dir(&data_dir)?, member, device, since, json).await
         }

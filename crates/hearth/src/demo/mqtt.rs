@@ -3,7 +3,8 @@
 //! `shared/reference/devices.md`): a Tasmota plug, a Shelly Plus Plug S (Gen2), a Zigbee2MQTT
 //! bridge with a door sensor, an ESPHome climate node announcing itself to Home Assistant, and a
 //! Frigate camera publishing JPEG snapshots. Each is added to the hub with its own credential and
-//! a manifest that fits its firmware; the Tasmota plug also answers `Power` commands.
+//! a manifest that fits its firmware; the Tasmota plug answers `Power` commands and the Zigbee2MQTT
+//! bridge its lamp's `/set`, as the firmware does, so operating them from Hearth shows their state.
 
 use crate::api::types::{Direction, RuleChoice, TopicRuleRequest};
 use crate::client::Client;
@@ -112,6 +113,13 @@ const HOME: &[Firmware] = &[
                          "definition": {"model": "MCCGQ11LM", "vendor": "Aqara", "description": "Door and window sensor",
                             "exposes": [{"type": "binary", "name": "contact", "property": "contact", "access": 1},
                                         {"type": "numeric", "name": "battery", "property": "battery", "unit": "%", "access": 1},
+                                        {"type": "numeric", "name": "linkquality", "property": "linkquality", "unit": "lqi", "access": 1}]}},
+                        {"ieee_address": "0x00178801086c3f2e", "type": "Router", "network_address": 4_511, "friendly_name": "living_room_lamp",
+                         "power_source": "Mains (single phase)", "model_id": "LCT015",
+                         "definition": {"model": "9290012573A", "vendor": "Philips", "description": "Hue white and color ambiance E26/E27",
+                            "exposes": [{"type": "light", "features": [
+                                            {"type": "binary", "name": "state", "property": "state", "access": 7, "value_on": "ON", "value_off": "OFF"},
+                                            {"type": "numeric", "name": "brightness", "property": "brightness", "access": 7, "value_min": 0, "value_max": 254}]},
                                         {"type": "numeric", "name": "linkquality", "property": "linkquality", "unit": "lqi", "access": 1}]}}
                     ]),
                 ),
@@ -237,6 +245,14 @@ async fn pump(name: &'static str, mut events: rumqttc::EventLoop, client: AsyncC
                 // try_publish: awaiting here would wait on the very loop that must send it.
                 let _ = client.try_publish("stat/tasmota_A1B2C3/RESULT", QoS::AtMostOnce, false, format!(r#"{{"POWER":"{state}"}}"#));
                 let _ = client.try_publish("stat/tasmota_A1B2C3/POWER", QoS::AtMostOnce, false, state);
+            }
+            // Zigbee2MQTT answers a lamp's `/set` with the lamp's new state on its own topic.
+            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == "zigbee2mqtt/living_room_lamp/set" => {
+                let asked: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+                let state = if asked["state"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("OFF")) { "OFF" } else { "ON" };
+                let brightness = asked["brightness"].as_u64().unwrap_or(254).min(254);
+                let answer = serde_json::json!({"state": state, "brightness": brightness, "linkquality": 120});
+                let _ = client.try_publish("zigbee2mqtt/living_room_lamp", QoS::AtMostOnce, false, answer.to_string());
             }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
             Ok(_) => {}

@@ -21,6 +21,11 @@ pub fn zone_name() -> String {
     zone().iana_name().unwrap_or("UTC").to_owned()
 }
 
+/// `at` as a person reads it on the home's clock: `2026-12-01 19:34`.
+pub fn local_time(at: i64) -> String {
+    jiff::Timestamp::from_millisecond(at).map(|t| t.to_zoned(zone().clone()).strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
 /// `at` (ms since the epoch) as the home's clock reads it.
 pub fn moment(at: i64) -> Moment {
     let local = jiff::Timestamp::from_millisecond(at).unwrap_or(jiff::Timestamp::UNIX_EPOCH).to_zoned(zone().clone());
