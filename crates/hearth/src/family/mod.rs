@@ -123,6 +123,16 @@ impl Household {
         self.state.read().unwrap_or_else(|p| p.into_inner()).personal.get(id).cloned()
     }
 
+    /// Which grants hold at `at` (their ids, in order): it changes when one ends or a schedule
+    /// window opens or closes.
+    pub fn holding(&self, at: i64) -> Vec<i64> {
+        let now = clock::moment(at);
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let mut ids: Vec<i64> = state.grants.values().flatten().filter(|g| g.applies_at(&now)).map(|g| g.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The decision for one member, right and subject, now.
     pub fn authorize(&self, member: &str, right: Right, device: Option<&DeviceId>, at: i64) -> Option<Authorization> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
@@ -206,6 +216,27 @@ impl Hub {
         self.household().load(store.family()?);
         self.publish(Event::RightsChanged);
         Ok(())
+    }
+}
+
+/// How often the hub looks for grants that ended or schedule windows that opened or closed.
+const GRANT_EDGE_CHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Tells open pages to reload when what grants hold changes by the clock alone (a grant's end, a
+/// schedule window), as a revoke does: a member's view follows within 15 s, and every request and
+/// event is checked at its own moment meanwhile.
+pub async fn watch_grant_edges(hub: Hub, cancel: tokio_util::sync::CancellationToken) {
+    let mut holding = hub.household().holding(crate::api::now());
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(GRANT_EDGE_CHECK) => {}
+        }
+        let now_holding = hub.household().holding(crate::api::now());
+        if now_holding != holding {
+            holding = now_holding;
+            hub.publish(Event::RightsChanged);
+        }
     }
 }
 
