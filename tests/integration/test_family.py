@@ -6,17 +6,25 @@ answered 403 with words and written in the audit."""
 import http.client
 import http.cookiejar
 import json
+import sqlite3
+import subprocess
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
+import websockets.sync.client
+
+from conftest import HEARTH
 from mqtt_device import Device, stop
 
 PASSWORD = "correct horse battery staple"
 SWITCH_CONFIG_TOPIC = "homeassistant/switch/plug1/config"
 SWITCH = {"name": "Plug", "stat_t": "stat/plug1/POWER", "cmd_t": "cmnd/plug1/POWER", "uniq_id": "plug1-relay"}
+LOCK_CONFIG_TOPIC = "homeassistant/lock/frontdoor/config"
+LOCK = {"name": "Front door", "command_topic": "frontdoor/lock/set", "state_topic": "frontdoor/lock/state", "unique_id": "frontdoor-lock"}
+DAY_MS = 86_400_000
 
 
 def api(hub, method, path, body=None):
@@ -160,6 +168,46 @@ def form_login(hub, name, password, source):
         return r.status, r.getheader("Set-Cookie")
     finally:
         conn.close()
+
+
+def live(browser):
+    """The member's live stream, as their page opens it: the WebSocket with their session cookie,
+    from the hub's own origin."""
+    url = browser.hub.url.replace("http://", "ws://") + "/api/v1/events"
+    return websockets.sync.client.connect(url, origin=browser.hub.url, additional_headers={"Cookie": f"hearth_session={browser.session()}"},
+                                          open_timeout=5)
+
+
+def events_until(ws, last, timeout=5.0):
+    """The events received, up to and including the first for which `last(event)` holds."""
+    received = []
+    deadline = time.time() + timeout
+    while True:
+        left = deadline - time.time()
+        try:
+            event = json.loads(ws.recv(timeout=max(left, 0.01)))
+        except TimeoutError:
+            raise AssertionError(f"no such event within {timeout} s; received {received}") from None
+        received.append(event)
+        if last(event):
+            return received
+
+
+def about(event):
+    """The device an event is about, if it is about one."""
+    if "device" in event:
+        return event["device"]["id"]
+    if "change" in event:
+        return event["change"]["device_id"]
+    return event.get("id")
+
+
+def rights_changed(event):
+    return event == {"type": "rights_changed"}
+
+
+def changed(device, state=None):
+    return lambda e: e["type"] == "device_changed" and e["device"]["id"] == device and state in (None, e["device"]["state"])
 
 
 def test_an_invited_child_sees_only_what_is_granted_and_loses_it_at_once(hub):
@@ -442,3 +490,244 @@ def test_a_member_operates_a_switch_through_the_broker_only_with_the_control_rig
         assert reported and reported[0]["reported_at"], kim_browser.ok("GET", f"/devices/{plug.id}/controls")
     finally:
         stop(device)
+
+
+def test_a_childs_live_stream_carries_only_what_she_may_view_and_stops_when_her_grant_is_removed(hub):
+    kitchen, hall, study = (ok(hub, "POST", "/rooms", {"name": name})["id"] for name in ("Kitchen", "Hall", "Study"))
+    lamp, light, printer = add_device(hub, "Kitchen lamp"), add_device(hub, "Hall light"), add_device(hub, "Study printer")
+    for device, room in ((lamp, kitchen), (light, hall), (printer, study)):
+        assert ok(hub, "POST", f"/devices/{device}/room", {"room": room})["room"] == room
+    kim = add_member(hub, "Kim", "child")
+    granted(hub, kim, "view", {"kind": "room", "id": hall})
+    browser = signed_in(hub, kim)
+
+    with live(browser) as ws:
+        # A grant given while her page is open: the page is told to reload what she may see.
+        view_kitchen = granted(hub, kim, "view", {"kind": "room", "id": kitchen})
+        received = events_until(ws, rights_changed)
+        assert [e for e in received if about(e)] == [], received
+        assert sorted(browser.device_ids()) == sorted([lamp, light])
+
+        # The printer's change, then the lamp's: only the lamp's reaches her, in its new state.
+        assert ok(hub, "POST", f"/devices/{printer}/block")["state"] == "blocked"
+        assert ok(hub, "POST", f"/devices/{lamp}/block")["state"] == "blocked"
+        received = events_until(ws, changed(lamp))
+        assert [about(e) for e in received if about(e)] == [lamp], received
+        assert (received[-1]["device"]["name"], received[-1]["device"]["state"], received[-1]["device"]["room"]) == (
+            "Kitchen lamp", "blocked", kitchen), received[-1]
+
+        assert ok(hub, "DELETE", f"/grants/{view_kitchen}", status=204) is None
+        received = events_until(ws, rights_changed)
+        assert [e for e in received if about(e)] == [], received
+        # Revoked: the lamp's next change is not hers to hear. The hall light's change after it is
+        # (the stream is in order), so whatever came before it has come.
+        assert ok(hub, "POST", f"/devices/{lamp}/approve")["state"] == "approved"
+        assert ok(hub, "POST", f"/devices/{printer}/approve")["state"] == "approved"
+        time.sleep(1.0)
+        assert ok(hub, "POST", f"/devices/{light}/block")["state"] == "blocked"
+        received = events_until(ws, changed(light, "blocked"))
+        assert [about(e) for e in received if about(e)] == [light], received
+
+    status, error = browser.api("GET", f"/devices/{lamp}")
+    assert status == 403 and error["code"] == "forbidden", (status, error)
+    assert browser.device_ids() == [light]
+
+
+def test_a_grant_that_ends_stops_the_live_stream_at_its_end(hub):
+    kitchen, hall = (ok(hub, "POST", "/rooms", {"name": name})["id"] for name in ("Kitchen", "Hall"))
+    lamp, light = add_device(hub, "Kitchen lamp"), add_device(hub, "Hall light")
+    ok(hub, "POST", f"/devices/{lamp}/room", {"room": kitchen})
+    ok(hub, "POST", f"/devices/{light}/room", {"room": hall})
+    kim = add_member(hub, "Kim", "child")
+    granted(hub, kim, "view", {"kind": "room", "id": hall})
+    browser = signed_in(hub, kim)
+
+    with live(browser) as ws:
+        ends = int(time.time() * 1000) + 2_000
+        status, view = grant(hub, kim, "view", {"kind": "room", "id": kitchen}, expires_at=ends)
+        assert status == 200 and view["expired"] is False, (status, view)
+        events_until(ws, rights_changed)
+        assert ok(hub, "POST", f"/devices/{lamp}/block")["state"] == "blocked"
+        assert events_until(ws, changed(lamp))[-1]["device"]["state"] == "blocked"
+        assert time.time() * 1000 < ends, "the grant ended before it could be seen at work: the test ran too slowly"
+
+        assert poll(lambda: browser.device_ids() == [light], 5.0), "the grant ended, and her view of the kitchen with it"
+        assert time.time() * 1000 >= ends, "not before its end"
+        assert ok(hub, "POST", f"/devices/{lamp}/approve")["state"] == "approved"
+        time.sleep(1.0)
+        assert ok(hub, "POST", f"/devices/{light}/block")["state"] == "blocked"
+        received = events_until(ws, changed(light, "blocked"))
+        assert lamp not in [about(e) for e in received], f"the lamp's change reached her after her grant ended: {received}"
+
+    status, error = browser.api("GET", f"/devices/{lamp}")
+    assert status == 403 and error["code"] == "forbidden", (status, error)
+    [ended] = [g for g in browser.ok("GET", "/grants") if g["grant"]["expires_at"] == ends]
+    assert ended["expired"] is True, ended
+
+
+def test_a_child_opens_the_front_door_only_with_a_grant_on_the_lock_itself_and_a_confirmation(hub):
+    lock = Device(hub, "Front door lock", publish=["frontdoor/lock/state", "homeassistant/lock/frontdoor/#"], subscribe=["frontdoor/lock/#"])
+    r = lock.pub(LOCK_CONFIG_TOPIC, json.dumps(LOCK), qos=1, version="5", extra=["-d"])
+    assert "RC:0" in r.stdout, r.stdout + r.stderr
+    controls = poll(lambda: ok(hub, "GET", f"/devices/{lock.id}/controls"), 5.0)
+    assert len(controls) == 1, controls
+    [control] = controls
+    assert (control["component"], control["name"], control["actions"], control["needs_confirmation"], control["state"]) == (
+        "lock", "Front door", ["lock", "unlock"], True, None), control
+    entity = control["entity"]
+
+    hall = ok(hub, "POST", "/rooms", {"name": "Hall"})["id"]
+    light = add_device(hub, "Hall light")
+    for device in (lock.id, light):
+        ok(hub, "POST", f"/devices/{device}/room", {"room": hall})
+    kim = add_member(hub, "Kim", "child")
+    for right in ("view", "control"):
+        granted(hub, kim, right, {"kind": "room", "id": hall})
+    browser = signed_in(hub, kim)
+
+    firmware = lock.paho("frontdoor")
+    subscribed = threading.Event()
+    firmware.on_subscribe = lambda c, u, mid, codes, props: subscribed.set() if not any(code.is_failure for code in codes) else None
+    firmware.subscribe("frontdoor/lock/set", qos=1)
+    assert subscribed.wait(5), "the lock may subscribe to its command topic"
+    try:
+        # A room grant reaches the hall light, never the door: a lock needs a grant of its own.
+        assert browser.device_ids() == [light]
+        for path in (f"/devices/{lock.id}", f"/devices/{lock.id}/controls"):
+            status, error = browser.api("GET", path)
+            assert status == 403 and "opens or watches the home" in error["message"], (path, status, error)
+        status, error = browser.api("POST", f"/devices/{lock.id}/control", {"entity": entity, "action": "unlock", "confirm": True})
+        assert status == 403 and error["code"] == "forbidden" and "opens or watches the home" in error["message"], (status, error)
+        time.sleep(1.0)
+        assert firmware.received == [], firmware.received
+
+        for right in ("view", "control"):
+            granted(hub, kim, right, {"kind": "device", "id": lock.id})
+        assert sorted(browser.device_ids()) == sorted([lock.id, light])
+        [seen] = browser.ok("GET", f"/devices/{lock.id}/controls")
+        assert (seen["entity"], seen["needs_confirmation"]) == (entity, True), seen
+        # Unconfirmed: refused before anything is sent.
+        for body in ({"entity": entity, "action": "unlock"}, {"entity": entity, "action": "unlock", "confirm": False}):
+            status, error = browser.api("POST", f"/devices/{lock.id}/control", body)
+            assert status == 400 and "confirm" in error["message"], (body, status, error)
+        time.sleep(0.5)
+        assert firmware.received == [], firmware.received
+
+        answer = browser.ok("POST", f"/devices/{lock.id}/control", {"entity": entity, "action": "unlock", "confirm": True})
+        assert answer["entity"] == entity
+        assert poll(lambda: firmware.received, 3.0) == [("frontdoor/lock/set", "UNLOCK", 1)], firmware.received
+
+        entries = [e for e in audit(hub, f"?device={lock.id}") if e["action"] == "control"]
+        assert [(e["member"], e["who"], e["origin"], e["refused"]) for e in entries] == [
+            (kim, "Kim", "web", False), (kim, "Kim", "web", True)], entries
+        assert "unlock" in entries[0]["words"], entries[0]["words"]
+    finally:
+        stop(firmware)
+
+
+def test_the_home_review_shows_each_member_only_the_devices_they_may_review(hub):
+    station = Device(hub, "Weather station", publish=["weather/station/#"])
+    tracker = Device(hub, "Bike tracker", publish=["bike/tracker/#"])
+    for n in range(3):
+        assert station.pub("weather/station/state", json.dumps({"temperature": 20.5 + n, "humidity": 40 + n}), qos=1).returncode == 0
+        assert tracker.pub("bike/tracker/state", json.dumps({"lat": 52.37, "lon": 4.89, "battery": 90 - n}), qos=1).returncode == 0
+    both = {station.id, tracker.id}
+
+    def home_review():
+        review = ok(hub, "GET", "/review")
+        return review if {d["device_id"] for d in review["devices"]} == both and all(d["messages"] == 3 for d in review["devices"]) else None
+
+    assert poll(home_review, 10.0), ok(hub, "GET", "/review")
+    # A week of history cannot be waited for: the topics were first heard, in the file, eight days
+    # ago, so the fields heard now are news in the week's review.
+    db = sqlite3.connect(hub.data_dir / "hearth.db", timeout=10)
+    with db:
+        moved = db.execute("UPDATE ledger_topics SET first_seen = first_seen - ?", (8 * DAY_MS,)).rowcount
+    db.close()
+    assert moved == 2
+    owners = ok(hub, "GET", "/review")
+    assert {d["device_id"] for d in owners["devices"]} == both
+    news = {(c["device_id"], c["path"]) for c in owners["changes"] if c["kind"] == "new_field"}
+    assert {(station.id, "temperature"), (station.id, "humidity"), (tracker.id, "lat"), (tracker.id, "battery")} <= news, owners["changes"]
+
+    # Sam, an adult, sees and uses both devices, but may review neither: the home's review
+    # counts nothing of them, not even their names.
+    sam = add_member(hub, "Sam", "adult")
+    browser = signed_in(hub, sam)
+    assert sorted(browser.device_ids()) == sorted(both)
+    review = browser.ok("GET", "/review")
+    assert (review["devices"], review["changes"]) == ([], []), review
+    assert browser.api("GET", f"/devices/{station.id}/review")[0] == 403
+
+    granted(hub, sam, "review", {"kind": "device", "id": station.id})
+    review = browser.ok("GET", "/review")
+    assert [(d["device_id"], d["name"], d["messages"]) for d in review["devices"]] == [(station.id, "Weather station", 3)], review
+    assert review["changes"] and {c["device_id"] for c in review["changes"]} == {station.id}, review["changes"]
+    assert review["changes"] == [c for c in ok(hub, "GET", "/review")["changes"] if c["device_id"] == station.id]
+    assert browser.api("GET", f"/devices/{tracker.id}/review")[0] == 403
+    owners = ok(hub, "GET", "/review")
+    assert {d["device_id"] for d in owners["devices"]} == both, "the owner sees it too, and the rest"
+    assert {c["device_id"] for c in owners["changes"]} == both
+
+
+def test_a_member_operates_the_simulated_homes_plug_and_lamp_through_the_broker(hub):
+    log = open(hub.data_dir / "demo.log", "w")
+    # The five MQTT devices of `hearth demo --mqtt`, added to this hub with their credentials.
+    demo = subprocess.Popen([str(HEARTH), "demo", "--mqtt", "--duration", "120", "--data-dir", str(hub.data_dir)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    observer = None
+    try:
+        plug = hub.wait_for_device("Kitchen plug (Tasmota)", timeout=20)["id"]
+        bridge = hub.wait_for_device("Zigbee2MQTT bridge", timeout=20)["id"]
+
+        def listed(device, count):
+            controls = ok(hub, "GET", f"/devices/{device}/controls")
+            return controls if len(controls) == count else None
+
+        assert poll(lambda: listed(plug, 1) and listed(bridge, 1), 20.0), (
+            ok(hub, "GET", f"/devices/{plug}/controls"), ok(hub, "GET", f"/devices/{bridge}/controls"), (hub.data_dir / "demo.log").read_text())
+        [switch], [light] = listed(plug, 1), listed(bridge, 1)
+        assert (switch["component"], switch["name"], switch["actions"], switch["brightness"], switch["state"]) == (
+            "switch", "Kitchen plug", ["on", "off"], False, None), switch
+        assert (light["component"], light["name"], light["actions"], light["brightness"], light["state"]) == (
+            "light", "living_room_lamp light", ["on", "off"], True, None), light
+
+        # An independent observer on the broker, with its own credential and manifest.
+        watcher = Device(hub, "Observer", subscribe=["cmnd/#", "zigbee2mqtt/#"])
+        observer = watcher.paho("observer")
+        subscribed = threading.Event()
+        observer.on_subscribe = lambda c, u, mid, codes, props: subscribed.set() if not any(code.is_failure for code in codes) else None
+        observer.subscribe([("cmnd/#", 1), ("zigbee2mqtt/#", 1)])
+        assert subscribed.wait(5), "the observer may subscribe to the commands"
+
+        sam = add_member(hub, "Sam", "adult")
+        browser = signed_in(hub, sam)
+        assert browser.ok("POST", f"/devices/{plug}/control", {"entity": switch["entity"], "action": "off"})["entity"] == switch["entity"]
+        answer = browser.ok("POST", f"/devices/{bridge}/control", {"entity": light["entity"], "action": "on", "brightness": 100})
+        assert answer["entity"] == light["entity"]
+
+        def commands():
+            sent = [(t, p) for t, p, _ in observer.received if t.startswith("cmnd/") or t.endswith("/set")]
+            return sent if len(sent) >= 2 else None
+
+        expected = [("cmnd/tasmota_A1B2C3/POWER", "OFF"), ("zigbee2mqtt/living_room_lamp/set", '{"brightness":100,"state":"ON"}')]
+        assert poll(commands, 5.0) == expected, observer.received
+
+        # What the devices answered, not what was asked.
+        def reported():
+            states = (browser.ok("GET", f"/devices/{plug}/controls")[0]["state"], browser.ok("GET", f"/devices/{bridge}/controls")[0]["state"])
+            return states if states == ("OFF", "ON · brightness 100") else None
+
+        assert poll(reported, 5.0), (browser.ok("GET", f"/devices/{plug}/controls"), browser.ok("GET", f"/devices/{bridge}/controls"))
+
+        done = [(e["device"], e["member"], e["who"], e["origin"]) for e in audit(hub) if e["action"] == "control" and not e["refused"]]
+        assert sorted(done) == sorted([(plug, sam, "Sam", "web"), (bridge, sam, "Sam", "web")]), done
+        words = {e["device"]: e["words"] for e in audit(hub, f"?member={sam}") if e["action"] == "control"}
+        assert "turn off" in words[plug] and "turn on" in words[bridge], words
+    finally:
+        if observer is not None:
+            stop(observer)
+        demo.terminate()
+        demo.wait(timeout=15)
+        log.close()
+    assert demo.returncode == 0, (hub.data_dir / "demo.log").read_text()
