@@ -107,7 +107,8 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         const response = await p.goto(`${base}/`);
         assert.equal(response?.status(), 401);
         const text = await p.locator("body").innerText();
-        assert.match(text, /sign-in link/i);
+        // The hub's sign-in page: a name and password, and how the owner signs in without one.
+        assert.match(text, /Your name[\s\S]*Password/);
         assert.match(text, /hearth open/);
         assert.equal(await p.locator("[data-testid=device-row]").count(), 0);
         const api = await p.evaluate(async () => {
@@ -310,7 +311,8 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
 
     test("in the desktop window the same screens go over Tauri IPC (mocked), and errors reach the person", async () => {
       // The desktop shell injects __TAURI_INTERNALS__; stand in for it to check the IPC transport:
-      // command names and arguments, the event listener, and how a refused command is shown.
+      // its one `call` command with the hub's command names and arguments, the event listener,
+      // and how a refused command is shown.
       const ipc = await context.newPage();
       const httpCalls = [];
       ipc.on("request", (r) => {
@@ -320,7 +322,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         const now = Date.now();
         const device = (id, name, state) => ({
           id, name, state, kind: "light", vendor: "Test", model: "Lamp", addresses: ["10.0.0.9"], online: true,
-          services: [], first_seen: now, last_seen: now, rule: "test-rule", reason: "a test",
+          services: [], first_seen: now, last_seen: now, rule: "test-rule", reason: "a test", room: null, member: null,
         });
         const devices = new Map([["d-lamp", device("d-lamp", "Desk Lamp", "new")]]);
         const callbacks = new Map();
@@ -334,12 +336,28 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
           unregisterCallback(id) {
             callbacks.delete(id);
           },
-          async invoke(cmd, args) {
-            window.__ipcCalls.push([cmd, args ?? null]);
-            switch (cmd) {
-              case "plugin:event|listen":
-                window.__emit = (payload) => callbacks.get(args.handler)({ event: args.event, id: 1, payload });
-                return 1;
+          async invoke(cmd, ipcArgs) {
+            if (cmd === "plugin:event|listen") {
+              window.__ipcCalls.push([cmd, ipcArgs]);
+              window.__emit = (payload) => callbacks.get(ipcArgs.handler)({ event: ipcArgs.event, id: 1, payload });
+              return 1;
+            }
+            if (cmd !== "call") throw { code: "not_found", message: `no window command ${cmd}` };
+            // The window's one command runs the hub's commands by name.
+            const { command, args } = ipcArgs;
+            window.__ipcCalls.push([command, args ?? null]);
+            switch (command) {
+              case "me":
+                return {
+                  member: { id: "owner", name: "Owner", role: "owner", has_password: false, you: true, founding: true },
+                  devices: [...devices.keys()].map((id) => ({ id, control: true, review: true, configure: true })),
+                  configure_home: true,
+                  time_zone: "Etc/UTC",
+                };
+              case "members":
+                return [{ id: "owner", name: "Owner", role: "owner", has_password: false, you: true, founding: true }];
+              case "rooms":
+                return [];
               case "status":
                 return {
                   version: "0.0.0-test", data_dir: "x", secret_storage: { kind: "keyring" }, devices: 1, devices_new: 1, devices_online: 1,
@@ -365,15 +383,16 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
                 };
               case "list_devices":
                 return [...devices.values()];
-              case "decide":
-                if (args.decision === "block") throw { code: "forbidden", message: "Blocking is not allowed in this test." };
+              case "block":
+                throw { code: "forbidden", message: "Blocking is not allowed in this test." };
+              case "approve":
                 devices.set(args.id, { ...devices.get(args.id), state: "approved" });
                 return devices.get(args.id);
               case "forget":
                 devices.delete(args.id);
                 return null;
               default:
-                throw { code: "not_found", message: `no command ${cmd}` };
+                throw { code: "not_found", message: `no command ${command}` };
             }
           },
         };
@@ -390,7 +409,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
 
         await lamp.getByTestId("approve").click();
         await eventually("the lamp approved", async () => (await lamp.getByTestId("state-badge").getAttribute("data-state")) === "approved");
-        assert.deepEqual((await calls()).find(([c]) => c === "decide")[1], { id: "d-lamp", decision: "approve" });
+        assert.deepEqual((await calls()).find(([c]) => c === "approve")[1], { id: "d-lamp" });
 
         await lamp.getByTestId("block").click();
         const error = ipc.locator("[data-testid=error][data-code=forbidden]");

@@ -73,10 +73,11 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await signOut.focus();
       await page.keyboard.press("Enter");
       await eventually("the phone's row to go", async () => (await rows.count()) === 1);
-      // The phone's page lost its live stream and reloaded into the hub's sign-in page.
+      // The phone's page lost its live stream and reloaded into the hub's sign-in page (a name
+      // and password form, and how the owner signs in without one).
       await eventually(
-        "the phone's page to say it is signed out",
-        async () => /not signed in \(or was signed\s+out\)/.test(await phone.page.locator("body").innerText()),
+        "the phone's page to show the sign-in page",
+        async () => /Your name[\s\S]*Password[\s\S]*hearth open/.test(await phone.page.locator("body").innerText()),
         10_000,
       );
       const api = await phone.page.evaluate(async () => (await fetch("/api/v1/status")).status);

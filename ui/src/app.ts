@@ -6,7 +6,7 @@
 // (re)attaches the backend emits `resync`, and the list is loaded again.
 
 import { render } from "lit-html";
-import { type Backend, type FirewallFormat, toApiError } from "./api/backend";
+import { type Backend, BackendError, type FirewallFormat, isDesktop, toApiError } from "./api/backend";
 import QRCode from "qrcode";
 import type { AnonymousAccess } from "./generated/AnonymousAccess";
 import type { Category } from "./generated/Category";
@@ -34,6 +34,10 @@ import { LEVELS } from "./network-model";
 import { type Filters, NO_FILTERS, STATE_LABELS } from "./model";
 import type { Actions, AppState, Confirmation, DetailState, Route } from "./state";
 import { appView } from "./views/shell";
+import type { ControlAction } from "./generated/ControlAction";
+import type { ControlView } from "./generated/ControlView";
+import { Family } from "./family";
+import { ACTION_LABELS, mayConfigureHome, rightsOn } from "./family-model";
 
 /** Relative times ("2 min ago") are re-rendered this often; the data itself is never polled. */
 const CLOCK_MS = 20_000;
@@ -79,6 +83,9 @@ function parseRoute(hash: string): Route {
   if (/^#\/review\b/.test(hash)) return { name: "review" };
   if (/^#\/network\b/.test(hash)) return { name: "network" };
   if (/^#\/settings\b/.test(hash)) return { name: "settings" };
+  if (/^#\/household\b/.test(hash)) return { name: "household" };
+  if (/^#\/activity\b/.test(hash)) return { name: "activity" };
+  if (/^#\/welcome\b/.test(hash)) return { name: "welcome" };
   return { name: "list" };
 }
 
@@ -120,7 +127,23 @@ export class App implements Actions {
     signInsAvailable: false,
     signIns: undefined,
     signingOut: new Set(),
+    csvExport: false,
+    desktop: false,
+    me: undefined,
+    members: [],
+    rooms: [],
+    household: undefined,
+    inviting: undefined,
+    activity: undefined,
+    activityFilters: { member: "", device: "", since: "7d" },
+    password: { busy: false, done: false },
+    familyBusy: new Set(),
+    renamingRoom: undefined,
   };
+  readonly family: Family;
+  /** The first answer to "who is asking" (or its failure): the list waits for it, so that a
+   *  member never sees buttons they may not use flash up before the hub said who they are. */
+  private whoReady: Promise<void> = Promise.resolve();
   private renderQueued = false;
   private listLoading = false;
   private listReloadWanted = false;
@@ -136,6 +159,8 @@ export class App implements Actions {
   private reviewGeneration = 0;
   private brokerGeneration = 0;
   private networkGeneration = 0;
+  private controlsGeneration = 0;
+  private whoTimer: ReturnType<typeof setTimeout> | undefined;
   /** The Internet section's reload waiting to start, and the home network page's. */
   private networkTimer: ReturnType<typeof setTimeout> | undefined;
   private homeNetworkTimer: ReturnType<typeof setTimeout> | undefined;
@@ -153,6 +178,20 @@ export class App implements Actions {
     private readonly root: HTMLElement,
   ) {
     this.state.signInsAvailable = backend.signIns !== undefined;
+    this.state.csvExport = backend.exportCsv !== undefined;
+    this.state.desktop = isDesktop();
+    this.family = new Family({
+      state: this.state,
+      backend,
+      root,
+      update: () => this.update(),
+      notify: (e, fallback) => this.notify(e, fallback),
+      announce: (text) => this.announce(text),
+      afterRender: (fn) => {
+        this.focusAfterRender = fn;
+      },
+      askConfirm: (c, trigger) => this.askConfirm(c, trigger),
+    });
   }
 
   start(): void {
@@ -168,6 +207,7 @@ export class App implements Actions {
       this.state.now = Date.now();
       this.update();
     }, CLOCK_MS);
+    this.whoReady = this.family.loadWho();
     this.route();
     void this.loadList();
     void this.loadStatus();
@@ -246,7 +286,23 @@ export class App implements Actions {
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else if (route.name === "settings") {
       this.state.detail = undefined;
+      this.state.password = { busy: false, done: false };
       void this.loadSignIns();
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+    } else if (route.name === "household") {
+      this.state.detail = undefined;
+      // An invitation link is shown once: coming back does not show it again.
+      this.state.inviting = undefined;
+      this.state.renamingRoom = undefined;
+      void this.family.loadHousehold();
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+    } else if (route.name === "activity") {
+      this.state.detail = undefined;
+      void this.family.loadActivity();
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+    } else if (route.name === "welcome") {
+      this.state.detail = undefined;
+      this.state.password = { busy: false, done: false };
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else {
       this.state.detail = undefined;
@@ -274,7 +330,7 @@ export class App implements Actions {
         this.listReloadWanted = false;
         this.queued = [];
         try {
-          const devices = await this.backend.devices();
+          const [devices] = await Promise.all([this.backend.devices(), this.whoReady]);
           this.state.devices = new Map(devices.map((d) => [d.id, d]));
           const queued = this.queued ?? [];
           this.queued = undefined;
@@ -306,16 +362,22 @@ export class App implements Actions {
   private async loadDetail(id: DeviceId): Promise<void> {
     const generation = ++this.detailGeneration;
     try {
-      const [data, broker, review, network] = await Promise.all([
+      // Only the parts the person may read: asking for the rest would be refused (and looking
+      // at what another member's device sends is recorded for them to see).
+      await this.whoReady;
+      const may = rightsOn(this.state.me, id);
+      const none: Promise<Part> = Promise.resolve(() => ({}));
+      const [data, broker, review, network, controls] = await Promise.all([
         this.backend.device(id),
-        this.loadBrokerView(id),
-        this.loadReview(id),
-        this.loadNetwork(id),
+        may.configure ? this.loadBrokerView(id) : none,
+        may.review ? this.loadReview(id) : none,
+        may.review ? this.loadNetwork(id) : none,
+        this.loadControls(id),
       ]);
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       // What a reload wrote meanwhile stays (an overtaken part is empty); an old error goes.
       const { error: _oldError, ...shown } = this.state.detail;
-      this.state.detail = { ...shown, id, data, ...broker(), ...review(), ...network() };
+      this.state.detail = { ...shown, id, data, ...broker(), ...review(), ...network(), ...controls() };
     } catch (e) {
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       this.state.detail = { ...this.state.detail, error: toApiError(e, "This device could not be loaded.") };
@@ -336,6 +398,18 @@ export class App implements Actions {
       part = { broker: undefined, brokerError: toApiError(e, "The device's MQTT side could not be loaded.") };
     }
     return () => (generation === this.brokerGeneration && this.state.detail?.id === id ? part : {});
+  }
+
+  /** What can be operated on the device: a part of its own, like the broker view. */
+  private async loadControls(id: DeviceId): Promise<Part> {
+    const generation = ++this.controlsGeneration;
+    let part: Partial<DetailState>;
+    try {
+      part = { controls: await this.backend.controls(id), controlsError: undefined };
+    } catch (e) {
+      part = { controls: undefined, controlsError: toApiError(e, "What can be operated on this device could not be loaded.") };
+    }
+    return () => (generation === this.controlsGeneration && this.state.detail?.id === id ? part : {});
   }
 
   /** Shows the broker view an action answered with; older reloads still on their way lose. */
@@ -383,7 +457,7 @@ export class App implements Actions {
     if (this.networkTimer !== undefined) return;
     this.networkTimer = setTimeout(async () => {
       this.networkTimer = undefined;
-      if (this.state.detail?.id !== id || this.state.detail.forgotten) return;
+      if (this.state.detail?.id !== id || this.state.detail.forgotten || !rightsOn(this.state.me, id).review) return;
       const network = await this.loadNetwork(id);
       if (this.state.detail?.id === id && !this.state.detail.forgotten) {
         this.state.detail = { ...this.state.detail, ...network() };
@@ -412,7 +486,9 @@ export class App implements Actions {
   }
 
   private async loadHome(): Promise<void> {
-    void this.loadIdentity();
+    // Identity questions are the home's settings: only for who may change them.
+    if (mayConfigureHome(this.state.me)) void this.loadIdentity();
+    else this.state.identity = undefined;
     try {
       this.state.home = { data: await this.backend.homeReview(this.state.reviewRange) };
     } catch (e) {
@@ -470,9 +546,16 @@ export class App implements Actions {
       const flight = { id, again: false };
       this.brokerReloading = flight;
       try {
-        const [broker, review] = await Promise.all([this.loadBrokerView(id), this.loadReview(id)]);
+        const may = rightsOn(this.state.me, id);
+        const none: Promise<Part> = Promise.resolve(() => ({}));
+        // The controls too: what a device reports arrives as its broker traffic.
+        const [broker, review, controls] = await Promise.all([
+          may.configure ? this.loadBrokerView(id) : none,
+          may.review ? this.loadReview(id) : none,
+          this.loadControls(id),
+        ]);
         if (this.state.detail?.id === id && !this.state.detail.forgotten) {
-          this.state.detail = { ...this.state.detail, ...broker(), ...review() };
+          this.state.detail = { ...this.state.detail, ...broker(), ...review(), ...controls() };
           this.update();
         }
       } finally {
@@ -497,6 +580,7 @@ export class App implements Actions {
     clearTimeout(this.networkTimer);
     this.networkTimer = undefined;
     this.networkGeneration++;
+    this.controlsGeneration++;
   }
 
   private reloadDetailSoon(id: DeviceId): void {
@@ -509,12 +593,8 @@ export class App implements Actions {
   // ---- live events ----
 
   private onEvent(e: HubEvent): void {
-    if (e.type === "resync") {
-      void this.loadList();
-      void this.loadStatus();
-      const detail = this.state.detail;
-      if (detail && !detail.forgotten) this.reloadDetailSoon(detail.id);
-      if (this.state.route.name === "network") void this.loadHomeNetwork();
+    if (e.type === "resync" || e.type === "rights_changed") {
+      void this.rightsChanged();
       return;
     }
     if (this.queued) {
@@ -531,6 +611,8 @@ export class App implements Actions {
       case "device_changed":
       case "device_lost":
         this.state.devices.set(e.device.id, e.device);
+        // A device new to this page: what the person may do on it is not in `me` yet.
+        if (this.state.me && !this.state.me.devices.some((r) => r.id === e.device.id)) this.reloadWhoSoon();
         if (this.state.detail?.id === e.device.id) this.reloadDetailSoon(e.device.id);
         // A device this page names was renamed: the name it shows changes too.
         else if (this.state.detail && !this.state.detail.forgotten && names(this.state.detail.broker, e.device.id)) this.reloadBrokerSoon(this.state.detail.id);
@@ -581,7 +663,47 @@ export class App implements Actions {
         if (this.state.route.name === "review") void this.loadIdentity();
         break;
       }
+      case "rights_changed":
       case "resync":
+        break;
+    }
+  }
+
+  /** `me` again, at most once per DETAIL_RELOAD_MS (devices appearing in a burst). */
+  private reloadWhoSoon(): void {
+    if (this.whoTimer !== undefined) return;
+    this.whoTimer = setTimeout(() => {
+      this.whoTimer = undefined;
+      this.whoReady = this.family.loadWho();
+    }, DETAIL_RELOAD_MS);
+  }
+
+  /** Members, rooms or rights changed (or events may have been missed): who is asking may see
+   *  other devices and do other things now. Everything shown is read again, `me` first. */
+  private async rightsChanged(): Promise<void> {
+    this.whoReady = this.family.loadWho();
+    await this.whoReady;
+    void this.loadList();
+    void this.loadStatus();
+    const detail = this.state.detail;
+    if (detail && !detail.forgotten) this.reloadDetailSoon(detail.id);
+    switch (this.state.route.name) {
+      case "household":
+        void this.family.loadHousehold();
+        break;
+      case "activity":
+        void this.family.loadActivity();
+        break;
+      case "review":
+        void this.loadHome();
+        break;
+      case "network":
+        if (mayConfigureHome(this.state.me)) void this.loadHomeNetwork();
+        break;
+      case "settings":
+        void this.loadSignIns();
+        break;
+      default:
         break;
     }
   }
@@ -782,7 +904,10 @@ export class App implements Actions {
         const everything = await this.backend.exportDevice(device.id);
         download(`hearth-${device.id}.json`, "application/json", JSON.stringify(everything, null, 2));
       } else {
-        download(`hearth-${device.id}-messages.csv`, "text/csv", await this.backend.exportCsv(device.id));
+        const csv = this.backend.exportCsv;
+        // The button is not offered where there is no CSV (the desktop window).
+        if (!csv) throw new BackendError("bad_request", "This window saves the JSON export only; open Hearth in a browser for the CSV.");
+        download(`hearth-${device.id}-messages.csv`, "text/csv", await csv(device.id));
       }
       this.announce(`Exported ${device.name}.`);
     }, `Could not export ${device.name}.`);
@@ -841,9 +966,55 @@ export class App implements Actions {
         if (done) this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#h-topics")?.focus();
         this.update();
       });
-    } else {
+    } else if (c.kind === "give_entity") {
       this.giveEntity(c.device, c.contest);
+    } else if (c.kind === "remove_member") {
+      this.family.removeMember(c.member);
+    } else if (c.kind === "remove_room") {
+      this.family.removeRoom(c.room);
+    } else {
+      this.operate(c.device, c.control, c.action, true);
     }
+  }
+
+  control(device: Device, control: ControlView, action: ControlAction, trigger: HTMLElement | null): void {
+    // Locks open the home: the hub wants it confirmed, and so does the person.
+    if (control.needs_confirmation) this.askConfirm({ kind: "control", device, control, action }, trigger);
+    else this.operate(device, control, action, false);
+  }
+
+  private operate(device: Device, control: ControlView, action: ControlAction, confirm: boolean): void {
+    const verb = ACTION_LABELS[action].verb.toLowerCase();
+    void this.run(device, async () => {
+      const view = await this.backend.control(device.id, control.entity, action, confirm);
+      const detail = this.state.detail;
+      if (detail?.id === device.id && detail.controls) {
+        this.controlsGeneration++;
+        this.state.detail = { ...detail, controls: detail.controls.map((c) => (c.entity === view.entity ? view : c)) };
+      }
+      // Sent, not done: what the device reports next shows whether it did.
+      this.announce(`Sent: ${verb} ${control.name}. Its state shows what it reports next.`);
+      this.reloadBrokerSoon(device.id);
+    }, `Could not ${verb} ${control.name}.`);
+  }
+
+  /** Signs this browser out: its session ends, and the hub's sign-in page follows. */
+  signOutHere(): void {
+    const signIns = this.backend.signIns;
+    if (!signIns || this.state.signingOut.has("here")) return;
+    this.state.signingOut.add("here");
+    this.update();
+    void (async () => {
+      try {
+        const current = (await signIns.list()).find((x) => x.current);
+        if (current) await signIns.end(current.id);
+        location.reload();
+      } catch (e) {
+        this.notify(e, "Could not sign this browser out.");
+        this.state.signingOut.delete("here");
+        this.update();
+      }
+    })();
   }
 
   private giveEntity(device: Device, contest: ContestView): void {

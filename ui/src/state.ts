@@ -31,10 +31,29 @@ import type { DomainChoice } from "./generated/DomainChoice";
 import type { HomeNetwork } from "./generated/HomeNetwork";
 import type { InternetLevel } from "./generated/InternetLevel";
 import type { NetworkView } from "./generated/NetworkView";
+import type { AuditView } from "./generated/AuditView";
+import type { ControlAction } from "./generated/ControlAction";
+import type { ControlView } from "./generated/ControlView";
+import type { GrantRequest } from "./generated/GrantRequest";
+import type { GrantView } from "./generated/GrantView";
+import type { Invitation } from "./generated/Invitation";
+import type { Me } from "./generated/Me";
+import type { MemberView } from "./generated/MemberView";
+import type { Role } from "./generated/Role";
+import type { RoomView } from "./generated/RoomView";
 import type { FirewallFormat } from "./api/backend";
 import type { Filters } from "./model";
 
-export type Route = { name: "list" } | { name: "device"; id: DeviceId } | { name: "review" } | { name: "network" } | { name: "settings" };
+export type Route =
+  | { name: "list" }
+  | { name: "device"; id: DeviceId }
+  | { name: "review" }
+  | { name: "network" }
+  | { name: "settings" }
+  | { name: "household" }
+  | { name: "activity" }
+  /** Where an invitation lands, signed in: choose a password. */
+  | { name: "welcome" };
 
 /** Where the owner is signed in (the settings page). */
 export interface SignInsState {
@@ -58,6 +77,9 @@ export interface DetailState {
   /** Its Internet section: level, enforcement, the names it looked up, its rules. */
   network?: NetworkView | undefined;
   networkError?: ApiError | undefined;
+  /** What can be operated on it (switches, covers, locks, buttons) and what each reported. */
+  controls?: ControlView[] | undefined;
+  controlsError?: ApiError | undefined;
 }
 
 /** Live news worth a banner: a device that started sending something new (a field, a kind of
@@ -79,7 +101,55 @@ export type Confirmation =
   /** Allowing a learned topic that is another device's, or reaches it. */
   | { kind: "allow_topic"; device: Device; rule: RuleView }
   /** Giving an entity another device describes to this one (that device loses it). */
-  | { kind: "give_entity"; device: Device; contest: ContestView };
+  | { kind: "give_entity"; device: Device; contest: ContestView }
+  /** Removing a member: their sessions end and their rights go. */
+  | { kind: "remove_member"; member: MemberView }
+  /** Removing a room: its devices are in no room, and grants on it go. */
+  | { kind: "remove_room"; room: RoomView }
+  /** Operating something that opens the home (a lock): the hub wants it confirmed. */
+  | { kind: "control"; device: Device; control: ControlView; action: ControlAction };
+
+/** The household page: every grant the asker may read (an owner: everyone's; others: their own). */
+export interface HouseholdState {
+  grants?: GrantView[];
+  error?: ApiError;
+}
+
+/** An invitation being made for a member: how long it works is being chosen, then the link. */
+export interface InvitingState {
+  member: MemberView;
+  made?: {
+    invitation: Invitation;
+    /** The whole link; none in the desktop window, which has no address on the home network. */
+    url: string | undefined;
+    /** The link as a QR code (a data: URL), for the member's phone. */
+    qr: string | undefined;
+  };
+}
+
+/** The activity page's filters: a member's id, a device's id, a time range; "" for any. */
+export interface ActivityFilters {
+  member: string;
+  device: string;
+  since: "24h" | "7d" | "30d" | "";
+}
+
+export interface ActivityState {
+  entries: AuditView[];
+  /** For "Older"; null when the oldest row is shown. */
+  nextBefore: number | null;
+  loaded: boolean;
+  loading: boolean;
+  error?: ApiError;
+}
+
+/** Choosing a password (the welcome page, settings). */
+export interface PasswordState {
+  busy: boolean;
+  /** Said beside the form: the hub's words, or the page's own check. */
+  error?: string;
+  done: boolean;
+}
 
 /** The home's review page. */
 export interface HomeState {
@@ -147,6 +217,26 @@ export interface AppState {
   signIns: SignInsState | undefined;
   /** Sessions with a sign-out on its way (`others` for "everywhere else"). */
   signingOut: Set<string>;
+  /** Whether this page can save a device's messages as CSV (a browser: yes; the desktop: no). */
+  csvExport: boolean;
+  /** The desktop window: it has no address on the home network to put in a link. */
+  desktop: boolean;
+  /** Who is asking and what they may do; undefined until the hub answered (nothing is hidden
+   *  meanwhile: the hub refuses what they may not do anyway). */
+  me: Me | undefined;
+  /** The household and its rooms, for names and choices on every page. */
+  members: MemberView[];
+  rooms: RoomView[];
+  household: HouseholdState | undefined;
+  inviting: InvitingState | undefined;
+  activity: ActivityState | undefined;
+  activityFilters: ActivityFilters;
+  password: PasswordState;
+  /** Household changes on their way, by what they are about (`member:ID`, `room:ID`, `grant:ID`,
+   *  `add-member`, `add-room`, `device:ID`). */
+  familyBusy: Set<string>;
+  /** The room whose name is being changed. */
+  renamingRoom: number | undefined;
 }
 
 export interface Actions {
@@ -198,4 +288,41 @@ export interface Actions {
   allowWaiting(device: Device): void;
   /** Downloads the firewall rules for a Linux gateway or OpenWrt. */
   exportFirewall(format: FirewallFormat): void;
+  /** Operates one of the device's controls; locks are asked about first (`trigger` gets focus
+   *  back if the person cancels). */
+  control(device: Device, control: ControlView, action: ControlAction, trigger: HTMLElement | null): void;
+  /** Signs this browser out (the hub's sign-in page follows). */
+  signOutHere(): void;
+  /** The household: members, invitations, rights, rooms, the activity and passwords. */
+  readonly family: FamilyActions;
+}
+
+export interface FamilyActions {
+  /** Resolves true once added (false if refused: the form keeps what was typed). */
+  addMember(name: string, role: Role): Promise<boolean>;
+  changeRole(member: MemberView, role: Role): void;
+  /** Asks before removing (the founding owner cannot be). */
+  askRemoveMember(member: MemberView, trigger: HTMLElement | null): void;
+  removeMember(member: MemberView): void;
+  /** Opens the invitation form under the member's row. */
+  startInvite(member: MemberView): void;
+  cancelInvite(): void;
+  invite(member: MemberView, hours: number): void;
+  copyInvitation(): void;
+  /** Resolves true once given (false if refused: the form keeps what was chosen). */
+  addGrant(grant: GrantRequest): Promise<boolean>;
+  removeGrant(grant: GrantView): void;
+  addRoom(name: string): Promise<boolean>;
+  startRenameRoom(room: RoomView | undefined): void;
+  renameRoom(room: RoomView, name: string): Promise<boolean>;
+  askRemoveRoom(room: RoomView, trigger: HTMLElement | null): void;
+  removeRoom(room: RoomView): void;
+  setRoom(device: Device, room: number | null): void;
+  setPersonal(device: Device, member: string | null): void;
+  setActivityFilters(f: Partial<ActivityFilters>): void;
+  olderActivity(): void;
+  /** The asker's own password (`current` once they have one). Resolves true once set. */
+  setPassword(password: string, current: string | null): Promise<boolean>;
+  /** Says what is wrong with a password before the hub is asked (too short, typed differently). */
+  passwordProblem(error: string): void;
 }

@@ -1,7 +1,10 @@
 // The one place that knows how the UI talks to the hub. Everything else uses `Backend`.
 //
-// - In the desktop app (Tauri), calls go over IPC to the hub embedded in the app: `./tauri`.
-// - In a browser, calls go over HTTP to `/api/v1` and events come over a WebSocket: `./http`.
+// Every command the hub declares (`generated/commands.ts`: its name, arguments, answer and
+// HTTP route) is called through one `Transport.call(name, args)`:
+// - in the desktop app (Tauri), over IPC to the hub embedded in the app: `./tauri`;
+// - in a browser, over HTTP to `/api/v1` (events over a WebSocket): `./http`.
+// `./client` turns that one call into the typed `Backend` below, once for both transports.
 //
 // Both reject with a `BackendError` (an `ApiError`: `{code, message}`) so screens can show the
 // hub's own words to the person, whatever the transport.
@@ -33,7 +36,19 @@ import type { DomainRequest } from "../generated/DomainRequest";
 import type { HomeNetwork } from "../generated/HomeNetwork";
 import type { InternetLevel } from "../generated/InternetLevel";
 import type { NetworkView } from "../generated/NetworkView";
-import { httpBackend } from "./http";
+import type { AuditPage } from "../generated/AuditPage";
+import type { Commands } from "../generated/commands";
+import type { ControlAction } from "../generated/ControlAction";
+import type { ControlView } from "../generated/ControlView";
+import type { GrantRequest } from "../generated/GrantRequest";
+import type { GrantView } from "../generated/GrantView";
+import type { Invitation } from "../generated/Invitation";
+import type { Me } from "../generated/Me";
+import type { MemberView } from "../generated/MemberView";
+import type { Role } from "../generated/Role";
+import type { RoomView } from "../generated/RoomView";
+import { backendOver } from "./client";
+import { httpTransport } from "./http";
 
 export { BackendError, isApiError, toApiError } from "./errors";
 
@@ -50,12 +65,43 @@ export interface SignIns {
   endOthers(): Promise<SessionsEnded>;
 }
 
+/** A command's name, its arguments and its answer, as the hub declares them. */
+export type CommandName = keyof Commands;
+export type CommandArgs<N extends CommandName> = Commands[N]["args"];
+export type CommandResult<N extends CommandName> = Commands[N]["result"];
+
+/** What differs between the desktop window and a browser; everything else is `client.ts`. */
+export interface Transport {
+  /** Runs one of the hub's commands. A command that answers nothing resolves to null. */
+  call<N extends CommandName>(name: N, args: CommandArgs<N>): Promise<CommandResult<N>>;
+  /** See `Backend.signIns`. */
+  readonly signIns: SignIns | undefined;
+  /** See `Backend.exportCsv`. */
+  readonly exportCsv: ((id: DeviceId) => Promise<string>) | undefined;
+  onEvent(cb: (e: Event) => void): () => void;
+  onConnection(cb: (connected: boolean) => void): () => void;
+}
+
+/** Which rows of the audit to read (`audit`); all optional. */
+export interface AuditQuery {
+  /** Only what this member did. */
+  member?: string | undefined;
+  /** Only what concerns this device. */
+  device?: DeviceId | undefined;
+  /** Only the last `24h`, `7d`, `30d`. */
+  since?: string | undefined;
+  /** The page older than this row (a page's `next_before`). */
+  before?: number | undefined;
+}
+
 export interface Backend {
   /**
    * Browser sessions, in a browser only: the desktop window is the owner over IPC and has no
    * session of its own (its people manage sign-ins from a browser or `hearth sessions`).
    */
   readonly signIns: SignIns | undefined;
+  /** Who is asking, what they may do on each device they see, and on the home. */
+  me(): Promise<Me>;
   status(): Promise<Status>;
   devices(): Promise<Device[]>;
   device(id: DeviceId): Promise<DeviceDetail>;
@@ -89,8 +135,9 @@ export interface Backend {
   setRedaction(id: DeviceId, request: RedactionRequest): Promise<PrivacySettings>;
   /** Everything Hearth holds about the device. */
   exportDevice(id: DeviceId): Promise<DeviceExport>;
-  /** Its messages as CSV. */
-  exportCsv(id: DeviceId): Promise<string>;
+  /** Its messages as CSV: in a browser only (the hub streams it over HTTP; the desktop window
+   *  has no such command, so it offers the JSON export alone). */
+  readonly exportCsv: ((id: DeviceId) => Promise<string>) | undefined;
   /** How far the device may reach beyond the home, the names it looked up, and its rules. */
   network(id: DeviceId): Promise<NetworkView>;
   /** A person's choice of level (ends its learning). */
@@ -103,6 +150,35 @@ export interface Backend {
   homeNetwork(): Promise<HomeNetwork>;
   /** The firewall rules as text for a Linux gateway (`nft`) or OpenWrt (`openwrt`). */
   exportFirewall(format: FirewallFormat): Promise<string>;
+  /** The household: everyone sees names and roles. */
+  members(): Promise<MemberView[]>;
+  addMember(name: string, role: Role): Promise<MemberView>;
+  /** A new name, a new role, or both (null: unchanged). */
+  changeMember(member: string, change: { name?: string | null; role?: Role | null }): Promise<MemberView>;
+  /** Ends their sessions at once and takes their rights away. */
+  removeMember(member: string): Promise<void>;
+  /** A one-use sign-in link for the member, good for `hours`. */
+  invite(member: string, hours: number): Promise<Invitation>;
+  /** The asker's own password; `current` once they have one. */
+  setPassword(password: string, current: string | null): Promise<void>;
+  rooms(): Promise<RoomView[]>;
+  addRoom(name: string): Promise<RoomView>;
+  renameRoom(room: number, name: string): Promise<RoomView>;
+  removeRoom(room: number): Promise<void>;
+  /** Puts a device in a room (null: in none). */
+  setRoom(id: DeviceId, room: number | null): Promise<Device>;
+  /** Whose personal device it is (null: the household's). */
+  setPersonal(id: DeviceId, member: string | null): Promise<Device>;
+  /** An owner reads everyone's grants (or one member's); others read their own. */
+  grants(member?: string): Promise<GrantView[]>;
+  addGrant(grant: GrantRequest): Promise<GrantView>;
+  removeGrant(grant: number): Promise<void>;
+  /** Who did what, newest first, a page at a time. */
+  audit(query: AuditQuery): Promise<AuditPage>;
+  /** What can be operated on the device, with the state it last reported. */
+  controls(id: DeviceId): Promise<ControlView[]>;
+  /** Operates one entity; locks need `confirm`. */
+  control(id: DeviceId, entity: string, action: ControlAction, confirm: boolean): Promise<ControlView>;
   /**
    * Live inventory events. Whenever the stream (re)attaches, the backend emits a synthetic
    * `resync`: events may have been missed, so the list must be reloaded. Returns an unsubscribe.
@@ -123,8 +199,8 @@ export function isDesktop(): boolean {
 /** The backend for where this page runs. Tauri's code is only loaded inside the desktop app. */
 export async function connectBackend(): Promise<Backend> {
   if (isDesktop()) {
-    const { tauriBackend } = await import("./tauri");
-    return tauriBackend();
+    const { tauriTransport } = await import("./tauri");
+    return backendOver(tauriTransport());
   }
-  return httpBackend();
+  return backendOver(httpTransport());
 }

@@ -1,26 +1,13 @@
 // The browser transport: JSON over fetch to `/api/v1` on the page's own origin (the session
-// cookie goes along), and the live stream over a WebSocket at `/api/v1/events`.
+// cookie goes along), and the live stream over a WebSocket at `/api/v1/events`. Every command
+// goes where the hub's table (`ROUTES`) says; the few endpoints that are not commands (signing
+// browsers out, the CSV export) are named here.
 
-import type { AddedDevice } from "../generated/AddedDevice";
-import type { DeviceExport } from "../generated/DeviceExport";
-import type { DeviceReview } from "../generated/DeviceReview";
-import type { HomeReview } from "../generated/HomeReview";
-import type { PrivacySettings } from "../generated/PrivacySettings";
-import type { BrokerView } from "../generated/BrokerView";
-import type { IssuedCredential } from "../generated/IssuedCredential";
-import type { Verdict } from "../generated/Verdict";
-import type { Device } from "../generated/Device";
-import type { DeviceDetail } from "../generated/DeviceDetail";
-import type { DeviceId } from "../generated/DeviceId";
+import { ROUTES } from "../generated/commands";
 import type { ErrorCode } from "../generated/ErrorCode";
 import type { Event } from "../generated/Event";
-import type { Status } from "../generated/Status";
-import type { BrowserSession } from "../generated/BrowserSession";
 import type { SessionsEnded } from "../generated/SessionsEnded";
-import type { IdentityReview } from "../generated/IdentityReview";
-import type { HomeNetwork } from "../generated/HomeNetwork";
-import type { NetworkView } from "../generated/NetworkView";
-import type { Backend } from "./backend";
+import type { CommandArgs, CommandName, CommandResult, Transport } from "./backend";
 import { BackendError, isApiError } from "./errors";
 
 const API = "/api/v1";
@@ -50,12 +37,37 @@ function codeForStatus(status: number): ErrorCode {
 
 async function request<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
   const response = await send(method, path, body, "application/json");
-  if (response.status === 204) return undefined as T;
+  if (response.status === 204) return null as T;
   try {
     return (await response.json()) as T;
   } catch {
     throw new BackendError("internal", "The hub sent an answer this page cannot read. Reload the page; if it persists, the UI and the hub may be from different versions.");
   }
+}
+
+/**
+ * One of the hub's commands over HTTP: `{field}` parts of its path are filled from the arguments;
+ * the rest go in the query string (GET, DELETE; null ones left out) or are the JSON body (POST),
+ * unless the command takes one argument whole as its body.
+ */
+async function call<N extends CommandName>(name: N, args: CommandArgs<N>): Promise<CommandResult<N>> {
+  const route = ROUTES[name];
+  const rest: Record<string, unknown> = { ...(args as Record<string, unknown>) };
+  const path = route.path.replace(/\{(\w+)\}/g, (_, field: string) => {
+    const value = rest[field];
+    delete rest[field];
+    return encodeURIComponent(String(value));
+  });
+  if (route.method === "POST") {
+    const body = route.body === null ? rest : rest[route.body];
+    return request<CommandResult<N>>("POST", path, body === undefined ? null : body);
+  }
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== null && value !== undefined) query.set(key, String(value));
+  }
+  const search = query.size > 0 ? `?${query.toString()}` : "";
+  return request<CommandResult<N>>(route.method, path + search);
 }
 
 /** An answer that is not JSON (a CSV export). */
@@ -233,42 +245,18 @@ class EventStream {
   }
 }
 
-export function httpBackend(): Backend {
+export function httpTransport(): Transport {
   const stream = new EventStream();
-  const path = (id: DeviceId) => `/devices/${encodeURIComponent(id)}`;
   return {
+    call,
     signIns: {
-      list: () => request<BrowserSession[]>("GET", "/sessions"),
-      end: (id) => request<void>("DELETE", `/sessions/${encodeURIComponent(id)}`),
+      list: () => call("sessions", {}),
+      // Not commands (they may clear this browser's cookie): their own routes.
+      end: (id) => request<null>("DELETE", `/sessions/${encodeURIComponent(id)}`).then(() => undefined),
       endOthers: () => request<SessionsEnded>("DELETE", "/sessions"),
     },
-    status: () => request<Status>("GET", "/status"),
-    devices: () => request<Device[]>("GET", "/devices"),
-    device: (id) => request<DeviceDetail>("GET", path(id)),
-    decide: (id, decision: Verdict) => request<Device>("POST", `${path(id)}/${decision}`),
-    forget: (id) => request<void>("DELETE", path(id)),
-    addDevice: (name) => request<AddedDevice>("POST", "/devices", { name }),
-    brokerView: (id) => request<BrokerView>("GET", `${path(id)}/broker`),
-    credential: (id, action) => request<IssuedCredential | null>("POST", `${path(id)}/credential`, { action }),
-    setTopicRule: (id, rule) => request<BrokerView>("POST", `${path(id)}/topics`, rule),
-    bindClientId: (id, clientId) => request<BrokerView>("POST", `${path(id)}/client-id`, { client_id: clientId }),
-    setAnonymous: (id, access) => request<BrokerView>("POST", `${path(id)}/anonymous`, access),
-    giveEntity: (id, claim) => request<BrokerView>("POST", `${path(id)}/entities`, claim),
-    identityReview: () => request<IdentityReview>("GET", "/identity"),
-    answerMerge: (id, req) => request<DeviceDetail>("POST", `${path(id)}/merge`, req),
-    review: (id, since) => request<DeviceReview>("GET", `${path(id)}/review?since=${encodeURIComponent(since)}`),
-    homeReview: (since) => request<HomeReview>("GET", `/review?since=${encodeURIComponent(since)}`),
-    privacy: (id) => request<PrivacySettings>("GET", `${path(id)}/privacy`),
-    setRetention: (id, req) => request<PrivacySettings>("POST", `${path(id)}/privacy/retention`, req),
-    setRedaction: (id, req) => request<PrivacySettings>("POST", `${path(id)}/privacy/redactions`, req),
-    exportDevice: (id) => request<DeviceExport>("GET", `${path(id)}/export`),
-    exportCsv: (id) => requestText("GET", `${path(id)}/export.csv`),
-    network: (id) => request<NetworkView>("GET", `${path(id)}/network`),
-    setInternetLevel: (id, level) => request<NetworkView>("POST", `${path(id)}/network/level`, { level }),
-    setDomain: (id, req) => request<NetworkView>("POST", `${path(id)}/network/destinations`, req),
-    allowWaiting: (id) => request<NetworkView>("POST", `${path(id)}/network/allow-waiting`),
-    homeNetwork: () => request<HomeNetwork>("GET", "/network"),
-    exportFirewall: (format) => request<string>("GET", `/network/export?format=${encodeURIComponent(format)}`),
+    // Streamed by the hub, so not a command: its own route.
+    exportCsv: (id) => requestText("GET", `/devices/${encodeURIComponent(id)}/export.csv`),
     onEvent: (cb) => stream.subscribe(cb),
     onConnection: (cb) => stream.onConnection(cb),
   };

@@ -1,9 +1,11 @@
 // The question before a one-click change that affects another device: allowing a learned topic
 // that is another device's (or reaches it), and giving an entity another device describes to
-// this one. The same pattern as the credential dialog: modal, Cancel first, Escape cancels.
+// this one; removing a member or a room; operating a lock. The same pattern as the credential
+// dialog: modal, Cancel first, Escape cancels.
 
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { Actions, AppState, Confirmation } from "../state";
+import { ACTION_LABELS } from "../family-model";
 import { claimName } from "./described";
 
 interface Words {
@@ -15,6 +17,36 @@ interface Words {
 }
 
 function words(c: Confirmation): Words {
+  if (c.kind === "remove_member") {
+    const who = c.member.name;
+    return {
+      title: `Remove ${who} from the household?`,
+      body: html`${who} is signed out of every browser at once, and every right given to ${who} goes. Their personal devices become the
+        household's. To let ${who} back in, add them again and send a new invitation.`,
+      yes: `Remove ${who}`,
+      danger: true,
+    };
+  }
+  if (c.kind === "remove_room") {
+    const room = c.room.name;
+    return {
+      title: `Remove the room ${room}?`,
+      body: html`Its devices stay in Hearth, in no room. Rights given on ${room} go with it: who could see or use its devices through
+        ${room} no longer can.`,
+      yes: `Remove ${room}`,
+      danger: true,
+    };
+  }
+  if (c.kind === "control") {
+    const verb = ACTION_LABELS[c.action].verb;
+    return {
+      title: `${verb} ${c.control.name}?`,
+      body: html`${c.control.name} (on ${c.device.name}) opens or closes the home. Hearth sends the command at once, and records that you
+        did.`,
+      yes: verb,
+      danger: c.action === "unlock" || c.action === "open",
+    };
+  }
   const name = c.device.name;
   if (c.kind === "give_entity") {
     const holder = c.contest.holder_name;

@@ -1,6 +1,7 @@
 // The device page: everything Hearth knows about one device, and the same decisions as the list.
 
 import { html, nothing, type TemplateResult } from "lit-html";
+import { live } from "lit-html/directives/live.js";
 import type { Device } from "../generated/Device";
 import type { DeviceDetail } from "../generated/DeviceDetail";
 import type { Service } from "../generated/Service";
@@ -12,6 +13,8 @@ import { internetSection } from "./internet";
 import { reviewSection } from "./review";
 import { mergeQuestions } from "./identity";
 import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
+import { controlsSection } from "./controls";
+import { isOwner, memberName, rightsOn } from "../family-model";
 
 const back = html`<nav class="crumbs" aria-label="Breadcrumb"><a href="#/" class="back">← All devices</a></nav>`;
 
@@ -45,6 +48,8 @@ export function devicePage(s: AppState, a: Actions, detail: DetailState): Templa
 
 function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: DetailState): TemplateResult {
   const what = vendorModel(d);
+  // What the person may do here; the hub checks again whatever is shown.
+  const may = rightsOn(s.me, d.id);
   const services = [...d.services].sort((x, y) => Number(y.present) - Number(x.present) || x.type.localeCompare(y.type));
   return html`<article class="page device-page" data-testid="device-page" data-device-id=${d.id} aria-labelledby="page-title">
     ${back}
@@ -61,10 +66,12 @@ function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: 
 
     <div class="panel decision" data-state=${d.state}>
       <p>${STATE_MEANING[d.state]}</p>
-      ${decisionButtons(d, s, a)}
+      ${may.configure ? decisionButtons(d, s, a) : nothing}
     </div>
 
-    ${reviewSection(s, a, d, page)} ${internetSection(s, a, d, page)} ${brokerSection(s, a, d, page)}
+    ${controlsSection(s, a, d, page)} ${placement(s, a, d, may.configure)}
+    ${may.review ? html`${reviewSection(s, a, d, page)} ${internetSection(s, a, d, page)}` : nothing}
+    ${may.configure ? brokerSection(s, a, d, page) : nothing}
 
     <section class="panel" aria-labelledby="h-recognised" data-testid="recognition">
       <h2 id="h-recognised">Recognised as</h2>
@@ -109,7 +116,7 @@ function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: 
       <h2 id="h-history">History</h2>
       ${detail.history.length
         ? html`<ol class="history" data-testid="history">
-            ${[...detail.history].reverse().map((h) => historyEntry(h, s.now))}
+            ${[...detail.history].reverse().map((h) => historyEntry(s, h))}
           </ol>`
         : html`<p class="muted">No changes recorded.</p>`}
     </section>
@@ -159,12 +166,66 @@ function service(svc: Service, now: number): TemplateResult {
   </div>`;
 }
 
-function historyEntry(h: StateChange, now: number): TemplateResult {
+/** Where the device is and whose it is: a room (a right on a room covers its devices), and the
+ *  member whose own device it is (a phone, a watch: their data is theirs), or the household. */
+function placement(s: AppState, a: Actions, d: Device, configure: boolean): TemplateResult {
+  const busy = s.familyBusy.has(`device:${d.id}`);
+  const roomName = d.room === null ? undefined : s.rooms.find((r) => r.id === d.room)?.name;
+  const owner = isOwner(s.me);
+  return html`<section class="panel" aria-labelledby="h-placement" data-testid="placement">
+    <h2 id="h-placement">Room and owner</h2>
+    <div class="placement">
+      ${configure
+        ? html`<label class="field">
+            <span class="label">Room</span>
+            <select
+              data-testid="room-select"
+              aria-disabled=${busy ? "true" : "false"}
+              .value=${live(d.room === null ? "" : String(d.room))}
+              @change=${(e: Event) => {
+                const v = (e.target as HTMLSelectElement).value;
+                a.family.setRoom(d, v === "" ? null : Number(v));
+              }}
+            >
+              <option value="" ?selected=${d.room === null}>No room</option>
+              ${s.rooms.map((r) => html`<option value=${String(r.id)} ?selected=${d.room === r.id}>${r.name}</option>`)}
+            </select>
+          </label>`
+        : html`<p>Room: <strong>${roomName ?? "none"}</strong></p>`}
+      ${owner
+        ? html`<label class="field">
+            <span class="label">Whose device</span>
+            <select
+              data-testid="personal-select"
+              aria-disabled=${busy ? "true" : "false"}
+              .value=${live(d.member ?? "")}
+              @change=${(e: Event) => {
+                const v = (e.target as HTMLSelectElement).value;
+                a.family.setPersonal(d, v === "" ? null : v);
+              }}
+            >
+              <option value="" ?selected=${d.member === null}>The household's</option>
+              ${s.members.map((m) => html`<option value=${m.id} ?selected=${d.member === m.id}>${m.name}'s own</option>`)}
+            </select>
+          </label>`
+        : html`<p>Whose: <strong>${d.member === null ? "the household's" : `${memberName(s.members, d.member)}'s own`}</strong></p>`}
+    </div>
+    ${configure && s.rooms.length === 0
+      ? html`<p class="muted">No rooms yet: add them on the <a href="#/household">Household</a> page.</p>`
+      : nothing}
+    ${owner ? html`<p class="muted">A personal device's data is its person's: others review it only if they share it.</p>` : nothing}
+  </section>`;
+}
+
+function historyEntry(s: AppState, h: StateChange): TemplateResult {
+  const now = s.now;
+  // The hub's own owner and Hearth keep their short names; other members are named.
+  const by = h.actor === "owner" || h.actor === "hearth" ? h.actor : memberName(s.members, h.actor);
   return html`<li class="history-entry" data-testid="history-entry" data-origin=${h.origin} data-to=${h.to} data-actor=${h.actor}>
     <span class="change">
       ${h.from ? html`${STATE_LABELS[h.from]} → ` : html`Discovered as `}<strong>${STATE_LABELS[h.to].toLowerCase()}</strong>
     </span>
-    <span class="who" title="${ACTOR_LABELS[h.actor] ?? h.actor} via ${originLabel(h.origin)}">by ${h.actor} via <span class="origin">${h.origin}</span></span>
+    <span class="who" title="${ACTOR_LABELS[h.actor] ?? by} via ${originLabel(h.origin)}">by ${by} via <span class="origin">${h.origin}</span></span>
     <span class="at">${when(h.at, now)}</span>
   </li>`;
 }

@@ -10,6 +10,7 @@ import { compareDevices, filtersActive, kindLabel, matches, plural, STATE_LABELS
 import type { Actions, AppState } from "../state";
 import { listeningSvg } from "./icons";
 import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
+import { mayConfigureHome, rightsOn } from "../family-model";
 
 export function listPage(s: AppState, a: Actions): TemplateResult {
   const all = [...s.devices.values()];
@@ -22,7 +23,7 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
       ${s.loaded && all.length > 0
         ? html`<p class="summary">${plural(all.length, "device", "devices")} · ${online} online</p>`
         : nothing}
-      ${addDeviceForm(a)}
+      ${mayConfigureHome(s.me) ? addDeviceForm(a) : nothing}
     </div>
     ${newCount > 0
       ? html`<p class="new-count" data-testid="new-count">
@@ -89,7 +90,7 @@ function body(s: AppState, a: Actions, all: Device[], shown: Device[]): Template
     </div>`;
   }
   if (!s.loaded) return html`<p class="loading" aria-busy="true">Loading devices…</p>`;
-  if (all.length === 0) return emptyHome(s);
+  if (all.length === 0) return mayConfigureHome(s.me) ? emptyHome(s) : nothingShared(s);
   if (shown.length === 0) return emptyFilter(s, a);
   return html`<ul class="devices" aria-label="Devices" aria-describedby=${filtersActive(s.filters) ? "filter-summary" : nothing}>
       ${repeat(shown, (d) => d.id, (d) => row(d, s, a))}
@@ -104,6 +105,7 @@ function body(s: AppState, a: Actions, all: Device[], shown: Device[]): Template
 
 function row(d: Device, s: AppState, a: Actions): TemplateResult {
   const what = vendorModel(d);
+  const room = d.room === null ? undefined : s.rooms.find((r) => r.id === d.room)?.name;
   return html`<li
     class="device"
     data-testid="device-row"
@@ -121,12 +123,13 @@ function row(d: Device, s: AppState, a: Actions): TemplateResult {
         ${d.addresses.length > 0
           ? html`<span class="addresses">${d.addresses.map((ip) => html`<code>${ip}</code> `)}</span>`
           : html`<span class="muted">no address</span>`}
+        ${room ? html`<span data-testid="device-room">in ${room}</span>` : nothing}
         <span>First seen ${when(d.first_seen, s.now)}</span>
         <span>Last seen ${when(d.last_seen, s.now)}</span>
       </div>
     </div>
     <div class="device-status">${stateBadge(d.state)} ${onlineTag(d)}</div>
-    ${decisionButtons(d, s, a)}
+    ${rightsOn(s.me, d.id).configure ? decisionButtons(d, s, a) : nothing}
   </li>`;
 }
 
@@ -169,6 +172,20 @@ function emptyHome(s: AppState): TemplateResult {
     <p class="hint">
       No devices at hand? Run <code>hearth demo</code> on the hub to announce a simulated home of 18 devices and try
       approving and blocking them.
+    </p>
+  </div>`;
+}
+
+/** Someone who sees only what they were given, and was given nothing (yet). */
+function nothingShared(s: AppState): TemplateResult {
+  const me = s.me?.member;
+  return html`<div class="panel empty" data-testid="empty-state" data-empty="nothing-shared">
+    <div class="empty-icon" aria-hidden="true">${listeningSvg}</div>
+    <h2>No devices shared with you yet</h2>
+    <p>
+      ${me ? html`${me.name}, you` : "You"} see the devices an owner of the home lets you see: a room, a device, or the whole home.
+      Ask one of them (the <a href="#/household">Household</a> page lists who they are). What they share with you shows up here at
+      once; there is no need to reload.
     </p>
   </div>`;
 }

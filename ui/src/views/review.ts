@@ -56,7 +56,7 @@ function loaded(s: AppState, a: Actions, d: Device, r: DeviceReview, privacy: Pr
         Nothing recorded in the ${rangeLabel.replace(/^last /, "last ")}. Once ${d.name} publishes through Hearth's broker, what it sends
         appears here: which kinds of data, on which topics and fields, how often and how much.
       </p>
-      ${privacy ? privacyControls(a, d, privacy, busy) : nothing}`;
+      ${privacy ? privacyControls(a, d, privacy, busy, s.csvExport) : nothing}`;
   }
   const kinds = r.categories.map((c) => CATEGORY_LABELS[c.category].toLowerCase());
   return html`<p data-testid="review-summary">
@@ -79,7 +79,7 @@ function loaded(s: AppState, a: Actions, d: Device, r: DeviceReview, privacy: Pr
             ${r.refusals.map((x) => html`<li>${plural(x.count, "message", "messages")}: ${DROP_REASONS[x.reason as DropReason] ?? x.reason}</li>`)}
           </ul>`
       : nothing}
-    ${privacy ? privacyControls(a, d, privacy, busy) : nothing}`;
+    ${privacy ? privacyControls(a, d, privacy, busy, s.csvExport) : nothing}`;
 }
 
 /** Every bucket of the range, stacked by kind, so that quiet hours show as gaps. */
@@ -183,7 +183,8 @@ function topicsTable(a: Actions, d: Device, topics: TopicReview[], privacy: Priv
     )}`;
 }
 
-function privacyControls(a: Actions, d: Device, privacy: PrivacySettings, busy: boolean): TemplateResult {
+/** `csv`: whether this page can save the messages as CSV (a browser; the desktop saves JSON). */
+function privacyControls(a: Actions, d: Device, privacy: PrivacySettings, busy: boolean, csv: boolean): TemplateResult {
   return html`<div class="privacy" data-testid="privacy">
     <h3>Redacted fields</h3>
     ${privacy.redact.length
@@ -201,7 +202,9 @@ function privacyControls(a: Actions, d: Device, privacy: PrivacySettings, busy: 
       : html`<p class="muted">None. "Redact" next to a field removes it from every message before it is stored or delivered.</p>`}
     <div class="actions">
       <button type="button" class="btn" data-testid="export-json" @click=${() => a.exportDevice(d, "json")}>Export everything (JSON)</button>
-      <button type="button" class="btn" data-testid="export-csv" @click=${() => a.exportDevice(d, "csv")}>Export messages (CSV)</button>
+      ${csv
+        ? html`<button type="button" class="btn" data-testid="export-csv" @click=${() => a.exportDevice(d, "csv")}>Export messages (CSV)</button>`
+        : nothing}
     </div>
   </div>`;
 }

@@ -16,6 +16,10 @@ import { questionNews } from "./identity";
 import { listPage } from "./list";
 import { networkPage } from "./network";
 import { settingsPage } from "./settings";
+import { activityPage } from "./activity";
+import { householdPage } from "./household";
+import { welcomePage } from "./welcome";
+import { mayConfigureHome, ROLE_LABELS } from "../family-model";
 
 /** Why Hearth's CA was replaced at this start, in a homeowner's words. */
 const CA_REPLACED: Record<CaReplacement, string> = {
@@ -40,26 +44,59 @@ export function appView(s: AppState, a: Actions): TemplateResult {
           ? networkPage(s, a)
           : s.route.name === "settings"
             ? settingsPage(s, a)
-            : listPage(s, a);
+            : s.route.name === "household"
+              ? householdPage(s, a)
+              : s.route.name === "activity"
+                ? activityPage(s, a)
+                : s.route.name === "welcome"
+                  ? welcomePage(s, a)
+                  : listPage(s, a);
   return html`<a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
       <a class="brand" href="#/"><span class="brand-mark" aria-hidden="true">⌂</span> Hearth</a>
       <nav class="topnav" aria-label="Main">
         <a href="#/" aria-current=${s.route.name === "list" || s.route.name === "device" ? "page" : nothing}>Devices</a>
         <a href="#/review" data-testid="nav-review" aria-current=${s.route.name === "review" ? "page" : nothing}>What they send</a>
-        <a href="#/network" data-testid="nav-network" aria-current=${s.route.name === "network" ? "page" : nothing}>Network</a>
+        ${mayConfigureHome(s.me)
+          ? html`<a href="#/network" data-testid="nav-network" aria-current=${s.route.name === "network" ? "page" : nothing}>Network</a>`
+          : nothing}
+        <a href="#/household" data-testid="nav-household" aria-current=${s.route.name === "household" ? "page" : nothing}>Household</a>
+        <a href="#/activity" data-testid="nav-activity" aria-current=${s.route.name === "activity" ? "page" : nothing}>Activity</a>
         ${s.signInsAvailable
           ? html`<a href="#/settings" data-testid="nav-settings" aria-current=${s.route.name === "settings" ? "page" : nothing}>Settings</a>`
           : nothing}
       </nav>
-      <span class="conn" data-testid="connection" data-connection=${s.connection} role="status">
-        <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
-      </span>
+      <div class="topbar-end">
+        ${signedInAs(s, a)}
+        <span class="conn" data-testid="connection" data-connection=${s.connection} role="status">
+          <span class="dot" aria-hidden="true"></span>${CONNECTION_LABELS[s.connection]}
+        </span>
+      </div>
     </header>
     ${banners(s.status)} ${notices(s, a)} ${newsBanners(s, a)}
     <main id="main" tabindex="-1">${page}</main>
     ${statusBar(s)} ${forgetDialog(s, a)} ${credentialConfirmDialog(s, a)} ${confirmDialog(s, a)} ${secretDialog(s, a)}
     <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;
+}
+
+/** Who this page acts as, and (in a browser) signing out. */
+function signedInAs(s: AppState, a: Actions): TemplateResult | typeof nothing {
+  const me = s.me?.member;
+  if (!me) return nothing;
+  return html`<span class="signed-in" data-testid="signed-in-as">
+    <span>Signed in as <strong>${me.name}</strong> (${ROLE_LABELS[me.role]})</span>
+    ${s.signInsAvailable
+      ? html`<button
+          type="button"
+          class="btn quiet small"
+          data-testid="sign-out-here"
+          aria-disabled=${s.signingOut.has("here") ? "true" : "false"}
+          @click=${() => a.signOutHere()}
+        >
+          Sign out
+        </button>`
+      : nothing}
+  </span>`;
 }
 
 function banners(status: Status | undefined): TemplateResult | typeof nothing {

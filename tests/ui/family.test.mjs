@@ -1,0 +1,251 @@
+// The household in Chromium: the owner makes a room "Kitchen" and puts the kitchen lamp in it,
+// adds Kim as a child and invites her from the Household page; Kim opens the link in her own
+// browser, is welcomed by name and chooses a password. A child sees only what she is given, so
+// her list is empty; the owner gives her "See" on the Kitchen and the lamp appears on Kim's open
+// page by itself (and only the lamp); the owner takes it back and her list empties, again by
+// itself. Kim signs out and signs in again with her name and password on the hub's sign-in page.
+//
+// Run from the repository root inside the private network namespace:
+//   ../shared/tools/in-netns node --test --test-concurrency=1 tests/ui/
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { CHROMIUM, HEARTH, eventually, launchBrowser, startHub, stop } from "./helpers.mjs";
+
+const KIM_PASSWORD = "kitchen-lamp-42";
+
+if (process.env.HEARTH_IN_NETNS !== "1") {
+  test("the household UI test runs inside the private network namespace", () => {
+    assert.fail("HEARTH_IN_NETNS is not 1: run ../shared/tools/in-netns node --test --test-concurrency=1 tests/ui/ from the repository root");
+  });
+} else {
+  describe("the household in Chromium", { timeout: 120_000 }, () => {
+    const temp = [];
+    let hub;
+    let base;
+    let token;
+    let owner;
+    let kim;
+    let lamp;
+    let heater;
+    let invitation;
+    const problems = [];
+
+    /** The API as the owner (the same calls the page makes). */
+    async function api(method, p, body) {
+      const r = await fetch(`${base}/api/v1${p}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, "X-Hearth-Request": "1", ...(body ? { "Content-Type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      assert.ok(r.ok, `${method} ${p} answered ${r.status}: ${await r.clone().text()}`);
+      return r.status === 204 ? null : r.json();
+    }
+
+    const browser = async (viewport) => {
+      const profile = await mkdtemp(path.join(os.tmpdir(), "hearth-chromium-"));
+      temp.push(profile);
+      const context = await launchBrowser(profile, viewport);
+      const page = context.pages()[0] ?? (await context.newPage());
+      // Signing out and a wrong password are answered 401 by design (the sign-in page): the
+      // browser logs those loads; anything else is a problem.
+      page.on("console", (m) => m.type() === "error" && !/status of 401/.test(m.text()) && problems.push(`console: ${m.text()}`));
+      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+      return { context, page };
+    };
+    const live = (page) =>
+      eventually("the live stream to attach", async () => (await page.locator("[data-testid=connection]").getAttribute("data-connection")) === "live");
+    const text = async (locator) => (await locator.innerText()).replace(/\s+/g, " ").trim();
+
+    before(async () => {
+      assert.ok(existsSync(HEARTH), `the hub binary ${HEARTH} is missing: build it (cargo build) or set HEARTH_BIN`);
+      assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (or set HEARTH_CHROMIUM)`);
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), "hearth-ui-family-"));
+      temp.push(dataDir);
+      const started = startHub(dataDir, "127.0.0.1:0", ["--no-discovery"]);
+      hub = started.child;
+      const login = await started.login;
+      base = new URL(login).origin;
+      token = (await readFile(path.join(dataDir, "owner-token"), "utf8")).trim();
+      // Two devices added by hand: the lamp goes in the Kitchen, the heater stays in no room.
+      lamp = (await api("POST", "/devices", { name: "Kitchen lamp" })).device;
+      heater = (await api("POST", "/devices", { name: "Garage heater" })).device;
+
+      owner = await browser({ width: 1200, height: 900 });
+      await owner.page.goto(login);
+      await owner.page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
+      await live(owner.page);
+    });
+
+    after(async () => {
+      await owner?.context.close().catch(() => {});
+      await kim?.context.close().catch(() => {});
+      await stop(hub);
+      await Promise.all(temp.map((d) => rm(d, { recursive: true, force: true })));
+    });
+
+    test("the owner makes a room, puts the lamp in it, adds Kim as a child and invites her", async () => {
+      const page = owner.page;
+      assert.equal(await text(page.getByTestId("signed-in-as")), "Signed in as Owner (Owner) Sign out");
+
+      // Household, with the keyboard.
+      await page.getByRole("link", { name: "Household" }).focus();
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: "Household", level: 1 }).waitFor();
+      const rooms = page.getByTestId("rooms");
+      await rooms.getByTestId("no-rooms").waitFor();
+      assert.match(await text(rooms.getByTestId("no-rooms")), /No rooms yet\. Add one below/);
+      await rooms.getByLabel("New room").fill("Kitchen");
+      await page.keyboard.press("Enter");
+      const kitchen = rooms.locator("[data-testid=room]", { hasText: "Kitchen" });
+      await kitchen.waitFor();
+      assert.equal(await text(kitchen.locator(".room-what")), "Kitchen 0 devices");
+
+      // The lamp goes in the Kitchen, from its page.
+      await page.getByRole("link", { name: "Devices", exact: true }).click();
+      await page.locator(".device-name", { hasText: "Kitchen lamp" }).click();
+      const placement = page.getByTestId("placement");
+      await placement.getByTestId("room-select").selectOption({ label: "Kitchen" });
+      await eventually("the lamp to be in the Kitchen", async () => (await api("GET", `/devices/${lamp.id}`)).device.room !== null);
+      await page.getByRole("link", { name: "All devices" }).click();
+      await page.locator(`[data-device-id="${lamp.id}"] [data-testid=device-room]`, { hasText: "Kitchen" }).waitFor();
+
+      // Kim joins as a child; she has no password yet.
+      await page.getByTestId("nav-household").click();
+      const add = page.getByTestId("add-member");
+      await add.getByLabel("Name").fill("Kim");
+      await add.getByLabel("Role").selectOption({ label: "Child" });
+      await add.getByRole("button", { name: "Add" }).click();
+      const kimRow = page.locator("[data-testid=member]", { hasText: "Kim" });
+      await kimRow.waitFor();
+      assert.equal(await kimRow.getAttribute("data-role"), "child");
+      assert.match(await text(kimRow), /Kim Child no password yet/);
+      // Her rights: none yet, said in words.
+      const kimRights = page.locator("[data-testid=member-rights]", { hasText: "Kim" });
+      assert.match(await text(kimRights.getByTestId("no-grants")), /Kim sees no device until you give a right below/);
+
+      // The invitation: for a day, the whole link to copy and a QR code to scan.
+      await kimRow.getByRole("button", { name: "Invite Kim" }).click();
+      await kimRow.getByTestId("invite-hours").selectOption({ label: "1 day" });
+      await kimRow.getByRole("button", { name: "Make the link" }).click();
+      const made = kimRow.getByTestId("invitation");
+      await made.waitFor();
+      invitation = await made.getByTestId("invitation-link").inputValue();
+      assert.match(invitation, new RegExp(`^${base.replace(/\./g, "\\.")}/invite\\?code=[0-9a-f]+$`));
+      assert.ok(await made.getByTestId("invitation-qr").isVisible(), "the link is shown as a QR code too");
+      assert.match(await text(made), /Send Kim this link, or let them scan the code with their phone\. It works once/);
+    });
+
+    test("Kim opens the link in her own browser, is welcomed and chooses a password", async () => {
+      kim = await browser({ width: 420, height: 860 });
+      const page = kim.page;
+      await page.goto(invitation);
+      await page.getByRole("heading", { name: "Welcome, Kim", level: 1 }).waitFor();
+      assert.match(await text(page.getByTestId("welcome")), /as a child: you see only what an owner gives you, and never change settings\./);
+      assert.equal(await text(page.getByTestId("signed-in-as")), "Signed in as Kim (Child) Sign out");
+
+      // Too short: the hub's own rule, said beside the form (the browser's check is bypassed to
+      // show the hub's words).
+      const form = page.getByTestId("password-form");
+      await form.evaluate((f) => f.setAttribute("novalidate", ""));
+      await form.getByTestId("new-password").fill("short");
+      await form.getByTestId("repeat-password").fill("short");
+      await form.getByRole("button", { name: "Set my password" }).click();
+      await page.getByTestId("password-error").waitFor();
+      assert.match(await text(page.getByTestId("password-error")), /at least 10 characters/);
+
+      await form.getByTestId("new-password").fill(KIM_PASSWORD);
+      await form.getByTestId("repeat-password").fill(KIM_PASSWORD);
+      await form.getByRole("button", { name: "Set my password" }).click();
+      await page.getByTestId("password-done").waitFor();
+      assert.match(await text(page.getByTestId("password-done")), /Your password is set\. Next time, sign in with your name, Kim, and this password\./);
+
+      // The link was used up.
+      const again = await fetch(invitation, { redirect: "manual" });
+      assert.equal(again.status, 401);
+
+      // A child sees what she is given, and was given nothing yet.
+      await page.getByTestId("to-devices").click();
+      const empty = page.locator("[data-testid=empty-state][data-empty=nothing-shared]");
+      await empty.waitFor();
+      assert.match(await text(empty), /No devices shared with you yet/);
+      assert.equal(await page.getByTestId("device-row").count(), 0);
+      assert.equal(await page.getByTestId("add-device").count(), 0, "a child adds no devices");
+      assert.equal(await page.getByTestId("nav-network").count(), 0, "nor sees the home's network settings");
+      await live(page);
+      // The owner sees that Kim has a password now.
+      const kimRow = owner.page.locator("[data-testid=member]", { hasText: "Kim" });
+      await eventually("Kim's row to lose 'no password yet'", async () => (await kimRow.getByTestId("no-password").count()) === 0);
+    });
+
+    test("the owner gives Kim 'See' on the Kitchen: the lamp appears on her open page, and goes when it is taken back", async () => {
+      const page = kim.page;
+      // Proof that nothing below reloads Kim's page.
+      await page.evaluate(() => {
+        window.__stillHere = true;
+      });
+
+      const rights = owner.page.locator("[data-testid=member-rights]", { hasText: "Kim" });
+      await rights.getByText("Give Kim a right").click();
+      await rights.getByTestId("grant-right").selectOption({ label: "See" });
+      await rights.getByTestId("grant-target").selectOption({ label: "Kitchen" });
+      await rights.getByRole("button", { name: "Give the right" }).click();
+      const grant = rights.getByTestId("grant");
+      await grant.waitFor();
+      assert.equal(await text(grant.locator(".grant-words")), "May see · Kitchen");
+
+      const lampRow = page.locator(`[data-testid=device-row][data-device-id="${lamp.id}"]`);
+      await lampRow.waitFor({ timeout: 10_000 });
+      assert.match(await text(lampRow), /Kitchen lamp/);
+      assert.equal(await page.locator(`[data-device-id="${heater.id}"]`).count(), 0, "only what is in the Kitchen");
+      assert.equal(await lampRow.getByTestId("approve").count() + (await lampRow.getByTestId("forget").count()), 0, "seeing is not deciding");
+      assert.equal(await page.evaluate(() => window.__stillHere), true, "the page was not reloaded");
+
+      // Taken back: the list empties by itself.
+      await grant.getByRole("button", { name: /^Remove: May see, Kitchen/ }).click();
+      await grant.waitFor({ state: "detached" });
+      await lampRow.waitFor({ state: "detached", timeout: 10_000 });
+      await page.locator("[data-testid=empty-state][data-empty=nothing-shared]").waitFor();
+      assert.equal(await page.evaluate(() => window.__stillHere), true, "the page was not reloaded");
+    });
+
+    test("the owner's Activity says who did what", async () => {
+      const page = owner.page;
+      await page.getByTestId("nav-activity").click();
+      const rows = page.getByTestId("audit-row");
+      await rows.first().waitFor();
+      const all = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, " "));
+      assert.ok(all.some((t) => /Owner invited Kim/.test(t)), `an invitation row in ${JSON.stringify(all)}`);
+      assert.ok(all.some((t) => /Kim set Kim's password/.test(t)), `Kim's password row in ${JSON.stringify(all)}`);
+      // Filtered to Kim: only what she did.
+      await page.getByTestId("activity-member").selectOption({ label: "Kim" });
+      await eventually("only Kim's rows", async () => {
+        const who = await page.locator("[data-testid=audit-row] .audit-what strong").allInnerTexts();
+        return who.length > 0 && who.every((w) => w === "Kim");
+      });
+    });
+
+    test("Kim signs out, and signs in again with her name and password", async () => {
+      const page = kim.page;
+      await page.getByTestId("sign-out-here").click();
+      await page.getByLabel("Your name").waitFor();
+      // A wrong password is refused, in words.
+      await page.getByLabel("Your name").fill("Kim");
+      await page.getByLabel("Password").fill("not-her-password");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByText("That name and password do not match.").waitFor();
+
+      await page.getByLabel("Your name").fill("Kim");
+      await page.getByLabel("Password").fill(KIM_PASSWORD);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
+      assert.equal(await text(page.getByTestId("signed-in-as")), "Signed in as Kim (Child) Sign out");
+      await page.locator("[data-testid=empty-state][data-empty=nothing-shared]").waitFor();
+      assert.deepEqual(problems, []);
+    });
+  });
+}
