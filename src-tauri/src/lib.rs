@@ -51,6 +51,10 @@ pub fn run(builder: tauri::Builder<tauri::Wry>) {
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => hearth::api::types::Event::Resync,
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                     };
+                    // The window is the founding owner: shown what they may see, like any member.
+                    if !hub.shown(&hearth::family::Caller::local_owner("desktop"), &event) {
+                        continue;
+                    }
                     notify::on_event(&handle, &event);
                     let _ = handle.emit_to("main", "hearth://event", &event);
                 }

@@ -139,6 +139,14 @@ export class Family implements FamilyActions {
     this.host.askConfirm({ kind: "remove_member", member }, trigger);
   }
 
+  resetPassword(member: MemberView): void {
+    void this.busy(`member:${member.id}`, `Could not reset ${member.name}'s password.`, async () => {
+      await this.backend.resetPassword(member.id);
+      this.host.announce(`${member.name}'s password is cleared; invite them again so they can choose a new one. They see that you did.`);
+      await this.loadHousehold();
+    });
+  }
+
   removeMember(member: MemberView): void {
     void this.busy(`member:${member.id}`, `Could not remove ${member.name}.`, async () => {
       await this.backend.removeMember(member.id);

@@ -304,6 +304,8 @@ export interface FamilyActions {
   /** Asks before removing (the founding owner cannot be). */
   askRemoveMember(member: MemberView, trigger: HTMLElement | null): void;
   removeMember(member: MemberView): void;
+  /** Clears a member's forgotten password (they see it); then they are invited again. */
+  resetPassword(member: MemberView): void;
   /** Opens the invitation form under the member's row. */
   startInvite(member: MemberView): void;
   cancelInvite(): void;

@@ -13,6 +13,9 @@ use rusqlite::params;
 /// Rows kept at most: years of a household's own actions; a flood of refusals pushes out old
 /// rows, never the new ones.
 pub const MAX_ROWS: i64 = 200_000;
+/// Refused attempts kept at most: a member looping on a forbidden request pushes out old
+/// refusals, never the household's actions.
+pub const MAX_REFUSED_ROWS: i64 = 50_000;
 /// Rows one page of the audit returns at most.
 pub const MAX_PAGE: u32 = 500;
 
@@ -63,15 +66,35 @@ pub(crate) fn write(
     subject: &str,
     refused: bool,
 ) -> Result<(), StoreError> {
+    write_about(tx, at, actor, origin, action, subject, refused, None)
+}
+
+/// [`write`], saying whom it concerns when that is not the owner of the device it names (a
+/// wrong password for a member's name concerns that member).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_about(
+    tx: &rusqlite::Transaction<'_>,
+    at: Millis,
+    actor: &Actor,
+    origin: &str,
+    action: &str,
+    subject: &str,
+    refused: bool,
+    concerns: Option<&str>,
+) -> Result<(), StoreError> {
     let device = subject.split(' ').next().filter(|word| hearth_core::device::DeviceId::parse(word).is_ok());
     tx.execute(
         "INSERT INTO audit (at, actor, origin, action, subject, address, refused, device_id, concerns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT member_id FROM device_members WHERE device_id = ?8))",
-        params![at, actor.as_str(), origin, action, subject, actor.address(), refused, device],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, COALESCE(?9, (SELECT member_id FROM device_members WHERE device_id = ?8)))",
+        params![at, actor.as_str(), origin, action, subject, actor.address(), refused, device, concerns],
     )?;
     let newest = tx.last_insert_rowid();
     if newest % 1000 == 0 {
         tx.execute("DELETE FROM audit WHERE id <= ?1", [newest - MAX_ROWS])?;
+        tx.execute(
+            "DELETE FROM audit WHERE refused = 1 AND id < (SELECT id FROM audit WHERE refused = 1 ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+            [MAX_REFUSED_ROWS],
+        )?;
     }
     Ok(())
 }
@@ -88,8 +111,23 @@ impl Store {
         subject: &str,
         refused: bool,
     ) -> Result<(), StoreError> {
+        self.record_audit_about(at, actor, origin, action, subject, refused, None)
+    }
+
+    /// [`Store::record_audit`] of something that concerns a member (shown in their audit).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_audit_about(
+        &mut self,
+        at: Millis,
+        actor: &Actor,
+        origin: &str,
+        action: &str,
+        subject: &str,
+        refused: bool,
+        concerns: Option<&str>,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        write(&tx, at, actor, origin, action, subject, refused)?;
+        write_about(&tx, at, actor, origin, action, subject, refused, concerns)?;
         tx.commit()?;
         Ok(())
     }

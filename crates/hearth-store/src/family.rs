@@ -14,7 +14,7 @@ use hearth_core::family::{Effect, Grant, MemberId, Right, Role, RoomId, Schedule
 use hearth_core::inventory::Millis;
 use rusqlite::{OptionalExtension, params};
 
-/// Members a home keeps at most (removed ones included, as the audit names them).
+/// Current members at most (removed ones stay on file, as the audit names them).
 pub const MAX_MEMBERS: i64 = 200;
 /// Rooms at most.
 pub const MAX_ROOMS: i64 = 200;
@@ -100,7 +100,7 @@ impl Store {
         now: Millis,
     ) -> Result<StoredMember, StoreError> {
         let tx = self.conn.transaction()?;
-        let count: i64 = tx.query_row("SELECT count(*) FROM members", [], |r| r.get(0))?;
+        let count: i64 = tx.query_row("SELECT count(*) FROM members WHERE removed_at IS NULL", [], |r| r.get(0))?;
         if count >= MAX_MEMBERS {
             return Err(StoreError::TooMany(format!("{MAX_MEMBERS} members in one home")));
         }
@@ -135,23 +135,25 @@ impl Store {
         if role == Role::Guest {
             // A guest's rights always end: grants without an expiry would be ignored anyway, and
             // keeping them would make the member page say what is not so.
-            tx.execute("DELETE FROM grants WHERE member_id = ?1 AND expires_at IS NULL", [id])?;
+            tx.execute("DELETE FROM grants WHERE member_id = ?1 AND expires_at IS NULL AND effect = 'allow'", [id])?;
         }
         audit(&tx, now, actor, origin, "set_role", &format!("{id} {}", role.as_str()), false)?;
         tx.commit()?;
         self.member(id)?.ok_or_else(|| corrupt("a member just changed is missing"))
     }
 
-    /// Removes a member: their grants, invitations, password and personal-device marks go, their
-    /// sessions end; the row stays, marked removed, so the audit still names them. Returns the
-    /// sessions ended.
+    /// Removes a member: their grants, invitations and password go, their sessions end; the row
+    /// stays, marked removed, so the audit still names them and their personal devices stay
+    /// theirs. Returns the sessions ended.
     pub fn remove_member(&mut self, id: &str, actor: &Actor, origin: &str, now: Millis) -> Result<Vec<crate::SessionId>, StoreError> {
         let tx = self.conn.transaction()?;
         if current(&tx, id)? == Role::Owner {
             keeps_an_owner(&tx, id, "removed")?;
         }
         tx.execute("UPDATE members SET removed_at = ?2, password_hash = NULL WHERE id = ?1", params![id, now])?;
-        for table in ["grants", "invitations", "device_members"] {
+        // Their personal devices stay marked as theirs: what those sent was theirs, and does not
+        // become the household's to read because they left.
+        for table in ["grants", "invitations"] {
             tx.execute(&format!("DELETE FROM {table} WHERE member_id = ?1"), [id])?;
         }
         let ended = crate::sessions::delete_returning(&tx, "DELETE FROM browser_sessions WHERE member = ?1 RETURNING id", params![id])?;
@@ -305,6 +307,17 @@ impl Store {
         Ok(())
     }
 
+    /// Clears a member's password (an owner resetting a forgotten one): they sign in again
+    /// with a new invitation. Recorded as concerning them.
+    pub fn clear_password(&mut self, id: &str, actor: &Actor, origin: &str, now: Millis) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        current(&tx, id)?;
+        tx.execute("UPDATE members SET password_hash = NULL WHERE id = ?1", [id])?;
+        crate::audit::write_about(&tx, now, actor, origin, "reset_password", id, false, Some(id))?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Marks a device as a member's personal device, or as the household's.
     pub fn set_device_member(
         &mut self,
@@ -421,7 +434,11 @@ impl Store {
                 member,
                 right: right.parse::<Right>().map_err(corrupt)?,
                 target,
-                effect: if effect == "deny" { Effect::Deny } else { Effect::Allow },
+                effect: match effect.as_str() {
+                    "allow" => Effect::Allow,
+                    "deny" => Effect::Deny,
+                    other => return Err(corrupt(format!("a grant's effect `{other}`"))),
+                },
                 schedule,
                 expires_at,
                 granted_by,

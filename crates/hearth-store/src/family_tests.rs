@@ -78,7 +78,8 @@ fn removing_a_member_ends_their_sessions_and_takes_their_rights() {
     let ended = store.remove_member("m-1", &Actor::owner(), ORIGIN, 5).unwrap();
     assert_eq!(ended, [session.id]);
     let family = store.family().unwrap();
-    assert!(family.grants.is_empty() && family.device_members.is_empty());
+    assert!(family.grants.is_empty());
+    assert_eq!(family.device_members, [(device.clone(), "m-1".to_owned())], "her phone's data stays hers after she left");
     assert_eq!(store.password_hash("m-1").unwrap(), None);
     assert!(
         store.add_grant(&grant("m-1", Right::View, Target::Home), &Actor::owner(), ORIGIN, 6).is_err(),
@@ -155,4 +156,38 @@ fn the_audit_names_who_from_where_and_whom_a_personal_device_concerns() {
         .audit_page(&crate::audit::AuditQuery { actor: Some("m-2".into()), before: Some(sams[0].id), limit: 10, ..Default::default() })
         .unwrap();
     assert_eq!(older.len(), 1, "paging backwards");
+}
+
+#[test]
+fn a_merge_keeps_rooms_personal_marks_and_grants_and_never_joins_two_members_devices() {
+    let (mut store, phone) = home_with_device();
+    let old_record = DeviceId::parse("d-0000000000a2").unwrap();
+    store.add_device(&old_record, "Phone (old record)", &Actor::owner(), ORIGIN, 2).unwrap();
+    store.add_member("m-1", "Kim", Role::Adult, &Actor::owner(), ORIGIN, 3).unwrap();
+    store.add_member("m-2", "Sam", Role::Adult, &Actor::owner(), ORIGIN, 3).unwrap();
+    let room = store.add_room("Hall", &Actor::owner(), ORIGIN, 3).unwrap();
+    store.set_device_member(&old_record, Some("m-1"), &Actor::owner(), ORIGIN, 4).unwrap();
+    store.set_device_room(&old_record, Some(room.id), &Actor::owner(), ORIGIN, 4).unwrap();
+    store
+        .add_grant(
+            &Grant { effect: Effect::Deny, ..grant("m-2", Right::View, Target::Device(old_record.clone())) },
+            &Actor::owner(),
+            ORIGIN,
+            4,
+        )
+        .unwrap();
+    // A record holding a personal mark, a room or a grant is a person's decision: an
+    // announcement cannot fold it away.
+    assert!(crate::identity::holds_decision(&store.conn, &old_record).unwrap());
+    let (kept, absorbed) = store.answer_merge(&phone, &old_record, crate::MergeAnswer::Merge, &Actor::owner(), ORIGIN, 5).unwrap().unwrap();
+    let family = store.family().unwrap();
+    assert_eq!(family.device_members, [(kept.id.clone(), "m-1".to_owned())], "still Kim's (absorbed {absorbed})");
+    assert_eq!(family.device_rooms, [(kept.id.clone(), room.id)]);
+    assert_eq!((family.grants.len(), &family.grants[0].target), (1, &Target::Device(kept.id.clone())), "Sam's deny still holds");
+
+    let sams = DeviceId::parse("d-0000000000a3").unwrap();
+    store.add_device(&sams, "Sam's phone", &Actor::owner(), ORIGIN, 6).unwrap();
+    store.set_device_member(&sams, Some("m-2"), &Actor::owner(), ORIGIN, 6).unwrap();
+    let err = store.answer_merge(&kept.id, &sams, crate::MergeAnswer::Merge, &Actor::owner(), ORIGIN, 7).unwrap_err();
+    assert!(err.to_string().contains("two different members"), "{err}");
 }

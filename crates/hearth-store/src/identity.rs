@@ -20,7 +20,8 @@ pub const MAX_CONFLICTS: i64 = 500;
 /// The tables where a person's decisions about a device live. A record with a row in any of them
 /// (or a state other than `new`) is never joined to another such record by an announcement. A new
 /// kind of decision (rooms, grants, internet levels) must be added here.
-const DECISION_TABLES: &[&str] = &["credentials", "anonymous_clients", "privacy_redactions", "privacy_retention"];
+const DECISION_TABLES: &[&str] =
+    &["credentials", "anonymous_clients", "privacy_redactions", "privacy_retention", "device_rooms", "device_members", "grants"];
 
 static PROPOSALS_FULL_LOGGED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
 pub(crate) static CONFLICT_LOGGED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);

@@ -535,6 +535,16 @@ pub(crate) fn merge_into(
 ) -> Result<(), StoreError> {
     let kept_state = load_device(tx, keep)?.state;
     let merged = kept_state.merged(load_device(tx, absorb)?.state);
+    // Two members' personal devices are never one record: each member's data stays theirs.
+    let members: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT DISTINCT member_id FROM device_members WHERE device_id IN (?1, ?2)")?;
+        stmt.query_map(params![keep.as_str(), absorb.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    if members.len() > 1 {
+        return Err(StoreError::Invalid(format!(
+            "{keep} and {absorb} are personal devices of two different members; mark one as the household's first if they really are one device"
+        )));
+    }
     // A topic rule both records have: the stricter wins (denied > allowed > learned), as with
     // the state; then OR IGNORE keeps the kept device's row where both have one of a key (two
     // credentials, one topic rule) and the other goes with the absorbed record.
@@ -567,6 +577,10 @@ pub(crate) fn merge_into(
         "described_devices",
         "entities",
         "privacy_redactions",
+        // The kept record's room wins; a personal mark on either stays (one member at most).
+        "device_rooms",
+        "device_members",
+        "grants",
     ] {
         tx.execute(&format!("UPDATE OR IGNORE {table} SET device_id = ?1 WHERE device_id = ?2"), params![keep.as_str(), absorb.as_str()])?;
     }

@@ -408,7 +408,7 @@ pub const MIGRATIONS: &[&str] = &[
         created_by  TEXT NOT NULL
     ) STRICT;
     CREATE TABLE rooms (
-        id          INTEGER PRIMARY KEY,
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the audit names rooms by number
         name        TEXT NOT NULL,
         created_at  INTEGER NOT NULL
     ) STRICT;
@@ -422,10 +422,10 @@ pub const MIGRATIONS: &[&str] = &[
         member_id  TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE
     ) STRICT;
     CREATE TABLE grants (
-        id          INTEGER PRIMARY KEY,
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a stale revoke must not hit another grant
         member_id   TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
-        grant_right TEXT NOT NULL,
-        effect      TEXT NOT NULL,
+        grant_right TEXT NOT NULL CHECK (grant_right IN ('view', 'control', 'review', 'configure')),
+        effect      TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),
         room_id     INTEGER REFERENCES rooms(id) ON DELETE CASCADE,
         device_id   TEXT REFERENCES devices(id) ON DELETE CASCADE,
         schedule    TEXT,              -- JSON, the home's local time

@@ -72,6 +72,11 @@ struct Inner {
     household: crate::family::Household,
     /// What devices last reported on their entities' state topics.
     reported: crate::api::control::Reported,
+    /// Refusals and looks written at most once a minute per member, action and subject.
+    audit_throttle: crate::family::AuditThrottle,
+    /// Passwords hashed at once at most (argon2id takes ~20 ms and 19 MiB each): a flood of
+    /// sign-ins queues (or, off the async path, is told to retry) instead of taking every core.
+    hashing: Arc<tokio::sync::Semaphore>,
     /// Wrong passwords per address and per member.
     password_limits: Mutex<crate::family::passwords::Limits>,
 }
@@ -140,6 +145,8 @@ impl Hub {
                 firewall_changed: tokio::sync::Notify::new(),
                 household,
                 reported,
+                audit_throttle: crate::family::AuditThrottle::default(),
+                hashing: Arc::new(tokio::sync::Semaphore::new(2)),
                 password_limits: Mutex::new(crate::family::passwords::Limits::new(std::time::Instant::now())),
             }),
         };
@@ -307,6 +314,14 @@ impl Hub {
         }
     }
 
+    pub(crate) fn audit_throttle(&self) -> &crate::family::AuditThrottle {
+        &self.inner.audit_throttle
+    }
+
+    pub(crate) fn hashing(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.hashing
+    }
+
     pub(crate) fn reported(&self) -> &crate::api::control::Reported {
         &self.inner.reported
     }
@@ -434,6 +449,9 @@ impl Hub {
         let before: Vec<String> = absorbed.iter().chain([&kept.id]).flat_map(|id| self.gate().usernames_of(id)).collect();
         if let Err(e) = self.reload_policies(store) {
             tracing::error!("cannot reload the broker's policies after a merge: {e}");
+        }
+        if let Err(e) = self.reload_household(store) {
+            tracing::error!("cannot reload the household after a merge: {e}");
         }
         let now_valid = self.gate().usernames_of(&kept.id);
         let gone: Vec<String> = before.iter().filter(|u| !now_valid.contains(u)).cloned().collect();

@@ -157,8 +157,10 @@ export interface Backend {
   changeMember(member: string, change: { name?: string | null; role?: Role | null }): Promise<MemberView>;
   /** Ends their sessions at once and takes their rights away. */
   removeMember(member: string): Promise<void>;
-  /** A one-use sign-in link for the member, good for `hours`. */
+  /** A one-use sign-in link for the member, good for `hours` (only for one without a password). */
   invite(member: string, hours: number): Promise<Invitation>;
+  /** Clears a member's forgotten password (they see that it was done); then invite them again. */
+  resetPassword(member: string): Promise<void>;
   /** The asker's own password; `current` once they have one. */
   setPassword(password: string, current: string | null): Promise<void>;
   rooms(): Promise<RoomView[]>;

@@ -45,6 +45,7 @@ export function backendOver(t: Transport): Backend {
     changeMember: (member, change) => call("change_member", { member, name: change.name ?? null, role: change.role ?? null }),
     removeMember: (member) => call("remove_member", { member }).then(done),
     invite: (member, hours) => call("invite", { member, hours }),
+    resetPassword: (member) => call("reset_password", { member }).then(done),
     setPassword: (password, current) => call("set_password", { password, current }).then(done),
     rooms: () => call("rooms", {}),
     addRoom: (name) => call("add_room", { name }),

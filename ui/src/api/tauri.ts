@@ -24,8 +24,8 @@ export function tauriTransport(): Transport {
     call,
     // The window is the owner over IPC, with no session to list or end (see `Backend.signIns`).
     signIns: undefined,
-    // The hub streams CSV over HTTP only; the window offers the JSON export (the `export` command).
-    exportCsv: undefined,
+    // Browsers download the hub's streamed CSV; the window gets the same text from `export_csv`.
+    exportCsv: (id) => call("export_csv", { id }),
     onEvent(cb: (e: Event) => void): () => void {
       let stopped = false;
       const unlisten = listen<Event>("hearth://event", (e) => cb(e.payload)).then((un) => {

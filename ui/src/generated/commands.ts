@@ -64,6 +64,7 @@ export type Commands = {
   privacy: { args: { id: string, }; result: PrivacySettings };
   set_retention: { args: { id: string, request: RetentionRequest, }; result: PrivacySettings };
   set_redaction: { args: { id: string, request: RedactionRequest, }; result: PrivacySettings };
+  export_csv: { args: { id: string, }; result: string };
   export: { args: { id: string, }; result: DeviceExport };
   sessions: { args: Record<symbol, never>; result: Array<BrowserSession> };
   members: { args: Record<symbol, never>; result: Array<MemberView> };
@@ -72,6 +73,8 @@ export type Commands = {
   remove_member: { args: { member: string, }; result: null };
   invite: { args: { member: string, hours: number, }; result: Invitation };
   set_password: { args: { current: string | null, password: string, }; result: null };
+  reset_password: { args: { member: string, }; result: null };
+  share: { args: { id: string, member: string, hours: number | null, }; result: GrantView };
   rooms: { args: Record<symbol, never>; result: Array<RoomView> };
   add_room: { args: { name: string, }; result: RoomView };
   rename_room: { args: { room: string, name: string, }; result: RoomView };
@@ -116,6 +119,7 @@ export const ROUTES = {
   privacy: { method: "GET", path: "/devices/{id}/privacy", body: null },
   set_retention: { method: "POST", path: "/devices/{id}/privacy/retention", body: "request" },
   set_redaction: { method: "POST", path: "/devices/{id}/privacy/redactions", body: "request" },
+  export_csv: { method: "GET", path: "/devices/{id}/messages.csv", body: null },
   export: { method: "GET", path: "/devices/{id}/export.json", body: null },
   sessions: { method: "GET", path: "/sessions", body: null },
   members: { method: "GET", path: "/members", body: null },
@@ -124,6 +128,8 @@ export const ROUTES = {
   remove_member: { method: "DELETE", path: "/members/{member}", body: null },
   invite: { method: "POST", path: "/members/{member}/invitations", body: null },
   set_password: { method: "POST", path: "/me/password", body: null },
+  reset_password: { method: "POST", path: "/members/{member}/password-reset", body: null },
+  share: { method: "POST", path: "/devices/{id}/share", body: null },
   rooms: { method: "GET", path: "/rooms", body: null },
   add_room: { method: "POST", path: "/rooms", body: null },
   rename_room: { method: "POST", path: "/rooms/{room}", body: null },

@@ -99,7 +99,21 @@ function memberRow(s: AppState, a: Actions, m: MemberView, owner: boolean): Temp
                     ${ROLES.map((r) => html`<option value=${r} ?selected=${r === m.role}>${ROLE_LABELS[r]}</option>`)}
                   </select></label
                 >`}
-            ${m.you
+            ${!m.you && !m.founding && m.has_password
+              ? html`<button
+                  type="button"
+                  class="btn quiet"
+                  data-testid="reset-password"
+                  aria-label="Reset ${m.name}'s password"
+                  title="For a forgotten password: ${m.name} then signs in with a new invitation, and sees that you did this"
+                  @click=${() => {
+                    if (!busy) a.family.resetPassword(m);
+                  }}
+                >
+                  Reset password
+                </button>`
+              : nothing}
+            ${m.you || m.founding || m.has_password
               ? nothing
               : html`<button
                   type="button"

@@ -26,8 +26,9 @@ fn day(s: &str) -> Option<usize> {
 
 fn minute(s: &str) -> Option<u16> {
     let (h, m) = s.trim().split_once(':')?;
-    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (m < 60 && h * 60 + m <= MINUTES_PER_DAY).then_some(h * 60 + m)
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    let minute = h.checked_mul(60)?.checked_add(m)?;
+    (m < 60 && minute <= u32::from(MINUTES_PER_DAY)).then(|| u16::try_from(minute).ok()).flatten()
 }
 
 fn days(s: &str) -> Option<Vec<Weekday>> {
@@ -100,7 +101,17 @@ mod tests {
         assert_eq!(s.to_string(), "Mon,Tue,Wed,Thu,Fri 07:00-20:00; Sat,Sun 09:00-24:00");
         assert_eq!("Fri-Mon 22:00-07:00".parse::<Schedule>().unwrap().windows[0].days, [Fri, Sat, Sun, Mon], "ranges wrap");
         assert_eq!("daily 00:00-00:00".parse::<Schedule>().unwrap().windows[0].days.len(), 7);
-        for bad in ["", "Mon", "Mon 7-8", "Funday 07:00-08:00", "Mon 24:00-24:00", "Mon 07:60-08:00", "Mon 25:00-26:00"] {
+        for bad in [
+            "",
+            "Mon",
+            "Mon 7-8",
+            "Funday 07:00-08:00",
+            "Mon 24:00-24:00",
+            "Mon 07:60-08:00",
+            "Mon 25:00-26:00",
+            "Mon 1093:00-1094:00",
+            "Mon 99999999:00-08:00",
+        ] {
             assert!(bad.parse::<Schedule>().is_err(), "{bad:?} should be refused");
         }
         assert!(s.validate().is_ok());

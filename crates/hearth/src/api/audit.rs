@@ -146,7 +146,7 @@ fn words(row: &AuditEntry, names: &HashMap<String, String>, members: &HashMap<St
         "set_role" => format!("made {} {after}", member(first)),
         "invite_member" => format!("invited {}", member(first)),
         "set_password" => format!("set {}'s password", member(first)),
-        "sign_in" if row.refused => "tried to sign in with a wrong password".to_owned(),
+        "wrong_password" => format!("someone tried to sign in as {} with a wrong password", member(first)),
         "sign_in" => "signed in".to_owned(),
         "sign_out" => "signed a browser out".to_owned(),
         "sign_out_everywhere" => "signed out everywhere else".to_owned(),
@@ -196,5 +196,5 @@ fn words(row: &AuditEntry, names: &HashMap<String, String>, members: &HashMap<St
             _ => format!("{} {}", action.replace('_', " "), thing()).trim_end().to_owned(),
         },
     };
-    if row.refused && row.action != "sign_in" { format!("was refused: {done}") } else { done }
+    if row.refused { format!("was refused: {done}") } else { done }
 }

@@ -163,7 +163,7 @@ commands! {
     list_devices: GET "/devices", {} -> Vec<Device>,
         needs |_| Need::Member, runs |hub, caller, _| hub.list_devices(caller);
     device: GET "/devices/{id}", { id: String } -> DeviceDetail,
-        needs |a| on(Right::View, &a.id), runs |hub, _, a| hub.device(&a.id);
+        needs |a| on(Right::View, &a.id), runs |hub, caller, a| hub.device_for(caller, &a.id);
     approve: POST "/devices/{id}/approve", { id: String } -> Device,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.decide(&a.id, Verdict::Approve, caller);
     block: POST "/devices/{id}/block", { id: String } -> Device,
@@ -179,33 +179,35 @@ commands! {
     broker_view: GET "/devices/{id}/broker", { id: String } -> BrokerView,
         needs |a| on(Right::Review, &a.id), runs |hub, _, a| hub.broker_view(&a.id);
     set_topic_rule: POST "/devices/{id}/topics" body request, { id: String, request: TopicRuleRequest } -> BrokerView,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_topic_rule(&a.id, &a.request, caller);
+        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_topic_rule(&a.id, &a.request, caller).map(|v| hub.broker_view_for(caller, v));
+    /// Binding a client id, pinning an anonymous client, taking an entity and merging records
+    /// reach a second device (whoever holds the id, the entity, the other record): an owner's.
     bind_client_id: POST "/devices/{id}/client-id", { id: String, client_id: Option<String> } -> BrokerView,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.bind_client_id(&a.id, a.client_id.as_deref(), caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.bind_client_id(&a.id, a.client_id.as_deref(), caller).map(|v| hub.broker_view_for(caller, v));
     set_anonymous: POST "/devices/{id}/anonymous" body access, { id: String, access: Option<AnonymousAccess> } -> BrokerView,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_anonymous(&a.id, a.access, caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.set_anonymous(&a.id, a.access, caller).map(|v| hub.broker_view_for(caller, v));
     give_entity: POST "/devices/{id}/entities" body claim, { id: String, claim: EntityClaim } -> BrokerView,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.give_entity(&a.id, &a.claim, caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.give_entity(&a.id, &a.claim, caller).map(|v| hub.broker_view_for(caller, v));
     identity_review: GET "/identity", {} -> IdentityReview,
         needs |_| Need::Home(Right::Configure), runs |hub, _, _| hub.identity_review();
     answer_merge: POST "/devices/{id}/merge" body request, { id: String, request: MergeRequest } -> DeviceDetail,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.answer_merge(&a.id, &a.request, caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.answer_merge(&a.id, &a.request, caller);
     /// Its internet level and destinations: whom it talks to is part of what it sends.
     network_view: GET "/devices/{id}/network", { id: String } -> NetworkView,
         needs |a| on(Right::Review, &a.id), runs |hub, _, a| hub.network_view(&a.id);
     set_internet_level: POST "/devices/{id}/network/level", { id: String, level: InternetLevel } -> NetworkView,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_internet_level(&a.id, a.level, caller);
+        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_internet_level(&a.id, a.level, caller).map(|v| hub.network_view_for(caller, &a.id, v));
     set_domain: POST "/devices/{id}/network/destinations" body request, { id: String, request: DomainRequest } -> NetworkView,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_domain(&a.id, &a.request, caller);
+        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_domain(&a.id, &a.request, caller).map(|v| hub.network_view_for(caller, &a.id, v));
     allow_waiting: POST "/devices/{id}/network/allow-waiting", { id: String } -> NetworkView,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.allow_waiting(&a.id, caller);
+        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.allow_waiting(&a.id, caller).map(|v| hub.network_view_for(caller, &a.id, v));
     /// Its rules as a MUD file: the names it may reach, learned from what it asked for.
     export_mud: GET "/devices/{id}/mud", { id: String } -> String,
         needs |a| on(Right::Review, &a.id), runs |hub, _, a| hub.export_mud(&a.id);
     import_mud: POST "/devices/{id}/mud", { id: String, file: String } -> MudImported,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.import_mud(&a.id, &a.file, caller);
     home_network: GET "/network", {} -> HomeNetwork,
-        needs |_| Need::Home(Right::Configure), runs |hub, _, _| hub.home_network();
+        needs |_| Need::Home(Right::Configure), runs |hub, caller, _| hub.home_network_for(caller);
     export_firewall: GET "/network/export", { format: String } -> String,
         needs |_| Need::Home(Right::Configure), runs |hub, _, a| hub.export_firewall(&a.format);
     review: GET "/devices/{id}/review", { id: String, since: Option<String> } -> DeviceReview,
@@ -221,6 +223,9 @@ commands! {
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_retention(&a.id, &a.request, caller);
     set_redaction: POST "/devices/{id}/privacy/redactions" body request, { id: String, request: RedactionRequest } -> PrivacySettings,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_redaction(&a.id, &a.request, caller);
+    /// Its messages as CSV (the desktop window; browsers download the streamed `export.csv`).
+    export_csv: GET "/devices/{id}/messages.csv", { id: String } -> String,
+        needs |a| on(Right::Review, &a.id), runs |hub, _, a| hub.export_csv(&a.id);
     /// Everything it sent (the desktop window; browsers download the streamed export).
     export: GET "/devices/{id}/export.json", { id: String } -> DeviceExport,
         needs |a| on(Right::Review, &a.id), runs |hub, _, a| hub.export(&a.id);
@@ -240,6 +245,14 @@ commands! {
     /// The member's own password (the current one too, once they have one).
     set_password: POST "/me/password", { current: Option<String>, password: String } -> (),
         needs |_| Need::Member, runs |hub, caller, a| hub.set_password(caller, a.current.as_deref(), &a.password);
+    /// Clears a member's forgotten password; they sign in again with a new invitation. Recorded
+    /// as concerning them, so they see it.
+    reset_password: POST "/members/{member}/password-reset", { member: String } -> (),
+        needs |_| Need::Owner, runs |hub, caller, a| hub.reset_password(&a.member, caller);
+    /// Shares what the caller's own personal device sends with another member (review), until
+    /// `hours` from now if given. Only the device's member can.
+    share: POST "/devices/{id}/share", { id: String, member: String, hours: Option<u32> } -> GrantView,
+        needs |_| Need::Member, runs |hub, caller, a| hub.share(&a.id, &a.member, a.hours, caller);
     rooms: GET "/rooms", {} -> Vec<RoomView>,
         needs |_| Need::Member, runs |hub, caller, _| hub.rooms(caller);
     add_room: POST "/rooms", { name: String } -> RoomView,
@@ -250,9 +263,10 @@ commands! {
         needs |_| Need::Home(Right::Configure), runs |hub, caller, a| hub.remove_room(&a.room, caller);
     set_room: POST "/devices/{id}/room", { id: String, room: Option<u32> } -> Device,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_room(&a.id, a.room.map(i64::from), caller);
-    /// Whose personal device it is (a phone, a watch, a tracker), or the household's.
+    /// Whose personal device it is (a phone, a watch, a tracker), or the household's: an owner
+    /// marks a household device as a member's; only that member gives it back (see `set_personal`).
     set_personal: POST "/devices/{id}/member", { id: String, member: Option<String> } -> Device,
-        needs |_| Need::Owner, runs |hub, caller, a| hub.set_personal(&a.id, a.member.as_deref(), caller);
+        needs |_| Need::Member, runs |hub, caller, a| hub.set_personal(&a.id, a.member.as_deref(), caller);
     grants: GET "/grants", { member: Option<String> } -> Vec<GrantView>,
         needs |_| Need::Member, runs |hub, caller, a| hub.grants(caller, a.member.as_deref());
     add_grant: POST "/grants" body grant, { grant: GrantRequest } -> GrantView,

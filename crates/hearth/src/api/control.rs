@@ -121,11 +121,14 @@ impl Hub {
         let payload = payload(source, &found.component, action, brightness.filter(|_| view.brightness));
         let broker =
             self.broker().ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the broker is off, so devices cannot be operated"))?;
-        broker
-            .publish(topic, payload.into_bytes(), 1)
-            .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("the command was not sent: {e}")))?;
+        // On record before it is sent: a command whose answer is lost (a slow broker) must still
+        // say who sent it; a failure is recorded beside it.
         let subject = format!("{} {} {}", device.as_str(), view.name, words(action));
         self.store().record_audit(now(), &caller.actor(), caller.origin, "control", &subject, false)?;
+        if let Err(e) = broker.publish(topic, payload.into_bytes(), 1) {
+            self.store().record_audit(now(), &caller.actor(), caller.origin, "control_failed", &subject, false)?;
+            return Err(ApiError::new(ErrorCode::Unavailable, format!("the command may not have been sent: {e}")));
+        }
         tracing::info!(%device, entity, action = words(action), member = %caller.member, "a device was operated");
         Ok(view)
     }

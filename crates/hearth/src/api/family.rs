@@ -167,10 +167,23 @@ impl Hub {
         Ok(())
     }
 
-    /// A one-use sign-in link for `member`, good for `hours`. Only its hash is kept.
+    /// A one-use sign-in link for `member`, good for `hours`. Only its hash is kept. Not for a
+    /// member who has a password (they sign in with it; a forgotten one is reset first, which
+    /// they see), nor for the hub's own owner (`hearth open`): an invitation must never be a way
+    /// to become someone who can already sign in.
     pub fn invite(&self, member: &str, hours: u32, caller: &Caller) -> Result<Invitation, ApiError> {
         if !(1..=MAX_INVITATION_HOURS).contains(&hours) {
             return Err(ApiError::bad_request(format!("an invitation is good for 1 to {MAX_INVITATION_HOURS} hours")));
+        }
+        if member == FOUNDING_OWNER {
+            return Err(ApiError::bad_request("the hub's own owner signs in with `hearth open` on the hub, not an invitation"));
+        }
+        let target = self.store().member(member)?.filter(|m| m.removed_at.is_none()).ok_or_else(|| no_member(member))?;
+        if target.has_password {
+            return Err(ApiError::bad_request(format!(
+                "{} has a password and signs in with it; if it is forgotten, reset it first (they will see that you did)",
+                target.name
+            )));
         }
         let code = crate::random::hex_token(16).map_err(|e| ApiError::internal(format!("{e:#}")))?;
         let expires_at = now() + i64::from(hours) * 3600 * 1000;
@@ -195,8 +208,19 @@ impl Hub {
         if let Some(problem) = passwords::problem(password) {
             return Err(ApiError::bad_request(problem));
         }
+        // The same limits as signing in, before any hashing: a browser left signed in must not
+        // be a way to guess the password, nor to keep two cores hashing.
+        let from = caller.from.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        if self.password_limits().over(from, Some(&caller.member), std::time::Instant::now()) {
+            return Err(ApiError::new(ErrorCode::TooManyRequests, "too many wrong passwords; wait a minute"));
+        }
+        let _hashing = self
+            .hashing()
+            .try_acquire()
+            .map_err(|_| ApiError::new(ErrorCode::Unavailable, "the hub is busy checking passwords; try again in a moment"))?;
         let stored = self.store().password_hash(&caller.member)?;
         if stored.is_some() && !passwords::verify(stored.as_deref(), current.unwrap_or("")) {
+            self.password_limits().failure(from, Some(&caller.member), std::time::Instant::now());
             return Err(ApiError::new(ErrorCode::Forbidden, "your current password is not right"));
         }
         let hashed = passwords::hash(password).map_err(|e| ApiError::internal(format!("{e:#}")))?;
@@ -226,10 +250,63 @@ impl Hub {
         }
         self.password_limits().failure(from, member.as_ref().map(|m| m.id.as_str()), std::time::Instant::now());
         if let Some(m) = &member {
-            let actor = hearth_core::device::Actor::member(&m.id, Some(from.to_canonical().to_string()));
-            self.store().record_audit(now(), &actor, "web", "sign_in", "wrong password", true)?;
+            // Whoever typed it is not known to be the member: the row is Hearth's, from that
+            // address, and concerns the member, who sees it in their audit.
+            let actor = hearth_core::device::Actor::Member { id: "hearth".into(), from: Some(from.to_canonical().to_string()) };
+            // Once a minute per member and address: where the guesses come from is what she needs.
+            if self.audit_throttle().allows(&m.id, "wrong_password", &from.to_canonical().to_string()) {
+                self.store().record_audit_about(now(), &actor, "web", "wrong_password", &m.id, true, Some(&m.id))?;
+            }
         }
         Ok(None)
+    }
+
+    /// Clears a member's forgotten password: they sign in with a new invitation. They see it in
+    /// their audit.
+    pub fn reset_password(&self, member: &str, caller: &Caller) -> Result<(), ApiError> {
+        if member == FOUNDING_OWNER {
+            return Err(ApiError::bad_request(
+                "the hub's own owner signs in with `hearth open` on the hub; their password is theirs to change",
+            ));
+        }
+        let mut store = self.store();
+        store.clear_password(member, &caller.actor(), caller.origin, now())?;
+        self.reload_household(&store)
+    }
+
+    /// Shares what the caller's own personal device sends with another member: a review grant on
+    /// the device, given by its member (the only grant that opens a personal device to others).
+    pub fn share(&self, id: &str, with: &str, hours: Option<u32>, caller: &Caller) -> Result<GrantView, ApiError> {
+        let device = parse_id(id)?;
+        if self.household().personal_owner(&device).as_deref() != Some(caller.member.as_str()) {
+            return Err(ApiError::new(ErrorCode::Forbidden, "only a device's own member can share what it sends"));
+        }
+        let member = self.store().member(with)?.filter(|m| m.removed_at.is_none()).ok_or_else(|| no_member(with))?;
+        let expires_at = hours.map(|h| now() + i64::from(h) * 3600 * 1000);
+        if member.role == Role::Guest && expires_at.is_none() {
+            return Err(ApiError::bad_request("a guest's rights always end: choose for how many hours"));
+        }
+        let grant = Grant {
+            id: 0,
+            member: member.id.clone(),
+            right: Right::Review,
+            target: Target::Device(device),
+            effect: Effect::Allow,
+            schedule: None,
+            expires_at,
+            granted_by: caller.member.clone(),
+        };
+        let filed = {
+            let mut store = self.store();
+            let filed = store.add_grant(&grant, &caller.actor(), caller.origin, now())?;
+            self.reload_household(&store)?;
+            filed
+        };
+        let owner = Caller { member: FOUNDING_OWNER.to_owned(), ..caller.clone() };
+        self.grants(&owner, Some(&member.id))?
+            .into_iter()
+            .find(|g| g.grant.id == filed.id)
+            .ok_or_else(|| ApiError::internal("a grant just filed is missing"))
     }
 
     pub fn rooms(&self, caller: &Caller) -> Result<Vec<RoomView>, ApiError> {
@@ -281,8 +358,26 @@ impl Hub {
         Ok(device)
     }
 
+    /// Marks a household device as a member's (an owner), or gives a personal device back to
+    /// the household (its own member only). Nobody else moves a personal device: what it sent is
+    /// its member's, and re-marking it would hand that to someone else.
     pub fn set_personal(&self, id: &str, member: Option<&str>, caller: &Caller) -> Result<Device, ApiError> {
         let id = parse_id(id)?;
+        match self.household().personal_owner(&id) {
+            Some(theirs) if theirs == caller.member && member.is_none() => {}
+            Some(theirs) if theirs == caller.member => {
+                return Err(ApiError::bad_request("give it back to the household first; an owner then marks it as someone else's"));
+            }
+            Some(theirs) => {
+                let name = self.household().member_name(&theirs).unwrap_or(theirs);
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    format!("this is {name}'s device: only {name} can give it back to the household"),
+                ));
+            }
+            None if self.household().member(&caller.member).is_some_and(|m| m.role == Role::Owner) => {}
+            None => return Err(ApiError::new(ErrorCode::Forbidden, "only an owner marks a household device as someone's")),
+        }
         let mut store = self.store();
         store.set_device_member(&id, member, &caller.actor(), caller.origin, now())?;
         self.reload_household(&store)?;
@@ -333,6 +428,15 @@ impl Hub {
         }
         if request.expires_at.is_some_and(|e| e <= now()) {
             return Err(ApiError::bad_request("this grant would have ended already; choose a time in the future"));
+        }
+        if let (Right::Review, Effect::Allow, Target::Device(device)) = (request.right, request.effect, &request.target)
+            && let Some(theirs) = self.household().personal_owner(device)
+            && theirs != request.member
+        {
+            // It would be stored and shown yet never hold: a personal device opens to others
+            // only when its own member shares it.
+            let name = self.household().member_name(&theirs).unwrap_or(theirs);
+            return Err(ApiError::bad_request(format!("only {name} can share what their own device sends")));
         }
         let grant = Grant {
             id: 0,

@@ -95,13 +95,18 @@ fn a_personal_device_is_reviewed_by_its_member_and_a_parents_look_is_shown_to_th
     let look = hers["entries"].as_array().unwrap().iter().find(|e| e["action"] == "look:review").expect("the look is in her audit");
     assert_eq!((look["about_you"].clone(), look["member"].clone()), (json!(true), json!(sam)));
 
-    // An adult's phone is nobody else's to read, not even the owner's.
+    // An adult's phone is nobody else's to read, not even the owner's; nor can the owner move it.
+    assert_eq!(
+        call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": sam})),
+        Err(ErrorCode::Forbidden),
+        "Kim's until she gives it back"
+    );
+    call(&hub, &kid(&kim), "set_personal", json!({"id": lamp, "member": null})).unwrap();
     call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": sam})).unwrap();
+    assert_eq!(call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": "owner"})), Err(ErrorCode::Forbidden));
     assert_eq!(call(&hub, &owner(), "review", json!({"id": lamp})), Err(ErrorCode::Forbidden));
     assert_eq!(call(&hub, &owner(), "export", json!({"id": lamp})), Err(ErrorCode::Forbidden));
     assert!(call(&hub, &owner(), "device", json!({"id": lamp})).is_ok(), "that it exists is no secret");
-    let home_review = call(&hub, &owner(), "home_review", Value::Null).unwrap();
-    assert!(home_review["devices"].as_array().unwrap().iter().all(|d| d["device_id"] != lamp.as_str()), "nor in the home-wide review");
 }
 
 #[test]
@@ -128,4 +133,83 @@ fn unknown_commands_and_arguments_are_refused_with_words() {
     let err = hub.call(&owner(), "device", json!({"id": "d-000000000001", "extra": 1})).unwrap_err();
     assert_eq!(err.code, ErrorCode::BadRequest);
     assert!(err.message.contains("unknown field"), "{}", err.message);
+}
+
+#[test]
+fn commands_that_reach_a_second_device_are_the_owners() {
+    let (hub, _dir, lamp, lock, sam, _room) = home("adult");
+    grant(&hub, &sam, "configure", json!({"kind": "home"}), json!({}));
+    let sam = kid(&sam);
+    let merge = json!({"id": lamp, "request": {"other": lock, "answer": "merge"}});
+    assert_eq!(call(&hub, &sam, "answer_merge", merge), Err(ErrorCode::Forbidden), "the other record is not his to join");
+    assert_eq!(call(&hub, &sam, "bind_client_id", json!({"id": lamp, "client_id": "alarm"})), Err(ErrorCode::Forbidden));
+    assert!(call(&hub, &sam, "block", json!({"id": lamp})).is_ok(), "his grant still holds for the device itself");
+}
+
+#[test]
+fn a_configure_answer_carries_what_a_device_sent_only_to_who_may_review_it() {
+    let (hub, _dir, lamp, _lock, anna, _room) = home("adult");
+    call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": anna})).unwrap();
+    let mut view = hub.broker_view(&lamp).unwrap();
+    view.recent.push(crate::api::types::DecisionView {
+        at: 1,
+        client_id: "phone".into(),
+        action: crate::api::types::Action::Publish,
+        topic: "owntracks/anna/phone".into(),
+        bytes: 10,
+        qos: 0,
+        decision: crate::api::types::Decision::Allow,
+    });
+    let shown = hub.broker_view_for(&owner(), view.clone());
+    assert!(shown.recent.is_empty(), "the owner may change Anna's phone, not read what it sent");
+    assert_eq!(hub.broker_view_for(&kid(&anna), view.clone()).recent.len(), view.recent.len(), "Anna reads her own");
+}
+
+#[test]
+fn invitations_are_for_members_without_a_password_and_a_reset_is_shown_to_them() {
+    let (hub, _dir, _lamp, _lock, kim, _room) = home("child");
+    assert_eq!(call(&hub, &owner(), "invite", json!({"member": "owner", "hours": 1})), Err(ErrorCode::BadRequest));
+    hub.set_password(&kid(&kim), None, "correct horse battery").unwrap();
+    assert_eq!(call(&hub, &owner(), "invite", json!({"member": kim, "hours": 1})), Err(ErrorCode::BadRequest), "she signs in with it");
+    call(&hub, &owner(), "reset_password", json!({"member": kim})).unwrap();
+    assert!(call(&hub, &owner(), "invite", json!({"member": kim, "hours": 1})).is_ok());
+    let hers = call(&hub, &kid(&kim), "audit", Value::Null).unwrap();
+    let reset = hers["entries"].as_array().unwrap().iter().find(|e| e["action"] == "reset_password").expect("she sees the reset");
+    assert_eq!(reset["member"], "owner");
+}
+
+#[test]
+fn wrong_current_passwords_are_limited_like_sign_ins() {
+    let (hub, _dir, _lamp, _lock, kim, _room) = home("adult");
+    let kim = kid(&kim);
+    hub.set_password(&kim, None, "correct horse battery").unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        codes.push(hub.set_password(&kim, Some("guess guess guess"), "another long password").unwrap_err().code);
+    }
+    assert_eq!(codes[0], ErrorCode::Forbidden);
+    assert_eq!(*codes.last().unwrap(), ErrorCode::TooManyRequests, "{codes:?}");
+}
+
+#[test]
+fn a_personal_device_is_shared_by_its_member_only() {
+    let (hub, _dir, lamp, _lock, kim, _room) = home("adult");
+    let sam = call(&hub, &owner(), "add_member", json!({"name": "Sam", "role": "adult"})).unwrap()["id"].as_str().unwrap().to_owned();
+    call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": kim})).unwrap();
+    let request = json!({"member": sam, "right": "review", "target": {"kind": "device", "id": lamp}, "effect": "allow", "schedule": null, "expires_at": null});
+    assert_eq!(call(&hub, &owner(), "add_grant", json!({"grant": request})), Err(ErrorCode::BadRequest), "not the owner's to share");
+    assert_eq!(call(&hub, &kid(&sam), "share", json!({"id": lamp, "member": sam})), Err(ErrorCode::Forbidden));
+    assert_eq!(call(&hub, &kid(&sam), "review", json!({"id": lamp})), Err(ErrorCode::Forbidden));
+    call(&hub, &kid(&kim), "share", json!({"id": lamp, "member": sam, "hours": 1})).unwrap();
+    assert!(call(&hub, &kid(&sam), "review", json!({"id": lamp})).is_ok(), "Kim shared it");
+}
+
+#[test]
+fn a_member_looping_on_a_refused_request_writes_one_row_a_minute() {
+    let (hub, _dir, lamp, _lock, kim, _room) = home("child");
+    for _ in 0..1000 {
+        assert_eq!(call(&hub, &kid(&kim), "approve", json!({"id": lamp})), Err(ErrorCode::Forbidden));
+    }
+    let audit = call(&hub, &owner(), "audit", json!({"member": kim})).unwrap();
+    assert_eq!(audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "approve").count(), 1);
 }

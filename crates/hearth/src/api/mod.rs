@@ -14,6 +14,7 @@ pub mod limits;
 pub mod network;
 mod review;
 mod sessions;
+mod shown;
 
 pub use review::parse_duration;
 pub mod types;
@@ -57,6 +58,7 @@ impl Hub {
         let usernames = self.gate().usernames_of(&id);
         store.forget(&id, &caller.actor(), caller.origin, now())?;
         self.reload_policies(&store)?;
+        self.reload_household(&store)?;
         self.disconnect_usernames(&usernames);
         self.clear_retained(&usernames, None);
         tracing::info!(%id, origin = caller.origin, "device forgotten");
@@ -69,20 +71,6 @@ impl Hub {
         })?;
         tracing::info!(ms = started.elapsed().as_millis() as u64, "database compacted after forgetting a device");
         Ok(())
-    }
-
-    /// The hub's status, its device counts of the devices `caller` may view.
-    pub fn status_for(&self, caller: &Caller) -> Result<Status, ApiError> {
-        let mut status = self.status()?;
-        let devices = self.list_devices(caller)?;
-        status.devices = devices.len() as u32;
-        status.devices_new = devices.iter().filter(|d| d.state == types::DeviceState::New).count() as u32;
-        status.devices_online = devices.iter().filter(|d| d.online).count() as u32;
-        if self.household().member(&caller.member).is_none_or(|m| m.role != hearth_core::family::Role::Owner) {
-            // Where the hub keeps its files is the owner's business.
-            status.data_dir = String::new();
-        }
-        Ok(status)
     }
 
     pub fn status(&self) -> Result<Status, ApiError> {

@@ -22,15 +22,6 @@ impl Hub {
         Ok(self.reader().home_review(until - since_ms.max(0), until)?)
     }
 
-    /// The home review with only the devices `caller` may review: a home-wide chart counts
-    /// nothing the member may not read device by device.
-    pub fn home_review_for(&self, caller: &Caller, since_ms: i64) -> Result<HomeReview, ApiError> {
-        let mut review = self.home_review(since_ms)?;
-        review.devices.retain(|d| self.may(caller, hearth_core::family::Right::Review, &d.device_id));
-        review.changes.retain(|c| self.may(caller, hearth_core::family::Right::Review, c.device_id()));
-        Ok(review)
-    }
-
     pub fn privacy(&self, id: &str) -> Result<PrivacySettings, ApiError> {
         Ok(self.reader().privacy(&parse_id(id)?)?)
     }

@@ -57,6 +57,38 @@ pub enum Need {
     Owner,
 }
 
+/// Refusals and looks written at most once a minute per member, action and subject: a member
+/// looping on a forbidden request (or reloading a page about a child's device) writes one row a
+/// minute, not thousands, so the household's history is never pushed out. Bounded: at most
+/// [`THROTTLE_KEYS`] keys; a full table forgets what is older than a minute, and past that the
+/// row is written anyway (the store bounds refusals on its own too).
+#[derive(Debug, Default)]
+pub struct AuditThrottle {
+    last: std::sync::Mutex<HashMap<(String, String, String), std::time::Instant>>,
+}
+
+const THROTTLE_KEYS: usize = 4096;
+
+impl AuditThrottle {
+    /// Whether a row for this member, action and subject should be written now.
+    pub fn allows(&self, member: &str, action: &str, subject: &str) -> bool {
+        let now = std::time::Instant::now();
+        let minute = std::time::Duration::from_secs(60);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (member.to_owned(), action.to_owned(), subject.to_owned());
+        if last.get(&key).is_some_and(|at| now.duration_since(*at) < minute) {
+            return false;
+        }
+        if last.len() >= THROTTLE_KEYS {
+            last.retain(|_, at| now.duration_since(*at) < minute);
+        }
+        if last.len() < THROTTLE_KEYS {
+            last.insert(key, now);
+        }
+        true
+    }
+}
+
 /// The household in memory.
 #[derive(Debug, Default)]
 pub struct Household {
@@ -193,13 +225,15 @@ impl Hub {
         };
         let subject = device.as_ref().map_or_else(|| "home".to_owned(), |d| d.as_str().to_owned());
         if !allowed {
-            if let Err(e) = self.store().record_audit(now, &caller.actor(), caller.origin, action, &subject, true) {
+            if self.audit_throttle().allows(&caller.member, action, &subject)
+                && let Err(e) = self.store().record_audit(now, &caller.actor(), caller.origin, action, &subject, true)
+            {
                 tracing::warn!("cannot record a refused request in the audit: {e}");
             }
             tracing::info!(member = %caller.member, action, subject, "a request was refused");
             return Err(ApiError::new(ErrorCode::Forbidden, format!("{}: {why}", refused_words(action))));
         }
-        if looked {
+        if looked && self.audit_throttle().allows(&caller.member, &format!("look:{action}"), &subject) {
             self.store().record_audit(now, &caller.actor(), caller.origin, &format!("look:{action}"), &subject, false)?;
         }
         Ok(())

@@ -1,9 +1,11 @@
-//! Who may use the hub. Until member accounts exist, only the owner:
+//! Who is asking ([`Caller`]), for every `/api/v1` request:
 //! - scripts and the CLI send the owner token (`Authorization: Bearer ...`), kept in the data
-//!   directory with owner-only permissions;
-//! - browsers exchange a one-time sign-in code (printed by `hearth serve` / `hearth open`) for a
-//!   session: a random token in an HttpOnly, SameSite=Strict cookie, checked against the
-//!   sessions the store keeps (`crate::sessions`), so that a session can be ended at once.
+//!   directory with owner-only permissions: the hub's founding owner;
+//! - browsers carry a session: a random token in an HttpOnly, SameSite=Strict cookie, checked
+//!   against the sessions the store keeps (`crate::sessions`), so that a session can be ended at
+//!   once. A browser gets one from the owner's one-time code (`hearth serve` / `hearth open`),
+//!   a member's invitation (`/invite`, accepted with a POST from this hub's page) or a member's
+//!   name and password (`POST /login`).
 //!
 //! CSRF: a cookie-authenticated request that changes anything must carry `X-Hearth-Request`;
 //! a cross-site page cannot add a custom header without a CORS preflight, which is never
@@ -39,9 +41,6 @@ pub struct Auth {
     failures: Mutex<FailureLimiter>,
     /// Served over TLS: the session cookie is marked `Secure`.
     secure: bool,
-    /// Passwords hashed at once at most (argon2id takes ~20 ms and 19 MiB each): a flood of
-    /// sign-ins queues here instead of taking every core and megabytes per request.
-    hashing: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -52,13 +51,7 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     pub fn new(owner_token: String, secure: bool) -> Self {
-        Self {
-            owner_token,
-            codes: Mutex::default(),
-            failures: Mutex::new(FailureLimiter::new(Instant::now())),
-            secure,
-            hashing: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
-        }
+        Self { owner_token, codes: Mutex::default(), failures: Mutex::new(FailureLimiter::new(Instant::now())), secure }
     }
 
     /// A fresh one-time sign-in code.
@@ -237,14 +230,30 @@ async fn start_session(state: &AppState, member: String, headers: &HeaderMap, fr
     }
 }
 
-/// `GET /invite?code=...`: a member's invitation (one use) signs their browser in, and opens the
-/// page where they may choose a password.
+/// `GET /invite?code=...`: a page with one button that accepts the invitation. Opening the link
+/// changes nothing: a chat app fetching it for a preview, or a page of another site loading it,
+/// must not use it up nor sign anyone in.
+pub async fn invite_page(Query(q): Query<LoginQuery>) -> Response {
+    let code: String = q.code.chars().filter(char::is_ascii_hexdigit).take(crate::api::limits::LOGIN_CODE_CHARS).collect();
+    axum::response::Html(super::ui::invitation_page(&code)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InvitationForm {
+    code: String,
+}
+
+/// `POST /invite` (a form from the page above, this hub's own origin): the invitation (one use)
+/// signs the browser in, and opens the page where its member may choose a password.
 pub async fn invite(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Query(q): Query<LoginQuery>,
+    axum::Form(q): axum::Form<InvitationForm>,
 ) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "accept the invitation from this hub's own page").into_response();
+    }
     let hub = state.hub.clone();
     let member = tokio::task::spawn_blocking(move || hub.redeem_invitation(&q.code)).await;
     match member {
@@ -279,7 +288,7 @@ pub async fn password_login(
     if !same_origin(&headers) {
         return ApiError::new(ErrorCode::Forbidden, "sign in from this hub's own page").into_response();
     }
-    let permit = state.auth.hashing.clone().acquire_owned().await;
+    let permit = state.hub.hashing().clone().acquire_owned().await;
     let hub = state.hub.clone();
     let from = peer.ip();
     let checked = tokio::task::spawn_blocking(move || {

@@ -18,24 +18,6 @@ pub async fn stream(State(state): State<AppState>, Session(session): Session, ca
     ws.on_upgrade(move |socket| forward(socket, rx, hub, session, caller))
 }
 
-/// Whether `caller` is shown `event`: events about a device go to those who may view it (what it
-/// sends, to those who may review it); rights of the moment, so a revoked right stops them at once.
-pub fn shown(hub: &Hub, caller: &Caller, event: &Event) -> bool {
-    use hearth_core::family::Right;
-    let device = match event {
-        Event::DeviceSeen { device } | Event::DeviceChanged { device } | Event::DeviceLost { device } => &device.id,
-        Event::DeviceRemoved { id, .. } | Event::BrokerChanged { id } => id,
-        Event::SendsSomethingNew { change, .. } => return hub.may(caller, Right::Review, change.device_id()),
-        Event::DestinationNew { id, .. } | Event::DestinationsChanged { id } => return hub.may(caller, Right::Review, id),
-        Event::IdentityQuestion { proposal } => {
-            return hub.may(caller, Right::Configure, &proposal.device_a) && hub.may(caller, Right::Configure, &proposal.device_b);
-        }
-        Event::StatusChanged | Event::RightsChanged | Event::Resync => return true,
-    };
-    // A removed device was viewable a moment ago; saying it is gone reveals nothing new.
-    matches!(event, Event::DeviceRemoved { .. }) || hub.may(caller, Right::View, device)
-}
-
 async fn forward(
     mut socket: WebSocket,
     mut rx: tokio::sync::broadcast::Receiver<Event>,
@@ -60,7 +42,7 @@ async fn forward(
                     Err(RecvError::Lagged(_)) => Event::Resync,
                     Err(RecvError::Closed) => break,
                 };
-                if !shown(&hub, &caller, &event) {
+                if !hub.shown(&caller, &event) {
                     continue;
                 }
                 let Ok(text) = serde_json::to_string(&event) else { continue };

@@ -59,7 +59,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/login", get(auth::login).post(auth::password_login))
-        .route("/invite", get(auth::invite))
+        .route("/invite", get(auth::invite_page).post(auth::invite))
         .fallback(ui::serve)
         .with_state(state)
 }

@@ -61,6 +61,21 @@ on the hub itself with <code>hearth open</code>.</p></body>"#
     )
 }
 
+/// The page an invitation link opens: one button, which accepts it (a POST from this page).
+pub fn invitation_page(code: &str) -> String {
+    format!(
+        r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Hearth: your invitation</title>
+<body style="font-family:system-ui;max-width:30rem;margin:3rem auto;padding:0 1rem;line-height:1.5">
+<h1>Hearth</h1>
+<p>You were invited to this home's Hearth. The link works once: accepting signs this browser in,
+and you may then choose a password.</p>
+<form method="post" action="/invite"><input type="hidden" name="code" value="{}">
+<p><button type="submit" style="font-size:1rem;padding:.6rem 1.2rem;min-height:44px">Accept the invitation</button></p>
+</form></body>"#,
+        escape(code)
+    )
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
