@@ -10,8 +10,7 @@ use hearth_core::device::Actor;
 use hearth_core::inventory::Millis;
 use rusqlite::params;
 
-/// Rows kept at most: years of a household's own actions; a flood of refusals pushes out old
-/// rows, never the new ones.
+/// The household's actions kept at most: years of them. Refusals are bounded apart.
 pub const MAX_ROWS: i64 = 200_000;
 /// Refused attempts kept at most: a member looping on a forbidden request pushes out old
 /// refusals, never the household's actions.
@@ -42,7 +41,7 @@ pub struct AuditEntry {
 /// What a page of the audit shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
-    /// Only rows by this member.
+    /// Only rows by this member or concerning them.
     pub actor: Option<String>,
     /// Only rows about this device.
     pub device: Option<String>,
@@ -90,7 +89,12 @@ pub(crate) fn write_about(
     )?;
     let newest = tx.last_insert_rowid();
     if newest % 1000 == 0 {
-        tx.execute("DELETE FROM audit WHERE id <= ?1", [newest - MAX_ROWS])?;
+        // Counted apart: however many refusals come, the household's own actions are pruned only
+        // by their own number.
+        tx.execute(
+            "DELETE FROM audit WHERE refused = 0 AND id < (SELECT id FROM audit WHERE refused = 0 ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+            [MAX_ROWS],
+        )?;
         tx.execute(
             "DELETE FROM audit WHERE refused = 1 AND id < (SELECT id FROM audit WHERE refused = 1 ORDER BY id DESC LIMIT 1 OFFSET ?1)",
             [MAX_REFUSED_ROWS],
@@ -141,7 +145,7 @@ impl Store {
     pub fn audit_page(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, at, actor, origin, action, subject, address, refused, device_id, concerns FROM audit
-             WHERE (?1 IS NULL OR actor = ?1)
+             WHERE (?1 IS NULL OR actor = ?1 OR concerns = ?1)
                AND (?2 IS NULL OR device_id = ?2)
                AND (?3 IS NULL OR actor = ?3 OR concerns = ?3)
                AND (?4 IS NULL OR at >= ?4)

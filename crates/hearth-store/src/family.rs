@@ -175,6 +175,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         current(&tx, id)?;
         tx.execute("UPDATE members SET password_hash = ?2 WHERE id = ?1", params![id, hash])?;
+        // With a password, the member's open invitations are no way in any more.
+        tx.execute("DELETE FROM invitations WHERE member_id = ?1", [id])?;
         audit(&tx, now, actor, origin, "set_password", id, false)?;
         tx.commit()?;
         Ok(())
@@ -217,8 +219,12 @@ impl Store {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
+        let no_password = |member: &str| -> Result<bool, StoreError> {
+            Ok(tx.query_row("SELECT password_hash IS NULL FROM members WHERE id = ?1", [member], |r| r.get(0)).optional()?.unwrap_or(false))
+        };
         let member = match found {
-            Some((member, expires_at)) if expires_at > now && current(&tx, &member).is_ok() => Some(member),
+            // A member who chose a password signs in with it: a link made before is no way in.
+            Some((member, expires_at)) if expires_at > now && current(&tx, &member).is_ok() && no_password(&member)? => Some(member),
             _ => None,
         };
         tx.commit()?;
@@ -309,13 +315,37 @@ impl Store {
 
     /// Clears a member's password (an owner resetting a forgotten one): they sign in again
     /// with a new invitation. Recorded as concerning them.
-    pub fn clear_password(&mut self, id: &str, actor: &Actor, origin: &str, now: Millis) -> Result<(), StoreError> {
+    /// Its sessions end too (a reset is often for a lost or shared device), returned.
+    pub fn clear_password(&mut self, id: &str, actor: &Actor, origin: &str, now: Millis) -> Result<Vec<crate::SessionId>, StoreError> {
         let tx = self.conn.transaction()?;
         current(&tx, id)?;
         tx.execute("UPDATE members SET password_hash = NULL WHERE id = ?1", [id])?;
+        let ended = crate::sessions::delete_returning(&tx, "DELETE FROM browser_sessions WHERE member = ?1 RETURNING id", params![id])?;
         crate::audit::write_about(&tx, now, actor, origin, "reset_password", id, false, Some(id))?;
         tx.commit()?;
-        Ok(())
+        Ok(ended)
+    }
+
+    /// Takes back what `by` shared of their device with `with` (their review grants on it).
+    pub fn remove_share(
+        &mut self,
+        device: &DeviceId,
+        by: &str,
+        with: &str,
+        actor: &Actor,
+        origin: &str,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let removed = tx.execute(
+            "DELETE FROM grants WHERE device_id = ?1 AND granted_by = ?2 AND member_id = ?3 AND grant_right = 'review'",
+            params![device.as_str(), by, with],
+        )? > 0;
+        if removed {
+            audit(&tx, now, actor, origin, "unshare", &format!("{} {with}", device.as_str()), false)?;
+        }
+        tx.commit()?;
+        Ok(removed)
     }
 
     /// Marks a device as a member's personal device, or as the household's.
@@ -331,6 +361,12 @@ impl Store {
         crate::inventory::load_device(&tx, device)?;
         // Written before the change so that the member it concerned (if any) sees it.
         audit(&tx, now, actor, origin, "set_personal_device", &format!("{} {}", device.as_str(), member.unwrap_or("household")), false)?;
+        // What its member shared of it goes with the mark: a share is theirs to give, not a
+        // household grant.
+        tx.execute(
+            "DELETE FROM grants WHERE device_id = ?1 AND granted_by = (SELECT member_id FROM device_members WHERE device_id = ?1)",
+            [device.as_str()],
+        )?;
         match member {
             Some(member) => {
                 current(&tx, member)?;

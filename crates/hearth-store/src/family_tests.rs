@@ -97,6 +97,11 @@ fn an_invitation_works_once_and_not_after_it_expires() {
     assert_eq!(store.redeem_invitation("sha256:one", 50).unwrap(), None, "used");
     assert_eq!(store.redeem_invitation("sha256:late", 100).unwrap(), None, "expired at its expiry");
     assert_eq!(store.redeem_invitation("sha256:unknown", 50).unwrap(), None);
+    // A link made before she chose a password is no way in afterwards.
+    store.add_invitation("sha256:spare", "m-1", 1_000, &Actor::owner(), ORIGIN, 10).unwrap();
+    store.set_password_hash("m-1", "$argon2id$v=19$m=19456,t=2,p=1$x$y", &Actor::owner(), ORIGIN, 11).unwrap();
+    assert_eq!(store.redeem_invitation("sha256:spare", 50).unwrap(), None);
+    store.clear_password("m-1", &Actor::owner(), ORIGIN, 12).unwrap();
     for n in 0..MAX_INVITATIONS_PER_MEMBER + 3 {
         store.add_invitation(&format!("sha256:{n}"), "m-1", 1_000, &Actor::owner(), ORIGIN, 20 + n).unwrap();
     }

@@ -287,6 +287,8 @@ impl Store {
     pub fn forget(&mut self, id: &DeviceId, actor: &Actor, origin: &str, now: Millis) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         load_device(&tx, id)?;
+        let member: Option<String> =
+            tx.query_row("SELECT member_id FROM device_members WHERE device_id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
         // Its strings that may sit in rows about no device, found before its own rows go.
         let client_ids: Vec<String> = {
             let mut stmt = tx.prepare(
@@ -312,11 +314,18 @@ impl Store {
         for key in keys.iter().filter(|k| k.is_strong()) {
             tx.execute("DELETE FROM identity_conflicts WHERE EXISTS (SELECT 1 FROM json_each(keys) WHERE value = ?1)", [key.as_str()])?;
         }
+        // What people did to it stays on record (who looked at it, who operated it, who was
+        // refused), its subject cut to the device's id: the rest of a row may name what it sent.
+        let kept = "(refused = 1 OR action LIKE 'look:%' OR action IN ('control', 'control_failed'))";
+        tx.execute(&format!("UPDATE audit SET subject = device_id WHERE device_id = ?1 AND {kept}"), [id.as_str()])?;
         tx.execute(
-            "DELETE FROM audit WHERE device_id = ?1 OR subject = ?1 OR subject LIKE ?1 || ' %' OR subject LIKE '% ' || ?1",
+            &format!(
+                "DELETE FROM audit WHERE (device_id = ?1 OR subject LIKE ?1 || ' %' OR subject LIKE '% ' || ?1
+                   OR (subject = ?1 AND device_id IS NULL)) AND NOT (device_id = ?1 AND {kept})"
+            ),
             [id.as_str()],
         )?;
-        crate::audit::write(&tx, now, actor, origin, "forget_device", id.as_str(), false)?;
+        crate::audit::write_about(&tx, now, actor, origin, "forget_device", id.as_str(), false, member.as_deref())?;
         tx.commit()?;
         Ok(())
     }

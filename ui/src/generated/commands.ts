@@ -75,6 +75,7 @@ export type Commands = {
   set_password: { args: { current: string | null, password: string, }; result: null };
   reset_password: { args: { member: string, }; result: null };
   share: { args: { id: string, member: string, hours: number | null, }; result: GrantView };
+  unshare: { args: { id: string, member: string, }; result: null };
   rooms: { args: Record<symbol, never>; result: Array<RoomView> };
   add_room: { args: { name: string, }; result: RoomView };
   rename_room: { args: { room: string, name: string, }; result: RoomView };
@@ -130,6 +131,7 @@ export const ROUTES = {
   set_password: { method: "POST", path: "/me/password", body: null },
   reset_password: { method: "POST", path: "/members/{member}/password-reset", body: null },
   share: { method: "POST", path: "/devices/{id}/share", body: null },
+  unshare: { method: "DELETE", path: "/devices/{id}/share/{member}", body: null },
   rooms: { method: "GET", path: "/rooms", body: null },
   add_room: { method: "POST", path: "/rooms", body: null },
   rename_room: { method: "POST", path: "/rooms/{room}", body: null },

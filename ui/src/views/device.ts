@@ -192,7 +192,14 @@ function placement(s: AppState, a: Actions, d: Device, configure: boolean): Temp
             </select>
           </label>`
         : html`<p>Room: <strong>${roomName ?? "none"}</strong></p>`}
-      ${owner
+      ${d.member !== null && d.member === s.me?.member.id
+        ? html`<p>
+            Whose: <strong>yours</strong>
+            <button type="button" class="btn quiet" data-testid="give-back" @click=${() => a.family.setPersonal(d, null)}>
+              Give it back to the household
+            </button>
+          </p>`
+        : owner && d.member === null
         ? html`<label class="field">
             <span class="label">Whose device</span>
             <select
@@ -213,7 +220,12 @@ function placement(s: AppState, a: Actions, d: Device, configure: boolean): Temp
     ${configure && s.rooms.length === 0
       ? html`<p class="muted">No rooms yet: add them on the <a href="#/household">Household</a> page.</p>`
       : nothing}
-    ${owner ? html`<p class="muted">A personal device's data is its person's: others review it only if they share it.</p>` : nothing}
+    ${owner
+      ? html`<p class="muted">
+          A personal device's data is its person's: others review it only if they share it, and only they give it back to
+          the household.
+        </p>`
+      : nothing}
   </section>`;
 }
 

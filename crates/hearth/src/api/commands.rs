@@ -168,18 +168,21 @@ commands! {
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.decide(&a.id, Verdict::Approve, caller);
     block: POST "/devices/{id}/block", { id: String } -> Device,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.decide(&a.id, Verdict::Block, caller);
+    /// Another member's personal device is forgotten only by an owner (the member sees it).
     forget: DELETE "/devices/{id}", { id: String } -> (),
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.forget(&a.id, caller);
+        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.forget_for(caller, &a.id);
     add_device: POST "/devices", { name: String } -> AddedDevice,
         needs |_| Need::Home(Right::Configure), runs |hub, caller, a| hub.add_device(&a.name, caller);
+    /// A device's MQTT credential and its manifest are what it may say and hear on the broker,
+    /// which can reach every other device's topics: an owner's.
     credential: POST "/devices/{id}/credential", { id: String, action: CredentialAction } -> Option<IssuedCredential>,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.credential(&a.id, a.action, caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.credential(&a.id, a.action, caller);
     /// Its credential, connections, manifest and the gate's recent decisions (which name the
     /// topics it sends on: what it sends, so `review`).
     broker_view: GET "/devices/{id}/broker", { id: String } -> BrokerView,
         needs |a| on(Right::Review, &a.id), runs |hub, _, a| hub.broker_view(&a.id);
     set_topic_rule: POST "/devices/{id}/topics" body request, { id: String, request: TopicRuleRequest } -> BrokerView,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_topic_rule(&a.id, &a.request, caller).map(|v| hub.broker_view_for(caller, v));
+        needs |_| Need::Owner, runs |hub, caller, a| hub.set_topic_rule(&a.id, &a.request, caller).map(|v| hub.broker_view_for(caller, v));
     /// Binding a client id, pinning an anonymous client, taking an entity and merging records
     /// reach a second device (whoever holds the id, the entity, the other record): an owner's.
     bind_client_id: POST "/devices/{id}/client-id", { id: String, client_id: Option<String> } -> BrokerView,
@@ -189,7 +192,7 @@ commands! {
     give_entity: POST "/devices/{id}/entities" body claim, { id: String, claim: EntityClaim } -> BrokerView,
         needs |_| Need::Owner, runs |hub, caller, a| hub.give_entity(&a.id, &a.claim, caller).map(|v| hub.broker_view_for(caller, v));
     identity_review: GET "/identity", {} -> IdentityReview,
-        needs |_| Need::Home(Right::Configure), runs |hub, _, _| hub.identity_review();
+        needs |_| Need::Owner, runs |hub, _, _| hub.identity_review();
     answer_merge: POST "/devices/{id}/merge" body request, { id: String, request: MergeRequest } -> DeviceDetail,
         needs |_| Need::Owner, runs |hub, caller, a| hub.answer_merge(&a.id, &a.request, caller);
     /// Its internet level and destinations: whom it talks to is part of what it sends.
@@ -208,8 +211,9 @@ commands! {
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.import_mud(&a.id, &a.file, caller);
     home_network: GET "/network", {} -> HomeNetwork,
         needs |_| Need::Home(Right::Configure), runs |hub, caller, _| hub.home_network_for(caller);
+    /// Every device's MACs and allowed names, for a gateway: an owner's.
     export_firewall: GET "/network/export", { format: String } -> String,
-        needs |_| Need::Home(Right::Configure), runs |hub, _, a| hub.export_firewall(&a.format);
+        needs |_| Need::Owner, runs |hub, _, a| hub.export_firewall(&a.format);
     review: GET "/devices/{id}/review", { id: String, since: Option<String> } -> DeviceReview,
         needs |a| on(Right::Review, &a.id),
         runs |hub, _, a| hub.review(&a.id, crate::api::parse_duration(a.since.as_deref().unwrap_or("7d"))?);
@@ -253,6 +257,9 @@ commands! {
     /// `hours` from now if given. Only the device's member can.
     share: POST "/devices/{id}/share", { id: String, member: String, hours: Option<u32> } -> GrantView,
         needs |_| Need::Member, runs |hub, caller, a| hub.share(&a.id, &a.member, a.hours, caller);
+    /// Takes a share back (the device's member only).
+    unshare: DELETE "/devices/{id}/share/{member}", { id: String, member: String } -> (),
+        needs |_| Need::Member, runs |hub, caller, a| hub.unshare(&a.id, &a.member, caller);
     rooms: GET "/rooms", {} -> Vec<RoomView>,
         needs |_| Need::Member, runs |hub, caller, _| hub.rooms(caller);
     add_room: POST "/rooms", { name: String } -> RoomView,

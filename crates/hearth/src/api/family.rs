@@ -270,7 +270,23 @@ impl Hub {
             ));
         }
         let mut store = self.store();
-        store.clear_password(member, &caller.actor(), caller.origin, now())?;
+        let ended = store.clear_password(member, &caller.actor(), caller.origin, now())?;
+        // A reset is often for a lost or shared device: its sessions must not outlive the
+        // password (a session could otherwise choose the next one).
+        self.sessions().forget(&ended);
+        self.reload_household(&store)
+    }
+
+    /// Takes back a share of the caller's own device.
+    pub fn unshare(&self, id: &str, with: &str, caller: &Caller) -> Result<(), ApiError> {
+        let device = parse_id(id)?;
+        if self.household().personal_owner(&device).as_deref() != Some(caller.member.as_str()) {
+            return Err(ApiError::new(ErrorCode::Forbidden, "only a device's own member can take back what they shared"));
+        }
+        let mut store = self.store();
+        if !store.remove_share(&device, &caller.member, with, &caller.actor(), caller.origin, now())? {
+            return Err(ApiError::not_found("this device is not shared with that member"));
+        }
         self.reload_household(&store)
     }
 
@@ -290,7 +306,7 @@ impl Hub {
             id: 0,
             member: member.id.clone(),
             right: Right::Review,
-            target: Target::Device(device),
+            target: Target::Device(device.clone()),
             effect: Effect::Allow,
             schedule: None,
             expires_at,
@@ -298,6 +314,9 @@ impl Hub {
         };
         let filed = {
             let mut store = self.store();
+            // One share per device and member: sharing again replaces it (a new end), and cannot
+            // fill the other member's grants.
+            store.remove_share(&device, &caller.member, &member.id, &caller.actor(), caller.origin, now())?;
             let filed = store.add_grant(&grant, &caller.actor(), caller.origin, now())?;
             self.reload_household(&store)?;
             filed
@@ -396,7 +415,10 @@ impl Hub {
         let at = now();
         Ok(grants
             .into_iter()
-            .filter(|g| if owner { member.is_none_or(|m| g.member == m) } else { g.member == caller.member })
+            // A member sees their own rights and the shares they gave.
+            .filter(
+                |g| if owner { member.is_none_or(|m| g.member == m) } else { g.member == caller.member || g.granted_by == caller.member },
+            )
             .map(|g| {
                 let target_name = match &g.target {
                     Target::Home => "the whole home".to_owned(),

@@ -143,6 +143,11 @@ fn commands_that_reach_a_second_device_are_the_owners() {
     let merge = json!({"id": lamp, "request": {"other": lock, "answer": "merge"}});
     assert_eq!(call(&hub, &sam, "answer_merge", merge), Err(ErrorCode::Forbidden), "the other record is not his to join");
     assert_eq!(call(&hub, &sam, "bind_client_id", json!({"id": lamp, "client_id": "alarm"})), Err(ErrorCode::Forbidden));
+    // A topic rule can reach every device's topics (`#`), a credential makes a client of it.
+    let everything = json!({"id": lamp, "request": {"direction": "subscribe", "pattern": "#", "rule": "allow"}});
+    assert_eq!(call(&hub, &sam, "set_topic_rule", everything), Err(ErrorCode::Forbidden));
+    assert_eq!(call(&hub, &sam, "credential", json!({"id": lamp, "action": "rotate"})), Err(ErrorCode::Forbidden));
+    assert_eq!(call(&hub, &sam, "export_firewall", json!({"format": "nft"})), Err(ErrorCode::Forbidden));
     assert!(call(&hub, &sam, "block", json!({"id": lamp})).is_ok(), "his grant still holds for the device itself");
 }
 
@@ -171,7 +176,9 @@ fn invitations_are_for_members_without_a_password_and_a_reset_is_shown_to_them()
     assert_eq!(call(&hub, &owner(), "invite", json!({"member": "owner", "hours": 1})), Err(ErrorCode::BadRequest));
     hub.set_password(&kid(&kim), None, "correct horse battery").unwrap();
     assert_eq!(call(&hub, &owner(), "invite", json!({"member": kim, "hours": 1})), Err(ErrorCode::BadRequest), "she signs in with it");
+    let session = hub.sign_in(&kim, "Firefox", [10, 0, 0, 9].into(), "web").unwrap();
     call(&hub, &owner(), "reset_password", json!({"member": kim})).unwrap();
+    assert!(hub.check_session(&session.token, None).is_none(), "a reset signs her out everywhere (a lost tablet)");
     assert!(call(&hub, &owner(), "invite", json!({"member": kim, "hours": 1})).is_ok());
     let hers = call(&hub, &kid(&kim), "audit", Value::Null).unwrap();
     let reset = hers["entries"].as_array().unwrap().iter().find(|e| e["action"] == "reset_password").expect("she sees the reset");
@@ -201,7 +208,18 @@ fn a_personal_device_is_shared_by_its_member_only() {
     assert_eq!(call(&hub, &kid(&sam), "share", json!({"id": lamp, "member": sam})), Err(ErrorCode::Forbidden));
     assert_eq!(call(&hub, &kid(&sam), "review", json!({"id": lamp})), Err(ErrorCode::Forbidden));
     call(&hub, &kid(&kim), "share", json!({"id": lamp, "member": sam, "hours": 1})).unwrap();
+    call(&hub, &kid(&kim), "share", json!({"id": lamp, "member": sam, "hours": 2})).unwrap();
     assert!(call(&hub, &kid(&sam), "review", json!({"id": lamp})).is_ok(), "Kim shared it");
+    let hers = call(&hub, &kid(&kim), "grants", Value::Null).unwrap();
+    assert_eq!(hers.as_array().unwrap().len(), 1, "sharing again replaces the share, and she sees it: {hers}");
+    call(&hub, &kid(&kim), "unshare", json!({"id": lamp, "member": sam})).unwrap();
+    assert_eq!(call(&hub, &kid(&sam), "review", json!({"id": lamp})), Err(ErrorCode::Forbidden), "taken back");
+    call(&hub, &kid(&kim), "share", json!({"id": lamp, "member": sam})).unwrap();
+    call(&hub, &kid(&kim), "set_personal", json!({"id": lamp, "member": null})).unwrap();
+    assert!(
+        call(&hub, &owner(), "grants", json!({"member": sam})).unwrap().as_array().unwrap().is_empty(),
+        "her shares went with her mark"
+    );
 }
 
 #[test]
@@ -212,4 +230,11 @@ fn a_member_looping_on_a_refused_request_writes_one_row_a_minute() {
     }
     let audit = call(&hub, &owner(), "audit", json!({"member": kim})).unwrap();
     assert_eq!(audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "approve").count(), 1);
+    // Made-up device ids do not each buy a row: at most 30 a minute for one member.
+    for n in 0..1000u64 {
+        let made_up = hearth_core::device::DeviceId::from_random(n + 7);
+        let _ = call(&hub, &kid(&kim), "review", json!({"id": made_up.as_str()}));
+    }
+    let audit = call(&hub, &owner(), "audit", json!({"member": kim, "limit": "500"})).unwrap();
+    assert!(audit["entries"].as_array().unwrap().len() <= 31, "{}", audit["entries"].as_array().unwrap().len());
 }

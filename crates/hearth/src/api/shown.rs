@@ -30,11 +30,13 @@ impl Hub {
     }
 
     /// A broker view after a `configure` command: without the review right, the decisions, the
-    /// topics it tried and what its discovery describes are left out (the manifest a person set
-    /// stays).
+    /// topics it tried, when and from where it connected and what its discovery describes are
+    /// left out (the manifest a person set stays).
     pub fn broker_view_for(&self, caller: &Caller, mut view: BrokerView) -> BrokerView {
         if !self.may(caller, Right::Review, &view.device_id) {
             view.recent.clear();
+            view.sessions.clear();
+            view.connections.clear();
             view.suggestions.clear();
             view.described.clear();
             view.contested.clear();
@@ -77,6 +79,19 @@ impl Hub {
             detail.merge_proposals.clear();
         }
         Ok(detail)
+    }
+
+    /// Forgets a device; another member's personal device only by an owner (the store records it
+    /// as concerning that member).
+    pub fn forget_for(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
+        let device = super::parse_id(id)?;
+        if !self.not_someone_elses(caller, &device) && !self.is_owner(caller) {
+            return Err(ApiError::new(
+                super::types::ErrorCode::Forbidden,
+                "another member's personal device is forgotten only by an owner",
+            ));
+        }
+        self.forget(id, caller)
     }
 
     /// The status line: where the hub keeps its files is the owner's business.

@@ -118,12 +118,15 @@ pub enum MemberAction {
         #[arg(long)]
         json: bool,
     },
-    /// A new invitation link for a member (a lost link, a new phone).
+    /// A new invitation link for a member who has no password yet (a lost link).
     Invite {
         id: String,
         #[arg(long, value_name = "WHEN")]
         expires: Option<String>,
     },
+    /// Clears a member's forgotten password and signs them out everywhere; then invite them again.
+    /// They see that you did it.
+    ResetPassword { id: String },
     /// Changes a member's role.
     Role {
         id: String,
@@ -226,6 +229,10 @@ pub async fn member(client: &Client, action: MemberAction) -> Result<()> {
         MemberAction::Invite { id, expires } => println!("{}", invite(client, &id, expires.as_deref()).await?),
         MemberAction::Role { id, role } => {
             call(client, "change_member", args(serde_json::json!({"member": id, "role": role}))).await?;
+        }
+        MemberAction::ResetPassword { id } => {
+            call(client, "reset_password", args(serde_json::json!({"member": id}))).await?;
+            println!("Cleared. `hearth member invite {id}` makes a link for them to choose a new one.");
         }
         MemberAction::Remove { id } => {
             call(client, "remove_member", args(serde_json::json!({"member": id}))).await?;

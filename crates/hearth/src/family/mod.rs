@@ -65,9 +65,14 @@ pub enum Need {
 #[derive(Debug, Default)]
 pub struct AuditThrottle {
     last: std::sync::Mutex<HashMap<(String, String, String), std::time::Instant>>,
+    /// Rows written per member this minute, whatever the subject: made-up subjects (random device
+    /// ids) must not each buy a row.
+    per_member: std::sync::Mutex<HashMap<String, (std::time::Instant, u32)>>,
 }
 
 const THROTTLE_KEYS: usize = 4096;
+/// Refusals and looks one member writes a minute at most.
+const ROWS_PER_MEMBER_MINUTE: u32 = 30;
 
 impl AuditThrottle {
     /// Whether a row for this member, action and subject should be written now.
@@ -85,7 +90,17 @@ impl AuditThrottle {
         if last.len() < THROTTLE_KEYS {
             last.insert(key, now);
         }
-        true
+        drop(last);
+        let mut per_member = self.per_member.lock().unwrap_or_else(|p| p.into_inner());
+        if per_member.len() >= THROTTLE_KEYS {
+            per_member.retain(|_, (at, _)| now.duration_since(*at) < minute);
+        }
+        let count = per_member.entry(member.to_owned()).or_insert((now, 0));
+        if now.duration_since(count.0) >= minute {
+            *count = (now, 0);
+        }
+        count.1 = count.1.saturating_add(1);
+        count.1 <= ROWS_PER_MEMBER_MINUTE
     }
 }
 

@@ -235,7 +235,7 @@ async fn start_session(state: &AppState, member: String, headers: &HeaderMap, fr
 /// must not use it up nor sign anyone in.
 pub async fn invite_page(Query(q): Query<LoginQuery>) -> Response {
     let code: String = q.code.chars().filter(char::is_ascii_hexdigit).take(crate::api::limits::LOGIN_CODE_CHARS).collect();
-    axum::response::Html(super::ui::invitation_page(&code)).into_response()
+    super::ui::page(axum::http::StatusCode::OK, super::ui::invitation_page(&code))
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,13 +298,11 @@ pub async fn password_login(
     .await;
     match checked {
         Ok(Ok(Some(member))) => start_session(&state, member, &headers, from, "/").await,
-        Ok(Ok(None)) => (
-            axum::http::StatusCode::UNAUTHORIZED,
-            axum::response::Html(super::ui::sign_in_page(Some("That name and password do not match."))),
-        )
-            .into_response(),
+        Ok(Ok(None)) => {
+            super::ui::page(axum::http::StatusCode::UNAUTHORIZED, super::ui::sign_in_page(Some("That name and password do not match.")))
+        }
         Ok(Err(e)) if e.code == ErrorCode::TooManyRequests => {
-            (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::response::Html(super::ui::sign_in_page(Some(&e.message)))).into_response()
+            super::ui::page(axum::http::StatusCode::TOO_MANY_REQUESTS, super::ui::sign_in_page(Some(&e.message)))
         }
         Ok(Err(e)) => e.into_response(),
         Err(e) => ApiError::internal(format!("cannot check the password: {e}")).into_response(),

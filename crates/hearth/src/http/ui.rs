@@ -13,7 +13,7 @@ struct Assets;
 
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
     if !state.auth.is_signed_in(&state.hub, request.headers()) {
-        return (StatusCode::UNAUTHORIZED, Html(sign_in_page(None))).into_response();
+        return page(StatusCode::UNAUTHORIZED, sign_in_page(None));
     }
     let path = request.uri().path().trim_start_matches('/');
     let file = Assets::get(path).or_else(|| {
@@ -42,6 +42,23 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
 
 /// Least privilege for the page: its own scripts and styles, and connections back to this hub.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The sign-in and invitation pages: no script at all, their own inline style, forms only to
+/// this hub, never framed.
+const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A page of the hub's own (sign-in, invitation): no script, no framing. Its forms' POSTs are
+/// checked to come from this hub's origin, so the referrer policy keeps the `Origin` header for
+/// same-origin requests (`no-referrer` would make browsers send `Origin: null`).
+pub fn page(status: StatusCode, html: String) -> Response {
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+    ];
+    (status, headers, Html(html)).into_response()
+}
 
 /// The sign-in page: a member's name and password (a plain form, no script), or the owner's
 /// link from `hearth open`. `problem` is said above the form.
