@@ -4,6 +4,8 @@
 // her list is empty; the owner gives her "See" on the Kitchen and the lamp appears on Kim's open
 // page by itself (and only the lamp); the owner takes it back and her list empties, again by
 // itself. Kim signs out and signs in again with her name and password on the hub's sign-in page.
+// Then the owner marks a watch as Kim's own: on its page Kim shares what it sends with her brother
+// Noah for a day, sees it listed, and stops sharing; a refusal is said beside the form.
 //
 // Run from the repository root inside the private network namespace:
 //   ../shared/tools/in-netns node --test --test-concurrency=1 tests/ui/
@@ -248,6 +250,94 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
       assert.equal(await text(page.getByTestId("signed-in-as")), "Signed in as Kim (Child) Sign out");
       await page.locator("[data-testid=empty-state][data-empty=nothing-shared]").waitFor();
+      assert.deepEqual(problems, []);
+    });
+
+    test("Kim shares what her own watch sends with Noah for a day, sees it, and stops sharing", async () => {
+      const page = kim.page;
+      const kimId = (await api("GET", "/members")).find((m) => m.name === "Kim").id;
+      const noah = await api("POST", "/members", { name: "Noah", role: "child" });
+      const robin = await api("POST", "/members", { name: "Robin", role: "adult" });
+      const watch = (await api("POST", "/devices", { name: "Kim's watch" })).device;
+      await api("POST", `/devices/${watch.id}/member`, { member: kimId });
+      // What it sends is Kim's own, but a child sees a device only when given it: "See" on it.
+      await api("POST", "/grants", {
+        member: kimId,
+        right: "view",
+        target: { kind: "device", id: watch.id },
+        effect: "allow",
+        schedule: null,
+        expires_at: null,
+      });
+
+      // It appears on her open list by itself; she opens its page with the keyboard.
+      const row = page.locator(`[data-testid=device-row][data-device-id="${watch.id}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      await row.locator(".device-name").focus();
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: "Kim's watch", level: 1 }).waitFor();
+      const placement = page.getByTestId("placement");
+      assert.match(await text(placement), /Whose: yours/);
+      const sharing = placement.getByTestId("sharing");
+      await sharing.getByTestId("not-shared").waitFor();
+      assert.equal(await text(sharing.getByTestId("not-shared")), "Only you see what Kim's watch sends.");
+      assert.match(await text(sharing), /The home's owners and adults may look at it too, as your parents/);
+      const form = sharing.getByTestId("share-form");
+      await eventually("Noah and Robin to be offered", async () => {
+        const offered = await form.getByTestId("share-member").locator("option").allInnerTexts();
+        return offered.includes("Noah") && offered.includes("Robin") && !offered.includes("Kim");
+      });
+      assert.deepEqual(await form.getByTestId("share-hours").locator("option").allInnerTexts(), ["1 day", "7 days", "until I stop"]);
+
+      // The owner sees whose it is, and no sharing form: only Kim shares it.
+      await owner.page.evaluate((id) => {
+        location.hash = `#/devices/${encodeURIComponent(id)}`;
+      }, watch.id);
+      await owner.page.getByRole("heading", { name: "Kim's watch", level: 1 }).waitFor();
+      assert.match(await text(owner.page.getByTestId("placement")), /Whose: Kim's own/);
+      assert.equal(await owner.page.getByTestId("sharing").count(), 0);
+
+      // Robin leaves the household while Kim's page still offers him (it has not heard yet): the
+      // hub refuses, and says why beside the form.
+      await api("DELETE", `/members/${robin.id}`);
+      await eventually("Robin to leave Kim's choices", async () => !(await form.getByTestId("share-member").locator("option").allInnerTexts()).includes("Robin"));
+      await form.getByTestId("share-member").evaluate((select, id) => {
+        select.add(new Option("Robin", id));
+        select.value = id;
+      }, robin.id);
+      const before404 = problems.length;
+      await form.getByRole("button", { name: "Share", exact: true }).click();
+      const error = form.getByTestId("share-error");
+      await eventually("the hub's refusal beside the form", async () => (await text(error)) !== "");
+      assert.match(await text(error), /^Could not share Kim's watch\. There is no member .+ in this home/);
+      assert.ok(await error.evaluate((e) => e === document.activeElement), "the refusal gets focus, so it is read out");
+      // The browser logs the refused request: expected here.
+      await eventually("the refused request to be logged", async () => problems.slice(before404).some((p) => /status of 404/.test(p)), 3_000).catch(() => {});
+      problems.splice(before404, problems.length - before404, ...problems.slice(before404).filter((p) => !/status of 404/.test(p)));
+
+      // Noah, for a day, with the keyboard.
+      await form.getByTestId("share-member").selectOption({ label: "Noah" });
+      await form.getByTestId("share-hours").selectOption({ label: "1 day" });
+      await form.getByRole("button", { name: "Share", exact: true }).focus();
+      await page.keyboard.press("Enter");
+      const shared = sharing.locator(`[data-testid=share-row][data-member-id="${noah.id}"]`);
+      await shared.waitFor();
+      assert.match(await text(shared), /^Noah can see what Kim's watch sends, until .+\. Stop sharing$/);
+      assert.equal(await sharing.getByTestId("not-shared").count(), 0);
+      assert.equal(await text(error), "", "the refusal is gone once sharing worked");
+      const [grant] = await api("GET", `/grants?member=${noah.id}`);
+      assert.equal(grant.grant.right, "review");
+      assert.equal(grant.grant.granted_by, kimId);
+      assert.deepEqual(grant.grant.target, { kind: "device", id: watch.id });
+      const hours = (grant.grant.expires_at - Date.now()) / 3_600_000;
+      assert.ok(hours > 23.9 && hours <= 24, `the share ends in a day, not ${hours} h`);
+
+      // Stopping: the row goes, and the hub no longer has it.
+      await shared.getByRole("button", { name: "Stop sharing Kim's watch with Noah" }).click();
+      await shared.waitFor({ state: "detached" });
+      await sharing.getByTestId("not-shared").waitFor();
+      assert.equal(await text(sharing.getByTestId("not-shared")), "Only you see what Kim's watch sends.");
+      assert.deepEqual(await api("GET", `/grants?member=${noah.id}`), []);
       assert.deepEqual(problems, []);
     });
   });

@@ -37,7 +37,7 @@ import { appView } from "./views/shell";
 import type { ControlAction } from "./generated/ControlAction";
 import type { ControlView } from "./generated/ControlView";
 import { Family } from "./family";
-import { ACTION_LABELS, mayConfigureHome, rightsOn } from "./family-model";
+import { ACTION_LABELS, isOwner, mayConfigureHome, rightsOn } from "./family-model";
 
 /** Relative times ("2 min ago") are re-rendered this often; the data itself is never polled. */
 const CLOCK_MS = 20_000;
@@ -139,6 +139,7 @@ export class App implements Actions {
     password: { busy: false, done: false },
     familyBusy: new Set(),
     renamingRoom: undefined,
+    shareError: undefined,
   };
   readonly family: Family;
   /** The first answer to "who is asking" (or its failure): the list waits for it, so that a
@@ -271,7 +272,10 @@ export class App implements Actions {
     if (route.name === "device") {
       if (this.state.detail?.id !== route.id) {
         this.state.detail = { id: route.id };
+        this.state.shareError = undefined;
         void this.loadDetail(route.id);
+        // Whom the person's own device is shared with (the "Room and owner" card).
+        void this.family.loadGrants();
       }
       this.lastDetailId = route.id;
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
@@ -369,7 +373,7 @@ export class App implements Actions {
       const none: Promise<Part> = Promise.resolve(() => ({}));
       const [data, broker, review, network, controls] = await Promise.all([
         this.backend.device(id),
-        may.configure ? this.loadBrokerView(id) : none,
+        isOwner(this.state.me) ? this.loadBrokerView(id) : none,
         may.review ? this.loadReview(id) : none,
         may.review ? this.loadNetwork(id) : none,
         this.loadControls(id),
@@ -550,7 +554,7 @@ export class App implements Actions {
         const none: Promise<Part> = Promise.resolve(() => ({}));
         // The controls too: what a device reports arrives as its broker traffic.
         const [broker, review, controls] = await Promise.all([
-          may.configure ? this.loadBrokerView(id) : none,
+          isOwner(this.state.me) ? this.loadBrokerView(id) : none,
           may.review ? this.loadReview(id) : none,
           this.loadControls(id),
         ]);
@@ -690,6 +694,9 @@ export class App implements Actions {
     switch (this.state.route.name) {
       case "household":
         void this.family.loadHousehold();
+        break;
+      case "device":
+        void this.family.loadGrants();
         break;
       case "activity":
         void this.family.loadActivity();

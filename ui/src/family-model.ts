@@ -194,3 +194,18 @@ export function reportedState(c: ControlView): string | undefined {
 export function memberName(members: readonly { id: string; name: string }[], id: string): string {
   return members.find((m) => m.id === id)?.name ?? id;
 }
+
+/** The shares of a personal device its member (`by`) gave: review rights on the device itself,
+ *  given by them (the hub's `share`). */
+export function sharesGiven(grants: readonly GrantView[], device: DeviceId, by: string | undefined): GrantView[] {
+  if (by === undefined) return [];
+  return grants.filter(
+    (g) =>
+      g.grant.right === "review" &&
+      g.grant.effect === "allow" &&
+      g.grant.granted_by === by &&
+      g.grant.member !== by &&
+      g.grant.target.kind === "device" &&
+      g.grant.target.id === device,
+  );
+}

@@ -4,13 +4,15 @@
 
 import QRCode from "qrcode";
 import { type Backend, toApiError } from "./api/backend";
+import type { ApiError } from "./generated/ApiError";
 import type { Device } from "./generated/Device";
+import type { DeviceId } from "./generated/DeviceId";
 import type { GrantRequest } from "./generated/GrantRequest";
 import type { GrantView } from "./generated/GrantView";
 import type { MemberView } from "./generated/MemberView";
 import type { Role } from "./generated/Role";
 import type { RoomView } from "./generated/RoomView";
-import { memberName, ROLE_IN_A_SENTENCE } from "./family-model";
+import { memberName, ROLE_IN_A_SENTENCE, sharesGiven, untilLabel } from "./family-model";
 import type { ActivityFilters, AppState, Confirmation, FamilyActions } from "./state";
 
 /** What the household side needs from the app. */
@@ -62,8 +64,14 @@ export class Family implements FamilyActions {
 
   /** The household page: rights, with the members and rooms. */
   async loadHousehold(): Promise<void> {
-    const generation = ++this.householdGeneration;
     void this.loadWho();
+    await this.loadGrants();
+  }
+
+  /** The grants the asker may read (an owner: everyone's; others: their own and the shares they
+   *  gave), for the household page and a device page's shares. */
+  async loadGrants(): Promise<void> {
+    const generation = ++this.householdGeneration;
     try {
       const grants = await this.backend.grants();
       if (generation !== this.householdGeneration) return;
@@ -318,6 +326,63 @@ export class Family implements FamilyActions {
     });
   }
 
+  // ---- sharing one's own device ----
+
+  async share(device: Device, member: string, hours: number | null): Promise<boolean> {
+    // Someone who left meanwhile is no longer named here: the hub's words say who.
+    const who = this.state.members.find((m) => m.id === member)?.name;
+    const failure = who ? `Could not share ${device.name} with ${who}.` : `Could not share ${device.name}.`;
+    return this.busy(
+      `share:${device.id}`,
+      failure,
+      async () => {
+        const shared = await this.backend.share(device.id, member, hours);
+        this.state.shareError = undefined;
+        // Sharing again replaces the share with that member.
+        const mine = sharesGiven(this.state.household?.grants ?? [], device.id, this.state.me?.member.id);
+        const grants = (this.state.household?.grants ?? []).filter((g) => !(mine.includes(g) && g.grant.member === member));
+        this.state.household = { grants: [...grants, shared] };
+        const until = shared.grant.expires_at === null ? "until you stop sharing" : `until ${untilLabel(shared.grant.expires_at, this.state.now)}`;
+        this.host.announce(`${shared.member_name} can see what ${device.name} sends, ${until}.`);
+        void this.loadHousehold();
+      },
+      (error) => this.shareRefused(device.id, failure, error),
+    );
+  }
+
+  unshare(device: Device, grant: GrantView): void {
+    const failure = `Could not stop sharing ${device.name} with ${grant.member_name}.`;
+    void this.busy(
+      `share:${device.id}`,
+      failure,
+      async () => {
+        await this.backend.unshare(device.id, grant.grant.member);
+        this.state.shareError = undefined;
+        const grants = this.state.household?.grants ?? [];
+        this.state.household = { grants: grants.filter((g) => g.grant.id !== grant.grant.id) };
+        this.host.announce(`${grant.member_name} no longer sees what ${device.name} sends.`);
+        // The pressed button is gone: the person carries on from the form.
+        this.host.afterRender(() => {
+          const active = document.activeElement;
+          if (active && active !== document.body && active.isConnected) return;
+          this.host.root.querySelector<HTMLElement>("[data-testid=share-member]")?.focus();
+        });
+        void this.loadHousehold();
+      },
+      (error) => this.shareRefused(device.id, failure, error),
+    );
+  }
+
+  /** The hub's refusal, said beside the share form (and focused, so it is read out). */
+  private shareRefused(device: DeviceId, failure: string, error: ApiError): void {
+    const said = error.message.trim();
+    const sentence = said ? `${said.charAt(0).toUpperCase()}${said.slice(1)}${/[.!?]$/.test(said) ? "" : "."}` : "";
+    this.state.shareError = { device, message: sentence ? `${failure} ${sentence}` : failure };
+    this.host.afterRender(() => this.host.root.querySelector<HTMLElement>("[data-testid=share-error]")?.focus());
+    // What is shared may have changed meanwhile (another browser): show what holds now.
+    void this.loadHousehold();
+  }
+
   // ---- activity ----
 
   setActivityFilters(f: Partial<ActivityFilters>): void {
@@ -359,9 +424,9 @@ export class Family implements FamilyActions {
     this.host.update();
   }
 
-  /** Runs a household change once at a time per `key`; a refusal is shown in the hub's words.
-   *  Resolves true once done. */
-  private async busy(key: string, failure: string, action: () => Promise<void>): Promise<boolean> {
+  /** Runs a household change once at a time per `key`; a refusal is shown in the hub's words
+   *  (a notice, or by `refused` beside the form). Resolves true once done. */
+  private async busy(key: string, failure: string, action: () => Promise<void>, refused?: (error: ApiError) => void): Promise<boolean> {
     if (this.state.familyBusy.has(key)) return false;
     this.state.familyBusy.add(key);
     this.host.update();
@@ -369,7 +434,8 @@ export class Family implements FamilyActions {
       await action();
       return true;
     } catch (e) {
-      this.host.notify(e, failure);
+      if (refused) refused(toApiError(e, failure));
+      else this.host.notify(e, failure);
       return false;
     } finally {
       this.state.familyBusy.delete(key);

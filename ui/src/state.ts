@@ -237,6 +237,8 @@ export interface AppState {
   familyBusy: Set<string>;
   /** The room whose name is being changed. */
   renamingRoom: number | undefined;
+  /** The hub's refusal of the last share (or stop) on a device's page, said beside its form. */
+  shareError: { device: DeviceId; message: string } | undefined;
 }
 
 export interface Actions {
@@ -321,6 +323,11 @@ export interface FamilyActions {
   removeRoom(room: RoomView): void;
   setRoom(device: Device, room: number | null): void;
   setPersonal(device: Device, member: string | null): void;
+  /** Shares what the asker's own device sends with `member`, for `hours` or until they stop
+   *  (null). Resolves true once shared (false if refused: the hub's words are beside the form). */
+  share(device: Device, member: string, hours: number | null): Promise<boolean>;
+  /** Takes back a share the asker gave of their own device. */
+  unshare(device: Device, grant: GrantView): void;
   setActivityFilters(f: Partial<ActivityFilters>): void;
   olderActivity(): void;
   /** The asker's own password (`current` once they have one). Resolves true once set. */

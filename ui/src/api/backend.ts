@@ -171,7 +171,13 @@ export interface Backend {
   setRoom(id: DeviceId, room: number | null): Promise<Device>;
   /** Whose personal device it is (null: the household's). */
   setPersonal(id: DeviceId, member: string | null): Promise<Device>;
-  /** An owner reads everyone's grants (or one member's); others read their own. */
+  /** Shares what the asker's own personal device sends with another member (a review right they
+   *  give), for `hours` or until they stop (null); sharing again replaces it. */
+  share(id: DeviceId, member: string, hours: number | null): Promise<GrantView>;
+  /** Takes back what the asker shared of their own device with that member. */
+  unshare(id: DeviceId, member: string): Promise<void>;
+  /** An owner reads everyone's grants (or one member's); others read their own and the shares
+   *  they gave (`granted_by` is them). */
   grants(member?: string): Promise<GrantView[]>;
   addGrant(grant: GrantRequest): Promise<GrantView>;
   removeGrant(grant: number): Promise<void>;

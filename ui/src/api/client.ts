@@ -54,6 +54,8 @@ export function backendOver(t: Transport): Backend {
     removeRoom: (room) => call("remove_room", { room: String(room) }).then(done),
     setRoom: (device, room) => call("set_room", { id: device, room }),
     setPersonal: (device, member) => call("set_personal", { id: device, member }),
+    share: (device, member, hours) => call("share", { id: device, member, hours }),
+    unshare: (device, member) => call("unshare", { id: device, member }).then(done),
     grants: (member) => call("grants", { member: member ?? null }),
     addGrant: (grant) => call("add_grant", { grant }),
     removeGrant: (grant) => call("remove_grant", { grant: String(grant) }).then(done),

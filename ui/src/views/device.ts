@@ -14,7 +14,8 @@ import { reviewSection } from "./review";
 import { mergeQuestions } from "./identity";
 import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
 import { controlsSection } from "./controls";
-import { isOwner, memberName, rightsOn } from "../family-model";
+import { isOwner, memberName, rightsOn, sharesGiven, untilLabel } from "../family-model";
+import type { GrantView } from "../generated/GrantView";
 
 const back = html`<nav class="crumbs" aria-label="Breadcrumb"><a href="#/" class="back">← All devices</a></nav>`;
 
@@ -69,9 +70,9 @@ function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: 
       ${may.configure ? decisionButtons(d, s, a) : nothing}
     </div>
 
-    ${controlsSection(s, a, d, page)} ${placement(s, a, d, may.configure)}
+    ${controlsSection(s, a, d, page)} ${placement(s, a, d)}
     ${may.review ? html`${reviewSection(s, a, d, page)} ${internetSection(s, a, d, page)}` : nothing}
-    ${may.configure ? brokerSection(s, a, d, page) : nothing}
+    ${isOwner(s.me) ? brokerSection(s, a, d, page) : nothing}
 
     <section class="panel" aria-labelledby="h-recognised" data-testid="recognition">
       <h2 id="h-recognised">Recognised as</h2>
@@ -168,14 +169,15 @@ function service(svc: Service, now: number): TemplateResult {
 
 /** Where the device is and whose it is: a room (a right on a room covers its devices), and the
  *  member whose own device it is (a phone, a watch: their data is theirs), or the household. */
-function placement(s: AppState, a: Actions, d: Device, configure: boolean): TemplateResult {
+function placement(s: AppState, a: Actions, d: Device): TemplateResult {
   const busy = s.familyBusy.has(`device:${d.id}`);
   const roomName = d.room === null ? undefined : s.rooms.find((r) => r.id === d.room)?.name;
   const owner = isOwner(s.me);
+  const mine = d.member !== null && d.member === s.me?.member.id;
   return html`<section class="panel" aria-labelledby="h-placement" data-testid="placement">
     <h2 id="h-placement">Room and owner</h2>
     <div class="placement">
-      ${configure
+      ${owner
         ? html`<label class="field">
             <span class="label">Room</span>
             <select
@@ -192,7 +194,7 @@ function placement(s: AppState, a: Actions, d: Device, configure: boolean): Temp
             </select>
           </label>`
         : html`<p>Room: <strong>${roomName ?? "none"}</strong></p>`}
-      ${d.member !== null && d.member === s.me?.member.id
+      ${mine
         ? html`<p>
             Whose: <strong>yours</strong>
             <button type="button" class="btn quiet" data-testid="give-back" @click=${() => a.family.setPersonal(d, null)}>
@@ -217,7 +219,7 @@ function placement(s: AppState, a: Actions, d: Device, configure: boolean): Temp
           </label>`
         : html`<p>Whose: <strong>${d.member === null ? "the household's" : `${memberName(s.members, d.member)}'s own`}</strong></p>`}
     </div>
-    ${configure && s.rooms.length === 0
+    ${owner && s.rooms.length === 0
       ? html`<p class="muted">No rooms yet: add them on the <a href="#/household">Household</a> page.</p>`
       : nothing}
     ${owner
@@ -226,7 +228,91 @@ function placement(s: AppState, a: Actions, d: Device, configure: boolean): Temp
           the household.
         </p>`
       : nothing}
+    ${mine ? sharing(s, a, d) : nothing}
   </section>`;
+}
+
+/** How long a share lasts, as offered (hours; null: until its member stops it). */
+const SHARE_HOURS: readonly { value: string; label: string }[] = [
+  { value: "24", label: "1 day" },
+  { value: "168", label: "7 days" },
+  { value: "", label: "until I stop" },
+];
+
+/** The signed-in member's own device: whom they share what it sends with, and sharing it with
+ *  someone else. Only they see this (the hub refuses anyone else's share). */
+function sharing(s: AppState, a: Actions, d: Device): TemplateResult {
+  const me = s.me?.member;
+  const busy = s.familyBusy.has(`share:${d.id}`);
+  const error = s.shareError?.device === d.id ? s.shareError.message : "";
+  const grants = s.household?.grants;
+  const shares = sharesGiven(grants ?? [], d.id, me?.id).sort((x, y) => x.member_name.localeCompare(y.member_name));
+  // Guests never see what devices send, whatever is shared with them.
+  const others = s.members.filter((m) => m.id !== me?.id && m.role !== "guest").sort((x, y) => x.name.localeCompare(y.name));
+  const submit = (e: SubmitEvent) => {
+    e.preventDefault();
+    if (busy) return;
+    const form = e.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    const member = String(data.get("member") ?? "");
+    const hours = String(data.get("hours") ?? "");
+    if (!member) return;
+    void a.family.share(d, member, hours === "" ? null : Number(hours));
+  };
+  let list: TemplateResult;
+  if (s.household?.error && !grants) list = html`<p class="warn-text">${s.household.error.message}</p>`;
+  else if (!grants) list = html`<p class="loading" aria-busy="true">Loading whom it is shared with…</p>`;
+  else if (shares.length === 0) list = html`<p data-testid="not-shared">Only you see what ${d.name} sends.</p>`;
+  else
+    list = html`<ul class="grants plain" data-testid="shares" aria-label="Whom ${d.name} is shared with">
+      ${shares.map((g) => shareRow(s, a, d, g, busy))}
+    </ul>`;
+  return html`<div class="sharing" data-testid="sharing" aria-busy=${busy ? "true" : "false"}>
+    <h3 id="h-sharing">Who else sees what it sends</h3>
+    ${list}
+    ${me?.role === "child"
+      ? html`<p class="muted small">The home's owners and adults may look at it too, as your parents; every look is recorded.</p>`
+      : nothing}
+    ${others.length === 0
+      ? html`<p class="muted">There is no one else in the household to share it with.</p>`
+      : html`<form class="inline-form share-form" data-testid="share-form" aria-labelledby="h-sharing" @submit=${submit}>
+          <label
+            >Share what it sends with
+            <select name="member" data-testid="share-member">
+              ${others.map((m) => html`<option value=${m.id}>${m.name}</option>`)}
+            </select></label
+          >
+          <label
+            >for
+            <select name="hours" data-testid="share-hours">
+              ${SHARE_HOURS.map((h) => html`<option value=${h.value}>${h.label}</option>`)}
+            </select></label
+          >
+          <button type="submit" class="btn primary" data-testid="share" aria-disabled=${busy ? "true" : "false"}>Share</button>
+          <p class="warn-text" data-testid="share-error" role="alert" tabindex="-1">${error || nothing}</p>
+        </form>`}
+  </div>`;
+}
+
+/** "Noah can see what Kim's watch sends, until 3 Dec 18:00", with its Stop sharing button. */
+function shareRow(s: AppState, a: Actions, d: Device, g: GrantView, busy: boolean): TemplateResult {
+  const end = g.grant.expires_at;
+  const words = g.expired
+    ? `${g.member_name} could see what ${d.name} sends until ${end === null ? "" : untilLabel(end, s.now)}; that has ended.`
+    : `${g.member_name} can see what ${d.name} sends, ${end === null ? "until you stop sharing" : `until ${untilLabel(end, s.now)}`}.`;
+  return html`<li class="grant" data-testid="share-row" data-member-id=${g.grant.member} data-expired=${g.expired ? "true" : "false"}>
+    <span class="grant-words">${words}</span>
+    <button
+      type="button"
+      class="btn quiet small danger"
+      data-testid="unshare"
+      aria-label=${g.expired ? `Remove the ended share with ${g.member_name}` : `Stop sharing ${d.name} with ${g.member_name}`}
+      aria-disabled=${busy ? "true" : "false"}
+      @click=${() => !busy && a.family.unshare(d, g)}
+    >
+      ${g.expired ? "Remove" : "Stop sharing"}
+    </button>
+  </li>`;
 }
 
 function historyEntry(s: AppState, h: StateChange): TemplateResult {

@@ -239,9 +239,11 @@ function rights(s: AppState, a: Actions, owner: boolean): TemplateResult {
   </section>`;
 }
 
-/** Someone who is not an owner reads their own rights. */
-function ownRights(s: AppState, grants: GrantView[]): TemplateResult {
+/** Someone who is not an owner reads their own rights (the hub also sends the shares they gave of
+ *  their own devices: those are on each device's page). */
+function ownRights(s: AppState, all: GrantView[]): TemplateResult {
   const me = s.me?.member;
+  const grants = me ? all.filter((g) => g.grant.member === me.id) : all;
   return html`${me ? html`<p>You are ${ROLE_IN_A_SENTENCE[me.role]} in this home: ${ROLE_FOR_YOU[me.role]}.</p>` : nothing}
   ${grants.length
     ? html`<ul class="grants plain">

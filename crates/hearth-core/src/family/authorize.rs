@@ -182,7 +182,8 @@ fn personal(
 ) -> Option<Authorization> {
     let own = owner.member == member.id;
     match right {
-        Right::Review if own => Some(allow(Because::OwnDevice)),
+        // Their own device is in their list whatever their role: they review it, so they see it.
+        Right::View | Right::Review if own => Some(allow(Because::OwnDevice)),
         Right::Review if member.role.is_parent() && owner.role == Role::Child => Some(match decisive {
             // A parent's look is a default like an adult's view: the owner's deny restricts it
             // (an adult of the household need not be the child's parent), never the owner's own.
@@ -203,6 +204,8 @@ fn personal(
             })
         }
         Right::Configure if own && member.role == Role::Adult => Some(allow(Because::OwnDevice)),
+        // Its privacy choices are its member's: no room or home grant lifts them for another.
+        Right::Configure if !own && member.role != Role::Owner => Some(refuse(Because::PersonalDevice)),
         _ => None,
     }
 }

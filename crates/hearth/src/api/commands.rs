@@ -260,16 +260,18 @@ commands! {
     /// Takes a share back (the device's member only).
     unshare: DELETE "/devices/{id}/share/{member}", { id: String, member: String } -> (),
         needs |_| Need::Member, runs |hub, caller, a| hub.unshare(&a.id, &a.member, caller);
+    /// Rooms and which room a device is in are an owner's: grants are given on rooms, so moving a
+    /// device or removing a room moves rights.
     rooms: GET "/rooms", {} -> Vec<RoomView>,
         needs |_| Need::Member, runs |hub, caller, _| hub.rooms(caller);
     add_room: POST "/rooms", { name: String } -> RoomView,
-        needs |_| Need::Home(Right::Configure), runs |hub, caller, a| hub.add_room(&a.name, caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.add_room(&a.name, caller);
     rename_room: POST "/rooms/{room}", { room: String, name: String } -> RoomView,
-        needs |_| Need::Home(Right::Configure), runs |hub, caller, a| hub.rename_room(&a.room, &a.name, caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.rename_room(&a.room, &a.name, caller);
     remove_room: DELETE "/rooms/{room}", { room: String } -> (),
-        needs |_| Need::Home(Right::Configure), runs |hub, caller, a| hub.remove_room(&a.room, caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.remove_room(&a.room, caller);
     set_room: POST "/devices/{id}/room", { id: String, room: Option<u32> } -> Device,
-        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.set_room(&a.id, a.room.map(i64::from), caller);
+        needs |_| Need::Owner, runs |hub, caller, a| hub.set_room(&a.id, a.room.map(i64::from), caller);
     /// Whose personal device it is (a phone, a watch, a tracker), or the household's: an owner
     /// marks a household device as a member's; only that member gives it back (see `set_personal`).
     set_personal: POST "/devices/{id}/member", { id: String, member: Option<String> } -> Device,
@@ -286,7 +288,7 @@ commands! {
         needs |_| Need::Member, runs |hub, caller, a| hub.audit(caller, &a);
     /// What can be operated on the device, with the state it last reported.
     controls: GET "/devices/{id}/controls", { id: String } -> Vec<ControlView>,
-        needs |a| on(Right::View, &a.id), runs |hub, _, a| hub.controls(&a.id);
+        needs |a| on(Right::View, &a.id), runs |hub, caller, a| hub.controls(&a.id, caller);
     /// Operates one of its entities: the hub publishes the command as itself.
     control: POST "/devices/{id}/control", { id: String, entity: String, action: ControlAction, brightness: Option<u8>, confirm: Option<bool> } -> ControlView,
         needs |a| on(Right::Control, &a.id), runs |hub, caller, a| hub.control(&a.id, &a.entity, a.action, a.brightness, a.confirm.unwrap_or(false), caller);

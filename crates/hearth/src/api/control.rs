@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use ts_rs::TS;
 
+/// Commands one member sends a minute at most.
+const CONTROLS_PER_MINUTE: u32 = 30;
 /// State topics watched at most (a home's entities are far fewer; the store bounds them too).
 const MAX_WATCHED: usize = 10_000;
 /// Characters of a reported state kept: enough for "ON", a JSON state object's start.
@@ -86,11 +88,21 @@ impl Reported {
 }
 
 impl Hub {
-    /// What can be operated on the device.
-    pub fn controls(&self, id: &str) -> Result<Vec<ControlView>, ApiError> {
+    /// What can be operated on the device. Its reported state is what it sends: on another
+    /// member's personal device, shown only to who may review it.
+    pub fn controls(&self, id: &str, caller: &Caller) -> Result<Vec<ControlView>, ApiError> {
         let id = parse_id(id)?;
         let described = self.store().described(&id)?;
-        Ok(described.entities.iter().filter_map(|(source, entity, _)| self.control_view(*source, entity, &described)).collect())
+        let mut views: Vec<ControlView> =
+            described.entities.iter().filter_map(|(source, entity, _)| self.control_view(*source, entity, &described)).collect();
+        let someone_elses = self.household().personal_owner(&id).is_some_and(|m| m != caller.member);
+        if someone_elses && !self.may(caller, hearth_core::family::Right::Review, &id) {
+            for view in &mut views {
+                view.state = None;
+                view.reported_at = None;
+            }
+        }
+        Ok(views)
     }
 
     /// Operates one entity of the device. Locks need `confirm`.
@@ -118,6 +130,11 @@ impl Hub {
             return Err(ApiError::new(ErrorCode::BadRequest, format!("to {} {}, confirm it (`confirm: true`)", words(action), found.name)));
         }
         let Some(topic) = found.command_topic.as_deref() else { return Err(ApiError::bad_request("no command topic")) };
+        // A person presses a few buttons a minute; a loop must neither flood the device nor the
+        // audit.
+        if !self.audit_throttle().count(&format!("control:{}", caller.member), CONTROLS_PER_MINUTE) {
+            return Err(ApiError::new(ErrorCode::TooManyRequests, "too many commands in a minute; wait a moment"));
+        }
         let payload = payload(source, &found.component, action, brightness.filter(|_| view.brightness));
         let broker =
             self.broker().ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the broker is off, so devices cannot be operated"))?;
@@ -149,7 +166,7 @@ impl Hub {
             component: entity.component.clone(),
             needs_confirmation: entity.component == "lock",
             brightness: entity.component == "light" && source == Source::Zigbee2mqtt,
-            state: reported.as_ref().map(|(s, _)| reported_words(s)),
+            state: reported.as_ref().and_then(|(s, _)| reported_words(s)),
             reported_at: reported.map(|(_, at)| at),
             actions,
         })
@@ -193,8 +210,15 @@ fn payload(source: Source, component: &str, action: ControlAction, brightness: O
 
 /// A reported state as people read it: `ON`, or from a JSON state (Zigbee2MQTT's whole device
 /// state) its `state` and `brightness`, or `position` for a cover.
-fn reported_words(reported: &str) -> String {
-    let Ok(serde_json::Value::Object(state)) = serde_json::from_str::<serde_json::Value>(reported) else { return reported.to_owned() };
+/// Only what reads as a state: a short word (`ON`, `LOCKED`, `open`) or the state keys of a JSON
+/// object; anything else a device sent on the topic (readings, a tracker's position) is not shown
+/// here: it is what it sends, for the review.
+fn reported_words(reported: &str) -> Option<String> {
+    let word = reported.trim();
+    if word.len() <= 16 && !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Some(word.to_owned());
+    }
+    let Ok(serde_json::Value::Object(state)) = serde_json::from_str::<serde_json::Value>(reported) else { return None };
     let mut words: Vec<String> = Vec::new();
     for key in ["state", "POWER"] {
         if let Some(v) = state.get(key).and_then(serde_json::Value::as_str) {
@@ -207,7 +231,7 @@ fn reported_words(reported: &str) -> String {
     if let Some(p) = state.get("position").and_then(serde_json::Value::as_u64) {
         words.push(format!("{p}% open"));
     }
-    if words.is_empty() { reported.to_owned() } else { words.join(" · ") }
+    (!words.is_empty()).then(|| words.join(" · "))
 }
 
 fn words(action: ControlAction) -> &'static str {
@@ -238,10 +262,11 @@ mod tests {
 
     #[test]
     fn reported_states_read_in_words() {
-        assert_eq!(reported_words("ON"), "ON");
-        assert_eq!(reported_words(r#"{"state":"ON","brightness":128,"linkquality":153}"#), "ON · brightness 128");
-        assert_eq!(reported_words(r#"{"POWER":"OFF"}"#), "OFF");
-        assert_eq!(reported_words(r#"{"battery":100}"#), r#"{"battery":100}"#);
+        assert_eq!(reported_words("ON").as_deref(), Some("ON"));
+        assert_eq!(reported_words(r#"{"state":"ON","brightness":128,"linkquality":153}"#).as_deref(), Some("ON · brightness 128"));
+        assert_eq!(reported_words(r#"{"POWER":"OFF"}"#).as_deref(), Some("OFF"));
+        assert_eq!(reported_words(r#"{"battery":100,"lat":52.1}"#), None, "readings are what it sends, not a state");
+        assert_eq!(reported_words("52.1,13.4 home since 08:00"), None);
     }
 
     #[test]

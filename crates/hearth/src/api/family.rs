@@ -254,7 +254,9 @@ impl Hub {
             // address, and concerns the member, who sees it in their audit.
             let actor = hearth_core::device::Actor::Member { id: "hearth".into(), from: Some(from.to_canonical().to_string()) };
             // Once a minute per member and address: where the guesses come from is what she needs.
-            if self.audit_throttle().allows(&m.id, "wrong_password", &from.to_canonical().to_string()) {
+            // Its own bucket: guesses at a member's name must not use up that member's own rows.
+            let bucket = format!("wrong_password:{}", m.id);
+            if self.audit_throttle().allows(&bucket, "wrong_password", &from.to_canonical().to_string(), true) {
                 self.store().record_audit_about(now(), &actor, "web", "wrong_password", &m.id, true, Some(&m.id))?;
             }
         }
@@ -299,8 +301,8 @@ impl Hub {
         }
         let member = self.store().member(with)?.filter(|m| m.removed_at.is_none()).ok_or_else(|| no_member(with))?;
         let expires_at = hours.map(|h| now() + i64::from(h) * 3600 * 1000);
-        if member.role == Role::Guest && expires_at.is_none() {
-            return Err(ApiError::bad_request("a guest's rights always end: choose for how many hours"));
+        if member.role == Role::Guest {
+            return Err(ApiError::bad_request(format!("{} is a guest, and guests never see what devices send", member.name)));
         }
         let grant = Grant {
             id: 0,
@@ -315,11 +317,11 @@ impl Hub {
         let filed = {
             let mut store = self.store();
             // One share per device and member: sharing again replaces it (a new end), and cannot
-            // fill the other member's grants.
+            // fill the other member's grants. Memory follows the store whatever happens next.
             store.remove_share(&device, &caller.member, &member.id, &caller.actor(), caller.origin, now())?;
-            let filed = store.add_grant(&grant, &caller.actor(), caller.origin, now())?;
+            let filed = store.add_grant(&grant, &caller.actor(), caller.origin, now());
             self.reload_household(&store)?;
-            filed
+            filed?
         };
         let owner = Caller { member: FOUNDING_OWNER.to_owned(), ..caller.clone() };
         self.grants(&owner, Some(&member.id))?
@@ -510,7 +512,7 @@ fn view(m: &StoredMember, caller: &Caller) -> MemberView {
 }
 
 fn no_member(id: &str) -> ApiError {
-    ApiError::not_found(format!("there is no member {} in this home; `hearth members` lists them", limits::quoted(id)))
+    ApiError::not_found(format!("there is no member {} in this home (any more)", limits::quoted(id)))
 }
 
 fn clean_name(name: &str, what: &str) -> Result<String, ApiError> {

@@ -238,3 +238,35 @@ fn a_member_looping_on_a_refused_request_writes_one_row_a_minute() {
     let audit = call(&hub, &owner(), "audit", json!({"member": kim, "limit": "500"})).unwrap();
     assert!(audit["entries"].as_array().unwrap().len() <= 31, "{}", audit["entries"].as_array().unwrap().len());
 }
+
+#[test]
+fn rooms_move_rights_so_they_are_the_owners_and_a_members_privacy_choices_are_theirs() {
+    let (hub, _dir, lamp, _lock, sam, room) = home("adult");
+    grant(&hub, &sam, "configure", json!({"kind": "home"}), json!({}));
+    let sam_caller = kid(&sam);
+    assert_eq!(
+        call(&hub, &sam_caller, "remove_room", json!({"room": room.to_string()})),
+        Err(ErrorCode::Forbidden),
+        "a deny on it would go too"
+    );
+    assert_eq!(call(&hub, &sam_caller, "set_room", json!({"id": lamp, "room": null})), Err(ErrorCode::Forbidden));
+    let anna = call(&hub, &owner(), "add_member", json!({"name": "Anna", "role": "adult"})).unwrap()["id"].as_str().unwrap().to_owned();
+    call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": anna})).unwrap();
+    let longer = json!({"id": lamp, "request": {"category": "location", "retention": {"keep": "days", "days": 30}}});
+    assert_eq!(call(&hub, &sam_caller, "set_retention", longer.clone()), Err(ErrorCode::Forbidden), "Anna's phone keeps what Anna chose");
+    assert!(call(&hub, &kid(&anna), "set_retention", longer).is_ok());
+}
+
+#[test]
+fn a_parents_look_is_recorded_even_after_a_flood_of_refusals() {
+    let (hub, _dir, lamp, _lock, kim, _room) = home("child");
+    let sam = call(&hub, &owner(), "add_member", json!({"name": "Sam", "role": "adult"})).unwrap()["id"].as_str().unwrap().to_owned();
+    call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": kim})).unwrap();
+    for n in 0..40u64 {
+        let made_up = hearth_core::device::DeviceId::from_random(n + 99);
+        let _ = call(&hub, &kid(&sam), "approve", json!({"id": made_up.as_str()}));
+    }
+    assert!(call(&hub, &kid(&sam), "review", json!({"id": lamp})).is_ok());
+    let hers = call(&hub, &kid(&kim), "audit", Value::Null).unwrap();
+    assert!(hers["entries"].as_array().unwrap().iter().any(|e| e["action"] == "look:review" && e["member"] == sam.as_str()), "{hers}");
+}

@@ -29,11 +29,29 @@ impl Hub {
         self.may(caller, Right::Review, id) && self.not_someone_elses(caller, id)
     }
 
+    /// Records a look at another member's data that an answer carries (a parent's, or a
+    /// sharee's), as `Hub::check` does for the review commands.
+    fn note_look(&self, caller: &Caller, id: &DeviceId, action: &str) {
+        let looked = self
+            .household()
+            .authorize(&caller.member, Right::Review, Some(id), super::now())
+            .is_some_and(|a| a.looks_at_another_members_data);
+        if looked && self.audit_throttle().allows(&caller.member, &format!("look:{action}"), id.as_str(), false) {
+            let recorded =
+                self.store().record_audit(super::now(), &caller.actor(), caller.origin, &format!("look:{action}"), id.as_str(), false);
+            if let Err(e) = recorded {
+                tracing::warn!("cannot record a look in the audit: {e}");
+            }
+        }
+    }
+
     /// A broker view after a `configure` command: without the review right, the decisions, the
     /// topics it tried, when and from where it connected and what its discovery describes are
     /// left out (the manifest a person set stays).
     pub fn broker_view_for(&self, caller: &Caller, mut view: BrokerView) -> BrokerView {
-        if !self.may(caller, Right::Review, &view.device_id) {
+        if self.may(caller, Right::Review, &view.device_id) {
+            self.note_look(caller, &view.device_id, "broker_view");
+        } else {
             view.recent.clear();
             view.sessions.clear();
             view.connections.clear();
@@ -48,7 +66,11 @@ impl Hub {
     /// A network view after a `configure` command: without the review right, the names it asked
     /// for and the rules learned from them are left out.
     pub fn network_view_for(&self, caller: &Caller, id: &str, mut view: NetworkView) -> NetworkView {
-        if super::parse_id(id).is_ok_and(|id| !self.may(caller, Right::Review, &id)) {
+        let Ok(device) = super::parse_id(id) else { return view };
+        if self.may(caller, Right::Review, &device) {
+            self.note_look(caller, &device, "network_view");
+        } else {
+            view.last_query = None;
             view.destinations.clear();
             view.rules.retain(|r| r.source != RuleSource::Learned);
         }

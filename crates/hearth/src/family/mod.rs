@@ -75,8 +75,10 @@ const THROTTLE_KEYS: usize = 4096;
 const ROWS_PER_MEMBER_MINUTE: u32 = 30;
 
 impl AuditThrottle {
-    /// Whether a row for this member, action and subject should be written now.
-    pub fn allows(&self, member: &str, action: &str, subject: &str) -> bool {
+    /// Whether a row for this member, action and subject should be written now: once a minute
+    /// per key, and (when `capped`) at most [`ROWS_PER_MEMBER_MINUTE`] a minute for the member.
+    /// Looks are not capped: a look must never go unrecorded because of other rows.
+    pub fn allows(&self, member: &str, action: &str, subject: &str, capped: bool) -> bool {
         let now = std::time::Instant::now();
         let minute = std::time::Duration::from_secs(60);
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
@@ -91,16 +93,23 @@ impl AuditThrottle {
             last.insert(key, now);
         }
         drop(last);
+        !capped || self.count(member, ROWS_PER_MEMBER_MINUTE)
+    }
+
+    /// Counts one event for `key` this minute; whether it is within `limit`.
+    pub fn count(&self, key: &str, limit: u32) -> bool {
+        let now = std::time::Instant::now();
+        let minute = std::time::Duration::from_secs(60);
         let mut per_member = self.per_member.lock().unwrap_or_else(|p| p.into_inner());
         if per_member.len() >= THROTTLE_KEYS {
             per_member.retain(|_, (at, _)| now.duration_since(*at) < minute);
         }
-        let count = per_member.entry(member.to_owned()).or_insert((now, 0));
+        let count = per_member.entry(key.to_owned()).or_insert((now, 0));
         if now.duration_since(count.0) >= minute {
             *count = (now, 0);
         }
         count.1 = count.1.saturating_add(1);
-        count.1 <= ROWS_PER_MEMBER_MINUTE
+        count.1 <= limit
     }
 }
 
@@ -240,7 +249,7 @@ impl Hub {
         };
         let subject = device.as_ref().map_or_else(|| "home".to_owned(), |d| d.as_str().to_owned());
         if !allowed {
-            if self.audit_throttle().allows(&caller.member, action, &subject)
+            if self.audit_throttle().allows(&caller.member, action, &subject, true)
                 && let Err(e) = self.store().record_audit(now, &caller.actor(), caller.origin, action, &subject, true)
             {
                 tracing::warn!("cannot record a refused request in the audit: {e}");
@@ -248,7 +257,7 @@ impl Hub {
             tracing::info!(member = %caller.member, action, subject, "a request was refused");
             return Err(ApiError::new(ErrorCode::Forbidden, format!("{}: {why}", refused_words(action))));
         }
-        if looked && self.audit_throttle().allows(&caller.member, &format!("look:{action}"), &subject) {
+        if looked && self.audit_throttle().allows(&caller.member, &format!("look:{action}"), &subject, false) {
             self.store().record_audit(now, &caller.actor(), caller.origin, &format!("look:{action}"), &subject, false)?;
         }
         Ok(())

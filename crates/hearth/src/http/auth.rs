@@ -254,6 +254,10 @@ pub async fn invite(
     if !same_origin(&headers) {
         return ApiError::new(ErrorCode::Forbidden, "accept the invitation from this hub's own page").into_response();
     }
+    // Wrong codes are held back before any lookup: a flood costs no store work.
+    if state.auth.failures.lock().unwrap_or_else(|p| p.into_inner()).is_over(peer.ip(), Instant::now()) {
+        return ApiError::new(ErrorCode::TooManyRequests, "too many wrong links from this address; wait a minute").into_response();
+    }
     let hub = state.hub.clone();
     let member = tokio::task::spawn_blocking(move || hub.redeem_invitation(&q.code)).await;
     match member {
