@@ -3,9 +3,10 @@
 //! one core, so callers run it on a blocking thread, and [`Limits`] refuses a source or a member
 //! past its wrong guesses **before** hashing: a flood of guesses costs no CPU.
 //!
-//! The per-member limit slows guessing spread over many addresses; it could keep a member out
-//! for a minute, never the owner for good: `hearth open` on the hub's own machine signs the
-//! owner in without a password.
+//! The per-member limit slows guessing spread over many addresses; guesses at a member's name
+//! keep that member's password sign-in refused while they go on (their sessions keep working),
+//! never the owner's access: `hearth open` on the hub's own machine signs the owner in without a
+//! password.
 
 use crate::http::limiter::FailureLimiter;
 use std::collections::HashMap;
