@@ -54,8 +54,8 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
-/// Writes one row, inside the caller's transaction. The device is the subject's first word when
-/// it is a device id (every change about a device names it first).
+/// Writes a person's change, inside the transaction that makes it. The device is the subject's
+/// first word when it is a device id (every change about a device names it first).
 pub(crate) fn write(
     tx: &rusqlite::Transaction<'_>,
     at: Millis,
@@ -63,13 +63,12 @@ pub(crate) fn write(
     origin: &str,
     action: &str,
     subject: &str,
-    refused: bool,
 ) -> Result<(), StoreError> {
-    write_about(tx, at, actor, origin, action, subject, refused, None)
+    write_about(tx, at, actor, origin, action, subject, false, None)
 }
 
-/// [`write`], saying whom it concerns when that is not the owner of the device it names (a
-/// wrong password for a member's name concerns that member).
+/// [`write`] of any row: a refused request, or one that concerns a member other than the one
+/// whose device it names (a wrong password for a member's name concerns that member).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_about(
     tx: &rusqlite::Transaction<'_>,

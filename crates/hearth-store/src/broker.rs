@@ -1,6 +1,7 @@
 //! The broker's records: each device's credential, its manifest (topic rules), devices added
 //! by hand, and the gate's decisions.
 
+use crate::audit::write as audit;
 use crate::inventory::{corrupt, load_device, parse_id};
 use crate::{Store, StoreError};
 use hearth_core::device::{Actor, DeviceId, DeviceState};
@@ -432,17 +433,6 @@ fn credential_of(conn: &rusqlite::Connection, id: &DeviceId) -> Result<Option<Cr
             Ok(CredentialInfo { username: r.get(0)?, client_id: r.get(1)?, issued_at: r.get(2)? })
         })
         .optional()?)
-}
-
-pub(crate) fn audit(
-    tx: &rusqlite::Transaction<'_>,
-    at: Millis,
-    actor: &Actor,
-    origin: &str,
-    action: &str,
-    subject: &str,
-) -> Result<(), StoreError> {
-    crate::audit::write(tx, at, actor, origin, action, subject, false)
 }
 
 fn rule_from(direction: &str, pattern: String, status: &str) -> Result<TopicRule, StoreError> {

@@ -159,7 +159,7 @@ impl Store {
             "INSERT INTO entity_owners (claim, device_id, at) VALUES (?1, ?2, ?3) ON CONFLICT (claim) DO UPDATE SET device_id = excluded.device_id, at = excluded.at",
             params![claim.key(), device.as_str(), now],
         )?;
-        crate::broker::audit(&tx, now, actor, origin, "give_entity", &format!("{device} {}", claim.key()))?;
+        crate::audit::write(&tx, now, actor, origin, "give_entity", &format!("{device} {}", claim.key()))?;
         tx.commit()?;
         taken.into_iter().map(|(holder, scope)| Ok((parse_id(&holder)?, scope))).collect()
     }

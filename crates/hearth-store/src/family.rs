@@ -109,7 +109,7 @@ impl Store {
             "INSERT INTO members (id, name, role, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, name, role.as_str(), now, actor.as_str()],
         )?;
-        audit(&tx, now, actor, origin, "add_member", &format!("{id} {} {name}", role.as_str()), false)?;
+        audit(&tx, now, actor, origin, "add_member", &format!("{id} {} {name}", role.as_str()))?;
         tx.commit()?;
         self.member(id)?.ok_or_else(|| corrupt("a member just added is missing"))
     }
@@ -119,7 +119,7 @@ impl Store {
         current(&tx, id)?;
         name_is_free(&tx, name, Some(id))?;
         tx.execute("UPDATE members SET name = ?2 WHERE id = ?1", params![id, name])?;
-        audit(&tx, now, actor, origin, "rename_member", &format!("{id} {name}"), false)?;
+        audit(&tx, now, actor, origin, "rename_member", &format!("{id} {name}"))?;
         tx.commit()?;
         self.member(id)?.ok_or_else(|| corrupt("a member just renamed is missing"))
     }
@@ -137,7 +137,7 @@ impl Store {
             // keeping them would make the member page say what is not so.
             tx.execute("DELETE FROM grants WHERE member_id = ?1 AND expires_at IS NULL AND effect = 'allow'", [id])?;
         }
-        audit(&tx, now, actor, origin, "set_role", &format!("{id} {}", role.as_str()), false)?;
+        audit(&tx, now, actor, origin, "set_role", &format!("{id} {}", role.as_str()))?;
         tx.commit()?;
         self.member(id)?.ok_or_else(|| corrupt("a member just changed is missing"))
     }
@@ -157,7 +157,7 @@ impl Store {
             tx.execute(&format!("DELETE FROM {table} WHERE member_id = ?1"), [id])?;
         }
         let ended = crate::sessions::delete_returning(&tx, "DELETE FROM browser_sessions WHERE member = ?1 RETURNING id", params![id])?;
-        audit(&tx, now, actor, origin, "remove_member", id, false)?;
+        audit(&tx, now, actor, origin, "remove_member", id)?;
         tx.commit()?;
         Ok(ended)
     }
@@ -177,7 +177,7 @@ impl Store {
         tx.execute("UPDATE members SET password_hash = ?2 WHERE id = ?1", params![id, hash])?;
         // With a password, the member's open invitations are no way in any more.
         tx.execute("DELETE FROM invitations WHERE member_id = ?1", [id])?;
-        audit(&tx, now, actor, origin, "set_password", id, false)?;
+        audit(&tx, now, actor, origin, "set_password", id)?;
         tx.commit()?;
         Ok(())
     }
@@ -205,7 +205,7 @@ impl Store {
                  SELECT token_hash FROM invitations WHERE member_id = ?1 ORDER BY created_at DESC, token_hash LIMIT -1 OFFSET ?2)",
             params![member, MAX_INVITATIONS_PER_MEMBER],
         )?;
-        audit(&tx, now, actor, origin, "invite_member", member, false)?;
+        audit(&tx, now, actor, origin, "invite_member", member)?;
         tx.commit()?;
         Ok(())
     }
@@ -243,7 +243,7 @@ impl Store {
         }
         tx.execute("INSERT INTO rooms (name, created_at) VALUES (?1, ?2)", params![name, now])?;
         let id = tx.last_insert_rowid();
-        audit(&tx, now, actor, origin, "add_room", &format!("room:{id} {name}"), false)?;
+        audit(&tx, now, actor, origin, "add_room", &format!("room:{id} {name}"))?;
         tx.commit()?;
         Ok(Room { id, name: name.to_owned() })
     }
@@ -260,7 +260,7 @@ impl Store {
         if tx.execute("UPDATE rooms SET name = ?2 WHERE id = ?1", params![id, name])? == 0 {
             return Err(StoreError::Invalid(format!("there is no room {id}")));
         }
-        audit(&tx, now, actor, origin, "rename_room", &format!("room:{id} {name}"), false)?;
+        audit(&tx, now, actor, origin, "rename_room", &format!("room:{id} {name}"))?;
         tx.commit()?;
         Ok(Room { id, name: name.to_owned() })
     }
@@ -271,7 +271,7 @@ impl Store {
         if tx.execute("DELETE FROM rooms WHERE id = ?1", [id])? == 0 {
             return Err(StoreError::Invalid(format!("there is no room {id}")));
         }
-        audit(&tx, now, actor, origin, "remove_room", &format!("room:{id}"), false)?;
+        audit(&tx, now, actor, origin, "remove_room", &format!("room:{id}"))?;
         tx.commit()?;
         Ok(())
     }
@@ -292,23 +292,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         crate::inventory::load_device(&tx, device)?;
-        match room {
-            Some(room) => {
-                let known: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?1)", [room], |r| r.get(0))?;
-                if !known {
-                    return Err(StoreError::Invalid(format!("there is no room {room}")));
-                }
-                tx.execute(
-                    "INSERT INTO device_rooms (device_id, room_id) VALUES (?1, ?2) ON CONFLICT (device_id) DO UPDATE SET room_id = ?2",
-                    params![device.as_str(), room],
-                )?;
-            }
-            None => {
-                tx.execute("DELETE FROM device_rooms WHERE device_id = ?1", [device.as_str()])?;
-            }
+        if let Some(room) = room {
+            room_exists(&tx, room)?;
         }
+        put_or_clear(&tx, "device_rooms", "room_id", device, room.as_ref().map(|r| r as &dyn rusqlite::ToSql))?;
         let shown = room.map_or_else(|| "none".to_owned(), |r| format!("room:{r}"));
-        audit(&tx, now, actor, origin, "set_room", &format!("{} {shown}", device.as_str()), false)?;
+        audit(&tx, now, actor, origin, "set_room", &format!("{} {shown}", device.as_str()))?;
         tx.commit()?;
         Ok(())
     }
@@ -342,7 +331,7 @@ impl Store {
             params![device.as_str(), by, with],
         )? > 0;
         if removed {
-            audit(&tx, now, actor, origin, "unshare", &format!("{} {with}", device.as_str()), false)?;
+            audit(&tx, now, actor, origin, "unshare", &format!("{} {with}", device.as_str()))?;
         }
         tx.commit()?;
         Ok(removed)
@@ -360,25 +349,17 @@ impl Store {
         let tx = self.conn.transaction()?;
         crate::inventory::load_device(&tx, device)?;
         // Written before the change so that the member it concerned (if any) sees it.
-        audit(&tx, now, actor, origin, "set_personal_device", &format!("{} {}", device.as_str(), member.unwrap_or("household")), false)?;
+        audit(&tx, now, actor, origin, "set_personal_device", &format!("{} {}", device.as_str(), member.unwrap_or("household")))?;
         // What its member shared of it goes with the mark: a share is theirs to give, not a
         // household grant.
         tx.execute(
             "DELETE FROM grants WHERE device_id = ?1 AND granted_by = (SELECT member_id FROM device_members WHERE device_id = ?1)",
             [device.as_str()],
         )?;
-        match member {
-            Some(member) => {
-                current(&tx, member)?;
-                tx.execute(
-                    "INSERT INTO device_members (device_id, member_id) VALUES (?1, ?2) ON CONFLICT (device_id) DO UPDATE SET member_id = ?2",
-                    params![device.as_str(), member],
-                )?;
-            }
-            None => {
-                tx.execute("DELETE FROM device_members WHERE device_id = ?1", [device.as_str()])?;
-            }
+        if let Some(member) = member {
+            current(&tx, member)?;
         }
+        put_or_clear(&tx, "device_members", "member_id", device, member.as_ref().map(|m| m as &dyn rusqlite::ToSql))?;
         tx.commit()?;
         Ok(())
     }
@@ -400,10 +381,7 @@ impl Store {
             crate::inventory::load_device(&tx, &DeviceId::parse(device).map_err(|e| StoreError::Invalid(e.to_string()))?)?;
         }
         if let Some(room) = room {
-            let known: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?1)", [room], |r| r.get(0))?;
-            if !known {
-                return Err(StoreError::Invalid(format!("there is no room {room}")));
-            }
+            room_exists(&tx, room)?;
         }
         let schedule = grant.schedule.as_ref().map(serde_json::to_string).transpose().map_err(corrupt)?;
         tx.execute(
@@ -423,7 +401,7 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         let subject = format!("{} {} {} {} {id}", target_word(&grant.target), grant.right.as_str(), effect_str(grant.effect), grant.member);
-        audit(&tx, now, actor, origin, "grant", &subject, false)?;
+        audit(&tx, now, actor, origin, "grant", &subject)?;
         tx.commit()?;
         Ok(Grant { id, granted_by: actor.as_str().to_owned(), ..grant.clone() })
     }
@@ -434,7 +412,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM grants WHERE id = ?1", [id])?;
         let subject = format!("{} {} {} {} {id}", target_word(&grant.target), grant.right.as_str(), effect_str(grant.effect), grant.member);
-        audit(&tx, now, actor, origin, "revoke_grant", &subject, false)?;
+        audit(&tx, now, actor, origin, "revoke_grant", &subject)?;
         tx.commit()?;
         Ok(Some(grant))
     }
@@ -512,6 +490,30 @@ fn target_word(target: &Target) -> String {
         Target::Room(room) => format!("room:{room}"),
         Target::Home => "home".to_owned(),
     }
+}
+
+fn room_exists(tx: &rusqlite::Transaction<'_>, room: RoomId) -> Result<(), StoreError> {
+    let known: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?1)", [room], |r| r.get(0))?;
+    if known { Ok(()) } else { Err(StoreError::Invalid(format!("there is no room {room}"))) }
+}
+
+/// Sets the device's one row in `table` (`device_rooms`, `device_members`) to `value`, or removes
+/// it.
+fn put_or_clear(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    column: &str,
+    device: &DeviceId,
+    value: Option<&dyn rusqlite::ToSql>,
+) -> Result<(), StoreError> {
+    match value {
+        Some(value) => tx.execute(
+            &format!("INSERT INTO {table} (device_id, {column}) VALUES (?1, ?2) ON CONFLICT (device_id) DO UPDATE SET {column} = ?2"),
+            params![device.as_str(), value],
+        )?,
+        None => tx.execute(&format!("DELETE FROM {table} WHERE device_id = ?1"), [device.as_str()])?,
+    };
+    Ok(())
 }
 
 fn effect_str(effect: Effect) -> &'static str {

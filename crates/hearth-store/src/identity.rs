@@ -165,7 +165,7 @@ impl Store {
                      ON CONFLICT (device_a, device_b) DO UPDATE SET kept_apart = 1",
                     params![first.as_str(), second.as_str(), now],
                 )?;
-                crate::broker::audit(&tx, now, actor, origin, "keep_devices_apart", &format!("{a} {b}"))?;
+                crate::audit::write(&tx, now, actor, origin, "keep_devices_apart", &format!("{a} {b}"))?;
                 None
             }
             MergeAnswer::Merge => {
@@ -184,7 +184,7 @@ impl Store {
                 }
                 let (keep, absorb) = if (da.first_seen, a) <= (db.first_seen, b) { (a, b) } else { (b, a) };
                 merge_into(&tx, keep, absorb, actor, origin, now)?;
-                crate::broker::audit(&tx, now, actor, origin, "merge_devices", &format!("{keep} {absorb}"))?;
+                crate::audit::write(&tx, now, actor, origin, "merge_devices", &format!("{keep} {absorb}"))?;
                 Some((load_device(&tx, keep)?, absorb.clone()))
             }
         };

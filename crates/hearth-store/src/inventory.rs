@@ -272,7 +272,7 @@ impl Store {
                 params![id.as_str(), from.as_str(), to.as_str(), actor.as_str(), origin, now],
             )?;
             // The readable audit shows decisions beside every other change.
-            crate::audit::write(&tx, now, actor, origin, &format!("set_state_{}", to.as_str()), id.as_str(), false)?;
+            crate::audit::write(&tx, now, actor, origin, &format!("set_state_{}", to.as_str()), id.as_str())?;
         }
         let device = load_device(&tx, id)?;
         tx.commit()?;

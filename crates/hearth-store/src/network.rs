@@ -2,7 +2,7 @@
 //! chose one), its destination rules, its queries, the names it asked for, hourly counts per
 //! registrable domain, and when it first and last used Hearth's resolver.
 
-use crate::broker::audit;
+use crate::audit::write as audit;
 use crate::inventory::{corrupt, load_device, parse_id};
 use crate::{Store, StoreError};
 use hearth_core::device::{Actor, DeviceId, DeviceState};

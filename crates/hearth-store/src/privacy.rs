@@ -1,7 +1,7 @@
 //! Each device's privacy choices: retention per category of data, and fields to redact. Every
 //! change is recorded in the audit with who made it.
 
-use crate::broker::audit;
+use crate::audit::write as audit;
 use crate::inventory::load_device;
 use crate::{Store, StoreError};
 use hearth_core::classify::Category;

@@ -5,7 +5,7 @@
 //! for its checks and writes every change through to this table, so sessions survive a restart.
 //! Starting and ending sessions is recorded in the audit with who and from where.
 
-use crate::broker::audit;
+use crate::audit::write as audit;
 use crate::{Store, StoreError};
 use hearth_core::device::Actor;
 use hearth_core::inventory::Millis;
