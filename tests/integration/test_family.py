@@ -165,18 +165,39 @@ def poll(check, timeout):
         time.sleep(0.1)
 
 
-def form_login(hub, name, password, source):
-    """A password sign-in from one loopback address of our choosing: (status, Set-Cookie)."""
+def form_post(hub, path, fields, source):
+    """A form POST from one loopback address of our choosing: (status, Set-Cookie)."""
     url = urllib.parse.urlsplit(hub.url)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15, source_address=(source, 0))
     try:
-        body = urllib.parse.urlencode({"name": name, "password": password})
-        conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+        conn.request("POST", path, urllib.parse.urlencode(fields), {"Content-Type": "application/x-www-form-urlencoded"})
         r = conn.getresponse()
         r.read()
         return r.status, r.getheader("Set-Cookie")
     finally:
         conn.close()
+
+
+def form_login(hub, name, password, source):
+    """A password sign-in from one loopback address of our choosing: (status, Set-Cookie)."""
+    return form_post(hub, "/login", {"name": name, "password": password}, source)
+
+
+def test_guessing_invitation_codes_is_held_back_before_any_lookup(hub):
+    """A host trying made-up invitation codes: ten a minute, then refused without a look, while
+    another address accepts a real one."""
+    kim = add_member(hub, "Kim", "child")
+    link = invite(hub, kim)
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["code"][0]
+    for n in range(10):
+        assert form_post(hub, "/invite", {"code": f"{n:032x}"}, "127.0.0.5")[0] == 401, n
+    status, cookie = form_post(hub, "/invite", {"code": code}, "127.0.0.5")
+    assert status == 429 and cookie is None, "past the limit, even a real code is not looked up from there"
+    status, cookie = form_post(hub, "/invite", {"code": code}, "127.0.0.6")
+    assert status == 303 and cookie.startswith("hearth_session="), "from another address the real one works, once"
+    # An oversized code is refused like a wrong one, and never stored or echoed.
+    status, _ = form_post(hub, "/invite", {"code": "f" * 100_000}, "127.0.0.7")
+    assert status == 401, status
 
 
 def live(browser):

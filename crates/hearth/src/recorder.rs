@@ -251,11 +251,12 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
         return vec![];
     }
     hub.recording().succeeded();
-    for d in decisions.iter().filter(|d| d.action == hearth_core::gate::Action::Publish && d.decision.is_allow()) {
-        if let Some(payload) = &d.payload {
-            hub.reported().note(&d.topic, payload, d.at);
-        }
-    }
+    hub.reported().note(
+        decisions
+            .iter()
+            .filter(|d| d.action == hearth_core::gate::Action::Publish && d.decision.is_allow())
+            .filter_map(|d| d.payload.as_deref().map(|p| (d.topic.as_str(), p, d.at))),
+    );
     let published: Vec<LedgerEntry<'_>> = decisions.iter().filter_map(LedgerEntry::of).collect();
     match store.record_messages(&published) {
         Ok(news) => {

@@ -73,12 +73,15 @@ impl Reported {
         }
     }
 
-    /// Notes an accepted message when its topic is watched.
-    pub fn note(&self, topic: &str, payload: &[u8], at: i64) {
+    /// Notes accepted messages (topic, payload, when) whose topic is watched: one lock for a
+    /// batch of the recorder's.
+    pub fn note<'a>(&self, published: impl IntoIterator<Item = (&'a str, &'a [u8], i64)>) {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = last.get_mut(topic) {
-            let text = String::from_utf8_lossy(payload);
-            *slot = Some((hearth_core::text::clip(&text, STATE_CHARS).into_owned(), at));
+        for (topic, payload, at) in published {
+            if let Some(slot) = last.get_mut(topic) {
+                let text = String::from_utf8_lossy(payload);
+                *slot = Some((hearth_core::text::clip(&text, STATE_CHARS).into_owned(), at));
+            }
         }
     }
 
@@ -273,11 +276,10 @@ mod tests {
     fn only_watched_topics_are_kept_and_states_are_cut_short() {
         let r = Reported::default();
         r.watch(["plug/state".to_owned()]);
-        r.note("plug/state", b"ON", 5);
-        r.note("other/topic", b"secret", 6);
+        r.note([("plug/state", &b"ON"[..], 5), ("other/topic", &b"secret"[..], 6)]);
         assert_eq!(r.get("plug/state"), Some(("ON".to_owned(), 5)));
         assert_eq!(r.get("other/topic"), None);
-        r.note("plug/state", "x".repeat(10_000).as_bytes(), 7);
+        r.note([("plug/state", "x".repeat(10_000).as_bytes(), 7)]);
         let kept = r.get("plug/state").unwrap().0;
         assert!(kept.starts_with(&"x".repeat(STATE_CHARS)) && kept.len() < STATE_CHARS + 24, "{kept}");
     }

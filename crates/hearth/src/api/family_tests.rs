@@ -270,3 +270,67 @@ fn a_parents_look_is_recorded_even_after_a_flood_of_refusals() {
     let hers = call(&hub, &kid(&kim), "audit", Value::Null).unwrap();
     assert!(hers["entries"].as_array().unwrap().iter().any(|e| e["action"] == "look:review" && e["member"] == sam.as_str()), "{hers}");
 }
+
+/// Every household door a member or a script could flood stays bounded, with words saying so.
+#[test]
+fn oversized_and_endless_household_input_is_refused_with_its_bound() {
+    let (hub, _dir, lamp, _lock, kim, _room) = home("child");
+    let refused = |r: Result<Value, ApiError>| r.unwrap_err();
+    use crate::api::types::ApiError;
+    let long = "x".repeat(65);
+    assert_eq!(refused(hub.call(&owner(), "add_member", json!({"name": long, "role": "adult"}))).code, ErrorCode::BadRequest);
+    assert_eq!(refused(hub.call(&owner(), "add_room", json!({"name": "Hall\nway"}))).code, ErrorCode::BadRequest);
+    // Rooms: 200 in all (one exists already).
+    for n in 1..hearth_store::family::MAX_ROOMS {
+        call(&hub, &owner(), "add_room", json!({"name": format!("Room {n}")})).unwrap();
+    }
+    let too_many = refused(hub.call(&owner(), "add_room", json!({"name": "One more"})));
+    assert!(too_many.message.contains("200 rooms"), "{}", too_many.message);
+    // Grants: 500 per member.
+    for _ in 0..hearth_store::family::MAX_GRANTS_PER_MEMBER {
+        grant(&hub, &kim, "view", json!({"kind": "device", "id": lamp}), json!({}));
+    }
+    let request =
+        json!({"member": kim, "right": "view", "target": {"kind": "home"}, "effect": "allow", "schedule": null, "expires_at": null});
+    let too_many = refused(hub.call(&owner(), "add_grant", json!({"grant": request})));
+    assert!(too_many.message.contains("500 grants"), "{}", too_many.message);
+    // A schedule of a thousand windows is refused before it is stored.
+    let window = json!({"days": ["mon"], "from": 0, "to": 60});
+    let request = json!({"member": kim, "right": "view", "target": {"kind": "home"}, "effect": "deny", "schedule": {"windows": vec![window; 1000]}, "expires_at": null});
+    assert_eq!(refused(hub.call(&owner(), "add_grant", json!({"grant": request}))).code, ErrorCode::BadRequest);
+    // An invitation for ten years is not an invitation.
+    assert_eq!(refused(hub.call(&owner(), "invite", json!({"member": kim, "hours": 87_600}))).code, ErrorCode::BadRequest);
+}
+
+/// Pressing a switch in a loop: 30 commands a minute, then refused (no broker here, so each
+/// allowed one fails to send; the limit comes first).
+#[test]
+fn operating_a_device_in_a_loop_is_limited() {
+    use hearth_core::discovery::{Discovery, Entity, Source};
+    let (hub, _dir, lamp, _lock, kim, _room) = home("adult");
+    let id = hearth_core::device::DeviceId::parse(&lamp).unwrap();
+    let switch = Entity {
+        key: "homeassistant/switch/lamp/config".into(),
+        described: None,
+        component: "switch".into(),
+        name: "Lamp".into(),
+        unique_id: None,
+        state_topic: Some("lamp/state".into()),
+        command_topic: Some("lamp/set".into()),
+        device_class: None,
+        unit: None,
+    };
+    let discovery = Discovery {
+        source: Some(Source::HomeAssistant),
+        scope: switch.key.clone(),
+        devices: vec![],
+        entities: vec![switch.clone()],
+        publishes: vec!["lamp/state".into()],
+        commands: vec!["lamp/set".into()],
+    };
+    hub.store().file_discovery(&id, &discovery, crate::api::now()).unwrap();
+    let press = json!({"id": lamp, "entity": switch.key, "action": "on"});
+    let codes: Vec<ErrorCode> = (0..31).map(|_| call(&hub, &kid(&kim), "control", press.clone()).unwrap_err()).collect();
+    assert!(codes[..30].iter().all(|c| *c == ErrorCode::Unavailable), "{codes:?}");
+    assert_eq!(codes[30], ErrorCode::TooManyRequests);
+}

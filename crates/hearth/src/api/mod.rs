@@ -74,7 +74,12 @@ impl Hub {
     }
 
     pub fn status(&self) -> Result<Status, ApiError> {
-        let devices = self.store().devices()?;
+        self.status_counting(|_| true)
+    }
+
+    /// The status, its device counts of the devices `counted` keeps (one read of the inventory).
+    pub(crate) fn status_counting(&self, counted: impl Fn(&Device) -> bool) -> Result<Status, ApiError> {
+        let devices: Vec<Device> = self.store().devices()?.into_iter().filter(|d| counted(d)).collect();
         let (refused_connections, refused_addresses) = self.store().refused_attempts_since(now() - 24 * 3600 * 1000)?;
         let retained = self.broker().map(hearth_broker::Broker::retained_totals).unwrap_or_default();
         let count = |f: &dyn Fn(&Device) -> bool| devices.iter().filter(|d| f(d)).count() as u32;

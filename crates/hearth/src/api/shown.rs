@@ -118,11 +118,7 @@ impl Hub {
 
     /// The status line: where the hub keeps its files is the owner's business.
     pub fn status_for(&self, caller: &Caller) -> Result<Status, ApiError> {
-        let mut status = self.status()?;
-        let devices = self.list_devices(caller)?;
-        status.devices = devices.len() as u32;
-        status.devices_new = devices.iter().filter(|d| d.state == super::types::DeviceState::New).count() as u32;
-        status.devices_online = devices.iter().filter(|d| d.online).count() as u32;
+        let mut status = self.status_counting(|d| self.may(caller, Right::View, &d.id))?;
         if !self.is_owner(caller) {
             status.data_dir = String::new();
             if let Some(ca) = status.ca.as_mut() {

@@ -150,11 +150,10 @@ impl Household {
     }
 
     /// Notes a device's kind as it changes (discovery recognised it anew).
+    /// Called on every device event: the lock is taken only for a sensitive kind.
     pub fn note_kind(&self, id: &DeviceId, kind: Kind) {
-        let sensitive = family::is_sensitive(kind, &[], &[]);
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        if sensitive {
-            state.sensitive.insert(id.clone());
+        if family::is_sensitive(kind, &[], &[]) {
+            self.note_sensitive(id);
         }
     }
 
@@ -169,10 +168,6 @@ impl Household {
 
     pub fn member_name(&self, id: &str) -> Option<String> {
         self.state.read().unwrap_or_else(|p| p.into_inner()).members.get(id).map(|m| m.name.clone())
-    }
-
-    pub fn room_of(&self, id: &DeviceId) -> Option<RoomId> {
-        self.state.read().unwrap_or_else(|p| p.into_inner()).rooms.get(id).copied()
     }
 
     pub fn personal_owner(&self, id: &DeviceId) -> Option<MemberId> {
