@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { CHROMIUM, HEARTH, eventually, launchBrowser, startHub, stop } from "./helpers.mjs";
+import { CHROMIUM, HEARTH, eventually, launchBrowser, ownerApi, startHub, stop } from "./helpers.mjs";
 
 const KIM_PASSWORD = "kitchen-lamp-42";
 
@@ -38,15 +38,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
     const problems = [];
 
     /** The API as the owner (the same calls the page makes). */
-    async function api(method, p, body) {
-      const r = await fetch(`${base}/api/v1${p}`, {
-        method,
-        headers: { Authorization: `Bearer ${token}`, "X-Hearth-Request": "1", ...(body ? { "Content-Type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      assert.ok(r.ok, `${method} ${p} answered ${r.status}: ${await r.clone().text()}`);
-      return r.status === 204 ? null : r.json();
-    }
+    const api = ownerApi(() => ({ base, token }));
 
     const browser = async (viewport) => {
       const profile = await mkdtemp(path.join(os.tmpdir(), "hearth-chromium-"));

@@ -1,6 +1,7 @@
 // Shared by the browser tests: paths, starting the hub and the simulated home, the CLI, waiting,
 // and launching Debian's Chromium through playwright-core.
 
+import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
@@ -181,5 +182,21 @@ export async function startResponder(address) {
       await exited;
       clearTimeout(timer);
     },
+  };
+}
+
+/** The hub's API as its owner (the owner token, the same calls the page makes): `(method, path,
+ *  body?)` answers the parsed JSON, or null for 204; a failure asserts with the hub's words.
+ *  `hub()` gives `{ base, token }` when called, since tests learn them after starting the hub. */
+export function ownerApi(hub) {
+  return async (method, p, body) => {
+    const { base, token } = hub();
+    const r = await fetch(`${base}/api/v1${p}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "X-Hearth-Request": "1", ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    assert.ok(r.ok, `${method} ${p} answered ${r.status}: ${await r.clone().text()}`);
+    return r.status === 204 ? null : r.json();
   };
 }

@@ -18,7 +18,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { CHROMIUM, HEARTH, eventually, launchBrowser, remember, run, startHub, stop } from "./helpers.mjs";
+import { CHROMIUM, HEARTH, eventually, launchBrowser, ownerApi, remember, run, startHub, stop } from "./helpers.mjs";
 
 const DNSMASQ = "/usr/sbin/dnsmasq";
 const VENDOR_V4 = "192.0.2.10";
@@ -84,15 +84,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
     const pageProblems = [];
 
     /** The API as the owner (the same calls the page makes). */
-    async function api(method, p, body) {
-      const r = await fetch(`${base}/api/v1${p}`, {
-        method,
-        headers: { Authorization: `Bearer ${token}`, "X-Hearth-Request": "1", ...(body ? { "Content-Type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      assert.ok(r.ok, `${method} ${p} answered ${r.status}: ${await r.clone().text()}`);
-      return r.json();
-    }
+    const api = ownerApi(() => ({ base, token }));
 
     before(async () => {
       assert.ok(existsSync(HEARTH), `the hub binary ${HEARTH} is missing: build it (cargo build) or set HEARTH_BIN`);
