@@ -527,9 +527,11 @@ fn effect_str(effect: Effect) -> &'static str {
 fn current(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<Role, StoreError> {
     let role: Option<String> =
         tx.query_row("SELECT role FROM members WHERE id = ?1 AND removed_at IS NULL", [id], |r| r.get(0)).optional()?;
-    role.ok_or_else(|| StoreError::Invalid(format!("there is no member {id} in this home; `hearth members` lists them")))?
-        .parse()
-        .map_err(corrupt)
+    role.ok_or_else(|| {
+        StoreError::Invalid(format!("there is no member {id} in this home; the Household page and `hearth member list` list them"))
+    })?
+    .parse()
+    .map_err(corrupt)
 }
 
 fn name_is_free(tx: &rusqlite::Transaction<'_>, name: &str, except: Option<&str>) -> Result<(), StoreError> {

@@ -488,7 +488,9 @@ impl Hub {
         let id = parse_number(id, "grant")?;
         let mut store = self.store();
         if store.remove_grant(id, &caller.actor(), caller.origin, now())?.is_none() {
-            return Err(ApiError::not_found(format!("there is no grant {id}; `hearth grants` lists them")));
+            return Err(ApiError::not_found(format!(
+                "there is no grant {id} (it was taken back already?); the Household page and `hearth member grants` list them"
+            )));
         }
         self.reload_household(&store)
     }

@@ -1,7 +1,7 @@
 //! The household from the command line, as the hub's own owner (the owner token):
-//! `hearth members`, `hearth audit`, and `hearth call COMMAND key=value...`, which runs any
-//! declared command (`api::commands`) by name, so the CLI can do whatever the UI can without a
-//! subcommand per command to keep in step.
+//! `hearth member`, `hearth room`, `hearth control`, `hearth audit`, and `hearth call COMMAND
+//! key=value...`, which runs any declared command (`api::commands`) by name, so the CLI can do
+//! whatever the UI can without a subcommand per command to keep in step.
 
 use crate::api::audit::AuditPage;
 use crate::api::commands::{COMMANDS, Spec};

@@ -111,7 +111,7 @@ pub enum Command {
     },
     /// Who did what, newest first (refused attempts included).
     Audit {
-        /// Only what this member did (their id, from `hearth members`).
+        /// Only what this member did (their id, from `hearth member list`).
         #[arg(long)]
         member: Option<String>,
         /// Only what concerns this device.
