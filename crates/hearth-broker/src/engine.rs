@@ -45,6 +45,16 @@ const MAX_TOPIC_LEVELS: usize = 64;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sessions (live and offline) at once: each persistent one is kept a week with its queue.
 const MAX_SESSIONS: isize = 20_000;
+/// The longest keep alive granted to an MQTT 5 client, and what one asking for none gets (see
+/// `fitter`): real devices ask for 15 to 120 s.
+pub const MAX_KEEPALIVE: u16 = 600;
+/// Topic aliases each way on an MQTT 5 connection: the topics a client publishes to again and
+/// again are sent as two bytes instead of the whole name (rmqtt's default, 0, refused the
+/// client's aliases and gave none).
+const MAX_TOPIC_ALIASES: u16 = 64;
+/// Unacknowledged QoS 1 and 2 messages in flight each way per connection; MQTT 5 clients are
+/// told (Receive Maximum), and one that sends more is disconnected with 0x93.
+const MAX_INFLIGHT: u16 = 64;
 
 /// Who holds a client id's session, live or offline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,6 +332,8 @@ async fn serve(
         .await;
     // Hearth's own retained-message store (see `retained`), where rmqtt-retainer's would go.
     *scx.extends.retain_mut().await = Box::new(RetainedStorage(retained));
+    *scx.extends.fitter_mgr_mut().await = Box::new(crate::fitter::HearthFitters);
+    *scx.extends.shared_subscription_mut().await = Box::new(crate::shared::TakeTurns::new(gate.clone()));
     GateHooks::install(&scx, gate, sessions, lost).await;
 
     let plain = listener(config, addr, None)?;
@@ -343,7 +355,7 @@ async fn serve(
 
 /// One listener, plain or TLS, with the same limits and the pitfalls of rmqtt 0.24.0 handled.
 fn listener(config: &BrokerConfig, addr: SocketAddr, tls: Option<&TlsListener>) -> Result<rmqtt::net::Listener, BrokerError> {
-    let inflight = NonZeroU16::new(64).unwrap_or(NonZeroU16::MIN);
+    let inflight = NonZeroU16::new(MAX_INFLIGHT).unwrap_or(NonZeroU16::MIN);
     let builder = Builder::new()
         .name(if tls.is_some() { "mqtts" } else { "mqtt" })
         .laddr(addr)
@@ -359,6 +371,11 @@ fn listener(config: &BrokerConfig, addr: SocketAddr, tls: Option<&TlsListener>) 
         .max_subscriptions(MAX_SUBSCRIPTIONS)
         .max_topic_levels(MAX_TOPIC_LEVELS)
         .handshake_timeout(HANDSHAKE_TIMEOUT)
+        .max_keepalive(MAX_KEEPALIVE)
+        .max_topic_aliases(MAX_TOPIC_ALIASES)
+        // Zero: unacknowledged messages are sent again when the client reconnects, never on a
+        // timer while it is connected (MQTT 5 forbids that, MQTT-4.4.0-1; rmqtt's default is 20 s).
+        .message_retry_interval(Duration::ZERO)
         // Zero: messages queued for an offline session wait for it (until the session expires)
         // instead of silently expiring after rmqtt's default of five minutes.
         .message_expiry_interval(Duration::ZERO)

@@ -22,11 +22,13 @@
 //! explicitly; the busy check (which refuses clients under load) is off.
 
 mod engine;
+mod fitter;
 mod hooks;
 mod retained;
+mod shared;
 
 pub(crate) use engine::kick_client;
-pub use engine::{Broker, BrokerConfig, BrokerError, MAX_CLIENT_ID, SessionOwner, TlsListener};
+pub use engine::{Broker, BrokerConfig, BrokerError, MAX_CLIENT_ID, MAX_KEEPALIVE, SessionOwner, TlsListener};
 pub use retained::{RetainedLimits, RetainedUse};
 
 /// An outside string as it may be logged (see `hearth_core::text`).
@@ -138,6 +140,9 @@ pub trait Gate: Send + Sync + 'static {
     /// rights of this moment: a device blocked, forgotten or denied the topic since it published
     /// no longer reaches anyone.
     fn deliver(&self, receiver: Client<'_>, sender: Sender<'_>, topic: &str) -> bool;
+    /// Whether `receiver` may receive messages on `topic` by its own rights of this moment,
+    /// without recording anything: which member of a shared subscription to give a message to.
+    fn may_receive(&self, receiver: Client<'_>, topic: &str) -> bool;
     /// A client's Last Will, as the broker is about to publish it (its connection is gone): the
     /// Will skips the publish check, so this is where it is decided, against its sender's rights
     /// of this moment and its redactions.

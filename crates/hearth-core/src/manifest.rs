@@ -90,10 +90,13 @@ impl Manifest {
         self.verdict(Direction::Publish, |pattern| topic::matches(pattern, topic_name))
     }
 
-    /// May the device subscribe to `filter`? Allowed only when an allowed pattern covers all of
-    /// it; denied when a denied pattern could match any topic it would receive.
+    /// May the device subscribe to `filter`? Allowed when an allowed pattern covers all of it;
+    /// denied when a denied pattern covers all of it (it could receive nothing). A subscription
+    /// that only overlaps a denial is allowed, and the denied topics are held back at each
+    /// delivery ([`Manifest::receive`]), as Mosquitto's ACLs do: refusing it would cost Home
+    /// Assistant its whole `homeassistant/#` for one entity a person denied it.
     pub fn subscribe(&self, filter: &str) -> Verdict {
-        let denied = self.rules_with(Direction::Subscribe, RuleStatus::Denied).any(|p| topic::intersects(p, filter));
+        let denied = self.rules_with(Direction::Subscribe, RuleStatus::Denied).any(|p| topic::covers(p, filter));
         if denied {
             return Verdict::Denied;
         }
@@ -165,13 +168,17 @@ mod tests {
         assert_eq!(m.subscribe("cmnd/#"), Verdict::Unlisted, "wider than the manifest");
         assert_eq!(m.subscribe("#"), Verdict::Unlisted);
         m.rules.push(rule(Direction::Subscribe, "cmnd/plug1/Restart", RuleStatus::Denied));
-        assert_eq!(m.subscribe("cmnd/plug1/#"), Verdict::Denied, "would receive a denied topic");
+        assert_eq!(m.subscribe("cmnd/plug1/#"), Verdict::Allowed, "granted; the denied topic is held back at delivery");
+        assert_eq!(m.subscribe("cmnd/plug1/Restart"), Verdict::Denied, "receives nothing but the denied topic");
         assert_eq!(m.subscribe("cmnd/plug1/POWER"), Verdict::Allowed);
-        // A denial that only overlaps the subscription still refuses it.
+        // A denial that only overlaps the subscription leaves it, and holds its topics back.
         m.rules.push(rule(Direction::Subscribe, "cmnd/+/Upgrade", RuleStatus::Denied));
-        assert_eq!(m.subscribe("cmnd/plug1/+"), Verdict::Denied);
+        assert_eq!(m.subscribe("cmnd/plug1/+"), Verdict::Allowed);
+        assert_eq!(m.subscribe("cmnd/+/Upgrade"), Verdict::Denied);
         assert_eq!(m.receive("cmnd/plug1/POWER"), Verdict::Allowed);
         assert_eq!(m.receive("cmnd/plug1/Upgrade"), Verdict::Denied);
         assert_eq!(m.receive("stat/plug1/POWER"), Verdict::Unlisted);
+        m.rules.push(rule(Direction::Subscribe, "cmnd/#", RuleStatus::Denied));
+        assert_eq!(m.subscribe("cmnd/plug1/+"), Verdict::Denied, "a denial covering it");
     }
 }
