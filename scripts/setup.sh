@@ -20,6 +20,12 @@ apt_install() {
     log "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts the Mosquitto it installs as a service on 1883, Hearth's port; the tests and
+    # the benchmark start their own Mosquitto on a free port, so the service is not wanted.
+    if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
+      log "stopping the mosquitto service Debian just started (it would hold port 1883, Hearth's)"
+      as_root systemctl disable --now mosquitto >/dev/null 2>&1 || true
+    fi
   fi
 }
 
@@ -34,9 +40,10 @@ need_rust() {
 ENGINE_PACKAGES=(build-essential pkg-config libdbus-1-dev iproute2 util-linux)
 # The desktop shell (Tauri + WebKitGTK, tray icon).
 DESKTOP_PACKAGES=(libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libssl-dev)
-# Only the tests: the window under Xvfb and its WebDriver, the browser, MQTT clients nobody here wrote,
+# Only the tests: the window under Xvfb and its WebDriver, the browser, MQTT clients nobody here wrote
+# and Mosquitto as the interoperability stories' other broker,
 # and the DNS side: dig as the devices, dnsmasq as the upstream, nft for the firewall.
-TEST_PACKAGES=(xvfb webkit2gtk-driver chromium mosquitto-clients bind9-dnsutils dnsmasq-base nftables)
+TEST_PACKAGES=(xvfb webkit2gtk-driver chromium mosquitto mosquitto-clients bind9-dnsutils dnsmasq-base nftables)
 
 # Node.js may come from elsewhere than Debian (NodeSource, nvm): use what is there if it is new
 # enough. Vite 8 needs Node 20.19+ (Debian 13 and Ubuntu 25.04 ship it; Debian 12 ships 18).
