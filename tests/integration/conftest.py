@@ -34,11 +34,13 @@ def pytest_configure(config):
 class Hub:
     """A running `hearth serve` and a small client for its API and CLI."""
 
-    def __init__(self, data_dir: pathlib.Path, extra_args=(), listen: str = "127.0.0.1:0", mqtt_listen: str = "127.0.0.1:0"):
+    def __init__(self, data_dir: pathlib.Path, extra_args=(), listen: str = "127.0.0.1:0", mqtt_listen: str = "127.0.0.1:0",
+                 mqtts_listen: str | None = None):
         self.data_dir = data_dir
-        self.log = open(data_dir / "serve.log", "w")
+        self.log = open(data_dir / "serve.log", "a")
+        mqtts_listen = mqtts_listen or mqtt_listen.rsplit(":", 1)[0] + ":0"
         self.proc = subprocess.Popen([str(HEARTH), "serve", "--data-dir", str(data_dir), "--http-listen", listen, "--mqtt-listen", mqtt_listen,
-                                      "--mqtts-listen", mqtt_listen, *extra_args],
+                                      "--mqtts-listen", mqtts_listen, *extra_args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         # A hub.json left by a killed hub names another process: wait for this one's.

@@ -130,13 +130,15 @@ class HearthTarget(Target):
         self.hub.cli("device", "deny", self.device.id, "--subscribe", DENIED)
         super().__init__(self.device.host, self.device.port, self.device.username, self.device.password)
 
-    def restart(self, kill=False):
-        """Stops the hub (cleanly, or as a power cut would) and starts it again on the same data."""
+    def restart(self, kill=False, already_stopped=False):
+        """Stops the hub (cleanly, or as a power cut would) and starts it again on the same data
+        and the same MQTT port."""
         if kill:
             self.hub.proc.kill()
             self.hub.proc.wait(10)
-        else:
+        elif not already_stopped:
             self.hub.stop()
+        if not kill:
             assert self.hub.proc.returncode == 0, self.hub.read_log()
         self.hub.log.close()
         port = self.port

@@ -1,8 +1,10 @@
 //! Starting, watching and stopping the embedded rmqtt engine.
 
 use crate::hooks::GateHooks;
+use crate::persist::{self, Journal, Restored};
 use crate::retained::{Retained, RetainedLimits, RetainedStorage, RetainedUse};
 use crate::{Gate, HUB_CLIENT_ID, SessionInfo};
+use hearth_core::mqtt_state::{BrokerChanges, SavedBroker};
 use rmqtt::context::ServerContext;
 use rmqtt::net::Builder;
 use rmqtt::server::MqttServer;
@@ -28,6 +30,9 @@ pub struct BrokerConfig {
     pub tls: Option<TlsListener>,
     /// Retained messages kept per publisher and in total.
     pub retained: RetainedLimits,
+    /// Persistent sessions and retained messages saved before the last stop, put back before
+    /// the first client is accepted.
+    pub saved: SavedBroker,
 }
 
 /// The longest client id accepted (rmqtt's default is the wire's 65 535 bytes). MQTT promises
@@ -80,6 +85,7 @@ impl BrokerConfig {
             session_expiry: Duration::from_secs(7 * 24 * 3600),
             tls: None,
             retained: RetainedLimits::default(),
+            saved: SavedBroker::default(),
         }
     }
 }
@@ -106,6 +112,10 @@ pub struct Broker {
     sessions: Sessions,
     lost: Arc<AtomicU64>,
     retained: Arc<Retained>,
+    journal: Arc<Journal>,
+    restored: Restored,
+    /// What the broker's thread saved while stopping, for [`Broker::shutdown`] to return.
+    final_state: Arc<Mutex<Option<SavedBroker>>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -122,6 +132,8 @@ impl Broker {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let listen = config.listen;
+        let final_state: Arc<Mutex<Option<SavedBroker>>> = Arc::default();
+        let final_slot = final_state.clone();
         let thread = std::thread::Builder::new()
             .name("hearth-broker".into())
             .spawn(move || {
@@ -136,16 +148,22 @@ impl Broker {
                 runtime.block_on(async move {
                     let sessions: Sessions = Arc::default();
                     let lost = Arc::new(AtomicU64::new(0));
-                    let retained = Arc::new(Retained::new(config.retained));
-                    match serve(&config, gate, sessions.clone(), lost.clone(), retained.clone()).await {
-                        Ok((scx, (addr, tls_addr), server)) => {
+                    let journal = Arc::new(Journal::default());
+                    let retained = Arc::new(Retained::new(config.retained, journal.clone()));
+                    let shared = Shared { sessions, lost, retained, journal };
+                    match serve(config, gate, &shared).await {
+                        Ok((scx, (addr, tls_addr), restored, server)) => {
                             let runtime = tokio::runtime::Handle::current();
-                            let _ = ready_tx.send(Ok((addr, tls_addr, runtime, scx.clone(), sessions, lost, retained)));
+                            let _ = ready_tx.send(Ok((addr, tls_addr, runtime, scx.clone(), shared.clone(), restored)));
                             tokio::select! {
                                 _ = server => tracing::error!("the MQTT broker stopped accepting connections"),
                                 _ = stop_rx => {}
                             }
-                            disconnect_all(&scx).await;
+                            // The listeners are gone with `server`: nothing changes under the
+                            // snapshot but what the sessions' own loops finish.
+                            let (sessions, messages) = persist::snapshot(&scx).await;
+                            let retained = shared.retained.snapshot().await;
+                            *final_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(SavedBroker { sessions, messages, retained });
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -158,16 +176,19 @@ impl Broker {
             })
             .map_err(|e| BrokerError::Start { addr: listen, reason: e.to_string() })?;
         match ready_rx.recv() {
-            Ok(Ok((addr, tls_addr, runtime, scx, sessions, lost, retained))) => {
+            Ok(Ok((addr, tls_addr, runtime, scx, shared, restored))) => {
                 tracing::info!(%addr, ?tls_addr, "MQTT broker listening");
                 Ok(Self {
                     addr,
                     tls_addr,
                     runtime,
                     scx,
-                    sessions,
-                    lost,
-                    retained,
+                    sessions: shared.sessions,
+                    lost: shared.lost,
+                    retained: shared.retained,
+                    journal: shared.journal,
+                    restored,
+                    final_state,
                     stop: Mutex::new(Some(stop_tx)),
                     thread: Mutex::new(Some(thread)),
                 })
@@ -190,6 +211,28 @@ impl Broker {
         self.tls_addr
     }
 
+    /// What was put back at start from the saved state.
+    pub fn restored(&self) -> Restored {
+        self.restored
+    }
+
+    /// What changed in persistent sessions and retained messages since the last call, for the
+    /// hub to save. Waits for the broker's own runtime (a few milliseconds).
+    pub async fn changes(&self) -> BrokerChanges {
+        let (scx, journal) = (self.scx.clone(), self.journal.clone());
+        let (tx, rx) = oneshot::channel();
+        self.runtime.spawn(async move {
+            let _ = tx.send(persist::changes(&scx, &journal).await);
+        });
+        rx.await.unwrap_or_default()
+    }
+
+    /// Messages queued for offline sessions left out of a save since start (the hub did not
+    /// take the changes fast enough): after a power cut they would be missing.
+    pub fn unsaved_messages(&self) -> u64 {
+        self.journal.unsaved()
+    }
+
     /// Messages accepted but not delivered to a subscriber since start (its queue or inflight
     /// window overflowed).
     pub fn lost_messages(&self) -> u64 {
@@ -207,9 +250,13 @@ impl Broker {
     /// offline, and drops their persistent state: a client must not resume a session (its
     /// subscriptions and queue) that its device lost the right to.
     pub fn disconnect_user(&self, username: &str) {
-        let (scx, username) = (self.scx.clone(), username.to_owned());
+        let (scx, username, journal) = (self.scx.clone(), username.to_owned(), self.journal.clone());
         // Spawned: a kick waits for the session's own loop, which may be inside a hook now.
-        self.runtime.spawn(async move { kick_user(&scx, &username).await });
+        self.runtime.spawn(async move {
+            for client_id in kick_user(&scx, &username).await {
+                journal.session_changed(&client_id);
+            }
+        });
     }
 
     /// Publishes a message as the hub itself (a person operated a device from the UI). It goes to
@@ -289,13 +336,18 @@ impl Broker {
 
     /// Disconnects the session (live or offline) of one client id, as for [`Broker::disconnect_user`].
     pub fn disconnect_client(&self, client_id: &str) {
-        let (scx, client_id) = (self.scx.clone(), client_id.to_owned());
-        self.runtime.spawn(async move { kick_client(&scx, &client_id).await });
+        let (scx, client_id, journal) = (self.scx.clone(), client_id.to_owned(), self.journal.clone());
+        self.runtime.spawn(async move {
+            kick_client(&scx, &client_id).await;
+            journal.session_changed(&client_id);
+        });
     }
 
-    /// Disconnects every client and stops the broker; later calls do nothing. Blocks until the
-    /// broker's thread has ended (at most a few seconds).
-    pub fn shutdown(&self) {
+    /// Disconnects every client and stops the broker, and returns every persistent session
+    /// (subscriptions, unacknowledged and queued messages) and retained message, to be saved
+    /// whole; later calls do nothing and return `None`. Blocks until the broker's thread has
+    /// ended (at most a few seconds).
+    pub fn shutdown(&self) -> Option<SavedBroker> {
         if let Some(stop) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = stop.send(());
         }
@@ -305,6 +357,7 @@ impl Broker {
         {
             tracing::error!("the MQTT broker thread panicked while stopping");
         }
+        self.final_state.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
@@ -314,13 +367,23 @@ impl Drop for Broker {
     }
 }
 
-async fn serve(
-    config: &BrokerConfig,
-    gate: Arc<dyn Gate>,
+/// What the broker's handle and its hooks share.
+#[derive(Clone)]
+struct Shared {
     sessions: Sessions,
     lost: Arc<AtomicU64>,
     retained: Arc<Retained>,
-) -> Result<(ServerContext, (SocketAddr, Option<SocketAddr>), impl std::future::Future<Output = ()>), BrokerError> {
+    journal: Arc<Journal>,
+}
+
+/// The listener id of the plain listener (the TLS one is 2): restored sessions take its settings.
+const PLAIN_LISTENER: u16 = 1;
+
+async fn serve(
+    config: BrokerConfig,
+    gate: Arc<dyn Gate>,
+    shared: &Shared,
+) -> Result<(ServerContext, (SocketAddr, Option<SocketAddr>), Restored, impl std::future::Future<Output = ()>), BrokerError> {
     let addr = config.listen;
     let scx = ServerContext::new()
         .node_id(1)
@@ -331,22 +394,32 @@ async fn serve(
         .build()
         .await;
     // Hearth's own retained-message store (see `retained`), where rmqtt-retainer's would go.
-    *scx.extends.retain_mut().await = Box::new(RetainedStorage(retained));
+    *scx.extends.retain_mut().await = Box::new(RetainedStorage(shared.retained.clone()));
     *scx.extends.fitter_mgr_mut().await = Box::new(crate::fitter::HearthFitters);
     *scx.extends.shared_subscription_mut().await = Box::new(crate::shared::TakeTurns::new(gate.clone()));
-    GateHooks::install(&scx, gate, sessions, lost).await;
+    GateHooks::install(&scx, gate.clone(), shared.sessions.clone(), shared.lost.clone(), shared.journal.clone()).await;
 
-    let plain = listener(config, addr, None)?;
+    let plain = listener(&config, addr, None)?;
     let local = plain.local_addr().map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })?;
-    let mut server = MqttServer::new(scx.clone()).listener_by_id(plain, 1);
+    let mut server = MqttServer::new(scx.clone()).listener_by_id(plain, PLAIN_LISTENER);
     let mut tls_local = None;
     if let Some(tls) = &config.tls {
-        let secure = listener(config, tls.listen, Some(tls))?;
+        let secure = listener(&config, tls.listen, Some(tls))?;
         tls_local = Some(secure.local_addr().map_err(|e| BrokerError::Start { addr: tls.listen, reason: format!("{e:#}") })?);
         server = server.listener_by_id(secure, 2);
     }
     let server = server.build();
-    Ok((scx, (local, tls_local), async move {
+    // Before the first connection is accepted (`server.run` below): a client resuming its
+    // session finds it.
+    let now = rmqtt::utils::timestamp_millis();
+    let retained_count = shared.retained.restore(config.saved.retained, &scx).await;
+    let saved = SavedBroker { retained: Vec::new(), ..config.saved };
+    let mut restored = persist::restore(&scx, gate.as_ref(), PLAIN_LISTENER, saved, now).await;
+    restored.retained = retained_count;
+    if restored != Restored::default() {
+        tracing::info!(?restored, "MQTT sessions and retained messages put back from before the restart");
+    }
+    Ok((scx, (local, tls_local), restored, async move {
         if let Err(e) = server.run().await {
             tracing::error!("MQTT broker: {e:#}");
         }
@@ -400,20 +473,18 @@ pub(crate) async fn kick_client(scx: &ServerContext, client_id: &str) {
     }
 }
 
-/// Kicks every session, live or offline, whose username is `username`.
-pub(crate) async fn kick_user(scx: &ServerContext, username: &str) {
+/// Kicks every session, live or offline, whose username is `username`. Returns their client ids.
+pub(crate) async fn kick_user(scx: &ServerContext, username: &str) -> Vec<String> {
     let entries: Vec<_> =
         scx.extends.shared().await.iter().filter(|e| e.session().is_some_and(|s| s.id.username.as_deref() == Some(username))).collect();
+    let mut kicked = Vec::with_capacity(entries.len());
     for mut entry in entries {
+        if let Some(session) = entry.session() {
+            kicked.push(session.id.client_id.to_string());
+        }
         if let Err(e) = entry.kick(true, true, true).await {
             tracing::warn!(username, "could not disconnect an MQTT session: {e:#}");
         }
     }
-}
-
-async fn disconnect_all(scx: &ServerContext) {
-    let entries: Vec<_> = scx.extends.shared().await.iter().collect();
-    for mut entry in entries {
-        let _ = entry.kick(true, true, true).await;
-    }
+    kicked
 }

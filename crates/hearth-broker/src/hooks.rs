@@ -1,6 +1,7 @@
 //! rmqtt's hooks, translated into [`Gate`] questions and MQTT answers.
 
 use crate::engine::Sessions;
+use crate::persist::Journal;
 use crate::{Client, ConnectAttempt, Gate, Refusal, Sender, SessionInfo, WillVerdict};
 use async_trait::async_trait;
 use hearth_core::gate::Decision;
@@ -18,12 +19,14 @@ pub(crate) struct GateHooks {
     scx: ServerContext,
     sessions: Sessions,
     lost: Arc<AtomicU64>,
+    /// Changes to persistent sessions, for the hub to save (see `persist`).
+    journal: Arc<Journal>,
     /// Policy fingerprints taken at authentication, by client id, until the connection is up.
     pending: Arc<Mutex<HashMap<String, (String, u64)>>>,
 }
 
 impl GateHooks {
-    pub(crate) async fn install(scx: &ServerContext, gate: Arc<dyn Gate>, sessions: Sessions, lost: Arc<AtomicU64>) {
+    pub(crate) async fn install(scx: &ServerContext, gate: Arc<dyn Gate>, sessions: Sessions, lost: Arc<AtomicU64>, journal: Arc<Journal>) {
         let register = scx.extends.hook_mgr().register();
         let pending = Arc::default();
         for hook in [
@@ -35,12 +38,18 @@ impl GateHooks {
             Type::ClientDisconnected,
             Type::MessageDropped,
             Type::MessageExpiryCheck,
+            Type::SessionCreated,
+            Type::SessionSubscribed,
+            Type::SessionUnsubscribed,
+            Type::SessionTerminated,
+            Type::OfflineMessage,
         ] {
             let hooks = Self {
                 gate: gate.clone(),
                 scx: scx.clone(),
                 sessions: sessions.clone(),
                 lost: lost.clone(),
+                journal: journal.clone(),
                 pending: Arc::clone(&pending),
             };
             register.add(hook, Box::new(hooks)).await;
@@ -100,6 +109,7 @@ impl GateHooks {
                     // rightful device takes the id, so nothing of the squatter's is handed over.
                     tracing::info!(client_id = %crate::bounded(ci.client_id()), "a client id held by a device that is not approved was taken back");
                     crate::kick_client(&self.scx, ci.client_id()).await;
+                    self.journal.session_changed(ci.client_id());
                 }
                 let username = attempt.username.unwrap_or("").to_owned();
                 self.pending
@@ -198,9 +208,18 @@ impl Handler for GateHooks {
                     let taken = self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(c.client_id);
                     let current = self.gate.fingerprint(c);
                     if taken.is_none_or(|(user, fingerprint)| user != c.username || Some(fingerprint) != current) {
-                        let (scx, client_id) = (self.scx.clone(), c.client_id.to_owned());
-                        tokio::spawn(async move { crate::kick_client(&scx, &client_id).await });
+                        let (scx, client_id, journal) = (self.scx.clone(), c.client_id.to_owned(), self.journal.clone());
+                        tokio::spawn(async move {
+                            crate::kick_client(&scx, &client_id).await;
+                            journal.session_changed(&client_id);
+                        });
                     }
+                    // A resumed session's saved messages are now the live session's (sent, or
+                    // queued for it): their saved rows go.
+                    if session.session_present().await.unwrap_or(false) {
+                        self.journal.taken(c.client_id);
+                    }
+                    self.journal.session_changed(c.client_id);
                     let info = SessionInfo {
                         client_id: c.client_id.to_owned(),
                         username: c.username.to_owned(),
@@ -222,6 +241,7 @@ impl Handler for GateHooks {
                         sessions.remove(c.client_id);
                     }
                     drop(sessions);
+                    self.journal.session_changed(c.client_id);
                     self.gate.disconnected(c);
                 }
                 (true, acc)
@@ -244,6 +264,18 @@ impl Handler for GateHooks {
             // A message the broker accepted but could not deliver: a subscriber's queue was
             // full (rmqtt then drops the oldest), or its inflight window overflowed. Counted and
             // shown. (Refusals by the gate also arrive here, as expirations, and are not losses.)
+            Parameter::SessionCreated(session)
+            | Parameter::SessionSubscribed(session, _)
+            | Parameter::SessionUnsubscribed(session, _)
+            | Parameter::SessionTerminated(session, _) => {
+                self.journal.session_changed(&session.id.client_id);
+                (true, acc)
+            }
+            // Queued for an offline persistent session: saved, so that it outlives a restart.
+            Parameter::OfflineMessage(session, from, publish) => {
+                self.journal.queued(&session.id.client_id, from, publish);
+                (true, acc)
+            }
             Parameter::MessageDropped(_, _, _, Reason::MessageQueueFull | Reason::InflightWindowFull) => {
                 self.lost.fetch_add(1, Ordering::Relaxed);
                 (true, acc)

@@ -24,11 +24,13 @@
 mod engine;
 mod fitter;
 mod hooks;
+mod persist;
 mod retained;
 mod shared;
 
 pub(crate) use engine::kick_client;
 pub use engine::{Broker, BrokerConfig, BrokerError, MAX_CLIENT_ID, MAX_KEEPALIVE, SessionOwner, TlsListener};
+pub use persist::Restored;
 pub use retained::{RetainedLimits, RetainedUse};
 
 /// An outside string as it may be logged (see `hearth_core::text`).
@@ -143,6 +145,9 @@ pub trait Gate: Send + Sync + 'static {
     /// Whether `receiver` may receive messages on `topic` by its own rights of this moment,
     /// without recording anything: which member of a shared subscription to give a message to.
     fn may_receive(&self, receiver: Client<'_>, topic: &str) -> bool;
+    /// Whether `client` may hold a subscription to `filter` now, without recording anything: a
+    /// saved session's subscriptions, put back after a restart.
+    fn may_subscribe(&self, client: Client<'_>, filter: &str) -> bool;
     /// A client's Last Will, as the broker is about to publish it (its connection is gone): the
     /// Will skips the publish check, so this is where it is decided, against its sender's rights
     /// of this moment and its redactions.

@@ -12,12 +12,14 @@
 //! stays. Deleting (an empty retained payload) is always allowed, so a full store can still shrink
 //! (rmqtt-retainer's own count limit refuses that too, which is why it is not used).
 
+use crate::persist::{self, Journal};
+use hearth_core::mqtt_state::{SavedRetained, Waiting};
 use rmqtt::retain::{DefaultRetainStorage, RetainStorage};
 use rmqtt::types::{From, Retain, TopicFilter, TopicName};
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How much retained state one publisher, and the whole home, may hold. A Zigbee2MQTT bridge with
@@ -86,17 +88,97 @@ pub(crate) struct Retained {
     books: Mutex<Books>,
     limits: RetainedLimits,
     refused: AtomicU64,
+    /// Where each change is noted for the hub to save (see `persist`).
+    journal: Arc<Journal>,
 }
 
 impl Retained {
-    pub(crate) fn new(limits: RetainedLimits) -> Self {
+    pub(crate) fn new(limits: RetainedLimits, journal: Arc<Journal>) -> Self {
         Self {
             store: DefaultRetainStorage::new(),
             changing: tokio::sync::Mutex::new(()),
             books: Mutex::default(),
             limits,
             refused: AtomicU64::new(0),
+            journal,
         }
+    }
+
+    /// Puts back retained messages saved before a restart, held to the limits of now (a message
+    /// over a lowered limit is left out, and its saved row cleared). Returns how many.
+    pub(crate) async fn restore(&self, saved: Vec<SavedRetained>, scx: &rmqtt::context::ServerContext) -> usize {
+        let mut kept = 0;
+        for row in saved {
+            let (from, publish) = persist::engine_message(scx, &row.message);
+            let topic = TopicName::from(row.topic.as_str());
+            match self.store_one(&topic, Retain { msg_id: None, from, publish }, false).await {
+                Ok(true) => kept += 1,
+                _ => self.journal.retained(&row.topic, None),
+            }
+        }
+        kept
+    }
+
+    /// Every retained message held, for a clean shutdown.
+    pub(crate) async fn snapshot(&self) -> Vec<SavedRetained> {
+        let all = self.store.get_message(&TopicFilter::from("#")).await.unwrap_or_default();
+        all.into_iter()
+            .map(|(topic, r)| SavedRetained {
+                topic: topic.to_string(),
+                message: persist::saved_message(&r.from, &r.publish, Waiting::Queued, None),
+            })
+            .collect()
+    }
+
+    /// Stores (or, for an empty payload, clears) `topic`'s retained message within the limits,
+    /// noting the change in the journal when `journal` is set. Returns whether it was stored.
+    async fn store_one(&self, topic: &TopicName, mut retain: Retain, journal: bool) -> rmqtt::Result<bool> {
+        let _changing = self.changing.lock().await;
+        if retain.publish.payload.is_empty() {
+            self.store.set_with_timeout(topic, retain, None).await?;
+            self.books().forget_topic(topic);
+            if journal {
+                self.journal.retained(topic, None);
+            }
+            return Ok(false);
+        }
+        let owner = owner_of(&retain.from);
+        let bytes = topic.len() + retain.publish.payload.len();
+        {
+            let mut books = self.books();
+            if !self.fits(&books, topic, &owner, bytes) {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                let used = books.by_owner.entry(owner.clone()).or_default();
+                used.refused += 1;
+                // Once per publisher until it is cleared: a flood must not flood the log.
+                if used.refused == 1 {
+                    tracing::warn!(owner = %crate::bounded(&owner), "retained messages over their limit are delivered but not kept");
+                }
+                return Ok(false);
+            }
+        }
+        // A copy of its own: the payload and topic were slices of the publisher's read buffer,
+        // which they would keep alive (8 KiB or more) for as long as the message is retained.
+        retain.publish.inner.payload = retain.publish.payload.to_vec().into();
+        retain.publish.inner.topic = TopicName::from(&**topic);
+        if journal {
+            let saved = SavedRetained {
+                topic: topic.to_string(),
+                message: persist::saved_message(&retain.from, &retain.publish, Waiting::Queued, None),
+            };
+            self.journal.retained(topic, Some(saved));
+        }
+        // Retained messages never expire by the broker's clock (no MQTT 5 expiry either: see
+        // the README's known gaps).
+        self.store.set_with_timeout(topic, retain, None).await?;
+        let mut books = self.books();
+        books.forget_topic(topic);
+        books.by_topic.insert(topic.to_string(), (owner.clone(), bytes));
+        books.total_bytes += bytes;
+        let used = books.by_owner.entry(owner).or_default();
+        used.messages += 1;
+        used.bytes += bytes as u64;
+        Ok(true)
     }
 
     fn books(&self) -> std::sync::MutexGuard<'_, Books> {
@@ -137,6 +219,7 @@ impl Retained {
         let mut books = self.books();
         for topic in &doomed {
             books.forget_topic(topic);
+            self.journal.retained(topic, None);
         }
         doomed.len()
     }
@@ -166,40 +249,9 @@ impl RetainStorage for RetainedStorage {
     }
 
     async fn set(&self, topic: &TopicName, retain: Retain, _expiry: Option<Duration>) -> rmqtt::Result<()> {
-        let this = &self.0;
-        let _changing = this.changing.lock().await;
-        if retain.publish.payload.is_empty() {
-            this.store.set_with_timeout(topic, retain, None).await?;
-            this.books().forget_topic(topic);
-            return Ok(());
-        }
-        let owner = owner_of(&retain.from);
-        let bytes = topic.len() + retain.publish.payload.len();
-        {
-            let mut books = this.books();
-            if !this.fits(&books, topic, &owner, bytes) {
-                this.refused.fetch_add(1, Ordering::Relaxed);
-                let used = books.by_owner.entry(owner.clone()).or_default();
-                used.refused += 1;
-                // Once per publisher until it is cleared: a flood must not flood the log.
-                if used.refused == 1 {
-                    tracing::warn!(owner = %crate::bounded(&owner), "retained messages over their limit are delivered but not kept");
-                }
-                // Never an error: rmqtt closes the publisher's connection on one.
-                return Ok(());
-            }
-        }
-        // Retained messages never expire by the broker's clock (no MQTT 5 expiry either: see
-        // the README's known gaps).
-        this.store.set_with_timeout(topic, retain, None).await?;
-        let mut books = this.books();
-        books.forget_topic(topic);
-        books.by_topic.insert(topic.to_string(), (owner.clone(), bytes));
-        books.total_bytes += bytes;
-        let used = books.by_owner.entry(owner).or_default();
-        used.messages += 1;
-        used.bytes += bytes as u64;
-        Ok(())
+        // Past a limit the message is delivered but not kept; never an error, on which rmqtt
+        // would close the publisher's connection.
+        self.0.store_one(topic, retain, true).await.map(|_| ())
     }
 
     async fn get(&self, filter: &TopicFilter) -> rmqtt::Result<Vec<(TopicName, Retain)>> {
@@ -249,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn each_publisher_is_held_to_its_limits_and_deleting_always_works() {
         let limits = RetainedLimits { per_owner_bytes: 100, per_owner_messages: 3, total_bytes: 150 };
-        let storage = RetainedStorage(std::sync::Arc::new(Retained::new(limits)));
+        let storage = RetainedStorage(std::sync::Arc::new(Retained::new(limits, Arc::default())));
         for i in 0..5 {
             set(&storage, "d-00000000000a", &format!("a/{i}"), b"x").await;
         }
@@ -274,7 +326,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_publishers_messages_are_cleared_when_its_rights_go() {
-        let storage = RetainedStorage(std::sync::Arc::new(Retained::new(RetainedLimits::default())));
+        let storage = RetainedStorage(std::sync::Arc::new(Retained::new(RetainedLimits::default(), Arc::default())));
         set(&storage, "d-00000000000a", "stat/lock/state", b"locked").await;
         set(&storage, "d-00000000000a", "stat/lock/battery", b"80").await;
         set(&storage, "d-00000000000b", "stat/plug/state", b"on").await;

@@ -11,6 +11,8 @@
 //! - [`inventory`]: the device records the store returns and the API shows.
 //! - [`topic`]: MQTT topic names and filters: validity, matching, one filter within another.
 //! - [`manifest`]: what topics a device may publish and subscribe to.
+//! - [`mqtt_state`]: the broker's persistent sessions and retained messages as rows kept across
+//!   a restart.
 //! - [`network`]: internet levels and destination rules, decided per DNS query; MUD files.
 //! - [`gate`]: the [`Decision`](gate::Decision) about every publish and subscribe.
 //! - [`credential`]: a device's MQTT secret and its hash.
@@ -43,6 +45,7 @@ pub mod gate;
 pub mod identity;
 pub mod inventory;
 pub mod manifest;
+pub mod mqtt_state;
 pub mod network;
 pub mod privacy;
 pub mod redact;

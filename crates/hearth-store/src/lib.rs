@@ -35,6 +35,7 @@ pub mod family;
 pub mod identity;
 pub mod inventory;
 pub mod ledger;
+pub mod mqtt_state;
 pub mod network;
 pub mod privacy;
 pub mod review;

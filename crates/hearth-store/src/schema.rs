@@ -443,6 +443,54 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_device ON audit(device_id, id);
     CREATE INDEX audit_concerns ON audit(concerns, id);
     "#,
+    // 12: the broker's state that outlives a restart: persistent MQTT sessions (their
+    // subscriptions and the messages waiting for them) and retained messages. Written by the hub
+    // from the broker's changes every second and whole at a clean shutdown (see
+    // hearth-broker's `persist`). Keyed by client id, not by device: a device forgotten while
+    // Hearth is stopped loses its sessions when they are put back (the gate no longer knows it).
+    r#"
+    CREATE TABLE mqtt_sessions (
+        client_id        TEXT PRIMARY KEY,
+        username         TEXT,               -- the device id; NULL without a credential
+        protocol         INTEGER NOT NULL CHECK (protocol IN (3, 4, 5)),
+        expiry_secs      INTEGER NOT NULL CHECK (expiry_secs >= 0),
+        created_at       INTEGER NOT NULL,
+        disconnected_at  INTEGER,            -- NULL: connected when saved
+        connect          TEXT NOT NULL       -- the CONNECT without password, Will or certificate
+    ) STRICT;
+    CREATE TABLE mqtt_subscriptions (
+        client_id  TEXT NOT NULL REFERENCES mqtt_sessions(client_id) ON DELETE CASCADE,
+        filter     TEXT NOT NULL,
+        options    TEXT NOT NULL,
+        PRIMARY KEY (client_id, filter)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE mqtt_messages (
+        id                INTEGER PRIMARY KEY,   -- the order they were queued in
+        client_id         TEXT NOT NULL,
+        waiting           INTEGER NOT NULL CHECK (waiting IN (0, 1, 2)),
+        packet_id         INTEGER,
+        sender_client_id  TEXT NOT NULL,
+        sender_username   TEXT,
+        sender_kind       INTEGER NOT NULL CHECK (sender_kind IN (0, 1, 2)),
+        topic             TEXT NOT NULL,
+        qos               INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+        retain            INTEGER NOT NULL,
+        payload           BLOB NOT NULL,
+        properties        TEXT,
+        published_at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX mqtt_messages_client ON mqtt_messages(client_id, id);
+    CREATE TABLE mqtt_retained (
+        topic             TEXT PRIMARY KEY,
+        sender_client_id  TEXT NOT NULL,
+        sender_username   TEXT,
+        sender_kind       INTEGER NOT NULL CHECK (sender_kind IN (0, 1, 2)),
+        qos               INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+        payload           BLOB NOT NULL,
+        properties        TEXT,
+        published_at      INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

@@ -63,6 +63,8 @@ pub struct Engine {
     tasks: TaskTracker,
     discovery: Option<DiscoveryHandle>,
     dns: Option<crate::dns::DnsGate>,
+    /// Saves the broker's persistent sessions every second; stopped before the broker's final save.
+    mqtt_saver: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
 /// Wraps [`Discovery`] (which has no Debug) for the engine's Debug output.
@@ -175,6 +177,7 @@ impl Engine {
         } else {
             let listen = options.mqtt_listen.unwrap_or(config.broker.listen);
             let mut broker_config = BrokerConfig::new(listen);
+            broker_config.saved = crate::mqtt_state::load(&hub);
             if let (true, Some(files)) = (config.broker.tls, &server_tls) {
                 broker_config.tls = Some(TlsListener {
                     listen: options.mqtts_listen.unwrap_or(config.broker.tls_listen),
@@ -193,6 +196,10 @@ impl Engine {
             hub.set_broker(broker, display_addresses(addr).join(", "), tls_shown);
             Some((addr, tls))
         };
+        let mqtt_saver = mqtt_addr.map(|_| {
+            let stop = CancellationToken::new();
+            (stop.clone(), tokio::spawn(crate::mqtt_state::save_changes(hub.clone(), stop)))
+        });
         let dns = start_network(&options, &config, &hub, &tasks, &cancel).await?;
         let auth = Arc::new(Auth::new(owner_token, https));
         let app = http::router(AppState { hub: hub.clone(), auth: auth.clone() });
@@ -272,7 +279,19 @@ impl Engine {
             dir,
             &data_dir::Running { url: format!("{scheme}://{}", connect_addr(http_addr)), pid: std::process::id() },
         )?;
-        Ok(Self { hub, http_addr, scheme, mqtt_addr: mqtt_addr.map(|(a, _)| a), auth, _lock: lock, cancel, tasks, discovery, dns })
+        Ok(Self {
+            hub,
+            http_addr,
+            scheme,
+            mqtt_addr: mqtt_addr.map(|(a, _)| a),
+            auth,
+            _lock: lock,
+            cancel,
+            tasks,
+            discovery,
+            dns,
+            mqtt_saver,
+        })
     }
 
     /// The base URL for this machine (`http://127.0.0.1:8470`, `https://` beyond loopback).
@@ -305,9 +324,14 @@ impl Engine {
         if let Some(DiscoveryHandle(d)) = self.discovery {
             d.shutdown().await;
         }
+        // The periodic save ends first, so that it cannot write after the final one.
+        if let Some((stop, saver)) = self.mqtt_saver {
+            stop.cancel();
+            let _ = saver.await;
+        }
         // Blocks up to a few seconds while clients are disconnected.
         let hub = self.hub.clone();
-        let _ = tokio::task::spawn_blocking(move || hub.broker().map(hearth_broker::Broker::shutdown)).await;
+        let _ = tokio::task::spawn_blocking(move || crate::mqtt_state::stop_broker_and_save(&hub)).await;
         if let Some(dns) = &self.dns {
             dns.stop();
         }

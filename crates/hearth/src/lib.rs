@@ -34,6 +34,7 @@ pub mod firewall;
 pub mod gate;
 pub mod http;
 pub mod hub;
+pub mod mqtt_state;
 pub mod network;
 pub mod random;
 pub mod recorder;

@@ -491,6 +491,11 @@ impl hearth_broker::Gate for HubGate {
         policies.by_key.get(key_of(receiver).as_ref()).is_some_and(|to| gate::receive(to.state, &to.manifest, topic).is_allow())
     }
 
+    fn may_subscribe(&self, client: Client<'_>, filter: &str) -> bool {
+        let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+        policies.by_key.get(key_of(client).as_ref()).is_some_and(|of| gate::subscribe(of.state, &of.manifest, filter).is_allow())
+    }
+
     fn will(&self, client: Client<'_>, topic: &str, payload: &[u8]) -> WillVerdict {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         let Some(policy) = policies.by_key.get(key_of(client).as_ref()) else { return WillVerdict::Drop };

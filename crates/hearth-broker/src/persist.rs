@@ -1,0 +1,388 @@
+//! Persistent sessions and retained messages across a restart of Hearth.
+//!
+//! The broker keeps them in memory (rmqtt's sessions, Hearth's retained store); the hub keeps
+//! them in its SQLite store as [`hearth_core::mqtt_state`] rows:
+//! - while running, the hooks note in a [`Journal`] which sessions changed (created,
+//!   subscribed, unsubscribed, ended), each message queued for an offline session, which sessions
+//!   took their saved messages back (their client reconnected), and each retained message set or
+//!   cleared; the hub takes the journal's [`BrokerChanges`] every second and writes them;
+//! - at a clean shutdown, [`snapshot`] takes every persistent session whole (subscriptions,
+//!   unacknowledged and queued messages) and every retained message, and the hub replaces what
+//!   it had with it: nothing is lost;
+//! - at start, [`restore`] puts them back before the first client is accepted, each session as
+//!   an offline one its client resumes (session present), after asking the gate whether its
+//!   device still exists and may still hold each subscription (without recording anything). The
+//!   gate decides every delivery of a restored message again, as of any message.
+//!
+//! After a `kill -9` (or a power cut) what is lost: the last second's journal; messages that were
+//! handed to a connected client and not yet acknowledged by it (they were taken out of the saved
+//! queue when it reconnected); QoS 0 messages that were waiting for a connected client.
+
+use crate::{Client, Gate};
+use hearth_core::mqtt_state::{
+    BrokerChanges, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
+};
+use rmqtt::context::ServerContext;
+use rmqtt::inflight::{MomentStatus, OutInflightMessage};
+use rmqtt::session::{Session, SessionState};
+use rmqtt::types::{
+    ClientId, CodecPublish, ConnectInfo, DisconnectInfo, From, FromType, Id, OfflineSession, Publish, QoS, SessionSubMap, SessionSubs,
+    SubscriptionOptions, TopicFilter, TopicName, UserName,
+};
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU16;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Messages queued for offline sessions that wait in the journal at most (when the store cannot
+/// keep up or fails): past it the oldest are left out of the save (they stay queued in memory)
+/// and counted.
+const MAX_JOURNAL_MESSAGES: usize = 100_000;
+
+/// What changed since the hub last took the changes.
+#[derive(Default)]
+pub(crate) struct Journal {
+    inner: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    sessions: HashSet<String>,
+    taken: Vec<String>,
+    queued: Vec<(String, SavedMessage)>,
+    retained: HashMap<String, Option<SavedRetained>>,
+    /// Queued messages left out of the save because the journal was full.
+    unsaved: u64,
+}
+
+impl Journal {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The session of `client_id` changed (or ended): its row is written again from what the
+    /// broker holds when the changes are taken.
+    pub(crate) fn session_changed(&self, client_id: &str) {
+        self.pending().sessions.insert(client_id.to_owned());
+    }
+
+    /// A message was queued for the offline session of `client_id`.
+    pub(crate) fn queued(&self, client_id: &str, from: &From, publish: &Publish) {
+        let mut pending = self.pending();
+        if pending.queued.len() >= MAX_JOURNAL_MESSAGES {
+            pending.unsaved += 1;
+            return;
+        }
+        pending.queued.push((client_id.to_owned(), saved_message(from, publish, Waiting::Queued, None)));
+    }
+
+    /// The client of `client_id` reconnected and took its session's messages.
+    pub(crate) fn taken(&self, client_id: &str) {
+        let mut pending = self.pending();
+        pending.queued.retain(|(id, _)| id != client_id);
+        pending.taken.push(client_id.to_owned());
+    }
+
+    pub(crate) fn retained(&self, topic: &str, retained: Option<SavedRetained>) {
+        self.pending().retained.insert(topic.to_owned(), retained);
+    }
+
+    /// Queued messages left out of a save since start (the journal was full).
+    pub(crate) fn unsaved(&self) -> u64 {
+        self.pending().unsaved
+    }
+
+    fn take(&self) -> Pending {
+        let mut pending = self.pending();
+        let unsaved = pending.unsaved;
+        let taken = std::mem::take(&mut *pending);
+        pending.unsaved = unsaved;
+        taken
+    }
+}
+
+/// The changes since the last call, each changed session read as the broker holds it now.
+pub(crate) async fn changes(scx: &ServerContext, journal: &Journal) -> BrokerChanges {
+    let pending = journal.take();
+    let mut sessions = Vec::with_capacity(pending.sessions.len());
+    for client_id in pending.sessions {
+        let entry = scx.extends.shared().await.entry(Id::from(scx.node.id(), ClientId::from(client_id.as_str())));
+        let row = match entry.session() {
+            Some(session) => session_row(&session).await,
+            None => None,
+        };
+        sessions.push((client_id, row));
+    }
+    BrokerChanges { sessions, queued: pending.queued, messages_taken: pending.taken, retained: pending.retained.into_iter().collect() }
+}
+
+/// The row of `session` if it is persistent (MQTT 3 clean session false, MQTT 5 session expiry
+/// above zero), subscriptions included.
+async fn session_row(session: &Session) -> Option<SavedSession> {
+    let connect = session.connect_info().await.ok()?;
+    let disconnect = session.disconnect().await.ok().flatten();
+    let expiry = session.fitter.session_expiry_interval(disconnect.as_ref());
+    let persistent = match connect.as_ref() {
+        ConnectInfo::V3(_, c) => !c.clean_session,
+        ConnectInfo::V5(..) => !expiry.is_zero(),
+    };
+    if !persistent {
+        return None;
+    }
+    let subscriptions = match session.subscriptions().await {
+        Ok(subs) => subs
+            .read()
+            .await
+            .iter()
+            .filter_map(|(filter, options)| {
+                Some(SavedSubscription { filter: filter.to_string(), options: serde_json::to_string(options).ok()? })
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let connected = session.connected().await.unwrap_or(false);
+    let disconnected_at = if connected { None } else { session.disconnected_at().await.ok().filter(|at| *at > 0) };
+    Some(SavedSession {
+        client_id: session.id.client_id.to_string(),
+        username: session.id.username.as_ref().map(ToString::to_string),
+        protocol: connect.proto_ver(),
+        expiry_secs: expiry.as_secs(),
+        created_at: session.created_at().await.unwrap_or(0),
+        disconnected_at,
+        connect: serde_json::to_string(&without_secrets(&connect)).unwrap_or_default(),
+        subscriptions,
+    })
+}
+
+/// The CONNECT as it is kept: no password, no Will (a restored session must not publish its
+/// Will at every restart), no certificate.
+fn without_secrets(connect: &ConnectInfo) -> ConnectInfo {
+    match connect {
+        ConnectInfo::V3(id, c) => {
+            let mut c = c.clone();
+            (c.password, c.last_will, c.cert) = (None, None, None);
+            ConnectInfo::V3(id.clone(), c)
+        }
+        ConnectInfo::V5(id, c) => {
+            let mut c = c.clone();
+            (c.password, c.last_will, c.cert, c.auth_data) = (None, None, None, None);
+            ConnectInfo::V5(id.clone(), c)
+        }
+    }
+}
+
+pub(crate) fn saved_message(from: &From, publish: &Publish, waiting: Waiting, packet_id: Option<u16>) -> SavedMessage {
+    SavedMessage {
+        sender_client_id: from.id.client_id.to_string(),
+        sender_username: from.id.username.as_ref().map(ToString::to_string),
+        sender_kind: match from.typ() {
+            FromType::LastWill => SenderKind::Will,
+            FromType::System => SenderKind::Hub,
+            _ => SenderKind::Client,
+        },
+        topic: publish.topic.to_string(),
+        qos: publish.qos.value(),
+        retain: publish.retain,
+        payload: publish.payload.to_vec(),
+        properties: publish.properties.as_ref().and_then(|p| serde_json::to_string(p).ok()),
+        published_at: publish.create_time.unwrap_or(0),
+        packet_id,
+        waiting,
+    }
+}
+
+/// The message back as the engine holds it, sent by whom it was.
+pub(crate) fn engine_message(scx: &ServerContext, m: &SavedMessage) -> (From, Publish) {
+    let id = Id::new(
+        scx.node.id(),
+        0,
+        None,
+        None,
+        ClientId::from(m.sender_client_id.as_str()),
+        m.sender_username.as_deref().map(UserName::from),
+    );
+    let from = match m.sender_kind {
+        SenderKind::Client => From::from_custom(id),
+        SenderKind::Will => From::from_lastwill(id),
+        SenderKind::Hub => From::from_system(id),
+    };
+    let qos = match m.qos {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    };
+    let mut publish = Publish::from(CodecPublish {
+        dup: false,
+        retain: m.retain,
+        qos,
+        topic: TopicName::from(m.topic.as_str()),
+        packet_id: m.packet_id.and_then(NonZeroU16::new),
+        payload: m.payload.clone().into(),
+        properties: m.properties.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+    });
+    if m.published_at > 0 {
+        publish = publish.create_time(m.published_at);
+    }
+    (from, publish)
+}
+
+/// What a restore put back, for the log.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Restored {
+    pub sessions: usize,
+    pub messages: usize,
+    pub retained: usize,
+    /// Sessions left out: expired, of a device that no longer exists or may no longer connect,
+    /// or unreadable.
+    pub sessions_dropped: usize,
+    /// Subscriptions left out: the device may no longer hold them.
+    pub subscriptions_dropped: usize,
+}
+
+/// Puts saved sessions back as offline sessions of listener `listener` (before any client is
+/// accepted). Retained messages are put back by the retained store.
+pub(crate) async fn restore(scx: &ServerContext, gate: &dyn Gate, listener: u16, saved: SavedBroker, now: i64) -> Restored {
+    let mut report = Restored::default();
+    let Some(listen_cfg) = scx.listen_cfgs.get(&listener).map(|c| c.value().clone()) else {
+        return report;
+    };
+    let mut messages: HashMap<String, Vec<SavedMessage>> = saved.messages.into_iter().collect();
+    for row in saved.sessions {
+        let queued = messages.remove(&row.client_id).unwrap_or_default();
+        match restore_session(scx, gate, listener, &listen_cfg, row, queued, now).await {
+            Some((subscriptions_dropped, restored_messages)) => {
+                report.sessions += 1;
+                report.messages += restored_messages;
+                report.subscriptions_dropped += subscriptions_dropped;
+            }
+            None => report.sessions_dropped += 1,
+        }
+    }
+    report
+}
+
+async fn restore_session(
+    scx: &ServerContext,
+    gate: &dyn Gate,
+    listener: u16,
+    listen_cfg: &rmqtt::types::ListenerConfig,
+    row: SavedSession,
+    queued: Vec<SavedMessage>,
+    now: i64,
+) -> Option<(usize, usize)> {
+    let client = Client { client_id: &row.client_id, username: row.username.as_deref().unwrap_or("") };
+    // A device forgotten, revoked or blocked while Hearth was stopped (the command line writes
+    // the store directly) has no session to come back to.
+    gate.fingerprint(client)?;
+    let id =
+        Id::new(scx.node.id(), listener, None, None, ClientId::from(row.client_id.as_str()), row.username.as_deref().map(UserName::from));
+    let connect: ConnectInfo = match serde_json::from_str(&row.connect) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(client_id = %crate::bounded(&row.client_id), "a saved MQTT session could not be read back ({e}); its client starts afresh");
+            return None;
+        }
+    };
+    let connect = Arc::new(match connect {
+        ConnectInfo::V3(_, c) => ConnectInfo::V3(id.clone(), c),
+        ConnectInfo::V5(_, c) => ConnectInfo::V5(id.clone(), c),
+    });
+    let gone_since = row.disconnected_at.unwrap_or(now);
+    let left = Duration::from_secs(row.expiry_secs).saturating_sub(Duration::from_millis(now.saturating_sub(gone_since).max(0) as u64));
+    if left.is_zero() {
+        return None;
+    }
+    let mut subscriptions = SessionSubMap::default();
+    let mut dropped = 0;
+    for sub in &row.subscriptions {
+        let options: Option<SubscriptionOptions> = serde_json::from_str(&sub.options).ok();
+        match options {
+            Some(options) if gate.may_subscribe(client, &sub.filter) => {
+                subscriptions.insert(TopicFilter::from(sub.filter.as_str()), options);
+            }
+            _ => dropped += 1,
+        }
+    }
+    let fitter = scx.extends.fitter_mgr().await.create(connect.clone(), id.clone(), listen_cfg.clone());
+    let session = Session::new(
+        id.clone(),
+        scx.clone(),
+        fitter.max_mqueue_len(),
+        listen_cfg.clone(),
+        fitter.clone(),
+        None,
+        fitter.max_inflight(),
+        row.created_at,
+        connect,
+        false,
+        false,
+        false,
+        row.created_at,
+        SessionSubs::from(subscriptions.clone()),
+        Some(DisconnectInfo::new(gone_since.max(1))),
+        None,
+    )
+    .await
+    .ok()?;
+    let mut restored = 0;
+    {
+        let mut inflight = session.out_inflight().write().await;
+        for m in queued.iter().filter(|m| m.waiting != Waiting::Queued && m.packet_id.is_some()) {
+            let (from, publish) = engine_message(scx, m);
+            let status = if m.waiting == Waiting::Released { MomentStatus::UnComplete } else { MomentStatus::UnAck };
+            inflight.push_back(OutInflightMessage::new(status, from, publish));
+            restored += 1;
+        }
+    }
+    for m in queued.iter().filter(|m| m.waiting == Waiting::Queued) {
+        if session.deliver_queue().push(engine_message(scx, m)).is_ok() {
+            restored += 1;
+        }
+    }
+    let tx = SessionState::offline_restart(session.clone(), left).await.ok()?;
+    let mut entry = scx.extends.shared().await.entry(id.clone());
+    entry.set(session, tx).await.ok()?;
+    let router = scx.extends.router().await;
+    for (filter, options) in &subscriptions {
+        if let Err(e) = router.add(filter, id.clone(), options.clone()).await {
+            tracing::warn!("a saved MQTT subscription could not be restored: {e}");
+        }
+    }
+    Some((dropped, restored))
+}
+
+/// Every persistent session whole (subscriptions, unacknowledged and queued messages), taking
+/// each out of the broker; every other session is ended. For a clean shutdown: the broker
+/// accepts no more connections.
+pub(crate) async fn snapshot(scx: &ServerContext) -> (Vec<SavedSession>, Vec<(String, Vec<SavedMessage>)>) {
+    let entries: Vec<_> = scx.extends.shared().await.iter().collect();
+    let (mut sessions, mut messages) = (Vec::new(), Vec::new());
+    for mut entry in entries {
+        let row = match entry.session() {
+            Some(session) => session_row(&session).await,
+            None => None,
+        };
+        let Some(mut row) = row else {
+            let _ = entry.kick(true, true, true).await;
+            continue;
+        };
+        // Taken out as its client would resume it: nothing is cleaned, no Will is published.
+        if let Ok(OfflineSession::Exist(Some(info))) = entry.kick(false, false, false).await {
+            let mut saved = Vec::with_capacity(info.inflight_messages.len() + info.offline_messages.len());
+            for m in &info.inflight_messages {
+                let waiting = if matches!(m.status, MomentStatus::UnComplete) { Waiting::Released } else { Waiting::Unacknowledged };
+                saved.push(saved_message(&m.from, &m.publish, waiting, m.publish.packet_id.map(NonZeroU16::get)));
+            }
+            for (from, publish) in &info.offline_messages {
+                saved.push(saved_message(from, publish, Waiting::Queued, None));
+            }
+            if !saved.is_empty() {
+                messages.push((row.client_id.clone(), saved));
+            }
+        }
+        row.disconnected_at = row.disconnected_at.or_else(|| Some(rmqtt::utils::timestamp_millis()));
+        sessions.push(row);
+    }
+    (sessions, messages)
+}

@@ -1,0 +1,289 @@
+//! The broker's persistent sessions and retained messages (see `hearth_core::mqtt_state`): read
+//! once at start, changed every second from the broker's journal, replaced whole at a clean
+//! shutdown.
+
+use crate::{Store, StoreError};
+use hearth_core::mqtt_state::{
+    BrokerChanges, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
+};
+use rusqlite::{Transaction, params};
+use std::collections::HashMap;
+
+impl Store {
+    /// Everything saved, sessions oldest first and each session's messages in order.
+    pub fn mqtt_state(&self) -> Result<SavedBroker, StoreError> {
+        let mut subscriptions: HashMap<String, Vec<SavedSubscription>> = HashMap::new();
+        let mut stmt = self.conn.prepare("SELECT client_id, filter, options FROM mqtt_subscriptions")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, SavedSubscription { filter: r.get(1)?, options: r.get(2)? })))? {
+            let (client_id, sub) = row?;
+            subscriptions.entry(client_id).or_default().push(sub);
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT client_id, username, protocol, expiry_secs, created_at, disconnected_at, connect FROM mqtt_sessions ORDER BY created_at",
+        )?;
+        let sessions = stmt
+            .query_map([], |r| {
+                let client_id: String = r.get(0)?;
+                Ok(SavedSession {
+                    subscriptions: Vec::new(),
+                    username: r.get(1)?,
+                    protocol: r.get(2)?,
+                    expiry_secs: r.get(3)?,
+                    created_at: r.get(4)?,
+                    disconnected_at: r.get(5)?,
+                    connect: r.get(6)?,
+                    client_id,
+                })
+            })?
+            .map(|row| {
+                row.map(|mut s| {
+                    s.subscriptions = subscriptions.remove(&s.client_id).unwrap_or_default();
+                    s
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut messages: Vec<(String, Vec<SavedMessage>)> = Vec::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT client_id, waiting, packet_id, sender_client_id, sender_username, sender_kind, topic, qos, retain, payload, \
+             properties, published_at FROM mqtt_messages ORDER BY client_id, id",
+        )?;
+        for row in stmt.query_map([], |r| {
+            let message = SavedMessage {
+                waiting: Waiting::from_code(r.get(1)?).unwrap_or(Waiting::Queued),
+                packet_id: r.get(2)?,
+                sender_client_id: r.get(3)?,
+                sender_username: r.get(4)?,
+                sender_kind: SenderKind::from_code(r.get(5)?).unwrap_or(SenderKind::Client),
+                topic: r.get(6)?,
+                qos: r.get(7)?,
+                retain: r.get(8)?,
+                payload: r.get(9)?,
+                properties: r.get(10)?,
+                published_at: r.get(11)?,
+            };
+            Ok((r.get::<_, String>(0)?, message))
+        })? {
+            let (client_id, message) = row?;
+            match messages.last_mut() {
+                Some((last, list)) if *last == client_id => list.push(message),
+                _ => messages.push((client_id, vec![message])),
+            }
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT topic, sender_client_id, sender_username, sender_kind, qos, payload, properties, published_at FROM mqtt_retained",
+        )?;
+        let retained = stmt
+            .query_map([], |r| {
+                Ok(SavedRetained {
+                    topic: r.get(0)?,
+                    message: SavedMessage {
+                        topic: r.get(0)?,
+                        sender_client_id: r.get(1)?,
+                        sender_username: r.get(2)?,
+                        sender_kind: SenderKind::from_code(r.get(3)?).unwrap_or(SenderKind::Client),
+                        qos: r.get(4)?,
+                        retain: true,
+                        payload: r.get(5)?,
+                        properties: r.get(6)?,
+                        published_at: r.get(7)?,
+                        packet_id: None,
+                        waiting: Waiting::Queued,
+                    },
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SavedBroker { sessions, messages, retained })
+    }
+
+    /// Writes what changed since the last save, in one transaction.
+    pub fn save_mqtt_changes(&mut self, changes: &BrokerChanges) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for client_id in &changes.messages_taken {
+            tx.execute("DELETE FROM mqtt_messages WHERE client_id = ?1", [client_id])?;
+        }
+        for (client_id, session) in &changes.sessions {
+            match session {
+                Some(session) => put_session(&tx, session)?,
+                None => {
+                    tx.execute("DELETE FROM mqtt_sessions WHERE client_id = ?1", [client_id])?;
+                    tx.execute("DELETE FROM mqtt_messages WHERE client_id = ?1", [client_id])?;
+                }
+            }
+        }
+        for (client_id, message) in &changes.queued {
+            put_message(&tx, client_id, message)?;
+        }
+        for (topic, retained) in &changes.retained {
+            match retained {
+                Some(r) => put_retained(&tx, r)?,
+                None => {
+                    tx.execute("DELETE FROM mqtt_retained WHERE topic = ?1", [topic])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces everything saved with `state` (a clean shutdown's snapshot).
+    pub fn replace_mqtt_state(&mut self, state: &SavedBroker) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM mqtt_subscriptions; DELETE FROM mqtt_sessions; DELETE FROM mqtt_messages; DELETE FROM mqtt_retained;",
+        )?;
+        for session in &state.sessions {
+            put_session(&tx, session)?;
+        }
+        for (client_id, messages) in &state.messages {
+            for message in messages {
+                put_message(&tx, client_id, message)?;
+            }
+        }
+        for retained in &state.retained {
+            put_retained(&tx, retained)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn put_session(tx: &Transaction<'_>, s: &SavedSession) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO mqtt_sessions (client_id, username, protocol, expiry_secs, created_at, disconnected_at, connect) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (client_id) DO UPDATE SET username = excluded.username, \
+         protocol = excluded.protocol, expiry_secs = excluded.expiry_secs, created_at = excluded.created_at, \
+         disconnected_at = excluded.disconnected_at, connect = excluded.connect",
+        params![s.client_id, s.username, s.protocol, s.expiry_secs as i64, s.created_at, s.disconnected_at, s.connect],
+    )?;
+    tx.execute("DELETE FROM mqtt_subscriptions WHERE client_id = ?1", [&s.client_id])?;
+    let mut insert = tx.prepare_cached("INSERT INTO mqtt_subscriptions (client_id, filter, options) VALUES (?1, ?2, ?3)")?;
+    for sub in &s.subscriptions {
+        insert.execute(params![s.client_id, sub.filter, sub.options])?;
+    }
+    Ok(())
+}
+
+fn put_message(tx: &Transaction<'_>, client_id: &str, m: &SavedMessage) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO mqtt_messages (client_id, waiting, packet_id, sender_client_id, sender_username, sender_kind, topic, qos, \
+         retain, payload, properties, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        client_id,
+        m.waiting as i64,
+        m.packet_id,
+        m.sender_client_id,
+        m.sender_username,
+        m.sender_kind as i64,
+        m.topic,
+        m.qos,
+        m.retain,
+        m.payload,
+        m.properties,
+        m.published_at
+    ])?;
+    Ok(())
+}
+
+fn put_retained(tx: &Transaction<'_>, r: &SavedRetained) -> rusqlite::Result<()> {
+    let m = &r.message;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO mqtt_retained (topic, sender_client_id, sender_username, sender_kind, qos, payload, properties, \
+         published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        r.topic,
+        m.sender_client_id,
+        m.sender_username,
+        m.sender_kind as i64,
+        m.qos,
+        m.payload,
+        m.properties,
+        m.published_at
+    ])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(topic: &str, payload: &[u8], waiting: Waiting) -> SavedMessage {
+        SavedMessage {
+            sender_client_id: "plug".into(),
+            sender_username: Some("d-000000000001".into()),
+            sender_kind: SenderKind::Client,
+            topic: topic.into(),
+            qos: 1,
+            retain: false,
+            payload: payload.to_vec(),
+            properties: None,
+            published_at: 1_700_000_000_000,
+            packet_id: (waiting != Waiting::Queued).then_some(7),
+            waiting,
+        }
+    }
+
+    fn session(client_id: &str, filters: &[&str]) -> SavedSession {
+        SavedSession {
+            client_id: client_id.into(),
+            username: Some("d-000000000002".into()),
+            protocol: 5,
+            expiry_secs: 3600,
+            created_at: 1,
+            disconnected_at: Some(2),
+            connect: "{}".into(),
+            subscriptions: filters.iter().map(|f| SavedSubscription { filter: (*f).into(), options: "{}".into() }).collect(),
+        }
+    }
+
+    #[test]
+    fn changes_then_a_snapshot_read_back_in_order() {
+        let mut store = Store::open_in_memory().unwrap();
+        let changes = BrokerChanges {
+            sessions: vec![("dash".into(), Some(session("dash", &["tele/#", "stat/+/POWER"])))],
+            queued: vec![
+                ("dash".into(), message("tele/a", b"1", Waiting::Queued)),
+                ("dash".into(), message("tele/b", b"2", Waiting::Queued)),
+            ],
+            messages_taken: vec![],
+            retained: vec![(
+                "stat/lock".into(),
+                Some(SavedRetained { topic: "stat/lock".into(), message: message("stat/lock", b"locked", Waiting::Queued) }),
+            )],
+        };
+        store.save_mqtt_changes(&changes).unwrap();
+        let saved = store.mqtt_state().unwrap();
+        assert_eq!(saved.sessions.len(), 1);
+        let mut filters: Vec<_> = saved.sessions[0].subscriptions.iter().map(|s| s.filter.as_str()).collect();
+        filters.sort_unstable();
+        assert_eq!(filters, ["stat/+/POWER", "tele/#"]);
+        let payloads: Vec<_> = saved.messages[0].1.iter().map(|m| m.payload.clone()).collect();
+        assert_eq!(payloads, [b"1".to_vec(), b"2".to_vec()], "in the order queued");
+        assert_eq!(saved.retained[0].message.payload, b"locked");
+
+        // The client came back for them, its session ended, its retained message was cleared.
+        let later = BrokerChanges {
+            sessions: vec![("dash".into(), None)],
+            queued: vec![],
+            messages_taken: vec!["dash".into()],
+            retained: vec![("stat/lock".into(), None)],
+        };
+        store.save_mqtt_changes(&later).unwrap();
+        assert_eq!(store.mqtt_state().unwrap(), SavedBroker::default());
+
+        // A snapshot replaces all, unacknowledged messages with their packet id.
+        let snapshot = SavedBroker {
+            sessions: vec![session("a", &["x/#"]), session("b", &[])],
+            messages: vec![("a".into(), vec![message("x/1", b"sent", Waiting::Unacknowledged), message("x/2", b"q", Waiting::Queued)])],
+            retained: vec![],
+        };
+        store.replace_mqtt_state(&snapshot).unwrap();
+        let back = store.mqtt_state().unwrap();
+        assert_eq!(back.messages, snapshot.messages);
+        assert_eq!(back.sessions.len(), 2);
+    }
+}

@@ -1,0 +1,151 @@
+"""Persistent sessions and retained messages outlive a restart of Hearth, as they outlive one of
+Mosquitto with persistence on: stopped cleanly nothing is lost; killed (`kill -9`, a power cut)
+only the last second's changes and what was in a connected client's hands. The gate still
+decides each delivery after the restart. paho-mqtt clients, MQTT 3.1.1 and 5."""
+
+import sqlite3
+import time
+
+import pytest
+
+from interop_brokers import DENIED, HearthTarget, power_cut, stop_client
+from test_mqtt_interop import subscribe
+
+BOTH = ["3.1.1", "5"]
+
+
+@pytest.fixture
+def hearth(tmp_path):
+    target = HearthTarget(tmp_path)
+    yield target
+    target.stop()
+
+
+def queue_three(hearth, version):
+    """A persistent session subscribed to `+/+` at QoS 2, away; three messages sent to it."""
+    away = hearth.client("durable", version, clean=False)
+    assert subscribe(hearth, away, ("+/+", 2)) == [2]
+    stop_client(away)
+    sender = hearth.client("durable-sender", version)
+    for qos, topic in ((1, "TopicA/B"), (2, "Topic/C"), (1, "TopicA/C")):
+        sender.publish(topic, f"qos {qos} to {topic}", qos=qos).wait_for_publish(5)
+    sender.publish("TopicA/R", b"the state", qos=1, retain=True).wait_for_publish(5)
+    stop_client(sender)
+
+
+@pytest.mark.parametrize("version", BOTH)
+def test_a_clean_restart_keeps_sessions_their_waiting_messages_and_retained_ones(hearth, version):
+    queue_three(hearth, version)
+    hearth.restart()
+    back = hearth.client("durable", version, clean=False)
+    assert back.session_present, "the session outlived the restart"
+    got = back.received.take(4) + back.received.more(1.0)
+    topics = sorted(m["topic"] for m in got)
+    # The three queued, and the retained one (published after the subscription: queued too).
+    assert topics == ["Topic/C", "TopicA/B", "TopicA/C", "TopicA/R"], got
+    # Its subscription is back as it was: live messages still reach it.
+    sender = hearth.client("durable-sender-2", version)
+    sender.publish("TopicA/B", b"after the restart", qos=1).wait_for_publish(5)
+    assert [m["payload"] for m in back.received.take(1)] == [b"after the restart"]
+    # The retained message is there for a new subscriber.
+    fresh = hearth.client("durable-new", version)
+    assert subscribe(hearth, fresh, ("TopicA/R", 1)) == [1]
+    assert [(m["payload"], m["retain"]) for m in fresh.received.take(1)] == [(b"the state", True)]
+    for c in (back, sender, fresh):
+        stop_client(c)
+
+
+@pytest.mark.parametrize("version", BOTH)
+def test_unacknowledged_messages_outlive_a_clean_restart_and_come_again_with_dup(hearth, version):
+    c = hearth.client("unacked", version, clean=False)
+    c.manual_ack_set(True)
+    c._send_pubrec = lambda mid: 0
+    assert subscribe(hearth, c, ("+/+", 2)) == [2]
+    sender = hearth.client("unacked-sender", version)
+    sender.publish("TopicA/B", b"qos 1", qos=1).wait_for_publish(5)
+    sender.publish("TopicA/C", b"qos 2", qos=2).wait_for_publish(5)
+    c.received.take(1)  # the QoS 2 one reaches paho's application only after a PUBREL
+    time.sleep(0.3)
+    stop_client(sender)
+    power_cut(c)
+    hearth.restart()
+    back = hearth.client("unacked", version, clean=False)
+    assert back.session_present
+    got = back.received.take(2) + back.received.more(1.0)
+    assert sorted((m["topic"], m["dup"]) for m in got) == [("TopicA/B", True), ("TopicA/C", True)], got
+    stop_client(back)
+
+
+@pytest.mark.parametrize("version", BOTH)
+def test_after_a_power_cut_what_was_saved_a_second_before_comes_back(hearth, version):
+    queue_three(hearth, version)
+    time.sleep(2.5)  # the broker's changes are saved every second
+    hearth.restart(kill=True)
+    back = hearth.client("durable", version, clean=False)
+    assert back.session_present
+    got = back.received.take(4) + back.received.more(1.0)
+    assert sorted(m["topic"] for m in got) == ["Topic/C", "TopicA/B", "TopicA/C", "TopicA/R"], got
+    fresh = hearth.client("durable-new", version)
+    assert subscribe(hearth, fresh, ("TopicA/R", 1)) == [1]
+    assert [m["payload"] for m in fresh.received.take(1)] == [b"the state"]
+    stop_client(back)
+    stop_client(fresh)
+
+
+def edit_while_stopped(hearth, sql, *args):
+    """Changes the store while Hearth is stopped, as an older copy of it put back would."""
+    with sqlite3.connect(hearth.hub.data_dir / "hearth.db") as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute(sql, args)
+
+
+def test_the_gate_decides_again_after_a_restart(hearth):
+    queue_three(hearth, "5")
+    hearth.hub.stop()
+    # The store says the device may no longer receive TopicA/B (a person's decision Hearth did
+    # not see, e.g. from a backup): the restored session's messages on it are not delivered.
+    edit_while_stopped(hearth, "INSERT INTO topic_rules (device_id, direction, pattern, status, since) "
+                       "VALUES (?, 'subscribe', 'TopicA/B', 'denied', 0)", hearth.device.id)
+    hearth.restart(already_stopped=True)
+    back = hearth.client("durable", "5", clean=False)
+    assert back.session_present
+    got = back.received.take(3) + back.received.more(1.0)
+    assert "TopicA/B" not in {m["topic"] for m in got}, got
+    assert {m["topic"] for m in got} == {"Topic/C", "TopicA/C", "TopicA/R"}
+    stop_client(back)
+
+
+def test_a_session_of_a_device_forgotten_while_hearth_was_stopped_does_not_come_back(hearth):
+    queue_three(hearth, "5")
+    hearth.hub.stop()
+    edit_while_stopped(hearth, "DELETE FROM devices WHERE id = ?", hearth.device.id)
+    hearth.restart(already_stopped=True)
+    log = hearth.hub.read_log()
+    assert "sessions_dropped: 1" in log, log[-3000:]
+
+
+def test_a_session_that_expired_while_hearth_was_stopped_is_gone(hearth):
+    c = hearth.client("short-lived", "5", clean=False, session_expiry=2)
+    assert subscribe(hearth, c, ("TopicA/B", 1)) == [1]
+    stop_client(c)
+    kept = hearth.client("long-lived", "5", clean=False, session_expiry=600)
+    assert subscribe(hearth, kept, ("TopicA/B", 1)) == [1]
+    stop_client(kept)
+    hearth.hub.stop()
+    time.sleep(3)
+    hearth.restart(already_stopped=True)
+    assert not hearth.client("short-lived", "5", clean=False, session_expiry=2).session_present
+    assert hearth.client("long-lived", "5", clean=False, session_expiry=600).session_present
+
+
+def test_refused_subscriptions_are_not_saved(hearth):
+    c = hearth.client("refused-sub", "5", clean=False)
+    assert subscribe(hearth, c, (DENIED, 1), ("TopicA/B", 1)) == [0x87, 1]
+    stop_client(c)
+    hearth.restart()
+    back = hearth.client("refused-sub", "5", clean=False)
+    sender = hearth.client("refused-sub-sender", "5")
+    sender.publish("TopicA/B", b"kept", qos=1).wait_for_publish(5)
+    assert [m["payload"] for m in back.received.take(1)] == [b"kept"]
+    stop_client(back)
+    stop_client(sender)
