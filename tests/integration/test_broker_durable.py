@@ -149,3 +149,25 @@ def test_refused_subscriptions_are_not_saved(hearth):
     assert [m["payload"] for m in back.received.take(1)] == [b"kept"]
     stop_client(back)
     stop_client(sender)
+
+
+def test_a_queue_is_bounded_in_bytes_and_what_it_dropped_is_counted_and_shown(hearth):
+    """A camera's snapshots for a dashboard that is away: 16 MiB are kept per session (as many
+    whole messages as fit), the rest dropped and counted on the dashboard's device page."""
+    away = hearth.client("dashboard", "5", clean=False)
+    assert subscribe(hearth, away, ("camera/snapshot", 1)) == [1]
+    stop_client(away)
+    camera = hearth.client("camera", "5")
+    snapshot = bytes(512 * 1024)
+    for i in range(40):
+        camera.publish("camera/snapshot", snapshot, qos=1).wait_for_publish(10)
+    stop_client(camera)
+    waiting = hearth.hub.get(f"/devices/{hearth.device.id}/broker")["waiting"]
+    fits = 16 * 1024 * 1024 // (len(snapshot) + len("camera/snapshot"))
+    assert waiting["offline_sessions"] == 1
+    assert (waiting["messages"], waiting["dropped"]) == (fits, 40 - fits), waiting
+    assert waiting["bytes"] <= waiting["max_bytes"] == 16 * 1024 * 1024
+    back = hearth.client("dashboard", "5", clean=False)
+    got = back.received.take(fits, timeout=20) + back.received.more(1.0)
+    assert len(got) == fits
+    stop_client(back)

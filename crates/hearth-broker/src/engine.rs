@@ -1,6 +1,6 @@
 //! Starting, watching and stopping the embedded rmqtt engine.
 
-use crate::hooks::GateHooks;
+use crate::hooks::{Drops, GateHooks};
 use crate::persist::{self, Journal, Restored};
 use crate::retained::{Retained, RetainedLimits, RetainedStorage, RetainedUse};
 use crate::{Gate, HUB_CLIENT_ID, SessionInfo};
@@ -22,8 +22,13 @@ pub struct BrokerConfig {
     pub listen: SocketAddr,
     /// The largest packet accepted (a camera snapshot is a few hundred KB).
     pub max_packet_size: u32,
-    /// Messages kept for an offline persistent session, per session.
+    /// Messages kept for an offline persistent session (or a slow one), per session.
     pub max_queued: usize,
+    /// Bytes (topics and payloads) kept the same way, per session: a camera's snapshots queued
+    /// for a dashboard that is away stop here. Past either limit new messages are dropped
+    /// (QoS 0 always, QoS 1 and 2 over the bytes; over the count the oldest QoS 1 and 2 go) and
+    /// counted per session.
+    pub max_queued_bytes: usize,
     /// How long an offline persistent session (and its queue) is kept.
     pub session_expiry: Duration,
     /// MQTT over TLS (8883), with this certificate chain and key (PEM files).
@@ -61,6 +66,19 @@ const MAX_TOPIC_ALIASES: u16 = 64;
 /// told (Receive Maximum), and one that sends more is disconnected with 0x93.
 const MAX_INFLIGHT: u16 = 64;
 
+/// What waits in the broker for one device's clients (see [`Broker::waiting_for`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Waiting {
+    /// Persistent sessions kept while their client is away.
+    pub offline_sessions: u64,
+    /// Messages queued for them.
+    pub messages: u64,
+    /// Their topics and payloads, in bytes.
+    pub bytes: u64,
+    /// Messages dropped on their way to them since Hearth started: a queue was full.
+    pub dropped: u64,
+}
+
 /// Who holds a client id's session, live or offline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionOwner {
@@ -82,6 +100,7 @@ impl BrokerConfig {
             listen,
             max_packet_size: 1024 * 1024,
             max_queued: 100_000,
+            max_queued_bytes: 16 * 1024 * 1024,
             session_expiry: Duration::from_secs(7 * 24 * 3600),
             tls: None,
             retained: RetainedLimits::default(),
@@ -111,9 +130,11 @@ pub struct Broker {
     scx: ServerContext,
     sessions: Sessions,
     lost: Arc<AtomicU64>,
+    drops: Arc<Drops>,
     retained: Arc<Retained>,
     journal: Arc<Journal>,
     restored: Restored,
+    queue_limits: (usize, usize),
     /// What the broker's thread saved while stopping, for [`Broker::shutdown`] to return.
     final_state: Arc<Mutex<Option<SavedBroker>>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -132,6 +153,7 @@ impl Broker {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let listen = config.listen;
+        let queue_limits = (config.max_queued, config.max_queued_bytes);
         let final_state: Arc<Mutex<Option<SavedBroker>>> = Arc::default();
         let final_slot = final_state.clone();
         let thread = std::thread::Builder::new()
@@ -150,7 +172,7 @@ impl Broker {
                     let lost = Arc::new(AtomicU64::new(0));
                     let journal = Arc::new(Journal::default());
                     let retained = Arc::new(Retained::new(config.retained, journal.clone()));
-                    let shared = Shared { sessions, lost, retained, journal };
+                    let shared = Shared { sessions, lost, drops: Arc::default(), retained, journal };
                     match serve(config, gate, &shared).await {
                         Ok((scx, (addr, tls_addr), restored, server)) => {
                             let runtime = tokio::runtime::Handle::current();
@@ -185,9 +207,11 @@ impl Broker {
                     scx,
                     sessions: shared.sessions,
                     lost: shared.lost,
+                    drops: shared.drops,
                     retained: shared.retained,
                     journal: shared.journal,
                     restored,
+                    queue_limits,
                     final_state,
                     stop: Mutex::new(Some(stop_tx)),
                     thread: Mutex::new(Some(thread)),
@@ -209,6 +233,11 @@ impl Broker {
     /// Where MQTT over TLS listens, if it does.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_addr
+    }
+
+    /// Each session's queue limits: messages, bytes.
+    pub fn queue_limits(&self) -> (usize, usize) {
+        self.queue_limits
     }
 
     /// What was put back at start from the saved state.
@@ -315,6 +344,40 @@ impl Broker {
         self.retained.totals()
     }
 
+    /// What waits for the clients of `usernames` (a device's): their offline persistent
+    /// sessions, the messages queued for them (offline, or connected and slow), and the messages
+    /// dropped on their way to them since start. Blocks briefly: call it off the async workers.
+    pub fn waiting_for(&self, usernames: &[String]) -> Waiting {
+        let (scx, runtime, drops, usernames) = (self.scx.clone(), self.runtime.clone(), self.drops.clone(), usernames.to_vec());
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let entries: Vec<_> = scx.extends.shared().await.iter().collect();
+                let mut waiting = Waiting::default();
+                for entry in entries {
+                    let Some(session) = entry.session() else { continue };
+                    // A device without a credential is known by its client id (as the gate keys it).
+                    let key = match session.id.username.as_deref().filter(|u| !u.is_empty()) {
+                        Some(username) => username.to_owned(),
+                        None => format!("anon:{}", session.id.client_id),
+                    };
+                    if !usernames.contains(&key) {
+                        continue;
+                    }
+                    if !entry.is_connected().await {
+                        waiting.offline_sessions += 1;
+                    }
+                    let queue = session.deliver_queue();
+                    waiting.messages += queue.len() as u64;
+                    waiting.bytes += queue.bytes() as u64;
+                    waiting.dropped += drops.of(&session.id.client_id);
+                }
+                waiting
+            })
+        })
+        .join()
+        .unwrap_or_default()
+    }
+
     /// Who holds the session (live or offline) of `client_id`, if anyone. Blocks briefly: call it
     /// off the async workers.
     pub fn session_owner(&self, client_id: &str) -> Option<SessionOwner> {
@@ -372,6 +435,7 @@ impl Drop for Broker {
 struct Shared {
     sessions: Sessions,
     lost: Arc<AtomicU64>,
+    drops: Arc<Drops>,
     retained: Arc<Retained>,
     journal: Arc<Journal>,
 }
@@ -397,7 +461,8 @@ async fn serve(
     *scx.extends.retain_mut().await = Box::new(RetainedStorage(shared.retained.clone()));
     *scx.extends.fitter_mgr_mut().await = Box::new(crate::fitter::HearthFitters);
     *scx.extends.shared_subscription_mut().await = Box::new(crate::shared::TakeTurns::new(gate.clone()));
-    GateHooks::install(&scx, gate.clone(), shared.sessions.clone(), shared.lost.clone(), shared.journal.clone()).await;
+    GateHooks::install(&scx, gate.clone(), shared.sessions.clone(), shared.lost.clone(), shared.drops.clone(), shared.journal.clone())
+        .await;
 
     let plain = listener(&config, addr, None)?;
     let local = plain.local_addr().map_err(|e| BrokerError::Start { addr, reason: format!("{e:#}") })?;
@@ -438,6 +503,7 @@ fn listener(config: &BrokerConfig, addr: SocketAddr, tls: Option<&TlsListener>) 
         .max_packet_size(config.max_packet_size)
         .max_inflight(inflight)
         .max_mqueue_len(config.max_queued)
+        .max_mqueue_bytes(config.max_queued_bytes)
         .session_expiry_interval(config.session_expiry)
         .max_session_expiry_interval(config.session_expiry)
         .max_clientid_len(MAX_CLIENT_ID)

@@ -19,6 +19,8 @@ pub(crate) struct GateHooks {
     scx: ServerContext,
     sessions: Sessions,
     lost: Arc<AtomicU64>,
+    /// The same, per receiving client id.
+    drops: Arc<Drops>,
     /// Changes to persistent sessions, for the hub to save (see `persist`).
     journal: Arc<Journal>,
     /// Policy fingerprints taken at authentication, by client id, until the connection is up.
@@ -26,7 +28,14 @@ pub(crate) struct GateHooks {
 }
 
 impl GateHooks {
-    pub(crate) async fn install(scx: &ServerContext, gate: Arc<dyn Gate>, sessions: Sessions, lost: Arc<AtomicU64>, journal: Arc<Journal>) {
+    pub(crate) async fn install(
+        scx: &ServerContext,
+        gate: Arc<dyn Gate>,
+        sessions: Sessions,
+        lost: Arc<AtomicU64>,
+        drops: Arc<Drops>,
+        journal: Arc<Journal>,
+    ) {
         let register = scx.extends.hook_mgr().register();
         let pending = Arc::default();
         for hook in [
@@ -49,6 +58,7 @@ impl GateHooks {
                 scx: scx.clone(),
                 sessions: sessions.clone(),
                 lost: lost.clone(),
+                drops: drops.clone(),
                 journal: journal.clone(),
                 pending: Arc::clone(&pending),
             };
@@ -121,6 +131,29 @@ impl GateHooks {
             Err(Refusal::BadCredentials) => AuthResult::BadUsernameOrPassword,
             Err(Refusal::NotAuthorized) => AuthResult::NotAuthorized,
         }
+    }
+}
+
+/// Messages dropped on their way to each client id (its queue full), since start.
+#[derive(Default)]
+pub(crate) struct Drops(Mutex<HashMap<String, u64>>);
+
+/// Client ids counted at most: a flood of short-lived client ids must not grow the map without
+/// end (the total in `lost` still counts them all).
+const MAX_COUNTED_CLIENTS: usize = 20_000;
+
+impl Drops {
+    fn count(&self, client_id: &str) {
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(client_id) {
+            *n += 1;
+        } else if counts.len() < MAX_COUNTED_CLIENTS {
+            counts.insert(client_id.to_owned(), 1);
+        }
+    }
+
+    pub(crate) fn of(&self, client_id: &str) -> u64 {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(client_id).copied().unwrap_or(0)
     }
 }
 
@@ -276,8 +309,11 @@ impl Handler for GateHooks {
                 self.journal.queued(&session.id.client_id, from, publish);
                 (true, acc)
             }
-            Parameter::MessageDropped(_, _, _, Reason::MessageQueueFull | Reason::InflightWindowFull) => {
+            Parameter::MessageDropped(to, _, _, Reason::MessageQueueFull | Reason::InflightWindowFull) => {
                 self.lost.fetch_add(1, Ordering::Relaxed);
+                if let Some(to) = to {
+                    self.drops.count(&to.client_id);
+                }
                 (true, acc)
             }
             _ => (true, acc),

@@ -29,7 +29,7 @@ mod retained;
 mod shared;
 
 pub(crate) use engine::kick_client;
-pub use engine::{Broker, BrokerConfig, BrokerError, MAX_CLIENT_ID, MAX_KEEPALIVE, SessionOwner, TlsListener};
+pub use engine::{Broker, BrokerConfig, BrokerError, MAX_CLIENT_ID, MAX_KEEPALIVE, SessionOwner, TlsListener, Waiting};
 pub use persist::Restored;
 pub use retained::{RetainedLimits, RetainedUse};
 

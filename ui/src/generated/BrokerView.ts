@@ -11,6 +11,7 @@ import type { RetainedView } from "./RetainedView";
 import type { RuleView } from "./RuleView";
 import type { SessionView } from "./SessionView";
 import type { Suggestion } from "./Suggestion";
+import type { WaitingView } from "./WaitingView";
 
 /**
  * A device's broker side, for its page and `hearth device topics`.
@@ -57,6 +58,10 @@ client_id_holders: Array<ClientIdHolder>,
  * What it holds in retained messages.
  */
 retained: RetainedView, 
+/**
+ * What the broker keeps for it while it is away (or slow), and what it dropped.
+ */
+waiting: WaitingView, 
 /**
  * Entities its discovery messages describe that another device described first: a person
  * may give one to it.

@@ -148,7 +148,7 @@ function connections(s: AppState, a: Actions, d: Device, v: BrokerView, busy: bo
           )}
         </ul>`
       : html`<p class="muted">Not connected now.</p>`}
-    ${v.client_id_holders.map((h) => holder(a, d, v, h, busy))} ${attempts(s, v)} ${retained(v)}
+    ${v.client_id_holders.map((h) => holder(a, d, v, h, busy))} ${attempts(s, v)} ${retained(v)} ${waiting(v)}
   </div>`;
 }
 
@@ -229,6 +229,26 @@ function retained(v: BrokerView): TemplateResult | typeof nothing {
       ? html` ${grouped(Number(refused))} more ${Number(refused) === 1 ? "was" : "were"} delivered but not kept: its limit was reached.`
       : nothing}
   </p>`;
+}
+
+/** What the broker keeps for it while it is away or slow, and what it had to drop. */
+function waiting(v: BrokerView): TemplateResult | typeof nothing {
+  const { offline_sessions, messages, bytes, dropped, max_messages, max_bytes } = v.waiting;
+  const count = (n: number, one: string, many: string) => `${grouped(n)} ${n === 1 ? one : many}`;
+  const kept =
+    Number(offline_sessions) > 0
+      ? html`Away: Hearth keeps its ${Number(offline_sessions) === 1 ? "session" : "sessions"} for its return, with
+        ${count(Number(messages), "message", "messages")} (${size(Number(bytes))}) waiting.`
+      : Number(messages) > 0
+        ? html`${count(Number(messages), "message waits", "messages wait")} (${size(Number(bytes))}) to be sent to it.`
+        : nothing;
+  const lost =
+    Number(dropped) > 0
+      ? html` ${count(Number(dropped), "message", "messages")} to it ${Number(dropped) === 1 ? "was" : "were"} dropped since
+        Hearth started: its queue was full (at most ${grouped(Number(max_messages))} messages or ${size(Number(max_bytes))}).`
+      : nothing;
+  if (kept === nothing && lost === nothing) return nothing;
+  return html`<p data-testid="waiting">${kept}${lost}</p>`;
 }
 
 function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): TemplateResult {

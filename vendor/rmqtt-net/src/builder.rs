@@ -119,6 +119,8 @@ pub struct Builder {
     pub send_timeout: Duration,
     /// Maximum messages queued per client
     pub max_mqueue_len: usize,
+    /// Maximum bytes (topics and payloads) queued per client; 0 for no limit (Hearth patch)
+    pub max_mqueue_bytes: usize,
     /// Rate limiting for message delivery (messages per duration)
     pub mqueue_rate_limit: (NonZeroU32, Duration),
     /// Maximum length of client identifiers
@@ -216,6 +218,7 @@ impl Builder {
             handshake_timeout: Duration::from_secs(30),
             send_timeout: Duration::from_secs(10),
             max_mqueue_len: 1000,
+            max_mqueue_bytes: 0,
 
             mqueue_rate_limit: (nonzero!(u32::MAX), Duration::from_secs(1)),
             max_clientid_len: 65535,
@@ -359,6 +362,13 @@ impl Builder {
     /// Configures maximum message queue length
     pub fn max_mqueue_len(mut self, max_mqueue_len: usize) -> Self {
         self.max_mqueue_len = max_mqueue_len;
+        self
+    }
+
+    /// Configures the most bytes (topics and payloads) queued per client; 0 for no limit
+    /// (Hearth patch)
+    pub fn max_mqueue_bytes(mut self, max_mqueue_bytes: usize) -> Self {
+        self.max_mqueue_bytes = max_mqueue_bytes;
         self
     }
 

@@ -142,12 +142,22 @@ impl<T> Sender<T> {
     #[inline]
     pub async fn send(&self, v: T) -> Result<(), T> {
         if let Err(v) = self.queue.push(v) {
+            // Hearth patch: over the byte limit the new item is refused, whatever the policy
+            // (as Mosquitto's max_queued_bytes does): making room could take many old ones.
+            if self.queue.over_bytes_with(&v) {
+                return Err(v);
+            }
             match (self.policy_fn)(&v) {
                 Policy::Current => return Err(v),
                 Policy::Early => {
                     let removed = self.queue.pop();
                     if let Err(v) = self.queue.push(v) {
                         log::warn!("queue is full, queue len is {}", self.queue.len());
+                        // Hearth patch: the oldest goes back where it was rather than being lost
+                        // uncounted.
+                        if let Some(removed) = removed {
+                            self.queue.push_front(removed);
+                        }
                         return Err(v);
                     }
                     if let Some(removed) = removed {
@@ -239,6 +249,10 @@ impl Limiter {
 /// (typically via the enclosing [`Sender`]'s policy).
 pub struct Queue<T> {
     cap: usize,
+    /// Hearth patch: the most bytes queued (0: no limit), with the weight of an item.
+    max_bytes: usize,
+    weigh: fn(&T) -> usize,
+    bytes: std::sync::atomic::AtomicUsize,
     inner: Mutex<VecDeque<T>>,
     on_push_fn: Option<Arc<dyn OnEventFn>>,
     on_pop_fn: Option<Arc<dyn OnEventFn>>,
@@ -254,7 +268,42 @@ impl<T> Drop for Queue<T> {
 impl<T> Queue<T> {
     #[inline]
     pub fn new(cap: usize) -> Self {
-        Self { cap, inner: Mutex::new(VecDeque::new()), on_push_fn: None, on_pop_fn: None }
+        Self::with_max_bytes(cap, 0, |_| 0)
+    }
+
+    /// A queue bounded in items and in bytes, an item weighing `weigh(item)` (Hearth patch).
+    #[inline]
+    pub fn with_max_bytes(cap: usize, max_bytes: usize, weigh: fn(&T) -> usize) -> Self {
+        Self {
+            cap,
+            max_bytes,
+            weigh,
+            bytes: std::sync::atomic::AtomicUsize::new(0),
+            inner: Mutex::new(VecDeque::new()),
+            on_push_fn: None,
+            on_pop_fn: None,
+        }
+    }
+
+    /// Bytes queued now (Hearth patch).
+    #[inline]
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether `v` would take the queue over its byte limit (Hearth patch).
+    #[inline]
+    pub fn over_bytes_with(&self, v: &T) -> bool {
+        self.max_bytes > 0 && self.bytes() + (self.weigh)(v) > self.max_bytes
+    }
+
+    /// Puts `v` back at the front, whatever the limits (Hearth patch: an item popped to make room
+    /// for one that then did not fit).
+    #[inline]
+    fn push_front(&self, v: T) {
+        let mut inner = self.inner.lock();
+        self.bytes.fetch_add((self.weigh)(&v), std::sync::atomic::Ordering::Relaxed);
+        inner.push_front(v);
     }
 
     #[inline]
@@ -276,12 +325,13 @@ impl<T> Queue<T> {
     #[inline]
     pub fn push(&self, v: T) -> Result<(), T> {
         let mut inner = self.inner.lock();
-        if inner.len() >= self.cap {
+        if inner.len() >= self.cap || self.over_bytes_with(&v) {
             return Err(v);
         }
         if let Some(f) = self.on_push_fn.as_ref() {
             f();
         }
+        self.bytes.fetch_add((self.weigh)(&v), std::sync::atomic::Ordering::Relaxed);
         inner.push_back(v);
         Ok(())
     }
@@ -293,6 +343,7 @@ impl<T> Queue<T> {
             if let Some(f) = self.on_pop_fn.as_ref() {
                 f();
             }
+            self.bytes.fetch_sub((self.weigh)(&v), std::sync::atomic::Ordering::Relaxed);
             Some(v)
         } else {
             None

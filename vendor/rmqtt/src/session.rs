@@ -2205,7 +2205,12 @@ impl Session {
         let message_retry_interval = listen_cfg.message_retry_interval.as_millis() as TimestampMillis;
         let message_expiry_interval = listen_cfg.message_expiry_interval.as_millis() as TimestampMillis;
         #[allow(unused_mut)]
-        let mut deliver_queue = MessageQueue::new(max_mqueue_len);
+        // Hearth patch: bounded in bytes (topics and payloads) as well as in messages.
+        let mut deliver_queue = MessageQueue::with_max_bytes(
+            max_mqueue_len,
+            listen_cfg.max_mqueue_bytes,
+            |(_, p): &(From, Publish)| p.topic.len() + p.payload.len(),
+        );
 
         #[cfg(feature = "stats")]
         {

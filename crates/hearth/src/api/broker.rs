@@ -6,7 +6,7 @@ use super::{now, parse_id};
 use crate::api::types::{
     AddedDevice, AnonymousAccess, BrokerView, ClientIdHolder, Concern, CredentialAction, CredentialView, DecisionView, DescribedView,
     Direction, DropReason, Event, IssuedCredential, RetainedView, RuleChoice, RuleStatus, RuleView, SessionView, TopicRule,
-    TopicRuleRequest,
+    TopicRuleRequest, WaitingView,
 };
 use crate::api::types::{ApiError, ContestView, DeviceId, EntityClaim};
 use crate::family::Caller;
@@ -212,6 +212,21 @@ impl Hub {
                 refused: sum.refused + u.refused,
             })
         });
+        let waiting = self
+            .broker()
+            .map(|b| {
+                let w = b.waiting_for(&usernames);
+                let limits = b.queue_limits();
+                WaitingView {
+                    offline_sessions: w.offline_sessions,
+                    messages: w.messages,
+                    bytes: w.bytes,
+                    dropped: w.dropped,
+                    max_messages: limits.0 as u64,
+                    max_bytes: limits.1 as u64,
+                }
+            })
+            .unwrap_or_default();
         let mut contested = Vec::new();
         for c in self.gate().contests_of(id) {
             let holder_name = store.device(&c.holder).map(|d| d.device.name).unwrap_or_else(|_| c.holder.to_string());
@@ -232,6 +247,7 @@ impl Hub {
             connections,
             client_id_holders,
             retained: retained.unwrap_or_default(),
+            waiting,
             contested,
         })
     }

@@ -460,6 +460,8 @@ pub struct BrokerView {
     pub client_id_holders: Vec<ClientIdHolder>,
     /// What it holds in retained messages.
     pub retained: RetainedView,
+    /// What the broker keeps for it while it is away (or slow), and what it dropped.
+    pub waiting: WaitingView,
     /// Entities its discovery messages describe that another device described first: a person
     /// may give one to it.
     pub contested: Vec<ContestView>,
@@ -499,6 +501,28 @@ pub struct RetainedView {
     /// Delivered but not kept: the publisher's (or the home's) limit was reached.
     #[ts(type = "number")]
     pub refused: u64,
+}
+
+/// Messages the broker keeps for a device's clients while they are away (their persistent
+/// sessions) or slow, and those dropped because a queue was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct WaitingView {
+    /// Persistent sessions kept while their client is away.
+    #[ts(type = "number")]
+    pub offline_sessions: u64,
+    #[ts(type = "number")]
+    pub messages: u64,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Dropped since Hearth started: a queue was full.
+    #[ts(type = "number")]
+    pub dropped: u64,
+    /// The limits of each session's queue.
+    #[ts(type = "number")]
+    pub max_messages: u64,
+    #[ts(type = "number")]
+    pub max_bytes: u64,
 }
 
 /// A device one of its discovery messages describes (a child behind a bridge, or itself as its
