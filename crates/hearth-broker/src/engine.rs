@@ -173,7 +173,7 @@ impl Broker {
                     let journal = Arc::new(Journal::default());
                     let retained = Arc::new(Retained::new(config.retained, journal.clone()));
                     let shared = Shared { sessions, lost, drops: Arc::default(), retained, journal };
-                    match serve(config, gate, &shared).await {
+                    match serve(config, gate.clone(), &shared).await {
                         Ok((scx, (addr, tls_addr), restored, server)) => {
                             let runtime = tokio::runtime::Handle::current();
                             let _ = ready_tx.send(Ok((addr, tls_addr, runtime, scx.clone(), shared.clone(), restored)));
@@ -183,7 +183,7 @@ impl Broker {
                             }
                             // The listeners are gone with `server`: nothing changes under the
                             // snapshot but what the sessions' own loops finish.
-                            let (sessions, messages) = persist::snapshot(&scx).await;
+                            let (sessions, messages) = persist::snapshot(&scx, gate.as_ref()).await;
                             let retained = shared.retained.snapshot().await;
                             *final_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(SavedBroker { sessions, messages, retained });
                         }
@@ -477,9 +477,9 @@ async fn serve(
     // Before the first connection is accepted (`server.run` below): a client resuming its
     // session finds it.
     let now = rmqtt::utils::timestamp_millis();
-    let retained_count = shared.retained.restore(config.saved.retained, &scx).await;
+    let retained_count = shared.retained.restore(config.saved.retained, &scx, gate.as_ref()).await;
     let saved = SavedBroker { retained: Vec::new(), ..config.saved };
-    let mut restored = persist::restore(&scx, gate.as_ref(), PLAIN_LISTENER, saved, now).await;
+    let mut restored = persist::restore(&scx, gate.as_ref(), &shared.journal, PLAIN_LISTENER, saved, now).await;
     restored.retained = retained_count;
     if restored != Restored::default() {
         tracing::info!(?restored, "MQTT sessions and retained messages put back from before the restart");

@@ -297,8 +297,13 @@ impl Handler for GateHooks {
             // A message the broker accepted but could not deliver: a subscriber's queue was
             // full (rmqtt then drops the oldest), or its inflight window overflowed. Counted and
             // shown. (Refusals by the gate also arrive here, as expirations, and are not losses.)
-            Parameter::SessionCreated(session)
-            | Parameter::SessionSubscribed(session, _)
+            // A session started afresh: what was saved for its client id before is not its own.
+            Parameter::SessionCreated(session) => {
+                self.journal.taken(&session.id.client_id);
+                self.journal.session_changed(&session.id.client_id);
+                (true, acc)
+            }
+            Parameter::SessionSubscribed(session, _)
             | Parameter::SessionUnsubscribed(session, _)
             | Parameter::SessionTerminated(session, _) => {
                 self.journal.session_changed(&session.id.client_id);
@@ -306,7 +311,7 @@ impl Handler for GateHooks {
             }
             // Queued for an offline persistent session: saved, so that it outlives a restart.
             Parameter::OfflineMessage(session, from, publish) => {
-                self.journal.queued(&session.id.client_id, from, publish);
+                self.journal.queued(session, from, publish);
                 (true, acc)
             }
             Parameter::MessageDropped(to, _, _, Reason::MessageQueueFull | Reason::InflightWindowFull) => {

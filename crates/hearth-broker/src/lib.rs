@@ -99,6 +99,15 @@ pub enum WillVerdict {
     Drop,
 }
 
+/// A kept message's payload under its sender's redactions of now (see [`Gate::redact_kept`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    AsItIs,
+    Redacted(Vec<u8>),
+    /// It could hold a redacted field and cannot be read: not to be delivered.
+    Unreadable,
+}
+
 /// Why a CONNECT was refused; each maps to its MQTT reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -148,6 +157,13 @@ pub trait Gate: Send + Sync + 'static {
     /// Whether `client` may hold a subscription to `filter` now, without recording anything: a
     /// saved session's subscriptions, put back after a restart.
     fn may_subscribe(&self, client: Client<'_>, filter: &str) -> bool;
+    /// Whether `client` may resume a session kept for it (after a restart): its device exists,
+    /// holds this credential, is not blocked, and the client id is not bound to another device.
+    /// Records nothing.
+    fn may_resume(&self, client: Client<'_>) -> bool;
+    /// A kept message of `sender` (put back after a restart) with the sender's redactions of now
+    /// applied. Records nothing.
+    fn redact_kept(&self, sender: Client<'_>, payload: &[u8]) -> Kept;
     /// A client's Last Will, as the broker is about to publish it (its connection is gone): the
     /// Will skips the publish check, so this is where it is decided, against its sender's rights
     /// of this moment and its redactions.

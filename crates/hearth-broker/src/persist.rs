@@ -18,9 +18,9 @@
 //! handed to a connected client and not yet acknowledged by it (they were taken out of the saved
 //! queue when it reconnected); QoS 0 messages that were waiting for a connected client.
 
-use crate::{Client, Gate};
+use crate::{Client, Gate, Kept};
 use hearth_core::mqtt_state::{
-    BrokerChanges, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
+    BrokerChanges, QueueChange, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
 };
 use rmqtt::context::ServerContext;
 use rmqtt::inflight::{MomentStatus, OutInflightMessage};
@@ -35,10 +35,11 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Messages queued for offline sessions that wait in the journal at most (when the store cannot
-/// keep up or fails): past it the oldest are left out of the save (they stay queued in memory)
-/// and counted.
+/// Queued messages (count and bytes) that wait in the journal at most, when the store cannot
+/// keep up or fails: past it new ones are left out of the save (they stay queued in memory) and
+/// counted.
 const MAX_JOURNAL_MESSAGES: usize = 100_000;
+const MAX_JOURNAL_BYTES: usize = 64 * 1024 * 1024;
 
 /// What changed since the hub last took the changes.
 #[derive(Default)]
@@ -50,7 +51,8 @@ pub(crate) struct Journal {
 struct Pending {
     sessions: HashSet<String>,
     taken: Vec<String>,
-    queued: Vec<(String, SavedMessage)>,
+    queues: Vec<(String, QueueChange)>,
+    queued_bytes: usize,
     retained: HashMap<String, Option<SavedRetained>>,
     /// Queued messages left out of the save because the journal was full.
     unsaved: u64,
@@ -67,20 +69,41 @@ impl Journal {
         self.pending().sessions.insert(client_id.to_owned());
     }
 
-    /// A message was queued for the offline session of `client_id`.
-    pub(crate) fn queued(&self, client_id: &str, from: &From, publish: &Publish) {
+    /// A message is about to be queued for the offline session `session` (rmqtt's
+    /// `OfflineMessage` hook runs just before the push, on the session's own task, the only one
+    /// pushing to an offline session's queue): noted as the queue will take it. Over its byte
+    /// limit, or full with a QoS 0 message, the queue refuses it; full with a QoS 1 or 2 one, its
+    /// oldest goes (see rmqtt's `queue::Sender::send`). So the saved queue is bounded as the
+    /// queue is.
+    pub(crate) fn queued(&self, session: &Session, from: &From, publish: &Publish) {
+        let queue = session.deliver_queue();
+        let item = (from.clone(), publish.clone());
+        if queue.over_bytes_with(&item) {
+            return;
+        }
+        let full = queue.len() >= queue.capacity();
+        if full && publish.qos == QoS::AtMostOnce {
+            return;
+        }
+        let client_id = session.id.client_id.to_string();
+        let message = saved_message(from, publish, Waiting::Queued, None);
         let mut pending = self.pending();
-        if pending.queued.len() >= MAX_JOURNAL_MESSAGES {
+        if pending.queues.len() >= MAX_JOURNAL_MESSAGES || pending.queued_bytes + message.bytes() > MAX_JOURNAL_BYTES {
             pending.unsaved += 1;
             return;
         }
-        pending.queued.push((client_id.to_owned(), saved_message(from, publish, Waiting::Queued, None)));
+        if full {
+            pending.queues.push((client_id.clone(), QueueChange::OldestDropped));
+        }
+        pending.queued_bytes += message.bytes();
+        pending.queues.push((client_id, QueueChange::Appended(message)));
     }
 
-    /// The client of `client_id` reconnected and took its session's messages.
+    /// The client of `client_id` reconnected and took its session's messages, or its session
+    /// started afresh: its saved messages go.
     pub(crate) fn taken(&self, client_id: &str) {
         let mut pending = self.pending();
-        pending.queued.retain(|(id, _)| id != client_id);
+        pending.queues.retain(|(id, _)| id != client_id);
         pending.taken.push(client_id.to_owned());
     }
 
@@ -114,7 +137,7 @@ pub(crate) async fn changes(scx: &ServerContext, journal: &Journal) -> BrokerCha
         };
         sessions.push((client_id, row));
     }
-    BrokerChanges { sessions, queued: pending.queued, messages_taken: pending.taken, retained: pending.retained.into_iter().collect() }
+    BrokerChanges { sessions, queues: pending.queues, messages_taken: pending.taken, retained: pending.retained.into_iter().collect() }
 }
 
 /// The row of `session` if it is persistent (MQTT 3 clean session false, MQTT 5 session expiry
@@ -166,10 +189,16 @@ fn without_secrets(connect: &ConnectInfo) -> ConnectInfo {
         }
         ConnectInfo::V5(id, c) => {
             let mut c = c.clone();
-            (c.password, c.last_will, c.cert, c.auth_data) = (None, None, None, None);
+            (c.password, c.last_will, c.cert, c.auth_method, c.auth_data) = (None, None, None, None, None);
+            // Up to a packet's size: not worth keeping for a client to resume.
+            c.user_properties = Default::default();
             ConnectInfo::V5(id.clone(), c)
         }
     }
+}
+
+fn sender_of(m: &SavedMessage) -> Client<'_> {
+    Client { client_id: &m.sender_client_id, username: m.sender_username.as_deref().unwrap_or("") }
 }
 
 pub(crate) fn saved_message(from: &From, publish: &Publish, waiting: Waiting, packet_id: Option<u16>) -> SavedMessage {
@@ -242,7 +271,14 @@ pub struct Restored {
 
 /// Puts saved sessions back as offline sessions of listener `listener` (before any client is
 /// accepted). Retained messages are put back by the retained store.
-pub(crate) async fn restore(scx: &ServerContext, gate: &dyn Gate, listener: u16, saved: SavedBroker, now: i64) -> Restored {
+pub(crate) async fn restore(
+    scx: &ServerContext,
+    gate: &dyn Gate,
+    journal: &Journal,
+    listener: u16,
+    saved: SavedBroker,
+    now: i64,
+) -> Restored {
     let mut report = Restored::default();
     let Some(listen_cfg) = scx.listen_cfgs.get(&listener).map(|c| c.value().clone()) else {
         return report;
@@ -250,14 +286,23 @@ pub(crate) async fn restore(scx: &ServerContext, gate: &dyn Gate, listener: u16,
     let mut messages: HashMap<String, Vec<SavedMessage>> = saved.messages.into_iter().collect();
     for row in saved.sessions {
         let queued = messages.remove(&row.client_id).unwrap_or_default();
+        let client_id = row.client_id.clone();
         match restore_session(scx, gate, listener, &listen_cfg, row, queued, now).await {
             Some((subscriptions_dropped, restored_messages)) => {
                 report.sessions += 1;
                 report.messages += restored_messages;
                 report.subscriptions_dropped += subscriptions_dropped;
             }
-            None => report.sessions_dropped += 1,
+            None => {
+                report.sessions_dropped += 1;
+                // Its saved rows go with the next save (no session: deleted).
+                journal.session_changed(&client_id);
+            }
         }
+    }
+    // Messages saved for sessions that were not saved (a save cut short): gone too.
+    for (client_id, _) in messages {
+        journal.taken(&client_id);
     }
     report
 }
@@ -272,9 +317,11 @@ async fn restore_session(
     now: i64,
 ) -> Option<(usize, usize)> {
     let client = Client { client_id: &row.client_id, username: row.username.as_deref().unwrap_or("") };
-    // A device forgotten, revoked or blocked while Hearth was stopped (the command line writes
-    // the store directly) has no session to come back to.
-    gate.fingerprint(client)?;
+    // A device forgotten, revoked or blocked (or its client id bound to another device) since
+    // its session was saved has no session to come back to.
+    if !gate.may_resume(client) {
+        return None;
+    }
     let id =
         Id::new(scx.node.id(), listener, None, None, ClientId::from(row.client_id.as_str()), row.username.as_deref().map(UserName::from));
     let connect: ConnectInfo = match serde_json::from_str(&row.connect) {
@@ -326,6 +373,7 @@ async fn restore_session(
     .await
     .ok()?;
     let mut restored = 0;
+    let queued: Vec<SavedMessage> = queued.into_iter().filter_map(|m| redacted_again(gate, m)).collect();
     {
         let mut inflight = session.out_inflight().write().await;
         for m in queued.iter().filter(|m| m.waiting != Waiting::Queued && m.packet_id.is_some()) {
@@ -352,10 +400,27 @@ async fn restore_session(
     Some((dropped, restored))
 }
 
+/// A kept message with its sender's redactions of now applied (a field a person chose to redact
+/// after it was published must not leave with it after a restart); `None` if it cannot be read
+/// to be redacted. The hub's own messages are as it sent them.
+pub(crate) fn redacted_again(gate: &dyn Gate, mut m: SavedMessage) -> Option<SavedMessage> {
+    if m.sender_kind == SenderKind::Hub {
+        return Some(m);
+    }
+    match gate.redact_kept(sender_of(&m), &m.payload) {
+        Kept::AsItIs => Some(m),
+        Kept::Redacted(payload) => {
+            m.payload = payload;
+            Some(m)
+        }
+        Kept::Unreadable => None,
+    }
+}
+
 /// Every persistent session whole (subscriptions, unacknowledged and queued messages), taking
 /// each out of the broker; every other session is ended. For a clean shutdown: the broker
 /// accepts no more connections.
-pub(crate) async fn snapshot(scx: &ServerContext) -> (Vec<SavedSession>, Vec<(String, Vec<SavedMessage>)>) {
+pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<SavedSession>, Vec<(String, Vec<SavedMessage>)>) {
     let entries: Vec<_> = scx.extends.shared().await.iter().collect();
     let (mut sessions, mut messages) = (Vec::new(), Vec::new());
     for mut entry in entries {
@@ -377,6 +442,9 @@ pub(crate) async fn snapshot(scx: &ServerContext) -> (Vec<SavedSession>, Vec<(St
             for (from, publish) in &info.offline_messages {
                 saved.push(saved_message(from, publish, Waiting::Queued, None));
             }
+            // Messages of a device forgotten (or whose credential went) meanwhile would never be
+            // delivered: they are not written back to the disk forget cleaned.
+            saved.retain(|m| m.sender_kind == SenderKind::Hub || gate.may_resume(sender_of(m)));
             if !saved.is_empty() {
                 messages.push((row.client_id.clone(), saved));
             }

@@ -106,10 +106,15 @@ impl Retained {
 
     /// Puts back retained messages saved before a restart, held to the limits of now (a message
     /// over a lowered limit is left out, and its saved row cleared). Returns how many.
-    pub(crate) async fn restore(&self, saved: Vec<SavedRetained>, scx: &rmqtt::context::ServerContext) -> usize {
+    pub(crate) async fn restore(&self, saved: Vec<SavedRetained>, scx: &rmqtt::context::ServerContext, gate: &dyn crate::Gate) -> usize {
         let mut kept = 0;
         for row in saved {
-            let (from, publish) = persist::engine_message(scx, &row.message);
+            // Its publisher's redactions of now (see `persist::redacted_again`).
+            let Some(message) = persist::redacted_again(gate, row.message) else {
+                self.journal.retained(&row.topic, None);
+                continue;
+            };
+            let (from, publish) = persist::engine_message(scx, &message);
             let topic = TopicName::from(row.topic.as_str());
             match self.store_one(&topic, Retain { msg_id: None, from, publish }, false).await {
                 Ok(true) => kept += 1,
@@ -136,8 +141,10 @@ impl Retained {
         let _changing = self.changing.lock().await;
         if retain.publish.payload.is_empty() {
             self.store.set_with_timeout(topic, retain, None).await?;
+            let held = self.books().by_topic.contains_key(&**topic);
             self.books().forget_topic(topic);
-            if journal {
+            // Only a topic that held one: clearing nothing over and over must not flood the save.
+            if journal && held {
                 self.journal.retained(topic, None);
             }
             return Ok(false);

@@ -120,21 +120,32 @@ pub struct SavedBroker {
     pub retained: Vec<SavedRetained>,
 }
 
-/// What changed since the last save, to be written in one transaction.
+/// A change to an offline session's queue, as the broker made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueChange {
+    /// A message joined the end of the queue.
+    Appended(SavedMessage),
+    /// The queue was full of messages: its oldest went to make room for a QoS 1 or 2 one.
+    OldestDropped,
+}
+
+/// What changed since the last save, to be written in one transaction, in this order: the
+/// messages taken, the sessions, the queues, the retained messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BrokerChanges {
+    /// Sessions whose saved messages were handed to their reconnected client, or whose session
+    /// started afresh: their saved messages go.
+    pub messages_taken: Vec<String>,
     /// Sessions written whole (subscriptions included), or `None`: the session ended.
     pub sessions: Vec<(String, Option<SavedSession>)>,
-    /// Messages queued for offline sessions since the last save, by client id, in order.
-    pub queued: Vec<(String, SavedMessage)>,
-    /// Sessions whose saved messages were handed to their reconnected client (or dropped).
-    pub messages_taken: Vec<String>,
+    /// Changes to offline sessions' queues since the last save, by client id, in order.
+    pub queues: Vec<(String, QueueChange)>,
     /// Retained messages set, or `None`: cleared.
     pub retained: Vec<(String, Option<SavedRetained>)>,
 }
 
 impl BrokerChanges {
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty() && self.queued.is_empty() && self.messages_taken.is_empty() && self.retained.is_empty()
+        self.sessions.is_empty() && self.queues.is_empty() && self.messages_taken.is_empty() && self.retained.is_empty()
     }
 }

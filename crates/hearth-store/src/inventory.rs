@@ -305,6 +305,28 @@ impl Store {
             "DELETE FROM gate_decisions WHERE action = 'deliver' AND topic IN (SELECT topic FROM ledger_topics WHERE device_id = ?1)",
             [id.as_str()],
         )?;
+        // What the broker kept for it and from it: its sessions and the messages waiting for
+        // them, its retained messages, and its messages waiting in other devices' queues (a
+        // device let in without a credential is known by its pinned client id).
+        let pinned: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT client_id FROM anonymous_clients WHERE device_id = ?1")?;
+            stmt.query_map([id.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        tx.execute(
+            "DELETE FROM mqtt_messages WHERE sender_username = ?1 OR client_id IN (SELECT client_id FROM mqtt_sessions WHERE username = ?1)",
+            [id.as_str()],
+        )?;
+        tx.execute("DELETE FROM mqtt_sessions WHERE username = ?1", [id.as_str()])?;
+        tx.execute("DELETE FROM mqtt_retained WHERE sender_username = ?1", [id.as_str()])?;
+        for client_id in &pinned {
+            tx.execute(
+                "DELETE FROM mqtt_messages WHERE (sender_username IS NULL AND sender_client_id = ?1)
+                   OR client_id IN (SELECT client_id FROM mqtt_sessions WHERE username IS NULL AND client_id = ?1)",
+                [client_id],
+            )?;
+            tx.execute("DELETE FROM mqtt_sessions WHERE username IS NULL AND client_id = ?1", [client_id])?;
+            tx.execute("DELETE FROM mqtt_retained WHERE sender_username IS NULL AND sender_client_id = ?1", [client_id])?;
+        }
         tx.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
         for client_id in &client_ids {
             tx.execute("DELETE FROM connect_attempts WHERE device_key = '' AND client_id = ?1", [client_id])?;

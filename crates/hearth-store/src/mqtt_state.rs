@@ -4,7 +4,7 @@
 
 use crate::{Store, StoreError};
 use hearth_core::mqtt_state::{
-    BrokerChanges, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
+    BrokerChanges, QueueChange, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
 };
 use rusqlite::{Transaction, params};
 use std::collections::HashMap;
@@ -95,39 +95,58 @@ impl Store {
         Ok(SavedBroker { sessions, messages, retained })
     }
 
-    /// Writes what changed since the last save, in one transaction.
-    pub fn save_mqtt_changes(&mut self, changes: &BrokerChanges) -> Result<(), StoreError> {
-        if changes.is_empty() {
+    /// Writes what changed since the last save (batches in order: a batch that could not be
+    /// written is tried again with the next), in one transaction.
+    pub fn save_mqtt_changes(&mut self, batches: &[BrokerChanges]) -> Result<(), StoreError> {
+        if batches.iter().all(BrokerChanges::is_empty) {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
-        for client_id in &changes.messages_taken {
-            tx.execute("DELETE FROM mqtt_messages WHERE client_id = ?1", [client_id])?;
-        }
-        for (client_id, session) in &changes.sessions {
-            match session {
-                Some(session) => put_session(&tx, session)?,
-                None => {
-                    tx.execute("DELETE FROM mqtt_sessions WHERE client_id = ?1", [client_id])?;
-                    tx.execute("DELETE FROM mqtt_messages WHERE client_id = ?1", [client_id])?;
-                }
-            }
-        }
-        for (client_id, message) in &changes.queued {
-            put_message(&tx, client_id, message)?;
-        }
-        for (topic, retained) in &changes.retained {
-            match retained {
-                Some(r) => put_retained(&tx, r)?,
-                None => {
-                    tx.execute("DELETE FROM mqtt_retained WHERE topic = ?1", [topic])?;
-                }
-            }
+        for changes in batches {
+            apply(&tx, changes)?;
         }
         tx.commit()?;
         Ok(())
     }
+}
 
+/// One batch of changes, in its order.
+fn apply(tx: &Transaction<'_>, changes: &BrokerChanges) -> rusqlite::Result<()> {
+    for client_id in &changes.messages_taken {
+        tx.execute("DELETE FROM mqtt_messages WHERE client_id = ?1", [client_id])?;
+    }
+    for (client_id, session) in &changes.sessions {
+        match session {
+            Some(session) => put_session(tx, session)?,
+            None => {
+                tx.execute("DELETE FROM mqtt_sessions WHERE client_id = ?1", [client_id])?;
+                tx.execute("DELETE FROM mqtt_messages WHERE client_id = ?1", [client_id])?;
+            }
+        }
+    }
+    for (client_id, change) in &changes.queues {
+        match change {
+            QueueChange::Appended(message) => put_message(tx, client_id, message)?,
+            QueueChange::OldestDropped => {
+                tx.execute(
+                    "DELETE FROM mqtt_messages WHERE id = (SELECT MIN(id) FROM mqtt_messages WHERE client_id = ?1 AND waiting = 0)",
+                    [client_id],
+                )?;
+            }
+        }
+    }
+    for (topic, retained) in &changes.retained {
+        match retained {
+            Some(r) => put_retained(tx, r)?,
+            None => {
+                tx.execute("DELETE FROM mqtt_retained WHERE topic = ?1", [topic])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Store {
     /// Replaces everything saved with `state` (a clean shutdown's snapshot).
     pub fn replace_mqtt_state(&mut self, state: &SavedBroker) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
@@ -245,9 +264,11 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         let changes = BrokerChanges {
             sessions: vec![("dash".into(), Some(session("dash", &["tele/#", "stat/+/POWER"])))],
-            queued: vec![
-                ("dash".into(), message("tele/a", b"1", Waiting::Queued)),
-                ("dash".into(), message("tele/b", b"2", Waiting::Queued)),
+            queues: vec![
+                ("dash".into(), QueueChange::Appended(message("tele/0", b"0", Waiting::Queued))),
+                ("dash".into(), QueueChange::Appended(message("tele/a", b"1", Waiting::Queued))),
+                ("dash".into(), QueueChange::OldestDropped),
+                ("dash".into(), QueueChange::Appended(message("tele/b", b"2", Waiting::Queued))),
             ],
             messages_taken: vec![],
             retained: vec![(
@@ -255,24 +276,24 @@ mod tests {
                 Some(SavedRetained { topic: "stat/lock".into(), message: message("stat/lock", b"locked", Waiting::Queued) }),
             )],
         };
-        store.save_mqtt_changes(&changes).unwrap();
+        store.save_mqtt_changes(&[changes]).unwrap();
         let saved = store.mqtt_state().unwrap();
         assert_eq!(saved.sessions.len(), 1);
         let mut filters: Vec<_> = saved.sessions[0].subscriptions.iter().map(|s| s.filter.as_str()).collect();
         filters.sort_unstable();
         assert_eq!(filters, ["stat/+/POWER", "tele/#"]);
         let payloads: Vec<_> = saved.messages[0].1.iter().map(|m| m.payload.clone()).collect();
-        assert_eq!(payloads, [b"1".to_vec(), b"2".to_vec()], "in the order queued");
+        assert_eq!(payloads, [b"1".to_vec(), b"2".to_vec()], "in the order queued, the oldest dropped for room");
         assert_eq!(saved.retained[0].message.payload, b"locked");
 
         // The client came back for them, its session ended, its retained message was cleared.
         let later = BrokerChanges {
             sessions: vec![("dash".into(), None)],
-            queued: vec![],
+            queues: vec![],
             messages_taken: vec!["dash".into()],
             retained: vec![("stat/lock".into(), None)],
         };
-        store.save_mqtt_changes(&later).unwrap();
+        store.save_mqtt_changes(&[later]).unwrap();
         assert_eq!(store.mqtt_state().unwrap(), SavedBroker::default());
 
         // A snapshot replaces all, unacknowledged messages with their packet id.
@@ -285,5 +306,37 @@ mod tests {
         let back = store.mqtt_state().unwrap();
         assert_eq!(back.messages, snapshot.messages);
         assert_eq!(back.sessions.len(), 2);
+    }
+
+    /// Forgetting a device removes what the broker kept for it and from it: its sessions and
+    /// their messages, its retained messages, its messages in another device's queue; the other
+    /// device's own session stays.
+    #[test]
+    fn forgetting_a_device_removes_its_sessions_and_messages() {
+        use hearth_core::device::{Actor, DeviceId};
+        let mut store = Store::open_in_memory().unwrap();
+        let (plug, dash) = (DeviceId::from_random(1), DeviceId::from_random(2));
+        store.add_device(&plug, "Plug", &Actor::owner(), "cli", 1).unwrap();
+        store.add_device(&dash, "Dashboard", &Actor::owner(), "cli", 1).unwrap();
+        let mut from_plug = message("tele/plug/state", b"on", Waiting::Queued);
+        from_plug.sender_username = Some(plug.to_string());
+        let mut from_dash = from_plug.clone();
+        from_dash.sender_username = Some(dash.to_string());
+        let mut plug_session = session("plug", &["cmnd/plug/#"]);
+        plug_session.username = Some(plug.to_string());
+        let mut dash_session = session("dash", &["#"]);
+        dash_session.username = Some(dash.to_string());
+        store
+            .replace_mqtt_state(&SavedBroker {
+                sessions: vec![plug_session, dash_session],
+                messages: vec![("dash".into(), vec![from_plug.clone(), from_dash.clone()]), ("plug".into(), vec![from_dash.clone()])],
+                retained: vec![SavedRetained { topic: "tele/plug/state".into(), message: from_plug }],
+            })
+            .unwrap();
+        store.forget(&plug, &Actor::owner(), "cli", 5).unwrap();
+        let left = store.mqtt_state().unwrap();
+        assert_eq!(left.sessions.iter().map(|s| s.client_id.as_str()).collect::<Vec<_>>(), ["dash"]);
+        assert_eq!(left.messages, vec![("dash".to_owned(), vec![from_dash])]);
+        assert!(left.retained.is_empty());
     }
 }

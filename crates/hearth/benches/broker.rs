@@ -80,13 +80,48 @@ fn main() -> Result<()> {
     if std::env::var("HEARTH_IN_NETNS").as_deref() != Ok("1") {
         bail!("run this inside the private network namespace: ./scripts/bench does");
     }
+    // Several runs, each with both brokers afresh, so that the spread between runs shows.
+    let runs: usize = std::env::var("HEARTH_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let mosquitto = runtime.block_on(measure(start_mosquitto(18831)?))?;
-    let hearth = runtime.block_on(measure(start_hearth(&hearth, 18832)?))?;
+    let mut all = Vec::with_capacity(runs);
+    for run in 1..=runs {
+        eprintln!("broker benchmark: run {run} of {runs}");
+        let mosquitto = runtime.block_on(measure(start_mosquitto(18831)?))?;
+        let hearth = runtime.block_on(measure(start_hearth(&hearth, 18832)?))?;
+        let one = side_by_side(&hearth, &mosquitto);
+        println!("{one}");
+        all.push(one);
+    }
+    println!("{}", serde_json::json!({ "runs": runs, "spread": spread(&all) }));
+    Ok(())
+}
+
+/// For each number of the runs' results (by its path), the lowest and the highest.
+fn spread(runs: &[serde_json::Value]) -> serde_json::Value {
+    fn walk(path: &str, v: &serde_json::Value, out: &mut std::collections::BTreeMap<String, Vec<f64>>) {
+        match v {
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| walk(&format!("{path}/{k}"), v, out)),
+            serde_json::Value::Number(n) => out.entry(path.to_owned()).or_default().extend(n.as_f64()),
+            _ => {}
+        }
+    }
+    let mut found = std::collections::BTreeMap::new();
+    for run in runs {
+        walk("", run, &mut found);
+    }
+    found
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("/setup"))
+        .map(|(path, values)| {
+            let (low, high) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+            (path, serde_json::json!([low, high]))
+        })
+        .collect()
+}
+
+fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-    println!(
-        "{}",
-        serde_json::json!({
+    serde_json::json!({
             "fan_in_qos0_msgs_per_sec": { "hearth": hearth.qos0_per_sec.round(), "mosquitto": mosquitto.qos0_per_sec.round(),
                                           "ratio": (ratio(hearth.qos0_per_sec, mosquitto.qos0_per_sec) * 100.0).round() / 100.0 },
             "hearth_ledger_after_qos0_fan_in": hearth.ledger_after_qos0,
@@ -101,29 +136,38 @@ fn main() -> Result<()> {
                                                   "ratio": (ratio(hearth.idle_connect_ms, mosquitto.idle_connect_ms) * 100.0).round() / 100.0 },
                               "rss_kib_before": { "hearth": hearth.idle_rss_before_kib, "mosquitto": mosquitto.idle_rss_before_kib },
                               "rss_kib_connected": { "hearth": hearth.idle_rss_after_kib, "mosquitto": mosquitto.idle_rss_after_kib },
-                              "kib_per_client": { "hearth": per_client(&hearth), "mosquitto": per_client(&mosquitto) } },
+                              "kib_per_client": { "hearth": per_client(hearth), "mosquitto": per_client(mosquitto) } },
             "setup": { "qos0_publishers": QOS0_PUBLISHERS, "qos0_messages_per_publisher": QOS0_MESSAGES,
                        "qos1_publishers": PUBLISHERS, "qos1_messages_per_publisher": FAN_IN_MESSAGES, "payload_bytes": PAYLOAD,
                        "latency_messages": LATENCY_MESSAGES, "latency_rate_per_sec": LATENCY_RATE, "idle_clients": IDLE_CLIENTS }
-        })
-    );
-    Ok(())
+    })
 }
 
 fn per_client(r: &Results) -> f64 {
     ((r.idle_rss_after_kib.saturating_sub(r.idle_rss_before_kib)) as f64 / IDLE_CLIENTS as f64 * 10.0).round() / 10.0
 }
 
+/// `HEARTH_BENCH_ONLY=idle|qos0|qos1|latency` runs one part (while profiling); the others are 0.
+fn runs_part(part: &str) -> bool {
+    std::env::var("HEARTH_BENCH_ONLY").map_or(true, |only| only == part)
+}
+
 async fn measure(broker: Broker) -> Result<Results> {
     wait_for_port(broker.port).await?;
     let (idle_connect_ms, idle_rss_before_kib, idle_rss_after_kib) =
-        idle(&broker).await.with_context(|| format!("idle clients against {}", broker.name))?;
-    let (qos0_per_sec, qos0_delivered) = fan_in_qos0(&broker).await.with_context(|| format!("QoS 0 fan-in against {}", broker.name))?;
+        if runs_part("idle") { idle(&broker).await.with_context(|| format!("idle clients against {}", broker.name))? } else { (0.0, 0, 0) };
+    let (qos0_per_sec, qos0_delivered) = if runs_part("qos0") {
+        fan_in_qos0(&broker).await.with_context(|| format!("QoS 0 fan-in against {}", broker.name))?
+    } else {
+        (0.0, 0)
+    };
     // Let the recorder finish the backlog, then read its counters.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let ledger_after_qos0 = broker.ledger_drops();
-    let fan_in_per_sec = fan_in(&broker).await.with_context(|| format!("fan-in against {}", broker.name))?;
-    let (p50_ms, p99_ms) = latency(&broker).await.with_context(|| format!("latency against {}", broker.name))?;
+    let fan_in_per_sec =
+        if runs_part("qos1") { fan_in(&broker).await.with_context(|| format!("fan-in against {}", broker.name))? } else { 0.0 };
+    let (p50_ms, p99_ms) =
+        if runs_part("latency") { latency(&broker).await.with_context(|| format!("latency against {}", broker.name))? } else { (0.0, 0.0) };
     let rss_kib = rss_kib(broker.process.id());
     eprintln!(
         "{}: QoS 0 fan-in {qos0_per_sec:.0} msg/s ({qos0_delivered} delivered), QoS 1 fan-in {fan_in_per_sec:.0} msg/s, latency p50 {p50_ms:.2} ms p99 {p99_ms:.2} ms, {rss_kib} KiB; {IDLE_CLIENTS} idle clients connected in {idle_connect_ms:.0} ms, {idle_rss_before_kib} → {idle_rss_after_kib} KiB",

@@ -3,7 +3,7 @@
 //! every second, and everything saved whole when Hearth stops cleanly.
 
 use crate::hub::Hub;
-use hearth_core::mqtt_state::SavedBroker;
+use hearth_core::mqtt_state::{BrokerChanges, SavedBroker};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -22,9 +22,14 @@ pub(crate) fn load(hub: &Hub) -> SavedBroker {
     }
 }
 
-/// Saves the broker's changes every [`SAVE_EVERY`] until `stop`.
+/// Batches of changes kept for another try while the store cannot be written (a full disk),
+/// at most: a minute's worth. Past it the oldest go (the clean shutdown's save still has it all).
+const MAX_UNSAVED_BATCHES: usize = 60;
+
+/// Saves the broker's changes every [`SAVE_EVERY`] until `stop`; changes that could not be saved
+/// are tried again, in order, with the next ones.
 pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
-    let mut failing = false;
+    let mut unsaved: Vec<BrokerChanges> = Vec::new();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -32,19 +37,31 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
         }
         let Some(broker) = hub.broker() else { continue };
         let changes = broker.changes().await;
-        if changes.is_empty() {
+        if !changes.is_empty() {
+            unsaved.push(changes);
+        }
+        if unsaved.is_empty() {
             continue;
         }
-        let store_hub = hub.clone();
-        let saved = tokio::task::spawn_blocking(move || store_hub.store().save_mqtt_changes(&changes)).await;
+        let (store_hub, batches) = (hub.clone(), std::mem::take(&mut unsaved));
+        let saved = tokio::task::spawn_blocking(move || {
+            let result = store_hub.store().save_mqtt_changes(&batches);
+            (result, batches)
+        })
+        .await;
         match saved {
-            Ok(Ok(())) => failing = false,
-            // Once until it works again: a full disk must not fill the log too.
-            Ok(Err(e)) if !failing => {
-                failing = true;
-                tracing::error!("MQTT sessions could not be saved ({e}); they are kept in memory, and lost if Hearth stops uncleanly");
+            Ok((Ok(()), _)) => {}
+            Ok((Err(e), mut batches)) => {
+                // Once until it works again: a full disk must not fill the log too.
+                if batches.len() == 1 {
+                    tracing::error!("MQTT sessions could not be saved ({e}); tried again every second, and saved whole when Hearth stops");
+                }
+                if batches.len() > MAX_UNSAVED_BATCHES {
+                    batches.drain(..batches.len() - MAX_UNSAVED_BATCHES);
+                }
+                unsaved = batches;
             }
-            _ => {}
+            Err(e) => tracing::error!("the MQTT session saver failed: {e}"),
         }
     }
 }

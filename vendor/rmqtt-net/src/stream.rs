@@ -23,6 +23,9 @@ use rmqtt_codec::v5::Codec as CodecV5;
 use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket};
 
+/// The read buffer's first capacity (Hearth patch; see `Dispatcher::new`).
+const READ_BUFFER: usize = 1024;
+
 /// MQTT protocol dispatcher handling version negotiation
 ///
 /// Manages initial protocol detection and creates version-specific streams
@@ -48,7 +51,15 @@ where
         cert_info: Option<CertInfo>,
         cfg: Arc<Builder>,
     ) -> Self {
-        Dispatcher { io: Framed::new(io, MqttCodec::Version(VersionCodec)), remote_addr, cfg, cert_info }
+        // Hearth patch: buffers sized for what a home's devices send, not tokio-util's 8 KiB
+        // each way: an idle connection kept two of them. The read buffer grows for a larger
+        // packet (the codec reserves a packet's length); 1 KiB, not less, so that a buffer still
+        // shared with a message's slices is reallocated at 1 KiB and not one byte at a time
+        // (`BytesMut`'s original-capacity rule). The write buffer starts empty and grows to the
+        // packets sent.
+        let mut io = Framed::with_capacity(io, MqttCodec::Version(VersionCodec), READ_BUFFER);
+        *io.write_buffer_mut() = Default::default();
+        Dispatcher { io, remote_addr, cfg, cert_info }
     }
 
     /// Negotiates protocol version and returns appropriate stream
@@ -313,6 +324,17 @@ pub mod v3 {
                     return Err(MqttError::InvalidProtocol.into());
                 }
             };
+            let mut connect = connect;
+            // Hearth patch: the fields kept for the session are copies, not slices of the read
+            // buffer, which they would otherwise keep alive (its whole capacity) for as long as
+            // the session lasts.
+            connect.client_id = bytestring::ByteString::from(&*connect.client_id);
+            connect.username = connect.username.as_deref().map(bytestring::ByteString::from);
+            connect.password = connect.password.as_deref().map(|p| p.to_vec().into());
+            if let Some(will) = connect.last_will.as_mut() {
+                will.topic = bytestring::ByteString::from(&*will.topic);
+                will.message = will.message.to_vec().into();
+            }
             Ok(connect)
         }
     }
@@ -540,6 +562,17 @@ pub mod v5 {
                     return Err(MqttError::InvalidProtocol.into());
                 }
             };
+            let mut connect = connect;
+            // Hearth patch: the fields kept for the session are copies, not slices of the read
+            // buffer, which they would otherwise keep alive (its whole capacity) for as long as
+            // the session lasts.
+            connect.client_id = bytestring::ByteString::from(&*connect.client_id);
+            connect.username = connect.username.as_deref().map(bytestring::ByteString::from);
+            connect.password = connect.password.as_deref().map(|p| p.to_vec().into());
+            if let Some(will) = connect.last_will.as_mut() {
+                will.topic = bytestring::ByteString::from(&*will.topic);
+                will.message = will.message.to_vec().into();
+            }
             Ok(connect)
         }
     }

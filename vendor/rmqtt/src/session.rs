@@ -263,7 +263,7 @@ impl SessionState {
         let will_delay_interval = if self.last_will_enable(flags, clean_session) {
             let will_delay_interval = self.will_delay_interval().await;
             if clean_session || will_delay_interval.is_none() {
-                if let Err(e) = self.process_last_will().await {
+                if let Err(e) = Box::pin(self.process_last_will()).await {
                     log::warn!("{:?} process last will error, {:?}", self.id, e);
                 }
                 None
@@ -307,12 +307,14 @@ impl SessionState {
             }
 
             //Start offline event loop
-            self.offline_run_loop(
+            // Hearth patch: boxed (here and the Will and clean-up below), so that the offline
+            // loop's state is not part of every connected session's task.
+            Box::pin(self.offline_run_loop(
                 &deliver_queue_tx,
                 &mut flags,
                 will_delay_interval,
                 session_expiry_interval,
-            )
+            ))
             .await;
             log::debug!("{:?} offline flags: {:?}", self.id, flags);
             if !flags.contains(StateFlags::Kicked) {

@@ -91,7 +91,9 @@ where
             scx.handshakings.dec();
         }
 
-        let (state, keep_alive) = match handshake(&scx, &mut sink, lid).await {
+        // Hearth patch: boxed, so that the handshake's state is freed once it is done
+        // instead of being part of every connection's task for its whole life.
+        let (state, keep_alive) = match Box::pin(handshake(&scx, &mut sink, lid)).await {
             Ok(c) => c,
             Err((ack_code, e)) => {
                 refused_ack(&scx, &mut sink, None, ack_code, e.to_string()).await?;

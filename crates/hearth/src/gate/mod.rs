@@ -128,6 +128,8 @@ pub struct HubGate {
     /// Since when each device has the redactions it has now, where it gained one since start:
     /// its messages published before that (queued for offline subscribers) may hold the field.
     redacted_since: RwLock<HashMap<DeviceId, i64>>,
+    /// Whether the redactions were loaded once (the first load is no change).
+    redactions_loaded: std::sync::atomic::AtomicBool,
     /// Discovery messages refused because another device describes their entity, per device.
     contests: std::sync::Mutex<HashMap<DeviceId, Vec<claims::Contest>>>,
 }
@@ -195,6 +197,7 @@ impl HubGate {
             fair_share: std::sync::Mutex::new((std::time::Instant::now(), HashMap::new())),
             policies_loaded_at: std::sync::atomic::AtomicI64::new(0),
             redacted_since: RwLock::default(),
+            redactions_loaded: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -230,11 +233,19 @@ impl HubGate {
             by_device.entry(id).or_default().push(path);
         }
         let mut redactions = self.redactions.write().unwrap_or_else(|p| p.into_inner());
-        let gained: Vec<DeviceId> = by_device
-            .iter()
-            .filter(|(id, paths)| redactions.get(*id).is_none_or(|before| paths.iter().any(|p| !before.contains(p))))
-            .map(|(id, _)| id.clone())
-            .collect();
+        // The first load, at start, is the baseline, not a change: what was kept from before
+        // the start (retained and queued messages) had its redactions applied again when it was
+        // put back (`Gate::redact_kept`).
+        let first = !self.redactions_loaded.swap(true, Ordering::AcqRel);
+        let gained: Vec<DeviceId> = if first {
+            Vec::new()
+        } else {
+            by_device
+                .iter()
+                .filter(|(id, paths)| redactions.get(*id).is_none_or(|before| paths.iter().any(|p| !before.contains(p))))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
         *redactions = by_device;
         drop(redactions);
         let at = now();
@@ -489,6 +500,31 @@ impl hearth_broker::Gate for HubGate {
     fn may_receive(&self, receiver: Client<'_>, topic: &str) -> bool {
         let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
         policies.by_key.get(key_of(receiver).as_ref()).is_some_and(|to| gate::receive(to.state, &to.manifest, topic).is_allow())
+    }
+
+    fn may_resume(&self, client: Client<'_>) -> bool {
+        let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+        let key = key_of(client);
+        let Some(policy) = policies.by_key.get(key.as_ref()) else { return false };
+        !matches!(policy.state, hearth_core::device::DeviceState::Blocked)
+            && policies.bound_client_ids.get(client.client_id).is_none_or(|bound| bound.as_str() == key.as_ref())
+    }
+
+    fn redact_kept(&self, sender: Client<'_>, payload: &[u8]) -> hearth_broker::Kept {
+        use hearth_broker::Kept;
+        let Some(device) =
+            self.policies.read().unwrap_or_else(|p| p.into_inner()).by_key.get(key_of(sender).as_ref()).map(|p| p.device_id.clone())
+        else {
+            // A sender that is gone: its messages are refused at delivery.
+            return Kept::AsItIs;
+        };
+        let redactions = self.redactions.read().unwrap_or_else(|p| p.into_inner());
+        let Some(paths) = redactions.get(&device) else { return Kept::AsItIs };
+        match hearth_core::privacy::redact(payload, paths) {
+            Redacted::Untouched => Kept::AsItIs,
+            Redacted::Rewritten(rewritten, _) => Kept::Redacted(rewritten),
+            Redacted::Unreadable => Kept::Unreadable,
+        }
     }
 
     fn may_subscribe(&self, client: Client<'_>, filter: &str) -> bool {
