@@ -45,7 +45,8 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
         }
         let (store_hub, batches) = (hub.clone(), std::mem::take(&mut unsaved));
         let saved = tokio::task::spawn_blocking(move || {
-            let result = store_hub.store().save_mqtt_changes(&batches);
+            // Saved every second: a power cut loses that second either way.
+            let result = store_hub.store().without_waiting_for_disk(|s| s.save_mqtt_changes(&batches));
             (result, batches)
         })
         .await;

@@ -118,7 +118,7 @@ async fn write_attempts(hub: &Hub) {
         return;
     }
     let hub = hub.clone();
-    match tokio::task::spawn_blocking(move || hub.store().record_attempts(&counts)).await {
+    match tokio::task::spawn_blocking(move || hub.store().without_waiting_for_disk(|s| s.record_attempts(&counts))).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) if recording.failed(&e, 1) => {}
         Ok(Err(e)) => tracing::error!("cannot record the counts of MQTT connection attempts: {e}"),
@@ -134,7 +134,7 @@ async fn write_overflow(hub: &Hub) {
     }
     let hub = hub.clone();
     let recording = hub.recording();
-    let written = tokio::task::spawn_blocking(move || hub.store().record_overflow(&overflow)).await;
+    let written = tokio::task::spawn_blocking(move || hub.store().without_waiting_for_disk(|s| s.record_overflow(&overflow))).await;
     match written {
         Ok(Ok(())) => {}
         Ok(Err(e)) if recording.failed(&e, 1) => {}
@@ -243,7 +243,10 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
     if decisions.is_empty() {
         return vec![];
     }
-    let mut store = hub.store();
+    hub.store().without_waiting_for_disk(|store| record_decisions_in(hub, store, decisions))
+}
+
+fn record_decisions_in(hub: &Hub, store: &mut hearth_store::Store, decisions: &[GateRecord]) -> Vec<DeviceId> {
     if let Err(e) = store.record_decisions(decisions) {
         if !hub.recording().failed(&e, decisions.len()) {
             tracing::error!(decisions = decisions.len(), "cannot record the gate's decisions: {e}");
@@ -277,7 +280,6 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
             }
         }
     }
-    drop(store);
     decisions.iter().filter_map(|r| r.device_id.clone()).collect()
 }
 

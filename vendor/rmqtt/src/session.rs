@@ -293,11 +293,11 @@ impl SessionState {
 
         if flags.contains(StateFlags::Kicked) {
             if flags.contains(StateFlags::ByAdminKick) {
-                self.clean(&deliver_queue_tx, self.disconnected_reason_take().await.unwrap_or_default())
+                Box::pin(self.clean(&deliver_queue_tx, self.disconnected_reason_take().await.unwrap_or_default()))
                     .await;
             }
         } else if clean_session {
-            self.clean(&deliver_queue_tx, self.disconnected_reason_take().await.unwrap_or_default()).await;
+            Box::pin(self.clean(&deliver_queue_tx, self.disconnected_reason_take().await.unwrap_or_default())).await;
         } else {
             let session_expiry_interval = self.fitter.session_expiry_interval(disconnect.as_ref());
             //hook, offline_inflight_messages
@@ -318,7 +318,7 @@ impl SessionState {
             .await;
             log::debug!("{:?} offline flags: {:?}", self.id, flags);
             if !flags.contains(StateFlags::Kicked) {
-                self.clean(&deliver_queue_tx, Reason::SessionExpiration).await;
+                Box::pin(self.clean(&deliver_queue_tx, Reason::SessionExpiration)).await;
             }
         }
     }
@@ -374,7 +374,7 @@ impl SessionState {
                 _ = &mut deliver_timeout_delay => {
                     while let Some(iflt_msg) = state.out_inflight().write().await.pop_front_timeout(){
                         log::debug!("{:?} has timeout message in inflight: {:?}", state.id, iflt_msg);
-                        state.reforward(iflt_msg).await?;
+                        Box::pin(state.reforward(iflt_msg)).await?;
                     }
                 },
 
@@ -382,7 +382,10 @@ impl SessionState {
                     log::debug!("{:?} deliver_packet: {:?}", state.id, deliver_packet);
                     match deliver_packet {
                         Some(Some((from, p))) => {
-                            state.deliver(sink, from, p).await?;
+                            // Hearth patch: each packet's work boxed (one allocation per packet), so
+                            // that the deepest of these async calls does not size every
+                            // connection's task for its whole life.
+                            Box::pin(state.deliver(sink, from, p)).await?;
                         },
                         Some(None) => {
                             log::warn!("{:?} No messages received from the delivery queue", state.id);
@@ -398,7 +401,7 @@ impl SessionState {
                     if let Some(msg) = msg {
                         #[cfg(feature = "debug")]
                         state.scx.stats.debug_session_channels.dec();
-                        state.process_message(sink, msg, deliver_queue_tx, flags).await?;
+                        Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)).await?;
                     }else{
                         return Err("No message received from the Rx".into());
                     }
@@ -409,7 +412,7 @@ impl SessionState {
                     keep_alive_delay.as_mut().reset(Instant::now() + keep_alive_interval);
                     match pkt? {
                         Some(pkt) => {
-                            state.process_mqtt_message(sink, pkt, flags).await?;
+                            Box::pin(state.process_mqtt_message(sink, pkt, flags)).await?;
                         },
                         None => {
                             return Err(Reason::ConnectRemoteClose);
