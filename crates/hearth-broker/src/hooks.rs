@@ -152,6 +152,12 @@ impl Drops {
         }
     }
 
+    /// The session of `client_id` ended: its count goes with it (a later session with the same
+    /// client id starts from nothing, and the map keeps room for new clients).
+    fn forget(&self, client_id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(client_id);
+    }
+
     pub(crate) fn of(&self, client_id: &str) -> u64 {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).get(client_id).copied().unwrap_or(0)
     }
@@ -303,9 +309,12 @@ impl Handler for GateHooks {
                 self.journal.session_changed(&session.id.client_id);
                 (true, acc)
             }
-            Parameter::SessionSubscribed(session, _)
-            | Parameter::SessionUnsubscribed(session, _)
-            | Parameter::SessionTerminated(session, _) => {
+            Parameter::SessionTerminated(session, _) => {
+                self.drops.forget(&session.id.client_id);
+                self.journal.session_changed(&session.id.client_id);
+                (true, acc)
+            }
+            Parameter::SessionSubscribed(session, _) | Parameter::SessionUnsubscribed(session, _) => {
                 self.journal.session_changed(&session.id.client_id);
                 (true, acc)
             }

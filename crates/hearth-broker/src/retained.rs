@@ -109,8 +109,13 @@ impl Retained {
     pub(crate) async fn restore(&self, saved: Vec<SavedRetained>, scx: &rmqtt::context::ServerContext, gate: &dyn crate::Gate) -> usize {
         let mut kept = 0;
         for row in saved {
-            // Its publisher's redactions of now (see `persist::redacted_again`).
-            let Some(message) = persist::redacted_again(gate, row.message) else {
+            // A publisher that is gone (forgotten, its credential revoked) keeps nothing; the rest
+            // with their publisher's redactions of now (see `persist::redacted_again`).
+            let publisher =
+                crate::Client { client_id: &row.message.sender_client_id, username: row.message.sender_username.as_deref().unwrap_or("") };
+            let gone = row.message.sender_kind != hearth_core::mqtt_state::SenderKind::Hub && gate.fingerprint(publisher).is_none();
+            let message = if gone { None } else { persist::redacted_again(gate, row.message.clone()) };
+            let Some(message) = message else {
                 self.journal.retained(&row.topic, None);
                 continue;
             };

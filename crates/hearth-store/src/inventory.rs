@@ -312,12 +312,19 @@ impl Store {
             let mut stmt = tx.prepare("SELECT client_id FROM anonymous_clients WHERE device_id = ?1")?;
             stmt.query_map([id.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
         };
-        tx.execute(
-            "DELETE FROM mqtt_messages WHERE sender_username = ?1 OR client_id IN (SELECT client_id FROM mqtt_sessions WHERE username = ?1)",
-            [id.as_str()],
-        )?;
-        tx.execute("DELETE FROM mqtt_sessions WHERE username = ?1", [id.as_str()])?;
-        tx.execute("DELETE FROM mqtt_retained WHERE sender_username = ?1", [id.as_str()])?;
+        // Its MQTT username is its id, or, after a merge, the id of the record it absorbed.
+        let usernames: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT ?1 UNION SELECT username FROM credentials WHERE device_id = ?1")?;
+            stmt.query_map([id.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        for username in &usernames {
+            tx.execute(
+                "DELETE FROM mqtt_messages WHERE sender_username = ?1 OR client_id IN (SELECT client_id FROM mqtt_sessions WHERE username = ?1)",
+                [username],
+            )?;
+            tx.execute("DELETE FROM mqtt_sessions WHERE username = ?1", [username])?;
+            tx.execute("DELETE FROM mqtt_retained WHERE sender_username = ?1", [username])?;
+        }
         for client_id in &pinned {
             tx.execute(
                 "DELETE FROM mqtt_messages WHERE (sender_username IS NULL AND sender_client_id = ?1)

@@ -112,10 +112,20 @@ impl Store {
     /// a wait on the disk (an SD card's, on a Raspberry Pi). Everything else, a person's decisions
     /// first, commits with the default `FULL`: it is on the disk when the call returns.
     pub fn without_waiting_for_disk<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
-        let _ = self.conn.pragma_update(None, "synchronous", "NORMAL");
-        let out = f(self);
-        let _ = self.conn.pragma_update(None, "synchronous", "FULL");
-        out
+        /// Puts `FULL` back however `f` ends (a panic included: the hub's store survives one).
+        struct Restore<'a>(&'a mut Store);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                if let Err(e) = self.0.conn.pragma_update(None, "synchronous", "FULL") {
+                    tracing::error!("cannot make commits wait for the disk again: {e}");
+                }
+            }
+        }
+        if let Err(e) = self.conn.pragma_update(None, "synchronous", "NORMAL") {
+            tracing::warn!("commits keep waiting for the disk: {e}");
+        }
+        let guard = Restore(self);
+        f(&mut *guard.0)
     }
 
     /// A private in-memory database, for tests.

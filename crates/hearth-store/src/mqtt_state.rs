@@ -124,7 +124,9 @@ fn apply(tx: &Transaction<'_>, changes: &BrokerChanges) -> rusqlite::Result<()> 
             }
         }
     }
-    for (client_id, change) in &changes.queues {
+    // A session that ended in this batch keeps nothing queued for it.
+    let ended: std::collections::HashSet<&str> = changes.sessions.iter().filter(|(_, s)| s.is_none()).map(|(id, _)| id.as_str()).collect();
+    for (client_id, change) in changes.queues.iter().filter(|(id, _)| !ended.contains(id.as_str())) {
         match change {
             QueueChange::Appended(message) => put_message(tx, client_id, message)?,
             QueueChange::OldestDropped => {
@@ -333,6 +335,13 @@ mod tests {
                 retained: vec![SavedRetained { topic: "tele/plug/state".into(), message: from_plug }],
             })
             .unwrap();
+        // After a merge its credential's username is the absorbed record's id: that one's
+        // session goes too.
+        store.set_credential(&plug, "sha256:aa", &Actor::owner(), "web", 2).unwrap();
+        store.conn.execute("UPDATE credentials SET username = 'd-0000000000ab' WHERE device_id = ?1", [plug.as_str()]).unwrap();
+        let mut merged = session("plug-merged", &["x/#"]);
+        merged.username = Some("d-0000000000ab".into());
+        store.save_mqtt_changes(&[BrokerChanges { sessions: vec![("plug-merged".into(), Some(merged))], ..Default::default() }]).unwrap();
         store.forget(&plug, &Actor::owner(), "cli", 5).unwrap();
         let left = store.mqtt_state().unwrap();
         assert_eq!(left.sessions.iter().map(|s| s.client_id.as_str()).collect::<Vec<_>>(), ["dash"]);

@@ -3,7 +3,7 @@
 //! every second, and everything saved whole when Hearth stops cleanly.
 
 use crate::hub::Hub;
-use hearth_core::mqtt_state::{BrokerChanges, SavedBroker};
+use hearth_core::mqtt_state::{BrokerChanges, QueueChange, SavedBroker, SavedMessage, SenderKind};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +26,28 @@ pub(crate) fn load(hub: &Hub) -> SavedBroker {
 /// at most: a minute's worth. Past it the oldest go (the clean shutdown's save still has it all).
 const MAX_UNSAVED_BATCHES: usize = 60;
 
+/// And at most this many bytes of queued messages among them.
+const MAX_UNSAVED_BYTES: usize = 64 * 1024 * 1024;
+
+fn queued_bytes(batches: &[BrokerChanges]) -> usize {
+    batches
+        .iter()
+        .flat_map(|b| &b.queues)
+        .map(|(_, change)| match change {
+            QueueChange::Appended(m) => m.bytes(),
+            QueueChange::OldestDropped => 0,
+        })
+        .sum()
+}
+
+/// Whether the sender of `m` is still known (the hub's own messages always are).
+fn sender_known(gate: &dyn hearth_broker::Gate, m: &SavedMessage) -> bool {
+    m.sender_kind == SenderKind::Hub
+        || gate
+            .fingerprint(hearth_broker::Client { client_id: &m.sender_client_id, username: m.sender_username.as_deref().unwrap_or("") })
+            .is_some()
+}
+
 /// Saves the broker's changes every [`SAVE_EVERY`] until `stop`; changes that could not be saved
 /// are tried again, in order, with the next ones.
 pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
@@ -36,7 +58,15 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
             _ = tokio::time::sleep(SAVE_EVERY) => {}
         }
         let Some(broker) = hub.broker() else { continue };
-        let changes = broker.changes().await;
+        let mut changes = broker.changes().await;
+        // What a device forgotten (or whose credential went) in the last second sent or had
+        // queued is not written after forget cleaned the file.
+        let gate = hub.gate();
+        changes.queues.retain(|(_, change)| match change {
+            QueueChange::Appended(m) => sender_known(&*gate, m),
+            QueueChange::OldestDropped => true,
+        });
+        changes.retained.retain(|(_, r)| r.as_ref().is_none_or(|r| sender_known(&*gate, &r.message)));
         if !changes.is_empty() {
             unsaved.push(changes);
         }
@@ -45,8 +75,9 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
         }
         let (store_hub, batches) = (hub.clone(), std::mem::take(&mut unsaved));
         let saved = tokio::task::spawn_blocking(move || {
-            // Saved every second: a power cut loses that second either way.
-            let result = store_hub.store().without_waiting_for_disk(|s| s.save_mqtt_changes(&batches));
+            // Written with the default `synchronous = FULL`: its commit, once a second, also puts
+            // on the disk what the recorder committed without waiting for it.
+            let result = store_hub.store().save_mqtt_changes(&batches);
             (result, batches)
         })
         .await;
@@ -57,8 +88,8 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
                 if batches.len() == 1 {
                     tracing::error!("MQTT sessions could not be saved ({e}); tried again every second, and saved whole when Hearth stops");
                 }
-                if batches.len() > MAX_UNSAVED_BATCHES {
-                    batches.drain(..batches.len() - MAX_UNSAVED_BATCHES);
+                while batches.len() > MAX_UNSAVED_BATCHES || (batches.len() > 1 && queued_bytes(&batches) > MAX_UNSAVED_BYTES) {
+                    batches.remove(0);
                 }
                 unsaved = batches;
             }

@@ -293,10 +293,12 @@ impl SessionState {
 
         if flags.contains(StateFlags::Kicked) {
             if flags.contains(StateFlags::ByAdminKick) {
+                // Hearth patch: boxed (vendor/PATCHES.md, 8).
                 Box::pin(self.clean(&deliver_queue_tx, self.disconnected_reason_take().await.unwrap_or_default()))
                     .await;
             }
         } else if clean_session {
+            // Hearth patch: boxed (vendor/PATCHES.md, 8).
             Box::pin(self.clean(&deliver_queue_tx, self.disconnected_reason_take().await.unwrap_or_default())).await;
         } else {
             let session_expiry_interval = self.fitter.session_expiry_interval(disconnect.as_ref());
@@ -307,7 +309,7 @@ impl SessionState {
             }
 
             //Start offline event loop
-            // Hearth patch: boxed (here and the Will and clean-up below), so that the offline
+            // Hearth patch: boxed (as are the Will above and the clean-ups), so that the offline
             // loop's state is not part of every connected session's task.
             Box::pin(self.offline_run_loop(
                 &deliver_queue_tx,
@@ -318,6 +320,7 @@ impl SessionState {
             .await;
             log::debug!("{:?} offline flags: {:?}", self.id, flags);
             if !flags.contains(StateFlags::Kicked) {
+                // Hearth patch: boxed (vendor/PATCHES.md, 8).
                 Box::pin(self.clean(&deliver_queue_tx, Reason::SessionExpiration)).await;
             }
         }
@@ -374,6 +377,7 @@ impl SessionState {
                 _ = &mut deliver_timeout_delay => {
                     while let Some(iflt_msg) = state.out_inflight().write().await.pop_front_timeout(){
                         log::debug!("{:?} has timeout message in inflight: {:?}", state.id, iflt_msg);
+                        // Hearth patch: boxed (vendor/PATCHES.md, 8).
                         Box::pin(state.reforward(iflt_msg)).await?;
                     }
                 },
@@ -401,6 +405,7 @@ impl SessionState {
                     if let Some(msg) = msg {
                         #[cfg(feature = "debug")]
                         state.scx.stats.debug_session_channels.dec();
+                        // Hearth patch: boxed (vendor/PATCHES.md, 8).
                         Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)).await?;
                     }else{
                         return Err("No message received from the Rx".into());

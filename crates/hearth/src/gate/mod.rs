@@ -508,6 +508,8 @@ impl hearth_broker::Gate for HubGate {
         let Some(policy) = policies.by_key.get(key.as_ref()) else { return false };
         !matches!(policy.state, hearth_core::device::DeviceState::Blocked)
             && policies.bound_client_ids.get(client.client_id).is_none_or(|bound| bound.as_str() == key.as_ref())
+            // Bound to another client id itself: it could never resume this one.
+            && policies.bound_client_ids.iter().all(|(bound_id, bound_key)| bound_key.as_str() != key.as_ref() || bound_id == client.client_id)
     }
 
     fn redact_kept(&self, sender: Client<'_>, payload: &[u8]) -> hearth_broker::Kept {
