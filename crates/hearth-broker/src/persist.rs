@@ -104,6 +104,14 @@ impl Journal {
     pub(crate) fn taken(&self, client_id: &str) {
         let mut pending = self.pending();
         pending.queues.retain(|(id, _)| id != client_id);
+        pending.queued_bytes = pending
+            .queues
+            .iter()
+            .map(|(_, change)| match change {
+                QueueChange::Appended(m) => m.bytes(),
+                QueueChange::OldestDropped => 0,
+            })
+            .sum();
         pending.taken.push(client_id.to_owned());
     }
 
