@@ -27,6 +27,7 @@ MOSQUITTO_DEPARTS = {
     "test_a_refused_subscription_keeps_its_reason_code": "its ACL file grants every subscription and filters at delivery",
     "test_overlapping_subscriptions_deliver_the_message_at_the_highest_qos_at_least_once[mosquitto-3.1.1]":
         "in 3.1.1 it sends one copy at the QoS of one of the subscriptions, not the highest",
+    "test_the_broker_assigns_topic_aliases_only_to_a_client_that_takes_them": "it assigns no topic aliases (optional in MQTT 5)",
     "test_a_client_exceeding_the_brokers_receive_maximum_is_disconnected_with_0x93":
         "it answers the extra QoS 2 PUBLISH with a PUBREC of 0x97 (quota exceeded) and keeps the client",
 }
@@ -249,6 +250,26 @@ def test_topic_aliases_from_the_client_are_resolved(broker):
     got = c.received.take(2)
     assert [(m["topic"], m["payload"]) for m in got] == [("TopicA/B", b"named and aliased"), ("TopicA/B", b"by alias")]
     stop_client(c)
+
+
+def test_the_broker_assigns_topic_aliases_only_to_a_client_that_takes_them(broker):
+    """Optional in MQTT 5; Hearth does it: a topic sent again and again goes as two bytes. (paho
+    does not resolve aliases itself, so the test sees what came on the wire.)"""
+    props = Properties(PacketTypes.CONNECT)
+    props.TopicAliasMaximum = 5
+    taker = broker.client("alias-taker", "5", properties=props)
+    plain = broker.client("alias-plain", "5")
+    for c in (taker, plain):
+        assert subscribe(broker, c, ("TopicA/B", 1)) == [1]
+    sender = broker.client("alias-sender", "5")
+    for i in range(3):
+        sender.publish("TopicA/B", f"again {i}", qos=1).wait_for_publish(5)
+    first, *rest = taker.received.take(3)
+    assert first["topic"] == "TopicA/B" and first["alias"] is not None, first
+    assert all(m["topic"] == "" and m["alias"] == first["alias"] for m in rest), rest
+    assert [(m["topic"], m["alias"]) for m in plain.received.take(3)] == [("TopicA/B", None)] * 3, "no aliases for a client that took none"
+    for c in (taker, plain, sender):
+        stop_client(c)
 
 
 def test_a_shared_subscription_gives_each_message_to_one_member_of_the_group(broker):

@@ -274,6 +274,30 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       assert.deepEqual(pageProblems, []);
     });
 
+    test("the page of a device that is away says what waits for it and what its full queue dropped", async () => {
+      const dashboard = await device("Wall dashboard", { subscribe: ["cam/#"] });
+      const camera = await device("Porch camera", { publish: ["cam/#"] });
+      const [host, port] = broker.split(":");
+      // The dashboard subscribes with a persistent session and goes away (-E: exit once subscribed).
+      const away = spawn("mosquitto_sub", ["-h", host, "-p", port, "-u", dashboard.username, "-P", dashboard.password, "-i", "wall-dash", "-c", "-q", "1", "-t", "cam/#", "-E"]);
+      children.push(away);
+      await new Promise((r) => away.once("exit", r));
+      // 40 snapshots of 512 KiB: its session's queue keeps 16 MiB of them.
+      const snapshot = path.join(dataDir, "..", `snapshot-${process.pid}`);
+      await writeFile(snapshot, Buffer.alloc(512 * 1024, 7));
+      temp.push(snapshot);
+      for (let i = 0; i < 40; i++) assert.equal((await pub(broker, camera, "cam/porch/snapshot", null, ["-f", snapshot])).code, 0);
+      await eventually("the drops counted", async () => (await api(`/devices/${dashboard.id}/broker`)).waiting.dropped === 9);
+      await open(dashboard.id);
+      const waiting = page.locator("[data-testid=waiting]");
+      await waiting.waitFor();
+      const text = (await waiting.textContent()).replace(/\s+/g, " ").trim();
+      assert.match(text, /^Away: Hearth keeps its session for its return, with 31 messages \(1\d(\.\d)? MB\) waiting\./, text);
+      assert.match(text, /9 messages to it were dropped since Hearth started: its queue was full \(at most 100\D?000 messages or 1\d(\.\d)? MB\)\.$/, text);
+      await snap("waiting");
+      assert.deepEqual(pageProblems, []);
+    });
+
     test("a client id held by another device names it and binding takes it back; attempts, retained messages and refused connections", async () => {
       const panel = await device("Alarm panel", { subscribe: ["alarm/#"] });
       const squatter = await device("Squatting plug", { subscribe: ["squat/#"] });
