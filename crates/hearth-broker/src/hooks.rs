@@ -305,6 +305,7 @@ impl Handler for GateHooks {
             // shown. (Refusals by the gate also arrive here, as expirations, and are not losses.)
             // A session started afresh: what was saved for its client id before is not its own.
             Parameter::SessionCreated(session) => {
+                self.drops.forget(&session.id.client_id);
                 self.journal.taken(&session.id.client_id);
                 self.journal.session_changed(&session.id.client_id);
                 (true, acc)

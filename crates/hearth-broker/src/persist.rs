@@ -452,7 +452,7 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
             }
             // Messages of a device forgotten (or whose credential went) meanwhile would never be
             // delivered: they are not written back to the disk forget cleaned.
-            saved.retain(|m| m.sender_kind == SenderKind::Hub || gate.may_resume(sender_of(m)));
+            saved.retain(|m| m.sender_kind == SenderKind::Hub || gate.fingerprint(sender_of(m)).is_some());
             if !saved.is_empty() {
                 messages.push((row.client_id.clone(), saved));
             }

@@ -189,8 +189,10 @@ fn put_session(tx: &Transaction<'_>, s: &SavedSession) -> rusqlite::Result<()> {
 
 fn put_message(tx: &Transaction<'_>, client_id: &str, m: &SavedMessage) -> rusqlite::Result<()> {
     tx.prepare_cached(
+        // Only for a session that is saved: one deleted meanwhile (forgotten, ended) keeps nothing.
         "INSERT INTO mqtt_messages (client_id, waiting, packet_id, sender_client_id, sender_username, sender_kind, topic, qos, \
-         retain, payload, properties, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         retain, payload, properties, published_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
+         WHERE EXISTS (SELECT 1 FROM mqtt_sessions WHERE client_id = ?1)",
     )?
     .execute(params![
         client_id,

@@ -48,6 +48,25 @@ fn sender_known(gate: &dyn hearth_broker::Gate, m: &SavedMessage) -> bool {
             .is_some()
 }
 
+/// Leaves out of `batch` what names a device the gate no longer knows: its messages (queued for
+/// others or retained) and its sessions. (Messages queued for its sessions are not written once
+/// its session row is gone: the store writes a message only for a saved session.)
+fn keep_known(gate: &dyn hearth_broker::Gate, batch: &mut BrokerChanges) {
+    batch.queues.retain(|(_, change)| match change {
+        QueueChange::Appended(m) => sender_known(gate, m),
+        QueueChange::OldestDropped => true,
+    });
+    batch.retained.retain(|(_, r)| r.as_ref().is_none_or(|r| sender_known(gate, &r.message)));
+    for (_, session) in &mut batch.sessions {
+        let known = session.as_ref().is_none_or(|s| {
+            gate.fingerprint(hearth_broker::Client { client_id: &s.client_id, username: s.username.as_deref().unwrap_or("") }).is_some()
+        });
+        if !known {
+            *session = None;
+        }
+    }
+}
+
 /// Saves the broker's changes every [`SAVE_EVERY`] until `stop`; changes that could not be saved
 /// are tried again, in order, with the next ones.
 pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
@@ -58,15 +77,7 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
             _ = tokio::time::sleep(SAVE_EVERY) => {}
         }
         let Some(broker) = hub.broker() else { continue };
-        let mut changes = broker.changes().await;
-        // What a device forgotten (or whose credential went) in the last second sent or had
-        // queued is not written after forget cleaned the file.
-        let gate = hub.gate();
-        changes.queues.retain(|(_, change)| match change {
-            QueueChange::Appended(m) => sender_known(&*gate, m),
-            QueueChange::OldestDropped => true,
-        });
-        changes.retained.retain(|(_, r)| r.as_ref().is_none_or(|r| sender_known(&*gate, &r.message)));
+        let changes = broker.changes().await;
         if !changes.is_empty() {
             unsaved.push(changes);
         }
@@ -77,7 +88,16 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
         let saved = tokio::task::spawn_blocking(move || {
             // Written with the default `synchronous = FULL`: its commit, once a second, also puts
             // on the disk what the recorder committed without waiting for it.
-            let result = store_hub.store().save_mqtt_changes(&batches);
+            let mut store = store_hub.store();
+            // Under the store's lock, which forget holds from its delete to its compaction: what
+            // a device forgotten meanwhile sent, or had as sessions, is not written after it.
+            let gate = store_hub.gate();
+            let mut batches = batches;
+            for batch in &mut batches {
+                keep_known(&*gate, batch);
+            }
+            let result = store.save_mqtt_changes(&batches);
+            drop(store);
             (result, batches)
         })
         .await;

@@ -417,6 +417,7 @@ impl SessionState {
                     keep_alive_delay.as_mut().reset(Instant::now() + keep_alive_interval);
                     match pkt? {
                         Some(pkt) => {
+                            // Hearth patch: boxed (vendor/PATCHES.md, 8).
                             Box::pin(state.process_mqtt_message(sink, pkt, flags)).await?;
                         },
                         None => {
