@@ -68,7 +68,7 @@ def wait_until(probe, what: str, timeout: float = 10.0, every: float = 0.1):
 
 # --- MQTT 3.1.1 packets by hand ----------------------------------------------------------------
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
@@ -77,7 +77,7 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _field(value: bytes | str) -> bytes:
+def mqtt_string(value: bytes | str) -> bytes:
     data = value.encode() if isinstance(value, str) else value
     assert len(data) <= 0xFFFF, "an MQTT string holds at most 65 535 bytes"
     return struct.pack("!H", len(data)) + data
@@ -87,23 +87,23 @@ def connect_packet(client_id: bytes | str, username: bytes | str | None = None, 
                    will: tuple | None = None, clean: bool = True, keepalive: int = 30) -> bytes:
     """An MQTT 3.1.1 CONNECT. `will` is (topic, payload, qos, retain)."""
     flags = (0x02 if clean else 0)
-    payload = _field(client_id)
+    payload = mqtt_string(client_id)
     if will:
         topic, message, qos, retain = will
         flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
-        payload += _field(topic) + _field(message)
+        payload += mqtt_string(topic) + mqtt_string(message)
     if username is not None:
         flags |= 0x80
-        payload += _field(username)
+        payload += mqtt_string(username)
     if password is not None:
         flags |= 0x40
-        payload += _field(password)
-    variable = _field("MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive)
+        payload += mqtt_string(password)
+    variable = mqtt_string("MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive)
     body = variable + payload
-    return bytes([0x10]) + _varint(len(body)) + body
+    return bytes([0x10]) + varint(len(body)) + body
 
 
-def _read_exactly(sock, n: int) -> bytes:
+def read_exactly(sock, n: int) -> bytes:
     data = b""
     while len(data) < n:
         chunk = sock.recv(n - len(data))
@@ -128,7 +128,7 @@ class RawClient:
         self.session_present = None
         try:
             self.sock.sendall(packet)
-            connack = _read_exactly(self.sock, 4)
+            connack = read_exactly(self.sock, 4)
             if len(connack) == 4 and connack[0] == 0x20:
                 self.session_present, self.rc = bool(connack[2] & 1), connack[3]
         except (ConnectionResetError, BrokenPipeError):

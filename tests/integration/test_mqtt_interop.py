@@ -14,6 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hostile_clients import mqtt_string, read_exactly, varint
 from interop_brokers import DENIED, MAX_KEEPALIVE, HearthTarget, MosquittoTarget, power_cut, stop_client
 
 TOPICS = ("TopicA", "TopicA/B", "Topic/C", "TopicA/C", "/TopicA")
@@ -33,8 +34,20 @@ MOSQUITTO_DEPARTS = {
 }
 
 
+# Where Hearth itself still departs from MQTT: expected to fail, strictly, until it is fixed.
+HEARTH_DEPARTS = {
+    "test_a_topic_alias_beyond_the_brokers_maximum_ends_the_connection_and_reaches_no_one":
+        "rmqtt bounds how many aliases a client holds (64), not their values: an alias past the maximum is taken "
+        "as a new one and the message delivered, without the 0x94 DISCONNECT (memory stays bounded by the count)",
+}
+
+
 @pytest.fixture(params=["hearth", "mosquitto"])
 def broker(request, tmp_path):
+    if request.param == "hearth":
+        for story, why in HEARTH_DEPARTS.items():
+            if request.node.name.startswith(story + "["):
+                request.node.add_marker(pytest.mark.xfail(reason=f"Hearth: {why}", strict=True))
     if request.param == "mosquitto":
         for story, why in MOSQUITTO_DEPARTS.items():
             if request.node.name == story or request.node.name.startswith(story + "["):
@@ -312,37 +325,15 @@ def test_the_clients_receive_maximum_is_respected(broker):
 def raw_connect_v5(broker, client_id):
     """A bare socket after a v5 CONNECT and its CONNACK (paho itself never exceeds the server's
     receive maximum, so the flood below is written by hand)."""
-    def utf8(s):
-        b = s.encode()
-        return struct.pack("!H", len(b)) + b
-    variable = utf8("MQTT") + bytes([5, 0b11000010]) + struct.pack("!H", 60) + bytes([0])
-    payload = utf8(client_id) + utf8(broker.username) + utf8(broker.password)
+    variable = mqtt_string("MQTT") + bytes([5, 0b11000010]) + struct.pack("!H", 60) + bytes([0])
+    payload = mqtt_string(client_id) + mqtt_string(broker.username) + mqtt_string(broker.password)
     body = variable + payload
     sock = socket.create_connection((broker.host, broker.port), timeout=5)
     sock.sendall(bytes([0x10]) + varint(len(body)) + body)
     header = sock.recv(2)
     assert header[0] == 0x20, header
-    connack = recv_exact(sock, header[1])
+    connack = read_exactly(sock, header[1])
     return sock, connack
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 FIXED_SIZE = {0x01: 1, 0x02: 4, 0x11: 4, 0x13: 2, 0x17: 1, 0x19: 1, 0x21: 2, 0x22: 2, 0x23: 2, 0x24: 1, 0x25: 1, 0x27: 4,
@@ -373,18 +364,10 @@ def connack_properties(connack):
     return found
 
 
-def test_a_client_exceeding_the_brokers_receive_maximum_is_disconnected_with_0x93(broker):
-    sock, connack = raw_connect_v5(broker, "receive-maximum-flood")
-    assert connack[1] == 0, connack
-    limit = connack_properties(connack).get(0x21, 65535)
-    assert limit <= 1000, f"a receive maximum of {limit} is no protection"
-    topic = b"TopicA/B"
-    # QoS 2 PUBLISHes without ever sending PUBREL: each stays unfinished at the broker.
-    for packet_id in range(1, limit + 2):
-        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", packet_id) + bytes([0]) + b"x"
-        sock.sendall(bytes([0x34]) + varint(len(body)) + body)
-    deadline, reason = time.time() + 5, None
-    data = b""
+def disconnect_reason(sock, wait=5.0):
+    """Reads what the broker sends until it closes the connection (or `wait` passes) and returns
+    the reason code of its DISCONNECT, or None without one."""
+    deadline, reason, data = time.time() + wait, None, b""
     while time.time() < deadline:
         try:
             chunk = sock.recv(65536)
@@ -393,7 +376,7 @@ def test_a_client_exceeding_the_brokers_receive_maximum_is_disconnected_with_0x9
         if not chunk:
             break
         data += chunk
-    # Walk the packets: PUBRECs, then a DISCONNECT with its reason code.
+    # Walk the packets (PUBACKs, PUBRECs...), then a DISCONNECT with its reason code.
     i = 0
     while i < len(data):
         kind = data[i] >> 4
@@ -408,5 +391,37 @@ def test_a_client_exceeding_the_brokers_receive_maximum_is_disconnected_with_0x9
         if kind == 14:
             reason = data[j] if length else 0
         i = j + length
+    return reason
+
+
+def test_a_client_exceeding_the_brokers_receive_maximum_is_disconnected_with_0x93(broker):
+    sock, connack = raw_connect_v5(broker, "receive-maximum-flood")
+    assert connack[1] == 0, connack
+    limit = connack_properties(connack).get(0x21, 65535)
+    assert limit <= 1000, f"a receive maximum of {limit} is no protection"
+    topic = b"TopicA/B"
+    # QoS 2 PUBLISHes without ever sending PUBREL: each stays unfinished at the broker.
+    for packet_id in range(1, limit + 2):
+        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", packet_id) + bytes([0]) + b"x"
+        sock.sendall(bytes([0x34]) + varint(len(body)) + body)
+    reason = disconnect_reason(sock)
     sock.close()
     assert reason == 0x93, f"receive maximum {limit}: DISCONNECT reason {reason}"
+
+
+def test_a_topic_alias_beyond_the_brokers_maximum_ends_the_connection_and_reaches_no_one(broker):
+    """A lying client names an alias the broker never granted (past its Topic Alias Maximum):
+    0x94 "Topic alias invalid", and the message goes nowhere. Written by hand: paho checks it."""
+    watcher = broker.client("alias-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
+    sock, connack = raw_connect_v5(broker, "alias-liar")
+    granted = connack_properties(connack).get(0x22, 0)
+    topic = b"TopicA/B"
+    properties = bytes([0x23]) + struct.pack("!H", granted + 1)
+    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(len(properties)) + properties + b"never granted"
+    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+    reason = disconnect_reason(sock)
+    sock.close()
+    assert reason == 0x94, f"alias {granted + 1} of {granted}: DISCONNECT reason {reason}"
+    assert watcher.received.more(1.0) == []
+    stop_client(watcher)
