@@ -34,10 +34,14 @@ import { LEVELS } from "./network-model";
 import { type Filters, NO_FILTERS, STATE_LABELS } from "./model";
 import type { Actions, AppState, Confirmation, DetailState, Route } from "./state";
 import { appView } from "./views/shell";
+import { NotificationHistory, pageStorage, type Shown } from "./notifications";
 import type { ControlAction } from "./generated/ControlAction";
 import type { ControlView } from "./generated/ControlView";
 import { Family } from "./family";
 import { ACTION_LABELS, isOwner, mayConfigureHome, rightsOn } from "./family-model";
+
+/** Banners waiting behind the one on screen (the history keeps every one anyway). */
+const QUEUED_BANNERS = 20;
 
 /** Relative times ("2 min ago") are re-rendered this often; the data itself is never polled. */
 const CLOCK_MS = 20_000;
@@ -85,6 +89,7 @@ function parseRoute(hash: string): Route {
   if (/^#\/settings\b/.test(hash)) return { name: "settings" };
   if (/^#\/household\b/.test(hash)) return { name: "household" };
   if (/^#\/activity\b/.test(hash)) return { name: "activity" };
+  if (/^#\/notifications\b/.test(hash)) return { name: "notifications" };
   if (/^#\/welcome\b/.test(hash)) return { name: "welcome" };
   return { name: "list" };
 }
@@ -124,6 +129,8 @@ export class App implements Actions {
     identity: undefined,
     confirming: undefined,
     news: [],
+    notifications: { entries: [], unread: 0, seenAt: 0 },
+    menuOpen: false,
     signInsAvailable: false,
     signIns: undefined,
     signingOut: new Set(),
@@ -166,6 +173,7 @@ export class App implements Actions {
   private networkTimer: ReturnType<typeof setTimeout> | undefined;
   private homeNetworkTimer: ReturnType<typeof setTimeout> | undefined;
   private noticeSeq = 0;
+  private readonly history = new NotificationHistory(pageStorage());
   /** Where focus goes after the next render (route changes, removed rows). */
   private focusAfterRender: (() => void) | undefined;
   private forgetTrigger: HTMLElement | null = null;
@@ -209,6 +217,12 @@ export class App implements Actions {
       this.update();
     }, CLOCK_MS);
     this.whoReady = this.family.loadWho();
+    // Each member has their own history on this browser; until the hub says who is asking, what
+    // arrives is held in memory and joins it.
+    void this.whoReady.then(() => {
+      this.history.open(this.state.me?.member.id ?? "unknown");
+      this.historyChanged();
+    });
     this.route();
     void this.loadList();
     void this.loadStatus();
@@ -258,7 +272,28 @@ export class App implements Actions {
   }
 
   private notify(e: unknown, fallback: string): void {
-    this.state.notices = [...this.state.notices, { id: ++this.noticeSeq, error: toApiError(e, fallback) }].slice(-3);
+    const notice = { id: ++this.noticeSeq, error: toApiError(e, fallback) };
+    this.state.notices = [...this.state.notices, notice].slice(-QUEUED_BANNERS);
+    this.remember({ id: notice.id, kind: "error", error: notice.error });
+    this.update();
+  }
+
+  /** A banner for news (the newest is on screen), kept in the history too. `keep`: which of the
+   *  banners already waiting stay. */
+  private addNews(news: AppState["news"][number], keep: (n: AppState["news"][number]) => boolean = () => true): void {
+    this.state.news = [...this.state.news.filter(keep), news].slice(-QUEUED_BANNERS);
+    this.remember(news);
+  }
+
+  private remember(item: Shown): void {
+    this.history.add(item);
+    // Read as it arrives if the person is looking at the history.
+    if (this.state.route.name === "notifications") this.history.markSeen();
+    this.historyChanged();
+  }
+
+  private historyChanged(): void {
+    this.state.notifications = { ...this.state.notifications, entries: this.history.entries, unread: this.history.unread };
     this.update();
   }
 
@@ -268,6 +303,7 @@ export class App implements Actions {
     const route = parseRoute(location.hash);
     const previous = this.state.route;
     this.state.route = route;
+    this.state.menuOpen = false;
     if (this.state.detail && (route.name !== "device" || this.state.detail.id !== route.id)) this.cancelBrokerReload();
     if (route.name === "device") {
       if (this.state.detail?.id !== route.id) {
@@ -303,6 +339,13 @@ export class App implements Actions {
     } else if (route.name === "activity") {
       this.state.detail = undefined;
       void this.family.loadActivity();
+      this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
+    } else if (route.name === "notifications") {
+      this.state.detail = undefined;
+      // What is new to the person stays marked on this visit; the count in the bell goes.
+      this.state.notifications = { ...this.state.notifications, seenAt: this.history.seenAt };
+      this.history.markSeen();
+      this.historyChanged();
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else if (route.name === "welcome") {
       this.state.detail = undefined;
@@ -637,16 +680,13 @@ export class App implements Actions {
         this.reloadStatusSoon();
         break;
       case "sends_something_new":
-        // The three newest stay on screen; the review page lists them all.
-        this.state.news = [...this.state.news, { id: ++this.noticeSeq, kind: "change" as const, name: e.name, change: e.change }].slice(-3);
+        // The newest is on screen; the history and the review page list them all.
+        this.addNews({ id: ++this.noticeSeq, kind: "change" as const, name: e.name, change: e.change });
         if (this.state.route.name === "review") void this.loadHome();
         break;
       case "destination_new":
-        // The three newest stay on screen, with the other news; the device's page lists them all.
-        this.state.news = [
-          ...this.state.news,
-          { id: ++this.noticeSeq, kind: "destination" as const, deviceId: e.id, deviceName: e.device_name, name: e.name },
-        ].slice(-3);
+        // The newest is on screen; the history and the device's page list them all.
+        this.addNews({ id: ++this.noticeSeq, kind: "destination" as const, deviceId: e.id, deviceName: e.device_name, name: e.name });
         break;
       case "destinations_changed":
         if (this.state.detail?.id === e.id && !this.state.detail.forgotten) this.reloadNetworkSoon(e.id);
@@ -659,8 +699,10 @@ export class App implements Actions {
       case "identity_question": {
         // A banner (the same pair once), and the question on both records' pages and the review.
         const p = e.proposal;
-        const others = this.state.news.filter((n) => !(n.kind === "question" && samePair(n.proposal, p.device_a, p.device_b)));
-        this.state.news = [...others, { id: ++this.noticeSeq, kind: "question" as const, proposal: p }].slice(-3);
+        this.addNews(
+          { id: ++this.noticeSeq, kind: "question" as const, proposal: p },
+          (n) => !(n.kind === "question" && samePair(n.proposal, p.device_a, p.device_b)),
+        );
         if (this.state.detail && [p.device_a, p.device_b].includes(this.state.detail.id)) {
           this.reloadDetailSoon(this.state.detail.id);
         }
@@ -794,6 +836,17 @@ export class App implements Actions {
   dismissNews(id: number): void {
     this.state.news = this.state.news.filter((n) => n.id !== id);
     this.update();
+  }
+
+  toggleMenu(open?: boolean): void {
+    this.state.menuOpen = open ?? !this.state.menuOpen;
+    this.update();
+  }
+
+  clearNotifications(): void {
+    this.history.clear();
+    this.historyChanged();
+    this.announce("The notification history is empty.");
   }
 
   dismissNotice(id: number): void {

@@ -43,6 +43,7 @@ import type { Role } from "./generated/Role";
 import type { RoomView } from "./generated/RoomView";
 import type { FirewallFormat } from "./api/backend";
 import type { Filters } from "./model";
+import type { NotificationEntry } from "./notifications";
 
 export type Route =
   | { name: "list" }
@@ -52,6 +53,8 @@ export type Route =
   | { name: "settings" }
   | { name: "household" }
   | { name: "activity" }
+  /** What the banners showed (the bell). */
+  | { name: "notifications" }
   /** Where an invitation lands, signed in: choose a password. */
   | { name: "welcome" };
 
@@ -205,8 +208,13 @@ export interface AppState {
   /** How far back reviews look. */
   reviewRange: ReviewRange;
   /** Devices that started sending something new, and identity questions, newest last, until
-   *  dismissed (the three newest). */
+   *  dismissed. Only the newest is on screen (one line); the history keeps them all. */
   news: News[];
+  /** What the banners showed, newest first (kept in this browser), and how many are unread.
+   *  `seenAt`: when the person last looked before this visit, to mark what is new to them. */
+  notifications: { entries: readonly NotificationEntry[]; unread: number; seenAt: number };
+  /** The main navigation's menu is open (narrow screens: the links are behind a button). */
+  menuOpen: boolean;
   home: HomeState | undefined;
   network: HomeNetworkState | undefined;
   identity: IdentityState | undefined;
@@ -263,6 +271,10 @@ export interface Actions {
   setAnonymous(device: Device, access: AnonymousAccess | null): void;
   setReviewRange(range: ReviewRange): void;
   dismissNews(id: number): void;
+  /** Opens or closes the navigation menu (narrow screens); `open` undefined toggles it. */
+  toggleMenu(open?: boolean): void;
+  /** Empties the notification history. */
+  clearNotifications(): void;
   /** `null`: back to Hearth's default for that kind of data. */
   setRetention(device: Device, category: Category, retention: Retention | null): void;
   setRedaction(device: Device, path: string, redact: boolean): void;

@@ -278,7 +278,7 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
       : nothing}
     ${decided.length
       ? html`<div class="table-wrap">
-          <table data-testid="rules">
+          <table class="cards" data-testid="rules">
             <caption>
               Manifest: what ${d.name} may do
             </caption>
@@ -293,9 +293,9 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
             <tbody>
               ${decided.map(
                 (r) => html`<tr data-testid="rule" data-status=${r.status}>
-                  <td>${r.status === "allowed" ? "Allowed" : "Denied"}</td>
-                  <td>${r.direction}</td>
-                  <td><code>${r.pattern}</code></td>
+                  <td data-label="Rule">${r.status === "allowed" ? "Allowed" : "Denied"}</td>
+                  <td data-label="Direction">${r.direction}</td>
+                  <td data-label="Topic pattern"><code>${r.pattern}</code></td>
                   <td>
                     <button
                       type="button"
@@ -380,7 +380,7 @@ function decisions(s: AppState, v: BrokerView): TemplateResult {
     <h3>Recent activity</h3>
     ${v.recent.length
       ? html`<div class="table-wrap">
-          <table>
+          <table class="cards">
             <caption>
               The gate's last ${plural(v.recent.length, "decision", "decisions")}, newest first
             </caption>
@@ -406,10 +406,10 @@ function decisionRow(s: AppState, r: DecisionView): TemplateResult {
   const refused = r.decision.decision === "drop";
   const reason = r.decision.decision === "drop" ? DROP_REASONS[r.decision.detail] : "";
   return html`<tr data-testid="decision" data-decision=${r.decision.decision}>
-    <td>${when(r.at, s.now)}</td>
-    <td>${r.action}</td>
-    <td><code>${r.topic || "—"}</code></td>
-    <td>${r.action === "publish" ? `${r.bytes} B` : ""}</td>
-    <td class=${refused ? "refused" : "allowed"}>${refused ? html`Refused: ${reason}` : "Allowed"}</td>
+    <td data-label="When">${when(r.at, s.now)}</td>
+    <td data-label="What">${r.action}</td>
+    <td data-label="Topic"><code>${r.topic || "—"}</code></td>
+    <td data-label="Size">${r.action === "publish" ? `${r.bytes} B` : ""}</td>
+    <td data-label="Decision" class=${refused ? "refused" : "allowed"}>${refused ? html`Refused: ${reason}` : "Allowed"}</td>
   </tr>`;
 }

@@ -67,7 +67,7 @@ function group(g: DescribedView): TemplateResult {
     </h4>
     ${g.entities.length
       ? html`<div class="table-wrap">
-          <table>
+          <table class="cards">
             <caption class="sr-only">
               ${plural(g.entities.length, "entity", "entities")} of ${d ? d.name : "this device"}
             </caption>
@@ -82,10 +82,10 @@ function group(g: DescribedView): TemplateResult {
             <tbody>
               ${g.entities.map(
                 (e) => html`<tr data-testid="entity">
-                  <td>${e.name}${e.unit ? html` <span class="muted">(${e.unit})</span>` : nothing}</td>
-                  <td>${e.device_class ? `${e.component}, ${e.device_class}` : e.component}</td>
-                  <td>${e.state_topic ? html`<code>${e.state_topic}</code>` : "—"}</td>
-                  <td>${e.command_topic ? html`<code>${e.command_topic}</code>` : "—"}</td>
+                  <td data-label="Entity">${e.name}${e.unit ? html` <span class="muted">(${e.unit})</span>` : nothing}</td>
+                  <td data-label="Kind">${e.device_class ? `${e.component}, ${e.device_class}` : e.component}</td>
+                  <td data-label="State topic">${e.state_topic ? html`<code>${e.state_topic}</code>` : "—"}</td>
+                  <td data-label="Commands">${e.command_topic ? html`<code>${e.command_topic}</code>` : "—"}</td>
                 </tr>`,
               )}
             </tbody>

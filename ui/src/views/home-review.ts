@@ -51,7 +51,7 @@ function loaded(s: AppState, r: HomeReview, rangeLabel: string): TemplateResult 
       : nothing}
     <div class="panel">
       <div class="table-wrap">
-        <table>
+        <table class="cards">
           <caption>Devices by what they send in the ${rangeLabel}, most sensitive first</caption>
           <thead>
             <tr>
@@ -65,15 +65,15 @@ function loaded(s: AppState, r: HomeReview, rangeLabel: string): TemplateResult 
             ${r.devices.map(
               (d) => html`<tr data-testid="home-device" data-device-id=${d.device_id}>
                 <th scope="row"><a href=${`#/devices/${encodeURIComponent(d.device_id)}`}>${d.name}</a></th>
-                <td>
+                <td data-label="Kinds of data">
                   ${d.categories.map(
                     (c) => html`<span class="chip"
                       ><span class="swatch" data-category=${c} aria-hidden="true"></span>${CATEGORY_LABELS[c]}</span
                     > `,
                   )}
                 </td>
-                <td>${d.messages}</td>
-                <td>${size(d.bytes)}</td>
+                <td data-label="Messages">${d.messages}</td>
+                <td data-label="Size">${size(d.bytes)}</td>
               </tr>`,
             )}
           </tbody>

@@ -111,7 +111,7 @@ function talksTo(s: AppState, a: Actions, d: Device, v: NetworkView, busy: boole
     ${v.destinations.length === 0
       ? html`<p class="muted" data-testid="destinations-empty">It has not looked anything up through Hearth yet.</p>`
       : html`<div class="table-wrap">
-          <table class="txt destinations" data-testid="destinations">
+          <table class="txt destinations cards" data-testid="destinations">
             <caption>
               Names ${d.name} looked up through Hearth's DNS
             </caption>
@@ -137,11 +137,11 @@ function destinationRow(s: AppState, a: Actions, d: Device, x: DestinationView, 
   const refused = x.last_action !== "forward";
   return html`<tr data-testid="destination" data-name=${x.name} data-action=${x.last_action} data-waiting=${x.waiting ? "true" : "false"}>
     <th scope="row"><code title=${x.answers.length ? `Last answer: ${x.answers.join(", ")}` : nothing}>${x.name}</code></th>
-    <td>${when(x.first_seen, s.now)}</td>
-    <td>${when(x.last_seen, s.now)}</td>
-    <td>${times(x.queries)}${x.refused > 0 && x.refused < x.queries ? html` <span class="muted">(${x.refused} refused)</span>` : nothing}</td>
-    <td class=${refused ? "refused" : "allowed"} data-testid="outcome">${ACTION_LABELS[x.last_action]}</td>
-    <td data-testid="because">${becauseWords(x.because)}</td>
+    <td data-label="First seen">${when(x.first_seen, s.now)}</td>
+    <td data-label="Last seen">${when(x.last_seen, s.now)}</td>
+    <td data-label="How often">${times(x.queries)}${x.refused > 0 && x.refused < x.queries ? html` <span class="muted">(${x.refused} refused)</span>` : nothing}</td>
+    <td data-label="Last time" class=${refused ? "refused" : "allowed"} data-testid="outcome">${ACTION_LABELS[x.last_action]}</td>
+    <td data-label="Because" data-testid="because">${becauseWords(x.because)}</td>
     <td class="row-actions">
       <button type="button" class="btn quiet small" data-testid="allow-domain" aria-disabled=${busy} aria-label="Allow ${x.name}"
         @click=${() => !busy && void a.setDomain(d, x.name, "allow")}>Allow</button>

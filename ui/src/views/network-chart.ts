@@ -85,7 +85,7 @@ function table(traffic: readonly DomainTraffic[]): TemplateResult {
   return html`<details class="net-table" data-testid="traffic-table">
     <summary>The same as a table</summary>
     <div class="table-wrap">
-      <table class="txt">
+      <table class="txt cards">
         <caption>
           Look-ups per device and domain, last seven days, busiest first
         </caption>
@@ -101,9 +101,9 @@ function table(traffic: readonly DomainTraffic[]): TemplateResult {
           ${traffic.map(
             (t) => html`<tr data-testid="traffic-row" data-device-id=${t.device_id} data-domain=${t.domain}>
               <th scope="row"><a href=${`#/devices/${encodeURIComponent(t.device_id)}`}>${t.device_name || t.device_id}</a></th>
-              <td><code>${t.domain}</code></td>
-              <td>${grouped(t.queries)}</td>
-              <td>${grouped(t.refused)}</td>
+              <td data-label="Domain"><code>${t.domain}</code></td>
+              <td data-label="Look-ups">${grouped(t.queries)}</td>
+              <td data-label="Refused">${grouped(t.refused)}</td>
             </tr>`,
           )}
         </tbody>

@@ -105,7 +105,7 @@ function series(r: DeviceReview): StackedBars {
 
 function kindsTable(a: Actions, d: Device, r: DeviceReview, privacy: PrivacySettings | undefined, busy: boolean): TemplateResult {
   return html`<div class="table-wrap">
-    <table data-testid="kinds">
+    <table class="cards" data-testid="kinds">
       <caption>Kinds of data, most sensitive first</caption>
       <thead>
         <tr>
@@ -123,10 +123,10 @@ function kindsTable(a: Actions, d: Device, r: DeviceReview, privacy: PrivacySett
               <span class="swatch" data-category=${c.category} aria-hidden="true"></span>${CATEGORY_LABELS[c.category]}
               <span class="muted small">${CATEGORY_MEANING[c.category]}</span>
             </th>
-            <td>${c.messages}</td>
-            <td>${size(c.bytes)}</td>
-            <td>${c.fields.length ? c.fields.map((f, i) => html`${i ? ", " : ""}<code>${f}</code>`) : html`<span class="muted">—</span>`}</td>
-            <td>${privacy ? retentionSelect(a, d, c.category, privacy, busy) : nothing}</td>
+            <td data-label="Messages">${c.messages}</td>
+            <td data-label="Size">${size(c.bytes)}</td>
+            <td data-label="Fields">${c.fields.length ? c.fields.map((f, i) => html`${i ? ", " : ""}<code>${f}</code>`) : html`<span class="muted">—</span>`}</td>
+            <td data-label="Hearth keeps">${privacy ? retentionSelect(a, d, c.category, privacy, busy) : nothing}</td>
           </tr>`,
         )}
       </tbody>

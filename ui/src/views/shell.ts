@@ -4,21 +4,19 @@ import { confirmDialog } from "./confirm-dialog";
 import { credentialConfirmDialog, secretDialog } from "./credential-dialogs";
 import { html, nothing, type TemplateResult } from "lit-html";
 import type { CaReplacement } from "../generated/CaReplacement";
-import type { Change } from "../generated/Change";
 import type { BrokerStatus } from "../generated/BrokerStatus";
 import type { Status } from "../generated/Status";
 import { grouped, plural } from "../model";
-import { CATEGORY_LABELS } from "../review-model";
-import type { Actions, AppState, News } from "../state";
+import type { Actions, AppState } from "../state";
 import { devicePage } from "./device";
 import { homeReviewPage } from "./home-review";
-import { questionNews } from "./identity";
 import { listPage } from "./list";
 import { networkPage } from "./network";
 import { settingsPage } from "./settings";
 import { activityPage } from "./activity";
 import { householdPage } from "./household";
 import { welcomePage } from "./welcome";
+import { banner, bell, notificationsPage } from "./notifications";
 import { mayConfigureHome, ROLE_LABELS } from "../family-model";
 
 /** Why Hearth's CA was replaced at this start, in a homeowner's words. */
@@ -50,11 +48,24 @@ export function appView(s: AppState, a: Actions): TemplateResult {
                 ? activityPage(s, a)
                 : s.route.name === "welcome"
                   ? welcomePage(s, a)
-                  : listPage(s, a);
+                  : s.route.name === "notifications"
+                    ? notificationsPage(s, a)
+                    : listPage(s, a);
   return html`<a class="skip" href="#main">Skip to content</a>
-    <header class="topbar">
+    <header class="topbar" data-menu=${s.menuOpen ? "open" : "closed"}>
       <a class="brand" href="#/"><span class="brand-mark" aria-hidden="true">⌂</span> Hearth</a>
-      <nav class="topnav" aria-label="Main">
+      <button
+        type="button"
+        class="btn quiet menu-toggle"
+        id="menu-toggle"
+        data-testid="menu-toggle"
+        aria-expanded=${s.menuOpen ? "true" : "false"}
+        aria-controls="main-nav"
+        @click=${() => a.toggleMenu()}
+      >
+        <span aria-hidden="true">☰</span> Menu
+      </button>
+      <nav class="topnav" id="main-nav" aria-label="Main" @keydown=${(e: KeyboardEvent) => closeMenuOnEscape(e, a)}>
         <a href="#/" aria-current=${s.route.name === "list" || s.route.name === "device" ? "page" : nothing}>Devices</a>
         <a href="#/review" data-testid="nav-review" aria-current=${s.route.name === "review" ? "page" : nothing}>What they send</a>
         ${mayConfigureHome(s.me)
@@ -66,6 +77,7 @@ export function appView(s: AppState, a: Actions): TemplateResult {
           ? html`<a href="#/settings" data-testid="nav-settings" aria-current=${s.route.name === "settings" ? "page" : nothing}>Settings</a>`
           : nothing}
       </nav>
+      ${bell(s)}
       <div class="topbar-end">
         ${signedInAs(s, a)}
         <span class="conn" data-testid="connection" data-connection=${s.connection} role="status">
@@ -73,10 +85,19 @@ export function appView(s: AppState, a: Actions): TemplateResult {
         </span>
       </div>
     </header>
-    ${banners(s.status)} ${notices(s, a)} ${newsBanners(s, a)}
+    ${banners(s.status)} ${banner(s, a)}
     <main id="main" tabindex="-1">${page}</main>
     ${statusBar(s)} ${forgetDialog(s, a)} ${credentialConfirmDialog(s, a)} ${confirmDialog(s, a)} ${secretDialog(s, a)}
     <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;
+}
+
+/** On a phone the links are behind the menu button: Escape closes the menu and goes back to it. */
+function closeMenuOnEscape(e: KeyboardEvent, a: Actions): void {
+  if (e.key !== "Escape") return;
+  const toggle = document.getElementById("menu-toggle");
+  if (!toggle || getComputedStyle(toggle).display === "none") return;
+  a.toggleMenu(false);
+  toggle.focus();
 }
 
 /** Who this page acts as, and (in a browser) signing out. */
@@ -176,60 +197,6 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
         </div>`
       : nothing}
   </div>`;
-}
-
-function notices(s: AppState, a: Actions): TemplateResult | typeof nothing {
-  if (s.notices.length === 0) return nothing;
-  return html`<div class="notices" role="alert">
-    ${s.notices.map(
-      (n) => html`<div class="banner error notice" data-testid="error" data-code=${n.error.code}>
-        <span class="banner-icon" aria-hidden="true">⚠</span>
-        <div>${n.error.message}</div>
-        <button type="button" class="btn quiet" aria-label="Dismiss this message" @click=${() => a.dismissNotice(n.id)}>✕</button>
-      </div>`,
-    )}
-  </div>`;
-}
-
-const NEWS_LOOK: Record<News["kind"], { testid: string; icon: string }> = {
-  change: { testid: "news", icon: "●" },
-  question: { testid: "question-news", icon: "?" },
-  destination: { testid: "destination-news", icon: "→" },
-};
-
-/** Devices that started sending something new (a person may want to keep, redact or ask),
- *  questions about whether two records are one device (a person answers on either page), and
- *  names a device looked up for the first time (a person may allow or deny them). */
-function newsBanners(s: AppState, a: Actions): TemplateResult | typeof nothing {
-  if (s.news.length === 0) return nothing;
-  return html`<div class="notices" role="status">
-    ${s.news.map((n) => {
-      const body =
-        n.kind === "question" ? questionNews(n.proposal) : n.kind === "destination" ? destinationNews(n) : changeNews(n.name, n.change);
-      const look = NEWS_LOOK[n.kind];
-      return html`<div class="banner notice news" data-testid=${look.testid}>
-        <span class="banner-icon" aria-hidden="true">${look.icon}</span>
-        <div>${body}</div>
-        <button type="button" class="btn quiet" aria-label="Dismiss this message" @click=${() => a.dismissNews(n.id)}>✕</button>
-      </div>`;
-    })}
-  </div>`;
-}
-
-function destinationNews(n: Extract<News, { kind: "destination" }>): TemplateResult {
-  const link = html`<a href=${`#/devices/${encodeURIComponent(n.deviceId)}`}>${n.deviceName}</a>`;
-  return html`${link} looked up <code>${n.name}</code> for the first time. Allow or deny it on its page.`;
-}
-
-function changeNews(name: string, change: Change): TemplateResult {
-  const link = html`<a href=${`#/devices/${encodeURIComponent(change.device_id)}`}>${name}</a>`;
-  const what =
-    change.kind === "new_field"
-      ? html`${link} started sending <code>${change.path}</code> (${CATEGORY_LABELS[change.category].toLowerCase()}) on <code>${change.topic}</code>.`
-      : change.kind === "new_category"
-        ? html`${link} started sending ${CATEGORY_LABELS[change.category].toLowerCase()} data.`
-        : html`${link} sent ${change.last_day} messages in a day, against ${change.usual_per_day} usually.`;
-  return html`${what} Keep it, limit how long, or redact it on its page.`;
 }
 
 function statusBar(s: AppState): TemplateResult {
