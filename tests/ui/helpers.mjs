@@ -127,15 +127,36 @@ export async function stop(child) {
   clearTimeout(timer);
 }
 
-/** `options`: more of playwright's context options (a phone's `userAgent`, say). */
-export function launchBrowser(userDataDir, viewport = { width: 1200, height: 900 }, options = {}) {
+/** The screens the stories run at: `HEARTH_UI_VIEWPORT=phone` runs them at a phone's size (390 px
+ *  wide, touch), which scripts/test does after the desktop run, so every story holds on both. */
+export const SCREENS = {
+  desktop: { viewport: { width: 1200, height: 900 }, options: {} },
+  phone: { viewport: { width: 390, height: 844 }, options: { isMobile: true, hasTouch: true } },
+};
+const screenName = process.env.HEARTH_UI_VIEWPORT || "desktop";
+if (!(screenName in SCREENS)) throw new Error(`HEARTH_UI_VIEWPORT=${screenName}: expected one of ${Object.keys(SCREENS).join(", ")}`);
+/** The screen this run uses (`"desktop"` or `"phone"`), for the few checks that differ. */
+export const SCREEN = screenName;
+export const PHONE = SCREEN === "phone";
+
+/** `viewport`: this run's screen unless a story needs its own. `options`: more of playwright's
+ *  context options (a phone's `userAgent`, `colorScheme`, say). */
+export function launchBrowser(userDataDir, viewport = undefined, options = {}) {
+  const screen = SCREENS[SCREEN];
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
-    viewport,
+    ...(viewport ? { viewport } : { viewport: screen.viewport, ...screen.options }),
     ...options,
   });
+}
+
+/** Clicks (or focuses) a link of the main navigation: on a phone the links are behind the menu
+ *  button, which a person opens first. */
+export async function openNav(page) {
+  const toggle = page.getByTestId("menu-toggle");
+  if ((await toggle.isVisible()) && (await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
 }
 
 /**
