@@ -15,7 +15,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { HEARTH, cli, eventually, hubEnv, launchBrowser, remember, startHub, stop } from "./helpers.mjs";
+import { HEARTH, cli, eventually, hubEnv, launchBrowser, remember, startHub, stop, openNav } from "./helpers.mjs";
 
 const execFileP = promisify(execFile);
 
@@ -236,6 +236,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         assert.ok(exported.messages.length > 0 && exported.privacy.redact.includes("ENERGY.Voltage"));
 
         // The home: the camera's pictures rank above the plugs' energy.
+        await openNav(page);
         await page.getByRole("link", { name: "What they send" }).click();
         const ranked = page.locator("[data-testid=home-device] th a");
         await ranked.first().waitFor({ timeout: 10_000 });

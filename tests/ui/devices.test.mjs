@@ -30,6 +30,7 @@ import {
   startDemo,
   startHub,
   stop,
+  openNav,
 } from "./helpers.mjs";
 
 // ---- the tests ----
@@ -446,10 +447,12 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         await question.getByRole("button", { name: "Dismiss this message" }).click();
         await question.waitFor({ state: "detached" });
         // The review asks the hub for what announcements it ignored.
+        await openNav(ipc);
         await ipc.getByTestId("nav-review").click();
         await ipc.getByTestId("ignored").waitFor();
         assert.ok((await calls()).some(([c, args]) => c === "identity_review" && Object.keys(args ?? {}).length === 0), "identity_review takes no arguments");
         assert.match((await ipc.getByTestId("ignored").textContent()).replace(/\s+/g, " "), /two different MAC addresses \(aa:aa:aa:00:00:01, bb:bb:bb:00:00:02\)\. Seen 2 times/);
+        await openNav(ipc);
         await ipc.getByRole("link", { name: "Devices", exact: true }).click();
 
         await lamp.getByTestId("forget").click();

@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { CHROMIUM, HEARTH, eventually, launchBrowser, ownerApi, startHub, stop } from "./helpers.mjs";
+import { CHROMIUM, HEARTH, eventually, launchBrowser, ownerApi, startHub, stop, openNav } from "./helpers.mjs";
 
 const KIM_PASSWORD = "kitchen-lamp-42";
 
@@ -87,6 +87,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       assert.equal(await text(page.getByTestId("signed-in-as")), "Signed in as Owner (Owner) Sign out");
 
       // Household, with the keyboard.
+      await openNav(page);
       await page.getByRole("link", { name: "Household" }).focus();
       await page.keyboard.press("Enter");
       await page.getByRole("heading", { name: "Household", level: 1 }).waitFor();
@@ -100,6 +101,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       assert.equal(await text(kitchen.locator(".room-what")), "Kitchen 0 devices");
 
       // The lamp goes in the Kitchen, from its page.
+      await openNav(page);
       await page.getByRole("link", { name: "Devices", exact: true }).click();
       await page.locator(".device-name", { hasText: "Kitchen lamp" }).click();
       const placement = page.getByTestId("placement");
@@ -109,6 +111,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await page.locator(`[data-device-id="${lamp.id}"] [data-testid=device-room]`, { hasText: "Kitchen" }).waitFor();
 
       // Kim joins as a child; she has no password yet.
+      await openNav(page);
       await page.getByTestId("nav-household").click();
       const add = page.getByTestId("add-member");
       await add.getByLabel("Name").fill("Kim");
@@ -212,6 +215,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
 
     test("the owner's Activity says who did what", async () => {
       const page = owner.page;
+      await openNav(page);
       await page.getByTestId("nav-activity").click();
       const rows = page.getByTestId("audit-row");
       await rows.first().waitFor();

@@ -21,7 +21,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ARTIFACTS, cli, cliDevices, eventually, launchBrowser, startHub, startResponder, stop } from "./helpers.mjs";
+import { ARTIFACTS, cli, cliDevices, eventually, launchBrowser, startHub, startResponder, stop, openNav } from "./helpers.mjs";
 
 const execFileP = promisify(execFile);
 
@@ -151,6 +151,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       // The attacker's host announces a "printer" naming both MACs: ignored, listed quietly.
       await attacker.announce({ type: "_http._tcp", instance: "printer", host: "printer", txt: { mac: "aa:aa:aa:00:00:01", macaddress: "bb:bb:bb:00:00:02" } });
       await eventually("the forged announcement on record", async () => (await api("/identity")).ignored.length > 0, 15_000);
+      await openNav(page);
       await page.getByRole("link", { name: "What they send" }).click();
       const ignored = page.locator("[data-testid=ignored-announcements]");
       await ignored.waitFor();
@@ -166,6 +167,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
 
       // From the device list: the attacker links the lock's HomeKit id and the plug's MAC. Hearth
       // joins nothing and asks, live.
+      await openNav(page);
       await page.getByRole("link", { name: "Devices", exact: true }).click();
       await attacker.announce({ type: "_hap._tcp", instance: "Bridge", host: "bridge", txt: { id: "AA:6C:01:5E:92:10", mac: "aaaaaa000001", ci: "2" } });
       const banner = page.locator("[data-testid=question-news]");
@@ -188,6 +190,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       assert.match(words, /Keep apart They are two devices: Hearth stops asking\./);
       await snap("question");
       // The review page asks too, linking to both.
+      await openNav(page);
       await page.getByRole("link", { name: "What they send" }).click();
       const open_ = page.locator("[data-testid=open-question]");
       await open_.waitFor();

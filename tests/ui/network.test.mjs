@@ -18,7 +18,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { CHROMIUM, HEARTH, eventually, launchBrowser, ownerApi, remember, run, startHub, stop } from "./helpers.mjs";
+import { CHROMIUM, HEARTH, eventually, launchBrowser, ownerApi, remember, run, startHub, stop, openNav } from "./helpers.mjs";
 
 const DNSMASQ = "/usr/sbin/dnsmasq";
 const VENDOR_V4 = "192.0.2.10";
@@ -200,6 +200,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
     });
 
     test("the Network page: Hearth's DNS in words, who uses it, and who talks to whom", async () => {
+      await openNav(page);
       await page.locator("[data-testid=nav-network]").click();
       const view = page.locator("[data-testid=network-page]");
       await view.getByRole("heading", { name: "Network", level: 1 }).waitFor();
