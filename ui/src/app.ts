@@ -221,7 +221,8 @@ export class App implements Actions {
     // arrives is held in memory and joins it.
     void this.whoReady.then(() => {
       this.history.open(this.state.me?.member.id ?? "unknown");
-      this.historyChanged();
+      if (this.state.route.name === "notifications") this.lookAtHistory();
+      else this.historyChanged();
     });
     this.route();
     void this.loadList();
@@ -292,6 +293,14 @@ export class App implements Actions {
     this.historyChanged();
   }
 
+  /** The person opened the history: what is new to them stays marked on this visit, and the
+   *  count in the bell goes. */
+  private lookAtHistory(): void {
+    this.state.notifications = { ...this.state.notifications, seenAt: this.history.seenAt };
+    this.history.markSeen();
+    this.historyChanged();
+  }
+
   private historyChanged(): void {
     this.state.notifications = { ...this.state.notifications, entries: this.history.entries, unread: this.history.unread };
     this.update();
@@ -342,10 +351,7 @@ export class App implements Actions {
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else if (route.name === "notifications") {
       this.state.detail = undefined;
-      // What is new to the person stays marked on this visit; the count in the bell goes.
-      this.state.notifications = { ...this.state.notifications, seenAt: this.history.seenAt };
-      this.history.markSeen();
-      this.historyChanged();
+      this.lookAtHistory();
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else if (route.name === "welcome") {
       this.state.detail = undefined;
