@@ -129,7 +129,9 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
   const caReplaced = status.ca?.replaced ?? null;
   const restartForMqtt = status.ca?.mqtt_restart_needed ?? false;
   if (storage.kind !== "file" && !discoveryError && !caReplaced && !restartForMqtt && !recordingPaused && !unclean) return nothing;
-  return html`<div class="banners">
+  // A region of its own: what it says is about the whole hub, on every page (and landmarks let a
+  // screen reader jump past it).
+  return html`<div class="banners" role="region" aria-label="About this hub">
     ${recordingPaused
       ? html`<div class="banner error" data-testid="recording-paused" role="alert">
           <span class="banner-icon" aria-hidden="true">⚠</span>
