@@ -58,6 +58,19 @@ pub struct Device {
     /// The member whose personal device it is (their phone, watch, tracker); none: the
     /// household's.
     pub member: Option<String>,
+    /// A person named it (discovery keeps that name).
+    pub named_by_person: bool,
+    /// It has a credential for Hearth's broker (or an anonymous client pinned to it): approve
+    /// and block decide its broker traffic.
+    pub uses_broker: bool,
+    /// Topic rules that let it send or receive something.
+    pub allowed_topics: u32,
+    /// Topics it tried that wait for a person (learned rules).
+    pub proposals: u32,
+    /// Connected to Hearth's broker now (so online even when it announces nothing).
+    pub connected: bool,
+    /// The devices it speaks for (a bridge's Zigbee devices), from its discovery messages.
+    pub children: Vec<crate::self_described::ChildDevice>,
 }
 
 /// One entry of a device's history.

@@ -50,6 +50,7 @@ pub mod network;
 pub mod privacy;
 pub mod redact;
 pub mod review;
+pub mod self_described;
 pub mod sighting;
 pub mod suggest;
 pub mod text;

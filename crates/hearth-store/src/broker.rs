@@ -74,14 +74,28 @@ impl Store {
     pub fn add_device(&mut self, id: &DeviceId, name: &str, actor: &Actor, origin: &str, now: Millis) -> Result<Device, StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO devices (id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online)
-             VALUES (?1, ?2, 'approved', 'unknown', NULL, NULL, 'manual', 'added by hand', ?3, ?3, 0)",
+            "INSERT INTO devices (id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online, named_by_person)
+             VALUES (?1, ?2, 'approved', 'unknown', NULL, NULL, 'manual', 'added by hand', ?3, ?3, 0, 1)",
             params![id.as_str(), name, now],
         )?;
         tx.execute(
             "INSERT INTO state_changes (device_id, from_state, to_state, actor, origin, at) VALUES (?1, NULL, 'approved', ?2, ?3, ?4)",
             params![id.as_str(), actor.as_str(), origin, now],
         )?;
+        let device = load_device(&tx, id)?;
+        tx.commit()?;
+        Ok(device)
+    }
+
+    /// A person names the device; discovery keeps that name from now on. Audited with the new
+    /// name, which a person chose (forget cuts the entry to the device's id).
+    pub fn rename_device(&mut self, id: &DeviceId, name: &str, actor: &Actor, origin: &str, now: Millis) -> Result<Device, StoreError> {
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute("UPDATE devices SET name = ?2, named_by_person = 1 WHERE id = ?1", params![id.as_str(), name])?;
+        if changed == 0 {
+            return Err(StoreError::UnknownDevice(id.to_string()));
+        }
+        audit(&tx, now, actor, origin, "rename_device", &format!("{id} {name}"))?;
         let device = load_device(&tx, id)?;
         tx.commit()?;
         Ok(device)

@@ -193,6 +193,13 @@ impl Store {
         Ok(stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
     }
 
+    /// Every device that has filed a discovery message.
+    pub fn describing_devices(&self) -> Result<Vec<DeviceId>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT device_id FROM described_devices UNION SELECT device_id FROM entities")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        ids.iter().map(|id| parse_id(id)).collect()
+    }
+
     pub fn described(&self, device: &DeviceId) -> Result<Described, StoreError> {
         let source = |s: String| Source::parse(&s).ok_or_else(|| crate::inventory::corrupt(format!("discovery source {s}")));
         let mut stmt = self.conn.prepare(

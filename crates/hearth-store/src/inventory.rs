@@ -46,10 +46,16 @@ pub const MAX_UNDECIDED_DEVICES: i64 = 1000;
 pub const MAX_SERVICES_PER_DEVICE: i64 = 64;
 
 const DEVICE_COLUMNS: &str = "id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online";
-/// [`DEVICE_COLUMNS`] and the device's room and member, for `SELECT ... FROM devices`.
+/// [`DEVICE_COLUMNS`] and the device's room and member, whether a person named it, and what it
+/// may do on the broker (a credential, its allowed and learned topic rules), for `SELECT ...
+/// FROM devices`.
 const DEVICE_SELECT: &str = "id, name, state, kind, vendor, model, rule, reason, first_seen, last_seen, online,
     (SELECT room_id FROM device_rooms r WHERE r.device_id = devices.id),
-    (SELECT member_id FROM device_members m WHERE m.device_id = devices.id)";
+    (SELECT member_id FROM device_members m WHERE m.device_id = devices.id),
+    named_by_person,
+    EXISTS(SELECT 1 FROM credentials c WHERE c.device_id = devices.id) OR EXISTS(SELECT 1 FROM anonymous_clients a WHERE a.device_id = devices.id),
+    (SELECT COUNT(*) FROM topic_rules t WHERE t.device_id = devices.id AND t.status = 'allowed'),
+    (SELECT COUNT(*) FROM topic_rules t WHERE t.device_id = devices.id AND t.status = 'learned')";
 
 impl Store {
     /// Files a sighting: finds (or creates, or merges) its device, records the service, and
@@ -387,6 +393,10 @@ struct DeviceRow {
     online: bool,
     room: Option<i64>,
     member: Option<String>,
+    named_by_person: bool,
+    uses_broker: bool,
+    allowed_topics: u32,
+    proposals: u32,
 }
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
@@ -404,6 +414,10 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
         online: r.get(10)?,
         room: r.get(11)?,
         member: r.get(12)?,
+        named_by_person: r.get(13)?,
+        uses_broker: r.get(14)?,
+        allowed_topics: r.get(15)?,
+        proposals: r.get(16)?,
     })
 }
 
@@ -432,6 +446,12 @@ impl DeviceRow {
             reason: self.reason,
             room: self.room,
             member: self.member,
+            named_by_person: self.named_by_person,
+            uses_broker: self.uses_broker,
+            allowed_topics: self.allowed_topics,
+            proposals: self.proposals,
+            connected: false,
+            children: Vec::new(),
         })
     }
 }
@@ -645,7 +665,7 @@ fn refresh(tx: &Transaction<'_>, id: &DeviceId, fp: &Fingerprints, seen_at: Opti
     let recognition = recognise(tx, id, fp)?;
     let name = best_name(tx, id, fp)?;
     tx.execute(
-        "UPDATE devices SET name = COALESCE(?2, name), kind = ?3, vendor = ?4, model = ?5, rule = ?6, reason = ?7,
+        "UPDATE devices SET name = CASE WHEN named_by_person = 1 THEN name ELSE COALESCE(?2, name) END, kind = ?3, vendor = ?4, model = ?5, rule = ?6, reason = ?7,
            online = EXISTS(SELECT 1 FROM sightings WHERE device_id = ?1 AND present = 1) WHERE id = ?1",
         params![id.as_str(), name, kind_str(recognition.kind), recognition.vendor, recognition.model, recognition.rule, recognition.reason],
     )?;

@@ -491,6 +491,10 @@ pub const MIGRATIONS: &[&str] = &[
         published_at      INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 13: a name a person gave a device: discovery no longer renames it.
+    r#"
+    ALTER TABLE devices ADD COLUMN named_by_person INTEGER NOT NULL DEFAULT 0 CHECK (named_by_person IN (0, 1));
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

@@ -171,6 +171,7 @@ impl Engine {
         let tasks = TaskTracker::new();
         tasks.spawn(crate::recorder::run(hub.clone(), records, cancel.clone()));
         tasks.spawn(crate::family::watch_grant_edges(hub.clone(), cancel.clone()));
+        tasks.spawn(crate::api::live::follow_connections(hub.clone(), cancel.clone()));
         let mqtt_addr = if options.no_broker || !config.broker.enabled {
             tracing::info!("the MQTT broker is off");
             None

@@ -29,6 +29,8 @@ pub struct Hub {
 
 #[derive(Debug)]
 struct Inner {
+    /// What devices' discovery messages say they are (see `api::live`).
+    self_described: crate::api::live::SelfDescribed,
     /// One connection behind a std Mutex: every use is a short, synchronous SQLite call with no
     /// await while held, so a blocking lock is simpler and faster than an async one.
     store: Mutex<Store>,
@@ -114,8 +116,11 @@ impl Hub {
         household.load_sensitive(crate::family::sensitive_devices(&store)?);
         let reported = crate::api::control::Reported::default();
         reported.watch(store.state_topics()?);
+        let self_described = crate::api::live::SelfDescribed::default();
+        self_described.load(&store)?;
         let hub = Self {
             inner: Arc::new(Inner {
+                self_described,
                 reader: store.reader()?.map(Mutex::new),
                 store: Mutex::new(store),
                 events: events.clone(),
@@ -254,8 +259,13 @@ impl Hub {
         self.inner.gate.load_redactions(store.all_redactions()?);
         self.inner.network.reload(store)?;
         self.inner.household.load_sensitive(crate::family::sensitive_devices(store)?);
+        self.inner.self_described.load(store)?;
         self.firewall_changed();
         Ok(())
+    }
+
+    pub(crate) fn self_described(&self) -> &crate::api::live::SelfDescribed {
+        &self.inner.self_described
     }
 
     pub fn network(&self) -> &Arc<crate::network::Network> {
@@ -335,6 +345,17 @@ impl Hub {
     }
 
     pub(crate) fn publish(&self, event: Event) {
+        // Shown as it is now: a device that said goodbye on mDNS but is connected to the broker
+        // is still online.
+        let event = match event {
+            Event::DeviceSeen { device } => Event::DeviceSeen { device: self.live(device) },
+            Event::DeviceChanged { device } => Event::DeviceChanged { device: self.live(device) },
+            Event::DeviceLost { device } => match self.live(device) {
+                device if device.online => Event::DeviceChanged { device },
+                device => Event::DeviceLost { device },
+            },
+            other => other,
+        };
         if let Event::DeviceSeen { device } | Event::DeviceChanged { device } = &event {
             self.inner.household.note_kind(&device.id, device.kind);
         }

@@ -302,6 +302,15 @@ fn file_discoveries(hub: &Hub, discoveries: Vec<(DeviceId, Discovery)>) -> Vec<D
                     hub.household().note_sensitive(&id);
                 }
                 hub.reported().watch(d.entities.iter().filter(|e| e.command_topic.is_some()).filter_map(|e| e.state_topic.clone()));
+                // What it says it is shows in the list at once (a plug, a bridge's devices).
+                match hub.self_described().refresh(&store, &id) {
+                    Ok(()) => {
+                        if let Ok(detail) = store.device(&id) {
+                            hub.publish(Event::DeviceChanged { device: detail.device });
+                        }
+                    }
+                    Err(e) => tracing::warn!(%id, "cannot read what a device describes: {e}"),
+                }
                 filed.push(id);
             }
             Err(e) if hub.recording().failed(&e, 1) => {}

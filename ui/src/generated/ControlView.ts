@@ -24,4 +24,8 @@ brightness: boolean,
 /**
  * What the device last reported on its state topic, as it said it; none: nothing yet.
  */
-state: string | null, reported_at: number | null, };
+state: string | null, reported_at: number | null, 
+/**
+ * The device behind a bridge it belongs to ([`hearth_core::self_described::ChildDevice::key`]).
+ */
+child: string | null, };

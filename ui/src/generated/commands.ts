@@ -42,6 +42,7 @@ export type Commands = {
   approve: { args: { id: string, }; result: Device };
   block: { args: { id: string, }; result: Device };
   forget: { args: { id: string, }; result: null };
+  rename: { args: { id: string, name: string, }; result: Device };
   add_device: { args: { name: string, }; result: AddedDevice };
   credential: { args: { id: string, action: CredentialAction, }; result: IssuedCredential | null };
   broker_view: { args: { id: string, }; result: BrokerView };
@@ -98,6 +99,7 @@ export const ROUTES = {
   approve: { method: "POST", path: "/devices/{id}/approve", body: null },
   block: { method: "POST", path: "/devices/{id}/block", body: null },
   forget: { method: "DELETE", path: "/devices/{id}", body: null },
+  rename: { method: "POST", path: "/devices/{id}/name", body: null },
   add_device: { method: "POST", path: "/devices", body: null },
   credential: { method: "POST", path: "/devices/{id}/credential", body: null },
   broker_view: { method: "GET", path: "/devices/{id}/broker", body: null },

@@ -171,6 +171,9 @@ commands! {
     /// Another member's personal device is forgotten only by an owner (the member sees it).
     forget: DELETE "/devices/{id}", { id: String } -> (),
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.forget_for(caller, &a.id);
+    /// Its name, as people in the home call it (discovery keeps it from then on).
+    rename: POST "/devices/{id}/name", { id: String, name: String } -> Device,
+        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.rename(&a.id, &a.name, caller);
     add_device: POST "/devices", { name: String } -> AddedDevice,
         needs |_| Need::Home(Right::Configure), runs |hub, caller, a| hub.add_device(&a.name, caller);
     /// A device's MQTT credential and its manifest are what it may say and hear on the broker,

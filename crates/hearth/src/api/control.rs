@@ -53,6 +53,8 @@ pub struct ControlView {
     pub state: Option<String>,
     #[ts(type = "number | null")]
     pub reported_at: Option<i64>,
+    /// The device behind a bridge it belongs to ([`hearth_core::self_described::ChildDevice::key`]).
+    pub child: Option<String>,
 }
 
 /// The last payload on each watched state topic.
@@ -172,6 +174,7 @@ impl Hub {
             state: reported.as_ref().and_then(|(s, _)| reported_words(s)),
             reported_at: reported.map(|(_, at)| at),
             actions,
+            child: entity.described.clone(),
         })
     }
 }

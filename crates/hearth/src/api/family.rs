@@ -122,7 +122,7 @@ impl Hub {
     /// The devices the member may view.
     pub fn list_devices(&self, caller: &Caller) -> Result<Vec<Device>, ApiError> {
         let devices = self.store().devices()?;
-        Ok(devices.into_iter().filter(|d| self.may(caller, Right::View, &d.id)).collect())
+        Ok(self.live_all(devices.into_iter().filter(|d| self.may(caller, Right::View, &d.id)).collect()))
     }
 
     /// The household: everyone sees who is in it (names and roles), never their passwords.

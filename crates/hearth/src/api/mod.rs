@@ -11,6 +11,7 @@ pub mod family;
 mod family_tests;
 mod identity;
 pub mod limits;
+pub(crate) mod live;
 pub mod network;
 mod review;
 mod sessions;
@@ -28,7 +29,20 @@ pub type Origin = &'static str;
 
 impl Hub {
     pub fn device(&self, id: &str) -> Result<DeviceDetail, ApiError> {
-        Ok(self.store().device(&parse_id(id)?)?)
+        let mut detail = self.store().device(&parse_id(id)?)?;
+        detail.device = self.live(detail.device);
+        Ok(detail)
+    }
+
+    /// Names a device as the household calls it.
+    pub fn rename(&self, id: &str, name: &str, caller: &Caller) -> Result<Device, ApiError> {
+        let id = parse_id(id)?;
+        let name = limits::one_line("name", name, limits::DEVICE_NAME_CHARS)?;
+        let mut store = self.store();
+        let device = self.live(store.rename_device(&id, name, &caller.actor(), caller.origin, now())?);
+        tracing::info!(%id, origin = caller.origin, "device renamed");
+        self.publish(Event::DeviceChanged { device: device.clone() });
+        Ok(device)
     }
 
     /// Approves or blocks a device. The decision is recorded with the actor and origin.
@@ -46,7 +60,7 @@ impl Hub {
             tracing::info!(%id, state = %device.state, origin = caller.origin, "device state changed");
             self.publish(Event::DeviceChanged { device: device.clone() });
         }
-        Ok(device)
+        Ok(self.live(device))
     }
 
     /// Deletes the device and every row about it, then compacts the database so that what it
@@ -79,7 +93,7 @@ impl Hub {
 
     /// The status, its device counts of the devices `counted` keeps (one read of the inventory).
     pub(crate) fn status_counting(&self, counted: impl Fn(&Device) -> bool) -> Result<Status, ApiError> {
-        let devices: Vec<Device> = self.store().devices()?.into_iter().filter(|d| counted(d)).collect();
+        let devices: Vec<Device> = self.live_all(self.store().devices()?.into_iter().filter(|d| counted(d)).collect());
         let (refused_connections, refused_addresses) = self.store().refused_attempts_since(now() - 24 * 3600 * 1000)?;
         let retained = self.broker().map(hearth_broker::Broker::retained_totals).unwrap_or_default();
         let count = |f: &dyn Fn(&Device) -> bool| devices.iter().filter(|d| f(d)).count() as u32;
