@@ -216,24 +216,52 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         // What it sends: energy and identifiers, on a chart and in tables; the SSID's value is not kept.
         const review = page.locator("[data-testid=review]");
         await review.locator("[data-testid=kind][data-category=energy]").waitFor({ timeout: 15_000 });
-        assert.match(await review.locator("[data-testid=review-summary]").textContent(), /Kitchen plug \(Tasmota\) sent \d+ messages? \(.+\) in the last week:\s+.*energy/s);
+        // Over the range its data spans (its first message is minutes old: the last hour), not a
+        // week with its data a sliver at the end.
+        assert.match(await review.locator("[data-testid=review-summary]").textContent(), /Kitchen plug \(Tasmota\) sent \d+ messages? \(.+\) in the last hour:\s+.*energy/s);
+        assert.equal(await review.getByRole("button", { name: "Last hour" }).getAttribute("aria-pressed"), "true");
         assert.match(await review.locator("[data-testid=kind][data-category=energy]").textContent(), /ENERGY\.Power/);
         const drawn = await review.locator("canvas[data-chart]").evaluate((c) => {
           const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
           return c.width > 0 && px.some((v, i) => i % 4 === 3 && v > 0);
         });
         assert.ok(drawn, "the chart is drawn");
+        // It counts messages: a report carrying energy and identifiers is one message, so the kinds
+        // are bars side by side, never a stack adding up to more than the plug sent.
+        const series = JSON.parse(await review.locator("canvas[data-chart]").getAttribute("data-chart"));
+        const sent = Number(/sent (\d+) messages?/.exec(await review.locator("[data-testid=review-summary]").textContent())[1]);
+        assert.equal(series.stacked, false);
+        for (const d of series.datasets) assert.ok(d.data.reduce((x, y) => x + y, 0) <= sent, `${d.label}: at most the ${sent} messages sent`);
         assert.match(await review.locator("[data-testid=field][data-path='Wifi.SSId']").textContent(), /value not kept/);
-        // A person keeps energy values for a week only, and removes the voltage from every message.
-        await review.getByLabel("How long Hearth keeps energy data of Kitchen plug (Tasmota)").selectOption("7d");
+        // A person keeps energy values for a week only (a month by default): Hearth asks first and
+        // says what goes now; cancelled, nothing changes; confirmed, it is done.
+        const keeps = review.getByLabel("How long Hearth keeps energy data of Kitchen plug (Tasmota)");
+        const asked = page.getByTestId("confirm-dialog");
+        await keeps.selectOption("7d");
+        assert.match(
+          (await asked.textContent()).replace(/\s+/g, " "),
+          /Now: values for 30 days\. After: values for 7 days\. This deletes history: energy values and saved messages older than 7 days are deleted now\./,
+        );
+        await asked.getByTestId("confirm-cancel").click();
+        await eventually("the choice back on the default", async () => (await keeps.inputValue()) === "default");
+        await keeps.selectOption("7d");
+        await asked.getByTestId("confirm-yes").click();
         await page.getByText("Hearth keeps energy data of Kitchen plug (Tasmota): values for 7 days.").waitFor({ state: "attached" });
-        await review.locator("[data-testid=field][data-path='ENERGY.Voltage']").getByRole("button", { name: "Redact ENERGY.Voltage" }).click();
+        assert.equal(await keeps.inputValue(), "7d");
+        // It removes the voltage from every message: the field says Redacted, with an undo.
+        const voltage = review.locator("[data-testid=field][data-path='ENERGY.Voltage']");
+        await voltage.getByRole("button", { name: "Redact ENERGY.Voltage" }).click();
         await review.locator("[data-testid=redacted][data-path='ENERGY.Voltage']").waitFor();
+        assert.match((await voltage.textContent()).replace(/\s+/g, " "), /ENERGY\.Voltage .* Redacted Undo/);
         // Everything it holds about the plug, downloaded.
         const [download] = await Promise.all([page.waitForEvent("download"), review.locator("[data-testid=export-json]").click()]);
         assert.match(download.suggestedFilename(), /^hearth-d-[0-9a-f]{12}\.json$/);
         const exported = JSON.parse(await readFile(await download.path(), "utf8"));
         assert.ok(exported.messages.length > 0 && exported.privacy.redact.includes("ENERGY.Voltage"));
+        // Undone from the field itself: kept again.
+        await voltage.getByRole("button", { name: "Undo: keep ENERGY.Voltage again" }).click();
+        await review.locator("[data-testid=redacted][data-path='ENERGY.Voltage']").waitFor({ state: "detached" });
+        await voltage.getByRole("button", { name: "Redact ENERGY.Voltage" }).waitFor();
 
         // The home: the camera's pictures rank above the plugs' energy.
         await openNav(page);

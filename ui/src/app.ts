@@ -11,7 +11,9 @@ import QRCode from "qrcode";
 import type { AnonymousAccess } from "./generated/AnonymousAccess";
 import type { Category } from "./generated/Category";
 import type { Retention } from "./generated/Retention";
-import { CATEGORY_LABELS, retentionLabel, type ReviewRange } from "./review-model";
+import { CATEGORY_LABELS, firstMessage, rangeCovering, retentionLabel, type ReviewRange } from "./review-model";
+import type { DeviceReview } from "./generated/DeviceReview";
+import type { HomeReview } from "./generated/HomeReview";
 import { syncCharts } from "./views/chart";
 import type { BrokerView } from "./generated/BrokerView";
 import type { CredentialAction } from "./generated/CredentialAction";
@@ -124,6 +126,7 @@ export class App implements Actions {
     secret: undefined,
     confirmingCredential: undefined,
     reviewRange: "7d",
+    reviewRangeChosen: false,
     home: undefined,
     network: undefined,
     identity: undefined,
@@ -173,6 +176,9 @@ export class App implements Actions {
   private networkTimer: ReturnType<typeof setTimeout> | undefined;
   private homeNetworkTimer: ReturnType<typeof setTimeout> | undefined;
   private noticeSeq = 0;
+  /** The page (a device's id, or "home") whose review range was picked from its data on this
+   *  visit: reloads keep it rather than pick again. */
+  private rangePicked: string | undefined;
   private readonly history = new NotificationHistory(pageStorage());
   /** Where focus goes after the next render (route changes, removed rows). */
   private focusAfterRender: (() => void) | undefined;
@@ -316,6 +322,7 @@ export class App implements Actions {
     if (this.state.detail && (route.name !== "device" || this.state.detail.id !== route.id)) this.cancelBrokerReload();
     if (route.name === "device") {
       if (this.state.detail?.id !== route.id) {
+        this.rangePicked = undefined;
         this.state.detail = { id: route.id };
         this.state.shareError = undefined;
         void this.loadDetail(route.id);
@@ -327,6 +334,7 @@ export class App implements Actions {
       window.scrollTo(0, 0);
     } else if (route.name === "review") {
       this.state.detail = undefined;
+      this.rangePicked = undefined;
       void this.loadHome();
       this.focusAfterRender = () => this.root.querySelector<HTMLElement>("#page-title")?.focus();
     } else if (route.name === "network") {
@@ -476,13 +484,33 @@ export class App implements Actions {
   private async loadReview(id: DeviceId): Promise<Part> {
     const generation = ++this.reviewGeneration;
     let part: Partial<DetailState>;
+    let picked: ReviewRange | undefined;
     try {
-      const [review, privacy] = await Promise.all([this.backend.review(id, this.state.reviewRange), this.backend.privacy(id)]);
+      let since = this.state.reviewRange;
+      let wide: DeviceReview | undefined;
+      if (!this.state.reviewRangeChosen && this.rangePicked !== id) {
+        // Until the person picks a range: the shortest that shows all it sent (its first message
+        // is its oldest topic's; a month covers whatever is older).
+        wide = await this.backend.review(id, "30d");
+        const first = firstMessage(wide);
+        since = picked = first === undefined ? "30d" : rangeCovering(wide.until - first);
+      }
+      const [review, privacy] = await Promise.all([
+        wide && since === "30d" ? wide : this.backend.review(id, since),
+        this.backend.privacy(id),
+      ]);
       part = { review, privacy, reviewError: undefined };
     } catch (e) {
       part = { reviewError: toApiError(e, "What this device sends could not be loaded.") };
     }
-    return () => (generation === this.reviewGeneration && this.state.detail?.id === id ? part : {});
+    return () => {
+      if (generation !== this.reviewGeneration || this.state.detail?.id !== id) return {};
+      if (picked && !this.state.reviewRangeChosen) {
+        this.state.reviewRange = picked;
+        this.rangePicked = id;
+      }
+      return part;
+    };
   }
 
   /** The Internet section, or its error: a part of its own, like the broker view. */
@@ -543,7 +571,20 @@ export class App implements Actions {
     if (mayConfigureHome(this.state.me)) void this.loadIdentity();
     else this.state.identity = undefined;
     try {
-      this.state.home = { data: await this.backend.homeReview(this.state.reviewRange) };
+      let since = this.state.reviewRange;
+      let wide: HomeReview | undefined;
+      if (!this.state.reviewRangeChosen && this.rangePicked !== "home") {
+        // Until the person picks a range: the shortest that shows every device's data. The home
+        // review does not say when each first sent; a device's record is at least that old.
+        wide = await this.backend.homeReview("30d");
+        const firsts = wide.devices.flatMap((d) => this.state.devices.get(d.device_id)?.first_seen ?? []);
+        since = firsts.length ? rangeCovering(wide.until - Math.min(...firsts)) : "30d";
+        if (!this.state.reviewRangeChosen) {
+          this.state.reviewRange = since;
+          this.rangePicked = "home";
+        }
+      }
+      this.state.home = { data: wide && since === "30d" ? wide : await this.backend.homeReview(since) };
     } catch (e) {
       this.state.home = { error: toApiError(e, "The home's review could not be loaded.") };
     }
@@ -939,6 +980,7 @@ export class App implements Actions {
 
   setReviewRange(range: ReviewRange): void {
     this.state.reviewRange = range;
+    this.state.reviewRangeChosen = true;
     const detail = this.state.detail;
     if (detail && !detail.forgotten) this.reloadBrokerSoon(detail.id);
     if (this.state.route.name === "review") void this.loadHome();
@@ -1038,6 +1080,8 @@ export class App implements Actions {
       this.family.removeMember(c.member);
     } else if (c.kind === "remove_room") {
       this.family.removeRoom(c.room);
+    } else if (c.kind === "retention") {
+      this.setRetention(c.device, c.category, c.retention);
     } else {
       this.operate(c.device, c.control, c.action, true);
     }

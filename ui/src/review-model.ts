@@ -2,6 +2,7 @@
 // device page and the home review.
 
 import type { Category } from "./generated/Category";
+import type { DeviceReview } from "./generated/DeviceReview";
 import type { Retention } from "./generated/Retention";
 
 /** The ranges a review can look back over, as the API takes them. */
@@ -12,6 +13,20 @@ export const RANGES = [
   { since: "30d", label: "Last month" },
 ] as const;
 export type ReviewRange = (typeof RANGES)[number]["since"];
+
+const HOUR = 3_600_000;
+const RANGE_MS: Record<ReviewRange, number> = { "1h": HOUR, "24h": 24 * HOUR, "7d": 7 * 24 * HOUR, "30d": 30 * 24 * HOUR };
+
+/** The shortest range that goes back `span` ms, so that a device heard from for two hours is
+ *  shown over a day rather than as a sliver of a week (the longest range if none does). */
+export function rangeCovering(span: number): ReviewRange {
+  return RANGES.find((r) => RANGE_MS[r.since] >= span)?.since ?? "30d";
+}
+
+/** When the device first sent what the review lists (its topics' first message), if anything. */
+export function firstMessage(r: DeviceReview): number | undefined {
+  return r.topics.length ? Math.min(...r.topics.map((t) => t.first_seen)) : undefined;
+}
 
 export const CATEGORY_LABELS: Record<Category, string> = {
   presence: "Presence",
@@ -56,6 +71,16 @@ export function retentionValue(r: Retention): string {
 
 export function retentionLabel(r: Retention): string {
   return RETENTION_CHOICES.find((c) => c.value === retentionValue(r))?.label ?? (r.keep === "days" ? `Values for ${r.days} days` : r.keep);
+}
+
+/** How much a retention keeps, to compare two: nothing, then fields, then values for more days. */
+function keeps(r: Retention): number {
+  return r.keep === "none" ? 0 : r.keep === "metadata" ? 1 : 1 + r.days;
+}
+
+/** Whether `next` keeps less than `current`: Hearth then deletes what is past it at once. */
+export function keepsLess(next: Retention, current: Retention): boolean {
+  return keeps(next) < keeps(current);
 }
 
 export function size(bytes: number): string {

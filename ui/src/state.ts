@@ -2,6 +2,7 @@
 // `Actions`; only `app.ts` changes the state or talks to the backend.
 
 import type { AnonymousAccess } from "./generated/AnonymousAccess";
+import type { CategoryRetention } from "./generated/CategoryRetention";
 import type { Category } from "./generated/Category";
 import type { Change } from "./generated/Change";
 import type { DeviceReview } from "./generated/DeviceReview";
@@ -110,7 +111,10 @@ export type Confirmation =
   /** Removing a room: its devices are in no room, and grants on it go. */
   | { kind: "remove_room"; room: RoomView }
   /** Operating something that opens the home (a lock): the hub wants it confirmed. */
-  | { kind: "control"; device: Device; control: ControlView; action: ControlAction };
+  | { kind: "control"; device: Device; control: ControlView; action: ControlAction }
+  /** How long a kind of a device's data is kept (`retention` null: Hearth's default): keeping
+   *  less deletes what is past it at once. `current`: what it keeps now. */
+  | { kind: "retention"; device: Device; category: Category; retention: Retention | null; current: CategoryRetention | undefined };
 
 /** The household page: every grant the asker may read (an owner: everyone's; others: their own). */
 export interface HouseholdState {
@@ -207,6 +211,9 @@ export interface AppState {
   confirmingCredential: { device: Device; action: CredentialAction } | undefined;
   /** How far back reviews look. */
   reviewRange: ReviewRange;
+  /** The person chose the range; until then each review picks the shortest that shows all its
+   *  data (a device heard from for two hours: the last day, not a sliver of the week). */
+  reviewRangeChosen: boolean;
   /** Devices that started sending something new, and identity questions, newest last, until
    *  dismissed. Only the newest is on screen (one line); the history keeps them all. */
   news: News[];

@@ -6,13 +6,16 @@ import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, T
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
-/** A stacked bar chart: one bar per label, one stacked part per dataset. */
+/** A bar chart: one bar per label, one part (stacked) or one bar side by side per dataset. */
 export interface StackedBars {
   labels: string[];
   /** `color`: a CSS custom property (`--cat-energy`), so that the palette lives in the styles. */
   datasets: { label: string; data: number[]; color: string }[];
   /** What the y axis counts ("messages"). */
   unit: string;
+  /** Stack the datasets: only when they add up (a message counted once), never for counts
+   *  that overlap (a message carrying two kinds of data is under both). */
+  stacked: boolean;
 }
 
 const drawn = new WeakMap<HTMLCanvasElement, { chart: Chart<"bar">; json: string }>();
@@ -51,8 +54,8 @@ export function syncCharts(root: ParentNode): void {
         responsive: true,
         maintainAspectRatio: false,
         scales: {
-          x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 } },
-          y: { stacked: true, beginAtZero: true, title: { display: true, text: series.unit }, ticks: { precision: 0 } },
+          x: { stacked: series.stacked, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 } },
+          y: { stacked: series.stacked, beginAtZero: true, title: { display: true, text: series.unit }, ticks: { precision: 0 } },
         },
         plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
       },

@@ -7,6 +7,7 @@ import { html, nothing, type TemplateResult } from "lit-html";
 import type { Actions, AppState, Confirmation } from "../state";
 import { ACTION_LABELS } from "../family-model";
 import { claimName } from "./described";
+import { CATEGORY_LABELS, keepsLess, retentionLabel } from "../review-model";
 
 interface Words {
   title: string;
@@ -47,6 +48,7 @@ function words(c: Confirmation): Words {
       danger: c.action === "unlock" || c.action === "open",
     };
   }
+  if (c.kind === "retention") return retentionWords(c);
   const name = c.device.name;
   if (c.kind === "give_entity") {
     const holder = c.contest.holder_name;
@@ -96,6 +98,45 @@ function words(c: Confirmation): Words {
         yes: "Allow",
         danger: false,
       };
+}
+
+/** Keeping less deletes, at once, what is past the new limit: said before it happens. */
+function retentionWords(c: Extract<Confirmation, { kind: "retention" }>): Words {
+  const kind = CATEGORY_LABELS[c.category].toLowerCase();
+  const name = c.device.name;
+  const now = c.current?.retention;
+  const title = `Change how long Hearth keeps ${kind} data of ${name}?`;
+  if (c.retention === null) {
+    return {
+      title,
+      body: html`Back to Hearth's default for ${kind} data. If the default keeps less than now, what is past it is deleted at once and
+        cannot be brought back.`,
+      yes: "Use the default",
+      danger: false,
+    };
+  }
+  const next = retentionLabel(c.retention).toLowerCase();
+  if (!now || !keepsLess(c.retention, now)) {
+    return {
+      title,
+      body: html`From now on: ${next}. What Hearth already deleted does not come back.`,
+      yes: "Keep it longer",
+      danger: false,
+    };
+  }
+  const deleted =
+    c.retention.keep === "none"
+      ? html`the fields and values of ${kind} data already kept are deleted now; Hearth keeps only that ${name} sent something, and when`
+      : c.retention.keep === "metadata"
+        ? html`every ${kind} value already kept is deleted now; Hearth keeps which fields ${name} sends, never what they say`
+        : html`${kind} values and saved messages older than ${c.retention.days} days are deleted now`;
+  return {
+    title,
+    body: html`Now: ${retentionLabel(now).toLowerCase()}. After: ${next}. <strong>This deletes history:</strong> ${deleted}. It cannot be
+      brought back.`,
+    yes: "Keep less and delete",
+    danger: true,
+  };
 }
 
 export function confirmDialog(s: AppState, a: Actions): TemplateResult {

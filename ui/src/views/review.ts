@@ -3,11 +3,13 @@
 // how long each kind is kept, and fields removed from its messages.
 
 import { html, nothing, type TemplateResult } from "lit-html";
+import { live } from "lit-html/directives/live.js";
 import type { Category } from "../generated/Category";
 import type { Device } from "../generated/Device";
 import type { DropReason } from "../generated/DropReason";
 import type { DeviceReview } from "../generated/DeviceReview";
 import type { PrivacySettings } from "../generated/PrivacySettings";
+import type { FieldReview } from "../generated/FieldReview";
 import type { TopicReview } from "../generated/TopicReview";
 import { DROP_REASONS, plural } from "../model";
 import {
@@ -69,7 +71,7 @@ function loaded(s: AppState, a: Actions, d: Device, r: DeviceReview, privacy: Pr
       <canvas
         data-chart=${chartAttribute(series(r))}
         role="img"
-        aria-label=${`Messages per ${r.bucket_ms > 3_600_000 ? "day" : "hour"} by kind of data; the table below lists the totals`}
+        aria-label=${`Messages per ${r.bucket_ms > 3_600_000 ? "day" : "hour"} carrying each kind of data; the table below lists the totals`}
       ></canvas>
     </div>
     ${kindsTable(a, d, r, privacy, busy)} ${topicsTable(a, d, r.topics, privacy, busy)}
@@ -82,7 +84,9 @@ function loaded(s: AppState, a: Actions, d: Device, r: DeviceReview, privacy: Pr
     ${privacy ? privacyControls(a, d, privacy, busy, s.csvExport) : nothing}`;
 }
 
-/** Every bucket of the range, stacked by kind, so that quiet hours show as gaps. */
+/** Every bucket of the range, one bar per kind side by side, so that quiet hours show as gaps.
+ *  Not stacked: the hub counts a message under each kind it carries (a Tasmota report is energy
+ *  and identifiers), so a stack would add up to more messages than were sent. */
 function series(r: DeviceReview): StackedBars {
   const from = r.since - (r.since % 3_600_000);
   const starts: number[] = [];
@@ -100,7 +104,7 @@ function series(r: DeviceReview): StackedBars {
     }
     return { label: CATEGORY_LABELS[c.category], data, color: `--cat-${c.category}` };
   });
-  return { labels: starts.map(label), datasets, unit: "messages" };
+  return { labels: starts.map(label), datasets, unit: "messages with this kind", stacked: false };
 }
 
 function kindsTable(a: Actions, d: Device, r: DeviceReview, privacy: PrivacySettings | undefined, busy: boolean): TemplateResult {
@@ -138,17 +142,21 @@ function retentionSelect(a: Actions, d: Device, category: Category, privacy: Pri
   const current = privacy.retention.find((r) => r.category === category);
   const value = current?.chosen ? retentionValue(current.retention) : "default";
   const defaultLabel = current && !current.chosen ? RETENTION_CHOICES.find((c) => c.value === retentionValue(current.retention))?.label : undefined;
+  // Asked first (keeping less deletes history at once). `live`: if the person cancels, the next
+  // render puts the list back on what Hearth keeps, though nothing in the state changed.
   return html`<select
     aria-label=${`How long Hearth keeps ${CATEGORY_LABELS[category].toLowerCase()} data of ${d.name}`}
     data-testid="retention"
     ?disabled=${busy}
     @change=${(e: Event) => {
-      const v = (e.currentTarget as HTMLSelectElement).value;
-      a.setRetention(d, category, v === "default" ? null : (RETENTION_CHOICES.find((c) => c.value === v)?.retention ?? null));
+      const select = e.currentTarget as HTMLSelectElement;
+      const v = select.value;
+      const retention = v === "default" ? null : (RETENTION_CHOICES.find((c) => c.value === v)?.retention ?? null);
+      a.askConfirm({ kind: "retention", device: d, category, retention, current }, select);
     }}
   >
-    <option value="default" ?selected=${value === "default"}>Default${defaultLabel ? ` (${defaultLabel.toLowerCase()})` : ""}</option>
-    ${RETENTION_CHOICES.map((c) => html`<option value=${c.value} ?selected=${value === c.value}>${c.label}</option>`)}
+    <option value="default" .selected=${live(value === "default")}>Default${defaultLabel ? ` (${defaultLabel.toLowerCase()})` : ""}</option>
+    ${RETENTION_CHOICES.map((c) => html`<option value=${c.value} .selected=${live(value === c.value)}>${c.label}</option>`)}
   </select>`;
 }
 
@@ -169,18 +177,37 @@ function topicsTable(a: Actions, d: Device, topics: TopicReview[], privacy: Priv
                 (f) => html`<li data-testid="field" data-path=${f.path}>
                   <span class="swatch" data-category=${f.category} aria-hidden="true"></span>
                   <code>${f.path}</code> <span class="muted">${f.value_type}, ${CATEGORY_LABELS[f.category].toLowerCase()}</span>
-                  ${f.example !== null ? html`= <code class="example">${f.example}</code>` : html`<span class="muted">(value not kept)</span>`}
-                  ${privacy && f.path !== "$" && !privacy.redact.includes(f.path)
-                    ? html`<button type="button" class="btn quiet small" aria-disabled=${busy} @click=${() => !busy && a.setRedaction(d, f.path, true)}>
-                        Redact<span class="sr-only"> ${f.path}</span>
-                      </button>`
-                    : nothing}
+                  ${fieldValue(a, d, f, privacy, busy)}
                 </li>`,
               )}
             </ul>`
           : html`<p class="muted">No fields kept for this topic.</p>`}
       </div>`,
     )}`;
+}
+
+/** A field's latest value; or that it is redacted (removed from every message: a person chose
+ *  it, and may undo it here); or that its kind keeps no values. */
+function fieldValue(a: Actions, d: Device, f: FieldReview, privacy: PrivacySettings | undefined, busy: boolean): TemplateResult {
+  if (privacy?.redact.includes(f.path)) {
+    return html`<strong class="tag redacted" data-testid="field-redacted">Redacted</strong>
+      <button
+        type="button"
+        class="btn quiet small"
+        data-testid="undo-redact"
+        aria-label=${`Undo: keep ${f.path} again`}
+        aria-disabled=${busy}
+        @click=${() => !busy && a.setRedaction(d, f.path, false)}
+      >
+        Undo
+      </button>`;
+  }
+  return html`${f.example !== null ? html`= <code class="example">${f.example}</code>` : html`<span class="muted">(value not kept)</span>`}
+  ${privacy && f.path !== "$"
+    ? html`<button type="button" class="btn quiet small" aria-disabled=${busy} @click=${() => !busy && a.setRedaction(d, f.path, true)}>
+        Redact<span class="sr-only"> ${f.path}</span>
+      </button>`
+    : nothing}`;
 }
 
 /** `csv`: whether this page can save the messages as CSV (a browser; the desktop saves JSON). */
