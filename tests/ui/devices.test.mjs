@@ -324,6 +324,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         const device = (id, name, state) => ({
           id, name, state, kind: "light", vendor: "Test", model: "Lamp", addresses: ["10.0.0.9"], online: true,
           services: [], first_seen: now, last_seen: now, rule: "test-rule", reason: "a test", room: null, member: null,
+          named_by_person: false, uses_broker: false, allowed_topics: 0, proposals: 0, connected: false, children: [],
         });
         const devices = new Map([["d-lamp", device("d-lamp", "Desk Lamp", "new")]]);
         const callbacks = new Map();

@@ -140,16 +140,24 @@ export const SCREEN = screenName;
 export const PHONE = SCREEN === "phone";
 
 /** `viewport`: this run's screen unless a story needs its own. `options`: more of playwright's
- *  context options (a phone's `userAgent`, `colorScheme`, say). */
-export function launchBrowser(userDataDir, viewport = undefined, options = {}) {
+ *  context options (a phone's `userAgent`, `colorScheme`, say). The device page's Advanced
+ *  section (credential, rules, services) starts open, as for someone who opened it once, since
+ *  most stories work there; `{ advancedOpen: false }` keeps a first visitor's closed section. */
+export async function launchBrowser(userDataDir, viewport = undefined, options = {}, { advancedOpen = true } = {}) {
   const screen = SCREENS[SCREEN];
-  return chromium.launchPersistentContext(userDataDir, {
+  const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     ...(viewport ? { viewport } : { viewport: screen.viewport, ...screen.options }),
     ...options,
   });
+  if (advancedOpen) {
+    await context.addInitScript(() => {
+      if (localStorage.getItem("hearth.advanced") === null) localStorage.setItem("hearth.advanced", "open");
+    });
+  }
+  return context;
 }
 
 /** Clicks (or focuses) a link of the main navigation: on a phone the links are behind the menu

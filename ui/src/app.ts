@@ -78,10 +78,11 @@ const HOME_NETWORK_RELOAD_MS = 1_000;
 const STATUS_RELOAD_MS = 10_000;
 
 function parseRoute(hash: string): Route {
-  const m = /^#\/devices\/([^/?#]+)/.exec(hash);
+  const m = /^#\/devices\/([^/?#]+)(?:\/children\/([^/?#]+))?/.exec(hash);
   if (m?.[1]) {
     try {
-      return { name: "device", id: decodeURIComponent(m[1]) };
+      const id = decodeURIComponent(m[1]);
+      return m[2] ? { name: "device", id, child: decodeURIComponent(m[2]) } : { name: "device", id };
     } catch {
       /* a malformed id falls back to the list */
     }
@@ -1030,6 +1031,15 @@ export class App implements Actions {
       if (broker && this.state.detail?.id === device.id) this.showBroker(broker);
       this.announce(`${device.name} may now use ${suggestion.firmware}'s usual topics for ${suggestion.prefix}.`);
     }, `Could not allow ${suggestion.firmware}'s topics for ${device.name}.`);
+  }
+
+  rename(device: Device, name: string): void {
+    void this.run(device, async () => {
+      const renamed = await this.backend.rename(device.id, name);
+      this.state.devices.set(renamed.id, renamed);
+      if (this.state.detail?.id === renamed.id) this.reloadDetailSoon(renamed.id);
+      this.announce(`${device.name} is now called ${renamed.name}.`);
+    }, `Could not rename ${device.name}.`);
   }
 
   addDevice(name: string): void {

@@ -2,6 +2,7 @@
 // No DOM and no transport here, so every screen words and orders things the same way.
 
 import type { Actor } from "./generated/Actor";
+import type { ChildDevice } from "./generated/ChildDevice";
 import type { Device } from "./generated/Device";
 import type { DeviceState } from "./generated/DeviceState";
 import type { DropReason } from "./generated/DropReason";
@@ -83,12 +84,19 @@ export function originLabel(origin: string): string {
   }
 }
 
-/** "Vendor Model", without repeating a vendor the model already starts with. */
-export function vendorModel(d: Device): string {
+/** "Vendor Model", without repeating words the model already starts with: "Philips Hue" and
+ *  "Hue Bridge" make "Philips Hue Bridge", not "Philips Hue Hue Bridge". */
+export function vendorModel(d: { vendor: string | null; model: string | null }): string {
   const vendor = d.vendor?.trim() ?? "";
   const model = d.model?.trim() ?? "";
-  if (vendor && model.toLowerCase().startsWith(`${vendor.toLowerCase()} `)) return model;
-  return [vendor, model].filter(Boolean).join(" ");
+  if (!vendor || !model) return vendor || model;
+  const v = vendor.split(/\s+/);
+  const m = model.split(/\s+/);
+  for (let k = Math.min(v.length, m.length); k > 0; k--) {
+    const tail = v.slice(v.length - k).join(" ").toLowerCase();
+    if (tail === m.slice(0, k).join(" ").toLowerCase()) return [...v.slice(0, v.length - k), ...m].join(" ");
+  }
+  return `${vendor} ${model}`;
 }
 
 export interface Filters {
@@ -103,14 +111,33 @@ export function filtersActive(f: Filters): boolean {
   return f.query.trim() !== "" || f.state !== "" || f.kind !== "";
 }
 
-/** Search: every word must appear in the name, vendor, model, kind or an address. */
+/** Search: every word must appear in the name, vendor, model, kind or an address, of the device
+ *  or of one of the devices it speaks for (a bridge's Zigbee sensor is found by its name). */
 export function matches(d: Device, f: Filters): boolean {
   if (f.state && d.state !== f.state) return false;
-  if (f.kind && d.kind !== f.kind) return false;
-  const words = f.query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (f.kind && d.kind !== f.kind && !d.children.some((c) => c.kind === f.kind)) return false;
+  const words = queryWords(f);
   if (words.length === 0) return true;
   const haystack = [d.name, d.vendor ?? "", d.model ?? "", d.kind, kindLabel(d.kind), ...d.addresses].join("\n").toLowerCase();
-  return words.every((w) => haystack.includes(w));
+  return words.every((w) => haystack.includes(w)) || d.children.some((c) => childMatches(c, f));
+}
+
+function queryWords(f: Filters): string[] {
+  return f.query.toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+/** The same search over a device behind a bridge. */
+export function childMatches(c: ChildDevice, f: Filters): boolean {
+  if (f.kind && c.kind !== f.kind) return false;
+  const haystack = [c.name, c.vendor ?? "", c.model ?? "", c.kind, kindLabel(c.kind), ...c.reports].join("\n").toLowerCase();
+  return queryWords(f).every((w) => haystack.includes(w));
+}
+
+/** The children a list row shows: all of them, unless a search or kind filter picks some. */
+export function shownChildren(d: Device, f: Filters): ChildDevice[] {
+  if (queryWords(f).length === 0 && !f.kind) return d.children;
+  const parentMatches = matches({ ...d, children: [] }, f);
+  return parentMatches && !f.kind ? d.children : d.children.filter((c) => childMatches(c, f));
 }
 
 const STATE_ORDER: Record<DeviceState, number> = { new: 0, approved: 1, blocked: 2 };
@@ -231,4 +258,9 @@ export function namedIds(keys: readonly string[]): NamedIds[] {
     const what = n === 1 ? `one ${one}` : `${NUMBER_WORDS[n] ?? grouped(n)} different ${many}`;
     return { what, values };
   });
+}
+
+/** The page of a device behind a bridge. */
+export function childHref(bridge: string, key: string): string {
+  return `#/devices/${encodeURIComponent(bridge)}/children/${encodeURIComponent(key)}`;
 }

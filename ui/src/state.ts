@@ -48,7 +48,8 @@ import type { NotificationEntry } from "./notifications";
 
 export type Route =
   | { name: "list" }
-  | { name: "device"; id: DeviceId }
+  /** `child`: a device behind this bridge, shown on a page of its own. */
+  | { name: "device"; id: DeviceId; child?: string }
   | { name: "review" }
   | { name: "network" }
   | { name: "settings" }
@@ -274,6 +275,8 @@ export interface Actions {
   /** Resolves true once the rule is in place (false if refused: the form keeps what was typed). */
   setTopicRule(device: Device, direction: Direction, pattern: string, rule: RuleChoice): Promise<boolean>;
   addDevice(name: string): void;
+  /** Names a device as the household calls it. */
+  rename(device: Device, name: string): void;
   bindClientId(device: Device, clientId: string | null): void;
   setAnonymous(device: Device, access: AnonymousAccess | null): void;
   setReviewRange(range: ReviewRange): void;

@@ -109,6 +109,7 @@ export interface Backend {
   forget(id: DeviceId): Promise<void>;
   /** Adds a device that does not announce itself, approved, with its first MQTT credential. */
   addDevice(name: string): Promise<AddedDevice>;
+  rename(id: DeviceId, name: string): Promise<Device>;
   /** The device's credential (never its secret), live MQTT sessions, manifest and decisions. */
   brokerView(id: DeviceId): Promise<BrokerView>;
   /** Rotate returns the new secret (shown once); revoke returns null. Both disconnect the device. */

@@ -20,6 +20,7 @@ export function backendOver(t: Transport): Backend {
     decide: (device, decision) => call(decision === "approve" ? "approve" : "block", id(device)),
     forget: (device) => call("forget", id(device)).then(done),
     addDevice: (name) => call("add_device", { name }),
+    rename: (device, name) => call("rename", { id: device, name }),
     brokerView: (device) => call("broker_view", id(device)),
     credential: (device, action) => call("credential", { id: device, action }),
     setTopicRule: (device, request) => call("set_topic_rule", { id: device, request }),

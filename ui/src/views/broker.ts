@@ -256,25 +256,8 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
   const decided = v.rules.filter((r) => r.status !== "learned");
   return html`<div class="broker-block" data-testid="manifest">
     <h3 id="h-topics" tabindex="-1">Topics</h3>
-    ${v.suggestions.map(
-      (s) => html`<div class="proposals" data-testid="suggestion" data-firmware=${s.firmware}>
-        <p>
-          <strong>${d.name}</strong> ${s.evidence === "mdns" ? "announces itself as" : "talks like"} <strong>${s.firmware}</strong> (as
-          <code>${s.prefix}</code>). Its usual topics:
-          ${s.rules.map((r) => html`<code>${r.direction} ${r.pattern}</code> `)}
-        </p>
-        <button type="button" class="btn primary" aria-disabled=${busy} @click=${() => !busy && a.applySuggestion(d, s)}>
-          Allow ${s.firmware}'s usual topics
-        </button>
-      </div>`,
-    )}
-    ${learned.length
-      ? html`<div class="proposals" role="group" aria-label="Topics ${d.name} tried">
-          <p><strong>${d.name}</strong> tried ${plural(learned.length, "topic", "topics")} its manifest does not allow:</p>
-          <ul class="plain">
-            ${learned.map((r) => proposal(a, d, r, busy))}
-          </ul>
-        </div>`
+    ${learned.length || v.suggestions.length
+      ? html`<p class="muted">What it asks for is under <a href="#needs-you">Needs you</a> at the top of the page.</p>`
       : nothing}
     ${decided.length
       ? html`<div class="table-wrap">
@@ -319,8 +302,36 @@ function manifest(a: Actions, d: Device, v: BrokerView, busy: boolean): Template
   </div>`;
 }
 
+/** What the device asks for that waits for a person (the device page's Needs you box): the
+ *  usual topics of the firmware it talks like, and each topic it tried. */
+export function brokerRequests(s: AppState, a: Actions, d: Device, v: BrokerView): TemplateResult[] {
+  const busy = s.busy.has(d.id);
+  const learned = v.rules.filter((r) => r.status === "learned");
+  const out = v.suggestions.map(
+    (sg) => html`<div class="proposals" data-testid="suggestion" data-firmware=${sg.firmware}>
+      <p>
+        <strong>${d.name}</strong> ${sg.evidence === "mdns" ? "announces itself as" : "talks like"} <strong>${sg.firmware}</strong>.
+        Allow what ${sg.firmware} usually sends and receives:
+        ${sg.rules.map((r) => html`<code>${r.pattern}</code> (${r.direction === "publish" ? "sends" : "receives"}) `)}
+      </p>
+      <button type="button" class="btn primary" aria-disabled=${busy} @click=${() => !busy && a.applySuggestion(d, sg)}>
+        Allow ${sg.firmware}'s usual messages
+      </button>
+    </div>`,
+  );
+  if (learned.length) {
+    out.push(html`<div class="proposals" role="group" aria-label="Messages ${d.name} tried">
+      <p><strong>${d.name}</strong> tried ${plural(learned.length, "kind of message", "kinds of message")} you have not allowed, so Hearth refused ${learned.length === 1 ? "it" : "them"}:</p>
+      <ul class="plain">
+        ${learned.map((r) => proposal(a, d, r, busy))}
+      </ul>
+    </div>`);
+  }
+  return out;
+}
+
 function proposal(a: Actions, d: Device, r: RuleView, busy: boolean): TemplateResult {
-  const verb = r.direction === "publish" ? "publish to" : "subscribe to";
+  const verb = r.direction === "publish" ? "send messages on" : "receive messages on";
   const allow = (e: Event) => {
     if (busy) return;
     // A topic of another device's, or one that reaches it: asked about first, never one click.

@@ -6,9 +6,14 @@ import type { Device } from "../generated/Device";
 import type { DeviceDetail } from "../generated/DeviceDetail";
 import type { Service } from "../generated/Service";
 import type { StateChange } from "../generated/StateChange";
-import { ACTOR_LABELS, kindLabel, originLabel, plural, STATE_LABELS, STATE_MEANING, vendorModel } from "../model";
+import { ACTOR_LABELS, childHref, kindLabel, originLabel, plural, STATE_LABELS, vendorModel } from "../model";
+import type { ChildDevice } from "../generated/ChildDevice";
+import { presence, reachOf, stateMeaning, whatDecisionsDo } from "../device-words";
+import { CATEGORY_LABELS, interval } from "../review-model";
+import { kindSvg } from "./icons";
+import { advanced } from "./advanced";
 import type { Actions, AppState, DetailState } from "../state";
-import { brokerSection } from "./broker";
+import { brokerRequests, brokerSection } from "./broker";
 import { internetSection } from "./internet";
 import { reviewSection } from "./review";
 import { mergeQuestions } from "./identity";
@@ -48,10 +53,21 @@ export function devicePage(s: AppState, a: Actions, detail: DetailState): Templa
 }
 
 function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: DetailState): TemplateResult {
+  const route = s.route;
+  if (route.name === "device" && route.child !== undefined) {
+    const key = route.child;
+    return childPage(d, page, d.children.find((c) => c.key === key), key);
+  }
   const what = vendorModel(d);
   // What the person may do here; the hub checks again whatever is shown.
   const may = rightsOn(s.me, d.id);
-  const services = [...d.services].sort((x, y) => Number(y.present) - Number(x.present) || x.type.localeCompare(y.type));
+  const reach = reachOf(d, page.network?.enforcement);
+  const decision = html`<div class="panel decision" data-state=${d.state} data-testid="decision">
+    <p data-testid="state-meaning">${stateMeaning(d, reach)}</p>
+    <p class="muted" data-testid="decisions-do">${whatDecisionsDo(reach)}</p>
+    ${may.configure ? decisionButtons(d, s, a) : nothing}
+  </div>`;
+  const needs = needsYouItems(s, a, d, detail, page);
   return html`<article class="page device-page" data-testid="device-page" data-device-id=${d.id} aria-labelledby="page-title">
     ${back}
     <header class="device-head">
@@ -59,67 +75,195 @@ function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: 
       <div class="device-title">
         <h1 id="page-title" tabindex="-1">${d.name}</h1>
         <p class="device-what">${kindLabel(d.kind)}${what ? html` · ${what}` : nothing}</p>
+        ${may.configure ? renameForm(a, d) : nothing}
       </div>
       <div class="device-status">${stateBadge(d.state)} ${onlineTag(d)}</div>
     </header>
 
-    ${mergeQuestions(s, a, d, detail.merge_proposals)}
-
-    <div class="panel decision" data-state=${d.state}>
-      <p>${STATE_MEANING[d.state]}</p>
-      ${may.configure ? decisionButtons(d, s, a) : nothing}
-    </div>
+    ${summary(s, d, page)}
+    ${d.state === "new" || needs.length > 0
+      ? html`<section class="panel needs-you-box" id="needs-you" aria-labelledby="h-needs-you" data-testid="needs-you-box">
+          <h2 id="h-needs-you" tabindex="-1">Needs you</h2>
+          ${d.state === "new" ? decision : nothing} ${needs}
+        </section>`
+      : nothing}
+    ${d.state === "new" ? nothing : decision}
 
     ${controlsSection(s, a, d, page)} ${placement(s, a, d)}
     ${may.review ? html`${reviewSection(s, a, d, page)} ${internetSection(s, a, d, page)}` : nothing}
-    ${isOwner(s.me) ? brokerSection(s, a, d, page) : nothing}
 
-    <section class="panel" aria-labelledby="h-recognised" data-testid="recognition">
-      <h2 id="h-recognised">Recognised as</h2>
+    ${advanced(html`
+      ${isOwner(s.me) ? brokerSection(s, a, d, page) : nothing}
+
+      <section class="panel" aria-labelledby="h-recognised" data-testid="recognition">
+        <h2 id="h-recognised">Recognised as</h2>
+        <p>
+          Recognised as <strong>${kindLabel(d.kind)}</strong>${what ? html` (${what})` : nothing} by rule
+          <code>${d.rule}</code>.
+        </p>
+        <p class="muted">${d.reason}</p>
+      </section>
+
+      <section class="panel" aria-labelledby="h-overview">
+        <h2 id="h-overview">Overview</h2>
+        <dl class="facts">
+          <dt>Device id</dt>
+          <dd><code>${d.id}</code></dd>
+          <dt>Addresses</dt>
+          <dd>${d.addresses.length ? d.addresses.map((ip) => html`<code>${ip}</code> `) : html`<span class="muted">none known</span>`}</dd>
+          <dt>First seen</dt>
+          <dd>${when(d.first_seen, s.now)}</dd>
+          <dt>Last seen</dt>
+          <dd>${when(d.last_seen, s.now)} · ${presence(d).label.toLowerCase()}</dd>
+        </dl>
+      </section>
+
+      ${servicesSection(s, d)}
+
+      <section class="panel" aria-labelledby="h-keys">
+        <h2 id="h-keys">Identity keys</h2>
+        <p class="muted">The stable facts that tie this device's services together, so a new address does not make it a new device.</p>
+        ${detail.identity_keys.length
+          ? html`<ul class="keys" data-testid="identity-keys">
+              ${detail.identity_keys.map((k) => html`<li><code>${k}</code></li>`)}
+            </ul>`
+          : html`<p class="muted">None yet.</p>`}
+      </section>
+
+      <section class="panel" aria-labelledby="h-history">
+        <h2 id="h-history">History</h2>
+        ${detail.history.length
+          ? html`<ol class="history" data-testid="history">
+              ${[...detail.history].reverse().map((h) => historyEntry(s, h))}
+            </ol>`
+          : html`<p class="muted">No changes recorded.</p>`}
+      </section>
+    `)}
+  </article>`;
+}
+
+function servicesSection(s: AppState, d: Device): TemplateResult {
+  const services = [...d.services].sort((x, y) => Number(y.present) - Number(x.present) || x.type.localeCompare(y.type));
+  return html`<section class="panel" aria-labelledby="h-services">
+    <h2 id="h-services">Services <span class="count">${services.length}</span></h2>
+    <p class="muted">What the device announced on the network (mDNS), from its latest sightings.</p>
+    ${services.length ? services.map((svc) => service(svc, s.now)) : html`<p class="muted">It has announced nothing on the network.</p>`}
+  </section>`;
+}
+
+/** Where a person goes first: what it is, how it is now, what it sends and how often. */
+function summary(s: AppState, d: Device, page: DetailState): TemplateResult {
+  const states = (page.controls ?? []).filter((c) => c.state !== null && !c.child);
+  const review = page.review;
+  const span = review ? Math.max(1, review.until - review.since) : 0;
+  const categories = review ? review.categories.map((c) => CATEGORY_LABELS[c.category].toLowerCase()) : [];
+  return html`<section class="panel summary-card" aria-labelledby="h-summary" data-testid="summary">
+    <h2 id="h-summary" class="sr-only">Summary</h2>
+    <ul class="plain summary-facts">
+      <li data-testid="summary-presence">${presenceSentence(s, d)}</li>
+      ${states.length
+        ? html`<li data-testid="summary-state">Now: ${states.map((c, i) => html`${i > 0 ? ", " : ""}${c.name} <strong>${c.state}</strong>`)}</li>`
+        : nothing}
+      ${d.children.length
+        ? html`<li>Speaks for ${plural(d.children.length, "device", "devices")}: ${d.children.map(
+            (c, i) => html`${i > 0 ? ", " : ""}<a href=${childHref(d.id, c.key)}>${c.name}</a>`,
+          )}</li>`
+        : nothing}
+      ${review && review.messages > 0
+        ? html`<li data-testid="summary-sends">
+            Sent ${plural(review.messages, "message", "messages")} in the last ${interval(span)} (about one every
+            ${interval(span / review.messages)})${categories.length ? html`: ${categories.join(", ")}` : nothing}.
+          </li>`
+        : review
+          ? html`<li data-testid="summary-sends">Sent nothing through Hearth in the last ${interval(span)}.</li>`
+          : nothing}
+    </ul>
+  </section>`;
+}
+
+function presenceSentence(s: AppState, d: Device): TemplateResult {
+  const from = d.addresses.length ? html` from <code>${d.addresses[0]}</code>` : nothing;
+  if (d.connected) return html`<strong>Connected</strong> to Hearth's broker${from}.`;
+  if (d.online) return html`<strong>Online</strong>: announcing itself on the network${from}.`;
+  return html`<strong>Offline</strong>: last seen ${when(d.last_seen, s.now)}.`;
+}
+
+/** What waits for a person on this device: merge questions and what it asked to send. */
+function needsYouItems(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: DetailState): TemplateResult[] {
+  const items: TemplateResult[] = [];
+  const merge = mergeQuestions(s, a, d, detail.merge_proposals);
+  if (detail.merge_proposals.length > 0) items.push(html`${merge}`);
+  const requests = isOwner(s.me) && page.broker ? brokerRequests(s, a, d, page.broker) : [];
+  items.push(...requests);
+  if (d.state === "approved" && d.uses_broker && d.allowed_topics === 0 && requests.length === 0) {
+    items.push(html`<p data-testid="nothing-allowed">
+      Nothing is allowed yet, so Hearth refuses every message ${d.name} sends. What it tries shows up here, to allow in one step;
+      or add a rule under Advanced.
+    </p>`);
+  }
+  return items;
+}
+
+/** Rename, in place: a disclosure holding a one-field form (no extra state to keep). */
+function renameForm(a: Actions, d: Device): TemplateResult {
+  const submit = (e: SubmitEvent) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const name = String(new FormData(form).get("name") ?? "").trim();
+    if (!name || name === d.name) return;
+    a.rename(d, name);
+    (form.closest("details") as HTMLDetailsElement | null)?.removeAttribute("open");
+  };
+  return html`<details class="rename" data-testid="rename">
+    <summary>Rename</summary>
+    <form @submit=${submit}>
+      <label>New name <input name="name" required maxlength="100" .value=${live(d.name)} autocomplete="off" data-testid="rename-input" /></label>
+      <button type="submit" class="btn primary" data-testid="rename-save">Save name</button>
+    </form>
+  </details>`;
+}
+
+/** A device behind a bridge: what the bridge says of it, and its controls. */
+function childPage(bridge: Device, page: DetailState, c: ChildDevice | undefined, key: string): TemplateResult {
+  const backToBridge = html`<nav class="crumbs" aria-label="Breadcrumb">
+    <a href="#/" class="back">← All devices</a> ·
+    <a href="#/devices/${encodeURIComponent(bridge.id)}">${bridge.name}</a>
+  </nav>`;
+  if (!c) {
+    return html`<section class="page" aria-labelledby="page-title">
+      ${backToBridge}
+      <div class="panel empty" role="status">
+        <h1 id="page-title" tabindex="-1">${bridge.name} no longer lists this device</h1>
+        <p>The bridge's latest list of devices does not include <code>${key}</code>: it was removed from the bridge, or renamed there.</p>
+      </div>
+    </section>`;
+  }
+  const what = vendorModel(c);
+  const controls = (page.controls ?? []).filter((x) => x.child === c.key);
+  return html`<article class="page device-page child-page" data-testid="child-page" data-child-key=${c.key} aria-labelledby="page-title">
+    ${backToBridge}
+    <header class="device-head">
+      <span class="kind-icon big" aria-hidden="true">${kindSvg(c.kind)}</span>
+      <div class="device-title">
+        <h1 id="page-title" tabindex="-1">${c.name}</h1>
+        <p class="device-what">${kindLabel(c.kind)}${what ? html` · ${what}` : nothing}</p>
+      </div>
+    </header>
+    <section class="panel summary-card" data-testid="summary">
       <p>
-        Recognised as <strong>${kindLabel(d.kind)}</strong>${what ? html` (${what})` : nothing} by rule
-        <code>${d.rule}</code>.
+        Reached through <a href="#/devices/${encodeURIComponent(bridge.id)}">${bridge.name}</a>, which is
+        ${presence(bridge).label.toLowerCase()}. Everything it sends goes through the bridge, so the bridge's approval, rules
+        and privacy choices are also this device's.
       </p>
-      <p class="muted">${d.reason}</p>
-    </section>
-
-    <section class="panel" aria-labelledby="h-overview">
-      <h2 id="h-overview">Overview</h2>
-      <dl class="facts">
-        <dt>Device id</dt>
-        <dd><code>${d.id}</code></dd>
-        <dt>Addresses</dt>
-        <dd>${d.addresses.length ? d.addresses.map((ip) => html`<code>${ip}</code> `) : html`<span class="muted">none announced</span>`}</dd>
-        <dt>First seen</dt>
-        <dd>${when(d.first_seen, s.now)}</dd>
-        <dt>Last seen</dt>
-        <dd>${when(d.last_seen, s.now)} · ${d.online ? "online" : "offline"}</dd>
-      </dl>
-    </section>
-
-    <section class="panel" aria-labelledby="h-services">
-      <h2 id="h-services">Services <span class="count">${services.length}</span></h2>
-      <p class="muted">What the device announced over mDNS, from its latest sightings.</p>
-      ${services.length ? services.map((svc) => service(svc, s.now)) : html`<p class="muted">No services recorded.</p>`}
-    </section>
-
-    <section class="panel" aria-labelledby="h-keys">
-      <h2 id="h-keys">Identity keys</h2>
-      <p class="muted">The stable facts that tie this device's services together, so a new address does not make it a new device.</p>
-      ${detail.identity_keys.length
-        ? html`<ul class="keys" data-testid="identity-keys">
-            ${detail.identity_keys.map((k) => html`<li><code>${k}</code></li>`)}
+      ${c.reports.length
+        ? html`<p>It reports: ${c.reports.map((r, i) => html`${i > 0 ? ", " : ""}<code>${r}</code>`)}.</p>`
+        : html`<p class="muted">The bridge lists nothing it reports.</p>`}
+      ${controls.length
+        ? html`<ul class="plain">
+            ${controls.map((x) => html`<li>${x.name}: <strong>${x.state ?? "nothing reported yet"}</strong></li>`)}
           </ul>`
-        : html`<p class="muted">None yet.</p>`}
-    </section>
-
-    <section class="panel" aria-labelledby="h-history">
-      <h2 id="h-history">History</h2>
-      ${detail.history.length
-        ? html`<ol class="history" data-testid="history">
-            ${[...detail.history].reverse().map((h) => historyEntry(s, h))}
-          </ol>`
-        : html`<p class="muted">No changes recorded.</p>`}
+        : nothing}
+      <p class="muted">Its id on the bridge: <code>${c.key}</code>.</p>
     </section>
   </article>`;
 }

@@ -6,10 +6,10 @@ import { repeat } from "lit-html/directives/repeat.js";
 import type { Device } from "../generated/Device";
 import type { DeviceState } from "../generated/DeviceState";
 import type { Kind } from "../generated/Kind";
-import { compareDevices, filtersActive, kindLabel, matches, plural, STATE_LABELS, STATES, vendorModel } from "../model";
+import { childHref, compareDevices, filtersActive, kindLabel, matches, plural, shownChildren, STATE_LABELS, STATES, vendorModel } from "../model";
 import type { Actions, AppState } from "../state";
-import { listeningSvg } from "./icons";
-import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
+import { kindSvg, listeningSvg } from "./icons";
+import { decisionButtons, kindBadge, needsYouTag, onlineTag, stateBadge, when } from "./parts";
 import { mayConfigureHome, rightsOn } from "../family-model";
 
 export function listPage(s: AppState, a: Actions): TemplateResult {
@@ -17,11 +17,17 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
   const shown = all.filter((d) => matches(d, s.filters)).sort(compareDevices);
   const newCount = all.filter((d) => d.state === "new").length;
   const online = all.filter((d) => d.online).length;
+  const reached = all.reduce((n, d) => n + d.children.length, 0);
+  const bridges = all.filter((d) => d.children.length > 0).length;
   return html`<section class="page list-page" aria-labelledby="page-title">
     <div class="page-head">
       <h1 id="page-title" tabindex="-1">Devices</h1>
       ${s.loaded && all.length > 0
-        ? html`<p class="summary">${plural(all.length, "device", "devices")} · ${online} online</p>`
+        ? html`<p class="summary" data-testid="list-summary">
+            ${plural(all.length, "device", "devices")} · ${online} online${reached > 0
+              ? html` · ${reached} more reached through ${bridges === 1 ? "a bridge" : `${bridges} bridges`}`
+              : nothing}
+          </p>`
         : nothing}
       ${mayConfigureHome(s.me) ? addDeviceForm(a) : nothing}
     </div>
@@ -128,9 +134,28 @@ function row(d: Device, s: AppState, a: Actions): TemplateResult {
         <span>Last seen ${when(d.last_seen, s.now)}</span>
       </div>
     </div>
-    <div class="device-status">${stateBadge(d.state)} ${onlineTag(d)}</div>
+    <div class="device-status">${stateBadge(d.state)} ${onlineTag(d)} ${needsYouTag(d)}</div>
     ${rightsOn(s.me, d.id).configure ? decisionButtons(d, s, a) : nothing}
+    ${children(d, s)}
   </li>`;
+}
+
+/** The devices a bridge speaks for (its Zigbee sensors and lamps), under it: each has a page. */
+function children(d: Device, s: AppState): TemplateResult | typeof nothing {
+  const shown = shownChildren(d, s.filters);
+  if (shown.length === 0) return nothing;
+  return html`<ul class="children" data-testid="children" aria-label="Devices reached through ${d.name}">
+    ${shown.map(
+      (c) => html`<li class="child" data-testid="child-row" data-child-key=${c.key}>
+        <span class="kind-icon small" aria-hidden="true">${kindSvg(c.kind)}</span>
+        <a class="device-name" href=${childHref(d.id, c.key)}>${c.name}</a>
+        <span class="device-what"
+          >${kindLabel(c.kind)}${vendorModel(c) ? html`<span class="sep" aria-hidden="true"> · </span>${vendorModel(c)}` : nothing}</span
+        >
+        <span class="muted">through ${d.name}</span>
+      </li>`,
+    )}
+  </ul>`;
 }
 
 /** For devices that speak MQTT but never announce themselves (most Tasmota and Zigbee2MQTT set-ups). */

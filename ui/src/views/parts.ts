@@ -6,13 +6,33 @@ import type { DeviceState } from "../generated/DeviceState";
 import { absoluteTime, isoTime, relativeTime, STATE_LABELS } from "../model";
 import type { Actions, AppState } from "../state";
 import { kindSvg } from "./icons";
+import { needsYou, presence } from "../device-words";
 
 export function stateBadge(state: DeviceState, testid = true): TemplateResult {
   return html`<span class="badge" data-state=${state} data-testid=${testid ? "state-badge" : nothing}>${STATE_LABELS[state]}</span>`;
 }
 
 export function onlineTag(d: Device): TemplateResult {
-  return html`<span class="online" data-online=${d.online ? "true" : "false"}>${d.online ? "Online" : "Offline"}</span>`;
+  const p = presence(d);
+  return html`<span
+    class="online"
+    data-testid="presence"
+    data-online=${d.online ? "true" : "false"}
+    data-connected=${d.connected ? "true" : "false"}
+    data-blocked=${d.state === "blocked" ? "true" : "false"}
+    title=${p.title}
+    >${p.label}</span
+  >`;
+}
+
+/** "Needs you" on a list row: an approved device that cannot do anything yet, or asks for more. */
+export function needsYouTag(d: Device): TemplateResult | typeof nothing {
+  const why = needsYou(d);
+  return why
+    ? html`<a class="needs-you" data-testid="needs-you" href="#/devices/${encodeURIComponent(d.id)}" title=${why}
+        >Needs you<span class="sr-only">: ${why}</span></a
+      >`
+    : nothing;
 }
 
 export function kindBadge(d: Device, big = false): TemplateResult {

@@ -26,8 +26,10 @@ impl Hub {
         let name = limits::one_line("name", name, DEVICE_NAME_CHARS)?;
         let id = crate::random::device_id();
         let mut store = self.store();
-        let device = store.add_device(&id, name, &caller.actor(), caller.origin, now())?;
+        store.add_device(&id, name, &caller.actor(), caller.origin, now())?;
         let credential = self.issue(&mut store, &id, caller)?;
+        // Read again: it has a credential now (the list says what approving it changes).
+        let device = self.live(store.device(&id)?.device);
         tracing::info!(%id, name, origin = caller.origin, "device added by hand");
         self.publish(Event::DeviceSeen { device: device.clone() });
         Ok(AddedDevice { device, credential })

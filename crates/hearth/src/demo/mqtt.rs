@@ -59,6 +59,12 @@ const HOME: &[Firmware] = &[
                         "mac": "DC4F22A1B2C3", "md": "Sonoff S31", "t": "tasmota_A1B2C3", "ft": "%prefix%/%topic%/", "tp": ["cmnd", "stat", "tele"],
                         "rl": [1, 0, 0, 0, 0, 0, 0, 0], "sw": "13.2.0"}),
                 ),
+                // Tasmota announces its sensors beside its config (the energy monitor's readings).
+                json(
+                    "tasmota/discovery/DC4F22A1B2C3/sensors",
+                    serde_json::json!({"sn": {"Time": now_iso(), "ENERGY": {"TotalStartTime": "2026-01-04T18:00:00", "Total": 12.5, "Yesterday": 0.412,
+                        "Today": 0.118, "Power": 38, "ApparentPower": 45, "ReactivePower": 24, "Factor": 0.85, "Voltage": 231, "Current": 0.196}}, "ver": 1}),
+                ),
             ]
         },
         telemetry: |n| {
