@@ -164,7 +164,10 @@ export async function launchBrowser(userDataDir, viewport = undefined, options =
  *  button, which a person opens first. */
 export async function openNav(page) {
   const toggle = page.getByTestId("menu-toggle");
-  if ((await toggle.isVisible()) && (await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
+  if ((await toggle.isVisible()) && (await toggle.getAttribute("aria-expanded")) !== "true") {
+    await toggle.click();
+    await page.locator("#main-nav a").first().waitFor(); // the menu opens on the next frame
+  }
 }
 
 /**

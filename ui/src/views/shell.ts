@@ -85,7 +85,7 @@ export function appView(s: AppState, a: Actions): TemplateResult {
         </span>
       </div>
     </header>
-    ${banners(s.status)} ${banner(s, a)}
+    ${banners(s.status)} ${s.route.name === "notifications" ? nothing : banner(s, a)}
     <main id="main" tabindex="-1">${page}</main>
     ${statusBar(s)} ${forgetDialog(s, a)} ${credentialConfirmDialog(s, a)} ${confirmDialog(s, a)} ${secretDialog(s, a)}
     <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;
