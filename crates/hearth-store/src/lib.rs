@@ -27,6 +27,7 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod backup;
 pub mod broker;
 pub mod described;
 pub mod error;
@@ -81,6 +82,11 @@ impl Store {
     /// Opens (creating if needed) and upgrades the database at `path`. The file is readable by
     /// its owner only: it holds what the home's devices say (SQLite gives its journal files the
     /// same mode).
+    /// The schema version of the open database (see `schema`).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(schema::version(&self.conn)?)
+    }
+
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
         #[cfg(unix)]

@@ -21,6 +21,7 @@
 //! applies it; decision → mpsc → [`recorder`] → store.
 
 pub mod api;
+pub mod backup;
 pub mod ca;
 pub mod cli;
 pub mod client;

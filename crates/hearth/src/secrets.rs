@@ -150,6 +150,32 @@ impl Secrets {
 }
 
 impl Secrets {
+    /// The secret called `name`, if there is one (a backup reads the CA's key).
+    pub fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretsError> {
+        match &self.backend {
+            Backend::Keyring(store) => {
+                let entry = Entry::new_in_store(store, SERVICE, &format!("{name}@{}", self.scope))
+                    .map_err(|source| SecretsError::Keyring { name: name.into(), source })?;
+                match entry.get_secret() {
+                    Ok(secret) => Ok(Some(secret)),
+                    Err(KeyringError::NoEntry) => Ok(None),
+                    Err(KeyringError::NoStorageAccess(_)) => Err(SecretsError::Locked),
+                    Err(source) => Err(SecretsError::Keyring { name: name.into(), source }),
+                }
+            }
+            Backend::File(dir) => {
+                let path = dir.join(name);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => hex::decode(text.trim())
+                        .map(Some)
+                        .map_err(|_| SecretsError::File { path: path.clone(), message: "is damaged (not hex)".into() }),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(SecretsError::File { path: path.clone(), message: e.to_string() }),
+                }
+            }
+        }
+    }
+
     /// Puts `secret` in place of the secret called `name` (the CA's key, when the CA is
     /// replaced): the old one is gone afterwards.
     pub fn replace(&self, name: &str, secret: &[u8]) -> Result<(), SecretsError> {

@@ -178,6 +178,22 @@ pub enum Command {
     },
     /// Announce a simulated home over mDNS, for trying Hearth without devices.
     Demo(crate::demo::DemoArgs),
+    /// Write the home (devices, credentials, rules, privacy settings, ledger, members, and
+    /// Hearth's CA with its key) to one file, encrypted with a passphrase.
+    Backup {
+        file: PathBuf,
+        /// Read the passphrase from this file's first line (else HEARTH_BACKUP_PASSPHRASE, else
+        /// it is asked on the terminal).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Put a backup in place in an empty data directory (a new machine), migrating it if it
+    /// came from an older Hearth.
+    Restore {
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -322,6 +338,38 @@ pub async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Demo(args) => crate::demo::run(args, &data_dir).await,
+        Command::Backup { file, passphrase_file } => {
+            let passphrase = crate::backup::passphrase(passphrase_file.as_deref(), true)?;
+            let started = std::time::Instant::now();
+            let written = tokio::task::spawn_blocking(move || crate::backup::backup(&data_dir, &file, passphrase).map(|w| (w, file))).await??;
+            let (w, file) = written;
+            println!(
+                "Backed up {} devices{} to {} ({} bytes, {:.1} s). Keep the passphrase: without it the backup cannot be opened.",
+                w.devices,
+                if w.with_ca_key { " and Hearth's CA with its key" } else { "" },
+                file.display(),
+                w.bytes,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Restore { file, passphrase_file } => {
+            let passphrase = crate::backup::passphrase(passphrase_file.as_deref(), false)?;
+            let dir = data_dir.clone();
+            let r = tokio::task::spawn_blocking(move || crate::backup::restore(&file, &dir, passphrase)).await??;
+            println!(
+                "Restored {} devices from a backup of {} (Hearth {}){} into {}. Start Hearth with this data directory.",
+                r.devices,
+                time::OffsetDateTime::from_unix_timestamp(r.manifest.created_at / 1000)
+                    .ok()
+                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                    .unwrap_or_default(),
+                r.manifest.hearth_version,
+                if r.with_ca_key { ", with Hearth's CA and its key" } else { "" },
+                data_dir.display()
+            );
+            Ok(())
+        }
         Command::Devices { json } => {
             let devices = Client::for_data_dir(&data_dir)?.devices().await?;
             if json {
