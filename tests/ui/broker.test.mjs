@@ -100,7 +100,8 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
 
       // The device publishes a topic nobody allowed: refused, and proposed live on the page.
       assert.equal((await mosquittoPub(broker, username, password, "garage/sensor/temperature", "21.5")).code, 0);
-      const proposal = section.locator('[data-testid=proposal][data-pattern="garage/sensor/temperature"]');
+      // What it asks for is at the top of the page, in the Needs you box.
+      const proposal = page.locator('[data-testid=needs-you-box] [data-testid=proposal][data-pattern="garage/sensor/temperature"]');
       await proposal.waitFor({ timeout: 5_000 });
       assert.match(await section.locator("[data-testid=decision]").first().textContent(), /Refused: no rule allows it/);
 
@@ -130,9 +131,9 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
 
       // Firmware recognised from its topics: its usual topics proposed, allowed in one click.
       assert.equal((await mosquittoPub(broker, username, password, "tele/tasmota_GARAGE/STATE", '{"POWER":"ON"}')).code, 0);
-      const suggestion = section.locator("[data-testid=suggestion][data-firmware=Tasmota]");
+      const suggestion = page.locator("[data-testid=needs-you-box] [data-testid=suggestion][data-firmware=Tasmota]");
       await suggestion.waitFor({ timeout: 5_000 });
-      await suggestion.getByRole("button", { name: "Allow Tasmota's usual topics" }).click();
+      await suggestion.getByRole("button", { name: "Allow Tasmota's usual messages" }).click();
       for (const pattern of ["tele/tasmota_GARAGE/#", "stat/tasmota_GARAGE/#", "cmnd/tasmota_GARAGE/#"]) {
         await section.locator("[data-testid=rule][data-status=allowed]", { hasText: pattern }).waitFor();
       }
@@ -210,7 +211,8 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         await page.goto(new URL("/#/", page.url()).href);
         await page.locator(".device-name", { hasText: "Kitchen plug (Tasmota)" }).click();
         await section.locator("[data-testid=session]", { hasText: "DVES_A1B2C3" }).waitFor({ timeout: 10_000 });
-        const relay = section.locator("[data-testid=described-device]", { hasText: "Sonoff S31" }).locator("[data-testid=entity]");
+        // Its relay (the energy monitor's readings are entities too, from its sensors message).
+        const relay = section.locator("[data-testid=described-device]", { hasText: "Sonoff S31" }).locator("[data-testid=entity]", { hasText: "switch" });
         assert.match(await relay.textContent(), /Kitchen plug.*switch.*stat\/tasmota_A1B2C3\/POWER.*cmnd\/tasmota_A1B2C3\/POWER/s);
 
         // What it sends: energy and identifiers, on a chart and in tables; the SSID's value is not kept.

@@ -241,8 +241,9 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       for (const topic of ["tele/frontdoor/LWT", "cmnd/status"]) assert.equal((await pub(broker, plug, topic, "x")).code, 0);
       await open(plug.id);
       const section = page.locator("[data-testid=broker]");
-      const theirs = section.locator('[data-testid=proposal][data-pattern="tele/frontdoor/LWT"]');
-      const plain = section.locator('[data-testid=proposal][data-pattern="cmnd/status"]');
+      const needs = page.locator("[data-testid=needs-you-box]");
+      const theirs = needs.locator('[data-testid=proposal][data-pattern="tele/frontdoor/LWT"]');
+      const plain = needs.locator('[data-testid=proposal][data-pattern="cmnd/status"]');
       await theirs.waitFor({ timeout: 10_000 });
       await plain.waitFor();
       const concern = theirs.locator("[data-testid=concern]");
@@ -252,7 +253,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       assert.equal((await plain.getByRole("button", { name: /^Allow/ }).textContent()).trim(), "Allow");
 
       // Allow asks first; Escape keeps things as they were, with focus back on the button.
-      const allow = theirs.getByRole("button", { name: "Allow publish to tele/frontdoor/LWT (asks first)" });
+      const allow = theirs.getByRole("button", { name: "Allow sending on tele/frontdoor/LWT (asks first)" });
       await allow.click();
       const dialog = page.locator("[data-testid=confirm-dialog]");
       assert.equal(await dialog.locator("h2").textContent(), "Let Cheap plug publish to Front door's topic?");
@@ -261,7 +262,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await snap("allow-asks");
       await page.keyboard.press("Escape");
       await dialog.locator("h2").waitFor({ state: "detached" });
-      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Allow publish to tele/frontdoor/LWT (asks first)");
+      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Allow sending on tele/frontdoor/LWT (asks first)");
       const learned = (await api(`/devices/${plug.id}/broker`)).rules.find((r) => r.pattern === "tele/frontdoor/LWT");
       assert.equal(learned.status, "learned", "nothing allowed");
 
@@ -271,7 +272,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await section.locator("[data-testid=rule][data-status=allowed]", { hasText: "tele/frontdoor/LWT" }).waitFor();
       assert.equal(await theirs.count(), 0);
       // The one with no concern is still one click.
-      await plain.getByRole("button", { name: "Allow publish to cmnd/status" }).click();
+      await plain.getByRole("button", { name: "Allow sending on cmnd/status" }).click();
       await section.locator("[data-testid=rule][data-status=allowed]", { hasText: "cmnd/status" }).waitFor();
       assert.equal(await dialog.locator("h2").count(), 0);
       assert.deepEqual(pageProblems, []);

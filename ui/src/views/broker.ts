@@ -332,6 +332,7 @@ export function brokerRequests(s: AppState, a: Actions, d: Device, v: BrokerView
 
 function proposal(a: Actions, d: Device, r: RuleView, busy: boolean): TemplateResult {
   const verb = r.direction === "publish" ? "send messages on" : "receive messages on";
+  const act = r.direction === "publish" ? "sending on" : "receiving on";
   const allow = (e: Event) => {
     if (busy) return;
     // A topic of another device's, or one that reaches it: asked about first, never one click.
@@ -340,9 +341,9 @@ function proposal(a: Actions, d: Device, r: RuleView, busy: boolean): TemplateRe
   };
   return html`<li data-testid="proposal" data-pattern=${r.pattern}>
     wants to ${verb} <code>${r.pattern}</code> <span class="muted">(${plural(Number(r.tries), "try", "tries")})</span>
-    <button type="button" class="btn primary" aria-disabled=${busy} aria-label="Allow ${verb} ${r.pattern}${r.concerns ? " (asks first)" : ""}"
+    <button type="button" class="btn primary" aria-disabled=${busy} aria-label="Allow ${act} ${r.pattern}${r.concerns ? " (asks first)" : ""}"
       @click=${allow}>${r.concerns ? "Allow…" : "Allow"}</button>
-    <button type="button" class="btn" aria-disabled=${busy} aria-label="Deny ${verb} ${r.pattern}"
+    <button type="button" class="btn" aria-disabled=${busy} aria-label="Deny ${act} ${r.pattern}"
       @click=${() => !busy && void a.setTopicRule(d, r.direction, r.pattern, "deny")}>Deny</button>
     ${r.concerns ? concern(d, r) : nothing}
   </li>`;

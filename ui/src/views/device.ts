@@ -12,6 +12,7 @@ import { presence, reachOf, stateMeaning, whatDecisionsDo } from "../device-word
 import { CATEGORY_LABELS, interval } from "../review-model";
 import { kindSvg } from "./icons";
 import { advanced } from "./advanced";
+import "./device-parts.css";
 import type { Actions, AppState, DetailState } from "../state";
 import { brokerRequests, brokerSection } from "./broker";
 import { internetSection } from "./internet";
@@ -62,7 +63,7 @@ function loaded(s: AppState, a: Actions, d: Device, detail: DeviceDetail, page: 
   // What the person may do here; the hub checks again whatever is shown.
   const may = rightsOn(s.me, d.id);
   const reach = reachOf(d, page.network?.enforcement);
-  const decision = html`<div class="panel decision" data-state=${d.state} data-testid="decision">
+  const decision = html`<div class="panel decision" data-state=${d.state} data-testid="decision-panel">
     <p data-testid="state-meaning">${stateMeaning(d, reach)}</p>
     <p class="muted" data-testid="decisions-do">${whatDecisionsDo(reach)}</p>
     ${may.configure ? decisionButtons(d, s, a) : nothing}
