@@ -181,6 +181,8 @@ export class App implements Actions {
    *  visit: reloads keep it rather than pick again. */
   private rangePicked: string | undefined;
   private readonly history = new NotificationHistory(pageStorage());
+  /** Whose history is open (a member's id); none until the hub said who is asking. */
+  private historyOwner: string | undefined;
   /** Where focus goes after the next render (route changes, removed rows). */
   private focusAfterRender: (() => void) | undefined;
   private forgetTrigger: HTMLElement | null = null;
@@ -224,13 +226,6 @@ export class App implements Actions {
       this.update();
     }, CLOCK_MS);
     this.whoReady = this.family.loadWho();
-    // Each member has their own history on this browser; until the hub says who is asking, what
-    // arrives is held in memory and joins it.
-    void this.whoReady.then(() => {
-      this.history.open(this.state.me?.member.id ?? "unknown");
-      if (this.state.route.name === "notifications") this.lookAtHistory();
-      else this.historyChanged();
-    });
     this.route();
     void this.loadList();
     void this.loadStatus();
@@ -243,6 +238,7 @@ export class App implements Actions {
     this.renderQueued = true;
     requestAnimationFrame(() => {
       this.renderQueued = false;
+      this.openHistory();
       render(appView(this.state, this), this.root);
       this.syncDialog();
       syncCharts(this.root);
@@ -298,6 +294,22 @@ export class App implements Actions {
     // Read as it arrives if the person is looking at the history.
     if (this.state.route.name === "notifications") this.history.markSeen();
     this.historyChanged();
+  }
+
+  /** Each member has their own history on this browser: it is opened once the hub says who is
+   *  asking (what arrived before joins it; until then it lasts this page only), and again if
+   *  someone else is signed in here. Checked before each render: `me` arrives, and may be
+   *  loaded again, on several paths. */
+  private openHistory(): void {
+    const who = this.state.me?.member.id;
+    if (who === undefined || who === this.historyOwner) return;
+    this.historyOwner = who;
+    this.history.open(who);
+    if (this.state.route.name === "notifications") {
+      this.state.notifications = { ...this.state.notifications, seenAt: this.history.seenAt };
+      this.history.markSeen();
+    }
+    this.state.notifications = { ...this.state.notifications, entries: this.history.entries, unread: this.history.unread };
   }
 
   /** The person opened the history: what is new to them stays marked on this visit, and the
