@@ -423,7 +423,8 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
           window.__emit({
             type: "device_seen",
             device: { id: "d-fan", name: "Ceiling Fan", state: "new", kind: "fan", vendor: null, model: null,
-              addresses: [], services: [], first_seen: Date.now(), last_seen: Date.now(), online: true, rule: "r", reason: "r" },
+              addresses: [], services: [], first_seen: Date.now(), last_seen: Date.now(), online: true, rule: "r", reason: "r",
+              room: null, member: null, named_by_person: false, uses_broker: false, allowed_topics: 0, proposals: 0, connected: false, children: [] },
           }),
         );
         await ipc.locator("[data-testid=device-row][data-device-id=d-fan]").waitFor();
