@@ -119,5 +119,22 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await page.getByTestId("no-notifications").waitFor();
       assert.deepEqual(problems, []);
     });
+
+    test("the history is bounded: of 250 saved entries, the newest 200 are kept", async () => {
+      await page.evaluate(() => {
+        const key = Object.keys(localStorage).find((k) => k.startsWith("hearth.notifications."));
+        const entries = Array.from({ length: 250 }, (_, i) => ({
+          at: Date.now() - i * 60_000,
+          item: { id: i, kind: "error", error: { code: "internal", message: `Entry ${i}` } },
+        }));
+        localStorage.setItem(key, JSON.stringify({ entries, seenAt: Date.now() }));
+      });
+      await page.reload();
+      const entries = page.getByTestId("notification");
+      await eventually("the saved entries listed", async () => (await entries.count()) > 0);
+      assert.equal(await entries.count(), 200);
+      assert.equal(words(await entries.first().locator("p").first().textContent()), "Entry 0");
+      assert.equal(words(await entries.last().locator("p").first().textContent()), "Entry 199");
+    });
   });
 }
