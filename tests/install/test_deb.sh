@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The headless package on this machine, as a homeowner's server would take it: `dpkg -i`, then
+# `hearth --version`, its own `hearth` user and /var/lib/hearth (0700), the hub started as that
+# user (not root) on its data, its unit checked by systemd where systemd is installed, then
+# `apt-get remove` (the home's data stays) and `apt-get purge` (data and user gone).
+# Needs root (dpkg). Usage: tests/install/test_deb.sh PATH.deb
+set -euo pipefail
+DEB="$1"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || fail "installing a package needs root"
+if dpkg -s hearth-server >/dev/null 2>&1; then apt-get purge -y hearth-server >/dev/null; fi
+
+dpkg -i "$DEB"
+[ "$(command -v hearth)" = /usr/bin/hearth ] || fail "hearth is not /usr/bin/hearth"
+hearth --version | grep -q '^hearth ' || fail "hearth --version printed: $(hearth --version)"
+getent passwd hearth | grep -q ':/var/lib/hearth:/usr/sbin/nologin$' || fail "no hearth system user: $(getent passwd hearth)"
+[ "$(stat -c '%U %a' /var/lib/hearth)" = "hearth 700" ] || fail "/var/lib/hearth is $(stat -c '%U %a' /var/lib/hearth)"
+grep -q '^ExecStart=/usr/bin/hearth serve ' /lib/systemd/system/hearth.service || fail "the unit does not run /usr/bin/hearth"
+grep -q '^User=hearth$' /lib/systemd/system/hearth.service || fail "the unit does not run as hearth"
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify /lib/systemd/system/hearth.service || fail "systemd-analyze rejects the unit"
+fi
+
+# The hub as its own user, on its own data (the service's command, on loopback ports).
+LOG="$(mktemp)"
+runuser -u hearth -- hearth serve --data-dir /var/lib/hearth --no-discovery --http-listen 127.0.0.1:0 \
+  --mqtt-listen 127.0.0.1:0 --mqtts-listen 127.0.0.1:0 >"$LOG" 2>&1 &
+HUB=$!
+for _ in $(seq 100); do [ -f /var/lib/hearth/hub.json ] && break; sleep 0.1; done
+[ -f /var/lib/hearth/hub.json ] || { cat "$LOG"; fail "the hub did not start as the hearth user"; }
+runuser -u hearth -- hearth status --data-dir /var/lib/hearth | grep -q "Hearth" || fail "hearth status"
+kill "$HUB"; wait "$HUB" || true
+[ "$(stat -c '%U' /var/lib/hearth/hearth.db)" = hearth ] || fail "the database is not the hearth user's"
+
+apt-get remove -y hearth-server >/dev/null
+[ ! -e /usr/bin/hearth ] || fail "remove left /usr/bin/hearth"
+[ -f /var/lib/hearth/hearth.db ] || fail "remove deleted the home's data (only purge may)"
+apt-get purge -y hearth-server >/dev/null
+[ ! -e /var/lib/hearth ] || fail "purge left /var/lib/hearth"
+! getent passwd hearth >/dev/null || fail "purge left the hearth user"
+echo "the headless package installs, runs as its own user, and removes cleanly"
