@@ -310,6 +310,34 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await page.setViewportSize({ width: 1200, height: 900 });
     });
 
+    test("approve all shown: the rows stay in place, and Undo puts them back in quarantine", async () => {
+      await page.goto(new URL("/#/", page.url()).href);
+      await page.getByTestId("filter-state").selectOption("new");
+      await eventually("only new devices", async () => (await rows().count()) >= 2);
+      const ids = await rows().evaluateAll((els) => els.map((e) => e.dataset.deviceId));
+      const button = page.getByTestId("approve-all");
+      assert.equal((await button.innerText()).trim(), `Approve all ${ids.length} new devices shown`);
+      await button.click();
+      await page.getByTestId("undo-bar").waitFor();
+      assert.match((await page.getByTestId("undo-bar").innerText()).replace(/\s+/g, " "), new RegExp(`^Approved ${ids.length} devices\\. Undo$`));
+      for (const id of ids) assert.equal(await badgeOf(id).getAttribute("data-state"), "approved");
+      // Decided rows keep their place (and stay in the list though it shows new devices).
+      assert.deepEqual(await rows().evaluateAll((els) => els.map((e) => e.dataset.deviceId)), ids);
+      const approved = new Set((await cliDevices(dataDir)).filter((d) => d.state === "approved").map((d) => d.id));
+      assert.ok(ids.every((id) => approved.has(id)), "the hub approved each");
+
+      await page.getByTestId("undo").click();
+      await eventually("every one back in quarantine", async () => {
+        const states = await Promise.all(ids.map((id) => badgeOf(id).getAttribute("data-state")));
+        return states.every((st) => st === "new");
+      });
+      const back = (await cliDevices(dataDir)).filter((d) => ids.includes(d.id));
+      assert.deepEqual([...new Set(back.map((d) => d.state))], ["new"]);
+      const audit = await cli(dataDir, "audit", "--since", "1h");
+      assert.match(audit, /put .* back in quarantine/);
+      await page.getByTestId("filter-state").selectOption("");
+    });
+
     test("in the desktop window the same screens go over Tauri IPC (mocked), and errors reach the person", async () => {
       // The desktop shell injects __TAURI_INTERNALS__; stand in for it to check the IPC transport:
       // its one `call` command with the hub's command names and arguments, the event listener,

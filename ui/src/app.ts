@@ -33,7 +33,7 @@ import type { DomainChoice } from "./generated/DomainChoice";
 import type { InternetLevel } from "./generated/InternetLevel";
 import type { NetworkView } from "./generated/NetworkView";
 import { LEVELS } from "./network-model";
-import { type Filters, NO_FILTERS, STATE_LABELS } from "./model";
+import { compareDevices, type Filters, matches, NO_FILTERS, STATE_LABELS } from "./model";
 import type { Actions, AppState, Confirmation, DetailState, Route } from "./state";
 import { appView } from "./views/shell";
 import { NotificationHistory, pageStorage, type Shown } from "./notifications";
@@ -331,6 +331,7 @@ export class App implements Actions {
     const route = parseRoute(location.hash);
     const previous = this.state.route;
     this.state.route = route;
+    if (route.name !== "list") this.state.listOrder = undefined;
     this.state.menuOpen = false;
     if (this.state.detail && (route.name !== "device" || this.state.detail.id !== route.id)) this.cancelBrokerReload();
     if (route.name === "device") {
@@ -838,16 +839,77 @@ export class App implements Actions {
 
   setFilters(f: Partial<Filters>): void {
     this.state.filters = { ...this.state.filters, ...f };
+    this.state.listOrder = undefined;
     this.update();
   }
 
   clearFilters(): void {
     this.state.filters = { ...NO_FILTERS };
+    this.state.listOrder = undefined;
     this.focusAfterRender = () => this.root.querySelector<HTMLElement>("[data-testid=search]")?.focus();
     this.update();
   }
 
+  approveAll(devices: Device[]): void {
+    const waiting = devices.filter((d) => d.state === "new" && !this.state.busy.has(d.id));
+    if (waiting.length === 0) return;
+    this.keepListOrder();
+    void (async () => {
+      const done: Device[] = [];
+      for (const d of waiting) {
+        this.state.busy.add(d.id);
+        this.update();
+        try {
+          const updated = await this.backend.decide(d.id, "approve");
+          if (this.state.devices.has(updated.id)) this.state.devices.set(updated.id, updated);
+          done.push(updated);
+        } catch (e) {
+          this.notify(e, `Could not approve ${d.name}.`);
+        } finally {
+          this.state.busy.delete(d.id);
+        }
+      }
+      this.state.undo = { ids: done.map((d) => d.id), names: done.map((d) => d.name) };
+      this.announce(`Approved ${done.length === 1 ? done[0]?.name : `${done.length} devices`}. Undo is offered.`);
+      this.update();
+      // The undo stays for a while, long enough to read and reach by keyboard.
+      window.clearTimeout(this.undoTimer);
+      this.undoTimer = window.setTimeout(() => {
+        this.state.undo = undefined;
+        this.update();
+      }, 15_000);
+    })();
+  }
+
+  undoApproveAll(): void {
+    const undo = this.state.undo;
+    if (!undo) return;
+    this.state.undo = undefined;
+    window.clearTimeout(this.undoTimer);
+    void (async () => {
+      for (const id of undo.ids) {
+        try {
+          const back = await this.backend.decide(id, "quarantine");
+          if (this.state.devices.has(back.id)) this.state.devices.set(back.id, back);
+        } catch (e) {
+          this.notify(e, `Could not put ${this.state.devices.get(id)?.name ?? id} back in quarantine.`);
+        }
+      }
+      this.announce(`Put ${undo.ids.length === 1 ? undo.names[0] : `${undo.ids.length} devices`} back in quarantine.`);
+      this.update();
+    })();
+  }
+
+  private undoTimer = 0;
+
+  /** Rows keep the place they had when the person decided (see `AppState.listOrder`). */
+  private keepListOrder(): void {
+    if (this.state.route.name !== "list" || this.state.listOrder) return;
+    this.state.listOrder = [...this.state.devices.values()].filter((d) => matches(d, this.state.filters)).sort(compareDevices).map((d) => d.id);
+  }
+
   decide(device: Device, decision: Verdict): void {
+    this.keepListOrder();
     void this.run(device, async () => {
       const updated = await this.backend.decide(device.id, decision);
       if (this.state.devices.has(updated.id)) this.state.devices.set(updated.id, updated);

@@ -184,8 +184,19 @@ export interface Notice {
   error: ApiError;
 }
 
+/** "Approved 4 devices. Undo": what the undo puts back in quarantine. */
+export interface UndoApproval {
+  ids: DeviceId[];
+  names: string[];
+}
+
 export interface AppState {
   devices: Map<DeviceId, Device>;
+  /** The last "approve all shown", undoable for a few seconds. */
+  undo?: UndoApproval | undefined;
+  /** The list's order when the person last decided from it: rows keep their place (a decided
+   *  row does not jump away) until the search, the filters or the page change. */
+  listOrder?: DeviceId[] | undefined;
   /** The first device list arrived. */
   loaded: boolean;
   /** The device list could not be loaded (shown instead of the list). */
@@ -261,6 +272,9 @@ export interface Actions {
   setFilters(f: Partial<Filters>): void;
   clearFilters(): void;
   decide(device: Device, decision: Verdict): void;
+  /** Approves every new device shown, with an undo. */
+  approveAll(devices: Device[]): void;
+  undoApproveAll(): void;
   askForget(device: Device, trigger: HTMLElement | null): void;
   confirmForget(): void;
   cancelForget(): void;

@@ -17,7 +17,7 @@ export function backendOver(t: Transport): Backend {
     status: () => call("status", {}),
     devices: () => call("list_devices", {}),
     device: (device) => call("device", id(device)),
-    decide: (device, decision) => call(decision === "approve" ? "approve" : "block", id(device)),
+    decide: (device, decision) => call(decision === "approve" ? "approve" : decision === "block" ? "block" : "quarantine", id(device)),
     forget: (device) => call("forget", id(device)).then(done),
     addDevice: (name) => call("add_device", { name }),
     rename: (device, name) => call("rename", { id: device, name }),

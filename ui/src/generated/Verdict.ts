@@ -3,4 +3,4 @@
 /**
  * A person's verdict on a device (named apart from the gate's per-packet `Decision` of DESIGN.md).
  */
-export type Verdict = "approve" | "block";
+export type Verdict = "approve" | "block" | "quarantine";

@@ -41,6 +41,7 @@ export type Commands = {
   device: { args: { id: string, }; result: DeviceDetail };
   approve: { args: { id: string, }; result: Device };
   block: { args: { id: string, }; result: Device };
+  quarantine: { args: { id: string, }; result: Device };
   forget: { args: { id: string, }; result: null };
   rename: { args: { id: string, name: string, }; result: Device };
   add_device: { args: { name: string, }; result: AddedDevice };
@@ -98,6 +99,7 @@ export const ROUTES = {
   device: { method: "GET", path: "/devices/{id}", body: null },
   approve: { method: "POST", path: "/devices/{id}/approve", body: null },
   block: { method: "POST", path: "/devices/{id}/block", body: null },
+  quarantine: { method: "POST", path: "/devices/{id}/quarantine", body: null },
   forget: { method: "DELETE", path: "/devices/{id}", body: null },
   rename: { method: "POST", path: "/devices/{id}/name", body: null },
   add_device: { method: "POST", path: "/devices", body: null },

@@ -4,6 +4,7 @@ import { html, nothing, type TemplateResult } from "lit-html";
 import { live } from "lit-html/directives/live.js";
 import { repeat } from "lit-html/directives/repeat.js";
 import type { Device } from "../generated/Device";
+import type { DeviceId } from "../generated/DeviceId";
 import type { DeviceState } from "../generated/DeviceState";
 import type { Kind } from "../generated/Kind";
 import { childHref, compareDevices, filtersActive, kindLabel, matches, plural, shownChildren, STATE_LABELS, STATES, vendorModel } from "../model";
@@ -14,7 +15,7 @@ import { mayConfigureHome, rightsOn } from "../family-model";
 
 export function listPage(s: AppState, a: Actions): TemplateResult {
   const all = [...s.devices.values()];
-  const shown = all.filter((d) => matches(d, s.filters)).sort(compareDevices);
+  const shown = all.filter((d) => matches(d, s.filters)).sort(keptOrder(s.listOrder));
   const newCount = all.filter((d) => d.state === "new").length;
   const online = all.filter((d) => d.online).length;
   const reached = all.reduce((n, d) => n + d.children.length, 0);
@@ -40,8 +41,37 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
         </p>`
       : nothing}
     ${all.length > 0 || filtersActive(s.filters) ? toolbar(s, a, all) : nothing}
+    ${undoBar(s, a)} ${approveAllButton(s, a, shown)}
     ${body(s, a, all, shown)}
   </section>`;
+}
+
+/** Rows where they were when the person decided; devices new since then by the usual order. */
+function keptOrder(order: DeviceId[] | undefined): (x: Device, y: Device) => number {
+  if (!order) return compareDevices;
+  const place = new Map(order.map((id, i) => [id, i]));
+  return (x, y) => (place.get(x.id) ?? Infinity) - (place.get(y.id) ?? Infinity) || compareDevices(x, y);
+}
+
+/** "Approve all 4 shown": the new devices the search and filters show, each one it may decide. */
+function approveAllButton(s: AppState, a: Actions, shown: Device[]): TemplateResult | typeof nothing {
+  const waiting = shown.filter((d) => d.state === "new" && rightsOn(s.me, d.id).configure);
+  if (waiting.length < 2) return nothing;
+  return html`<p class="approve-all">
+    <button type="button" class="btn" data-testid="approve-all" @click=${() => a.approveAll(waiting)}>
+      Approve all ${waiting.length} new devices shown
+    </button>
+  </p>`;
+}
+
+function undoBar(s: AppState, a: Actions): TemplateResult | typeof nothing {
+  const undo = s.undo;
+  if (!undo) return nothing;
+  const what = undo.ids.length === 1 ? undo.names[0] : `${undo.ids.length} devices`;
+  return html`<div class="undo-bar" role="status" data-testid="undo-bar">
+    <span>Approved ${what}.</span>
+    <button type="button" class="btn quiet" data-testid="undo" @click=${() => a.undoApproveAll()}>Undo</button>
+  </div>`;
 }
 
 function toolbar(s: AppState, a: Actions, all: Device[]): TemplateResult {

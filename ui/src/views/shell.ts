@@ -265,6 +265,12 @@ function forgetDialog(s: AppState, a: Actions): TemplateResult {
             Hearth deletes this device and everything it recorded about it: its sightings, its history and your decision. If
             it is still on the network, it will show up again as a new device.
           </p>
+          ${d.state === "blocked"
+            ? html`<p class="warn-text" data-testid="forget-lifts-block">
+                It is blocked now: forgetting it lifts the block. If it comes back, it is a new device, quarantined until you
+                decide again. To keep it out, leave it blocked.
+              </p>`
+            : nothing}
           <div class="dialog-actions">
             <button type="button" class="btn" data-testid="forget-cancel" autofocus @click=${() => a.cancelForget()}>Cancel</button>
             <button type="button" class="btn danger" data-testid="forget-confirm" @click=${() => a.confirmForget()}>

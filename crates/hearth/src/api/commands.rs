@@ -168,6 +168,9 @@ commands! {
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.decide(&a.id, Verdict::Approve, caller);
     block: POST "/devices/{id}/block", { id: String } -> Device,
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.decide(&a.id, Verdict::Block, caller);
+    /// Back in quarantine (new), as before an approval: the undo of "approve all".
+    quarantine: POST "/devices/{id}/quarantine", { id: String } -> Device,
+        needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.decide(&a.id, Verdict::Quarantine, caller);
     /// Another member's personal device is forgotten only by an owner (the member sees it).
     forget: DELETE "/devices/{id}", { id: String } -> (),
         needs |a| on(Right::Configure, &a.id), runs |hub, caller, a| hub.forget_for(caller, &a.id);

@@ -84,6 +84,8 @@ impl From<hearth_store::StoreError> for ApiError {
 pub enum Verdict {
     Approve,
     Block,
+    /// Back to new (quarantined): the undo of an approval made a moment ago.
+    Quarantine,
 }
 
 impl Verdict {
@@ -91,6 +93,7 @@ impl Verdict {
         match self {
             Self::Approve => DeviceState::Approved,
             Self::Block => DeviceState::Blocked,
+            Self::Quarantine => DeviceState::New,
         }
     }
 }
