@@ -56,9 +56,21 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
             if (screen === "phone") {
               looked.push({ name: "the menu, open", open: async () => { await visit(page, home.pages[0]); await openNav(page); } });
             }
+            // A question in a dialog: keeping a kind of data for less time.
+            const plug = home.pages.find((p) => p.name.endsWith("Kitchen plug (Tasmota)"));
+            looked.push({
+              name: "the question before keeping less",
+              open: async () => {
+                await visit(page, plug);
+                await page.getByLabel("How long Hearth keeps energy data of Kitchen plug (Tasmota)").selectOption("7d");
+                await page.getByTestId("confirm-dialog").getByTestId("confirm-yes").waitFor();
+              },
+              close: () => page.getByTestId("confirm-cancel").click(),
+            });
             for (const p of looked) {
               await p.open();
               const violations = await check(page);
+              await p.close?.();
               for (const v of violations) {
                 const line = `${p.name}: ${v.id} (${v.impact}): ${v.help}; at ${v.targets.slice(0, 4).join(" | ")}${v.targets.length > 4 ? ` and ${v.targets.length - 4} more` : ""}`;
                 if (v.impact === "serious" || v.impact === "critical") failures.push(line);
