@@ -313,7 +313,10 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
     test("approve all shown: the rows stay in place, and Undo puts them back in quarantine", async () => {
       await page.goto(new URL("/#/", page.url()).href);
       await page.getByTestId("filter-state").selectOption("new");
-      await eventually("only new devices", async () => (await rows().count()) >= 2);
+      await eventually("only new devices", async () => {
+        const states = await rows().evaluateAll((els) => els.map((e) => e.dataset.state));
+        return states.length >= 2 && states.every((st) => st === "new");
+      });
       const ids = await rows().evaluateAll((els) => els.map((e) => e.dataset.deviceId));
       const button = page.getByTestId("approve-all");
       assert.equal((await button.innerText()).trim(), `Approve all ${ids.length} new devices shown`);

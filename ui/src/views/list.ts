@@ -15,7 +15,10 @@ import { mayConfigureHome, rightsOn } from "../family-model";
 
 export function listPage(s: AppState, a: Actions): TemplateResult {
   const all = [...s.devices.values()];
-  const shown = all.filter((d) => matches(d, s.filters)).sort(keptOrder(s.listOrder));
+  // A row the person just decided about stays where it was, even if the filter no longer
+  // matches it (the New filter, after an approval), until the search or filters change.
+  const kept = new Set(s.listOrder ?? []);
+  const shown = all.filter((d) => matches(d, s.filters) || kept.has(d.id)).sort(keptOrder(s.listOrder));
   const newCount = all.filter((d) => d.state === "new").length;
   const online = all.filter((d) => d.online).length;
   const reached = all.reduce((n, d) => n + d.children.length, 0);
