@@ -125,7 +125,9 @@ mod tests {
     use super::*;
     use crate::discovery::parse;
 
-    fn filed(messages: &[(&str, &str)]) -> (Vec<(Source, DescribedDevice)>, Vec<(Source, Entity)>) {
+    type Filed = (Vec<(Source, DescribedDevice)>, Vec<(Source, Entity)>);
+
+    fn filed(messages: &[(&str, &str)]) -> Filed {
         let (mut devices, mut entities) = (Vec::new(), Vec::new());
         for (topic, payload) in messages {
             let d = parse(topic, payload.as_bytes()).unwrap().unwrap();

@@ -6,6 +6,9 @@
 //! when a migration is added, then never rewritten, so that a later change to an old migration's
 //! SQL, or a new migration that fails on real rows, fails here.
 
+// A test file: a failed unwrap is a failed test, with its line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use hearth_store::Store;
 use hearth_store::schema::{MIGRATIONS, latest_version};
 use rusqlite::Connection;
@@ -31,8 +34,9 @@ fn every_frozen_database_migrates_to_the_latest_and_keeps_its_rows() {
     let mut checked = Vec::new();
     for version in 1..=latest_version() {
         let fixture = fixtures().join(format!("schema-v{version}.sql"));
-        let sql = std::fs::read_to_string(&fixture)
-            .unwrap_or_else(|e| panic!("{}: {e}; a migration was added without its frozen fixture (see this file's header)", fixture.display()));
+        let sql = std::fs::read_to_string(&fixture).unwrap_or_else(|e| {
+            panic!("{}: {e}; a migration was added without its frozen fixture (see this file's header)", fixture.display())
+        });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hearth.db");
         let before: BTreeMap<String, i64> = {
@@ -147,7 +151,8 @@ fn quoted(v: ValueRef<'_>) -> String {
 /// The database as SQL: its schema as SQLite keeps it, then its rows, then its version.
 fn dump(conn: &Connection, version: i64) -> String {
     let mut out = String::from("-- Frozen by crates/hearth-store/tests/migrations.rs: do not edit.\nPRAGMA foreign_keys = OFF;\nBEGIN;\n");
-    let mut stmt = conn.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC, name").unwrap();
+    let mut stmt =
+        conn.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC, name").unwrap();
     for sql in stmt.query_map([], |r| r.get::<_, String>(0)).unwrap() {
         out.push_str(&format!("{};\n", sql.unwrap()));
     }

@@ -68,14 +68,14 @@ pub fn backup(data_dir: &Path, to: &Path, passphrase: SecretString) -> Result<Wr
         .get(CA_KEY)
         .context("reading the CA's key")?;
 
-    let manifest = Manifest {
-        format: 1,
-        hearth_version: env!("CARGO_PKG_VERSION").into(),
-        schema_version,
-        created_at: crate::api::now(),
-    };
+    let manifest = Manifest { format: 1, hearth_version: env!("CARGO_PKG_VERSION").into(), schema_version, created_at: crate::api::now() };
     let partial = to.with_extension("partial");
-    let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    // Readable by its owner only: it holds the CA's key (encrypted, but a passphrase can be guessed).
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial)
+    }
+    .with_context(|| format!("cannot create {}", partial.display()))?;
     let encryptor = age::Encryptor::with_user_passphrase(passphrase);
     let mut sealed = encryptor.wrap_output(std::io::BufWriter::new(file)).context("starting the encryption")?;
     {
@@ -200,7 +200,8 @@ pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString> {
     if let Ok(p) = std::env::var("HEARTH_BACKUP_PASSPHRASE") {
         return Ok(SecretString::from(p));
     }
-    let first = rpassword::prompt_password("Backup passphrase: ").context("cannot ask for the passphrase (no terminal? use --passphrase-file)")?;
+    let first =
+        rpassword::prompt_password("Backup passphrase: ").context("cannot ask for the passphrase (no terminal? use --passphrase-file)")?;
     if confirm && rpassword::prompt_password("Again, to be sure: ")? != first {
         bail!("the two passphrases differ; nothing written");
     }
@@ -232,6 +233,8 @@ mod tests {
         let file = old.path().join("home.hearth-backup");
         let written = backup(old.path(), &file, pass("correct horse battery")).unwrap();
         assert!(written.with_ca_key && written.devices == 1);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "only its owner reads it");
         let raw = std::fs::read(&file).unwrap();
         assert!(!raw.windows(11).any(|w| w == b"Hall sensor"), "the file is encrypted");
 

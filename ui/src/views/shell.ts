@@ -91,6 +91,30 @@ export function appView(s: AppState, a: Actions): TemplateResult {
     <div class="sr-only" aria-live="polite" aria-atomic="true">${s.announcement}</div>`;
 }
 
+/** Files instead of a keyring: why, in the hub's words; the system's own words (a D-Bus error,
+ *  say) wait under "What this means", so that on a phone the warning stays two lines. */
+function secretWarning(reason: string, path: string): TemplateResult {
+  const said = reason.replace(/[.\s]+$/, "");
+  const split = /^(.*?)\s*\((.+)\)$/s.exec(said);
+  const why = split?.[1] ?? said;
+  const technical = split?.[2];
+  return html`<div class="banner warn" data-testid="secret-warning" role="note" aria-label="Secret storage warning">
+    <span class="banner-icon" aria-hidden="true">⚠</span>
+    <div>
+      <p class="banner-lead"><strong>Secrets are stored in a file</strong> because ${why}.</p>
+      <details>
+        <summary>What this means</summary>
+        <p>
+          Hearth's own keys (for sign-in sessions and device credentials) are in <code>${path}</code>, readable only by the user
+          Hearth runs as. Anyone who can read that file can act as this hub, so keep backups of it private. On a computer with a
+          desktop keyring (Secret Service), Hearth keeps them there instead, which is safer.
+        </p>
+        ${technical ? html`<p class="muted">What the system said: ${technical}</p>` : nothing}
+      </details>
+    </div>
+  </div>`;
+}
+
 /** On a phone the links are behind the menu button: Escape closes the menu and goes back to it. */
 function closeMenuOnEscape(e: KeyboardEvent, a: Actions): void {
   if (e.key !== "Escape") return;
@@ -176,22 +200,7 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
           </div>
         </div>`
       : nothing}
-    ${storage.kind === "file"
-      ? html`<div class="banner warn" data-testid="secret-warning" role="note" aria-label="Secret storage warning">
-          <span class="banner-icon" aria-hidden="true">⚠</span>
-          <div>
-            <p class="banner-lead"><strong>Secrets are stored in a file</strong> because ${storage.reason.replace(/[.\s]+$/, "")}.</p>
-            <details>
-              <summary>What this means</summary>
-              <p>
-                Hearth's own keys (for sign-in sessions and device credentials) are in <code>${storage.path}</code>, readable
-                only by the user Hearth runs as. Anyone who can read that file can act as this hub, so keep backups of it
-                private. On a computer with a desktop keyring (Secret Service), Hearth keeps them there instead, which is safer.
-              </p>
-            </details>
-          </div>
-        </div>`
-      : nothing}
+    ${storage.kind === "file" ? secretWarning(storage.reason, storage.path) : nothing}
     ${discoveryError
       ? html`<div class="banner error" data-testid="discovery-error" role="alert">
           <span class="banner-icon" aria-hidden="true">⚠</span>

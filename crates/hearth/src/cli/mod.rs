@@ -341,7 +341,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Backup { file, passphrase_file } => {
             let passphrase = crate::backup::passphrase(passphrase_file.as_deref(), true)?;
             let started = std::time::Instant::now();
-            let written = tokio::task::spawn_blocking(move || crate::backup::backup(&data_dir, &file, passphrase).map(|w| (w, file))).await??;
+            let written =
+                tokio::task::spawn_blocking(move || crate::backup::backup(&data_dir, &file, passphrase).map(|w| (w, file))).await??;
             let (w, file) = written;
             println!(
                 "Backed up {} devices{} to {} ({} bytes, {:.1} s). Keep the passphrase: without it the backup cannot be opened.",
