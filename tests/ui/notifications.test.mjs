@@ -62,7 +62,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
     });
 
-    test("a burst of news is one banner of one line, and the device list stays on screen", async () => {
+    test("a burst of news is one banner of one line, and the device list stays on screen", async (t) => {
       // Five firmware-like MQTT devices start at once: each sends kinds of data Hearth has not
       // seen from it, a dozen pieces of news within a second.
       demo = spawn(HEARTH, ["demo", "--mqtt", "--duration", "120", "--data-dir", hub.dataDir], { env: hubEnv(), stdio: ["ignore", "pipe", "pipe"] });
@@ -81,6 +81,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       const firstRow = await page.locator("[data-testid=device-row]").first().boundingBox();
       const height = page.viewportSize().height;
       assert.ok(firstRow && firstRow.y < height, `the first device starts on screen (at ${firstRow?.y} px of ${height})`);
+      t.diagnostic(`the banner is ${box.height} px tall; the first device starts at ${Math.round(firstRow.y)} px of ${height}`);
       // The rest waits in the history, one link away.
       assert.match(words(await page.getByTestId("more-news").innerText()), /^\d+ more notifications$/);
     });
