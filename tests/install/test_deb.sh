@@ -8,7 +8,8 @@ set -euo pipefail
 DEB="$1"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "installing a package needs root"
-if dpkg -s hearth-server >/dev/null 2>&1; then apt-get purge -y hearth-server >/dev/null; fi
+# Never over a real installation: purging it would delete that home's data.
+if dpkg -s hearth-server >/dev/null 2>&1; then fail "hearth-server is installed on this machine; this test installs and purges it, so run it elsewhere"; fi
 
 dpkg -i "$DEB"
 [ "$(command -v hearth)" = /usr/bin/hearth ] || fail "hearth is not /usr/bin/hearth"
@@ -21,6 +22,8 @@ if command -v systemd-analyze >/dev/null; then
   systemd-analyze verify /lib/systemd/system/hearth.service || fail "systemd-analyze rejects the unit"
 fi
 
+# Where systemd runs, the package started the service: stopped, so that this hub is the only one.
+if [ -d /run/systemd/system ]; then systemctl stop hearth.service; rm -f /var/lib/hearth/hub.json; fi
 # The hub as its own user, on its own data (the service's command, on loopback ports).
 LOG="$(mktemp)"
 runuser -u hearth -- hearth serve --data-dir /var/lib/hearth --no-discovery --http-listen 127.0.0.1:0 \

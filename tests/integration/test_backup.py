@@ -36,7 +36,7 @@ def test_backup_then_restore_gives_the_same_home_on_a_new_data_directory(hub, tm
     # Taken while the hub runs (SQLite's online backup).
     file = tmp_path / "home.hearth-backup"
     out = run("backup", str(file), "--data-dir", str(hub.data_dir)).stdout
-    assert "Backed up 1 devices and Hearth's CA with its key" in out, out
+    assert "Backed up 1 device and Hearth's CA with its key" in out, out
     assert b"Kitchen plug" not in file.read_bytes(), "encrypted"
     assert file.read_bytes().startswith(b"age-encryption.org/v1"), "the age format: `age -d` opens it too"
     hub.stop()
@@ -46,7 +46,7 @@ def test_backup_then_restore_gives_the_same_home_on_a_new_data_directory(hub, tm
     assert wrong.returncode != 0 and "wrong passphrase" in wrong.stderr, wrong.stderr
     assert not (new_dir / "hearth.db").exists()
     out = run("restore", str(file), "--data-dir", str(new_dir)).stdout
-    assert "Restored 1 devices" in out and "with Hearth's CA and its key" in out, out
+    assert "Restored 1 device " in out and "with Hearth's CA and its key" in out, out
     # Never over a home.
     again = run("restore", str(file), "--data-dir", str(new_dir), check=False)
     assert again.returncode != 0 and "never replaces" in again.stderr, again.stderr

@@ -134,7 +134,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await eventually("the new name on the page", async () => (await page1.getByRole("heading", { level: 1 }).innerText()) === "Garage door sensor");
       await page1.getByRole("link", { name: "All devices" }).click();
       await row("Garage door sensor").waitFor();
-      assert.match(await cli(hub.dataDir, "audit"), /renamed a device to Garage door sensor/);
+      assert.match(await cli(hub.dataDir, "audit"), /renamed Garage sensor to Garage door sensor/);
     });
 
     test("a device that drops its connection goes offline", async () => {

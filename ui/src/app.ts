@@ -869,6 +869,10 @@ export class App implements Actions {
           this.state.busy.delete(d.id);
         }
       }
+      if (done.length === 0) {
+        this.update();
+        return;
+      }
       this.state.undo = { ids: done.map((d) => d.id), names: done.map((d) => d.name) };
       this.announce(`Approved ${done.length === 1 ? done[0]?.name : `${done.length} devices`}. Undo is offered.`);
       this.update();

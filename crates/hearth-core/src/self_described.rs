@@ -7,8 +7,14 @@
 
 use crate::discovery::{DescribedDevice, Entity, Source};
 use crate::fingerprint::Kind;
+use crate::text::clip;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+/// The most of a bridge's words about a child (a name, a model) shown, in bytes.
+const SHOWN: usize = 100;
+/// The most of a child's readings listed.
+const MAX_REPORTS: usize = 32;
 
 /// A device behind a bridge, as the bridge describes it: found by search in the list, with a
 /// page of its own, reached only through its bridge.
@@ -53,7 +59,13 @@ pub fn understand(devices: &[(Source, DescribedDevice)], entities: &[(Source, En
         [itself] if !bridge => {
             // Its entities whether or not they name it (a Tasmota's sensors name its MAC).
             let all: Vec<&Entity> = entities.iter().map(|(_, e)| e).collect();
-            SelfDescription { kind: kind_of(&all), vendor: itself.vendor.clone(), model: itself.model.clone(), children: Vec::new() }
+            let said = |s: &String| clip(s, SHOWN).into_owned();
+            SelfDescription {
+                kind: kind_of(&all),
+                vendor: itself.vendor.as_ref().map(said),
+                model: itself.model.as_ref().map(said),
+                children: Vec::new(),
+            }
         }
         several => SelfDescription {
             kind: Some(Kind::Bridge),
@@ -65,13 +77,15 @@ pub fn understand(devices: &[(Source, DescribedDevice)], entities: &[(Source, En
                     let own = of(&d.key);
                     let mut reports: Vec<String> = own.iter().map(|e| e.name.clone()).collect();
                     reports.dedup();
+                    // A bridge's words, shown to people: bounded, control characters replaced.
+                    let said = |s: &str| clip(s, SHOWN).into_owned();
                     ChildDevice {
-                        key: d.key.clone(),
-                        name: d.name.clone(),
+                        key: said(&d.key),
+                        name: said(&d.name),
                         kind: kind_of(&own).unwrap_or(Kind::Unknown),
-                        vendor: d.vendor.clone(),
-                        model: d.model.clone(),
-                        reports,
+                        vendor: d.vendor.as_deref().map(said),
+                        model: d.model.as_deref().map(said),
+                        reports: reports.iter().take(MAX_REPORTS).map(|r| said(r)).collect(),
                     }
                 })
                 .collect(),

@@ -87,15 +87,14 @@ impl Store {
         Ok(device)
     }
 
-    /// A person names the device; discovery keeps that name from now on. Audited with the new
-    /// name, which a person chose (forget cuts the entry to the device's id).
+    /// A person names the device; discovery keeps that name from now on. Audited with the old
+    /// and the new name (forget deletes the device's audit entries, names included).
     pub fn rename_device(&mut self, id: &DeviceId, name: &str, actor: &Actor, origin: &str, now: Millis) -> Result<Device, StoreError> {
         let tx = self.conn.transaction()?;
-        let changed = tx.execute("UPDATE devices SET name = ?2, named_by_person = 1 WHERE id = ?1", params![id.as_str(), name])?;
-        if changed == 0 {
-            return Err(StoreError::UnknownDevice(id.to_string()));
-        }
-        audit(&tx, now, actor, origin, "rename_device", &format!("{id} {name}"))?;
+        let old = load_device(&tx, id)?.name;
+        tx.execute("UPDATE devices SET name = ?2, named_by_person = 1 WHERE id = ?1", params![id.as_str(), name])?;
+        // "<id> <old name> → <new name>": the arrow cannot be typed by accident.
+        audit(&tx, now, actor, origin, "rename_device", &format!("{id} {old} \u{2192} {name}"))?;
         let device = load_device(&tx, id)?;
         tx.commit()?;
         Ok(device)

@@ -79,14 +79,14 @@ impl Store {
         Ok(lines.join("; "))
     }
 
-    /// Opens (creating if needed) and upgrades the database at `path`. The file is readable by
-    /// its owner only: it holds what the home's devices say (SQLite gives its journal files the
-    /// same mode).
     /// The schema version of the open database (see `schema`).
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(schema::version(&self.conn)?)
     }
 
+    /// Opens (creating if needed) and upgrades the database at `path`. The file is readable by
+    /// its owner only: it holds what the home's devices say (SQLite gives its journal files the
+    /// same mode).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
         #[cfg(unix)]

@@ -22,6 +22,8 @@ const CA_KEY: &str = "ca-key";
 const MANIFEST: &str = "hearth-backup.json";
 /// What a backup may hold, and nothing else is read from one.
 const ENTRIES: &[&str] = &[MANIFEST, data_dir::DATABASE, crate::config::FILE_NAME, crate::ca::CA_FILE, "secrets/ca-key"];
+/// Every entry but the database is a small file (a manifest, a config, a PEM).
+const SMALL_ENTRY_BYTES: u64 = 1024 * 1024;
 /// A passphrase is all that protects the CA's key in the file.
 pub const MIN_PASSPHRASE_CHARS: usize = 10;
 
@@ -70,32 +72,51 @@ pub fn backup(data_dir: &Path, to: &Path, passphrase: SecretString) -> Result<Wr
 
     let manifest = Manifest { format: 1, hearth_version: env!("CARGO_PKG_VERSION").into(), schema_version, created_at: crate::api::now() };
     let partial = to.with_extension("partial");
-    // Readable by its owner only: it holds the CA's key (encrypted, but a passphrase can be guessed).
+    // Readable by its owner only: it holds the CA's key (encrypted, but a passphrase can be
+    // guessed). A new file, never one found there (a left-over, or a link someone planted).
+    let _ = std::fs::remove_file(&partial);
     let file = {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial)
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial)
     }
     .with_context(|| format!("cannot create {}", partial.display()))?;
+    let written = write_sealed(file, passphrase, &manifest, &copy, data_dir, ca_key.as_deref());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, to).with_context(|| format!("cannot move the backup into place at {}", to.display()))?;
+    let bytes = std::fs::metadata(to)?.len();
+    Ok(Written { bytes, devices, with_ca_key: ca_key.is_some() })
+}
+
+/// The archive, encrypted, into `file`.
+fn write_sealed(
+    file: std::fs::File,
+    passphrase: SecretString,
+    manifest: &Manifest,
+    db_copy: &Path,
+    data_dir: &Path,
+    ca_key: Option<&[u8]>,
+) -> Result<()> {
     let encryptor = age::Encryptor::with_user_passphrase(passphrase);
     let mut sealed = encryptor.wrap_output(std::io::BufWriter::new(file)).context("starting the encryption")?;
     {
         let mut tar = tar::Builder::new(&mut sealed);
-        append(&mut tar, MANIFEST, &serde_json::to_vec_pretty(&manifest)?)?;
-        tar.append_path_with_name(&copy, data_dir::DATABASE).context("adding the database")?;
+        append(&mut tar, MANIFEST, &serde_json::to_vec_pretty(manifest)?)?;
+        tar.append_path_with_name(db_copy, data_dir::DATABASE).context("adding the database")?;
         for name in [crate::config::FILE_NAME, crate::ca::CA_FILE] {
             if data_dir.join(name).exists() {
                 tar.append_path_with_name(data_dir.join(name), name).with_context(|| format!("adding {name}"))?;
             }
         }
-        if let Some(key) = &ca_key {
+        if let Some(key) = ca_key {
             append(&mut tar, "secrets/ca-key", key)?;
         }
         tar.finish().context("writing the archive")?;
     }
     sealed.finish().context("finishing the encryption")?.flush()?;
-    std::fs::rename(&partial, to).with_context(|| format!("cannot move the backup into place at {}", to.display()))?;
-    let bytes = std::fs::metadata(to)?.len();
-    Ok(Written { bytes, devices, with_ca_key: ca_key.is_some() })
+    Ok(())
 }
 
 fn append<W: Write>(tar: &mut tar::Builder<W>, name: &str, contents: &[u8]) -> Result<()> {
@@ -112,16 +133,22 @@ pub struct Restored {
     pub manifest: Manifest,
     pub devices: usize,
     pub with_ca_key: bool,
+    /// A `hearth.toml` was already in the data directory, and was kept.
+    pub kept_config: bool,
 }
 
 /// Restores the backup `from` into `data_dir`, which must not hold a database yet: a restore
 /// never overwrites a home.
 pub fn restore(from: &Path, data_dir: &Path, passphrase: SecretString) -> Result<Restored> {
-    if data_dir.join(data_dir::DATABASE).exists() {
-        bail!(
-            "{} already holds a Hearth database; a restore never replaces one: restore into an empty data directory (--data-dir), or move this one away first",
-            data_dir.display()
-        );
+    // Its write-ahead log too: a database moved away without it would be replayed into the
+    // restored one.
+    for name in [data_dir::DATABASE, "hearth.db-wal", "hearth.db-shm", data_dir::RUNNING] {
+        if data_dir.join(name).exists() {
+            bail!(
+                "{} already holds a Hearth database ({name}); a restore never replaces one: stop Hearth and restore into an empty data directory (--data-dir), or move this whole directory away first",
+                data_dir.display()
+            );
+        }
     }
     let file = std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
     let decryptor = age::Decryptor::new(std::io::BufReader::new(file))
@@ -146,12 +173,27 @@ pub fn restore(from: &Path, data_dir: &Path, passphrase: SecretString) -> Result
         if !ENTRIES.contains(&name.as_str()) || found.contains(&name) {
             bail!("the backup holds `{name}`, which a Hearth backup does not: not restored");
         }
-        let mut contents = Vec::new();
-        entry.read_to_end(&mut contents)?;
-        match name.as_str() {
-            MANIFEST => manifest = Some(serde_json::from_slice(&contents).context("the backup's description is unreadable")?),
-            "secrets/ca-key" => ca_key = Some(contents),
-            file => data_dir::write_private(&staging.path().join(file), &contents)?,
+        if name == data_dir::DATABASE {
+            // Streamed to disk: a home's database may be larger than a Pi's memory.
+            let path = staging.path().join(data_dir::DATABASE);
+            let mut out = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?
+            };
+            std::io::copy(&mut entry, &mut out).context("writing the database")?;
+            out.sync_all()?;
+        } else {
+            // The other entries are small files; a larger one is not from Hearth.
+            let mut contents = Vec::new();
+            (&mut entry).take(SMALL_ENTRY_BYTES + 1).read_to_end(&mut contents)?;
+            if contents.len() as u64 > SMALL_ENTRY_BYTES {
+                bail!("the backup's `{name}` is larger than {SMALL_ENTRY_BYTES} bytes: not a Hearth backup");
+            }
+            match name.as_str() {
+                MANIFEST => manifest = Some(serde_json::from_slice(&contents).context("the backup's description is unreadable")?),
+                "secrets/ca-key" => ca_key = Some(contents),
+                file => data_dir::write_private(&staging.path().join(file), &contents)?,
+            }
         }
         found.push(name);
     }
@@ -166,11 +208,18 @@ pub fn restore(from: &Path, data_dir: &Path, passphrase: SecretString) -> Result
     // Opening it migrates a database from an older release, and proves it is whole.
     let devices = hearth_store::Store::open(&staged_db).context("the backup's database")?.devices()?.len();
 
+    // A configuration a person already wrote here is theirs: kept, and said so.
+    let mut kept_config = false;
     for name in [crate::config::FILE_NAME, crate::ca::CA_FILE] {
         let staged = staging.path().join(name);
-        if staged.exists() {
-            std::fs::rename(&staged, data_dir.join(name))?;
+        if !staged.exists() {
+            continue;
         }
+        if name == crate::config::FILE_NAME && data_dir.join(name).exists() {
+            kept_config = true;
+            continue;
+        }
+        std::fs::rename(&staged, data_dir.join(name))?;
     }
     if let Some(key) = &ca_key {
         let config = Config::load(data_dir)?;
@@ -187,7 +236,7 @@ pub fn restore(from: &Path, data_dir: &Path, passphrase: SecretString) -> Result
         }
     }
     std::fs::rename(&staged_db, data_dir.join(data_dir::DATABASE))?;
-    Ok(Restored { manifest, devices, with_ca_key: ca_key.is_some() })
+    Ok(Restored { manifest, devices, with_ca_key: ca_key.is_some(), kept_config })
 }
 
 /// The passphrase: from `file` (its first line), else `HEARTH_BACKUP_PASSPHRASE`, else asked on

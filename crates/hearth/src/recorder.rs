@@ -302,15 +302,6 @@ fn file_discoveries(hub: &Hub, discoveries: Vec<(DeviceId, Discovery)>) -> Vec<D
                     hub.household().note_sensitive(&id);
                 }
                 hub.reported().watch(d.entities.iter().filter(|e| e.command_topic.is_some()).filter_map(|e| e.state_topic.clone()));
-                // What it says it is shows in the list at once (a plug, a bridge's devices).
-                match hub.self_described().refresh(&store, &id) {
-                    Ok(()) => {
-                        if let Ok(detail) = store.device(&id) {
-                            hub.publish(Event::DeviceChanged { device: detail.device });
-                        }
-                    }
-                    Err(e) => tracing::warn!(%id, "cannot read what a device describes: {e}"),
-                }
                 filed.push(id);
             }
             Err(e) if hub.recording().failed(&e, 1) => {}
@@ -318,6 +309,21 @@ fn file_discoveries(hub: &Hub, discoveries: Vec<(DeviceId, Discovery)>) -> Vec<D
             Err(e) => {
                 tracing::warn!(%id, topic = %hearth_core::text::clip(&d.scope, hearth_core::text::LOGGED), "cannot file a discovery message: {e}")
             }
+        }
+    }
+    // What each says it is shows in the list at once (a plug, a bridge's devices): once per
+    // device per batch, however many messages it sent (a bridge's retained configs at connect).
+    let mut described: Vec<&DeviceId> = filed.iter().collect();
+    described.sort();
+    described.dedup();
+    for id in described {
+        match hub.self_described().refresh(&store, id) {
+            Ok(()) => {
+                if let Ok(detail) = store.device(id) {
+                    hub.publish(Event::DeviceChanged { device: detail.device });
+                }
+            }
+            Err(e) => tracing::warn!(%id, "cannot read what a device describes: {e}"),
         }
     }
     filed

@@ -183,7 +183,8 @@ function summary(s: AppState, d: Device, page: DetailState): TemplateResult {
 }
 
 function presenceSentence(s: AppState, d: Device): TemplateResult {
-  const from = d.addresses.length ? html` from <code>${d.addresses[0]}</code>` : nothing;
+  // One address says where it is; with several (announced and connected), the list is below.
+  const from = d.addresses.length === 1 ? html` from <code>${d.addresses[0]}</code>` : nothing;
   if (d.connected) return html`<strong>Connected</strong> to Hearth's broker${from}.`;
   if (d.online) return html`<strong>Online</strong>: announcing itself on the network${from}.`;
   return html`<strong>Offline</strong>: last seen ${when(d.last_seen, s.now)}.`;
@@ -218,7 +219,7 @@ function renameForm(a: Actions, d: Device): TemplateResult {
   return html`<details class="rename" data-testid="rename">
     <summary>Rename</summary>
     <form @submit=${submit}>
-      <label>New name <input name="name" required maxlength="100" .value=${live(d.name)} autocomplete="off" data-testid="rename-input" /></label>
+      <label>New name <input name="name" required maxlength="100" value=${d.name} autocomplete="off" data-testid="rename-input" /></label>
       <button type="submit" class="btn primary" data-testid="rename-save">Save name</button>
     </form>
   </details>`;

@@ -140,7 +140,10 @@ fn words(row: &AuditEntry, names: &HashMap<String, String>, members: &HashMap<St
         "set_state_blocked" => format!("blocked {}", thing()),
         "set_state_new" => format!("put {} back in quarantine", thing()),
         "forget_device" => format!("forgot {}", thing()),
-        "rename_device" => format!("renamed a device to {after}"),
+        "rename_device" => match after.split_once(" \u{2192} ") {
+            Some((old, new)) => format!("renamed {old} to {new}"),
+            None => format!("renamed a device to {after}"),
+        },
         "add_member" => format!("added {} as {}", rest.get(1..).map(|r| r.join(" ")).unwrap_or_default(), rest.first().unwrap_or(&"")),
         "remove_member" => format!("removed {}", member(first)),
         "rename_member" => format!("renamed {} to {after}", member(first)),

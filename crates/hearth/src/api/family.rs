@@ -376,7 +376,7 @@ impl Hub {
         self.reload_household(&store)?;
         let device = store.device(&id)?.device;
         self.publish(Event::DeviceChanged { device: device.clone() });
-        Ok(device)
+        Ok(self.live(device))
     }
 
     /// Marks a household device as a member's (an owner), or gives a personal device back to
@@ -404,7 +404,7 @@ impl Hub {
         self.reload_household(&store)?;
         let device = store.device(&id)?.device;
         self.publish(Event::DeviceChanged { device: device.clone() });
-        Ok(device)
+        Ok(self.live(device))
     }
 
     /// Grants: an owner sees everyone's (or one member's); others see their own.

@@ -30,12 +30,16 @@ impl Hub {
                 self.after_merge(&store, &kept, std::slice::from_ref(&absorbed));
                 self.publish(Event::DeviceRemoved { id: absorbed, merged_into: Some(kept.id.clone()) });
                 self.publish(Event::DeviceChanged { device: kept.clone() });
-                Ok(store.device(&kept.id)?)
+                let mut detail = store.device(&kept.id)?;
+                detail.device = self.live(detail.device);
+                Ok(detail)
             }
             None => {
                 tracing::info!(%id, %other, origin = caller.origin, "a person kept two records apart");
                 let detail = store.device(&id)?;
                 self.publish(Event::DeviceChanged { device: detail.device.clone() });
+                let mut detail = detail;
+                detail.device = self.live(detail.device);
                 Ok(detail)
             }
         }

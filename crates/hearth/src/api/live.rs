@@ -50,6 +50,17 @@ fn strip<S, E, T>(entities: Vec<(S, E, T)>) -> Vec<(S, E)> {
 }
 
 impl Hub {
+    /// Whether one of the device's clients is connected to the broker now.
+    pub(crate) fn is_connected(&self, id: &DeviceId) -> bool {
+        let keys = self.gate().usernames_of(id);
+        self.broker().is_some_and(|b| {
+            b.sessions().iter().any(|s| {
+                let key = if s.username.is_empty() { format!("anon:{}", s.client_id) } else { s.username.clone() };
+                keys.contains(&key) || self.gate().device_of(&key).as_ref() == Some(id)
+            })
+        })
+    }
+
     /// One device as it is now (see the module).
     pub(crate) fn live(&self, device: Device) -> Device {
         self.live_all(vec![device]).pop().expect("one device in, one out")
@@ -93,9 +104,11 @@ impl Hub {
 }
 
 /// A device connecting to or leaving the broker changes whether it is online: the list hears it
-/// as any other change of the device (the gate only says "its broker state changed").
+/// as any other change of the device. `BrokerChanged` also comes for every device that sent
+/// something (twice a second at most), so only a change of "connected" is published.
 pub async fn follow_connections(hub: Hub, cancel: tokio_util::sync::CancellationToken) {
     let mut events = hub.subscribe();
+    let mut connected: std::collections::HashSet<DeviceId> = std::collections::HashSet::new();
     loop {
         let event = tokio::select! {
             () = cancel.cancelled() => return,
@@ -103,6 +116,15 @@ pub async fn follow_connections(hub: Hub, cancel: tokio_util::sync::Cancellation
         };
         match event {
             Ok(super::types::Event::BrokerChanged { id }) => {
+                let now = hub.is_connected(&id);
+                if now == connected.contains(&id) {
+                    continue;
+                }
+                if now {
+                    connected.insert(id.clone());
+                } else {
+                    connected.remove(&id);
+                }
                 let store = hub.store();
                 // Forgotten meanwhile: nothing to show.
                 if let Ok(detail) = store.device(&id) {

@@ -50,6 +50,10 @@ impl Hub {
         let id = parse_id(id)?;
         // Published under the store lock: see `Hub::handle`.
         let mut store = self.store();
+        // Undo of an approval only: it must not lift a block made meanwhile.
+        if decision == Verdict::Quarantine && store.device(&id)?.device.state != types::DeviceState::Approved {
+            return Err(ApiError::bad_request(format!("{id} is not approved now; only an approval can be undone (back to new)")));
+        }
         let (device, changed) = store.set_state(&id, decision.state(), &caller.actor(), caller.origin, now())?;
         if changed {
             self.reload_policies(&store)?;

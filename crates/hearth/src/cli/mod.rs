@@ -345,9 +345,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                 tokio::task::spawn_blocking(move || crate::backup::backup(&data_dir, &file, passphrase).map(|w| (w, file))).await??;
             let (w, file) = written;
             println!(
-                "Backed up {} devices{} to {} ({} bytes, {:.1} s). Keep the passphrase: without it the backup cannot be opened.",
+                "Backed up {} device{}{} to {} ({} bytes, {:.1} s). Keep the passphrase: without it the backup cannot be opened.",
                 w.devices,
-                if w.with_ca_key { " and Hearth's CA with its key" } else { "" },
+                if w.devices == 1 { "" } else { "s" },
+                if w.with_ca_key {
+                    " and Hearth's CA with its key"
+                } else {
+                    " (no CA key was found: devices using TLS will need the new ca.pem)"
+                },
                 file.display(),
                 w.bytes,
                 started.elapsed().as_secs_f64()
@@ -359,14 +364,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             let dir = data_dir.clone();
             let r = tokio::task::spawn_blocking(move || crate::backup::restore(&file, &dir, passphrase)).await??;
             println!(
-                "Restored {} devices from a backup of {} (Hearth {}){} into {}. Start Hearth with this data directory.",
+                "Restored {} device{} from a backup of {} (Hearth {}){}{} into {}. Start Hearth with this data directory.",
                 r.devices,
+                if r.devices == 1 { "" } else { "s" },
                 time::OffsetDateTime::from_unix_timestamp(r.manifest.created_at / 1000)
                     .ok()
                     .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
                     .unwrap_or_default(),
                 r.manifest.hearth_version,
                 if r.with_ca_key { ", with Hearth's CA and its key" } else { "" },
+                if r.kept_config { "; the hearth.toml already here was kept" } else { "" },
                 data_dir.display()
             );
             Ok(())
