@@ -84,6 +84,10 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       assert.match(words(await climate.locator(".device-main .device-what").innerText()), /Sensor · Espressif esp32dev/);
       const bridge = row("Zigbee2MQTT bridge");
       assert.match(words(await bridge.locator(".device-main .device-what").innerText()), /Bridge · Zigbee2MQTT/);
+      // What it is comes from what it says: the page says so.
+      await plug.getByRole("link", { name: "Kitchen plug (Tasmota)" }).click();
+      assert.match(words(await page.getByTestId("summary-self-described").innerText()), /shown as a plug because it says so in its own messages/);
+      await page.getByRole("link", { name: "All devices" }).click();
       remember(`[homeowner] online with their kinds after ${Date.now() - started} ms`);
     });
 

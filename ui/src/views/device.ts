@@ -162,6 +162,12 @@ function summary(s: AppState, d: Device, page: DetailState): TemplateResult {
     <h2 id="h-summary" class="sr-only">Summary</h2>
     <ul class="plain summary-facts">
       <li data-testid="summary-presence">${presenceSentence(s, d)}</li>
+      ${d.rule === "discovery"
+        ? html`<li data-testid="summary-self-described" class="muted">
+            It is shown as a ${kindLabel(d.kind).toLowerCase()} because it says so in its own messages: any device can claim to be
+            anything, so this tells you what it claims, not what it is.
+          </li>`
+        : nothing}
       ${states.length
         ? html`<li data-testid="summary-state">Now: ${states.map((c, i) => html`${i > 0 ? ", " : ""}${c.name} <strong>${c.state}</strong>`)}</li>`
         : nothing}
