@@ -240,6 +240,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
         const keeps = review.getByLabel("How long Hearth keeps energy data of Kitchen plug (Tasmota)");
         const asked = page.getByTestId("confirm-dialog");
         await keeps.selectOption("7d");
+        await asked.getByTestId("confirm-yes").waitFor(); // the question is written on the next frame
         assert.match(
           (await asked.textContent()).replace(/\s+/g, " "),
           /Now: values for 30 days\. After: values for 7 days\. This deletes history: energy values and saved messages older than 7 days are deleted now\./,
