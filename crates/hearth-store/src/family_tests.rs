@@ -164,6 +164,20 @@ fn the_audit_names_who_from_where_and_whom_a_personal_device_concerns() {
 }
 
 #[test]
+fn a_merge_keeps_the_name_a_person_gave_either_record() {
+    let (mut store, phone) = home_with_device();
+    store.rename_device(&phone, "Kim's phone", &Actor::owner(), ORIGIN, 2).unwrap();
+    // The record that is kept was named by discovery; the absorbed one by a person.
+    let old_record = DeviceId::parse("d-0000000000a2").unwrap();
+    store.add_device(&old_record, "iPhone-7f3a", &Actor::owner(), ORIGIN, 2).unwrap();
+    store.conn.execute("UPDATE devices SET named_by_person = 0 WHERE id = ?1", [old_record.as_str()]).unwrap();
+    let (kept, absorbed) = store.answer_merge(&phone, &old_record, crate::MergeAnswer::Merge, &Actor::owner(), ORIGIN, 5).unwrap().unwrap();
+    assert_eq!((kept.id.clone(), absorbed), (old_record, phone), "the case this checks");
+    let kept = store.device(&kept.id).unwrap().device;
+    assert_eq!((kept.name.as_str(), kept.named_by_person), ("Kim's phone", true));
+}
+
+#[test]
 fn a_merge_keeps_rooms_personal_marks_and_grants_and_never_joins_two_members_devices() {
     let (mut store, phone) = home_with_device();
     let old_record = DeviceId::parse("d-0000000000a2").unwrap();

@@ -647,6 +647,13 @@ pub(crate) fn merge_into(
         "UPDATE devices SET first_seen = MIN(first_seen, (SELECT first_seen FROM devices WHERE id = ?2)) WHERE id = ?1",
         params![keep.as_str(), absorb.as_str()],
     )?;
+    // A name a person gave either record is kept (the kept record's own first): discovery's
+    // name never replaces a person's.
+    tx.execute(
+        "UPDATE devices SET name = (SELECT name FROM devices WHERE id = ?2), named_by_person = 1
+         WHERE id = ?1 AND named_by_person = 0 AND (SELECT named_by_person FROM devices WHERE id = ?2) = 1",
+        params![keep.as_str(), absorb.as_str()],
+    )?;
     tx.execute("DELETE FROM devices WHERE id = ?1", [absorb.as_str()])?;
     if merged != kept_state {
         tx.execute("UPDATE devices SET state = ?2 WHERE id = ?1", params![keep.as_str(), merged.as_str()])?;
