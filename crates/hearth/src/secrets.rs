@@ -116,36 +116,12 @@ impl Secrets {
 
     /// Returns the secret called `name`, creating it with `make` the first time (a CA's key).
     pub fn get_or_create_with(&self, name: &str, make: impl FnOnce() -> Result<Vec<u8>, SecretsError>) -> Result<Vec<u8>, SecretsError> {
-        match &self.backend {
-            Backend::Keyring(store) => {
-                let entry = Entry::new_in_store(store, SERVICE, &format!("{name}@{}", self.scope))
-                    .map_err(|source| SecretsError::Keyring { name: name.into(), source })?;
-                match entry.get_secret() {
-                    Ok(secret) => Ok(secret),
-                    Err(KeyringError::NoEntry) => {
-                        let secret = make()?;
-                        entry.set_secret(&secret).map_err(|source| SecretsError::Keyring { name: name.into(), source })?;
-                        Ok(secret)
-                    }
-                    Err(KeyringError::NoStorageAccess(_)) => Err(SecretsError::Locked),
-                    Err(source) => Err(SecretsError::Keyring { name: name.into(), source }),
-                }
-            }
-            Backend::File(dir) => {
-                let path = dir.join(name);
-                let file_err = |message: String| SecretsError::File { path: path.clone(), message };
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => hex::decode(text.trim()).map_err(|_| file_err("is damaged (not hex)".into())),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        crate::data_dir::create(dir).map_err(|e| file_err(format!("{e:#}")))?;
-                        let secret = make()?;
-                        write_private(&path, hex::encode(&secret).as_bytes()).map_err(|e| file_err(format!("{e:#}")))?;
-                        Ok(secret)
-                    }
-                    Err(e) => Err(file_err(e.to_string())),
-                }
-            }
+        if let Some(secret) = self.get(name)? {
+            return Ok(secret);
         }
+        let secret = make()?;
+        self.replace(name, &secret)?;
+        Ok(secret)
     }
 }
 

@@ -183,7 +183,7 @@ impl Hub {
             .map(|b| b.sessions())
             .unwrap_or_default()
             .into_iter()
-            .filter(|s| usernames.contains(&s.username) || (s.username.is_empty() && usernames.contains(&format!("anon:{}", s.client_id))))
+            .filter(|s| usernames.iter().any(|u| *u == crate::gate::session_key(s)))
             .map(|s| SessionView {
                 client_id: s.client_id,
                 remote: s.remote.map(|r| r.to_string()),

@@ -5,6 +5,7 @@
 //! devices). Every device the API or an event shows goes through [`Hub::live`].
 
 use super::types::Device;
+use crate::gate::session_key;
 use crate::hub::Hub;
 use hearth_core::device::DeviceId;
 use hearth_core::fingerprint::Kind;
@@ -52,13 +53,7 @@ fn strip<S, E, T>(entities: Vec<(S, E, T)>) -> Vec<(S, E)> {
 impl Hub {
     /// Whether one of the device's clients is connected to the broker now.
     pub(crate) fn is_connected(&self, id: &DeviceId) -> bool {
-        let keys = self.gate().usernames_of(id);
-        self.broker().is_some_and(|b| {
-            b.sessions().iter().any(|s| {
-                let key = if s.username.is_empty() { format!("anon:{}", s.client_id) } else { s.username.clone() };
-                keys.contains(&key) || self.gate().device_of(&key).as_ref() == Some(id)
-            })
-        })
+        self.broker().is_some_and(|b| b.sessions().iter().any(|s| self.gate().device_of(&session_key(s)).as_ref() == Some(id)))
     }
 
     /// One device as it is now (see the module).
@@ -70,8 +65,7 @@ impl Hub {
     pub(crate) fn live_all(&self, devices: Vec<Device>) -> Vec<Device> {
         let mut connected: HashMap<DeviceId, Vec<IpAddr>> = HashMap::new();
         for session in self.broker().map(|b| b.sessions()).unwrap_or_default() {
-            let key = if session.username.is_empty() { format!("anon:{}", session.client_id) } else { session.username.clone() };
-            if let Some(id) = self.gate().device_of(&key) {
+            if let Some(id) = self.gate().device_of(&session_key(&session)) {
                 connected.entry(id).or_default().extend(session.remote.map(|r| r.ip()));
             }
         }

@@ -72,6 +72,11 @@ fn address_of(a: &ConnectAttempt<'_>) -> Option<std::net::IpAddr> {
 }
 
 /// The key a connected client's policy is filed under.
+/// The key a live session's device is known by (its username, or `anon:<client id>`).
+pub(crate) fn session_key(session: &SessionInfo) -> std::borrow::Cow<'_, str> {
+    key_of(Client { client_id: &session.client_id, username: &session.username })
+}
+
 fn key_of(client: Client<'_>) -> std::borrow::Cow<'_, str> {
     if client.username.is_empty() { anonymous_key(client.client_id).into() } else { client.username.into() }
 }
