@@ -195,6 +195,24 @@ mod tests {
     }
 
     #[test]
+    fn a_bridge_lying_with_long_names_control_characters_and_many_readings_is_shown_bounded() {
+        // A name longer than a topic may be is refused whole by the parser (the name is a topic).
+        let too_long = serde_json::json!([{"ieee_address": "0x2", "type": "EndDevice", "friendly_name": "x".repeat(70_000)}]);
+        assert!(parse("zigbee2mqtt/bridge/devices", too_long.to_string().as_bytes()).is_err());
+        let name = format!("door\u{1b}[31m{}", "x".repeat(1_000));
+        let exposes: Vec<serde_json::Value> =
+            (0..200).map(|i| serde_json::json!({"type": "numeric", "property": format!("r{i}"), "access": 1})).collect();
+        let list = serde_json::json!([{"ieee_address": "0x2", "type": "EndDevice", "friendly_name": name,
+            "definition": {"model": "m".repeat(5_000), "vendor": "v\u{7}", "exposes": exposes}}]);
+        let (d, e) = filed(&[("zigbee2mqtt/bridge/devices", &list.to_string())]);
+        let child = &understand(&d, &e).children[0];
+        assert!(child.name.len() <= SHOWN + 24 && !child.name.chars().any(char::is_control), "{}", child.name);
+        assert!(child.model.as_ref().is_some_and(|m| m.len() <= SHOWN + 24));
+        assert_eq!(child.vendor.as_deref(), Some("v\u{fffd}"), "a control character in a vendor is replaced");
+        assert_eq!(child.reports.len(), MAX_REPORTS);
+    }
+
+    #[test]
     fn nothing_filed_says_nothing() {
         assert_eq!(understand(&[], &[]), SelfDescription::default());
     }

@@ -142,7 +142,14 @@ pub struct Restored {
 pub fn restore(from: &Path, data_dir: &Path, passphrase: SecretString) -> Result<Restored> {
     // Its write-ahead log too: a database moved away without it would be replayed into the
     // restored one.
-    for name in [data_dir::DATABASE, "hearth.db-wal", "hearth.db-shm", data_dir::RUNNING] {
+    if data_dir.join(data_dir::RUNNING).exists() {
+        bail!(
+            "a hub is running on {} (or was stopped by a crash: its {} is still there); stop it, and restore into an empty data directory",
+            data_dir.display(),
+            data_dir::RUNNING
+        );
+    }
+    for name in [data_dir::DATABASE, "hearth.db-wal", "hearth.db-shm"] {
         if data_dir.join(name).exists() {
             bail!(
                 "{} already holds a Hearth database ({name}); a restore never replaces one: stop Hearth and restore into an empty data directory (--data-dir), or move this whole directory away first",
@@ -294,6 +301,50 @@ mod tests {
         assert_eq!(store.device(&id).unwrap().device.name, "Hall sensor");
         let key = Secrets::open(new.path(), crate::config::SecretStoreChoice::File).unwrap().get(CA_KEY).unwrap();
         assert_eq!(key.as_deref(), Some(&b"-----KEY-----"[..]));
+    }
+
+    /// A file sealed with the right passphrase whose archive holds `entries`.
+    fn forged(dir: &Path, entries: &[(&str, Vec<u8>)]) -> PathBuf {
+        let file = dir.join("forged.backup");
+        let mut sealed =
+            age::Encryptor::with_user_passphrase(pass("correct horse battery")).wrap_output(std::fs::File::create(&file).unwrap()).unwrap();
+        {
+            let mut tar = tar::Builder::new(&mut sealed);
+            for (name, contents) in entries {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(contents.len() as u64);
+                header.set_mode(0o600);
+                header.set_cksum();
+                // `append_data` refuses `..`; a forger writes the header's bytes as they like.
+                header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+                header.set_cksum();
+                tar.append(&header, &contents[..]).unwrap();
+            }
+            tar.finish().unwrap();
+        }
+        sealed.finish().unwrap();
+        file
+    }
+
+    #[test]
+    fn a_forged_backup_writes_nothing_outside_its_names_and_nothing_huge() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = serde_json::to_vec(&Manifest { format: 1, hearth_version: "x".into(), schema_version: 1, created_at: 0 }).unwrap();
+        for (entries, expected) in [
+            (vec![(MANIFEST, manifest.clone()), ("../escaped", b"x".to_vec())], "which a Hearth backup does not"),
+            (vec![(MANIFEST, manifest.clone()), ("secrets/other-key", b"x".to_vec())], "which a Hearth backup does not"),
+            (vec![(MANIFEST, manifest.clone()), (crate::ca::CA_FILE, vec![b'a'; SMALL_ENTRY_BYTES as usize + 1])], "larger than"),
+            (vec![(MANIFEST, manifest.clone()), (MANIFEST, manifest.clone())], "which a Hearth backup does not"),
+            (vec![(MANIFEST, manifest.clone())], "no database"),
+        ] {
+            let file = forged(dir.path(), &entries);
+            let target = dir.path().join("home");
+            let err = restore(&file, &target, pass("correct horse battery")).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+            assert!(!dir.path().join("escaped").exists());
+            let left: Vec<_> = std::fs::read_dir(&target).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+            assert!(left.is_empty(), "nothing restored: {left:?}");
+        }
     }
 
     #[test]

@@ -338,3 +338,18 @@ fn operating_a_device_in_a_loop_is_limited() {
     assert!(codes[..30].iter().all(|c| *c == ErrorCode::Unavailable), "{codes:?}");
     assert_eq!(codes[30], ErrorCode::TooManyRequests);
 }
+
+#[test]
+fn renaming_needs_configure_and_a_name_of_one_printable_line_within_the_bound() {
+    let (hub, _dir, lamp, _lock, kim, room) = home("child");
+    grant(&hub, &kim, "view", json!({"kind": "room", "id": room}), json!({}));
+    let kim = kid(&kim);
+    assert_eq!(call(&hub, &kim, "rename", json!({"id": lamp, "name": "Mine now"})), Err(ErrorCode::Forbidden), "seeing is not renaming");
+    let long = "x".repeat(crate::api::limits::DEVICE_NAME_CHARS + 1);
+    assert_eq!(call(&hub, &owner(), "rename", json!({"id": lamp, "name": long})), Err(ErrorCode::BadRequest));
+    assert_eq!(call(&hub, &owner(), "rename", json!({"id": lamp, "name": "Lamp\u{1b}[2J"})), Err(ErrorCode::BadRequest));
+    assert_eq!(call(&hub, &owner(), "rename", json!({"id": lamp, "name": "  "})), Err(ErrorCode::BadRequest));
+    let renamed = call(&hub, &owner(), "rename", json!({"id": lamp, "name": "  Counter lamp "})).unwrap();
+    assert_eq!(renamed["name"], "Counter lamp");
+    assert_eq!(call(&hub, &owner(), "device", json!({"id": lamp})).unwrap()["device"]["name"], "Counter lamp");
+}
