@@ -35,11 +35,7 @@ MOSQUITTO_DEPARTS = {
 
 
 # Where Hearth itself still departs from MQTT: expected to fail, strictly, until it is fixed.
-HEARTH_DEPARTS = {
-    "test_a_topic_alias_beyond_the_brokers_maximum_ends_the_connection_and_reaches_no_one":
-        "rmqtt bounds how many aliases a client holds (64), not their values: an alias past the maximum is taken "
-        "as a new one and the message delivered, without the 0x94 DISCONNECT (memory stays bounded by the count)",
-}
+HEARTH_DEPARTS: dict[str, str] = {}
 
 
 @pytest.fixture(params=["hearth", "mosquitto"])

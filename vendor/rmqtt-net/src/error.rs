@@ -57,6 +57,10 @@ pub enum MqttError {
     PacketIdInUse(NonZeroU16),
     #[error("Is None")]
     None,
+    /// Hearth patch: a PUBLISH names a topic alias above the Topic Alias Maximum the server
+    /// granted in its CONNACK (MQTT-3.3.2-9): the connection ends with DISCONNECT 0x94.
+    #[error("topic alias {0} is above the maximum granted ({1})")]
+    TopicAliasInvalid(u16, u16),
 }
 
 impl ToReasonCode for MqttError {
@@ -80,6 +84,7 @@ impl ToReasonCode for MqttError {
             MqttError::IdentifierRejected => DisconnectReasonCode::NotAuthorized,
             MqttError::PacketIdInUse(_) => DisconnectReasonCode::UnspecifiedError,
             MqttError::None => DisconnectReasonCode::UnspecifiedError,
+            MqttError::TopicAliasInvalid(_, _) => DisconnectReasonCode::TopicAliasInvalid,
         }
     }
 }

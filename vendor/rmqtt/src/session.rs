@@ -1072,6 +1072,9 @@ impl SessionState {
             publish.deref_mut().topic = client_topic_aliases
                 .set_and_get(publish.properties.as_ref().and_then(|p| p.topic_alias), publish.topic.clone())
                 .await?;
+        } else if let Some(alias) = publish.properties.as_ref().and_then(|p| p.topic_alias) {
+            // Hearth patch: no alias was granted (a maximum of 0), so any alias is out of range.
+            return Err(MqttError::TopicAliasInvalid(alias.get(), 0).into());
         }
 
         let from = From::from_custom(self.id.clone());

@@ -2747,6 +2747,14 @@ impl ClientTopicAliases {
 
     #[inline]
     pub async fn set_and_get(&self, alias: Option<NonZeroU16>, topic: TopicName) -> Result<TopicName> {
+        // Hearth patch: an alias above the maximum granted is a protocol violation that ends the
+        // connection with 0x94 (MQTT-3.3.2-9, -10); it was taken as a new alias while fewer than
+        // the maximum were held, and the message delivered.
+        if let Some(alias) = alias {
+            if usize::from(alias.get()) > self.max_topic_aliases {
+                return Err(MqttError::TopicAliasInvalid(alias.get(), self.max_topic_aliases as u16).into());
+            }
+        }
         match (alias, topic.len()) {
             (Some(alias), 0) => {
                 self.aliases.read().await.get(&alias).ok_or_else(|| {
