@@ -42,8 +42,9 @@ ENGINE_PACKAGES=(build-essential pkg-config libdbus-1-dev iproute2 util-linux)
 DESKTOP_PACKAGES=(libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libssl-dev)
 # Only the tests: the window under Xvfb and its WebDriver, the browser, MQTT clients nobody here wrote
 # and Mosquitto as the interoperability stories' other broker,
-# and the DNS side: dig as the devices, dnsmasq as the upstream, nft for the firewall.
-TEST_PACKAGES=(xvfb webkit2gtk-driver chromium mosquitto mosquitto-clients bind9-dnsutils dnsmasq-base nftables)
+# and the DNS side: dig as the devices, dnsmasq as the upstream, nft for the firewall; debootstrap
+# makes the clean Debian system the packages are installed on, xwininfo sees the app's window there.
+TEST_PACKAGES=(xvfb x11-utils webkit2gtk-driver chromium mosquitto mosquitto-clients bind9-dnsutils dnsmasq-base nftables debootstrap)
 
 # Node.js may come from elsewhere than Debian (NodeSource, nvm): use what is there if it is new
 # enough. Vite 8 needs Node 20.19+ (Debian 13 and Ubuntu 25.04 ship it; Debian 12 ships 18).

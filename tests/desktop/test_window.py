@@ -83,7 +83,7 @@ def window_story(desktop):
         painted = time.time() - started
         wait_for(lambda: (lambda r: r if len(r) >= 12 else None)(find_all(session, "[data-testid=device-row]")), "12 devices in the window")
         full = time.time() - started
-        print(f"\ndesktop: launch to first painted list {painted:.2f}s, to 12 discovered devices {full:.2f}s")
+        print(f"\ndesktop ({APP}): launch to first painted list {painted:.2f}s, to 12 discovered devices {full:.2f}s")
         (pathlib.Path(desktop["data_dir"]) / "timings.json").write_text(json.dumps({"first_paint_s": painted, "twelve_devices_s": full}))
         assert first_paint
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The headless package on this machine, as a homeowner's server would take it: `dpkg -i`, then
+# The headless package, as a homeowner's server would take it: installed from its file with
+# `apt-get install ./file.deb` (dpkg, with the Depends fetched: on a clean system
+# (test_clean_debian.sh runs this there) nothing else brings libdbus), then
 # `hearth --version`, its own `hearth` user and /var/lib/hearth (0700), the hub started as that
 # user (not root) on its data, its unit checked by systemd where systemd is installed, then
 # `apt-get remove` (the home's data stays) and `apt-get purge` (data and user gone).
@@ -9,9 +11,11 @@ DEB="$1"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "installing a package needs root"
 # Never over a real installation: purging it would delete that home's data.
-if dpkg -s hearth-server >/dev/null 2>&1; then fail "hearth-server is installed on this machine; this test installs and purges it, so run it elsewhere"; fi
+for pkg in hearth-server hearth; do
+  if dpkg -s "$pkg" >/dev/null 2>&1; then fail "$pkg is installed on this machine; this test installs and purges hearth-server, so run it elsewhere"; fi
+done
 
-dpkg -i "$DEB"
+apt-get install -y -qq "$(realpath "$DEB")" >/dev/null
 [ "$(command -v hearth)" = /usr/bin/hearth ] || fail "hearth is not /usr/bin/hearth"
 hearth --version | grep -q '^hearth ' || fail "hearth --version printed: $(hearth --version)"
 getent passwd hearth | grep -q ':/var/lib/hearth:/usr/sbin/nologin$' || fail "no hearth system user: $(getent passwd hearth)"
