@@ -31,8 +31,11 @@ pub struct DeviceReview {
     pub topics: Vec<TopicReview>,
     /// Why messages were refused, most frequent first.
     pub refusals: Vec<ReasonCount>,
-    /// Messages per category per bucket, for the chart.
+    /// Messages per category per bucket, for the chart. A message carrying several kinds is
+    /// under each of them, so these do not add up to the messages sent: see `totals`.
     pub buckets: Vec<Bucket>,
+    /// Messages per bucket, each counted once (the chart's bars): they add up to `messages`.
+    pub totals: Vec<BucketTotal>,
     #[ts(type = "number")]
     pub bucket_ms: i64,
 }
@@ -99,6 +102,17 @@ pub struct Bucket {
     pub messages: u64,
     #[ts(type = "number")]
     pub bytes: u64,
+}
+
+/// Every message a device sent in one bucket, each counted once, refused ones included (as
+/// [`DeviceReview::messages`] counts them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BucketTotal {
+    #[ts(type = "number")]
+    pub at: Millis,
+    #[ts(type = "number")]
+    pub messages: u64,
 }
 
 /// Every device that sent something in a range, and what changed.

@@ -51,6 +51,37 @@ fn a_shelly_switch_is_reviewed_as_energy_with_exact_counts_bytes_and_fields() {
     assert_eq!(r.buckets.iter().filter(|b| b.category == Category::Energy).map(|b| b.messages).sum::<u64>(), 40);
 }
 
+#[test]
+fn the_chart_counts_each_message_once_though_it_carries_two_kinds_and_agrees_with_the_summary() {
+    let mut h = home(1);
+    let id = h.ids[0].clone();
+    let (allow, refused) = (Decision::Allow, Decision::Drop(DropReason::NotInManifest));
+    // A Tasmota report is energy and identifiers: one message, two kinds. Three in the first
+    // hour (one refused, which the summary counts too), two in the third, one on another topic.
+    let both = r#"{"ENERGY":{"Power":38},"Wifi":{"SSId":"HomeNet"}}"#;
+    let entries = [
+        entry(&id, T0 + 1_000, "tele/plug/SENSOR", both, &allow),
+        entry(&id, T0 + 2_000, "tele/plug/SENSOR", both, &allow),
+        entry(&id, T0 + 3_000, "tele/plug/SENSOR", both, &refused),
+        entry(&id, T0 + 2 * HOUR + 5, "tele/plug/SENSOR", both, &allow),
+        entry(&id, T0 + 2 * HOUR + 6, "tele/plug/LWT", "Online", &allow),
+    ];
+    h.store.record_messages(&entries).unwrap();
+    let r = h.store.device_review(&id, T0, T0 + 3 * HOUR).unwrap();
+    assert_eq!(r.messages, 5);
+    let totals: Vec<(Millis, u64)> = r.totals.iter().map(|b| (b.at, b.messages)).collect();
+    assert_eq!(totals, [(T0, 3), (T0 + 2 * HOUR, 2)], "each message once, in its hour");
+    assert_eq!(r.totals.iter().map(|b| b.messages).sum::<u64>(), r.messages, "the bars add up to the summary's count");
+    // What a stacked chart of kinds drew: more than was sent.
+    let by_kind: u64 = r.buckets.iter().map(|b| b.messages).sum();
+    assert!(by_kind > r.messages, "kinds overlap ({by_kind} kind hits for {} messages)", r.messages);
+    // Over a month the buckets are days, and still add up.
+    let month = h.store.device_review(&id, T0 - 20 * DAY, T0 + 10 * DAY).unwrap();
+    assert_eq!(month.bucket_ms, DAY);
+    assert_eq!(month.totals.iter().map(|b| b.messages).sum::<u64>(), 5);
+    assert!(month.totals.iter().all(|b| (b.at - (T0 - 20 * DAY)) % DAY == 0), "on the chart's day boundaries");
+}
+
 #[cfg(unix)]
 #[test]
 fn the_database_file_is_readable_by_its_owner_only() {

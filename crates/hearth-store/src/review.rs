@@ -7,7 +7,7 @@ use hearth_core::classify::{Category, ValueType};
 use hearth_core::device::DeviceId;
 use hearth_core::inventory::Millis;
 use hearth_core::review::{
-    Bucket, CategoryReview, Change, DeviceReview, FieldReview, HomeDevice, HomeReview, ReasonCount, TopicReview, bucket_for,
+    Bucket, BucketTotal, CategoryReview, Change, DeviceReview, FieldReview, HomeDevice, HomeReview, ReasonCount, TopicReview, bucket_for,
 };
 use rusqlite::params;
 use std::collections::BTreeMap;
@@ -45,6 +45,21 @@ impl Store {
                 let t = per_category.entry(c).or_default();
                 t.0 += messages as u64;
                 t.1 += bytes as u64;
+            }
+        }
+        // Each message once per bucket, from the per-topic rollup (the per-category one counts a
+        // message once per kind it carries): the chart's bars, which add up to `messages` below
+        // since both read the same rows.
+        let mut totals: BTreeMap<Millis, u64> = BTreeMap::new();
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT h.hour, SUM(h.messages) FROM ledger_topics t JOIN ledger_topic_hours h ON h.topic_id = t.id
+                 WHERE t.device_id = ?1 AND h.hour >= ?2 AND h.hour <= ?3 GROUP BY h.hour",
+            )?;
+            let mut rows = stmt.query(params![id.as_str(), from, to])?;
+            while let Some(r) = rows.next()? {
+                let (hour, n): (i64, i64) = (r.get(0)?, r.get(1)?);
+                *totals.entry(hour - (hour - from).rem_euclid(bucket_ms)).or_default() += n as u64;
             }
         }
         let mut topics = Vec::new();
@@ -112,6 +127,7 @@ impl Store {
             topics,
             refusals,
             buckets: buckets.into_iter().map(|((at, category), (messages, bytes))| Bucket { at, category, messages, bytes }).collect(),
+            totals: totals.into_iter().map(|(at, messages)| BucketTotal { at, messages }).collect(),
             bucket_ms,
         })
     }

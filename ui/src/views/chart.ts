@@ -2,25 +2,41 @@
 // attribute (as JSON); after each render `syncCharts` creates a chart for a new canvas and
 // updates one whose series changed, so lit-html re-rendering the page never redraws for nothing.
 
-import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+} from "chart.js";
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
+Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, Legend, Tooltip);
 
-/** A bar chart: one bar per label, one part (stacked) or one bar side by side per dataset. */
-export interface StackedBars {
+/** Bars over labelled buckets, and lines over the same buckets. */
+export interface ChartSeries {
   labels: string[];
-  /** `color`: a CSS custom property (`--cat-energy`), so that the palette lives in the styles. */
-  datasets: { label: string; data: number[]; color: string }[];
+  /** `color`: a CSS custom property (`--cat-energy`), so that the palette lives in the styles.
+   *  `draw`: a bar (what the chart counts) or a line (a part of it that may overlap another,
+   *  drawn over the bars rather than stacked, since overlapping parts do not add up). */
+  datasets: { label: string; data: number[]; color: string; draw: "bar" | "line" }[];
   /** What the y axis counts ("messages"). */
   unit: string;
-  /** Stack the datasets: only when they add up (a message counted once), never for counts
-   *  that overlap (a message carrying two kinds of data is under both). */
-  stacked: boolean;
 }
 
-const drawn = new WeakMap<HTMLCanvasElement, { chart: Chart<"bar">; json: string }>();
+/** `#rrggbb` at `opacity`, so that lines over a bar stay visible; any other colour as it is. */
+function faded(color: string, opacity: number): string {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
+  return m ? `rgb(${m.slice(1).map((h) => parseInt(h, 16)).join(" ")} / ${opacity})` : color;
+}
 
-export function chartAttribute(series: StackedBars): string {
+const drawn = new WeakMap<HTMLCanvasElement, { chart: Chart<"bar" | "line">; json: string }>();
+
+export function chartAttribute(series: ChartSeries): string {
   return JSON.stringify(series);
 }
 
@@ -29,16 +45,17 @@ export function syncCharts(root: ParentNode): void {
     const json = canvas.dataset.chart ?? "";
     const known = drawn.get(canvas);
     if (known?.json === json) continue;
-    const series = JSON.parse(json) as StackedBars;
+    const series = JSON.parse(json) as ChartSeries;
     const style = getComputedStyle(canvas);
+    const color = (property: string) => style.getPropertyValue(property).trim() || "#888888";
     const data = {
       labels: series.labels,
-      datasets: series.datasets.map((d) => ({
-        label: d.label,
-        data: d.data,
-        backgroundColor: style.getPropertyValue(d.color).trim() || "#888888",
-        borderWidth: 0,
-      })),
+      // Lines first in the list so that they are drawn over the bars.
+      datasets: series.datasets.map((d) =>
+        d.draw === "line"
+          ? { type: "line" as const, label: d.label, data: d.data, borderColor: color(d.color), backgroundColor: color(d.color), borderWidth: 2, pointRadius: 2, order: 0 }
+          : { type: "bar" as const, label: d.label, data: d.data, backgroundColor: faded(color(d.color), 0.45), borderWidth: 0, order: 1 },
+      ),
     };
     if (known) {
       known.chart.data = data;
@@ -46,7 +63,7 @@ export function syncCharts(root: ParentNode): void {
       drawn.set(canvas, { chart: known.chart, json });
       continue;
     }
-    const chart = new Chart(canvas, {
+    const chart = new Chart<"bar" | "line">(canvas, {
       type: "bar",
       data,
       options: {
@@ -54,10 +71,11 @@ export function syncCharts(root: ParentNode): void {
         responsive: true,
         maintainAspectRatio: false,
         scales: {
-          x: { stacked: series.stacked, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 } },
-          y: { stacked: series.stacked, beginAtZero: true, title: { display: true, text: series.unit }, ticks: { precision: 0 } },
+          x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 } },
+          y: { beginAtZero: true, title: { display: true, text: series.unit }, ticks: { precision: 0 } },
         },
-        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+        // The legend in the series' order (bars first), not the drawing order.
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 12, sort: (a, b) => (a.datasetIndex ?? 0) - (b.datasetIndex ?? 0) } } },
       },
     });
     drawn.set(canvas, { chart, json });

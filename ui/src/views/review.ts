@@ -22,7 +22,7 @@ import {
   size,
 } from "../review-model";
 import type { Actions, AppState, DetailState } from "../state";
-import { chartAttribute, type StackedBars } from "./chart";
+import { chartAttribute, type ChartSeries } from "./chart";
 
 
 /** The ranges a review can look back over, as buttons (the device page's and the home's). */
@@ -71,7 +71,7 @@ function loaded(s: AppState, a: Actions, d: Device, r: DeviceReview, privacy: Pr
       <canvas
         data-chart=${chartAttribute(series(r))}
         role="img"
-        aria-label=${`Messages per ${r.bucket_ms > 3_600_000 ? "day" : "hour"} carrying each kind of data; the table below lists the totals`}
+        aria-label=${`Messages per ${r.bucket_ms > 3_600_000 ? "day" : "hour"}, and how many carried each kind of data; the table below lists the totals`}
       ></canvas>
     </div>
     ${kindsTable(a, d, r, privacy, busy)} ${topicsTable(a, d, r.topics, privacy, busy)}
@@ -84,10 +84,12 @@ function loaded(s: AppState, a: Actions, d: Device, r: DeviceReview, privacy: Pr
     ${privacy ? privacyControls(a, d, privacy, busy, s.csvExport) : nothing}`;
 }
 
-/** Every bucket of the range, one bar per kind side by side, so that quiet hours show as gaps.
- *  Not stacked: the hub counts a message under each kind it carries (a Tasmota report is energy
- *  and identifiers), so a stack would add up to more messages than were sent. */
-function series(r: DeviceReview): StackedBars {
+/** Every bucket of the range, so that quiet hours show as gaps. The bars are messages, each
+ *  counted once (they add up to the count above); each kind is a line of the messages that
+ *  carried it, drawn over the bars, never stacked: a message carrying two kinds (a Tasmota
+ *  report is energy and identifiers) is on both lines, so the lines together are more than was
+ *  sent. */
+function series(r: DeviceReview): ChartSeries {
   const from = r.since - (r.since % 3_600_000);
   const starts: number[] = [];
   for (let at = from; at <= r.until; at += r.bucket_ms) starts.push(at);
@@ -96,15 +98,22 @@ function series(r: DeviceReview): StackedBars {
   const label = (at: number) =>
     new Date(at).toLocaleString(undefined, daily ? { month: "short", day: "numeric" } : longRange ? { weekday: "short", hour: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
   const index = new Map(starts.map((at, i) => [at, i]));
-  const datasets = r.categories.map((c) => {
+  const perBucket = (buckets: { at: number; messages: number }[]) => {
     const data = new Array<number>(starts.length).fill(0);
-    for (const b of r.buckets) {
+    for (const b of buckets) {
       const i = index.get(b.at);
-      if (b.category === c.category && i !== undefined) data[i] = (data[i] ?? 0) + b.messages;
+      if (i !== undefined) data[i] = (data[i] ?? 0) + b.messages;
     }
-    return { label: CATEGORY_LABELS[c.category], data, color: `--cat-${c.category}` };
-  });
-  return { labels: starts.map(label), datasets, unit: "messages with this kind", stacked: false };
+    return data;
+  };
+  const kinds = r.categories.map((c) => ({
+    label: `With ${CATEGORY_LABELS[c.category].toLowerCase()}`,
+    data: perBucket(r.buckets.filter((b) => b.category === c.category)),
+    color: `--cat-${c.category}`,
+    draw: "line" as const,
+  }));
+  const messages = { label: "Messages", data: perBucket(r.totals), color: "--muted", draw: "bar" as const };
+  return { labels: starts.map(label), datasets: [messages, ...kinds], unit: "messages" };
 }
 
 function kindsTable(a: Actions, d: Device, r: DeviceReview, privacy: PrivacySettings | undefined, busy: boolean): TemplateResult {
