@@ -98,8 +98,9 @@ impl Hub {
     pub fn controls(&self, id: &str, caller: &Caller) -> Result<Vec<ControlView>, ApiError> {
         let id = parse_id(id)?;
         let described = self.store().described(&id)?;
+        let children = children_of(&described);
         let mut views: Vec<ControlView> =
-            described.entities.iter().filter_map(|(source, entity, _)| self.control_view(*source, entity, &described)).collect();
+            described.entities.iter().filter_map(|(source, entity, _)| self.control_view(*source, entity, &described, &children)).collect();
         let someone_elses = self.household().personal_owner(&id).is_some_and(|m| m != caller.member);
         if someone_elses && !self.may(caller, hearth_core::family::Right::Review, &id) {
             for view in &mut views {
@@ -125,7 +126,7 @@ impl Hub {
         let Some((source, found)) = described.entities.iter().find(|(_, e, _)| e.key == entity).map(|(s, e, _)| (*s, e)) else {
             return Err(ApiError::not_found(format!("{device} describes no entity `{}`", super::limits::quoted(entity))));
         };
-        let Some(view) = self.control_view(source, found, &described) else {
+        let Some(view) = self.control_view(source, found, &described, &children_of(&described)) else {
             return Err(ApiError::bad_request(format!("{} cannot be operated from Hearth (it takes no commands)", found.name)));
         };
         if !view.actions.contains(&action) {
@@ -155,7 +156,14 @@ impl Hub {
         Ok(view)
     }
 
-    fn control_view(&self, source: Source, entity: &Entity, described: &hearth_store::Described) -> Option<ControlView> {
+    /// `children`: the keys of the devices behind a bridge it speaks for ([`children_of`]).
+    fn control_view(
+        &self,
+        source: Source,
+        entity: &Entity,
+        described: &hearth_store::Described,
+        children: &[String],
+    ) -> Option<ControlView> {
         entity.command_topic.as_ref()?;
         let actions = match entity.component.as_str() {
             "switch" | "light" | "fan" => vec![ControlAction::On, ControlAction::Off],
@@ -174,9 +182,18 @@ impl Hub {
             state: reported.as_ref().and_then(|(s, _)| reported_words(s)),
             reported_at: reported.map(|(_, at)| at),
             actions,
-            child: entity.described.clone(),
+            // Only a bridge's child: a Tasmota's relay names the plug itself (its MAC), and its
+            // state is the plug's own, for its summary.
+            child: entity.described.clone().filter(|key| children.contains(key)),
         })
     }
+}
+
+/// The keys of the devices a bridge speaks for, as the list shows them (a device describing only
+/// itself has none).
+fn children_of(described: &hearth_store::Described) -> Vec<String> {
+    let entities: Vec<(Source, Entity)> = described.entities.iter().map(|(s, e, _)| (*s, e.clone())).collect();
+    hearth_core::self_described::understand(&described.devices, &entities).children.into_iter().map(|c| c.key).collect()
 }
 
 /// What people call the entity: a bridge's child's name with its part ("living_room_lamp light"),
@@ -273,6 +290,31 @@ mod tests {
         assert_eq!(reported_words(r#"{"POWER":"OFF"}"#).as_deref(), Some("OFF"));
         assert_eq!(reported_words(r#"{"battery":100,"lat":52.1}"#), None, "readings are what it sends, not a state");
         assert_eq!(reported_words("52.1,13.4 home since 08:00"), None);
+    }
+
+    /// A Tasmota's relay names the plug's own MAC: it is the plug's control, shown on its
+    /// summary; a bridge's lamp is its child's.
+    #[test]
+    fn only_a_bridge_s_devices_are_children() {
+        let filed = |topic: &str, payload: &str| {
+            let d = hearth_core::discovery::parse(topic, payload.as_bytes()).unwrap().unwrap();
+            let source = d.source.unwrap();
+            hearth_store::Described {
+                devices: d.devices.into_iter().map(|x| (source, x)).collect(),
+                entities: d.entities.into_iter().map(|x| (source, x, 0)).collect(),
+            }
+        };
+        let plug = filed(
+            "tasmota/discovery/DC4F22A1B2C3/config",
+            r#"{"dn":"Kitchen plug","mac":"DC4F22A1B2C3","t":"tasmota_A1B2C3","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":[1]}"#,
+        );
+        assert_eq!(plug.entities[0].1.described.as_deref(), Some("DC4F22A1B2C3"));
+        assert_eq!(children_of(&plug), Vec::<String>::new());
+        let bridge = filed(
+            "zigbee2mqtt/bridge/devices",
+            r#"[{"ieee_address":"0x3","type":"Router","friendly_name":"lamp","definition":{"exposes":[{"type":"binary","property":"state","access":7}]}}]"#,
+        );
+        assert_eq!(children_of(&bridge), ["0x3"]);
     }
 
     #[test]
