@@ -47,7 +47,7 @@ def test_home_assistant_discovery_describes_entities_and_an_empty_message_remove
     assert len(groups) == 1
     group = groups[0]
     assert group["source"] == "home_assistant"
-    assert group["device"] == {"key": "246f28a1b2c3", "name": "living-room-climate", "vendor": "Espressif", "model": "esp32dev"}
+    assert group["device"] == {"key": "246f28a1b2c3", "name": "living-room-climate", "vendor": "Espressif", "model": "esp32dev", "readings_topic": None}
     [entity] = group["entities"]
     assert (entity["component"], entity["name"], entity["unit"], entity["device_class"]) == ("sensor", "temperature", "°C", "temperature")
     assert entity["state_topic"] == "living-room-climate/sensor/temperature/state"
@@ -69,10 +69,49 @@ def test_tasmota_discovery_describes_the_plug_and_its_relay(hub):
     assert plug.pub("tasmota/discovery/DC4F22A1B2C3/sensors", json.dumps(sensors), qos=1, extra=["-r"]).returncode == 0
     groups = wait_for(lambda: [g for g in described(plug) if len(g["entities"]) == 3])
     [group] = groups
-    assert group["device"] == {"key": "DC4F22A1B2C3", "name": "Kitchen plug", "vendor": "Tasmota", "model": "Sonoff S31"}
+    assert group["device"] == {"key": "DC4F22A1B2C3", "name": "Kitchen plug", "vendor": "Tasmota", "model": "Sonoff S31",
+                               "readings_topic": "tele/tasmota_A1B2C3/SENSOR"}
     entities = {e["name"]: e for e in group["entities"]}
     assert set(entities) == {"Kettle", "ENERGY Total", "ENERGY Power"}
     assert (entities["Kettle"]["state_topic"], entities["Kettle"]["command_topic"]) == ("stat/tasmota_A1B2C3/POWER", "cmnd/tasmota_A1B2C3/POWER")
+    assert (entities["ENERGY Power"]["value_template"], entities["ENERGY Power"]["unit"]) == ("{{ value_json.ENERGY.Power }}", "W")
+
+
+def test_a_plug_s_power_is_read_live_from_its_telemetry_and_never_once_redacted(hub):
+    plug = Device(hub, "Kitchen plug", publish=["tele/tasmota_A1B2C3/#", "stat/tasmota_A1B2C3/#", "tasmota/discovery/DC4F22A1B2C3/#"],
+                  subscribe=["cmnd/tasmota_A1B2C3/#"])
+    config = {"dn": "Kitchen plug", "mac": "DC4F22A1B2C3", "md": "Sonoff S31", "t": "tasmota_A1B2C3", "ft": "%prefix%/%topic%/",
+              "tp": ["cmnd", "stat", "tele"], "rl": [1, 0, 0, 0]}
+    sensors = {"sn": {"Time": "2026-11-29T08:00:00", "ENERGY": {"Total": 12.5, "Power": 38, "Voltage": 231}}, "ver": 1}
+    assert plug.pub("tasmota/discovery/DC4F22A1B2C3/config", json.dumps(config), qos=1, extra=["-r"]).returncode == 0
+    assert plug.pub("tasmota/discovery/DC4F22A1B2C3/sensors", json.dumps(sensors), qos=1, extra=["-r"]).returncode == 0
+    wait_for(lambda: [g for g in described(plug) if len(g["entities"]) == 4])
+
+    def readings():
+        return {r["name"]: (r["value"], r["unit"]) for r in hub.get(f"/devices/{plug.id}/readings")}
+
+    def report(power):
+        payload = {"Time": "2026-11-29T08:00:10", "ENERGY": {"Total": 12.502, "Power": power, "Voltage": 231}}
+        assert plug.pub("tele/tasmota_A1B2C3/SENSOR", json.dumps(payload), qos=1).returncode == 0
+
+    assert readings() == {}, "nothing reported yet"
+    report(42)
+    assert wait_for(lambda: readings().get("Power") == ("42", "W"), timeout=5.0), readings()
+    assert readings()["ENERGY Voltage"] == ("231", "V")
+    # A 100 KB "power": no reading (and not the last one, which is no longer what it says).
+    report("9" * 100_000)
+    assert wait_for(lambda: "Power" not in readings(), timeout=5.0), readings()
+    # The household redacts the power: not shown, neither what was noted before nor what comes.
+    report(43)
+    assert wait_for(lambda: readings().get("Power") == ("43", "W"), timeout=5.0), readings()
+    hub.cli("privacy", "set", plug.id, "--redact", "energy.power")
+    assert "Power" not in readings(), "hidden at once"
+    report(44)
+    time.sleep(0.5)
+    assert "Power" not in readings() and readings()["ENERGY Voltage"] == ("231", "V"), readings()
+    # A blocked device shows nothing at all.
+    hub.cli("device", "block", plug.id)
+    assert readings() == {}
 
 
 def test_the_zigbee2mqtt_device_list_shows_the_bridges_child_devices(hub):

@@ -4,7 +4,9 @@
 // are online with the address they connect from and the kind they describe themselves as, and go
 // offline when they drop; the bridge's Zigbee devices are found by search and have a page; a
 // device can be renamed; an approved device with nothing allowed says it needs you, and its page
-// puts what it asks for at the top while the technical parts wait under Advanced.
+// puts what it asks for at the top while the technical parts wait under Advanced. A device's
+// summary says what it measures now (the plug's watts, the room's temperature), never a field
+// the household redacted.
 //
 // Run from the repository root inside the private network namespace:
 //   ../shared/tools/in-netns node --test --test-concurrency=1 tests/ui/homeowner.test.mjs
@@ -25,7 +27,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
     assert.fail("HEARTH_IN_NETNS is not 1: run ../shared/tools/in-netns node --test --test-concurrency=1 tests/ui/homeowner.test.mjs from the repository root");
   });
 } else {
-  describe("a homeowner's first look at the MQTT home", { timeout: 180_000 }, () => {
+  describe("a homeowner's first look at the MQTT home", { timeout: 240_000 }, () => {
     const temp = [];
     let hub;
     let demo;
@@ -54,7 +56,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
       await page.goto(login);
       await eventually("the live stream to attach", async () => (await page.getByTestId("connection").getAttribute("data-connection")) === "live");
-      demo = spawn(HEARTH, ["demo", "--mqtt", "--duration", "150", "--data-dir", dataDir], { env: hubEnv(), stdio: ["ignore", "pipe", "pipe"] });
+      demo = spawn(HEARTH, ["demo", "--mqtt", "--duration", "210", "--data-dir", dataDir], { env: hubEnv(), stdio: ["ignore", "pipe", "pipe"] });
       demo.stdout.setEncoding("utf8");
       demo.stdout.on("data", (c) => c.split("\n").filter(Boolean).forEach((l) => remember(`[demo --mqtt] ${l}`)));
       demo.stderr.setEncoding("utf8");
@@ -91,6 +93,44 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       remember(`[homeowner] online with their kinds after ${Date.now() - started} ms`);
     });
 
+    test("a device's summary says what it measures now, and never a field the household redacted", async () => {
+      const started = Date.now();
+      await row("Kitchen plug (Tasmota)").getByRole("link", { name: "Kitchen plug (Tasmota)" }).click();
+      const id = await page.getByTestId("device-page").getAttribute("data-device-id");
+      const now = page.getByTestId("summary-state");
+      // Its own discovery says it measures power on its telemetry topic; its next report is read.
+      await eventually("the plug's watts on its summary", async () => /Power \d+(\.\d+)? W/.test(words(await now.innerText().catch(() => ""))), 30_000);
+      remember(`[homeowner] the plug's watts shown ${Date.now() - started} ms after its page opened`);
+      const watts = Number(/Power (\d+(?:\.\d+)?) W/.exec(words(await now.innerText()))[1]);
+      assert.ok(watts >= 38 && watts <= 44, `the demo plug draws 38 to 44 W, not ${watts}`);
+      assert.equal(await page.getByTestId("reading").count(), 1, "the summary leads with power; the firmware's other figures wait");
+
+      // The household removes the power from its messages: the summary no longer shows it, and
+      // the hub does not answer it, even after the plug's next reports.
+      const redact = (on) => hub.api("POST", `/devices/${id}/privacy/redactions`, { path: "ENERGY.Power", redact: on });
+      const power = page.locator("[data-testid=reading][data-name=Power]");
+      await redact(true);
+      await eventually("the power gone from the summary", async () => (await power.count()) === 0, 15_000);
+      const sent = async () => (await hub.api("GET", `/devices/${id}/review?since=1h`)).messages;
+      const before = await sent();
+      await eventually("two more reports from the plug", async () => (await sent()) >= before + 2, 30_000);
+      assert.deepEqual((await hub.api("GET", `/devices/${id}/readings`)).filter((r) => r.name === "Power"), []);
+      assert.equal(await power.count(), 0);
+      // Kept again: the next report shows it (the path was live all along).
+      await redact(false);
+      await eventually("the watts back on the summary", async () => /Power \d+/.test(words(await now.innerText().catch(() => ""))), 30_000);
+
+      // The living room's climate node: its temperature and humidity, with their units.
+      await page.getByRole("link", { name: "All devices" }).click();
+      await row("Living room climate (ESPHome)").getByRole("link", { name: "Living room climate (ESPHome)" }).click();
+      await eventually(
+        "the room's temperature and humidity",
+        async () => /Temperature \d+\.\d °C · Humidity \d+ %/.test(words(await now.innerText().catch(() => ""))),
+        30_000,
+      );
+      await page.getByRole("link", { name: "All devices" }).click();
+    });
+
     test("a bridge's Zigbee devices are found by search, and have a page of their own", async () => {
       await page.getByTestId("search").fill("front_door");
       await eventually("only the bridge row, with the door sensor under it", async () => (await page.getByTestId("device-row").count()) === 1);
@@ -103,6 +143,8 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       const said = words(await page.getByTestId("summary").innerText());
       assert.match(said, /Reached through Zigbee2MQTT bridge, which is connected/);
       assert.match(said, /It reports: battery, contact, linkquality/);
+      // What it measures, read from the bridge's messages about it: its battery, not the link quality.
+      await eventually("the door sensor's battery", async () => /Now: Battery 100 %/.test(words(await page.getByTestId("summary").innerText())), 20_000);
       await page.getByRole("link", { name: "All devices" }).click();
       await page.getByTestId("search").fill("");
     });

@@ -172,6 +172,7 @@ export class App implements Actions {
   private brokerGeneration = 0;
   private networkGeneration = 0;
   private controlsGeneration = 0;
+  private readingsGeneration = 0;
   private whoTimer: ReturnType<typeof setTimeout> | undefined;
   /** The Internet section's reload waiting to start, and the home network page's. */
   private networkTimer: ReturnType<typeof setTimeout> | undefined;
@@ -442,17 +443,18 @@ export class App implements Actions {
       await this.whoReady;
       const may = rightsOn(this.state.me, id);
       const none: Promise<Part> = Promise.resolve(() => ({}));
-      const [data, broker, review, network, controls] = await Promise.all([
+      const [data, broker, review, network, controls, readings] = await Promise.all([
         this.backend.device(id),
         isOwner(this.state.me) ? this.loadBrokerView(id) : none,
         may.review ? this.loadReview(id) : none,
         may.review ? this.loadNetwork(id) : none,
         this.loadControls(id),
+        this.loadReadings(id),
       ]);
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       // What a reload wrote meanwhile stays (an overtaken part is empty); an old error goes.
       const { error: _oldError, ...shown } = this.state.detail;
-      this.state.detail = { ...shown, id, data, ...broker(), ...review(), ...network(), ...controls() };
+      this.state.detail = { ...shown, id, data, ...broker(), ...review(), ...network(), ...controls(), ...readings() };
     } catch (e) {
       if (generation !== this.detailGeneration || this.state.detail?.id !== id) return;
       this.state.detail = { ...this.state.detail, error: toApiError(e, "This device could not be loaded.") };
@@ -485,6 +487,19 @@ export class App implements Actions {
       part = { controls: undefined, controlsError: toApiError(e, "What can be operated on this device could not be loaded.") };
     }
     return () => (generation === this.controlsGeneration && this.state.detail?.id === id ? part : {});
+  }
+
+  /** What the device measures now: a part of its own, like the controls. Not loaded, the
+   *  summary only says less, so an error is not shown. */
+  private async loadReadings(id: DeviceId): Promise<Part> {
+    const generation = ++this.readingsGeneration;
+    let part: Partial<DetailState>;
+    try {
+      part = { readings: await this.backend.readings(id) };
+    } catch {
+      part = { readings: undefined };
+    }
+    return () => (generation === this.readingsGeneration && this.state.detail?.id === id ? part : {});
   }
 
   /** Shows the broker view an action answered with; older reloads still on their way lose. */
@@ -656,14 +671,15 @@ export class App implements Actions {
       try {
         const may = rightsOn(this.state.me, id);
         const none: Promise<Part> = Promise.resolve(() => ({}));
-        // The controls too: what a device reports arrives as its broker traffic.
-        const [broker, review, controls] = await Promise.all([
+        // The controls and readings too: what a device reports arrives as its broker traffic.
+        const [broker, review, controls, readings] = await Promise.all([
           isOwner(this.state.me) ? this.loadBrokerView(id) : none,
           may.review ? this.loadReview(id) : none,
           this.loadControls(id),
+          this.loadReadings(id),
         ]);
         if (this.state.detail?.id === id && !this.state.detail.forgotten) {
-          this.state.detail = { ...this.state.detail, ...broker(), ...review(), ...controls() };
+          this.state.detail = { ...this.state.detail, ...broker(), ...review(), ...controls(), ...readings() };
           this.update();
         }
       } finally {
@@ -689,6 +705,7 @@ export class App implements Actions {
     this.networkTimer = undefined;
     this.networkGeneration++;
     this.controlsGeneration++;
+    this.readingsGeneration++;
   }
 
   private reloadDetailSoon(id: DeviceId): void {

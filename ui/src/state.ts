@@ -35,6 +35,7 @@ import type { NetworkView } from "./generated/NetworkView";
 import type { AuditView } from "./generated/AuditView";
 import type { ControlAction } from "./generated/ControlAction";
 import type { ControlView } from "./generated/ControlView";
+import type { ReadingView } from "./generated/ReadingView";
 import type { GrantRequest } from "./generated/GrantRequest";
 import type { GrantView } from "./generated/GrantView";
 import type { Invitation } from "./generated/Invitation";
@@ -85,6 +86,8 @@ export interface DetailState {
   /** What can be operated on it (switches, covers, locks, buttons) and what each reported. */
   controls?: ControlView[] | undefined;
   controlsError?: ApiError | undefined;
+  /** What it measures now, for the summary; none shown when it cannot be loaded. */
+  readings?: ReadingView[] | undefined;
 }
 
 /** Live news worth a banner: a device that started sending something new (a field, a kind of

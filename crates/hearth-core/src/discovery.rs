@@ -49,6 +49,9 @@ pub struct DescribedDevice {
     pub name: String,
     pub vendor: Option<String>,
     pub model: Option<String>,
+    /// Where it publishes the readings that its discovery lists without a topic: Tasmota's
+    /// `tele/<topic>/SENSOR`, named by its config while its `/sensors` message lists the readings.
+    pub readings_topic: Option<String>,
 }
 
 /// One entity: a value a device reports, or a control it offers.
@@ -69,6 +72,10 @@ pub struct Entity {
     pub command_topic: Option<String>,
     pub device_class: Option<String>,
     pub unit: Option<String>,
+    /// How its value is read from a message on its state topic, as Home Assistant's
+    /// `value_template` says it (`{{ value_json.temperature }}`); none: the message is the value.
+    /// Kept as the device wrote it; `readings` reads only its simplest forms.
+    pub value_template: Option<String>,
 }
 
 /// What one discovery message says. It replaces whatever the previous message on the same
@@ -308,6 +315,7 @@ fn entity(
         command_topic,
         device_class: text(config, "device_class", "dev_cla"),
         unit: text(config, "unit_of_measurement", "unit_of_meas"),
+        value_template: text(config, "value_template", "val_tpl"),
     }
 }
 
@@ -330,6 +338,7 @@ fn home_assistant_device(dev: &Map<String, Value>) -> Result<DescribedDevice, Di
         key,
         vendor: text(dev, "manufacturer", "mf"),
         model: text(dev, "model", "mdl"),
+        readings_topic: None,
     })
 }
 
@@ -360,6 +369,8 @@ fn tasmota_config(topic: &str, value: &Value, out: &mut Discovery) -> Result<(),
         name: name.clone(),
         vendor: Some("Tasmota".into()),
         model: tasmota_string(config, "md")?,
+        // As the firmware builds it: the topic the device itself publishes on.
+        readings_topic: Some(first(topics.at(TELE, "SENSOR")?)),
     });
     let relays = tasmota_ints(config, "rl")?;
     let friendly = tasmota_names(config, "fn")?;
@@ -517,6 +528,7 @@ fn tasmota_entity(topic: &str, key: &str, mac: &str, component: &str, name: Stri
         command_topic: command,
         device_class: None,
         unit: None,
+        value_template: None,
     }
 }
 
@@ -710,20 +722,53 @@ fn tasmota_sensors(topic: &str, value: &Value, out: &mut Discovery) -> Result<()
             if !reading.is_number() {
                 continue;
             }
+            let (device_class, unit) = tasmota_unit(field).unzip();
             out.entities.push(Entity {
                 key: format!("{topic}#{group}.{field}"),
                 described: Some(mac.clone()),
                 component: "sensor".into(),
                 name: format!("{group} {field}"),
                 unique_id: None,
+                // On the config's `readings_topic`, which this message does not know.
                 state_topic: None,
                 command_topic: None,
-                device_class: None,
-                unit: None,
+                device_class: device_class.map(str::to_owned),
+                unit: unit.map(str::to_owned),
+                value_template: Some(format!("{{{{ value_json{}{} }}}}", json_step(group), json_step(field))),
             });
         }
     }
     Ok(())
+}
+
+/// The device class and unit of a Tasmota reading, by its name, as hatasmota gives them (its
+/// `sensor.py` table, for the readings a home's devices most often have); `None`: unknown, shown
+/// without a unit. (Tasmota's temperatures follow its `TempUnit`, Celsius unless set otherwise.)
+fn tasmota_unit(field: &str) -> Option<(&'static str, &'static str)> {
+    Some(match field {
+        "Power" => ("power", "W"),
+        "ApparentPower" => ("apparent_power", "VA"),
+        "ReactivePower" => ("reactive_power", "var"),
+        "Voltage" => ("voltage", "V"),
+        "Current" => ("current", "A"),
+        "Total" | "Today" | "Yesterday" => ("energy", "kWh"),
+        "Temperature" => ("temperature", "°C"),
+        "Humidity" => ("humidity", "%"),
+        "Pressure" => ("pressure", "hPa"),
+        "Illuminance" => ("illuminance", "lx"),
+        "CarbonDioxide" | "eCO2" => ("carbon_dioxide", "ppm"),
+        _ => return None,
+    })
+}
+
+/// One step of a `value_json` path in a template: `.name`, or `['name']` for a key that is not a
+/// plain name (`DS18B20-1`).
+fn json_step(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !key.starts_with(|c: char| c.is_ascii_digit()) {
+        format!(".{key}")
+    } else {
+        format!("['{}']", key.replace(['\\', '\''], ""))
+    }
 }
 
 /// The Zigbee2MQTT bridge's device list: every device but the coordinator, with what it exposes.
@@ -747,6 +792,7 @@ fn zigbee2mqtt_devices(topic: &str, value: &Value, out: &mut Discovery) -> Resul
             name: friendly.to_owned(),
             vendor: def("vendor"),
             model: def("model").or_else(|| device.get("model_id").and_then(Value::as_str).map(str::to_owned)),
+            readings_topic: None,
         });
         let state_topic = format!("{base}/{friendly}");
         let exposes = definition.and_then(|d| d.get("exposes")).and_then(Value::as_array);
@@ -771,6 +817,9 @@ fn zigbee2mqtt_devices(topic: &str, value: &Value, out: &mut Discovery) -> Resul
                 command_topic,
                 device_class: None,
                 unit: expose.get("unit").and_then(Value::as_str).map(str::to_owned),
+                // The bridge publishes each device's state as one JSON object, a member per
+                // property (what its own Home Assistant discovery reads as `value_json.<property>`).
+                value_template: expose.get("property").and_then(Value::as_str).map(|p| format!("{{{{ value_json{} }}}}", json_step(p))),
             });
         }
         out.publishes.push(state_topic);
@@ -850,7 +899,8 @@ mod tests {
                 key: "246f28a1b2c3".into(),
                 name: "living-room-climate".into(),
                 vendor: Some("Espressif".into()),
-                model: Some("esp32dev".into())
+                model: Some("esp32dev".into()),
+                readings_topic: None,
             }]
         );
         let e = &d.entities[0];
@@ -861,6 +911,38 @@ mod tests {
         assert_eq!(e.unique_id.as_deref(), Some("living-room-climate-temperature"));
         assert_eq!(d.publishes, ["living-room-climate/sensor/temperature/state", "living-room-climate/status"]);
         assert!(d.commands.is_empty());
+    }
+
+    /// What a device says of how its readings are read: Home Assistant's `value_template` as
+    /// written; Tasmota's sensors and Zigbee2MQTT's exposes as a path into their JSON, with the
+    /// units they are known by.
+    #[test]
+    fn readings_say_how_their_value_is_read_and_in_which_unit() {
+        let ha = parsed("homeassistant/sensor/n/p/config", r#"{"stat_t":"n/p","unit_of_meas":"W","val_tpl":"{{ value_json.power }}"}"#);
+        assert_eq!(ha.entities[0].value_template.as_deref(), Some("{{ value_json.power }}"));
+        let tasmota = parsed(
+            "tasmota/discovery/DC4F22A1B2C3/sensors",
+            r#"{"sn":{"Time":"x","ENERGY":{"Power":38,"Total":1.2,"Factor":0.85},"DS18B20-1":{"Temperature":21.5}},"ver":1}"#,
+        );
+        let read: Vec<_> =
+            tasmota.entities.iter().map(|e| (e.name.as_str(), e.value_template.as_deref().unwrap_or(""), e.unit.as_deref())).collect();
+        assert_eq!(
+            read,
+            [
+                ("DS18B20-1 Temperature", "{{ value_json['DS18B20-1'].Temperature }}", Some("°C")),
+                ("ENERGY Factor", "{{ value_json.ENERGY.Factor }}", None),
+                ("ENERGY Power", "{{ value_json.ENERGY.Power }}", Some("W")),
+                ("ENERGY Total", "{{ value_json.ENERGY.Total }}", Some("kWh")),
+            ]
+        );
+        let z2m = parsed(
+            "zigbee2mqtt/bridge/devices",
+            r#"[{"ieee_address":"0x2","type":"EndDevice","friendly_name":"door","definition":{"exposes":[{"type":"numeric","property":"battery","unit":"%"}]}}]"#,
+        );
+        assert_eq!(
+            (z2m.entities[0].state_topic.as_deref(), z2m.entities[0].value_template.as_deref(), z2m.entities[0].unit.as_deref()),
+            (Some("zigbee2mqtt/door"), Some("{{ value_json.battery }}"), Some("%"))
+        );
     }
 
     /// Shelly's templates use a base topic `~` at the start of each topic option.
@@ -948,6 +1030,7 @@ mod tests {
         let mut publishes = t(&["POWER", "RESULT", "STATUS", "STATUS1", "STATUS10", "STATUS11", "STATUS2"], "stat");
         publishes.extend(t(&["LWT", "SENSOR", "STATE"], "tele"));
         assert_eq!(d.publishes, publishes);
+        assert_eq!(d.devices[0].readings_topic.as_deref(), Some("tele/tasmota_A1B2C3/SENSOR"), "where its sensors' readings come");
     }
 
     /// The attacker's review: only POWER<n> was derived, so a config with no relay but a fan,

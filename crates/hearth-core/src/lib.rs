@@ -24,6 +24,8 @@
 //! - [`redact`]: removes the redacted fields from a payload, through compression and text encodings,
 //!   byte for byte otherwise; refuses what may hold one and cannot be read.
 //! - [`review`]: what the ledger answers about a device and about the home.
+//! - [`readings`]: what a device says it measures (power, temperature), and how the latest value
+//!   of each is read from its messages, strictly and bounded; hidden where a field is redacted.
 //! - [`text`]: outside strings cut and cleaned before they are stored or logged.
 //! - [`family`]: household members, their roles and grants; [`authorize`](family::authorize()) decides each request and says why.
 //! - [`suggest`]: a firmware's usual topics, proposed when a device's topics follow it, for its
@@ -48,6 +50,7 @@ pub mod manifest;
 pub mod mqtt_state;
 pub mod network;
 pub mod privacy;
+pub mod readings;
 pub mod redact;
 pub mod review;
 pub mod self_described;

@@ -67,14 +67,16 @@ impl Store {
         tx.execute("DELETE FROM entities WHERE device_id = ?1 AND scope = ?2", params![device.as_str(), d.scope])?;
         {
             let mut described = tx.prepare(
-                "INSERT OR REPLACE INTO described_devices (device_id, scope, source, key, name, vendor, model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR REPLACE INTO described_devices (device_id, scope, source, key, name, vendor, model, readings_topic)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for c in &d.devices {
-                described.execute(params![device.as_str(), d.scope, source, c.key, c.name, c.vendor, c.model])?;
+                described.execute(params![device.as_str(), d.scope, source, c.key, c.name, c.vendor, c.model, c.readings_topic])?;
             }
             let mut entity = tx.prepare(
                 "INSERT OR REPLACE INTO entities (device_id, scope, source, key, described, component, name, unique_id, state_topic,
-                     command_topic, device_class, unit, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     command_topic, device_class, unit, updated_at, value_template)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             for e in &d.entities {
                 entity.execute(params![
@@ -90,7 +92,8 @@ impl Store {
                     e.command_topic,
                     e.device_class,
                     e.unit,
-                    now
+                    now,
+                    e.value_template
                 ])?;
             }
         }
@@ -203,11 +206,13 @@ impl Store {
     pub fn described(&self, device: &DeviceId) -> Result<Described, StoreError> {
         let source = |s: String| Source::parse(&s).ok_or_else(|| crate::inventory::corrupt(format!("discovery source {s}")));
         let mut stmt = self.conn.prepare(
-            "SELECT source, key, name, vendor, model FROM described_devices WHERE device_id = ?1 GROUP BY key ORDER BY name, key",
+            "SELECT source, key, name, vendor, model, MAX(readings_topic) FROM described_devices WHERE device_id = ?1 GROUP BY key ORDER BY name, key",
         )?;
         let devices = stmt
             .query_map([device.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, DescribedDevice { key: r.get(1)?, name: r.get(2)?, vendor: r.get(3)?, model: r.get(4)? }))
+                let described =
+                    DescribedDevice { key: r.get(1)?, name: r.get(2)?, vendor: r.get(3)?, model: r.get(4)?, readings_topic: r.get(5)? };
+                Ok((r.get::<_, String>(0)?, described))
             })?
             .map(|row| {
                 let (s, d) = row?;
@@ -215,7 +220,8 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut stmt = self.conn.prepare(
-            "SELECT source, key, described, component, name, unique_id, state_topic, command_topic, device_class, unit, updated_at
+            "SELECT source, key, described, component, name, unique_id, state_topic, command_topic, device_class, unit, updated_at,
+                    value_template
              FROM entities WHERE device_id = ?1 ORDER BY described, name, key",
         )?;
         let entities = stmt
@@ -230,6 +236,7 @@ impl Store {
                     command_topic: r.get(7)?,
                     device_class: r.get(8)?,
                     unit: r.get(9)?,
+                    value_template: r.get(11)?,
                 };
                 Ok((r.get::<_, String>(0)?, entity, r.get::<_, Millis>(10)?))
             })?

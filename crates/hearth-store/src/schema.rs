@@ -495,6 +495,14 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE devices ADD COLUMN named_by_person INTEGER NOT NULL DEFAULT 0 CHECK (named_by_person IN (0, 1));
     "#,
+    // 14: how a described reading's value is read (Home Assistant's `value_template`), and where
+    // a Tasmota publishes the readings its discovery lists without a topic: the device page's
+    // live readings. Rows filed before stay without them until the device describes itself
+    // again (its discovery is retained, so at its next connection).
+    r#"
+    ALTER TABLE entities ADD COLUMN value_template TEXT;
+    ALTER TABLE described_devices ADD COLUMN readings_topic TEXT;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

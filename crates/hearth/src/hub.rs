@@ -31,6 +31,8 @@ pub struct Hub {
 struct Inner {
     /// What devices' discovery messages say they are (see `api::live`).
     self_described: crate::api::live::SelfDescribed,
+    /// The latest value of what they say they measure, in memory only (see `readings`).
+    readings: crate::readings::Readings,
     /// One connection behind a std Mutex: every use is a short, synchronous SQLite call with no
     /// await while held, so a blocking lock is simpler and faster than an async one.
     store: Mutex<Store>,
@@ -118,9 +120,15 @@ impl Hub {
         reported.watch(store.state_topics()?);
         let self_described = crate::api::live::SelfDescribed::default();
         self_described.load(&store)?;
+        let readings = crate::readings::Readings::default();
+        for id in store.describing_devices()? {
+            let described = store.described(&id)?;
+            readings.watch(&id, crate::readings::described(&described));
+        }
         let hub = Self {
             inner: Arc::new(Inner {
                 self_described,
+                readings,
                 reader: store.reader()?.map(Mutex::new),
                 store: Mutex::new(store),
                 events: events.clone(),
@@ -336,6 +344,10 @@ impl Hub {
         &self.inner.reported
     }
 
+    pub(crate) fn live_readings(&self) -> &crate::readings::Readings {
+        &self.inner.readings
+    }
+
     pub fn household(&self) -> &crate::family::Household {
         &self.inner.household
     }
@@ -473,6 +485,14 @@ impl Hub {
         }
         if let Err(e) = self.reload_household(store) {
             tracing::error!("cannot reload the household after a merge: {e}");
+        }
+        // What the absorbed records described is the kept one's now (or gone): read again.
+        for id in absorbed {
+            self.live_readings().forget(id);
+        }
+        match store.described(&kept.id) {
+            Ok(filed) => self.live_readings().watch(&kept.id, crate::readings::described(&filed)),
+            Err(e) => tracing::error!("cannot read the readings a merged device describes: {e}"),
         }
         let now_valid = self.gate().usernames_of(&kept.id);
         let gone: Vec<String> = before.iter().filter(|u| !now_valid.contains(u)).cloned().collect();

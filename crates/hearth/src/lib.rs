@@ -5,6 +5,8 @@
 //! - [`hub`]: the hub's state and the inventory step that files discovery events.
 //! - [`gate`]: answers the broker (`hearth_broker`) from in-memory policies; [`recorder`]
 //!   writes its decisions to the store in batches; [`recording`] pauses it while the disk is full.
+//! - [`readings`]: the latest value of what devices say they measure, in memory only, noted by
+//!   the recorder from accepted publishes.
 //! - [`api`]: the one command surface (methods on [`hub::Hub`]) and, in `api::types`, every
 //!   type that crosses the API boundary, generated for TypeScript.
 //! - [`http`]: the HTTP/WebSocket transport, sign-in and the embedded web UI.
@@ -38,6 +40,7 @@ pub mod hub;
 pub mod mqtt_state;
 pub mod network;
 pub mod random;
+pub mod readings;
 pub mod recorder;
 pub mod recording;
 pub mod secrets;

@@ -260,6 +260,15 @@ fn record_decisions_in(hub: &Hub, store: &mut hearth_store::Store, decisions: &[
             .filter(|d| d.action == hearth_core::gate::Action::Publish && d.decision.is_allow())
             .filter_map(|d| d.payload.as_deref().map(|p| (d.topic.as_str(), p, d.at))),
     );
+    // Readings from what the broker delivered: allowed as sent, or with the redacted fields
+    // already removed (the payload recorded is the rewritten one). Refused messages never.
+    hub.live_readings().note(
+        decisions
+            .iter()
+            .filter(|d| d.action == hearth_core::gate::Action::Publish)
+            .filter(|d| matches!(d.decision, hearth_core::gate::Decision::Allow | hearth_core::gate::Decision::Redact(_)))
+            .filter_map(|d| Some((d.device_id.as_ref()?, d.topic.as_str(), d.payload.as_deref()?, d.at))),
+    );
     let published: Vec<LedgerEntry<'_>> = decisions.iter().filter_map(LedgerEntry::of).collect();
     match store.record_messages(&published) {
         Ok(news) => {
@@ -317,6 +326,10 @@ fn file_discoveries(hub: &Hub, discoveries: Vec<(DeviceId, Discovery)>) -> Vec<D
     described.sort();
     described.dedup();
     for id in described {
+        match store.described(id) {
+            Ok(filed) => hub.live_readings().watch(id, crate::readings::described(&filed)),
+            Err(e) => tracing::warn!(%id, "cannot read the readings a device describes: {e}"),
+        }
         match hub.self_described().refresh(&store, id) {
             Ok(()) => {
                 if let Ok(detail) = store.device(id) {

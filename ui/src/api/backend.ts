@@ -40,6 +40,7 @@ import type { AuditPage } from "../generated/AuditPage";
 import type { Commands } from "../generated/commands";
 import type { ControlAction } from "../generated/ControlAction";
 import type { ControlView } from "../generated/ControlView";
+import type { ReadingView } from "../generated/ReadingView";
 import type { GrantRequest } from "../generated/GrantRequest";
 import type { GrantView } from "../generated/GrantView";
 import type { Invitation } from "../generated/Invitation";
@@ -186,6 +187,8 @@ export interface Backend {
   audit(query: AuditQuery): Promise<AuditPage>;
   /** What can be operated on the device, with the state it last reported. */
   controls(id: DeviceId): Promise<ControlView[]>;
+  /** What it measures now (power, temperature...), as its own discovery describes it. */
+  readings(id: DeviceId): Promise<ReadingView[]>;
   /** Operates one entity; locks need `confirm`. */
   control(id: DeviceId, entity: string, action: ControlAction, confirm: boolean): Promise<ControlView>;
   /**

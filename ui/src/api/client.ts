@@ -69,6 +69,7 @@ export function backendOver(t: Transport): Backend {
         limit: null,
       }),
     controls: (device) => call("controls", id(device)),
+    readings: (device) => call("readings", id(device)),
     control: (device, entity, action, confirm) => call("control", { id: device, entity, action, brightness: null, confirm }),
     onEvent: (cb) => t.onEvent(cb),
     onConnection: (cb) => t.onConnection(cb),

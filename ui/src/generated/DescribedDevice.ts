@@ -8,4 +8,9 @@ export type DescribedDevice = {
 /**
  * Its id in the firmware's terms: a Zigbee IEEE address, a MAC, Home Assistant's `ids`.
  */
-key: string, name: string, vendor: string | null, model: string | null, };
+key: string, name: string, vendor: string | null, model: string | null, 
+/**
+ * Where it publishes the readings that its discovery lists without a topic: Tasmota's
+ * `tele/<topic>/SENSOR`, named by its config while its `/sensors` message lists the readings.
+ */
+readings_topic: string | null, };

@@ -20,4 +20,10 @@ component: string, name: string,
 /**
  * Home Assistant's `unique_id`: no other device may claim it.
  */
-unique_id: string | null, state_topic: string | null, command_topic: string | null, device_class: string | null, unit: string | null, };
+unique_id: string | null, state_topic: string | null, command_topic: string | null, device_class: string | null, unit: string | null, 
+/**
+ * How its value is read from a message on its state topic, as Home Assistant's
+ * `value_template` says it (`{{ value_json.temperature }}`); none: the message is the value.
+ * Kept as the device wrote it; `readings` reads only its simplest forms.
+ */
+value_template: string | null, };

@@ -27,6 +27,7 @@ import type { MergeRequest } from "./MergeRequest";
 import type { MudImported } from "./MudImported";
 import type { NetworkView } from "./NetworkView";
 import type { PrivacySettings } from "./PrivacySettings";
+import type { ReadingView } from "./ReadingView";
 import type { RedactionRequest } from "./RedactionRequest";
 import type { RetentionRequest } from "./RetentionRequest";
 import type { Role } from "./Role";
@@ -89,6 +90,7 @@ export type Commands = {
   remove_grant: { args: { grant: string, }; result: null };
   audit: { args: { member: string | null, device: string | null, since: string | null, before: string | null, limit: string | null, }; result: AuditPage };
   controls: { args: { id: string, }; result: Array<ControlView> };
+  readings: { args: { id: string, }; result: Array<ReadingView> };
   control: { args: { id: string, entity: string, action: ControlAction, brightness: number | null, confirm: boolean | null, }; result: ControlView };
 };
 
@@ -147,5 +149,6 @@ export const ROUTES = {
   remove_grant: { method: "DELETE", path: "/grants/{grant}", body: null },
   audit: { method: "GET", path: "/audit", body: null },
   controls: { method: "GET", path: "/devices/{id}/controls", body: null },
+  readings: { method: "GET", path: "/devices/{id}/readings", body: null },
   control: { method: "POST", path: "/devices/{id}/control", body: null },
 } as const;

@@ -20,6 +20,7 @@ import { reviewSection } from "./review";
 import { mergeQuestions } from "./identity";
 import { decisionButtons, kindBadge, onlineTag, stateBadge, when } from "./parts";
 import { controlsSection } from "./controls";
+import { readingItem, summaryReadings } from "./readings";
 import { isOwner, memberName, rightsOn, sharesGiven, untilLabel } from "../family-model";
 import type { GrantView } from "../generated/GrantView";
 
@@ -155,6 +156,8 @@ function servicesSection(s: AppState, d: Device): TemplateResult {
 /** Where a person goes first: what it is, how it is now, what it sends and how often. */
 function summary(s: AppState, d: Device, page: DetailState): TemplateResult {
   const states = (page.controls ?? []).filter((c) => c.state !== null && !c.child);
+  // The list's copy of the device is updated first: a block hides its readings at once.
+  const readings = d.state === "approved" ? summaryReadings(page.readings ?? []) : [];
   const review = page.review;
   const span = review ? Math.max(1, review.until - review.since) : 0;
   const categories = review ? review.categories.map((c) => CATEGORY_LABELS[c.category].toLowerCase()) : [];
@@ -168,8 +171,12 @@ function summary(s: AppState, d: Device, page: DetailState): TemplateResult {
             anything, so this tells you what it claims, not what it is.
           </li>`
         : nothing}
-      ${states.length
-        ? html`<li data-testid="summary-state">Now: ${states.map((c, i) => html`${i > 0 ? ", " : ""}${c.name} <strong>${c.state}</strong>`)}</li>`
+      ${states.length || readings.length
+        ? html`<li data-testid="summary-state">
+            Now: ${states.map((c, i) => html`${i > 0 ? ", " : ""}${c.name} <strong>${c.state}</strong>`)}${readings.map(
+              (r, i) => html`${i > 0 || states.length ? " · " : ""}${readingItem(r)}`,
+            )}
+          </li>`
         : nothing}
       ${d.children.length
         ? html`<li>Speaks for ${plural(d.children.length, "device", "devices")}: ${d.children.map(
@@ -248,6 +255,7 @@ function childPage(bridge: Device, page: DetailState, c: ChildDevice | undefined
   }
   const what = vendorModel(c);
   const controls = (page.controls ?? []).filter((x) => x.child === c.key);
+  const readings = bridge.state === "approved" ? summaryReadings(page.readings ?? [], c.key) : [];
   return html`<article class="page device-page child-page" data-testid="child-page" data-child-key=${c.key} aria-labelledby="page-title">
     ${backToBridge}
     <header class="device-head">
@@ -270,6 +278,9 @@ function childPage(bridge: Device, page: DetailState, c: ChildDevice | undefined
         ? html`<ul class="plain">
             ${controls.map((x) => html`<li>${x.name}: <strong>${x.state ?? "nothing reported yet"}</strong></li>`)}
           </ul>`
+        : nothing}
+      ${readings.length
+        ? html`<p data-testid="summary-state">Now: ${readings.map((r, i) => html`${i > 0 ? " · " : ""}${readingItem(r)}`)}</p>`
         : nothing}
       <p class="muted">Its id on the bridge: <code>${c.key}</code>.</p>
     </section>

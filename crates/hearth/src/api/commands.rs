@@ -15,6 +15,7 @@ use super::audit::AuditPage;
 use super::control::{ControlAction, ControlView};
 use super::family::{GrantRequest, GrantView, Invitation, Me, MemberView, RoomView};
 use super::network::{DomainRequest, HomeNetwork, InternetLevel, MudImported, NetworkView};
+use super::readings::ReadingView;
 use super::types::*;
 use crate::family::{Caller, Need};
 use crate::hub::Hub;
@@ -295,6 +296,9 @@ commands! {
     /// What can be operated on the device, with the state it last reported.
     controls: GET "/devices/{id}/controls", { id: String } -> Vec<ControlView>,
         needs |a| on(Right::View, &a.id), runs |hub, caller, a| hub.controls(&a.id, caller);
+    /// What it measures now (power, temperature...), as its own discovery describes it.
+    readings: GET "/devices/{id}/readings", { id: String } -> Vec<ReadingView>,
+        needs |a| on(Right::View, &a.id), runs |hub, caller, a| hub.readings(&a.id, caller);
     /// Operates one of its entities: the hub publishes the command as itself.
     control: POST "/devices/{id}/control", { id: String, entity: String, action: ControlAction, brightness: Option<u8>, confirm: Option<bool> } -> ControlView,
         needs |a| on(Right::Control, &a.id), runs |hub, caller, a| hub.control(&a.id, &a.entity, a.action, a.brightness, a.confirm.unwrap_or(false), caller);

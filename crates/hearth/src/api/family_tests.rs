@@ -323,6 +323,7 @@ fn operating_a_device_in_a_loop_is_limited() {
         command_topic: Some("lamp/set".into()),
         device_class: None,
         unit: None,
+        value_template: None,
     };
     let discovery = Discovery {
         source: Some(Source::HomeAssistant),

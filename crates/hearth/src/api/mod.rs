@@ -13,6 +13,7 @@ mod identity;
 pub mod limits;
 pub(crate) mod live;
 pub mod network;
+pub mod readings;
 mod review;
 mod sessions;
 mod shown;
@@ -75,6 +76,7 @@ impl Hub {
         let mut store = self.store();
         let usernames = self.gate().usernames_of(&id);
         store.forget(&id, &caller.actor(), caller.origin, now())?;
+        self.live_readings().forget(&id);
         self.reload_policies(&store)?;
         self.reload_household(&store)?;
         self.disconnect_usernames(&usernames);
