@@ -64,11 +64,13 @@ export async function startDemoHome() {
     base,
     api,
     pages,
-    /** A browser signed in as the owner (a fresh one-time link each), at `viewport` or this run's. */
+    /** A browser signed in as the owner (a fresh one-time link each), at `viewport` or this run's:
+     *  a first visit, so the list's first-run explanation is open (its layout and accessibility
+     *  are checked with the rest). */
     async browser(viewport, options = {}) {
       const profile = await mkdtemp(path.join(os.tmpdir(), "hearth-chromium-"));
       temp.push(profile);
-      const context = await launchBrowser(profile, viewport, options);
+      const context = await launchBrowser(profile, viewport, options, { explained: false });
       const page = context.pages()[0] ?? (await context.newPage());
       const problems = [];
       page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));

@@ -142,8 +142,10 @@ export const PHONE = SCREEN === "phone";
 /** `viewport`: this run's screen unless a story needs its own. `options`: more of playwright's
  *  context options (a phone's `userAgent`, `colorScheme`, say). The device page's Advanced
  *  section (credential, rules, services) starts open, as for someone who opened it once, since
- *  most stories work there; `{ advancedOpen: false }` keeps a first visitor's closed section. */
-export async function launchBrowser(userDataDir, viewport = undefined, options = {}, { advancedOpen = true } = {}) {
+ *  most stories work there; `{ advancedOpen: false }` keeps a first visitor's closed section.
+ *  The list's first-run explanation was read already (most stories are not a first visit);
+ *  `{ explained: false }` is a browser's first visit, with it open. */
+export async function launchBrowser(userDataDir, viewport = undefined, options = {}, { advancedOpen = true, explained = true } = {}) {
   const screen = SCREENS[SCREEN];
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -155,6 +157,11 @@ export async function launchBrowser(userDataDir, viewport = undefined, options =
   if (advancedOpen) {
     await context.addInitScript(() => {
       if (localStorage.getItem("hearth.advanced") === null) localStorage.setItem("hearth.advanced", "open");
+    });
+  }
+  if (explained) {
+    await context.addInitScript(() => {
+      if (localStorage.getItem("hearth.explained") === null) localStorage.setItem("hearth.explained", "seen");
     });
   }
   return context;

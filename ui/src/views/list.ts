@@ -12,6 +12,7 @@ import type { Actions, AppState } from "../state";
 import { kindSvg, listeningSvg } from "./icons";
 import { decisionButtons, kindBadge, needsYouTag, onlineTag, stateBadge, when } from "./parts";
 import { mayConfigureHome, rightsOn } from "../family-model";
+import { firstRun } from "./first-run";
 
 export function listPage(s: AppState, a: Actions): TemplateResult {
   const all = [...s.devices.values()];
@@ -23,6 +24,8 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
   const online = all.filter((d) => d.online).length;
   const reached = all.reduce((n, d) => n + d.children.length, 0);
   const bridges = all.filter((d) => d.children.length > 0).length;
+  // The first-run explanation is for whoever sees the Approve and Block buttons.
+  const decides = mayConfigureHome(s.me) || all.some((d) => rightsOn(s.me, d.id).configure);
   return html`<section class="page list-page" aria-labelledby="page-title">
     <div class="page-head">
       <h1 id="page-title" tabindex="-1">Devices</h1>
@@ -35,6 +38,7 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
         : nothing}
       ${mayConfigureHome(s.me) ? addDeviceForm(a) : nothing}
     </div>
+    ${s.loaded && decides ? firstRun() : nothing}
     ${newCount > 0
       ? html`<p class="new-count" data-testid="new-count">
           <span class="dot" aria-hidden="true"></span>
