@@ -48,7 +48,8 @@ def desktop():
         pytest.exit("run inside the namespace and Xvfb: ../shared/tools/in-netns xvfb-run -a python3 -m pytest tests/desktop", 2)
     for binary in (APP, HEARTH):
         assert binary.exists(), f"{binary} is missing; the README's test command builds it"
-    driver_bin = shutil.which("tauri-driver") or str(pathlib.Path.home() / ".cargo" / "bin" / "tauri-driver")
+    # HEARTH_TAURI_DRIVER: the path, when run as root (sudo) with another user's cargo.
+    driver_bin = os.environ.get("HEARTH_TAURI_DRIVER") or shutil.which("tauri-driver") or str(pathlib.Path.home() / ".cargo" / "bin" / "tauri-driver")
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="hearth-desktop-"))
     env = dict(os.environ, HEARTH_DATA_DIR=str(data_dir), HEARTH_HTTP_LISTEN="127.0.0.1:0", HEARTH_MQTT_LISTEN="127.0.0.1:0",
                HEARTH_MQTTS_LISTEN="127.0.0.1:0")

@@ -15,7 +15,10 @@ for pkg in hearth-server hearth; do
   if dpkg -s "$pkg" >/dev/null 2>&1; then fail "$pkg is installed on this machine; this test installs and purges hearth-server, so run it elsewhere"; fi
 done
 
-apt-get install -y -qq "$(realpath "$DEB")" >/dev/null
+HUB=""
+# On a failure: no hub left running, and nothing of this test's left installed.
+trap '[ -n "$HUB" ] && kill "$HUB" 2>/dev/null; apt-get purge -y -qq hearth-server >/dev/null 2>&1 || true' EXIT
+apt-get install -y -qq --no-install-recommends "$(realpath "$DEB")" >/dev/null
 [ "$(command -v hearth)" = /usr/bin/hearth ] || fail "hearth is not /usr/bin/hearth"
 hearth --version | grep -q '^hearth ' || fail "hearth --version printed: $(hearth --version)"
 getent passwd hearth | grep -q ':/var/lib/hearth:/usr/sbin/nologin$' || fail "no hearth system user: $(getent passwd hearth)"
@@ -36,7 +39,7 @@ HUB=$!
 for _ in $(seq 100); do [ -f /var/lib/hearth/hub.json ] && break; sleep 0.1; done
 [ -f /var/lib/hearth/hub.json ] || { cat "$LOG"; fail "the hub did not start as the hearth user"; }
 runuser -u hearth -- hearth status --data-dir /var/lib/hearth | grep -q "Hearth" || fail "hearth status"
-kill "$HUB"; wait "$HUB" || true
+kill "$HUB"; wait "$HUB" || true; HUB=""
 [ "$(stat -c '%U' /var/lib/hearth/hearth.db)" = hearth ] || fail "the database is not the hearth user's"
 
 apt-get remove -y hearth-server >/dev/null
@@ -45,4 +48,5 @@ apt-get remove -y hearth-server >/dev/null
 apt-get purge -y hearth-server >/dev/null
 [ ! -e /var/lib/hearth ] || fail "purge left /var/lib/hearth"
 ! getent passwd hearth >/dev/null || fail "purge left the hearth user"
+trap - EXIT
 echo "the headless package installs, runs as its own user, and removes cleanly"

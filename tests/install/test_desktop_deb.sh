@@ -3,7 +3,8 @@
 # window test (tests/desktop) run once on the installed app (/usr/bin/hearth-desktop and
 # /usr/bin/hearth, not the build's), then `apt-get remove`, which must leave nothing of them.
 # Needs root, Xvfb and the private namespace tool. Usage: tests/install/test_desktop_deb.sh PATH.deb
-# (PY: the test environment's Python; HEARTH_IN_NETNS_TOOL: in-netns.)
+# (PY: the test environment's Python; HEARTH_IN_NETNS_TOOL: in-netns; HEARTH_TAURI_DRIVER where
+# root would not find the developer's tauri-driver. Root writes no cache into the checkout.)
 set -euo pipefail
 DEB="$(realpath "$1")"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -24,7 +25,8 @@ grep -q '^Exec=hearth-desktop' /usr/share/applications/Hearth.desktop || fail "n
 dpkg-deb -f "$DEB" Conflicts | grep -qw hearth-server || fail "the desktop package does not conflict with hearth-server (both ship /usr/bin/hearth)"
 
 HEARTH_DESKTOP_BIN=/usr/bin/hearth-desktop HEARTH_BIN=/usr/bin/hearth \
-  "$HEARTH_IN_NETNS_TOOL" xvfb-run -a -s "-screen 0 1280x900x24" "$PY" -m pytest -q -s "$ROOT/tests/desktop"
+  PYTHONDONTWRITEBYTECODE=1 "$HEARTH_IN_NETNS_TOOL" xvfb-run -a -s "-screen 0 1280x900x24" \
+  "$PY" -m pytest -q -s -p no:cacheprovider "$ROOT/tests/desktop"
 
 apt-get remove -y -qq hearth >/dev/null
 [ ! -e /usr/bin/hearth-desktop ] && [ ! -e /usr/bin/hearth ] && [ ! -e /usr/share/applications/Hearth.desktop ] \

@@ -413,9 +413,17 @@ def test_a_topic_alias_beyond_the_brokers_maximum_ends_the_connection_and_reache
     sock, connack = raw_connect_v5(broker, "alias-liar")
     granted = connack_properties(connack).get(0x22, 0)
     topic = b"TopicA/B"
-    properties = bytes([0x23]) + struct.pack("!H", granted + 1)
-    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(len(properties)) + properties + b"never granted"
-    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+
+    def publish_with_alias(alias, packet_id, payload):
+        properties = bytes([0x23]) + struct.pack("!H", alias)
+        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", packet_id) + varint(len(properties)) + properties + payload
+        sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+
+    if granted:
+        # The highest alias granted is taken (MQTT-3.3.2-12): the boundary of the refusal below.
+        publish_with_alias(granted, 1, b"highest alias")
+        assert [m["payload"] for m in watcher.received.more(1.0)] == [b"highest alias"]
+    publish_with_alias(granted + 1, 2, b"never granted")
     reason = disconnect_reason(sock)
     sock.close()
     assert reason == 0x94, f"alias {granted + 1} of {granted}: DISCONNECT reason {reason}"

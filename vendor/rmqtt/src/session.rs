@@ -1073,7 +1073,8 @@ impl SessionState {
                 .set_and_get(publish.properties.as_ref().and_then(|p| p.topic_alias), publish.topic.clone())
                 .await?;
         } else if let Some(alias) = publish.properties.as_ref().and_then(|p| p.topic_alias) {
-            // Hearth patch: no alias was granted (a maximum of 0), so any alias is out of range.
+            // Hearth patch: no alias was granted (a maximum of 0, section 3.2.2.3.8), so any alias
+            // is out of range: 0x94 as above.
             return Err(MqttError::TopicAliasInvalid(alias.get(), 0).into());
         }
 

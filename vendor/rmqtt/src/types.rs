@@ -2747,9 +2747,9 @@ impl ClientTopicAliases {
 
     #[inline]
     pub async fn set_and_get(&self, alias: Option<NonZeroU16>, topic: TopicName) -> Result<TopicName> {
-        // Hearth patch: an alias above the maximum granted is a protocol violation that ends the
-        // connection with 0x94 (MQTT-3.3.2-9, -10); it was taken as a new alias while fewer than
-        // the maximum were held, and the message delivered.
+        // Hearth patch: an alias above the maximum granted in the CONNACK (MQTT-3.3.2-9) ends the
+        // connection with DISCONNECT 0x94, Topic Alias invalid (section 3.3.2.3.4); it was taken as
+        // a new alias while fewer than the maximum were held, and the message delivered.
         if let Some(alias) = alias {
             if usize::from(alias.get()) > self.max_topic_aliases {
                 return Err(MqttError::TopicAliasInvalid(alias.get(), self.max_topic_aliases as u16).into());
