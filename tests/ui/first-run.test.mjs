@@ -93,8 +93,10 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await hub.api("POST", "/devices", { name: "Hall sensor" });
       await page.getByTestId("device-row").first().waitFor();
       assert.equal(await isOpen(), true);
-      const [text, row] = await Promise.all([explained().boundingBox(), page.getByTestId("device-row").first().boundingBox()]);
-      assert.ok(text.y < row.y, "it comes before the list, where the decisions are");
+      // Once read, its line waits after the list: it takes no room above the devices (on a phone
+      // the first device starts on the first screen; the notifications story measures it).
+      const [text, row] = await Promise.all([explained().boundingBox(), page.getByTestId("device-row").last().boundingBox()]);
+      assert.ok(text.y > row.y, "after the list, once read");
     });
 
     test("no script errors on the page", () => {

@@ -2,12 +2,18 @@
 // not do yet. Each device's page says it for that device (device-words.ts); this is the one
 // explanation a person meets before their first decision. Open on a browser's first visit, closed
 // for good once they say "Got it" (or close it), and always there again behind its own line,
-// "What do New, Approve, Block and Forget mean?". Remembered in this browser, like Advanced.
+// "What do New, Approve, Block and Forget mean?" (at the end of the list on later visits).
+// Remembered in this browser, like Advanced.
 
 import { html, type TemplateResult } from "lit-html";
 import "./first-run.css";
 
 const KEY = "hearth.explained";
+
+/** Read on an earlier visit: then its line waits at the end of the list, where it takes no room
+ * above the devices (on a phone the first device must start on the first screen). Taken once per
+ * page load, so that "Got it" does not move it away from under the keyboard. */
+export const readBefore: boolean = seen();
 
 function seen(): boolean {
   try {

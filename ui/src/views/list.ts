@@ -12,7 +12,7 @@ import type { Actions, AppState } from "../state";
 import { kindSvg, listeningSvg } from "./icons";
 import { decisionButtons, kindBadge, needsYouTag, onlineTag, stateBadge, when } from "./parts";
 import { mayConfigureHome, rightsOn } from "../family-model";
-import { firstRun } from "./first-run";
+import { firstRun, readBefore } from "./first-run";
 
 export function listPage(s: AppState, a: Actions): TemplateResult {
   const all = [...s.devices.values()];
@@ -38,7 +38,7 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
         : nothing}
       ${mayConfigureHome(s.me) ? addDeviceForm(a) : nothing}
     </div>
-    ${s.loaded && decides ? firstRun() : nothing}
+    ${s.loaded && decides && !readBefore ? firstRun() : nothing}
     ${newCount > 0
       ? html`<p class="new-count" data-testid="new-count">
           <span class="dot" aria-hidden="true"></span>
@@ -50,6 +50,7 @@ export function listPage(s: AppState, a: Actions): TemplateResult {
     ${all.length > 0 || filtersActive(s.filters) ? toolbar(s, a, all) : nothing}
     ${undoBar(s, a)} ${approveAllButton(s, a, shown)}
     ${body(s, a, all, shown)}
+    ${s.loaded && decides && readBefore ? firstRun() : nothing}
   </section>`;
 }
 
