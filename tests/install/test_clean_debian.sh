@@ -48,9 +48,17 @@ stop_app() {
 }
 cleanup() {
   stop_app
+  # Whatever still runs in the clean system (a hub a failed test left) would keep its mounts busy.
+  local proc
+  for proc in /proc/[0-9]*; do
+    [ "$(readlink "$proc/root" 2>/dev/null)" = "$ROOTFS" ] && kill -KILL "${proc#/proc/}" 2>/dev/null || true
+  done
+  sleep 0.2
   umount -R "$ROOTFS/proc" "$ROOTFS/sys" "$ROOTFS/dev" "$ROOTFS/tmp/.X11-unix" 2>/dev/null || true
   # Never delete through a mount that is still there (it would be this machine's files).
-  if findmnt -rn -o TARGET | grep -q "^$ROOTFS"; then echo "left $ROOTFS: something is still mounted in it" >&2
+  local mounted
+  mounted="$(findmnt -rn -o TARGET)"
+  if grep -q "^$ROOTFS" <<<"$mounted"; then echo "left $ROOTFS: something is still mounted in it" >&2
   else rm -rf --one-file-system "$ROOTFS"; fi
   rm -f "$APP_LOG"
 }
@@ -110,7 +118,7 @@ for binary in /usr/bin/hearth-desktop /usr/bin/hearth; do
 done
 # The tray is loaded at run time (not linked): its library must be there too.
 in_debian sh -c 'ls /usr/lib/*/libayatana-appindicator3.so.1' >/dev/null || fail "the tray's library is not installed"
-in_debian hearth --version | grep -q '^hearth ' || fail "hearth --version"
+[[ "$(in_debian hearth --version)" == "hearth "* ]] || fail "hearth --version"
 grep -q '^Exec=hearth-desktop' "$ROOTFS/usr/share/applications/Hearth.desktop" || fail "no menu entry that starts hearth-desktop"
 
 IN_NETNS="${HEARTH_IN_NETNS_TOOL:-}"

@@ -17,10 +17,10 @@ done
 
 HUB=""
 # On a failure: no hub left running, and nothing of this test's left installed.
-trap '[ -n "$HUB" ] && kill "$HUB" 2>/dev/null; apt-get purge -y -qq hearth-server >/dev/null 2>&1 || true' EXIT
+trap '[ -n "$HUB" ] && { kill "$HUB" 2>/dev/null; wait "$HUB" 2>/dev/null; }; apt-get purge -y -qq hearth-server >/dev/null 2>&1 || true' EXIT
 apt-get install -y -qq --no-install-recommends "$(realpath "$DEB")" >/dev/null
 [ "$(command -v hearth)" = /usr/bin/hearth ] || fail "hearth is not /usr/bin/hearth"
-hearth --version | grep -q '^hearth ' || fail "hearth --version printed: $(hearth --version)"
+[[ "$(hearth --version)" == "hearth "* ]] || fail "hearth --version printed: $(hearth --version)"
 getent passwd hearth | grep -q ':/var/lib/hearth:/usr/sbin/nologin$' || fail "no hearth system user: $(getent passwd hearth)"
 [ "$(stat -c '%U %a' /var/lib/hearth)" = "hearth 700" ] || fail "/var/lib/hearth is $(stat -c '%U %a' /var/lib/hearth)"
 grep -q '^ExecStart=/usr/bin/hearth serve ' /lib/systemd/system/hearth.service || fail "the unit does not run /usr/bin/hearth"
@@ -38,7 +38,9 @@ runuser -u hearth -- hearth serve --data-dir /var/lib/hearth --no-discovery --ht
 HUB=$!
 for _ in $(seq 100); do [ -f /var/lib/hearth/hub.json ] && break; sleep 0.1; done
 [ -f /var/lib/hearth/hub.json ] || { cat "$LOG"; fail "the hub did not start as the hearth user"; }
-runuser -u hearth -- hearth status --data-dir /var/lib/hearth | grep -q "Hearth" || fail "hearth status"
+# Read whole, then matched: `grep -q` closing the pipe early would make hearth fail writing.
+STATUS="$(runuser -u hearth -- hearth status --data-dir /var/lib/hearth)" || fail "hearth status failed"
+[[ "$STATUS" == *Hearth* ]] || fail "hearth status printed: $STATUS"
 kill "$HUB"; wait "$HUB" || true; HUB=""
 [ "$(stat -c '%U' /var/lib/hearth/hearth.db)" = hearth ] || fail "the database is not the hearth user's"
 

@@ -20,7 +20,7 @@ trap 'apt-get remove -y -qq hearth >/dev/null 2>&1 || true' EXIT
 apt-get install -y -qq "$DEB" >/dev/null
 [ "$(dpkg-query -W -f='${Status}' hearth)" = "install ok installed" ] || fail "the package is not installed"
 [ -x /usr/bin/hearth-desktop ] && [ -x /usr/bin/hearth ] || fail "the package has no /usr/bin/hearth-desktop or /usr/bin/hearth"
-/usr/bin/hearth --version | grep -q '^hearth ' || fail "hearth --version printed: $(/usr/bin/hearth --version)"
+[[ "$(/usr/bin/hearth --version)" == "hearth "* ]] || fail "hearth --version printed: $(/usr/bin/hearth --version)"
 grep -q '^Exec=hearth-desktop' /usr/share/applications/Hearth.desktop || fail "no menu entry that starts hearth-desktop"
 dpkg-deb -f "$DEB" Conflicts | grep -qw hearth-server || fail "the desktop package does not conflict with hearth-server (both ship /usr/bin/hearth)"
 
