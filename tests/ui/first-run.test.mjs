@@ -63,6 +63,9 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       const said = words(await explained().innerText());
       for (const word of ["New", "Approve", "Block", "Forget"]) assert.match(said, new RegExp(`\\b${word}\\b`), `it says what ${word} means`);
       assert.match(said, /Forgetting a blocked device lifts the block/);
+      assert.match(said, /each new one waits for your decision/, "a device already decided waits for nothing");
+      assert.match(said, /If it sends its messages through Hearth, Hearth holds what it sends/);
+      assert.match(said, /Hearth deletes it and everything Hearth recorded about it/, "what Hearth recorded, not what the device did");
       assert.match(
         words(await page.getByTestId("first-run-not-yet").innerText()),
         /never use Hearth's broker, and Hearth is not between them and the internet\. For those, approving or blocking changes nothing on your network/,

@@ -294,12 +294,7 @@ impl Classifier {
     /// ESPHome's `<node>/<component>/<object>/state` carries one value named by `<object>`;
     /// elsewhere the last topic level (`stat/plug/POWER`) names it.
     fn plain_value(&self, topic_name: &str, value_type: ValueType, text: &str) -> Field {
-        let levels: Vec<&str> = topic_name.split('/').collect();
-        let name = match levels.as_slice() {
-            [.., object, "state" | "command"] => object,
-            [.., last] => last,
-            [] => "",
-        };
+        let name = plain_name(topic_name);
         // A plain "21.5" arrives as text from some firmware: a number all the same.
         let value_type = if value_type == ValueType::Text && text.trim().parse::<f64>().is_ok() { ValueType::Number } else { value_type };
         whole(value_type, self.field_category(name, value_type, None, &[]), shorten(text))
@@ -323,6 +318,18 @@ impl Classifier {
                 }),
             }
         }
+    }
+}
+
+/// The name a message that is one plain value goes by, as [`Classifier::classify`] names it:
+/// `<object>` of ESPHome's `<node>/<component>/<object>/state`, elsewhere the topic's last level
+/// (`stat/plug/POWER`).
+pub fn plain_name(topic_name: &str) -> &str {
+    let levels: Vec<&str> = topic_name.split('/').collect();
+    match levels.as_slice() {
+        [.., object, "state" | "command"] => object,
+        [.., last] => last,
+        [] => "",
     }
 }
 

@@ -9,13 +9,19 @@
 //! (anything else is no reading, never a guess), a value is a number of a few characters, and a
 //! message too big to be a reading is not read at all.
 
+use crate::classify::{Category, Classifier, ValueType, plain_name};
 use crate::discovery::{DescribedDevice, Entity, Source};
 use crate::self_described::understand;
 use crate::text::clip;
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 
-/// The most readings kept per device: a plug has a handful, a bridge's list is cut here.
+/// The most readings kept per device, and per child of a bridge: a plug has a handful, a lying
+/// description is cut here.
 pub const MAX_READINGS: usize = 16;
+/// The most readings kept of one device with all its children: a Zigbee2MQTT bridge's network
+/// of a hundred devices with a few readings each fits.
+pub const MAX_DEVICE_READINGS: usize = 1024;
 /// The most characters of a value: a number (`-12345.678`) fits; a longer one is not a reading.
 pub const MAX_VALUE_CHARS: usize = 24;
 /// The largest message a reading is read from. A Tasmota report with many sensors is about 2 KB;
@@ -96,23 +102,30 @@ impl ValuePath {
 
     /// Whether a field the household redacted for this device is, holds or lies inside this one.
     /// Redaction matches names in any ASCII case, so this does too; a `$` redaction hides the
-    /// whole message's value. Fails closed: any overlap hides the reading.
+    /// whole message's value. Paths are compared as text, as the gate compares them
+    /// (`crate::redact`): a key may hold a dot (`PMS5003.PM2.5`, `['ENERGY.Power']`), so neither
+    /// side is split on dots. Fails closed: any overlap hides the reading.
     pub fn is_redacted(&self, redacted: &[String]) -> bool {
-        let mine: Vec<String> = match self {
+        let mine = match self {
             Self::Whole => return redacted.iter().any(|r| r.trim() == "$"),
-            Self::Json(levels) => levels.iter().map(|l| l.to_ascii_lowercase()).collect(),
+            Self::Json(levels) => levels.join(".").to_ascii_lowercase(),
         };
         redacted.iter().any(|r| {
-            let theirs = levels_of(r);
-            let n = theirs.len().min(mine.len());
-            n > 0 && theirs[..n] == mine[..n]
+            let theirs = as_text(r);
+            !theirs.is_empty() && (mine == theirs || starts_with_level(&mine, &theirs) || starts_with_level(&theirs, &mine))
         })
     }
 }
 
-/// A redaction's path as levels: `Wifi.SSId` and the form body's `Wifi[SSId]` alike, lowercase.
-fn levels_of(path: &str) -> Vec<String> {
-    path.split(['.', '[', ']']).filter(|l| !l.is_empty()).map(str::to_ascii_lowercase).collect()
+/// A redaction's path as the gate compares it: `Wifi.SSId` and the form body's `Wifi[SSId]`
+/// alike, lowercase.
+fn as_text(path: &str) -> String {
+    path.trim().replace('[', ".").replace(']', "").to_ascii_lowercase()
+}
+
+/// Whether `path` lies inside `outer`: it starts with it and a `.`.
+fn starts_with_level(path: &str, outer: &str) -> bool {
+    path.strip_prefix(outer).is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// One reading a device describes: what it is called, the topic and path of its value, its unit.
@@ -137,13 +150,50 @@ impl DescribedReading {
     pub fn is_headline(&self) -> bool {
         self.rank < OTHER
     }
+
+    /// The kinds of data its value may be, as the ledger classifies the same field of a message
+    /// on its topic: the field's own kind (from its last level, in the object it is in; a
+    /// whole-message value named by its topic's last level) and every kind of its topic. What a
+    /// field's kind depends on and a reading does not know (its siblings in the message, a quoted
+    /// number's type) is taken every way it could be: with no siblings and with the other
+    /// readings described next to it (`others`), as a number and as a string. The household's
+    /// retention for the strictest of these says whether its value may be shown.
+    pub fn categories<'a>(&self, others: impl IntoIterator<Item = &'a DescribedReading>) -> Vec<Category> {
+        let classifier = Classifier::builtin();
+        let mut kinds = classifier.topic_categories(&self.topic);
+        let (name, parent, siblings): (&str, Option<&str>, Vec<&str>) = match &self.path {
+            ValuePath::Whole => (plain_name(&self.topic), None, vec![]),
+            ValuePath::Json(levels) => {
+                let Some((name, outer)) = levels.split_last() else { return kinds };
+                let siblings = others
+                    .into_iter()
+                    .filter(|o| o.topic == self.topic)
+                    .filter_map(|o| match &o.path {
+                        ValuePath::Json(theirs) => theirs.split_last().filter(|(_, o)| *o == outer).map(|(n, _)| n.as_str()),
+                        ValuePath::Whole => None,
+                    })
+                    .filter(|n| *n != name)
+                    .collect();
+                (name.as_str(), outer.last().map(String::as_str), siblings)
+            }
+        };
+        for value_type in [ValueType::Number, ValueType::String] {
+            for siblings in [&[][..], &siblings[..]] {
+                kinds.push(classifier.field_category(name, value_type, parent, siblings));
+            }
+        }
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
 }
 
 /// The rank of a reading whose kind is not known.
 const OTHER: u8 = 9;
 
-/// The readings a device's filed discovery describes, most telling first, at most
-/// [`MAX_READINGS`]. Controls (an entity taking commands) are left out: their state is shown as a
+/// The readings a device's filed discovery describes, most telling first, each once, at most
+/// [`MAX_READINGS`] of the device itself and of each of its children, [`MAX_DEVICE_READINGS`]
+/// in all ([`bounded`]). Controls (an entity taking commands) are left out: their state is shown as a
 /// control's. So is what its template does not say plainly, and a radio's link quality (it says
 /// how the bridge hears the device, nothing about the home).
 pub fn described_readings(devices: &[(Source, DescribedDevice)], entities: &[(Source, Entity)]) -> Vec<DescribedReading> {
@@ -173,8 +223,30 @@ pub fn described_readings(devices: &[(Source, DescribedDevice)], entities: &[(So
         })
         .collect();
     readings.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.name.cmp(&b.name)).then_with(|| a.key.cmp(&b.key)));
-    readings.truncate(MAX_READINGS);
-    readings
+    bounded(readings)
+}
+
+/// `readings` in their order, each once (the same value, on the same topic at the same path for
+/// the same child, described twice is one reading: a device re-announcing under a second
+/// discovery topic would show it twice), the first [`MAX_READINGS`] of the device and of each
+/// child (a bridge's children do not share one device's bound: its door sensor's battery is not
+/// crowded out by a lamp's twenty figures), [`MAX_DEVICE_READINGS`] in all.
+pub fn bounded(readings: impl IntoIterator<Item = DescribedReading>) -> Vec<DescribedReading> {
+    let mut seen: HashSet<(String, ValuePath, Option<String>)> = HashSet::new();
+    let mut per_child: HashMap<Option<String>, usize> = HashMap::new();
+    let mut kept = Vec::new();
+    for r in readings {
+        if kept.len() == MAX_DEVICE_READINGS {
+            break;
+        }
+        let count = per_child.entry(r.child.clone()).or_default();
+        if *count == MAX_READINGS || !seen.insert((r.topic.clone(), r.path.clone(), r.child.clone())) {
+            continue;
+        }
+        *count += 1;
+        kept.push(r);
+    }
+    kept
 }
 
 /// How telling a reading is, and its name in people's words when its kind is known.
@@ -414,7 +486,101 @@ mod tests {
         assert!(redacted(&["ENERGY.Power.W"]), "a field inside it");
         assert!(!redacted(&["ENERGY.Voltage", "Wifi.SSId", "Power"]), "other fields, and a Power elsewhere");
         assert!(!redacted(&[]));
+        assert!(!redacted(&["ENERGY.Pow", "ENERG"]), "a name that only begins the same is another field");
         assert!(ValuePath::Whole.is_redacted(&["$".to_owned()]));
         assert!(!ValuePath::Whole.is_redacted(&["temperature".to_owned()]), "a plain number holds no named field");
+    }
+
+    /// A key with a dot in it is one field: the gate removes `PMS5003.PM2.5` (as the review names
+    /// it) and `ENERGY.Power` (one key) as text, so the reading on it must be hidden as well.
+    #[test]
+    fn a_redacted_field_whose_key_holds_a_dot_hides_its_reading() {
+        let hidden = |template: &str, paths: &[&str]| {
+            ValuePath::parse(Some(template)).unwrap().is_redacted(&paths.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>())
+        };
+        let pm = "{{ value_json.PMS5003['PM2.5'] }}";
+        assert!(hidden(pm, &["PMS5003.PM2.5"]));
+        assert!(hidden(pm, &["pms5003.pm2.5"]));
+        assert!(hidden(pm, &["PMS5003[PM2.5]"]), "as a form names it");
+        assert!(hidden(pm, &["PMS5003"]));
+        assert!(!hidden(pm, &["PMS5003.PM10", "PMS5003.PM2.50"]), "other keys");
+        let one_key = "{{ value_json['ENERGY.Power'] }}";
+        assert!(hidden(one_key, &["ENERGY.Power"]));
+        assert!(hidden(one_key, &["energy.power"]));
+        assert!(!hidden(one_key, &["ENERGY.Voltage"]));
+    }
+
+    /// A reading's kind is its field's as the ledger would classify it, with its topic's.
+    #[test]
+    fn a_reading_is_of_its_field_s_kind_and_its_topic_s() {
+        let (d, e) = filed(&[
+            ("tasmota/discovery/DC4F22A1B2C3/config", TASMOTA_CONFIG),
+            ("tasmota/discovery/DC4F22A1B2C3/sensors", TASMOTA_SENSORS),
+        ]);
+        let r = described_readings(&d, &e);
+        assert!(r.iter().all(|x| x.categories(&r) == [Category::Energy]), "ENERGY's fields are energy");
+        let at = |topic: &str, template: Option<&str>| DescribedReading {
+            key: "k".into(),
+            name: "n".into(),
+            topic: topic.into(),
+            path: ValuePath::parse(template).unwrap(),
+            unit: None,
+            child: None,
+            rank: OTHER,
+        };
+        assert_eq!(at("zigbee2mqtt/scale", Some("{{ value_json.weight }}")).categories([]), [Category::Health]);
+        assert_eq!(at("owntracks/anna/phone", Some("{{ value_json.batt }}")).categories([]), [Category::Location, Category::Diagnostics]);
+        assert_eq!(at("node/sensor/latitude/state", None).categories([]), [Category::Location], "named by its topic");
+        // A plug's voltage is energy next to its power, a battery's voltage otherwise: both count.
+        let (power, voltage) =
+            (at("zigbee2mqtt/plug", Some("{{ value_json.power }}")), at("zigbee2mqtt/plug", Some("{{ value_json.voltage }}")));
+        assert_eq!(voltage.categories([&power, &voltage]), [Category::Energy, Category::Diagnostics]);
+        assert_eq!(voltage.categories([]), [Category::Diagnostics]);
+    }
+
+    /// Described twice (a second discovery topic for the same value): shown once.
+    #[test]
+    fn the_same_reading_described_twice_is_one() {
+        let power = |key: &str, topic: &str| Entity {
+            key: key.into(),
+            described: None,
+            component: "sensor".into(),
+            name: "Power".into(),
+            unique_id: None,
+            state_topic: Some(topic.into()),
+            command_topic: None,
+            device_class: Some("power".into()),
+            unit: Some("W".into()),
+            value_template: Some("{{ value_json.power }}".into()),
+        };
+        let e = [
+            (Source::HomeAssistant, power("homeassistant/sensor/plug/power/config", "plug/state")),
+            (Source::HomeAssistant, power("homeassistant/sensor/plug_v2/power/config", "plug/state")),
+            (Source::HomeAssistant, power("homeassistant/sensor/plug/other/config", "plug/other")),
+        ];
+        let r = described_readings(&[], &e);
+        assert_eq!(r.iter().map(|r| r.topic.as_str()).collect::<Vec<_>>(), ["plug/other", "plug/state"]);
+    }
+
+    /// A bridge's children each have their own bound: one child describing hundreds of readings
+    /// does not crowd out the others, and the whole network has a bound of its own.
+    #[test]
+    fn a_bridge_s_children_each_have_the_bound_and_the_network_one_in_all() {
+        let child = |i: usize, readings: usize| {
+            let exposes: Vec<serde_json::Value> =
+                (0..readings).map(|r| serde_json::json!({"type": "numeric", "property": format!("r{r}"), "access": 1})).collect();
+            serde_json::json!({"ieee_address": format!("0x{i:x}"), "type": "EndDevice", "friendly_name": format!("c{i}"),
+                "definition": {"exposes": exposes}})
+        };
+        let mut list = vec![child(1, 500)];
+        list.extend((2..=20).map(|i| child(i, 1)));
+        let (d, e) = filed(&[("zigbee2mqtt/bridge/devices", &serde_json::Value::Array(list).to_string())]);
+        let r = described_readings(&d, &e);
+        assert_eq!(r.iter().filter(|r| r.child.as_deref() == Some("0x1")).count(), MAX_READINGS);
+        assert_eq!(r.len(), MAX_READINGS + 19, "every other child keeps its reading");
+
+        let many: Vec<serde_json::Value> = (1..=100).map(|i| child(i, MAX_READINGS)).collect();
+        let (d, e) = filed(&[("zigbee2mqtt/bridge/devices", &serde_json::Value::Array(many).to_string())]);
+        assert_eq!(described_readings(&d, &e).len(), MAX_DEVICE_READINGS);
     }
 }

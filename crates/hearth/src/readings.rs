@@ -3,8 +3,9 @@
 //! forgotten. Filled by the recorder from publishes the gate accepted (after redaction), per the
 //! device that sent them; read by `api::readings`, which also hides what a person may not see.
 //!
-//! Bounded whatever devices say or send: at most [`MAX_DEVICES`] devices and
-//! [`readings::MAX_READINGS`] readings each, a value of at most [`readings::MAX_VALUE_CHARS`]; a
+//! Bounded whatever devices say or send: at most [`MAX_DEVICES`] devices,
+//! [`readings::MAX_READINGS`] readings each and for each of a bridge's children,
+//! [`readings::MAX_DEVICE_READINGS`] a device in all and [`MAX_SLOTS`] over all devices, a value of at most [`readings::MAX_VALUE_CHARS`]; a
 //! message replaces a value, so a flood costs time on the recorder's thread, never memory.
 
 use hearth_core::device::DeviceId;
@@ -16,6 +17,9 @@ use std::sync::Mutex;
 
 /// Devices with readings at most: a home's describing devices are far fewer.
 pub const MAX_DEVICES: usize = 10_000;
+/// Readings kept at most, over all devices: a bridge may have [`readings::MAX_DEVICE_READINGS`],
+/// but not every one of [`MAX_DEVICES`] devices (a device's readings beyond it are not watched).
+pub const MAX_SLOTS: usize = 100_000;
 
 /// The readings a device's filed discovery describes.
 pub fn described(filed: &hearth_store::Described) -> Vec<DescribedReading> {
@@ -51,16 +55,20 @@ impl Readings {
             return;
         }
         let old = devices.remove(id).unwrap_or_default();
-        let slots = described
+        let others: usize = devices.values().map(Vec::len).sum();
+        let slots: Vec<Slot> = readings::bounded(described)
             .into_iter()
-            .take(readings::MAX_READINGS)
+            .take(MAX_SLOTS.saturating_sub(others))
             .map(|reading| {
-                let same = |s: &&Slot| s.reading.topic == reading.topic && s.reading.path == reading.path;
+                let same =
+                    |s: &&Slot| s.reading.topic == reading.topic && s.reading.path == reading.path && s.reading.child == reading.child;
                 let last = old.iter().find(same).and_then(|s| s.last.clone());
                 Slot { reading, last }
             })
             .collect();
-        devices.insert(id.clone(), slots);
+        if !slots.is_empty() {
+            devices.insert(id.clone(), slots);
+        }
     }
 
     /// A forgotten device's values go with it.
@@ -167,5 +175,29 @@ mod tests {
             r.watch(&id(n), vec![reading("t", "{{ value }}")]);
         }
         assert_eq!(r.devices.lock().unwrap().len(), MAX_DEVICES);
+    }
+
+    /// Bridges describing their whole network, over and over: the readings kept over all
+    /// devices stay within [`MAX_SLOTS`].
+    #[test]
+    fn bridges_describing_a_thousand_readings_each_stay_within_the_overall_bound() {
+        let r = Readings::default();
+        let network = |n: u32| -> Vec<DescribedReading> {
+            (0..readings::MAX_DEVICE_READINGS)
+                .map(|i| DescribedReading {
+                    child: Some(format!("0x{n}-{}", i / readings::MAX_READINGS)),
+                    ..reading(&format!("t/{i}"), "{{ value }}")
+                })
+                .collect()
+        };
+        r.watch(&id(1), network(1));
+        assert_eq!(r.of(&id(1)).len(), readings::MAX_DEVICE_READINGS, "a bridge's network is kept whole");
+        for n in 2..(MAX_SLOTS / readings::MAX_DEVICE_READINGS + 10) as u32 {
+            r.watch(&id(n), network(n));
+        }
+        let kept: usize = r.devices.lock().unwrap().values().map(Vec::len).sum();
+        assert_eq!(kept, MAX_SLOTS);
+        r.watch(&id(1), network(1));
+        assert_eq!(r.of(&id(1)).len(), readings::MAX_DEVICE_READINGS, "a device described again keeps its own");
     }
 }

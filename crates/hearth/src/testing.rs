@@ -19,3 +19,16 @@ pub(crate) async fn eventually(what: &str, check: impl Fn() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// Files `discovery` (topic, payload) as what device `id` describes, watches the readings it
+/// describes as the recorder does, and notes `sent` (topic, payload) as its accepted messages.
+pub(crate) fn describe_and_send(hub: &Hub, id: &str, discovery: &[(&str, &str)], sent: &[(&str, &str)]) {
+    let id = hearth_core::device::DeviceId::parse(id).expect("a device id");
+    for (topic, payload) in discovery {
+        let d = hearth_core::discovery::parse(topic, payload.as_bytes()).expect("a discovery message").expect("discovery");
+        hub.store().file_discovery(&id, &d, crate::api::now()).expect("filed");
+    }
+    let filed = hub.store().described(&id).expect("what it describes");
+    hub.live_readings().watch(&id, crate::readings::described(&filed));
+    hub.live_readings().note(sent.iter().map(|(topic, payload)| (&id, *topic, payload.as_bytes(), crate::api::now())));
+}

@@ -51,16 +51,16 @@ export function firstRun(): TemplateResult {
   return html`<details class="first-run" data-testid="first-run" ?open=${!seen()} @toggle=${toggled}>
     <summary data-testid="first-run-toggle">What do New, Approve, Block and Forget mean?</summary>
     <div class="first-run-body">
-      <p>Hearth lists the devices it finds on your home network, and each one waits for your decision.</p>
+      <p>Hearth lists the devices it finds on your home network, and each new one waits for your decision.</p>
       <dl>
         <dt>New</dt>
-        <dd>Hearth has just found it. If it sends through Hearth's broker, Hearth holds what it sends and passes none of it on until you decide.</dd>
+        <dd>Hearth has just found it. If it sends its messages through Hearth, Hearth holds what it sends and passes none of it on until you decide.</dd>
         <dt>Approve</dt>
         <dd>You know this device. It may send and receive what its rules allow.</dd>
         <dt>Block</dt>
         <dd>Hearth refuses what it sends through its broker, and cuts off its internet where Hearth stands between it and the internet.</dd>
         <dt>Forget</dt>
-        <dd>Hearth deletes it and everything it recorded about it. If it is still there, it comes back as New. Forgetting a blocked device lifts the block.</dd>
+        <dd>Hearth deletes it and everything Hearth recorded about it. If it is still there, it comes back as New. Forgetting a blocked device lifts the block.</dd>
       </dl>
       <p data-testid="first-run-not-yet">
         <strong>What they do not do yet:</strong> many devices never use Hearth's broker, and Hearth is not between them and the internet.

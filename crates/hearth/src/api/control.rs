@@ -317,6 +317,38 @@ mod tests {
         assert_eq!(children_of(&bridge), ["0x3"]);
     }
 
+    /// Through `Hub::controls`, as a device's page asks: a Tasmota plug's relay is the plug's own
+    /// control (no child, so its state is on the plug's summary), a bridge's lamp its child's.
+    #[test]
+    fn a_plug_s_relay_is_its_own_and_a_bridge_s_lamp_is_its_child_s() {
+        let (hub, _dir) = crate::testing::hub();
+        let owner = Caller::local_owner("cli");
+        let add = |name: &str| hub.add_device(name, &owner).unwrap().device.id.to_string();
+        let (plug, bridge) = (add("Kitchen plug"), add("Bridge"));
+        crate::testing::describe_and_send(
+            &hub,
+            &plug,
+            &[(
+                "tasmota/discovery/DC4F22A1B2C3/config",
+                r#"{"dn":"Kitchen plug","mac":"DC4F22A1B2C3","t":"tasmota_A1B2C3","ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":[1]}"#,
+            )],
+            &[],
+        );
+        crate::testing::describe_and_send(
+            &hub,
+            &bridge,
+            &[(
+                "zigbee2mqtt/bridge/devices",
+                r#"[{"ieee_address":"0x3","type":"Router","friendly_name":"lamp","definition":{"exposes":[{"type":"light","features":[{"type":"binary","property":"state","access":7}]}]}}]"#,
+            )],
+            &[],
+        );
+        let relay = hub.controls(&plug, &owner).unwrap();
+        assert_eq!(relay.iter().map(|c| (c.component.as_str(), c.child.as_deref())).collect::<Vec<_>>(), [("switch", None)]);
+        let lamp = hub.controls(&bridge, &owner).unwrap();
+        assert_eq!(lamp.iter().map(|c| c.child.as_deref()).collect::<Vec<_>>(), [Some("0x3")]);
+    }
+
     #[test]
     fn only_watched_topics_are_kept_and_states_are_cut_short() {
         let r = Reported::default();

@@ -113,6 +113,44 @@ fn a_personal_device_is_reviewed_by_its_member_and_a_parents_look_is_shown_to_th
     assert!(call(&hub, &owner(), "device", json!({"id": lamp})).is_ok(), "that it exists is no secret");
 }
 
+/// A personal device's readings say what its member does (a phone's charge, a lamp's power at
+/// night): like its controls' states, another member sees them only if they may review it; she
+/// and a parent do.
+#[test]
+fn a_personal_device_s_readings_are_for_its_member_and_who_may_review_it() {
+    let (hub, _dir, lamp, _lock, kim, _room) = home("child");
+    let _ = call(&hub, &owner(), "approve", json!({"id": lamp}));
+    crate::testing::describe_and_send(
+        &hub,
+        &lamp,
+        &[(
+            "homeassistant/sensor/lamp/power/config",
+            r#"{"name":"power","dev_cla":"power","unit_of_meas":"W","stat_t":"lamp/power","dev":{"ids":"l1","name":"lamp"}}"#,
+        )],
+        &[("lamp/power", "42")],
+    );
+    let sam = call(&hub, &owner(), "add_member", json!({"name": "Sam", "role": "adult"})).unwrap()["id"].as_str().unwrap().to_owned();
+    let lee = call(&hub, &owner(), "add_member", json!({"name": "Lee", "role": "child"})).unwrap()["id"].as_str().unwrap().to_owned();
+    for member in [&kim, &lee] {
+        grant(&hub, member, "view", json!({"kind": "device", "id": lamp}), json!({}));
+    }
+    let values = |caller: &Caller| -> Vec<String> {
+        let answer = call(&hub, caller, "readings", json!({"id": lamp})).unwrap();
+        answer.as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(values(&kid(&lee)), ["42"], "nobody's own yet: whoever may view it sees it");
+    call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": kim})).unwrap();
+    assert_eq!(values(&kid(&kim)), ["42"], "her own device");
+    assert_eq!(values(&kid(&sam)), ["42"], "a parent may review a child's device");
+    assert!(values(&kid(&lee)).is_empty(), "her brother may view the lamp, not what she does with it");
+
+    // An adult's: not even the owner, who may view every device, is shown its readings.
+    call(&hub, &kid(&kim), "set_personal", json!({"id": lamp, "member": null})).unwrap();
+    call(&hub, &owner(), "set_personal", json!({"id": lamp, "member": sam})).unwrap();
+    assert_eq!(values(&kid(&sam)), ["42"]);
+    assert!(values(&owner()).is_empty());
+}
+
 #[test]
 fn guests_rights_always_end_and_the_household_keeps_an_owner() {
     let (hub, _dir, lamp, _lock, gran, _room) = home("guest");
