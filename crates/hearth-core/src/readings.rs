@@ -110,10 +110,11 @@ impl ValuePath {
             Self::Whole => return redacted.iter().any(|r| r.trim() == "$"),
             Self::Json(levels) => levels.join(".").to_ascii_lowercase(),
         };
-        redacted.iter().any(|r| {
-            let theirs = as_text(r);
-            !theirs.is_empty() && (mine == theirs || starts_with_level(&mine, &theirs) || starts_with_level(&theirs, &mine))
-        })
+        let overlaps =
+            |theirs: &str| !theirs.is_empty() && (mine == theirs || starts_with_level(&mine, theirs) || starts_with_level(theirs, &mine));
+        // Both the redaction as written (a key may hold brackets: `a[b]`, which the gate compares
+        // as text) and with brackets read as levels (`Wifi[SSId]`).
+        redacted.iter().any(|r| overlaps(&r.trim().to_ascii_lowercase()) || overlaps(&as_text(r)))
     }
 }
 
@@ -508,6 +509,11 @@ mod tests {
         assert!(hidden(one_key, &["ENERGY.Power"]));
         assert!(hidden(one_key, &["energy.power"]));
         assert!(!hidden(one_key, &["ENERGY.Voltage"]));
+        // A key holding brackets, redacted as the gate compares it (as written).
+        let bracketed = "{{ value_json['a[b]'] }}";
+        assert!(hidden(bracketed, &["a[b]"]));
+        assert!(hidden(bracketed, &["A[B]"]));
+        assert!(!hidden(bracketed, &["a[c]"]));
     }
 
     /// A reading's kind is its field's as the ledger would classify it, with its topic's.
