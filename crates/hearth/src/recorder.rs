@@ -243,17 +243,16 @@ fn record_decisions(hub: &Hub, decisions: &[GateRecord]) -> Vec<DeviceId> {
     if decisions.is_empty() {
         return vec![];
     }
-    hub.store().without_waiting_for_disk(|store| record_decisions_in(hub, store, decisions))
+    let recorded = hub.store().without_waiting_for_disk(|store| record_decisions_in(hub, store, decisions));
+    if recorded.is_some() {
+        note_live_state(hub, decisions);
+    }
+    recorded.unwrap_or_default()
 }
 
-fn record_decisions_in(hub: &Hub, store: &mut hearth_store::Store, decisions: &[GateRecord]) -> Vec<DeviceId> {
-    if let Err(e) = store.record_decisions(decisions) {
-        if !hub.recording().failed(&e, decisions.len()) {
-            tracing::error!(decisions = decisions.len(), "cannot record the gate's decisions: {e}");
-        }
-        return vec![];
-    }
-    hub.recording().succeeded();
+/// What controls report and what devices measure, noted in memory once the decisions are
+/// recorded, after the store's lock is released: parsing payloads must not hold up the API.
+fn note_live_state(hub: &Hub, decisions: &[GateRecord]) {
     hub.reported().note(
         decisions
             .iter()
@@ -269,6 +268,18 @@ fn record_decisions_in(hub: &Hub, store: &mut hearth_store::Store, decisions: &[
             .filter(|d| matches!(d.decision, hearth_core::gate::Decision::Allow | hearth_core::gate::Decision::Redact(_)))
             .filter_map(|d| Some((d.device_id.as_ref()?, d.topic.as_str(), d.payload.as_deref()?, d.at))),
     );
+}
+
+/// The decisions and the ledger under the store's lock; `None` when the decisions could not be
+/// written (then nothing is noted either).
+fn record_decisions_in(hub: &Hub, store: &mut hearth_store::Store, decisions: &[GateRecord]) -> Option<Vec<DeviceId>> {
+    if let Err(e) = store.record_decisions(decisions) {
+        if !hub.recording().failed(&e, decisions.len()) {
+            tracing::error!(decisions = decisions.len(), "cannot record the gate's decisions: {e}");
+        }
+        return None;
+    }
+    hub.recording().succeeded();
     let published: Vec<LedgerEntry<'_>> = decisions.iter().filter_map(LedgerEntry::of).collect();
     match store.record_messages(&published) {
         Ok(news) => {
@@ -289,7 +300,7 @@ fn record_decisions_in(hub: &Hub, store: &mut hearth_store::Store, decisions: &[
             }
         }
     }
-    decisions.iter().filter_map(|r| r.device_id.clone()).collect()
+    Some(decisions.iter().filter_map(|r| r.device_id.clone()).collect())
 }
 
 /// Files what accepted discovery messages describe. (The gate claimed their entities when it
@@ -326,12 +337,11 @@ fn file_discoveries(hub: &Hub, discoveries: Vec<(DeviceId, Discovery)>) -> Vec<D
     described.sort();
     described.dedup();
     for id in described {
+        // Read once: its readings and what it says it is both come from it.
         match store.described(id) {
-            Ok(filed) => hub.live_readings().watch(id, crate::readings::described(&filed)),
-            Err(e) => tracing::warn!(%id, "cannot read the readings a device describes: {e}"),
-        }
-        match hub.self_described().refresh(&store, id) {
-            Ok(()) => {
+            Ok(filed) => {
+                hub.live_readings().watch(id, crate::readings::described(&filed));
+                hub.self_described().set(id, filed);
                 if let Ok(detail) = store.device(id) {
                     hub.publish(Event::DeviceChanged { device: detail.device });
                 }

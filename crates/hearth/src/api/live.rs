@@ -10,7 +10,7 @@ use crate::hub::Hub;
 use hearth_core::device::DeviceId;
 use hearth_core::fingerprint::Kind;
 use hearth_core::self_described::{SelfDescription, understand};
-use hearth_store::{Store, StoreError};
+use hearth_store::{Described, Store, StoreError};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::RwLock;
@@ -33,12 +33,11 @@ impl SelfDescribed {
         Ok(())
     }
 
-    /// Reads again what `id` describes, after one of its discovery messages was filed.
-    pub fn refresh(&self, store: &Store, id: &DeviceId) -> Result<(), StoreError> {
-        let described = store.described(id)?;
+    /// What `id`'s discovery says of it, read from the store after one of its discovery
+    /// messages was filed (the recorder reads it once, for this and for its readings).
+    pub fn set(&self, id: &DeviceId, described: Described) {
         let understood = understand(&described.devices, &strip(described.entities));
         self.0.write().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), understood);
-        Ok(())
     }
 
     fn get(&self, id: &DeviceId) -> Option<SelfDescription> {
