@@ -315,7 +315,8 @@ fn entity(
         command_topic,
         device_class: text(config, "device_class", "dev_cla"),
         unit: text(config, "unit_of_measurement", "unit_of_meas"),
-        value_template: text(config, "value_template", "val_tpl"),
+        // A longer one is never read (crate::readings), so it is not kept either.
+        value_template: text(config, "value_template", "val_tpl").filter(|t| t.len() <= crate::readings::MAX_TEMPLATE),
     }
 }
 
@@ -920,6 +921,9 @@ mod tests {
     fn readings_say_how_their_value_is_read_and_in_which_unit() {
         let ha = parsed("homeassistant/sensor/n/p/config", r#"{"stat_t":"n/p","unit_of_meas":"W","val_tpl":"{{ value_json.power }}"}"#);
         assert_eq!(ha.entities[0].value_template.as_deref(), Some("{{ value_json.power }}"));
+        // A lying device's 100 KB template is not filed (none could be read).
+        let long = format!(r#"{{"stat_t":"n/p","val_tpl":"{{{{ value_json.{} }}}}"}}"#, "a".repeat(100_000));
+        assert_eq!(parsed("homeassistant/sensor/n/q/config", &long).entities[0].value_template, None);
         let tasmota = parsed(
             "tasmota/discovery/DC4F22A1B2C3/sensors",
             r#"{"sn":{"Time":"x","ENERGY":{"Power":38,"Total":1.2,"Factor":0.85},"DS18B20-1":{"Temperature":21.5}},"ver":1}"#,

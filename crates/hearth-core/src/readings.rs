@@ -30,8 +30,9 @@ pub const MAX_PAYLOAD: usize = 16 * 1024;
 /// No reading in a home comes near this (a meter's lifetime total in Wh is below 1e10): a value
 /// beyond it is a device lying, or a number too long to be shown as it was written.
 const MAX_MAGNITUDE: f64 = 1e15;
-/// The longest `value_template` read: the forms understood are short.
-const MAX_TEMPLATE: usize = 200;
+/// The longest `value_template` read (and filed: discovery drops a longer one): the forms
+/// understood are short.
+pub const MAX_TEMPLATE: usize = 200;
 /// The deepest `value_json` path followed.
 const MAX_DEPTH: usize = 8;
 /// What of a device's words is shown, in bytes: a reading's name and its unit.
