@@ -118,12 +118,13 @@ impl Hub {
         household.load_sensitive(crate::family::sensitive_devices(&store)?);
         let reported = crate::api::control::Reported::default();
         reported.watch(store.state_topics()?);
+        // What each device describes, read once for both: what it says it is, and its readings.
         let self_described = crate::api::live::SelfDescribed::default();
-        self_described.load(&store)?;
         let readings = crate::readings::Readings::default();
         for id in store.describing_devices()? {
             let described = store.described(&id)?;
             readings.watch(&id, crate::readings::described(&described));
+            self_described.set(&id, described);
         }
         let hub = Self {
             inner: Arc::new(Inner {

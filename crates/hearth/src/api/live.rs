@@ -21,8 +21,8 @@ use std::sync::RwLock;
 pub struct SelfDescribed(RwLock<HashMap<DeviceId, SelfDescription>>);
 
 impl SelfDescribed {
-    /// Reads every device's filed discovery (at start, and after a person's change: a merge or
-    /// a forget moves or drops what was filed).
+    /// Reads every device's filed discovery again, after a person's change (a merge or a forget
+    /// moves or drops what was filed). At start the hub fills it with `set`.
     pub fn load(&self, store: &Store) -> Result<(), StoreError> {
         let mut all = HashMap::new();
         for id in store.describing_devices()? {
