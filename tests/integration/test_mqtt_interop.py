@@ -429,3 +429,31 @@ def test_a_topic_alias_beyond_the_brokers_maximum_ends_the_connection_and_reache
     assert reason == 0x94, f"alias {granted + 1} of {granted}: DISCONNECT reason {reason}"
     assert watcher.received.more(1.0) == []
     stop_client(watcher)
+
+
+def test_an_alias_never_set_with_an_empty_topic_is_a_protocol_error_and_reaches_no_one(broker):
+    """A PUBLISH with an empty topic names an alias within the maximum that this connection never
+    set (the same client id set it on its previous connection: aliases do not outlive a
+    connection, MQTT-3.3.2-7): DISCONNECT 0x82, Protocol Error, and the message goes nowhere."""
+    watcher = broker.client("alias-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
+
+    def publish(sock, topic, packet_id, payload):
+        properties = bytes([0x23]) + struct.pack("!H", 1)
+        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", packet_id) + varint(len(properties)) + properties + payload
+        sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+
+    sock, connack = raw_connect_v5(broker, "alias-forgetter")
+    assert connack_properties(connack).get(0x22, 0) >= 1, "the broker grants topic aliases"
+    publish(sock, b"TopicA/B", 1, b"alias 1 set")
+    assert [m["payload"] for m in watcher.received.more(1.0)] == [b"alias 1 set"]
+    sock.sendall(bytes([0xE0, 0x00]))  # DISCONNECT, normal
+    sock.close()
+
+    sock, _ = raw_connect_v5(broker, "alias-forgetter")
+    publish(sock, b"", 2, b"which topic?")
+    reason = disconnect_reason(sock)
+    sock.close()
+    assert reason == 0x82, f"alias 1 not set on this connection: DISCONNECT reason {reason}"
+    assert watcher.received.more(1.0) == []
+    stop_client(watcher)

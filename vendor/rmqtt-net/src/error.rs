@@ -61,6 +61,10 @@ pub enum MqttError {
     /// granted in its CONNACK (MQTT-3.3.2-9): the connection ends with DISCONNECT 0x94.
     #[error("topic alias {0} is above the maximum granted ({1})")]
     TopicAliasInvalid(u16, u16),
+    /// Hearth patch: a PUBLISH with an empty topic names an alias this connection never set, so
+    /// it has no topic (section 3.3.2.3.4): DISCONNECT 0x82, Protocol Error.
+    #[error("topic alias {0} was never set on this connection")]
+    TopicAliasUnknown(u16),
 }
 
 impl ToReasonCode for MqttError {
@@ -85,6 +89,7 @@ impl ToReasonCode for MqttError {
             MqttError::PacketIdInUse(_) => DisconnectReasonCode::UnspecifiedError,
             MqttError::None => DisconnectReasonCode::UnspecifiedError,
             MqttError::TopicAliasInvalid(_, _) => DisconnectReasonCode::TopicAliasInvalid,
+            MqttError::TopicAliasUnknown(_) => DisconnectReasonCode::ProtocolError,
         }
     }
 }

@@ -2756,16 +2756,16 @@ impl ClientTopicAliases {
             }
         }
         match (alias, topic.len()) {
-            (Some(alias), 0) => {
-                self.aliases.read().await.get(&alias).ok_or_else(|| {
-                    MqttError::PublishAckReason(
-                        PublishAckReason::ImplementationSpecificError,
-                        ByteString::from(
-                            "implementation specific error, the ‘topic‘ associated with the ‘alias‘ was not found",
-                        ),
-                    ).into()
-                }).cloned()
-            }
+            // Hearth patch: an alias never set on this connection, with an empty topic, leaves the
+            // PUBLISH without a topic (section 3.3.2.3.4): DISCONNECT 0x82, Protocol Error, as
+            // Mosquitto answers, where it was 0x83 (implementation specific).
+            (Some(alias), 0) => self
+                .aliases
+                .read()
+                .await
+                .get(&alias)
+                .ok_or_else(|| MqttError::TopicAliasUnknown(alias.get()).into())
+                .cloned(),
             (Some(alias), _) => {
                 let mut aliases = self.aliases.write().await;
                 let len = aliases.len();
