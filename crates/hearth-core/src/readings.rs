@@ -361,13 +361,18 @@ mod tests {
         assert_eq!(ValuePath::parse(Some(&format!("{{{{ value_json.{} }}}}", "a".repeat(MAX_TEMPLATE)))), None);
     }
 
-    #[test]
-    fn a_tasmota_plug_reads_as_power_on_its_telemetry_topic_first() {
+    /// The readings a Tasmota plug describes in its two discovery messages.
+    fn tasmota_plug() -> Vec<DescribedReading> {
         let (d, e) = filed(&[
             ("tasmota/discovery/DC4F22A1B2C3/config", TASMOTA_CONFIG),
             ("tasmota/discovery/DC4F22A1B2C3/sensors", TASMOTA_SENSORS),
         ]);
-        let readings = described_readings(&d, &e);
+        described_readings(&d, &e)
+    }
+
+    #[test]
+    fn a_tasmota_plug_reads_as_power_on_its_telemetry_topic_first() {
+        let readings = tasmota_plug();
         let shown: Vec<_> = readings.iter().map(|r| (r.name.as_str(), r.topic.as_str(), r.unit.as_deref(), r.child.as_deref())).collect();
         assert_eq!(
             shown,
@@ -520,11 +525,7 @@ mod tests {
     /// A reading's kind is its field's as the ledger would classify it, with its topic's.
     #[test]
     fn a_reading_is_of_its_field_s_kind_and_its_topic_s() {
-        let (d, e) = filed(&[
-            ("tasmota/discovery/DC4F22A1B2C3/config", TASMOTA_CONFIG),
-            ("tasmota/discovery/DC4F22A1B2C3/sensors", TASMOTA_SENSORS),
-        ]);
-        let r = described_readings(&d, &e);
+        let r = tasmota_plug();
         assert!(r.iter().all(|x| x.categories(&r) == [Category::Energy]), "ENERGY's fields are energy");
         let at = |topic: &str, template: Option<&str>| DescribedReading {
             key: "k".into(),
