@@ -450,10 +450,36 @@ def test_an_alias_never_set_with_an_empty_topic_is_a_protocol_error_and_reaches_
     sock.sendall(bytes([0xE0, 0x00]))  # DISCONNECT, normal
     sock.close()
 
-    sock, _ = raw_connect_v5(broker, "alias-forgetter")
+    sock, connack = raw_connect_v5(broker, "alias-forgetter")
+    assert connack[1] == 0, f"the reconnect was refused: CONNACK reason {connack[1]:#x}"
     publish(sock, b"", 2, b"which topic?")
     reason = disconnect_reason(sock)
     sock.close()
     assert reason == 0x82, f"alias 1 not set on this connection: DISCONNECT reason {reason}"
     assert watcher.received.more(1.0) == []
+    stop_client(watcher)
+
+
+def test_a_client_reconnecting_at_once_under_its_client_id_is_let_in_and_loses_nothing(broker):
+    """A device that publishes, disconnects and connects again at once under the same client id
+    (firmware restarting its MQTT task; here leaving its PUBACK unread, so its socket closes with
+    a reset) is let in every time, never refused with 0x88 (Server unavailable) because its old
+    connection was still closing, and what it published before reaches the subscriber: the old
+    connection's PUBLISH was sent before the new CONNECT."""
+    watcher = broker.client("restart-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/B", 1)) == [1]
+    refused = []
+    for attempt in range(150):
+        sock, connack = raw_connect_v5(broker, "restarting-device")
+        if connack[1] != 0:
+            refused.append((attempt, hex(connack[1])))
+        else:
+            body = struct.pack("!H", 8) + b"TopicA/B" + struct.pack("!H", 1) + bytes([0]) + str(attempt).encode()
+            sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+            sock.sendall(bytes([0xE0, 0x00]))  # DISCONNECT, normal
+        sock.close()
+    assert refused == [], f"CONNECTs refused (attempt, CONNACK reason): {refused}"
+    got = [int(m["payload"]) for m in watcher.received.more(2.0)]
+    assert sorted(set(range(150)) - set(got)) == [], "published before reconnecting, never delivered"
+    assert len(got) == 150, f"delivered twice: {sorted(i for i in set(got) if got.count(i) > 1)}"
     stop_client(watcher)

@@ -104,6 +104,9 @@ use crate::types::*;
 use crate::utils::timestamp_millis;
 use crate::Result;
 
+/// Hearth patch: packets a kicked connection still handles (see `handle_what_was_already_sent`).
+const KICK_DRAIN_MAX_PACKETS: usize = 256;
+
 /// Runtime state for an active MQTT session.
 ///
 /// Wraps a [`Session`] with its associated send/receive channels,
@@ -614,6 +617,22 @@ impl SessionState {
         Ok(msg_tx)
     }
 
+    /// Handles the packets this connection's socket already holds, without waiting for more (at
+    /// most [`KICK_DRAIN_MAX_PACKETS`], so a flooding client cannot hold up the new connection).
+    /// Stops at the first error or the end of the stream: the connection is ending anyway.
+    async fn handle_what_was_already_sent<Io>(&mut self, sink: &mut Sink<Io>, flags: &mut StateFlags)
+    where
+        Io: AsyncRead + AsyncWrite + Unpin,
+    {
+        use futures::FutureExt as _;
+        for _ in 0..KICK_DRAIN_MAX_PACKETS {
+            let Some(Ok(Some(pkt))) = sink.recv().now_or_never() else { break };
+            if Box::pin(self.process_mqtt_message(sink, pkt, flags)).await.is_err() {
+                break;
+            }
+        }
+    }
+
     #[inline]
     async fn process_message<Io>(
         &mut self,
@@ -648,6 +667,13 @@ impl SessionState {
                     clean_start,
                     is_admin
                 );
+                // Hearth patch: what this connection sent before the new one took over its
+                // client id (a PUBLISH, its DISCONNECT) is handled before it ends, as the client
+                // sent it first: a device that publishes, disconnects and connects again at once
+                // lost that publish when the kick won the race with its socket.
+                if !is_admin {
+                    self.handle_what_was_already_sent(sink, flags).await;
+                }
                 if !sender.is_closed() {
                     if sender.send(()).is_err() {
                         log::warn!("{:?} Message::Kick, send response error, sender is closed", self.id);

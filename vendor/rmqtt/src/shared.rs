@@ -485,14 +485,16 @@ impl Entry for LockEntry {
                     Ok(Ok(())) => {
                         log::debug!("{:?} kicked, from {:?}", self.id, self.session().map(|s| s.id.clone()));
                     }
-                    Ok(Err(e)) => {
-                        log::warn!(
-                            "{:?} kick, recv result is {:?}, from {:?}",
+                    // Hearth patch: the old connection ended without answering (it was closing:
+                    // its task dropped the Kick with its channel). It is gone, as if it had
+                    // answered; refusing the new CONNECT with 0x88 (Server unavailable) turned
+                    // away a client that reconnected at once under its client id.
+                    Ok(Err(_)) => {
+                        log::debug!(
+                            "{:?} kick, the old connection ended before answering, from {:?}",
                             self.id,
-                            e,
                             self.session().map(|s| s.id.clone())
                         );
-                        return Err(anyhow!(format!("recv kick result is {:?}", e)));
                     }
                     Err(_) => {
                         log::warn!(
