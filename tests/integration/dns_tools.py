@@ -6,6 +6,7 @@ import contextlib
 import re
 import socket
 import subprocess
+import tempfile
 import time
 
 VENDOR_V4 = "192.0.2.10"
@@ -30,27 +31,41 @@ def free_port(kind=socket.SOCK_DGRAM) -> int:
 def upstream():
     """dnsmasq on 127.0.0.1:PORT answering *.vendor.test, *.tracker.test and *.ntp.org, a big TXT
     record (over 512 bytes, for truncation), and nothing else (REFUSED: it has no upstream)."""
-    port = free_port()
     big = "x" * 200
-    proc = subprocess.Popen([
-        "dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--no-poll", f"--port={port}", "--listen-address=127.0.0.1",
-        "--bind-interfaces", "--pid-file=", "--user=root", "--log-facility=-",
-        f"--address=/vendor.test/{VENDOR_V4}", "--address=/vendor.test/2001:db8::10",
-        f"--address=/tracker.test/{TRACKER_V4}", f"--address=/ntp.org/{NTP_V4}",
-        *[f"--txt-record=big.vendor.test,{big}{i}" for i in range(4)],
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # dnsmasq listens on UDP and TCP, and a port found free for UDP may be taken for TCP (by a
+    # connection's local end): it once failed to start in CI. It is tried on up to five ports,
+    # and what it said about the last failure is in the error.
+    failure = ""
+    for _ in range(5):
+        port = free_port()
+        errors = tempfile.TemporaryFile("w+")
+        proc = subprocess.Popen([
+            "dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--no-poll", f"--port={port}", "--listen-address=127.0.0.1",
+            "--bind-interfaces", "--pid-file=", "--user=root", "--log-facility=-",
+            f"--address=/vendor.test/{VENDOR_V4}", "--address=/vendor.test/2001:db8::10",
+            f"--address=/tracker.test/{TRACKER_V4}", f"--address=/ntp.org/{NTP_V4}",
+            *[f"--txt-record=big.vendor.test,{big}{i}" for i in range(4)],
+        ], stdout=subprocess.DEVNULL, stderr=errors)
+        deadline, answering = time.time() + 10, False
+        while not answering and time.time() < deadline and proc.poll() is None:
+            answering = bool(dig("127.0.0.1", port, "x.vendor.test", source=None).answers)
+            if not answering:
+                time.sleep(0.1)
+        if answering:
+            break
+        proc.kill()
+        proc.wait()
+        errors.seek(0)
+        failure = errors.read()
+        errors.close()
+    else:
+        raise RuntimeError(f"dnsmasq did not start: {failure}")
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if dig("127.0.0.1", port, "x.vendor.test", source=None).answers:
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("dnsmasq did not start")
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+        errors.close()
 
 
 class Answer:
