@@ -460,6 +460,22 @@ def test_an_alias_never_set_with_an_empty_topic_is_a_protocol_error_and_reaches_
     stop_client(watcher)
 
 
+
+def test_a_publish_with_neither_a_topic_nor_an_alias_is_a_protocol_error_and_reaches_no_one(broker):
+    """A PUBLISH whose topic is empty and which names no topic alias has no topic at all
+    (section 3.3.2.1: a Protocol Error): DISCONNECT 0x82, and the message goes nowhere."""
+    watcher = broker.client("topicless-watcher", "5")
+    assert subscribe(broker, watcher, ("#", 1)) == [1]
+    sock, connack = raw_connect_v5(broker, "topicless")
+    assert connack[1] == 0, f"CONNACK reason {connack[1]:#x}"
+    body = struct.pack("!H", 0) + struct.pack("!H", 1) + bytes([0]) + b"where to?"
+    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+    reason = disconnect_reason(sock)
+    sock.close()
+    assert reason == 0x82, f"no topic and no alias: DISCONNECT reason {reason}"
+    assert watcher.received.more(1.0) == []
+    stop_client(watcher)
+
 def test_a_client_reconnecting_at_once_under_its_client_id_is_let_in_and_loses_nothing(broker):
     """A device that publishes, disconnects and connects again at once under the same client id
     (firmware restarting its MQTT task; here leaving its PUBACK unread, so its socket closes with

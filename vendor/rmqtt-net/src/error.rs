@@ -65,6 +65,10 @@ pub enum MqttError {
     /// it has no topic (section 3.3.2.3.4): DISCONNECT 0x82, Protocol Error.
     #[error("topic alias {0} was never set on this connection")]
     TopicAliasUnknown(u16),
+    /// Hearth patch: a PUBLISH with an empty topic and no topic alias has no topic (section
+    /// 3.3.2.1): DISCONNECT 0x82, Protocol Error.
+    #[error("a PUBLISH with neither a topic nor a topic alias")]
+    TopicMissing,
 }
 
 impl ToReasonCode for MqttError {
@@ -90,6 +94,7 @@ impl ToReasonCode for MqttError {
             MqttError::None => DisconnectReasonCode::UnspecifiedError,
             MqttError::TopicAliasInvalid(_, _) => DisconnectReasonCode::TopicAliasInvalid,
             MqttError::TopicAliasUnknown(_) => DisconnectReasonCode::ProtocolError,
+            MqttError::TopicMissing => DisconnectReasonCode::ProtocolError,
         }
     }
 }

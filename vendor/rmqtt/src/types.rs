@@ -2784,10 +2784,9 @@ impl ClientTopicAliases {
                 }
                 Ok(topic)
             }
-            (None, 0) => Err(MqttError::PublishAckReason(
-                PublishAckReason::ImplementationSpecificError,
-                ByteString::from("implementation specific error, ‘alias’ and ‘topic’ are both empty"),
-            ).into()),
+            // Hearth patch: no topic and no alias is a Protocol Error (section 3.3.2.1), 0x82 as
+            // Mosquitto answers; it was 0x83 (implementation specific).
+            (None, 0) => Err(MqttError::TopicMissing.into()),
             (None, _) => Ok(topic),
         }
     }
