@@ -49,6 +49,8 @@ struct Inner {
     ignored_new: std::sync::atomic::AtomicU64,
     /// Whether the recorder can write (a full disk pauses it).
     recording: Arc<crate::recording::Recording>,
+    /// Readers asking the recorder to write what it gathered before they read.
+    flushes: crate::recorded::Flushes,
     /// How the previous run of the hub on this data directory ended, found at start.
     last_shutdown: OnceLock<crate::api::types::ShutdownStatus>,
     /// Set once the engine has started the broker (never, with the broker turned off).
@@ -146,6 +148,7 @@ impl Hub {
                 gate,
                 ignored_new: std::sync::atomic::AtomicU64::new(0),
                 recording: Arc::new(crate::recording::Recording::new(events.clone())),
+                flushes: crate::recorded::Flushes::default(),
                 last_shutdown: OnceLock::new(),
                 broker: OnceLock::new(),
                 broker_address: OnceLock::new(),
@@ -205,6 +208,16 @@ impl Hub {
 
     pub(crate) fn recording(&self) -> Arc<crate::recording::Recording> {
         self.inner.recording.clone()
+    }
+
+    pub(crate) fn flushes(&self) -> &crate::recorded::Flushes {
+        &self.inner.flushes
+    }
+
+    /// Waits (on a blocking thread) until the recorder has written every decision, ledger entry
+    /// and discovery message queued before now, so that what follows reads them.
+    pub(crate) fn wait_recorded(&self) {
+        self.inner.flushes.wait_written();
     }
 
     pub(crate) fn set_last_shutdown(&self, status: crate::api::types::ShutdownStatus) {

@@ -41,6 +41,7 @@ pub mod mqtt_state;
 pub mod network;
 pub mod random;
 pub mod readings;
+mod recorded;
 pub mod recorder;
 pub mod recording;
 pub mod secrets;

@@ -1,11 +1,13 @@
 //! The recorder: the one task that writes the gate's decisions, the ledger of what devices
-//! publish, and the discovery messages the gate accepted, to the store, in batches of whatever
-//! has queued up, on a blocking thread. The broker only ever queues (see `gate`). It also runs
-//! the retention jobs.
+//! publish, and the discovery messages the gate accepted, to the store, in batches (what queued
+//! up under load; what arrived within `recorded::GATHER` at a trickle, or before a reader asked),
+//! on a blocking thread. The broker only ever queues (see `gate`). It also runs the retention
+//! jobs.
 
 use crate::api::types::{Change, Event};
 use crate::gate::Record;
 use crate::hub::Hub;
+use crate::recorded::GATHER;
 use hearth_core::device::DeviceId;
 use hearth_core::discovery::Discovery;
 use hearth_core::gate::ConnectCount;
@@ -39,6 +41,10 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     let mut changed: HashSet<DeviceId> = HashSet::new();
     // Devices told about as sending ten times their usual, and when: once a day each.
     let told_spikes: Arc<Mutex<HashMap<DeviceId, i64>>> = Arc::default();
+    let flushes = hub.flushes();
+    flushes.start();
+    // How many the last write took: right after a big one, the next is written at once too.
+    let mut last_batch = 0;
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
@@ -58,12 +64,38 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
                     hub.publish(Event::BrokerChanged { id });
                 }
             }
-            // Whatever has queued up, at once: at a trickle one message per write, under load
-            // thousands (what queued while the last batch was written).
+            // A reader waits (see `recorded`): everything queued now is written first.
+            () = flushes.asked() => {
+                let ticket = flushes.ticket();
+                let mut left = rx.len();
+                while left > 0 {
+                    let taken = take_queued(&mut rx, &mut batch, left.min(BATCH));
+                    if taken == 0 {
+                        break;
+                    }
+                    left -= taken;
+                    changed.extend(write(&hub, std::mem::take(&mut batch)).await);
+                }
+                flushes.answered(ticket);
+            }
+            // Under load, what queued while the last batch was written, at once (thousands). At a
+            // trickle, what arrives within `GATHER` in one transaction: a write per message, each
+            // waking a thread, doubled the broker's latency tail.
             n = rx.recv_many(&mut batch, BATCH) => {
                 if n == 0 {
                     break;
                 }
+                if batch.len().max(last_batch) < BATCH / 2 {
+                    tokio::select! {
+                        () = tokio::time::sleep(GATHER) => {}
+                        // Answered by the branch above, once this batch is written.
+                        () = flushes.asked() => flushes.ask_again(),
+                        () = cancel.cancelled() => {}
+                    }
+                    let room = BATCH - batch.len();
+                    take_queued(&mut rx, &mut batch, room);
+                }
+                last_batch = batch.len();
                 changed.extend(write(&hub, std::mem::take(&mut batch)).await);
             }
         }
@@ -75,6 +107,20 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     write(&hub, batch).await;
     write_overflow(&hub).await;
     write_attempts(&hub).await;
+    flushes.stop();
+}
+
+/// Moves up to `most` queued records into `batch` without waiting; returns how many.
+fn take_queued(rx: &mut mpsc::Receiver<Record>, batch: &mut Vec<Record>, most: usize) -> usize {
+    let mut taken = 0;
+    while taken < most {
+        match rx.try_recv() {
+            Ok(record) => batch.push(record),
+            Err(_) => break,
+        }
+        taken += 1;
+    }
+    taken
 }
 
 /// While recording is paused for a full disk: whether the database can be written again, so that

@@ -72,6 +72,8 @@ macro_rules! commands {
         impl Hub {
             /// Runs one command for `caller`: parses its arguments, checks what it needs, runs it.
             pub fn call(&self, caller: &Caller, name: &str, args: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+                // Every answer includes what devices did before the request (the recorder gathers).
+                self.wait_recorded();
                 match name {
                     $(
                         stringify!($name) => {

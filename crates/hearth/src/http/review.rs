@@ -39,6 +39,8 @@ async fn streamed(hub: Hub, id: String, content_type: &'static str, disposition:
     let _device = blocking(move || known.device(&id_)).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     tokio::task::spawn_blocking(move || {
+        // Up to the last message the device sent (the recorder gathers).
+        hub.wait_recorded();
         const CHUNK: usize = 64 * 1024;
         let mut buffer = Vec::with_capacity(CHUNK);
         let result = write(&hub, &id, &mut |bytes: &[u8]| {
