@@ -47,10 +47,16 @@ def upstream():
             *[f"--txt-record=big.vendor.test,{big}{i}" for i in range(4)],
         ], stdout=subprocess.DEVNULL, stderr=errors)
         deadline, answering = time.time() + 10, False
-        while not answering and time.time() < deadline and proc.poll() is None:
-            answering = bool(dig("127.0.0.1", port, "x.vendor.test", source=None).answers)
-            if not answering:
-                time.sleep(0.1)
+        try:
+            while not answering and time.time() < deadline and proc.poll() is None:
+                answering = bool(dig("127.0.0.1", port, "x.vendor.test", source=None).answers)
+                if not answering:
+                    time.sleep(0.1)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            errors.close()
+            raise
         if answering:
             break
         proc.kill()

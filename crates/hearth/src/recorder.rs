@@ -43,6 +43,8 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     let told_spikes: Arc<Mutex<HashMap<DeviceId, i64>>> = Arc::default();
     let flushes = hub.flushes();
     flushes.start();
+    // Readers stop waiting for the recorder however it ends (cancelled, or a panic).
+    let _stop = StopOnDrop(flushes);
     // How many the last write took: right after a big one, the next is written at once too.
     let mut last_batch = 0;
     loop {
@@ -107,7 +109,14 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
     write(&hub, batch).await;
     write_overflow(&hub).await;
     write_attempts(&hub).await;
-    flushes.stop();
+}
+
+struct StopOnDrop<'a>(&'a crate::recorded::Flushes);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// Moves up to `most` queued records into `batch` without waiting; returns how many.

@@ -104,8 +104,10 @@ use crate::types::*;
 use crate::utils::timestamp_millis;
 use crate::Result;
 
-/// Hearth patch: packets a kicked connection still handles (see `handle_what_was_already_sent`).
+/// Hearth patch: packets a connection taken over still handles, and for how long at most (see
+/// `handle_what_was_already_sent`).
 const KICK_DRAIN_MAX_PACKETS: usize = 256;
+const KICK_DRAIN_TIME: Duration = Duration::from_secs(1);
 
 /// Runtime state for an active MQTT session.
 ///
@@ -471,7 +473,7 @@ impl SessionState {
                                    self.scx.extends.hook_mgr().message_dropped(Some(self.id.clone()), from, p, Reason::MessageQueueFull).await;
                                 }
                             },
-                            Message::Kick(sender, by_id, clean_start, is_admin) => {
+                            Message::Kick(sender, by_id, clean_start, is_admin, _) => {
                                 log::debug!("{:?} offline Kicked, send kick result, to: {:?}, clean_start: {}, is_admin: {}", self.id, by_id, clean_start, is_admin);
                                 if !sender.is_closed() {
                                     // Drain any offline messages still queued behind this Kick
@@ -659,7 +661,7 @@ impl SessionState {
             Message::SendRerelease(iflt_msg) => {
                 self.send_rerelease(sink, iflt_msg).await?;
             }
-            Message::Kick(sender, by_id, clean_start, is_admin) => {
+            Message::Kick(sender, by_id, clean_start, is_admin, take_over) => {
                 log::debug!(
                     "{:?} Message::Kick, send kick result, to {:?}, clean_start: {}, is_admin: {}",
                     self.id,
@@ -667,12 +669,18 @@ impl SessionState {
                     clean_start,
                     is_admin
                 );
-                // Hearth patch: what this connection sent before the new one took over its
-                // client id (a PUBLISH, its DISCONNECT) is handled before it ends, as the client
-                // sent it first: a device that publishes, disconnects and connects again at once
-                // lost that publish when the kick won the race with its socket.
-                if !is_admin {
-                    self.handle_what_was_already_sent(sink, flags).await;
+                // Hearth patch: what this connection sent before a new one took over its client
+                // id (a PUBLISH, its DISCONNECT) is handled before it ends, as the client sent it
+                // first: a device that publishes, disconnects and connects again at once lost that
+                // publish when the kick won the race with its socket. Only for a takeover (not a
+                // kick by the broker's owner, nor a shutdown taking sessions out), and for at most
+                // `KICK_DRAIN_TIME`, well within the 5 s the new connection waits.
+                if take_over {
+                    let drained =
+                        tokio::time::timeout(KICK_DRAIN_TIME, self.handle_what_was_already_sent(sink, flags)).await;
+                    if drained.is_err() {
+                        log::debug!("{:?} Message::Kick, stopped handling what was already sent", self.id);
+                    }
                 }
                 if !sender.is_closed() {
                     if sender.send(()).is_err() {

@@ -113,6 +113,12 @@ pub trait Entry: Sync + Send {
         clear_subscriptions: bool,
         is_admin: IsAdmin,
     ) -> Result<OfflineSession>;
+    /// Hearth patch: [`Entry::kick`] for a new connection taking over this client id: the old
+    /// connection first handles what its socket already holds (what its client sent before the
+    /// new CONNECT), then ends.
+    async fn take_over(&mut self, clean_start: bool, clear_subscriptions: bool) -> Result<OfflineSession> {
+        self.kick(clean_start, clear_subscriptions, false).await
+    }
     /// Check whether the client is currently online.
     async fn online(&self) -> bool;
     /// Check whether the client connection is active.
@@ -351,6 +357,70 @@ impl Drop for LockEntry {
 }
 
 impl LockEntry {
+    /// [`Entry::kick`] and [`Entry::take_over`] (Hearth patch: split from `kick`).
+    async fn kick_as(
+        &mut self,
+        clean_start: bool,
+        clear_subscriptions: bool,
+        is_admin: IsAdmin,
+        take_over: TakeOver,
+    ) -> Result<OfflineSession> {
+        log::debug!(
+            "{:?} LockEntry kick ..., clean_start: {}, clear_subscriptions: {}, is_admin: {}",
+            self.session().map(|s| s.id.clone()),
+            clean_start,
+            clear_subscriptions,
+            is_admin
+        );
+
+        if let Some(peer_tx) = self.tx().filter(|tx| !tx.is_closed()) {
+            let (tx, rx) = oneshot::channel();
+            if let Ok(()) = peer_tx.unbounded_send(Message::Kick(tx, self.id.clone(), clean_start, is_admin, take_over))
+            {
+                match tokio::time::timeout(Duration::from_secs(5), rx).await {
+                    Ok(Ok(())) => {
+                        log::debug!("{:?} kicked, from {:?}", self.id, self.session().map(|s| s.id.clone()));
+                    }
+                    // Hearth patch: the old connection ended without answering (it was closing:
+                    // its task dropped the Kick with its channel). It is gone, as if it had
+                    // answered; refusing the new CONNECT with 0x88 (Server unavailable) turned
+                    // away a client that reconnected at once under its client id.
+                    Ok(Err(_)) => {
+                        log::debug!(
+                            "{:?} kick, the old connection ended before answering, from {:?}",
+                            self.id,
+                            self.session().map(|s| s.id.clone())
+                        );
+                    }
+                    Err(_) => {
+                        log::warn!(
+                            "{:?} kick, recv result is Timeout, from {:?}",
+                            self.id,
+                            self.session().map(|s| s.id.clone())
+                        );
+                    }
+                }
+            }
+        }
+
+        if let Some((s, _)) = self._remove(clear_subscriptions).await {
+            if clean_start {
+                Ok(OfflineSession::Exist(None))
+            } else {
+                match s.to_offline_info().await {
+                    Ok(offline_info) => Ok(OfflineSession::Exist(Some(offline_info))),
+                    Err(e) => {
+                        log::error!("get offline info error, {e}");
+                        Ok(OfflineSession::Exist(None))
+                    }
+                }
+            }
+        } else {
+            Ok(OfflineSession::NotExist)
+        }
+    }
+
+
     /// Create a new `LockEntry` wrapping the given session [`Id`].
     ///
     /// # Arguments
@@ -469,59 +539,12 @@ impl Entry for LockEntry {
         clear_subscriptions: bool,
         is_admin: IsAdmin,
     ) -> Result<OfflineSession> {
-        log::debug!(
-            "{:?} LockEntry kick ..., clean_start: {}, clear_subscriptions: {}, is_admin: {}",
-            self.session().map(|s| s.id.clone()),
-            clean_start,
-            clear_subscriptions,
-            is_admin
-        );
+        self.kick_as(clean_start, clear_subscriptions, is_admin, false).await
+    }
 
-        if let Some(peer_tx) = self.tx().filter(|tx| !tx.is_closed()) {
-            let (tx, rx) = oneshot::channel();
-            if let Ok(()) = peer_tx.unbounded_send(Message::Kick(tx, self.id.clone(), clean_start, is_admin))
-            {
-                match tokio::time::timeout(Duration::from_secs(5), rx).await {
-                    Ok(Ok(())) => {
-                        log::debug!("{:?} kicked, from {:?}", self.id, self.session().map(|s| s.id.clone()));
-                    }
-                    // Hearth patch: the old connection ended without answering (it was closing:
-                    // its task dropped the Kick with its channel). It is gone, as if it had
-                    // answered; refusing the new CONNECT with 0x88 (Server unavailable) turned
-                    // away a client that reconnected at once under its client id.
-                    Ok(Err(_)) => {
-                        log::debug!(
-                            "{:?} kick, the old connection ended before answering, from {:?}",
-                            self.id,
-                            self.session().map(|s| s.id.clone())
-                        );
-                    }
-                    Err(_) => {
-                        log::warn!(
-                            "{:?} kick, recv result is Timeout, from {:?}",
-                            self.id,
-                            self.session().map(|s| s.id.clone())
-                        );
-                    }
-                }
-            }
-        }
-
-        if let Some((s, _)) = self._remove(clear_subscriptions).await {
-            if clean_start {
-                Ok(OfflineSession::Exist(None))
-            } else {
-                match s.to_offline_info().await {
-                    Ok(offline_info) => Ok(OfflineSession::Exist(Some(offline_info))),
-                    Err(e) => {
-                        log::error!("get offline info error, {e}");
-                        Ok(OfflineSession::Exist(None))
-                    }
-                }
-            }
-        } else {
-            Ok(OfflineSession::NotExist)
-        }
+    #[inline]
+    async fn take_over(&mut self, clean_start: bool, clear_subscriptions: bool) -> Result<OfflineSession> {
+        self.kick_as(clean_start, clear_subscriptions, false, true).await
     }
 
     #[inline]

@@ -83,6 +83,8 @@ pub type TimestampMillis = utils::TimestampMillis;
 pub type Timestamp = utils::Timestamp;
 pub type IsOnline = bool;
 pub type IsAdmin = bool;
+/// Hearth patch: a kick by a new connection taking over the client id (see `Entry::take_over`).
+pub type TakeOver = bool;
 pub type LimiterName = u16;
 pub type CleanStart = bool;
 pub type AssignedClientId = bool;
@@ -2011,7 +2013,7 @@ impl StoredMessage {
 pub enum Message {
     Forward(From, Publish),
     SendRerelease(OutInflightMessage),
-    Kick(oneshot::Sender<()>, Id, CleanStart, IsAdmin),
+    Kick(oneshot::Sender<()>, Id, CleanStart, IsAdmin, TakeOver),
     // Disconnect(Disconnect),
     Closed(Reason),
     Subscribe(Subscribe, oneshot::Sender<Result<SubscribeReturn>>),

@@ -292,7 +292,8 @@ async fn _handshake(
     // Kick out the current session, if it exists
     let clean_session = connect_info.clean_start();
     let (session_present, _has_offline_session, offline_info) =
-        match entry.kick(clean_session, clean_session, false).await {
+        // Hearth patch: a takeover (see `Entry::take_over`).
+        match entry.take_over(clean_session, clean_session).await {
             Err(e) => {
                 return Err((ConnectAckReason::V5(ConnectAckReasonV5::ServerUnavailable), e));
             }
