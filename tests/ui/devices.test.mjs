@@ -324,8 +324,9 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await page.getByTestId("undo-bar").waitFor();
       assert.match((await page.getByTestId("undo-bar").innerText()).replace(/\s+/g, " "), new RegExp(`^Approved ${ids.length} devices\\. Undo$`));
       for (const id of ids) assert.equal(await badgeOf(id).getAttribute("data-state"), "approved");
-      // Decided rows keep their place (and stay in the list though it shows new devices).
-      assert.deepEqual(await rows().evaluateAll((els) => els.map((e) => e.dataset.deviceId)), ids);
+      // Decided rows keep their place (and stay in the list though it shows new devices); a device
+      // of the simulated home found meanwhile is added after them.
+      assert.deepEqual((await rows().evaluateAll((els) => els.map((e) => e.dataset.deviceId))).slice(0, ids.length), ids);
       const approved = new Set((await cliDevices(dataDir)).filter((d) => d.state === "approved").map((d) => d.id));
       assert.ok(ids.every((id) => approved.has(id)), "the hub approved each");
 
