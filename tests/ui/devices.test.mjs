@@ -139,9 +139,12 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await eventually(`at least ${MIN_DEVICES} device rows`, async () => (await rows().count()) >= MIN_DEVICES, 15_000);
       t.diagnostic(`${MIN_DEVICES} devices listed ${((Date.now() - started) / 1000).toFixed(1)} s after the demo started (no reload)`);
       // Let the rest of the simulated home arrive, so later counts are stable.
-      const devices = await eventually("the hub to know all 16 demo devices", async () => {
+      // 16 devices, and (in the namespace) 2 that answer mDNS meta-queries wrongly: the Garage Door
+      // Opener is found only once its wrong answer is browsed, about a second after the rest, and
+      // stories that count rows (filters, approve all) failed when it arrived during them.
+      const devices = await eventually("the hub to know all 18 demo devices", async () => {
         const list = await cliDevices(dataDir);
-        return list.length >= 16 && list;
+        return list.length >= 18 && list;
       });
       await eventually("every device on the page", async () => (await rows().count()) >= devices.length);
       // The demo may still be announcing its last devices: the summary and the list agree at
@@ -192,13 +195,17 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
     test("approving from the list changes the badge, and the CLI agrees", async () => {
       const row = rowNamed("Bedroom Speaker");
       const id = await row.getAttribute("data-device-id");
-      const before = await page.getByTestId("new-count").innerText();
       await row.getByTestId("approve").click();
       await eventually("the approved badge", async () => (await badgeOf(id).getAttribute("data-state")) === "approved");
       assert.match(await badgeOf(id).innerText(), /approved/i);
       const device = (await cliDevices(dataDir)).find((d) => d.id === id);
       assert.equal(device?.state, "approved");
-      assert.notEqual(await page.getByTestId("new-count").innerText(), before, "the new-device count went down");
+      // The banner counts the devices still new, without this one. (Compared with the hub's count
+      // rather than with the banner before: the simulated home may add a device meanwhile.)
+      const shown = async () =>
+        (await page.getByTestId("new-count").count()) === 0 ? 0 : Number((await page.getByTestId("new-count").innerText()).match(/^\d+/)?.[0]);
+      const stillNew = async () => (await cliDevices(dataDir)).filter((d) => d.state === "new").length;
+      await eventually("the new-device count without the approved one", async () => (await shown()) === (await stillNew()));
     });
 
     test("blocking from the list works, and the CLI agrees", async () => {
