@@ -93,18 +93,22 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(100));
     }
 
+    /// A started recorder's flushes, and a reader on a blocking thread waiting for them; the
+    /// reader answers how long it waited.
+    fn waiting_reader(flushes: &Arc<Flushes>) -> tokio::task::JoinHandle<Duration> {
+        flushes.start();
+        let flushes = flushes.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            flushes.wait_written();
+            started.elapsed()
+        })
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_reader_waits_until_its_request_is_answered() {
         let flushes = Arc::new(Flushes::default());
-        flushes.start();
-        let reader = {
-            let flushes = flushes.clone();
-            tokio::task::spawn_blocking(move || {
-                let started = std::time::Instant::now();
-                flushes.wait_written();
-                started.elapsed()
-            })
-        };
+        let reader = waiting_reader(&flushes);
         flushes.asked().await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         let ticket = flushes.ticket();
@@ -117,15 +121,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stopping_releases_every_reader() {
         let flushes = Arc::new(Flushes::default());
-        flushes.start();
-        let reader = {
-            let flushes = flushes.clone();
-            tokio::task::spawn_blocking(move || {
-                let started = std::time::Instant::now();
-                flushes.wait_written();
-                started.elapsed()
-            })
-        };
+        let reader = waiting_reader(&flushes);
         flushes.asked().await;
         flushes.stop();
         assert!(reader.await.unwrap() < WAIT);
