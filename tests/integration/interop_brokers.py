@@ -27,6 +27,8 @@ PASSWORD_FOR_MOSQUITTO = "interop-secret-0123456789"
 DENIED = "test/nosubscribe"
 # The longest keep alive either broker grants (Hearth's cap; Mosquitto's `max_keepalive`).
 MAX_KEEPALIVE = 600
+# Hearth's largest packet (hearth-broker's `max_packet_size`); Mosquitto is given the same.
+MAX_PACKET_SIZE = 1024 * 1024
 PROTOCOLS = {"3.1.1": mqtt.MQTTv311, "5": mqtt.MQTTv5}
 
 
@@ -168,6 +170,7 @@ class MosquittoTarget(Target):
         (data_dir / "mosquitto.conf").write_text(
             f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {data_dir / 'passwords'}\n"
             f"acl_file {data_dir / 'acl'}\nmax_keepalive {MAX_KEEPALIVE}\npersistence false\n"
+            f"max_packet_size {MAX_PACKET_SIZE}\n"
             # Run as whoever runs the tests (as root, Mosquitto would switch to its own user, who
             # cannot read these files).
             f"user {getpass.getuser()}\n")

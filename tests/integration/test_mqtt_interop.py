@@ -6,6 +6,7 @@ permissions. The stories follow the Eclipse Paho interoperability suite's (`clie
 
 import socket
 import struct
+import threading
 import time
 
 import paho.mqtt.client as mqtt
@@ -15,7 +16,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hostile_clients import mqtt_string, read_exactly, varint
-from interop_brokers import DENIED, MAX_KEEPALIVE, HearthTarget, MosquittoTarget, power_cut, stop_client
+from interop_brokers import DENIED, MAX_KEEPALIVE, MAX_PACKET_SIZE, HearthTarget, MosquittoTarget, power_cut, stop_client
 
 TOPICS = ("TopicA", "TopicA/B", "Topic/C", "TopicA/C", "/TopicA")
 WILDTOPICS = ("TopicA/+", "+/C", "#", "/#", "/+", "+/+", "TopicA/#")
@@ -431,6 +432,63 @@ def test_a_topic_alias_beyond_the_brokers_maximum_ends_the_connection_and_reache
     stop_client(watcher)
 
 
+def test_a_malformed_packet_ends_the_connection_with_0x81_and_reaches_no_one(broker):
+    """A PUBLISH carrying a property no MQTT 5 packet has (identifier 0x7F): a Malformed Packet,
+    told as such (0x81, MQTT-4.13.1-1) before the connection is closed, and the message goes
+    nowhere."""
+    watcher = broker.client("malformed-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
+    sock, connack = raw_connect_v5(broker, "malformed")
+    assert connack[1] == 0, connack
+    topic, properties = b"TopicA/B", bytes([0x7F, 0x00])
+    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(len(properties)) + properties + b"malformed"
+    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+    reason = disconnect_reason(sock)
+    sock.close()
+    assert reason == 0x81, f"DISCONNECT reason {reason}"
+    assert watcher.received.more(1.0) == []
+    stop_client(watcher)
+
+
+def test_a_packet_over_the_brokers_maximum_size_ends_the_connection_with_0x95_and_reaches_no_one(broker):
+    """A PUBLISH larger than the Maximum Packet Size the broker announced (MQTT-3.1.2-24):
+    DISCONNECT 0x95, Packet too large, and the message goes nowhere."""
+    watcher = broker.client("too-large-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
+    sock, connack = raw_connect_v5(broker, "too-large")
+    assert connack[1] == 0, connack
+    assert connack_properties(connack).get(0x27) == MAX_PACKET_SIZE
+    topic = b"TopicA/B"
+    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(0) + b"x" * MAX_PACKET_SIZE
+    try:
+        sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+    except OSError:
+        pass  # closed while the rest was on its way: its DISCONNECT is read below
+    reason = disconnect_reason(sock)
+    sock.close()
+    assert reason == 0x95, f"DISCONNECT reason {reason}"
+    assert watcher.received.more(1.0) == []
+    stop_client(watcher)
+
+
+def test_a_topic_alias_of_0_ends_the_connection_as_malformed_and_reaches_no_one(broker):
+    """Alias 0 is never permitted (MQTT-3.3.2-8). The specification names no reason code for it
+    (0x94, Topic Alias invalid, is for an alias above the maximum): 0x81, Malformed Packet, as
+    Mosquitto answers, and the message goes nowhere."""
+    watcher = broker.client("alias-zero-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
+    sock, connack = raw_connect_v5(broker, "alias-zero")
+    assert connack[1] == 0, connack
+    topic, properties = b"TopicA/B", bytes([0x23]) + struct.pack("!H", 0)
+    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(len(properties)) + properties + b"alias 0"
+    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+    reason = disconnect_reason(sock)
+    sock.close()
+    assert reason == 0x81, f"DISCONNECT reason {reason}"
+    assert watcher.received.more(1.0) == []
+    stop_client(watcher)
+
+
 def test_an_alias_never_set_with_an_empty_topic_is_a_protocol_error_and_reaches_no_one(broker):
     """A PUBLISH with an empty topic names an alias within the maximum that this connection never
     set (the same client id set it on its previous connection: aliases do not outlive a
@@ -498,4 +556,46 @@ def test_a_client_reconnecting_at_once_under_its_client_id_is_let_in_and_loses_n
     got = [int(m["payload"]) for m in watcher.received.more(2.0)]
     assert sorted(set(range(150)) - set(got)) == [], "published before reconnecting, never delivered"
     assert len(got) == 150, f"delivered twice: {sorted(i for i in set(got) if got.count(i) > 1)}"
+    stop_client(watcher)
+
+
+def test_a_client_flooding_its_old_connection_cannot_hold_off_its_new_one(broker):
+    """A lying device keeps writing QoS 0 PUBLISHes on one connection and opens a second under
+    the same client id: the second is let in at once (Hearth handles at most 256 packets, or 1 s,
+    of what the old connection already sent before ending it, never waiting for more), the old
+    connection is closed however fast it keeps sending, and the home is still served."""
+    watcher = broker.client("takeover-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/C", 0)) == [0]
+    old, connack = raw_connect_v5(broker, "flooding-device")
+    assert connack[1] == 0, connack
+    body = struct.pack("!H", 8) + b"TopicA/B" + bytes([0]) + b"flood"
+    burst = (bytes([0x30]) + varint(len(body)) + body) * 2000
+    ended = []
+
+    def flood():
+        try:
+            while True:
+                old.sendall(burst)
+        except OSError as e:  # closed by the broker (reset, broken pipe), or blocked for 5 s
+            ended.append((time.monotonic(), e))
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    time.sleep(0.5)
+    assert not ended, f"the flood stopped before the takeover: {ended}"
+    asked = time.monotonic()
+    new, connack = raw_connect_v5(broker, "flooding-device")
+    let_in = time.monotonic() - asked
+    assert connack[1] == 0, f"CONNACK {connack[1]:#x}"
+    assert let_in < 2.0, f"the new connection waited {let_in:.2f} s for the old one"
+    flooder.join(timeout=10)
+    assert ended, "the old connection was still taking the flood 10 s after the takeover"
+    closed_at, error = ended[0]
+    assert not isinstance(error, socket.timeout), "the broker stopped reading the old connection but never closed it"
+    assert closed_at - asked < 5.0, f"the old connection was closed {closed_at - asked:.2f} s after the takeover"
+    body = struct.pack("!H", 8) + b"TopicA/C" + bytes([0]) + b"after"
+    new.sendall(bytes([0x30]) + varint(len(body)) + body)
+    assert [m["payload"] for m in watcher.received.more(2.0)] == [b"after"]
+    new.close()
+    old.close()
     stop_client(watcher)

@@ -131,7 +131,7 @@ pub mod v3 {
     use tokio_util::codec::Framed;
 
     use crate::error::MqttError;
-    use crate::{Builder, Error, Result};
+    use crate::{Builder, Result};
     #[cfg(feature = "tls")]
     use rmqtt_codec::cert::CertInfo;
     use rmqtt_codec::error::DecodeError;
@@ -350,7 +350,10 @@ pub mod v3 {
             Poll::Ready(match futures::ready!(next) {
                 Some(Ok((MqttPacket::V3(packet), _))) => Some(Ok(packet)),
                 Some(Ok(_)) => Some(Err(MqttError::Decode(DecodeError::MalformedPacket).into())),
-                Some(Err(e)) => Some(Err(Error::from(e))),
+                // Hearth patch: a packet the codec refuses ends the connection with the codec's
+                // reason code (0x81 malformed, 0x94 topic alias 0...): wrapped as `MqttError`, which
+                // rmqtt's `Reason` recognises; bare, it became 0x80, Unspecified error.
+                Some(Err(e)) => Some(Err(MqttError::Decode(e).into())),
                 None => None,
             })
         }
@@ -369,7 +372,7 @@ pub mod v5 {
     use tokio_util::codec::Framed;
 
     use crate::error::MqttError;
-    use crate::{Builder, Error, Result};
+    use crate::{Builder, Result};
     #[cfg(feature = "tls")]
     use rmqtt_codec::cert::CertInfo;
     use rmqtt_codec::error::DecodeError;
@@ -588,7 +591,10 @@ pub mod v5 {
             Poll::Ready(match futures::ready!(next) {
                 Some(Ok((MqttPacket::V5(packet), _))) => Some(Ok(packet)),
                 Some(Ok(_)) => Some(Err(MqttError::Decode(DecodeError::MalformedPacket).into())),
-                Some(Err(e)) => Some(Err(Error::from(e))),
+                // Hearth patch: a packet the codec refuses ends the connection with the codec's
+                // reason code (0x81 malformed, 0x94 topic alias 0...): wrapped as `MqttError`, which
+                // rmqtt's `Reason` recognises; bare, it became 0x80, Unspecified error.
+                Some(Err(e)) => Some(Err(MqttError::Decode(e).into())),
                 None => None,
             })
         }
