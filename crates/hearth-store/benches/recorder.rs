@@ -42,7 +42,8 @@ fn one_run(total: usize) -> f64 {
     let now = 1_764_400_000_000i64;
     store.add_device(&device, "Bench publisher", &Actor::owner(), "bench", now).expect("a device");
     let topics: Vec<String> = (0..PUBLISHERS).map(|n| format!("bench/fan-in-0/{n}")).collect();
-    let started = Instant::now();
+    // Only the store's work is timed, not building the records.
+    let mut filing = std::time::Duration::ZERO;
     let mut written = 0usize;
     while written < total {
         let n = BATCH.min(total - written);
@@ -61,12 +62,14 @@ fn one_run(total: usize) -> f64 {
             .collect();
         // As `recorder::record_decisions_in` does: the decisions, then the ledger, their commits
         // not waiting for the disk.
+        let started = Instant::now();
         store.without_waiting_for_disk(|store| {
             store.record_decisions(&batch).expect("decisions filed");
             let entries: Vec<LedgerEntry<'_>> = batch.iter().filter_map(LedgerEntry::of).collect();
             store.record_messages(&entries).expect("ledger filed");
         });
+        filing += started.elapsed();
         written += n;
     }
-    written as f64 / started.elapsed().as_secs_f64()
+    written as f64 / filing.as_secs_f64()
 }
