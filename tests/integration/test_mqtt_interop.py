@@ -471,6 +471,23 @@ def test_a_packet_over_the_brokers_maximum_size_ends_the_connection_with_0x95_an
     stop_client(watcher)
 
 
+def test_a_topic_that_is_not_utf8_ends_the_connection_as_malformed_and_reaches_no_one(broker):
+    """A PUBLISH whose topic is ill-formed UTF-8: a Malformed Packet (MQTT-1.5.4-1), 0x81, not
+    0x99 (Payload format invalid, which is about a payload), and the message goes nowhere."""
+    watcher = broker.client("utf8-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
+    sock, connack = raw_connect_v5(broker, "not-utf8")
+    assert connack[1] == 0, connack
+    topic = b"TopicA/\xff\xfe"
+    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(0) + b"not utf-8"
+    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+    reason = disconnect_reason(sock)
+    sock.close()
+    assert reason == 0x81, f"DISCONNECT reason {reason}"
+    assert watcher.received.more(1.0) == []
+    stop_client(watcher)
+
+
 def test_a_topic_alias_of_0_ends_the_connection_as_malformed_and_reaches_no_one(broker):
     """Alias 0 is never permitted (MQTT-3.3.2-8). The specification names no reason code for it
     (0x94, Topic Alias invalid, is for an alias above the maximum): 0x81, Malformed Packet, as
@@ -581,21 +598,28 @@ def test_a_client_flooding_its_old_connection_cannot_hold_off_its_new_one(broker
 
     flooder = threading.Thread(target=flood, daemon=True)
     flooder.start()
-    time.sleep(0.5)
-    assert not ended, f"the flood stopped before the takeover: {ended}"
-    asked = time.monotonic()
-    new, connack = raw_connect_v5(broker, "flooding-device")
-    let_in = time.monotonic() - asked
-    assert connack[1] == 0, f"CONNACK {connack[1]:#x}"
-    assert let_in < 2.0, f"the new connection waited {let_in:.2f} s for the old one"
-    flooder.join(timeout=10)
-    assert ended, "the old connection was still taking the flood 10 s after the takeover"
-    closed_at, error = ended[0]
-    assert not isinstance(error, socket.timeout), "the broker stopped reading the old connection but never closed it"
-    assert closed_at - asked < 5.0, f"the old connection was closed {closed_at - asked:.2f} s after the takeover"
-    body = struct.pack("!H", 8) + b"TopicA/C" + bytes([0]) + b"after"
-    new.sendall(bytes([0x30]) + varint(len(body)) + body)
-    assert [m["payload"] for m in watcher.received.more(2.0)] == [b"after"]
-    new.close()
-    old.close()
-    stop_client(watcher)
+    new = None
+    try:
+        time.sleep(0.5)
+        assert not ended, f"the flood stopped before the takeover: {ended}"
+        asked = time.monotonic()
+        new, connack = raw_connect_v5(broker, "flooding-device")
+        let_in = time.monotonic() - asked
+        assert connack[1] == 0, f"CONNACK {connack[1]:#x}"
+        # Hearth's own bound is 1 s of handling; the rest is room for a loaded machine, well
+        # within the 5 s a new connection waits for its old one.
+        assert let_in < 3.0, f"the new connection waited {let_in:.2f} s for the old one"
+        flooder.join(timeout=10)
+        assert ended, "the old connection was still taking the flood 10 s after the takeover"
+        closed_at, error = ended[0]
+        assert not isinstance(error, socket.timeout), "the broker stopped reading the old connection but never closed it"
+        assert closed_at - asked < 5.0, f"the old connection was closed {closed_at - asked:.2f} s after the takeover"
+        body = struct.pack("!H", 8) + b"TopicA/C" + bytes([0]) + b"after"
+        new.sendall(bytes([0x30]) + varint(len(body)) + body)
+        assert [m["payload"] for m in watcher.received.more(2.0)] == [b"after"]
+    finally:
+        old.close()  # ends the flooding thread too, should an assertion have failed first
+        flooder.join(timeout=5)
+        if new is not None:
+            new.close()
+        stop_client(watcher)

@@ -76,6 +76,9 @@ impl ToReasonCode for MqttError {
         match self {
             MqttError::Handshake(err) => err.to_reason_code(),
             MqttError::Protocol(err) => err.to_reason_code(),
+            // Hearth patch: ill-formed UTF-8 in a string is a Malformed Packet (MQTT-1.5.4-1);
+            // the codec's own mapping says 0x99, Payload format invalid, which is about a payload.
+            MqttError::Decode(DecodeError::Utf8Error) => DisconnectReasonCode::MalformedPacket,
             MqttError::Decode(err) => err.to_reason_code(),
             MqttError::Encode(err) => err.to_reason_code(),
             MqttError::SendPacket(err) => err.to_reason_code(),

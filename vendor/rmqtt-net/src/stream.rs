@@ -351,7 +351,7 @@ pub mod v3 {
                 Some(Ok((MqttPacket::V3(packet), _))) => Some(Ok(packet)),
                 Some(Ok(_)) => Some(Err(MqttError::Decode(DecodeError::MalformedPacket).into())),
                 // Hearth patch: a packet the codec refuses ends the connection with the codec's
-                // reason code (0x81 malformed, 0x94 topic alias 0...): wrapped as `MqttError`, which
+                // reason code (0x81 malformed, 0x95 too large...): wrapped as `MqttError`, which
                 // rmqtt's `Reason` recognises; bare, it became 0x80, Unspecified error.
                 Some(Err(e)) => Some(Err(MqttError::Decode(e).into())),
                 None => None,
@@ -592,7 +592,7 @@ pub mod v5 {
                 Some(Ok((MqttPacket::V5(packet), _))) => Some(Ok(packet)),
                 Some(Ok(_)) => Some(Err(MqttError::Decode(DecodeError::MalformedPacket).into())),
                 // Hearth patch: a packet the codec refuses ends the connection with the codec's
-                // reason code (0x81 malformed, 0x94 topic alias 0...): wrapped as `MqttError`, which
+                // reason code (0x81 malformed, 0x95 too large...): wrapped as `MqttError`, which
                 // rmqtt's `Reason` recognises; bare, it became 0x80, Unspecified error.
                 Some(Err(e)) => Some(Err(MqttError::Decode(e).into())),
                 None => None,
