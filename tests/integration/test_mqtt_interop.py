@@ -391,6 +391,31 @@ def disconnect_reason(sock, wait=5.0):
     return reason
 
 
+def v5_publish(topic, payload, qos=1, packet_id=1, properties=b""):
+    """An MQTT 5 PUBLISH written by hand (paho refuses to send the broken ones these stories need)."""
+    body = struct.pack("!H", len(topic)) + topic + (struct.pack("!H", packet_id) if qos else b"") + varint(len(properties)) + properties + payload
+    return bytes([0x30 | qos << 1]) + varint(len(body)) + body
+
+
+def refused_publish(broker, client_id, packet):
+    """Sends `packet` on a fresh v5 connection while a watcher subscribes to everything; returns
+    the CONNACK, the reason code of the DISCONNECT that ended the connection (None without one)
+    and what the watcher received."""
+    watcher = broker.client(f"{client_id}-watcher", "5")
+    assert subscribe(broker, watcher, ("#", 1)) == [1]
+    sock, connack = raw_connect_v5(broker, client_id)
+    assert connack[1] == 0, f"CONNACK reason {connack[1]:#x}"
+    try:
+        sock.sendall(packet)
+    except OSError:
+        pass  # closed while the rest was on its way (a packet over the limit): its DISCONNECT is read below
+    reason = disconnect_reason(sock)
+    sock.close()
+    delivered = watcher.received.more(1.0)
+    stop_client(watcher)
+    return connack, reason, delivered
+
+
 def test_a_client_exceeding_the_brokers_receive_maximum_is_disconnected_with_0x93(broker):
     sock, connack = raw_connect_v5(broker, "receive-maximum-flood")
     assert connack[1] == 0, connack
@@ -416,9 +441,7 @@ def test_a_topic_alias_beyond_the_brokers_maximum_ends_the_connection_and_reache
     topic = b"TopicA/B"
 
     def publish_with_alias(alias, packet_id, payload):
-        properties = bytes([0x23]) + struct.pack("!H", alias)
-        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", packet_id) + varint(len(properties)) + properties + payload
-        sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+        sock.sendall(v5_publish(topic, payload, packet_id=packet_id, properties=bytes([0x23]) + struct.pack("!H", alias)))
 
     if granted:
         # The highest alias granted is taken (MQTT-3.3.2-12): the boundary of the refusal below.
@@ -436,74 +459,36 @@ def test_a_malformed_packet_ends_the_connection_with_0x81_and_reaches_no_one(bro
     """A PUBLISH carrying a property no MQTT 5 packet has (identifier 0x7F): a Malformed Packet,
     told as such (0x81, MQTT-4.13.1-1) before the connection is closed, and the message goes
     nowhere."""
-    watcher = broker.client("malformed-watcher", "5")
-    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
-    sock, connack = raw_connect_v5(broker, "malformed")
-    assert connack[1] == 0, connack
-    topic, properties = b"TopicA/B", bytes([0x7F, 0x00])
-    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(len(properties)) + properties + b"malformed"
-    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
-    reason = disconnect_reason(sock)
-    sock.close()
+    _, reason, delivered = refused_publish(broker, "malformed", v5_publish(b"TopicA/B", b"malformed", properties=bytes([0x7F, 0x00])))
     assert reason == 0x81, f"DISCONNECT reason {reason}"
-    assert watcher.received.more(1.0) == []
-    stop_client(watcher)
+    assert delivered == []
 
 
 def test_a_packet_over_the_brokers_maximum_size_ends_the_connection_with_0x95_and_reaches_no_one(broker):
     """A PUBLISH larger than the Maximum Packet Size the broker announced (MQTT-3.1.2-24):
     DISCONNECT 0x95, Packet too large, and the message goes nowhere."""
-    watcher = broker.client("too-large-watcher", "5")
-    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
-    sock, connack = raw_connect_v5(broker, "too-large")
-    assert connack[1] == 0, connack
+    connack, reason, delivered = refused_publish(broker, "too-large", v5_publish(b"TopicA/B", b"x" * MAX_PACKET_SIZE))
     assert connack_properties(connack).get(0x27) == MAX_PACKET_SIZE
-    topic = b"TopicA/B"
-    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(0) + b"x" * MAX_PACKET_SIZE
-    try:
-        sock.sendall(bytes([0x32]) + varint(len(body)) + body)
-    except OSError:
-        pass  # closed while the rest was on its way: its DISCONNECT is read below
-    reason = disconnect_reason(sock)
-    sock.close()
     assert reason == 0x95, f"DISCONNECT reason {reason}"
-    assert watcher.received.more(1.0) == []
-    stop_client(watcher)
+    assert delivered == []
 
 
 def test_a_topic_that_is_not_utf8_ends_the_connection_as_malformed_and_reaches_no_one(broker):
     """A PUBLISH whose topic is ill-formed UTF-8: a Malformed Packet (MQTT-1.5.4-1), 0x81, not
     0x99 (Payload format invalid, which is about a payload), and the message goes nowhere."""
-    watcher = broker.client("utf8-watcher", "5")
-    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
-    sock, connack = raw_connect_v5(broker, "not-utf8")
-    assert connack[1] == 0, connack
-    topic = b"TopicA/\xff\xfe"
-    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(0) + b"not utf-8"
-    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
-    reason = disconnect_reason(sock)
-    sock.close()
+    _, reason, delivered = refused_publish(broker, "not-utf8", v5_publish(b"TopicA/\xff\xfe", b"not utf-8"))
     assert reason == 0x81, f"DISCONNECT reason {reason}"
-    assert watcher.received.more(1.0) == []
-    stop_client(watcher)
+    assert delivered == []
 
 
 def test_a_topic_alias_of_0_ends_the_connection_as_malformed_and_reaches_no_one(broker):
     """Alias 0 is never permitted (MQTT-3.3.2-8). The specification names no reason code for it
     (0x94, Topic Alias invalid, is for an alias above the maximum): 0x81, Malformed Packet, as
     Mosquitto answers, and the message goes nowhere."""
-    watcher = broker.client("alias-zero-watcher", "5")
-    assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
-    sock, connack = raw_connect_v5(broker, "alias-zero")
-    assert connack[1] == 0, connack
-    topic, properties = b"TopicA/B", bytes([0x23]) + struct.pack("!H", 0)
-    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", 1) + varint(len(properties)) + properties + b"alias 0"
-    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
-    reason = disconnect_reason(sock)
-    sock.close()
+    alias_0 = bytes([0x23]) + struct.pack("!H", 0)
+    _, reason, delivered = refused_publish(broker, "alias-zero", v5_publish(b"TopicA/B", b"alias 0", properties=alias_0))
     assert reason == 0x81, f"DISCONNECT reason {reason}"
-    assert watcher.received.more(1.0) == []
-    stop_client(watcher)
+    assert delivered == []
 
 
 def test_an_alias_never_set_with_an_empty_topic_is_a_protocol_error_and_reaches_no_one(broker):
@@ -514,9 +499,7 @@ def test_an_alias_never_set_with_an_empty_topic_is_a_protocol_error_and_reaches_
     assert subscribe(broker, watcher, ("TopicA/#", 1)) == [1]
 
     def publish(sock, topic, packet_id, payload):
-        properties = bytes([0x23]) + struct.pack("!H", 1)
-        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", packet_id) + varint(len(properties)) + properties + payload
-        sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+        sock.sendall(v5_publish(topic, payload, packet_id=packet_id, properties=bytes([0x23]) + struct.pack("!H", 1)))
 
     sock, connack = raw_connect_v5(broker, "alias-forgetter")
     assert connack_properties(connack).get(0x22, 0) >= 1, "the broker grants topic aliases"
@@ -535,21 +518,13 @@ def test_an_alias_never_set_with_an_empty_topic_is_a_protocol_error_and_reaches_
     stop_client(watcher)
 
 
-
 def test_a_publish_with_neither_a_topic_nor_an_alias_is_a_protocol_error_and_reaches_no_one(broker):
     """A PUBLISH whose topic is empty and which names no topic alias has no topic at all
     (section 3.3.2.1: a Protocol Error): DISCONNECT 0x82, and the message goes nowhere."""
-    watcher = broker.client("topicless-watcher", "5")
-    assert subscribe(broker, watcher, ("#", 1)) == [1]
-    sock, connack = raw_connect_v5(broker, "topicless")
-    assert connack[1] == 0, f"CONNACK reason {connack[1]:#x}"
-    body = struct.pack("!H", 0) + struct.pack("!H", 1) + bytes([0]) + b"where to?"
-    sock.sendall(bytes([0x32]) + varint(len(body)) + body)
-    reason = disconnect_reason(sock)
-    sock.close()
+    _, reason, delivered = refused_publish(broker, "topicless", v5_publish(b"", b"where to?"))
     assert reason == 0x82, f"no topic and no alias: DISCONNECT reason {reason}"
-    assert watcher.received.more(1.0) == []
-    stop_client(watcher)
+    assert delivered == []
+
 
 def test_a_client_reconnecting_at_once_under_its_client_id_is_let_in_and_loses_nothing(broker):
     """A device that publishes, disconnects and connects again at once under the same client id
@@ -565,8 +540,7 @@ def test_a_client_reconnecting_at_once_under_its_client_id_is_let_in_and_loses_n
         if connack[1] != 0:
             refused.append((attempt, hex(connack[1])))
         else:
-            body = struct.pack("!H", 8) + b"TopicA/B" + struct.pack("!H", 1) + bytes([0]) + str(attempt).encode()
-            sock.sendall(bytes([0x32]) + varint(len(body)) + body)
+            sock.sendall(v5_publish(b"TopicA/B", str(attempt).encode()))
             sock.sendall(bytes([0xE0, 0x00]))  # DISCONNECT, normal
         sock.close()
     assert refused == [], f"CONNECTs refused (attempt, CONNACK reason): {refused}"
@@ -585,8 +559,7 @@ def test_a_client_flooding_its_old_connection_cannot_hold_off_its_new_one(broker
     assert subscribe(broker, watcher, ("TopicA/C", 0)) == [0]
     old, connack = raw_connect_v5(broker, "flooding-device")
     assert connack[1] == 0, connack
-    body = struct.pack("!H", 8) + b"TopicA/B" + bytes([0]) + b"flood"
-    burst = (bytes([0x30]) + varint(len(body)) + body) * 2000
+    burst = v5_publish(b"TopicA/B", b"flood", qos=0) * 2000
     ended = []
 
     def flood():
@@ -614,8 +587,7 @@ def test_a_client_flooding_its_old_connection_cannot_hold_off_its_new_one(broker
         closed_at, error = ended[0]
         assert not isinstance(error, socket.timeout), "the broker stopped reading the old connection but never closed it"
         assert closed_at - asked < 5.0, f"the old connection was closed {closed_at - asked:.2f} s after the takeover"
-        body = struct.pack("!H", 8) + b"TopicA/C" + bytes([0]) + b"after"
-        new.sendall(bytes([0x30]) + varint(len(body)) + body)
+        new.sendall(v5_publish(b"TopicA/C", b"after", qos=0))
         assert [m["payload"] for m in watcher.received.more(2.0)] == [b"after"]
     finally:
         old.close()  # ends the flooding thread too, should an assertion have failed first
