@@ -121,15 +121,9 @@ impl Drop for StopOnDrop<'_> {
 
 /// Moves up to `most` queued records into `batch` without waiting; returns how many.
 fn take_queued(rx: &mut mpsc::Receiver<Record>, batch: &mut Vec<Record>, most: usize) -> usize {
-    let mut taken = 0;
-    while taken < most {
-        match rx.try_recv() {
-            Ok(record) => batch.push(record),
-            Err(_) => break,
-        }
-        taken += 1;
-    }
-    taken
+    let before = batch.len();
+    batch.extend(std::iter::from_fn(|| rx.try_recv().ok()).take(most));
+    batch.len() - before
 }
 
 /// While recording is paused for a full disk: whether the database can be written again, so that

@@ -420,7 +420,6 @@ impl LockEntry {
         }
     }
 
-
     /// Create a new `LockEntry` wrapping the given session [`Id`].
     ///
     /// # Arguments
