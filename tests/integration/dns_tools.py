@@ -31,39 +31,15 @@ def free_port(kind=socket.SOCK_DGRAM) -> int:
 def upstream():
     """dnsmasq on 127.0.0.1:PORT answering *.vendor.test, *.tracker.test and *.ntp.org, a big TXT
     record (over 512 bytes, for truncation), and nothing else (REFUSED: it has no upstream)."""
-    big = "x" * 200
     # dnsmasq listens on UDP and TCP, and a port found free for UDP may be taken for TCP (by a
     # connection's local end): it once failed to start in CI. It is tried on up to five ports,
     # and what it said about the last failure is in the error.
     failure = ""
     for _ in range(5):
         port = free_port()
-        errors = tempfile.TemporaryFile("w+")
-        proc = subprocess.Popen([
-            "dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--no-poll", f"--port={port}", "--listen-address=127.0.0.1",
-            "--bind-interfaces", "--pid-file=", "--user=root", "--log-facility=-",
-            f"--address=/vendor.test/{VENDOR_V4}", "--address=/vendor.test/2001:db8::10",
-            f"--address=/tracker.test/{TRACKER_V4}", f"--address=/ntp.org/{NTP_V4}",
-            *[f"--txt-record=big.vendor.test,{big}{i}" for i in range(4)],
-        ], stdout=subprocess.DEVNULL, stderr=errors)
-        deadline, answering = time.time() + 10, False
-        try:
-            while not answering and time.time() < deadline and proc.poll() is None:
-                answering = bool(dig("127.0.0.1", port, "x.vendor.test", source=None).answers)
-                if not answering:
-                    time.sleep(0.1)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            errors.close()
-            raise
-        if answering:
+        proc, failure = start_dnsmasq(port)
+        if proc:
             break
-        proc.kill()
-        proc.wait()
-        errors.seek(0)
-        failure = errors.read()
-        errors.close()
     else:
         raise RuntimeError(f"dnsmasq did not start: {failure}")
     try:
@@ -71,7 +47,33 @@ def upstream():
     finally:
         proc.terminate()
         proc.wait(timeout=5)
-        errors.close()
+
+
+def start_dnsmasq(port):
+    """dnsmasq on `port` once it answers, or None and what it said if it did not within 10 s."""
+    big = "x" * 200
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen([
+            "dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--no-poll", f"--port={port}", "--listen-address=127.0.0.1",
+            "--bind-interfaces", "--pid-file=", "--user=root", "--log-facility=-",
+            f"--address=/vendor.test/{VENDOR_V4}", "--address=/vendor.test/2001:db8::10",
+            f"--address=/tracker.test/{TRACKER_V4}", f"--address=/ntp.org/{NTP_V4}",
+            *[f"--txt-record=big.vendor.test,{big}{i}" for i in range(4)],
+        ], stdout=subprocess.DEVNULL, stderr=errors)
+        try:
+            deadline = time.time() + 10
+            while time.time() < deadline and proc.poll() is None:
+                if dig("127.0.0.1", port, "x.vendor.test", source=None).answers:
+                    return proc, ""
+                time.sleep(0.1)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        proc.kill()
+        proc.wait()
+        errors.seek(0)
+        return None, errors.read()
 
 
 class Answer:
