@@ -124,7 +124,7 @@ export class Family implements FamilyActions {
   async addMember(name: string, role: Role): Promise<boolean> {
     return this.busy("add-member", `Could not add ${name}.`, async () => {
       const added = await this.backend.addMember(name, role);
-      this.state.members = [...this.state.members, added];
+      this.state.members = withOne(this.state.members, added);
       this.host.announce(`${added.name} is in the household now, as ${ROLE_IN_A_SENTENCE[added.role]}. Invite them to give them a sign-in link.`);
       void this.loadHousehold();
     });
@@ -263,7 +263,7 @@ export class Family implements FamilyActions {
   async addRoom(name: string): Promise<boolean> {
     return this.busy("add-room", `Could not add the room ${name}.`, async () => {
       const room = await this.backend.addRoom(name);
-      this.state.rooms = [...this.state.rooms, room];
+      this.state.rooms = withOne(this.state.rooms, room);
       this.host.announce(`Added the room ${room.name}. Put devices in it from their pages.`);
     });
   }
@@ -442,4 +442,10 @@ export class Family implements FamilyActions {
       this.host.update();
     }
   }
+}
+
+/** `list` with `item` in it once: the household's event (`rights_changed`) may have read the list
+ *  again, with the new item, before the answer that made it arrived. */
+function withOne<T extends { id: string | number }>(list: readonly T[], item: T): T[] {
+  return [...list.filter((x) => x.id !== item.id), item];
 }
