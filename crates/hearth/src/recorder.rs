@@ -68,6 +68,10 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
             }
             // A reader waits (see `recorded`): everything queued now is written first.
             () = flushes.asked() => {
+                // Nothing queued: answered at once, no transaction to space out.
+                if !rx.is_empty() {
+                    flushes.spaced().await;
+                }
                 let ticket = flushes.ticket();
                 let mut left = rx.len();
                 while left > 0 {
