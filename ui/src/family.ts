@@ -237,7 +237,7 @@ export class Family implements FamilyActions {
     return this.busy(`grants:${grant.member}`, `Could not give ${who} this right.`, async () => {
       const added = await this.backend.addGrant(grant);
       const grants = this.state.household?.grants ?? [];
-      this.state.household = { grants: [...grants, added] };
+      this.state.household = { grants: [...grants.filter((g) => g.grant.id !== added.grant.id), added] };
       this.host.announce(`${who}: ${added.grant.effect === "allow" ? "given" : "taken away"}, on ${added.target_name}.`);
       void this.loadHousehold();
     });
@@ -445,7 +445,7 @@ export class Family implements FamilyActions {
 }
 
 /** `list` with `item` in it once: the household's event (`rights_changed`) may have read the list
- *  again, with the new item, before the answer that made it arrived. */
+ *  again, with the new item in its place, before the answer that made it arrived. */
 function withOne<T extends { id: string | number }>(list: readonly T[], item: T): T[] {
-  return [...list.filter((x) => x.id !== item.id), item];
+  return list.some((x) => x.id === item.id) ? list.map((x) => (x.id === item.id ? item : x)) : [...list, item];
 }
