@@ -68,21 +68,20 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
             }
             // A reader waits (see `recorded`): everything queued now is written first.
             () = flushes.asked() => {
-                // Nothing queued: answered at once, no transaction to space out.
-                if !rx.is_empty() {
-                    flushes.spaced().await;
-                }
+                // The ticket first (see `Flushes::answer`).
                 let ticket = flushes.ticket();
-                let mut left = rx.len();
-                while left > 0 {
-                    let taken = take_queued(&mut rx, &mut batch, left.min(BATCH));
-                    if taken == 0 {
-                        break;
+                let queued = !rx.is_empty();
+                flushes.answer(ticket, queued, async {
+                    let mut left = rx.len();
+                    while left > 0 {
+                        let taken = take_queued(&mut rx, &mut batch, left.min(BATCH));
+                        if taken == 0 {
+                            break;
+                        }
+                        left -= taken;
+                        changed.extend(write(&hub, std::mem::take(&mut batch)).await);
                     }
-                    left -= taken;
-                    changed.extend(write(&hub, std::mem::take(&mut batch)).await);
-                }
-                flushes.answered(ticket);
+                }).await;
             }
             // Under load, what queued while the last batch was written, at once (thousands). At a
             // trickle, what arrives within `GATHER` in one transaction: a write per message, each
