@@ -90,11 +90,13 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
                 if n == 0 {
                     break;
                 }
+                let mut for_readers = false;
                 if batch.len().max(last_batch) < BATCH / 2 {
                     tokio::select! {
                         () = tokio::time::sleep(GATHER) => {}
-                        // Answered by the branch above, once this batch is written.
-                        () = flushes.asked() => flushes.ask_again(),
+                        // A reader waits: this batch is written for it (spaced as such writes
+                        // are), and it is answered by the branch above.
+                        () = flushes.reader_waits() => for_readers = true,
                         () = cancel.cancelled() => {}
                     }
                     let room = BATCH - batch.len();
@@ -102,6 +104,9 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
                 }
                 last_batch = batch.len();
                 changed.extend(write(&hub, std::mem::take(&mut batch)).await);
+                if for_readers {
+                    flushes.wrote_for_readers();
+                }
             }
         }
     }
