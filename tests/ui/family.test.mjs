@@ -122,9 +122,12 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       } finally {
         letAnswerThrough();
       }
-      // Drawn with the answer: the button is free again.
-      await rooms.locator('button[aria-disabled="false"]', { hasText: "Add room" }).waitFor();
-      await page.unroute("**/api/v1/rooms");
+      try {
+        // Drawn with the answer: the button is free again.
+        await rooms.locator('button[aria-disabled="false"]', { hasText: "Add room" }).waitFor();
+      } finally {
+        await page.unroute("**/api/v1/rooms");
+      }
       assert.equal(await page.evaluate(() => window.mostRoomsShown), 1, "the Kitchen is listed once");
       assert.equal(await text(kitchen.locator(".room-what")), "Kitchen 0 devices");
 
