@@ -68,20 +68,17 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
             }
             // A reader waits (see `recorded`): everything queued now is written first.
             () = flushes.asked() => {
-                // The ticket first (see `Flushes::answer`).
                 let ticket = flushes.ticket();
-                let queued = !rx.is_empty();
-                flushes.answer(ticket, queued, async {
-                    let mut left = rx.len();
-                    while left > 0 {
-                        let taken = take_queued(&mut rx, &mut batch, left.min(BATCH));
-                        if taken == 0 {
-                            break;
-                        }
-                        left -= taken;
-                        changed.extend(write(&hub, std::mem::take(&mut batch)).await);
+                let mut left = rx.len();
+                while left > 0 {
+                    let taken = take_queued(&mut rx, &mut batch, left.min(BATCH));
+                    if taken == 0 {
+                        break;
                     }
-                }).await;
+                    left -= taken;
+                    changed.extend(write(&hub, std::mem::take(&mut batch)).await);
+                }
+                flushes.answered(ticket);
             }
             // Under load, what queued while the last batch was written, at once (thousands). At a
             // trickle, what arrives within `GATHER` in one transaction: a write per message, each
@@ -90,13 +87,11 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
                 if n == 0 {
                     break;
                 }
-                let mut for_readers = false;
                 if batch.len().max(last_batch) < BATCH / 2 {
                     tokio::select! {
                         () = tokio::time::sleep(GATHER) => {}
-                        // A reader waits: this batch is written for it (spaced as such writes
-                        // are), and it is answered by the branch above.
-                        () = flushes.reader_waits() => for_readers = true,
+                        // Answered by the branch above, once this batch is written.
+                        () = flushes.asked() => flushes.ask_again(),
                         () = cancel.cancelled() => {}
                     }
                     let room = BATCH - batch.len();
@@ -104,9 +99,6 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<Record>, cancel: CancellationT
                 }
                 last_batch = batch.len();
                 changed.extend(write(&hub, std::mem::take(&mut batch)).await);
-                if for_readers {
-                    flushes.wrote_for_readers();
-                }
             }
         }
     }
