@@ -124,7 +124,7 @@ export class Family implements FamilyActions {
   async addMember(name: string, role: Role): Promise<boolean> {
     return this.busy("add-member", `Could not add ${name}.`, async () => {
       const added = await this.backend.addMember(name, role);
-      this.state.members = withOne(this.state.members, added);
+      this.state.members = withOne(this.state.members, added, (m) => m.id);
       this.host.announce(`${added.name} is in the household now, as ${ROLE_IN_A_SENTENCE[added.role]}. Invite them to give them a sign-in link.`);
       void this.loadHousehold();
     });
@@ -237,7 +237,7 @@ export class Family implements FamilyActions {
     return this.busy(`grants:${grant.member}`, `Could not give ${who} this right.`, async () => {
       const added = await this.backend.addGrant(grant);
       const grants = this.state.household?.grants ?? [];
-      this.state.household = { grants: [...grants.filter((g) => g.grant.id !== added.grant.id), added] };
+      this.state.household = { grants: withOne(grants, added, (g) => g.grant.id) };
       this.host.announce(`${who}: ${added.grant.effect === "allow" ? "given" : "taken away"}, on ${added.target_name}.`);
       void this.loadHousehold();
     });
@@ -263,7 +263,7 @@ export class Family implements FamilyActions {
   async addRoom(name: string): Promise<boolean> {
     return this.busy("add-room", `Could not add the room ${name}.`, async () => {
       const room = await this.backend.addRoom(name);
-      this.state.rooms = withOne(this.state.rooms, room);
+      this.state.rooms = withOne(this.state.rooms, room, (r) => r.id);
       this.host.announce(`Added the room ${room.name}. Put devices in it from their pages.`);
     });
   }
@@ -444,8 +444,10 @@ export class Family implements FamilyActions {
   }
 }
 
-/** `list` with `item` in it once: the household's event (`rights_changed`) may have read the list
- *  again, with the new item in its place, before the answer that made it arrived. */
-function withOne<T extends { id: string | number }>(list: readonly T[], item: T): T[] {
-  return list.some((x) => x.id === item.id) ? list.map((x) => (x.id === item.id ? item : x)) : [...list, item];
+/** `list` with `item` in it once, in its place if it is there (`key` names it): the household's
+ *  event (`rights_changed`) may have read the list again, with the new item, before the answer
+ *  that made it arrived. */
+function withOne<T, K>(list: readonly T[], item: T, key: (x: T) => K): T[] {
+  const id = key(item);
+  return list.some((x) => key(x) === id) ? list.map((x) => (key(x) === id ? item : x)) : [...list, item];
 }
