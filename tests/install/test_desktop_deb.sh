@@ -3,8 +3,8 @@
 # window test (tests/desktop) run once on the installed app (/usr/bin/hearth-desktop and
 # /usr/bin/hearth, not the build's), then `apt-get remove`, which must leave nothing of them.
 # Needs root, Xvfb and the private namespace tool. Usage: tests/install/test_desktop_deb.sh PATH.deb
-# (PY: the test environment's Python; HEARTH_IN_NETNS_TOOL: in-netns; HEARTH_TAURI_DRIVER where
-# root would not find the developer's tauri-driver. Root writes no cache into the checkout.)
+# (PY: the test environment's Python; HEARTH_IN_NETNS_TOOL: in-netns. Root writes no cache into
+# the checkout.)
 set -euo pipefail
 DEB="$(realpath "$1")"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
