@@ -2,14 +2,16 @@
 to directly): the app starts its embedded hub, finds the simulated home, shows the device list,
 and a click approves a device. Also measures the time to the first painted device row.
 
-Why not tauri-driver in front of WebKitWebDriver, as Tauri's guide does: tauri-driver 2.1.0 keeps
-its connections to WebKitWebDriver for reuse, with hyper's retry of requests on a closed pooled
-connection turned off, while WebKitWebDriver closes every connection after its answer. A request
-sent in between is lost, and the client sees "Remote end closed connection without response".
-Traced with strace on WebKitWebDriver: the lost request never reaches it. This was the "web
-process crash" this test retried for since the first desktop UI; the app and its web process
-were alive, and only our DELETE of the session killed them. On Linux tauri-driver only renames
-`tauri:options` to `webkitgtk:browserOptions` and sets TAURI_WEBVIEW_AUTOMATION, both done here."""
+Why not tauri-driver in front of WebKitWebDriver: urllib sends `Connection: close` with every
+request, tauri-driver 2.1.0 passes it on, and WebKitWebDriver closes the connection after its
+answer without saying so in the answer. tauri-driver's client (hyper) therefore keeps that
+connection for reuse, with its retry of canceled requests turned off, and a request that takes it
+just before the close is lost: the client sees "Remote end closed connection without response".
+strace on WebKitWebDriver showed the lost request never reaching it. The "web process crash" this
+test used to retry for was this, in every run traced: the app and its web process were alive
+until our DELETE of the session ended them. On Linux tauri-driver otherwise turns `tauri:options`
+{application, args} into `webkitgtk:browserOptions` {binary, args} and sets
+TAURI_WEBVIEW_AUTOMATION (and TAURI_AUTOMATION, for Tauri 1 apps, which this is not): done here."""
 
 import json
 import os
@@ -17,6 +19,7 @@ import pathlib
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -26,15 +29,19 @@ TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / "
 APP = pathlib.Path(os.environ.get("HEARTH_DESKTOP_BIN", TARGET / "debug" / "hearth-desktop"))
 HEARTH = pathlib.Path(os.environ.get("HEARTH_BIN", TARGET / "debug" / "hearth"))
 DRIVER_PORT = 4444
-# Debian's webkit2gtk-driver; the WebKitGTK the app links to.
+# Debian's webkit2gtk-driver, of the same WebKitGTK the app links to.
 WEBKIT_WEBDRIVER = "/usr/bin/WebKitWebDriver"
 
 
 def webdriver(method, path, body=None, timeout=60):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(f"http://127.0.0.1:{DRIVER_PORT}{path}", data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read())["value"]
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read())["value"]
+    except urllib.error.HTTPError as e:
+        # WebDriver says what went wrong in the body ("session not created: ..."); keep it.
+        raise AssertionError(f"WebDriver {method} {path}: HTTP {e.code}: {e.read().decode(errors='replace')[:2000]}") from None
 
 
 def find_all(session, css):
@@ -63,22 +70,31 @@ def desktop():
                HEARTH_MQTTS_LISTEN="127.0.0.1:0",
                # The app's webview accepts WebDriver's automation session only with this (tauri-runtime-wry).
                TAURI_WEBVIEW_AUTOMATION="true")
-    demo = subprocess.Popen([str(HEARTH), "demo", "--duration", "180"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log = open(data_dir / "driver.log", "w")
-    driver = subprocess.Popen([WEBKIT_WEBDRIVER, f"--port={DRIVER_PORT}", "--host=127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    wait_for(lambda: _driver_up(), "WebKitWebDriver to listen", 20)
-    yield {"data_dir": data_dir}
-    driver.terminate()
-    demo.terminate()
-    for p in (driver, demo):
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    log.close()
+    # The driver's log also holds the app's output (the app is its child).
+    log_path = data_dir / "driver.log"
+    log = open(log_path, "w")
+    started = []
+    try:
+        started.append(subprocess.Popen([str(HEARTH), "demo", "--duration", "180"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        driver = subprocess.Popen([WEBKIT_WEBDRIVER, f"--port={DRIVER_PORT}", "--host=127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        started.insert(0, driver)
+        wait_for(lambda: _driver_up(driver, log_path), "WebKitWebDriver to listen", 20)
+        yield {"data_dir": data_dir}
+    finally:
+        for p in started:
+            p.terminate()
+        for p in started:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        log.close()
+        print(f"\nthe driver's and the app's log: {log_path}")
 
 
-def _driver_up():
+def _driver_up(driver, log_path):
+    # Ours, not another one already on the port: a driver that could not listen has exited.
+    assert driver.poll() is None, f"WebKitWebDriver exited ({driver.returncode}); see {log_path}"
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{DRIVER_PORT}/status", timeout=1)
         return True
