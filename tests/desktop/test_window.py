@@ -16,6 +16,7 @@ TAURI_WEBVIEW_AUTOMATION (and TAURI_AUTOMATION, for Tauri 1 apps, which this is 
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import tempfile
 import time
@@ -65,6 +66,8 @@ def desktop():
     for binary in (APP, HEARTH):
         assert binary.exists(), f"{binary} is missing; the README's test command builds it"
     assert os.access(WEBKIT_WEBDRIVER, os.X_OK), f"{WEBKIT_WEBDRIVER} is missing: apt-get install webkit2gtk-driver"
+    # A driver left on the port would answer for ours, which would exit on "Unable to listen".
+    assert not _anything_listens(DRIVER_PORT), f"something already listens on 127.0.0.1:{DRIVER_PORT}; stop it (a WebKitWebDriver left over?)"
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="hearth-desktop-"))
     env = dict(os.environ, HEARTH_DATA_DIR=str(data_dir), HEARTH_HTTP_LISTEN="127.0.0.1:0", HEARTH_MQTT_LISTEN="127.0.0.1:0",
                HEARTH_MQTTS_LISTEN="127.0.0.1:0",
@@ -92,8 +95,12 @@ def desktop():
         print(f"\nthe driver's and the app's log: {log_path}")
 
 
+def _anything_listens(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _driver_up(driver, log_path):
-    # Ours, not another one already on the port: a driver that could not listen has exited.
     assert driver.poll() is None, f"WebKitWebDriver exited ({driver.returncode}); see {log_path}"
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{DRIVER_PORT}/status", timeout=1)
