@@ -76,17 +76,17 @@ def desktop():
     # The driver's log also holds the app's output (the app is its child).
     log_path = data_dir / "driver.log"
     log = open(log_path, "w")
-    started = []
+    children = []
     try:
-        started.append(subprocess.Popen([str(HEARTH), "demo", "--duration", "180"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        children.append(subprocess.Popen([str(HEARTH), "demo", "--duration", "180"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         driver = subprocess.Popen([WEBKIT_WEBDRIVER, f"--port={DRIVER_PORT}", "--host=127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        started.insert(0, driver)
+        children.append(driver)
         wait_for(lambda: _driver_up(driver, log_path), "WebKitWebDriver to listen", 20)
         yield {"data_dir": data_dir}
     finally:
-        for p in started:
+        for p in children:
             p.terminate()
-        for p in started:
+        for p in children:
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
