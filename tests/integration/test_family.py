@@ -6,6 +6,7 @@ answered 403 with words and written in the audit."""
 import http.client
 import http.cookiejar
 import json
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -17,6 +18,7 @@ import urllib.request
 import websockets.sync.client
 
 from conftest import HEARTH
+from http_flood import back_to_back
 from mqtt_device import Device, stop
 
 PASSWORD = "correct horse battery staple"
@@ -366,6 +368,91 @@ def test_guesses_at_one_member_from_many_addresses_are_limited_for_that_member_o
     assert status == 303 and cookie.startswith("hearth_session="), "another member, from that address, signs in"
     addresses = {e["address"] for e in audit(hub) if e["action"] == "wrong_password" and e["refused"]}
     assert addresses == {"127.0.0.2", "127.0.0.3"}, addresses
+
+
+BURST, PER_SECOND, MAX_WAIT = 300, 100, 1.0  # MEMBER in crates/hearth/src/http/request_budget.rs
+
+
+def cookie(browser):
+    return {"Cookie": f"hearth_session={browser.session()}"}
+
+
+def one_request(hub, session, path):
+    """A GET on a connection of its own: (status, headers, answer, when it was sent, seconds it
+    took)."""
+    url = urllib.parse.urlsplit(hub.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
+    started = time.monotonic()
+    try:
+        conn.request("GET", f"/api/v1{path}", headers={"Cookie": f"hearth_session={session}"})
+        r = conn.getresponse()
+        raw = r.read()
+        return r.status, r.headers, json.loads(raw) if raw else None, started, time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def test_a_member_calling_the_api_back_to_back_is_held_back_and_nobody_else_is(hub):
+    """A child's page (or a script with her cookie) calling the API as fast as the hub answers:
+    past her budget (a burst of 300, then 100 a second) each request waits for its turn, her
+    phone and laptop sharing the budget, while the owner and another member are answered at
+    once; from more connections than a second's turns, the excess is refused, a second later,
+    with 429, when to try again and words; one log line, not one per request."""
+    kim, sam = add_member(hub, "Kim", "child"), add_member(hub, "Sam", "adult")
+    phone, laptop, sams = signed_in(hub, kim), signed_in(hub, kim), signed_in(hub, sam)
+    spent_at_sign_in = 2  # each signed_in asks /me once
+
+    others = []
+
+    def meanwhile():
+        time.sleep(0.5)
+        for _ in range(5):
+            started = time.monotonic()
+            assert ok(hub, "GET", "/me")["member"]["id"] == "owner"
+            assert sams.ok("GET", "/me")["member"]["id"] == sam
+            others.append(time.monotonic() - started)
+            time.sleep(0.2)
+
+    checker = threading.Thread(target=meanwhile)
+    started = time.monotonic()
+    checker.start()
+    answers = back_to_back(hub, [cookie(phone), cookie(laptop)], "/me", 600)
+    took = time.monotonic() - started
+    checker.join()
+    assert [status for status, _, _ in answers] == [200] * 600, "one connection's requests are held back, not refused"
+    held_back = 600 - (BURST - spent_at_sign_in)
+    assert held_back / PER_SECOND - 0.2 <= took <= held_back / PER_SECOND + 3, took
+    assert len(others) == 5 and max(others) < 0.5, f"the owner and Sam were answered as usual: {others}"
+
+    # Her budget back (3 s at 100 a second), spent at once; then 150 requests on connections of
+    # their own, all at once: a second's turns (100, and what refills meanwhile) wait for them,
+    # the rest are refused, after that second.
+    time.sleep(BURST / PER_SECOND + 0.5)
+    drained = time.monotonic()
+    assert {status for status, _, _ in back_to_back(hub, [cookie(phone)], "/me", BURST)} == {200}
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(one_request(hub, phone.session(), "/me"))) for _ in range(150)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    answered = [took for status, _, _, _, took in results if status == 200]
+    refused = [(headers, error, took) for status, headers, error, _, took in results if status == 429]
+    assert len(answered) + len(refused) == 150, sorted({r[0] for r in results})
+    # A second's turns, and what refilled from the start of draining to the last one sent.
+    refilled = (max(sent for *_, sent, _ in results) - drained) * PER_SECOND
+    assert 100 <= len(answered) <= 100 + refilled + 2 and refused, (len(answered), len(refused), refilled)
+    assert max(answered) < MAX_WAIT + 0.5, max(answered)
+    headers, error, _ = refused[0]
+    assert headers["Retry-After"] == "1", dict(headers)
+    assert error["code"] == "too_many_requests", error
+    assert "asking the hub too often" in error["message"] and "try again in 1 s" in error["message"], error
+    assert min(took for _, _, took in refused) >= MAX_WAIT - 0.05, "a refusal is not answered at once"
+
+    time.sleep(MAX_WAIT + 0.1)
+    assert phone.ok("GET", "/me")["member"]["id"] == kim, "a second later she is answered again"
+    lines = [line for line in hub.read_log().splitlines() if "faster than 100 requests a second" in line]
+    assert len(lines) == 1 and kim in lines[0], lines
 
 
 def test_the_founding_owner_can_be_neither_removed_nor_demoted_but_a_second_owner_can(hub):

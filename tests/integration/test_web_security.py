@@ -6,6 +6,8 @@ import http.client
 import json
 import sqlite3
 import re
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,6 +17,7 @@ import websockets.sync.client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from conftest import Hub
+from http_flood import back_to_back
 
 UNKNOWN = "/api/v1/devices/d-000000000000"
 
@@ -236,3 +239,33 @@ def test_a_request_whose_headers_are_huge_is_refused_before_it_is_read_whole(hub
     except (ConnectionError, http.client.RemoteDisconnected):
         status = None  # closed before it could answer: refused too
     assert status in (431, None), status
+
+
+def test_a_host_asking_without_a_session_as_fast_as_it_can_is_held_back_and_others_are_not(hub):
+    """A host on the network sending made-up session cookies back to back (each answer a cheap
+    401, so it could ask 150 000 times a second): held back to its address's 1 000 a second after
+    a burst of 1 000, while a browser at another address is answered at once."""
+    others = []
+
+    def meanwhile():
+        time.sleep(0.3)
+        for _ in range(5):
+            url = urllib.parse.urlsplit(hub.url)
+            conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10, source_address=("127.0.0.9", 0))
+            started = time.monotonic()
+            conn.request("GET", "/api/v1/status", headers={"Authorization": f"Bearer {hub.token}"})
+            r = conn.getresponse()
+            r.read()
+            conn.close()
+            others.append((r.status, time.monotonic() - started))
+            time.sleep(0.2)
+
+    checker = threading.Thread(target=meanwhile)
+    started = time.monotonic()
+    checker.start()
+    answers = back_to_back(hub, [{"Cookie": "hearth_session=0123456789abcdef"}], "/status", 3000, source="127.0.0.8")
+    took = time.monotonic() - started
+    checker.join()
+    assert {status for status, _, _ in answers} == {401}, "one connection is held back, not refused"
+    assert took >= (3000 - 1000) / 1000 - 0.2, f"3 000 answered in {took:.2f} s: not held back"
+    assert [status for status, _ in others] == [200] * 5 and max(t for _, t in others) < 0.5, others

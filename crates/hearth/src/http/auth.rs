@@ -7,12 +7,17 @@
 //!   a member's invitation (`/invite`, accepted with a POST from this hub's page) or a member's
 //!   name and password (`POST /login`).
 //!
+//! A signed-in member's requests are counted against their budget (`request_budget`): a page or
+//! script calling the API back to back is held back to its turn, before any work is done, and
+//! refused (429) when its turn is over a second away.
+//!
 //! CSRF: a cookie-authenticated request that changes anything must carry `X-Hearth-Request`;
 //! a cross-site page cannot add a custom header without a CORS preflight, which is never
 //! granted. WebSocket upgrades must come from this hub's own origin.
 
 use super::AppState;
 use super::limiter::{self, FailureLimiter};
+use super::request_budget::{self, Refused, RequestBudget};
 use crate::api::types::{ApiError, ErrorCode};
 use crate::family::Caller;
 use crate::hub::Hub;
@@ -39,6 +44,10 @@ pub struct Auth {
     codes: Mutex<HashMap<String, Instant>>,
     /// Wrong sign-in links per source address (see `limiter`: bounded whatever comes).
     failures: Mutex<FailureLimiter>,
+    /// How fast each signed-in member may call the API (`request_budget`).
+    budget: Mutex<RequestBudget<String>>,
+    /// How fast each source address may ask anything (`request_budget`).
+    address_budget: Mutex<RequestBudget<IpAddr>>,
     /// Served over TLS: the session cookie is marked `Secure`.
     secure: bool,
 }
@@ -51,7 +60,15 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     pub fn new(owner_token: String, secure: bool) -> Self {
-        Self { owner_token, codes: Mutex::default(), failures: Mutex::new(FailureLimiter::new(Instant::now())), secure }
+        let now = Instant::now();
+        Self {
+            owner_token,
+            codes: Mutex::default(),
+            failures: Mutex::new(FailureLimiter::new(now)),
+            budget: Mutex::new(RequestBudget::new(request_budget::MEMBER, now)),
+            address_budget: Mutex::new(RequestBudget::new(request_budget::ADDRESS, now)),
+            secure,
+        }
     }
 
     /// A fresh one-time sign-in code.
@@ -171,6 +188,14 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
         if is_websocket(headers) && !same_origin(headers) {
             return ApiError::new(ErrorCode::Forbidden, "event streams are only served to pages of this hub").into_response();
         }
+        match state.auth.spend(&checked.member) {
+            Ok(wait) if wait.is_zero() => {}
+            Ok(wait) => tokio::time::sleep(wait).await,
+            Err(refused) => {
+                tokio::time::sleep(request_budget::MAX_WAIT).await;
+                return too_fast(&checked.member, refused);
+            }
+        }
         if let (true, Some(from)) = (checked.touch, from) {
             // Written off the request's path: at most once a minute per session.
             let (hub, id) = (state.hub.clone(), checked.id.clone());
@@ -183,6 +208,70 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
     };
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+impl Auth {
+    /// Counts one request of a signed-in member's against their budget: how long it waits for
+    /// its turn, or refused.
+    fn spend(&self, member: &str) -> Result<Duration, Refused> {
+        self.budget.lock().unwrap_or_else(|p| p.into_inner()).spend(member, Instant::now())
+    }
+}
+
+/// Every request to the web server, signed in or not, first waits for its address's turn
+/// (`request_budget::ADDRESS`); one whose turn is over a second away is refused a second later.
+pub async fn hold_back_by_address(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(from) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip().to_canonical()) else {
+        return next.run(request).await;
+    };
+    let spent = state.auth.address_budget.lock().unwrap_or_else(|p| p.into_inner()).spend(&from, Instant::now());
+    match spent {
+        Ok(wait) if wait.is_zero() => {}
+        Ok(wait) => tokio::time::sleep(wait).await,
+        Err(refused) => {
+            tokio::time::sleep(request_budget::MAX_WAIT).await;
+            if let Some(count) = refused.refused_since_last_line {
+                tracing::warn!(
+                    %from,
+                    refused = count,
+                    "an address is asking the web server faster than {} requests a second; holding it back and refusing the excess",
+                    request_budget::ADDRESS.per_second
+                );
+            }
+            let wait = request_budget::MAX_WAIT.as_secs().max(1);
+            let mut response =
+                ApiError::new(ErrorCode::TooManyRequests, format!("this address is asking the hub too often; try again in {wait} s"))
+                    .into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// The answer to a request whose turn was too far away (sent after [`request_budget::MAX_WAIT`]):
+/// 429 with `Retry-After`, in words a person reads when a page shows it; logged once a minute per
+/// member at most.
+fn too_fast(member: &str, refused: Refused) -> Response {
+    if let Some(count) = refused.refused_since_last_line {
+        tracing::warn!(
+            member,
+            refused = count,
+            "a member's browsers are calling the API faster than {} requests a second; holding them back and refusing the excess",
+            request_budget::MEMBER.per_second
+        );
+    }
+    let wait = request_budget::MAX_WAIT.as_secs().max(1);
+    let error = ApiError::new(
+        ErrorCode::TooManyRequests,
+        format!(
+            "this page is asking the hub too often (more than {} times a second for one person), so the hub is holding it back to keep your devices fast; try again in {wait} s, and reload the page if it keeps happening",
+            request_budget::MEMBER.per_second
+        ),
+    );
+    let mut response = error.into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    response
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {

@@ -4,6 +4,7 @@
 mod auth;
 mod events;
 pub(crate) mod limiter;
+mod request_budget;
 mod review;
 pub mod serve;
 mod sessions;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(auth::login).post(auth::password_login))
         .route("/invite", get(auth::invite_page).post(auth::invite))
         .fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::hold_back_by_address))
         .with_state(state)
 }
 

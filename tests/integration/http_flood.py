@@ -1,0 +1,50 @@
+"""Requests as fast as the hub can answer them, whatever the client's speed: pipelined on one
+connection (hyper answers them one after the other), written from a thread while the answers
+are read."""
+
+import http.client
+import json
+import socket
+import threading
+import urllib.parse
+
+
+class _Pipelined:
+    """One buffered reader for every answer on the connection: http.client makes a new one per
+    answer, which would lose what the last one had read ahead, and closes it after each."""
+
+    def __init__(self, sock):
+        self.file = sock.makefile("rb")
+
+    def makefile(self, *_args, **_kwargs):
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    def close(self):
+        pass
+
+
+def back_to_back(hub, headers, path, count, source=None):
+    """`count` GETs of `/api/v1{path}`, with each of `headers` (dicts) in turn, pipelined on one
+    connection from `source` (a loopback address) if given: [(status, headers, answer)] in
+    order."""
+    url = urllib.parse.urlsplit(hub.url)
+
+    def request(extra):
+        lines = [f"GET /api/v1{path} HTTP/1.1", f"Host: {url.netloc}"] + [f"{k}: {v}" for k, v in extra.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    requests = [request(h) for h in headers]
+    with socket.create_connection((url.hostname, url.port), timeout=15, source_address=(source, 0) if source else None) as sock:
+        writer = threading.Thread(target=sock.sendall, args=(b"".join(requests[n % len(requests)] for n in range(count)),))
+        writer.start()
+        pipe, answers = _Pipelined(sock), []
+        for _ in range(count):
+            r = http.client.HTTPResponse(pipe, method="GET")
+            r.begin()
+            raw = r.read()
+            answers.append((r.status, r.headers, json.loads(raw) if raw else None))
+        writer.join()
+    return answers
