@@ -220,33 +220,50 @@ impl Auth {
 
 /// Every request to the web server, signed in or not, first waits for its address's turn
 /// (`request_budget::ADDRESS`); one whose turn is over a second away is refused a second later.
+/// (A request without a peer address, only in tests that call the router directly, is not
+/// counted.)
 pub async fn hold_back_by_address(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(from) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip().to_canonical()) else {
+    let Some(from) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip()) else {
         return next.run(request).await;
     };
-    let spent = state.auth.address_budget.lock().unwrap_or_else(|p| p.into_inner()).spend(&from, Instant::now());
+    let key = request_budget::address_key(from);
+    let spent = state.auth.address_budget.lock().unwrap_or_else(|p| p.into_inner()).spend(&key, Instant::now());
     match spent {
         Ok(wait) if wait.is_zero() => {}
         Ok(wait) => tokio::time::sleep(wait).await,
         Err(refused) => {
             tokio::time::sleep(request_budget::MAX_WAIT).await;
             if let Some(count) = refused.refused_since_last_line {
-                tracing::warn!(
-                    %from,
-                    refused = count,
-                    "an address is asking the web server faster than {} requests a second; holding it back and refusing the excess",
-                    request_budget::ADDRESS.per_second
-                );
+                if refused.shared {
+                    tracing::warn!(
+                        refused = count,
+                        "more than 4 096 addresses at once are asking the web server too fast; refusing the excess"
+                    );
+                } else {
+                    tracing::warn!(
+                        %from,
+                        refused = count,
+                        "an address is asking the web server faster than {} requests a second; holding it back and refusing the excess",
+                        request_budget::ADDRESS.per_second
+                    );
+                }
             }
-            let wait = request_budget::MAX_WAIT.as_secs().max(1);
-            let mut response =
-                ApiError::new(ErrorCode::TooManyRequests, format!("this address is asking the hub too often; try again in {wait} s"))
-                    .into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            return response;
+            let words = if refused.shared {
+                "Hearth is receiving too many requests from many devices at once; try again in a second."
+            } else {
+                "This device is sending Hearth too many requests; try again in a second."
+            };
+            return refusal(ApiError::new(ErrorCode::TooManyRequests, words));
         }
     }
     next.run(request).await
+}
+
+/// A 429 with `Retry-After`: the second a refusal already waited is when to try again.
+fn refusal(error: ApiError) -> Response {
+    let mut response = error.into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(request_budget::MAX_WAIT.as_secs().max(1)));
+    response
 }
 
 /// The answer to a request whose turn was too far away (sent after [`request_budget::MAX_WAIT`]):
@@ -255,23 +272,19 @@ pub async fn hold_back_by_address(State(state): State<AppState>, request: Reques
 fn too_fast(member: &str, refused: Refused) -> Response {
     if let Some(count) = refused.refused_since_last_line {
         tracing::warn!(
-            member,
+            member = if refused.shared { "(more than 1 024 members at once)" } else { member },
             refused = count,
             "a member's browsers are calling the API faster than {} requests a second; holding them back and refusing the excess",
             request_budget::MEMBER.per_second
         );
     }
-    let wait = request_budget::MAX_WAIT.as_secs().max(1);
-    let error = ApiError::new(
+    refusal(ApiError::new(
         ErrorCode::TooManyRequests,
         format!(
-            "this page is asking the hub too often (more than {} times a second for one person), so the hub is holding it back to keep your devices fast; try again in {wait} s, and reload the page if it keeps happening",
+            "Your open Hearth pages are asking too often (over {} times a second across all your browsers). Hearth is slowing them to keep your devices responsive; try again in a second, or close some Hearth tabs.",
             request_budget::MEMBER.per_second
         ),
-    );
-    let mut response = error.into_response();
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    response
+    ))
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {

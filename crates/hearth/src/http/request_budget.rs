@@ -17,22 +17,26 @@
 //! sends. A request whose turn is more than [`MAX_WAIT`] away (many connections at once) is
 //! refused, and that refusal too is sent after [`MAX_WAIT`].
 //!
-//! Per address ([`ADDRESS`], checked first, for every request): an address with no session at
-//! all was answered 401 some 150 000 times a second, which cost the broker's tail too; held back
-//! to 1 000 a second, it costs nothing measurable, and no browser comes near that.
+//! Per address ([`ADDRESS`], checked first, for every request that has one): an address with no
+//! session at all was answered 401 some 150 000 times a second, which cost the broker's tail too;
+//! held back to 1 000 a second, it costs nothing measurable, and no browser comes near that. An
+//! IPv6 host chooses its own addresses within its network's /64, so an IPv6 address counts by
+//! its /64 ([`address_key`]).
 //!
 //! The member's budget ([`MEMBER`]) is the member's, not the browser's: ten tabs or sessions share it, so opening more
 //! sessions buys nothing. The owner token (the hub machine's own CLI and scripts, read from the
-//! data directory) and the desktop window are not limited: whoever holds them runs the hub.
+//! data directory) has no member's budget, only its address's: whoever holds it runs the hub.
+//! The desktop window does not go through HTTP at all.
 //!
 //! Bounded whatever comes: at most `max_tracked` buckets; a full bucket is the same as none, so
 //! full ones are dropped to make room, and when none is full every further key shares one
 //! overflow bucket (members exist only when an owner made them, so for members this takes a
-//! household of more than a thousand flooding at once; addresses, as many as an IPv6 host likes,
-//! share the overflow during such a flood, as the sign-in limiter's do).
+//! household of more than a thousand flooding at once; for addresses, over 4 096 hosts or /64s
+//! flooding within a few seconds).
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 /// One kind of budget.
@@ -50,6 +54,15 @@ pub struct Limits {
 pub const MEMBER: Limits = Limits { burst: 300.0, per_second: 100.0, max_tracked: 1024 };
 /// Any one source address's, signed in or not: ten times a member's pace.
 pub const ADDRESS: Limits = Limits { burst: 1000.0, per_second: 1000.0, max_tracked: 4096 };
+/// The key of an address's budget: the address itself for IPv4 (IPv4-mapped IPv6 included),
+/// its /64 for IPv6.
+pub fn address_key(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
+    }
+}
+
 /// The longest a request is held back for its turn; also how long a refusal waits.
 pub const MAX_WAIT: Duration = Duration::from_secs(1);
 /// At most one log line per key and minute about refused requests.
@@ -76,8 +89,10 @@ impl Bucket {
         self.at = now;
     }
 
-    fn is_full(&self, limits: &Limits, now: Instant) -> bool {
-        self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * limits.per_second >= limits.burst && self.refused == 0
+    /// How long until the bucket is full again (zero when it is): then it is the same as none.
+    fn until_full(&self, limits: &Limits, now: Instant) -> Duration {
+        let tokens = self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * limits.per_second;
+        Duration::from_secs_f64((limits.burst - tokens).max(0.0) / limits.per_second)
     }
 
     fn spend(&mut self, limits: &Limits, now: Instant) -> Result<Duration, Refused> {
@@ -96,7 +111,7 @@ impl Bucket {
         } else {
             None
         };
-        Err(Refused { refused_since_last_line })
+        Err(Refused { refused_since_last_line, shared: false })
     }
 }
 
@@ -106,6 +121,8 @@ pub struct Refused {
     /// Set once a minute per key: how many were refused since the last log line (this one
     /// included), to be logged now.
     pub refused_since_last_line: Option<u64>,
+    /// Counted in the overflow bucket that every key shares while the table is full.
+    pub shared: bool,
 }
 
 #[derive(Debug)]
@@ -113,11 +130,14 @@ pub struct RequestBudget<K> {
     limits: Limits,
     buckets: HashMap<K, Bucket>,
     overflow: Bucket,
+    /// When a full table can have room again (its first bucket then fills up): pruning a full
+    /// table on every newcomer's request would be a pass over it per request.
+    next_prune: Instant,
 }
 
 impl<K: Hash + Eq> RequestBudget<K> {
     pub fn new(limits: Limits, now: Instant) -> Self {
-        Self { limits, buckets: HashMap::new(), overflow: Bucket::full(&limits, now) }
+        Self { limits, buckets: HashMap::new(), overflow: Bucket::full(&limits, now), next_prune: now }
     }
 
     /// Counts one request of `key`'s: how long it must wait for its turn (zero within the
@@ -131,11 +151,13 @@ impl<K: Hash + Eq> RequestBudget<K> {
         if let Some(bucket) = self.buckets.get_mut(key) {
             return bucket.spend(&limits, now);
         }
-        if self.buckets.len() >= limits.max_tracked {
-            self.buckets.retain(|_, b| !b.is_full(&limits, now));
+        if self.buckets.len() >= limits.max_tracked && now >= self.next_prune {
+            self.buckets.retain(|_, b| !b.until_full(&limits, now).is_zero());
+            let soonest = self.buckets.values().map(|b| b.until_full(&limits, now)).min();
+            self.next_prune = now + soonest.unwrap_or_default();
         }
         if self.buckets.len() >= limits.max_tracked {
-            return self.overflow.spend(&limits, now);
+            return self.overflow.spend(&limits, now).map_err(|refused| Refused { shared: true, ..refused });
         }
         self.buckets.entry(key.to_owned()).or_insert_with(|| Bucket::full(&limits, now)).spend(&limits, now)
     }
@@ -220,6 +242,16 @@ mod tests {
         assert_eq!(budget.spend(&"10.77.0.3".parse().expect("an address"), t0), Ok(Duration::ZERO));
     }
 
+    /// An IPv6 host picks any address in its /64: they all count as one.
+    #[test]
+    fn an_ipv6_network_counts_as_one_address() {
+        let key = |a: &str| address_key(a.parse().expect("an address"));
+        assert_eq!(key("fd00:1:2:3::1"), key("fd00:1:2:3:ffff:eeee:dddd:cccc"));
+        assert_ne!(key("fd00:1:2:3::1"), key("fd00:1:2:4::1"));
+        assert_eq!(key("::ffff:10.77.0.2"), key("10.77.0.2"), "IPv4-mapped is the IPv4 address");
+        assert_ne!(key("10.77.0.2"), key("10.77.0.3"));
+    }
+
     /// More members than the table holds, all at once: the table stays at its bound, those
     /// beyond share one bucket, and a member already tracked keeps their own.
     #[test]
@@ -233,7 +265,8 @@ mod tests {
             let _ = budget.spend(&format!("m-{i}"), t0);
             assert_eq!(budget.tracked(), MEMBER.max_tracked);
         }
-        assert!(budget.spend("m-9999", t0).is_err(), "past the table, newcomers share one spent overflow bucket");
+        let refused = budget.spend("m-9999", t0).unwrap_err();
+        assert!(refused.shared, "past the table, newcomers share one spent overflow bucket");
         assert_eq!(budget.spend("m-0", t0), Ok(Duration::ZERO), "a tracked member keeps their own budget");
         // Once their buckets have filled again (3 s at 100 a second), idle members make room.
         let later = t0 + Duration::from_secs(4);
