@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 import urllib.parse
 
 
@@ -26,10 +27,10 @@ class _Pipelined:
         pass
 
 
-def back_to_back(hub, headers, path, count, source=None):
+def back_to_back(hub, headers, path, count, source=None, times=None):
     """`count` GETs of `/api/v1{path}`, with each of `headers` (dicts) in turn, pipelined on one
     connection from `source` (a loopback address) if given: [(status, headers, answer)] in
-    order."""
+    order; when each answer was read is appended to `times` if given."""
     url = urllib.parse.urlsplit(hub.url)
 
     def request(extra):
@@ -46,5 +47,7 @@ def back_to_back(hub, headers, path, count, source=None):
             r.begin()
             raw = r.read()
             answers.append((r.status, r.headers, json.loads(raw) if raw else None))
+            if times is not None:
+                times.append(time.monotonic())
         writer.join()
     return answers

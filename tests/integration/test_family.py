@@ -453,7 +453,7 @@ def test_a_member_calling_the_api_back_to_back_is_held_back_and_nobody_else_is(h
     assert len(answered) + len(refused) == 250, sorted({r[0] for r in results})
     # A second's turns, and what refilled from the start of draining to the last one sent.
     refilled = (last_sent - drained) * PER_SECOND
-    assert 100 <= len(answered) <= 100 + refilled + 10 and refused, (len(answered), len(refused), refilled)
+    assert 100 <= len(answered) <= 100 + refilled + 40 and refused, (len(answered), len(refused), refilled)
     assert max(answered) < MAX_WAIT + 0.5, max(answered)
     headers, error, _ = refused[0]
     assert headers["Retry-After"] == "1", dict(headers)

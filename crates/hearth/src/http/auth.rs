@@ -237,11 +237,13 @@ pub async fn hold_back_by_address(State(state): State<AppState>, request: Reques
                 if refused.shared {
                     tracing::warn!(
                         refused = count,
-                        "more than 4 096 addresses at once are asking the web server too fast; refusing the excess"
+                        "more than {} addresses or IPv6 networks at once are asking the web server too fast; refusing the excess",
+                        request_budget::ADDRESS.max_tracked
                     );
                 } else {
                     tracing::warn!(
                         %from,
+                        counted_as = %key,
                         refused = count,
                         "an address is asking the web server faster than {} requests a second; holding it back and refusing the excess",
                         request_budget::ADDRESS.per_second
@@ -251,7 +253,7 @@ pub async fn hold_back_by_address(State(state): State<AppState>, request: Reques
             let words = if refused.shared {
                 "Hearth is receiving too many requests from many devices at once; try again in a second."
             } else {
-                "This device is sending Hearth too many requests; try again in a second."
+                "Too many requests are coming to Hearth from this device (on IPv6, from its network); try again in a second."
             };
             return refusal(ApiError::new(ErrorCode::TooManyRequests, words));
         }
@@ -272,19 +274,21 @@ fn refusal(error: ApiError) -> Response {
 fn too_fast(member: &str, refused: Refused) -> Response {
     if let Some(count) = refused.refused_since_last_line {
         tracing::warn!(
-            member = if refused.shared { "(more than 1 024 members at once)" } else { member },
+            member = if refused.shared { "(one of too many members at once)" } else { member },
             refused = count,
             "a member's browsers are calling the API faster than {} requests a second; holding them back and refusing the excess",
             request_budget::MEMBER.per_second
         );
     }
-    refusal(ApiError::new(
-        ErrorCode::TooManyRequests,
+    let words = if refused.shared {
+        "Too many people's Hearth pages are asking at once; try again in a second.".to_owned()
+    } else {
         format!(
             "Your open Hearth pages are asking too often (over {} times a second across all your browsers). Hearth is slowing them to keep your devices responsive; try again in a second, or close some Hearth tabs.",
             request_budget::MEMBER.per_second
-        ),
-    ))
+        )
+    };
+    refusal(ApiError::new(ErrorCode::TooManyRequests, words))
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {
