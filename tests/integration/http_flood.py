@@ -1,6 +1,6 @@
 """Requests as fast as the hub can answer them, whatever the client's speed: pipelined on one
 connection (hyper answers them one after the other), written from a thread while the answers
-are read."""
+are read; or one each on many connections opened beforehand, sent together."""
 
 import http.client
 import json
@@ -51,3 +51,35 @@ def back_to_back(hub, headers, path, count, source=None, times=None):
                 times.append(time.monotonic())
         writer.join()
     return answers
+
+
+def connections(hub, count):
+    """`count` connections to the hub, open and idle."""
+    url = urllib.parse.urlsplit(hub.url)
+    conns = [http.client.HTTPConnection(url.hostname, url.port, timeout=15) for _ in range(count)]
+    for conn in conns:
+        conn.connect()
+    return conns
+
+
+def at_once(conns, session, path):
+    """A GET of `path` on each of the open connections, sent together: [(status, headers, answer,
+    seconds from sending to the answer)], and when the last was sent."""
+    go, results, sent = threading.Barrier(len(conns)), [], []
+
+    def one(conn):
+        go.wait()
+        started = time.monotonic()
+        conn.request("GET", f"/api/v1{path}", headers={"Cookie": f"hearth_session={session}"})
+        sent.append(time.monotonic())
+        r = conn.getresponse()
+        raw = r.read()
+        results.append((r.status, r.headers, json.loads(raw) if raw else None, time.monotonic() - started))
+        conn.close()
+
+    threads = [threading.Thread(target=one, args=(conn,)) for conn in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, max(sent)

@@ -6,7 +6,6 @@ answered 403 with words and written in the audit."""
 import http.client
 import http.cookiejar
 import json
-import socket
 import sqlite3
 import subprocess
 import threading
@@ -18,7 +17,7 @@ import urllib.request
 import websockets.sync.client
 
 from conftest import HEARTH
-from http_flood import back_to_back
+from http_flood import at_once, back_to_back, connections
 from mqtt_device import Device, stop
 
 PASSWORD = "correct horse battery staple"
@@ -375,37 +374,6 @@ BURST, PER_SECOND, MAX_WAIT = 300, 100, 1.0  # MEMBER in crates/hearth/src/http/
 
 def cookie(browser):
     return {"Cookie": f"hearth_session={browser.session()}"}
-
-
-def connections(hub, count):
-    url = urllib.parse.urlsplit(hub.url)
-    conns = [http.client.HTTPConnection(url.hostname, url.port, timeout=15) for _ in range(count)]
-    for conn in conns:
-        conn.connect()
-    return conns
-
-
-def at_once(conns, session, path):
-    """A GET of `path` on each of the open connections, sent together: [(status, headers, answer,
-    seconds from sending to the answer)], and when the last was sent."""
-    go, results, sent = threading.Barrier(len(conns)), [], []
-
-    def one(conn):
-        go.wait()
-        started = time.monotonic()
-        conn.request("GET", f"/api/v1{path}", headers={"Cookie": f"hearth_session={session}"})
-        sent.append(time.monotonic())
-        r = conn.getresponse()
-        raw = r.read()
-        results.append((r.status, r.headers, json.loads(raw) if raw else None, time.monotonic() - started))
-        conn.close()
-
-    threads = [threading.Thread(target=one, args=(conn,)) for conn in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, max(sent)
 
 
 def test_a_member_calling_the_api_back_to_back_is_held_back_and_nobody_else_is(hub):

@@ -8,7 +8,7 @@
 //!   name and password (`POST /login`).
 //!
 //! A signed-in member's requests are counted against their budget (`request_budget`): a page or
-//! script calling the API back to back is held back to its turn, before any work is done, and
+//! script calling the API back to back is held back to its turn, before its command runs, and
 //! refused (429) when its turn is over a second away.
 //!
 //! CSRF: a cookie-authenticated request that changes anything must carry `X-Hearth-Request`;
@@ -188,13 +188,8 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
         if is_websocket(headers) && !same_origin(headers) {
             return ApiError::new(ErrorCode::Forbidden, "event streams are only served to pages of this hub").into_response();
         }
-        match state.auth.spend(&checked.member) {
-            Ok(wait) if wait.is_zero() => {}
-            Ok(wait) => tokio::time::sleep(wait).await,
-            Err(refused) => {
-                tokio::time::sleep(request_budget::MAX_WAIT).await;
-                return too_fast(&checked.member, refused);
-            }
+        if let Err(refused) = request_budget::take_turn(state.auth.spend(&checked.member)).await {
+            return too_fast(&checked.member, refused);
         }
         if let (true, Some(from)) = (checked.touch, from) {
             // Written off the request's path: at most once a minute per session.
@@ -228,37 +223,32 @@ pub async fn hold_back_by_address(State(state): State<AppState>, request: Reques
     };
     let key = request_budget::address_key(from);
     let spent = state.auth.address_budget.lock().unwrap_or_else(|p| p.into_inner()).spend(&key, Instant::now());
-    match spent {
-        Ok(wait) if wait.is_zero() => {}
-        Ok(wait) => tokio::time::sleep(wait).await,
-        Err(refused) => {
-            tokio::time::sleep(request_budget::MAX_WAIT).await;
-            if let Some(count) = refused.refused_since_last_line {
-                if refused.shared {
-                    tracing::warn!(
-                        refused = count,
-                        "more than {} addresses or IPv6 networks at once are asking the web server too fast; refusing the excess",
-                        request_budget::ADDRESS.max_tracked
-                    );
-                } else {
-                    tracing::warn!(
-                        %from,
-                        counted_as = %key,
-                        refused = count,
-                        "an address is asking the web server faster than {} requests a second; holding it back and refusing the excess",
-                        request_budget::ADDRESS.per_second
-                    );
-                }
-            }
-            let words = if refused.shared {
-                "Hearth is receiving too many requests from many devices at once; try again in a second."
-            } else {
-                "Too many requests are coming to Hearth from this device (on IPv6, from its network); try again in a second."
-            };
-            return refusal(ApiError::new(ErrorCode::TooManyRequests, words));
+    let Err(refused) = request_budget::take_turn(spent).await else {
+        return next.run(request).await;
+    };
+    if let Some(count) = refused.refused_since_last_line {
+        if refused.shared {
+            tracing::warn!(
+                refused = count,
+                "more than {} addresses or IPv6 networks at once are asking the web server too fast; refusing the excess",
+                request_budget::ADDRESS.max_tracked
+            );
+        } else {
+            tracing::warn!(
+                %from,
+                counted_as = %key,
+                refused = count,
+                "an address is asking the web server faster than {} requests a second; holding it back and refusing the excess",
+                request_budget::ADDRESS.per_second
+            );
         }
     }
-    next.run(request).await
+    let words = if refused.shared {
+        "Hearth is receiving too many requests from many devices at once; try again in a second."
+    } else {
+        "Too many requests are coming to Hearth from this device (on IPv6, from its network); try again in a second."
+    };
+    refusal(ApiError::new(ErrorCode::TooManyRequests, words))
 }
 
 /// A 429 with `Retry-After`: the second a refusal already waited is when to try again.

@@ -57,6 +57,11 @@ pub struct Limits {
 pub const MEMBER: Limits = Limits { burst: 300.0, per_second: 100.0, max_tracked: 1024 };
 /// Any one source address's, signed in or not: ten times a member's pace.
 pub const ADDRESS: Limits = Limits { burst: 1000.0, per_second: 1000.0, max_tracked: 4096 };
+/// The longest a request is held back for its turn; also how long a refusal waits.
+pub const MAX_WAIT: Duration = Duration::from_secs(1);
+/// At most one log line per key and minute about refused requests.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
 /// The key of an address's budget: the address itself for IPv4 (IPv4-mapped IPv6 included),
 /// its /64 for IPv6.
 pub fn address_key(address: IpAddr) -> IpAddr {
@@ -66,10 +71,22 @@ pub fn address_key(address: IpAddr) -> IpAddr {
     }
 }
 
-/// The longest a request is held back for its turn; also how long a refusal waits.
-pub const MAX_WAIT: Duration = Duration::from_secs(1);
-/// At most one log line per key and minute about refused requests.
-const WARN_EVERY: Duration = Duration::from_secs(60);
+/// Waits for the turn `spent` gave, or, refused, for [`MAX_WAIT`] before saying so: an answer
+/// that came at once would only be asked again at once.
+pub async fn take_turn(spent: Result<Duration, Refused>) -> Result<(), Refused> {
+    match spent {
+        Ok(wait) => {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            Ok(())
+        }
+        Err(refused) => {
+            tokio::time::sleep(MAX_WAIT).await;
+            Err(refused)
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
