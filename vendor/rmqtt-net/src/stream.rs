@@ -5,14 +5,17 @@
 //! methods for all MQTT packet types.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::anyhow;
 use futures::SinkExt;
 use futures::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::Framed;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::bytes::BytesMut;
+use tokio_util::codec::{Decoder, Framed};
 
 use crate::error::MqttError;
 use crate::{Builder, Result};
@@ -25,6 +28,71 @@ use rmqtt_codec::{MqttCodec, MqttPacket};
 
 /// The read buffer's first capacity (Hearth patch; see `Dispatcher::new`).
 const READ_BUFFER: usize = 1024;
+
+/// Hearth patch: the next packet from `io`, holding no read buffer while the connection is idle.
+///
+/// tokio-util's `Framed` keeps its read buffer for the connection's whole life: 1 KiB (see
+/// `Dispatcher::new`) in every idle connection, for as long as it stays connected. Here a buffer
+/// with nothing in it is given back after every poll (after a whole packet, while waiting for the
+/// next, or for the rest of one whose header the codec has taken), and when the buffer is empty
+/// the socket is first read onto the stack: only when bytes come is a buffer taken again. The
+/// bytes in the buffer are decoded here before `Framed` is asked, because `Framed` decodes only
+/// what it read itself: it would wait for more bytes with a whole packet in its buffer. A decode
+/// that finds only part of a packet is asked again by `Framed` after its next read, as it always
+/// is. Unlike `Framed`, this does not remember an error: the stream must not be polled after one
+/// (rmqtt ends the connection on the first).
+fn poll_next_packet<Io>(
+    io: &mut Framed<Io, MqttCodec>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<std::result::Result<(MqttPacket, u32), DecodeError>>>
+where
+    Io: AsyncRead + Unpin,
+{
+    let next = poll_buffered_packet(io, cx);
+    if io.read_buffer().is_empty() && io.read_buffer().capacity() != 0 {
+        *io.read_buffer_mut() = BytesMut::new();
+    }
+    next
+}
+
+/// Hearth patch: `poll_next_packet` but for giving the empty buffer back.
+fn poll_buffered_packet<Io>(
+    io: &mut Framed<Io, MqttCodec>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<std::result::Result<(MqttPacket, u32), DecodeError>>>
+where
+    Io: AsyncRead + Unpin,
+{
+    if io.read_buffer().is_empty() {
+        // Uninitialised, so that a poll with nothing to read costs no 1 KiB of zeroes.
+        let mut first = [std::mem::MaybeUninit::<u8>::uninit(); READ_BUFFER];
+        let mut read = ReadBuf::uninit(&mut first);
+        match Pin::new(io.get_mut()).poll_read(cx, &mut read) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+            // The end of the stream: `Framed` reads it again below and ends as it always did.
+            Poll::Ready(Ok(())) if read.filled().is_empty() => {}
+            Poll::Ready(Ok(())) => {
+                let buffer = io.read_buffer_mut();
+                if buffer.capacity() == 0 {
+                    *buffer = BytesMut::with_capacity(READ_BUFFER);
+                }
+                buffer.extend_from_slice(read.filled());
+            }
+        }
+    }
+    if io.read_buffer().is_empty() {
+        return futures::Stream::poll_next(Pin::new(io), cx);
+    }
+    let mut buffer = std::mem::take(io.read_buffer_mut());
+    let decoded = io.codec_mut().decode(&mut buffer);
+    *io.read_buffer_mut() = buffer;
+    match decoded {
+        Ok(Some(packet)) => Poll::Ready(Some(Ok(packet))),
+        Ok(None) => futures::Stream::poll_next(Pin::new(io), cx),
+        Err(e) => Poll::Ready(Some(Err(e))),
+    }
+}
 
 /// MQTT protocol dispatcher handling version negotiation
 ///
@@ -346,7 +414,8 @@ pub mod v3 {
         type Item = Result<rmqtt_codec::v3::Packet>;
 
         fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            let next = Pin::new(&mut self.io).poll_next(cx);
+            // Hearth patch: no read buffer while idle (`poll_next_packet`).
+            let next = super::poll_next_packet(&mut self.io, cx);
             Poll::Ready(match futures::ready!(next) {
                 Some(Ok((MqttPacket::V3(packet), _))) => Some(Ok(packet)),
                 Some(Ok(_)) => Some(Err(MqttError::Decode(DecodeError::MalformedPacket).into())),
@@ -587,7 +656,8 @@ pub mod v5 {
         type Item = Result<rmqtt_codec::v5::Packet>;
 
         fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            let next = Pin::new(&mut self.io).poll_next(cx);
+            // Hearth patch: no read buffer while idle (`poll_next_packet`).
+            let next = super::poll_next_packet(&mut self.io, cx);
             Poll::Ready(match futures::ready!(next) {
                 Some(Ok((MqttPacket::V5(packet), _))) => Some(Ok(packet)),
                 Some(Ok(_)) => Some(Err(MqttError::Decode(DecodeError::MalformedPacket).into())),

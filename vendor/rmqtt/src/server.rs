@@ -85,12 +85,17 @@
 //! }
 //! ```
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::Either;
 use futures::FutureExt;
 use itertools::Itertools;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::context::ServerContext;
 use crate::net::MqttStream;
@@ -217,6 +222,43 @@ impl MqttServer {
     }
 }
 
+/// Hearth patch (vendor/PATCHES.md, 14): a connection's task holds its stream once.
+///
+/// The version probe (`Dispatcher::mqtt`) arrives boxed, the protocol's processing is boxed,
+/// and the stream is boxed before it is handed down. An async function's state is the largest of
+/// its awaits', and a value moved from one async function into the next keeps its slot in both
+/// (the argument, and the `match` on the probe's result, which lived as long as the processing):
+/// the stream (about 280 bytes over TCP) was held five times and the probe's state (about 700)
+/// once, in every connection's task for its whole life.
+fn process_connection<Io, Probe>(
+    scx: ServerContext,
+    probe: Pin<Box<Probe>>,
+    lid: ListenerId,
+    remote_addr: SocketAddr,
+    transport: &'static str,
+) -> impl Future<Output = ()>
+where
+    Io: AsyncRead + AsyncWrite + Unpin,
+    Probe: Future<Output = Result<MqttStream<Io>>>,
+{
+    // An `async move` block rather than an `async fn`, whose arguments are kept twice in its
+    // state: with them once, the connection's task is 384 bytes rather than 512.
+    async move {
+        let processing = match probe.await {
+            Ok(MqttStream::V3(s)) => Either::Left(Box::pin(v3::process(scx, Box::new(s), lid))),
+            Ok(MqttStream::V5(s)) => Either::Right(Box::pin(v5::process(scx, Box::new(s), lid))),
+            Err(e) => {
+                log::info!("MQTT{transport} version detection failed: {e}, from: {remote_addr}");
+                return;
+            }
+        };
+        let version = if matches!(processing, Either::Left(_)) { "v3" } else { "v5" };
+        if let Err(e) = processing.await {
+            log::info!("MQTT{version}{transport} processing error: {e}, from: {remote_addr}");
+        }
+    }
+}
+
 /// Handles incoming TCP connections
 /// # Arguments
 /// * `scx` - Server context
@@ -239,21 +281,8 @@ async fn listen_tcp(scx: ServerContext, l: &Listener, lid: ListenerId) {
                         }
                     };
 
-                    match stream.mqtt().await {
-                        Ok(MqttStream::V3(s)) => {
-                            if let Err(e) = v3::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv3 processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Ok(MqttStream::V5(s)) => {
-                            if let Err(e) = v5::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv5 processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Err(e) => {
-                            log::info!("MQTT version detection failed: {e}, from: {remote_addr}");
-                        }
-                    }
+                    // Hearth patch: see `process_connection`.
+                    process_connection(scx, Box::pin(stream.mqtt()), lid, remote_addr, "").await;
                 });
             }
             Err(e) => {
@@ -279,7 +308,9 @@ async fn listen_tls(scx: ServerContext, l: &Listener, lid: ListenerId) {
                     let remote_addr = accept.remote_addr;
                     log::debug!("TLS connection from {remote_addr}");
 
-                    let stream = match accept.tls().await {
+                    // Hearth patch: boxed, so that the TLS handshake's state is not part of the
+                    // connection's task for its whole life (see `process_connection`).
+                    let stream = match Box::pin(accept.tls()).await {
                         Ok(s) => s,
                         Err(e) => {
                             log::warn!("TLS accept error: {e}, from: {remote_addr}");
@@ -287,21 +318,8 @@ async fn listen_tls(scx: ServerContext, l: &Listener, lid: ListenerId) {
                         }
                     };
 
-                    match stream.mqtt().await {
-                        Ok(MqttStream::V3(s)) => {
-                            if let Err(e) = v3::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv3/TLS processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Ok(MqttStream::V5(s)) => {
-                            if let Err(e) = v5::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv5/TLS processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Err(e) => {
-                            log::info!("MQTT/TLS version detection failed: {e}, from: {remote_addr}");
-                        }
-                    }
+                    // Hearth patch: see `process_connection`.
+                    process_connection(scx, Box::pin(stream.mqtt()), lid, remote_addr, "/TLS").await;
                 });
             }
             Err(e) => {
@@ -335,21 +353,8 @@ async fn listen_ws(scx: ServerContext, l: &Listener, lid: ListenerId) {
                         }
                     };
 
-                    match stream.mqtt().await {
-                        Ok(MqttStream::V3(s)) => {
-                            if let Err(e) = v3::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv3/WS processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Ok(MqttStream::V5(s)) => {
-                            if let Err(e) = v5::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv5/WS processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Err(e) => {
-                            log::info!("MQTT/WS version detection failed: {e}, from: {remote_addr}");
-                        }
-                    }
+                    // Hearth patch: see `process_connection`.
+                    process_connection(scx, Box::pin(stream.mqtt()), lid, remote_addr, "/WS").await;
                 });
             }
             Err(e) => {
@@ -383,21 +388,8 @@ async fn listen_wss(scx: ServerContext, l: &Listener, lid: ListenerId) {
                         }
                     };
 
-                    match stream.mqtt().await {
-                        Ok(MqttStream::V3(s)) => {
-                            if let Err(e) = v3::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv3/WSS processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Ok(MqttStream::V5(s)) => {
-                            if let Err(e) = v5::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv5/WSS processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Err(e) => {
-                            log::info!("MQTT/WSS version detection failed: {e}, from: {remote_addr}");
-                        }
-                    }
+                    // Hearth patch: see `process_connection`.
+                    process_connection(scx, Box::pin(stream.mqtt()), lid, remote_addr, "/WSS").await;
                 });
             }
             Err(e) => {
@@ -431,21 +423,8 @@ async fn listen_quic(scx: ServerContext, l: &Listener, lid: ListenerId) {
                         }
                     };
 
-                    match stream.mqtt().await {
-                        Ok(MqttStream::V3(s)) => {
-                            if let Err(e) = v3::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv3/QUIC processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Ok(MqttStream::V5(s)) => {
-                            if let Err(e) = v5::process(scx.clone(), s, lid).await {
-                                log::info!("MQTTv5/QUIC processing error: {e}, from: {remote_addr}");
-                            }
-                        }
-                        Err(e) => {
-                            log::info!("MQTT/QUIC version detection failed: {e}, from: {remote_addr}");
-                        }
-                    }
+                    // Hearth patch: see `process_connection`.
+                    process_connection(scx, Box::pin(stream.mqtt()), lid, remote_addr, "/QUIC").await;
                 });
             }
             Err(e) => {

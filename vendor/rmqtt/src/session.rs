@@ -191,21 +191,43 @@ impl SessionState {
     }
 
     #[inline]
-    pub(crate) async fn run<Io>(mut self, mut sink: Sink<Io>, keep_alive: u16)
+    // Hearth patch: an `async move` block rather than an `async fn`, whose arguments are kept
+    // twice in its state (vendor/PATCHES.md, 14).
+    pub(crate) fn run<Io>(mut self, mut sink: Sink<Io>, keep_alive: u16) -> impl std::future::Future<Output = ()>
     where
         Io: AsyncRead + AsyncWrite + Unpin,
     {
-        let limiter = {
-            let (burst, replenish_n_per) = self.fitter.mqueue_rate_limit();
-            Limiter::new(burst, replenish_n_per)
-        };
+        async move {
+            let limiter = {
+                let (burst, replenish_n_per) = self.fitter.mqueue_rate_limit();
+                Limiter::new(burst, replenish_n_per)
+            };
 
-        let (deliver_queue_tx, mut deliver_queue_rx) = self.deliver_queue_channel(&limiter);
-        let mut flags = StateFlags::empty();
+            let (deliver_queue_tx, mut deliver_queue_rx) = self.deliver_queue_channel(&limiter);
+            let mut flags = StateFlags::empty();
 
-        self.scx.connections.inc();
-        match self.run_loop(&mut sink, keep_alive, &mut flags, &deliver_queue_tx, &mut deliver_queue_rx).await
-        {
+            self.scx.connections.inc();
+            let ended =
+                self.run_loop(&mut sink, keep_alive, &mut flags, &deliver_queue_tx, &mut deliver_queue_rx).await;
+            // Hearth patch: the session's end is boxed, so that its state (the reasons, the
+            // DISCONNECT, the Will's delay...) is not laid out beside the online loop's in every
+            // connection's task for its whole life (vendor/PATCHES.md, 14).
+            Box::pin(self.end(sink, ended, flags, &deliver_queue_tx)).await;
+        }
+    }
+
+    /// Hearth patch: what `run` did once the online loop ended, moved here unchanged to be boxed
+    /// (vendor/PATCHES.md, 14).
+    async fn end<Io>(
+        &mut self,
+        mut sink: Sink<Io>,
+        ended: std::result::Result<(), Reason>,
+        mut flags: StateFlags,
+        deliver_queue_tx: &MessageSender,
+    ) where
+        Io: AsyncRead + AsyncWrite + Unpin,
+    {
+        match ended {
             Ok(()) => {
                 log::debug!("{} exit ...", self.id);
             }
@@ -420,15 +442,16 @@ impl SessionState {
                 pkt = sink.recv() => {
                     log::debug!("{:?} pkt: {:?}", state.id, pkt);
                     keep_alive_delay.as_mut().reset(Instant::now() + keep_alive_interval);
-                    match pkt? {
-                        Some(pkt) => {
-                            // Hearth patch: boxed (vendor/PATCHES.md, 8).
-                            Box::pin(state.process_mqtt_message(sink, pkt, flags)).await?;
-                        },
+                    // Hearth patch: boxed (vendor/PATCHES.md, 8), and made before the await so
+                    // that no copy of the packet (the `match`'s, the `?`'s) is kept beside the
+                    // boxed future: three slots of 128 bytes in every connection's task (14).
+                    let processing = match pkt? {
+                        Some(pkt) => Box::pin(state.process_mqtt_message(sink, pkt, flags)),
                         None => {
                             return Err(Reason::ConnectRemoteClose);
                         }
-                    }
+                    };
+                    processing.await?;
                 }
             }
         }

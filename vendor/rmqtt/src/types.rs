@@ -1396,9 +1396,12 @@ impl<'a> std::convert::TryFrom<LastWill<'a>> for Publish {
     }
 }
 
+/// Hearth patch: the stream is boxed, so that moving the sink from one async function into the
+/// next (each keeping the slot it came in) costs a pointer, not the stream, in every connection's
+/// task (vendor/PATCHES.md, 14).
 pub enum Sink<Io> {
-    V3(v3::MqttStream<Io>),
-    V5(v5::MqttStream<Io>),
+    V3(Box<v3::MqttStream<Io>>),
+    V5(Box<v5::MqttStream<Io>>),
 }
 
 impl<Io> Sink<Io>

@@ -1,0 +1,120 @@
+"""How the broker reads a device's bytes. An idle connection holds no read buffer (rmqtt-net's
+patch, vendor/PATCHES.md): its first bytes are read onto the stack, and only then does it take a
+buffer again. These stories check that nothing a device sends is lost, doubled or misread
+however its bytes arrive: a byte at a time with pauses (the buffer is given back between them,
+the codec halfway through a packet), many packets in one write, and packets larger than that
+first read and than the buffer, over plain MQTT and over TLS. Packets are built by hand, so that
+the way they are cut is the story's, not a client library's; the subscriber is paho."""
+
+import hashlib
+import socket
+import ssl
+import struct
+import time
+
+import pytest
+
+from hostile_clients import RawClient, connect_packet, end, paho_connect, read_exactly, received, status, subscribe, wait_until
+from mqtt_device import Device
+
+PUBACK = 0x40
+PINGRESP = bytes([0xD0, 0x00])
+
+
+def publish_qos1(topic: str, packet_id: int, payload: bytes) -> bytes:
+    body = struct.pack("!H", len(topic)) + topic.encode() + struct.pack("!H", packet_id) + payload
+    length, remaining = bytearray(), len(body)
+    while True:
+        byte, remaining = remaining % 128, remaining // 128
+        length.append(byte | (0x80 if remaining else 0))
+        if not remaining:
+            break
+    return bytes([0x32]) + bytes(length) + body
+
+
+def tls_client(hub, device, port: int) -> RawClient:
+    """A RawClient over TLS, trusting the hub's own CA (the name is not what these stories test)."""
+    context = ssl.create_default_context(cafile=str(hub.data_dir / "ca.pem"))
+    context.check_hostname = False
+    client = RawClient.__new__(RawClient)
+    client.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5))
+    client.sock.sendall(connect_packet("reads-device", device.username, device.password))
+    connack = read_exactly(client.sock, 4)
+    client.session_present, client.rc = bool(connack[2] & 1), connack[3]
+    return client
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_packets_cut_anyhow_or_sent_together_each_reach_the_subscriber_once_and_whole(hub, transport):
+    device = Device(hub, "Reads publisher", publish=["reads/#"])
+    reader = Device(hub, "Reads subscriber", subscribe=["reads/#"])
+    subscriber = paho_connect("127.0.0.1", reader.port, "reads-subscriber", reader.username, reader.password)
+    assert [int(code.value) for code in subscribe(subscriber, "reads/#", qos=1)] == [1]
+    if transport == "tcp":
+        client = RawClient("127.0.0.1", device.port, connect_packet("reads-device", device.username, device.password))
+    else:
+        tls_port = int(status(hub)["broker"]["tls_address"].split(", ")[0].rsplit(":", 1)[1])
+        client = tls_client(hub, device, tls_port)
+    assert client.rc == 0, f"CONNACK {client.rc}"
+    sock = client.sock
+    # Each write its own segment: the cuts are the story's, not Nagle's.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    sent = {}  # packet id -> (topic, payload)
+
+    def packet(topic: str, payload: bytes) -> bytes:
+        packet_id = len(sent) + 1
+        sent[packet_id] = (topic, payload)
+        return publish_qos1(topic, packet_id, payload)
+
+    def acknowledged(packet_ids):
+        """Reads one PUBACK for each of `packet_ids` before anything more is sent: a packet whose
+        last bytes the broker has and does not decode would show here, not rescued by the next
+        packet's bytes."""
+        answers = read_exactly(sock, 4 * len(packet_ids))
+        got = [struct.unpack("!H", answers[i + 2:i + 4])[0] for i in range(0, len(answers), 4)]
+        assert all(answers[i] == PUBACK and answers[i + 1] == 2 for i in range(0, len(answers), 4)), answers.hex()
+        assert got == packet_ids, (got, packet_ids)  # in order (MQTT-4.6.0-2)
+
+    def sent_last(n=1):
+        return list(sent)[-n:]
+
+    # A byte at a time, 30 ms apart: the connection is idle between them, so its buffer is given
+    # back with the packet's header, or part of it, already decoded.
+    for byte in packet("reads/trickle", b"one byte at a time"):
+        sock.sendall(bytes([byte]))
+        time.sleep(0.03)
+    acknowledged(sent_last())
+    # The fixed header alone, then the rest in one write: the codec has taken the header and waits
+    # for the body with an empty buffer, and the body comes onto the stack first.
+    split = packet("reads/header-first", b"the body came later")
+    sock.sendall(split[:2])
+    time.sleep(0.2)
+    sock.sendall(split[2:])
+    acknowledged(sent_last())
+    # Twenty packets in one write.
+    sock.sendall(b"".join(packet(f"reads/together/{n}", f"together {n}".encode()) for n in range(20)))
+    acknowledged(sent_last(20))
+    # Larger than the first read and than the buffer (1 KiB each), in one write.
+    sock.sendall(packet("reads/large", bytes(range(256)) * 20))
+    acknowledged(sent_last())
+    # 70 000 bytes in pieces with pauses, the last piece carrying the next packet whole.
+    big = packet("reads/big", hashlib.sha256(b"big").digest() * 2188)
+    small = packet("reads/after-big", b"after the big one")
+    stream = big + small
+    for start, stop in ((0, 3), (3, 40_000), (40_000, len(stream))):
+        sock.sendall(stream[start:stop])
+        time.sleep(0.1)
+    acknowledged(sent_last(2))
+    sock.sendall(bytes([0xC0, 0x00]))  # PINGREQ
+    assert read_exactly(sock, 2) == PINGRESP
+
+    expected = list(sent.values())
+    wait_until(lambda: len(received(subscriber)) >= len(expected), f"{len(expected)} messages", timeout=10)
+    time.sleep(0.3)  # a copy too many would come now
+    got = [(topic, payload) for topic, payload, _retained in received(subscriber)]
+    assert [t for t, _ in got] == [t for t, _ in expected]  # each once, in the order sent
+    for (topic, payload), (_, want) in zip(got, expected):
+        assert payload == want, f"{topic}: {len(payload)} bytes, wanted {len(want)}"
+    client.close()
+    end(subscriber)
