@@ -3,8 +3,9 @@ patch, vendor/PATCHES.md): its first bytes are read onto the stack, and only the
 buffer again. These stories check that nothing a device sends is lost, doubled or misread
 however its bytes arrive: a byte at a time with pauses (the buffer is given back between them,
 the codec halfway through a packet), many packets in one write, and packets larger than that
-first read and than the buffer, over plain MQTT and over TLS. Packets are built by hand, so that
-the way they are cut is the story's, not a client library's; the subscriber is paho."""
+first read and than the buffer, over plain MQTT and over TLS. And a host announcing packets it
+never sends holds only what it sent. Packets are built by hand, so that the way they are cut is
+the story's, not a client library's; the subscriber is paho."""
 
 import hashlib
 import socket
@@ -40,6 +41,7 @@ def tls_client(hub, device, port: int) -> RawClient:
     client.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5))
     client.sock.sendall(connect_packet("reads-device", device.username, device.password))
     connack = read_exactly(client.sock, 4)
+    assert len(connack) == 4 and connack[0] == 0x20, f"no CONNACK over TLS: {connack.hex()}"
     client.session_present, client.rc = bool(connack[2] & 1), connack[3]
     return client
 
@@ -74,7 +76,8 @@ def test_packets_cut_anyhow_or_sent_together_each_reach_the_subscriber_once_and_
         answers = read_exactly(sock, 4 * len(packet_ids))
         got = [struct.unpack("!H", answers[i + 2:i + 4])[0] for i in range(0, len(answers), 4)]
         assert all(answers[i] == PUBACK and answers[i + 1] == 2 for i in range(0, len(answers), 4)), answers.hex()
-        assert got == packet_ids, (got, packet_ids)  # in order (MQTT-4.6.0-2)
+        # In order: rmqtt handles one connection's packets one at a time.
+        assert got == packet_ids, (got, packet_ids)
 
     def sent_last(n=1):
         return list(sent)[-n:]
@@ -113,8 +116,42 @@ def test_packets_cut_anyhow_or_sent_together_each_reach_the_subscriber_once_and_
     wait_until(lambda: len(received(subscriber)) >= len(expected), f"{len(expected)} messages", timeout=10)
     time.sleep(0.3)  # a copy too many would come now
     got = [(topic, payload) for topic, payload, _retained in received(subscriber)]
-    assert [t for t, _ in got] == [t for t, _ in expected]  # each once, in the order sent
+    # Each once, and in the order sent: MQTT asks it only within a topic, and rmqtt, handling one
+    # connection's packets one at a time, keeps it across them.
+    assert [t for t, _ in got] == [t for t, _ in expected]
     for (topic, payload), (_, want) in zip(got, expected):
         assert payload == want, f"{topic}: {len(payload)} bytes, wanted {len(want)}"
     client.close()
     end(subscriber)
+
+
+def vm_size_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmSize")
+
+
+def test_connects_announcing_a_megabyte_and_sending_a_few_bytes_hold_only_what_they_sent(hub):
+    """A host opens 300 connections, each announcing a CONNECT of almost 1 MiB (under the broker's
+    maximum packet size) and sending 4 KB of it, then waits. The codec reserves room for the whole
+    announced packet once it has read the header: 300 MiB of the hub's address space (VmSize) until
+    the handshake timeout closed them, where a 32-bit home server has 3 GiB in all. The room now
+    follows the bytes that came. And a device still connects and publishes meanwhile."""
+    device = Device(hub, "Reads neighbour", publish=["reads/#"])
+    before = vm_size_mib(hub.proc.pid)
+    announced = b"\x10" + bytes([0xC0, 0x84, 0x3D])  # CONNECT, remaining length 1 000 000
+    assert announced[1:] == bytes([1_000_000 % 128 | 0x80, 1_000_000 // 128 % 128 | 0x80, 1_000_000 // 128 // 128])
+    stalled = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection((device.host, device.port), timeout=5)
+            sock.sendall(announced + b"\x00\x04MQTT\x04\x02\x00\x3c" + b"\x00" * 4000)
+            stalled.append(sock)
+        time.sleep(1.5)  # read at once; the handshake timeout (10 s) is far
+        grown = vm_size_mib(hub.proc.pid) - before
+        assert grown < 64, f"300 stalled CONNECTs grew the hub's address space by {grown:.0f} MiB"
+        assert device.pub("reads/meanwhile", "still here", qos=1).returncode == 0
+    finally:
+        for sock in stalled:
+            sock.close()

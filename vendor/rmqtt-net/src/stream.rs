@@ -49,8 +49,19 @@ where
     Io: AsyncRead + Unpin,
 {
     let next = poll_buffered_packet(io, cx);
-    if io.read_buffer().is_empty() && io.read_buffer().capacity() != 0 {
-        *io.read_buffer_mut() = BytesMut::new();
+    let buffer = io.read_buffer_mut();
+    if buffer.is_empty() {
+        if buffer.capacity() != 0 {
+            *buffer = BytesMut::new();
+        }
+    } else if buffer.capacity() > 4 * READ_BUFFER.max(buffer.len()) {
+        // The codec reserves room for the whole packet a header announces, up to the maximum
+        // packet size (1 MiB in Hearth), before any of it has come: a host sending such headers
+        // and a few bytes on many connections held a megabyte of address space on each. The room
+        // follows what came instead, and grows (doubling) as the rest comes.
+        let mut smaller = BytesMut::with_capacity(2 * READ_BUFFER.max(buffer.len()));
+        smaller.extend_from_slice(buffer);
+        *buffer = smaller;
     }
     next
 }
@@ -73,11 +84,15 @@ where
             // The end of the stream: `Framed` reads it again below and ends as it always did.
             Poll::Ready(Ok(())) if read.filled().is_empty() => {}
             Poll::Ready(Ok(())) => {
+                // Exactly what came: the packets cut from this buffer share it, and what a
+                // subscription or a queued message keeps of one (slices, not copies) then keeps
+                // its own bytes, not a whole fresh kibibyte each.
                 let buffer = io.read_buffer_mut();
                 if buffer.capacity() == 0 {
-                    *buffer = BytesMut::with_capacity(READ_BUFFER);
+                    *buffer = BytesMut::from(read.filled());
+                } else {
+                    buffer.extend_from_slice(read.filled());
                 }
-                buffer.extend_from_slice(read.filled());
             }
         }
     }
@@ -89,7 +104,15 @@ where
     *io.read_buffer_mut() = buffer;
     match decoded {
         Ok(Some(packet)) => Poll::Ready(Some(Ok(packet))),
-        Ok(None) => futures::Stream::poll_next(Pin::new(io), cx),
+        Ok(None) => {
+            // Part of a packet: `Framed` reads the rest into room of at least a kibibyte (it only
+            // asks for one byte), as it did into its own buffer.
+            let buffer = io.read_buffer_mut();
+            if buffer.capacity() - buffer.len() < READ_BUFFER {
+                buffer.reserve(READ_BUFFER);
+            }
+            futures::Stream::poll_next(Pin::new(io), cx)
+        }
         Err(e) => Poll::Ready(Some(Err(e))),
     }
 }
