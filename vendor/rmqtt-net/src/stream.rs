@@ -87,12 +87,7 @@ where
                 // Exactly what came: the packets cut from this buffer share it, and what a
                 // subscription or a queued message keeps of one (slices, not copies) then keeps
                 // its own bytes, not a whole fresh kibibyte each.
-                let buffer = io.read_buffer_mut();
-                if buffer.capacity() == 0 {
-                    *buffer = BytesMut::from(read.filled());
-                } else {
-                    buffer.extend_from_slice(read.filled());
-                }
+                *io.read_buffer_mut() = BytesMut::from(read.filled());
             }
         }
     }
