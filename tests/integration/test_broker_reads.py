@@ -1,9 +1,10 @@
 """How the broker reads a device's bytes. An idle connection holds no read buffer (rmqtt-net's
 patch, vendor/PATCHES.md): its first bytes are read onto the stack, and only then does it take a
-buffer again. These stories check that nothing a device sends is lost, doubled or misread
-however its bytes arrive: a byte at a time with pauses (the buffer is given back between them,
-the codec halfway through a packet), many packets in one write, and packets larger than that
-first read and than the buffer, over plain MQTT and over TLS. And a host announcing packets it
+buffer again; a connection that has sent nothing yet holds none either. These stories check that
+nothing a device sends is lost, doubled or misread however its bytes arrive: a byte at a time
+with pauses (the buffer is given back between them, the codec halfway through a packet), many
+packets in one write, packets larger than that first read and than the buffer, a CONNECT cut up
+or sent with the packets after it, over plain MQTT and over TLS. And a host announcing packets it
 never sends holds only what it sent. Packets are built by hand, so that the way they are cut is
 the story's, not a client library's; the subscriber is paho."""
 
@@ -119,6 +120,58 @@ def test_packets_cut_anyhow_or_sent_together_each_reach_the_subscriber_once_and_
     client.close()
     end(subscriber)
 
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hub, transport):
+    """The protocol version is read as every later packet is: a connection that has sent nothing
+    holds no buffer, and its first bytes come onto the stack. The version is only looked at, so
+    the CONNECT it came in, and whatever came with it, must still be read whole afterwards."""
+    device = Device(hub, "Connect reads publisher", publish=["reads/#"])
+    reader = Device(hub, "Connect reads subscriber", subscribe=["reads/#"])
+    subscriber = paho_connect("127.0.0.1", reader.port, "connect-reads-subscriber", reader.username, reader.password)
+    assert [int(code.value) for code in subscribe(subscriber, "reads/#", qos=1)] == [1]
+    port = device.port
+    context = None
+    if transport == "tls":
+        port = int(status(hub)["broker"]["tls_address"].split(", ")[0].rsplit(":", 1)[1])
+        context = ssl.create_default_context(cafile=str(hub.data_dir / "ca.pem"))
+        context.check_hostname = False
+
+    def opened():
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if context:
+            sock = context.wrap_socket(sock)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each write its own segment
+        return sock
+
+    connack = bytes([0x20, 0x02, 0x00, 0x00])
+    # Silent a while, then its CONNECT a byte at a time, 30 ms apart: the version is decided from
+    # the bytes come so far, each time onto a fresh buffer of what came.
+    trickled = opened()
+    time.sleep(0.3)
+    for byte in connect_packet("reads-trickled-connect", device.username, device.password):
+        trickled.sendall(bytes([byte]))
+        time.sleep(0.03)
+    assert read_exactly(trickled, 4) == connack
+    trickled.sendall(publish_qos1("reads/after-a-trickled-connect", 1, b"after a trickled CONNECT"))
+    assert read_exactly(trickled, 4) == bytes([PUBACK, 0x02, 0x00, 0x01])
+    # A client that does not wait for its CONNACK: CONNECT, PUBLISH and PINGREQ in one write.
+    eager = opened()
+    eager.sendall(connect_packet("reads-eager", device.username, device.password)
+                  + publish_qos1("reads/with-its-connect", 1, b"sent with its CONNECT") + bytes([0xC0, 0x00]))
+    assert read_exactly(eager, 4) == connack
+    assert read_exactly(eager, 4) == bytes([PUBACK, 0x02, 0x00, 0x01])
+    assert read_exactly(eager, 2) == PINGRESP
+
+    expected = [("reads/after-a-trickled-connect", b"after a trickled CONNECT"),
+                ("reads/with-its-connect", b"sent with its CONNECT")]
+    wait_until(lambda: len(received(subscriber)) >= len(expected), f"{len(expected)} messages", timeout=10)
+    time.sleep(0.3)  # a copy too many would come now
+    assert [(topic, payload) for topic, payload, _retained in received(subscriber)] == expected
+    trickled.close()
+    eager.close()
+    end(subscriber)
 
 def usable_address_space_mib(pid: int) -> float:
     """The hub's mappings that can be read or written. Not VmSize: that counts the inaccessible

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use futures::SinkExt;
-use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::{Decoder, Framed};
@@ -26,7 +25,8 @@ use rmqtt_codec::v5::Codec as CodecV5;
 use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket};
 
-/// The read buffer's first capacity (Hearth patch; see `Dispatcher::new`).
+/// Hearth patch: the first read of an idle connection's bytes, onto the stack, and the least room
+/// a buffer holding part of a packet gets for the rest (`poll_next_packet`).
 const READ_BUFFER: usize = 1024;
 
 /// Hearth patch: the next packet from `io`, holding no read buffer while the connection is idle.
@@ -137,13 +137,11 @@ where
         cert_info: Option<CertInfo>,
         cfg: Arc<Builder>,
     ) -> Self {
-        // Hearth patch: buffers sized for what a home's devices send, not tokio-util's 8 KiB
-        // each way: an idle connection kept two of them. The read buffer grows for a larger
-        // packet (the codec reserves a packet's length); 1 KiB, not less, so that a buffer still
-        // shared with a message's slices is reallocated at 1 KiB and not one byte at a time
-        // (`BytesMut`'s original-capacity rule). The write buffer starts empty and grows to the
-        // packets sent.
-        let mut io = Framed::with_capacity(io, MqttCodec::Version(VersionCodec), READ_BUFFER);
+        // Hearth patch: no buffers until bytes come, not tokio-util's 8 KiB each way. The read
+        // buffer is taken when the first bytes come, of their size (`poll_next_packet`), and
+        // grows for a larger packet; a connection that has sent nothing yet holds none, however
+        // long it waits for its handshake timeout. The write buffer grows to the packets sent.
+        let mut io = Framed::with_capacity(io, MqttCodec::Version(VersionCodec), 0);
         *io.write_buffer_mut() = Default::default();
         Dispatcher { io, remote_addr, cfg, cert_info }
     }
@@ -176,9 +174,16 @@ where
         // closed after the handshake timeout, as one that stalls later in its CONNECT is; without
         // it, a host on the network holds a task and a file descriptor per idle connection for
         // as long as it likes.
-        let first = tokio::time::timeout(self.cfg.handshake_timeout, self.io.next())
-            .await
-            .map_err(|_| MqttError::ReadTimeout)?;
+        // Read as every later packet is (`poll_next_packet`): nothing held while nothing comes,
+        // and then only what came. The version codec only looks: the CONNECT stays in the buffer
+        // for the version's own codec.
+        let io = &mut self.io;
+        let first = tokio::time::timeout(
+            self.cfg.handshake_timeout,
+            futures::future::poll_fn(|cx| poll_next_packet(io, cx)),
+        )
+        .await
+        .map_err(|_| MqttError::ReadTimeout)?;
         let Some(Ok((MqttPacket::Version(ver), _))) = first else {
             return Err(anyhow!(DecodeError::InvalidProtocol));
         };
