@@ -10,7 +10,11 @@
 //! - latency: one publisher sends QoS 1 messages at a steady 500 per second; the subscriber
 //!   measures publish → delivery time; p50 and p99.
 //! - idle devices: 1 000 clients connect at once and stay connected; the time until all are
-//!   connected, and the broker's resident memory before and after.
+//!   connected, and the broker's resident memory before and after. Then a second 1 000 connect
+//!   beside them, and a third 1 000 that each subscribe to a command topic of their own, as a
+//!   Tasmota plug subscribes to `cmnd/<its topic>/#`: the first thousand's memory includes what a
+//!   broker grows once (tables sized, code paged in, freed handshake memory kept for reuse), the
+//!   second's is what one more idle device costs, the third's one more that listens.
 //!
 //! Usage: cargo bench -p hearth --bench broker -- HEARTH_BINARY
 
@@ -60,6 +64,39 @@ impl Drop for Broker {
     }
 }
 
+/// The idle clients' phase: how long the first thousand took to connect, and the broker's
+/// resident memory (KiB) before them and after each thousand.
+#[derive(Debug, Clone, Default)]
+struct IdleMemory {
+    connect_ms: f64,
+    rss_before: u64,
+    rss_first_thousand: u64,
+    rss_second_thousand: u64,
+    rss_subscribed_thousand: u64,
+}
+
+impl IdleMemory {
+    /// KiB per client of the first thousand: what the broker grew from none to a thousand.
+    fn per_client_first(&self) -> f64 {
+        per_client(self.rss_before, self.rss_first_thousand)
+    }
+
+    /// KiB per client of the second thousand: what one more idle device costs a broker that
+    /// already holds a thousand.
+    fn per_client_second(&self) -> f64 {
+        per_client(self.rss_first_thousand, self.rss_second_thousand)
+    }
+
+    /// KiB per client of the third thousand, each subscribed to a topic of its own.
+    fn per_client_subscribed(&self) -> f64 {
+        per_client(self.rss_second_thousand, self.rss_subscribed_thousand)
+    }
+}
+
+fn per_client(before: u64, after: u64) -> f64 {
+    (after.saturating_sub(before) as f64 / IDLE_CLIENTS as f64 * 10.0).round() / 10.0
+}
+
 #[derive(Debug, Clone)]
 struct Results {
     qos0_per_sec: f64,
@@ -68,9 +105,7 @@ struct Results {
     p50_ms: f64,
     p99_ms: f64,
     rss_kib: u64,
-    idle_connect_ms: f64,
-    idle_rss_before_kib: u64,
-    idle_rss_after_kib: u64,
+    idle: IdleMemory,
     /// Hearth only: what the ledger kept as counts rather than rows during the QoS 0 fan-in.
     ledger_after_qos0: Option<serde_json::Value>,
 }
@@ -132,19 +167,19 @@ fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
                                  "mosquitto": { "p50": mosquitto.p50_ms, "p99": mosquitto.p99_ms },
                                  "p99_ratio": (ratio(hearth.p99_ms, mosquitto.p99_ms) * 100.0).round() / 100.0 },
             "rss_kib_after_load": { "hearth": hearth.rss_kib, "mosquitto": mosquitto.rss_kib },
-            "idle_clients": { "connect_all_ms": { "hearth": hearth.idle_connect_ms, "mosquitto": mosquitto.idle_connect_ms,
-                                                  "ratio": (ratio(hearth.idle_connect_ms, mosquitto.idle_connect_ms) * 100.0).round() / 100.0 },
-                              "rss_kib_before": { "hearth": hearth.idle_rss_before_kib, "mosquitto": mosquitto.idle_rss_before_kib },
-                              "rss_kib_connected": { "hearth": hearth.idle_rss_after_kib, "mosquitto": mosquitto.idle_rss_after_kib },
-                              "kib_per_client": { "hearth": per_client(hearth), "mosquitto": per_client(mosquitto) } },
+            "idle_clients": { "connect_all_ms": { "hearth": hearth.idle.connect_ms, "mosquitto": mosquitto.idle.connect_ms,
+                                                  "ratio": (ratio(hearth.idle.connect_ms, mosquitto.idle.connect_ms) * 100.0).round() / 100.0 },
+                              "rss_kib_before": { "hearth": hearth.idle.rss_before, "mosquitto": mosquitto.idle.rss_before },
+                              "rss_kib_connected": { "hearth": hearth.idle.rss_first_thousand, "mosquitto": mosquitto.idle.rss_first_thousand },
+                              "kib_per_client": { "hearth": hearth.idle.per_client_first(), "mosquitto": mosquitto.idle.per_client_first() },
+                              "kib_per_client_second_thousand": { "hearth": hearth.idle.per_client_second(),
+                                                                  "mosquitto": mosquitto.idle.per_client_second() },
+                              "kib_per_client_subscribed_thousand": { "hearth": hearth.idle.per_client_subscribed(),
+                                                                      "mosquitto": mosquitto.idle.per_client_subscribed() } },
             "setup": { "qos0_publishers": QOS0_PUBLISHERS, "qos0_messages_per_publisher": QOS0_MESSAGES,
                        "qos1_publishers": PUBLISHERS, "qos1_messages_per_publisher": FAN_IN_MESSAGES, "payload_bytes": PAYLOAD,
                        "latency_messages": LATENCY_MESSAGES, "latency_rate_per_sec": LATENCY_RATE, "idle_clients": IDLE_CLIENTS }
     })
-}
-
-fn per_client(r: &Results) -> f64 {
-    ((r.idle_rss_after_kib.saturating_sub(r.idle_rss_before_kib)) as f64 / IDLE_CLIENTS as f64 * 10.0).round() / 10.0
 }
 
 /// `HEARTH_BENCH_ONLY=idle|qos0|qos1|latency` runs one part (while profiling); the others are 0.
@@ -154,8 +189,11 @@ fn runs_part(part: &str) -> bool {
 
 async fn measure(broker: Broker) -> Result<Results> {
     wait_for_port(broker.port).await?;
-    let (idle_connect_ms, idle_rss_before_kib, idle_rss_after_kib) =
-        if runs_part("idle") { idle(&broker).await.with_context(|| format!("idle clients against {}", broker.name))? } else { (0.0, 0, 0) };
+    let idle = if runs_part("idle") {
+        idle(&broker).await.with_context(|| format!("idle clients against {}", broker.name))?
+    } else {
+        IdleMemory::default()
+    };
     let (qos0_per_sec, qos0_delivered) = if runs_part("qos0") {
         fan_in_qos0(&broker).await.with_context(|| format!("QoS 0 fan-in against {}", broker.name))?
     } else {
@@ -170,73 +208,95 @@ async fn measure(broker: Broker) -> Result<Results> {
         if runs_part("latency") { latency(&broker).await.with_context(|| format!("latency against {}", broker.name))? } else { (0.0, 0.0) };
     let rss_kib = rss_kib(broker.process.id());
     eprintln!(
-        "{}: QoS 0 fan-in {qos0_per_sec:.0} msg/s ({qos0_delivered} delivered), QoS 1 fan-in {fan_in_per_sec:.0} msg/s, latency p50 {p50_ms:.2} ms p99 {p99_ms:.2} ms, {rss_kib} KiB; {IDLE_CLIENTS} idle clients connected in {idle_connect_ms:.0} ms, {idle_rss_before_kib} → {idle_rss_after_kib} KiB",
-        broker.name
+        "{}: QoS 0 fan-in {qos0_per_sec:.0} msg/s ({qos0_delivered} delivered), QoS 1 fan-in {fan_in_per_sec:.0} msg/s, latency p50 {p50_ms:.2} ms p99 {p99_ms:.2} ms, {rss_kib} KiB; {IDLE_CLIENTS} idle clients connected in {:.0} ms, {} → {} KiB, another {IDLE_CLIENTS} → {} KiB, \
+         {IDLE_CLIENTS} subscribed → {} KiB",
+        broker.name, idle.connect_ms, idle.rss_before, idle.rss_first_thousand, idle.rss_second_thousand, idle.rss_subscribed_thousand
     );
-    Ok(Results {
-        qos0_per_sec,
-        qos0_delivered,
-        fan_in_per_sec,
-        p50_ms,
-        p99_ms,
-        rss_kib,
-        idle_connect_ms,
-        idle_rss_before_kib,
-        idle_rss_after_kib,
-        ledger_after_qos0,
-    })
+    Ok(Results { qos0_per_sec, qos0_delivered, fan_in_per_sec, p50_ms, p99_ms, rss_kib, idle, ledger_after_qos0 })
 }
 
-/// 1 000 clients connect at once (each its own client id, keep-alive 60 s) and stay; returns the
-/// time until all are connected and the broker's memory before and once they are.
-async fn idle(broker: &Broker) -> Result<(f64, u64, u64)> {
-    let before = rss_kib(broker.process.id());
+/// 1 000 clients connect at once (each its own client id, keep-alive 60 s) and stay; then another
+/// 1 000 beside them, then 1 000 more that each subscribe to a topic of their own (with the
+/// subscriber's credential, which may subscribe).
+async fn idle(broker: &Broker) -> Result<IdleMemory> {
+    let rss_before = rss_kib(broker.process.id());
     let started = Instant::now();
-    let mut clients = Vec::with_capacity(IDLE_CLIENTS);
-    let (connected_tx, mut connected_rx) = tokio::sync::mpsc::channel::<Result<(), String>>(IDLE_CLIENTS);
-    for n in 0..IDLE_CLIENTS {
-        let (client, mut events) = client(broker, &format!("bench-idle-{n}"), &broker.publisher);
-        let tx = connected_tx.clone();
-        clients.push((
-            client,
-            tokio::spawn(async move {
-                let mut told = false;
-                loop {
-                    match events.poll().await {
-                        Ok(Event::Incoming(Packet::ConnAck(_))) if !told => {
-                            told = true;
-                            let _ = tx.send(Ok(())).await;
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            if !told {
-                                let _ = tx.send(Err(e.to_string())).await;
-                            }
-                            return;
-                        }
-                    }
-                }
-            }),
-        ));
-    }
-    for _ in 0..IDLE_CLIENTS {
-        match tokio::time::timeout(Duration::from_secs(60), connected_rx.recv()).await {
-            Ok(Some(Ok(()))) => {}
-            Ok(Some(Err(e))) => bail!("an idle client could not connect: {e}"),
-            _ => bail!("the idle clients did not all connect within a minute"),
-        }
-    }
+    let mut clients = connect_idle_clients(broker, 0, false).await?;
     let connect_ms = (started.elapsed().as_secs_f64() * 1000.0).round();
     // Settle: buffers allocated lazily, and the hub's recording of the connects.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(broker.process.id());
+    let rss_first_thousand = rss_kib(broker.process.id());
+    clients.extend(connect_idle_clients(broker, IDLE_CLIENTS, false).await?);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_second_thousand = rss_kib(broker.process.id());
+    clients.extend(connect_idle_clients(broker, 2 * IDLE_CLIENTS, true).await?);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_subscribed_thousand = rss_kib(broker.process.id());
     for (client, task) in clients {
         let _ = client.disconnect().await;
         tokio::time::sleep(Duration::from_micros(200)).await;
         task.abort();
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    Ok((connect_ms, before, after))
+    Ok(IdleMemory { connect_ms, rss_before, rss_first_thousand, rss_second_thousand, rss_subscribed_thousand })
+}
+
+/// Connects `IDLE_CLIENTS` clients at once, numbered from `first_number`, and waits until the
+/// broker has acknowledged every one (and, with `subscribed`, granted each a subscription to
+/// `bench/idle/<number>/set`); each client's task keeps its connection polled.
+async fn connect_idle_clients(
+    broker: &Broker,
+    first_number: usize,
+    subscribed: bool,
+) -> Result<Vec<(AsyncClient, tokio::task::JoinHandle<()>)>> {
+    let mut clients = Vec::with_capacity(IDLE_CLIENTS);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<Result<(), String>>(IDLE_CLIENTS);
+    for n in first_number..first_number + IDLE_CLIENTS {
+        let credential = if subscribed { &broker.subscriber } else { &broker.publisher };
+        let (client, mut events) = client(broker, &format!("bench-idle-{n}"), credential);
+        if subscribed {
+            // Queued by rumqttc, sent once the CONNACK has come.
+            client.subscribe(format!("bench/idle/{n}/set"), QoS::AtLeastOnce).await?;
+        }
+        let tx = ready_tx.clone();
+        clients.push((
+            client,
+            tokio::spawn(async move {
+                let mut told = false;
+                loop {
+                    let ready = match events.poll().await {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => !subscribed,
+                        Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                            if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
+                                let _ = tx.send(Err("a subscription was refused".to_owned())).await;
+                                return;
+                            }
+                            true
+                        }
+                        Ok(_) => false,
+                        Err(e) => {
+                            if !told {
+                                let _ = tx.send(Err(e.to_string())).await;
+                            }
+                            return;
+                        }
+                    };
+                    if ready && !told {
+                        told = true;
+                        let _ = tx.send(Ok(())).await;
+                    }
+                }
+            }),
+        ));
+    }
+    for _ in 0..IDLE_CLIENTS {
+        match tokio::time::timeout(Duration::from_secs(60), ready_rx.recv()).await {
+            Ok(Some(Ok(()))) => {}
+            Ok(Some(Err(e))) => bail!("an idle client could not connect: {e}"),
+            _ => bail!("the idle clients did not all connect within a minute"),
+        }
+    }
+    Ok(clients)
 }
 
 /// The issue's fan-in: 50 publishers, QoS 0, into one subscriber on `#`. QoS 0 may be dropped
