@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from hostile_clients import (RawClient, connect_packet, end, paho_connect, read_exactly, received, status, subscribe, varint,
-                             wait_until)
+from hostile_clients import (RawClient, connect_packet, end, mqtt_string, paho_connect, read_exactly, received, status, subscribe,
+                             varint, wait_until)
 from mqtt_device import Device
 
 PUBACK = 0x40
@@ -121,12 +121,39 @@ def test_packets_cut_anyhow_or_sent_together_each_reach_the_subscriber_once_and_
     end(subscriber)
 
 
+def connect_v5(client_id: str, username: str, password: str) -> bytes:
+    """An MQTT 5 CONNECT: clean start, keep alive 30 s, no properties."""
+    body = (mqtt_string("MQTT") + bytes([5, 0xC2]) + struct.pack("!H", 30) + varint(0)
+            + mqtt_string(client_id) + mqtt_string(username) + mqtt_string(password))
+    return bytes([0x10]) + varint(len(body)) + body
 
+
+def publish_qos1_v5(topic: str, packet_id: int, payload: bytes) -> bytes:
+    body = mqtt_string(topic) + struct.pack("!H", packet_id) + varint(0) + payload
+    return bytes([0x32]) + varint(len(body)) + body
+
+
+def read_packet(sock) -> tuple[int, bytes]:
+    """The next packet's first byte and its body, read by its remaining length."""
+    first = read_exactly(sock, 1)
+    assert first, "the hub closed the connection"
+    length, shift = 0, 0
+    while True:
+        byte = read_exactly(sock, 1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    return first[0], read_exactly(sock, length)
+
+
+@pytest.mark.parametrize("version", [4, 5], ids=["mqtt311", "mqtt5"])
 @pytest.mark.parametrize("transport", ["tcp", "tls"])
-def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hub, transport):
+def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hub, transport, version):
     """The protocol version is read as every later packet is: a connection that has sent nothing
     holds no buffer, and its first bytes come onto the stack. The version is only looked at, so
-    the CONNECT it came in, and whatever came with it, must still be read whole afterwards."""
+    the CONNECT it came in, and whatever came with it, must still be read whole afterwards by
+    that version's codec."""
     device = Device(hub, "Connect reads publisher", publish=["reads/#"])
     reader = Device(hub, "Connect reads subscriber", subscribe=["reads/#"])
     subscriber = paho_connect("127.0.0.1", reader.port, "connect-reads-subscriber", reader.username, reader.password)
@@ -137,6 +164,7 @@ def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hu
         port = int(status(hub)["broker"]["tls_address"].split(", ")[0].rsplit(":", 1)[1])
         context = ssl.create_default_context(cafile=str(hub.data_dir / "ca.pem"))
         context.check_hostname = False
+    connect, publish = (connect_packet, publish_qos1) if version == 4 else (connect_v5, publish_qos1_v5)
 
     def opened():
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -145,23 +173,32 @@ def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hu
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each write its own segment
         return sock
 
-    connack = bytes([0x20, 0x02, 0x00, 0x00])
-    # Silent a while, then its CONNECT a byte at a time, 30 ms apart: the version is decided from
-    # the bytes come so far, each time onto a fresh buffer of what came.
+    def accepted(sock):
+        kind, body = read_packet(sock)
+        assert kind == 0x20 and body[1] == 0, f"no CONNACK accepting the connection: {kind:#x} {body.hex()}"
+
+    def acknowledged(sock, packet_id: int):
+        kind, body = read_packet(sock)
+        assert kind == PUBACK and struct.unpack("!H", body[:2])[0] == packet_id, f"{kind:#x} {body.hex()}"
+        assert body[2:3] in (b"", b"\x00"), f"PUBACK reason {body[2:3].hex()}"
+
+    # Silent a while, then its CONNECT a byte at a time, 30 ms apart: the first byte comes onto
+    # the stack and into a buffer of its own, the rest into that buffer, and the version is
+    # decided once enough has come.
     trickled = opened()
     time.sleep(0.3)
-    for byte in connect_packet("reads-trickled-connect", device.username, device.password):
+    for byte in connect(f"reads-trickled-connect-{version}", device.username, device.password):
         trickled.sendall(bytes([byte]))
         time.sleep(0.03)
-    assert read_exactly(trickled, 4) == connack
-    trickled.sendall(publish_qos1("reads/after-a-trickled-connect", 1, b"after a trickled CONNECT"))
-    assert read_exactly(trickled, 4) == bytes([PUBACK, 0x02, 0x00, 0x01])
+    accepted(trickled)
+    trickled.sendall(publish("reads/after-a-trickled-connect", 1, b"after a trickled CONNECT"))
+    acknowledged(trickled, 1)
     # A client that does not wait for its CONNACK: CONNECT, PUBLISH and PINGREQ in one write.
     eager = opened()
-    eager.sendall(connect_packet("reads-eager", device.username, device.password)
-                  + publish_qos1("reads/with-its-connect", 1, b"sent with its CONNECT") + bytes([0xC0, 0x00]))
-    assert read_exactly(eager, 4) == connack
-    assert read_exactly(eager, 4) == bytes([PUBACK, 0x02, 0x00, 0x01])
+    eager.sendall(connect(f"reads-eager-{version}", device.username, device.password)
+                  + publish("reads/with-its-connect", 1, b"sent with its CONNECT") + bytes([0xC0, 0x00]))
+    accepted(eager)
+    acknowledged(eager, 1)
     assert read_exactly(eager, 2) == PINGRESP
 
     expected = [("reads/after-a-trickled-connect", b"after a trickled CONNECT"),
@@ -172,6 +209,7 @@ def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hu
     trickled.close()
     eager.close()
     end(subscriber)
+
 
 def usable_address_space_mib(pid: int) -> float:
     """The hub's mappings that can be read or written. Not VmSize: that counts the inaccessible

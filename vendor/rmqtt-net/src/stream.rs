@@ -31,8 +31,8 @@ const READ_BUFFER: usize = 1024;
 
 /// Hearth patch: the next packet from `io`, holding no read buffer while the connection is idle.
 ///
-/// tokio-util's `Framed` keeps its read buffer for the connection's whole life: 1 KiB (see
-/// `Dispatcher::new`) in every idle connection, for as long as it stays connected. Here a buffer
+/// tokio-util's `Framed` keeps its read buffer for the connection's whole life: it was 1 KiB in
+/// every idle connection, for as long as it stayed connected. Here a buffer
 /// with nothing in it is given back after every poll (after a whole packet, while waiting for the
 /// next, or for the rest of one whose header the codec has taken), and when the buffer is empty
 /// the socket is first read onto the stack: only when bytes come is a buffer taken again. The
@@ -100,10 +100,13 @@ where
     match decoded {
         Ok(Some(packet)) => Poll::Ready(Some(Ok(packet))),
         Ok(None) => {
-            // Part of a packet: `Framed` reads the rest into room of at least a kibibyte (it only
-            // asks for one byte), as it did into its own buffer.
+            // Part of a packet: `Framed` reads the rest into a buffer of at least a kibibyte (it
+            // only asks for one byte of room), as it did into its own; a kibibyte more only once
+            // that is full, so that a packet's first bytes come one by one into the same 1 KiB.
             let buffer = io.read_buffer_mut();
-            if buffer.capacity() - buffer.len() < READ_BUFFER {
+            if buffer.capacity() < READ_BUFFER {
+                buffer.reserve(READ_BUFFER - buffer.len());
+            } else if buffer.capacity() == buffer.len() {
                 buffer.reserve(READ_BUFFER);
             }
             futures::Stream::poll_next(Pin::new(io), cx)
