@@ -7,10 +7,11 @@
 //! # Components
 //!
 //! - [`Sender<T>`]: Allows sending items into a bounded queue asynchronously. Supports custom
-//!   overflow policies via [`PolicyFn`] and can notify via an MPSC signal channel.
+//!   overflow policies via [`PolicyFn`]; the queue wakes its receiver (Hearth patch: it sent a
+//!   token down an MPSC channel for each item).
 //!
-//! - [`Receiver<'a, T>`]: A `Stream` that yields elements from the queue at a rate-limited pace,
-//!   using the [`governor`] crate.
+//! - [`Receiver<'a, T>`]: A `Stream` that yields elements from the queue, at a rate-limited pace
+//!   using the [`governor`] crate when a limit is set.
 //!
 //! - [`Policy`]: Defines behavior when the queue is full:
 //!   - `Current`: Discard the current value being sent.
@@ -38,13 +39,15 @@
 use std::collections::vec_deque::VecDeque;
 use std::num::NonZeroU32;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::Result;
 // use crossbeam::queue::SegQueue;
-use futures::{channel::mpsc, SinkExt, Stream};
+use futures::task::AtomicWaker;
+use futures::Stream;
 use governor::{
     clock::DefaultClock,
     middleware::NoOpMiddleware,
@@ -56,8 +59,26 @@ use parking_lot::Mutex;
 
 type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
-pub type Receiver<'a, T> =
-    RatelimitedStream<'a, ReceiverStream<T>, InMemoryState, DefaultClock, NoOpMiddleware>;
+/// Hearth patch: the queue's items, through `governor`'s limiter only when a limit is set. The
+/// limiter's stream (136 bytes, and a timer of 120 more) was in every connection, though rmqtt's
+/// default, which Hearth keeps, is no limit (`u32::MAX` a second).
+pub enum Receiver<'a, T> {
+    /// Delivery limited to the listener's `mqueue_rate_limit`.
+    Limited(Box<RatelimitedStream<'a, ReceiverStream<T>, InMemoryState, DefaultClock, NoOpMiddleware>>),
+    /// No limit: straight from the queue.
+    Unlimited(ReceiverStream<T>),
+}
+
+// `governor`'s stream asks its items to be `Unpin`; a session's messages are.
+impl<T: Unpin> Stream for Receiver<'_, T> {
+    type Item = Option<T>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut() {
+            Receiver::Limited(limited) => Pin::new(limited).poll_next(cx),
+            Receiver::Unlimited(unlimited) => Pin::new(unlimited).poll_next(cx),
+        }
+    }
+}
 
 /// Defines the overflow policy when the bounded queue is full.
 ///
@@ -97,9 +118,18 @@ impl<T> OnEventFn for T where T: 'static + Sync + Send + Clone + Fn() {}
 /// - `Policy::Current` — The new item is rejected and returned as `Err`.
 /// - `Policy::Early` — The oldest item is evicted to make room.
 pub struct Sender<T> {
-    tx: mpsc::Sender<()>,
     queue: Arc<Queue<T>>,
+    /// Hearth patch: which of the queue's channels this is (see `Queue::close`).
+    channel: usize,
     policy_fn: Arc<dyn PolicyFn<T>>,
+}
+
+impl<T> Drop for Sender<T> {
+    /// Hearth patch: the receiver ends once the queue is empty, as it did when the token channel's
+    /// last sender was dropped.
+    fn drop(&mut self) {
+        self.queue.close(self.channel);
+    }
 }
 
 impl<T> Sender<T> {
@@ -108,7 +138,7 @@ impl<T> Sender<T> {
     /// Signals the receiver that no more items will be sent.
     #[inline]
     pub async fn close(&mut self) -> Result<()> {
-        self.tx.close().await?;
+        self.queue.close(self.channel);
         Ok(())
     }
 
@@ -167,9 +197,9 @@ impl<T> Sender<T> {
                     }
                 }
             }
-        } else if let Err(e) = self.tx.clone().try_send(()) {
-            log::warn!("channel is full, {e}");
         }
+        // Hearth patch: `Queue::push` wakes the receiver. Each item sent cloned the token
+        // channel's sender to send a token: two allocations per item.
         Ok(())
     }
 
@@ -180,21 +210,37 @@ impl<T> Sender<T> {
     }
 }
 
-/// Stream adapter that polls the underlying MPSC receiver and
-/// pops items from the bounded queue.
+/// Stream of the bounded queue's items: the next one, or a wait until `Queue::push` wakes it
+/// (Hearth patch: it waited for a token from an MPSC channel, one sent per item, and then popped).
+/// It ends once the queue is empty and its channel's sender is gone. It never yields `Some(None)`.
 pub struct ReceiverStream<T> {
-    rx: mpsc::Receiver<()>,
     queue: Arc<Queue<T>>,
+    channel: usize,
+}
+
+impl<T> ReceiverStream<T> {
+    fn next_item(&self) -> Option<Option<Option<T>>> {
+        // Closed is read first: an item pushed before the close is then found by the pop.
+        let closed = self.queue.closed(self.channel);
+        if let Some(v) = self.queue.pop() {
+            return Some(Some(Some(v)));
+        }
+        closed.then_some(None)
+    }
 }
 
 impl<T> Stream for ReceiverStream<T> {
     type Item = Option<T>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let result: Option<_> = futures::ready!(Pin::new(&mut self.rx).poll_next(cx));
-        Poll::Ready(match result {
-            Some(_) => Some(self.queue.pop()),
-            None => None,
-        })
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(next) = self.next_item() {
+            return Poll::Ready(next);
+        }
+        self.queue.receiver.register(cx.waker());
+        // Again, after registering: an item pushed in between woke no one.
+        match self.next_item() {
+            Some(next) => Poll::Ready(next),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -209,31 +255,36 @@ impl<T> Stream for ReceiverStream<T> {
 /// `replenish_n_per / burst`, ensuring an even distribution
 /// of capacity across the burst window.
 pub struct Limiter {
-    l: DirectLimiter,
+    /// Hearth patch: `None` when there is no limit: a burst of `u32::MAX`, rmqtt's default
+    /// (`u32::MAX` a second), whatever its period.
+    l: Option<DirectLimiter>,
 }
 
 impl Limiter {
     #[inline]
     pub fn new(burst: NonZeroU32, replenish_n_per: Duration) -> Self {
+        if burst.get() == u32::MAX {
+            return Self { l: None };
+        }
         let period = replenish_n_per.as_nanos() as u64 / burst.get() as u64;
         let period = if period > 0 { Duration::from_nanos(period) } else { Duration::from_nanos(1) };
         log::debug!("burst: {burst:?}, {replenish_n_per:?}, {period:?}");
         let q = if let Some(q) = Quota::with_period(period) { q.allow_burst(burst) } else { unreachable!() };
         let l = RateLimiter::direct(q);
-        Self { l }
+        Self { l: Some(l) }
     }
 
     #[inline]
     pub fn channel<T>(&self, queue: Arc<Queue<T>>) -> (Sender<T>, Receiver<'_, T>) {
-        let (tx, rx) = mpsc::channel::<()>((queue.capacity() as f64 * 1.5) as usize);
-        let s = ReceiverStream { rx, queue: queue.clone() }.ratelimit_stream(&self.l);
-        (0..queue.len()).for_each(|_| {
-            if let Err(e) = tx.clone().try_send(()) {
-                //send offline message
-                log::warn!("channel is full, {e}");
-            }
-        });
-        (Sender { tx, queue, policy_fn: Arc::new(|_v: &T| -> Policy { Policy::Current }) }, s)
+        // Hearth patch: items already queued (a session's offline messages) are simply the
+        // receiver's first; they had a token sent for each.
+        let channel = queue.open();
+        let stream = ReceiverStream { queue: queue.clone(), channel };
+        let receiver = match &self.l {
+            Some(l) => Receiver::Limited(Box::new(stream.ratelimit_stream(l))),
+            None => Receiver::Unlimited(stream),
+        };
+        (Sender { queue, channel, policy_fn: Arc::new(|_v: &T| -> Policy { Policy::Current }) }, receiver)
     }
 }
 
@@ -256,6 +307,15 @@ pub struct Queue<T> {
     inner: Mutex<VecDeque<T>>,
     on_push_fn: Option<Arc<dyn OnEventFn>>,
     on_pop_fn: Option<Arc<dyn OnEventFn>>,
+    /// Hearth patch: the receiver waiting for an item, woken by `push`.
+    receiver: AtomicWaker,
+    /// Hearth patch: the channels opened on this queue (`Limiter::channel`), and the newest of
+    /// them whose sender is gone. A receiver ends when its channel, or a newer one, is closed; a
+    /// sender of an older channel, dropped late, does not end a newer channel's receiver. (rmqtt
+    /// opens one channel per queue; the numbers keep that so should it ever open more. One
+    /// receiver at a time: there is one waker.)
+    opened: AtomicUsize,
+    closed: AtomicUsize,
 }
 
 impl<T> Drop for Queue<T> {
@@ -282,7 +342,25 @@ impl<T> Queue<T> {
             inner: Mutex::new(VecDeque::new()),
             on_push_fn: None,
             on_pop_fn: None,
+            receiver: AtomicWaker::new(),
+            opened: AtomicUsize::new(0),
+            closed: AtomicUsize::new(0),
         }
+    }
+
+    /// A new channel's number, from 1 (Hearth patch).
+    fn open(&self) -> usize {
+        self.opened.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Channel `channel`'s sender is gone: its receiver ends once the queue is empty (Hearth patch).
+    fn close(&self, channel: usize) {
+        self.closed.fetch_max(channel, Ordering::AcqRel);
+        self.receiver.wake();
+    }
+
+    fn closed(&self, channel: usize) -> bool {
+        self.closed.load(Ordering::Acquire) >= channel
     }
 
     /// Bytes queued now (Hearth patch).
@@ -304,6 +382,8 @@ impl<T> Queue<T> {
         let mut inner = self.inner.lock();
         self.bytes.fetch_add((self.weigh)(&v), std::sync::atomic::Ordering::Relaxed);
         inner.push_front(v);
+        drop(inner);
+        self.receiver.wake();
     }
 
     #[inline]
@@ -333,6 +413,9 @@ impl<T> Queue<T> {
         }
         self.bytes.fetch_add((self.weigh)(&v), std::sync::atomic::Ordering::Relaxed);
         inner.push_back(v);
+        drop(inner);
+        // Hearth patch: the receiver, if one waits (see `ReceiverStream`).
+        self.receiver.wake();
         Ok(())
     }
 
