@@ -259,8 +259,9 @@ async fn connect_idle_clients(
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<Result<(), String>>(IDLE_CLIENTS);
     for n in first_number..first_number + IDLE_CLIENTS {
         let (client, mut events) = client(broker, &format!("bench-idle-{n}"), &broker.publisher);
-        // A thousand SYNs at once can overflow a listen backlog; one dropped is sent again after
-        // 1 s, then 3 s more: rumqttc's 5 s to connect ended a run once, against Mosquitto.
+        // A thousand SYNs at once can overflow a listen backlog; one dropped is sent again 1 s,
+        // 3 s and 7 s after the first: rumqttc's 5 s to connect ended a run once, against
+        // Mosquitto.
         events.network_options.set_connection_timeout(30);
         if subscribed {
             // Queued by rumqttc, sent once the CONNACK has come.
