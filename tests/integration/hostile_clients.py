@@ -84,21 +84,23 @@ def mqtt_string(value: bytes | str) -> bytes:
 
 
 def connect_packet(client_id: bytes | str, username: bytes | str | None = None, password: bytes | str | None = None,
-                   will: tuple | None = None, clean: bool = True, keepalive: int = 30) -> bytes:
-    """An MQTT 3.1.1 CONNECT. `will` is (topic, payload, qos, retain)."""
+                   will: tuple | None = None, clean: bool = True, keepalive: int = 30, version: int = 4) -> bytes:
+    """A CONNECT, MQTT 3.1.1 (`version` 4) or 5 (with no properties; a Will's none either).
+    `will` is (topic, payload, qos, retain)."""
+    properties = varint(0) if version == 5 else b""
     flags = (0x02 if clean else 0)
     payload = mqtt_string(client_id)
     if will:
         topic, message, qos, retain = will
         flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
-        payload += mqtt_string(topic) + mqtt_string(message)
+        payload += properties + mqtt_string(topic) + mqtt_string(message)
     if username is not None:
         flags |= 0x80
         payload += mqtt_string(username)
     if password is not None:
         flags |= 0x40
         payload += mqtt_string(password)
-    variable = mqtt_string("MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive)
+    variable = mqtt_string("MQTT") + bytes([version, flags]) + struct.pack("!H", keepalive) + properties
     body = variable + payload
     return bytes([0x10]) + varint(len(body)) + body
 
@@ -111,6 +113,20 @@ def read_exactly(sock, n: int) -> bytes:
             break
         data += chunk
     return data
+
+
+def read_packet(sock) -> tuple[int, bytes]:
+    """The next packet's first byte and its body, read by its remaining length."""
+    first = read_exactly(sock, 1)
+    length, shift = 0, 0
+    while True:
+        byte = read_exactly(sock, 1)
+        assert first and byte, "the hub closed the connection"
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            break
+    return first[0], read_exactly(sock, length)
 
 
 class RawClient:

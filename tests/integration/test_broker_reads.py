@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from hostile_clients import (RawClient, connect_packet, end, mqtt_string, paho_connect, read_exactly, received, status, subscribe,
-                             varint, wait_until)
+from hostile_clients import (RawClient, connect_packet, end, mqtt_string, paho_connect, read_exactly, read_packet, received, status,
+                             subscribe, varint, wait_until)
 from mqtt_device import Device
 
 PUBACK = 0x40
@@ -121,30 +121,9 @@ def test_packets_cut_anyhow_or_sent_together_each_reach_the_subscriber_once_and_
     end(subscriber)
 
 
-def connect_v5(client_id: str, username: str, password: str) -> bytes:
-    """An MQTT 5 CONNECT: clean start, keep alive 30 s, no properties."""
-    body = (mqtt_string("MQTT") + bytes([5, 0xC2]) + struct.pack("!H", 30) + varint(0)
-            + mqtt_string(client_id) + mqtt_string(username) + mqtt_string(password))
-    return bytes([0x10]) + varint(len(body)) + body
-
-
 def publish_qos1_v5(topic: str, packet_id: int, payload: bytes) -> bytes:
     body = mqtt_string(topic) + struct.pack("!H", packet_id) + varint(0) + payload
     return bytes([0x32]) + varint(len(body)) + body
-
-
-def read_packet(sock) -> tuple[int, bytes]:
-    """The next packet's first byte and its body, read by its remaining length."""
-    first = read_exactly(sock, 1)
-    assert first, "the hub closed the connection"
-    length, shift = 0, 0
-    while True:
-        byte = read_exactly(sock, 1)[0]
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    return first[0], read_exactly(sock, length)
 
 
 @pytest.mark.parametrize("version", [4, 5], ids=["mqtt311", "mqtt5"])
@@ -164,7 +143,10 @@ def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hu
         port = int(status(hub)["broker"]["tls_address"].split(", ")[0].rsplit(":", 1)[1])
         context = ssl.create_default_context(cafile=str(hub.data_dir / "ca.pem"))
         context.check_hostname = False
-    connect, publish = (connect_packet, publish_qos1) if version == 4 else (connect_v5, publish_qos1_v5)
+    publish = publish_qos1 if version == 4 else publish_qos1_v5
+
+    def connect(client_id: str, username: str, password: str) -> bytes:
+        return connect_packet(client_id, username, password, version=version)
 
     def opened():
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)

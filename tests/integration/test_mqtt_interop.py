@@ -15,7 +15,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from hostile_clients import mqtt_string, read_exactly, varint
+from hostile_clients import connect_packet, read_exactly, varint
 from interop_brokers import DENIED, MAX_KEEPALIVE, MAX_PACKET_SIZE, HearthTarget, MosquittoTarget, power_cut, stop_client
 
 TOPICS = ("TopicA", "TopicA/B", "Topic/C", "TopicA/C", "/TopicA")
@@ -322,11 +322,8 @@ def test_the_clients_receive_maximum_is_respected(broker):
 def raw_connect_v5(broker, client_id):
     """A bare socket after a v5 CONNECT and its CONNACK (paho itself never exceeds the server's
     receive maximum, so the flood below is written by hand)."""
-    variable = mqtt_string("MQTT") + bytes([5, 0b11000010]) + struct.pack("!H", 60) + bytes([0])
-    payload = mqtt_string(client_id) + mqtt_string(broker.username) + mqtt_string(broker.password)
-    body = variable + payload
     sock = socket.create_connection((broker.host, broker.port), timeout=5)
-    sock.sendall(bytes([0x10]) + varint(len(body)) + body)
+    sock.sendall(connect_packet(client_id, broker.username, broker.password, keepalive=60, version=5))
     header = sock.recv(2)
     assert header[0] == 0x20, header
     connack = read_exactly(sock, header[1])
