@@ -256,8 +256,9 @@ impl<T> Stream for ReceiverStream<T> {
 /// of capacity across the burst window.
 pub struct Limiter {
     /// Hearth patch: `None` when there is no limit: a burst of `u32::MAX`, rmqtt's default
-    /// (`u32::MAX` a second), whatever its period.
-    l: Option<DirectLimiter>,
+    /// (`u32::MAX` a second), whatever its period; boxed (vendor/PATCHES.md, 16), so that a
+    /// connection with no limit does not hold a limiter's room in its state.
+    l: Option<Box<DirectLimiter>>,
 }
 
 impl Limiter {
@@ -271,7 +272,7 @@ impl Limiter {
         log::debug!("burst: {burst:?}, {replenish_n_per:?}, {period:?}");
         let q = if let Some(q) = Quota::with_period(period) { q.allow_burst(burst) } else { unreachable!() };
         let l = RateLimiter::direct(q);
-        Self { l: Some(l) }
+        Self { l: Some(Box::new(l)) }
     }
 
     #[inline]
@@ -281,7 +282,7 @@ impl Limiter {
         let channel = queue.open();
         let stream = ReceiverStream { queue: queue.clone(), channel };
         let receiver = match &self.l {
-            Some(l) => Receiver::Limited(Box::new(stream.ratelimit_stream(l))),
+            Some(l) => Receiver::Limited(Box::new(stream.ratelimit_stream(&**l))),
             None => Receiver::Unlimited(stream),
         };
         (Sender { queue, channel, policy_fn: Arc::new(|_v: &T| -> Policy { Policy::Current }) }, receiver)

@@ -104,6 +104,16 @@ use crate::types::*;
 use crate::utils::timestamp_millis;
 use crate::Result;
 
+/// Hearth patch (vendor/PATCHES.md, 16): the work one turn of the online loop awaits, boxed
+/// (`SessionState::run_loop`).
+enum Turn<R, D, M, P> {
+    Nothing,
+    Reforward(R),
+    Deliver(D),
+    Message(M),
+    Packet(P),
+}
+
 /// Hearth patch: packets a connection taken over still handles, and for how long at most (see
 /// `handle_what_was_already_sent`).
 const KICK_DRAIN_MAX_PACKETS: usize = 256;
@@ -376,37 +386,58 @@ impl SessionState {
         log::debug!("{:?} keep_alive_interval is {:?}", state.id, keep_alive_interval);
         let keep_alive_delay = tokio::time::sleep(keep_alive_interval);
 
-        let deliver_timeout_delay = tokio::time::sleep(Duration::from_secs(60));
+        // Hearth patch (vendor/PATCHES.md, 16): the timer that sends unacknowledged messages again
+        // exists only when the listener retries them (a retry or expiry interval above zero;
+        // Hearth sets both to zero, as MQTT 5 forbids resending while connected, MQTT-4.4.0-1).
+        // Its 112 bytes were part of every connection's state, and each turn of this loop read
+        // the in-flight window's lock to set it again.
+        let retries = {
+            let cfg = state.listen_cfg();
+            !(cfg.message_retry_interval.is_zero() && cfg.message_expiry_interval.is_zero())
+        };
+        let mut deliver_timeout_delay =
+            if retries { Some(Box::pin(tokio::time::sleep(Duration::from_secs(60)))) } else { None };
 
         log::debug!("{:?} there are {} offline messages ...", state.id, state.deliver_queue().len());
 
         tokio::pin!(keep_alive_delay);
 
-        tokio::pin!(deliver_timeout_delay);
-
         loop {
             log::debug!("{:?} tokio::select! loop", state.id);
-            deliver_timeout_delay.as_mut().reset(
-                Instant::now()
-                    + state
-                        .out_inflight()
-                        .read()
-                        .await
-                        .get_timeout()
-                        .unwrap_or_else(|| Duration::from_secs(120)),
-            );
+            if let Some(delay) = deliver_timeout_delay.as_mut() {
+                delay.as_mut().reset(
+                    Instant::now()
+                        + state
+                            .out_inflight()
+                            .read()
+                            .await
+                            .get_timeout()
+                            .unwrap_or_else(|| Duration::from_secs(120)),
+                );
+            }
+            let deliver_timeout = std::future::poll_fn(|cx| match deliver_timeout_delay.as_mut() {
+                Some(delay) => std::future::Future::poll(delay.as_mut(), cx),
+                None => std::task::Poll::Pending,
+            });
 
-            tokio::select! {
+            // Hearth patch (16): each branch makes the work its turn needs, boxed, and the work is
+            // awaited once the `select!` is over. Awaited inside a branch, it kept the `select!`'s
+            // output (128 bytes) and the branch's bindings (a packet, a message, an in-flight
+            // message: 80 to 128 bytes each) beside it, in every connection's state for its life.
+            let turn = tokio::select! {
                  _ = &mut keep_alive_delay => {
                     return Err(Reason::ConnectKeepaliveTimeout)
                 },
 
-                _ = &mut deliver_timeout_delay => {
-                    while let Some(iflt_msg) = state.out_inflight().write().await.pop_front_timeout(){
-                        log::debug!("{:?} has timeout message in inflight: {:?}", state.id, iflt_msg);
-                        // Hearth patch: boxed (vendor/PATCHES.md, 8).
-                        Box::pin(state.reforward(iflt_msg)).await?;
-                    }
+                _ = deliver_timeout => {
+                    let state = &*state;
+                    Turn::Reforward(Box::pin(async move {
+                        while let Some(iflt_msg) = state.out_inflight().write().await.pop_front_timeout() {
+                            log::debug!("{:?} has timeout message in inflight: {:?}", state.id, iflt_msg);
+                            state.reforward(iflt_msg).await?;
+                        }
+                        Ok::<(), Reason>(())
+                    }))
                 },
 
                 deliver_packet = deliver_queue_rx.next(), if state.out_inflight().read().await.has_credit() => {
@@ -416,10 +447,11 @@ impl SessionState {
                             // Hearth patch: each packet's work boxed (one allocation per packet), so
                             // that the deepest of these async calls does not size every
                             // connection's task for its whole life.
-                            Box::pin(state.deliver(sink, from, p)).await?;
+                            Turn::Deliver(Box::pin(state.deliver(sink, from, p)))
                         },
                         Some(None) => {
                             log::warn!("{:?} No messages received from the delivery queue", state.id);
+                            Turn::Nothing
                         },
                         None => {
                             return Err("Message delivery queue is closed".into())
@@ -433,7 +465,7 @@ impl SessionState {
                         #[cfg(feature = "debug")]
                         state.scx.stats.debug_session_channels.dec();
                         // Hearth patch: boxed (vendor/PATCHES.md, 8).
-                        Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)).await?;
+                        Turn::Message(Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)))
                     }else{
                         return Err("No message received from the Rx".into());
                     }
@@ -442,17 +474,22 @@ impl SessionState {
                 pkt = sink.recv() => {
                     log::debug!("{:?} pkt: {:?}", state.id, pkt);
                     keep_alive_delay.as_mut().reset(Instant::now() + keep_alive_interval);
-                    // Hearth patch: boxed (vendor/PATCHES.md, 8), and made before the await so
-                    // that no copy of the packet (the `match`'s, the `?`'s) is kept beside the
-                    // boxed future: three slots of 128 bytes in every connection's task (14).
-                    let processing = match pkt? {
-                        Some(pkt) => Box::pin(state.process_mqtt_message(sink, pkt, flags)),
+                    // Hearth patch: boxed (vendor/PATCHES.md, 8), and awaited once the `select!` is
+                    // over, so that no copy of the packet is kept beside it (14, 16).
+                    match pkt? {
+                        Some(pkt) => Turn::Packet(Box::pin(state.process_mqtt_message(sink, pkt, flags))),
                         None => {
                             return Err(Reason::ConnectRemoteClose);
                         }
-                    };
-                    processing.await?;
+                    }
                 }
+            };
+            match turn {
+                Turn::Nothing => {}
+                Turn::Reforward(work) => work.await?,
+                Turn::Deliver(work) => work.await?,
+                Turn::Message(work) => work.await?,
+                Turn::Packet(work) => work.await?,
             }
         }
     }
