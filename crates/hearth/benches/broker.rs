@@ -108,6 +108,17 @@ struct Results {
     idle: IdleMemory,
     /// Hearth only: what the ledger kept as counts rather than rows during the QoS 0 fan-in.
     ledger_after_qos0: Option<serde_json::Value>,
+    cpu_us_per_message: CpuPerMessage,
+}
+
+/// The broker's CPU time (every thread, user and system; Hearth's includes filing each message
+/// in its ledger) per message of each phase, in microseconds. Steadier than the rates on a
+/// machine whose two cores the load generator shares: it does not count the time a broker waits.
+#[derive(Debug, Clone, Default)]
+struct CpuPerMessage {
+    qos0: f64,
+    qos1: f64,
+    latency: f64,
 }
 
 fn main() -> Result<()> {
@@ -167,6 +178,13 @@ fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
                                  "mosquitto": { "p50": mosquitto.p50_ms, "p99": mosquitto.p99_ms },
                                  "p99_ratio": (ratio(hearth.p99_ms, mosquitto.p99_ms) * 100.0).round() / 100.0 },
             "rss_kib_after_load": { "hearth": hearth.rss_kib, "mosquitto": mosquitto.rss_kib },
+            "cpu_us_per_message": {
+                "qos0": { "hearth": hearth.cpu_us_per_message.qos0, "mosquitto": mosquitto.cpu_us_per_message.qos0,
+                          "ratio": (ratio(hearth.cpu_us_per_message.qos0, mosquitto.cpu_us_per_message.qos0) * 100.0).round() / 100.0 },
+                "qos1": { "hearth": hearth.cpu_us_per_message.qos1, "mosquitto": mosquitto.cpu_us_per_message.qos1,
+                          "ratio": (ratio(hearth.cpu_us_per_message.qos1, mosquitto.cpu_us_per_message.qos1) * 100.0).round() / 100.0 },
+                "latency": { "hearth": hearth.cpu_us_per_message.latency, "mosquitto": mosquitto.cpu_us_per_message.latency,
+                             "ratio": (ratio(hearth.cpu_us_per_message.latency, mosquitto.cpu_us_per_message.latency) * 100.0).round() / 100.0 } },
             "idle_clients": { "connect_all_ms": { "hearth": hearth.idle.connect_ms, "mosquitto": mosquitto.idle.connect_ms,
                                                   "ratio": (ratio(hearth.idle.connect_ms, mosquitto.idle.connect_ms) * 100.0).round() / 100.0 },
                               "rss_kib_before": { "hearth": hearth.idle.rss_before, "mosquitto": mosquitto.idle.rss_before },
@@ -187,9 +205,10 @@ fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
     })
 }
 
-/// `HEARTH_BENCH_ONLY=idle|qos0|qos1|latency` runs one part (while profiling); the others are 0.
+/// `HEARTH_BENCH_ONLY=idle|qos0|qos1|latency` runs one part (while profiling), or a comma-separated
+/// list of them (`qos0,qos1`: a phase after another); the others are 0.
 fn runs_part(part: &str) -> bool {
-    std::env::var("HEARTH_BENCH_ONLY").map_or(true, |only| only == part)
+    std::env::var("HEARTH_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
 }
 
 async fn measure(broker: Broker) -> Result<Results> {
@@ -199,6 +218,11 @@ async fn measure(broker: Broker) -> Result<Results> {
     } else {
         IdleMemory::default()
     };
+    let pid = broker.process.id();
+    // The CPU time of each phase counts until Hearth's recorder has filed what it gathered (it
+    // writes a trickle every 100 ms, and at once under load): until the 3 s pause after the QoS 0
+    // flood, and a second after the other phases.
+    let cpu_before = cpu_ms(pid)?;
     let (qos0_per_sec, qos0_delivered) = if runs_part("qos0") {
         fan_in_qos0(&broker).await.with_context(|| format!("QoS 0 fan-in against {}", broker.name))?
     } else {
@@ -206,18 +230,36 @@ async fn measure(broker: Broker) -> Result<Results> {
     };
     // Let the recorder finish the backlog, then read its counters.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let cpu_qos0 = cpu_ms(pid)? - cpu_before;
     let ledger_after_qos0 = broker.ledger_drops();
+    let cpu_before = cpu_ms(pid)?;
     let fan_in_per_sec =
         if runs_part("qos1") { fan_in(&broker).await.with_context(|| format!("fan-in against {}", broker.name))? } else { 0.0 };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu_qos1 = cpu_ms(pid)? - cpu_before;
+    let cpu_before = cpu_ms(pid)?;
     let (p50_ms, p99_ms) =
         if runs_part("latency") { latency(&broker).await.with_context(|| format!("latency against {}", broker.name))? } else { (0.0, 0.0) };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu_latency = cpu_ms(pid)? - cpu_before;
+    // Per message sent (for QoS 0, every one was delivered in each run measured); 0 for a phase
+    // not run.
+    let per_message = |part: &str, cpu_ms: f64, messages: usize| {
+        if runs_part(part) { (cpu_ms * 1000.0 / messages as f64 * 10.0).round() / 10.0 } else { 0.0 }
+    };
+    let cpu_us_per_message = CpuPerMessage {
+        qos0: per_message("qos0", cpu_qos0, QOS0_PUBLISHERS * QOS0_MESSAGES),
+        qos1: per_message("qos1", cpu_qos1, PUBLISHERS * FAN_IN_MESSAGES),
+        latency: per_message("latency", cpu_latency, LATENCY_MESSAGES),
+    };
     let rss_kib = rss_kib(broker.process.id());
     eprintln!(
         "{}: QoS 0 fan-in {qos0_per_sec:.0} msg/s ({qos0_delivered} delivered), QoS 1 fan-in {fan_in_per_sec:.0} msg/s, latency p50 {p50_ms:.2} ms p99 {p99_ms:.2} ms, {rss_kib} KiB; {IDLE_CLIENTS} idle clients connected in {:.0} ms, {} → {} KiB, another {IDLE_CLIENTS} → {} KiB, \
          {IDLE_CLIENTS} subscribed → {} KiB",
         broker.name, idle.connect_ms, idle.rss_before, idle.rss_first_thousand, idle.rss_second_thousand, idle.rss_subscribed_thousand
     );
-    Ok(Results { qos0_per_sec, qos0_delivered, fan_in_per_sec, p50_ms, p99_ms, rss_kib, idle, ledger_after_qos0 })
+    eprintln!("{}: CPU time per message (µs): {cpu_us_per_message:?}", broker.name);
+    Ok(Results { qos0_per_sec, qos0_delivered, fan_in_per_sec, p50_ms, p99_ms, rss_kib, idle, ledger_after_qos0, cpu_us_per_message })
 }
 
 /// 1 000 clients connect at once (each its own client id, keep-alive 30 s) and stay; then another
@@ -588,6 +630,25 @@ async fn wait_for_port(port: u16) -> Result<()> {
 
 fn now_micros() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
+}
+
+/// The CPU time the process has used so far (all its threads, user and system), in milliseconds.
+fn cpu_ms(pid: u32) -> Result<f64> {
+    static TICKS_PER_SEC: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks_per_sec = *TICKS_PER_SEC.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("the CPU time of process {pid}"))?;
+    // After the command name (in parentheses, and it may hold spaces) come the fields from the
+    // third on: utime is the 14th, stime the 15th (proc(5)).
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).with_context(|| format!("/proc/{pid}/stat: {stat}"));
+    Ok((ticks(14 - 3)? + ticks(15 - 3)?) * 1000.0 / ticks_per_sec)
 }
 
 fn rss_kib(pid: u32) -> u64 {
