@@ -111,9 +111,10 @@ struct Results {
     cpu_us_per_message: CpuPerMessage,
 }
 
-/// The broker's CPU time (every thread, user and system; Hearth's includes filing each message
-/// in its ledger) per message of each phase, in microseconds. Steadier than the rates on a
-/// machine whose two cores the load generator shares: it does not count the time a broker waits.
+/// The broker process's CPU time (every thread, user and system; Hearth's includes its web server,
+/// timers and filing each message in its ledger) per message of each phase, in microseconds. It
+/// does not count the time a broker waits for a core, which the rates do on a machine whose two
+/// cores the load generator shares.
 #[derive(Debug, Clone, Default)]
 struct CpuPerMessage {
     qos0: f64,
@@ -126,6 +127,7 @@ fn main() -> Result<()> {
     if std::env::var("HEARTH_IN_NETNS").as_deref() != Ok("1") {
         bail!("run this inside the private network namespace: ./scripts/bench does");
     }
+    check_parts()?;
     // Several runs, each with both brokers afresh, so that the spread between runs shows.
     let runs: usize = std::env::var("HEARTH_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -209,6 +211,18 @@ fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
 /// list of them (`qos0,qos1`: a phase after another); the others are 0.
 fn runs_part(part: &str) -> bool {
     std::env::var("HEARTH_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
+}
+
+/// Refuses a `HEARTH_BENCH_ONLY` naming a part that does not exist (a typo would run nothing).
+fn check_parts() -> Result<()> {
+    if let Ok(only) = std::env::var("HEARTH_BENCH_ONLY") {
+        for part in only.split(',').map(str::trim) {
+            if !["idle", "qos0", "qos1", "latency"].contains(&part) {
+                bail!("HEARTH_BENCH_ONLY: no part is called {part:?} (idle, qos0, qos1, latency)");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn measure(broker: Broker) -> Result<Results> {
