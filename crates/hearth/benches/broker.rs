@@ -18,7 +18,11 @@
 //!
 //! Usage: cargo bench -p hearth --bench broker -- HEARTH_BINARY
 
+#[path = "common/process.rs"]
+mod process;
+
 use anyhow::{Context, Result, bail};
+use process::{cpu_seconds, rss_kib};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -169,6 +173,8 @@ fn spread(runs: &[serde_json::Value]) -> serde_json::Value {
 
 fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    // One number of both brokers, and Hearth's to Mosquitto's.
+    let side = |h: f64, m: f64| serde_json::json!({ "hearth": h, "mosquitto": m, "ratio": (ratio(h, m) * 100.0).round() / 100.0 });
     serde_json::json!({
             "fan_in_qos0_msgs_per_sec": { "hearth": hearth.qos0_per_sec.round(), "mosquitto": mosquitto.qos0_per_sec.round(),
                                           "ratio": (ratio(hearth.qos0_per_sec, mosquitto.qos0_per_sec) * 100.0).round() / 100.0 },
@@ -181,12 +187,9 @@ fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
                                  "p99_ratio": (ratio(hearth.p99_ms, mosquitto.p99_ms) * 100.0).round() / 100.0 },
             "rss_kib_after_load": { "hearth": hearth.rss_kib, "mosquitto": mosquitto.rss_kib },
             "cpu_us_per_message": {
-                "qos0": { "hearth": hearth.cpu_us_per_message.qos0, "mosquitto": mosquitto.cpu_us_per_message.qos0,
-                          "ratio": (ratio(hearth.cpu_us_per_message.qos0, mosquitto.cpu_us_per_message.qos0) * 100.0).round() / 100.0 },
-                "qos1": { "hearth": hearth.cpu_us_per_message.qos1, "mosquitto": mosquitto.cpu_us_per_message.qos1,
-                          "ratio": (ratio(hearth.cpu_us_per_message.qos1, mosquitto.cpu_us_per_message.qos1) * 100.0).round() / 100.0 },
-                "latency": { "hearth": hearth.cpu_us_per_message.latency, "mosquitto": mosquitto.cpu_us_per_message.latency,
-                             "ratio": (ratio(hearth.cpu_us_per_message.latency, mosquitto.cpu_us_per_message.latency) * 100.0).round() / 100.0 } },
+                "qos0": side(hearth.cpu_us_per_message.qos0, mosquitto.cpu_us_per_message.qos0),
+                "qos1": side(hearth.cpu_us_per_message.qos1, mosquitto.cpu_us_per_message.qos1),
+                "latency": side(hearth.cpu_us_per_message.latency, mosquitto.cpu_us_per_message.latency) },
             "idle_clients": { "connect_all_ms": { "hearth": hearth.idle.connect_ms, "mosquitto": mosquitto.idle.connect_ms,
                                                   "ratio": (ratio(hearth.idle.connect_ms, mosquitto.idle.connect_ms) * 100.0).round() / 100.0 },
                               "rss_kib_before": { "hearth": hearth.idle.rss_before, "mosquitto": mosquitto.idle.rss_before },
@@ -646,28 +649,7 @@ fn now_micros() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
 }
 
-/// The CPU time the process has used so far (all its threads, user and system), in milliseconds.
+/// The process's CPU time so far, in milliseconds.
 fn cpu_ms(pid: u32) -> Result<f64> {
-    static TICKS_PER_SEC: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    let ticks_per_sec = *TICKS_PER_SEC.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-            .unwrap_or(100.0)
-    });
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("the CPU time of process {pid}"))?;
-    // After the command name (in parentheses, and it may hold spaces) come the fields from the
-    // third on: utime is the 14th, stime the 15th (proc(5)).
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).with_context(|| format!("/proc/{pid}/stat: {stat}"));
-    Ok((ticks(14 - 3)? + ticks(15 - 3)?) * 1000.0 / ticks_per_sec)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or(0)
+    Ok(cpu_seconds(pid).with_context(|| format!("the CPU time of process {pid}"))? * 1000.0)
 }

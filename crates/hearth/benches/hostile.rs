@@ -44,7 +44,11 @@
 //! of devices, for a quick try; HEARTH_HOSTILE_TASKS=retained_flood,wills runs only those hostile
 //! tasks, to see which one costs what.)
 
+#[path = "common/process.rs"]
+mod process;
+
 use anyhow::{Context, Result, bail};
+use process::{cpu_seconds, rss_kib};
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -774,7 +778,7 @@ async fn run_phase(
     let name = if hostile.is_some() { "hostile" } else { "baseline" };
     eprintln!("hostile: phase {name} ({} s)", config.phase.as_secs());
     let (data_before, log_before) = (dir_size(&hub.data), file_size(&hub.log));
-    let (cpu_before, rss_before, fds_before) = (cpu_seconds(pid), rss_kib(pid), fds(pid));
+    let (cpu_before, rss_before, fds_before) = (cpu_seconds(pid).unwrap_or(0.0), rss_kib(pid), fds(pid));
     let (connacks_before, errors_before) = (health.connacks.load(Ordering::Relaxed), health.errors.load(Ordering::Relaxed));
     sampler.reset();
     let start = tokio::time::Instant::now() + Duration::from_millis(200);
@@ -844,7 +848,7 @@ async fn run_phase(
         "device_connection_errors": health.errors.load(Ordering::Relaxed) - errors_before,
         "rss_kib": { "before": rss_before, "peak": rss_peak, "after": rss_kib(pid) },
         "fds": { "before": fds_before, "peak": fds_peak, "after": fds(pid) },
-        "cpu_s": round2(cpu_seconds(pid) - cpu_before),
+        "cpu_s": round2(cpu_seconds(pid).unwrap_or(0.0) - cpu_before),
         "data_dir_bytes": { "before": data_before, "after": data_after, "growth": data_after as i64 - data_before as i64, "files": dir_files(&hub.data) },
         "log_bytes": { "before": log_before, "after": log_after, "growth": log_after as i64 - log_before as i64 },
         "log_lines": log_lines,
@@ -1614,24 +1618,8 @@ impl Sampler {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or(0)
-}
-
 fn fds(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count() as u64).unwrap_or(0)
-}
-
-/// User + system CPU time (clock ticks of 1/100 s, as on every Linux).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    (tick(11) + tick(12)) as f64 / 100.0
 }
 
 fn file_size(path: &Path) -> u64 {
