@@ -105,6 +105,17 @@ def connect_packet(client_id: bytes | str, username: bytes | str | None = None, 
     return bytes([0x10]) + varint(len(body)) + body
 
 
+def publish_packet(topic: bytes | str, payload: bytes, qos: int = 1, packet_id: int = 1, version: int = 4,
+                   properties: bytes = b"") -> bytes:
+    """A PUBLISH written by hand, MQTT 3.1.1 (`version` 4) or 5 (with `properties`, raw, behind
+    their length), so that a story can cut it, or break it, as it likes."""
+    body = mqtt_string(topic) + (struct.pack("!H", packet_id) if qos else b"")
+    if version == 5:
+        body += varint(len(properties)) + properties
+    body += payload
+    return bytes([0x30 | qos << 1]) + varint(len(body)) + body
+
+
 def read_exactly(sock, n: int) -> bytes:
     data = b""
     while len(data) < n:

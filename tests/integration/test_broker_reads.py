@@ -16,17 +16,12 @@ import time
 
 import pytest
 
-from hostile_clients import (RawClient, connect_packet, end, mqtt_string, paho_connect, read_exactly, read_packet, received, status,
-                             subscribe, varint, wait_until)
+from hostile_clients import (RawClient, connect_packet, end, paho_connect, publish_packet, read_exactly, read_packet, received,
+                             status, subscribe, varint, wait_until)
 from mqtt_device import Device
 
 PUBACK = 0x40
 PINGRESP = bytes([0xD0, 0x00])
-
-
-def publish_qos1(topic: str, packet_id: int, payload: bytes) -> bytes:
-    body = struct.pack("!H", len(topic)) + topic.encode() + struct.pack("!H", packet_id) + payload
-    return bytes([0x32]) + varint(len(body)) + body
 
 
 def tls_client(hub, device, port: int) -> RawClient:
@@ -63,7 +58,7 @@ def test_packets_cut_anyhow_or_sent_together_each_reach_the_subscriber_once_and_
     def packet(topic: str, payload: bytes) -> bytes:
         packet_id = len(sent) + 1
         sent[packet_id] = (topic, payload)
-        return publish_qos1(topic, packet_id, payload)
+        return publish_packet(topic, payload, packet_id=packet_id)
 
     def acknowledged(packet_ids):
         """Reads one PUBACK for each of `packet_ids` before anything more is sent: a packet whose
@@ -121,11 +116,6 @@ def test_packets_cut_anyhow_or_sent_together_each_reach_the_subscriber_once_and_
     end(subscriber)
 
 
-def publish_qos1_v5(topic: str, packet_id: int, payload: bytes) -> bytes:
-    body = mqtt_string(topic) + struct.pack("!H", packet_id) + varint(0) + payload
-    return bytes([0x32]) + varint(len(body)) + body
-
-
 @pytest.mark.parametrize("version", [4, 5], ids=["mqtt311", "mqtt5"])
 @pytest.mark.parametrize("transport", ["tcp", "tls"])
 def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hub, transport, version):
@@ -143,7 +133,9 @@ def test_a_connect_cut_anyhow_or_sent_with_the_packets_after_it_is_read_whole(hu
         port = int(status(hub)["broker"]["tls_address"].split(", ")[0].rsplit(":", 1)[1])
         context = ssl.create_default_context(cafile=str(hub.data_dir / "ca.pem"))
         context.check_hostname = False
-    publish = publish_qos1 if version == 4 else publish_qos1_v5
+
+    def publish(topic: str, packet_id: int, payload: bytes) -> bytes:
+        return publish_packet(topic, payload, packet_id=packet_id, version=version)
 
     def connect(client_id: str, username: str, password: str) -> bytes:
         return connect_packet(client_id, username, password, version=version)

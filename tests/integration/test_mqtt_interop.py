@@ -15,7 +15,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from hostile_clients import connect_packet, read_exactly, read_packet, varint
+from hostile_clients import connect_packet, publish_packet, read_packet
 from interop_brokers import DENIED, MAX_KEEPALIVE, MAX_PACKET_SIZE, HearthTarget, MosquittoTarget, power_cut, stop_client
 
 TOPICS = ("TopicA", "TopicA/B", "Topic/C", "TopicA/C", "/TopicA")
@@ -395,9 +395,8 @@ def raw_connect_v5(broker, client_id):
     receive maximum, so the flood below is written by hand)."""
     sock = socket.create_connection((broker.host, broker.port), timeout=5)
     sock.sendall(connect_packet(client_id, broker.username, broker.password, keepalive=60, version=5))
-    header = sock.recv(2)
-    assert header[0] == 0x20, header
-    connack = read_exactly(sock, header[1])
+    kind, connack = read_packet(sock)
+    assert kind == 0x20, (kind, connack)
     return sock, connack
 
 
@@ -461,8 +460,7 @@ def disconnect_reason(sock, wait=5.0):
 
 def v5_publish(topic, payload, qos=1, packet_id=1, properties=b""):
     """An MQTT 5 PUBLISH written by hand (paho refuses to send the broken ones these stories need)."""
-    body = struct.pack("!H", len(topic)) + topic + (struct.pack("!H", packet_id) if qos else b"") + varint(len(properties)) + properties + payload
-    return bytes([0x30 | qos << 1]) + varint(len(body)) + body
+    return publish_packet(topic, payload, qos=qos, packet_id=packet_id, version=5, properties=properties)
 
 
 def refused_publish(broker, client_id, packet):
@@ -492,8 +490,7 @@ def test_a_client_exceeding_the_brokers_receive_maximum_is_disconnected_with_0x9
     topic = b"TopicA/B"
     # QoS 2 PUBLISHes without ever sending PUBREL: each stays unfinished at the broker.
     for packet_id in range(1, limit + 2):
-        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", packet_id) + bytes([0]) + b"x"
-        sock.sendall(bytes([0x34]) + varint(len(body)) + body)
+        sock.sendall(v5_publish(topic, b"x", qos=2, packet_id=packet_id))
     reason = disconnect_reason(sock)
     sock.close()
     assert reason == 0x93, f"receive maximum {limit}: DISCONNECT reason {reason}"
