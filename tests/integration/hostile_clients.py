@@ -22,8 +22,16 @@ from conftest import Hub
 NEIGHBOUR = "10.77.0.2"
 ATTACKER = "10.77.0.3"
 
+IP_FREEBIND = 15  # linux/in.h; Python's socket module does not name it
+
 # CONNACK return codes of MQTT 3.1.1.
 ACCEPTED, IDENTIFIER_REJECTED, BAD_CREDENTIALS, NOT_AUTHORIZED = 0, 2, 4, 5
+
+
+def ipv6_network_of_one_host(prefix: str):
+    """Makes every address of the /64 `prefix` one this machine may send from, as an IPv6 host
+    may: it picks its own addresses within its network (idempotent)."""
+    subprocess.run(["ip", "-6", "route", "replace", "local", f"{prefix}/64", "dev", "lo"], check=True)
 
 
 def ensure_address(address: str):
@@ -33,12 +41,13 @@ def ensure_address(address: str):
         subprocess.run(["ip", "addr", "add", f"{address}/24", "dev", "hearth1"], check=True)
 
 
-def start_hub(data_dir, toml: str | None = None) -> Hub:
-    """A hub whose broker listens beyond loopback, so that a client can come from another host."""
+def start_hub(data_dir, toml: str | None = None, mqtt_listen: str = "0.0.0.0:0") -> Hub:
+    """A hub whose broker listens beyond loopback, so that a client can come from another host
+    (`[::]:0`: over IPv6 too)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if toml:
         (data_dir / "hearth.toml").write_text(toml)
-    return Hub(data_dir, ["--no-discovery"], mqtt_listen="0.0.0.0:0")
+    return Hub(data_dir, ["--no-discovery"], mqtt_listen=mqtt_listen)
 
 
 def stop_hub(hub: Hub):
@@ -146,9 +155,12 @@ class RawClient:
     DISCONNECT."""
 
     def __init__(self, host: str, port: int, packet: bytes, source: str | None = None, timeout: float = 5.0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         if source:
+            # Any address of a network `ipv6_network_of_one_host` made local, not only those
+            # configured on an interface.
+            self.sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
             self.sock.bind((source, 0))
         self.sock.connect((host, port))
         self.rc = None  # None: the broker closed the connection without a CONNACK

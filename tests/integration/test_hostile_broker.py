@@ -7,7 +7,9 @@ ids squatted to lock a device out. Legitimate devices run on the hub's machine (
 attacker is another host of the home network (10.77.0.3)."""
 
 import json
+import ipaddress
 import os
+import random
 import socket
 import sqlite3
 import ssl
@@ -18,8 +20,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from hostile_clients import (ACCEPTED, ATTACKER, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NEIGHBOUR, NOT_AUTHORIZED, Flood, RawClient,
-                             connect_packet, device_on, end, ensure_address, paho_connect, raw_connect, received, start_hub, status,
-                             stop_hub, subscribe, wait_for_message, wait_until)
+                             connect_packet, device_on, end, ensure_address, ipv6_network_of_one_host, paho_connect, raw_connect,
+                             received, start_hub, status, stop_hub, subscribe, wait_for_message, wait_until)
 from mqtt_device import Device, recorded, refused_connections, stop
 
 ANONYMOUS_ALLOWED = "[broker]\nallow_anonymous = true\n"
@@ -170,6 +172,58 @@ def test_a_flood_of_refused_connects_with_huge_strings_grows_neither_the_disk_no
     refusals_logged = [line for line in new_log.splitlines() if "connection refused" in line]
     assert len(refusals_logged) <= 2, refusals_logged
     assert max(len(line) for line in new_log.splitlines()) < 1000, "no line carries a client's 60 KB string"
+
+
+def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_as_one(tmp_path):
+    """An IPv6 host picks any address of its network's /64, so a limit per address was no limit:
+    a guesser that took a fresh address for each CONNECT was never held back, and made a row of
+    the connection attempts for each (pushing out the others). Refusals now count by /64: after
+    30 wrong guesses from 30 addresses, a 31st address of the network is refused without a look,
+    even with the right credential. The plug, which connected from that network before, still
+    connects; another network and IPv4 hosts are untouched; the guesses are one row."""
+    network, other_network = "fd77::", "fd77:0:0:1::"
+    ipv6_network_of_one_host(network)
+    ipv6_network_of_one_host(other_network)
+    hub = start_hub(tmp_path / "data", mqtt_listen="[::]:0")
+    try:
+        plug = Device(hub, "Kitchen plug", publish=["tele/plug/#"])
+        plug_host = network + "50"
+        credential = connect_packet("plug", plug.username, plug.password)
+
+        def answer(source, packet=credential, to="::1"):
+            return raw_connect(to, plug.port, packet, source=source)
+
+        def fresh_address(prefix):
+            return str(ipaddress.IPv6Network(f"{prefix}/64")[random.getrandbits(64)])
+
+        assert answer(plug_host) == ACCEPTED
+        guess = connect_packet("guesser", plug.username, "a wrong guess")
+        guesses = [answer(fresh_address(network), guess) for _ in range(30)]
+        assert guesses == [BAD_CREDENTIALS] * 30, guesses
+        assert answer(fresh_address(network)) == NOT_AUTHORIZED, "a new address of the guessing network is held back"
+        assert answer(plug_host) == ACCEPTED, "the plug's own address of that network is not"
+        assert answer(fresh_address(other_network)) == ACCEPTED, "another IPv6 network is not"
+        assert answer(None, to="127.0.0.1") == ACCEPTED, "an IPv4 host is not"
+        r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(plug.port), "-u", plug.username, "-P", plug.password,
+                            "-t", "tele/plug/STATE", "-m", "on", "-q", "1"], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+
+        # Filed by network for refusals, by host for the plug's connections (the DNS gate learns
+        # a device's addresses from them).
+        db = sqlite3.connect(hub.data_dir / "hearth.db")
+
+        def rows():
+            return db.execute("SELECT address, outcome, count FROM connect_attempts WHERE address LIKE 'fd77:%' ORDER BY address, outcome").fetchall()
+        wait_until(lambda: sum(n for a, o, n in rows() if o != "allow") == 31 and rows(), "the attempts filed")
+        filed = rows()
+        print(f"\nconnect_attempts: {filed}")
+        assert [(a, o, n) for a, o, n in filed if a.startswith(network) and o != "allow"] == \
+            [("fd77::/64", "bad_credentials", 30), ("fd77::/64", "too_many_attempts", 1)], filed
+        assert ("fd77::50", "allow", 2) in filed, filed
+        assert len(filed) == 4, "one row more: the other network's accepted connection"
+        assert status(hub)["broker"]["refused_addresses"] == 1
+    finally:
+        stop_hub(hub)
 
 
 def test_connections_that_never_finish_their_first_request_are_closed_and_the_home_still_connects(lan_hub):

@@ -115,7 +115,9 @@ impl DropReason {
 #[ts(export)]
 pub struct ConnectCount {
     pub device_id: Option<crate::device::DeviceId>,
-    /// Where the attempts came from, if known.
+    /// Where the attempts came from, if known: the host's address for accepted ones; for
+    /// refused ones, what the host controls of it (an IPv4 address, or an IPv6 network such as
+    /// `fd77::/64`, since an IPv6 host can take any address of its network).
     pub address: Option<String>,
     /// Why they were refused; `None`: accepted.
     pub refused: Option<DropReason>,

@@ -46,6 +46,7 @@ pub mod recorder;
 pub mod recording;
 pub mod secrets;
 pub mod sessions;
+pub mod source_address;
 #[cfg(test)]
 mod testing;
 

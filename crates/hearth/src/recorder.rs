@@ -149,8 +149,8 @@ async fn write_attempts(hub: &Hub) {
         .take_attempts()
         .into_iter()
         .map(|(key, c)| ConnectCount {
+            address: key.address_text(),
             device_id: key.device,
-            address: key.address.map(|a| a.to_string()),
             refused: key.outcome,
             count: c.count,
             first_at: c.first_at,

@@ -9,7 +9,9 @@ import type { DropReason } from "./DropReason";
  */
 export type ConnectCount = { device_id: DeviceId | null, 
 /**
- * Where the attempts came from, if known.
+ * Where the attempts came from, if known: the host's address for accepted ones; for
+ * refused ones, what the host controls of it (an IPv4 address, or an IPv6 network such as
+ * `fd77::/64`, since an IPv6 host can take any address of its network).
  */
 address: string | null, 
 /**

@@ -21,7 +21,7 @@ pub use record::{CARRIED_PAYLOAD, PAYLOAD_BUDGET, RECORD_QUEUE, Record};
 
 use crate::api::now;
 use crate::api::types::{Action, Decision, DeviceState, DropReason, Event};
-use attempts::{AttemptKey, Attempts, Noted};
+use attempts::{Attempt, AttemptKey, Attempts, Noted};
 use claims::Claims;
 use hearth_broker::{Admission, Client, ConnectAttempt, Refusal, Sender, SessionInfo, WillVerdict};
 use hearth_core::credential;
@@ -161,8 +161,8 @@ impl HubGate {
         if let Some(reason) = refusal {
             return Err(self.refuse_connect(Some(device), a, reason));
         }
-        let key = AttemptKey { device: Some(device.clone()), address: address_of(a), outcome: None };
-        let (noted, _) = self.attempts.note(key, a.client_id, a.username, now());
+        let attempt = Attempt { device: Some(device.clone()), host: address_of(a), outcome: None };
+        let (noted, _) = self.attempts.note(&attempt, a.client_id, a.username, now());
         if noted == Noted::First {
             // Once a minute per device and address: a device reconnecting hundreds of times a
             // second (a compromised one) must not grow the log; the device page counts them.
@@ -301,13 +301,13 @@ impl HubGate {
     /// this minute is logged, with what the client chose cut short.
     fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, reason: DropReason) -> Refusal {
         let address = address_of(a);
-        let key = AttemptKey { device: device.cloned(), address, outcome: Some(reason) };
-        let (_, reached_limit) = self.attempts.note(key, a.client_id, a.username, now());
+        let attempt = Attempt { device: device.cloned(), host: address, outcome: Some(reason) };
+        let (_, reached_limit) = self.attempts.note(&attempt, a.client_id, a.username, now());
         if self.attempts.first_log_this_minute(reason) {
             tracing::info!(client_id = %clip(a.client_id, LOGGED), remote = ?a.remote, reason = reason.as_str(), "MQTT connection refused (more for this reason this minute are counted, not logged; `hearth status` and the device pages show the counts)");
         }
         if reached_limit {
-            tracing::warn!(remote = ?address, "{} refused MQTT connections from one address this minute: refusing it without a look until the minute is over", attempts::REFUSED_PER_MINUTE);
+            tracing::warn!(remote = ?address, "{} refused MQTT connections from one address (an IPv6 /64 counting as one) this minute: refusing it without a look until the minute is over", attempts::REFUSED_PER_MINUTE);
         }
         match reason {
             DropReason::BadCredentials => Refusal::BadCredentials,
@@ -413,7 +413,7 @@ impl hearth_broker::Gate for HubGate {
     fn connect(&self, a: &ConnectAttempt<'_>) -> Result<Admission, Refusal> {
         if self.attempts.throttled(address_of(a)) {
             self.attempts.note(
-                AttemptKey { device: None, address: address_of(a), outcome: Some(DropReason::TooManyAttempts) },
+                &Attempt { device: None, host: address_of(a), outcome: Some(DropReason::TooManyAttempts) },
                 a.client_id,
                 a.username,
                 now(),

@@ -221,7 +221,7 @@ pub async fn hold_back_by_address(State(state): State<AppState>, request: Reques
     let Some(from) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip()) else {
         return next.run(request).await;
     };
-    let key = request_budget::address_key(from);
+    let key = crate::source_address::budget_key(from);
     let spent = state.auth.address_budget.lock().unwrap_or_else(|p| p.into_inner()).spend(&key, Instant::now());
     let Err(refused) = request_budget::take_turn(spent).await else {
         return next.run(request).await;

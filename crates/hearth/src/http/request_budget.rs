@@ -20,11 +20,11 @@
 //!
 //! Per address ([`ADDRESS`], checked first, for every request that has one): an address with no
 //! session at all could be answered 401 some 150 000 times a second; held back to 1 000 a second,
-//! and no browser comes near that. An IPv6 host chooses its own addresses within its network's
-//! /64, so an IPv6 address counts by its /64 ([`address_key`]): the home's IPv6 browsers share
-//! one budget (still some thirty busy pages' worth), and a host flooding over IPv6 slows the
-//! others' pages on IPv6 (not the broker, nor anything over IPv4). One bucket per address under a
-//! cap per /64 would keep them apart; not built.
+//! and no browser comes near that. An IPv6 address counts by its /64
+//! ([`crate::source_address::budget_key`]): the home's IPv6 browsers share one budget (still
+//! some thirty busy pages' worth), and a host flooding over IPv6 slows the others' pages on IPv6
+//! (not the broker, nor anything over IPv4). One bucket per address under a cap per /64 would
+//! keep them apart; not built.
 //!
 //! The member's budget ([`MEMBER`]) is the member's, not the browser's: ten tabs or sessions
 //! share it, so opening more sessions buys nothing. The owner token (the hub machine's own CLI
@@ -39,7 +39,6 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 /// One kind of budget.
@@ -61,15 +60,6 @@ pub const ADDRESS: Limits = Limits { burst: 1000.0, per_second: 1000.0, max_trac
 pub const MAX_WAIT: Duration = Duration::from_secs(1);
 /// At most one log line per key and minute about refused requests.
 const WARN_EVERY: Duration = Duration::from_secs(60);
-
-/// The key of an address's budget: the address itself for IPv4 (IPv4-mapped IPv6 included),
-/// its /64 for IPv6.
-pub fn address_key(address: IpAddr) -> IpAddr {
-    match address.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
-        v4 => v4,
-    }
-}
 
 /// Waits for the turn `spent` gave, or, refused, for [`MAX_WAIT`] before saying so: an answer
 /// that came at once would only be asked again at once.
@@ -264,16 +254,6 @@ mod tests {
         let wait = budget.spend(&flooding, t0).expect("a turn");
         assert!(wait.abs_diff(MS) < MS / 100, "{wait:?}");
         assert_eq!(budget.spend(&"10.77.0.3".parse().expect("an address"), t0), Ok(Duration::ZERO));
-    }
-
-    /// An IPv6 host picks any address in its /64: they all count as one.
-    #[test]
-    fn an_ipv6_network_counts_as_one_address() {
-        let key = |a: &str| address_key(a.parse().expect("an address"));
-        assert_eq!(key("fd00:1:2:3::1"), key("fd00:1:2:3:ffff:eeee:dddd:cccc"));
-        assert_ne!(key("fd00:1:2:3::1"), key("fd00:1:2:4::1"));
-        assert_eq!(key("::ffff:10.77.0.2"), key("10.77.0.2"), "IPv4-mapped is the IPv4 address");
-        assert_ne!(key("10.77.0.2"), key("10.77.0.3"));
     }
 
     /// A newcomer admitted after a prune fills up again within 1/100 s: the next newcomer gets its
