@@ -141,8 +141,15 @@ pub const MAX_ENTITIES: usize = 5_000;
 
 /// Which convention `topic` is a discovery topic of, if any.
 pub fn source_of(topic: &str) -> Option<Source> {
-    let levels: Vec<&str> = topic.split('/').collect();
-    match levels.as_slice() {
+    // Asked for every PUBLISH, so without an allocation: no convention's topic has more than
+    // five levels.
+    let mut levels = [""; 5];
+    let mut count = 0;
+    for level in topic.split('/') {
+        *levels.get_mut(count)? = level;
+        count += 1;
+    }
+    match &levels[..count] {
         ["homeassistant", _component, _object, "config"] | ["homeassistant", _component, _, _object, "config"] => {
             Some(Source::HomeAssistant)
         }
@@ -879,7 +886,15 @@ mod tests {
         assert_eq!(source_of("tasmota/discovery/DC4F22A1B2C3/config"), Some(Source::Tasmota));
         assert_eq!(source_of("tasmota/discovery/DC4F22A1B2C3/sensors"), Some(Source::Tasmota));
         assert_eq!(source_of("zigbee2mqtt/bridge/devices"), Some(Source::Zigbee2mqtt));
-        for other in ["homeassistant/status", "homeassistant/sensor/x/state", "tele/plug/SENSOR", "zigbee2mqtt/front_door"] {
+        for other in [
+            "homeassistant/status",
+            "homeassistant/sensor/x/state",
+            "tele/plug/SENSOR",
+            "zigbee2mqtt/front_door",
+            "homeassistant/sensor/node/temp/x/config",
+            "a/b/c/d/e/f/g/h/i/j",
+            "",
+        ] {
             assert_eq!(source_of(other), None, "{other}");
             assert_eq!(parse(other, b"{}").unwrap(), None);
         }
