@@ -4,6 +4,7 @@ are read; or one each on many connections opened beforehand, sent together."""
 
 import http.client
 import json
+import selectors
 import socket
 import threading
 import time
@@ -53,10 +54,12 @@ def back_to_back(hub, headers, path, count, source=None, times=None):
     return answers
 
 
-def connections(hub, count):
-    """`count` connections to the hub, open and idle."""
+def connections(hub, count, source=None):
+    """`count` connections to the hub, open and idle, from `source` (a loopback address) if
+    given."""
     url = urllib.parse.urlsplit(hub.url)
-    conns = [http.client.HTTPConnection(url.hostname, url.port, timeout=15) for _ in range(count)]
+    bound = (source, 0) if source else None
+    conns = [http.client.HTTPConnection(url.hostname, url.port, timeout=15, source_address=bound) for _ in range(count)]
     for conn in conns:
         conn.connect()
     return conns
@@ -83,3 +86,46 @@ def at_once(conns, session, path):
     for t in threads:
         t.join()
     return results, max(sent)
+
+
+def raw_connections(hub, count, source=None):
+    """`count` plain sockets connected to the hub, from `source` (a loopback address) if given."""
+    url = urllib.parse.urlsplit(hub.url)
+    return [socket.create_connection((url.hostname, url.port), timeout=15, source_address=(source, 0) if source else None)
+            for _ in range(count)]
+
+
+def all_at_once(hub, socks, path, headers):
+    """A GET of `/api/v1{path}` with `headers` on each of `socks` (from `raw_connections`),
+    written one after the other from one thread (a few milliseconds for thousands, as fast as a
+    host can), then the answers read as they come: [(status, headers with lowercase names,
+    answer, seconds from its sending to its answer)], and how long the sending took."""
+    url = urllib.parse.urlsplit(hub.url)
+    count = len(socks)
+    lines = [f"GET /api/v1{path} HTTP/1.1", f"Host: {url.netloc}", "Connection: close"] + [f"{k}: {v}" for k, v in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    selector, sent_at = selectors.DefaultSelector(), {}
+    started = time.monotonic()
+    for sock in socks:
+        sock.sendall(request)
+        sent_at[sock] = time.monotonic()
+    sending = time.monotonic() - started
+    for sock in socks:
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, bytearray())
+    results, deadline = [], time.monotonic() + 30
+    while len(results) < count and time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=1):
+            data = key.fileobj.recv(65536)
+            if data:
+                key.data.extend(data)
+                continue
+            # Closed after its answer (`Connection: close`).
+            took = time.monotonic() - sent_at[key.fileobj]
+            selector.unregister(key.fileobj)
+            key.fileobj.close()
+            head, _, body = bytes(key.data).partition(b"\r\n\r\n")
+            status_line, *header_lines = head.decode("latin-1").split("\r\n")
+            answer_headers = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+            results.append((int(status_line.split()[1]), answer_headers, json.loads(body) if body else None, took))
+    return results, sending

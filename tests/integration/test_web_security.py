@@ -6,6 +6,7 @@ import http.client
 import json
 import sqlite3
 import re
+import resource
 import threading
 import time
 import urllib.error
@@ -17,7 +18,7 @@ import websockets.sync.client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from conftest import Hub
-from http_flood import back_to_back
+from http_flood import all_at_once, back_to_back, raw_connections
 
 UNKNOWN = "/api/v1/devices/d-000000000000"
 
@@ -270,3 +271,59 @@ def test_a_host_asking_without_a_session_as_fast_as_it_can_is_held_back_and_othe
     last_thousand = times[-1] - times[-1001]
     assert last_thousand >= 0.9, f"the last 1 000 answers came in {last_thousand:.2f} s: not held back"
     assert [status for status, _ in others] == [200] * 5 and max(t for _, t in others) < 0.5, others
+
+
+def test_a_host_asking_on_more_connections_than_a_seconds_turns_is_refused_the_excess(hub):
+    """The same host, its burst spent, then sending a request on each of 2 500 connections at
+    once: a second's turns (1 000, and what refills meanwhile) wait for them; the rest are refused
+    a second later (an answer at once would only be asked again at once) with 429, when to try
+    again and words a person reads; one log line for the address, not one per request. Another
+    address is answered at once throughout, and a second later the host is answered again."""
+    burst, per_second, max_wait = 1000, 1000, 1.0  # ADDRESS in crates/hearth/src/http/request_budget.rs
+    flooding, browser = "127.0.0.10", "127.0.0.11"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    made_up = {"Cookie": "hearth_session=0123456789abcdef"}
+
+    def owner_from_the_browser():
+        url = urllib.parse.urlsplit(hub.url)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10, source_address=(browser, 0))
+        started = time.monotonic()
+        conn.request("GET", "/api/v1/status", headers={"Authorization": f"Bearer {hub.token}"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r.status, time.monotonic() - started
+
+    others = []
+
+    def meanwhile():
+        for _ in range(5):
+            others.append(owner_from_the_browser())
+            time.sleep(0.3)
+
+    checker = threading.Thread(target=meanwhile)
+    socks = raw_connections(hub, 2500, source=flooding)
+    drained = time.monotonic()
+    assert {status for status, _, _ in back_to_back(hub, [made_up], "/status", burst, source=flooding)} == {401}
+    checker.start()
+    results, sending = all_at_once(hub, socks, "/status", made_up)
+    checker.join()
+    answered = [took for status, _, _, took in results if status == 401]
+    refused = [(headers, error, took) for status, headers, error, took in results if status == 429]
+    refilled = (time.monotonic() - drained) * per_second  # an upper bound: from the burst to the last answer
+    print(f"\n{len(answered)} answered, {len(refused)} refused; the 2 500 sent in {sending:.3f} s")
+    assert len(answered) + len(refused) == 2500, sorted({r[0] for r in results})
+    assert 900 <= len(answered) <= burst + refilled and len(refused) >= 300, (len(answered), len(refused), refilled)
+    assert max(answered) < max_wait + 0.5, max(answered)
+    headers, error, _ = refused[0]
+    assert headers["retry-after"] == "1", headers
+    assert error["code"] == "too_many_requests", error
+    assert "from this device" in error["message"] and "try again in a second" in error["message"], error
+    assert min(took for _, _, took in refused) >= max_wait - 0.05, "a refusal is not answered at once"
+    assert [status for status, _ in others] == [200] * 5 and max(t for _, t in others) < 0.5, others
+
+    time.sleep(max_wait + 0.1)
+    assert [status for status, _, _ in back_to_back(hub, [made_up], "/status", 1, source=flooding)] == [401], "answered again"
+    lines = [line for line in hub.read_log().splitlines() if "asking the web server faster than" in line]
+    assert len(lines) == 1 and flooding in lines[0], lines
