@@ -155,12 +155,14 @@ class RawClient:
     DISCONNECT."""
 
     def __init__(self, host: str, port: int, packet: bytes, source: str | None = None, timeout: float = 5.0):
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        ipv6 = ":" in host
+        self.sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         if source:
-            # Any address of a network `ipv6_network_of_one_host` made local, not only those
-            # configured on an interface.
-            self.sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+            if ipv6:
+                # Any address of a network `ipv6_network_of_one_host` made local, not only those
+                # configured on an interface.
+                self.sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
             self.sock.bind((source, 0))
         self.sock.connect((host, port))
         self.rc = None  # None: the broker closed the connection without a CONNACK

@@ -174,14 +174,17 @@ def test_a_flood_of_refused_connects_with_huge_strings_grows_neither_the_disk_no
     assert max(len(line) for line in new_log.splitlines()) < 1000, "no line carries a client's 60 KB string"
 
 
-def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_as_one(tmp_path):
+def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_with_its_network(tmp_path):
     """An IPv6 host picks any address of its network's /64, so a limit per address was no limit:
     a guesser that took a fresh address for each CONNECT was never held back, and made a row of
-    the connection attempts for each (pushing out the others). Refusals now count by /64: after
-    30 wrong guesses from 30 addresses, a 31st address of the network is refused without a look,
-    even with the right credential. The plug, which connected from that network before, still
-    connects; another network and IPv4 hosts are untouched; the guesses are one row."""
+    the connection attempts for each, pushing out the others' (a device's accepted connections
+    among them, from which the DNS gate learns its addresses). Now refusals are filed under the
+    /64, and after 300 from its addresses in a minute (ten times one address's limit) a fresh
+    address of the network is refused without a look, even with the right credential. The plug,
+    approved, which connected from that network before, still connects; another network and IPv4
+    hosts are untouched."""
     network, other_network = "fd77::", "fd77:0:0:1::"
+    guesses_allowed = 300  # REFUSED_PER_NETWORK_PER_MINUTE in crates/hearth/src/gate/attempts.rs
     ipv6_network_of_one_host(network)
     ipv6_network_of_one_host(other_network)
     hub = start_hub(tmp_path / "data", mqtt_listen="[::]:0")
@@ -198,8 +201,8 @@ def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_as_one(tmp
 
         assert answer(plug_host) == ACCEPTED
         guess = connect_packet("guesser", plug.username, "a wrong guess")
-        guesses = [answer(fresh_address(network), guess) for _ in range(30)]
-        assert guesses == [BAD_CREDENTIALS] * 30, guesses
+        guesses = [answer(fresh_address(network), guess) for _ in range(guesses_allowed)]
+        assert guesses == [BAD_CREDENTIALS] * guesses_allowed, sorted(set(guesses))
         assert answer(fresh_address(network)) == NOT_AUTHORIZED, "a new address of the guessing network is held back"
         assert answer(plug_host) == ACCEPTED, "the plug's own address of that network is not"
         assert answer(fresh_address(other_network)) == ACCEPTED, "another IPv6 network is not"
@@ -208,22 +211,25 @@ def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_as_one(tmp
                             "-t", "tele/plug/STATE", "-m", "on", "-q", "1"], capture_output=True, text=True, timeout=10)
         assert r.returncode == 0, r.stderr
 
-        # Filed by network for refusals, by host for the plug's connections (the DNS gate learns
-        # a device's addresses from them).
+        # Filed by network for refusals, by address for the plug's connections.
         db = sqlite3.connect(hub.data_dir / "hearth.db")
 
         def rows():
             return db.execute("SELECT address, outcome, count FROM connect_attempts WHERE address LIKE 'fd77:%' ORDER BY address, outcome").fetchall()
-        wait_until(lambda: sum(n for a, o, n in rows() if o != "allow") == 31 and rows(), "the attempts filed")
+        wait_until(lambda: sum(n for a, o, n in rows() if o != "allow") == guesses_allowed + 1 and rows(), "the attempts filed")
         filed = rows()
         print(f"\nconnect_attempts: {filed}")
         assert [(a, o, n) for a, o, n in filed if a.startswith(network) and o != "allow"] == \
-            [("fd77::/64", "bad_credentials", 30), ("fd77::/64", "too_many_attempts", 1)], filed
+            [("fd77::/64", "bad_credentials", guesses_allowed), ("fd77::/64", "too_many_attempts", 1)], filed
         assert ("fd77::50", "allow", 2) in filed, filed
         assert len(filed) == 4, "one row more: the other network's accepted connection"
         assert status(hub)["broker"]["refused_addresses"] == 1
+        warnings = [line for line in hub.read_log().splitlines() if "from the addresses of one IPv6 network" in line]
+        assert len(warnings) == 1 and "fd77::/64" in warnings[0], warnings
     finally:
         stop_hub(hub)
+        subprocess.run(["ip", "-6", "route", "del", "local", f"{network}/64", "dev", "lo"], check=False)
+        subprocess.run(["ip", "-6", "route", "del", "local", f"{other_network}/64", "dev", "lo"], check=False)
 
 
 def test_connections_that_never_finish_their_first_request_are_closed_and_the_home_still_connects(lan_hub):

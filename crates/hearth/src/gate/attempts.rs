@@ -5,16 +5,22 @@
 //!   of each reason in a minute, with its strings cut short;
 //! - the counts themselves are bounded: past [`MAX_KEYS`] kinds, attempts are counted under no
 //!   device and no address;
-//! - refusals are counted by what their host controls of its address
+//! - refusals are filed by what their host controls of its address
 //!   ([`crate::source_address::budget_key`]: an IPv6 address by its /64), so that a host taking a
-//!   new address for each attempt makes one count and one row, not thousands;
-//! - an address refused [`REFUSED_PER_MINUTE`] times in a minute (an IPv6 /64 together) is refused
-//!   without a look for the rest of that minute (the attacker's own: a LAN host cannot forge the
-//!   source of a TCP connection, and a device that shares the address reconnects the next
-//!   minute). A host a device connected from before ([`MAX_KNOWN_HOSTS`] remembered) answers
-//!   only for its own refusals, not its /64's: a host flooding over IPv6 does not lock out the
-//!   devices of its network that were already there.
+//!   new address for each attempt makes one row, not thousands that push out the others' rows
+//!   (the rows of a device's accepted connections among them, from which the DNS gate learns its
+//!   addresses);
+//! - an address refused [`REFUSED_PER_MINUTE`] times in a minute is refused without a look for
+//!   the rest of that minute (the attacker's own: a LAN host cannot forge the source of a TCP
+//!   connection, and a device that shares the address reconnects the next minute);
+//! - and since an IPv6 host can take any address of its /64, the addresses of a /64 refused
+//!   [`REFUSED_PER_NETWORK_PER_MINUTE`] times in a minute together are too, except those its
+//!   approved devices connected from with their credential ([`KnownHosts`]). Ten times one
+//!   address's limit, so that a few misconfigured devices retrying never reach it. The price: while
+//!   a host floods, a device of its IPv6 network not yet known (new, or not yet reconnected since
+//!   the hub started) is held back with it until it stops.
 
+use super::known_hosts::KnownHosts;
 use crate::api::types::DropReason;
 use crate::source_address::{budget_key, describe_budget_key};
 use hearth_core::device::DeviceId;
@@ -28,11 +34,10 @@ use std::time::{Duration, Instant};
 /// Refused CONNECTs one address may make in a minute before it is refused without a look.
 /// Devices with a wrong secret retry every few seconds: a misconfigured one stays under it.
 pub const REFUSED_PER_MINUTE: u32 = 30;
-/// Kinds of attempt counted at once, and addresses tracked for the limit.
+/// Refused CONNECTs the addresses of one IPv6 /64 may make together in a minute.
+pub const REFUSED_PER_NETWORK_PER_MINUTE: u32 = 10 * REFUSED_PER_MINUTE;
+/// Kinds of attempt counted at once, and addresses (and IPv6 networks) tracked for the limits.
 pub const MAX_KEYS: usize = 4096;
-/// Hosts remembered as ones a device connected from; past it, the memory starts again (the
-/// devices still connecting are remembered again at their next accepted CONNECT).
-pub const MAX_KNOWN_HOSTS: usize = 4096;
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// One attempt, as the gate saw it.
@@ -46,8 +51,8 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    /// What it is counted under: an accepted attempt under its host (the DNS gate learns a
-    /// device's addresses from them); a refused one under its host's budget key.
+    /// What it is counted under: an accepted attempt under its host; a refused one under its
+    /// host's budget key.
     fn key(&self) -> AttemptKey {
         let address = if self.outcome.is_some() { self.host.map(budget_key) } else { self.host };
         AttemptKey { device: self.device.clone(), address, outcome: self.outcome }
@@ -91,14 +96,21 @@ pub enum Noted {
     Counted,
 }
 
+/// Which limits a refusal just brought its source to (each once a minute): worth a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reached {
+    pub address: bool,
+    /// The IPv6 /64's, named.
+    pub network: Option<IpAddr>,
+}
+
 #[derive(Debug)]
 struct Window {
     started: Instant,
     seen: HashSet<AttemptKey>,
-    /// Refusals this minute per budget key.
-    refused_by_key: HashMap<Option<IpAddr>, u32>,
-    /// Refusals this minute of hosts in [`Attempts::known_hosts`], each its own.
-    refused_by_known_host: HashMap<IpAddr, u32>,
+    refused_by_address: HashMap<Option<IpAddr>, u32>,
+    /// Refusals of each IPv6 /64's addresses together.
+    refused_by_network: HashMap<IpAddr, u32>,
     /// Refusal reasons already logged this minute.
     logged: HashSet<DropReason>,
 }
@@ -108,11 +120,27 @@ impl Window {
         Self {
             started: Instant::now(),
             seen: HashSet::new(),
-            refused_by_key: HashMap::new(),
-            refused_by_known_host: HashMap::new(),
+            refused_by_address: HashMap::new(),
+            refused_by_network: HashMap::new(),
             logged: HashSet::new(),
         }
     }
+}
+
+/// Counts one more refusal under `key` if the table has room for it (or already counts it),
+/// returning whether that brought it to `limit`.
+fn count_refusal<K: std::hash::Hash + Eq>(table: &mut HashMap<K, u32>, key: K, limit: u32) -> bool {
+    if table.len() >= MAX_KEYS && !table.contains_key(&key) {
+        return false;
+    }
+    let refused = table.entry(key).or_insert(0);
+    *refused += 1;
+    *refused == limit
+}
+
+/// The IPv6 /64 of `host`, if it is an IPv6 address (IPv4-mapped ones are IPv4).
+fn ipv6_network(host: Option<IpAddr>) -> Option<IpAddr> {
+    host.map(budget_key).filter(IpAddr::is_ipv6)
 }
 
 #[derive(Debug)]
@@ -120,8 +148,8 @@ pub struct Attempts {
     /// A std mutex: held for a few map operations, never across an await.
     window: Mutex<Window>,
     pending: Mutex<HashMap<AttemptKey, AttemptCount>>,
-    /// Hosts a device connected from since the hub started (or since this memory last filled up).
-    known_hosts: Mutex<HashSet<IpAddr>>,
+    /// Never locked while `window` is.
+    known_hosts: Mutex<KnownHosts>,
 }
 
 impl Default for Attempts {
@@ -139,22 +167,29 @@ impl Attempts {
         window
     }
 
-    fn known(&self, host: Option<IpAddr>) -> bool {
-        host.is_some_and(|h| self.known_hosts.lock().unwrap_or_else(|p| p.into_inner()).contains(&h))
+    /// Whether `host` is held back this minute: refused too often itself, or, for an IPv6 address
+    /// no approved device connected from, its /64 refused too often. Only sources in the tables
+    /// are held back: past [`MAX_KEYS`] of them, new ones are counted but never refused for it,
+    /// so that a flood from many addresses cannot make every newcomer share its fate.
+    pub fn throttled(&self, host: Option<IpAddr>) -> bool {
+        let network_over = {
+            let window = self.window();
+            if window.refused_by_address.get(&host).is_some_and(|n| *n >= REFUSED_PER_MINUTE) {
+                return true;
+            }
+            ipv6_network(host)
+                .and_then(|network| window.refused_by_network.get(&network))
+                .is_some_and(|n| *n >= REFUSED_PER_NETWORK_PER_MINUTE)
+        };
+        network_over && !host.is_some_and(|h| self.known_hosts.lock().unwrap_or_else(|p| p.into_inner()).contains(h))
     }
 
-    /// Whether `host` was refused too often this minute: its own refusals for a host a device
-    /// connected from, its budget key's otherwise. Only keys in the table are held back: past
-    /// [`MAX_KEYS`] of them, new ones are counted but never refused for it, so that a flood from
-    /// many addresses cannot make every newcomer (a device back on a new address) share its fate.
-    pub fn throttled(&self, host: Option<IpAddr>) -> bool {
-        let known = self.known(host);
-        let window = self.window();
-        let refused = match host {
-            Some(host) if known => window.refused_by_known_host.get(&host),
-            _ => window.refused_by_key.get(&host.map(budget_key)),
-        };
-        refused.is_some_and(|n| *n >= REFUSED_PER_MINUTE)
+    /// `device`, approved, connected from `host` with its credential: from now on it answers only
+    /// for its own refusals, not its IPv6 network's.
+    pub fn remember_host(&self, device: &DeviceId, host: Option<IpAddr>) {
+        if let Some(host) = host {
+            self.known_hosts.lock().unwrap_or_else(|p| p.into_inner()).remember(device, host);
+        }
     }
 
     /// Whether a refusal for `reason` is the first logged this minute (the others are counted).
@@ -163,34 +198,17 @@ impl Attempts {
     }
 
     /// Counts one attempt. Returns whether it is the first of its kind this minute, and for a
-    /// refusal whether it just brought its host to the limit.
-    pub fn note(&self, attempt: &Attempt, client_id: &str, username: Option<&str>, now: Millis) -> (Noted, bool) {
+    /// refusal which limits it just brought its source to.
+    pub fn note(&self, attempt: &Attempt, client_id: &str, username: Option<&str>, now: Millis) -> (Noted, Reached) {
         let key = attempt.key();
-        let known = self.known(attempt.host);
-        if attempt.outcome.is_none()
-            && let Some(host) = attempt.host
-            && !known
-        {
-            let mut hosts = self.known_hosts.lock().unwrap_or_else(|p| p.into_inner());
-            if hosts.len() >= MAX_KNOWN_HOSTS {
-                hosts.clear();
-            }
-            hosts.insert(host);
-        }
-        let mut reached_limit = false;
+        let mut reached = Reached::default();
         let noted = {
             let mut window = self.window();
             if key.outcome.is_some() {
-                let by_key = &mut window.refused_by_key;
-                if by_key.len() < MAX_KEYS || by_key.contains_key(&key.address) {
-                    let refused = by_key.entry(key.address).or_insert(0);
-                    *refused += 1;
-                    reached_limit = !known && *refused == REFUSED_PER_MINUTE;
-                }
-                if let Some(host) = attempt.host.filter(|_| known) {
-                    let refused = window.refused_by_known_host.entry(host).or_insert(0);
-                    *refused += 1;
-                    reached_limit = *refused == REFUSED_PER_MINUTE;
+                reached.address = count_refusal(&mut window.refused_by_address, attempt.host, REFUSED_PER_MINUTE);
+                if let Some(network) = ipv6_network(attempt.host) {
+                    reached.network =
+                        count_refusal(&mut window.refused_by_network, network, REFUSED_PER_NETWORK_PER_MINUTE).then_some(network);
                 }
             }
             if window.seen.len() < MAX_KEYS && window.seen.insert(key.clone()) { Noted::First } else { Noted::Counted }
@@ -212,7 +230,7 @@ impl Attempts {
         entry.last_at = now;
         entry.client_id = clip(client_id, STORED).into_owned();
         entry.username = username.map(|u| clip(u, STORED).into_owned());
-        (noted, reached_limit)
+        (noted, reached)
     }
 
     /// The counts since the last call, for the recorder to file.
@@ -233,7 +251,7 @@ mod tests {
         refused_from(IpAddr::from(address))
     }
 
-    fn v6(address: &str) -> IpAddr {
+    fn ip(address: &str) -> IpAddr {
         address.parse().expect("an address")
     }
 
@@ -242,12 +260,13 @@ mod tests {
         let attempts = Attempts::default();
         let huge = "x".repeat(60_000);
         let first = attempts.note(&refused([10, 0, 0, 66]), &huge, Some(&huge), 1);
-        assert_eq!(first, (Noted::First, false));
+        assert_eq!(first, (Noted::First, Reached::default()));
         for i in 2..REFUSED_PER_MINUTE {
             assert_eq!(attempts.note(&refused([10, 0, 0, 66]), &huge, Some(&huge), i64::from(i)).0, Noted::Counted);
         }
         assert!(!attempts.throttled(Some(IpAddr::from([10, 0, 0, 66]))));
-        assert_eq!(attempts.note(&refused([10, 0, 0, 66]), "x", None, 99), (Noted::Counted, true), "the limit is reached now");
+        let limit = attempts.note(&refused([10, 0, 0, 66]), "x", None, 99);
+        assert_eq!(limit, (Noted::Counted, Reached { address: true, network: None }), "the limit is reached now");
         assert!(attempts.throttled(Some(IpAddr::from([10, 0, 0, 66]))));
         assert!(!attempts.throttled(Some(IpAddr::from([10, 0, 0, 5]))), "another device's address is not held back");
         let taken = attempts.take();
@@ -264,12 +283,15 @@ mod tests {
         for i in 0..20_000u32 {
             let [_, a, b, c] = i.to_be_bytes();
             attempts.note(&refused([10, a, b, c]), &huge, None, 1);
+            attempts.note(&refused_from(IpAddr::V6((0xfd77_u128 << 112 | u128::from(i) << 64).into())), "x", None, 1);
         }
         let taken = attempts.take();
         assert!(taken.len() <= MAX_KEYS + 1, "{}", taken.len());
-        assert_eq!(taken.values().map(|c| c.count).sum::<u64>(), 20_000, "every attempt counted");
+        assert_eq!(taken.values().map(|c| c.count).sum::<u64>(), 40_000, "every attempt counted");
         assert!(taken.values().all(|c| c.client_id.len() < STORED + 24));
-        assert!(attempts.window().refused_by_key.len() <= MAX_KEYS);
+        let window = attempts.window();
+        assert!(window.refused_by_address.len() <= MAX_KEYS && window.refused_by_network.len() <= MAX_KEYS);
+        drop(window);
         // An address past the table is never held back: a device coming back on a new address
         // does not share the flood's fate.
         for _ in 0..REFUSED_PER_MINUTE * 2 {
@@ -279,56 +301,72 @@ mod tests {
     }
 
     /// An IPv6 host takes a new address of its /64 for every CONNECT: one count, one row, and
-    /// held back after the limit like one address, on any address of the /64.
+    /// past the network's limit any address of it is held back.
     #[test]
-    fn a_host_taking_a_new_ipv6_address_for_each_attempt_counts_as_one() {
+    fn a_host_taking_a_new_ipv6_address_for_each_attempt_is_held_back_with_its_network() {
         let attempts = Attempts::default();
-        let mut reached = 0;
-        for i in 0..REFUSED_PER_MINUTE {
-            let (_, at_limit) = attempts.note(&refused_from(v6(&format!("fd77::{:x}", i + 16))), "x", None, 1);
-            reached += u32::from(at_limit);
+        let mut reached = Vec::new();
+        for i in 0..REFUSED_PER_NETWORK_PER_MINUTE {
+            let (_, r) = attempts.note(&refused_from(ip(&format!("fd77::1:{i:x}"))), "x", None, 1);
+            assert!(!r.address);
+            reached.extend(r.network);
         }
-        assert_eq!(reached, 1, "the limit is reached once");
-        assert!(attempts.throttled(Some(v6("fd77::ffff:1"))), "a fresh address of the network");
-        assert!(!attempts.throttled(Some(v6("fd77:0:0:1::10"))), "another network");
+        assert_eq!(reached, [ip("fd77::")], "the network's limit is reached once");
+        assert!(attempts.throttled(Some(ip("fd77::ffff:1"))), "a fresh address of the network");
+        assert!(!attempts.throttled(Some(ip("fd77:0:0:1::10"))), "another network");
         assert!(!attempts.throttled(Some(IpAddr::from([10, 77, 0, 3]))));
         let taken = attempts.take();
         assert_eq!(taken.len(), 1, "{taken:?}");
         let (key, count) = taken.iter().next().expect("one count");
-        assert_eq!((key.address_text().as_deref(), count.count), (Some("fd77::/64"), u64::from(REFUSED_PER_MINUTE)));
+        assert_eq!((key.address_text().as_deref(), count.count), (Some("fd77::/64"), u64::from(REFUSED_PER_NETWORK_PER_MINUTE)));
     }
 
-    /// A device that connected from an address of the flooding host's /64 before keeps
-    /// connecting: it answers only for its own refusals, and is filed under its own address.
+    /// A few devices with a wrong secret on one IPv6 network, retrying every few seconds, hold
+    /// back nobody else: the network's limit is ten times an address's.
     #[test]
-    fn a_host_a_device_connected_from_answers_only_for_its_own_refusals() {
+    fn misconfigured_devices_on_one_ipv6_network_do_not_hold_it_back() {
         let attempts = Attempts::default();
-        let plug = v6("fd77::50");
-        let accepted = Attempt { device: Some(DeviceId::from_random(0x50)), host: Some(plug), outcome: None };
-        attempts.note(&accepted, "plug", None, 1);
-        for i in 0..REFUSED_PER_MINUTE * 2 {
-            attempts.note(&refused_from(v6(&format!("fd77::1:{i:x}"))), "x", None, 2);
+        for device in 0..5 {
+            for _ in 0..20 {
+                attempts.note(&refused_from(ip(&format!("fd77::{device}"))), "x", None, 1);
+            }
         }
-        assert!(attempts.throttled(Some(v6("fd77::99"))));
-        assert!(!attempts.throttled(Some(plug)), "the plug's host is not held back for its network");
-        let taken = attempts.take();
-        assert!(taken.keys().any(|k| k.outcome.is_none() && k.address_text().as_deref() == Some("fd77::50")), "{taken:?}");
-        // Its own refusals count: a known host that floods is held back too.
+        assert!(!attempts.throttled(Some(ip("fd77::99"))));
+        assert!(!attempts.throttled(Some(ip("fd77::1"))));
+    }
+
+    /// An approved device that connected from an address of the flooding host's /64 keeps
+    /// connecting: it answers only for its own refusals. A refusal or a connection without an
+    /// approved device's credential makes no address known.
+    #[test]
+    fn an_address_an_approved_device_connected_from_answers_only_for_its_own_refusals() {
+        let attempts = Attempts::default();
+        let plug = ip("fd77::50");
+        attempts.remember_host(&DeviceId::from_random(0x50), Some(plug));
+        for i in 0..REFUSED_PER_NETWORK_PER_MINUTE {
+            attempts.note(&refused_from(ip(&format!("fd77::1:{i:x}"))), "x", None, 2);
+        }
+        assert!(attempts.throttled(Some(ip("fd77::99"))));
+        assert!(!attempts.throttled(Some(plug)), "the plug's address is not held back for its network");
+        let accepted_anonymous = Attempt { device: None, host: Some(ip("fd77::98")), outcome: None };
+        attempts.note(&accepted_anonymous, "x", None, 2);
+        assert!(attempts.throttled(Some(ip("fd77::98"))), "only `remember_host` makes an address known");
+        // Its own refusals count: a known address that floods is held back too.
         let mut reached = 0;
         for _ in 0..REFUSED_PER_MINUTE {
-            reached += u32::from(attempts.note(&refused_from(plug), "x", None, 3).1);
+            reached += u32::from(attempts.note(&refused_from(plug), "x", None, 3).1.address);
         }
         assert_eq!(reached, 1);
         assert!(attempts.throttled(Some(plug)));
     }
 
     #[test]
-    fn the_memory_of_known_hosts_is_bounded() {
+    fn ipv4_mapped_addresses_are_ipv4() {
         let attempts = Attempts::default();
-        for i in 0..(MAX_KNOWN_HOSTS as u32) * 3 {
-            let accepted = Attempt { device: None, host: Some(IpAddr::V6((0xfd77_u128 << 112 | u128::from(i)).into())), outcome: None };
-            attempts.note(&accepted, "x", None, 1);
-            assert!(attempts.known_hosts.lock().expect("not poisoned").len() <= MAX_KNOWN_HOSTS);
+        for _ in 0..REFUSED_PER_NETWORK_PER_MINUTE {
+            attempts.note(&refused_from(ip("::ffff:10.77.0.3")), "x", None, 1);
         }
+        assert!(attempts.window().refused_by_network.is_empty());
+        assert_eq!(attempts.take().keys().next().and_then(AttemptKey::address_text).as_deref(), Some("10.77.0.3"));
     }
 }

@@ -14,6 +14,7 @@
 mod anonymous;
 pub mod attempts;
 pub mod claims;
+mod known_hosts;
 mod record;
 
 pub use anonymous::AnonymousHandler;
@@ -302,12 +303,15 @@ impl HubGate {
     fn refuse_connect(&self, device: Option<&DeviceId>, a: &ConnectAttempt<'_>, reason: DropReason) -> Refusal {
         let address = address_of(a);
         let attempt = Attempt { device: device.cloned(), host: address, outcome: Some(reason) };
-        let (_, reached_limit) = self.attempts.note(&attempt, a.client_id, a.username, now());
+        let (_, reached) = self.attempts.note(&attempt, a.client_id, a.username, now());
         if self.attempts.first_log_this_minute(reason) {
             tracing::info!(client_id = %clip(a.client_id, LOGGED), remote = ?a.remote, reason = reason.as_str(), "MQTT connection refused (more for this reason this minute are counted, not logged; `hearth status` and the device pages show the counts)");
         }
-        if reached_limit {
-            tracing::warn!(remote = ?address, "{} refused MQTT connections from one address (an IPv6 /64 counting as one) this minute: refusing it without a look until the minute is over", attempts::REFUSED_PER_MINUTE);
+        if reached.address {
+            tracing::warn!(remote = ?address, "{} refused MQTT connections from one address this minute: refusing it without a look until the minute is over", attempts::REFUSED_PER_MINUTE);
+        }
+        if let Some(network) = reached.network {
+            tracing::warn!(network = %crate::source_address::describe_budget_key(network), "{} refused MQTT connections from the addresses of one IPv6 network this minute: refusing its addresses without a look until the minute is over, except those its approved devices connected from", attempts::REFUSED_PER_NETWORK_PER_MINUTE);
         }
         match reason {
             DropReason::BadCredentials => Refusal::BadCredentials,
@@ -456,8 +460,13 @@ impl hearth_broker::Gate for HubGate {
         let will = a.will_topic.map(|topic| gate::publish(policy.state, &policy.manifest, topic));
         let refusal = refusal.or_else(|| Self::will_refusal(a));
         let admission = Admission { fingerprint: fingerprint(policy), evict_holder };
+        let approved = policy.state == DeviceState::Approved;
         drop(policies);
-        self.conclude(a, &device, refusal, will, admission)
+        let concluded = self.conclude(a, &device, refusal, will, admission);
+        if concluded.is_ok() && approved {
+            self.attempts.remember_host(&device, address_of(a));
+        }
+        concluded
     }
 
     fn fingerprint(&self, client: Client<'_>) -> Option<u64> {
