@@ -18,9 +18,12 @@ STAGES = [
     ("writing to sockets", r"MqttStream<Io>::send|poll_write_buf|rmqtt_net::stream::send|writev"),
     ("reading and decoding", r"poll_next_packet|Sink<Io>::recv|Decoder>::decode|__libc_recv|PollEvented<E>::poll_read"),
     ("rmqtt's own session work", r"rmqtt::"),
-    ("scheduler and epoll (waiting included)", r"park|epoll_wait|schedule_task|Harness|tokio::runtime"),
-    ("web server", r"axum|hyper"),
+    ("the web server", r"axum::|hyper::"),
 ]
+# A sample whose innermost frames wait for work (every task's stack also holds the runtime's
+# frames, so only the innermost say it is waiting).
+WAITING = re.compile(r"epoll_wait|Driver::park|park_internal|park_driver|park_timeout|Parker::park|futex_wait")
+INNERMOST = 8
 ALLOCATOR = re.compile(r"malloc|_int_free|cfree|unlink_chunk|malloc_consolidate|tcache|sysmalloc|__libc_free|realloc")
 # Frames that say nothing about who allocated: skipped when naming an allocation's caller.
 PLUMBING = re.compile(r"malloc|free|unlink_chunk|consolidate|tcache|sysmalloc|realloc|alloc::|__rust_|drop_in_place|"
@@ -45,7 +48,11 @@ def main():
     for frames in samples(args.perf_data):
         total += 1
         joined = " ; ".join(frames)
-        stages[next((name for name, pattern in STAGES if re.search(pattern, joined)), "other")] += 1
+        stage = next((name for name, pattern in STAGES if re.search(pattern, joined)), None)
+        if stage is None:
+            waiting = any(WAITING.search(frame) for frame in frames[:INNERMOST])
+            stage = "waiting for work (epoll, parked threads)" if waiting else "the task scheduler and the rest"
+        stages[stage] += 1
         if ALLOCATOR.search(frames[0]):
             allocating += 1
             callers[next((f for f in frames[1:] if not PLUMBING.search(f)), "?")[:100]] += 1

@@ -99,17 +99,17 @@ def all_at_once(hub, socks, path, headers):
     """A GET of `/api/v1{path}` with `headers` on each of `socks` (from `raw_connections`),
     written one after the other from one thread (a few milliseconds for thousands, as fast as a
     host can), then the answers read as they come: [(status, headers with lowercase names,
-    answer, seconds from its sending to its answer)], and how long the sending took."""
+    answer, seconds from its sending to its answer)], status `None` for a connection closed
+    without an answer, and when the last request was sent (`time.monotonic()`)."""
     url = urllib.parse.urlsplit(hub.url)
     count = len(socks)
     lines = [f"GET /api/v1{path} HTTP/1.1", f"Host: {url.netloc}", "Connection: close"] + [f"{k}: {v}" for k, v in headers.items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode()
     selector, sent_at = selectors.DefaultSelector(), {}
-    started = time.monotonic()
     for sock in socks:
         sock.sendall(request)
         sent_at[sock] = time.monotonic()
-    sending = time.monotonic() - started
+    last_sent = time.monotonic()
     for sock in socks:
         sock.setblocking(False)
         selector.register(sock, selectors.EVENT_READ, bytearray())
@@ -124,8 +124,11 @@ def all_at_once(hub, socks, path, headers):
             took = time.monotonic() - sent_at[key.fileobj]
             selector.unregister(key.fileobj)
             key.fileobj.close()
+            if not key.data:
+                results.append((None, {}, None, took))
+                continue
             head, _, body = bytes(key.data).partition(b"\r\n\r\n")
             status_line, *header_lines = head.decode("latin-1").split("\r\n")
             answer_headers = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
             results.append((int(status_line.split()[1]), answer_headers, json.loads(body) if body else None, took))
-    return results, sending
+    return results, last_sent

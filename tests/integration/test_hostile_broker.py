@@ -181,16 +181,18 @@ def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_with_its_n
     among them, from which the DNS gate learns its addresses). Now refusals are filed under the
     /64, and after 300 from its addresses in a minute (ten times one address's limit) a fresh
     address of the network is refused without a look, even with the right credential. The plug,
-    approved, which connected from that network before, still connects; another network and IPv4
-    hosts are untouched."""
+    approved, which connected from that network before, still connects (the lamp, blocked since,
+    no longer does); another network and IPv4 hosts are untouched."""
     network, other_network = "fd77::", "fd77:0:0:1::"
     guesses_allowed = 300  # REFUSED_PER_NETWORK_PER_MINUTE in crates/hearth/src/gate/attempts.rs
-    ipv6_network_of_one_host(network)
-    ipv6_network_of_one_host(other_network)
-    hub = start_hub(tmp_path / "data", mqtt_listen="[::]:0")
+    hub = None
     try:
+        ipv6_network_of_one_host(network)
+        ipv6_network_of_one_host(other_network)
+        hub = start_hub(tmp_path / "data", mqtt_listen="[::]:0")
         plug = Device(hub, "Kitchen plug", publish=["tele/plug/#"])
-        plug_host = network + "50"
+        lamp = Device(hub, "Hall lamp", publish=["tele/lamp/#"])
+        plug_host, lamp_host = network + "50", network + "51"
         credential = connect_packet("plug", plug.username, plug.password)
 
         def answer(source, packet=credential, to="::1"):
@@ -200,11 +202,16 @@ def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_with_its_n
             return str(ipaddress.IPv6Network(f"{prefix}/64")[random.getrandbits(64)])
 
         assert answer(plug_host) == ACCEPTED
+        assert answer(lamp_host, connect_packet("lamp", lamp.username, lamp.password)) == ACCEPTED
         guess = connect_packet("guesser", plug.username, "a wrong guess")
         guesses = [answer(fresh_address(network), guess) for _ in range(guesses_allowed)]
         assert guesses == [BAD_CREDENTIALS] * guesses_allowed, sorted(set(guesses))
         assert answer(fresh_address(network)) == NOT_AUTHORIZED, "a new address of the guessing network is held back"
         assert answer(plug_host) == ACCEPTED, "the plug's own address of that network is not"
+        # Blocked since, the lamp no longer makes its address exempt: held back (a row of
+        # `too_many_attempts`), not looked at and refused as blocked.
+        hub.cli("device", "block", lamp.id)
+        assert answer(lamp_host, connect_packet("lamp", lamp.username, lamp.password)) == NOT_AUTHORIZED
         assert answer(fresh_address(other_network)) == ACCEPTED, "another IPv6 network is not"
         assert answer(None, to="127.0.0.1") == ACCEPTED, "an IPv4 host is not"
         r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(plug.port), "-u", plug.username, "-P", plug.password,
@@ -216,18 +223,19 @@ def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_with_its_n
 
         def rows():
             return db.execute("SELECT address, outcome, count FROM connect_attempts WHERE address LIKE 'fd77:%' ORDER BY address, outcome").fetchall()
-        wait_until(lambda: sum(n for a, o, n in rows() if o != "allow") == guesses_allowed + 1 and rows(), "the attempts filed")
+        wait_until(lambda: sum(n for a, o, n in rows() if o != "allow") == guesses_allowed + 2 and rows(), "the attempts filed")
         filed = rows()
         print(f"\nconnect_attempts: {filed}")
         assert [(a, o, n) for a, o, n in filed if a.startswith(network) and o != "allow"] == \
-            [("fd77::/64", "bad_credentials", guesses_allowed), ("fd77::/64", "too_many_attempts", 1)], filed
-        assert ("fd77::50", "allow", 2) in filed, filed
-        assert len(filed) == 4, "one row more: the other network's accepted connection"
+            [("fd77::/64", "bad_credentials", guesses_allowed), ("fd77::/64", "too_many_attempts", 2)], filed
+        assert ("fd77::50", "allow", 2) in filed and ("fd77::51", "allow", 1) in filed, filed
+        assert len(filed) == 5, "one row more: the other network's accepted connection"
         assert status(hub)["broker"]["refused_addresses"] == 1
         warnings = [line for line in hub.read_log().splitlines() if "from the addresses of one IPv6 network" in line]
         assert len(warnings) == 1 and "fd77::/64" in warnings[0], warnings
     finally:
-        stop_hub(hub)
+        if hub:
+            stop_hub(hub)
         subprocess.run(["ip", "-6", "route", "del", "local", f"{network}/64", "dev", "lo"], check=False)
         subprocess.run(["ip", "-6", "route", "del", "local", f"{other_network}/64", "dev", "lo"], check=False)
 

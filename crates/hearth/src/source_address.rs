@@ -1,12 +1,13 @@
-//! What a host on the home network controls of its source address, for every limit kept per
-//! address (the web server's request budget, wrong sign-in links and passwords, refused MQTT
-//! CONNECTs).
+//! What a host on the home network controls of its source address: the key of the web server's
+//! request budget per address, of the broker's limit on refused CONNECTs per IPv6 network, and
+//! what refused CONNECTs are filed under.
 //!
 //! A host cannot forge the source of a TCP connection, so an IPv4 address is one host. An IPv6
 //! host picks any address of its network's /64 (privacy addresses, or simply by adding one): a
-//! limit per IPv6 address would be a limit per connection for whoever cares to change it. So an
-//! IPv6 address counts by its /64. The price, said where each limit is: the home's IPv6 hosts
-//! share one budget.
+//! limit per IPv6 address alone would be a limit per connection for whoever cares to change it.
+//! Where a /64 key is used, and what it costs the other hosts of that network, is said there
+//! (`http::request_budget`, `gate::attempts`); sign-in links and passwords stay limited per
+//! address (`http::limiter` says why).
 
 use std::net::{IpAddr, Ipv6Addr};
 

@@ -427,7 +427,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
                 if b.enabled {
                     println!(
-                        "retained messages: {} ({} bytes){}; refused connections in the last day: {} from {} addresses",
+                        "retained messages: {} ({} bytes){}; refused connections in the last day: {} from {} addresses (an IPv6 network counting as one)",
                         b.retained.messages,
                         b.retained.bytes,
                         if b.retained.refused > 0 { format!(", {} refused for a limit", b.retained.refused) } else { String::new() },

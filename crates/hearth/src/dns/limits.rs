@@ -3,6 +3,10 @@
 //! reflector) while every other client is answered as usual. The table is bounded: past
 //! [`MAX_CLIENTS`] addresses, the ones idle longest are forgotten (a spoofed-source flood cannot
 //! grow it).
+//!
+//! Per address, an IPv6 one included, not per /64 as the web server's request budget counts: a
+//! UDP source can be forged anyway, and a /64 bucket would let one host of an IPv6 network get
+//! every device of it refused answers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -168,10 +168,10 @@ impl Attempts {
     }
 
     /// Whether `host` is held back this minute: refused too often itself, or, for an IPv6 address
-    /// no approved device connected from, its /64 refused too often. Only sources in the tables
-    /// are held back: past [`MAX_KEYS`] of them, new ones are counted but never refused for it,
-    /// so that a flood from many addresses cannot make every newcomer share its fate.
-    pub fn throttled(&self, host: Option<IpAddr>) -> bool {
+    /// no device still `approved` connected from, its /64 refused too often. Only sources in the
+    /// tables are held back: past [`MAX_KEYS`] of them, new ones are counted but never refused for
+    /// it, so that a flood from many addresses cannot make every newcomer share its fate.
+    pub fn throttled(&self, host: Option<IpAddr>, approved: impl Fn(&DeviceId) -> bool) -> bool {
         let network_over = {
             let window = self.window();
             if window.refused_by_address.get(&host).is_some_and(|n| *n >= REFUSED_PER_MINUTE) {
@@ -181,7 +181,7 @@ impl Attempts {
                 .and_then(|network| window.refused_by_network.get(&network))
                 .is_some_and(|n| *n >= REFUSED_PER_NETWORK_PER_MINUTE)
         };
-        network_over && !host.is_some_and(|h| self.known_hosts.lock().unwrap_or_else(|p| p.into_inner()).contains(h))
+        network_over && !host.is_some_and(|h| self.known_hosts.lock().unwrap_or_else(|p| p.into_inner()).device_of(h).is_some_and(approved))
     }
 
     /// `device`, approved, connected from `host` with its credential: from now on it answers only
@@ -204,7 +204,10 @@ impl Attempts {
         let mut reached = Reached::default();
         let noted = {
             let mut window = self.window();
-            if key.outcome.is_some() {
+            // An attempt refused without a look does not count towards the limits: its source
+            // is over one already, and a held-back /64's fresh addresses would otherwise fill the
+            // table of addresses, past which no newcomer is held back.
+            if key.outcome.is_some_and(|reason| reason != DropReason::TooManyAttempts) {
                 reached.address = count_refusal(&mut window.refused_by_address, attempt.host, REFUSED_PER_MINUTE);
                 if let Some(network) = ipv6_network(attempt.host) {
                     reached.network =
@@ -243,6 +246,13 @@ impl Attempts {
 mod tests {
     use super::*;
 
+    impl Attempts {
+        /// `throttled`, every device still approved.
+        fn throttled_now(&self, host: Option<IpAddr>) -> bool {
+            self.throttled(host, |_| true)
+        }
+    }
+
     fn refused_from(host: IpAddr) -> Attempt {
         Attempt { device: None, host: Some(host), outcome: Some(DropReason::BadCredentials) }
     }
@@ -264,11 +274,11 @@ mod tests {
         for i in 2..REFUSED_PER_MINUTE {
             assert_eq!(attempts.note(&refused([10, 0, 0, 66]), &huge, Some(&huge), i64::from(i)).0, Noted::Counted);
         }
-        assert!(!attempts.throttled(Some(IpAddr::from([10, 0, 0, 66]))));
+        assert!(!attempts.throttled_now(Some(IpAddr::from([10, 0, 0, 66]))));
         let limit = attempts.note(&refused([10, 0, 0, 66]), "x", None, 99);
         assert_eq!(limit, (Noted::Counted, Reached { address: true, network: None }), "the limit is reached now");
-        assert!(attempts.throttled(Some(IpAddr::from([10, 0, 0, 66]))));
-        assert!(!attempts.throttled(Some(IpAddr::from([10, 0, 0, 5]))), "another device's address is not held back");
+        assert!(attempts.throttled_now(Some(IpAddr::from([10, 0, 0, 66]))));
+        assert!(!attempts.throttled_now(Some(IpAddr::from([10, 0, 0, 5]))), "another device's address is not held back");
         let taken = attempts.take();
         assert_eq!(taken.len(), 1);
         let count = &taken[&refused([10, 0, 0, 66]).key()];
@@ -297,7 +307,7 @@ mod tests {
         for _ in 0..REFUSED_PER_MINUTE * 2 {
             attempts.note(&refused([10, 9, 9, 9]), "x", None, 2);
         }
-        assert!(!attempts.throttled(Some(IpAddr::from([10, 9, 9, 9]))));
+        assert!(!attempts.throttled_now(Some(IpAddr::from([10, 9, 9, 9]))));
     }
 
     /// An IPv6 host takes a new address of its /64 for every CONNECT: one count, one row, and
@@ -312,9 +322,9 @@ mod tests {
             reached.extend(r.network);
         }
         assert_eq!(reached, [ip("fd77::")], "the network's limit is reached once");
-        assert!(attempts.throttled(Some(ip("fd77::ffff:1"))), "a fresh address of the network");
-        assert!(!attempts.throttled(Some(ip("fd77:0:0:1::10"))), "another network");
-        assert!(!attempts.throttled(Some(IpAddr::from([10, 77, 0, 3]))));
+        assert!(attempts.throttled_now(Some(ip("fd77::ffff:1"))), "a fresh address of the network");
+        assert!(!attempts.throttled_now(Some(ip("fd77:0:0:1::10"))), "another network");
+        assert!(!attempts.throttled_now(Some(IpAddr::from([10, 77, 0, 3]))));
         let taken = attempts.take();
         assert_eq!(taken.len(), 1, "{taken:?}");
         let (key, count) = taken.iter().next().expect("one count");
@@ -331,8 +341,8 @@ mod tests {
                 attempts.note(&refused_from(ip(&format!("fd77::{device}"))), "x", None, 1);
             }
         }
-        assert!(!attempts.throttled(Some(ip("fd77::99"))));
-        assert!(!attempts.throttled(Some(ip("fd77::1"))));
+        assert!(!attempts.throttled_now(Some(ip("fd77::99"))));
+        assert!(!attempts.throttled_now(Some(ip("fd77::1"))));
     }
 
     /// An approved device that connected from an address of the flooding host's /64 keeps
@@ -346,18 +356,50 @@ mod tests {
         for i in 0..REFUSED_PER_NETWORK_PER_MINUTE {
             attempts.note(&refused_from(ip(&format!("fd77::1:{i:x}"))), "x", None, 2);
         }
-        assert!(attempts.throttled(Some(ip("fd77::99"))));
-        assert!(!attempts.throttled(Some(plug)), "the plug's address is not held back for its network");
+        assert!(attempts.throttled_now(Some(ip("fd77::99"))));
+        assert!(!attempts.throttled_now(Some(plug)), "the plug's address is not held back for its network");
         let accepted_anonymous = Attempt { device: None, host: Some(ip("fd77::98")), outcome: None };
         attempts.note(&accepted_anonymous, "x", None, 2);
-        assert!(attempts.throttled(Some(ip("fd77::98"))), "only `remember_host` makes an address known");
+        assert!(attempts.throttled_now(Some(ip("fd77::98"))), "only `remember_host` makes an address known");
         // Its own refusals count: a known address that floods is held back too.
         let mut reached = 0;
         for _ in 0..REFUSED_PER_MINUTE {
             reached += u32::from(attempts.note(&refused_from(plug), "x", None, 3).1.address);
         }
         assert_eq!(reached, 1);
-        assert!(attempts.throttled(Some(plug)));
+        assert!(attempts.throttled_now(Some(plug)));
+    }
+
+    /// Fresh addresses of a held-back /64, refused without a look, do not fill the table of
+    /// addresses: an IPv4 host flooding after them is still held back.
+    #[test]
+    fn a_held_back_networks_fresh_addresses_do_not_fill_the_table() {
+        let attempts = Attempts::default();
+        for i in 0..REFUSED_PER_NETWORK_PER_MINUTE {
+            attempts.note(&refused_from(ip(&format!("fd77::1:{i:x}"))), "x", None, 1);
+        }
+        for i in 0..(MAX_KEYS as u32) * 2 {
+            let fresh = ip(&format!("fd77::2:{:x}:{:x}", i >> 16, i & 0xffff));
+            assert!(attempts.throttled_now(Some(fresh)));
+            attempts.note(&Attempt { device: None, host: Some(fresh), outcome: Some(DropReason::TooManyAttempts) }, "x", None, 1);
+        }
+        for _ in 0..REFUSED_PER_MINUTE {
+            attempts.note(&refused([10, 77, 0, 3]), "x", None, 2);
+        }
+        assert!(attempts.throttled_now(Some(IpAddr::from([10, 77, 0, 3]))));
+    }
+
+    /// A device blocked or forgotten since no longer makes its addresses exempt.
+    #[test]
+    fn a_device_no_longer_approved_makes_its_addresses_exempt_no_more() {
+        let attempts = Attempts::default();
+        let (plug, plug_host) = (DeviceId::from_random(0x50), ip("fd77::50"));
+        attempts.remember_host(&plug, Some(plug_host));
+        for i in 0..REFUSED_PER_NETWORK_PER_MINUTE {
+            attempts.note(&refused_from(ip(&format!("fd77::1:{i:x}"))), "x", None, 1);
+        }
+        assert!(!attempts.throttled(Some(plug_host), |d| *d == plug));
+        assert!(attempts.throttled(Some(plug_host), |_| false));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The addresses approved devices connected from with their credential, so that a host flooding
 //! its IPv6 network with refused CONNECTs does not hold back the devices already on it (see
-//! `attempts`). Only such a CONNECT adds an address: a host of the network cannot forge the
+//! `attempts`, which also asks whether the device is still approved). Only such a CONNECT adds an address: a host of the network cannot forge the
 //! source of a TCP connection, and without an approved device's secret it cannot make its own
 //! address known. Bounded: a few addresses per device (the most recent), and a bound on devices.
 
@@ -21,7 +21,13 @@ pub struct KnownHosts {
 }
 
 impl KnownHosts {
-    pub fn contains(&self, host: IpAddr) -> bool {
+    /// The device that connected from `host` last, if any did.
+    pub fn device_of(&self, host: IpAddr) -> Option<&DeviceId> {
+        self.device_of.get(&host)
+    }
+
+    #[cfg(test)]
+    fn contains(&self, host: IpAddr) -> bool {
         self.device_of.contains_key(&host)
     }
 

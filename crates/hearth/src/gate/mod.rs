@@ -415,7 +415,12 @@ impl hearth_broker::Gate for HubGate {
     }
 
     fn connect(&self, a: &ConnectAttempt<'_>) -> Result<Admission, Refusal> {
-        if self.attempts.throttled(address_of(a)) {
+        // A device's username is its id (`hearth_store::Store::set_credential`).
+        let still_approved = |device: &DeviceId| {
+            let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
+            policies.by_key.get(device.as_str()).is_some_and(|p| p.device_id == *device && p.state == DeviceState::Approved)
+        };
+        if self.attempts.throttled(address_of(a), still_approved) {
             self.attempts.note(
                 &Attempt { device: None, host: address_of(a), outcome: Some(DropReason::TooManyAttempts) },
                 a.client_id,

@@ -4,7 +4,9 @@
 //! Per address, an IPv6 one included, not per /64 as the web server's request budget counts:
 //! guessing gains nothing from many addresses (links are 128-bit random; passwords are also
 //! limited per member, from all addresses together, and hashed at most two at once), while a
-//! limit per /64 would let one host keep every member on its IPv6 network from signing in.
+//! limit per /64 would let one host keep every member on its IPv6 network from signing in. An
+//! IPv6 host can still fill the table below with its addresses within a minute; then every
+//! address not in it shares the overflow's limit (see *Known gaps* in the README).
 //!
 //! Each address gets its own minute-long window. The table holds at most
 //! [`MAX_TRACKED_ADDRESSES`]; windows older than a minute are dropped to make room, and when
