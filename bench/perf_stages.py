@@ -2,7 +2,9 @@
 """Where the hub's CPU goes, by stage of a message's path: reads a `perf record --call-graph
 dwarf` of `hearth serve` (see `./scripts/bench profile`) and puts each sample in the first stage
 its stack shows, the most specific first (a sample in the gate, called from rmqtt's hooks, is the
-gate's). Prints each stage's share of the samples, and the allocator's share with its callers."""
+gate's); a sample in none of them is waiting for work if its innermost frames say so (epoll, a
+parked thread), else the task scheduler's or another's. Prints each stage's share of the samples,
+and the allocator's share with its callers."""
 
 import argparse
 import collections

@@ -2,6 +2,7 @@
 sign-in, one-use sign-in links, a rate limit that cannot lock the owner out, signed cookies,
 CSRF, cross-origin WebSocket refusal, and bounds on every text a person sends."""
 
+import collections
 import http.client
 import json
 import sqlite3
@@ -305,6 +306,7 @@ def test_a_host_asking_on_more_connections_than_a_seconds_turns_is_refused_the_e
     checker, socks = threading.Thread(target=meanwhile), []
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+        opening = time.monotonic()
         socks = raw_connections(hub, opened, source=flooding)
         drained = time.monotonic()
         assert {status for status, _, _ in back_to_back(hub, [made_up], "/status", burst, source=flooding)} == {401}
@@ -326,8 +328,8 @@ def test_a_host_asking_on_more_connections_than_a_seconds_turns_is_refused_the_e
     print(f"\n{len(answered)} answered, {len(refused)} refused; the {opened} sent in {sent - sending:.3f} s, "
           f"{sent - drained:.2f} s after the burst began; {turns:.0f} turns at most")
     # Idle connections are closed after 10 s: opening them and the burst must take less.
-    assert sent - drained < 8, f"the requests went out {sent - drained:.1f} s after the burst began: too slow a machine for this story"
-    assert len(answered) + len(refused) == opened, sorted({r[0] for r in results})
+    assert sent - opening < 8, f"the requests went out {sent - opening:.1f} s after the first connection: too slow a machine for this story"
+    assert len(answered) + len(refused) == opened, collections.Counter(r[0] for r in results)
     assert 900 <= len(answered) <= turns + 50 and refused, (len(answered), len(refused), turns)
     assert max(answered) < max_wait + 1.0, max(answered)
     headers, error, _ = refused[0]

@@ -148,7 +148,8 @@ pub struct Attempts {
     /// A std mutex: held for a few map operations, never across an await.
     window: Mutex<Window>,
     pending: Mutex<HashMap<AttemptKey, AttemptCount>>,
-    /// Never locked while `window` is.
+    /// Never locked while `window` is; held while `throttled`'s closure reads the gate's
+    /// policies, so never locked while those are.
     known_hosts: Mutex<KnownHosts>,
 }
 

@@ -1,8 +1,9 @@
 //! The addresses approved devices connected from with their credential, so that a host flooding
 //! its IPv6 network with refused CONNECTs does not hold back the devices already on it (see
-//! `attempts`, which also asks whether the device is still approved). Only such a CONNECT adds an address: a host of the network cannot forge the
-//! source of a TCP connection, and without an approved device's secret it cannot make its own
-//! address known. Bounded: a few addresses per device (the most recent), and a bound on devices.
+//! `attempts`, which also asks whether the device is still approved). Only such a CONNECT adds
+//! an address: a host of the network cannot forge the source of a TCP connection, and without an
+//! approved device's secret it cannot make its own address known. Bounded: a few addresses per
+//! device (the most recent), and a bound on devices.
 
 use hearth_core::device::DeviceId;
 use std::collections::{HashMap, VecDeque};

@@ -415,10 +415,12 @@ impl hearth_broker::Gate for HubGate {
     }
 
     fn connect(&self, a: &ConnectAttempt<'_>) -> Result<Admission, Refusal> {
-        // A device's username is its id (`hearth_store::Store::set_credential`).
+        // Looked for by device, not by its username: after a merge the kept device's credential
+        // may be the absorbed record's, under that record's id. Asked only of an address held
+        // back with its network.
         let still_approved = |device: &DeviceId| {
             let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
-            policies.by_key.get(device.as_str()).is_some_and(|p| p.device_id == *device && p.state == DeviceState::Approved)
+            policies.by_key.values().any(|p| p.device_id == *device && p.state == DeviceState::Approved)
         };
         if self.attempts.throttled(address_of(a), still_approved) {
             self.attempts.note(
