@@ -210,6 +210,9 @@ fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
     })
 }
 
+/// The parts `HEARTH_BENCH_ONLY` may name.
+const PARTS: [&str; 4] = ["idle", "qos0", "qos1", "latency"];
+
 /// `HEARTH_BENCH_ONLY=idle|qos0|qos1|latency` runs one part (while profiling), or a comma-separated
 /// list of them (`qos0,qos1`: a phase after another); the others are 0.
 fn runs_part(part: &str) -> bool {
@@ -220,8 +223,8 @@ fn runs_part(part: &str) -> bool {
 fn check_parts() -> Result<()> {
     if let Ok(only) = std::env::var("HEARTH_BENCH_ONLY") {
         for part in only.split(',').map(str::trim) {
-            if !["idle", "qos0", "qos1", "latency"].contains(&part) {
-                bail!("HEARTH_BENCH_ONLY: no part is called {part:?} (idle, qos0, qos1, latency)");
+            if !PARTS.contains(&part) {
+                bail!("HEARTH_BENCH_ONLY: no part is called {part:?} ({})", PARTS.join(", "));
             }
         }
     }
