@@ -187,8 +187,9 @@ impl Attempts {
 
     /// `device`, approved, connected from `host` with its credential: from now on it answers only
     /// for its own refusals, not its IPv6 network's.
+    /// Only IPv6 addresses: no other is ever held back with a network.
     pub fn remember_host(&self, device: &DeviceId, host: Option<IpAddr>) {
-        if let Some(host) = host {
+        if let Some(host) = host.filter(|_| ipv6_network(host).is_some()) {
             self.known_hosts.lock().unwrap_or_else(|p| p.into_inner()).remember(device, host);
         }
     }

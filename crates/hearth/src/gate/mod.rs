@@ -415,6 +415,7 @@ impl hearth_broker::Gate for HubGate {
     }
 
     fn connect(&self, a: &ConnectAttempt<'_>) -> Result<Admission, Refusal> {
+        let host = address_of(a);
         // Looked for by device, not by its username: after a merge the kept device's credential
         // may be the absorbed record's, under that record's id. Asked only of an address held
         // back with its network.
@@ -422,13 +423,8 @@ impl hearth_broker::Gate for HubGate {
             let policies = self.policies.read().unwrap_or_else(|p| p.into_inner());
             policies.by_key.values().any(|p| p.device_id == *device && p.state == DeviceState::Approved)
         };
-        if self.attempts.throttled(address_of(a), still_approved) {
-            self.attempts.note(
-                &Attempt { device: None, host: address_of(a), outcome: Some(DropReason::TooManyAttempts) },
-                a.client_id,
-                a.username,
-                now(),
-            );
+        if self.attempts.throttled(host, still_approved) {
+            self.attempts.note(&Attempt { device: None, host, outcome: Some(DropReason::TooManyAttempts) }, a.client_id, a.username, now());
             return Err(Refusal::NotAuthorized);
         }
         if a.username.is_none() {
@@ -471,7 +467,7 @@ impl hearth_broker::Gate for HubGate {
         drop(policies);
         let concluded = self.conclude(a, &device, refusal, will, admission);
         if concluded.is_ok() && approved {
-            self.attempts.remember_host(&device, address_of(a));
+            self.attempts.remember_host(&device, host);
         }
         concluded
     }
