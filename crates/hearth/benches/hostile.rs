@@ -778,7 +778,7 @@ async fn run_phase(
     let name = if hostile.is_some() { "hostile" } else { "baseline" };
     eprintln!("hostile: phase {name} ({} s)", config.phase.as_secs());
     let (data_before, log_before) = (dir_size(&hub.data), file_size(&hub.log));
-    let (cpu_before, rss_before, fds_before) = (cpu_seconds(pid).unwrap_or(0.0), rss_kib(pid), fds(pid));
+    let (cpu_before, rss_before, fds_before) = (cpu_seconds(pid).context("the hub's CPU time before the phase")?, rss_kib(pid), fds(pid));
     let (connacks_before, errors_before) = (health.connacks.load(Ordering::Relaxed), health.errors.load(Ordering::Relaxed));
     sampler.reset();
     let start = tokio::time::Instant::now() + Duration::from_millis(200);
@@ -848,7 +848,7 @@ async fn run_phase(
         "device_connection_errors": health.errors.load(Ordering::Relaxed) - errors_before,
         "rss_kib": { "before": rss_before, "peak": rss_peak, "after": rss_kib(pid) },
         "fds": { "before": fds_before, "peak": fds_peak, "after": fds(pid) },
-        "cpu_s": round2(cpu_seconds(pid).unwrap_or(0.0) - cpu_before),
+        "cpu_s": round2(cpu_seconds(pid).context("the hub's CPU time after the phase")? - cpu_before),
         "data_dir_bytes": { "before": data_before, "after": data_after, "growth": data_after as i64 - data_before as i64, "files": dir_files(&hub.data) },
         "log_bytes": { "before": log_before, "after": log_after, "growth": log_after as i64 - log_before as i64 },
         "log_lines": log_lines,
