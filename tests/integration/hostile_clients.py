@@ -34,6 +34,11 @@ def ipv6_network_of_one_host(prefix: str):
     subprocess.run(["ip", "-6", "route", "replace", "local", f"{prefix}/64", "dev", "lo"], check=True)
 
 
+def forget_ipv6_network(prefix: str):
+    """Undoes `ipv6_network_of_one_host` (nothing if it was not done)."""
+    subprocess.run(["ip", "-6", "route", "del", "local", f"{prefix}/64", "dev", "lo"], check=False, capture_output=True)
+
+
 def ensure_address(address: str):
     """Gives the device side of the namespace one more address (idempotent)."""
     have = subprocess.run(["ip", "-4", "addr", "show", "dev", "hearth1"], capture_output=True, text=True, check=True).stdout

@@ -20,7 +20,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from hostile_clients import (ACCEPTED, ATTACKER, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NEIGHBOUR, NOT_AUTHORIZED, Flood, RawClient,
-                             connect_packet, device_on, end, ensure_address, ipv6_network_of_one_host, paho_connect, raw_connect,
+                             connect_packet, device_on, end, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
+                             raw_connect,
                              received, start_hub, status, stop_hub, subscribe, wait_for_message, wait_until)
 from mqtt_device import Device, recorded, refused_connections, stop
 
@@ -236,8 +237,8 @@ def test_a_host_taking_a_new_ipv6_address_for_each_guess_is_held_back_with_its_n
     finally:
         if hub:
             stop_hub(hub)
-        subprocess.run(["ip", "-6", "route", "del", "local", f"{network}/64", "dev", "lo"], check=False)
-        subprocess.run(["ip", "-6", "route", "del", "local", f"{other_network}/64", "dev", "lo"], check=False)
+        forget_ipv6_network(network)
+        forget_ipv6_network(other_network)
 
 
 def test_connections_that_never_finish_their_first_request_are_closed_and_the_home_still_connects(lan_hub):

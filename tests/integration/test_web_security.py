@@ -243,6 +243,19 @@ def test_a_request_whose_headers_are_huge_is_refused_before_it_is_read_whole(hub
     assert status in (431, None), status
 
 
+def owner_status_from(hub, source):
+    """The owner's `GET /api/v1/status` on a connection of its own from `source` (a loopback
+    address): (status, seconds to the answer)."""
+    url = urllib.parse.urlsplit(hub.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10, source_address=(source, 0))
+    started = time.monotonic()
+    conn.request("GET", "/api/v1/status", headers={"Authorization": f"Bearer {hub.token}"})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return r.status, time.monotonic() - started
+
+
 def test_a_host_asking_without_a_session_as_fast_as_it_can_is_held_back_and_others_are_not(hub):
     """A host on the network sending made-up session cookies back to back (each answer a cheap
     401, so it could ask 150 000 times a second): held back to its address's 1 000 a second after
@@ -252,14 +265,7 @@ def test_a_host_asking_without_a_session_as_fast_as_it_can_is_held_back_and_othe
     def meanwhile():
         time.sleep(0.3)
         for _ in range(5):
-            url = urllib.parse.urlsplit(hub.url)
-            conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10, source_address=("127.0.0.9", 0))
-            started = time.monotonic()
-            conn.request("GET", "/api/v1/status", headers={"Authorization": f"Bearer {hub.token}"})
-            r = conn.getresponse()
-            r.read()
-            conn.close()
-            others.append((r.status, time.monotonic() - started))
+            others.append(owner_status_from(hub, "127.0.0.9"))
             time.sleep(0.2)
 
     checker = threading.Thread(target=meanwhile)
@@ -286,21 +292,11 @@ def test_a_host_asking_on_more_connections_than_a_seconds_turns_is_refused_the_e
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     made_up = {"Cookie": "hearth_session=0123456789abcdef"}
 
-    def owner_from_the_browser():
-        url = urllib.parse.urlsplit(hub.url)
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10, source_address=(browser, 0))
-        started = time.monotonic()
-        conn.request("GET", "/api/v1/status", headers={"Authorization": f"Bearer {hub.token}"})
-        r = conn.getresponse()
-        r.read()
-        conn.close()
-        return r.status, time.monotonic() - started
-
     others = []
 
     def meanwhile():
         for _ in range(5):
-            others.append(owner_from_the_browser())
+            others.append(owner_status_from(hub, browser))
             time.sleep(0.3)
 
     checker, socks = threading.Thread(target=meanwhile), []
