@@ -17,7 +17,7 @@ STAGES = [
     ("Hearth's gate", r"hearth::gate::|hearth_core::"),
     ("rmqtt's hook calls around the gate", r"DefaultHookManager|hearth_broker::hooks"),
     ("routing (topic tree, fan-out)", r"Router>::matches|Shared>::forwards|SessionState::forwards|DefaultShared"),
-    ("writing to sockets", r"MqttStream<Io>::send|poll_write_buf|rmqtt_net::stream::send|writev"),
+    ("writing to sockets", r"MqttStream<Io>::send|poll_write_buf|rmqtt_net::stream::send|rmqtt_net::stream::flush_within|writev"),
     ("reading and decoding", r"poll_next_packet|Sink<Io>::recv|Decoder>::decode|__libc_recv|PollEvented<E>::poll_read"),
     ("rmqtt's own session work", r"rmqtt::"),
     ("the web server", r"axum::|hyper::"),

@@ -357,9 +357,16 @@ pub mod v3 {
         }
 
         /// Generic packet sending method
+        ///
+        /// Hearth patch (vendor/PATCHES.md, rmqtt-net 10): the packet is encoded when this is
+        /// called, and the future returned only writes it out, so it holds no copy of the packet.
         #[inline]
-        pub async fn send(&mut self, packet: rmqtt_codec::v3::Packet) -> Result<()> {
-            super::send(&mut self.io, MqttPacket::V3(packet), self.cfg.send_timeout).await
+        pub fn send(
+            &mut self,
+            packet: rmqtt_codec::v3::Packet,
+        ) -> impl std::future::Future<Output = Result<()>> + '_ {
+            let send_timeout = self.cfg.send_timeout;
+            super::send(&mut self.io, MqttPacket::V3(packet), send_timeout)
         }
 
         /// Flushes write buffers
@@ -599,9 +606,16 @@ pub mod v5 {
         }
 
         /// Generic packet sending method
+        ///
+        /// Hearth patch (vendor/PATCHES.md, rmqtt-net 10): the packet is encoded when this is
+        /// called, and the future returned only writes it out, so it holds no copy of the packet.
         #[inline]
-        pub async fn send(&mut self, packet: rmqtt_codec::v5::Packet) -> Result<()> {
-            super::send(&mut self.io, MqttPacket::V5(packet), self.cfg.send_timeout).await
+        pub fn send(
+            &mut self,
+            packet: rmqtt_codec::v5::Packet,
+        ) -> impl std::future::Future<Output = Result<()>> + '_ {
+            let send_timeout = self.cfg.send_timeout;
+            super::send(&mut self.io, MqttPacket::V5(packet), send_timeout)
         }
 
         /// Flushes write buffers
@@ -697,39 +711,66 @@ pub mod v5 {
     }
 }
 
-#[inline]
-async fn send<Io>(io: &mut Framed<Io, MqttCodec>, packet: MqttPacket, send_timeout: Duration) -> Result<()>
+/// Hearth patch (vendor/PATCHES.md, rmqtt-net 10): the packet is encoded into the write buffer
+/// at once, and only the flush is awaited, with a timer only if the socket cannot take the bytes
+/// at once. `SinkExt::send` under `tokio::time::timeout` held the packet twice (the argument and
+/// the `Send`'s copy, 152 bytes each) and a timer (112) across its await: 424 bytes in the future
+/// of every send, and so in every future that sends (a delivery, a PUBACK...), which rmqtt boxes
+/// per packet, over the 1 032 bytes glibc serves from its per-thread cache. Each send also made a
+/// timer (a clock read and a handle's reference count) that a send which completes at once never
+/// needs. Every send still waits until its bytes are written, as before, so the write buffer
+/// never holds more than the packet being sent and `Framed`'s back-pressure (`poll_ready`, which
+/// flushes a buffer over 8 KiB) has nothing to do.
+///
+/// Functions returning an `async` block rather than `async fn`s: an `async fn` keeps each argument
+/// twice across its first await, as it came and as moved into the body.
+fn send<Io>(
+    io: &mut Framed<Io, MqttCodec>,
+    packet: MqttPacket,
+    send_timeout: Duration,
+) -> impl std::future::Future<Output = Result<()>> + '_
 where
     Io: AsyncWrite + Unpin,
 {
-    if send_timeout.is_zero() {
-        io.send(packet).await?;
-        Ok(())
-    } else {
-        match tokio::time::timeout(send_timeout, io.send(packet)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(MqttError::SendPacket(SendPacketError::Encode(e))),
-            Err(_) => Err(MqttError::WriteTimeout),
-        }?;
-        Ok(())
+    let encoded = io.start_send_unpin(packet).map_err(|e| anyhow::Error::from(MqttError::SendPacket(SendPacketError::Encode(e))));
+    // Not an `async` block awaiting the flush: that would hold the flush's future twice.
+    match encoded {
+        Ok(()) => futures::future::Either::Left(flush_within(io, send_timeout, || MqttError::WriteTimeout)),
+        Err(e) => futures::future::Either::Right(futures::future::ready(Err(e))),
     }
 }
 
 #[inline]
-async fn flush<Io>(io: &mut Framed<Io, MqttCodec>, send_timeout: Duration) -> Result<()>
+fn flush<Io>(io: &mut Framed<Io, MqttCodec>, send_timeout: Duration) -> impl std::future::Future<Output = Result<()>> + '_
 where
     Io: AsyncWrite + Unpin,
 {
-    if send_timeout.is_zero() {
-        io.flush().await?;
-        Ok(())
-    } else {
-        match tokio::time::timeout(send_timeout, io.flush()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(MqttError::SendPacket(SendPacketError::Encode(e))),
-            Err(_) => Err(MqttError::FlushTimeout),
-        }?;
-        Ok(())
+    flush_within(io, send_timeout, || MqttError::FlushTimeout)
+}
+
+/// Hearth patch (rmqtt-net 10): writes out the write buffer, failing with `timed_out()` if that
+/// takes longer than `send_timeout` (zero: no limit). The timer is made only when the socket
+/// cannot take every byte at the first try.
+fn flush_within<Io>(
+    io: &mut Framed<Io, MqttCodec>,
+    send_timeout: Duration,
+    timed_out: fn() -> MqttError,
+) -> impl std::future::Future<Output = Result<()>> + '_
+where
+    Io: AsyncWrite + Unpin,
+{
+    let written = |flushed: std::result::Result<(), rmqtt_codec::error::EncodeError>| -> Result<()> {
+        Ok(flushed.map_err(|e| MqttError::SendPacket(SendPacketError::Encode(e)))?)
+    };
+    async move {
+        if let Poll::Ready(flushed) = std::future::poll_fn(|cx| Poll::Ready(io.poll_flush_unpin(cx))).await {
+            return written(flushed);
+        }
+        if send_timeout.is_zero() {
+            written(io.flush().await)
+        } else {
+            written(tokio::time::timeout(send_timeout, io.flush()).await.map_err(|_| timed_out())?)
+        }
     }
 }
 
