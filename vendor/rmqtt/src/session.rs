@@ -73,6 +73,7 @@ use async_trait::async_trait;
 use bitflags::Flags;
 use bytestring::ByteString;
 use futures::channel::mpsc::unbounded;
+use futures::future::Either;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -477,7 +478,7 @@ impl SessionState {
                     // Hearth patch: boxed (vendor/PATCHES.md, 8), and awaited once the `select!` is
                     // over, so that no copy of the packet is kept beside it (14, 16).
                     match pkt? {
-                        Some(pkt) => Turn::Packet(Box::pin(state.process_mqtt_message(sink, pkt, flags))),
+                        Some(pkt) => Turn::Packet(state.packet_turn(sink, pkt, flags)),
                         None => {
                             return Err(Reason::ConnectRemoteClose);
                         }
@@ -719,7 +720,10 @@ impl SessionState {
                 }
             }
             Message::SendRerelease(iflt_msg) => {
-                self.send_rerelease(sink, iflt_msg).await?;
+                // Hearth patch (vendor/PATCHES.md, 17): this turn's rare paths are boxed where
+                // they are taken, so that the common one (a message to queue for the client)
+                // is not laid out at the size of the largest.
+                Box::pin(self.send_rerelease(sink, iflt_msg)).await?;
             }
             Message::Kick(sender, by_id, clean_start, is_admin, take_over) => {
                 log::debug!(
@@ -765,7 +769,7 @@ impl SessionState {
             }
             Message::Subscribe(sub, reply_tx) => {
                 log::debug!("{:?} Message::Subscribe, sub {:?}", self.id, sub,);
-                let sub_reply = self.subscribe(sub).await;
+                let sub_reply = Box::pin(self.subscribe(sub)).await;
                 if !reply_tx.is_closed() {
                     if let Err(e) = reply_tx.send(sub_reply) {
                         log::warn!("{:?} Message::Subscribe, send response error, {:?}", self.id, e);
@@ -779,7 +783,7 @@ impl SessionState {
 
                 let mut replies = Vec::new();
                 for sub in subs {
-                    let reply = self.subscribe(sub).await;
+                    let reply = Box::pin(self.subscribe(sub)).await;
                     match &reply {
                         Err(e) => {
                             log::warn!("{:?} Message::Subscribes, subscribe error, {:?}", self.id, e);
@@ -808,7 +812,7 @@ impl SessionState {
             }
             Message::Unsubscribe(unsub, reply_tx) => {
                 log::debug!("{:?} Message::Unsubscribe, unsub {:?}", self.id, unsub,);
-                let unsub_reply = self.unsubscribe(unsub).await;
+                let unsub_reply = Box::pin(self.unsubscribe(unsub)).await;
                 if !reply_tx.is_closed() {
                     if let Err(e) = reply_tx.send(unsub_reply) {
                         log::warn!("{:?} Message::Unsubscribe, send response error, {:?}", self.id, e);
@@ -818,13 +822,82 @@ impl SessionState {
                 }
             }
             Message::SessionStateTransfer(offline_info, clean_start) => {
-                self.transfer_session_state(clean_start, offline_info).await?;
+                Box::pin(self.transfer_session_state(clean_start, offline_info)).await?;
             }
             Message::Closed(r) => {
                 return Err(r);
             }
         }
         Ok(())
+    }
+
+    /// Hearth patch (vendor/PATCHES.md, 17): the work of one packet from the client, boxed at the
+    /// size its kind needs. The work of every packet was one future of 1 952 bytes, laid out for
+    /// the largest of its paths; boxed once per packet, it was over the 1 032 bytes glibc serves
+    /// from its per-thread cache, so each packet took malloc's slow path. A PUBLISH and a PUBACK,
+    /// the packets a busy client sends, now have futures of their own; the rest, rarer, keep
+    /// `process_mqtt_message`.
+    #[allow(clippy::type_complexity)]
+    fn packet_turn<'a, Io>(
+        &'a mut self,
+        sink: &'a mut Sink<Io>,
+        pkt: Packet,
+        flags: &'a mut StateFlags,
+    ) -> Either<
+        std::pin::Pin<Box<impl std::future::Future<Output = std::result::Result<(), Reason>> + 'a>>,
+        Either<
+            std::pin::Pin<Box<impl std::future::Future<Output = std::result::Result<(), Reason>> + 'a>>,
+            std::pin::Pin<Box<impl std::future::Future<Output = std::result::Result<(), Reason>> + 'a>>,
+        >,
+    >
+    where
+        Io: AsyncRead + AsyncWrite + Unpin,
+    {
+        let publish: Publish = match pkt {
+            Packet::V3(v3::Packet::Publish(publish)) => {
+                log::debug!("{} publish: {:?}", self.id, publish);
+                publish.into()
+            }
+            Packet::V5(v5::Packet::Publish(publish)) => {
+                log::debug!("{} publish: {:?}", self.id, publish);
+                publish.into()
+            }
+            Packet::V3(v3::Packet::PublishAck { packet_id }) => {
+                return Either::Right(Either::Left(Box::pin(self.process_publish_ack_turn(packet_id.get()))));
+            }
+            Packet::V5(v5::Packet::PublishAck(ack)) => {
+                return Either::Right(Either::Left(Box::pin(self.process_publish_ack_turn(ack.packet_id.get()))));
+            }
+            pkt => return Either::Right(Either::Right(Box::pin(self.process_mqtt_message(sink, pkt, flags)))),
+        };
+        Either::Left(Box::pin(self.process_publish_turn(sink, publish.create_time(timestamp_millis()))))
+    }
+
+    /// Hearth patch (17): a PUBLISH from the client, as `process_mqtt_message` handled it.
+    async fn process_publish_turn<Io>(&mut self, sink: &mut Sink<Io>, p: Publish) -> std::result::Result<(), Reason>
+    where
+        Io: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.process_publish(sink, p).await?;
+        self.after_packet(false).await;
+        Ok(())
+    }
+
+    /// Hearth patch (17): a PUBACK from the client, as `process_mqtt_message` handled it.
+    async fn process_publish_ack_turn(&mut self, packet_id: u16) -> std::result::Result<(), Reason> {
+        if let Some(iflt_msg) = self.out_inflight().write().await.remove(&packet_id) {
+            //hook, message_ack
+            self.hook.message_acked(iflt_msg.from, &iflt_msg.publish).await;
+        }
+        self.after_packet(false).await;
+        Ok(())
+    }
+
+    /// Hearth patch (17): what follows every packet handled (`process_mqtt_message`'s end).
+    async fn after_packet(&mut self, is_ping: bool) {
+        //hook, keepalive
+        self.hook.client_keepalive(is_ping).await;
+        self.keepalive(is_ping).await;
     }
 
     #[inline]
@@ -977,9 +1050,7 @@ impl SessionState {
         }
 
         let is_ping = flags.contains(StateFlags::Ping);
-        //hook, keepalive
-        self.hook.client_keepalive(is_ping).await;
-        self.keepalive(is_ping).await;
+        self.after_packet(is_ping).await;
         if is_ping {
             flags.remove(StateFlags::Ping);
         }
@@ -1233,7 +1304,10 @@ impl SessionState {
             None
         };
 
-        Self::forwards(&self.scx, from, publish, message_storage_available, message_expiry_interval).await?;
+        // Hearth patch (vendor/PATCHES.md, 17): boxed, so that routing (768 bytes) is not laid out
+        // inside every inbound PUBLISH's work, which is boxed per packet (`packet_turn`).
+        Box::pin(Self::forwards(&self.scx, from, publish, message_storage_available, message_expiry_interval))
+            .await?;
 
         Ok(PublishResult::success())
     }
