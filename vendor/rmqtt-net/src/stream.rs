@@ -718,9 +718,11 @@ pub mod v5 {
 /// of every send, and so in every future that sends (a delivery, a PUBACK...), which rmqtt boxes
 /// per packet, over the 1 032 bytes glibc serves from its per-thread cache. Each send also made a
 /// timer (a clock read and a handle's reference count) that a send which completes at once never
-/// needs. Every send still waits until its bytes are written, as before, so the write buffer
-/// never holds more than the packet being sent and `Framed`'s back-pressure (`poll_ready`, which
-/// flushes a buffer over 8 KiB) has nothing to do.
+/// needs. Every send still waits until its bytes are written, as before, so after a send that
+/// completed the write buffer is empty, and `Framed`'s back-pressure (`poll_ready`, which flushes
+/// a buffer of 8 KiB or more before taking a packet) has nothing to do; after one that failed the
+/// connection ends. Relies on tokio-util's `Framed::start_send` only encoding (0.7.20, as locked):
+/// `poll_ready` is not called first.
 ///
 /// Functions returning an `async` block rather than `async fn`s: an `async fn` keeps each argument
 /// twice across its first await, as it came and as moved into the body.

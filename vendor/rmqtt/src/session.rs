@@ -238,6 +238,15 @@ impl SessionState {
     ) where
         Io: AsyncRead + AsyncWrite + Unpin,
     {
+        // Hearth patch (vendor/PATCHES.md, 18): a socket that took none of the bytes owed to it for
+        // the send timeout is written to no more. Its DISCONNECT (MQTT 5) and the close's flush
+        // each waited the send timeout again for a client that does not read: the session's end,
+        // its Will and the `client_disconnected` hook came 20 s (MQTT 3) or 30 s (MQTT 5) after
+        // the client stopped reading, not 10.
+        let socket_stuck = matches!(
+            &ended,
+            Err(Reason::MqttError(MqttError::WriteTimeout | MqttError::FlushTimeout))
+        );
         match ended {
             Ok(()) => {
                 log::debug!("{} exit ...", self.id);
@@ -256,7 +265,7 @@ impl SessionState {
                             | Reason::ConnectReadWriteError
                             | Reason::ConnectReadWriteTimeout
                     );
-                    if initiated_by_server {
+                    if initiated_by_server && !socket_stuck {
                         let d = v5::Disconnect {
                             reason_code: reason.to_reason_code(),
                             reason_string: Some(reason.to_string().into()),
@@ -270,7 +279,9 @@ impl SessionState {
         }
         self.scx.connections.dec();
 
-        if let Err(e) = sink.close().await {
+        if socket_stuck {
+            log::info!("{} its socket took nothing for the send timeout: closed without a flush", self.id);
+        } else if let Err(e) = sink.close().await {
             log::info!("{} close io error, {e}", self.id);
         }
 
@@ -690,7 +701,8 @@ impl SessionState {
         use futures::FutureExt as _;
         for _ in 0..KICK_DRAIN_MAX_PACKETS {
             let Some(Ok(Some(pkt))) = sink.recv().now_or_never() else { break };
-            if Box::pin(self.process_mqtt_message(sink, pkt, flags)).await.is_err() {
+            // Hearth patch (vendor/PATCHES.md, 17): as the online loop hands a packet over.
+            if self.packet_turn(sink, pkt, flags).await.is_err() {
                 break;
             }
         }
@@ -769,7 +781,7 @@ impl SessionState {
             }
             Message::Subscribe(sub, reply_tx) => {
                 log::debug!("{:?} Message::Subscribe, sub {:?}", self.id, sub,);
-                let sub_reply = Box::pin(self.subscribe(sub)).await;
+                let sub_reply = Box::pin(self.subscribe(sub)).await; // Hearth patch (17): boxed
                 if !reply_tx.is_closed() {
                     if let Err(e) = reply_tx.send(sub_reply) {
                         log::warn!("{:?} Message::Subscribe, send response error, {:?}", self.id, e);
@@ -783,7 +795,7 @@ impl SessionState {
 
                 let mut replies = Vec::new();
                 for sub in subs {
-                    let reply = Box::pin(self.subscribe(sub)).await;
+                    let reply = Box::pin(self.subscribe(sub)).await; // Hearth patch (17): boxed
                     match &reply {
                         Err(e) => {
                             log::warn!("{:?} Message::Subscribes, subscribe error, {:?}", self.id, e);
@@ -812,7 +824,7 @@ impl SessionState {
             }
             Message::Unsubscribe(unsub, reply_tx) => {
                 log::debug!("{:?} Message::Unsubscribe, unsub {:?}", self.id, unsub,);
-                let unsub_reply = Box::pin(self.unsubscribe(unsub)).await;
+                let unsub_reply = Box::pin(self.unsubscribe(unsub)).await; // Hearth patch (17): boxed
                 if !reply_tx.is_closed() {
                     if let Err(e) = reply_tx.send(unsub_reply) {
                         log::warn!("{:?} Message::Unsubscribe, send response error, {:?}", self.id, e);
@@ -822,6 +834,7 @@ impl SessionState {
                 }
             }
             Message::SessionStateTransfer(offline_info, clean_start) => {
+                // Hearth patch (17): boxed.
                 Box::pin(self.transfer_session_state(clean_start, offline_info)).await?;
             }
             Message::Closed(r) => {
@@ -836,7 +849,7 @@ impl SessionState {
     /// the largest of its paths; boxed once per packet, it was over the 1 032 bytes glibc serves
     /// from its per-thread cache, so each packet took malloc's slow path. A PUBLISH and a PUBACK,
     /// the packets a busy client sends, now have futures of their own; the rest, rarer, keep
-    /// `process_mqtt_message`.
+    /// `process_mqtt_message`, which no longer has their paths.
     #[allow(clippy::type_complexity)]
     fn packet_turn<'a, Io>(
         &'a mut self,
@@ -884,7 +897,7 @@ impl SessionState {
     }
 
     /// Hearth patch (17): a PUBACK from the client, as `process_mqtt_message` handled it.
-    async fn process_publish_ack_turn(&mut self, packet_id: u16) -> std::result::Result<(), Reason> {
+    async fn process_publish_ack_turn(&self, packet_id: u16) -> std::result::Result<(), Reason> {
         if let Some(iflt_msg) = self.out_inflight().write().await.remove(&packet_id) {
             //hook, message_ack
             self.hook.message_acked(iflt_msg.from, &iflt_msg.publish).await;
@@ -894,7 +907,7 @@ impl SessionState {
     }
 
     /// Hearth patch (17): what follows every packet handled (`process_mqtt_message`'s end).
-    async fn after_packet(&mut self, is_ping: bool) {
+    async fn after_packet(&self, is_ping: bool) {
         //hook, keepalive
         self.hook.client_keepalive(is_ping).await;
         self.keepalive(is_ping).await;
@@ -910,18 +923,9 @@ impl SessionState {
     where
         Io: AsyncRead + AsyncWrite + Unpin,
     {
+        // Hearth patch (vendor/PATCHES.md, 17): a PUBLISH or a PUBACK never comes here;
+        // `packet_turn`, through which every packet comes, handles them itself.
         match pkt {
-            Packet::V3(v3::Packet::Publish(publish)) => {
-                log::debug!("{} publish: {:?}", self.id, publish);
-                let p: Publish = publish.into();
-                self.process_publish(sink, p.create_time(timestamp_millis())).await?;
-            }
-            Packet::V5(v5::Packet::Publish(publish)) => {
-                log::debug!("{} publish: {:?}", self.id, publish);
-                let p: Publish = publish.into();
-                self.process_publish(sink, p.create_time(timestamp_millis())).await?;
-            }
-
             Packet::V3(v3::Packet::PublishRelease { packet_id }) => {
                 log::debug!("{} PublishRelease: {:?}", self.id, packet_id);
                 self.in_inflight.remove(&packet_id);
@@ -933,19 +937,6 @@ impl SessionState {
                 sink.v5_mut()
                     .send_publish_complete(PublishAck2 { packet_id: ack2.packet_id, ..Default::default() })
                     .await?;
-            }
-
-            Packet::V3(v3::Packet::PublishAck { packet_id }) => {
-                if let Some(iflt_msg) = self.out_inflight().write().await.remove(&packet_id.get()) {
-                    //hook, message_ack
-                    self.hook.message_acked(iflt_msg.from, &iflt_msg.publish).await;
-                }
-            }
-            Packet::V5(v5::Packet::PublishAck(ack)) => {
-                if let Some(iflt_msg) = self.out_inflight().write().await.remove(&ack.packet_id.get()) {
-                    //hook, message_ack
-                    self.hook.message_acked(iflt_msg.from, &iflt_msg.publish).await;
-                }
             }
 
             Packet::V3(v3::Packet::PublishReceived { packet_id }) => {
@@ -1050,7 +1041,7 @@ impl SessionState {
         }
 
         let is_ping = flags.contains(StateFlags::Ping);
-        self.after_packet(is_ping).await;
+        self.after_packet(is_ping).await; // Hearth patch (17): shared with `packet_turn`'s paths
         if is_ping {
             flags.remove(StateFlags::Ping);
         }
