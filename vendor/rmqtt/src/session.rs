@@ -238,15 +238,13 @@ impl SessionState {
     ) where
         Io: AsyncRead + AsyncWrite + Unpin,
     {
-        // Hearth patch (vendor/PATCHES.md, 18): a socket that took none of the bytes owed to it for
-        // the send timeout is written to no more. Its DISCONNECT (MQTT 5) and the close's flush
-        // each waited the send timeout again for a client that does not read: the session's end,
-        // its Will and the `client_disconnected` hook came 20 s (MQTT 3) or 30 s (MQTT 5) after
-        // the client stopped reading, not 10.
-        let socket_stuck = matches!(
-            &ended,
-            Err(Reason::MqttError(MqttError::WriteTimeout | MqttError::FlushTimeout))
-        );
+        // Hearth patch (vendor/PATCHES.md, 18): a socket that has not taken what was owed to it
+        // within the send timeout (a deadline for the whole write) is written to no more. Its
+        // DISCONNECT (MQTT 5) and the close's flush each waited the send timeout again for a
+        // client that does not read: the session's end, its Will and the `client_disconnected`
+        // hook came 20 s (MQTT 3) or 30 s (MQTT 5) after the hub's write blocked, not 10.
+        let timed_out = |e: &MqttError| matches!(e, MqttError::WriteTimeout | MqttError::FlushTimeout);
+        let mut socket_stuck = matches!(&ended, Err(Reason::MqttError(e)) if timed_out(e));
         match ended {
             Ok(()) => {
                 log::debug!("{} exit ...", self.id);
@@ -271,7 +269,12 @@ impl SessionState {
                             reason_string: Some(reason.to_string().into()),
                             ..Default::default()
                         };
-                        let _ = s.send_disconnect(d).await;
+                        // Hearth patch (18): the loop may have ended for another reason with the
+                        // socket full; then this DISCONNECT times out, and the close is not waited
+                        // for either.
+                        if let Err(e) = s.send_disconnect(d).await {
+                            socket_stuck = e.downcast_ref::<MqttError>().is_some_and(timed_out);
+                        }
                     }
                 }
                 let _ = self.disconnected_reason_add(reason).await;
@@ -280,7 +283,7 @@ impl SessionState {
         self.scx.connections.dec();
 
         if socket_stuck {
-            log::info!("{} its socket took nothing for the send timeout: closed without a flush", self.id);
+            log::info!("{} its socket took too little for the send timeout: closed without a flush", self.id);
         } else if let Err(e) = sink.close().await {
             log::info!("{} close io error, {e}", self.id);
         }
