@@ -734,12 +734,17 @@ fn send<Io>(
 where
     Io: AsyncWrite + Unpin,
 {
-    let encoded = io.start_send_unpin(packet).map_err(|e| anyhow::Error::from(MqttError::SendPacket(SendPacketError::Encode(e))));
     // Not an `async` block awaiting the flush: that would hold the flush's future twice.
-    match encoded {
+    match io.start_send_unpin(packet) {
         Ok(()) => futures::future::Either::Left(flush_within(io, send_timeout, || MqttError::WriteTimeout)),
-        Err(e) => futures::future::Either::Right(futures::future::ready(Err(e))),
+        Err(e) => futures::future::Either::Right(futures::future::ready(written(Err(e)))),
     }
+}
+
+/// Hearth patch (rmqtt-net 10): the result of encoding or writing with `Framed`, its error as rmqtt
+/// sees it.
+fn written(result: std::result::Result<(), rmqtt_codec::error::EncodeError>) -> Result<()> {
+    Ok(result.map_err(|e| MqttError::SendPacket(SendPacketError::Encode(e)))?)
 }
 
 #[inline]
@@ -761,9 +766,6 @@ fn flush_within<Io>(
 where
     Io: AsyncWrite + Unpin,
 {
-    let written = |flushed: std::result::Result<(), rmqtt_codec::error::EncodeError>| -> Result<()> {
-        Ok(flushed.map_err(|e| MqttError::SendPacket(SendPacketError::Encode(e)))?)
-    };
     async move {
         if let Poll::Ready(flushed) = std::future::poll_fn(|cx| Poll::Ready(io.poll_flush_unpin(cx))).await {
             return written(flushed);
