@@ -3,8 +3,9 @@
 the socket for up to 10 seconds (rmqtt's send timeout), then drops the connection at once, with
 no DISCONNECT and no last flush, which would each wait as long again (vendor/PATCHES.md, rmqtt
 change 18); a device that only pauses for a few seconds gets everything, in order. Meanwhile the
-other subscribers get their messages as if nothing happened. Packets are built by hand so that
-the story decides when each socket is read."""
+other subscribers get their messages as if nothing happened, and what waits for the device
+that stopped reading is bounded by its queue's limits, the rest dropped and counted. Packets
+are built by hand so that the story decides when each socket is read."""
 
 import socket
 import struct
@@ -125,6 +126,102 @@ def test_a_device_that_stops_reading_is_dropped_after_ten_seconds_and_one_that_p
         pausing.settimeout(5)
         assert read_publishes(pausing, 1, version) == [MESSAGES]
         wait_until(lambda: len(received(healthy)) == MESSAGES + 1, "the last snapshot at the healthy viewer", timeout=5)
+    finally:
+        for sock in sockets:
+            sock.close()
+        end(healthy)
+
+
+SNAPSHOT = 512 * 1024
+SNAPSHOTS = 192  # 96 MiB in all
+# 12 MiB at once, every 0.75 s (16 MiB a second): a burst fits the channel's bound with room
+# to spare, so that the viewer that reads loses nothing even when it reads late.
+BURST, BURST_EVERY = 24, 0.75
+QUEUE_BYTES = 16 * 1024 * 1024  # a session's queue holds at most this (and 100 000 messages)
+
+
+def snapshot(n: int) -> bytes:
+    return n.to_bytes(4, "big") + bytes([n % 251]) * (SNAPSHOT - 4)
+
+
+def peak_resident_mib(pid: int) -> float:
+    """The most memory the hub has held resident since it started (`VmHWM`)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_what_waits_for_a_device_that_stops_reading_is_bounded_and_what_is_dropped_is_counted(hub):
+    """A camera sends 96 MiB of snapshots, 16 MiB a second, while a viewer has stopped reading.
+    The hub's write to that viewer waits for its socket (up to 10 s), and meanwhile the snapshots
+    routed to it waited in rmqtt's channel from the router, which had no bound: all of them stayed
+    in the hub's memory (on a Raspberry Pi, a few such viewers and a fast camera are its memory).
+    They are now bounded by the viewer's queue's own limits (16 MiB; vendor/PATCHES.md, rmqtt
+    change 19), the rest dropped and counted on the viewer's device page; a viewer that reads
+    gets every one."""
+    camera = Device(hub, "Camera", publish=["camera/#"])
+    stuck_device = Device(hub, "Stuck viewer", subscribe=["camera/#"])
+    viewer = Device(hub, "Snapshot viewer", subscribe=["camera/#"])
+    healthy = paho_connect("127.0.0.1", viewer.port, "viewer-healthy", viewer.username, viewer.password)
+    sockets = []
+    try:
+        assert [int(code.value) for code in subscribe(healthy, "camera/snapshot", qos=0)] == [0]
+        publisher = RawClient("127.0.0.1", camera.port, connect_packet("camera", camera.username, camera.password))
+        sockets.append(publisher.sock)
+        assert publisher.rc == 0, f"CONNACK {publisher.rc}"
+
+        def send_snapshots(first: int) -> float:
+            """Sends SNAPSHOTS snapshots from number `first`, BURST at a time, BURST_EVERY apart, and
+            waits for the healthy viewer to have them all; returns when the sending started."""
+            bursts = [b"".join(publish_packet("camera/snapshot", snapshot(n), qos=0) for n in range(at, at + BURST))
+                      for at in range(first, first + SNAPSHOTS, BURST)]
+            started = time.monotonic()
+            for i, burst in enumerate(bursts):
+                time.sleep(max(0.0, started + i * BURST_EVERY - time.monotonic()))
+                publisher.sock.sendall(burst)
+            wait_until(lambda: len(received(healthy)) == first + SNAPSHOTS, "all snapshots at the healthy viewer", timeout=20)
+            got = received(healthy)[first:]
+            assert [int.from_bytes(p[:4], "big") for _, p, _ in got] == list(range(first, first + SNAPSHOTS))
+            assert all(p == snapshot(int.from_bytes(p[:4], "big")) for _, p, _ in got), "a snapshot arrived damaged"
+            return started
+
+        # What the hub holds at its peak to carry the snapshots to a viewer that reads...
+        send_snapshots(0)
+        peak_before = peak_resident_mib(hub.proc.pid)
+        # ...and the same again while another viewer does not read.
+        stuck = subscribed_reader(stuck_device, "viewer-stuck", "camera/snapshot", 4)
+        sockets.append(stuck)
+        started = send_snapshots(SNAPSHOTS)
+        # Read while the hub still waits on the stuck viewer's socket (it gives up after 10 s).
+        waiting = hub.get(f"/devices/{stuck_device.id}/broker")["waiting"]
+        grown = peak_resident_mib(hub.proc.pid) - peak_before
+        assert time.monotonic() - started < 8, "the sending took too long: the stuck viewer may be dropped already"
+        print(f"peak memory grew {grown:.1f} MiB more with the stuck viewer; waiting for it: {waiting}")
+
+        # What waits for it is held in the hub's memory: at most its queue's 16 MiB on the way
+        # to its queue (the queue itself stays nearly empty while the write waits), and the
+        # allocator's room. Before change 19: all it was sent, less what its socket took (68 to
+        # 84 MiB in four runs; 6.6 to 18 after, in six).
+        assert grown < 32, f"the hub's peak memory grew by {grown:.0f} MiB for a viewer that does not read"
+
+        # Every snapshot is accounted for: written towards the viewer (what its socket and the
+        # hub's send buffer hold, a few MiB), waiting for it, or dropped and counted.
+        written = SNAPSHOTS - waiting["messages"] - waiting["dropped"]
+        assert 1 <= written <= 12, f"{written} snapshots neither waiting nor counted as dropped: {waiting}"
+        assert waiting["bytes"] <= 2 * QUEUE_BYTES, waiting  # in its queue, or on the way to it
+        assert waiting["dropped"] >= SNAPSHOTS - written - 2 * (QUEUE_BYTES // SNAPSHOT), waiting
+
+        # The stuck viewer is then dropped (after 10 s of a blocked write); the camera and the
+        # healthy viewer go on.
+        wait_until(lambda: status(hub)["broker"]["connections"] == 2, "the stuck viewer dropped",
+                   timeout=max(0.1, started + 20 - time.monotonic()), every=0.25)
+        publisher.sock.sendall(publish_packet("camera/snapshot", snapshot(2 * SNAPSHOTS), qos=0))
+        wait_until(lambda: len(received(healthy)) == 2 * SNAPSHOTS + 1, "the next snapshot at the healthy viewer", timeout=5)
+        # 192 MiB went through the healthy viewer's session, 12 times its bound: the room each
+        # message took on its way was given back.
+        served = hub.get(f"/devices/{viewer.id}/broker")["waiting"]
+        assert (served["messages"], served["bytes"], served["dropped"]) == (0, 0, 0), served
     finally:
         for sock in sockets:
             sock.close()

@@ -71,11 +71,12 @@ const MAX_INFLIGHT: u16 = 64;
 pub struct Waiting {
     /// Persistent sessions kept while their client is away.
     pub offline_sessions: u64,
-    /// Messages queued for them.
+    /// Messages queued for them, or on their way to their queue.
     pub messages: u64,
     /// Their topics and payloads, in bytes.
     pub bytes: u64,
-    /// Messages dropped on their way to them since Hearth started: a queue was full.
+    /// Messages dropped on their way to them since Hearth started: a queue was full, or as much
+    /// as a queue holds was on its way to it.
     pub dropped: u64,
 }
 
@@ -366,9 +367,12 @@ impl Broker {
                     if !entry.is_connected().await {
                         waiting.offline_sessions += 1;
                     }
+                    // Queued, and on their way to the queue while the connection waits on a
+                    // write (bounded alike: vendor/PATCHES.md, rmqtt change 19).
                     let queue = session.deliver_queue();
-                    waiting.messages += queue.len() as u64;
-                    waiting.bytes += queue.bytes() as u64;
+                    let (incoming, incoming_bytes) = queue.incoming();
+                    waiting.messages += (queue.len() + incoming) as u64;
+                    waiting.bytes += (queue.bytes() + incoming_bytes) as u64;
                     waiting.dropped += drops.of(&session.id.client_id);
                 }
                 waiting

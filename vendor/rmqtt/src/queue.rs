@@ -317,6 +317,11 @@ pub struct Queue<T> {
     /// receiver at a time: there is one waker.)
     opened: AtomicUsize,
     closed: AtomicUsize,
+    /// Hearth patch (vendor/PATCHES.md, 19): items sent towards this queue and not yet taken from
+    /// their channel, and their bytes (`reserve_incoming`). While the connection waits on a
+    /// blocked write, the channel is not read, and they are bounded by the queue's own limits.
+    incoming: AtomicUsize,
+    incoming_bytes: AtomicUsize,
 }
 
 impl<T> Drop for Queue<T> {
@@ -346,7 +351,40 @@ impl<T> Queue<T> {
             receiver: AtomicWaker::new(),
             opened: AtomicUsize::new(0),
             closed: AtomicUsize::new(0),
+            incoming: AtomicUsize::new(0),
+            incoming_bytes: AtomicUsize::new(0),
         }
+    }
+
+    /// Makes room for an item of `weight` bytes on its way to this queue, or says there is none:
+    /// as many items, or as many bytes, as the queue itself may hold are on their way already
+    /// (Hearth patch, 19). Each reservation is given back with `release_incoming`.
+    #[inline]
+    pub fn reserve_incoming(&self, weight: usize) -> bool {
+        if self.incoming.fetch_add(1, Ordering::Relaxed) >= self.cap {
+            self.incoming.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        let bytes = self.incoming_bytes.fetch_add(weight, Ordering::Relaxed) + weight;
+        if self.max_bytes > 0 && bytes > self.max_bytes {
+            self.release_incoming(weight);
+            return false;
+        }
+        true
+    }
+
+    /// An item reserved with `reserve_incoming` was taken from its channel, or never sent
+    /// (Hearth patch, 19).
+    #[inline]
+    pub fn release_incoming(&self, weight: usize) {
+        self.incoming.fetch_sub(1, Ordering::Relaxed);
+        self.incoming_bytes.fetch_sub(weight, Ordering::Relaxed);
+    }
+
+    /// Items on their way to this queue now, and their bytes (Hearth patch, 19).
+    #[inline]
+    pub fn incoming(&self) -> (usize, usize) {
+        (self.incoming.load(Ordering::Relaxed), self.incoming_bytes.load(Ordering::Relaxed))
     }
 
     /// A new channel's number, from 1 (Hearth patch).

@@ -61,7 +61,6 @@
 //! backward compatibility through protocol negotiation and feature detection.
 
 use std::collections::vec_deque::VecDeque;
-use std::convert::From as _f;
 use std::fmt;
 use std::num::NonZeroU16;
 use std::ops::{Deref, DerefMut};
@@ -72,7 +71,6 @@ use async_trait::async_trait;
 #[allow(unused_imports)]
 use bitflags::Flags;
 use bytestring::ByteString;
-use futures::channel::mpsc::unbounded;
 use futures::future::Either;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -171,9 +169,10 @@ impl SessionState {
         log::debug!("server_topic_aliases: {server_topic_aliases:?}");
         log::debug!("client_topic_aliases: {client_topic_aliases:?}");
 
-        let (tx, rx) = unbounded();
-        let tx = SessionTx::new(
-            tx,
+        // Hearth patch (vendor/PATCHES.md, 19): its messages for the client bounded by the
+        // session's queue's limits.
+        let (tx, rx) = SessionTx::channel(
+            session.deliver_queue().clone(),
             #[cfg(feature = "debug")]
             session.scx.clone(),
         );
@@ -1878,17 +1877,8 @@ impl SessionState {
 
     #[inline]
     pub(crate) async fn forward(&self, from: From, p: Publish) {
-        let res = if let Err(e) = self.tx.unbounded_send(Message::Forward(from, p)) {
-            if let Message::Forward(from, p) = e.into_inner() {
-                Err((from, p, Reason::from("Send Publish message error, Tx is closed")))
-            } else {
-                Ok(())
-            }
-        } else {
-            Ok(())
-        };
-
-        if let Err((from, p, reason)) = res {
+        // Hearth patch (vendor/PATCHES.md, 19): bounded by the queue's limits.
+        if let Err((from, p, reason)) = self.tx.forward(from, p) {
             //hook, message_dropped
             self.scx.extends.hook_mgr().message_dropped(Some(self.id.clone()), from, p, reason).await;
         }
@@ -2386,7 +2376,7 @@ impl Session {
         let mut deliver_queue = MessageQueue::with_max_bytes(
             max_mqueue_len,
             listen_cfg.max_mqueue_bytes,
-            |(_, p): &(From, Publish)| p.topic.len() + p.payload.len(),
+            |(_, p): &(From, Publish)| queued_bytes(p),
         );
 
         #[cfg(feature = "stats")]

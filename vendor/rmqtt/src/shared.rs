@@ -623,11 +623,11 @@ impl Entry for LockEntry {
             log::warn!("{:?} forward, from:{:?}, error: Tx is None", self.id, from);
             return Err((from, p, Reason::from_static("Tx is None")));
         };
-        if let Err(e) = tx.unbounded_send(Message::Forward(from, p)) {
-            log::warn!("{:?} forward, error: {:?}", self.id, e);
-            if let Message::Forward(from, p) = e.into_inner() {
-                return Err((from, p, Reason::from_static("Tx is closed")));
-            }
+        // Hearth patch (vendor/PATCHES.md, 19): bounded by the session's queue's limits.
+        if let Err((from, p, reason)) = tx.forward(from, p) {
+            let level = if matches!(reason, Reason::MessageQueueFull) { log::Level::Debug } else { log::Level::Warn };
+            log::log!(level, "{:?} forward, error: {:?}", self.id, reason);
+            return Err((from, p, reason));
         }
         Ok(())
     }
@@ -951,18 +951,21 @@ impl Shared for DefaultShared {
                 continue;
             };
 
-            if let Err(e) = tx.unbounded_send(Message::Forward(from.clone(), p)) {
-                log::warn!(
+            // Hearth patch (vendor/PATCHES.md, 19): bounded by the session's queue's limits; a
+            // message over them is dropped and counted (`Reason::MessageQueueFull`), as one its
+            // full queue refuses is, without a warning for each.
+            if let Err((from, p, reason)) = tx.forward(from.clone(), p) {
+                let level = if matches!(reason, Reason::MessageQueueFull) { log::Level::Debug } else { log::Level::Warn };
+                log::log!(
+                    level,
                     "forwards_to failed, from:{:?}, to:{:?}, topic_filter:{:?}, topic:{:?}, reason:{:?}",
                     from,
                     client_id,
                     topic_filter,
                     publish.topic,
-                    e
+                    reason
                 );
-                if let Message::Forward(from, p) = e.into_inner() {
-                    errs.push((to, from, p, Reason::from_static("Connection Tx is closed")));
-                }
+                errs.push((to, from, p, reason));
             } else {
                 // Collect successful session info with shared group expansion
                 if let Some((group, _, cids)) = &group_shared {

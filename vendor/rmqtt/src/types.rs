@@ -91,7 +91,7 @@ pub type AssignedClientId = bool;
 pub type IsPing = bool;
 
 pub type Tx = SessionTx;
-pub type Rx = futures::channel::mpsc::UnboundedReceiver<Message>;
+pub type Rx = SessionRx;
 
 pub type DashSet<V> = dashmap::DashSet<V, ahash::RandomState>;
 pub type DashMap<K, V> = dashmap::DashMap<K, V, ahash::RandomState>;
@@ -119,26 +119,66 @@ pub type ListenerId = u16;
 
 pub(crate) const UNDEFINED: &str = "undefined";
 
+/// The bytes a message takes in a session's queue: its topic and payload (Hearth patch).
+#[inline]
+pub fn queued_bytes(p: &Publish) -> usize {
+    p.topic.len() + p.payload.len()
+}
+
 /// A sender for delivering messages to a specific MQTT session.
 ///
 /// Wraps an unbounded MPSC sender with optional debug statistics tracking.
 /// When the `debug` feature is enabled, each send increments a session channel counter.
+///
+/// Hearth patch (vendor/PATCHES.md, 19): the messages for the session's client that it carries
+/// are bounded by the session's queue's limits (`forward`): the session takes them from the
+/// channel only between writes, and a write to a client that does not read waits for up to the
+/// send timeout.
 #[derive(Clone)]
 pub struct SessionTx {
     #[cfg(feature = "debug")]
     scx: ServerContext,
     tx: futures::channel::mpsc::UnboundedSender<Message>,
+    queue: MessageQueueType,
 }
 
 impl SessionTx {
-    pub fn new(
-        tx: futures::channel::mpsc::UnboundedSender<Message>,
-        #[cfg(feature = "debug")] scx: ServerContext,
-    ) -> Self {
-        Self {
-            tx,
-            #[cfg(feature = "debug")]
-            scx,
+    /// A session's channel, its messages for the client bounded by the limits of `queue`, the
+    /// session's queue (Hearth patch, 19).
+    pub fn channel(queue: MessageQueueType, #[cfg(feature = "debug")] scx: ServerContext) -> (SessionTx, SessionRx) {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let rx = SessionRx { rx, queue: queue.clone() };
+        (
+            Self {
+                tx,
+                queue,
+                #[cfg(feature = "debug")]
+                scx,
+            },
+            rx,
+        )
+    }
+
+    /// Sends a message for the session's client, unless as many messages or bytes as its queue
+    /// may hold are on their way already: the session's connection is then waiting on a write,
+    /// and the message is given back with `Reason::MessageQueueFull`, to be counted as dropped
+    /// like one its full queue refuses (Hearth patch, 19). Messages for the client go this way,
+    /// not through `unbounded_send`.
+    #[inline]
+    pub fn forward(&self, from: From, p: Publish) -> std::result::Result<(), (From, Publish, Reason)> {
+        let weight = queued_bytes(&p);
+        if !self.queue.reserve_incoming(weight) {
+            return Err((from, p, Reason::MessageQueueFull));
+        }
+        match self.send(Message::Forward(from, p)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.queue.release_incoming(weight);
+                match e.into_inner() {
+                    Message::Forward(from, p) => Err((from, p, Reason::from_static("Tx is closed"))),
+                    _ => unreachable!("a Forward was sent"),
+                }
+            }
         }
     }
 
@@ -152,6 +192,14 @@ impl SessionTx {
         &self,
         msg: Message,
     ) -> std::result::Result<(), futures::channel::mpsc::TrySendError<Message>> {
+        // Hearth patch (19): a message for the client unbounded here would give back, when
+        // taken, room it never reserved.
+        debug_assert!(!matches!(msg, Message::Forward(..)), "messages for the client go through `forward`");
+        self.send(msg)
+    }
+
+    #[inline]
+    fn send(&self, msg: Message) -> std::result::Result<(), futures::channel::mpsc::TrySendError<Message>> {
         match self.tx.unbounded_send(msg) {
             Ok(()) => {
                 #[cfg(feature = "debug")]
@@ -160,6 +208,46 @@ impl SessionTx {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The receiving end of a session's channel (Hearth patch, 19): each message for the client
+/// taken from it gives back the room `SessionTx::forward` reserved.
+pub struct SessionRx {
+    rx: futures::channel::mpsc::UnboundedReceiver<Message>,
+    queue: MessageQueueType,
+}
+
+impl SessionRx {
+    #[inline]
+    pub fn try_recv(&mut self) -> std::result::Result<Message, futures::channel::mpsc::TryRecvError> {
+        let msg = self.rx.try_recv()?;
+        self.taken(&msg);
+        Ok(msg)
+    }
+
+    #[inline]
+    fn taken(&self, msg: &Message) {
+        if let Message::Forward(_, p) = msg {
+            self.queue.release_incoming(queued_bytes(p));
+        }
+    }
+}
+
+impl futures::Stream for SessionRx {
+    type Item = Message;
+
+    #[inline]
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Message>> {
+        let this = self.get_mut();
+        let polled = std::pin::Pin::new(&mut this.rx).poll_next(cx);
+        if let std::task::Poll::Ready(Some(msg)) = &polled {
+            this.taken(msg);
+        }
+        polled
     }
 }
 
