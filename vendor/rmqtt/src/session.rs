@@ -61,6 +61,7 @@
 //! backward compatibility through protocol negotiation and feature detection.
 
 use std::collections::vec_deque::VecDeque;
+use std::convert::From as _f;
 use std::fmt;
 use std::num::NonZeroU16;
 use std::ops::{Deref, DerefMut};
@@ -1875,10 +1876,23 @@ impl SessionState {
         Ok(())
     }
 
+    /// Sends a message of this session's own again (after a reconnect: its unacknowledged and
+    /// offline messages), not refused for the channel's limits (Hearth patch, vendor/PATCHES.md,
+    /// 19): they were bounded where they waited, and the router's messages that came meanwhile
+    /// must not push them out.
     #[inline]
     pub(crate) async fn forward(&self, from: From, p: Publish) {
-        // Hearth patch (vendor/PATCHES.md, 19): bounded by the queue's limits.
-        if let Err((from, p, reason)) = self.tx.forward(from, p) {
+        let res = if let Err(e) = self.tx.unbounded_send(Message::Forward(from, p)) {
+            if let Message::Forward(from, p) = e.into_inner() {
+                Err((from, p, Reason::from("Send Publish message error, Tx is closed")))
+            } else {
+                Ok(())
+            }
+        } else {
+            Ok(())
+        };
+
+        if let Err((from, p, reason)) = res {
             //hook, message_dropped
             self.scx.extends.hook_mgr().message_dropped(Some(self.id.clone()), from, p, reason).await;
         }

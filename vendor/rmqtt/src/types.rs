@@ -125,6 +125,12 @@ pub fn queued_bytes(p: &Publish) -> usize {
     p.topic.len() + p.payload.len()
 }
 
+/// What a message on its way to a session's queue costs beyond its topic and payload: the
+/// channel's node, the message and its boxed PUBLISH, and the allocator's share (Hearth patch,
+/// 19). Measured: 100 000 messages of 99 bytes waiting for a client that did not read grew the
+/// hub's peak memory by 61 to 74 MiB, some 0.55 to 0.7 KB each beyond their 99 bytes.
+pub const MESSAGE_OVERHEAD: usize = 512;
+
 /// A sender for delivering messages to a specific MQTT session.
 ///
 /// Wraps an unbounded MPSC sender with optional debug statistics tracking.
@@ -159,15 +165,16 @@ impl SessionTx {
         )
     }
 
-    /// Sends a message for the session's client, unless as many messages or bytes as its queue
-    /// may hold are on their way already: the session's connection is then waiting on a write,
-    /// and the message is given back with `Reason::MessageQueueFull`, to be counted as dropped
-    /// like one its full queue refuses (Hearth patch, 19). Messages for the client go this way,
-    /// not through `unbounded_send`.
+    /// Sends a message for the session's client, unless as many messages as its queue may hold
+    /// are on their way already, or as many bytes, each message counted with
+    /// `MESSAGE_OVERHEAD`: the session's connection is then waiting on a write, and the message
+    /// is given back with `Reason::MessageQueueFull`, to be counted as dropped (Hearth patch,
+    /// 19). The router's messages for the client go this way; those the session sends itself
+    /// again (`unbounded_send`) are not refused.
     #[inline]
     pub fn forward(&self, from: From, p: Publish) -> std::result::Result<(), (From, Publish, Reason)> {
         let weight = queued_bytes(&p);
-        if !self.queue.reserve_incoming(weight) {
+        if !self.queue.reserve_incoming(weight, MESSAGE_OVERHEAD) {
             return Err((from, p, Reason::MessageQueueFull));
         }
         match self.send(Message::Forward(from, p)) {
@@ -192,10 +199,21 @@ impl SessionTx {
         &self,
         msg: Message,
     ) -> std::result::Result<(), futures::channel::mpsc::TrySendError<Message>> {
-        // Hearth patch (19): a message for the client unbounded here would give back, when
-        // taken, room it never reserved.
-        debug_assert!(!matches!(msg, Message::Forward(..)), "messages for the client go through `forward`");
-        self.send(msg)
+        // Hearth patch (19): a message for the client sent this way (one the session sends
+        // again after a reconnect, already bounded where it waited) takes its room whatever the
+        // limits, so that taking it from the channel gives back only what it took.
+        let weight = match &msg {
+            Message::Forward(_, p) => Some(queued_bytes(p)),
+            _ => None,
+        };
+        if let Some(weight) = weight {
+            self.queue.reserve_incoming_anyway(weight);
+        }
+        let sent = self.send(msg);
+        if let (Err(_), Some(weight)) = (&sent, weight) {
+            self.queue.release_incoming(weight);
+        }
+        sent
     }
 
     #[inline]
@@ -216,6 +234,17 @@ impl SessionTx {
 pub struct SessionRx {
     rx: futures::channel::mpsc::UnboundedReceiver<Message>,
     queue: MessageQueueType,
+}
+
+impl Drop for SessionRx {
+    /// Gives back the room of the messages left in the channel (Hearth patch, 19): today its
+    /// queue ends with it, but the counts stay right should a queue outlive its channel.
+    fn drop(&mut self) {
+        self.rx.close();
+        while let Ok(msg) = self.rx.try_recv() {
+            self.taken(&msg);
+        }
+    }
 }
 
 impl SessionRx {
