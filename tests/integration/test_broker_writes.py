@@ -138,6 +138,7 @@ SNAPSHOTS = 192  # 96 MiB in all
 # to spare, so that the viewer that reads loses nothing even when it reads late.
 BURST, BURST_EVERY = 24, 0.75
 QUEUE_BYTES = 16 * 1024 * 1024  # a session's queue holds at most this (and 100 000 messages)
+QUEUE_MESSAGES = 100_000
 
 
 def snapshot(n: int) -> bytes:
@@ -216,20 +217,19 @@ def test_what_waits_for_a_device_that_stops_reading_is_bounded_and_what_is_dropp
         # What waits for it is held in the hub's memory: at most its queue's 16 MiB on the way
         # to its queue (the queue itself stays nearly empty while the write waits), and the
         # allocator's room. Before change 19: all it was sent, less what its socket took (68 to
-        # 84 MiB in four runs; 6.6 to 18 after, in six).
+        # 84 MiB in five runs; 6.6 to 18 after, in ten).
         assert grown < 32, f"the hub's peak memory grew by {grown:.0f} MiB for a viewer that does not read"
 
         # Every snapshot is accounted for: written towards the viewer (what its socket and the
         # hub's send buffer hold, a few MiB), waiting for it, or dropped and counted. What waits
-        # is on its way to the queue (as many snapshots as fit in 16 MiB, each counted with its
-        # 512 bytes of bookkeeping: 31), and at most a couple in the queue itself, which the
-        # session fills only between writes.
+        # is on its way to the queue (as many snapshots as fit in 16 MiB: 31), and a few in the
+        # queue itself, which the session fills only between writes.
         written = SNAPSHOTS - waiting["messages"] - waiting["dropped"]
         assert 1 <= written <= 12, f"{written} snapshots neither waiting nor counted as dropped: {waiting}"
-        on_the_way = QUEUE_BYTES // (len("camera/snapshot") + SNAPSHOT + 512)
+        on_the_way = QUEUE_BYTES // (len("camera/snapshot") + SNAPSHOT)
         assert on_the_way == 31
-        assert waiting["messages"] <= on_the_way + 2, waiting
-        assert waiting["bytes"] <= QUEUE_BYTES + 2 * SNAPSHOT, waiting
+        assert waiting["messages"] <= on_the_way + 8, waiting
+        assert waiting["bytes"] <= QUEUE_BYTES + 8 * SNAPSHOT, waiting
         healthy_got_all(SNAPSHOTS)
 
         # The stuck viewer is then dropped (after 10 s of a blocked write); the camera and the
@@ -252,13 +252,14 @@ READINGS = 300_000
 READING = b"21.5" * 25  # 100 bytes; with its 3-byte topic 103 are counted
 
 
-def test_a_flood_of_small_messages_for_a_device_that_stops_reading_is_bounded_in_memory_too(hub):
-    """The same with small messages: 300 000 readings of 100 bytes. Counted by their topics and
-    payloads alone, 100 000 of them (the count limit) fit in 16 MiB, but each costs the hub some
-    0.6 KB more (the channel's node, the message, its boxed PUBLISH). On their way to the queue
-    each is now counted with 512 bytes more, so about 27 000 wait. This story's peak growth
-    (debug build): 133 MiB before change 19, 25 MiB with the 100 000 counted by topic and payload
-    alone (where it fails), 0 now; with a release build 19 MiB now."""
+def test_a_flood_of_small_messages_for_a_device_that_stops_reading_is_bounded_by_their_count(hub):
+    """The same with small messages: 300 000 readings of 100 bytes, where the count is the
+    bound: 100 000 wait, the rest but what the socket took are dropped and counted. Each costs
+    the hub some 0.6 KB beyond its topic and payload (the channel's node, the message, its boxed
+    PUBLISH), which is not counted: a bound of 16 MiB counting it too made the broker
+    benchmark's subscriber, which reads but slower than 50 publishers flood, lose 12 to 27 % of
+    the flood. This story's peak growth (debug build): 133 MiB on the build before change 19,
+    25 and 39 MiB with it; 61 to 74 MiB with a release build (a throwaway script)."""
     sensor = Device(hub, "Sensor", publish=["s/#"])
     stuck_device = Device(hub, "Stuck dashboard", subscribe=["s/#"])
     publisher = RawClient("127.0.0.1", sensor.port, connect_packet("sensor", sensor.username, sensor.password))
@@ -285,11 +286,13 @@ def test_a_flood_of_small_messages_for_a_device_that_stops_reading_is_bounded_in
         wait_until(routed, "every reading routed", timeout=max(0.1, started + 9 - time.monotonic()))
         grown = peak_resident_mib(hub.proc.pid) - peak_before
         waiting = hub.get(f"/devices/{stuck_device.id}/broker")["waiting"]
+        assert time.monotonic() - started < 9.5, "the routing took too long: the stuck dashboard may be dropped already"
         print(f"peak memory grew {grown:.1f} MiB more with the stuck dashboard; waiting for it: {waiting}")
-        assert grown < 40, f"the hub's peak memory grew by {grown:.0f} MiB for a dashboard that does not read"
-        on_the_way = QUEUE_BYTES // (len("s/t") + len(READING) + 512)
-        assert on_the_way - 1000 <= waiting["messages"] <= on_the_way + 2, waiting
-        assert waiting["dropped"] > READINGS - on_the_way - 45_000, waiting
+        # 100 000 messages at some 0.7 KB each, and the allocator's room.
+        assert grown < 96, f"the hub's peak memory grew by {grown:.0f} MiB for a dashboard that does not read"
+        assert QUEUE_MESSAGES <= waiting["messages"] <= QUEUE_MESSAGES + 1000, waiting
+        assert waiting["bytes"] < QUEUE_BYTES, waiting
+        assert waiting["dropped"] > READINGS - QUEUE_MESSAGES - 45_000, waiting
     finally:
         publisher.sock.close()
         if stuck:

@@ -357,20 +357,17 @@ impl<T> Queue<T> {
     }
 
     /// Makes room for an item of `weight` bytes on its way to this queue, or says there is none:
-    /// as many items as the queue itself may hold are on their way already, or as many bytes,
-    /// counting `overhead` more for each item (what an item costs beyond its weight, so that the
-    /// byte limit bounds the memory of many small items too) (Hearth patch, 19). Each reservation
-    /// is given back with `release_incoming`.
+    /// as many items, or as many bytes, as the queue itself may hold are on their way already
+    /// (Hearth patch, 19). Each reservation is given back with `release_incoming`.
     #[inline]
-    pub fn reserve_incoming(&self, weight: usize, overhead: usize) -> bool {
+    pub fn reserve_incoming(&self, weight: usize) -> bool {
         let below_cap = |n: usize| (n < self.cap).then_some(n + 1);
-        let Ok(before) = self.incoming.fetch_update(Ordering::Relaxed, Ordering::Relaxed, below_cap) else {
+        if self.incoming.fetch_update(Ordering::Relaxed, Ordering::Relaxed, below_cap).is_err() {
             return false;
-        };
-        let items_overhead = (before + 1).saturating_mul(overhead);
+        }
         let fits = |bytes: usize| {
-            let bytes = bytes + weight;
-            (self.max_bytes == 0 || bytes.saturating_add(items_overhead) <= self.max_bytes).then_some(bytes)
+            let bytes = bytes.saturating_add(weight);
+            (self.max_bytes == 0 || bytes <= self.max_bytes).then_some(bytes)
         };
         if self.incoming_bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, fits).is_err() {
             self.incoming.fetch_sub(1, Ordering::Relaxed);

@@ -623,11 +623,15 @@ impl Entry for LockEntry {
             log::warn!("{:?} forward, from:{:?}, error: Tx is None", self.id, from);
             return Err((from, p, Reason::from_static("Tx is None")));
         };
-        // Hearth patch (vendor/PATCHES.md, 19): bounded by the session's queue's limits.
-        if let Err((from, p, reason)) = tx.forward(from, p) {
-            let level = if matches!(reason, Reason::MessageQueueFull) { log::Level::Debug } else { log::Level::Warn };
-            log::log!(level, "{:?} forward, error: {:?}", self.id, reason);
-            return Err((from, p, reason));
+        // Hearth patch (vendor/PATCHES.md, 19): the retained and stored messages a subscription
+        // brings are counted on their way to the session's queue but not refused there: the
+        // session sends them itself while it does not read its channel, and they are bounded by
+        // their stores.
+        if let Err(e) = tx.unbounded_send(Message::Forward(from, p)) {
+            log::warn!("{:?} forward, error: {:?}", self.id, e);
+            if let Message::Forward(from, p) = e.into_inner() {
+                return Err((from, p, Reason::from_static("Tx is closed")));
+            }
         }
         Ok(())
     }
@@ -952,8 +956,8 @@ impl Shared for DefaultShared {
             };
 
             // Hearth patch (vendor/PATCHES.md, 19): bounded by the session's queue's limits; a
-            // message over them is dropped and counted (`Reason::MessageQueueFull`), as one its
-            // full queue refuses is, without a warning for each.
+            // message over them is dropped and counted (`Reason::MessageQueueFull`), without a
+            // warning for each.
             if let Err((from, p, reason)) = tx.forward(from.clone(), p) {
                 let level = if matches!(reason, Reason::MessageQueueFull) { log::Level::Debug } else { log::Level::Warn };
                 log::log!(

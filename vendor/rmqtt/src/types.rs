@@ -125,12 +125,6 @@ pub fn queued_bytes(p: &Publish) -> usize {
     p.topic.len() + p.payload.len()
 }
 
-/// What a message on its way to a session's queue costs beyond its topic and payload: the
-/// channel's node, the message and its boxed PUBLISH, and the allocator's share (Hearth patch,
-/// 19). Measured: 100 000 messages of 99 bytes waiting for a client that did not read grew the
-/// hub's peak memory by 61 to 74 MiB, some 0.55 to 0.7 KB each beyond their 99 bytes.
-pub const MESSAGE_OVERHEAD: usize = 512;
-
 /// A sender for delivering messages to a specific MQTT session.
 ///
 /// Wraps an unbounded MPSC sender with optional debug statistics tracking.
@@ -165,16 +159,17 @@ impl SessionTx {
         )
     }
 
-    /// Sends a message for the session's client, unless as many messages as its queue may hold
-    /// are on their way already, or as many bytes, each message counted with
-    /// `MESSAGE_OVERHEAD`: the session's connection is then waiting on a write, and the message
-    /// is given back with `Reason::MessageQueueFull`, to be counted as dropped (Hearth patch,
-    /// 19). The router's messages for the client go this way; those the session sends itself
-    /// again (`unbounded_send`) are not refused.
+    /// Sends a message for the session's client, unless as many messages or bytes (topics and
+    /// payloads) as its queue may hold are on their way already: the session's connection is
+    /// then waiting on a write, and the message is given back with `Reason::MessageQueueFull`,
+    /// to be counted as dropped (Hearth patch, 19). The router's messages for the client go
+    /// this way; those the session sends itself
+    /// (`unbounded_send`: its own sent again after a reconnect, retained and stored ones on a
+    /// subscription) are counted but not refused.
     #[inline]
     pub fn forward(&self, from: From, p: Publish) -> std::result::Result<(), (From, Publish, Reason)> {
         let weight = queued_bytes(&p);
-        if !self.queue.reserve_incoming(weight, MESSAGE_OVERHEAD) {
+        if !self.queue.reserve_incoming(weight) {
             return Err((from, p, Reason::MessageQueueFull));
         }
         match self.send(Message::Forward(from, p)) {
@@ -199,9 +194,9 @@ impl SessionTx {
         &self,
         msg: Message,
     ) -> std::result::Result<(), futures::channel::mpsc::TrySendError<Message>> {
-        // Hearth patch (19): a message for the client sent this way (one the session sends
-        // again after a reconnect, already bounded where it waited) takes its room whatever the
-        // limits, so that taking it from the channel gives back only what it took.
+        // Hearth patch (19): a message for the client sent this way (one of the session's own,
+        // bounded where it waited: sent again after a reconnect, or retained) takes its room
+        // whatever the limits, so that taking it from the channel gives back only what it took.
         let weight = match &msg {
             Message::Forward(_, p) => Some(queued_bytes(p)),
             _ => None,
@@ -238,11 +233,17 @@ pub struct SessionRx {
 
 impl Drop for SessionRx {
     /// Gives back the room of the messages left in the channel (Hearth patch, 19): today its
-    /// queue ends with it, but the counts stay right should a queue outlive its channel.
+    /// queue ends with it, but the counts stay right should a queue outlive its channel. A
+    /// sender may have counted its message and not yet pushed it: waited for, as the channel's
+    /// own drop does.
     fn drop(&mut self) {
         self.rx.close();
-        while let Ok(msg) = self.rx.try_recv() {
-            self.taken(&msg);
+        loop {
+            match self.rx.try_recv() {
+                Ok(msg) => self.taken(&msg),
+                Err(e) if e.is_closed() => break,
+                Err(_) => std::thread::yield_now(),
+            }
         }
     }
 }
