@@ -154,7 +154,7 @@ impl Engine {
         } else {
             (None, None, None)
         };
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        let listener = web_listener(listen).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
                 anyhow::anyhow!("the web UI's address {listen} is in use by another program (another Hearth?); choose another with --http-listen ADDR or [http] listen in {}", dir.join(crate::config::FILE_NAME).display())
             } else {
@@ -499,4 +499,18 @@ impl Engine {
     pub fn owner_token(&self) -> Result<String> {
         data_dir::owner_token(self.hub.data_dir()).context("reading the owner token")
     }
+}
+
+/// How many connections the kernel completes for the web UI before Hearth accepts them. mio 1.2
+/// listens with 128, as Rust's standard library does (it was 1 024): a burst of connections from
+/// a household's browsers, or a host flooding them, then overflows it and each connection past
+/// it waits a second for its SYN to be sent again (4 000 connections took 20 s to open here).
+const WEB_LISTEN_BACKLOG: u32 = 1024;
+
+/// The web UI's listening socket, with address reuse as `TcpListener::bind` sets it.
+fn web_listener(listen: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    socket.listen(WEB_LISTEN_BACKLOG)
 }
