@@ -163,9 +163,8 @@ impl SessionTx {
     /// payloads) as its queue may hold are on their way already: the session's connection is
     /// then waiting on a write, and the message is given back with `Reason::MessageQueueFull`,
     /// to be counted as dropped (Hearth patch, 19). The router's messages for the client go
-    /// this way; those the session sends itself
-    /// (`unbounded_send`: its own sent again after a reconnect, retained and stored ones on a
-    /// subscription) are counted but not refused.
+    /// this way; those the session sends itself (`unbounded_send`: its own sent again after a
+    /// reconnect, retained and stored ones on a subscription) are counted but not refused.
     #[inline]
     pub fn forward(&self, from: From, p: Publish) -> std::result::Result<(), (From, Publish, Reason)> {
         let weight = queued_bytes(&p);
