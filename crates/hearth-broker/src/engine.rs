@@ -558,3 +558,7 @@ pub(crate) async fn kick_user(scx: &ServerContext, username: &str) -> Vec<String
     }
     kicked
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

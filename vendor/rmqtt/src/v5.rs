@@ -287,6 +287,13 @@ async fn _handshake(
         return Err((ack, anyhow!("Authentication failed")));
     }
 
+    // Hearth patch (vendor/PATCHES.md, 21): the password has done its work. The CONNECT is kept
+    // for the session's life, and handed to later hooks and plugins: it is kept without it.
+    let mut connect_info = connect_info;
+    if let ConnectInfo::V5(_, connect) = &mut connect_info {
+        connect.password = None;
+    }
+
     let mut entry = match { scx.extends.shared().await.entry(id.clone()) }.try_lock().await {
         Err(e) => {
             return Err((ConnectAckReason::V5(ConnectAckReasonV5::ServerUnavailable), e));
