@@ -16,10 +16,12 @@ use hearth_store::schema::{MIGRATIONS, latest_version};
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+/// The fixtures of this crate's directory as cargo names it when it runs the test, not where the
+/// test was compiled: a build cache shared between checkouts must not send it to another one.
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from).join("tests/fixtures")
 }
 
 fn tables(conn: &Connection) -> Vec<String> {

@@ -314,7 +314,11 @@ mod tests {
     /// that `ui/src/generated` has no change).
     #[test]
     fn export_typescript_commands() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/generated");
+        // This crate's directory as cargo names it when it runs the test, not where the test was
+        // compiled: a build cache shared between checkouts must not write into another one.
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from);
+        let dir = crate_dir.join("../../ui/src/generated");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("commands.ts"), typescript()).unwrap();
     }
