@@ -20,9 +20,12 @@ import tempfile
 import time
 
 STEP = 1000
-# Frames that say nothing about who allocated: skipped when naming an allocation's place.
-PLUMBING = re.compile(r"\((alloc|raw_vec|boxed|sync|unix|unwind_safe|panicking|panic|function|future|unsafe_cell|core|"
-                      r"harness|raw)\.rs\)")
+# One leak of heaptrack_print's report: its cost (rounded to three figures), then its backtrace,
+# the allocation first, one frame a line, each followed by where it is.
+LEAK = re.compile(r"^(-?[\d.]+)([KMG]?) leaked over -?\d+ calls from$")
+UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
+# Hearth's own sources and the patched engine's: a leak is named after its innermost frame there.
+OURS = re.compile(r"^at ((vendor|crates)/\S+)")
 
 
 def mqtt_string(b):
@@ -42,6 +45,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def recv_exactly(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise SystemExit("an idle client's connection was closed before its CONNACK")
+        data += chunk
+    return data
+
+
 def record(hearth, clients, out):
     """Runs the hub under heaptrack with `clients` idle connections; returns heaptrack's file."""
     data = os.path.join(out, f"data-{clients}")
@@ -49,50 +62,64 @@ def record(hearth, clients, out):
     hub = subprocess.Popen(["heaptrack", "-o", os.path.join(out, f"heap-{clients}"), hearth, "serve", "--no-discovery",
                             "--http-listen", "127.0.0.1:0", "--mqtt-listen", f"127.0.0.1:{port}", "--mqtts-listen",
                             "127.0.0.1:0", "--data-dir", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not os.path.exists(os.path.join(data, "hub.json")):
-        if time.monotonic() > deadline or hub.poll() is not None:
-            raise SystemExit("hearth serve did not start under heaptrack")
-        time.sleep(0.1)
-
-    def cli(*args):
-        return subprocess.run([hearth, *args, "--data-dir", data], check=True, capture_output=True).stdout
-
-    device = json.loads(cli("device", "add", "Idle device", "--json"))
-    username, password = device["username"].encode(), device["password"].encode()
     sockets = []
-    for n in range(clients):
-        s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(connect_packet(f"idle-{n}".encode(), username, password))
-        sockets.append(s)
-    for s in sockets:
-        s.settimeout(30)
-        if s.recv(4) != b"\x20\x02\x00\x00":
-            raise SystemExit("an idle client was not accepted")
-    time.sleep(2)
-    # heaptrack's script runs the hub (its library preloaded): the process of this data
-    # directory whose executable is Hearth's.
-    found = subprocess.run(["pgrep", "-f", data], capture_output=True, text=True).stdout.split()
-    pid = next(int(p) for p in found if os.path.realpath(f"/proc/{p}/exe") == os.path.realpath(hearth))
-    os.kill(pid, signal.SIGKILL)
-    hub.wait()
-    for s in sockets:
-        s.close()
-    return next(os.path.join(out, f) for f in os.listdir(out) if f.startswith(f"heap-{clients}"))
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(data, "hub.json")):
+            if time.monotonic() > deadline or hub.poll() is not None:
+                raise SystemExit("hearth serve did not start under heaptrack")
+            time.sleep(0.1)
+        device = json.loads(subprocess.run([hearth, "device", "add", "Idle device", "--json", "--data-dir", data],
+                                           check=True, capture_output=True).stdout)
+        username, password = device["username"].encode(), device["password"].encode()
+        for n in range(clients):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(connect_packet(f"idle-{n}".encode(), username, password))
+            sockets.append(s)
+        for s in sockets:
+            if recv_exactly(s, 4) != b"\x20\x02\x00\x00":
+                raise SystemExit("an idle client was not accepted")
+        time.sleep(2)
+    finally:
+        # heaptrack's script runs the hub (its library preloaded): the process of this data
+        # directory whose executable is Hearth's. Stopped by SIGKILL, so that nothing is freed.
+        found = subprocess.run(["pgrep", "-f", data], capture_output=True, text=True).stdout.split()
+        hubs = [int(p) for p in found if os.path.realpath(f"/proc/{p}/exe") == os.path.realpath(hearth)]
+        for pid in hubs:
+            os.kill(pid, signal.SIGKILL)
+        if not hubs:
+            hub.kill()
+        hub.wait()
+        for s in sockets:
+            s.close()
+    if not hubs:
+        raise SystemExit("the hub's process under heaptrack was not found")
+    return next(os.path.join(out, f) for f in os.listdir(out) if f.startswith(f"heap-{clients}."))
 
 
-def places(before, after, out):
-    """Bytes still allocated, by the innermost frames that name a place, `after` less `before`."""
-    folded = os.path.join(out, "leaked.folded")
-    subprocess.run(["heaptrack_print", "-f", after, "-d", before, "-F", folded, "--flamegraph-cost-type", "leaked"],
-                   capture_output=True, check=True)
+def places(before, after):
+    """Bytes still allocated, `after` less `before`, by the innermost place in Hearth's or the
+    patched engine's sources that led to them, and what was allocated there. heaptrack groups
+    allocations by the code that called the allocator: a group is named after its first
+    backtrace (rmqtt's `Session::new` makes several in one)."""
+    report = subprocess.run(["heaptrack_print", "-f", after, "-d", before, "--print-leaks", "1", "--merge-backtraces", "0",
+                             "--shorten-templates", "0", "--peak-limit", "100000", "-p", "0", "-a", "0", "-T", "0"],
+                            capture_output=True, text=True, check=True).stdout
     by_place = collections.Counter()
-    for line in open(folded):
-        stack, _, cost = line.strip().rpartition(" ")
-        if not stack or not cost.lstrip("-").isdigit():
-            continue
-        frames = [f for f in reversed(stack.split(";")) if f.strip() and not PLUMBING.search(f)][:3]
-        by_place[" < ".join(frames)] += int(cost)
+    leaks = []
+    for line in report.split("MEMORY LEAKS", 1)[-1].splitlines():
+        found = LEAK.match(line)
+        if found:
+            leaks.append((float(found[1]) * UNITS[found[2]], []))
+        elif leaks and line.startswith("  ") and not line.startswith("    "):
+            leaks[-1][1].append([line.strip(), None])
+        elif leaks and leaks[-1][1] and line.strip().startswith("at "):
+            leaks[-1][1][-1][1] = line.strip()
+    for cost, frames in leaks:
+        # What was allocated: the first frame past the allocator that names a type.
+        what = next((name for name, _ in frames if "<" in name and not name.startswith("_R")), "?")
+        where = next((OURS.match(at)[1] for _, at in frames if at and OURS.match(at)), "outside Hearth's sources")
+        by_place[f"{where}: {what[:160]}"] += cost
     return by_place
 
 
@@ -105,7 +132,7 @@ def main():
     with tempfile.TemporaryDirectory() as out:
         before = record(args.hearth, STEP, out)
         after = record(args.hearth, 2 * STEP, out)
-        by_place = places(before, after, out)
+        by_place = places(before, after)
     total = sum(by_place.values())
     print(json.dumps({
         "live_heap_bytes_per_idle_connection": round(total / STEP),

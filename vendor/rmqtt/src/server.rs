@@ -232,10 +232,11 @@ impl MqttServer {
 /// once, in every connection's task for its whole life.
 ///
 /// Hearth patch (vendor/PATCHES.md, 20): this is the connection's task itself. The listeners
-/// move the acceptor (88 bytes over TCP) into the boxed probe, which also does the transport's
-/// accept (the TLS handshake), rather than into a task of their own, where an async block keeps
-/// what it captured for its whole life: the task's state was 240 bytes and tokio's cell for it
-/// 384 (its size rounded up to 128); now 104 and 256.
+/// captured the acceptor (88 bytes over TCP) in a task of their own, and an async block keeps
+/// what it captured for its whole life. Now the plain listener makes the stream before it spawns
+/// the task, and the TLS listener moves the acceptor into the boxed probe, which does the TLS
+/// handshake too: the task's state was 240 bytes and tokio's cell for it 384 (its size is rounded
+/// up to 128 on 64-bit x86 and ARM); now 104 and 256.
 fn process_connection<Io, Probe>(
     scx: ServerContext,
     probe: Pin<Box<Probe>>,
@@ -248,15 +249,15 @@ where
     Probe: Future<Output = Result<MqttStream<Io>>>,
 {
     // An `async move` block rather than an `async fn`, whose arguments are kept twice in its
-    // state: with them once, the connection's task is 384 bytes rather than 512.
+    // state (104 bytes with them once).
     async move {
         let processing = match probe.await {
             Ok(MqttStream::V3(s)) => Either::Left(Box::pin(v3::process(scx, Box::new(s), lid))),
             Ok(MqttStream::V5(s)) => Either::Right(Box::pin(v5::process(scx, Box::new(s), lid))),
             Err(e) => {
-                // Hearth patch (20): `{:#}`, the error's chain: a failed accept (the TLS
-                // handshake's) comes this way too, under its own context.
-                log::info!("MQTT{transport} version detection failed: {e:#}, from: {remote_addr}");
+                // Hearth patch (20): a failed TLS handshake comes this way too, under its own
+                // context: `{:#}` says the error's chain.
+                log::info!("MQTT{transport} connection ended before its protocol version was known: {e:#}, from: {remote_addr}");
                 return;
             }
         };
@@ -275,15 +276,17 @@ async fn listen_tcp(scx: ServerContext, l: &Listener, lid: ListenerId) {
     loop {
         match l.accept().await {
             Ok(accept) => {
-                // Hearth patch (20): the acceptor is moved into the boxed probe, not into the
-                // connection's task (see `process_connection`).
+                // Hearth patch (20): the stream is made here (no I/O: it wraps the socket), so
+                // that the acceptor is not kept in the connection's task (see
+                // `process_connection`).
                 let remote_addr = accept.remote_addr;
                 log::debug!("TCP connection from {remote_addr}");
-                let probe = Box::pin(async move {
-                    let stream = accept.tcp().map_err(|e| e.context("TCP accept error"))?;
-                    stream.mqtt().await
-                });
-                tokio::spawn(process_connection(scx.clone(), probe, lid, remote_addr, ""));
+                match accept.tcp() {
+                    Ok(stream) => {
+                        tokio::spawn(process_connection(scx.clone(), Box::pin(stream.mqtt()), lid, remote_addr, ""));
+                    }
+                    Err(e) => log::warn!("TCP accept error: {e}, from: {remote_addr}"),
+                }
             }
             Err(e) => {
                 log::info!("TCP listener error: {e}");
@@ -304,8 +307,8 @@ async fn listen_tls(scx: ServerContext, l: &Listener, lid: ListenerId) {
             Ok(accept) => {
                 // Hearth patch (20): the acceptor, and the TLS handshake's state, are in the
                 // boxed probe, not in the connection's task (see `process_connection`). A failed
-                // handshake is logged at info level with the probe's errors (it was a warning):
-                // any host on the network can fail one.
+                // handshake is logged at info level with the probe's errors (it was a warning,
+                // one line each in Hearth's log): any host on the network can fail one.
                 let remote_addr = accept.remote_addr;
                 log::debug!("TLS connection from {remote_addr}");
                 let probe = Box::pin(async move {
