@@ -11,13 +11,18 @@ import argparse
 import collections
 import json
 import os
+import pathlib
 import re
 import resource
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from hostile_clients import connect_packet  # noqa: E402  (the stories' CONNECT, MQTT 3.1.1, keep alive 30 s)
 
 STEP = 1000
 # One leak of heaptrack_print's report: its cost (rounded to three figures), then its backtrace,
@@ -26,17 +31,6 @@ LEAK = re.compile(r"^(-?[\d.]+)([KMG]?) leaked over -?\d+ calls from$")
 UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
 # Hearth's own sources and the patched engine's: a leak is named after its innermost frame there.
 OURS = re.compile(r"^at ((vendor|crates)/\S+)")
-
-
-def mqtt_string(b):
-    return len(b).to_bytes(2, "big") + b
-
-
-def connect_packet(client_id, username, password):
-    body = mqtt_string(b"MQTT") + bytes([4, 0b1100_0010]) + (30).to_bytes(2, "big")
-    body += mqtt_string(client_id) + mqtt_string(username) + mqtt_string(password)
-    assert len(body) < 128
-    return bytes([0x10, len(body)]) + body
 
 
 def free_port():
@@ -74,7 +68,7 @@ def record(hearth, clients, out):
         username, password = device["username"].encode(), device["password"].encode()
         for n in range(clients):
             s = socket.create_connection(("127.0.0.1", port), timeout=30)
-            s.sendall(connect_packet(f"idle-{n}".encode(), username, password))
+            s.sendall(connect_packet(f"idle-{n}", username, password))
             sockets.append(s)
         for s in sockets:
             if recv_exactly(s, 4) != b"\x20\x02\x00\x00":
