@@ -57,7 +57,7 @@ pub(crate) fn owner_of(from: &From) -> String {
 
 #[derive(Default)]
 struct Books {
-    /// Each stored topic's owner and size (topic + payload bytes).
+    /// Each stored topic's owner and size (`rmqtt::types::message_bytes`).
     by_topic: HashMap<String, (String, usize)>,
     by_owner: HashMap<String, RetainedUse>,
     total_bytes: usize,
@@ -142,7 +142,7 @@ impl Retained {
 
     /// Stores (or, for an empty payload, clears) `topic`'s retained message within the limits,
     /// noting the change in the journal when `journal` is set. Returns whether it was stored.
-    async fn store_one(&self, topic: &TopicName, mut retain: Retain, journal: bool) -> rmqtt::Result<bool> {
+    async fn store_one(&self, topic: &TopicName, retain: Retain, journal: bool) -> rmqtt::Result<bool> {
         let _changing = self.changing.lock().await;
         if retain.publish.payload.is_empty() {
             self.store.set_with_timeout(topic, retain, None).await?;
@@ -155,7 +155,8 @@ impl Retained {
             return Ok(false);
         }
         let owner = owner_of(&retain.from);
-        let bytes = topic.len() + retain.publish.payload.len();
+        // What it holds in memory, its properties too (the same weight a queue counts).
+        let bytes = rmqtt::types::message_bytes(&retain.publish);
         {
             let mut books = self.books();
             if !self.fits(&books, topic, &owner, bytes) {
@@ -169,10 +170,6 @@ impl Retained {
                 return Ok(false);
             }
         }
-        // A copy of its own: the payload and topic were slices of the publisher's read buffer,
-        // which they would keep alive (8 KiB or more) for as long as the message is retained.
-        retain.publish.inner.payload = retain.publish.payload.to_vec().into();
-        retain.publish.inner.topic = TopicName::from(&**topic);
         if journal {
             let saved = SavedRetained {
                 topic: topic.to_string(),

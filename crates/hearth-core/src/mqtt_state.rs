@@ -68,9 +68,10 @@ pub struct SavedMessage {
 }
 
 impl SavedMessage {
-    /// What it costs to keep: topic and payload.
+    /// What it costs to keep: topic, payload and properties (which an MQTT 5 device can make as
+    /// large as a payload).
     pub fn bytes(&self) -> usize {
-        self.topic.len() + self.payload.len()
+        self.topic.len() + self.payload.len() + self.properties.as_ref().map_or(0, String::len)
     }
 }
 

@@ -2390,7 +2390,7 @@ impl Session {
         let mut deliver_queue = MessageQueue::with_max_bytes(
             max_mqueue_len,
             listen_cfg.max_mqueue_bytes,
-            |(_, p): &(From, Publish)| queued_bytes(p),
+            |(_, p): &(From, Publish)| message_bytes(p),
         );
 
         #[cfg(feature = "stats")]

@@ -119,10 +119,28 @@ pub type ListenerId = u16;
 
 pub(crate) const UNDEFINED: &str = "undefined";
 
-/// The bytes a message takes in a session's queue: its topic and payload (Hearth patch).
+/// The bytes a message holds while it waits, in a session's queue or the retained store (Hearth
+/// patch, 22): its topic, payload and MQTT 5 properties, which are passed on with it and may fill
+/// its packet as well as a payload can. Counting the topic and payload alone let a 1-byte reading
+/// carrying 180 KB of user properties hold many times a queue's limit. The structures that hold a
+/// message (about 300 bytes) are not counted: the queue's count of messages bounds them, and
+/// counting them made a subscriber that reads a burst of small messages a little late lose a
+/// quarter of them at a rate Mosquitto delivers them all.
 #[inline]
-pub fn queued_bytes(p: &Publish) -> usize {
-    p.topic.len() + p.payload.len()
+pub fn message_bytes(p: &Publish) -> usize {
+    p.topic.len() + p.payload.len() + p.properties.as_ref().map_or(0, properties_bytes)
+}
+
+/// The bytes an MQTT 5 PUBLISH's properties hold once decoded (Hearth patch, 22): each user
+/// property is a pair of strings, 64 bytes before its text, so many short ones weigh more than
+/// their packet.
+fn properties_bytes(p: &PublishProperties) -> usize {
+    let user = p.user_properties.iter().map(|(k, v)| size_of::<(ByteString, ByteString)>() + k.len() + v.len());
+    p.correlation_data.as_ref().map_or(0, Bytes::len)
+        + p.content_type.as_ref().map_or(0, |t| t.len())
+        + p.response_topic.as_ref().map_or(0, |t| t.len())
+        + user.sum::<usize>()
+        + p.subscription_ids.len() * size_of::<NonZeroU32>()
 }
 
 /// A sender for delivering messages to a specific MQTT session.
@@ -167,7 +185,7 @@ impl SessionTx {
     /// reconnect, retained and stored ones on a subscription) are counted but not refused.
     #[inline]
     pub fn forward(&self, from: From, p: Publish) -> std::result::Result<(), (From, Publish, Reason)> {
-        let weight = queued_bytes(&p);
+        let weight = message_bytes(&p);
         if !self.queue.reserve_incoming(weight) {
             return Err((from, p, Reason::MessageQueueFull));
         }
@@ -197,7 +215,7 @@ impl SessionTx {
         // bounded where it waited: sent again after a reconnect, or retained) takes its room
         // whatever the limits, so that taking it from the channel gives back only what it took.
         let weight = match &msg {
-            Message::Forward(_, p) => Some(queued_bytes(p)),
+            Message::Forward(_, p) => Some(message_bytes(p)),
             _ => None,
         };
         if let Some(weight) = weight {
@@ -258,7 +276,7 @@ impl SessionRx {
     #[inline]
     fn taken(&self, msg: &Message) {
         if let Message::Forward(_, p) = msg {
-            self.queue.release_incoming(queued_bytes(p));
+            self.queue.release_incoming(message_bytes(p));
         }
     }
 }
@@ -2850,7 +2868,9 @@ impl ServerTopicAliases {
                 }
             }
         };
-        self.aliases.write().await.insert(topic.clone(), alias);
+        // Hearth patch (22): a copy of the topic, not a slice of the message's packet, which the
+        // table would keep (payload and all) for as long as the subscriber stays connected.
+        self.aliases.write().await.insert(TopicName::from(&*topic), alias);
         (Some(topic), Some(alias))
     }
 }
@@ -2889,10 +2909,15 @@ impl ClientTopicAliases {
                 .ok_or_else(|| MqttError::TopicAliasUnknown(alias.get()).into())
                 .cloned(),
             (Some(alias), _) => {
+                // Hearth patch (22): the alias keeps a copy of its topic. The topic is a slice of
+                // the packet that set it, and every later message sent with the alias (a retained
+                // one, one waiting for a subscriber who is away) would keep that whole packet,
+                // payload and all, while counted for its topic's bytes.
+                let kept = TopicName::from(&*topic);
                 let mut aliases = self.aliases.write().await;
                 let len = aliases.len();
                 if let Some(topic_mut) = aliases.get_mut(&alias) {
-                    *topic_mut = topic.clone()
+                    *topic_mut = kept
                 }else{
                     if len >= self.max_topic_aliases {
                         return Err(MqttError::PublishAckReason(
@@ -2902,7 +2927,7 @@ impl ClientTopicAliases {
                             ),
                         ).into())
                     }
-                    aliases.insert(alias, topic.clone());
+                    aliases.insert(alias, kept);
                 }
                 Ok(topic)
             }
