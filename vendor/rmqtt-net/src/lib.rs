@@ -29,6 +29,7 @@
 mod builder;
 mod cert_extractor;
 mod error;
+mod packet_codec;
 #[cfg(feature = "quic")]
 mod quic;
 mod stream;
@@ -47,6 +48,9 @@ pub use cert_extractor::TlsCertExtractor;
 
 /// Error types for MQTT operations
 pub use error::MqttError;
+
+/// The codec each connection's packets are decoded with (Hearth patch)
+pub use packet_codec::PacketCodec;
 
 /// TLS implementation providers
 #[cfg(feature = "tls")]

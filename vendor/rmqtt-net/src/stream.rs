@@ -25,6 +25,8 @@ use rmqtt_codec::v5::Codec as CodecV5;
 use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket};
 
+use crate::PacketCodec;
+
 /// Hearth patch: the first read of an idle connection's bytes, onto the stack, and the least room
 /// a buffer holding part of a packet gets for the rest (`poll_next_packet`).
 const READ_BUFFER: usize = 1024;
@@ -42,7 +44,7 @@ const READ_BUFFER: usize = 1024;
 /// is. Unlike `Framed`, this does not remember an error: the stream must not be polled after one
 /// (rmqtt ends the connection on the first).
 fn poll_next_packet<Io>(
-    io: &mut Framed<Io, MqttCodec>,
+    io: &mut Framed<Io, PacketCodec>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<std::result::Result<(MqttPacket, u32), DecodeError>>>
 where
@@ -68,7 +70,7 @@ where
 
 /// Hearth patch: `poll_next_packet` but for giving the empty buffer back.
 fn poll_buffered_packet<Io>(
-    io: &mut Framed<Io, MqttCodec>,
+    io: &mut Framed<Io, PacketCodec>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<std::result::Result<(MqttPacket, u32), DecodeError>>>
 where
@@ -120,7 +122,7 @@ where
 /// Manages initial protocol detection and creates version-specific streams
 pub struct Dispatcher<Io> {
     /// Framed IO layer with MQTT codec
-    pub(crate) io: Framed<Io, MqttCodec>,
+    pub(crate) io: Framed<Io, PacketCodec>,
     /// Remote client's network address
     pub remote_addr: SocketAddr,
     /// Shared configuration builder
@@ -144,7 +146,7 @@ where
         // buffer is taken when the first bytes come, of their size (`poll_next_packet`), and
         // grows for a larger packet; a connection that has sent nothing yet holds none, however
         // long it waits for its handshake timeout. The write buffer grows to the packets sent.
-        let mut io = Framed::with_capacity(io, MqttCodec::Version(VersionCodec), 0);
+        let mut io = Framed::with_capacity(io, PacketCodec::new(MqttCodec::Version(VersionCodec)), 0);
         *io.write_buffer_mut() = Default::default();
         Dispatcher { io, remote_addr, cfg, cert_info }
     }
@@ -198,7 +200,7 @@ where
             }
         };
 
-        *self.io.codec_mut() = codec;
+        *self.io.codec_mut() = PacketCodec::new(codec);
         Ok(ver)
     }
 }
@@ -231,12 +233,13 @@ pub mod v3 {
     use rmqtt_codec::error::DecodeError;
     use rmqtt_codec::types::Publish;
     use rmqtt_codec::v3::{Connect, ConnectAckReason, Packet as PacketV3, Packet};
-    use rmqtt_codec::{MqttCodec, MqttPacket};
+    use crate::PacketCodec;
+    use rmqtt_codec::MqttPacket;
 
     /// MQTT v3.1.1 protocol stream implementation
     pub struct MqttStream<Io> {
         /// Framed IO layer with MQTT codec
-        pub io: Framed<Io, MqttCodec>,
+        pub io: Framed<Io, PacketCodec>,
         /// Remote client's network address
         pub remote_addr: SocketAddr,
         /// Shared configuration builder
@@ -253,13 +256,13 @@ pub mod v3 {
     /// use tokio::net::TcpStream;
     /// use tokio_util::codec::Framed;
     /// use rmqtt_codec::{MqttCodec, types::Publish};
-    /// use rmqtt_net::{Builder,v3};
+    /// use rmqtt_net::{Builder, PacketCodec, v3};
     ///
     /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
     /// let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 1883);
     /// let stream = TcpStream::connect(addr).await?;
     /// let mut mqtt_stream = v3::MqttStream {
-    ///     io: Framed::new(stream, MqttCodec::V3(Default::default())),
+    ///     io: Framed::new(stream, PacketCodec::new(MqttCodec::V3(Default::default()))),
     ///     remote_addr: addr,
     ///     cfg: Arc::new(Builder::default()),
     ///     cert_info: None,
@@ -480,12 +483,13 @@ pub mod v5 {
     use rmqtt_codec::error::DecodeError;
     use rmqtt_codec::types::Publish;
     use rmqtt_codec::v5::{Auth, Connect, Disconnect, Packet as PacketV5, Packet};
-    use rmqtt_codec::{MqttCodec, MqttPacket};
+    use crate::PacketCodec;
+    use rmqtt_codec::MqttPacket;
 
     /// MQTT v5.0 protocol stream implementation
     pub struct MqttStream<Io> {
         /// Framed IO layer with MQTT codec
-        pub io: Framed<Io, MqttCodec>,
+        pub io: Framed<Io, PacketCodec>,
         /// Remote client's network address
         pub remote_addr: SocketAddr,
         /// Shared configuration builder
@@ -502,14 +506,14 @@ pub mod v5 {
     /// use tokio::net::TcpStream;
     /// use tokio_util::codec::Framed;
     /// use rmqtt_codec::{MqttCodec, types::Publish};
-    /// use rmqtt_net::{Builder,v5};
+    /// use rmqtt_net::{Builder, PacketCodec, v5};
     /// use rmqtt_codec::v5::Connect;
     ///
     /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
     /// let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 1883);
     /// let stream = TcpStream::connect(addr).await?;
     /// let mut mqtt_stream = v5::MqttStream {
-    ///     io: Framed::new(stream, MqttCodec::V5(Default::default())),
+    ///     io: Framed::new(stream, PacketCodec::new(MqttCodec::V5(Default::default()))),
     ///     remote_addr: addr,
     ///     cfg: Arc::new(Builder::default()),
     ///     cert_info: None
@@ -727,7 +731,7 @@ pub mod v5 {
 /// Functions returning an `async` block rather than `async fn`s: an `async fn` keeps each argument
 /// twice across its first await, as it came and as moved into the body.
 fn send<Io>(
-    io: &mut Framed<Io, MqttCodec>,
+    io: &mut Framed<Io, PacketCodec>,
     packet: MqttPacket,
     send_timeout: Duration,
 ) -> impl std::future::Future<Output = Result<()>> + '_
@@ -748,7 +752,7 @@ fn written(result: std::result::Result<(), rmqtt_codec::error::EncodeError>) -> 
 }
 
 #[inline]
-fn flush<Io>(io: &mut Framed<Io, MqttCodec>, send_timeout: Duration) -> impl std::future::Future<Output = Result<()>> + '_
+fn flush<Io>(io: &mut Framed<Io, PacketCodec>, send_timeout: Duration) -> impl std::future::Future<Output = Result<()>> + '_
 where
     Io: AsyncWrite + Unpin,
 {
@@ -759,7 +763,7 @@ where
 /// takes longer than `send_timeout` (zero: no limit). The timer is made only when the socket
 /// cannot take every byte at the first try.
 fn flush_within<Io>(
-    io: &mut Framed<Io, MqttCodec>,
+    io: &mut Framed<Io, PacketCodec>,
     send_timeout: Duration,
     timed_out: fn() -> MqttError,
 ) -> impl std::future::Future<Output = Result<()>> + '_
@@ -779,7 +783,7 @@ where
 }
 
 #[inline]
-async fn close<Io>(io: &mut Framed<Io, MqttCodec>, send_timeout: Duration) -> Result<()>
+async fn close<Io>(io: &mut Framed<Io, PacketCodec>, send_timeout: Duration) -> Result<()>
 where
     Io: AsyncWrite + Unpin,
 {

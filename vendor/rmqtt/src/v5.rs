@@ -170,7 +170,7 @@ where
 
     //The client specifies the maximum message length that the server can send to it in the CONNECT packet.
     if let Some(max_packet_size) = c.max_packet_size {
-        if let MqttCodec::V5(codec) = sink.io.codec_mut() {
+        if let MqttCodec::V5(codec) = sink.io.codec_mut().codec_mut() {
             codec.set_max_outbound_size(max_packet_size.get());
         }
     }
