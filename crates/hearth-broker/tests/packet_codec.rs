@@ -1,10 +1,11 @@
-//! Each packet decoded from bytes of its own (vendor/PATCHES.md, rmqtt-net's eleventh change),
-//! and what a waiting message is counted for (rmqtt change 22): a message that waits must hold
-//! what its queue counts, no more.
+//! Each packet decoded from bytes of its own (vendor/PATCHES.md, rmqtt-net's eleventh change), a
+//! CONNECT kept without its packet (the twelfth), and what a waiting message is counted for
+//! (rmqtt change 22): what the broker keeps must hold what it is counted for, no more.
 
 use rmqtt::codec::error::DecodeError;
+use rmqtt::codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt::codec::{MqttCodec, MqttPacket, v3, v5};
-use rmqtt::net::PacketCodec;
+use rmqtt::net::{PacketCodec, own_v5_connect};
 use rmqtt::types::{Publish, message_bytes};
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Decoder;
@@ -123,4 +124,127 @@ fn a_message_is_counted_for_its_properties_as_well_as_its_payload() {
     let mut codec = PacketCodec::new(MqttCodec::V3(v3::Codec::new(1024)));
     let small = Publish::from(payload(codec.decode(&mut src).unwrap()));
     assert_eq!(message_bytes(&small), 2);
+}
+
+/// What `codec` decodes from `stream` handed to it in `pieces` (the lengths of the reads, the
+/// last repeated), decoding after each read until it has nothing whole; each packet as its debug
+/// text, which shows every field.
+fn decode_in_pieces(mut codec: PacketCodec, stream: &[u8], pieces: &[usize]) -> Vec<String> {
+    let (mut src, mut got, mut at) = (BytesMut::new(), Vec::new(), 0);
+    for i in 0.. {
+        if at == stream.len() {
+            break;
+        }
+        let n = pieces[i.min(pieces.len() - 1)].min(stream.len() - at);
+        src.extend_from_slice(&stream[at..at + n]);
+        at += n;
+        while let Some((packet, _)) = codec.decode(&mut src).expect("a well-formed stream") {
+            got.push(format!("{packet:?}"));
+        }
+    }
+    assert!(src.is_empty(), "{} bytes left undecoded", src.len());
+    got
+}
+
+#[test]
+fn packets_read_in_any_pieces_are_decoded_once_each_in_order() {
+    // A header whose length takes two bytes, a bodyless packet, then a small packet: so that
+    // pieces cut the length bytes, and bring the rest of one body with the next packet.
+    let mut v3_stream = publish("sensor/reading", &[7u8; 300]);
+    v3_stream.extend_from_slice(&[0xc0, 0x00]);
+    v3_stream.extend_from_slice(&publish("s", b"1"));
+    let mut v5_stream = packet("sensor/reading", &[7u8; 300], Some(&[("unit", "C")]));
+    v5_stream.extend_from_slice(&[0xc0, 0x00]);
+    v5_stream.extend_from_slice(&packet("s", b"1", Some(&[])));
+    let v3 = || PacketCodec::new(MqttCodec::V3(v3::Codec::new(1024)));
+    let v5 = || PacketCodec::new(MqttCodec::V5(v5::Codec::new(1024, 1024)));
+    let whole = (decode_in_pieces(v3(), &v3_stream, &[usize::MAX]), decode_in_pieces(v5(), &v5_stream, &[usize::MAX]));
+    assert_eq!(whole.0.len(), 3);
+    assert_eq!(whole.1.len(), 3);
+    for size in 1..=40 {
+        assert_eq!(decode_in_pieces(v3(), &v3_stream, &[size]), whole.0, "MQTT 3.1.1, reads of {size} bytes");
+        assert_eq!(decode_in_pieces(v5(), &v5_stream, &[size]), whole.1, "MQTT 5, reads of {size} bytes");
+    }
+    for cut in 1..v3_stream.len() {
+        assert_eq!(decode_in_pieces(v3(), &v3_stream, &[cut, usize::MAX]), whole.0, "MQTT 3.1.1, cut at {cut}");
+    }
+    for cut in 1..v5_stream.len() {
+        assert_eq!(decode_in_pieces(v5(), &v5_stream, &[cut, usize::MAX]), whole.1, "MQTT 5, cut at {cut}");
+    }
+}
+
+/// An MQTT 5 CONNECT with every field that holds bytes: user properties and authentication in
+/// its properties, a Will with properties of its own, a username and a password.
+fn connect_v5() -> Vec<u8> {
+    let mut body = Vec::new();
+    string("MQTT", &mut body);
+    body.push(5);
+    body.push(0x80 | 0x40 | 0x20 | 0x08 | 0x04 | 0x02); // username, password, Will retained at QoS 1, clean
+    body.extend_from_slice(&30u16.to_be_bytes());
+    let mut properties = vec![0x26];
+    string("site", &mut properties);
+    string("kitchen", &mut properties);
+    properties.push(0x15);
+    string("SCRAM", &mut properties);
+    properties.push(0x16);
+    string("first-step", &mut properties);
+    varint(properties.len(), &mut body);
+    body.extend_from_slice(&properties);
+    string("plug-1", &mut body);
+    let mut will = vec![0x26];
+    string("why", &mut will);
+    string("lost", &mut will);
+    will.push(0x03);
+    string("text/plain", &mut will);
+    will.push(0x08);
+    string("plug-1/replies", &mut will);
+    will.push(0x09);
+    string("correlation", &mut will);
+    varint(will.len(), &mut body);
+    body.extend_from_slice(&will);
+    string("plug-1/status", &mut body);
+    string("offline", &mut body);
+    string("plug-1", &mut body);
+    string("the-password", &mut body);
+    let mut p = vec![0x10];
+    varint(body.len(), &mut p);
+    p.extend_from_slice(&body);
+    p
+}
+
+#[test]
+fn a_connect_keeps_nothing_of_its_packet_once_its_fields_are_copied() {
+    let mut src = BytesMut::from(&connect_v5()[..]);
+    let packet = src.as_ptr() as usize..src.as_ptr() as usize + src.capacity();
+    let mut codec = v5::Codec::new(1024, 1024);
+    let mut connect = match codec.decode(&mut src).unwrap() {
+        Some((v5::Packet::Connect(c), _)) => *c,
+        other => panic!("not a CONNECT: {other:?}"),
+    };
+    own_v5_connect(&mut connect);
+    let will = connect.last_will.as_ref().expect("a Will");
+    assert_eq!((&will.topic[..], &will.message[..]), ("plug-1/status", &b"offline"[..]));
+    assert_eq!(connect.password.as_deref().unwrap(), b"the-password");
+    let texts = [&connect.client_id, connect.username.as_ref().unwrap(), connect.auth_method.as_ref().unwrap(), &will.topic]
+        .into_iter()
+        .chain(connect.user_properties.iter().flat_map(|(k, v)| [k, v]))
+        .chain(will.user_properties.iter().flat_map(|(k, v)| [k, v]))
+        .chain([will.content_type.as_ref().unwrap(), will.response_topic.as_ref().unwrap()]);
+    let mut kept: Vec<usize> = texts.map(|t| t.as_bytes().as_ptr() as usize).collect();
+    for b in [connect.password.as_ref(), connect.auth_data.as_ref(), Some(&will.message), will.correlation_data.as_ref()] {
+        kept.push(b.expect("set in the packet").as_ptr() as usize);
+    }
+    assert_eq!(kept.len(), 14, "every field that holds bytes");
+    assert!(kept.iter().all(|at| !packet.contains(at)), "a field still shares the CONNECT's packet");
+}
+
+#[test]
+fn the_version_probe_takes_nothing_and_the_connect_is_decoded_after_it() {
+    let mut src = BytesMut::from(&connect_v5()[..]);
+    let mut probe = PacketCodec::new(MqttCodec::Version(VersionCodec));
+    assert!(matches!(probe.decode(&mut src).unwrap(), Some((MqttPacket::Version(ProtocolVersion::MQTT5), _))));
+    assert_eq!(src.len(), connect_v5().len(), "the probe only looks");
+    let mut codec = PacketCodec::new(MqttCodec::V5(v5::Codec::new(1024, 1024)));
+    assert!(matches!(codec.decode(&mut src).unwrap(), Some((MqttPacket::V5(v5::Packet::Connect(_)), _))));
+    assert!(src.is_empty());
 }

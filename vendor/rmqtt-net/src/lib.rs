@@ -28,6 +28,7 @@
 
 mod builder;
 mod cert_extractor;
+mod connect_copy;
 mod error;
 mod packet_codec;
 #[cfg(feature = "quic")]
@@ -48,6 +49,9 @@ pub use cert_extractor::TlsCertExtractor;
 
 /// Error types for MQTT operations
 pub use error::MqttError;
+
+/// A CONNECT's fields copied out of its packet (Hearth patch)
+pub use connect_copy::{own_v3_connect, own_v5_connect};
 
 /// The codec each connection's packets are decoded with (Hearth patch)
 pub use packet_codec::PacketCodec;

@@ -86,9 +86,9 @@ where
             // The end of the stream: `Framed` reads it again below and ends as it always did.
             Poll::Ready(Ok(())) if read.filled().is_empty() => {}
             Poll::Ready(Ok(())) => {
-                // Exactly what came: the packets cut from this buffer share it, and what a
-                // subscription or a queued message keeps of one (slices, not copies) then keeps
-                // its own bytes, not a whole fresh kibibyte each.
+                // Exactly what came, not a whole fresh kibibyte: an idle connection's next
+                // packet takes only its size (and `PacketCodec` gives each packet bytes of its
+                // own, so what a message keeps no longer shares this buffer).
                 *io.read_buffer_mut() = BytesMut::from(read.filled());
             }
         }
@@ -429,16 +429,10 @@ pub mod v3 {
                 }
             };
             let mut connect = connect;
-            // Hearth patch: the fields kept for the session are copies, not slices of the read
-            // buffer, which they would otherwise keep alive (its whole capacity) for as long as
+            // Hearth patch: the fields kept for the session are copies, not slices of the
+            // packet, which they would otherwise keep alive (password and all) for as long as
             // the session lasts.
-            connect.client_id = bytestring::ByteString::from(&*connect.client_id);
-            connect.username = connect.username.as_deref().map(bytestring::ByteString::from);
-            connect.password = connect.password.as_deref().map(|p| p.to_vec().into());
-            if let Some(will) = connect.last_will.as_mut() {
-                will.topic = bytestring::ByteString::from(&*will.topic);
-                will.message = will.message.to_vec().into();
-            }
+            crate::own_v3_connect(&mut connect);
             Ok(connect)
         }
     }
@@ -679,16 +673,10 @@ pub mod v5 {
                 }
             };
             let mut connect = connect;
-            // Hearth patch: the fields kept for the session are copies, not slices of the read
-            // buffer, which they would otherwise keep alive (its whole capacity) for as long as
+            // Hearth patch: the fields kept for the session are copies, not slices of the
+            // packet, which they would otherwise keep alive (password and all) for as long as
             // the session lasts.
-            connect.client_id = bytestring::ByteString::from(&*connect.client_id);
-            connect.username = connect.username.as_deref().map(bytestring::ByteString::from);
-            connect.password = connect.password.as_deref().map(|p| p.to_vec().into());
-            if let Some(will) = connect.last_will.as_mut() {
-                will.topic = bytestring::ByteString::from(&*will.topic);
-                will.message = will.message.to_vec().into();
-            }
+            crate::own_v5_connect(&mut connect);
             Ok(connect)
         }
     }

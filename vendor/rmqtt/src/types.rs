@@ -732,10 +732,13 @@ pub fn parse_topic_filter(
                     return Err(anyhow!(format!("Limit subscription is not enabled, {:?}", topic_filter)));
                 }
             }
-            _ => (topic_filter.clone(), None, None),
+            _ => (TopicFilter::from(&**topic_filter), None, None),
         }
     } else {
-        (topic_filter.clone(), None, None)
+        // Hearth patch (23): a copy, as the branches above make. The filter is a slice of its
+        // SUBSCRIBE packet, and a subscription keeps its filter (in the session and the router)
+        // for as long as it stands: the whole packet, up to the maximum packet size, with it.
+        (TopicFilter::from(&**topic_filter), None, None)
     };
     if topic.is_empty() {
         return Err(invalid_filter());
