@@ -3,8 +3,10 @@ and in bytes (16 MiB) so that a device publishing to someone who is away cannot 
 memory. The bytes must be what a waiting message really holds: a device that can make a message
 hold more than it is counted for turns the bound into a multiple of it. Each story is a way to do
 that, replayed with paho-mqtt, MQTT 3.1.1 and 5, against a dashboard that subscribed with a
-persistent session and went away; then the same for what a subscription and a Will keep."""
+persistent session and went away; then the same for what a redacted message, a subscription and
+a Will keep."""
 
+import json
 import time
 
 import paho.mqtt.client as mqtt
@@ -131,6 +133,39 @@ def test_a_retained_messages_properties_count_towards_its_publishers_share(heart
     got = fresh.received.take(held["messages"], timeout=20) + fresh.received.more(1.0)
     assert len(got) == held["messages"] and all(m["retain"] and m["user"] == properties.UserProperty for m in got)
     stop_client(fresh)
+
+
+@pytest.mark.parametrize("version", BOTH)
+def test_a_redacted_message_holds_what_is_left_of_it_not_the_field_taken_out(hearth, version):
+    """A phone's location is redacted; the phone sends 300 readings whose `lat` takes 900 KB,
+    for a dashboard that is away. The redacted reading was the original with a new payload: its
+    topic (and MQTT 5 properties) still slices of the original packet, which kept the whole of
+    it, the redacted field included, while the queue counted what was left. Now what waits
+    holds only the redacted reading."""
+    hearth.hub.cli("privacy", "set", hearth.device.id, "--redact", "lat")
+    dashboard_away(hearth, version)
+    before = anonymous_mib(hearth.hub.proc.pid)
+    phone = hearth.client("phone", version)
+    properties = None
+    if version == "5":
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.UserProperty = [("unit", "deg")]
+    for i in range(300):
+        reading = json.dumps({"lat": "5" * 900_000, "t": i}).encode()
+        phone.publish("sensor/location", reading, qos=1, properties=properties).wait_for_publish(10)
+    stop_client(phone)
+    grown = settled_growth(hearth, before)
+    left = waiting(hearth)
+    print(f"\n{version}: 300 redacted readings grew the hub {grown:.1f} MiB for {left}")
+    assert (left["messages"], left["dropped"]) == (300, 0), left
+    assert left["bytes"] < 300 * 100, left
+    # Before the fix: 260 MiB or more (the readings whole).
+    assert grown < 24, f"300 redacted readings grew the hub by {grown:.0f} MiB"
+    back = hearth.client("dashboard", version, clean=False)
+    got = back.received.take(300, timeout=20) + back.received.more(1.0)
+    assert [json.loads(m["payload"]) for m in got] == [{"t": i} for i in range(300)], "what is left of each, once"
+    assert all(m["user"] == (properties.UserProperty if properties else []) for m in got), "with its properties"
+    stop_client(back)
 
 
 def long_refused_filters(total: int) -> list:

@@ -9,7 +9,7 @@ use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::session::Session;
-use rmqtt::types::{AuthResult, FromType, Id, LastWill, PublishAclResult, Reason, SubscribeAclResult};
+use rmqtt::types::{AuthResult, FromType, Id, LastWill, Publish, PublishAclResult, Reason, SubscribeAclResult, TopicName};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -214,11 +214,7 @@ impl Handler for GateHooks {
                 let Some(c) = client(session) else { return (true, acc) };
                 match self.gate.will(c, &publish.topic, &publish.payload) {
                     WillVerdict::Publish(None) => (true, acc),
-                    WillVerdict::Publish(Some(payload)) => {
-                        let mut redacted = (*publish).clone();
-                        redacted.inner.payload = payload.into();
-                        (false, Some(HookResult::Publish(redacted)))
-                    }
+                    WillVerdict::Publish(Some(payload)) => (false, Some(HookResult::Publish(redacted(publish, payload)))),
                     WillVerdict::Drop => {
                         let mut dropped = (*publish).clone();
                         dropped.inner.retain = false;
@@ -232,11 +228,7 @@ impl Handler for GateHooks {
             Parameter::MessagePublish(Some(session), _, publish) => {
                 let rewritten = client(session).and_then(|c| self.gate.rewrite(c, &publish.topic, &publish.payload));
                 match rewritten {
-                    Some(payload) => {
-                        let mut redacted = (*publish).clone();
-                        redacted.inner.payload = payload.into();
-                        (false, Some(HookResult::Publish(redacted)))
-                    }
+                    Some(payload) => (false, Some(HookResult::Publish(redacted(publish, payload)))),
                     None => (true, acc),
                 }
             }
@@ -334,4 +326,22 @@ impl Handler for GateHooks {
             _ => (true, acc),
         }
     }
+}
+
+/// `publish` with the redacted `payload`, sharing nothing with the packet it came in. The topic
+/// and MQTT 5 properties are slices of that packet, which holds the original payload, the
+/// redacted fields included: kept in what waits (a queue, the retained store), they kept the
+/// whole packet, counted for what was left of it. (A Will's fields are copies already; this
+/// costs it a copy of its topic.)
+fn redacted(publish: &Publish, payload: Vec<u8>) -> Publish {
+    let mut redacted = publish.clone();
+    redacted.inner.topic = TopicName::from(&*publish.topic);
+    redacted.inner.payload = payload.into();
+    if let Some(p) = redacted.inner.properties.as_mut() {
+        p.correlation_data = p.correlation_data.as_deref().map(|d| d.to_vec().into());
+        p.content_type = p.content_type.as_deref().map(TopicName::from);
+        p.response_topic = p.response_topic.as_deref().map(TopicName::from);
+        p.user_properties = p.user_properties.iter().map(|(k, v)| (TopicName::from(&**k), TopicName::from(&**v))).collect();
+    }
+    redacted
 }

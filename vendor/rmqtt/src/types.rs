@@ -732,6 +732,7 @@ pub fn parse_topic_filter(
                     return Err(anyhow!(format!("Limit subscription is not enabled, {:?}", topic_filter)));
                 }
             }
+            // Hearth patch (23): a copy, not a slice of the SUBSCRIBE (see below).
             _ => (TopicFilter::from(&**topic_filter), None, None),
         }
     } else {
