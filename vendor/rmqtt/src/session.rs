@@ -1025,6 +1025,17 @@ impl SessionState {
             }
             Packet::V5(v5::Packet::Disconnect(d)) => {
                 flags.insert(StateFlags::DisconnectReceived);
+                // Hearth patch (vendor/PATCHES.md, 24): an offline session keeps its DISCONNECT
+                // for as long as it is kept, so it keeps only what decides (the reason code, for
+                // the Will, and the session expiry), not its reason string, server reference and
+                // user properties: up to a packet's size each, uncounted, and slices of it.
+                let d = v5::Disconnect {
+                    reason_code: d.reason_code,
+                    session_expiry_interval_secs: d.session_expiry_interval_secs,
+                    server_reference: None,
+                    reason_string: None,
+                    user_properties: Vec::new(),
+                };
                 self.disconnected_set(Some(Disconnect::V5(d)), None).await?;
                 // return Err(Reason::ConnectDisconnect(Some(Disconnect::V5(d))));
                 return Ok(());

@@ -301,9 +301,13 @@ async fn _handshake(
 
     // Hearth patch (vendor/PATCHES.md, 21): the password has done its work. The CONNECT is kept
     // for the session's life, and handed to later hooks and plugins: it is kept without it.
+    // And (24) without its user properties, which nothing in Hearth reads after the
+    // authentication hook, and which an offline session would keep, uncounted, for as long as
+    // it is kept (up to a packet's size).
     let mut connect_info = connect_info;
     if let ConnectInfo::V5(_, connect) = &mut connect_info {
         connect.password = None;
+        connect.user_properties = Vec::new();
     }
 
     let mut entry = match { scx.extends.shared().await.entry(id.clone()) }.try_lock().await {
