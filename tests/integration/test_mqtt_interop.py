@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hostile_clients import connect_packet, publish_packet, read_packet
@@ -660,3 +661,18 @@ def test_a_client_flooding_its_old_connection_cannot_hold_off_its_new_one(broker
         if new is not None:
             new.close()
         stop_client(watcher)
+
+
+def test_a_disconnect_with_will_message_publishes_the_will_and_a_plain_one_does_not(broker):
+    """MQTT 5, 3.14.2.1: a client that ends with DISCONNECT 0x04 (Disconnect with Will Message)
+    wants its Will published, as if its connection had been lost; with 0x00 the Will is
+    discarded. Hearth published it for neither (rmqtt change 25)."""
+    watcher = broker.client("will-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/+", 1)) == [1]
+    for name, code in (("normal", 0), ("with-will", 4)):
+        c = broker.client(f"will-{name}", "5", will=(f"TopicA/{name}", b"gone", 1, False))
+        c.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=code))
+        c.loop_stop()
+    got = watcher.received.take(1, timeout=5) + watcher.received.more(1.0)
+    assert [(m["topic"], m["payload"]) for m in got] == [("TopicA/with-will", b"gone")]
+    stop_client(watcher)

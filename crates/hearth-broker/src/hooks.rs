@@ -336,7 +336,9 @@ impl Handler for GateHooks {
 fn redacted(publish: &Publish, payload: Vec<u8>) -> Publish {
     let mut redacted = publish.clone();
     redacted.inner.topic = TopicName::from(&*publish.topic);
-    redacted.inner.payload = payload.into();
+    // Exactly its length: a rewritten payload's vector may have twice the room it filled (UTF-16,
+    // a compressed body), which `Bytes` would keep while the queue counts the length.
+    redacted.inner.payload = payload.into_boxed_slice().into();
     if let Some(p) = redacted.inner.properties.as_mut() {
         p.correlation_data = p.correlation_data.as_deref().map(|d| d.to_vec().into());
         p.content_type = p.content_type.as_deref().map(TopicName::from);

@@ -1024,7 +1024,12 @@ impl SessionState {
                 return Ok(());
             }
             Packet::V5(v5::Packet::Disconnect(d)) => {
-                flags.insert(StateFlags::DisconnectReceived);
+                // Hearth patch (vendor/PATCHES.md, 25): a DISCONNECT with 0x04 (Disconnect with
+                // Will Message) ends the connection as a lost one does, so the Will is published
+                // (MQTT 5, 3.14.2.1); the flag dropped it on any DISCONNECT.
+                if d.reason_code != v5::DisconnectReasonCode::DisconnectWithWillMessage {
+                    flags.insert(StateFlags::DisconnectReceived);
+                }
                 // Hearth patch (vendor/PATCHES.md, 24): an offline session keeps its DISCONNECT
                 // for as long as it is kept, so it keeps only what decides (the reason code, for
                 // the Will, and the session expiry), not its reason string, server reference and
