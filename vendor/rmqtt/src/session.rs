@@ -1031,9 +1031,9 @@ impl SessionState {
                     flags.insert(StateFlags::DisconnectReceived);
                 }
                 // Hearth patch (vendor/PATCHES.md, 24): an offline session keeps its DISCONNECT
-                // for as long as it is kept, so it keeps only what decides (the reason code, for
-                // the Will, and the session expiry), not its reason string, server reference and
-                // user properties: up to a packet's size each, uncounted, and slices of it.
+                // for as long as it is kept, so it keeps only its reason code and session expiry,
+                // not its reason string, server reference and user properties: up to a packet's
+                // size each, uncounted, and slices of it.
                 let d = v5::Disconnect {
                     reason_code: d.reason_code,
                     session_expiry_interval_secs: d.session_expiry_interval_secs,
