@@ -168,6 +168,16 @@ class Responders:
 
 
 @pytest.fixture
+def hearth(tmp_path):
+    """A hub with one device allowed every topic but one, as a broker under test
+    (`interop_brokers.HearthTarget`)."""
+    from interop_brokers import HearthTarget  # it imports this module
+    target = HearthTarget(tmp_path)
+    yield target
+    target.stop()
+
+
+@pytest.fixture
 def responders():
     r = Responders()
     yield r

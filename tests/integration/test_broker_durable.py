@@ -8,17 +8,8 @@ import time
 
 import pytest
 
-from interop_brokers import DENIED, HearthTarget, power_cut, stop_client
-from test_mqtt_interop import subscribe
-
-BOTH = ["3.1.1", "5"]
-
-
-@pytest.fixture
-def hearth(tmp_path):
-    target = HearthTarget(tmp_path)
-    yield target
-    target.stop()
+from interop_brokers import DENIED, power_cut, stop_client
+from test_mqtt_interop import BOTH, subscribe
 
 
 def queue_three(hearth, version):

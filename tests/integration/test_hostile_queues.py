@@ -15,19 +15,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from interop_brokers import HearthTarget, stop_client
-from test_mqtt_interop import subscribe
+from hostile_clients import wait_until
+from interop_brokers import stop_client
+from test_mqtt_interop import BOTH, subscribe
 
 MiB = 1024 * 1024
 QUEUE_BYTES = 16 * MiB
-BOTH = ["3.1.1", "5"]
-
-
-@pytest.fixture
-def hearth(tmp_path):
-    target = HearthTarget(tmp_path)
-    yield target
-    target.stop()
 
 
 def anonymous_mib(pid: int) -> float:
@@ -204,6 +197,12 @@ def test_a_subscription_holds_its_own_filter_not_the_packet_it_came_in(hearth, v
     stop_client(device)
 
 
+def retained_once(hearth, count: int) -> dict | None:
+    """The device's retained messages, once `count` of them have been kept or refused."""
+    held = hearth.hub.get(f"/devices/{hearth.device.id}/broker")["retained"]
+    return held if held["messages"] + held["refused"] >= count else None
+
+
 def plug_loses_power(hearth, client_id, properties, will):
     """A paho-mqtt client, MQTT 5, connects with `properties` and `will` and, once accepted,
     loses its connection without a DISCONNECT. Its network loop is driven here, not in a thread
@@ -234,10 +233,7 @@ def test_a_retained_will_holds_its_own_bytes_not_the_connect_it_came_in(hearth):
     will.UserProperty = [("why", "lost")]
     for i in range(300):
         plug_loses_power(hearth, f"plug-{i:03d}", connect, (f"sensor/plug{i:03d}", b"offline", 1, True, will))
-    deadline = time.time() + 20
-    while hearth.hub.get(f"/devices/{hearth.device.id}/broker")["retained"]["messages"] < 300 and time.time() < deadline:
-        time.sleep(0.2)
-    held = hearth.hub.get(f"/devices/{hearth.device.id}/broker")["retained"]
+    held = wait_until(lambda: retained_once(hearth, 300), "300 Wills retained or refused", timeout=20, every=0.2)
     grown = settled_growth(hearth, before)
     print(f"\n300 retained Wills grew the hub {grown:.1f} MiB for {held}")
     assert (held["messages"], held["refused"]) == (300, 0), held

@@ -339,11 +339,8 @@ fn redacted(publish: &Publish, payload: Vec<u8>) -> Publish {
     // Exactly its length: a rewritten payload's vector may have twice the room it filled (UTF-16,
     // a compressed body), which `Bytes` would keep while the queue counts the length.
     redacted.inner.payload = payload.into_boxed_slice().into();
-    if let Some(p) = redacted.inner.properties.as_mut() {
-        p.correlation_data = p.correlation_data.as_deref().map(|d| d.to_vec().into());
-        p.content_type = p.content_type.as_deref().map(TopicName::from);
-        p.response_topic = p.response_topic.as_deref().map(TopicName::from);
-        p.user_properties = p.user_properties.iter().map(|(k, v)| (TopicName::from(&**k), TopicName::from(&**v))).collect();
+    if let Some(properties) = redacted.inner.properties.as_mut() {
+        rmqtt::net::own_publish_properties(properties);
     }
     redacted
 }

@@ -26,25 +26,38 @@ fn string(s: &str, into: &mut Vec<u8>) {
     into.extend_from_slice(s.as_bytes());
 }
 
+/// MQTT 5 properties, each its identifier and its strings (or binary data, written the same
+/// way), behind their length.
+fn properties(list: &[(u8, Vec<&str>)], into: &mut Vec<u8>) {
+    let mut written = Vec::new();
+    for (id, values) in list {
+        written.push(*id);
+        for value in values {
+            string(value, &mut written);
+        }
+    }
+    varint(written.len(), into);
+    into.extend_from_slice(&written);
+}
+
+/// A packet: its first byte, the length of its body, its body.
+fn framed(first: u8, body: &[u8]) -> Vec<u8> {
+    let mut p = vec![first];
+    varint(body.len(), &mut p);
+    p.extend_from_slice(body);
+    p
+}
+
 /// A QoS 0 PUBLISH; MQTT 5 when `user` is given (its user properties).
 fn packet(topic: &str, payload: &[u8], user: Option<&[(&str, &str)]>) -> Vec<u8> {
     let mut body = Vec::new();
     string(topic, &mut body);
     if let Some(user) = user {
-        let mut properties = Vec::new();
-        for (k, v) in user {
-            properties.push(0x26);
-            string(k, &mut properties);
-            string(v, &mut properties);
-        }
-        varint(properties.len(), &mut body);
-        body.extend_from_slice(&properties);
+        let list: Vec<_> = user.iter().map(|(k, v)| (0x26, vec![*k, *v])).collect();
+        properties(&list, &mut body);
     }
     body.extend_from_slice(payload);
-    let mut p = vec![0x30];
-    varint(body.len(), &mut p);
-    p.extend_from_slice(&body);
-    p
+    framed(0x30, &body)
 }
 
 fn publish(topic: &str, payload: &[u8]) -> Vec<u8> {
@@ -181,35 +194,16 @@ fn connect_v5() -> Vec<u8> {
     body.push(5);
     body.push(0x80 | 0x40 | 0x20 | 0x08 | 0x04 | 0x02); // username, password, Will retained at QoS 1, clean
     body.extend_from_slice(&30u16.to_be_bytes());
-    let mut properties = vec![0x26];
-    string("site", &mut properties);
-    string("kitchen", &mut properties);
-    properties.push(0x15);
-    string("SCRAM", &mut properties);
-    properties.push(0x16);
-    string("first-step", &mut properties);
-    varint(properties.len(), &mut body);
-    body.extend_from_slice(&properties);
+    // A user property, an authentication method and its data.
+    properties(&[(0x26, vec!["site", "kitchen"]), (0x15, vec!["SCRAM"]), (0x16, vec!["first-step"])], &mut body);
     string("plug-1", &mut body);
-    let mut will = vec![0x26];
-    string("why", &mut will);
-    string("lost", &mut will);
-    will.push(0x03);
-    string("text/plain", &mut will);
-    will.push(0x08);
-    string("plug-1/replies", &mut will);
-    will.push(0x09);
-    string("correlation", &mut will);
-    varint(will.len(), &mut body);
-    body.extend_from_slice(&will);
-    string("plug-1/status", &mut body);
-    string("offline", &mut body);
-    string("plug-1", &mut body);
-    string("the-password", &mut body);
-    let mut p = vec![0x10];
-    varint(body.len(), &mut p);
-    p.extend_from_slice(&body);
-    p
+    // The Will's: a user property, content type, response topic, correlation data.
+    let will = [(0x26, vec!["why", "lost"]), (0x03, vec!["text/plain"]), (0x08, vec!["plug-1/replies"]), (0x09, vec!["correlation"])];
+    properties(&will, &mut body);
+    for field in ["plug-1/status", "offline", "plug-1", "the-password"] {
+        string(field, &mut body);
+    }
+    framed(0x10, &body)
 }
 
 #[test]

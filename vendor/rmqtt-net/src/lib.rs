@@ -28,7 +28,7 @@
 
 mod builder;
 mod cert_extractor;
-mod connect_copy;
+mod owned_fields;
 mod error;
 mod packet_codec;
 #[cfg(feature = "quic")]
@@ -50,8 +50,8 @@ pub use cert_extractor::TlsCertExtractor;
 /// Error types for MQTT operations
 pub use error::MqttError;
 
-/// A CONNECT's fields copied out of its packet (Hearth patch)
-pub use connect_copy::{own_v3_connect, own_v5_connect};
+/// The fields of a packet that something keeps, copied out of it (Hearth patch)
+pub use owned_fields::{own_publish_properties, own_v3_connect, own_v5_connect};
 
 /// The codec each connection's packets are decoded with (Hearth patch)
 pub use packet_codec::PacketCodec;

@@ -1,14 +1,15 @@
-//! Hearth patch (rmqtt-net's third change, completed by its twelfth, `vendor/PATCHES.md`): a
-//! CONNECT's fields copied out of its packet before the session keeps them.
+//! Hearth patch (rmqtt-net's third change, completed by its twelfth, `vendor/PATCHES.md`): the
+//! fields of a packet that something keeps, copied out of the packet.
 //!
 //! The codec cuts each field out of the packet as a slice, and a slice keeps the packet's whole
 //! allocation alive. A session keeps its CONNECT (and its Will, published when it ends, perhaps
 //! retained) for as long as it lasts, so one slice left in it kept the whole packet, password
-//! included, after the password itself had been cleared (rmqtt's change 21). Every field that
-//! holds bytes is copied, so that the packet is freed once it has been read.
+//! included, after the password itself had been cleared (rmqtt's change 21); and a PUBLISH
+//! rewritten with a redacted payload kept the original through its topic and properties. Every
+//! field that holds bytes is copied, so that the packet is freed once it has been handled.
 
 use bytestring::ByteString;
-use rmqtt_codec::v5::UserProperties;
+use rmqtt_codec::v5::{PublishProperties, UserProperties};
 use rmqtt_codec::{v3, v5};
 use tokio_util::bytes::Bytes;
 
@@ -53,4 +54,13 @@ pub fn own_v5_connect(c: &mut v5::Connect) {
         will.response_topic = will.response_topic.as_ref().map(text);
         will.user_properties = user_properties(&will.user_properties);
     }
+}
+
+/// An MQTT 5 PUBLISH's properties, sharing nothing with the packet they were read from (Hearth's
+/// redaction hook keeps them with a new payload).
+pub fn own_publish_properties(p: &mut PublishProperties) {
+    p.correlation_data = p.correlation_data.as_ref().map(bytes);
+    p.content_type = p.content_type.as_ref().map(text);
+    p.response_topic = p.response_topic.as_ref().map(text);
+    p.user_properties = user_properties(&p.user_properties);
 }
