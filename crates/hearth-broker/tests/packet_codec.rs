@@ -5,7 +5,7 @@
 use rmqtt::codec::error::DecodeError;
 use rmqtt::codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt::codec::{MqttCodec, MqttPacket, v3, v5};
-use rmqtt::net::{PacketCodec, own_v5_connect};
+use rmqtt::net::{PacketCodec, own_publish_properties, own_v5_connect};
 use rmqtt::types::{Publish, message_bytes};
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Decoder;
@@ -241,4 +241,32 @@ fn the_version_probe_takes_nothing_and_the_connect_is_decoded_after_it() {
     let mut codec = PacketCodec::new(MqttCodec::V5(v5::Codec::new(1024, 1024)));
     assert!(matches!(codec.decode(&mut src).unwrap(), Some((MqttPacket::V5(v5::Packet::Connect(_)), _))));
     assert!(src.is_empty());
+}
+
+#[test]
+fn a_publishs_properties_keep_nothing_of_its_packet_once_copied() {
+    // What Hearth's redaction hook keeps with a new payload: every property that holds bytes.
+    let mut body = Vec::new();
+    string("phone/location", &mut body);
+    let list = [(0x26, vec!["unit", "deg"]), (0x03, vec!["application/json"]), (0x08, vec!["phone/replies"]), (0x09, vec!["request-7"])];
+    properties(&list, &mut body);
+    body.extend_from_slice(br#"{"lat":52.1,"t":1}"#);
+    let mut src = BytesMut::from(&framed(0x30, &body)[..]);
+    let packet = src.as_ptr() as usize..src.as_ptr() as usize + src.capacity();
+    let mut p = match v5::Codec::new(1024, 1024).decode(&mut src).unwrap() {
+        Some((v5::Packet::Publish(p), _)) => *p,
+        other => panic!("not a PUBLISH: {other:?}"),
+    };
+    let properties = p.properties.as_mut().expect("MQTT 5 properties");
+    own_publish_properties(properties);
+    let (user, correlation) = (&properties.user_properties[0], properties.correlation_data.as_ref().unwrap());
+    assert_eq!((&user.0[..], &user.1[..], &correlation[..]), ("unit", "deg", &b"request-7"[..]));
+    let kept = [
+        user.0.as_bytes(),
+        user.1.as_bytes(),
+        properties.content_type.as_ref().unwrap().as_bytes(),
+        properties.response_topic.as_ref().unwrap().as_bytes(),
+        &correlation[..],
+    ];
+    assert!(kept.iter().all(|b| !packet.contains(&(b.as_ptr() as usize))), "a property still shares the PUBLISH's packet");
 }
