@@ -43,7 +43,8 @@ class Received:
         entry = {"topic": msg.topic, "payload": msg.payload, "qos": msg.qos, "retain": bool(msg.retain), "dup": bool(msg.dup), "mid": msg.mid,
                  "ids": list(getattr(msg.properties, "SubscriptionIdentifier", []) or []) if msg.properties else [],
                  "alias": getattr(msg.properties, "TopicAlias", None) if msg.properties else None,
-                 "user": list(getattr(msg.properties, "UserProperty", []) or []) if msg.properties else []}
+                 "user": list(getattr(msg.properties, "UserProperty", []) or []) if msg.properties else [],
+                 "expiry": getattr(msg.properties, "MessageExpiryInterval", None) if msg.properties else None}
         self.log.append(entry)
         self.messages.put(entry)
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from interop_brokers import DENIED, power_cut, stop_client
-from test_mqtt_interop import BOTH, subscribe
+from test_mqtt_interop import BOTH, publish_expiring, subscribe
 
 
 def queue_three(hearth, version):
@@ -44,6 +44,31 @@ def test_a_clean_restart_keeps_sessions_their_waiting_messages_and_retained_ones
     assert [(m["payload"], m["retain"]) for m in fresh.received.take(1)] == [(b"the state", True)]
     for c in (back, sender, fresh):
         stop_client(c)
+
+
+def test_message_expiry_runs_on_through_a_restart(hearth):
+    away = hearth.client("expiry-restart-away", "5", clean=False, session_expiry=600)
+    assert subscribe(hearth, away, ("TopicA/+", 1)) == [1]
+    stop_client(away)
+    c = hearth.client("expiry-restart", "5")
+    publish_expiring(c, "TopicA/B", b"soon gone", 4, retain=True).wait_for_publish(5)
+    publish_expiring(c, "TopicA/C", b"kept", 600, retain=True).wait_for_publish(5)
+    published = time.monotonic()
+    stop_client(c)
+    hearth.restart()
+    time.sleep(max(0.0, published + 4.5 - time.monotonic()))
+    # Retained, and queued for the session that was away: the one whose time ran out while
+    # Hearth restarted is gone from both.
+    fresh = hearth.client("expiry-restart-fresh", "5")
+    assert subscribe(hearth, fresh, ("TopicA/+", 1)) == [1]
+    back = hearth.client("expiry-restart-away", "5", clean=False, session_expiry=600)
+    assert back.session_present
+    for client in (fresh, back):
+        got = client.received.take(1) + client.received.more(0.7)
+        assert [m["payload"] for m in got] == [b"kept"], got
+        # Its time kept running while Hearth was stopped.
+        assert 580 <= got[0]["expiry"] < 600, got
+        stop_client(client)
 
 
 @pytest.mark.parametrize("version", BOTH)

@@ -18,6 +18,8 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from hostile_clients import (ACCEPTED, ATTACKER, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NEIGHBOUR, NOT_AUTHORIZED, Flood, RawClient,
                              connect_packet, device_on, end, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
@@ -401,6 +403,28 @@ def test_a_device_flooding_retained_messages_keeps_its_share_and_the_others_are_
     assert new_subscriber_sees(app, ["stat/lock/#"], lock, "stat/lock/marker") == {("stat/lock/state", b"locked")}
     assert lock.pub("stat/lock/state", "unlocked", qos=1, extra=["-r"]).returncode == 0
     assert new_subscriber_sees(app, ["stat/lock/#"], lock, "stat/lock/marker") == {("stat/lock/state", b"unlocked")}
+
+
+def test_retained_messages_whose_expiry_ran_out_no_longer_take_their_publishers_share(hub):
+    """MQTT 5's message expiry: a device that filled its share with messages that expire has its
+    room back once they have, and what it still holds no longer counts them."""
+    bridge = Device(hub, "Chatty bridge", publish=["zigbee2mqtt/#"])
+    flooder = connect(bridge, "bridge", version=mqtt.MQTTv5, inflight=100)
+    expiring = Properties(PacketTypes.PUBLISH)
+    expiring.MessageExpiryInterval = 4
+    count = 4500  # 1 KiB each: past its 4 MiB
+    sent = [flooder.publish(f"zigbee2mqtt/device{i:05d}/state", b"x" * 1024, qos=1, retain=True, properties=expiring).mid
+            for i in range(count)]
+    wait_until(lambda: len(flooder.pubacks) == len(sent), f"{count} PUBACKs", timeout=90, every=0.2)
+    end(flooder)
+    assert bridge.view()["retained"]["refused"] > 0, "its share was full"
+    wait_until(lambda: bridge.view()["retained"]["messages"] == 0, "the expired messages to leave its share", timeout=15, every=0.2)
+    assert bridge.view()["retained"]["bytes"] == 0 and status(hub)["broker"]["retained"]["messages"] == 0
+    # Its room is back: a new retained state is kept and served.
+    assert bridge.pub("zigbee2mqtt/bridge/state", "online", qos=1, extra=["-r"]).returncode == 0
+    assert bridge.view()["retained"]["messages"] == 1
+    app = Device(hub, "Dashboard", subscribe=["zigbee2mqtt/#"])
+    assert new_subscriber_sees(app, ["zigbee2mqtt/#"], bridge, "zigbee2mqtt/bridge/marker") == {("zigbee2mqtt/bridge/state", b"online")}
 
 
 # 4. Retained messages do not outlive their publisher's rights.

@@ -223,6 +223,54 @@ def test_retain_handling_sends_retained_messages_always_only_on_new_subscription
     stop_client(c)
 
 
+def publish_expiring(client, topic, payload, expiry, retain=False):
+    """A QoS 1 PUBLISH with MQTT 5's message expiry interval (seconds), or without one (None)."""
+    props = Properties(PacketTypes.PUBLISH)
+    if expiry is not None:
+        props.MessageExpiryInterval = expiry
+    return client.publish(topic, payload, qos=1, retain=retain, properties=props)
+
+
+def test_a_retained_message_expires_with_its_message_expiry_interval_and_is_sent_with_the_time_left(broker):
+    c = broker.client("retained-expiry", "5")
+    for topic, expiry in (("TopicA/B", 3), ("TopicA/C", 60), ("Topic/C", None)):
+        publish_expiring(c, topic, f"expiry {expiry}", expiry, retain=True).wait_for_publish(5)
+    published = time.monotonic()
+    time.sleep(1.5)
+    early = broker.client("retained-expiry-early", "5")
+    assert subscribe(broker, early, ("+/+", 1)) == [1]
+    left = {m["topic"]: m["expiry"] for m in early.received.take(3)}
+    # MQTT-3.3.2-6: the interval received less the time the message waited in the broker.
+    assert 0 < left["TopicA/B"] < 3 and 55 <= left["TopicA/C"] < 60 and left["Topic/C"] is None, left
+    time.sleep(max(0.0, published + 3.6 - time.monotonic()))
+    late = broker.client("retained-expiry-late", "5")
+    assert subscribe(broker, late, ("+/+", 1)) == [1]
+    got = late.received.take(2) + late.received.more(0.7)
+    assert sorted(m["topic"] for m in got) == ["Topic/C", "TopicA/C"], "the expired one is gone"
+    for topic in ("TopicA/B", "TopicA/C", "Topic/C"):
+        c.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    for client in (c, early, late):
+        stop_client(client)
+
+
+def test_a_message_waiting_for_an_offline_session_expires_with_its_message_expiry_interval(broker):
+    away = broker.client("queued-expiry", "5", clean=False, session_expiry=60)
+    assert subscribe(broker, away, ("TopicA/+", 1)) == [1]
+    stop_client(away)
+    sender = broker.client("queued-expiry-sender", "5")
+    for topic, expiry in (("TopicA/B", 1), ("TopicA/C", 60), ("TopicA/B", None)):
+        publish_expiring(sender, topic, f"expiry {expiry}", expiry).wait_for_publish(5)
+    time.sleep(2.2)
+    back = broker.client("queued-expiry", "5", clean=False, session_expiry=60)
+    assert back.session_present
+    got = back.received.take(2) + back.received.more(0.7)
+    assert sorted(m["payload"] for m in got) == [b"expiry 60", b"expiry None"], got
+    left = next(m["expiry"] for m in got if m["payload"] == b"expiry 60")
+    assert 55 <= left < 60, left
+    for client in (sender, back):
+        stop_client(client)
+
+
 def test_subscription_identifiers_come_with_each_delivered_message(broker):
     c = broker.client("subscription-ids", "5")
     for ident, topic in ((7, "TopicA/B"), (9, "TopicA/+")):

@@ -485,6 +485,7 @@ async fn serve(
     let saved = SavedBroker { retained: Vec::new(), ..config.saved };
     let mut restored = persist::restore(&scx, gate.as_ref(), &shared.journal, PLAIN_LISTENER, saved, now).await;
     restored.retained = retained_count;
+    tokio::spawn(expire_retained(shared.retained.clone()));
     if restored != Restored::default() {
         tracing::info!(?restored, "MQTT sessions and retained messages put back from before the restart");
     }
@@ -493,6 +494,18 @@ async fn serve(
             tracing::error!("MQTT broker: {e:#}");
         }
     }))
+}
+
+/// Takes retained messages whose MQTT 5 expiry ran out out of the store, their publishers'
+/// books and the saved state, within a second (until then the store already leaves them out of
+/// what subscriptions get). Ends with the broker's runtime.
+async fn expire_retained(retained: Arc<Retained>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        retained.expire(rmqtt::utils::timestamp_millis()).await;
+    }
 }
 
 /// One listener, plain or TLS, with the same limits and the pitfalls of rmqtt 0.24.0 handled.

@@ -18,7 +18,8 @@
 //! message: a refused Will loses its retain flag and is addressed to no one) and again at every
 //! delivery; client ids are limited (rmqtt's default is 65 535 bytes); rmqtt logs every refused
 //! CONNECT with the whole client id (its log is turned down in `hearth::init_logging`); queued
-//! messages and retained messages never expire on the broker's own clock; hooks are started
+//! messages and retained messages never expire on the broker's own clock, only by their own
+//! MQTT 5 message expiry interval (vendor/PATCHES.md, 26, for retained ones); hooks are started
 //! explicitly; the busy check (which refuses clients under load) is off.
 
 mod engine;

@@ -119,6 +119,13 @@ impl Journal {
         self.pending().retained.insert(topic.to_owned(), retained);
     }
 
+    /// Whether `topic`'s retained row is to be written (`Some(true)`) or cleared (`Some(false)`)
+    /// at the next save.
+    #[cfg(test)]
+    pub(crate) fn retained_change(&self, topic: &str) -> Option<bool> {
+        self.pending().retained.get(topic).map(Option::is_some)
+    }
+
     /// Queued messages left out of a save since start (the journal was full).
     pub(crate) fn unsaved(&self) -> u64 {
         self.pending().unsaved

@@ -11,12 +11,16 @@
 //! Past a limit the new message is delivered but not stored, and the one it would have replaced
 //! stays. Deleting (an empty retained payload) is always allowed, so a full store can still shrink
 //! (rmqtt-retainer's own count limit refuses that too, which is why it is not used).
+//!
+//! A message with MQTT 5's message expiry interval is kept until it runs out, counted from when
+//! it was published (across a restart too: it is saved with that time), then removed with its
+//! saved row, so that it stops counting against its publisher's limits ([`Retained::expire`]).
 
 use crate::persist::{self, Journal};
 use hearth_core::mqtt_state::{SavedRetained, Waiting};
 use rmqtt::retain::{DefaultRetainStorage, RetainStorage};
 use rmqtt::types::{From, Retain, TopicFilter, TopicName};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,17 +59,37 @@ pub(crate) fn owner_of(from: &From) -> String {
     }
 }
 
+/// When a message with MQTT 5's message expiry interval runs out: the time it was published
+/// (milliseconds since the Unix epoch; now, if the engine did not note it) plus its interval.
+fn expires_at(publish: &rmqtt::types::Publish) -> Option<i64> {
+    let interval = publish.properties.as_ref()?.message_expiry_interval?;
+    let published = publish.create_time.unwrap_or_else(rmqtt::utils::timestamp_millis);
+    Some(published.saturating_add(i64::from(interval.get()) * 1000))
+}
+
+/// What the books know of one stored topic.
+struct Kept {
+    owner: String,
+    /// `rmqtt::types::message_bytes`: its topic, payload and properties.
+    bytes: usize,
+    expires_at: Option<i64>,
+}
+
 #[derive(Default)]
 struct Books {
-    /// Each stored topic's owner and size (`rmqtt::types::message_bytes`).
-    by_topic: HashMap<String, (String, usize)>,
+    by_topic: HashMap<String, Kept>,
     by_owner: HashMap<String, RetainedUse>,
     total_bytes: usize,
+    /// The stored topics that expire, soonest first.
+    expiring: BTreeSet<(i64, String)>,
 }
 
 impl Books {
     fn forget_topic(&mut self, topic: &str) {
-        if let Some((owner, bytes)) = self.by_topic.remove(topic) {
+        if let Some(Kept { owner, bytes, expires_at }) = self.by_topic.remove(topic) {
+            if let Some(at) = expires_at {
+                self.expiring.remove(&(at, topic.to_owned()));
+            }
             self.total_bytes -= bytes;
             if let Some(used) = self.by_owner.get_mut(&owner) {
                 used.messages -= 1;
@@ -144,8 +168,15 @@ impl Retained {
     /// noting the change in the journal when `journal` is set. Returns whether it was stored.
     async fn store_one(&self, topic: &TopicName, retain: Retain, journal: bool) -> rmqtt::Result<bool> {
         let _changing = self.changing.lock().await;
-        if retain.publish.payload.is_empty() {
-            self.store.set_with_timeout(topic, retain, None).await?;
+        let expires_at = expires_at(&retain.publish);
+        let now = rmqtt::utils::timestamp_millis();
+        // One whose time ran out (saved before a restart that outlasted it) replaces what was
+        // there, then is gone: as a deletion.
+        if retain.publish.payload.is_empty() || expires_at.is_some_and(|at| at <= now) {
+            // rmqtt's store deletes a topic given an empty payload.
+            let mut deletion = retain;
+            deletion.publish.payload = Default::default();
+            self.store.set_with_timeout(topic, deletion, None).await?;
             let held = self.books().by_topic.contains_key(&**topic);
             self.books().forget_topic(topic);
             // Only a topic that held one: clearing nothing over and over must not flood the save.
@@ -177,12 +208,16 @@ impl Retained {
             };
             self.journal.retained(topic, Some(saved));
         }
-        // Retained messages never expire by the broker's clock (no MQTT 5 expiry either: see
-        // the README's known gaps).
-        self.store.set_with_timeout(topic, retain, None).await?;
+        // rmqtt's store leaves it out of what subscriptions get once its time has run out;
+        // `expire` then takes it out of the store and the books.
+        let left = expires_at.map(|at| Duration::from_millis((at - now).max(0) as u64));
+        self.store.set_with_timeout(topic, retain, left).await?;
         let mut books = self.books();
         books.forget_topic(topic);
-        books.by_topic.insert(topic.to_string(), (owner.clone(), bytes));
+        books.by_topic.insert(topic.to_string(), Kept { owner: owner.clone(), bytes, expires_at });
+        if let Some(at) = expires_at {
+            books.expiring.insert((at, topic.to_string()));
+        }
         books.total_bytes += bytes;
         let used = books.by_owner.entry(owner).or_default();
         used.messages += 1;
@@ -196,10 +231,10 @@ impl Retained {
 
     /// Whether `owner` may store `bytes` on `topic` (replacing what is there).
     fn fits(&self, books: &Books, topic: &str, owner: &str, bytes: usize) -> bool {
-        let replaced = books.by_topic.get(topic).map_or(0, |(_, b)| *b);
+        let replaced = books.by_topic.get(topic).map_or(0, |kept| kept.bytes);
         let used = books.by_owner.get(owner).copied().unwrap_or_default();
         let (own_bytes, own_messages) = match books.by_topic.get(topic) {
-            Some((old_owner, old_bytes)) if old_owner == owner => (used.bytes as usize - old_bytes, used.messages as usize - 1),
+            Some(kept) if kept.owner == owner => (used.bytes as usize - kept.bytes, used.messages as usize - 1),
             _ => (used.bytes as usize, used.messages as usize),
         };
         own_bytes + bytes <= self.limits.per_owner_bytes
@@ -215,22 +250,45 @@ impl Retained {
             .books()
             .by_topic
             .iter()
-            .filter(|(topic, (owner, _))| owners.contains(owner) && filter.is_none_or(|f| hearth_core::topic::matches(f, topic)))
+            .filter(|(topic, kept)| owners.contains(&kept.owner) && filter.is_none_or(|f| hearth_core::topic::matches(f, topic)))
             .map(|(topic, _)| topic.clone())
             .collect();
+        self.remove(&doomed).await;
+        doomed.len()
+    }
+
+    /// Removes the messages whose MQTT 5 expiry ran out by `now` (milliseconds since the Unix
+    /// epoch), with their saved rows. Returns how many.
+    pub(crate) async fn expire(&self, now: i64) -> usize {
+        // Called every second: most calls find nothing due and take no lock a store waits for.
+        if self.books().expiring.first().is_none_or(|(at, _)| *at > now) {
+            return 0;
+        }
+        let _changing = self.changing.lock().await;
+        let doomed: Vec<String> = {
+            let books = self.books();
+            books.expiring.iter().take_while(|(at, _)| *at <= now).map(|(_, topic)| topic.clone()).collect()
+        };
+        if !doomed.is_empty() {
+            self.remove(&doomed).await;
+        }
+        doomed.len()
+    }
+
+    /// Takes `topics` out of the store, the books and the saved state; `changing` is held.
+    async fn remove(&self, topics: &[String]) {
         let mut trie = self.store.messages.write().await;
-        for topic in &doomed {
+        for topic in topics {
             if let Ok(parsed) = rmqtt::topic::Topic::from_str(topic) {
                 trie.remove(&parsed);
             }
         }
         drop(trie);
         let mut books = self.books();
-        for topic in &doomed {
+        for topic in topics {
             books.forget_topic(topic);
             self.journal.retained(topic, None);
         }
-        doomed.len()
     }
 
     pub(crate) fn usage_of(&self, owner: &str) -> RetainedUse {
@@ -282,6 +340,11 @@ mod tests {
     use rmqtt::types::{ClientId, CodecPublish, Id, Publish, UserName};
 
     fn retain(owner: &str, topic: &str, payload: &[u8]) -> (TopicName, Retain) {
+        expiring(owner, topic, payload, None)
+    }
+
+    /// With MQTT 5's message expiry: `(published, seconds)`.
+    fn expiring(owner: &str, topic: &str, payload: &[u8], expiry: Option<(i64, u32)>) -> (TopicName, Retain) {
         let id = Id::new(1, 0, None, None, ClientId::from(format!("{owner}-client")), Some(UserName::from(owner.to_owned())));
         let publish = Publish::from(CodecPublish {
             dup: false,
@@ -290,8 +353,15 @@ mod tests {
             topic: TopicName::from(topic.to_owned()),
             packet_id: None,
             payload: payload.to_vec().into(),
-            properties: None,
+            properties: expiry.map(|(_, seconds)| rmqtt::codec::v5::PublishProperties {
+                message_expiry_interval: std::num::NonZeroU32::new(seconds),
+                ..Default::default()
+            }),
         });
+        let publish = match expiry {
+            Some((published, _)) => publish.create_time(published),
+            None => publish,
+        };
         (TopicName::from(topic.to_owned()), Retain { msg_id: None, from: From::from_custom(id), publish })
     }
 
@@ -347,5 +417,44 @@ mod tests {
         assert_eq!(topics(&storage, "#").await, ["stat/plug/state"]);
         assert_eq!(storage.0.usage_of("d-00000000000a"), RetainedUse::default());
         assert_eq!(storage.0.totals().messages, 1);
+    }
+
+    #[tokio::test]
+    async fn an_expired_message_leaves_the_store_its_publishers_books_and_the_saved_state() {
+        let limits = RetainedLimits { per_owner_messages: 2, ..RetainedLimits::default() };
+        let journal = Arc::new(Journal::default());
+        let storage = RetainedStorage(std::sync::Arc::new(Retained::new(limits, journal.clone())));
+        let now = rmqtt::utils::timestamp_millis();
+        let (t, r) = expiring("d-00000000000a", "stat/a/1", b"soon", Some((now, 5)));
+        storage.set(&t, r, None).await.unwrap();
+        let (t, r) = expiring("d-00000000000a", "stat/a/2", b"later", Some((now, 600)));
+        storage.set(&t, r, None).await.unwrap();
+        set(&storage, "d-00000000000a", "stat/a/3", b"over the count").await;
+        assert_eq!(storage.0.usage_of("d-00000000000a").refused, 1, "two messages at most");
+        assert_eq!(storage.0.expire(now + 4_999).await, 0, "not yet");
+        assert_eq!(storage.0.expire(now + 5_000).await, 1);
+        assert_eq!(topics(&storage, "stat/#").await, ["stat/a/2"]);
+        assert_eq!(storage.0.usage_of("d-00000000000a").messages, 1);
+        assert_eq!(journal.retained_change("stat/a/1"), Some(false), "its saved row is cleared");
+        assert_eq!(journal.retained_change("stat/a/2"), Some(true));
+        // Its room is free again.
+        set(&storage, "d-00000000000a", "stat/a/3", b"fits now").await;
+        assert_eq!(topics(&storage, "stat/#").await, ["stat/a/2", "stat/a/3"]);
+        // Replaced by one that does not expire: nothing is left to expire on that topic.
+        set(&storage, "d-00000000000a", "stat/a/2", b"for good").await;
+        assert_eq!(storage.0.expire(now + 1_000_000).await, 0);
+        assert_eq!(topics(&storage, "stat/#").await, ["stat/a/2", "stat/a/3"]);
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_time_ran_out_before_it_was_stored_replaces_what_was_there_and_is_gone() {
+        let storage = RetainedStorage(std::sync::Arc::new(Retained::new(RetainedLimits::default(), Arc::default())));
+        set(&storage, "d-00000000000a", "stat/a/1", b"old").await;
+        // Saved before a restart that lasted longer than its interval.
+        let long_ago = rmqtt::utils::timestamp_millis() - 60_000;
+        let (t, r) = expiring("d-00000000000a", "stat/a/1", b"ran out", Some((long_ago, 30)));
+        storage.set(&t, r, None).await.unwrap();
+        assert!(topics(&storage, "#").await.is_empty());
+        assert_eq!(storage.0.totals(), RetainedUse::default());
     }
 }

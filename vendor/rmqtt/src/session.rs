@@ -2246,7 +2246,15 @@ async fn _send_retain_messages(
         retain.publish.qos = retain.publish.qos.less_value(qos);
         retain.publish.topic = topic;
         retain.publish.packet_id = None;
-        retain.publish.create_time = Some(timestamp_millis());
+        // Hearth patch (change 26): a message with MQTT 5's message expiry interval keeps the
+        // time it was published, so that delivery drops it once expired and sends what is left
+        // of its interval (MQTT-3.3.2-5, -6); restarting its clock here made a retained message
+        // never expire. Others start their clock now, as before (a listener's default expiry
+        // counts from when a retained message is sent, not from when it was published).
+        let expires = retain.publish.properties.as_ref().is_some_and(|p| p.message_expiry_interval.is_some());
+        if !expires || retain.publish.create_time.is_none() {
+            retain.publish.create_time = Some(timestamp_millis());
+        }
 
         log::debug!("{:?} retain.publish: {:?}", id, retain.publish);
 
