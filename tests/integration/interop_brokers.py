@@ -44,7 +44,8 @@ class Received:
                  "ids": list(getattr(msg.properties, "SubscriptionIdentifier", []) or []) if msg.properties else [],
                  "alias": getattr(msg.properties, "TopicAlias", None) if msg.properties else None,
                  "user": list(getattr(msg.properties, "UserProperty", []) or []) if msg.properties else [],
-                 "expiry": getattr(msg.properties, "MessageExpiryInterval", None) if msg.properties else None}
+                 "expiry": getattr(msg.properties, "MessageExpiryInterval", None) if msg.properties else None,
+                 "properties": msg.properties}
         self.log.append(entry)
         self.messages.put(entry)
 

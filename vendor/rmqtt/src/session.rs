@@ -1785,12 +1785,29 @@ impl SessionState {
         let publish = self.hook.message_delivered(from.clone(), &publish).await.unwrap_or(publish);
 
         //send message
-        sink.publish(
-            publish.clone(),
-            expiry_check_res.message_expiry_interval(),
-            self.server_topic_aliases.as_ref(),
-        )
-        .await?; //@TODO ... at exception, send hook and or store message
+        if let Err(e) = sink
+            .publish(publish.clone(), expiry_check_res.message_expiry_interval(), self.server_topic_aliases.as_ref())
+            .await
+        {
+            // Hearth patch (change 27): a message larger than the client's maximum packet size is
+            // left out for it, as if it had been sent, and the connection goes on (MQTT-3.1.2-25).
+            // The error ended the connection, losing what was queued behind the message.
+            if crate::types::is_over_max_packet_size(&e) {
+                log::debug!("{:?} message over the client's maximum packet size left out", self.id);
+                self.scx
+                    .extends
+                    .hook_mgr()
+                    .message_dropped(
+                        Some(self.id.clone()),
+                        from,
+                        publish,
+                        Reason::from_static("larger than the client's maximum packet size"),
+                    )
+                    .await;
+                return Ok(());
+            }
+            return Err(e);
+        }
 
         //cache messages to inflight window
         let moment_status = match publish.qos {

@@ -1612,6 +1612,13 @@ where
                         (Some(p.topic.clone()), None)
                     }
                 };
+                // Hearth patch (change 27): an alias given just now, for a message that is then
+                // not sent (over the client's maximum packet size), is taken back: the client
+                // never learned it, and the next message on the topic would name it alone.
+                let new_alias = match (&topic, alias) {
+                    (Some(topic), Some(_)) => Some(topic.clone()),
+                    _ => None,
+                };
 
                 p.topic = topic.unwrap_or_default();
 
@@ -1622,7 +1629,14 @@ where
                     properties.message_expiry_interval = message_expiry_interval;
                     properties.topic_alias = alias;
                 }
-                s.send_publish(p.take()).await?;
+                if let Err(e) = s.send_publish(p.take()).await {
+                    if let (Some(topic), Some(aliases)) = (new_alias, server_topic_aliases) {
+                        if is_over_max_packet_size(&e) {
+                            aliases.forget(&topic).await;
+                        }
+                    }
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -2877,6 +2891,25 @@ impl ServerTopicAliases {
         self.aliases.write().await.insert(TopicName::from(&*topic), alias);
         (Some(topic), Some(alias))
     }
+
+    /// Hearth patch (change 27): takes back the alias `get` has just given `topic` (the highest
+    /// given, so the next one given is the same number again).
+    #[inline]
+    pub async fn forget(&self, topic: &TopicName) {
+        self.aliases.write().await.remove(topic);
+    }
+}
+
+/// Hearth patch (change 27): whether sending failed because the packet was larger than the
+/// client's maximum packet size (MQTT 5, its CONNECT). Nothing was written then: the codec checks
+/// the size before it encodes.
+pub fn is_over_max_packet_size(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<MqttError>(),
+        Some(MqttError::SendPacket(rmqtt_codec::error::SendPacketError::Encode(
+            rmqtt_codec::error::EncodeError::OverMaxPacketSize { .. }
+        )))
+    )
 }
 
 #[derive(Debug)]
