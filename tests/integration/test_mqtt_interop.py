@@ -595,6 +595,25 @@ def test_a_topic_that_is_not_utf8_ends_the_connection_as_malformed_and_reaches_n
     assert delivered == []
 
 
+@pytest.mark.parametrize("topic,reason", [(b"TopicA/+", 0x82), (b"TopicA/#", 0x82), (b"Topic\x00A", 0x81)], ids=["plus", "hash", "null"])
+def test_a_topic_name_with_a_wildcard_or_a_null_character_ends_the_connection_and_reaches_no_one(broker, topic, reason):
+    """A PUBLISH's topic name may hold no wildcard (MQTT-3.3.2-2: a Protocol Error, 0x82, as
+    Mosquitto answers) and no null character (MQTT-1.5.4-2: a Malformed Packet, 0x81). Hearth
+    refused the message (0x87) and kept the connection. In MQTT 3.1.1 the connection is closed
+    without a PUBACK (MQTT-4.8.0-1)."""
+    _, got, delivered = refused_publish(broker, "wildcard", v5_publish(topic, b"wildcard"))
+    assert got == reason, f"DISCONNECT reason {got}"
+    assert delivered == []
+    sock = socket.create_connection((broker.host, broker.port), timeout=5)
+    sock.sendall(connect_packet("wildcard-3", broker.username, broker.password, keepalive=60, version=4))
+    assert read_packet(sock) == (0x20, b"\x00\x00")
+    sock.sendall(publish_packet(topic, b"wildcard", qos=1, packet_id=1, version=4))
+    with pytest.raises(AssertionError, match="closed the connection"):
+        answer = read_packet(sock)
+        raise RuntimeError(f"the connection goes on, answered {answer}")
+    sock.close()
+
+
 def test_a_topic_alias_of_0_ends_the_connection_as_malformed_and_reaches_no_one(broker):
     """Alias 0 is never permitted (MQTT-3.3.2-8). The specification names no reason code for it
     (0x94, Topic Alias invalid, is for an alias above the maximum): 0x81, Malformed Packet, as

@@ -69,6 +69,10 @@ pub enum MqttError {
     /// 3.3.2.1): DISCONNECT 0x82, Protocol Error.
     #[error("a PUBLISH with neither a topic nor a topic alias")]
     TopicMissing,
+    /// Hearth patch (rmqtt change 28): a PUBLISH whose topic name holds a wildcard (MQTT-3.3.2-2):
+    /// DISCONNECT 0x82, Protocol Error, as Mosquitto answers.
+    #[error("a PUBLISH whose topic name holds a wildcard")]
+    TopicNameWildcard,
 }
 
 impl ToReasonCode for MqttError {
@@ -98,6 +102,7 @@ impl ToReasonCode for MqttError {
             MqttError::TopicAliasInvalid(_, _) => DisconnectReasonCode::TopicAliasInvalid,
             MqttError::TopicAliasUnknown(_) => DisconnectReasonCode::ProtocolError,
             MqttError::TopicMissing => DisconnectReasonCode::ProtocolError,
+            MqttError::TopicNameWildcard => DisconnectReasonCode::ProtocolError,
         }
     }
 }

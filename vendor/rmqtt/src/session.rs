@@ -1252,6 +1252,16 @@ impl SessionState {
             // is out of range: 0x94 as above.
             return Err(MqttError::TopicAliasInvalid(alias.get(), 0).into());
         }
+        // Hearth patch (change 28): a topic name with a wildcard (MQTT-3.3.2-2) is a Protocol
+        // Error, and one with the null character a Malformed Packet (MQTT-1.5.4-2): the
+        // connection ends (MQTT-4.13.1-1; in MQTT 3.1.1, MQTT-4.8.0-1), as Mosquitto ends it.
+        // rmqtt took both, and the connection went on.
+        if publish.topic.contains(['+', '#']) {
+            return Err(MqttError::TopicNameWildcard.into());
+        }
+        if publish.topic.contains('\0') {
+            return Err(MqttError::Decode(rmqtt_codec::error::DecodeError::MalformedPacket).into());
+        }
 
         let from = From::from_custom(self.id.clone());
 
