@@ -89,10 +89,12 @@ class Target:
         c.received = Received()
         c.connack = queue.Queue()
         c.subacks = queue.Queue()
+        c.unsubacks = queue.Queue()
         c.gone = queue.Queue()
         c.on_message = lambda cl, u, msg: cl.received.add(msg)
         c.on_connect = lambda cl, u, flags, reason, props: cl.connack.put((flags.session_present, reason, props))
         c.on_subscribe = lambda cl, u, mid, reasons, props: cl.subacks.put([r.value for r in reasons])
+        c.on_unsubscribe = lambda cl, u, mid, reasons, props: cl.unsubacks.put([r.value for r in reasons])
         c.on_disconnect = lambda cl, u, flags, reason, props: cl.gone.put(reason)
         if will:
             c.will_set(*will)

@@ -161,6 +161,19 @@ def test_overlapping_subscriptions_deliver_the_message_at_the_highest_qos_at_lea
 # MQTT 5 only from here.
 
 
+def test_unsubscribing_from_a_filter_never_subscribed_to_says_so(broker):
+    """MQTT 5, 3.11.2.2: each filter of an UNSUBSCRIBE gets its own reason code, 0x11 (No
+    subscription existed) for one the session was not subscribed to, as Mosquitto answers;
+    the one that existed is removed."""
+    c = broker.client("unsubscribe-reasons", "5")
+    assert subscribe(broker, c, ("TopicA/B", 1)) == [1]
+    c.unsubscribe(["TopicA/B", "TopicA/C"])
+    assert c.unsubacks.get(timeout=5) == [0x00, 0x11]
+    c.publish("TopicA/B", b"after", qos=1).wait_for_publish(5)
+    assert c.received.more(0.7) == []
+    stop_client(c)
+
+
 def test_a_session_whose_expiry_ran_out_is_gone(broker):
     c = broker.client("expiring", "5", clean=False, session_expiry=1)
     assert subscribe(broker, c, ("TopicA/B", 1)) == [1]

@@ -827,7 +827,7 @@ impl SessionState {
             }
             Message::Unsubscribe(unsub, reply_tx) => {
                 log::debug!("{:?} Message::Unsubscribe, unsub {:?}", self.id, unsub,);
-                let unsub_reply = Box::pin(self.unsubscribe(unsub)).await; // Hearth patch (17): boxed
+                let unsub_reply = Box::pin(self.unsubscribe(unsub)).await.map(|_| ()); // Hearth patch (17): boxed
                 if !reply_tx.is_closed() {
                     if let Err(e) = reply_tx.send(unsub_reply) {
                         log::warn!("{:?} Message::Unsubscribe, send response error, {:?}", self.id, e);
@@ -1478,13 +1478,17 @@ impl SessionState {
             }
         };
         let limit_subscription = self.listen_cfg().limit_subscription;
+        // Hearth patch (change 29): a filter the session was not subscribed to is answered 0x11,
+        // No subscription existed (section 3.11.2.2), as Mosquitto answers; it was 0x00 for all.
+        let mut status = Vec::with_capacity(unsubs.topic_filters.len());
         for topic_filter in &unsubs.topic_filters {
             let unsub = Unsubscribe::from(topic_filter, shared_subscription, limit_subscription)?;
-            self.unsubscribe(unsub).await?;
+            status.push(if self.unsubscribe(unsub).await? {
+                v5::UnsubscribeAckReason::Success
+            } else {
+                v5::UnsubscribeAckReason::NoSubscriptionExisted
+            });
         }
-
-        let mut status = Vec::with_capacity(unsubs.topic_filters.len());
-        (0..unsubs.topic_filters.len()).for_each(|_| status.push(v5::UnsubscribeAckReason::Success));
 
         let ack = v5::UnsubscribeAck {
             status,
@@ -1495,8 +1499,9 @@ impl SessionState {
         Ok(ack)
     }
 
+    /// Hearth patch (change 29): whether the session was subscribed to the filter.
     #[inline]
-    async fn unsubscribe(&self, mut unsub: Unsubscribe) -> Result<()> {
+    async fn unsubscribe(&self, mut unsub: Unsubscribe) -> Result<bool> {
         log::debug!("{:?} unsubscribe: {:?}", self.id, unsub);
         //hook, client_unsubscribe
         let topic_filter = self.hook.client_unsubscribe(&unsub).await;
@@ -1509,7 +1514,7 @@ impl SessionState {
             //hook, session_unsubscribed
             self.hook.session_unsubscribed(unsub).await;
         }
-        Ok(())
+        Ok(ok)
     }
 
     #[inline]
