@@ -627,6 +627,26 @@ def test_a_topic_name_with_a_wildcard_or_a_null_character_ends_the_connection_an
     sock.close()
 
 
+@pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
+def test_a_second_connect_ends_the_connection_as_a_protocol_error_and_echoes_nothing(broker, version):
+    """MQTT-3.1.0-2: a second CONNECT on a connection is a Protocol Error, and the connection is
+    closed (in MQTT 5 Hearth says so with 0x82; Mosquitto closes it without a word). Hearth
+    answered 0x80 with the whole CONNECT printed in the reason string, its password included."""
+    sock = socket.create_connection((broker.host, broker.port), timeout=5)
+    connect = connect_packet("second-connect", broker.username, broker.password, keepalive=60, version=version)
+    sock.sendall(connect)
+    assert read_packet(sock)[0] == 0x20
+    sock.sendall(connect)
+    answered = []
+    with pytest.raises(AssertionError, match="closed the connection"):
+        while True:
+            answered.append(read_packet(sock))
+    sock.close()
+    said = [body[:1] for kind, body in answered if kind == 0xE0]
+    assert said == [b"\x82"] if (broker.name, version) == ("hearth", 5) else said in ([], [b"\x82"]), answered
+    assert all(broker.password.encode() not in body for _, body in answered)
+
+
 def test_a_topic_alias_of_0_ends_the_connection_as_malformed_and_reaches_no_one(broker):
     """Alias 0 is never permitted (MQTT-3.3.2-8). The specification names no reason code for it
     (0x94, Topic Alias invalid, is for an alias above the maximum): 0x81, Malformed Packet, as

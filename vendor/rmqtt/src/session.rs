@@ -1055,7 +1055,13 @@ impl SessionState {
                 )));
             }
             _ => {
-                return Err(format!("Received an unimplemented message, {pkt:?}").into());
+                // Hearth patch (change 30): a second CONNECT (MQTT-3.1.0-2), or a packet only a
+                // server sends, is a Protocol Error: DISCONNECT 0x82. It was 0x80 with the whole
+                // packet printed into the reason string, a CONNECT's password included, and up to
+                // several times its size (each byte of a 1 MiB packet printed as `\xNN`).
+                return Err(Reason::ProtocolError(ByteString::from_static(
+                    "a packet a client may not send here (a second CONNECT, or one only a server sends)",
+                )));
             }
         }
 
