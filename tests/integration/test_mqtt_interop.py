@@ -31,6 +31,8 @@ MOSQUITTO_DEPARTS = {
     "test_overlapping_subscriptions_deliver_the_message_at_the_highest_qos_at_least_once[mosquitto-3.1.1]":
         "in 3.1.1 it sends one copy at the QoS of one of the subscriptions, not the highest",
     "test_the_broker_assigns_topic_aliases_only_to_a_client_that_takes_them": "it assigns no topic aliases (optional in MQTT 5)",
+    "test_a_message_that_fills_the_clients_maximum_packet_size_exactly_is_sent_and_one_byte_more_is_not":
+        "it leaves the fixed header's first byte out of the packet's size and sends a packet one byte over the client's maximum",
     "test_a_client_exceeding_the_brokers_receive_maximum_is_disconnected_with_0x93":
         "it answers the extra QoS 2 PUBLISH with a PUBREC of 0x97 (quota exceeded) and keeps the client",
 }
@@ -817,6 +819,24 @@ def test_a_message_larger_than_the_clients_maximum_packet_size_is_not_sent_to_it
     got = small.received.take(1) + small.received.more(0.7)
     assert [(m["topic"], m["payload"]) for m in got] == [("TopicA/B", b"fits")]
     assert small.gone.empty(), "the client was disconnected"
+    for c in (small, sender):
+        stop_client(c)
+
+
+def test_a_message_that_fills_the_clients_maximum_packet_size_exactly_is_sent_and_one_byte_more_is_not(broker):
+    """The Maximum Packet Size counts the whole packet (MQTT 5, 3.1.2.11.4). Hearth's codec
+    compared the packet's remaining length with the maximum less 5, so packets up to 3 bytes
+    under it were left out."""
+    props = Properties(PacketTypes.CONNECT)
+    props.MaximumPacketSize = 256
+    small = broker.client("exact-packets", "5", properties=props)
+    assert subscribe(broker, small, ("TopicA/B", 1)) == [1]
+    sender = broker.client("exact-packets-sender", "5")
+    # PUBLISH to it: 1 byte, 2 of remaining length, topic 2 + 8, packet id 2, properties 1, payload.
+    for size in (241, 240):
+        sender.publish("TopicA/B", b"x" * size, qos=1).wait_for_publish(5)
+    got = small.received.take(1) + small.received.more(0.7)
+    assert [len(m["payload"]) for m in got] == [240]
     for c in (small, sender):
         stop_client(c)
 

@@ -497,8 +497,8 @@ async fn serve(
 }
 
 /// Takes retained messages whose MQTT 5 expiry ran out out of the store, their publishers'
-/// books and the saved state, within a second (until then the store already leaves them out of
-/// what subscriptions get). Ends with the broker's runtime.
+/// books and the saved state, about a second later (until then delivery leaves them out: rmqtt
+/// change 26). Ends with the broker's runtime.
 async fn expire_retained(retained: Arc<Retained>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

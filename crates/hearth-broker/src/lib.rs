@@ -67,7 +67,8 @@ pub struct Sender<'a> {
     pub client_id: &'a str,
     pub username: Option<&'a str>,
     /// When the message was published (ms since the epoch), as rmqtt stamped it: for a retained
-    /// message replayed to a new subscriber, the time of the replay, not of its publication.
+    /// message replayed to a new subscriber, the time of the replay, not of its publication,
+    /// unless it has an MQTT 5 message expiry interval (its publication's, rmqtt change 26).
     pub published_at: Option<i64>,
     /// The message came as a retained one (replayed to a new subscriber, or retain-as-published).
     pub retained: bool,

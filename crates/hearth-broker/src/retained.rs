@@ -68,7 +68,7 @@ fn expires_at(publish: &rmqtt::types::Publish) -> Option<i64> {
 }
 
 /// What the books know of one stored topic.
-struct Kept {
+struct Held {
     owner: String,
     /// `rmqtt::types::message_bytes`: its topic, payload and properties.
     bytes: usize,
@@ -77,7 +77,7 @@ struct Kept {
 
 #[derive(Default)]
 struct Books {
-    by_topic: HashMap<String, Kept>,
+    by_topic: HashMap<String, Held>,
     by_owner: HashMap<String, RetainedUse>,
     total_bytes: usize,
     /// The stored topics that expire, soonest first.
@@ -86,7 +86,7 @@ struct Books {
 
 impl Books {
     fn forget_topic(&mut self, topic: &str) {
-        if let Some(Kept { owner, bytes, expires_at }) = self.by_topic.remove(topic) {
+        if let Some(Held { owner, bytes, expires_at }) = self.by_topic.remove(topic) {
             if let Some(at) = expires_at {
                 self.expiring.remove(&(at, topic.to_owned()));
             }
@@ -208,13 +208,13 @@ impl Retained {
             };
             self.journal.retained(topic, Some(saved));
         }
-        // rmqtt's store leaves it out of what subscriptions get once its time has run out;
-        // `expire` then takes it out of the store and the books.
-        let left = expires_at.map(|at| Duration::from_millis((at - now).max(0) as u64));
-        self.store.set_with_timeout(topic, retain, left).await?;
+        // No timeout in rmqtt's store, whose clock is the monotonic one: one clock, the wall
+        // clock (which the time saved across a restart needs), decides. Delivery leaves an expired
+        // message out (rmqtt change 26), and `expire` takes it out of the store about a second later.
+        self.store.set_with_timeout(topic, retain, None).await?;
         let mut books = self.books();
         books.forget_topic(topic);
-        books.by_topic.insert(topic.to_string(), Kept { owner: owner.clone(), bytes, expires_at });
+        books.by_topic.insert(topic.to_string(), Held { owner: owner.clone(), bytes, expires_at });
         if let Some(at) = expires_at {
             books.expiring.insert((at, topic.to_string()));
         }
@@ -231,10 +231,10 @@ impl Retained {
 
     /// Whether `owner` may store `bytes` on `topic` (replacing what is there).
     fn fits(&self, books: &Books, topic: &str, owner: &str, bytes: usize) -> bool {
-        let replaced = books.by_topic.get(topic).map_or(0, |kept| kept.bytes);
+        let replaced = books.by_topic.get(topic).map_or(0, |held| held.bytes);
         let used = books.by_owner.get(owner).copied().unwrap_or_default();
         let (own_bytes, own_messages) = match books.by_topic.get(topic) {
-            Some(kept) if kept.owner == owner => (used.bytes as usize - kept.bytes, used.messages as usize - 1),
+            Some(held) if held.owner == owner => (used.bytes as usize - held.bytes, used.messages as usize - 1),
             _ => (used.bytes as usize, used.messages as usize),
         };
         own_bytes + bytes <= self.limits.per_owner_bytes
@@ -250,7 +250,7 @@ impl Retained {
             .books()
             .by_topic
             .iter()
-            .filter(|(topic, kept)| owners.contains(&kept.owner) && filter.is_none_or(|f| hearth_core::topic::matches(f, topic)))
+            .filter(|(topic, held)| owners.contains(&held.owner) && filter.is_none_or(|f| hearth_core::topic::matches(f, topic)))
             .map(|(topic, _)| topic.clone())
             .collect();
         self.remove(&doomed).await;

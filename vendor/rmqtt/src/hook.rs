@@ -1075,15 +1075,11 @@ impl Hook for DefaultHook {
             return MessageExpiryCheckResult::Remaining(None);
         }
         let remaining = timestamp_millis() - publish.create_time.unwrap_or_else(timestamp_millis);
-        if remaining < expiry_interval {
-            // Hearth patch (change 26): what is left, rounded up to whole seconds. Rounded down,
-            // a message in its last second was sent with no expiry at all (an interval of 0 is
-            // left out), which tells the receiver it never expires.
-            return MessageExpiryCheckResult::Remaining(NonZeroU32::new(
-                ((expiry_interval - remaining) as u64).div_ceil(1000) as u32,
-            ));
+        // Hearth patch (change 26): what is left, rounded up to whole seconds (see `expiry_left`).
+        match crate::types::expiry_left(expiry_interval, remaining) {
+            Some(left) => MessageExpiryCheckResult::Remaining(NonZeroU32::new(left)),
+            None => MessageExpiryCheckResult::Expiry,
         }
-        MessageExpiryCheckResult::Expiry
     }
 
     #[inline]

@@ -2900,6 +2900,33 @@ impl ServerTopicAliases {
     }
 }
 
+/// Hearth patch (change 27): what to give rmqtt-codec's `set_max_outbound_size` for a client
+/// whose Maximum Packet Size is `max`: the codec takes 5 bytes off (the fixed header at its
+/// largest) and compares the rest with a packet's remaining length, so this is the largest
+/// remaining length whose whole packet (1 byte, the length's own bytes, the rest) fits, plus 5.
+pub fn outbound_limit(max: u32) -> u32 {
+    let length_bytes = |remaining: u32| match remaining {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    };
+    let remaining = (1..=4).map(|n| max.saturating_sub(1 + n)).find(|&r| length_bytes(r) + 1 + r <= max).unwrap_or(0);
+    // At least 1: the codec leaves a value of 5 or less as it is. (A maximum under 3 bytes fits
+    // no packet a server sends but PINGRESP anyway.)
+    remaining.max(1).saturating_add(5)
+}
+
+/// Hearth patch (change 26): what is left of a message expiry interval of `interval_ms` after
+/// `elapsed_ms`, in whole seconds rounded up, or `None` once it has run out. Rounded down, a
+/// message in its last second would go out with no interval at all (0 is left out), which tells
+/// its receiver it never expires; and a negative elapsed time (the clock stepped back) counts as
+/// none, so that no more than the interval is ever sent (MQTT-3.3.2-6).
+pub fn expiry_left(interval_ms: i64, elapsed_ms: i64) -> Option<u32> {
+    let left = interval_ms - elapsed_ms.max(0);
+    (left > 0).then(|| (left as u64).div_ceil(1000).min(u64::from(u32::MAX)) as u32)
+}
+
 /// Hearth patch (change 27): whether sending failed because the packet was larger than the
 /// client's maximum packet size (MQTT 5, its CONNECT). Nothing was written then: the codec checks
 /// the size before it encodes.

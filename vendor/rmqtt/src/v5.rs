@@ -169,10 +169,14 @@ where
     );
 
     //The client specifies the maximum message length that the server can send to it in the CONNECT packet.
-    if let Some(max_packet_size) = c.max_packet_size {
-        if let MqttCodec::V5(codec) = sink.io.codec_mut().codec_mut() {
-            codec.set_max_outbound_size(max_packet_size.get());
-        }
+    // Hearth patch (change 27): exactly what the client takes, and no limit of the broker's own
+    // when it names none (MQTT-3.1.2-24). The codec compares a packet's remaining length with
+    // what it was given less 5 (the fixed header's largest size), so a packet up to 3 bytes
+    // under the client's maximum was refused; and without a maximum from the client, the
+    // listener's inbound limit applied to what the broker sends, which a message received at
+    // that limit exceeds once a subscription identifier or an expiry is added.
+    if let MqttCodec::V5(codec) = sink.io.codec_mut().codec_mut() {
+        codec.set_max_outbound_size(c.max_packet_size.map_or(0, |max| crate::types::outbound_limit(max.get())));
     }
 
     let assigned_client_id = if c.client_id.is_empty() {
