@@ -98,16 +98,18 @@ def mqtt_string(value: bytes | str) -> bytes:
 
 
 def connect_packet(client_id: bytes | str, username: bytes | str | None = None, password: bytes | str | None = None,
-                   will: tuple | None = None, clean: bool = True, keepalive: int = 30, version: int = 4) -> bytes:
-    """A CONNECT, MQTT 3.1.1 (`version` 4) or 5 (with no properties; a Will's none either).
-    `will` is (topic, payload, qos, retain)."""
-    properties = varint(0) if version == 5 else b""
+                   will: tuple | None = None, clean: bool = True, keepalive: int = 30, version: int = 4,
+                   session_expiry: int = 0) -> bytes:
+    """A CONNECT, MQTT 3.1.1 (`version` 4) or 5 (with no properties but a session expiry, in
+    seconds, when given; a Will's none). `will` is (topic, payload, qos, retain)."""
+    expiry = bytes([0x11]) + struct.pack("!I", session_expiry) if session_expiry else b""
+    properties = varint(len(expiry)) + expiry if version == 5 else b""
     flags = (0x02 if clean else 0)
     payload = mqtt_string(client_id)
     if will:
         topic, message, qos, retain = will
         flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
-        payload += properties + mqtt_string(topic) + mqtt_string(message)
+        payload += (varint(0) if version == 5 else b"") + mqtt_string(topic) + mqtt_string(message)
     if username is not None:
         flags |= 0x80
         payload += mqtt_string(username)

@@ -141,6 +141,59 @@ def test_unacknowledged_messages_are_sent_again_once_with_dup_after_reconnecting
     stop_client(back)
 
 
+@pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
+def test_a_qos_2_message_sent_again_before_its_release_is_delivered_once_even_across_a_reconnection(broker, version):
+    """Exactly once (MQTT-4.3.3-10): until its PUBREL, a QoS 2 PUBLISH sent again with the same
+    packet id is acknowledged with a PUBREC of success and not delivered again, on the same
+    connection and after the device reconnects to its session (the ids received and not
+    released are session state, MQTT 5 4.1). Hearth delivered it a second time after the
+    reconnection, and in MQTT 5 answered the repeat on the same connection with 0x91, which ended
+    the exchange for the client while the id stayed taken. Written by hand: paho resends only as
+    it decides."""
+    watcher = broker.client("qos2-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/+", 2)) == [2]
+
+    def connect_raw():
+        sock = socket.create_connection((broker.host, broker.port), timeout=5)
+        sock.sendall(connect_packet("qos2-device", broker.username, broker.password, keepalive=60, version=version, clean=False,
+                                    session_expiry=60))
+        kind, connack = read_packet(sock)
+        assert kind == 0x20 and connack[1] == 0, connack
+        return sock, connack[0] & 1
+
+    def pubrec(sock):
+        kind, body = read_packet(sock)
+        assert kind == 0x50 and body[:2] == b"\x00\x05", (kind, body)
+        return body[2] if len(body) > 2 else 0  # MQTT 5's reason code, success when left out
+
+    once = publish_packet(b"TopicA/B", b"once", qos=2, packet_id=5, version=version)
+    again = bytes([once[0] | 0x08]) + once[1:]  # DUP
+    sock, _ = connect_raw()
+    sock.sendall(once)
+    assert pubrec(sock) == 0
+    sock.sendall(again)
+    assert pubrec(sock) == 0, "the repeat on the same connection"
+    sock.close()  # the connection is lost before the PUBREL
+    sock, session_present = connect_raw()
+    assert session_present
+    sock.sendall(again)
+    assert pubrec(sock) == 0, "the repeat after reconnecting"
+    sock.sendall(bytes([0x62, 0x02, 0x00, 0x05]))  # PUBREL
+    assert read_packet(sock)[0] == 0x70  # PUBCOMP
+    # The id is free again: the next message with it is a new one.
+    sock.sendall(publish_packet(b"TopicA/B", b"next", qos=2, packet_id=5, version=version))
+    assert pubrec(sock) == 0
+    sock.sendall(bytes([0x62, 0x02, 0x00, 0x05]))
+    assert read_packet(sock)[0] == 0x70
+    got = watcher.received.take(2) + watcher.received.more(1.0)
+    assert [m["payload"] for m in got] == [b"once", b"next"]
+    sock.sendall(bytes([0xE0, 0x00]))
+    sock.close()
+    # A later story's device under the same client id starts afresh.
+    stop_client(broker.client("qos2-device", "5", clean=True))
+    stop_client(watcher)
+
+
 @pytest.mark.parametrize("version", BOTH)
 def test_a_refused_subscription_keeps_its_reason_code(broker, version):
     c = broker.client("refused-subscription", version)

@@ -146,6 +146,12 @@ pub struct OutInflight {
     queues: OutQueues,
     on_push_fn: Option<Arc<dyn OnEventFn>>,
     on_pop_fn: Option<Arc<dyn OnEventFn>>,
+    /// Hearth patch (change 31): the packet ids of QoS 2 PUBLISHes received from the client and
+    /// not yet released (its PUBREL), which are session state (MQTT 5, 4.1): kept here, with the
+    /// session, rather than only with the connection, so that the same PUBLISH sent again after
+    /// a reconnection is acknowledged and not delivered twice (MQTT-4.3.3-10). At most the
+    /// receive maximum; no allocation while empty.
+    received_qos2: Vec<NonZeroU16>,
 }
 
 impl OutInflight {
@@ -166,7 +172,29 @@ impl OutInflight {
             queues: OutQueues::default(),
             on_push_fn: None,
             on_pop_fn: None,
+            received_qos2: Vec::new(),
         }
+    }
+
+    /// Hearth patch (change 31): a QoS 2 PUBLISH with `id` was received and acknowledged (PUBREC).
+    #[inline]
+    pub fn received_qos2(&mut self, id: NonZeroU16) {
+        if !self.received_qos2.contains(&id) {
+            self.received_qos2.push(id);
+        }
+    }
+
+    /// Hearth patch (change 31): the QoS 2 PUBLISH with `id` was released (PUBREL), or failed.
+    #[inline]
+    pub fn released_qos2(&mut self, id: NonZeroU16) {
+        self.received_qos2.retain(|kept| *kept != id);
+    }
+
+    /// Hearth patch (change 31): the ids of QoS 2 PUBLISHes received and not released, taken
+    /// (for the session's next connection).
+    #[inline]
+    pub fn take_received_qos2(&mut self) -> Vec<NonZeroU16> {
+        std::mem::take(&mut self.received_qos2)
     }
 
     /// Register a callback invoked when a message is pushed to the inflight queue.

@@ -87,7 +87,7 @@ use crate::codec::v5::RetainHandling;
 use crate::codec::{
     v3,
     v5::{
-        self, PublishAck2, PublishAck2Reason, PublishAckReason, SubscribeAckReason, ToReasonCode,
+        self, PublishAck2, PublishAck2Reason, SubscribeAckReason, ToReasonCode,
         UserProperties,
     },
 };
@@ -194,6 +194,19 @@ impl SessionState {
     #[inline]
     pub fn session(&self) -> &Session {
         &self.inner
+    }
+
+    /// Hearth patch (change 31): a session taken up again keeps the QoS 2 PUBLISHes it received
+    /// and its client has not released: the same one sent again is acknowledged, not delivered
+    /// twice (MQTT-4.3.3-10). Called before the connection's first packet is read.
+    pub(crate) async fn resume_received_qos2(&mut self, ids: Vec<NonZeroU16>) {
+        let out_inflight = self.out_inflight().clone();
+        let mut inflight = out_inflight.write().await;
+        for id in ids {
+            if self.in_inflight.add(id, QoS::ExactlyOnce).is_ok() {
+                inflight.received_qos2(id);
+            }
+        }
     }
 
     #[inline]
@@ -932,11 +945,13 @@ impl SessionState {
             Packet::V3(v3::Packet::PublishRelease { packet_id }) => {
                 log::debug!("{} PublishRelease: {:?}", self.id, packet_id);
                 self.in_inflight.remove(&packet_id);
+                self.out_inflight().write().await.released_qos2(packet_id); // Hearth patch (31)
                 sink.v3_mut().send_publish_complete(packet_id).await?;
             }
             Packet::V5(v5::Packet::PublishRelease(ack2)) => {
                 log::debug!("{} PublishRelease: {:?}", self.id, ack2);
                 self.in_inflight.remove(&ack2.packet_id);
+                self.out_inflight().write().await.released_qos2(ack2.packet_id); // Hearth patch (31)
                 sink.v5_mut()
                     .send_publish_complete(PublishAck2 { packet_id: ack2.packet_id, ..Default::default() })
                     .await?;
@@ -1199,17 +1214,25 @@ impl SessionState {
                     );
                     #[cfg(feature = "metrics")]
                     self.scx.metrics.client_publish_duplicate_inc();
-                    let pub_res =
-                        PublishResult::reason_code(PublishAckReason::PacketIdentifierInUse, None, false);
+                    // Hearth patch (change 31): acknowledged as the first one was (MQTT-4.3.3-10
+                    // asks for a PUBREC), with success. 0x91 (Packet Identifier in use) told an
+                    // MQTT 5 client its message had failed: it sent no PUBREL, and the id stayed
+                    // taken here, so its next QoS 2 message with that id was taken for this one
+                    // and never delivered.
+                    let pub_res = PublishResult::default();
                     sink.send_publish_received(packet_id, pub_res).await?;
                     return Ok(());
                 }
                 let pub_res = self.publish(publish).await?;
                 let inflight_res =
                     if pub_res.is_success() { self.in_inflight.add(packet_id, qos)? } else { false };
+                if inflight_res {
+                    self.out_inflight().write().await.received_qos2(packet_id); // Hearth patch (31)
+                }
                 let rec_res = sink.send_publish_received(packet_id, pub_res).await;
                 if inflight_res && rec_res.is_err() {
                     self.in_inflight.remove(&packet_id);
+                    self.out_inflight().write().await.released_qos2(packet_id); // Hearth patch (31)
                 }
                 rec_res?;
             }
@@ -2530,9 +2553,12 @@ impl Session {
             //@TODO ..., check message expired
             offline_messages.push_back(item);
         }
-        let inflight_messages = self.out_inflight().write().await.to_inflight_messages();
+        let (inflight_messages, received_qos2) = {
+            let mut inflight = self.out_inflight().write().await;
+            (inflight.to_inflight_messages(), inflight.take_received_qos2())
+        };
 
-        Ok(OfflineInfo { id, subscriptions, offline_messages, inflight_messages, created_at })
+        Ok(OfflineInfo { id, subscriptions, offline_messages, inflight_messages, created_at, received_qos2 })
     }
 
     #[inline]
@@ -2676,6 +2702,9 @@ pub struct OfflineInfo {
     pub offline_messages: VecDeque<(From, Publish)>,
     pub inflight_messages: Vec<OutInflightMessage>,
     pub created_at: TimestampMillis,
+    /// Hearth patch (change 31): the ids of QoS 2 PUBLISHes received and not released.
+    #[serde(default)]
+    pub received_qos2: Vec<NonZeroU16>,
 }
 
 impl std::fmt::Debug for OfflineInfo {

@@ -340,7 +340,7 @@ async fn _handshake(
         hook.session_created().await;
     }
 
-    let state = SessionState::new(session, hook, 0, 0);
+    let mut state = SessionState::new(session, hook, 0, 0);
 
     if let Err(e) = entry.set(state.session().clone(), state.tx().clone()).await {
         return Err((ConnectAckReason::V3(ConnectAckReasonV3::ServiceUnavailable), e));
@@ -358,7 +358,9 @@ async fn _handshake(
     state.hook.client_connected().await;
 
     //transfer session state
-    if let Some(o) = offline_info {
+    if let Some(mut o) = offline_info {
+        // Hearth patch (change 31): before the client's first packet can be read.
+        state.resume_received_qos2(std::mem::take(&mut o.received_qos2)).await;
         if let Err(e) = state.tx().unbounded_send(Message::SessionStateTransfer(o, clean_session)) {
             return Err((ConnectAckReason::V3(ConnectAckReasonV3::ServiceUnavailable), e.into()));
         }

@@ -390,7 +390,7 @@ async fn _handshake(
 
     let client_topic_alias_max = session.fitter.max_client_topic_aliases();
     let server_topic_alias_max = session.fitter.max_server_topic_aliases();
-    let state = SessionState::new(session, hook, server_topic_alias_max, client_topic_alias_max);
+    let mut state = SessionState::new(session, hook, server_topic_alias_max, client_topic_alias_max);
 
     if let Err(e) = entry.set(state.session().clone(), state.tx().clone()).await {
         return Err((ConnectAckReason::V5(ConnectAckReasonV5::ServerUnavailable), e));
@@ -408,7 +408,9 @@ async fn _handshake(
     state.hook.client_connected().await;
 
     //transfer session state
-    if let Some(o) = offline_info {
+    if let Some(mut o) = offline_info {
+        // Hearth patch (change 31): before the client's first packet can be read.
+        state.resume_received_qos2(std::mem::take(&mut o.received_qos2)).await;
         if let Err(e) = state.tx().unbounded_send(Message::SessionStateTransfer(o, clean_session)) {
             return Err((ConnectAckReason::V5(ConnectAckReasonV5::ServerUnavailable), e.into()));
         }
