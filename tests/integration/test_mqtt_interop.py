@@ -141,55 +141,95 @@ def test_unacknowledged_messages_are_sent_again_once_with_dup_after_reconnecting
     stop_client(back)
 
 
+def qos2_device(broker, version, clean=False):
+    """A device's bare connection to a session that outlives it (60 s), and whether the broker
+    had one for it; written by hand, since paho resends only as it decides."""
+    sock = socket.create_connection((broker.host, broker.port), timeout=5)
+    sock.sendall(connect_packet("qos2-device", broker.username, broker.password, keepalive=60, version=version, clean=clean,
+                                session_expiry=60))
+    kind, connack = read_packet(sock)
+    assert kind == 0x20 and connack[1] == 0, connack
+    return sock, connack[0] & 1
+
+
+def pubrec_of_5(sock):
+    """The PUBREC of packet id 5, and its MQTT 5 reason code (success when left out)."""
+    kind, body = read_packet(sock)
+    assert kind == 0x50 and body[:2] == b"\x00\x05", (kind, body)
+    return body[2] if len(body) > 2 else 0
+
+
+def release_5(sock):
+    sock.sendall(bytes([0x62, 0x02, 0x00, 0x05]))  # PUBREL
+    assert read_packet(sock)[0] == 0x70  # PUBCOMP
+
+
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
-def test_a_qos_2_message_sent_again_before_its_release_is_delivered_once_even_across_a_reconnection(broker, version):
+@pytest.mark.parametrize("reconnection", ["after-a-loss", "taking-over"])
+def test_a_qos_2_message_sent_again_before_its_release_is_delivered_once_even_across_a_reconnection(broker, version, reconnection):
     """Exactly once (MQTT-4.3.3-10): until its PUBREL, a QoS 2 PUBLISH sent again with the same
     packet id is acknowledged with a PUBREC of success and not delivered again, on the same
     connection and after the device reconnects to its session (the ids received and not
-    released are session state, MQTT 5 4.1). Hearth delivered it a second time after the
-    reconnection, and in MQTT 5 answered the repeat on the same connection with 0x91, which ended
-    the exchange for the client while the id stayed taken. Written by hand: paho resends only as
-    it decides."""
+    released are session state, MQTT 5 4.1), whether its old connection was lost first or is
+    taken over by the new one. Hearth delivered it a second time after the reconnection, and in
+    MQTT 5 answered the repeat on the same connection with 0x91, which ended the exchange for the
+    client while the id stayed taken."""
+    stop_client(broker.client("qos2-device", "5", clean=True))  # no session left by another story
     watcher = broker.client("qos2-watcher", "5")
     assert subscribe(broker, watcher, ("TopicA/+", 2)) == [2]
-
-    def connect_raw():
-        sock = socket.create_connection((broker.host, broker.port), timeout=5)
-        sock.sendall(connect_packet("qos2-device", broker.username, broker.password, keepalive=60, version=version, clean=False,
-                                    session_expiry=60))
-        kind, connack = read_packet(sock)
-        assert kind == 0x20 and connack[1] == 0, connack
-        return sock, connack[0] & 1
-
-    def pubrec(sock):
-        kind, body = read_packet(sock)
-        assert kind == 0x50 and body[:2] == b"\x00\x05", (kind, body)
-        return body[2] if len(body) > 2 else 0  # MQTT 5's reason code, success when left out
-
     once = publish_packet(b"TopicA/B", b"once", qos=2, packet_id=5, version=version)
     again = bytes([once[0] | 0x08]) + once[1:]  # DUP
-    sock, _ = connect_raw()
-    sock.sendall(once)
-    assert pubrec(sock) == 0
-    sock.sendall(again)
-    assert pubrec(sock) == 0, "the repeat on the same connection"
-    sock.close()  # the connection is lost before the PUBREL
-    sock, session_present = connect_raw()
+    old, _ = qos2_device(broker, version)
+    old.sendall(once)
+    assert pubrec_of_5(old) == 0
+    old.sendall(again)
+    assert pubrec_of_5(old) == 0, "the repeat on the same connection"
+    if reconnection == "after-a-loss":
+        old.close()  # lost before the PUBREL
+        time.sleep(0.5)
+    sock, session_present = qos2_device(broker, version)
     assert session_present
     sock.sendall(again)
-    assert pubrec(sock) == 0, "the repeat after reconnecting"
-    sock.sendall(bytes([0x62, 0x02, 0x00, 0x05]))  # PUBREL
-    assert read_packet(sock)[0] == 0x70  # PUBCOMP
+    assert pubrec_of_5(sock) == 0, "the repeat after reconnecting"
+    release_5(sock)
     # The id is free again: the next message with it is a new one.
     sock.sendall(publish_packet(b"TopicA/B", b"next", qos=2, packet_id=5, version=version))
-    assert pubrec(sock) == 0
-    sock.sendall(bytes([0x62, 0x02, 0x00, 0x05]))
-    assert read_packet(sock)[0] == 0x70
+    assert pubrec_of_5(sock) == 0
+    release_5(sock)
     got = watcher.received.take(2) + watcher.received.more(1.0)
     assert [m["payload"] for m in got] == [b"once", b"next"]
     sock.sendall(bytes([0xE0, 0x00]))
+    for s in (old, sock):
+        s.close()
+    stop_client(broker.client("qos2-device", "5", clean=True))
+    stop_client(watcher)
+
+
+@pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
+def test_a_new_qos_2_message_under_an_id_never_released_is_delivered(broker, version):
+    """A device that restarted lost its own state but keeps its session, and starts its packet
+    ids again: a different message under an id whose PUBREL it never sent is a new message,
+    delivered (Mosquitto clears the old one: "Reused message ID"), not taken for a repeat."""
+    stop_client(broker.client("qos2-device", "5", clean=True))
+    watcher = broker.client("qos2-watcher", "5")
+    assert subscribe(broker, watcher, ("TopicA/+", 2)) == [2]
+    sock, _ = qos2_device(broker, version)
+    sock.sendall(publish_packet(b"TopicA/B", b"before the restart", qos=2, packet_id=5, version=version))
+    assert pubrec_of_5(sock) == 0
     sock.close()
-    # A later story's device under the same client id starts afresh.
+    time.sleep(0.5)
+    sock, session_present = qos2_device(broker, version)
+    assert session_present
+    sock.sendall(publish_packet(b"TopicA/B", b"after the restart", qos=2, packet_id=5, version=version))
+    assert pubrec_of_5(sock) == 0
+    release_5(sock)
+    got = [m["payload"] for m in watcher.received.take(1) + watcher.received.more(1.0)]
+    # Hearth delivers a QoS 2 message when it comes (its PUBREC then waits for the PUBREL),
+    # Mosquitto when it is released, so the one never released is delivered by one and cleared
+    # by the other: both are MQTT. The new one must come, once.
+    assert got in ([b"before the restart", b"after the restart"], [b"after the restart"]), got
+    sock.sendall(bytes([0xE0, 0x00]))
+    sock.close()
     stop_client(broker.client("qos2-device", "5", clean=True))
     stop_client(watcher)
 

@@ -147,11 +147,12 @@ pub struct OutInflight {
     on_push_fn: Option<Arc<dyn OnEventFn>>,
     on_pop_fn: Option<Arc<dyn OnEventFn>>,
     /// Hearth patch (change 31): the packet ids of QoS 2 PUBLISHes received from the client and
-    /// not yet released (its PUBREL), which are session state (MQTT 5, 4.1): kept here, with the
-    /// session, rather than only with the connection, so that the same PUBLISH sent again after
-    /// a reconnection is acknowledged and not delivered twice (MQTT-4.3.3-10). At most the
-    /// receive maximum; no allocation while empty.
-    received_qos2: Vec<NonZeroU16>,
+    /// not yet released (its PUBREL), which are session state (MQTT 5, 4.1), each with its
+    /// message's fingerprint (`qos2_fingerprint`): kept here, with the session, rather than only
+    /// with the connection, so that the same PUBLISH sent again after a reconnection is
+    /// acknowledged and not delivered twice (MQTT-4.3.3-10). At most the receive maximum; no
+    /// allocation while empty.
+    received_qos2: Vec<(NonZeroU16, u64)>,
 }
 
 impl OutInflight {
@@ -176,27 +177,48 @@ impl OutInflight {
         }
     }
 
-    /// Hearth patch (change 31): a QoS 2 PUBLISH with `id` was received and acknowledged (PUBREC).
+    /// Hearth patch (change 31): a QoS 2 PUBLISH with `id` was received and delivered; its
+    /// PUBREL is awaited.
     #[inline]
-    pub fn received_qos2(&mut self, id: NonZeroU16) {
-        if !self.received_qos2.contains(&id) {
-            self.received_qos2.push(id);
-        }
+    pub fn received_qos2(&mut self, id: NonZeroU16, fingerprint: u64) {
+        self.received_qos2.retain(|(kept, _)| *kept != id);
+        self.received_qos2.push((id, fingerprint));
     }
 
-    /// Hearth patch (change 31): the QoS 2 PUBLISH with `id` was released (PUBREL), or failed.
+    /// Hearth patch (change 31): whether a QoS 2 PUBLISH with `id` and `fingerprint` is one
+    /// already received and not released: the same message sent again.
+    #[inline]
+    pub fn is_repeat_qos2(&self, id: NonZeroU16, fingerprint: u64) -> bool {
+        self.received_qos2.contains(&(id, fingerprint))
+    }
+
+    /// Hearth patch (change 31): the QoS 2 PUBLISH with `id` was released (PUBREL).
     #[inline]
     pub fn released_qos2(&mut self, id: NonZeroU16) {
-        self.received_qos2.retain(|kept| *kept != id);
+        self.received_qos2.retain(|(kept, _)| *kept != id);
     }
 
-    /// Hearth patch (change 31): the ids of QoS 2 PUBLISHes received and not released, taken
-    /// (for the session's next connection).
+    /// Hearth patch (change 31): the QoS 2 PUBLISHes received and not released, taken (for the
+    /// session's next connection).
     #[inline]
-    pub fn take_received_qos2(&mut self) -> Vec<NonZeroU16> {
+    pub fn take_received_qos2(&mut self) -> Vec<(NonZeroU16, u64)> {
         std::mem::take(&mut self.received_qos2)
     }
+}
 
+/// Hearth patch (change 31): what tells a QoS 2 PUBLISH sent again from a new one under the same
+/// packet id: its topic and payload. A client that lost its own state (a device restarted) while
+/// keeping its session may reuse an id whose PUBREL it never sent; as Mosquitto does ("Reused
+/// message ID"), a different message under it is a new one, delivered, not taken for a repeat.
+pub fn qos2_fingerprint(topic: &str, payload: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    topic.hash(&mut hasher);
+    payload.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl OutInflight {
     /// Register a callback invoked when a message is pushed to the inflight queue.
     #[inline]
     pub fn on_push<F>(mut self, f: F) -> Self
@@ -445,6 +467,12 @@ impl InInflight {
     #[inline]
     pub(crate) fn exist(&self, pid: &NonZeroU16) -> bool {
         self.cached.contains(pid)
+    }
+
+    /// Hearth patch (change 31): whether a new id would be over the window (the receive maximum).
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.cached.len() >= self.max_inflight as usize
     }
 
     #[inline]

@@ -199,12 +199,12 @@ impl SessionState {
     /// Hearth patch (change 31): a session taken up again keeps the QoS 2 PUBLISHes it received
     /// and its client has not released: the same one sent again is acknowledged, not delivered
     /// twice (MQTT-4.3.3-10). Called before the connection's first packet is read.
-    pub(crate) async fn resume_received_qos2(&mut self, ids: Vec<NonZeroU16>) {
+    pub(crate) async fn resume_received_qos2(&mut self, received: Vec<(NonZeroU16, u64)>) {
         let out_inflight = self.out_inflight().clone();
         let mut inflight = out_inflight.write().await;
-        for id in ids {
+        for (id, fingerprint) in received {
             if self.in_inflight.add(id, QoS::ExactlyOnce).is_ok() {
-                inflight.received_qos2(id);
+                inflight.received_qos2(id, fingerprint);
             }
         }
     }
@@ -1204,9 +1204,13 @@ impl SessionState {
             }
             QoS::ExactlyOnce => {
                 let packet_id = Self::packet_id(packet_id)?;
+                // Hearth patch (change 31): a repeat is the same message under an id not released
+                // (see `qos2_fingerprint`); a new one under it is delivered.
+                let fingerprint = crate::inflight::qos2_fingerprint(&publish.topic, &publish.payload);
+                let pending = self.in_inflight.exist(&packet_id);
                 // [MQTT-4.3.3-10] Duplicate QoS 2 PUBLISH (same Packet Identifier,
                 // exchange not yet complete): answer PUBREC, do NOT deliver again.
-                if self.in_inflight.exist(&packet_id) {
+                if pending && self.out_inflight().read().await.is_repeat_qos2(packet_id, fingerprint) {
                     log::debug!(
                         "{} duplicate QoS 2 PUBLISH, packet_id: {}, skip delivery [MQTT-4.3.3-10]",
                         self.id,
@@ -1223,18 +1227,28 @@ impl SessionState {
                     sink.send_publish_received(packet_id, pub_res).await?;
                     return Ok(());
                 }
+                // Hearth patch (change 31): over the window, refused before it is delivered (as
+                // QoS 1 is): it was delivered first, then the connection ended with 0x93 and
+                // nothing recorded it, so the same message sent again was delivered again.
+                if !pending && self.in_inflight.is_full() {
+                    self.scx
+                        .extends
+                        .hook_mgr()
+                        .message_dropped(None, From::from_custom(self.id.clone()), publish, Reason::InflightWindowFull)
+                        .await;
+                    return Err(Reason::InflightWindowFull);
+                }
                 let pub_res = self.publish(publish).await?;
-                let inflight_res =
-                    if pub_res.is_success() { self.in_inflight.add(packet_id, qos)? } else { false };
-                if inflight_res {
-                    self.out_inflight().write().await.received_qos2(packet_id); // Hearth patch (31)
+                if pub_res.is_success() {
+                    if !pending {
+                        self.in_inflight.add(packet_id, qos)?;
+                    }
+                    // Hearth patch (change 31): kept with the session until its PUBREL, even if
+                    // the PUBREC below cannot be sent: the message is delivered, and its client,
+                    // which did not see the PUBREC, sends it again after reconnecting.
+                    self.out_inflight().write().await.received_qos2(packet_id, fingerprint);
                 }
-                let rec_res = sink.send_publish_received(packet_id, pub_res).await;
-                if inflight_res && rec_res.is_err() {
-                    self.in_inflight.remove(&packet_id);
-                    self.out_inflight().write().await.released_qos2(packet_id); // Hearth patch (31)
-                }
-                rec_res?;
+                sink.send_publish_received(packet_id, pub_res).await?;
             }
             QoS::AtMostOnce => {
                 self.publish(publish).await?;
@@ -2704,7 +2718,7 @@ pub struct OfflineInfo {
     pub created_at: TimestampMillis,
     /// Hearth patch (change 31): the ids of QoS 2 PUBLISHes received and not released.
     #[serde(default)]
-    pub received_qos2: Vec<NonZeroU16>,
+    pub received_qos2: Vec<(NonZeroU16, u64)>,
 }
 
 impl std::fmt::Debug for OfflineInfo {
