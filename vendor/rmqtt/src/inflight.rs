@@ -469,6 +469,16 @@ impl InInflight {
         self.cached.contains(pid)
     }
 
+    /// Hearth patch (change 31): an id received on the session's previous connection and not
+    /// released, put back whatever the window (at most the listener's receive maximum anyway).
+    #[inline]
+    pub(crate) fn restore(&mut self, pid: NonZeroU16) {
+        if self.cached.insert(pid) {
+            #[cfg(feature = "stats")]
+            self.scx.stats.in_inflights.inc();
+        }
+    }
+
     /// Hearth patch (change 31): whether a new id would be over the window (the receive maximum).
     #[inline]
     pub(crate) fn is_full(&self) -> bool {

@@ -203,9 +203,10 @@ impl SessionState {
         let out_inflight = self.out_inflight().clone();
         let mut inflight = out_inflight.write().await;
         for (id, fingerprint) in received {
-            if self.in_inflight.add(id, QoS::ExactlyOnce).is_ok() {
-                inflight.received_qos2(id, fingerprint);
-            }
+            // Whatever the window of this connection: a client reconnecting with a smaller
+            // receive maximum still has these exchanges to finish.
+            self.in_inflight.restore(id);
+            inflight.received_qos2(id, fingerprint);
         }
     }
 
@@ -1166,11 +1167,15 @@ impl SessionState {
     async fn process_publish<Io>(
         &mut self,
         sink: &mut Sink<Io>,
-        publish: Publish,
+        mut publish: Publish,
     ) -> std::result::Result<(), Reason>
     where
         Io: AsyncRead + AsyncWrite + Unpin,
     {
+        // Hearth patch (change 31): the topic is known before anything else, so that a QoS 2
+        // repeat is told by its topic whether it names it or its alias (aliases last one
+        // connection: a repeat after a reconnection names the topic the first one aliased).
+        self.resolve_topic(&mut publish).await?;
         let packet_id = publish.packet_id;
         let qos = publish.qos;
 
@@ -1247,6 +1252,12 @@ impl SessionState {
                     // the PUBREC below cannot be sent: the message is delivered, and its client,
                     // which did not see the PUBREC, sends it again after reconnecting.
                     self.out_inflight().write().await.received_qos2(packet_id, fingerprint);
+                } else if pending {
+                    // Hearth patch (change 31): a new message under a pending id, refused: in
+                    // MQTT 5 its PUBREC's reason code ends the exchange of that id for the client,
+                    // so the message pending under it is not waited for any more.
+                    self.in_inflight.remove(&packet_id);
+                    self.out_inflight().write().await.released_qos2(packet_id);
                 }
                 sink.send_publish_received(packet_id, pub_res).await?;
             }
@@ -1284,8 +1295,10 @@ impl SessionState {
         }
     }
 
+    /// The PUBLISH's topic, its alias resolved, checked as MQTT asks of a topic name. Hearth patch
+    /// (changes 28 and 31): moved out of `_publish`, to the start of `process_publish`.
     #[inline]
-    async fn _publish(&self, mut publish: Publish) -> Result<PublishResult> {
+    async fn resolve_topic(&self, publish: &mut Publish) -> Result<()> {
         if let Some(client_topic_aliases) = &self.client_topic_aliases {
             publish.deref_mut().topic = client_topic_aliases
                 .set_and_get(publish.properties.as_ref().and_then(|p| p.topic_alias), publish.topic.clone())
@@ -1305,13 +1318,21 @@ impl SessionState {
         if publish.topic.contains('\0') {
             return Err(MqttError::Decode(rmqtt_codec::error::DecodeError::MalformedPacket).into());
         }
+        Ok(())
+    }
 
+    #[inline]
+    async fn _publish(&self, publish: Publish) -> Result<PublishResult> {
         let from = From::from_custom(self.id.clone());
 
+        // Hearth patch (31): reassigned rather than `mut`, which only the feature used once the
+        // alias moved to `resolve_topic`.
         #[cfg(feature = "delayed")]
-        if self.scx.extends.delayed_sender().await.enable() {
-            publish = self.scx.extends.delayed_sender().await.parse(publish)?;
-        }
+        let publish = if self.scx.extends.delayed_sender().await.enable() {
+            self.scx.extends.delayed_sender().await.parse(publish)?
+        } else {
+            publish
+        };
 
         //hook, message_publish
         let publish = self.hook.message_publish(from.clone(), &publish).await.unwrap_or(publish);
