@@ -118,6 +118,10 @@ enum Turn<R, D, M, P> {
 /// `handle_what_was_already_sent`).
 const KICK_DRAIN_MAX_PACKETS: usize = 256;
 const KICK_DRAIN_TIME: Duration = Duration::from_secs(1);
+/// Hearth patch (change 32): how long a connection taken over waits, once, for bytes its client
+/// sent before the new CONNECT that the runtime has not yet seen arrive (see
+/// `handle_what_was_already_sent`).
+const KICK_SETTLE_TIME: Duration = Duration::from_millis(20);
 
 /// Runtime state for an active MQTT session.
 ///
@@ -203,8 +207,8 @@ impl SessionState {
         let out_inflight = self.out_inflight().clone();
         let mut inflight = out_inflight.write().await;
         for (id, fingerprint) in received {
-            // Whatever the window of this connection: a client reconnecting with a smaller
-            // receive maximum still has these exchanges to finish.
+            // Whatever this connection's window (its listener's receive maximum, which another
+            // listener could set smaller): these exchanges were admitted and must finish.
             self.in_inflight.restore(id);
             inflight.received_qos2(id, fingerprint);
         }
@@ -716,8 +720,25 @@ impl SessionState {
         Io: AsyncRead + AsyncWrite + Unpin,
     {
         use futures::FutureExt as _;
+        let mut settled = false;
         for _ in 0..KICK_DRAIN_MAX_PACKETS {
-            let Some(Ok(Some(pkt))) = sink.recv().now_or_never() else { break };
+            let next = match sink.recv().now_or_never() {
+                Some(next) => next,
+                // Hearth patch (change 32): nothing readable yet may only mean that the runtime
+                // has not yet taken in the socket's readiness: bytes the client sent before its
+                // new CONNECT are on this machine already, but a loaded runtime could see the new
+                // connection's first (one PUBLISH of a story's 150 takeovers was lost in a full
+                // test run). So wait once, briefly; a silent old connection costs the new one that.
+                None if !settled => {
+                    settled = true;
+                    match tokio::time::timeout(KICK_SETTLE_TIME, sink.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                }
+                None => break,
+            };
+            let Ok(Some(pkt)) = next else { break };
             // Hearth patch (vendor/PATCHES.md, 17): as the online loop hands a packet over.
             if self.packet_turn(sink, pkt, flags).await.is_err() {
                 break;
