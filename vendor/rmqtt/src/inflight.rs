@@ -204,21 +204,7 @@ impl OutInflight {
     pub fn take_received_qos2(&mut self) -> Vec<(NonZeroU16, u64)> {
         std::mem::take(&mut self.received_qos2)
     }
-}
 
-/// Hearth patch (change 31): what tells a QoS 2 PUBLISH sent again from a new one under the same
-/// packet id: its topic and payload. A client that lost its own state (a device restarted) while
-/// keeping its session may reuse an id whose PUBREL it never sent; as Mosquitto does ("Reused
-/// message ID"), a different message under it is a new one, delivered, not taken for a repeat.
-pub fn qos2_fingerprint(topic: &str, payload: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    topic.hash(&mut hasher);
-    payload.hash(&mut hasher);
-    hasher.finish()
-}
-
-impl OutInflight {
     /// Register a callback invoked when a message is pushed to the inflight queue.
     #[inline]
     pub fn on_push<F>(mut self, f: F) -> Self
@@ -409,6 +395,18 @@ impl OutInflight {
     pub fn clone_inflight_messages(&mut self) -> Vec<OutInflightMessage> {
         self.queues.iter().map(|(_, msg)| msg.clone()).collect_vec()
     }
+}
+
+/// Hearth patch (change 31): what tells a QoS 2 PUBLISH sent again from a new one under the same
+/// packet id: its topic and payload. A client that lost its own state (a device restarted) while
+/// keeping its session may reuse an id whose PUBREL it never sent; as Mosquitto does ("Reused
+/// message ID"), a different message under it is a new one, delivered, not taken for a repeat.
+pub fn qos2_fingerprint(topic: &str, payload: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    topic.hash(&mut hasher);
+    payload.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Tracks inbound inflight messages for QoS 2 deduplication.

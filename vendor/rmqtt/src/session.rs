@@ -1858,6 +1858,22 @@ impl SessionState {
         Ok(())
     }
 
+    /// Hearth patch (change 27): a message larger than the client's maximum packet size, left
+    /// out for it, goes to the `message_dropped` hook.
+    async fn left_out_over_max_packet_size(&self, from: From, publish: Publish) {
+        log::debug!("{:?} message over the client's maximum packet size left out", self.id);
+        self.scx
+            .extends
+            .hook_mgr()
+            .message_dropped(
+                Some(self.id.clone()),
+                from,
+                publish,
+                Reason::from_static("larger than the client's maximum packet size"),
+            )
+            .await;
+    }
+
     #[inline]
     async fn deliver<Io>(&self, sink: &mut Sink<Io>, from: From, mut publish: Publish) -> Result<()>
     where
@@ -1893,17 +1909,7 @@ impl SessionState {
             // left out for it, as if it had been sent, and the connection goes on (MQTT-3.1.2-25).
             // The error ended the connection, losing what was queued behind the message.
             if crate::types::is_over_max_packet_size(&e) {
-                log::debug!("{:?} message over the client's maximum packet size left out", self.id);
-                self.scx
-                    .extends
-                    .hook_mgr()
-                    .message_dropped(
-                        Some(self.id.clone()),
-                        from,
-                        publish,
-                        Reason::from_static("larger than the client's maximum packet size"),
-                    )
-                    .await;
+                self.left_out_over_max_packet_size(from, publish).await;
                 return Ok(());
             }
             return Err(e);
