@@ -8,8 +8,11 @@ import time
 
 import pytest
 
+from hostile_clients import publish_packet
 from interop_brokers import DENIED, power_cut, stop_client
-from test_mqtt_interop import BOTH, publish_expiring, subscribe
+from test_mqtt_interop import BOTH, publish_expiring, pubrec_of_5, qos2_device, release_5, subscribe
+
+DISCONNECT = bytes([0xE0, 0x00])
 
 
 def queue_three(hearth, version):
@@ -106,6 +109,77 @@ def test_after_a_power_cut_what_was_saved_a_second_before_comes_back(hearth, ver
     assert [m["payload"] for m in fresh.received.take(1)] == [b"the state"]
     stop_client(back)
     stop_client(fresh)
+
+
+@pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
+@pytest.mark.parametrize("restart", ["clean", "power-cut"])
+def test_a_qos_2_message_not_yet_released_is_delivered_once_across_a_restart(hearth, version, restart):
+    """Exactly once (MQTT-4.3.3-10) across a restart of Hearth, as Mosquitto with persistence
+    keeps it: a device loses its connection between its QoS 2 PUBLISH and its PUBREL, Hearth
+    restarts, and the device sends the PUBLISH again when it reconnects to its session. It is
+    acknowledged and not delivered a second time; the id is then free for a new message. Before
+    the pending ids were saved with the session, it was delivered twice."""
+    watcher = hearth.client("qos2-watcher", "5")
+    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    once = publish_packet(b"TopicA/B", b"once", qos=2, packet_id=5, version=version)
+    sock, _ = qos2_device(hearth, version)
+    sock.sendall(once)
+    assert pubrec_of_5(sock) == 0
+    assert [m["payload"] for m in watcher.received.take(1)] == [b"once"]
+    sock.close()  # lost before the PUBREL
+    stop_client(watcher)
+    time.sleep(2.5 if restart == "power-cut" else 0.5)  # the broker's changes are saved every second
+    hearth.restart(kill=restart == "power-cut")
+    watcher = hearth.client("qos2-watcher", "5")
+    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    sock, session_present = qos2_device(hearth, version)
+    assert session_present
+    sock.sendall(bytes([once[0] | 0x08]) + once[1:])  # DUP
+    assert pubrec_of_5(sock) == 0
+    release_5(sock)
+    sock.sendall(publish_packet(b"TopicA/B", b"next", qos=2, packet_id=5, version=version))
+    assert pubrec_of_5(sock) == 0
+    release_5(sock)
+    got = watcher.received.take(1) + watcher.received.more(1.0)
+    assert [m["payload"] for m in got] == [b"next"], got
+    sock.sendall(DISCONNECT)
+    sock.close()
+    stop_client(watcher)
+
+
+@pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
+def test_an_id_released_before_a_power_cut_carries_a_new_message_after_it(hearth, version):
+    """The saved pending ids follow the releases too, though no hook announces a PUBREL: a device
+    reconnects after losing its connection mid-exchange and finishes it; after a power cut it
+    sends the same content under the same id (a plug that restarted reports "on" again, its ids
+    counted from the start). That is a new message, delivered: saved ids that had not followed the
+    release would take it for a repeat of the finished one, and it would be lost."""
+    on = publish_packet(b"TopicA/B", b"on", qos=2, packet_id=5, version=version)
+    sock, _ = qos2_device(hearth, version)
+    sock.sendall(on)
+    assert pubrec_of_5(sock) == 0
+    sock.close()  # lost before the PUBREL
+    time.sleep(2.5)  # saved with the id pending
+    sock, session_present = qos2_device(hearth, version)
+    assert session_present
+    sock.sendall(bytes([on[0] | 0x08]) + on[1:])
+    assert pubrec_of_5(sock) == 0
+    release_5(sock)
+    time.sleep(2.5)  # the release saved too
+    hearth.restart(kill=True)
+    sock.close()
+    watcher = hearth.client("qos2-watcher", "5")
+    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    sock, session_present = qos2_device(hearth, version)
+    assert session_present
+    sock.sendall(on)
+    assert pubrec_of_5(sock) == 0
+    release_5(sock)
+    got = watcher.received.take(1) + watcher.received.more(1.0)
+    assert [m["payload"] for m in got] == [b"on"], got
+    sock.sendall(DISCONNECT)
+    sock.close()
+    stop_client(watcher)
 
 
 def edit_while_stopped(hearth, sql, *args):

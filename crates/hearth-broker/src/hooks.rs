@@ -9,7 +9,7 @@ use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::session::Session;
-use rmqtt::types::{AuthResult, FromType, Id, LastWill, Publish, PublishAclResult, Reason, SubscribeAclResult, TopicName};
+use rmqtt::types::{AuthResult, FromType, Id, LastWill, Publish, PublishAclResult, QoS, Reason, SubscribeAclResult, TopicName};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -226,6 +226,10 @@ impl Handler for GateHooks {
             // Before the publish check, for every publish: the gate may remove fields a person
             // chose to redact, so that they reach neither subscribers nor the ledger.
             Parameter::MessagePublish(Some(session), _, publish) => {
+                // Its id stays pending until the client releases it: saved with the session.
+                if publish.qos == QoS::ExactlyOnce {
+                    self.journal.qos2_received(&session.id.client_id);
+                }
                 let rewritten = client(session).and_then(|c| self.gate.rewrite(c, &publish.topic, &publish.payload));
                 match rewritten {
                     Some(payload) => (false, Some(HookResult::Publish(redacted(publish, payload)))),

@@ -4,8 +4,9 @@
 //! them in its SQLite store as [`hearth_core::mqtt_state`] rows:
 //! - while running, the hooks note in a [`Journal`] which sessions changed (created,
 //!   subscribed, unsubscribed, ended), each message queued for an offline session, which sessions
-//!   took their saved messages back (their client reconnected), and each retained message set or
-//!   cleared; the hub takes the journal's [`BrokerChanges`] every second and writes them;
+//!   took their saved messages back (their client reconnected), each retained message set or
+//!   cleared, and which sessions received a QoS 2 message (its id is pending until the client
+//!   releases it); the hub takes the journal's [`BrokerChanges`] every second and writes them;
 //! - at a clean shutdown, [`snapshot`] takes every persistent session whole (subscriptions,
 //!   unacknowledged and queued messages) and every retained message, and the hub replaces what
 //!   it had with it: nothing is lost;
@@ -17,6 +18,12 @@
 //! After a `kill -9` (or a power cut) what is lost: the last second's journal; messages that were
 //! handed to a connected client and not yet acknowledged by it (they were taken out of the saved
 //! queue when it reconnected); QoS 0 messages that were waiting for a connected client.
+//!
+//! A session's pending QoS 2 ids: no hook tells when a client releases one (PUBREL), so a save
+//! that finds a connected session holding some looks at it again at the next save, until it
+//! holds none; a session is also looked at once more after anything noted it, since the ids it
+//! resumes are put back just after its connection is announced. After a `kill -9` they are as
+//! of the last second.
 
 use crate::{Client, Gate, Kept};
 use hearth_core::mqtt_state::{
@@ -54,6 +61,9 @@ struct Pending {
     queues: Vec<(String, QueueChange)>,
     queued_bytes: usize,
     retained: HashMap<String, Option<SavedRetained>>,
+    /// Sessions whose pending QoS 2 ids are to be written: `true` when noted by an event (a QoS 2
+    /// message received), `false` when a save looks at it again (see the module's header).
+    qos2: HashMap<String, bool>,
     /// Queued messages left out of the save because the journal was full.
     unsaved: u64,
 }
@@ -115,6 +125,24 @@ impl Journal {
         pending.taken.push(client_id.to_owned());
     }
 
+    /// The session of `client_id` received a QoS 2 message: its pending ids are written.
+    pub(crate) fn qos2_received(&self, client_id: &str) {
+        let mut pending = self.pending();
+        // Looked up first: no allocation for a session already noted.
+        match pending.qos2.get_mut(client_id) {
+            Some(by_event) => *by_event = true,
+            None => {
+                pending.qos2.insert(client_id.to_owned(), true);
+            }
+        }
+    }
+
+    /// A save found the session of `client_id` connected with ids pending (or just noted): it
+    /// looks at it again at the next one.
+    fn qos2_look_again(&self, client_id: String) {
+        self.pending().qos2.entry(client_id).or_insert(false);
+    }
+
     pub(crate) fn retained(&self, topic: &str, retained: Option<SavedRetained>) {
         self.pending().retained.insert(topic.to_owned(), retained);
     }
@@ -143,31 +171,74 @@ impl Journal {
 /// The changes since the last call, each changed session read as the broker holds it now.
 pub(crate) async fn changes(scx: &ServerContext, journal: &Journal) -> BrokerChanges {
     let pending = journal.take();
+    let mut look_again = Vec::new();
     let mut sessions = Vec::with_capacity(pending.sessions.len());
     for client_id in pending.sessions {
-        let entry = scx.extends.shared().await.entry(Id::from(scx.node.id(), ClientId::from(client_id.as_str())));
-        let row = match entry.session() {
+        let row = match live_session(scx, &client_id).await {
             Some(session) => session_row(&session).await,
             None => None,
         };
+        // Connected: the ids it resumes may be put back after this read (see the header).
+        if row.as_ref().is_some_and(|r| r.disconnected_at.is_none()) {
+            look_again.push(client_id.clone());
+        }
         sessions.push((client_id, row));
     }
-    BrokerChanges { sessions, queues: pending.queues, messages_taken: pending.taken, retained: pending.retained.into_iter().collect() }
+    let mut pending_qos2 = Vec::with_capacity(pending.qos2.len());
+    for (client_id, by_event) in pending.qos2 {
+        let Some(session) = live_session(scx, &client_id).await else { continue };
+        if !is_persistent(&session).await {
+            continue;
+        }
+        let ids = pending_qos2_of(&session).await;
+        if session.connected().await.unwrap_or(false) && (by_event || !ids.is_empty()) {
+            look_again.push(client_id.clone());
+        }
+        pending_qos2.push((client_id, ids));
+    }
+    for client_id in look_again {
+        journal.qos2_look_again(client_id);
+    }
+    BrokerChanges {
+        sessions,
+        queues: pending.queues,
+        messages_taken: pending.taken,
+        retained: pending.retained.into_iter().collect(),
+        pending_qos2,
+    }
+}
+
+async fn live_session(scx: &ServerContext, client_id: &str) -> Option<Session> {
+    scx.extends.shared().await.entry(Id::from(scx.node.id(), ClientId::from(client_id))).session()
+}
+
+/// Whether `session` outlives its connection (MQTT 3 clean session false, MQTT 5 session expiry
+/// above zero): only such a session is saved.
+async fn is_persistent(session: &Session) -> bool {
+    let Ok(connect) = session.connect_info().await else { return false };
+    match connect.as_ref() {
+        ConnectInfo::V3(_, c) => !c.clean_session,
+        ConnectInfo::V5(..) => !session_expiry(session).await.is_zero(),
+    }
+}
+
+async fn session_expiry(session: &Session) -> Duration {
+    let disconnect = session.disconnect().await.ok().flatten();
+    session.fitter.session_expiry_interval(disconnect.as_ref())
+}
+
+async fn pending_qos2_of(session: &Session) -> Vec<(u16, u64)> {
+    session.out_inflight().read().await.pending_qos2().iter().map(|(id, fingerprint)| (id.get(), *fingerprint)).collect()
 }
 
 /// The row of `session` if it is persistent (MQTT 3 clean session false, MQTT 5 session expiry
 /// above zero), subscriptions included.
 async fn session_row(session: &Session) -> Option<SavedSession> {
-    let connect = session.connect_info().await.ok()?;
-    let disconnect = session.disconnect().await.ok().flatten();
-    let expiry = session.fitter.session_expiry_interval(disconnect.as_ref());
-    let persistent = match connect.as_ref() {
-        ConnectInfo::V3(_, c) => !c.clean_session,
-        ConnectInfo::V5(..) => !expiry.is_zero(),
-    };
-    if !persistent {
+    if !is_persistent(session).await {
         return None;
     }
+    let connect = session.connect_info().await.ok()?;
+    let expiry = session_expiry(session).await;
     let subscriptions = match session.subscriptions().await {
         Ok(subs) => subs
             .read()
@@ -190,6 +261,7 @@ async fn session_row(session: &Session) -> Option<SavedSession> {
         disconnected_at,
         connect: serde_json::to_string(&without_secrets(&connect)).unwrap_or_default(),
         subscriptions,
+        pending_qos2: pending_qos2_of(session).await,
     })
 }
 
@@ -391,6 +463,13 @@ async fn restore_session(
     let queued: Vec<SavedMessage> = queued.into_iter().filter_map(|m| redacted_again(gate, m)).collect();
     {
         let mut inflight = session.out_inflight().write().await;
+        // No more than its client may have pending (the listener's receive maximum): the rest
+        // are not ids this session could hold. Handed to its next connection, as any session's.
+        for (id, fingerprint) in row.pending_qos2.iter().take(usize::from(listen_cfg.max_inflight.get())) {
+            if let Some(id) = NonZeroU16::new(*id) {
+                inflight.received_qos2(id, *fingerprint);
+            }
+        }
         for m in queued.iter().filter(|m| m.waiting != Waiting::Queued && m.packet_id.is_some()) {
             let (from, publish) = engine_message(scx, m);
             let status = if m.waiting == Waiting::Released { MomentStatus::UnComplete } else { MomentStatus::UnAck };
@@ -449,6 +528,8 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
         };
         // Taken out as its client would resume it: nothing is cleaned, no Will is published.
         if let Ok(OfflineSession::Exist(Some(info))) = entry.kick(false, false, false).await {
+            // As its connection left them (the row was read before the kick).
+            row.pending_qos2 = info.received_qos2.iter().map(|(id, fingerprint)| (id.get(), *fingerprint)).collect();
             let mut saved = Vec::with_capacity(info.inflight_messages.len() + info.offline_messages.len());
             for m in &info.inflight_messages {
                 let waiting = if matches!(m.status, MomentStatus::UnComplete) { Waiting::Released } else { Waiting::Unacknowledged };

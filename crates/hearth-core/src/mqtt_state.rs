@@ -103,6 +103,10 @@ pub struct SavedSession {
     /// aliases), JSON, without its password, Will or certificate.
     pub connect: String,
     pub subscriptions: Vec<SavedSubscription>,
+    /// The QoS 2 messages its client sent and has not released yet (PUBREL), as packet id and
+    /// the message's fingerprint: the same one sent again after a restart is acknowledged and
+    /// not delivered twice (MQTT-4.3.3-10).
+    pub pending_qos2: Vec<(u16, u64)>,
 }
 
 /// A retained message on its topic.
@@ -143,10 +147,17 @@ pub struct BrokerChanges {
     pub queues: Vec<(String, QueueChange)>,
     /// Retained messages set, or `None`: cleared.
     pub retained: Vec<(String, Option<SavedRetained>)>,
+    /// Sessions' QoS 2 messages not released yet, written alone (written after `sessions`: read
+    /// later). A session not saved (not persistent) ignores it.
+    pub pending_qos2: Vec<(String, Vec<(u16, u64)>)>,
 }
 
 impl BrokerChanges {
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty() && self.queues.is_empty() && self.messages_taken.is_empty() && self.retained.is_empty()
+        self.sessions.is_empty()
+            && self.queues.is_empty()
+            && self.messages_taken.is_empty()
+            && self.retained.is_empty()
+            && self.pending_qos2.is_empty()
     }
 }

@@ -574,6 +574,12 @@ pub const MIGRATIONS: &[&str] = &[
     WHERE type = 'table' AND name = 'mqtt_retained';
     PRAGMA writable_schema = RESET;
     "#,
+    // 16: the QoS 2 messages a persistent session's client has sent and not yet released, so
+    // that the same one sent again after a restart of Hearth is not delivered twice: a JSON list
+    // of [packet id, fingerprint] (see hearth-broker's `persist`).
+    r#"
+    ALTER TABLE mqtt_sessions ADD COLUMN pending_qos2 TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// The versions whose migration rewrites definitions in `sqlite_schema` directly (see 15).

@@ -101,7 +101,7 @@ fn value_for(table: &str, column: &str, declared: &str) -> Value {
         "retention" => text("metadata"),
         "protocol" => Value::Integer(4),
         "qos" | "waiting" | "sender_kind" | "named_by_person" | "present" | "online" | "retain" => Value::Integer(0),
-        "connect" | "options" | "addresses" | "txt" | "keys" | "fields" => text("[]"),
+        "connect" | "options" | "addresses" | "txt" | "keys" | "fields" | "pending_qos2" => text("[]"),
         _ if declared.contains("INT") => Value::Integer(1),
         _ if declared.contains("REAL") => Value::Real(1.0),
         _ if declared.contains("BLOB") => Value::Blob(vec![1, 2, 3]),

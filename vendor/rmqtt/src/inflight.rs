@@ -198,6 +198,13 @@ impl OutInflight {
         self.received_qos2.retain(|(kept, _)| *kept != id);
     }
 
+    /// Hearth patch (change 33): the QoS 2 PUBLISHes received and not released (for Hearth to
+    /// save with the session).
+    #[inline]
+    pub fn pending_qos2(&self) -> &[(NonZeroU16, u64)] {
+        &self.received_qos2
+    }
+
     /// Hearth patch (change 31): the QoS 2 PUBLISHes received and not released, taken (for the
     /// session's next connection).
     #[inline]
@@ -401,11 +408,18 @@ impl OutInflight {
 /// packet id: its topic and payload. A client that lost its own state (a device restarted) while
 /// keeping its session may reuse an id whose PUBREL it never sent; as Mosquitto does ("Reused
 /// message ID"), a different message under it is a new one, delivered, not taken for a repeat.
+///
+/// Hearth patch (change 33): saved with the session (Hearth keeps the ids across its restarts),
+/// so it must come out the same in a later build and on another machine: SipHash-1-3 with zero
+/// keys over bytes written explicitly (the topic, a 0xff that no UTF-8 string holds, the
+/// payload). std's `DefaultHasher` is documented to change between Rust releases, and `Hash` for
+/// a slice writes its length as a `usize`, whose width is the platform's.
 pub fn qos2_fingerprint(topic: &str, payload: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    topic.hash(&mut hasher);
-    payload.hash(&mut hasher);
+    use std::hash::Hasher;
+    let mut hasher = siphasher::sip::SipHasher13::new();
+    hasher.write(topic.as_bytes());
+    hasher.write(&[0xff]);
+    hasher.write(payload);
     hasher.finish()
 }
 
