@@ -257,6 +257,12 @@ impl Broker {
         rx.await.unwrap_or_default()
     }
 
+    /// Changes that [`Broker::changes`] handed out and that will never be written (the store
+    /// failed too long): the sessions they touched are handed out again, whole, with the next.
+    pub fn not_written(&self, changes: &BrokerChanges) {
+        self.journal.not_written(changes);
+    }
+
     /// Messages queued for offline sessions left out of a save since start (the hub did not
     /// take the changes fast enough): after a power cut they would be missing.
     pub fn unsaved_messages(&self) -> u64 {

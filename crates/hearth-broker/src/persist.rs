@@ -22,8 +22,9 @@
 //! A session's pending QoS 2 ids: no hook tells when a client releases one (PUBREL), so a save
 //! that finds a connected session holding some looks at it again at the next save, until it
 //! holds none; a session is also looked at once more after anything noted it, since the ids it
-//! resumes are put back just after its connection is announced. After a `kill -9` they are as
-//! of the last second.
+//! resumes are put back just after its connection is announced. A look writes only what differs
+//! from what was last written, so a client that never releases its ids costs a look a second,
+//! not a write. After a `kill -9` they are as of the last second.
 
 use crate::{Client, Gate, Kept};
 use hearth_core::mqtt_state::{
@@ -52,6 +53,9 @@ const MAX_JOURNAL_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Default)]
 pub(crate) struct Journal {
     inner: Mutex<Pending>,
+    /// The pending QoS 2 ids last handed to the store, by session (a session not in it: not
+    /// known, written at its next look). Only [`changes`] reads and writes it.
+    qos2_written: Mutex<HashMap<String, Vec<(u16, u64)>>>,
 }
 
 #[derive(Default)]
@@ -143,6 +147,21 @@ impl Journal {
         self.pending().qos2.entry(client_id).or_insert(false);
     }
 
+    fn qos2_written(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u16, u64)>>> {
+        self.qos2_written.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes handed out that the store will never write (it failed long enough for the hub
+    /// to drop them): the sessions they touched are written again, whole, at the next save.
+    pub(crate) fn not_written(&self, changes: &BrokerChanges) {
+        let mut written = self.qos2_written();
+        let mut pending = self.pending();
+        for client_id in changes.sessions.iter().map(|(id, _)| id).chain(changes.pending_qos2.iter().map(|(id, _)| id)) {
+            written.remove(client_id);
+            pending.sessions.insert(client_id.clone());
+        }
+    }
+
     pub(crate) fn retained(&self, topic: &str, retained: Option<SavedRetained>) {
         self.pending().retained.insert(topic.to_owned(), retained);
     }
@@ -178,23 +197,38 @@ pub(crate) async fn changes(scx: &ServerContext, journal: &Journal) -> BrokerCha
             Some(session) => session_row(&session).await,
             None => None,
         };
-        // Connected: the ids it resumes may be put back after this read (see the header).
-        if row.as_ref().is_some_and(|r| r.disconnected_at.is_none()) {
-            look_again.push(client_id.clone());
+        match &row {
+            Some(row) => {
+                journal.qos2_written().insert(client_id.clone(), row.pending_qos2.clone());
+                // Connected: the ids it resumes may be put back after this read (see the header).
+                if row.disconnected_at.is_none() {
+                    look_again.push(client_id.clone());
+                }
+            }
+            None => {
+                journal.qos2_written().remove(&client_id);
+            }
         }
         sessions.push((client_id, row));
     }
-    let mut pending_qos2 = Vec::with_capacity(pending.qos2.len());
+    let mut pending_qos2 = Vec::new();
     for (client_id, by_event) in pending.qos2 {
         let Some(session) = live_session(scx, &client_id).await else { continue };
-        if !is_persistent(&session).await {
+        let connected = session.connected().await.unwrap_or(false);
+        // Offline, its ids cannot change but by a takeover, which empties them until the new
+        // connection puts them back and announces itself (then written whole).
+        if (!connected && !by_event) || !is_persistent(&session).await {
             continue;
         }
         let ids = pending_qos2_of(&session).await;
-        if session.connected().await.unwrap_or(false) && (by_event || !ids.is_empty()) {
+        if connected && (by_event || !ids.is_empty()) {
             look_again.push(client_id.clone());
         }
-        pending_qos2.push((client_id, ids));
+        let mut written = journal.qos2_written();
+        if written.get(&client_id) != Some(&ids) {
+            written.insert(client_id.clone(), ids.clone());
+            pending_qos2.push((client_id, ids));
+        }
     }
     for client_id in look_again {
         journal.qos2_look_again(client_id);

@@ -109,7 +109,11 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
                     tracing::error!("MQTT sessions could not be saved ({e}); tried again every second, and saved whole when Hearth stops");
                 }
                 while batches.len() > MAX_UNSAVED_BATCHES || (batches.len() > 1 && queued_bytes(&batches) > MAX_UNSAVED_BYTES) {
-                    batches.remove(0);
+                    // Its messages are lost to a power cut; its sessions are written again.
+                    let dropped = batches.remove(0);
+                    if let Some(broker) = hub.broker() {
+                        broker.not_written(&dropped);
+                    }
                 }
                 unsaved = batches;
             }
