@@ -257,10 +257,11 @@ impl Broker {
         rx.await.unwrap_or_default()
     }
 
-    /// Changes that [`Broker::changes`] handed out and that will never be written (the store
-    /// failed too long): the sessions they touched are handed out again, whole, with the next.
-    pub fn not_written(&self, changes: &BrokerChanges) {
-        self.journal.not_written(changes);
+    /// The rows of these sessions, handed out by [`Broker::changes`], will never be written (the
+    /// store failed too long, or the save was lost): they are handed out again, whole, with the
+    /// next changes.
+    pub fn not_written(&self, client_ids: Vec<String>) {
+        self.journal.not_written(client_ids);
     }
 
     /// Messages queued for offline sessions left out of a save since start (the hub did not

@@ -54,7 +54,7 @@ const MAX_JOURNAL_BYTES: usize = 64 * 1024 * 1024;
 pub(crate) struct Journal {
     inner: Mutex<Pending>,
     /// The pending QoS 2 ids last handed to the store, by session (a session not in it: not
-    /// known, written at its next look). Only [`changes`] reads and writes it.
+    /// known, written at its next look). Kept by [`changes`]; [`Journal::not_written`] forgets.
     qos2_written: Mutex<HashMap<String, Vec<(u16, u64)>>>,
 }
 
@@ -151,14 +151,15 @@ impl Journal {
         self.qos2_written.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Changes handed out that the store will never write (it failed long enough for the hub
-    /// to drop them): the sessions they touched are written again, whole, at the next save.
-    pub(crate) fn not_written(&self, changes: &BrokerChanges) {
+    /// Rows handed out that the store will never write (it failed long enough for the hub to
+    /// give them up, or the save was lost): these sessions are written again, whole, at the next
+    /// save.
+    pub(crate) fn not_written(&self, client_ids: Vec<String>) {
         let mut written = self.qos2_written();
         let mut pending = self.pending();
-        for client_id in changes.sessions.iter().map(|(id, _)| id).chain(changes.pending_qos2.iter().map(|(id, _)| id)) {
-            written.remove(client_id);
-            pending.sessions.insert(client_id.clone());
+        for client_id in client_ids {
+            written.remove(&client_id);
+            pending.sessions.insert(client_id);
         }
     }
 

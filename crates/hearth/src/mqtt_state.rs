@@ -23,7 +23,8 @@ pub(crate) fn load(hub: &Hub) -> SavedBroker {
 }
 
 /// Batches of changes kept for another try while the store cannot be written (a full disk),
-/// at most: a minute's worth. Past it the oldest go (the clean shutdown's save still has it all).
+/// at most: a minute's worth. Past it the oldest is folded into the next (see [`drop_oldest`];
+/// the clean shutdown's save still has it all).
 const MAX_UNSAVED_BATCHES: usize = 60;
 
 /// And at most this many bytes of queued messages among them.
@@ -38,6 +39,37 @@ fn queued_bytes(batches: &[BrokerChanges]) -> usize {
             QueueChange::OldestDropped => 0,
         })
         .sum()
+}
+
+/// The client ids whose rows `batches` write: written again whole if the batches are lost.
+fn sessions_of(batches: &[BrokerChanges]) -> Vec<String> {
+    let ids = batches.iter().flat_map(|b| b.sessions.iter().map(|(id, _)| id).chain(b.pending_qos2.iter().map(|(id, _)| id)));
+    let unique: std::collections::BTreeSet<&String> = ids.collect();
+    unique.into_iter().cloned().collect()
+}
+
+/// Gives up the oldest of `batches` (at least two) for room: the messages it queued for offline
+/// sessions are lost to a power cut (they stay queued in memory); its sessions are handed out
+/// again whole by the broker; what it said of queues taken back and of retained messages goes
+/// first into the next batch (the store applies a batch's taken queues before its appended
+/// messages, and retained changes in order: the next batch's newer ones still win).
+fn drop_oldest(hub: &Hub, batches: &mut Vec<BrokerChanges>) {
+    let oldest = batches.remove(0);
+    if let Some(broker) = hub.broker() {
+        broker.not_written(sessions_of(std::slice::from_ref(&oldest)));
+    }
+    fold_into(oldest, &mut batches[0]);
+}
+
+/// What of `oldest` is kept in `next` when `oldest` is given up (see [`drop_oldest`]).
+fn fold_into(oldest: BrokerChanges, next: &mut BrokerChanges) {
+    let mut taken = oldest.messages_taken;
+    taken.retain(|id| !next.messages_taken.contains(id));
+    taken.append(&mut next.messages_taken);
+    next.messages_taken = taken;
+    let mut retained: Vec<_> = oldest.retained.into_iter().filter(|(topic, _)| !next.retained.iter().any(|(t, _)| t == topic)).collect();
+    retained.append(&mut next.retained);
+    next.retained = retained;
 }
 
 /// Whether the sender of `m` is still known (the hub's own messages always are).
@@ -85,6 +117,7 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
             continue;
         }
         let (store_hub, batches) = (hub.clone(), std::mem::take(&mut unsaved));
+        let sessions = sessions_of(&batches);
         let saved = tokio::task::spawn_blocking(move || {
             // Written with the default `synchronous = FULL`: its commit, once a second, also puts
             // on the disk what the recorder committed without waiting for it.
@@ -109,15 +142,17 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
                     tracing::error!("MQTT sessions could not be saved ({e}); tried again every second, and saved whole when Hearth stops");
                 }
                 while batches.len() > MAX_UNSAVED_BATCHES || (batches.len() > 1 && queued_bytes(&batches) > MAX_UNSAVED_BYTES) {
-                    // Its messages are lost to a power cut; its sessions are written again.
-                    let dropped = batches.remove(0);
-                    if let Some(broker) = hub.broker() {
-                        broker.not_written(&dropped);
-                    }
+                    drop_oldest(&hub, &mut batches);
                 }
                 unsaved = batches;
             }
-            Err(e) => tracing::error!("the MQTT session saver failed: {e}"),
+            Err(e) => {
+                // The batches went with the task: their sessions are handed out again whole.
+                tracing::error!("the MQTT session saver failed: {e}");
+                if let Some(broker) = hub.broker() {
+                    broker.not_written(sessions);
+                }
+            }
         }
     }
 }
@@ -130,5 +165,47 @@ pub(crate) fn stop_broker_and_save(hub: &Hub) {
     match hub.store().replace_mqtt_state(&saved) {
         Ok(()) => tracing::info!(sessions, messages, retained, "MQTT sessions and retained messages saved"),
         Err(e) => tracing::error!("MQTT sessions and retained messages could not be saved ({e}); clients will find their sessions gone"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_core::mqtt_state::{SavedRetained, Waiting};
+
+    fn retained(topic: &str, payload: &[u8]) -> (String, Option<SavedRetained>) {
+        let message = SavedMessage {
+            sender_client_id: "plug".into(),
+            sender_username: None,
+            sender_kind: SenderKind::Client,
+            topic: topic.into(),
+            qos: 1,
+            retain: true,
+            payload: payload.to_vec(),
+            properties: None,
+            published_at: 1,
+            packet_id: None,
+            waiting: Waiting::Queued,
+        };
+        (topic.into(), Some(SavedRetained { topic: topic.into(), message }))
+    }
+
+    /// A batch given up for room keeps, in the next, the queues taken back and the retained
+    /// changes it held, before the next's own (which, newer, win); its queued messages go.
+    #[test]
+    fn a_batch_given_up_leaves_its_taken_queues_and_retained_changes_to_the_next() {
+        let oldest = BrokerChanges {
+            messages_taken: vec!["dash".into(), "plug".into()],
+            retained: vec![retained("stat/lock", b"old"), ("stat/gone".into(), None)],
+            queues: vec![("dash".into(), QueueChange::OldestDropped)],
+            ..Default::default()
+        };
+        let mut next =
+            BrokerChanges { messages_taken: vec!["plug".into()], retained: vec![retained("stat/lock", b"new")], ..Default::default() };
+        fold_into(oldest, &mut next);
+        assert_eq!(next.messages_taken, ["dash", "plug"]);
+        let topics: Vec<_> = next.retained.iter().map(|(t, r)| (t.as_str(), r.as_ref().map(|r| r.message.payload.clone()))).collect();
+        assert_eq!(topics, [("stat/gone", None), ("stat/lock", Some(b"new".to_vec()))]);
+        assert!(next.queues.is_empty(), "the given-up batch's queue changes are not carried");
     }
 }
