@@ -36,7 +36,8 @@ need_rust() {
   }
 }
 
-# The engine needs a C compiler for SQLite and libdbus for the Secret Service keyring.
+# The engine needs a C compiler and make for SQLite and jemalloc, and libdbus for the Secret
+# Service keyring.
 ENGINE_PACKAGES=(build-essential pkg-config libdbus-1-dev iproute2 util-linux)
 # The desktop shell (Tauri + WebKitGTK, tray icon).
 DESKTOP_PACKAGES=(libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libssl-dev)

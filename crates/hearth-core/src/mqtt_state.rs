@@ -135,7 +135,7 @@ pub enum QueueChange {
 }
 
 /// What changed since the last save, to be written in one transaction, in this order: the
-/// messages taken, the sessions, the queues, the retained messages.
+/// messages taken, the sessions, the queues, the pending QoS 2 ids, the retained messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BrokerChanges {
     /// Sessions whose saved messages were handed to their reconnected client, or whose session

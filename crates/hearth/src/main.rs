@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-/// jemalloc rather than glibc's malloc for the hub: about 15 % less CPU per brokered message and
+/// jemalloc rather than glibc's malloc for the hub: 12 to 13 % less CPU per brokered message and
 /// a QoS 0 fan-in near Mosquitto's rate, measured side by side (README, *Performance*). Its
 /// background thread gives freed pages back a second after they go unused (`.cargo/config.toml`).
 /// x86_64 only: a jemalloc built for 4 KiB pages fails on a kernel with larger ones (a

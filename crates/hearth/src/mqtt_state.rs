@@ -4,6 +4,7 @@
 
 use crate::hub::Hub;
 use hearth_core::mqtt_state::{BrokerChanges, QueueChange, SavedBroker, SavedMessage, SenderKind};
+use std::collections::HashSet;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +42,12 @@ fn queued_bytes(batches: &[BrokerChanges]) -> usize {
         .sum()
 }
 
+/// What a batch given up may carry into the next, at most (queues taken back, retained changes,
+/// sessions to write again), in entries: past it the batch is given up whole. A client making
+/// up client ids or topics while the disk is full must not grow what waits without bound (the
+/// failure is in the log already, and the clean shutdown's save still has it all).
+const MAX_CARRIED: usize = 20_000;
+
 /// The client ids whose rows `batches` write: written again whole if the batches are lost.
 fn sessions_of(batches: &[BrokerChanges]) -> Vec<String> {
     let ids = batches.iter().flat_map(|b| b.sessions.iter().map(|(id, _)| id).chain(b.pending_qos2.iter().map(|(id, _)| id)));
@@ -55,19 +62,31 @@ fn sessions_of(batches: &[BrokerChanges]) -> Vec<String> {
 /// messages, and retained changes in order: the next batch's newer ones still win).
 fn drop_oldest(hub: &Hub, batches: &mut Vec<BrokerChanges>) {
     let oldest = batches.remove(0);
+    let next = &mut batches[0];
+    let carried = [&oldest, &*next].iter().map(|b| b.messages_taken.len() + b.retained.len()).sum::<usize>()
+        + oldest.sessions.len()
+        + oldest.pending_qos2.len();
+    if carried > MAX_CARRIED {
+        return;
+    }
     if let Some(broker) = hub.broker() {
         broker.not_written(sessions_of(std::slice::from_ref(&oldest)));
     }
-    fold_into(oldest, &mut batches[0]);
+    fold_into(oldest, next);
 }
 
 /// What of `oldest` is kept in `next` when `oldest` is given up (see [`drop_oldest`]).
 fn fold_into(oldest: BrokerChanges, next: &mut BrokerChanges) {
-    let mut taken = oldest.messages_taken;
-    taken.retain(|id| !next.messages_taken.contains(id));
+    let mut taken: Vec<String> = {
+        let newer: HashSet<&str> = next.messages_taken.iter().map(String::as_str).collect();
+        oldest.messages_taken.into_iter().filter(|id| !newer.contains(id.as_str())).collect()
+    };
     taken.append(&mut next.messages_taken);
     next.messages_taken = taken;
-    let mut retained: Vec<_> = oldest.retained.into_iter().filter(|(topic, _)| !next.retained.iter().any(|(t, _)| t == topic)).collect();
+    let mut retained: Vec<_> = {
+        let newer: HashSet<&str> = next.retained.iter().map(|(topic, _)| topic.as_str()).collect();
+        oldest.retained.into_iter().filter(|(topic, _)| !newer.contains(topic.as_str())).collect()
+    };
     retained.append(&mut next.retained);
     next.retained = retained;
 }
