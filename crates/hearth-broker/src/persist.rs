@@ -218,7 +218,7 @@ pub(crate) async fn changes(scx: &ServerContext, journal: &Journal) -> BrokerCha
         let connected = session.connected().await.unwrap_or(false);
         // Offline, its ids cannot change but by a takeover, which empties them until the new
         // connection puts them back and announces itself (then written whole).
-        if (!connected && !by_event) || !is_persistent(&session).await {
+        if (!connected && !by_event) || persistence(&session).await.is_none() {
             continue;
         }
         let ids = pending_qos2_of(&session).await;
@@ -247,19 +247,18 @@ async fn live_session(scx: &ServerContext, client_id: &str) -> Option<Session> {
     scx.extends.shared().await.entry(Id::from(scx.node.id(), ClientId::from(client_id))).session()
 }
 
-/// Whether `session` outlives its connection (MQTT 3 clean session false, MQTT 5 session expiry
-/// above zero): only such a session is saved.
-async fn is_persistent(session: &Session) -> bool {
-    let Ok(connect) = session.connect_info().await else { return false };
-    match connect.as_ref() {
-        ConnectInfo::V3(_, c) => !c.clean_session,
-        ConnectInfo::V5(..) => !session_expiry(session).await.is_zero(),
-    }
-}
-
-async fn session_expiry(session: &Session) -> Duration {
+/// `session`'s CONNECT and how long it is kept once its client is gone, if it outlives its
+/// connection (MQTT 3 clean session false, MQTT 5 session expiry above zero): only such a
+/// session is saved.
+async fn persistence(session: &Session) -> Option<(Arc<ConnectInfo>, Duration)> {
+    let connect = session.connect_info().await.ok()?;
     let disconnect = session.disconnect().await.ok().flatten();
-    session.fitter.session_expiry_interval(disconnect.as_ref())
+    let expiry = session.fitter.session_expiry_interval(disconnect.as_ref());
+    let persistent = match connect.as_ref() {
+        ConnectInfo::V3(_, c) => !c.clean_session,
+        ConnectInfo::V5(..) => !expiry.is_zero(),
+    };
+    persistent.then_some((connect, expiry))
 }
 
 async fn pending_qos2_of(session: &Session) -> Vec<(u16, u64)> {
@@ -269,11 +268,7 @@ async fn pending_qos2_of(session: &Session) -> Vec<(u16, u64)> {
 /// The row of `session` if it is persistent (MQTT 3 clean session false, MQTT 5 session expiry
 /// above zero), subscriptions included.
 async fn session_row(session: &Session) -> Option<SavedSession> {
-    if !is_persistent(session).await {
-        return None;
-    }
-    let connect = session.connect_info().await.ok()?;
-    let expiry = session_expiry(session).await;
+    let (connect, expiry) = persistence(session).await?;
     let subscriptions = match session.subscriptions().await {
         Ok(subs) => subs
             .read()
