@@ -188,6 +188,39 @@ def test_an_id_released_before_a_power_cut_carries_a_new_message_after_it(hearth
     stop_client(watcher)
 
 
+@pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
+def test_a_device_that_lost_power_with_the_hub_is_heard_again_under_its_pending_id(hearth, version):
+    """A power cut takes the hub and a plug down together, the plug between its QoS 2 PUBLISH and
+    its PUBREL. Back up, the plug remembers nothing and reports "on" again under id 5, its ids
+    counted from the start, without DUP (MQTT-3.3.1-1: DUP is set on every sending again, so a
+    PUBLISH without it is a first sending). The saved id is a second old and cannot tell the two
+    apart by content: the report is delivered, not taken for the old one and lost. The same
+    PUBLISH sent again with DUP stays a repeat (the story above)."""
+    watcher = hearth.client("qos2-watcher", "5")
+    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    on = publish_packet(b"TopicA/B", b"on", qos=2, packet_id=5, version=version)
+    sock, _ = qos2_device(hearth, version)
+    sock.sendall(on)
+    assert pubrec_of_5(sock) == 0
+    assert [m["payload"] for m in watcher.received.take(1)] == [b"on"]
+    stop_client(watcher)
+    time.sleep(2.5)  # saved with the id pending
+    hearth.restart(kill=True)
+    sock.close()
+    watcher = hearth.client("qos2-watcher", "5")
+    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    sock, session_present = qos2_device(hearth, version)
+    assert session_present
+    sock.sendall(on)
+    assert pubrec_of_5(sock) == 0
+    release_5(sock)
+    got = watcher.received.take(1) + watcher.received.more(1.0)
+    assert [m["payload"] for m in got] == [b"on"], got
+    sock.sendall(DISCONNECT)
+    sock.close()
+    stop_client(watcher)
+
+
 def edit_while_stopped(hearth, sql, *args):
     """Changes the store while Hearth is stopped, as an older copy of it put back would."""
     with sqlite3.connect(hearth.hub.data_dir / "hearth.db") as db:

@@ -262,7 +262,7 @@ async fn persistence(session: &Session) -> Option<(Arc<ConnectInfo>, Duration)> 
 }
 
 async fn pending_qos2_of(session: &Session) -> Vec<(u16, u64)> {
-    session.out_inflight().read().await.pending_qos2().iter().map(|(id, fingerprint)| (id.get(), *fingerprint)).collect()
+    session.out_inflight().read().await.pending_qos2().iter().map(|r| (r.id.get(), r.fingerprint)).collect()
 }
 
 /// The row of `session` if it is persistent (MQTT 3 clean session false, MQTT 5 session expiry
@@ -497,7 +497,7 @@ async fn restore_session(
         // are not ids this session could hold. Handed to its next connection, as any session's.
         for (id, fingerprint) in row.pending_qos2.iter().take(usize::from(listen_cfg.max_inflight.get())) {
             if let Some(id) = NonZeroU16::new(*id) {
-                inflight.received_qos2(id, *fingerprint);
+                inflight.restored_qos2(id, *fingerprint);
             }
         }
         for m in queued.iter().filter(|m| m.waiting != Waiting::Queued && m.packet_id.is_some()) {
@@ -559,7 +559,7 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
         // Taken out as its client would resume it: nothing is cleaned, no Will is published.
         if let Ok(OfflineSession::Exist(Some(info))) = entry.kick(false, false, false).await {
             // As its connection left them (the row was read before the kick).
-            row.pending_qos2 = info.received_qos2.iter().map(|(id, fingerprint)| (id.get(), *fingerprint)).collect();
+            row.pending_qos2 = info.received_qos2.iter().map(|r| (r.id.get(), r.fingerprint)).collect();
             let mut saved = Vec::with_capacity(info.inflight_messages.len() + info.offline_messages.len());
             for m in &info.inflight_messages {
                 let waiting = if matches!(m.status, MomentStatus::UnComplete) { Waiting::Released } else { Waiting::Unacknowledged };

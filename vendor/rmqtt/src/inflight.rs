@@ -152,7 +152,20 @@ pub struct OutInflight {
     /// with the connection, so that the same PUBLISH sent again after a reconnection is
     /// acknowledged and not delivered twice (MQTT-4.3.3-10). At most the receive maximum; no
     /// allocation while empty.
-    received_qos2: Vec<(NonZeroU16, u64)>,
+    received_qos2: Vec<ReceivedQos2>,
+}
+
+/// Hearth patch (change 31): a QoS 2 PUBLISH received from the client and not yet released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedQos2 {
+    pub id: NonZeroU16,
+    /// `qos2_fingerprint` of its topic and payload.
+    pub fingerprint: u64,
+    /// Hearth patch (change 35): put back from what was saved before a restart of the broker
+    /// and not received since. What was saved may be up to a second older than the exchange
+    /// (after a `kill -9` or a power cut): only a PUBLISH marked DUP is taken for a repeat of it.
+    #[serde(default)]
+    pub restored: bool,
 }
 
 impl OutInflight {
@@ -181,34 +194,51 @@ impl OutInflight {
     /// PUBREL is awaited.
     #[inline]
     pub fn received_qos2(&mut self, id: NonZeroU16, fingerprint: u64) {
-        self.received_qos2.retain(|(kept, _)| *kept != id);
-        self.received_qos2.push((id, fingerprint));
+        self.keep_qos2(ReceivedQos2 { id, fingerprint, restored: false });
+    }
+
+    /// Hearth patch (change 35): a QoS 2 PUBLISH pending when the broker last saved the session,
+    /// before a restart.
+    #[inline]
+    pub fn restored_qos2(&mut self, id: NonZeroU16, fingerprint: u64) {
+        self.keep_qos2(ReceivedQos2 { id, fingerprint, restored: true });
+    }
+
+    /// Hearth patch (change 31): `received` is pending, in place of what was pending under its id.
+    #[inline]
+    pub fn keep_qos2(&mut self, received: ReceivedQos2) {
+        self.received_qos2.retain(|kept| kept.id != received.id);
+        self.received_qos2.push(received);
     }
 
     /// Hearth patch (change 31): whether a QoS 2 PUBLISH with `id` and `fingerprint` is one
-    /// already received and not released: the same message sent again.
+    /// already received and not released: the same message sent again. Hearth patch (change
+    /// 35): one restored from before a restart only if `dup` (MQTT-3.3.1-1: DUP is set on every
+    /// sending again), since the saved ids may be a second behind: a client released the id just
+    /// before a power cut, or lost its own state with the power and counts its ids from the start
+    /// again, and its next message under that id, with the same content, is a new one.
     #[inline]
-    pub fn is_repeat_qos2(&self, id: NonZeroU16, fingerprint: u64) -> bool {
-        self.received_qos2.contains(&(id, fingerprint))
+    pub fn is_repeat_qos2(&self, id: NonZeroU16, fingerprint: u64, dup: bool) -> bool {
+        self.received_qos2.iter().any(|r| r.id == id && r.fingerprint == fingerprint && (dup || !r.restored))
     }
 
     /// Hearth patch (change 31): the QoS 2 PUBLISH with `id` was released (PUBREL).
     #[inline]
     pub fn released_qos2(&mut self, id: NonZeroU16) {
-        self.received_qos2.retain(|(kept, _)| *kept != id);
+        self.received_qos2.retain(|kept| kept.id != id);
     }
 
     /// Hearth patch (change 33): the QoS 2 PUBLISHes received and not released (for Hearth to
     /// save with the session).
     #[inline]
-    pub fn pending_qos2(&self) -> &[(NonZeroU16, u64)] {
+    pub fn pending_qos2(&self) -> &[ReceivedQos2] {
         &self.received_qos2
     }
 
     /// Hearth patch (change 31): the QoS 2 PUBLISHes received and not released, taken (for the
     /// session's next connection).
     #[inline]
-    pub fn take_received_qos2(&mut self) -> Vec<(NonZeroU16, u64)> {
+    pub fn take_received_qos2(&mut self) -> Vec<ReceivedQos2> {
         std::mem::take(&mut self.received_qos2)
     }
 

@@ -93,7 +93,7 @@ use crate::codec::{
 };
 use crate::context::ServerContext;
 use crate::hook::Hook;
-use crate::inflight::{InInflight, MomentStatus, OutInflight, OutInflightMessage};
+use crate::inflight::{InInflight, MomentStatus, OutInflight, OutInflightMessage, ReceivedQos2};
 use crate::net::MqttError;
 use crate::queue::{self, Limiter, Policy};
 #[cfg(feature = "msgstore")]
@@ -203,14 +203,14 @@ impl SessionState {
     /// Hearth patch (change 31): a session taken up again keeps the QoS 2 PUBLISHes it received
     /// and its client has not released: the same one sent again is acknowledged, not delivered
     /// twice (MQTT-4.3.3-10). Called before the connection's first packet is read.
-    pub(crate) async fn resume_received_qos2(&mut self, received: Vec<(NonZeroU16, u64)>) {
+    pub(crate) async fn resume_received_qos2(&mut self, received: Vec<ReceivedQos2>) {
         let out_inflight = self.out_inflight().clone();
         let mut inflight = out_inflight.write().await;
-        for (id, fingerprint) in received {
+        for r in received {
             // Whatever this connection's window (its listener's receive maximum, which another
             // listener could set smaller): these exchanges were admitted and must finish.
-            self.in_inflight.restore(id);
-            inflight.received_qos2(id, fingerprint);
+            self.in_inflight.restore(r.id);
+            inflight.keep_qos2(r);
         }
     }
 
@@ -1236,7 +1236,7 @@ impl SessionState {
                 let pending = self.in_inflight.exist(&packet_id);
                 // [MQTT-4.3.3-10] Duplicate QoS 2 PUBLISH (same Packet Identifier,
                 // exchange not yet complete): answer PUBREC, do NOT deliver again.
-                if pending && self.out_inflight().read().await.is_repeat_qos2(packet_id, fingerprint) {
+                if pending && self.out_inflight().read().await.is_repeat_qos2(packet_id, fingerprint, publish.dup) {
                     log::debug!(
                         "{} duplicate QoS 2 PUBLISH, packet_id: {}, skip delivery [MQTT-4.3.3-10]",
                         self.id,
@@ -2766,7 +2766,7 @@ pub struct OfflineInfo {
     pub created_at: TimestampMillis,
     /// Hearth patch (change 31): the ids of QoS 2 PUBLISHes received and not released.
     #[serde(default)]
-    pub received_qos2: Vec<(NonZeroU16, u64)>,
+    pub received_qos2: Vec<ReceivedQos2>,
 }
 
 impl std::fmt::Debug for OfflineInfo {

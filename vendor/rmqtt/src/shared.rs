@@ -606,6 +606,20 @@ impl Entry for LockEntry {
             .map(|peer| peer.value().clone())
             .ok_or_else(|| anyhow!("session is not exist"))?;
 
+        // Hearth patch (change 34): a shared subscription is named by its group and its filter
+        // together (MQTT 5, 4.8.2); the tables here hold one subscription per filter, keyed by
+        // the filter alone. UNSUBSCRIBE `$share/other/t`, or `t`, while subscribed to
+        // `$share/g/t` names a subscription the session does not have: it is left alone and
+        // answered 0x11. It was removed.
+        #[cfg(feature = "shared-subscription")]
+        let group = unsubscribe.shared_group.as_ref();
+        #[cfg(not(feature = "shared-subscription"))]
+        let group = None;
+        let subscribed = peer.s.subscriptions().await?;
+        if subscribed.read().await.get(&unsubscribe.topic_filter).is_none_or(|opts| opts.shared_group() != group) {
+            return Ok(false);
+        }
+
         if let Err(e) =
             self.shared.context().extends.router().await.remove(&unsubscribe.topic_filter, self.id()).await
         {
