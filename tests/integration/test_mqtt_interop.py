@@ -824,6 +824,42 @@ def test_a_topic_name_with_a_wildcard_or_a_null_character_ends_the_connection_an
     sock.close()
 
 
+def subscribe_packet(version, *filters, unsubscribe=False):
+    """A SUBSCRIBE (each filter at QoS 1) or UNSUBSCRIBE with packet id 7, written by hand: paho
+    checks filters before sending them."""
+    body = struct.pack("!H", 7) + (b"\x00" if version == 5 else b"")
+    for f in filters:
+        body += struct.pack("!H", len(f)) + f + (b"" if unsubscribe else b"\x01")
+    return bytes([0xA2 if unsubscribe else 0x82, len(body)]) + body
+
+
+@pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
+@pytest.mark.parametrize("kind", ["subscribe", "unsubscribe"])
+@pytest.mark.parametrize("bad", [b"TopicA/#/B", b"+/+#", b"Topic+/C", b"$share/work+ers/TopicA/B", b"$share/workers/TopicA#",
+                                 b"TopicA/B\x00"], ids=["hash-inside", "hash-in-a-level", "plus-in-a-level", "plus-in-a-group",
+                                                        "hash-in-a-shared-filter", "null"])
+def test_a_topic_filter_with_a_wildcard_out_of_place_ends_the_connection_as_malformed(broker, version, kind, bad):
+    """`#` stands alone as the last level, `+` alone in its level (MQTT-4.7.1-1 and -2 in MQTT 5;
+    -2 and -3 in 3.1.1), neither in a shared subscription's name (MQTT-4.8.2-2), and no filter
+    holds the null character (MQTT-4.7.3-2). A SUBSCRIBE or UNSUBSCRIBE breaking them is a
+    Malformed Packet: no answer but the end of the connection, with 0x81 in MQTT 5 (MQTT-4.13.1-1;
+    in 3.1.1, MQTT-4.8.0-1), as Mosquitto ends it. Hearth answered with a refusal in its
+    SUBACK (0x80) or an UNSUBACK, took `+` inside a level and a group's name with one, and kept
+    the connection."""
+    sock = socket.create_connection((broker.host, broker.port), timeout=5)
+    sock.sendall(connect_packet(f"bad-filter-{version}", broker.username, broker.password, keepalive=60, version=version))
+    assert read_packet(sock)[0] == 0x20
+    sock.sendall(subscribe_packet(version, b"TopicA/B", bad, unsubscribe=kind == "unsubscribe"))
+    answered = []
+    with pytest.raises(AssertionError, match="closed the connection"):
+        while True:
+            answered.append(read_packet(sock))
+    sock.close()
+    assert [first for first, _ in answered] == ([0xE0] if version == 5 else []), answered
+    if version == 5:
+        assert answered[0][1][:1] == b"\x81", answered
+
+
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
 def test_a_second_connect_ends_the_connection_as_a_protocol_error_and_echoes_nothing(broker, version):
     """MQTT-3.1.0-2: a second CONNECT on a connection is a Protocol Error, and the connection is

@@ -1008,6 +1008,7 @@ impl SessionState {
             }
 
             Packet::V3(v3::Packet::Subscribe { packet_id, topic_filters }) => {
+                malformed_filters(topic_filters.iter().map(|(f, _)| f))?;
                 let status = match self.subscribes_v3(topic_filters).await {
                     Ok(status) => status,
                     Err(e) => {
@@ -1018,6 +1019,7 @@ impl SessionState {
                 sink.v3_mut().send_subscribe_ack(packet_id, status).await?;
             }
             Packet::V5(v5::Packet::Subscribe(subs)) => {
+                malformed_filters(subs.topic_filters.iter().map(|(f, _)| f))?;
                 let ack = match self.subscribes_v5(subs).await {
                     Err(e) => {
                         log::warn!("{} Subscribe Refused, reason: {e}", self.id);
@@ -1029,6 +1031,7 @@ impl SessionState {
             }
 
             Packet::V3(v3::Packet::Unsubscribe { packet_id, topic_filters }) => {
+                malformed_filters(topic_filters.iter())?;
                 if let Err(e) = self.unsubscribes_v3(topic_filters).await {
                     return Err(Reason::UnsubscribeFailed(Some(e.to_string().into())));
                 }
@@ -1036,6 +1039,7 @@ impl SessionState {
             }
 
             Packet::V5(v5::Packet::Unsubscribe(unsubs)) => {
+                malformed_filters(unsubs.topic_filters.iter())?;
                 let ack = match self.unsubscribes_v5(unsubs).await {
                     Err(e) => {
                         return Err(Reason::UnsubscribeFailed(Some(e.to_string().into())));
@@ -3037,4 +3041,39 @@ impl SessionLike for DefaultSession {
         self.subscriptions.clear(&self.scx).await;
         Ok(())
     }
+}
+
+/// Hearth patch (change 36): a SUBSCRIBE or UNSUBSCRIBE whose topic filter puts a wildcard out
+/// of place is a Malformed Packet, and the connection ends (MQTT-4.13.1-1, in MQTT 3.1.1
+/// MQTT-4.8.0-1; with 0x81 in MQTT 5), as Mosquitto ends it: `#` alone, in the last level, and
+/// `+` alone in its level (MQTT-4.7.1-1 and -2; -2 and -3 in 3.1.1), neither in a shared
+/// subscription's name (MQTT-4.8.2-2), and no null character (MQTT-4.7.3-2). rmqtt's router
+/// refused such a subscription in its SUBACK, took `+` within a level (`Topic+/C`, as the
+/// filter of a topic named so), a group's name holding one, and any UNSUBSCRIBE.
+fn malformed_filters<'a>(filters: impl Iterator<Item = &'a ByteString>) -> std::result::Result<(), Reason> {
+    for filter in filters {
+        if is_malformed_filter(filter) {
+            log::debug!("malformed topic filter: {filter:?}");
+            return Err(MqttError::Decode(rmqtt_codec::error::DecodeError::MalformedPacket).into());
+        }
+    }
+    Ok(())
+}
+
+fn is_malformed_filter(filter: &str) -> bool {
+    // A share name is checked here; a `$share/` filter missing its name or its filter is left to
+    // the shared subscription's own parsing, as before.
+    let filter = match filter.strip_prefix("$share/").and_then(|rest| rest.split_once('/')) {
+        Some((group, _)) if group.contains(['+', '#']) => return true,
+        Some((_, filter)) => filter,
+        None => filter,
+    };
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        let last = levels.peek().is_none();
+        if (level.contains('#') && (level != "#" || !last)) || (level.contains('+') && level != "+") {
+            return true;
+        }
+    }
+    filter.contains('\0')
 }
