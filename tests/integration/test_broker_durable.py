@@ -221,6 +221,35 @@ def test_a_device_that_lost_power_with_the_hub_is_heard_again_under_its_pending_
     stop_client(watcher)
 
 
+@pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
+def test_after_a_clean_restart_a_qos_2_message_sent_again_without_dup_is_still_a_repeat(hearth, version):
+    """A clean stop saves the pending ids exactly, so after it a repeat is told by its content as
+    in any run, DUP or not: some clients (MQTT.js, which Node-RED uses, among them) send a QoS 2
+    message again without DUP, and it must not be delivered twice. Only after a power cut (the
+    story above) does DUP decide."""
+    watcher = hearth.client("qos2-watcher", "5")
+    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    once = publish_packet(b"TopicA/B", b"once", qos=2, packet_id=5, version=version)
+    sock, _ = qos2_device(hearth, version)
+    sock.sendall(once)
+    assert pubrec_of_5(sock) == 0
+    assert [m["payload"] for m in watcher.received.take(1)] == [b"once"]
+    sock.close()  # lost before the PUBREL
+    stop_client(watcher)
+    hearth.restart()
+    watcher = hearth.client("qos2-watcher", "5")
+    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    sock, session_present = qos2_device(hearth, version)
+    assert session_present
+    sock.sendall(once)  # again, without DUP
+    assert pubrec_of_5(sock) == 0
+    release_5(sock)
+    assert watcher.received.more(1.0) == [], "delivered once, before the restart"
+    sock.sendall(DISCONNECT)
+    sock.close()
+    stop_client(watcher)
+
+
 def edit_while_stopped(hearth, sql, *args):
     """Changes the store while Hearth is stopped, as an older copy of it put back would."""
     with sqlite3.connect(hearth.hub.data_dir / "hearth.db") as db:

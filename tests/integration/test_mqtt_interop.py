@@ -824,12 +824,12 @@ def test_a_topic_name_with_a_wildcard_or_a_null_character_ends_the_connection_an
     sock.close()
 
 
-def subscribe_packet(version, *filters, unsubscribe=False):
-    """A SUBSCRIBE (each filter at QoS 1) or UNSUBSCRIBE with packet id 7, written by hand: paho
-    checks filters before sending them."""
+def subscribe_packet(version, *filters, unsubscribe=False, options=1):
+    """A SUBSCRIBE (each filter with `options`: QoS 1) or UNSUBSCRIBE with packet id 7, written by
+    hand: paho checks filters before sending them."""
     body = struct.pack("!H", 7) + (b"\x00" if version == 5 else b"")
     for f in filters:
-        body += struct.pack("!H", len(f)) + f + (b"" if unsubscribe else b"\x01")
+        body += struct.pack("!H", len(f)) + f + (b"" if unsubscribe else bytes([options]))
     return bytes([0xA2 if unsubscribe else 0x82, len(body)]) + body
 
 
@@ -858,6 +858,23 @@ def test_a_topic_filter_with_a_wildcard_out_of_place_ends_the_connection_as_malf
     assert [first for first, _ in answered] == ([0xE0] if version == 5 else []), answered
     if version == 5:
         assert answered[0][1][:1] == b"\x81", answered
+
+
+@pytest.mark.parametrize("options", [0x05, 0x81, 0x03], ids=["bit-2", "bit-7", "qos-3"])
+def test_a_3_1_1_subscription_with_a_reserved_bit_set_ends_the_connection(broker, options):
+    """In MQTT 3.1.1 the byte after a SUBSCRIBE's filter holds the requested QoS in its two lowest
+    bits; the others are reserved, and a SUBSCRIBE with one set is malformed (MQTT-3-8.3-4), as is
+    a QoS of 3: the connection is closed without a SUBACK, as Mosquitto closes it. Hearth masked
+    the reserved bits off and granted the subscription. (In MQTT 5 those bits are subscription
+    options; its two reserved ones were checked already.)"""
+    sock = socket.create_connection((broker.host, broker.port), timeout=5)
+    sock.sendall(connect_packet("reserved-bits", broker.username, broker.password, keepalive=60, version=4))
+    assert read_packet(sock) == (0x20, b"\x00\x00")
+    sock.sendall(subscribe_packet(4, b"TopicA/B", options=options))
+    with pytest.raises(AssertionError, match="closed the connection"):
+        answer = read_packet(sock)
+        raise RuntimeError(f"the connection goes on, answered {answer}")
+    sock.close()
 
 
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])

@@ -388,23 +388,31 @@ pub struct Restored {
 
 /// Puts saved sessions back as offline sessions of listener `listener` (before any client is
 /// accepted). Retained messages are put back by the retained store.
+///
+/// `may_be_behind`: the last run did not stop cleanly, so a session's pending QoS 2 ids are as
+/// of its last one-second save. Each is then put back marked (rmqtt change 35), and only a
+/// PUBLISH with DUP is taken for a repeat of it. After a clean stop they are exact, and a
+/// repeat is told by its content as in any run (some clients, MQTT.js among them, send a QoS 2
+/// message again without DUP).
 pub(crate) async fn restore(
     scx: &ServerContext,
     gate: &dyn Gate,
     journal: &Journal,
     listener: u16,
     saved: SavedBroker,
+    may_be_behind: bool,
     now: i64,
 ) -> Restored {
     let mut report = Restored::default();
     let Some(listen_cfg) = scx.listen_cfgs.get(&listener).map(|c| c.value().clone()) else {
         return report;
     };
+    let restoring = Restoring { scx, gate, listener, listen_cfg: &listen_cfg, may_be_behind, now };
     let mut messages: HashMap<String, Vec<SavedMessage>> = saved.messages.into_iter().collect();
     for row in saved.sessions {
         let queued = messages.remove(&row.client_id).unwrap_or_default();
         let client_id = row.client_id.clone();
-        match restore_session(scx, gate, listener, &listen_cfg, row, queued, now).await {
+        match restore_session(&restoring, row, queued).await {
             Some((subscriptions_dropped, restored_messages)) => {
                 report.sessions += 1;
                 report.messages += restored_messages;
@@ -424,15 +432,19 @@ pub(crate) async fn restore(
     report
 }
 
-async fn restore_session(
-    scx: &ServerContext,
-    gate: &dyn Gate,
+/// What every session put back by [`restore`] shares.
+#[derive(Clone, Copy)]
+struct Restoring<'a> {
+    scx: &'a ServerContext,
+    gate: &'a dyn Gate,
     listener: u16,
-    listen_cfg: &rmqtt::types::ListenerConfig,
-    row: SavedSession,
-    queued: Vec<SavedMessage>,
+    listen_cfg: &'a rmqtt::types::ListenerConfig,
+    may_be_behind: bool,
     now: i64,
-) -> Option<(usize, usize)> {
+}
+
+async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: Vec<SavedMessage>) -> Option<(usize, usize)> {
+    let Restoring { scx, gate, listener, listen_cfg, may_be_behind, now } = *restoring;
     let client = Client { client_id: &row.client_id, username: row.username.as_deref().unwrap_or("") };
     // A device forgotten, revoked or blocked (or its client id bound to another device) since
     // its session was saved has no session to come back to.
@@ -496,8 +508,10 @@ async fn restore_session(
         // No more than its client may have pending (the listener's receive maximum): the rest
         // are not ids this session could hold. Handed to its next connection, as any session's.
         for (id, fingerprint) in row.pending_qos2.iter().take(usize::from(listen_cfg.max_inflight.get())) {
-            if let Some(id) = NonZeroU16::new(*id) {
-                inflight.restored_qos2(id, *fingerprint);
+            match NonZeroU16::new(*id) {
+                Some(id) if may_be_behind => inflight.restored_qos2(id, *fingerprint),
+                Some(id) => inflight.received_qos2(id, *fingerprint),
+                None => {}
             }
         }
         for m in queued.iter().filter(|m| m.waiting != Waiting::Queued && m.packet_id.is_some()) {

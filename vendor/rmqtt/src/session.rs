@@ -3061,6 +3061,9 @@ fn malformed_filters<'a>(filters: impl Iterator<Item = &'a ByteString>) -> std::
 }
 
 fn is_malformed_filter(filter: &str) -> bool {
+    if filter.contains('\0') {
+        return true;
+    }
     // A share name is checked here; a `$share/` filter missing its name or its filter is left to
     // the shared subscription's own parsing, as before.
     let filter = match filter.strip_prefix("$share/").and_then(|rest| rest.split_once('/')) {
@@ -3075,5 +3078,5 @@ fn is_malformed_filter(filter: &str) -> bool {
             return true;
         }
     }
-    filter.contains('\0')
+    false
 }
