@@ -836,8 +836,9 @@ def subscribe_packet(version, *filters, unsubscribe=False, options=1):
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
 @pytest.mark.parametrize("kind", ["subscribe", "unsubscribe"])
 @pytest.mark.parametrize("bad", [b"TopicA/#/B", b"+/+#", b"Topic+/C", b"$share/work+ers/TopicA/B", b"$share/workers/TopicA#",
-                                 b"TopicA/B\x00"], ids=["hash-inside", "hash-in-a-level", "plus-in-a-level", "plus-in-a-group",
-                                                        "hash-in-a-shared-filter", "null"])
+                                 b"TopicA/B\x00", b"$share/wor\x00kers/TopicA/B"],
+                         ids=["hash-inside", "hash-in-a-level", "plus-in-a-level", "plus-in-a-group", "hash-in-a-shared-filter", "null",
+                              "null-in-a-group"])
 def test_a_topic_filter_with_a_wildcard_out_of_place_ends_the_connection_as_malformed(broker, version, kind, bad):
     """`#` stands alone as the last level, `+` alone in its level (MQTT-4.7.1-1 and -2 in MQTT 5;
     -2 and -3 in 3.1.1), neither in a shared subscription's name (MQTT-4.8.2-2), and no filter

@@ -38,10 +38,6 @@ pub struct BrokerConfig {
     /// Persistent sessions and retained messages saved before the last stop, put back before
     /// the first client is accepted.
     pub saved: SavedBroker,
-    /// The last run did not stop cleanly (`kill -9`, a crash, a power cut): `saved` is as of
-    /// its last one-second save, and the QoS 2 ids pending in it may be a second behind (see
-    /// `persist::restore`).
-    pub saved_may_be_behind: bool,
 }
 
 /// The longest client id accepted (rmqtt's default is the wire's 65 535 bytes). MQTT promises
@@ -110,7 +106,6 @@ impl BrokerConfig {
             tls: None,
             retained: RetainedLimits::default(),
             saved: SavedBroker::default(),
-            saved_may_be_behind: false,
         }
     }
 }
@@ -495,7 +490,7 @@ async fn serve(
     let now = rmqtt::utils::timestamp_millis();
     let retained_count = shared.retained.restore(config.saved.retained, &scx, gate.as_ref()).await;
     let saved = SavedBroker { retained: Vec::new(), ..config.saved };
-    let mut restored = persist::restore(&scx, gate.as_ref(), &shared.journal, PLAIN_LISTENER, saved, config.saved_may_be_behind, now).await;
+    let mut restored = persist::restore(&scx, gate.as_ref(), &shared.journal, PLAIN_LISTENER, saved, now).await;
     restored.retained = retained_count;
     tokio::spawn(expire_retained(shared.retained.clone()));
     if restored != Restored::default() {

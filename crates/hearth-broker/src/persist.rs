@@ -28,7 +28,7 @@
 
 use crate::{Client, Gate, Kept};
 use hearth_core::mqtt_state::{
-    BrokerChanges, QueueChange, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
+    BrokerChanges, PendingQos2, QueueChange, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
 };
 use rmqtt::context::ServerContext;
 use rmqtt::inflight::{MomentStatus, OutInflightMessage};
@@ -55,7 +55,7 @@ pub(crate) struct Journal {
     inner: Mutex<Pending>,
     /// The pending QoS 2 ids last handed to the store, by session (a session not in it: not
     /// known, written at its next look). Kept by [`changes`]; [`Journal::not_written`] forgets.
-    qos2_written: Mutex<HashMap<String, Vec<(u16, u64)>>>,
+    qos2_written: Mutex<HashMap<String, Vec<PendingQos2>>>,
 }
 
 #[derive(Default)]
@@ -147,7 +147,7 @@ impl Journal {
         self.pending().qos2.entry(client_id).or_insert(false);
     }
 
-    fn qos2_written(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u16, u64)>>> {
+    fn qos2_written(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<PendingQos2>>> {
         self.qos2_written.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -261,8 +261,11 @@ async fn persistence(session: &Session) -> Option<(Arc<ConnectInfo>, Duration)> 
     persistent.then_some((connect, expiry))
 }
 
-async fn pending_qos2_of(session: &Session) -> Vec<(u16, u64)> {
-    session.out_inflight().read().await.pending_qos2().iter().map(|r| (r.id.get(), r.fingerprint)).collect()
+/// `session`'s QoS 2 messages not released yet, for a save while the broker runs: a power cut
+/// may come a second after it, so each is marked as maybe behind (rmqtt change 35).
+async fn pending_qos2_of(session: &Session) -> Vec<PendingQos2> {
+    let inflight = session.out_inflight().read().await;
+    inflight.pending_qos2().iter().map(|r| PendingQos2 { packet_id: r.id.get(), fingerprint: r.fingerprint, may_be_behind: true }).collect()
 }
 
 /// The row of `session` if it is persistent (MQTT 3 clean session false, MQTT 5 session expiry
@@ -388,26 +391,19 @@ pub struct Restored {
 
 /// Puts saved sessions back as offline sessions of listener `listener` (before any client is
 /// accepted). Retained messages are put back by the retained store.
-///
-/// `may_be_behind`: the last run did not stop cleanly, so a session's pending QoS 2 ids are as
-/// of its last one-second save. Each is then put back marked (rmqtt change 35), and only a
-/// PUBLISH with DUP is taken for a repeat of it. After a clean stop they are exact, and a
-/// repeat is told by its content as in any run (some clients, MQTT.js among them, send a QoS 2
-/// message again without DUP).
 pub(crate) async fn restore(
     scx: &ServerContext,
     gate: &dyn Gate,
     journal: &Journal,
     listener: u16,
     saved: SavedBroker,
-    may_be_behind: bool,
     now: i64,
 ) -> Restored {
     let mut report = Restored::default();
     let Some(listen_cfg) = scx.listen_cfgs.get(&listener).map(|c| c.value().clone()) else {
         return report;
     };
-    let restoring = Restoring { scx, gate, listener, listen_cfg: &listen_cfg, may_be_behind, now };
+    let restoring = Restoring { scx, gate, listener, listen_cfg: &listen_cfg, now };
     let mut messages: HashMap<String, Vec<SavedMessage>> = saved.messages.into_iter().collect();
     for row in saved.sessions {
         let queued = messages.remove(&row.client_id).unwrap_or_default();
@@ -439,12 +435,11 @@ struct Restoring<'a> {
     gate: &'a dyn Gate,
     listener: u16,
     listen_cfg: &'a rmqtt::types::ListenerConfig,
-    may_be_behind: bool,
     now: i64,
 }
 
 async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: Vec<SavedMessage>) -> Option<(usize, usize)> {
-    let Restoring { scx, gate, listener, listen_cfg, may_be_behind, now } = *restoring;
+    let Restoring { scx, gate, listener, listen_cfg, now } = *restoring;
     let client = Client { client_id: &row.client_id, username: row.username.as_deref().unwrap_or("") };
     // A device forgotten, revoked or blocked (or its client id bound to another device) since
     // its session was saved has no session to come back to.
@@ -507,10 +502,14 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
         let mut inflight = session.out_inflight().write().await;
         // No more than its client may have pending (the listener's receive maximum): the rest
         // are not ids this session could hold. Handed to its next connection, as any session's.
-        for (id, fingerprint) in row.pending_qos2.iter().take(usize::from(listen_cfg.max_inflight.get())) {
-            match NonZeroU16::new(*id) {
-                Some(id) if may_be_behind => inflight.restored_qos2(id, *fingerprint),
-                Some(id) => inflight.received_qos2(id, *fingerprint),
+        // Saved while the broker ran, they may be a second behind (a power cut): marked, only a
+        // PUBLISH with DUP is a repeat of one (rmqtt change 35). A clean stop's are exact: a
+        // repeat is told by its content, as in any run, DUP or not (MQTT.js, which Node-RED uses,
+        // sends a QoS 2 message again without it).
+        for p in row.pending_qos2.iter().take(usize::from(listen_cfg.max_inflight.get())) {
+            match NonZeroU16::new(p.packet_id) {
+                Some(id) if p.may_be_behind => inflight.restored_qos2(id, p.fingerprint),
+                Some(id) => inflight.received_qos2(id, p.fingerprint),
                 None => {}
             }
         }
@@ -572,8 +571,13 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
         };
         // Taken out as its client would resume it: nothing is cleaned, no Will is published.
         if let Ok(OfflineSession::Exist(Some(info))) = entry.kick(false, false, false).await {
-            // As its connection left them (the row was read before the kick).
-            row.pending_qos2 = info.received_qos2.iter().map(|r| (r.id.get(), r.fingerprint)).collect();
+            // As its connection left them (the row was read before the kick): exact, but for
+            // those put back marked after a power cut and not heard of since.
+            row.pending_qos2 = info
+                .received_qos2
+                .iter()
+                .map(|r| PendingQos2 { packet_id: r.id.get(), fingerprint: r.fingerprint, may_be_behind: r.restored })
+                .collect();
             let mut saved = Vec::with_capacity(info.inflight_messages.len() + info.offline_messages.len());
             for m in &info.inflight_messages {
                 let waiting = if matches!(m.status, MomentStatus::UnComplete) { Waiting::Released } else { Waiting::Unacknowledged };

@@ -103,10 +103,22 @@ pub struct SavedSession {
     /// aliases), JSON, without its password, Will or certificate.
     pub connect: String,
     pub subscriptions: Vec<SavedSubscription>,
-    /// The QoS 2 messages its client sent and has not released yet (PUBREL), as packet id and
-    /// the message's fingerprint: the same one sent again after a restart is acknowledged and
-    /// not delivered twice (MQTT-4.3.3-10).
-    pub pending_qos2: Vec<(u16, u64)>,
+    /// The QoS 2 messages its client sent and has not released yet (PUBREL): the same one sent
+    /// again after a restart is acknowledged and not delivered twice (MQTT-4.3.3-10).
+    pub pending_qos2: Vec<PendingQos2>,
+}
+
+/// A QoS 2 message a session's client sent and has not released yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingQos2 {
+    pub packet_id: u16,
+    /// The message's fingerprint (its topic and payload): the same message sent again is a
+    /// repeat, another one under the same id is new.
+    pub fingerprint: u64,
+    /// Saved while the broker ran (each second's save), not by a clean stop: the client may
+    /// have released the id, or lost its own state with the power, in the second before a power
+    /// cut. After a restart only a PUBLISH marked DUP is taken for a repeat of it.
+    pub may_be_behind: bool,
 }
 
 /// A retained message on its topic.
@@ -149,7 +161,7 @@ pub struct BrokerChanges {
     pub retained: Vec<(String, Option<SavedRetained>)>,
     /// Sessions' QoS 2 messages not released yet, written alone (written after `sessions`: read
     /// later). A session not saved (not persistent) ignores it.
-    pub pending_qos2: Vec<(String, Vec<(u16, u64)>)>,
+    pub pending_qos2: Vec<(String, Vec<PendingQos2>)>,
 }
 
 impl BrokerChanges {

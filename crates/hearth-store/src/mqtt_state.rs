@@ -4,7 +4,7 @@
 
 use crate::{Store, StoreError};
 use hearth_core::mqtt_state::{
-    BrokerChanges, QueueChange, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
+    BrokerChanges, PendingQos2, QueueChange, SavedBroker, SavedMessage, SavedRetained, SavedSession, SavedSubscription, SenderKind, Waiting,
 };
 use rusqlite::{Transaction, params};
 use std::collections::HashMap;
@@ -34,7 +34,7 @@ impl Store {
                     disconnected_at: r.get(5)?,
                     connect: r.get(6)?,
                     // Unreadable (written by hand): none, and a repeat may be delivered again.
-                    pending_qos2: serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default(),
+                    pending_qos2: pending_qos2_from_json(&r.get::<_, String>(7)?),
                     client_id,
                 })
             })?
@@ -178,8 +178,37 @@ impl Store {
     }
 }
 
-fn pending_qos2_json(pending: &[(u16, u64)]) -> String {
-    serde_json::to_string(pending).unwrap_or_else(|_| "[]".into())
+/// A session's pending QoS 2 messages as saved: `[packet id, fingerprint]` when a clean stop
+/// wrote it, `[packet id, fingerprint, true]` when a save while the broker ran did (it may be a
+/// second behind). Entries of two are what migration 16's rows hold.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum SavedPendingQos2 {
+    Exact(u16, u64),
+    MayBeBehind(u16, u64, bool),
+}
+
+fn pending_qos2_json(pending: &[PendingQos2]) -> String {
+    let saved: Vec<SavedPendingQos2> = pending
+        .iter()
+        .map(|p| match p.may_be_behind {
+            true => SavedPendingQos2::MayBeBehind(p.packet_id, p.fingerprint, true),
+            false => SavedPendingQos2::Exact(p.packet_id, p.fingerprint),
+        })
+        .collect();
+    serde_json::to_string(&saved).unwrap_or_else(|_| "[]".into())
+}
+
+/// Unreadable (written by hand): none, and a repeat may be delivered again.
+fn pending_qos2_from_json(json: &str) -> Vec<PendingQos2> {
+    let saved: Vec<SavedPendingQos2> = serde_json::from_str(json).unwrap_or_default();
+    saved
+        .into_iter()
+        .map(|s| match s {
+            SavedPendingQos2::Exact(packet_id, fingerprint) => PendingQos2 { packet_id, fingerprint, may_be_behind: false },
+            SavedPendingQos2::MayBeBehind(packet_id, fingerprint, may_be_behind) => PendingQos2 { packet_id, fingerprint, may_be_behind },
+        })
+        .collect()
 }
 
 fn put_session(tx: &Transaction<'_>, s: &SavedSession) -> rusqlite::Result<()> {
@@ -340,18 +369,26 @@ mod tests {
     #[test]
     fn pending_qos2_ids_are_saved_with_their_session_and_changed_alone() {
         let mut store = Store::open_in_memory().unwrap();
+        let pending = |packet_id, fingerprint, may_be_behind| PendingQos2 { packet_id, fingerprint, may_be_behind };
         let mut plug = session("plug", &["cmnd/plug/#"]);
-        plug.pending_qos2 = vec![(5, u64::MAX), (6, 1)];
-        store.replace_mqtt_state(&SavedBroker { sessions: vec![plug], ..Default::default() }).unwrap();
-        assert_eq!(store.mqtt_state().unwrap().sessions[0].pending_qos2, [(5, u64::MAX), (6, 1)]);
+        plug.pending_qos2 = vec![pending(5, u64::MAX, false), pending(6, 1, true)];
+        store.replace_mqtt_state(&SavedBroker { sessions: vec![plug.clone()], ..Default::default() }).unwrap();
+        assert_eq!(store.mqtt_state().unwrap().sessions[0].pending_qos2, plug.pending_qos2);
 
-        let released =
-            BrokerChanges { pending_qos2: vec![("plug".into(), vec![(6, 1)]), ("not-saved".into(), vec![(1, 2)])], ..Default::default() };
+        let released = BrokerChanges {
+            pending_qos2: vec![("plug".into(), vec![pending(6, 1, true)]), ("not-saved".into(), vec![pending(1, 2, true)])],
+            ..Default::default()
+        };
         store.save_mqtt_changes(&[released]).unwrap();
         let back = store.mqtt_state().unwrap();
         assert_eq!(back.sessions.len(), 1, "no row for a session that is not saved");
-        assert_eq!(back.sessions[0].pending_qos2, [(6, 1)]);
+        assert_eq!(back.sessions[0].pending_qos2, [pending(6, 1, true)]);
         assert_eq!(back.sessions[0].subscriptions.len(), 1);
+
+        // Migration 16's rows (no mark) read as exact; the mark is written only where it is set.
+        store.conn.execute("UPDATE mqtt_sessions SET pending_qos2 = '[[7,3]]'", []).unwrap();
+        assert_eq!(store.mqtt_state().unwrap().sessions[0].pending_qos2, [pending(7, 3, false)]);
+        assert_eq!(pending_qos2_json(&[pending(7, 3, false), pending(8, 4, true)]), "[[7,3],[8,4,true]]");
 
         // Written by hand into something unreadable: none (the store still opens).
         store.conn.execute("UPDATE mqtt_sessions SET pending_qos2 = 'not json'", []).unwrap();

@@ -179,7 +179,6 @@ impl Engine {
             let listen = options.mqtt_listen.unwrap_or(config.broker.listen);
             let mut broker_config = BrokerConfig::new(listen);
             broker_config.saved = crate::mqtt_state::load(&hub);
-            broker_config.saved_may_be_behind = !hub.last_shutdown().clean;
             if let (true, Some(files)) = (config.broker.tls, &server_tls) {
                 broker_config.tls = Some(TlsListener {
                     listen: options.mqtts_listen.unwrap_or(config.broker.tls_listen),

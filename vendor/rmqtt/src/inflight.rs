@@ -161,9 +161,9 @@ pub struct ReceivedQos2 {
     pub id: NonZeroU16,
     /// `qos2_fingerprint` of its topic and payload.
     pub fingerprint: u64,
-    /// Hearth patch (change 35): put back from what was saved before a restart of the broker
-    /// and not received since. What was saved may be up to a second older than the exchange
-    /// (after a `kill -9` or a power cut): only a PUBLISH marked DUP is taken for a repeat of it.
+    /// Hearth patch (change 35): put back after a restart from a save that may be up to a
+    /// second older than the exchange (one made while the broker ran, before a `kill -9` or a
+    /// power cut), and not received since: only a PUBLISH marked DUP is taken for a repeat of it.
     #[serde(default)]
     pub restored: bool,
 }
@@ -197,8 +197,8 @@ impl OutInflight {
         self.keep_qos2(ReceivedQos2 { id, fingerprint, restored: false });
     }
 
-    /// Hearth patch (change 35): a QoS 2 PUBLISH pending when the broker last saved the session,
-    /// before a restart.
+    /// Hearth patch (change 35): a QoS 2 PUBLISH pending when the broker last saved the session
+    /// while it ran, put back after a restart: the save may be a second behind.
     #[inline]
     pub fn restored_qos2(&mut self, id: NonZeroU16, fingerprint: u64) {
         self.keep_qos2(ReceivedQos2 { id, fingerprint, restored: true });
@@ -213,7 +213,7 @@ impl OutInflight {
 
     /// Hearth patch (change 31): whether a QoS 2 PUBLISH with `id` and `fingerprint` is one
     /// already received and not released: the same message sent again. Hearth patch (change
-    /// 35): one restored from before a restart only if `dup` (MQTT-3.3.1-1: DUP is set on every
+    /// 35): one marked `restored` only if `dup` (MQTT-3.3.1-1: DUP is set on every
     /// sending again), since the saved ids may be a second behind: a client released the id just
     /// before a power cut, or lost its own state with the power and counts its ids from the start
     /// again, and its next message under that id, with the same content, is a new one.
