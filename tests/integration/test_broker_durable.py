@@ -156,9 +156,11 @@ def test_a_qos_2_message_not_yet_released_is_delivered_once_across_a_restart(hea
 def test_an_id_released_before_a_power_cut_carries_a_new_message_after_it(hearth, version):
     """The saved pending ids follow the releases too, though no hook announces a PUBREL: a device
     reconnects after losing its connection mid-exchange and finishes it; after a power cut it
-    sends the same content under the same id (a plug that restarted reports "on" again, its ids
-    counted from the start). That is a new message, delivered: saved ids that had not followed the
-    release would take it for a repeat of the finished one, and it would be lost."""
+    sends a message under the same id with the same content, marked DUP (as a client that sends
+    again sets it, so that even a saved id kept as maybe behind is matched). The id was released:
+    it is a new message, delivered. Saved ids that had not followed the release would take it for
+    a repeat of the finished one, and it would be lost. (Without DUP it would be delivered either
+    way since rmqtt change 35: the story below.)"""
     on = publish_packet(b"TopicA/B", b"on", qos=2, packet_id=5, version=version)
     sock, _ = qos2_device(hearth, version)
     sock.sendall(on)
@@ -178,7 +180,7 @@ def test_an_id_released_before_a_power_cut_carries_a_new_message_after_it(hearth
     assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
     sock, session_present = qos2_device(hearth, version)
     assert session_present
-    sock.sendall(on)
+    sock.sendall(bytes([on[0] | 0x08]) + on[1:])  # DUP
     assert pubrec_of_5(sock) == 0
     release_5(sock)
     got = watcher.received.take(1) + watcher.received.more(1.0)
@@ -228,8 +230,8 @@ def test_a_device_that_lost_power_with_the_hub_is_heard_again_under_its_pending_
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
 def test_after_a_clean_restart_a_qos_2_message_sent_again_without_dup_is_still_a_repeat(hearth, version):
     """A clean stop saves the pending ids exactly, so after it a repeat is told by its content as
-    in any run, DUP or not: some clients (MQTT.js, which Node-RED uses, among them) send a QoS 2
-    message again without DUP, and it must not be delivered twice. Only after a power cut (the
+    in any run, DUP or not: some clients have been reported to send a QoS 2 message again without
+    DUP (MQTT.js, which Node-RED uses; Paho's Go client), and it must not be delivered twice. Only after a power cut (the
     story above) does DUP decide."""
     watcher = hearth.client("qos2-watcher", "5")
     assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]

@@ -505,10 +505,10 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
         // Saved while the broker ran, they may be a second behind (a power cut): marked, only a
         // PUBLISH with DUP is a repeat of one (rmqtt change 35). A clean stop's are exact: a
         // repeat is told by its content, as in any run, DUP or not (MQTT.js, which Node-RED uses,
-        // sends a QoS 2 message again without it).
+        // has been reported to send a QoS 2 message again without it).
         for p in row.pending_qos2.iter().take(usize::from(listen_cfg.max_inflight.get())) {
             match NonZeroU16::new(p.packet_id) {
-                Some(id) if p.may_be_behind => inflight.restored_qos2(id, p.fingerprint),
+                Some(id) if p.may_be_behind => inflight.received_qos2_may_be_behind(id, p.fingerprint),
                 Some(id) => inflight.received_qos2(id, p.fingerprint),
                 None => {}
             }
@@ -576,7 +576,7 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
             row.pending_qos2 = info
                 .received_qos2
                 .iter()
-                .map(|r| PendingQos2 { packet_id: r.id.get(), fingerprint: r.fingerprint, may_be_behind: r.restored })
+                .map(|r| PendingQos2 { packet_id: r.id.get(), fingerprint: r.fingerprint, may_be_behind: r.may_be_behind })
                 .collect();
             let mut saved = Vec::with_capacity(info.inflight_messages.len() + info.offline_messages.len());
             for m in &info.inflight_messages {

@@ -115,9 +115,10 @@ pub struct PendingQos2 {
     /// The message's fingerprint (its topic and payload): the same message sent again is a
     /// repeat, another one under the same id is new.
     pub fingerprint: u64,
-    /// Saved while the broker ran (each second's save), not by a clean stop: the client may
-    /// have released the id, or lost its own state with the power, in the second before a power
-    /// cut. After a restart only a PUBLISH marked DUP is taken for a repeat of it.
+    /// Saved while the broker ran (each second's save), or by a clean stop for an id still
+    /// marked so since a power cut: the client may have released the id, or lost its own state
+    /// with the power, in the second before the cut. After a restart only a PUBLISH marked DUP
+    /// is taken for a repeat of it.
     pub may_be_behind: bool,
 }
 

@@ -33,7 +33,6 @@ impl Store {
                     created_at: r.get(4)?,
                     disconnected_at: r.get(5)?,
                     connect: r.get(6)?,
-                    // Unreadable (written by hand): none, and a repeat may be delivered again.
                     pending_qos2: pending_qos2_from_json(&r.get::<_, String>(7)?),
                     client_id,
                 })
@@ -178,21 +177,21 @@ impl Store {
     }
 }
 
-/// A session's pending QoS 2 messages as saved: `[packet id, fingerprint]` when a clean stop
-/// wrote it, `[packet id, fingerprint, true]` when a save while the broker ran did (it may be a
-/// second behind). Entries of two are what migration 16's rows hold.
+/// A session's pending QoS 2 messages as saved: `[packet id, fingerprint]` when exact (a clean
+/// stop wrote it), `[packet id, fingerprint, true]` when it may be a second behind (see
+/// `PendingQos2::may_be_behind`). Entries of two are what migration 16's rows hold.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 enum SavedPendingQos2 {
     Exact(u16, u64),
-    MayBeBehind(u16, u64, bool),
+    Marked(u16, u64, bool),
 }
 
 fn pending_qos2_json(pending: &[PendingQos2]) -> String {
     let saved: Vec<SavedPendingQos2> = pending
         .iter()
         .map(|p| match p.may_be_behind {
-            true => SavedPendingQos2::MayBeBehind(p.packet_id, p.fingerprint, true),
+            true => SavedPendingQos2::Marked(p.packet_id, p.fingerprint, true),
             false => SavedPendingQos2::Exact(p.packet_id, p.fingerprint),
         })
         .collect();
@@ -206,7 +205,7 @@ fn pending_qos2_from_json(json: &str) -> Vec<PendingQos2> {
         .into_iter()
         .map(|s| match s {
             SavedPendingQos2::Exact(packet_id, fingerprint) => PendingQos2 { packet_id, fingerprint, may_be_behind: false },
-            SavedPendingQos2::MayBeBehind(packet_id, fingerprint, may_be_behind) => PendingQos2 { packet_id, fingerprint, may_be_behind },
+            SavedPendingQos2::Marked(packet_id, fingerprint, may_be_behind) => PendingQos2 { packet_id, fingerprint, may_be_behind },
         })
         .collect()
 }

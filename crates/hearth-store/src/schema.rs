@@ -576,8 +576,8 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 16: the QoS 2 messages a persistent session's client has sent and not yet released, so
     // that the same one sent again after a restart of Hearth is not delivered twice: a JSON list
-    // of [packet id, fingerprint], since rmqtt change 35 with a third element, true, when saved
-    // while the broker ran (see `mqtt_state.rs`'s `SavedPendingQos2`, hearth-broker's `persist`).
+    // of [packet id, fingerprint], since rmqtt change 35 with a third element, true, when it may
+    // be a second behind (see `mqtt_state.rs`'s `SavedPendingQos2`, hearth-broker's `persist`).
     r#"
     ALTER TABLE mqtt_sessions ADD COLUMN pending_qos2 TEXT NOT NULL DEFAULT '[]';
     "#,

@@ -155,7 +155,8 @@ pub struct OutInflight {
     received_qos2: Vec<ReceivedQos2>,
 }
 
-/// Hearth patch (change 31): a QoS 2 PUBLISH received from the client and not yet released.
+/// Hearth patch (change 35; the pair was change 31's): a QoS 2 PUBLISH received from the client
+/// and not yet released.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceivedQos2 {
     pub id: NonZeroU16,
@@ -165,7 +166,7 @@ pub struct ReceivedQos2 {
     /// second older than the exchange (one made while the broker ran, before a `kill -9` or a
     /// power cut), and not received since: only a PUBLISH marked DUP is taken for a repeat of it.
     #[serde(default)]
-    pub restored: bool,
+    pub may_be_behind: bool,
 }
 
 impl OutInflight {
@@ -194,17 +195,17 @@ impl OutInflight {
     /// PUBREL is awaited.
     #[inline]
     pub fn received_qos2(&mut self, id: NonZeroU16, fingerprint: u64) {
-        self.keep_qos2(ReceivedQos2 { id, fingerprint, restored: false });
+        self.keep_qos2(ReceivedQos2 { id, fingerprint, may_be_behind: false });
     }
 
     /// Hearth patch (change 35): a QoS 2 PUBLISH pending when the broker last saved the session
     /// while it ran, put back after a restart: the save may be a second behind.
     #[inline]
-    pub fn restored_qos2(&mut self, id: NonZeroU16, fingerprint: u64) {
-        self.keep_qos2(ReceivedQos2 { id, fingerprint, restored: true });
+    pub fn received_qos2_may_be_behind(&mut self, id: NonZeroU16, fingerprint: u64) {
+        self.keep_qos2(ReceivedQos2 { id, fingerprint, may_be_behind: true });
     }
 
-    /// Hearth patch (change 31): `received` is pending, in place of what was pending under its id.
+    /// Hearth patch (change 35): `received` is pending, in place of what was pending under its id.
     #[inline]
     pub fn keep_qos2(&mut self, received: ReceivedQos2) {
         self.received_qos2.retain(|kept| kept.id != received.id);
@@ -213,13 +214,13 @@ impl OutInflight {
 
     /// Hearth patch (change 31): whether a QoS 2 PUBLISH with `id` and `fingerprint` is one
     /// already received and not released: the same message sent again. Hearth patch (change
-    /// 35): one marked `restored` only if `dup` (MQTT-3.3.1-1: DUP is set on every
+    /// 35): one marked `may_be_behind` only if `dup` (MQTT-3.3.1-1: DUP is set on every
     /// sending again), since the saved ids may be a second behind: a client released the id just
     /// before a power cut, or lost its own state with the power and counts its ids from the start
     /// again, and its next message under that id, with the same content, is a new one.
     #[inline]
     pub fn is_repeat_qos2(&self, id: NonZeroU16, fingerprint: u64, dup: bool) -> bool {
-        self.received_qos2.iter().any(|r| r.id == id && r.fingerprint == fingerprint && (dup || !r.restored))
+        self.received_qos2.iter().any(|r| r.id == id && r.fingerprint == fingerprint && (dup || !r.may_be_behind))
     }
 
     /// Hearth patch (change 31): the QoS 2 PUBLISH with `id` was released (PUBREL).
