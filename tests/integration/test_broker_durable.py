@@ -111,6 +111,36 @@ def test_after_a_power_cut_what_was_saved_a_second_before_comes_back(hearth, ver
     stop_client(fresh)
 
 
+def qos2_watcher(hearth):
+    """The receiver of the QoS 2 stories: `TopicA/+` at QoS 2."""
+    watcher = hearth.client("qos2-watcher", "5")
+    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    return watcher
+
+
+def resumed_qos2_device(hearth, version):
+    """The device's connection back to the session it had before."""
+    sock, session_present = qos2_device(hearth, version)
+    assert session_present
+    return sock
+
+
+def with_dup(packet):
+    """`packet` (a PUBLISH) marked as sent again."""
+    return bytes([packet[0] | 0x08]) + packet[1:]
+
+
+def delivered(watcher):
+    """The payloads the watcher receives now: one awaited, and any more within a second."""
+    return [m["payload"] for m in watcher.received.take(1) + watcher.received.more(1.0)]
+
+
+def hang_up(sock, watcher):
+    sock.sendall(DISCONNECT)
+    sock.close()
+    stop_client(watcher)
+
+
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
 @pytest.mark.parametrize("restart", ["clean", "power-cut", "power-cut-while-connected"])
 def test_a_qos_2_message_not_yet_released_is_delivered_once_across_a_restart(hearth, version, restart):
@@ -120,8 +150,7 @@ def test_a_qos_2_message_not_yet_released_is_delivered_once_across_a_restart(hea
     when it reconnects to its session. It is acknowledged and not delivered a second time; the
     id is then free for a new message. Before the pending ids were saved with the session, it was
     delivered twice. While connected, only the QoS 2 PUBLISH itself has them saved."""
-    watcher = hearth.client("qos2-watcher", "5")
-    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    watcher = qos2_watcher(hearth)
     once = publish_packet(b"TopicA/B", b"once", qos=2, packet_id=5, version=version)
     sock, _ = qos2_device(hearth, version)
     if restart == "power-cut-while-connected":
@@ -135,21 +164,16 @@ def test_a_qos_2_message_not_yet_released_is_delivered_once_across_a_restart(hea
     time.sleep(0.5 if restart == "clean" else 2.5)  # the broker's changes are saved every second
     hearth.restart(kill=restart != "clean")
     sock.close()
-    watcher = hearth.client("qos2-watcher", "5")
-    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
-    sock, session_present = qos2_device(hearth, version)
-    assert session_present
-    sock.sendall(bytes([once[0] | 0x08]) + once[1:])  # DUP
+    watcher = qos2_watcher(hearth)
+    sock = resumed_qos2_device(hearth, version)
+    sock.sendall(with_dup(once))
     assert pubrec_of_5(sock) == 0
     release_5(sock)
     sock.sendall(publish_packet(b"TopicA/B", b"next", qos=2, packet_id=5, version=version))
     assert pubrec_of_5(sock) == 0
     release_5(sock)
-    got = watcher.received.take(1) + watcher.received.more(1.0)
-    assert [m["payload"] for m in got] == [b"next"], got
-    sock.sendall(DISCONNECT)
-    sock.close()
-    stop_client(watcher)
+    assert delivered(watcher) == [b"next"]
+    hang_up(sock, watcher)
 
 
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
@@ -167,27 +191,21 @@ def test_an_id_released_before_a_power_cut_carries_a_new_message_after_it(hearth
     assert pubrec_of_5(sock) == 0
     sock.close()  # lost before the PUBREL
     time.sleep(2.5)  # saved with the id pending
-    sock, session_present = qos2_device(hearth, version)
-    assert session_present
-    sock.sendall(bytes([on[0] | 0x08]) + on[1:])
+    sock = resumed_qos2_device(hearth, version)
+    sock.sendall(with_dup(on))
     assert pubrec_of_5(sock) == 0
     time.sleep(2.5)  # saved again, connected, the id still pending
     release_5(sock)
     time.sleep(2.5)  # the release saved too
     hearth.restart(kill=True)
     sock.close()
-    watcher = hearth.client("qos2-watcher", "5")
-    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
-    sock, session_present = qos2_device(hearth, version)
-    assert session_present
-    sock.sendall(bytes([on[0] | 0x08]) + on[1:])  # DUP
+    watcher = qos2_watcher(hearth)
+    sock = resumed_qos2_device(hearth, version)
+    sock.sendall(with_dup(on))
     assert pubrec_of_5(sock) == 0
     release_5(sock)
-    got = watcher.received.take(1) + watcher.received.more(1.0)
-    assert [m["payload"] for m in got] == [b"on"], got
-    sock.sendall(DISCONNECT)
-    sock.close()
-    stop_client(watcher)
+    assert delivered(watcher) == [b"on"]
+    hang_up(sock, watcher)
 
 
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
@@ -200,8 +218,7 @@ def test_a_device_that_lost_power_with_the_hub_is_heard_again_under_its_pending_
     apart by content: the report is delivered, not taken for the old one and lost. The same
     PUBLISH sent again with DUP stays a repeat (the story above). The ids stay marked as maybe
     behind through a clean restart before the plug is back: that stop's save knows no better."""
-    watcher = hearth.client("qos2-watcher", "5")
-    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    watcher = qos2_watcher(hearth)
     on = publish_packet(b"TopicA/B", b"on", qos=2, packet_id=5, version=version)
     sock, _ = qos2_device(hearth, version)
     sock.sendall(on)
@@ -213,28 +230,22 @@ def test_a_device_that_lost_power_with_the_hub_is_heard_again_under_its_pending_
     sock.close()
     if then_a_clean_restart:
         hearth.restart()
-    watcher = hearth.client("qos2-watcher", "5")
-    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
-    sock, session_present = qos2_device(hearth, version)
-    assert session_present
+    watcher = qos2_watcher(hearth)
+    sock = resumed_qos2_device(hearth, version)
     sock.sendall(on)
     assert pubrec_of_5(sock) == 0
     release_5(sock)
-    got = watcher.received.take(1) + watcher.received.more(1.0)
-    assert [m["payload"] for m in got] == [b"on"], got
-    sock.sendall(DISCONNECT)
-    sock.close()
-    stop_client(watcher)
+    assert delivered(watcher) == [b"on"]
+    hang_up(sock, watcher)
 
 
 @pytest.mark.parametrize("version", [4, 5], ids=["3.1.1", "5"])
 def test_after_a_clean_restart_a_qos_2_message_sent_again_without_dup_is_still_a_repeat(hearth, version):
     """A clean stop saves the pending ids exactly, so after it a repeat is told by its content as
     in any run, DUP or not: some clients have been reported to send a QoS 2 message again without
-    DUP (MQTT.js, which Node-RED uses; Paho's Go client), and it must not be delivered twice. Only after a power cut (the
-    story above) does DUP decide."""
-    watcher = hearth.client("qos2-watcher", "5")
-    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
+    DUP (MQTT.js, which Node-RED uses; Paho's Go client), and it must not be delivered twice.
+    Only after a power cut (the story above) does DUP decide."""
+    watcher = qos2_watcher(hearth)
     once = publish_packet(b"TopicA/B", b"once", qos=2, packet_id=5, version=version)
     sock, _ = qos2_device(hearth, version)
     sock.sendall(once)
@@ -243,17 +254,13 @@ def test_after_a_clean_restart_a_qos_2_message_sent_again_without_dup_is_still_a
     sock.close()  # lost before the PUBREL
     stop_client(watcher)
     hearth.restart()
-    watcher = hearth.client("qos2-watcher", "5")
-    assert subscribe(hearth, watcher, ("TopicA/+", 2)) == [2]
-    sock, session_present = qos2_device(hearth, version)
-    assert session_present
+    watcher = qos2_watcher(hearth)
+    sock = resumed_qos2_device(hearth, version)
     sock.sendall(once)  # again, without DUP
     assert pubrec_of_5(sock) == 0
     release_5(sock)
     assert watcher.received.more(1.0) == [], "delivered once, before the restart"
-    sock.sendall(DISCONNECT)
-    sock.close()
-    stop_client(watcher)
+    hang_up(sock, watcher)
 
 
 def edit_while_stopped(hearth, sql, *args):

@@ -77,18 +77,18 @@ fn drop_oldest(hub: &Hub, batches: &mut Vec<BrokerChanges>) {
 
 /// What of `oldest` is kept in `next` when `oldest` is given up (see [`drop_oldest`]).
 fn fold_into(oldest: BrokerChanges, next: &mut BrokerChanges) {
-    let mut taken: Vec<String> = {
-        let newer: HashSet<&str> = next.messages_taken.iter().map(String::as_str).collect();
-        oldest.messages_taken.into_iter().filter(|id| !newer.contains(id.as_str())).collect()
+    put_older_first(oldest.messages_taken, &mut next.messages_taken, |id| id.as_str());
+    put_older_first(oldest.retained, &mut next.retained, |(topic, _)| topic.as_str());
+}
+
+/// `newer` with the entries of `older` whose key it does not hold put before its own.
+fn put_older_first<T>(older: Vec<T>, newer: &mut Vec<T>, key: impl Fn(&T) -> &str) {
+    let kept: Vec<T> = {
+        let newer_keys: HashSet<&str> = newer.iter().map(&key).collect();
+        older.into_iter().filter(|entry| !newer_keys.contains(key(entry))).collect()
     };
-    taken.append(&mut next.messages_taken);
-    next.messages_taken = taken;
-    let mut retained: Vec<_> = {
-        let newer: HashSet<&str> = next.retained.iter().map(|(topic, _)| topic.as_str()).collect();
-        oldest.retained.into_iter().filter(|(topic, _)| !newer.contains(topic.as_str())).collect()
-    };
-    retained.append(&mut next.retained);
-    next.retained = retained;
+    let own = std::mem::replace(newer, kept);
+    newer.extend(own);
 }
 
 /// Whether the sender of `m` is still known (the hub's own messages always are).
@@ -183,7 +183,10 @@ pub(crate) fn stop_broker_and_save(hub: &Hub) {
         (saved.sessions.len(), saved.messages.iter().map(|(_, m)| m.len()).sum::<usize>(), saved.retained.len());
     match hub.store().replace_mqtt_state(&saved) {
         Ok(()) => tracing::info!(sessions, messages, retained, "MQTT sessions and retained messages saved"),
-        Err(e) => tracing::error!("MQTT sessions and retained messages could not be saved ({e}); clients will find their sessions gone"),
+        Err(e) => tracing::error!(
+            "MQTT sessions and retained messages could not be saved ({e}); the next start puts back what the last save that worked \
+             wrote, without what changed since"
+        ),
     }
 }
 
