@@ -111,6 +111,24 @@ def test_after_a_power_cut_what_was_saved_a_second_before_comes_back(hearth, ver
     stop_client(fresh)
 
 
+@pytest.mark.parametrize("restart", ["clean", "power-cut"])
+def test_a_shared_and_a_plain_subscription_to_one_filter_both_outlive_a_restart(hearth, restart):
+    """Saved as two subscriptions (MQTT 5, 4.8.2), not one filter's row written twice."""
+    away = hearth.client("shared-and-plain-durable", "5", clean=False)
+    assert subscribe(hearth, away, ("TopicA/B", 1), ("$share/workers/TopicA/B", 1)) == [1, 1]
+    stop_client(away)
+    if restart == "power-cut":
+        time.sleep(2.5)  # the broker's changes are saved every second
+    hearth.restart(kill=restart == "power-cut")
+    back = hearth.client("shared-and-plain-durable", "5", clean=False)
+    assert back.session_present
+    sender = hearth.client("shared-and-plain-sender", "5")
+    sender.publish("TopicA/B", b"by each", qos=1).wait_for_publish(5)
+    assert [m["payload"] for m in back.received.take(2) + back.received.more(0.7)] == [b"by each"] * 2
+    for c in (back, sender):
+        stop_client(c)
+
+
 def qos2_watcher(hearth):
     """The receiver of the QoS 2 stories: `TopicA/+` at QoS 2."""
     watcher = hearth.client("qos2-watcher", "5")

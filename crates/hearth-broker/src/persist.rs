@@ -35,7 +35,7 @@ use rmqtt::inflight::{MomentStatus, OutInflightMessage};
 use rmqtt::session::{Session, SessionState};
 use rmqtt::types::{
     ClientId, CodecPublish, ConnectInfo, DisconnectInfo, From, FromType, Id, OfflineSession, Publish, QoS, SessionSubMap, SessionSubs,
-    SubscriptionOptions, TopicFilter, TopicName, UserName,
+    SharedGroup, SubscriptionOptions, TopicFilter, TopicName, UserName,
 };
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU16;
@@ -268,6 +268,22 @@ async fn pending_qos2_of(session: &Session) -> Vec<PendingQos2> {
     inflight.pending_qos2().iter().map(|r| PendingQos2 { packet_id: r.id.get(), fingerprint: r.fingerprint, may_be_behind: true }).collect()
 }
 
+/// The filter as the client wrote it: `$share/GROUP/FILTER` for a shared subscription, so that a
+/// session's plain and shared subscriptions to one filter are two rows (rmqtt change 37).
+fn subscription_name(filter: &str, group: Option<&SharedGroup>) -> String {
+    match group {
+        Some(group) => format!("$share/{group}/{filter}"),
+        None => filter.to_string(),
+    }
+}
+
+/// The filter a saved subscription applies to, which the gate decides on. Rows written before
+/// rmqtt change 37 hold a shared subscription's filter without its `$share/GROUP/`; either way
+/// the group is read from the options.
+fn bare_filter(name: &str) -> &str {
+    name.strip_prefix("$share/").and_then(|rest| rest.split_once('/')).map_or(name, |(_, filter)| filter)
+}
+
 /// The row of `session` if it is persistent (MQTT 3 clean session false, MQTT 5 session expiry
 /// above zero), subscriptions included.
 async fn session_row(session: &Session) -> Option<SavedSession> {
@@ -277,8 +293,8 @@ async fn session_row(session: &Session) -> Option<SavedSession> {
             .read()
             .await
             .iter()
-            .filter_map(|(filter, options)| {
-                Some(SavedSubscription { filter: filter.to_string(), options: serde_json::to_string(options).ok()? })
+            .filter_map(|((filter, group), options)| {
+                Some(SavedSubscription { filter: subscription_name(filter, group.as_ref()), options: serde_json::to_string(options).ok()? })
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -468,9 +484,10 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
     let mut dropped = 0;
     for sub in &row.subscriptions {
         let options: Option<SubscriptionOptions> = serde_json::from_str(&sub.options).ok();
+        let filter = bare_filter(&sub.filter);
         match options {
-            Some(options) if gate.may_subscribe(client, &sub.filter) => {
-                subscriptions.insert(TopicFilter::from(sub.filter.as_str()), options);
+            Some(options) if gate.may_subscribe(client, filter) => {
+                subscriptions.insert((TopicFilter::from(filter), options.shared_group().cloned()), options);
             }
             _ => dropped += 1,
         }
@@ -529,7 +546,7 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
     let mut entry = scx.extends.shared().await.entry(id.clone());
     entry.set(session, tx).await.ok()?;
     let router = scx.extends.router().await;
-    for (filter, options) in &subscriptions {
+    for ((filter, _), options) in &subscriptions {
         if let Err(e) = router.add(filter, id.clone(), options.clone()).await {
             tracing::warn!("a saved MQTT subscription could not be restored: {e}");
         }
@@ -597,4 +614,21 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
         sessions.push(row);
     }
     (sessions, messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bare_filter, subscription_name};
+    use rmqtt::types::SharedGroup;
+
+    #[test]
+    fn a_shared_subscription_is_saved_under_its_group_and_read_back_to_its_filter() {
+        let group = SharedGroup::from("workers");
+        assert_eq!(subscription_name("TopicA/+", Some(&group)), "$share/workers/TopicA/+");
+        assert_eq!(subscription_name("TopicA/+", None), "TopicA/+");
+        assert_eq!(bare_filter("$share/workers/TopicA/+"), "TopicA/+");
+        assert_eq!(bare_filter("$share/workers/#"), "#");
+        // A row written before rmqtt change 37: the bare filter, the group in its options.
+        assert_eq!(bare_filter("TopicA/+"), "TopicA/+");
+    }
 }

@@ -78,6 +78,9 @@ impl SavedMessage {
 /// One subscription of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedSubscription {
+    /// As the client wrote it: `$share/GROUP/FILTER` for a shared subscription, so that a
+    /// session's plain and shared subscriptions to one filter are two rows. Rows written before
+    /// rmqtt change 37 hold a shared one's bare filter (its group is in the options).
     pub filter: String,
     /// The subscription's options (QoS, and MQTT 5's no local, retain as published, retain
     /// handling, identifier, shared group), JSON, as the engine writes them.

@@ -67,7 +67,8 @@ pub trait Router: Sync + Send {
     async fn add(&self, topic_filter: &str, id: Id, opts: SubscriptionOptions) -> Result<()>;
 
     /// Remove a subscription by client ID with the given topic filter.
-    async fn remove(&self, topic_filter: &str, id: Id) -> Result<bool>;
+    /// Hearth patch (change 37): and its shared group, `None` for a plain subscription.
+    async fn remove(&self, topic_filter: &str, group: Option<&SharedGroup>, id: Id) -> Result<bool>;
 
     /// Match subscriptions for a given client ID and topic name.
     ///
@@ -192,7 +193,7 @@ impl DefaultRouter {
             > = HashMap::default();
 
             if let Some(rels) = self.relations.get(&topic_filter) {
-                for (client_id, (id, opts)) in rels.iter() {
+                for ((client_id, _), (id, opts)) in rels.iter() {
                     if let Some(no_local) = opts.no_local() {
                         //MQTT V5: No Local
                         if no_local && &this_id == id {
@@ -306,10 +307,10 @@ impl DefaultRouter {
             .map(|e| {
                 e.value()
                     .iter()
-                    .filter(|(client_id, (_id, opts))| {
+                    .filter(|((client_id, _), (_id, opts))| {
                         Self::_query_subscriptions_filter(q, client_id.as_ref(), opts)
                     })
-                    .filter_map(|(client_id, (id, opts))| {
+                    .filter_map(|((client_id, _), (id, opts))| {
                         if curr < limit {
                             curr += 1;
                             Some(SubsSearchResult {
@@ -354,10 +355,10 @@ impl DefaultRouter {
                 if let Some(entry) = self.relations.get(&topic_filter) {
                     entry
                         .iter()
-                        .filter(|(client_id, (_id, opts))| {
+                        .filter(|((client_id, _), (_id, opts))| {
                             Self::_query_subscriptions_filter(q, client_id.as_ref(), opts)
                         })
-                        .filter_map(|(client_id, (id, opts))| {
+                        .filter_map(|((client_id, _), (id, opts))| {
                             if curr < limit {
                                 curr += 1;
                                 Some(SubsSearchResult {
@@ -389,10 +390,10 @@ impl DefaultRouter {
                 let topic_filter = e.key();
                 e.value()
                     .iter()
-                    .filter(|(client_id, (_id, opts))| {
+                    .filter(|((client_id, _), (_id, opts))| {
                         Self::_query_subscriptions_filter(q, client_id.as_ref(), opts)
                     })
-                    .filter_map(|(client_id, (id, opts))| {
+                    .filter_map(|((client_id, _), (id, opts))| {
                         if curr < limit {
                             curr += 1;
                             Some(SubsSearchResult {
@@ -444,7 +445,7 @@ impl Router for DefaultRouter {
                 self.topics_count.inc();
                 HashMap::default()
             })
-            .insert(id.client_id.clone(), (id, opts));
+            .insert((id.client_id.clone(), opts.shared_group().cloned()), (id, opts));
         if old.is_none() {
             self.relations_count.inc();
         }
@@ -453,11 +454,12 @@ impl Router for DefaultRouter {
     }
 
     #[inline]
-    async fn remove(&self, topic_filter: &str, id: Id) -> Result<bool> {
-        log::debug!("{id:?} remove, topic_filter: {topic_filter:?}");
+    async fn remove(&self, topic_filter: &str, group: Option<&SharedGroup>, id: Id) -> Result<bool> {
+        log::debug!("{id:?} remove, topic_filter: {topic_filter:?}, group: {group:?}");
+        let key = (id.client_id.clone(), group.cloned());
         //Remove subscription relationship from local
         let res = if let Some(mut rels) = self.relations.get_mut(topic_filter) {
-            let remove_enable = rels.value().get(&id.client_id).map(|(s_id, _)| {
+            let remove_enable = rels.value().get(&key).map(|(s_id, _)| {
                 if *s_id != id {
                     log::debug!("remove, input id not the same, input id: {id:?}, current id: {s_id:?}, topic_filter: {topic_filter}");
                     false
@@ -466,7 +468,7 @@ impl Router for DefaultRouter {
                 }
             }).unwrap_or(false);
             if remove_enable {
-                let remove_ok = rels.value_mut().remove(&id.client_id).is_some();
+                let remove_ok = rels.value_mut().remove(&key).is_some();
                 if remove_ok {
                     self.relations_count.dec();
                 }
@@ -621,7 +623,7 @@ impl Router for DefaultRouter {
         let mut rels = Vec::new();
         for entry in self.relations.iter() {
             let topic_filter = entry.key();
-            for (client_id, (id, opts)) in entry.iter() {
+            for ((client_id, _), (id, opts)) in entry.iter() {
                 let item = json!({
                     "topic_filter": topic_filter,
                     "client_id": client_id,

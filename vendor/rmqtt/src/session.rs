@@ -1674,7 +1674,8 @@ impl SessionState {
                 .relations()
                 .get(&sub.topic_filter)
                 .map(|rels| {
-                    if rels.value().contains_key(&self.id.client_id) {
+                    // A `$limit/` subscription has no group (Hearth's change 37 keys by both).
+                    if rels.value().contains_key(&(self.id.client_id.clone(), None)) {
                         (true, rels.value().len() - 1)
                     } else {
                         let c = rels.value().len();
@@ -2636,7 +2637,7 @@ impl Session {
                 .await
                 .iter()
                 .enumerate()
-                .filter_map(|(i, (tf, opts))| {
+                .filter_map(|(i, ((tf, _), opts))| {
                     if i < 100 {
                         Some(json!({
                             "topic_filter": tf.to_string(),
@@ -2723,7 +2724,7 @@ pub trait SessionLike: Sync + Send + 'static {
     ) -> Result<Option<SubscriptionOptions>>;
     async fn subscriptions_remove(
         &self,
-        topic_filter: &str,
+        key: &SubscriptionKey,
     ) -> Result<Option<(TopicFilter, SubscriptionOptions)>>;
     async fn subscriptions_drain(&self) -> Result<Subscriptions>;
     async fn subscriptions_extend(&self, other: Subscriptions) -> Result<()>;
@@ -2947,9 +2948,9 @@ impl SessionLike for DefaultSession {
     #[inline]
     async fn subscriptions_remove(
         &self,
-        topic_filter: &str,
+        key: &SubscriptionKey,
     ) -> Result<Option<(TopicFilter, SubscriptionOptions)>> {
-        Ok(self.subscriptions._remove(&self.scx, topic_filter).await)
+        Ok(self.subscriptions._remove(&self.scx, key).await)
     }
 
     #[inline]

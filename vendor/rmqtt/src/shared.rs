@@ -432,10 +432,10 @@ impl LockEntry {
     }
 
     #[inline]
-    async fn _unsubscribe(&self, id: Id, topic_filter: &str) -> Result<()> {
-        self.shared.context().extends.router().await.remove(topic_filter, id).await?;
+    async fn _unsubscribe(&self, id: Id, key: &SubscriptionKey) -> Result<()> {
+        self.shared.context().extends.router().await.remove(&key.0, key.1.as_ref(), id).await?;
         if let Some(s) = self.session() {
-            s.subscriptions_remove(topic_filter).await?;
+            s.subscriptions_remove(key).await?;
         }
         Ok(())
     }
@@ -447,13 +447,14 @@ impl LockEntry {
             { self.shared.peers.remove_if(&self.id.client_id, |_, entry| &entry.s.id == with_id) }
         {
             if clear_subscriptions {
-                let topic_filters = peer.s.subscriptions().await.ok()?.to_topic_filters().await;
-                for topic_filter in topic_filters {
-                    if let Err(e) = self._unsubscribe(peer.s.id.clone(), &topic_filter).await {
+                let keys = peer.s.subscriptions().await.ok()?.to_topic_filters().await;
+                for key in keys {
+                    if let Err(e) = self._unsubscribe(peer.s.id.clone(), &key).await {
                         log::warn!(
-                            "{:?} remove._unsubscribe, topic_filter: {}, {:?}",
+                            "{:?} remove._unsubscribe, topic_filter: {}, group: {:?}, {:?}",
                             self.id,
-                            topic_filter,
+                            key.0,
+                            key.1,
                             e
                         );
                     }
@@ -470,13 +471,14 @@ impl LockEntry {
     pub async fn _remove(&mut self, clear_subscriptions: bool) -> Option<(Session, Tx)> {
         if let Some((_, peer)) = { self.shared.peers.remove(&self.id.client_id) } {
             if clear_subscriptions {
-                let topic_filters = peer.s.subscriptions().await.ok()?.to_topic_filters().await;
-                for topic_filter in topic_filters {
-                    if let Err(e) = self._unsubscribe(peer.s.id.clone(), &topic_filter).await {
+                let keys = peer.s.subscriptions().await.ok()?.to_topic_filters().await;
+                for key in keys {
+                    if let Err(e) = self._unsubscribe(peer.s.id.clone(), &key).await {
                         log::warn!(
-                            "{:?} remove._unsubscribe, topic_filter: {}, {:?}",
+                            "{:?} remove._unsubscribe, topic_filter: {}, group: {:?}, {:?}",
                             self.id,
-                            topic_filter,
+                            key.0,
+                            key.1,
                             e
                         );
                     }
@@ -606,26 +608,21 @@ impl Entry for LockEntry {
             .map(|peer| peer.value().clone())
             .ok_or_else(|| anyhow!("session is not exist"))?;
 
-        // Hearth patch (change 34): a shared subscription is named by its group and its filter
-        // together (MQTT 5, 4.8.2); the tables here hold one subscription per filter, keyed by
-        // the filter alone. UNSUBSCRIBE `$share/other/t`, or `t`, while subscribed to
-        // `$share/g/t` names a subscription the session does not have: it is left alone and
-        // answered 0x11. It was removed.
-        #[cfg(feature = "shared-subscription")]
-        let group = unsubscribe.shared_group.as_ref();
-        #[cfg(not(feature = "shared-subscription"))]
-        let group = None;
-        let subscribed = peer.s.subscriptions().await?;
-        if subscribed.read().await.get(&unsubscribe.topic_filter).is_none_or(|opts| opts.shared_group() != group) {
+        // Hearth patch (changes 34 and 37): a shared subscription is named by its group and its
+        // filter together (MQTT 5, 4.8.2). UNSUBSCRIBE `$share/other/t`, or `t`, while
+        // subscribed to `$share/g/t` alone names a subscription the session does not have: it is
+        // left alone and answered 0x11. It was removed.
+        let key = unsubscribe.key();
+        if !peer.s.subscriptions().await?.read().await.contains_key(&key) {
             return Ok(false);
         }
 
         if let Err(e) =
-            self.shared.context().extends.router().await.remove(&unsubscribe.topic_filter, self.id()).await
+            self.shared.context().extends.router().await.remove(&key.0, key.1.as_ref(), self.id()).await
         {
             log::warn!("{:?} unsubscribe, error:{:?}", self.id, e);
         }
-        let remove_ok = peer.s.subscriptions_remove(&unsubscribe.topic_filter).await?.is_some();
+        let remove_ok = peer.s.subscriptions_remove(&key).await?.is_some();
         Ok(remove_ok)
     }
 
@@ -660,7 +657,7 @@ impl Entry for LockEntry {
                 .read()
                 .await
                 .iter()
-                .map(|(topic_filter, opts)| SubsSearchResult {
+                .map(|((topic_filter, _), opts)| SubsSearchResult {
                     node_id: s.id.node_id,
                     clientid: s.id.client_id.clone(),
                     client_addr: s.id.remote_addr,

@@ -99,7 +99,10 @@ pub type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 pub type QoS = rmqtt_codec::types::QoS;
 pub type PublishReceiveTime = TimestampMillis;
 pub type Subscriptions = Vec<(TopicFilter, SubscriptionOptions)>;
-pub type TopicFilters = Vec<TopicFilter>;
+/// Hearth patch (change 37): a session's subscription is named by its filter and, when shared,
+/// its group (MQTT 5, 4.8.2): `F`, `$share/a/F` and `$share/b/F` are three subscriptions.
+pub type SubscriptionKey = (TopicFilter, Option<SharedGroup>);
+pub type TopicFilters = Vec<SubscriptionKey>;
 pub type ForwardedRecipients = Vec<(ClientId, Option<(TopicFilter, SharedGroup)>)>;
 pub type ForwardedCount = usize;
 pub type SubscriptionIdentifier = NonZeroU32;
@@ -610,7 +613,10 @@ pub type ClearSubscriptions = bool;
 
 pub type SharedGroupType = (SharedGroup, IsOnline, Vec<ClientId>);
 
-pub type AllRelationsMap = DashMap<TopicFilter, HashMap<ClientId, (Id, SubscriptionOptions)>>;
+/// Hearth patch (change 37): keyed by client and group, so that one client's plain and shared
+/// subscriptions to a filter are two relations (they were one: the second replaced the first).
+pub type RelationKey = (ClientId, Option<SharedGroup>);
+pub type AllRelationsMap = DashMap<TopicFilter, HashMap<RelationKey, (Id, SubscriptionOptions)>>;
 
 pub type SubRelation = (
     TopicFilter,
@@ -626,7 +632,7 @@ impl std::convert::From<SubscriptioRelationsCollector> for SubRelations {
     #[inline]
     fn from(collector: SubscriptioRelationsCollector) -> Self {
         let mut subs = collector.v3_rels;
-        subs.extend(collector.v5_rels.into_iter().map(|(clientid, (topic_filter, opts, sub_ids, group))| {
+        subs.extend(collector.v5_rels.into_iter().map(|((clientid, _), (topic_filter, opts, sub_ids, group))| {
             (topic_filter, clientid, opts, sub_ids, group)
         }));
         subs
@@ -640,7 +646,7 @@ pub type SubscriptioRelationsCollectorMap = HashMap<NodeId, SubscriptioRelations
 pub struct SubscriptioRelationsCollector {
     v3_rels: Vec<SubRelation>,
     v5_rels: HashMap<
-        ClientId,
+        (ClientId, Option<(SharedGroup, TopicFilter)>),
         (TopicFilter, SubscriptionOptions, Option<Vec<SubscriptionIdentifier>>, Option<SharedGroupType>),
     >,
 }
@@ -658,8 +664,13 @@ impl SubscriptioRelationsCollector {
             self.v3_rels.push((topic_filter.clone(), client_id, opts, None, group));
         } else {
             //MQTT V5: Subscription Identifiers
+            // Hearth patch (change 37): a client's shared subscriptions are merged neither with
+            // its plain ones nor with each other: each shared subscription (a group and a
+            // filter) chose this client apart, and its copy is a message of its own (MQTT 5,
+            // 4.8.2).
+            let shared = group.as_ref().map(|(name, _, _)| (name.clone(), topic_filter.clone()));
             self.v5_rels
-                .entry(client_id)
+                .entry((client_id, shared))
                 .and_modify(|(tf, kept, sub_ids, _)| {
                     // Hearth patch: one message for overlapping subscriptions goes at the
                     // highest QoS among them (MQTT-3.3.4-2); it went at the QoS of whichever the
@@ -1258,6 +1269,19 @@ impl Unsubscribe {
         #[cfg(not(feature = "shared-subscription"))]
         {
             false
+        }
+    }
+
+    /// Hearth patch (change 37): the subscription this UNSUBSCRIBE names, its group included.
+    #[inline]
+    pub fn key(&self) -> SubscriptionKey {
+        #[cfg(feature = "shared-subscription")]
+        {
+            (self.topic_filter.clone(), self.shared_group.clone())
+        }
+        #[cfg(not(feature = "shared-subscription"))]
+        {
+            (self.topic_filter.clone(), None)
         }
     }
 }
@@ -2232,9 +2256,10 @@ pub struct Route {
 
 /// Thread-safe subscription map for a session.
 ///
-/// Wraps a `HashMap<TopicFilter, SubscriptionOptions>` behind `Arc<RwLock>`
-/// for concurrent access.
-pub type SessionSubMap = HashMap<TopicFilter, SubscriptionOptions>;
+/// Wraps a `HashMap<SubscriptionKey, SubscriptionOptions>` behind `Arc<RwLock>`
+/// for concurrent access. Hearth patch (change 37): keyed by filter and group, see
+/// [`SubscriptionKey`]; the group is in the options too.
+pub type SessionSubMap = HashMap<SubscriptionKey, SubscriptionOptions>;
 
 /// Thread-safe session subscription storage behind `Arc<RwLock>`.
 #[derive(Clone)]
@@ -2281,26 +2306,14 @@ impl SessionSubs {
 
         let prev = {
             let mut subs = self.subs.write().await;
-            let prev = subs.insert(topic_filter, opts);
+            let key = (topic_filter, opts.shared_group().cloned());
+            let prev = subs.insert(key, opts);
             subs.shrink_to_fit();
             prev
         };
 
-        if let Some(prev_opts) = &prev {
-            #[cfg(feature = "shared-subscription")]
-            match (prev_opts.has_shared_group(), is_shared) {
-                (true, false) => {
-                    #[cfg(feature = "stats")]
-                    scx.stats.subscriptions_shared.dec();
-                }
-                (false, true) => {
-                    #[cfg(feature = "stats")]
-                    scx.stats.subscriptions_shared.inc();
-                }
-                (false, false) => {}
-                (true, true) => {}
-            }
-        } else {
+        // A subscription replaced keeps its group: it is part of the key.
+        if prev.is_none() {
             #[cfg(feature = "stats")]
             scx.stats.subscriptions.inc();
             #[cfg(feature = "shared-subscription")]
@@ -2317,11 +2330,11 @@ impl SessionSubs {
     pub(crate) async fn _remove(
         &self,
         #[allow(unused_variables)] scx: &ServerContext,
-        topic_filter: &str,
+        key: &SubscriptionKey,
     ) -> Option<(TopicFilter, SubscriptionOptions)> {
         let removed = {
             let mut subs = self.subs.write().await;
-            let removed = subs.remove_entry(topic_filter);
+            let removed = subs.remove_entry(key).map(|((topic_filter, _), opts)| (topic_filter, opts));
             subs.shrink_to_fit();
             removed
         };
@@ -2342,10 +2355,10 @@ impl SessionSubs {
 
     #[inline]
     pub(crate) async fn _drain(&self, scx: &ServerContext) -> Subscriptions {
-        let topic_filters = self.subs.read().await.keys().cloned().collect::<Vec<_>>();
+        let keys = self.subs.read().await.keys().cloned().collect::<Vec<_>>();
         let mut subs = Vec::new();
-        for tf in topic_filters {
-            if let Some(sub) = self._remove(scx, &tf).await {
+        for key in keys {
+            if let Some(sub) = self._remove(scx, &key).await {
                 subs.push(sub);
             }
         }
