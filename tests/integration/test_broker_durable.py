@@ -309,6 +309,32 @@ def mqtt_rows(hearth, sql, *args):
         return db.execute(sql, args).fetchone()[0]
 
 
+def test_a_shared_subscription_saved_by_an_earlier_hearth_comes_back_shared(hearth):
+    """Before rmqtt change 37 a shared subscription's row held its bare filter, its group only in
+    its options. Put back from such a store it is still the group's: each message goes to one
+    member, not to it as a plain subscriber besides; saved again, it is under its full name."""
+    away = hearth.client("old-row", "5", clean=False)
+    assert subscribe(hearth, away, ("$share/workers/TopicA/B", 1)) == [1]
+    stop_client(away)
+    hearth.hub.stop()
+    edit_while_stopped(hearth, "UPDATE mqtt_subscriptions SET filter = 'TopicA/B' WHERE client_id = 'old-row'")
+    hearth.restart(already_stopped=True)
+    back = hearth.client("old-row", "5", clean=False)
+    assert back.session_present
+    other = hearth.client("old-row-other-member", "5")
+    assert subscribe(hearth, other, ("$share/workers/TopicA/B", 1)) == [1]
+    sender = hearth.client("old-row-sender", "5")
+    for i in range(10):
+        sender.publish("TopicA/B", f"job {i}", qos=1).wait_for_publish(5)
+    time.sleep(1.0)
+    got = [m["payload"] for member in (back, other) for m in list(member.received.log)]
+    assert sorted(got) == sorted(f"job {i}".encode() for i in range(10)), "each message once across the group"
+    for c in (back, other, sender):
+        stop_client(c)
+    hearth.hub.stop()  # a clean stop saves every session whole
+    assert mqtt_rows(hearth, "SELECT filter FROM mqtt_subscriptions WHERE client_id = 'old-row'") == "$share/workers/TopicA/B"
+
+
 def test_forgetting_a_device_leaves_none_of_its_sessions_or_messages_and_none_come_back(hearth):
     queue_three(hearth, "5")
     time.sleep(2.5)  # saved

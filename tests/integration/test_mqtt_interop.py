@@ -611,29 +611,41 @@ def test_unsubscribing_from_another_groups_filter_leaves_the_shared_subscription
     stop_client(c)
 
 
-def test_a_shared_and_a_plain_subscription_to_one_filter_are_two_subscriptions(broker):
+@pytest.mark.parametrize("version", BOTH)
+def test_a_shared_and_a_plain_subscription_to_one_filter_are_two_subscriptions(broker, version):
     """MQTT 5, 4.8.2: a session may hold a shared and a non-shared subscription to the same
     filter; a message matching both reaches it by each (here it is the group's only member),
-    each copy with its own subscription's identifier."""
-    c = broker.client("shared-and-plain", "5")
-    assert subscribe(broker, c, ("TopicA/B", 1), properties=subscription_id(3)) == [1]
-    assert subscribe(broker, c, ("$share/workers/TopicA/B", 1), properties=subscription_id(4)) == [1]
+    each copy in MQTT 5 with its own subscription's identifier. In 3.1.1, which has no shared
+    subscriptions (an extension Mosquitto and Hearth both take) and lets overlapping ones bring
+    one copy or several, Mosquitto sends one, Hearth two; either way the shared one outlives
+    the plain one."""
+    def ids(ident):
+        return [ident] if version == "5" else []
+    c = broker.client("shared-and-plain", version)
+    assert subscribe(broker, c, ("TopicA/B", 1), properties=subscription_id(3) if version == "5" else None) == [1]
+    assert subscribe(broker, c, ("$share/workers/TopicA/B", 1), properties=subscription_id(4) if version == "5" else None) == [1]
     c.publish("TopicA/B", b"twice", qos=1).wait_for_publish(5)
-    got = c.received.take(2) + c.received.more(0.5)
-    assert sorted((m["payload"], m["ids"]) for m in got) == [(b"twice", [3]), (b"twice", [4])], got
+    if version == "5":
+        got = c.received.take(2) + c.received.more(0.5)
+        assert sorted((m["payload"], m["ids"]) for m in got) == [(b"twice", ids(3)), (b"twice", ids(4))], got
+    else:
+        got = c.received.take(1) + c.received.more(0.5)
+        assert {m["payload"] for m in got} == {b"twice"} and len(got) <= 2, got
     c.unsubscribe("TopicA/B")
-    assert c.unsubacks.get(timeout=5) == [0x00]
+    assert c.unsubacks.get(timeout=5) == ([0x00] if version == "5" else [])
     c.publish("TopicA/B", b"once", qos=1).wait_for_publish(5)
     got = c.received.take(1) + c.received.more(0.5)
-    assert [(m["payload"], m["ids"]) for m in got] == [(b"once", [4])], "the shared one is left"
+    assert [(m["payload"], m["ids"]) for m in got] == [(b"once", ids(4))], "the shared one is left"
     stop_client(c)
 
 
 def test_a_session_in_two_groups_on_one_filter_receives_a_message_by_each(broker):
     """MQTT 5, 4.8.2: `$share/a/F` and `$share/b/F` are two subscriptions; each group gives a
-    message to one of its members, here the same session, and unsubscribing one leaves the other."""
+    message to one of its members, here the same session; subscribing to one again replaces it,
+    and unsubscribing one leaves the other."""
     c = broker.client("two-groups", "5")
     assert subscribe(broker, c, ("$share/a/TopicA/B", 1), ("$share/b/TopicA/B", 1)) == [1, 1]
+    assert subscribe(broker, c, ("$share/a/TopicA/B", 1)) == [1]
     c.publish("TopicA/B", b"by each group", qos=1).wait_for_publish(5)
     assert [m["payload"] for m in c.received.take(2) + c.received.more(0.5)] == [b"by each group"] * 2
     c.unsubscribe("$share/a/TopicA/B")

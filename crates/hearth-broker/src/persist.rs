@@ -277,11 +277,15 @@ fn subscription_name(filter: &str, group: Option<&SharedGroup>) -> String {
     }
 }
 
-/// The filter a saved subscription applies to, which the gate decides on. Rows written before
-/// rmqtt change 37 hold a shared subscription's filter without its `$share/GROUP/`; either way
-/// the group is read from the options.
-fn bare_filter(name: &str) -> &str {
-    name.strip_prefix("$share/").and_then(|rest| rest.split_once('/')).map_or(name, |(_, filter)| filter)
+/// The filter a saved subscription applies to, which the gate decides on; its group is the
+/// options' `group`. Rows written before rmqtt change 37 hold a shared subscription's filter
+/// without its `$share/GROUP/`. `None` when the name's group is not the options' (a row edited by
+/// hand): which of the two the device meant is unknown, and the row is left out.
+fn saved_filter<'a>(name: &'a str, group: Option<&str>) -> Option<&'a str> {
+    match name.strip_prefix("$share/").and_then(|rest| rest.split_once('/')) {
+        Some((named, filter)) => (group == Some(named)).then_some(filter),
+        None => Some(name),
+    }
 }
 
 /// The row of `session` if it is persistent (MQTT 3 clean session false, MQTT 5 session expiry
@@ -484,9 +488,9 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
     let mut dropped = 0;
     for sub in &row.subscriptions {
         let options: Option<SubscriptionOptions> = serde_json::from_str(&sub.options).ok();
-        let filter = bare_filter(&sub.filter);
-        match options {
-            Some(options) if gate.may_subscribe(client, filter) => {
+        let filter = options.as_ref().and_then(|o| saved_filter(&sub.filter, o.shared_group().map(|g| g.as_ref())));
+        match (options, filter) {
+            (Some(options), Some(filter)) if gate.may_subscribe(client, filter) => {
                 subscriptions.insert((TopicFilter::from(filter), options.shared_group().cloned()), options);
             }
             _ => dropped += 1,
@@ -618,7 +622,7 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
 
 #[cfg(test)]
 mod tests {
-    use super::{bare_filter, subscription_name};
+    use super::{saved_filter, subscription_name};
     use rmqtt::types::SharedGroup;
 
     #[test]
@@ -626,9 +630,16 @@ mod tests {
         let group = SharedGroup::from("workers");
         assert_eq!(subscription_name("TopicA/+", Some(&group)), "$share/workers/TopicA/+");
         assert_eq!(subscription_name("TopicA/+", None), "TopicA/+");
-        assert_eq!(bare_filter("$share/workers/TopicA/+"), "TopicA/+");
-        assert_eq!(bare_filter("$share/workers/#"), "#");
+        assert_eq!(saved_filter("$share/workers/TopicA/+", Some("workers")), Some("TopicA/+"));
+        assert_eq!(saved_filter("$share/workers/#", Some("workers")), Some("#"));
+        assert_eq!(saved_filter("TopicA/+", None), Some("TopicA/+"));
         // A row written before rmqtt change 37: the bare filter, the group in its options.
-        assert_eq!(bare_filter("TopicA/+"), "TopicA/+");
+        assert_eq!(saved_filter("TopicA/+", Some("workers")), Some("TopicA/+"));
+    }
+
+    #[test]
+    fn a_saved_subscription_whose_name_and_options_disagree_on_its_group_is_left_out() {
+        assert_eq!(saved_filter("$share/workers/TopicA/+", Some("others")), None);
+        assert_eq!(saved_filter("$share/workers/TopicA/+", None), None);
     }
 }

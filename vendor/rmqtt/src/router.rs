@@ -435,8 +435,12 @@ impl Router for DefaultRouter {
     async fn add(&self, topic_filter: &str, id: Id, opts: SubscriptionOptions) -> Result<()> {
         log::debug!("{id:?} add, topic_filter: {topic_filter:?}");
         let topic = Topic::from_str(topic_filter)?;
+        // Hearth patch (change 38): the tree stays locked until the relation is in, so that a
+        // `remove` of the filter's last relation meanwhile cannot take the filter out of the tree
+        // under it (the subscription would be kept and never matched).
+        let mut topics = self.topics.write().await;
         //add to topic tree
-        self.topics.write().await.insert(&topic, ());
+        topics.insert(&topic, ());
         //add to subscribe relations
         let old = self
             .relations
@@ -449,6 +453,7 @@ impl Router for DefaultRouter {
         if old.is_none() {
             self.relations_count.inc();
         }
+        drop(topics);
 
         Ok(())
     }
@@ -484,11 +489,16 @@ impl Router for DefaultRouter {
 
         let remove_ok = if let Some((is_empty, remove_ok)) = res {
             if is_empty {
-                if self.relations.remove(topic_filter).is_some() {
-                    self.topics_count.dec();
-                }
+                // Hearth patch (change 38): the filter leaves the relations and the tree only if no
+                // relation came in since it was seen empty, under the tree's lock, which `add`
+                // holds until its relation is in. It was removed whatever came in meanwhile: a
+                // subscription made then was lost from both, or kept and never matched.
                 let topic = Topic::from_str(topic_filter)?;
-                self.topics.write().await.remove(&topic, &());
+                let mut topics = self.topics.write().await;
+                if self.relations.remove_if(topic_filter, |_, rels| rels.is_empty()).is_some() {
+                    self.topics_count.dec();
+                    topics.remove(&topic, &());
+                }
             }
             remove_ok
         } else {

@@ -1674,11 +1674,12 @@ impl SessionState {
                 .relations()
                 .get(&sub.topic_filter)
                 .map(|rels| {
-                    // A `$limit/` subscription has no group (Hearth's change 37 keys by both).
+                    // A `$limit/` subscription has no group; Hearth's change 37 keys relations by
+                    // client and group: the limit counts the plain ones, one per client.
+                    let c = rels.value().keys().filter(|(_, group)| group.is_none()).count();
                     if rels.value().contains_key(&(self.id.client_id.clone(), None)) {
-                        (true, rels.value().len() - 1)
+                        (true, c - 1)
                     } else {
-                        let c = rels.value().len();
                         (c < limit, c)
                     }
                 })
