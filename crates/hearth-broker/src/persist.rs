@@ -279,11 +279,12 @@ fn subscription_name(filter: &str, group: Option<&SharedGroup>) -> String {
 
 /// The filter a saved subscription applies to, which the gate decides on; its group is the
 /// options' `group`. Rows written before rmqtt change 37 hold a shared subscription's filter
-/// without its `$share/GROUP/`. `None` when the name's group is not the options' (a row edited by
-/// hand): which of the two the device meant is unknown, and the row is left out.
+/// without its `$share/GROUP/`. `None` when the name's group is not the options', or a `$share/`
+/// name has no filter (rows edited by hand): what the device meant is unknown, and the row is
+/// left out.
 fn saved_filter<'a>(name: &'a str, group: Option<&str>) -> Option<&'a str> {
-    match name.strip_prefix("$share/").and_then(|rest| rest.split_once('/')) {
-        Some((named, filter)) => (group == Some(named)).then_some(filter),
+    match name.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').and_then(|(named, filter)| (group == Some(named)).then_some(filter)),
         None => Some(name),
     }
 }
@@ -405,7 +406,8 @@ pub struct Restored {
     /// Sessions left out: expired, of a device that no longer exists or may no longer connect,
     /// or unreadable.
     pub sessions_dropped: usize,
-    /// Subscriptions left out: the device may no longer hold them.
+    /// Subscriptions left out: the device may no longer hold them, or the row is unreadable or
+    /// names another group than its options (a row edited by hand).
     pub subscriptions_dropped: usize,
 }
 
@@ -641,5 +643,6 @@ mod tests {
     fn a_saved_subscription_whose_name_and_options_disagree_on_its_group_is_left_out() {
         assert_eq!(saved_filter("$share/workers/TopicA/+", Some("others")), None);
         assert_eq!(saved_filter("$share/workers/TopicA/+", None), None);
+        assert_eq!(saved_filter("$share/workers", Some("workers")), None);
     }
 }

@@ -121,6 +121,8 @@ pub trait Router: Sync + Send {
 /// [`Counter`] instances. Supports both individual and shared-subscription routing.
 pub struct DefaultRouter {
     scx: Option<ServerContext>,
+    /// Hearth patch (change 38): lock order, `topics` before a `relations` shard; `add` and the
+    /// removal of a filter's last relation change both under `topics`' write lock.
     pub topics: Arc<RwLock<TopicTree<()>>>,
     pub topics_count: Arc<Counter>,
     pub relations: Arc<AllRelationsMap>,
