@@ -35,7 +35,7 @@ use rmqtt::inflight::{MomentStatus, OutInflightMessage};
 use rmqtt::session::{Session, SessionState};
 use rmqtt::types::{
     ClientId, CodecPublish, ConnectInfo, DisconnectInfo, From, FromType, Id, OfflineSession, Publish, QoS, SessionSubMap, SessionSubs,
-    SharedGroup, SubscriptionOptions, TopicFilter, TopicName, UserName,
+    SubscriptionOptions, TopicFilter, TopicName, UserName, subscription_filter, subscription_name,
 };
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU16;
@@ -268,15 +268,6 @@ async fn pending_qos2_of(session: &Session) -> Vec<PendingQos2> {
     inflight.pending_qos2().iter().map(|r| PendingQos2 { packet_id: r.id.get(), fingerprint: r.fingerprint, may_be_behind: true }).collect()
 }
 
-/// The filter as the client wrote it: `$share/GROUP/FILTER` for a shared subscription, so that a
-/// session's plain and shared subscriptions to one filter are two rows (rmqtt change 37).
-fn subscription_name(filter: &str, group: Option<&SharedGroup>) -> String {
-    match group {
-        Some(group) => format!("$share/{group}/{filter}"),
-        None => filter.to_string(),
-    }
-}
-
 /// The filter a saved subscription applies to, which the gate decides on; its group is the
 /// options' `group`. Rows written before rmqtt change 37 hold a shared subscription's filter
 /// without its `$share/GROUP/`. `None` when the name's group is not the options', or a `$share/`
@@ -298,8 +289,11 @@ async fn session_row(session: &Session) -> Option<SavedSession> {
             .read()
             .await
             .iter()
-            .filter_map(|((filter, group), options)| {
-                Some(SavedSubscription { filter: subscription_name(filter, group.as_ref()), options: serde_json::to_string(options).ok()? })
+            // Under the name the session keeps it by (rmqtt change 37): the filter as the client
+            // wrote it, `$share/GROUP/FILTER` for a shared one, so that a session's plain and
+            // shared subscriptions to one filter are two rows.
+            .filter_map(|(name, options)| {
+                Some(SavedSubscription { filter: name.to_string(), options: serde_json::to_string(options).ok()? })
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -493,7 +487,7 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
         let filter = options.as_ref().and_then(|o| saved_filter(&sub.filter, o.shared_group().map(|g| g.as_ref())));
         match (options, filter) {
             (Some(options), Some(filter)) if gate.may_subscribe(client, filter) => {
-                subscriptions.insert((TopicFilter::from(filter), options.shared_group().cloned()), options);
+                subscriptions.insert(subscription_name(&TopicFilter::from(filter), options.shared_group()), options);
             }
             _ => dropped += 1,
         }
@@ -552,8 +546,8 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
     let mut entry = scx.extends.shared().await.entry(id.clone());
     entry.set(session, tx).await.ok()?;
     let router = scx.extends.router().await;
-    for ((filter, _), options) in &subscriptions {
-        if let Err(e) = router.add(filter, id.clone(), options.clone()).await {
+    for (name, options) in &subscriptions {
+        if let Err(e) = router.add(subscription_filter(name, options), id.clone(), options.clone()).await {
             tracing::warn!("a saved MQTT subscription could not be restored: {e}");
         }
     }
@@ -624,14 +618,15 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
 
 #[cfg(test)]
 mod tests {
-    use super::{saved_filter, subscription_name};
-    use rmqtt::types::SharedGroup;
+    use super::saved_filter;
+    use rmqtt::types::{SharedGroup, TopicFilter, subscription_name};
 
     #[test]
     fn a_shared_subscription_is_saved_under_its_group_and_read_back_to_its_filter() {
         let group = SharedGroup::from("workers");
-        assert_eq!(subscription_name("TopicA/+", Some(&group)), "$share/workers/TopicA/+");
-        assert_eq!(subscription_name("TopicA/+", None), "TopicA/+");
+        let filter = TopicFilter::from("TopicA/+");
+        assert_eq!(subscription_name(&filter, Some(&group)), "$share/workers/TopicA/+");
+        assert_eq!(subscription_name(&filter, None), "TopicA/+");
         assert_eq!(saved_filter("$share/workers/TopicA/+", Some("workers")), Some("TopicA/+"));
         assert_eq!(saved_filter("$share/workers/#", Some("workers")), Some("#"));
         assert_eq!(saved_filter("TopicA/+", None), Some("TopicA/+"));

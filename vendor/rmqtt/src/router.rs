@@ -109,6 +109,7 @@ pub trait Router: Sync + Send {
     async fn list_relations(&self, top: usize) -> Vec<serde_json::Value>;
 
     /// Return a reference to the full subscription relations map.
+    /// (Hearth patch, change 37: the plain subscriptions' relations; shared ones are apart.)
     fn relations(&self) -> &AllRelationsMap;
 }
 
@@ -121,11 +122,14 @@ pub trait Router: Sync + Send {
 /// [`Counter`] instances. Supports both individual and shared-subscription routing.
 pub struct DefaultRouter {
     scx: Option<ServerContext>,
-    /// Hearth patch (change 38): lock order, `topics` before a `relations` shard; `add` and the
-    /// removal of a filter's last relation change both under `topics`' write lock.
+    /// Hearth patch (change 38): lock order, `topics` before a shard of `relations` or
+    /// `shared_relations`; `add` and the removal of a filter's last relation change the tree and
+    /// the maps under `topics`' write lock.
     pub topics: Arc<RwLock<TopicTree<()>>>,
     pub topics_count: Arc<Counter>,
     pub relations: Arc<AllRelationsMap>,
+    /// Hearth patch (change 37): the shared subscriptions' relations, apart from the plain ones.
+    pub shared_relations: Arc<SharedRelationsMap>,
     pub relations_count: Arc<Counter>,
 }
 
@@ -137,6 +141,7 @@ impl DefaultRouter {
             topics: Arc::new(RwLock::new(TopicTree::default())),
             topics_count: Arc::new(Counter::new()),
             relations: Arc::new(DashMap::default()),
+            shared_relations: Arc::new(DashMap::default()),
             relations_count: Arc::new(Counter::new()),
         }
     }
@@ -181,79 +186,78 @@ impl DefaultRouter {
         for (topic_filter, _node_ids) in self.topics.read().await.matches(&topic).iter() {
             let topic_filter = topic_filter.to_topic_filter();
 
-            #[allow(clippy::mutable_key_type)]
-            #[cfg(feature = "shared-subscription")]
-            let mut groups: HashMap<
-                SharedGroup,
-                Vec<(
-                    NodeId,
-                    ClientId,
-                    SubscriptionOptions,
-                    Option<Vec<SubscriptionIdentifier>>,
-                    Option<IsOnline>,
-                )>,
-            > = HashMap::default();
-
             if let Some(rels) = self.relations.get(&topic_filter) {
-                for ((client_id, _), (id, opts)) in rels.iter() {
+                for (client_id, (id, opts)) in rels.iter() {
                     if let Some(no_local) = opts.no_local() {
                         //MQTT V5: No Local
                         if no_local && &this_id == id {
                             continue;
                         }
                     }
-                    #[cfg(feature = "shared-subscription")]
-                    {
-                        if let Some(group) = opts.shared_group() {
-                            let router = self.context().extends.router().await;
-                            groups.entry(group.clone()).or_default().push((
-                                id.node_id,
-                                client_id.clone(),
-                                opts.clone(),
-                                None,
-                                Some(router.is_online(id.node_id, client_id).await),
-                            ));
-                        } else {
-                            collector_map.entry(id.node_id).or_default().add(
-                                &topic_filter,
-                                client_id.clone(),
-                                opts.clone(),
-                                None,
-                            );
-                        }
-                    }
-                    #[cfg(not(feature = "shared-subscription"))]
-                    {
-                        collector_map.entry(id.node_id).or_default().add(
-                            &topic_filter,
-                            client_id.clone(),
-                            opts.clone(),
-                            None,
-                        );
-                    }
+                    collector_map.entry(id.node_id).or_default().add(
+                        &topic_filter,
+                        client_id.clone(),
+                        opts.clone(),
+                        None,
+                    );
                 }
             }
 
             //select a subscriber from shared subscribe groups
             #[cfg(feature = "shared-subscription")]
-            for (group, mut s_subs) in groups.drain() {
-                log::debug!("group: {group}, s_subs: {s_subs:?}");
-                let group_cids = s_subs.iter().map(|(_, cid, _, _, _)| cid.clone()).collect();
-                if let Some((idx, is_online)) = self
-                    .context()
-                    .extends
-                    .shared_subscription()
-                    .await
-                    .choice(self.context(), &group, &this_id, topic_name, &s_subs)
-                    .await
-                {
-                    let (node_id, client_id, opts, _, _) = s_subs.remove(idx);
-                    collector_map.entry(node_id).or_default().add(
-                        &topic_filter,
-                        client_id,
-                        opts,
-                        Some((group, is_online, group_cids)),
-                    );
+            {
+                // Hearth patch (change 37): shared relations are kept apart, keyed by client and
+                // group. Copied out first, so that no shard of the map is held across the awaits
+                // below.
+                let members = self
+                    .shared_relations
+                    .get(&topic_filter)
+                    .map(|rels| {
+                        rels.iter()
+                            .filter(|(_, (id, opts))| !(opts.no_local().unwrap_or(false) && &this_id == id))
+                            .map(|((client_id, group), (id, opts))| {
+                                (group.clone(), id.node_id, client_id.clone(), opts.clone())
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                #[allow(clippy::mutable_key_type)]
+                let mut groups: HashMap<
+                    SharedGroup,
+                    Vec<(
+                        NodeId,
+                        ClientId,
+                        SubscriptionOptions,
+                        Option<Vec<SubscriptionIdentifier>>,
+                        Option<IsOnline>,
+                    )>,
+                > = HashMap::default();
+                if !members.is_empty() {
+                    let router = self.context().extends.router().await;
+                    for (group, node_id, client_id, opts) in members {
+                        let online = router.is_online(node_id, &client_id).await;
+                        groups.entry(group).or_default().push((node_id, client_id, opts, None, Some(online)));
+                    }
+                }
+                for (group, mut s_subs) in groups.drain() {
+                    log::debug!("group: {group}, s_subs: {s_subs:?}");
+                    let group_cids = s_subs.iter().map(|(_, cid, _, _, _)| cid.clone()).collect();
+                    if let Some((idx, is_online)) = self
+                        .context()
+                        .extends
+                        .shared_subscription()
+                        .await
+                        .choice(self.context(), &group, &this_id, topic_name, &s_subs)
+                        .await
+                    {
+                        let (node_id, client_id, opts, _, _) = s_subs.remove(idx);
+                        collector_map.entry(node_id).or_default().add(
+                            &topic_filter,
+                            client_id,
+                            opts,
+                            Some((group, is_online, group_cids)),
+                        );
+                    }
                 }
             }
         }
@@ -265,6 +269,31 @@ impl DefaultRouter {
 
         log::debug!("{topic_name:?} this_subs: {rels_map:?}");
         Ok(rels_map)
+    }
+
+    /// Hearth patch (change 37): every relation of `topic_filter`, plain and shared (kept in two
+    /// maps), for the views and queries below.
+    #[inline]
+    fn relations_of(&self, topic_filter: &str) -> Vec<(ClientId, Id, SubscriptionOptions)> {
+        let mut all = Vec::new();
+        if let Some(rels) = self.relations.get(topic_filter) {
+            all.extend(rels.iter().map(|(client_id, (id, opts))| (client_id.clone(), id.clone(), opts.clone())));
+        }
+        if let Some(rels) = self.shared_relations.get(topic_filter) {
+            all.extend(rels.iter().map(|((client_id, _), (id, opts))| (client_id.clone(), id.clone(), opts.clone())));
+        }
+        all
+    }
+
+    /// Hearth patch (change 37): every filter with a relation, plain or shared.
+    #[inline]
+    fn filters(&self) -> Vec<TopicFilter> {
+        self.relations
+            .iter()
+            .map(|e| e.key().clone())
+            .chain(self.shared_relations.iter().map(|e| e.key().clone()))
+            .unique()
+            .collect()
     }
 
     #[inline]
@@ -301,34 +330,19 @@ impl DefaultRouter {
         q: &SubsSearchParams,
         topic: &str,
     ) -> Vec<SubsSearchResult> {
-        let limit = q._limit;
-        let mut curr: usize = 0;
         let topic_filter = TopicFilter::from(topic);
-        self.relations
-            .get(topic)
-            .map(|e| {
-                e.value()
-                    .iter()
-                    .filter(|((client_id, _), (_id, opts))| {
-                        Self::_query_subscriptions_filter(q, client_id.as_ref(), opts)
-                    })
-                    .filter_map(|((client_id, _), (id, opts))| {
-                        if curr < limit {
-                            curr += 1;
-                            Some(SubsSearchResult {
-                                node_id: id.node_id,
-                                clientid: client_id.clone(),
-                                client_addr: id.remote_addr,
-                                topic: topic_filter.clone(),
-                                opts: opts.clone(),
-                            })
-                        } else {
-                            None
-                        }
-                    })
-                    .collect::<Vec<_>>()
+        self.relations_of(topic)
+            .into_iter()
+            .filter(|(client_id, _, opts)| Self::_query_subscriptions_filter(q, client_id.as_ref(), opts))
+            .take(q._limit)
+            .map(|(clientid, id, opts)| SubsSearchResult {
+                node_id: id.node_id,
+                clientid,
+                client_addr: id.remote_addr,
+                topic: topic_filter.clone(),
+                opts,
             })
-            .unwrap_or_default()
+            .collect()
     }
 
     #[inline]
@@ -342,76 +356,49 @@ impl DefaultRouter {
         } else {
             return Vec::new();
         };
-
-        let limit = q._limit;
-        let mut curr: usize = 0;
-
-        self.topics
+        let filters = self
+            .topics
             .read()
             .await
             .matches(&topic)
             .iter()
             .unique()
-            .flat_map(|(topic_filter, _)| {
-                let topic_filter = topic_filter.to_topic_filter();
-                if let Some(entry) = self.relations.get(&topic_filter) {
-                    entry
-                        .iter()
-                        .filter(|((client_id, _), (_id, opts))| {
-                            Self::_query_subscriptions_filter(q, client_id.as_ref(), opts)
-                        })
-                        .filter_map(|((client_id, _), (id, opts))| {
-                            if curr < limit {
-                                curr += 1;
-                                Some(SubsSearchResult {
-                                    node_id: id.node_id,
-                                    clientid: client_id.clone(),
-                                    client_addr: id.remote_addr,
-                                    topic: topic_filter.clone(),
-                                    opts: opts.clone(),
-                                })
-                            } else {
-                                None
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                } else {
-                    Vec::new()
-                }
+            .map(|(topic_filter, _)| topic_filter.to_topic_filter())
+            .collect::<Vec<_>>();
+        filters
+            .into_iter()
+            .flat_map(|topic_filter| {
+                self.relations_of(&topic_filter).into_iter().map(move |rel| (topic_filter.clone(), rel))
             })
-            .collect::<Vec<_>>()
+            .filter(|(_, (client_id, _, opts))| Self::_query_subscriptions_filter(q, client_id.as_ref(), opts))
+            .take(q._limit)
+            .map(|(topic, (clientid, id, opts))| SubsSearchResult {
+                node_id: id.node_id,
+                clientid,
+                client_addr: id.remote_addr,
+                topic,
+                opts,
+            })
+            .collect()
     }
 
     #[inline]
     async fn _query_subscriptions_for_other(&self, q: &SubsSearchParams) -> Vec<SubsSearchResult> {
-        let limit = q._limit;
-        let mut curr: usize = 0;
-        self.relations
-            .iter()
-            .flat_map(|e| {
-                let topic_filter = e.key();
-                e.value()
-                    .iter()
-                    .filter(|((client_id, _), (_id, opts))| {
-                        Self::_query_subscriptions_filter(q, client_id.as_ref(), opts)
-                    })
-                    .filter_map(|((client_id, _), (id, opts))| {
-                        if curr < limit {
-                            curr += 1;
-                            Some(SubsSearchResult {
-                                node_id: id.node_id,
-                                clientid: client_id.clone(),
-                                client_addr: id.remote_addr,
-                                topic: topic_filter.clone(),
-                                opts: opts.clone(),
-                            })
-                        } else {
-                            None
-                        }
-                    })
-                    .collect::<Vec<_>>()
+        self.filters()
+            .into_iter()
+            .flat_map(|topic_filter| {
+                self.relations_of(&topic_filter).into_iter().map(move |rel| (topic_filter.clone(), rel))
             })
-            .collect::<Vec<_>>()
+            .filter(|(_, (client_id, _, opts))| Self::_query_subscriptions_filter(q, client_id.as_ref(), opts))
+            .take(q._limit)
+            .map(|(topic, (clientid, id, opts))| SubsSearchResult {
+                node_id: id.node_id,
+                clientid,
+                client_addr: id.remote_addr,
+                topic,
+                opts,
+            })
+            .collect()
     }
 
     #[inline]
@@ -442,16 +429,26 @@ impl Router for DefaultRouter {
         // under it (the subscription would be kept and never matched).
         let mut topics = self.topics.write().await;
         //add to topic tree
-        topics.insert(&topic, ());
+        if topics.insert(&topic, ()) {
+            self.topics_count.inc();
+        }
         //add to subscribe relations
-        let old = self
-            .relations
-            .entry(TopicFilter::from(topic_filter))
-            .or_insert_with(|| {
-                self.topics_count.inc();
-                HashMap::default()
-            })
-            .insert((id.client_id.clone(), opts.shared_group().cloned()), (id, opts));
+        // Hearth patch (change 37): a shared subscription's relation is kept apart, keyed by
+        // client and group, so that one client's plain and shared subscriptions to a filter, and
+        // its subscriptions in two groups, are relations of their own; a plain one's key is the
+        // client alone, as it was.
+        let old = match opts.shared_group().cloned() {
+            Some(group) => self
+                .shared_relations
+                .entry(TopicFilter::from(topic_filter))
+                .or_default()
+                .insert((id.client_id.clone(), group), (id, opts)),
+            None => self
+                .relations
+                .entry(TopicFilter::from(topic_filter))
+                .or_default()
+                .insert(id.client_id.clone(), (id, opts)),
+        };
         if old.is_none() {
             self.relations_count.inc();
         }
@@ -463,43 +460,58 @@ impl Router for DefaultRouter {
     #[inline]
     async fn remove(&self, topic_filter: &str, group: Option<&SharedGroup>, id: Id) -> Result<bool> {
         log::debug!("{id:?} remove, topic_filter: {topic_filter:?}, group: {group:?}");
-        let key = (id.client_id.clone(), group.cloned());
-        //Remove subscription relationship from local
-        let res = if let Some(mut rels) = self.relations.get_mut(topic_filter) {
-            let remove_enable = rels.value().get(&key).map(|(s_id, _)| {
-                if *s_id != id {
-                    log::debug!("remove, input id not the same, input id: {id:?}, current id: {s_id:?}, topic_filter: {topic_filter}");
-                    false
-                } else {
-                    true
-                }
-            }).unwrap_or(false);
-            if remove_enable {
-                let remove_ok = rels.value_mut().remove(&key).is_some();
-                if remove_ok {
-                    self.relations_count.dec();
-                }
-                Some((rels.is_empty(), remove_ok))
+        let same_id = |s_id: &Id| {
+            if *s_id != id {
+                log::debug!("remove, input id not the same, input id: {id:?}, current id: {s_id:?}, topic_filter: {topic_filter}");
+                false
             } else {
-                None
+                true
             }
-        } else {
-            None
+        };
+        //Remove subscription relationship from local
+        // (Hearth patch, change 37: a shared one from the shared relations, under client and group.)
+        let res = match group {
+            Some(group) => self.shared_relations.get_mut(topic_filter).and_then(|mut rels| {
+                let key = (id.client_id.clone(), group.clone());
+                if !rels.get(&key).is_some_and(|(s_id, _)| same_id(s_id)) {
+                    return None;
+                }
+                let remove_ok = rels.remove(&key).is_some();
+                Some((rels.is_empty(), remove_ok))
+            }),
+            None => self.relations.get_mut(topic_filter).and_then(|mut rels| {
+                if !rels.get(&id.client_id).is_some_and(|(s_id, _)| same_id(s_id)) {
+                    return None;
+                }
+                let remove_ok = rels.remove(&id.client_id).is_some();
+                Some((rels.is_empty(), remove_ok))
+            }),
         };
 
         log::debug!("{id:?} remove, topic_filter: {topic_filter:?}, res: {res:?}");
 
         let remove_ok = if let Some((is_empty, remove_ok)) = res {
+            if remove_ok {
+                self.relations_count.dec();
+            }
             if is_empty {
-                // Hearth patch (change 38): the filter leaves the relations and the tree only if no
-                // relation came in since it was seen empty, under the tree's lock, which `add`
-                // holds until its relation is in. It was removed whatever came in meanwhile: a
-                // subscription made then was lost from both, or kept and never matched.
+                // Hearth patch (change 38): the filter leaves the relations, and then the tree
+                // once neither map holds it, only if no relation came in since it was seen empty,
+                // under the tree's lock, which `add` holds until its relation is in. It was
+                // removed whatever came in meanwhile: a subscription made then was lost from both,
+                // or kept and never matched.
                 let topic = Topic::from_str(topic_filter)?;
                 let mut topics = self.topics.write().await;
-                if self.relations.remove_if(topic_filter, |_, rels| rels.is_empty()).is_some() {
+                let gone = match group {
+                    Some(_) => self.shared_relations.remove_if(topic_filter, |_, rels| rels.is_empty()).is_some(),
+                    None => self.relations.remove_if(topic_filter, |_, rels| rels.is_empty()).is_some(),
+                };
+                if gone
+                    && !self.relations.contains_key(topic_filter)
+                    && !self.shared_relations.contains_key(topic_filter)
+                    && topics.remove(&topic, &())
+                {
                     self.topics_count.dec();
-                    topics.remove(&topic, &());
                 }
             }
             remove_ok
@@ -527,50 +539,41 @@ impl Router for DefaultRouter {
 
     #[inline]
     async fn gets(&self, limit: usize) -> Vec<Route> {
-        let mut curr: usize = 0;
-        self.relations
-            .iter()
-            .flat_map(|e| {
-                let topic_filter = e.key();
-                e.value()
-                    .iter()
-                    .map(|(_, (id, _))| (id.node_id, topic_filter))
+        self.filters()
+            .into_iter()
+            .flat_map(|topic_filter| {
+                self.relations_of(&topic_filter)
+                    .into_iter()
+                    .map(|(_, id, _)| id.node_id)
                     .unique()
-                    .filter_map(|(node_id, topic_filter)| {
-                        if curr < limit {
-                            curr += 1;
-                            Some(Route { node_id, topic: topic_filter.clone() })
-                        } else {
-                            None
-                        }
-                    })
+                    .map(move |node_id| Route { node_id, topic: topic_filter.clone() })
                     .collect::<Vec<_>>()
             })
-            .collect::<Vec<_>>()
+            .take(limit)
+            .collect()
     }
 
     #[inline]
     async fn get(&self, topic: &str) -> Result<Vec<Route>> {
         let topic = Topic::from_str(topic)?;
-        let routes = self
+        let filters = self
             .topics
             .read()
             .await
             .matches(&topic)
             .iter()
             .unique()
-            .flat_map(|(topic_filter, _)| {
-                let topic_filter = topic_filter.to_topic_filter();
-                if let Some(entry) = self.relations.get(&topic_filter) {
-                    entry
-                        .iter()
-                        .map(|(_, (id, _))| id.node_id)
-                        .unique()
-                        .map(|node_id| Route { node_id, topic: topic_filter.clone() })
-                        .collect::<Vec<_>>()
-                } else {
-                    Vec::new()
-                }
+            .map(|(topic_filter, _)| topic_filter.to_topic_filter())
+            .collect::<Vec<_>>();
+        let routes = filters
+            .into_iter()
+            .flat_map(|topic_filter| {
+                self.relations_of(&topic_filter)
+                    .into_iter()
+                    .map(|(_, id, _)| id.node_id)
+                    .unique()
+                    .map(move |node_id| Route { node_id, topic: topic_filter.clone() })
+                    .collect::<Vec<_>>()
             })
             .collect::<Vec<_>>();
         Ok(routes)
@@ -631,25 +634,20 @@ impl Router for DefaultRouter {
 
     #[inline]
     async fn list_relations(&self, top: usize) -> Vec<serde_json::Value> {
-        let mut count = 0;
-        let mut rels = Vec::new();
-        for entry in self.relations.iter() {
-            let topic_filter = entry.key();
-            for ((client_id, _), (id, opts)) in entry.iter() {
-                let item = json!({
-                    "topic_filter": topic_filter,
-                    "client_id": client_id,
-                    "node_id": id.node_id,
-                    "opts": opts.to_json(),
-                });
-                rels.push(item);
-                count += 1;
-                if count >= top {
-                    return rels;
-                }
-            }
-        }
-        rels
+        self.filters()
+            .into_iter()
+            .flat_map(|topic_filter| {
+                self.relations_of(&topic_filter).into_iter().map(move |(client_id, id, opts)| {
+                    json!({
+                        "topic_filter": topic_filter,
+                        "client_id": client_id,
+                        "node_id": id.node_id,
+                        "opts": opts.to_json(),
+                    })
+                })
+            })
+            .take(top)
+            .collect()
     }
 
     #[inline]

@@ -1674,12 +1674,10 @@ impl SessionState {
                 .relations()
                 .get(&sub.topic_filter)
                 .map(|rels| {
-                    // A `$limit/` subscription has no group; Hearth's change 37 keys relations by
-                    // client and group: the limit counts the plain ones, one per client.
-                    let c = rels.value().keys().filter(|(_, group)| group.is_none()).count();
-                    if rels.value().contains_key(&(self.id.client_id.clone(), None)) {
-                        (true, c - 1)
+                    if rels.value().contains_key(&self.id.client_id) {
+                        (true, rels.value().len() - 1)
                     } else {
+                        let c = rels.value().len();
                         (c < limit, c)
                     }
                 })
@@ -2638,7 +2636,7 @@ impl Session {
                 .await
                 .iter()
                 .enumerate()
-                .filter_map(|(i, ((tf, _), opts))| {
+                .filter_map(|(i, (tf, opts))| {
                     if i < 100 {
                         Some(json!({
                             "topic_filter": tf.to_string(),

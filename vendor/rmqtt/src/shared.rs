@@ -613,7 +613,7 @@ impl Entry for LockEntry {
         // subscribed to `$share/g/t` alone names a subscription the session does not have: it is
         // left alone and answered 0x11. It was removed.
         let key = unsubscribe.key();
-        if !peer.s.subscriptions().await?.read().await.contains_key(&key) {
+        if !peer.s.subscriptions().await?.contains(&key).await {
             return Ok(false);
         }
 
@@ -657,11 +657,11 @@ impl Entry for LockEntry {
                 .read()
                 .await
                 .iter()
-                .map(|((topic_filter, _), opts)| SubsSearchResult {
+                .map(|(name, opts)| SubsSearchResult {
                     node_id: s.id.node_id,
                     clientid: s.id.client_id.clone(),
                     client_addr: s.id.remote_addr,
-                    topic: TopicFilter::from(topic_filter.as_ref()),
+                    topic: TopicFilter::from(subscription_filter(name, opts)),
                     opts: opts.clone(),
                 })
                 .collect::<Vec<_>>();

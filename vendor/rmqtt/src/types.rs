@@ -103,6 +103,32 @@ pub type Subscriptions = Vec<(TopicFilter, SubscriptionOptions)>;
 /// its group (MQTT 5, 4.8.2): `F`, `$share/a/F` and `$share/b/F` are three subscriptions.
 pub type SubscriptionKey = (TopicFilter, Option<SharedGroup>);
 pub type TopicFilters = Vec<SubscriptionKey>;
+
+/// Hearth patch (change 37): the name a session's table keeps a subscription under, as its
+/// client wrote it: the filter, or `$share/GROUP/FILTER` for a shared one. One string, so that a
+/// plain subscription's key costs what it did.
+#[inline]
+pub fn subscription_name(topic_filter: &TopicFilter, group: Option<&SharedGroup>) -> TopicFilter {
+    match group {
+        Some(group) => TopicFilter::from(format!("$share/{group}/{topic_filter}")),
+        None => topic_filter.clone(),
+    }
+}
+
+/// Hearth patch (change 37): the filter of the subscription kept under `name` with `opts` (the
+/// name without its `$share/GROUP/`; the name itself if it does not start so, which
+/// `subscription_name` never makes).
+#[inline]
+pub fn subscription_filter<'a>(name: &'a str, opts: &SubscriptionOptions) -> &'a str {
+    match opts.shared_group() {
+        Some(group) => name
+            .strip_prefix("$share/")
+            .and_then(|rest| rest.strip_prefix(group.as_ref() as &str))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .unwrap_or(name),
+        None => name,
+    }
+}
 pub type ForwardedRecipients = Vec<(ClientId, Option<(TopicFilter, SharedGroup)>)>;
 pub type ForwardedCount = usize;
 pub type SubscriptionIdentifier = NonZeroU32;
@@ -613,10 +639,12 @@ pub type ClearSubscriptions = bool;
 
 pub type SharedGroupType = (SharedGroup, IsOnline, Vec<ClientId>);
 
-/// Hearth patch (change 37): keyed by client and group, so that one client's plain and shared
-/// subscriptions to a filter are two relations (they were one: the second replaced the first).
-pub type RelationKey = (ClientId, Option<SharedGroup>);
-pub type AllRelationsMap = DashMap<TopicFilter, HashMap<RelationKey, (Id, SubscriptionOptions)>>;
+pub type AllRelationsMap = DashMap<TopicFilter, HashMap<ClientId, (Id, SubscriptionOptions)>>;
+/// Hearth patch (change 37): a filter's shared subscriptions' relations, keyed by client and
+/// group, apart from the plain ones, so that one client's plain and shared subscriptions to a
+/// filter, and its subscriptions in two groups, are relations of their own (the last replaced the
+/// others), while a plain relation's key stays the client alone.
+pub type SharedRelationsMap = DashMap<TopicFilter, HashMap<(ClientId, SharedGroup), (Id, SubscriptionOptions)>>;
 
 pub type SubRelation = (
     TopicFilter,
@@ -2256,10 +2284,10 @@ pub struct Route {
 
 /// Thread-safe subscription map for a session.
 ///
-/// Wraps a `HashMap<SubscriptionKey, SubscriptionOptions>` behind `Arc<RwLock>`
-/// for concurrent access. Hearth patch (change 37): keyed by filter and group, see
-/// [`SubscriptionKey`]; the group is in the options too.
-pub type SessionSubMap = HashMap<SubscriptionKey, SubscriptionOptions>;
+/// Wraps a `HashMap<TopicFilter, SubscriptionOptions>` behind `Arc<RwLock>`
+/// for concurrent access. Hearth patch (change 37): keyed by [`subscription_name`], which holds
+/// the group of a shared subscription (in its options too).
+pub type SessionSubMap = HashMap<TopicFilter, SubscriptionOptions>;
 
 /// Thread-safe session subscription storage behind `Arc<RwLock>`.
 #[derive(Clone)]
@@ -2306,8 +2334,7 @@ impl SessionSubs {
 
         let prev = {
             let mut subs = self.subs.write().await;
-            let key = (topic_filter, opts.shared_group().cloned());
-            let prev = subs.insert(key, opts);
+            let prev = subs.insert(subscription_name(&topic_filter, opts.shared_group()), opts);
             subs.shrink_to_fit();
             prev
         };
@@ -2334,7 +2361,7 @@ impl SessionSubs {
     ) -> Option<(TopicFilter, SubscriptionOptions)> {
         let removed = {
             let mut subs = self.subs.write().await;
-            let removed = subs.remove_entry(key).map(|((topic_filter, _), opts)| (topic_filter, opts));
+            let removed = subs.remove(&subscription_name(&key.0, key.1.as_ref())).map(|opts| (key.0.clone(), opts));
             subs.shrink_to_fit();
             removed
         };
@@ -2355,7 +2382,7 @@ impl SessionSubs {
 
     #[inline]
     pub(crate) async fn _drain(&self, scx: &ServerContext) -> Subscriptions {
-        let keys = self.subs.read().await.keys().cloned().collect::<Vec<_>>();
+        let keys = self.to_topic_filters().await;
         let mut subs = Vec::new();
         for key in keys {
             if let Some(sub) = self._remove(scx, &key).await {
@@ -2414,9 +2441,24 @@ impl SessionSubs {
         self.subs.read().await.is_empty()
     }
 
+    /// Each subscription's filter and group.
     #[inline]
     pub async fn to_topic_filters(&self) -> TopicFilters {
-        self.subs.read().await.keys().cloned().collect()
+        self.subs
+            .read()
+            .await
+            .iter()
+            .map(|(name, opts)| match opts.shared_group() {
+                Some(group) => (TopicFilter::from(subscription_filter(name, opts)), Some(group.clone())),
+                None => (name.clone(), None),
+            })
+            .collect()
+    }
+
+    /// Hearth patch (change 37): whether the session holds the subscription `key` names.
+    #[inline]
+    pub async fn contains(&self, key: &SubscriptionKey) -> bool {
+        self.subs.read().await.contains_key(&subscription_name(&key.0, key.1.as_ref()))
     }
 }
 
