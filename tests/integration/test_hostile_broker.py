@@ -569,6 +569,26 @@ def test_a_will_that_may_hold_a_redacted_field_and_cannot_be_read_is_not_publish
     assert refusals == [{"decision": "drop", "detail": "unredactable"}] * len(unreadable)
 
 
+def test_a_client_cannot_make_each_message_cost_thousands_of_shared_copies(hearth):
+    """Each shared subscription is a copy of every message it matches, chosen apart (MQTT 5,
+    4.8.2): a device allowed `#` subscribing to `$share/g1/#` ... `$share/g10000/#` would make every
+    publish in the home cost ten thousand choices and copies. A session holds at most 64 shared
+    subscriptions; past them a new one is refused (0x80), one it holds may be made again, and
+    plain ones are still granted."""
+    from interop_brokers import stop_client
+    c = hearth.client("many-groups", "5")
+    c.subscribe([(f"$share/g{n}/#", 1) for n in range(64)])
+    assert hearth.suback(c) == [1] * 64
+    c.subscribe([("$share/g64/#", 1), ("$share/g0/#", 1), ("TopicA/B", 1)])
+    assert hearth.suback(c) == [0x80, 1, 1]
+    sender = hearth.client("many-groups-sender", "5")
+    sender.publish("TopicA/B", b"fan", qos=1).wait_for_publish(5)
+    got = c.received.take(65, timeout=10) + c.received.more(0.7)
+    assert len(got) == 65, "one copy by each of the 64 groups and one by the plain subscription"
+    for client in (c, sender):
+        stop_client(client)
+
+
 def test_one_credential_cannot_pile_up_offline_sessions(hub):
     """Each persistent session is kept a week with its queue, and the broker holds 20 000 in all:
     a compromised device cycling through client ids would lock every device out. One credential

@@ -108,7 +108,7 @@ pub trait Router: Sync + Send {
     /// List subscription relations as JSON values, up to the given limit.
     async fn list_relations(&self, top: usize) -> Vec<serde_json::Value>;
 
-    /// Return a reference to the full subscription relations map.
+    /// Return a reference to the subscription relations map.
     /// (Hearth patch, change 37: the plain subscriptions' relations; shared ones are apart.)
     fn relations(&self) -> &AllRelationsMap;
 }
@@ -123,8 +123,9 @@ pub trait Router: Sync + Send {
 pub struct DefaultRouter {
     scx: Option<ServerContext>,
     /// Hearth patch (change 38): lock order, `topics` before a shard of `relations` or
-    /// `shared_relations`; `add` and the removal of a filter's last relation change the tree and
-    /// the maps under `topics`' write lock.
+    /// `shared_relations`. `add` puts a filter in the tree and its relation in a map under
+    /// `topics`' write lock; `remove` takes an emptied filter out of a map, and out of the tree
+    /// once neither map holds it, under that lock too.
     pub topics: Arc<RwLock<TopicTree<()>>>,
     pub topics_count: Arc<Counter>,
     pub relations: Arc<AllRelationsMap>,
@@ -183,9 +184,18 @@ impl DefaultRouter {
         // let scx = self.context();
         let mut collector_map: SubscriptioRelationsCollectorMap = HashMap::default();
         let topic = Topic::from_str(topic_name)?;
-        for (topic_filter, _node_ids) in self.topics.read().await.matches(&topic).iter() {
-            let topic_filter = topic_filter.to_topic_filter();
-
+        // Hearth patch (change 39): the matched filters are taken out of the tree first, so that
+        // its lock is not held across the awaits of the shared groups below (a waiting `add` or
+        // `remove` would hold every other publish behind them).
+        let filters = self
+            .topics
+            .read()
+            .await
+            .matches(&topic)
+            .iter()
+            .map(|(topic_filter, _)| topic_filter.to_topic_filter())
+            .collect::<Vec<_>>();
+        for topic_filter in filters {
             if let Some(rels) = self.relations.get(&topic_filter) {
                 for (client_id, (id, opts)) in rels.iter() {
                     if let Some(no_local) = opts.no_local() {

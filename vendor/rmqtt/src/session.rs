@@ -1658,6 +1658,19 @@ impl SessionState {
             return Err(MqttError::TooManySubscriptions.into());
         }
 
+        // Hearth patch (change 39): since change 37 each shared subscription of a session is a
+        // copy of every message it matches, chosen apart (`$share/g1/#` ... `$share/gN/#`), so a
+        // client allowed a broad filter could make each publish cost thousands of choices and
+        // copies in the publisher's path. A new one past `MAX_SHARED_SUBSCRIPTIONS` is refused,
+        // as one past `max_subscriptions` is; one the session holds may be made again.
+        if sub.opts.has_shared_group() {
+            let subs = self.subscriptions().await?;
+            let key = (sub.topic_filter.clone(), sub.opts.shared_group().cloned());
+            if subs.shared_len().await >= MAX_SHARED_SUBSCRIPTIONS && !subs.contains(&key).await {
+                return Err(MqttError::TooManySubscriptions.into());
+            }
+        }
+
         if listen_cfg.max_topic_levels > 0
             && Topic::from_str(&sub.topic_filter)?.len() > listen_cfg.max_topic_levels
         {
@@ -3042,6 +3055,10 @@ impl SessionLike for DefaultSession {
         Ok(())
     }
 }
+
+/// Hearth patch (change 39): the shared subscriptions one session may hold. A worker pool holds
+/// one or a few; each is a copy of every message it matches (change 37).
+pub const MAX_SHARED_SUBSCRIPTIONS: usize = 64;
 
 /// Hearth patch (change 36): a SUBSCRIBE or UNSUBSCRIBE whose topic filter puts a wildcard out
 /// of place is a Malformed Packet, and the connection ends (MQTT-4.13.1-1, in MQTT 3.1.1

@@ -117,7 +117,8 @@ pub fn subscription_name(topic_filter: &TopicFilter, group: Option<&SharedGroup>
 
 /// Hearth patch (change 37): the filter of the subscription kept under `name` with `opts` (the
 /// name without its `$share/GROUP/`; the name itself if it does not start so, which
-/// `subscription_name` never makes).
+/// `subscription_name` never makes). Hearth's `persist::saved_filter` reads a saved row's name,
+/// which may be hand-edited, and leaves it out instead.
 #[inline]
 pub fn subscription_filter<'a>(name: &'a str, opts: &SubscriptionOptions) -> &'a str {
     match opts.shared_group() {
@@ -642,8 +643,8 @@ pub type SharedGroupType = (SharedGroup, IsOnline, Vec<ClientId>);
 pub type AllRelationsMap = DashMap<TopicFilter, HashMap<ClientId, (Id, SubscriptionOptions)>>;
 /// Hearth patch (change 37): a filter's shared subscriptions' relations, keyed by client and
 /// group, apart from the plain ones, so that one client's plain and shared subscriptions to a
-/// filter, and its subscriptions in two groups, are relations of their own (the last replaced the
-/// others), while a plain relation's key stays the client alone.
+/// filter, and its subscriptions in two groups, are relations of their own (before change 37 the
+/// last replaced the others), while a plain relation's key stays the client alone.
 pub type SharedRelationsMap = DashMap<TopicFilter, HashMap<(ClientId, SharedGroup), (Id, SubscriptionOptions)>>;
 
 pub type SubRelation = (
