@@ -32,7 +32,7 @@ use hearth_core::mqtt_state::{
 };
 use rmqtt::context::ServerContext;
 use rmqtt::inflight::{MomentStatus, OutInflightMessage};
-use rmqtt::session::{Session, SessionState};
+use rmqtt::session::{MAX_SHARED_SUBSCRIPTIONS, Session, SessionState};
 use rmqtt::types::{
     ClientId, CodecPublish, ConnectInfo, DisconnectInfo, From, FromType, Id, OfflineSession, Publish, QoS, SessionSubMap, SessionSubs,
     SubscriptionOptions, TopicFilter, TopicName, UserName, subscription_filter, subscription_name,
@@ -400,8 +400,9 @@ pub struct Restored {
     /// Sessions left out: expired, of a device that no longer exists or may no longer connect,
     /// or unreadable.
     pub sessions_dropped: usize,
-    /// Subscriptions left out: the device may no longer hold them, or the row is unreadable or
-    /// names another group than its options (a row edited by hand).
+    /// Subscriptions left out: the device may no longer hold them, the row is unreadable or
+    /// names another group than its options (a row edited by hand), or the session already holds
+    /// as many shared subscriptions as a live one may.
     pub subscriptions_dropped: usize,
 }
 
@@ -482,11 +483,16 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
     }
     let mut subscriptions = SessionSubMap::default();
     let mut dropped = 0;
+    let mut shared = 0;
     for sub in &row.subscriptions {
         let options: Option<SubscriptionOptions> = serde_json::from_str(&sub.options).ok();
         let filter = options.as_ref().and_then(|o| saved_filter(&sub.filter, o.shared_group().map(|g| g.as_ref())));
+        // No more shared subscriptions than a live session may make (rmqtt change 39): a store
+        // edited by hand may hold more, and each would copy every message it matches.
+        let over_the_cap = options.as_ref().is_some_and(|o| o.has_shared_group()) && shared >= MAX_SHARED_SUBSCRIPTIONS;
         match (options, filter) {
-            (Some(options), Some(filter)) if gate.may_subscribe(client, filter) => {
+            (Some(options), Some(filter)) if !over_the_cap && gate.may_subscribe(client, filter) => {
+                shared += usize::from(options.has_shared_group());
                 subscriptions.insert(subscription_name(&TopicFilter::from(filter), options.shared_group()), options);
             }
             _ => dropped += 1,

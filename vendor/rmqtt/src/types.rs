@@ -2293,14 +2293,23 @@ pub type SessionSubMap = HashMap<TopicFilter, SubscriptionOptions>;
 /// Thread-safe session subscription storage behind `Arc<RwLock>`.
 #[derive(Clone)]
 pub struct SessionSubs {
-    subs: Arc<RwLock<SessionSubMap>>,
+    subs: Arc<SessionSubsInner>,
+}
+
+/// Hearth patch (change 39): the table and how many of its subscriptions are shared, in one
+/// allocation, so that the cap on shared subscriptions is checked without walking the table (a
+/// SUBSCRIBE of thousands of `$share/` filters against a table of thousands would cost seconds).
+/// Written only under the table's lock, by `_add`, `_remove` and `clear`.
+struct SessionSubsInner {
+    map: RwLock<SessionSubMap>,
+    shared: std::sync::atomic::AtomicUsize,
 }
 
 impl Deref for SessionSubs {
-    type Target = Arc<RwLock<SessionSubMap>>;
+    type Target = RwLock<SessionSubMap>;
     #[inline]
     fn deref(&self) -> &Self::Target {
-        &self.subs
+        &self.subs.map
     }
 }
 
@@ -2319,7 +2328,8 @@ impl SessionSubs {
     #[inline]
     #[allow(clippy::mutable_key_type)]
     pub fn from(subs: SessionSubMap) -> Self {
-        Self { subs: Arc::new(RwLock::new(subs)) }
+        let shared = subs.values().filter(|opts| opts.has_shared_group()).count();
+        Self { subs: Arc::new(SessionSubsInner { map: RwLock::new(subs), shared: shared.into() }) }
     }
 
     #[inline]
@@ -2334,8 +2344,12 @@ impl SessionSubs {
         let is_shared = opts.has_shared_group();
 
         let prev = {
-            let mut subs = self.subs.write().await;
+            let mut subs = self.subs.map.write().await;
+            let shared = opts.has_shared_group();
             let prev = subs.insert(subscription_name(&topic_filter, opts.shared_group()), opts);
+            if prev.is_none() && shared {
+                self.subs.shared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             subs.shrink_to_fit();
             prev
         };
@@ -2361,8 +2375,11 @@ impl SessionSubs {
         key: &SubscriptionKey,
     ) -> Option<(TopicFilter, SubscriptionOptions)> {
         let removed = {
-            let mut subs = self.subs.write().await;
+            let mut subs = self.subs.map.write().await;
             let removed = subs.remove(&subscription_name(&key.0, key.1.as_ref())).map(|opts| (key.0.clone(), opts));
+            if removed.as_ref().is_some_and(|(_, opts)| opts.has_shared_group()) {
+                self.subs.shared.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
             subs.shrink_to_fit();
             removed
         };
@@ -2403,7 +2420,7 @@ impl SessionSubs {
     #[inline]
     pub async fn clear(&self, #[allow(unused_variables)] scx: &ServerContext) {
         {
-            let subs = self.subs.read().await;
+            let subs = self.subs.map.read().await;
             #[allow(unused_variables)]
             for opts in subs.values() {
                 #[cfg(feature = "stats")]
@@ -2415,21 +2432,22 @@ impl SessionSubs {
                 }
             }
         }
-        let mut subs = self.subs.write().await;
+        let mut subs = self.subs.map.write().await;
         subs.clear();
+        self.subs.shared.store(0, std::sync::atomic::Ordering::Relaxed);
         subs.shrink_to_fit();
     }
 
     #[inline]
     pub async fn len(&self) -> usize {
-        self.subs.read().await.len()
+        self.subs.map.read().await.len()
     }
 
     #[inline]
     pub async fn shared_len(&self) -> usize {
         #[cfg(feature = "shared-subscription")]
         {
-            self.subs.read().await.iter().filter(|(_, opts)| opts.has_shared_group()).count()
+            self.subs.shared.load(std::sync::atomic::Ordering::Relaxed)
         }
         #[cfg(not(feature = "shared-subscription"))]
         {
@@ -2439,13 +2457,14 @@ impl SessionSubs {
 
     #[inline]
     pub async fn is_empty(&self) -> bool {
-        self.subs.read().await.is_empty()
+        self.subs.map.read().await.is_empty()
     }
 
     /// Each subscription's filter and group.
     #[inline]
     pub async fn to_topic_filters(&self) -> TopicFilters {
         self.subs
+            .map
             .read()
             .await
             .iter()
@@ -2459,7 +2478,7 @@ impl SessionSubs {
     /// Hearth patch (change 37): whether the session holds the subscription `key` names.
     #[inline]
     pub async fn contains(&self, key: &SubscriptionKey) -> bool {
-        self.subs.read().await.contains_key(&subscription_name(&key.0, key.1.as_ref()))
+        self.subs.map.read().await.contains_key(&subscription_name(&key.0, key.1.as_ref()))
     }
 }
 
