@@ -487,15 +487,24 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
     for sub in &row.subscriptions {
         let options: Option<SubscriptionOptions> = serde_json::from_str(&sub.options).ok();
         let filter = options.as_ref().and_then(|o| saved_filter(&sub.filter, o.shared_group().map(|g| g.as_ref())));
+        let (Some(options), Some(filter)) = (options, filter) else {
+            dropped += 1;
+            continue;
+        };
+        let name = subscription_name(&TopicFilter::from(filter), options.shared_group());
+        let is_shared = options.has_shared_group();
         // No more shared subscriptions than a live session may make (rmqtt change 39): a store
         // edited by hand may hold more, and each would copy every message it matches.
-        let over_the_cap = options.as_ref().is_some_and(|o| o.has_shared_group()) && shared >= MAX_SHARED_SUBSCRIPTIONS;
-        match (options, filter) {
-            (Some(options), Some(filter)) if !over_the_cap && gate.may_subscribe(client, filter) => {
-                shared += usize::from(options.has_shared_group());
-                subscriptions.insert(subscription_name(&TopicFilter::from(filter), options.shared_group()), options);
-            }
-            _ => dropped += 1,
+        let over_the_cap = is_shared && shared >= MAX_SHARED_SUBSCRIPTIONS && !subscriptions.contains_key(&name);
+        if over_the_cap || !gate.may_subscribe(client, filter) {
+            dropped += 1;
+            continue;
+        }
+        match subscriptions.insert(name, options) {
+            // Two rows under one name (a row in the form before rmqtt change 37 beside its new
+            // form, by hand): the last is kept.
+            Some(_) => dropped += 1,
+            None => shared += usize::from(is_shared),
         }
     }
     let fitter = scx.extends.fitter_mgr().await.create(connect.clone(), id.clone(), listen_cfg.clone());

@@ -2340,15 +2340,21 @@ impl SessionSubs {
         topic_filter: TopicFilter,
         opts: SubscriptionOptions,
     ) -> Option<SubscriptionOptions> {
-        #[cfg(feature = "shared-subscription")]
         let is_shared = opts.has_shared_group();
 
         let prev = {
             let mut subs = self.subs.map.write().await;
-            let shared = opts.has_shared_group();
             let prev = subs.insert(subscription_name(&topic_filter, opts.shared_group()), opts);
-            if prev.is_none() && shared {
-                self.subs.shared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // The count follows what the table holds: with `limit-subscription`, a plain
+            // `$exclusive/$share/g/t` is kept under the name of the shared `$share/g/t`.
+            match (prev.as_ref().map(|p| p.has_shared_group()), is_shared) {
+                (None | Some(false), true) => {
+                    self.subs.shared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                (Some(true), false) => {
+                    self.subs.shared.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                _ => {}
             }
             subs.shrink_to_fit();
             prev
