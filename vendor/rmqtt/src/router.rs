@@ -334,47 +334,24 @@ impl DefaultRouter {
         true
     }
 
+    /// Hearth patch (change 37): the filters in the tree that match `topic`, each once, read
+    /// out of the tree so that its lock is not held while the maps are read.
     #[inline]
-    async fn _query_subscriptions_for_topic(
-        &self,
-        q: &SubsSearchParams,
-        topic: &str,
-    ) -> Vec<SubsSearchResult> {
-        let topic_filter = TopicFilter::from(topic);
-        self.relations_of(topic)
-            .into_iter()
-            .filter(|(client_id, _, opts)| Self::_query_subscriptions_filter(q, client_id.as_ref(), opts))
-            .take(q._limit)
-            .map(|(clientid, id, opts)| SubsSearchResult {
-                node_id: id.node_id,
-                clientid,
-                client_addr: id.remote_addr,
-                topic: topic_filter.clone(),
-                opts,
-            })
-            .collect()
-    }
-
-    #[inline]
-    async fn _query_subscriptions_for_matches(
-        &self,
-        q: &SubsSearchParams,
-        _match_topic: &str,
-    ) -> Vec<SubsSearchResult> {
-        let topic = if let Ok(t) = Topic::from_str(_match_topic) {
-            t
-        } else {
-            return Vec::new();
-        };
-        let filters = self
-            .topics
+    async fn matched_filters(&self, topic: &Topic) -> Vec<TopicFilter> {
+        self.topics
             .read()
             .await
-            .matches(&topic)
+            .matches(topic)
             .iter()
             .unique()
             .map(|(topic_filter, _)| topic_filter.to_topic_filter())
-            .collect::<Vec<_>>();
+            .collect()
+    }
+
+    /// Hearth patch (change 37): the relations of `filters`, plain and shared, that `q` asks for,
+    /// at most its limit.
+    #[inline]
+    fn search(&self, q: &SubsSearchParams, filters: Vec<TopicFilter>) -> Vec<SubsSearchResult> {
         filters
             .into_iter()
             .flat_map(|topic_filter| {
@@ -392,22 +369,14 @@ impl DefaultRouter {
             .collect()
     }
 
+    /// Hearth patch (change 37): a route to each node holding a relation of `topic_filter`.
     #[inline]
-    async fn _query_subscriptions_for_other(&self, q: &SubsSearchParams) -> Vec<SubsSearchResult> {
-        self.filters()
+    fn routes_of(&self, topic_filter: TopicFilter) -> Vec<Route> {
+        self.relations_of(&topic_filter)
             .into_iter()
-            .flat_map(|topic_filter| {
-                self.relations_of(&topic_filter).into_iter().map(move |rel| (topic_filter.clone(), rel))
-            })
-            .filter(|(_, (client_id, _, opts))| Self::_query_subscriptions_filter(q, client_id.as_ref(), opts))
-            .take(q._limit)
-            .map(|(topic, (clientid, id, opts))| SubsSearchResult {
-                node_id: id.node_id,
-                clientid,
-                client_addr: id.remote_addr,
-                topic,
-                opts,
-            })
+            .map(|(_, id, _)| id.node_id)
+            .unique()
+            .map(|node_id| Route { node_id, topic: topic_filter.clone() })
             .collect()
     }
 
@@ -415,16 +384,19 @@ impl DefaultRouter {
     async fn _query_subscriptions(&self, q: &SubsSearchParams) -> Vec<SubsSearchResult> {
         //topic
         if let Some(ref topic) = q.topic {
-            return self._query_subscriptions_for_topic(q, topic).await;
+            return self.search(q, vec![TopicFilter::from(topic.as_str())]);
         }
 
         //_match_topic
         if let Some(ref _match_topic) = q._match_topic {
-            return self._query_subscriptions_for_matches(q, _match_topic).await;
+            return match Topic::from_str(_match_topic) {
+                Ok(topic) => self.search(q, self.matched_filters(&topic).await),
+                Err(_) => Vec::new(),
+            };
         }
 
         //other
-        self._query_subscriptions_for_other(q).await
+        self.search(q, self.filters())
     }
 }
 
@@ -549,44 +521,13 @@ impl Router for DefaultRouter {
 
     #[inline]
     async fn gets(&self, limit: usize) -> Vec<Route> {
-        self.filters()
-            .into_iter()
-            .flat_map(|topic_filter| {
-                self.relations_of(&topic_filter)
-                    .into_iter()
-                    .map(|(_, id, _)| id.node_id)
-                    .unique()
-                    .map(move |node_id| Route { node_id, topic: topic_filter.clone() })
-                    .collect::<Vec<_>>()
-            })
-            .take(limit)
-            .collect()
+        self.filters().into_iter().flat_map(|topic_filter| self.routes_of(topic_filter)).take(limit).collect()
     }
 
     #[inline]
     async fn get(&self, topic: &str) -> Result<Vec<Route>> {
         let topic = Topic::from_str(topic)?;
-        let filters = self
-            .topics
-            .read()
-            .await
-            .matches(&topic)
-            .iter()
-            .unique()
-            .map(|(topic_filter, _)| topic_filter.to_topic_filter())
-            .collect::<Vec<_>>();
-        let routes = filters
-            .into_iter()
-            .flat_map(|topic_filter| {
-                self.relations_of(&topic_filter)
-                    .into_iter()
-                    .map(|(_, id, _)| id.node_id)
-                    .unique()
-                    .map(move |node_id| Route { node_id, topic: topic_filter.clone() })
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>();
-        Ok(routes)
+        Ok(self.matched_filters(&topic).await.into_iter().flat_map(|topic_filter| self.routes_of(topic_filter)).collect())
     }
 
     #[inline]

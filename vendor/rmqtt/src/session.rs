@@ -1652,9 +1652,8 @@ impl SessionState {
     async fn _subscribe(&self, mut sub: Subscribe) -> Result<SubscribeReturn> {
         let listen_cfg = self.listen_cfg();
 
-        if listen_cfg.max_subscriptions > 0
-            && (self.subscriptions().await?.len().await >= listen_cfg.max_subscriptions)
-        {
+        let subs = self.subscriptions().await?;
+        if listen_cfg.max_subscriptions > 0 && (subs.len().await >= listen_cfg.max_subscriptions) {
             return Err(MqttError::TooManySubscriptions.into());
         }
 
@@ -1664,7 +1663,6 @@ impl SessionState {
         // copies in the publisher's path. A new one past `MAX_SHARED_SUBSCRIPTIONS` is refused,
         // as one past `max_subscriptions` is; one the session holds may be made again.
         if sub.opts.has_shared_group() {
-            let subs = self.subscriptions().await?;
             let key = (sub.topic_filter.clone(), sub.opts.shared_group().cloned());
             if subs.shared_len().await >= MAX_SHARED_SUBSCRIPTIONS && !subs.contains(&key).await {
                 return Err(MqttError::TooManySubscriptions.into());
