@@ -589,6 +589,59 @@ def test_a_client_cannot_make_each_message_cost_thousands_of_shared_copies(heart
         stop_client(client)
 
 
+def longest_filter(n: int) -> str:
+    """A filter as long as Hearth takes (1 024 bytes) in as many levels as it takes (64), none
+    of them shared with another filter, so that each is a new branch of the broker's topic tree."""
+    levels = [f"{n:05d}-{level:02d}-xxxxxx" for level in range(63)]
+    last = "y" * (1024 - len("/".join(levels)) - 1)
+    return "/".join(levels + [last])
+
+
+def test_a_client_cannot_fill_the_hub_with_its_longest_filters(hearth):
+    """The broker keeps each level of a subscription's filter as a node of its topic tree, a few
+    hundred bytes each. A device allowed `#` subscribing to 10 000 filters of 64 levels grew the
+    hub 362 MiB in four seconds (Mosquitto 2.0.11, the same way: 464), and each of its
+    connections could do it again. A session's subscriptions now hold at most 100 000 levels in
+    all; past them a new one is refused (0x80), as one past the 10 000 subscriptions is. One it
+    holds may be made again, what fits is still granted, and an unsubscription gives its levels
+    back. A home's own subscriptions are far under it: 10 000 of five levels are all granted."""
+    from interop_brokers import stop_client
+    from test_hostile_queues import anonymous_mib
+    time.sleep(1)
+    before = anonymous_mib(hearth.hub.proc.pid)
+    greedy = hearth.client("longest-filters", "5")
+    granted = []
+    for first in range(0, 2000, 200):
+        greedy.subscribe([(longest_filter(n), 1) for n in range(first, first + 200)])
+        granted += hearth.suback(greedy, timeout=30)
+    # 1 562 of 64 levels are 99 968; the next would pass 100 000.
+    assert granted == [1] * 1562 + [0x80] * (2000 - 1562)
+    time.sleep(2)
+    grown = anonymous_mib(hearth.hub.proc.pid) - before
+    print(f"\n1 562 filters of 64 levels grew the hub {grown:.1f} MiB")
+    # 60 MiB here, and 362 for the 10 000 filters the session could hold before.
+    assert grown < 80, f"one session's filters grew the hub {grown:.0f} MiB"
+    # 32 levels still fit, one held is granted again, and one given up makes room for another.
+    greedy.subscribe([("a/" * 31 + "b", 1), (longest_filter(0), 1), (longest_filter(1999), 1)])
+    assert hearth.suback(greedy) == [1, 1, 0x80]
+    greedy.unsubscribe(longest_filter(5))
+    assert greedy.unsubacks.get(timeout=5) == [0]
+    greedy.subscribe(longest_filter(1999), qos=1)
+    assert hearth.suback(greedy) == [1]
+    # A large home: Home Assistant following 10 000 entities' topics of five levels.
+    home = hearth.client("homeassistant", "5")
+    granted = []
+    for first in range(0, 10_000, 500):
+        home.subscribe([(f"homeassistant/sensor/node{n}/temperature/state", 0) for n in range(first, first + 500)])
+        granted += hearth.suback(home, timeout=30)
+    assert granted == [0] * 10_000
+    sender = hearth.client("longest-filters-sender", "5")
+    sender.publish("homeassistant/sensor/node9999/temperature/state", b"21.5", qos=1).wait_for_publish(5)
+    assert [m["payload"] for m in home.received.take(1, timeout=5)] == [b"21.5"]
+    for client in (greedy, home, sender):
+        stop_client(client)
+
+
 def test_one_credential_cannot_pile_up_offline_sessions(hub):
     """Each persistent session is kept a week with its queue, and the broker holds 20 000 in all:
     a compromised device cycling through client ids would lock every device out. One credential

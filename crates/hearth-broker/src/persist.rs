@@ -32,10 +32,10 @@ use hearth_core::mqtt_state::{
 };
 use rmqtt::context::ServerContext;
 use rmqtt::inflight::{MomentStatus, OutInflightMessage};
-use rmqtt::session::{MAX_SHARED_SUBSCRIPTIONS, Session, SessionState};
+use rmqtt::session::{Session, SessionState};
 use rmqtt::types::{
-    ClientId, CodecPublish, ConnectInfo, DisconnectInfo, From, FromType, Id, OfflineSession, Publish, QoS, SessionSubMap, SessionSubs,
-    SubscriptionOptions, TopicFilter, TopicName, UserName, subscription_filter, subscription_name,
+    ClientId, CodecPublish, ConnectInfo, DisconnectInfo, From, FromType, Holding, Id, OfflineSession, Publish, QoS, SessionSubMap,
+    SessionSubs, SubscriptionOptions, TopicFilter, TopicName, UserName, filter_levels, subscription_filter, subscription_name,
 };
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU16;
@@ -481,32 +481,8 @@ async fn restore_session(restoring: &Restoring<'_>, row: SavedSession, queued: V
     if left.is_zero() {
         return None;
     }
-    let mut subscriptions = SessionSubMap::default();
-    let mut dropped = 0;
-    let mut shared = 0;
-    for sub in &row.subscriptions {
-        let options: Option<SubscriptionOptions> = serde_json::from_str(&sub.options).ok();
-        let filter = options.as_ref().and_then(|o| saved_filter(&sub.filter, o.shared_group().map(|g| g.as_ref())));
-        let (Some(options), Some(filter)) = (options, filter) else {
-            dropped += 1;
-            continue;
-        };
-        let name = subscription_name(&TopicFilter::from(filter), options.shared_group());
-        let is_shared = options.has_shared_group();
-        // No more shared subscriptions than a live session may make (rmqtt change 39): a store
-        // edited by hand may hold more, and each would copy every message it matches.
-        let over_the_cap = is_shared && shared >= MAX_SHARED_SUBSCRIPTIONS && !subscriptions.contains_key(&name);
-        if over_the_cap || !gate.may_subscribe(client, filter) {
-            dropped += 1;
-            continue;
-        }
-        match subscriptions.insert(name, options) {
-            // Two rows under one name (a row in the form before rmqtt change 37 beside its new
-            // form, by hand): the last is kept.
-            Some(_) => dropped += 1,
-            None => shared += usize::from(is_shared),
-        }
-    }
+    let (subscriptions, dropped) =
+        kept_subscriptions(&row.subscriptions, listen_cfg.max_subscriptions, |filter| gate.may_subscribe(client, filter));
     let fitter = scx.extends.fitter_mgr().await.create(connect.clone(), id.clone(), listen_cfg.clone());
     let session = Session::new(
         id.clone(),
@@ -586,6 +562,45 @@ pub(crate) fn redacted_again(gate: &dyn Gate, mut m: SavedMessage) -> Option<Sav
     }
 }
 
+/// The saved subscriptions a restored session keeps, and how many rows were left out: those
+/// that cannot be read back, those its device may no longer make, and those past what a live
+/// session may hold (`max_subscriptions`, and rmqtt changes 39 and 40): a store written before
+/// those caps, or edited by hand, may hold more shared subscriptions, each a copy of every
+/// message it matches, or more levels, each a node of the topic tree.
+#[allow(clippy::mutable_key_type)]
+fn kept_subscriptions(
+    saved: &[SavedSubscription],
+    max_subscriptions: usize,
+    may_subscribe: impl Fn(&str) -> bool,
+) -> (SessionSubMap, usize) {
+    let mut subscriptions = SessionSubMap::default();
+    let mut dropped = 0;
+    let mut holding = Holding::default();
+    for sub in saved {
+        let options: Option<SubscriptionOptions> = serde_json::from_str(&sub.options).ok();
+        let filter = options.as_ref().and_then(|o| saved_filter(&sub.filter, o.shared_group().map(|g| g.as_ref())));
+        let (Some(options), Some(filter)) = (options, filter) else {
+            dropped += 1;
+            continue;
+        };
+        let name = subscription_name(&TopicFilter::from(filter), options.shared_group());
+        let is_shared = options.has_shared_group();
+        let levels = filter_levels(filter);
+        let over_a_cap = holding.refuses(max_subscriptions, is_shared, levels);
+        if (over_a_cap && !subscriptions.contains_key(&name)) || !may_subscribe(filter) {
+            dropped += 1;
+            continue;
+        }
+        match subscriptions.insert(name, options) {
+            // Two rows under one name (a row in the form before rmqtt change 37 beside its new
+            // form, by hand): the last is kept, holding what the first held.
+            Some(_) => dropped += 1,
+            None => holding = holding.with(is_shared, levels),
+        }
+    }
+    (subscriptions, dropped)
+}
+
 /// Every persistent session whole (subscriptions, unacknowledged and queued messages), taking
 /// each out of the broker; every other session is ended. For a clean shutdown: the broker
 /// accepts no more connections.
@@ -633,8 +648,52 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
 
 #[cfg(test)]
 mod tests {
-    use super::saved_filter;
-    use rmqtt::types::{SharedGroup, TopicFilter, subscription_name};
+    use super::{kept_subscriptions, saved_filter};
+    use hearth_core::mqtt_state::SavedSubscription;
+    use rmqtt::session::{MAX_SHARED_SUBSCRIPTIONS, MAX_SUBSCRIPTION_LEVELS};
+    use rmqtt::types::{QoS, SharedGroup, SubOptionsV3, SubscriptionOptions, TopicFilter, subscription_name};
+
+    fn row(name: &str, group: Option<&str>) -> SavedSubscription {
+        let options = SubscriptionOptions::V3(SubOptionsV3 { qos: QoS::AtLeastOnce, shared_group: group.map(SharedGroup::from) });
+        SavedSubscription { filter: name.into(), options: serde_json::to_string(&options).expect("options serialize") }
+    }
+
+    fn names(rows: &[SavedSubscription], max_subscriptions: usize) -> (Vec<String>, usize) {
+        let (kept, dropped) = kept_subscriptions(rows, max_subscriptions, |filter| filter != "denied");
+        let mut names: Vec<String> = kept.keys().map(|name| name.to_string()).collect();
+        names.sort();
+        (names, dropped)
+    }
+
+    #[test]
+    fn a_restored_session_keeps_no_more_shared_subscriptions_than_a_live_one_may_make() {
+        let mut rows: Vec<_> = (0..MAX_SHARED_SUBSCRIPTIONS + 6).map(|n| row(&format!("$share/g{n}/t"), Some(&format!("g{n}")))).collect();
+        rows.push(row("t", None));
+        let (kept, dropped) = names(&rows, 10_000);
+        assert_eq!((kept.len(), dropped), (MAX_SHARED_SUBSCRIPTIONS + 1, 6));
+        assert!(kept.contains(&"t".to_string()) && !kept.contains(&format!("$share/g{MAX_SHARED_SUBSCRIPTIONS}/t")));
+    }
+
+    #[test]
+    fn a_restored_session_keeps_no_more_levels_than_a_live_one_may_hold() {
+        let deep = |n: usize| format!("{n}/{}", "l/".repeat(62)) + "end";
+        let fit = MAX_SUBSCRIPTION_LEVELS / 64;
+        let mut rows: Vec<_> = (0..=fit).map(|n| row(&deep(n), None)).collect();
+        // What is left (100 000 - 1 562 × 64 = 32 levels) still takes a filter of 32.
+        rows.push(row(&("a/".repeat(31) + "b"), None));
+        let (kept, dropped) = names(&rows, 10_000);
+        assert_eq!((kept.len(), dropped), (fit + 1, 1));
+        assert!(!kept.contains(&deep(fit)));
+    }
+
+    #[test]
+    fn a_restored_session_keeps_no_more_subscriptions_than_the_cap_and_what_its_device_may_make() {
+        let rows = [row("a", None), row("denied", None), row("b", None), row("c", None), row("d", None)];
+        assert_eq!(names(&rows, 3), (vec!["a".into(), "b".into(), "c".into()], 2));
+        // A second row under a name held is no new subscription at the cap: it replaces the first.
+        let rows = [row("$share/w/a", Some("w")), row("b", None), row("a", Some("w"))];
+        assert_eq!(names(&rows, 2), (vec!["$share/w/a".into(), "b".into()], 1));
+    }
 
     #[test]
     fn a_shared_subscription_is_saved_under_its_group_and_read_back_to_its_filter() {

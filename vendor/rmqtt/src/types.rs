@@ -130,6 +130,52 @@ pub fn subscription_filter<'a>(name: &'a str, opts: &SubscriptionOptions) -> &'a
         None => name,
     }
 }
+
+/// Hearth patch (change 40): the levels of a filter, each a node of the router's topic tree
+/// when no other filter shares it.
+#[inline]
+pub fn filter_levels(topic_filter: &str) -> usize {
+    topic_filter.split('/').count()
+}
+
+/// Hearth patch (change 40): what a session's subscriptions hold, as its caps count it. One
+/// definition of the caps, for a SUBSCRIBE and for a session a restart puts back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Holding {
+    pub subscriptions: usize,
+    pub shared: usize,
+    pub levels: usize,
+}
+
+impl Holding {
+    /// Whether one more subscription (shared or not, its filter of `levels` levels) would take
+    /// the session past a cap: `max_subscriptions` (0 for none), `MAX_SHARED_SUBSCRIPTIONS` or
+    /// `MAX_SUBSCRIPTION_LEVELS`. One the session holds is not one more: its caller asks first.
+    #[inline]
+    pub fn refuses(&self, max_subscriptions: usize, shared: bool, levels: usize) -> bool {
+        (max_subscriptions > 0 && self.subscriptions >= max_subscriptions)
+            || (shared && self.shared >= crate::session::MAX_SHARED_SUBSCRIPTIONS)
+            || self.levels + levels > crate::session::MAX_SUBSCRIPTION_LEVELS
+    }
+
+    /// The same with one more subscription.
+    #[inline]
+    pub fn with(self, shared: bool, levels: usize) -> Self {
+        Self {
+            subscriptions: self.subscriptions + 1,
+            shared: self.shared + usize::from(shared),
+            levels: self.levels + levels,
+        }
+    }
+}
+
+/// Hearth patch (change 40): the levels the subscription kept under `name` with `opts` adds to
+/// the topic tree (its filter's, not its group's).
+#[inline]
+fn name_levels(name: &str, opts: &SubscriptionOptions) -> usize {
+    filter_levels(subscription_filter(name, opts))
+}
+
 pub type ForwardedRecipients = Vec<(ClientId, Option<(TopicFilter, SharedGroup)>)>;
 pub type ForwardedCount = usize;
 pub type SubscriptionIdentifier = NonZeroU32;
@@ -2299,10 +2345,12 @@ pub struct SessionSubs {
 /// Hearth patch (change 39): the table and how many of its subscriptions are shared, in one
 /// allocation, so that the cap on shared subscriptions is checked without walking the table (a
 /// SUBSCRIBE of thousands of `$share/` filters against a table of thousands would cost seconds).
-/// Written only under the table's lock, by `_add`, `_remove` and `clear`.
+/// Change 40 counts the levels of its filters the same way. Written only under the table's
+/// lock, by `_add`, `_remove` and `clear`.
 struct SessionSubsInner {
     map: RwLock<SessionSubMap>,
     shared: std::sync::atomic::AtomicUsize,
+    levels: std::sync::atomic::AtomicUsize,
 }
 
 impl Deref for SessionSubs {
@@ -2329,7 +2377,10 @@ impl SessionSubs {
     #[allow(clippy::mutable_key_type)]
     pub fn from(subs: SessionSubMap) -> Self {
         let shared = subs.values().filter(|opts| opts.has_shared_group()).count();
-        Self { subs: Arc::new(SessionSubsInner { map: RwLock::new(subs), shared: shared.into() }) }
+        let levels = subs.iter().map(|(name, opts)| name_levels(name, opts)).sum::<usize>();
+        Self {
+            subs: Arc::new(SessionSubsInner { map: RwLock::new(subs), shared: shared.into(), levels: levels.into() }),
+        }
     }
 
     #[inline]
@@ -2344,7 +2395,12 @@ impl SessionSubs {
 
         let prev = {
             let mut subs = self.subs.map.write().await;
-            let prev = subs.insert(subscription_name(&topic_filter, opts.shared_group()), opts);
+            let name = subscription_name(&topic_filter, opts.shared_group());
+            let levels = name_levels(&name, &opts);
+            let prev = subs.insert(name.clone(), opts);
+            let held = prev.as_ref().map_or(0, |p| name_levels(&name, p));
+            self.subs.levels.fetch_add(levels, std::sync::atomic::Ordering::Relaxed);
+            self.subs.levels.fetch_sub(held, std::sync::atomic::Ordering::Relaxed);
             // The count follows what the table holds: with `limit-subscription`, a plain
             // `$exclusive/$share/g/t` is kept under the name of the shared `$share/g/t`.
             match (prev.as_ref().map(|p| p.has_shared_group()), is_shared) {
@@ -2382,9 +2438,13 @@ impl SessionSubs {
     ) -> Option<(TopicFilter, SubscriptionOptions)> {
         let removed = {
             let mut subs = self.subs.map.write().await;
-            let removed = subs.remove(&subscription_name(&key.0, key.1.as_ref())).map(|opts| (key.0.clone(), opts));
-            if removed.as_ref().is_some_and(|(_, opts)| opts.has_shared_group()) {
-                self.subs.shared.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            let name = subscription_name(&key.0, key.1.as_ref());
+            let removed = subs.remove(&name).map(|opts| (key.0.clone(), opts));
+            if let Some((_, opts)) = &removed {
+                if opts.has_shared_group() {
+                    self.subs.shared.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                self.subs.levels.fetch_sub(name_levels(&name, opts), std::sync::atomic::Ordering::Relaxed);
             }
             subs.shrink_to_fit();
             removed
@@ -2441,6 +2501,7 @@ impl SessionSubs {
         let mut subs = self.subs.map.write().await;
         subs.clear();
         self.subs.shared.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.subs.levels.store(0, std::sync::atomic::Ordering::Relaxed);
         subs.shrink_to_fit();
     }
 
@@ -2458,6 +2519,16 @@ impl SessionSubs {
         #[cfg(not(feature = "shared-subscription"))]
         {
             0
+        }
+    }
+
+    /// Hearth patch (change 40): what the session's subscriptions hold, as its caps count it.
+    #[inline]
+    pub async fn holding(&self) -> Holding {
+        Holding {
+            subscriptions: self.len().await,
+            shared: self.shared_len().await,
+            levels: self.subs.levels.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
