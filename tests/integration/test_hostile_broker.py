@@ -405,6 +405,34 @@ def test_a_device_flooding_retained_messages_keeps_its_share_and_the_others_are_
     assert new_subscriber_sees(app, ["stat/lock/#"], lock, "stat/lock/marker") == {("stat/lock/state", b"unlocked")}
 
 
+def test_retained_messages_on_the_deepest_topics_hold_no_more_than_their_publishers_share(hearth):
+    """Each level of a retained message's topic is a node of the broker's retained tree. A device
+    publishing retained messages on topics of 511 levels (1 024 bytes, the longest Hearth takes)
+    was counted their bytes alone: 400 of them, counted 400 KB, held 183 MiB, and 4 000 (a
+    device's 4 MiB share) held 1.8 GiB; a clean stop then took minutes, as rmqtt copied a topic's
+    path at each level `#` walked (as for every `#` subscription). The tree's nodes are smaller
+    now, `#` copies a path only for what it finds (rmqtt change 43), and each level counts 100
+    bytes, about what its node holds: the share keeps eighty such messages, every one is still
+    delivered, the hub grows by about the share and stops at once."""
+    from interop_brokers import stop_client
+    from test_hostile_queues import anonymous_mib
+    time.sleep(1)
+    before = anonymous_mib(hearth.hub.proc.pid)
+    deep = hearth.client("deep-retainer", "5")
+    for n in range(2000):
+        deep.publish(f"{n:04d}" + "/a" * 510, b"1", qos=0, retain=True)
+    deep.publish("deep/marker", b"after them", qos=1).wait_for_publish(60)
+    stop_client(deep)
+    held = hearth.hub.get(f"/devices/{hearth.device.id}/broker")["retained"]
+    time.sleep(2)
+    grown = anonymous_mib(hearth.hub.proc.pid) - before
+    print(f"\n2 000 retained messages of 511 levels: {held}, the hub grew {grown:.1f} MiB")
+    assert held["messages"] + held["refused"] == 2000, held
+    # Each counted 1 025 bytes and 511 levels: 52 125, so that 80 fit in 4 MiB.
+    assert held["messages"] == 80 and held["bytes"] <= 4 * MiB, held
+    assert grown < 24, f"the device's retained share grew the hub {grown:.0f} MiB"
+
+
 def test_retained_messages_whose_expiry_ran_out_no_longer_take_their_publishers_share(hub):
     """MQTT 5's message expiry: a device that filled its share with messages that expire has its
     room back once they have, and what it still holds no longer counts them."""

@@ -1,11 +1,13 @@
-//! The router's topic tree (vendor/PATCHES.md, rmqtt change 41): a node keeps up to eight
-//! branches in a vector and more in a hash map, moving between the two as subscriptions come and
-//! go. Whichever it holds, a topic must match exactly the filters MQTT says it matches.
+//! The router's topic tree and the retained messages' (vendor/PATCHES.md, rmqtt changes 41 and
+//! 43): a node keeps up to eight branches in a vector and more in a hash map, moving between the
+//! two as subscriptions and messages come and go. Whichever it holds, a topic must match exactly
+//! the filters MQTT says it matches, and a filter find exactly the retained topics it matches.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use hearth_core::topic;
+use rmqtt::retain::RetainTree;
 use rmqtt::topic::Topic;
 use rmqtt::trie::TopicTree;
 
@@ -111,4 +113,51 @@ fn a_node_with_many_branches_finds_each_one_and_loses_none_as_it_shrinks() {
     }
     // zigbee2mqtt, its four children (three devices and `+`), and one `availability` under each.
     assert_eq!(tree.nodes_size(), 1 + 4 + 4);
+}
+
+fn retained(tree: &RetainTree<u32>, filter: &str) -> BTreeMap<String, u32> {
+    tree.matches(&parsed(filter)).into_iter().map(|(topic, value)| (topic.to_string(), value)).collect()
+}
+
+#[test]
+fn a_filter_finds_exactly_the_retained_topics_it_matches_as_nodes_grow_and_shrink() {
+    let mut steps = Steps(43);
+    let mut tree = RetainTree::<u32>::default();
+    let mut held: BTreeMap<String, u32> = BTreeMap::new();
+    for round in 0..6_000u32 {
+        let name = steps.name();
+        if name.is_empty() {
+            continue; // no topic name (MQTT-4.7.3-1)
+        }
+        if steps.below(10) < if round < 3_000 { 7 } else { 3 } {
+            tree.insert(&parsed(&name), round);
+            held.insert(name, round);
+        } else {
+            assert_eq!(tree.remove(&parsed(&name)), held.remove(&name), "remove {name}");
+        }
+        if round % 50 == 0 {
+            for _ in 0..20 {
+                let filter = steps.filter();
+                let expected: BTreeMap<String, u32> =
+                    held.iter().filter(|(name, _)| topic::matches(&filter, name)).map(|(n, v)| (n.clone(), *v)).collect();
+                assert_eq!(retained(&tree, &filter), expected, "{filter} after round {round}");
+            }
+            assert_eq!(tree.values_size(), held.len());
+        }
+    }
+}
+
+#[test]
+fn a_wildcard_over_deep_retained_topics_costs_what_it_finds() {
+    // 200 messages of 511 levels: `#` copied the path at every level, 130 000 levels a message.
+    let mut tree = RetainTree::<u32>::default();
+    for n in 0..200 {
+        tree.insert(&parsed(&format!("{n}{}", "/a".repeat(510))), n);
+    }
+    let started = std::time::Instant::now();
+    let found = retained(&tree, "#");
+    let took = started.elapsed();
+    assert_eq!(found.len(), 200);
+    assert!(found.keys().all(|t| t.split('/').count() == 511));
+    eprintln!("`#` over 200 retained topics of 511 levels: {took:?}");
 }

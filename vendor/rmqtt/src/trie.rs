@@ -58,11 +58,11 @@ use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
+use crate::branches::Branches;
 use crate::topic::Level;
 use crate::topic::Topic;
 use crate::types::TopicFilter;
 
-type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 type ValueSet<K> = std::collections::BTreeSet<K>;
 
 /// A topic trie tree, alias for [`Node<V>`].
@@ -84,120 +84,8 @@ pub type TopicTree<V> = Node<V>;
 #[derive(Serialize, Deserialize)]
 pub struct Node<V: Ord> {
     values: ValueSet<V>,
-    branches: Branches<V>,
-}
-
-/// Hearth patch (change 41): a node's branches. Most nodes of a home's tree have one or a few
-/// (`zigbee2mqtt/Lamp/availability` is a chain of three), and rmqtt's hash map of one kept room
-/// for four beside a hasher of its own: about 470 bytes a node, so that 10 000 filters of 64
-/// levels held 362 MiB. Up to `FEW` branches are kept in a vector of exactly their number and
-/// found by comparing levels (shorter than hashing one); past them, a hash map as before, so
-/// that a node with thousands of branches (a device id level) is still found in one step.
-#[derive(Serialize, Deserialize)]
-enum Branches<V: Ord> {
-    Few(Vec<(Level, Node<V>)>),
-    Many(Box<HashMap<Level, Node<V>>>),
-}
-
-/// The most branches a node keeps in a vector; a map holding this many again goes back to one.
-const FEW: usize = 8;
-
-impl<V: Ord> Default for Branches<V> {
-    #[inline]
-    fn default() -> Self {
-        Branches::Few(Vec::new())
-    }
-}
-
-impl<V> Branches<V>
-where
-    V: Hash + Ord + Eq + Clone + Debug,
-{
-    #[inline]
-    fn get(&self, level: &Level) -> Option<&Node<V>> {
-        match self {
-            Branches::Few(few) => few.iter().find(|(l, _)| l == level).map(|(_, n)| n),
-            Branches::Many(many) => many.get(level),
-        }
-    }
-
-    #[inline]
-    fn get_mut(&mut self, level: &Level) -> Option<&mut Node<V>> {
-        match self {
-            Branches::Few(few) => few.iter_mut().find(|(l, _)| l == level).map(|(_, n)| n),
-            Branches::Many(many) => many.get_mut(level),
-        }
-    }
-
-    #[inline]
-    fn contains_key(&self, level: &Level) -> bool {
-        self.get(level).is_some()
-    }
-
-    /// The branch at `level`, made if there is none.
-    fn entry(&mut self, level: Level) -> &mut Node<V> {
-        if let Branches::Few(few) = self {
-            if few.len() >= FEW && !few.iter().any(|(l, _)| *l == level) {
-                let mut many = HashMap::default();
-                many.reserve(FEW + 1);
-                many.extend(few.drain(..));
-                *self = Branches::Many(Box::new(many));
-            }
-        }
-        match self {
-            Branches::Few(few) => match few.iter().position(|(l, _)| *l == level) {
-                Some(at) => &mut few[at].1,
-                None => {
-                    // Exactly one more: a vector's first push keeps room for four.
-                    few.reserve_exact(1);
-                    few.push((level, Node::default()));
-                    &mut few.last_mut().expect("just pushed").1
-                }
-            },
-            Branches::Many(many) => many.entry(level).or_default(),
-        }
-    }
-
-    fn remove(&mut self, level: &Level) {
-        match self {
-            Branches::Few(few) => {
-                if let Some(at) = few.iter().position(|(l, _)| l == level) {
-                    few.swap_remove(at);
-                    few.shrink_to_fit();
-                }
-            }
-            Branches::Many(many) => {
-                many.remove(level);
-                if many.len() <= FEW / 2 {
-                    let mut few = Vec::with_capacity(many.len());
-                    few.extend(many.drain());
-                    *self = Branches::Few(few);
-                }
-            }
-        }
-    }
-
-    #[inline]
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    #[inline]
-    fn len(&self) -> usize {
-        match self {
-            Branches::Few(few) => few.len(),
-            Branches::Many(many) => many.len(),
-        }
-    }
-
-    #[inline]
-    fn iter(&self) -> impl Iterator<Item = (&Level, &Node<V>)> {
-        let (few, many) = match self {
-            Branches::Few(few) => (Some(few.iter().map(|(l, n)| (l, n))), None),
-            Branches::Many(many) => (None, Some(many.iter())),
-        };
-        few.into_iter().flatten().chain(many.into_iter().flatten())
-    }
+    // Hearth patch (change 41): see `branches.rs`.
+    branches: Branches<Node<V>>,
 }
 
 impl<V> Default for Node<V>
