@@ -602,9 +602,15 @@ def test_a_client_cannot_make_each_message_cost_thousands_of_shared_copies(heart
     4.8.2): a device allowed `#` subscribing to `$share/g1/#` ... `$share/g10000/#` would make every
     publish in the home cost ten thousand choices and copies. A session holds at most 64 shared
     subscriptions; past them a new one is refused (0x80), one it holds may be made again, and
-    plain ones are still granted."""
+    plain ones are still granted. The session keeps each one's group, which the gate does not
+    see: a name (`$share/GROUP/FILTER`) longer than a topic's 1 024 bytes is refused (0x8F)."""
     from interop_brokers import stop_client
     c = hearth.client("many-groups", "5")
+    fits = "g" * (1024 - len("$share//TopicA/B"))
+    c.subscribe([(f"$share/{fits}g/TopicA/B", 1), (f"$share/{'g' * 60_000}/#", 1), (f"$share/{fits}/TopicA/B", 1)])
+    assert hearth.suback(c) == [0x8F, 0x8F, 1]
+    c.unsubscribe(f"$share/{fits}/TopicA/B")
+    assert c.unsubacks.get(timeout=5) == [0]
     c.subscribe([(f"$share/g{n}/#", 1) for n in range(64)])
     assert hearth.suback(c) == [1] * 64
     c.subscribe([("$share/g64/#", 1), ("$share/g0/#", 1), ("TopicA/B", 1)])

@@ -180,6 +180,17 @@ impl Handler for GateHooks {
         match param {
             Parameter::ClientAuthenticate(ci) => (false, Some(HookResult::AuthResult(self.authenticate(ci).await))),
             Parameter::ClientSubscribeCheckAcl(session, sub) => {
+                // The gate sees a shared subscription's filter, not its group. Its name as the
+                // client wrote it (`$share/GROUP/FILTER`), which the session keeps twice for each
+                // of its 64, is held to a topic's 1 024 bytes: a group could be 64 KiB.
+                if sub
+                    .opts
+                    .shared_group()
+                    .is_some_and(|group| "$share//".len() + group.len() + sub.topic_filter.len() > hearth_core::topic::MAX_TOPIC_BYTES)
+                {
+                    let refused = SubscribeAclResult::new_failure(SubscribeAckReason::TopicFilterInvalid);
+                    return (false, Some(HookResult::SubscribeAclResult(refused)));
+                }
                 let decision = match client(session) {
                     Some(c) => self.gate.subscribe(c, &sub.topic_filter, sub.opts.qos_value()),
                     None => Decision::Drop(hearth_core::gate::DropReason::BadCredentials),
