@@ -587,7 +587,9 @@ fn kept_subscriptions(
         let is_shared = options.has_shared_group();
         let levels = filter_levels(filter);
         let over_a_cap = holding.refuses(max_subscriptions, is_shared, levels);
-        if (over_a_cap && !subscriptions.contains_key(&name)) || !may_subscribe(filter) {
+        // A shared subscription's name is held to a topic's bytes, as `hooks` holds a new one.
+        let too_long = is_shared && name.len() > hearth_core::topic::MAX_TOPIC_BYTES;
+        if (over_a_cap && !subscriptions.contains_key(&name)) || too_long || !may_subscribe(filter) {
             dropped += 1;
             continue;
         }
@@ -693,6 +695,13 @@ mod tests {
         // A second row under a name held is no new subscription at the cap: it replaces the first.
         let rows = [row("$share/w/a", Some("w")), row("b", None), row("a", Some("w"))];
         assert_eq!(names(&rows, 2), (vec!["$share/w/a".into(), "b".into()], 1));
+    }
+
+    #[test]
+    fn a_restored_shared_subscription_whose_name_is_longer_than_a_topic_is_left_out() {
+        let group = "g".repeat(1024 - "$share//a".len());
+        let rows = [row(&format!("$share/{group}/a"), Some(&group)), row(&format!("$share/{group}g/a"), Some(&format!("{group}g")))];
+        assert_eq!(names(&rows, 10_000), (vec![format!("$share/{group}/a")], 1));
     }
 
     #[test]

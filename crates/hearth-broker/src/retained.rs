@@ -28,7 +28,8 @@ use std::time::Duration;
 
 /// How much retained state one publisher, and the whole home, may hold. A Zigbee2MQTT bridge with
 /// a hundred devices retains about 300 KB (its device list, each device's state, Home Assistant
-/// discovery for each entity); the defaults leave ten times that per device.
+/// discovery for each entity), counted about 700 KB with its topics' levels
+/// (`RETAINED_LEVEL_BYTES`); the defaults leave six times that per device.
 #[derive(Debug, Clone, Copy)]
 pub struct RetainedLimits {
     pub per_owner_bytes: usize,
@@ -69,7 +70,7 @@ fn expires_at(publish: &rmqtt::types::Publish) -> Option<i64> {
 
 /// What each level of a retained message's topic is counted for beside its bytes: a node of
 /// rmqtt's retained tree holds about this much when no other retained topic shares it (400
-/// messages of 510 levels grew the hub 20.4 MiB, 105 bytes a level). Counted for every level,
+/// messages of 511 levels grew the hub 20.4 MiB, 105 bytes a level). Counted for every level,
 /// shared or not, so that a publisher's share bounds what the tree holds for it: counted by
 /// their bytes alone, those 400 messages were 400 KB and held 183 MiB (rmqtt's nodes were nine
 /// times larger before its change 43); a device's 4 MiB of them would have held 1.8 GiB.
@@ -146,6 +147,7 @@ impl Retained {
     /// over a lowered limit is left out, and its saved row cleared). Returns how many.
     pub(crate) async fn restore(&self, saved: Vec<SavedRetained>, scx: &rmqtt::context::ServerContext, gate: &dyn crate::Gate) -> usize {
         let mut kept = 0;
+        let mut over = 0;
         for row in saved {
             // A publisher that is gone (forgotten, its credential revoked) keeps nothing; the rest
             // with their publisher's redactions of now (see `persist::redacted_again`).
@@ -161,8 +163,20 @@ impl Retained {
             let topic = TopicName::from(row.topic.as_str());
             match self.store_one(&topic, Retain { msg_id: None, from, publish }, false).await {
                 Ok(true) => kept += 1,
-                _ => self.journal.retained(&row.topic, None),
+                Ok(false) => {
+                    over += 1;
+                    self.journal.retained(&row.topic, None);
+                }
+                Err(_) => self.journal.retained(&row.topic, None),
             }
+        }
+        // A saved message is never a deletion: one not kept was over its publisher's share or
+        // the home's, as counted now (each level of a topic counts since rmqtt change 43).
+        if over > 0 {
+            tracing::warn!(
+                left_out = over,
+                "retained messages saved before the restart no longer fit their publishers' share and were left out"
+            );
         }
         kept
     }
@@ -207,8 +221,9 @@ impl Retained {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 let used = books.by_owner.entry(owner.clone()).or_default();
                 used.refused += 1;
-                // Once per publisher until it is cleared: a flood must not flood the log.
-                if used.refused == 1 {
+                // Once per publisher until it is cleared: a flood must not flood the log. Not
+                // while restoring, which says how many it left out.
+                if used.refused == 1 && journal {
                     tracing::warn!(owner = %crate::bounded(&owner), "retained messages over their limit are delivered but not kept");
                 }
                 return Ok(false);

@@ -148,8 +148,10 @@ fn a_filter_finds_exactly_the_retained_topics_it_matches_as_nodes_grow_and_shrin
 }
 
 #[test]
-fn a_wildcard_over_deep_retained_topics_costs_what_it_finds() {
+fn a_wildcard_finds_every_deep_retained_topic_whole() {
     // 200 messages of 511 levels: `#` copied the path at every level, 130 000 levels a message.
+    // The time is printed, not asserted (1.8 s before rmqtt change 43, 38 ms after, in a debug
+    // build): what is asserted is that each is found whole.
     let mut tree = RetainTree::<u32>::default();
     for n in 0..200 {
         tree.insert(&parsed(&format!("{n}{}", "/a".repeat(510))), n);
