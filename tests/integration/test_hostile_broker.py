@@ -601,7 +601,8 @@ def test_a_client_cannot_make_each_message_cost_thousands_of_shared_copies(heart
     """Each shared subscription is a copy of every message it matches, chosen apart (MQTT 5,
     4.8.2): a device allowed `#` subscribing to `$share/g1/#` ... `$share/g10000/#` would make every
     publish in the home cost ten thousand choices and copies. A session holds at most 64 shared
-    subscriptions; past them a new one is refused (0x80), one it holds may be made again, and
+    subscriptions; past them a new one is refused (MQTT 5's 0x97, Quota exceeded; 0x80 in 3.1.1),
+    one it holds may be made again, and
     plain ones are still granted. The session keeps each one's group, which the gate does not
     see: a name (`$share/GROUP/FILTER`) longer than a topic's 1 024 bytes is refused (0x8F)."""
     from interop_brokers import stop_client
@@ -614,7 +615,7 @@ def test_a_client_cannot_make_each_message_cost_thousands_of_shared_copies(heart
     c.subscribe([(f"$share/g{n}/#", 1) for n in range(64)])
     assert hearth.suback(c) == [1] * 64
     c.subscribe([("$share/g64/#", 1), ("$share/g0/#", 1), ("TopicA/B", 1)])
-    assert hearth.suback(c) == [0x80, 1, 1]
+    assert hearth.suback(c) == [0x97, 1, 1]
     sender = hearth.client("many-groups-sender", "5")
     sender.publish("TopicA/B", b"fan", qos=1).wait_for_publish(5)
     got = c.received.take(65, timeout=10) + c.received.more(0.7)
@@ -636,7 +637,7 @@ def test_a_client_cannot_fill_the_hub_with_its_longest_filters(hearth):
     hundred bytes each. A device allowed `#` subscribing to 10 000 filters of 64 levels grew the
     hub 362 MiB in four seconds (Mosquitto 2.0.11, the same way: 464), and each of its
     connections could do it again. A session's subscriptions now hold at most 100 000 levels in
-    all; past them a new one is refused (0x80), as one past the 10 000 subscriptions is. One it
+    all; past them a new one is refused (0x97), as one past the 10 000 subscriptions is. One it
     holds may be made again, what fits is still granted, and an unsubscription gives its levels
     back. A home's own subscriptions are far under it: 10 000 of five levels are all granted.
     The tree's nodes are smaller too (rmqtt change 41), so what the cap lets in costs less."""
@@ -650,7 +651,7 @@ def test_a_client_cannot_fill_the_hub_with_its_longest_filters(hearth):
         greedy.subscribe([(longest_filter(n), 1) for n in range(first, first + 200)])
         granted += hearth.suback(greedy, timeout=30)
     # 1 562 of 64 levels are 99 968; the next would pass 100 000.
-    assert granted == [1] * 1562 + [0x80] * (2000 - 1562)
+    assert granted == [1] * 1562 + [0x97] * (2000 - 1562)
     time.sleep(2)
     grown = anonymous_mib(hearth.hub.proc.pid) - before
     print(f"\n1 562 filters of 64 levels grew the hub {grown:.1f} MiB")
@@ -659,7 +660,7 @@ def test_a_client_cannot_fill_the_hub_with_its_longest_filters(hearth):
     assert grown < 32, f"one session's filters grew the hub {grown:.0f} MiB"
     # 32 levels still fit, one held is granted again, and one given up makes room for another.
     greedy.subscribe([("a/" * 31 + "b", 1), (longest_filter(0), 1), (longest_filter(1999), 1)])
-    assert hearth.suback(greedy) == [1, 1, 0x80]
+    assert hearth.suback(greedy) == [1, 1, 0x97]
     greedy.unsubscribe(longest_filter(5))
     assert greedy.unsubacks.get(timeout=5) == [0]
     greedy.subscribe(longest_filter(1999), qos=1)
@@ -671,6 +672,9 @@ def test_a_client_cannot_fill_the_hub_with_its_longest_filters(hearth):
         home.subscribe([(f"homeassistant/sensor/node{n}/temperature/state", 0) for n in range(first, first + 500)])
         granted += hearth.suback(home, timeout=30)
     assert granted == [0] * 10_000
+    # At the 10 000 subscriptions a new one is refused, and one held is made again.
+    home.subscribe([("homeassistant/sensor/node10000/temperature/state", 0), ("homeassistant/sensor/node0/temperature/state", 0)])
+    assert hearth.suback(home) == [0x97, 0]
     sender = hearth.client("longest-filters-sender", "5")
     sender.publish("homeassistant/sensor/node9999/temperature/state", b"21.5", qos=1).wait_for_publish(5)
     assert [m["payload"] for m in home.received.take(1, timeout=5)] == [b"21.5"]

@@ -1540,7 +1540,15 @@ impl SessionState {
                 }
                 Err(e) => {
                     log::warn!("{:?} Subscribe failed, {:?}", self.id, e);
-                    status.push(SubscribeAckReason::UnspecifiedError);
+                    // Hearth patch (change 44): a subscription past one of the session's caps is
+                    // MQTT 5's Quota exceeded (0x97), which tells the device's owner why;
+                    // rmqtt said Unspecified error (0x80), as MQTT 3.1.1 still must.
+                    let quota = matches!(e.downcast_ref::<MqttError>(), Some(MqttError::TooManySubscriptions));
+                    status.push(if quota {
+                        SubscribeAckReason::QuotaExceeded
+                    } else {
+                        SubscribeAckReason::UnspecifiedError
+                    });
                 }
             }
         }
