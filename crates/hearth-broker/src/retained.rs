@@ -20,7 +20,7 @@ use crate::persist::{self, Journal};
 use hearth_core::mqtt_state::{SavedRetained, Waiting};
 use rmqtt::retain::{DefaultRetainStorage, RetainStorage};
 use rmqtt::types::{From, Retain, TopicFilter, TopicName};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,6 +80,15 @@ const RETAINED_LEVEL_BYTES: usize = 100;
 /// too (the weight a queue counts), and a node of the retained tree for each level.
 fn retained_bytes(topic: &str, publish: &rmqtt::types::Publish) -> usize {
     rmqtt::types::message_bytes(publish) + rmqtt::types::filter_levels(topic) * RETAINED_LEVEL_BYTES
+}
+
+/// What became of a retained message given to the store.
+enum Stored {
+    Kept,
+    /// Over its publisher's limit or the home's (its publisher's books key).
+    Refused(String),
+    /// An empty payload, or a message whose time ran out: what the topic held is gone.
+    Cleared,
 }
 
 /// What the books know of one stored topic.
@@ -147,7 +156,7 @@ impl Retained {
     /// over a lowered limit is left out, and its saved row cleared). Returns how many.
     pub(crate) async fn restore(&self, saved: Vec<SavedRetained>, scx: &rmqtt::context::ServerContext, gate: &dyn crate::Gate) -> usize {
         let mut kept = 0;
-        let mut over = 0;
+        let mut left_out: BTreeMap<String, usize> = BTreeMap::new();
         for row in saved {
             // A publisher that is gone (forgotten, its credential revoked) keeps nothing; the rest
             // with their publisher's redactions of now (see `persist::redacted_again`).
@@ -162,21 +171,18 @@ impl Retained {
             let (from, publish) = persist::engine_message(scx, &message);
             let topic = TopicName::from(row.topic.as_str());
             match self.store_one(&topic, Retain { msg_id: None, from, publish }, false).await {
-                Ok(true) => kept += 1,
-                Ok(false) => {
-                    over += 1;
+                Ok(Stored::Kept) => kept += 1,
+                Ok(Stored::Refused(owner)) => {
+                    *left_out.entry(owner).or_default() += 1;
                     self.journal.retained(&row.topic, None);
                 }
-                Err(_) => self.journal.retained(&row.topic, None),
+                Ok(Stored::Cleared) | Err(_) => self.journal.retained(&row.topic, None),
             }
         }
-        // A saved message is never a deletion: one not kept was over its publisher's share or
-        // the home's, as counted now (each level of a topic counts since rmqtt change 43).
-        if over > 0 {
-            tracing::warn!(
-                left_out = over,
-                "retained messages saved before the restart no longer fit their publishers' share and were left out"
-            );
+        // Over a limit as counted now: a lowered one, or each level of a topic counting since
+        // rmqtt change 43. One line a publisher (as many as there are devices).
+        for (owner, count) in left_out {
+            tracing::warn!(owner = %crate::bounded(&owner), left_out = count, "retained messages saved before the restart are over their publisher's limit or the home's, and were not put back");
         }
         kept
     }
@@ -192,9 +198,10 @@ impl Retained {
             .collect()
     }
 
-    /// Stores (or, for an empty payload, clears) `topic`'s retained message within the limits,
-    /// noting the change in the journal when `journal` is set. Returns whether it was stored.
-    async fn store_one(&self, topic: &TopicName, retain: Retain, journal: bool) -> rmqtt::Result<bool> {
+    /// Stores (or, for an empty payload or a message whose time ran out, clears) `topic`'s
+    /// retained message within the limits, noting the change in the journal when `journal` is
+    /// set (not while restoring, which also leaves a refusal out of its publisher's books).
+    async fn store_one(&self, topic: &TopicName, retain: Retain, journal: bool) -> rmqtt::Result<Stored> {
         let _changing = self.changing.lock().await;
         let expires_at = expires_at(&retain.publish);
         let now = rmqtt::utils::timestamp_millis();
@@ -211,22 +218,25 @@ impl Retained {
             if journal && held {
                 self.journal.retained(topic, None);
             }
-            return Ok(false);
+            return Ok(Stored::Cleared);
         }
         let owner = owner_of(&retain.from);
         let bytes = retained_bytes(topic, &retain.publish);
         {
             let mut books = self.books();
             if !self.fits(&books, topic, &owner, bytes) {
+                // A restore delivers nothing: it says what it left out itself.
+                if !journal {
+                    return Ok(Stored::Refused(owner));
+                }
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 let used = books.by_owner.entry(owner.clone()).or_default();
                 used.refused += 1;
-                // Once per publisher until it is cleared: a flood must not flood the log. Not
-                // while restoring, which says how many it left out.
-                if used.refused == 1 && journal {
+                // Once per publisher until it is cleared: a flood must not flood the log.
+                if used.refused == 1 {
                     tracing::warn!(owner = %crate::bounded(&owner), "retained messages over their limit are delivered but not kept");
                 }
-                return Ok(false);
+                return Ok(Stored::Refused(owner));
             }
         }
         if journal {
@@ -250,7 +260,7 @@ impl Retained {
         let used = books.by_owner.entry(owner).or_default();
         used.messages += 1;
         used.bytes += bytes as u64;
-        Ok(true)
+        Ok(Stored::Kept)
     }
 
     fn books(&self) -> std::sync::MutexGuard<'_, Books> {
