@@ -401,8 +401,8 @@ pub struct Restored {
     /// or unreadable.
     pub sessions_dropped: usize,
     /// Subscriptions left out: the device may no longer hold them, the row is unreadable or
-    /// names another group than its options (a row edited by hand), or the session already holds
-    /// as many shared subscriptions as a live one may.
+    /// names another group than its options (a row edited by hand), or it is past what a live
+    /// session may hold (see `kept_subscriptions`).
     pub subscriptions_dropped: usize,
 }
 
@@ -564,9 +564,9 @@ pub(crate) fn redacted_again(gate: &dyn Gate, mut m: SavedMessage) -> Option<Sav
 
 /// The saved subscriptions a restored session keeps, and how many rows were left out: those
 /// that cannot be read back, those its device may no longer make, and those past what a live
-/// session may hold (`max_subscriptions`, and rmqtt changes 39 and 40): a store written before
-/// those caps, or edited by hand, may hold more shared subscriptions, each a copy of every
-/// message it matches, or more levels, each a node of the topic tree.
+/// session may hold (`max_subscriptions`, rmqtt changes 39 and 40, and a shared name's length):
+/// a store written before those caps, or edited by hand, may hold more shared subscriptions,
+/// each a copy of every message it matches, or more levels, each a node of the topic tree.
 #[allow(clippy::mutable_key_type)]
 fn kept_subscriptions(
     saved: &[SavedSubscription],
@@ -587,8 +587,7 @@ fn kept_subscriptions(
         let is_shared = options.has_shared_group();
         let levels = filter_levels(filter);
         let over_a_cap = holding.refuses(max_subscriptions, is_shared, levels);
-        // A shared subscription's name is held to a topic's bytes, as `hooks` holds a new one.
-        let too_long = is_shared && name.len() > hearth_core::topic::MAX_TOPIC_BYTES;
+        let too_long = options.shared_group().is_some_and(|group| crate::hooks::shared_name_too_long(group, filter));
         if (over_a_cap && !subscriptions.contains_key(&name)) || too_long || !may_subscribe(filter) {
             dropped += 1;
             continue;
