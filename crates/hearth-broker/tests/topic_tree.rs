@@ -145,6 +145,11 @@ fn a_filter_finds_exactly_the_retained_topics_it_matches_as_nodes_grow_and_shrin
             assert_eq!(tree.values_size(), held.len());
         }
     }
+    // Every message removed: nothing is left of the tree.
+    for name in std::mem::take(&mut held).into_keys() {
+        assert!(tree.remove(&parsed(&name)).is_some());
+    }
+    assert_eq!((tree.values_size(), tree.nodes_size()), (0, 0));
 }
 
 #[test]

@@ -51,8 +51,8 @@
 //! ```
 
 pub mod acl; // Access Control List management
-mod branches; // Hearth patch (changes 41 and 43): a topic tree node's branches
 pub mod args; // Command-line argument parsing
+mod branches; // Hearth patch (changes 41 and 43): a topic tree node's branches
 pub mod context; // Shared execution context
 
 // Feature-gated Modules

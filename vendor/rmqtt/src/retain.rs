@@ -357,7 +357,7 @@ pub type RetainTree<V> = Node<V>;
 /// Hearth patch (change 43): its value is boxed, so that a node without one (every node but the
 /// last of a topic) does not hold a retained message's room, and its branches keep no room for
 /// branches they do not have (`branches.rs`). A node held about 940 bytes, so that 400 retained
-/// messages of 510 levels, counted 400 KB, held 183 MiB.
+/// messages of 511 levels, counted 400 KB, held 183 MiB.
 pub struct Node<V> {
     value: Option<Box<V>>,
     branches: Branches<Node<V>>,

@@ -150,7 +150,7 @@ pub struct Holding {
 impl Holding {
     /// Whether one more subscription (shared or not, its filter of `levels` levels) would take
     /// the session past a cap: `max_subscriptions` (0 for none), `MAX_SHARED_SUBSCRIPTIONS` or
-    /// `MAX_SUBSCRIPTION_LEVELS`. One the session holds is not one more: its caller asks first.
+    /// `MAX_SUBSCRIPTION_LEVELS`. One the session holds is not one more: its caller checks.
     #[inline]
     pub fn refuses(&self, max_subscriptions: usize, shared: bool, levels: usize) -> bool {
         (max_subscriptions > 0 && self.subscriptions >= max_subscriptions)
