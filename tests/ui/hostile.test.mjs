@@ -359,7 +359,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await retained.waitFor();
       assert.equal(
         (await retained.textContent()).replace(/\s+/g, " ").trim(),
-        "Keeps 6 retained messages (4.0 MB) for new subscribers. 1 more was delivered but not kept: its limit was reached.",
+        "Keeps 6 retained messages for new subscribers, counted as 4.0 MB of its share. 1 more was delivered but not kept: its limit was reached.",
       );
 
       // The status bar counts refused connections, calmly, once there are some.

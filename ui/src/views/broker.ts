@@ -222,8 +222,9 @@ function retained(v: BrokerView): TemplateResult | typeof nothing {
   const kept =
     Number(messages) === 0
       ? html`Keeps no retained messages for new subscribers.`
-      : html`Keeps ${grouped(Number(messages))} retained ${Number(messages) === 1 ? "message" : "messages"} (${size(Number(bytes))}) for new
-        subscribers.`;
+      : // Counted as the limit counts them: their bytes and each level of their topics.
+        html`Keeps ${grouped(Number(messages))} retained ${Number(messages) === 1 ? "message" : "messages"} for new subscribers, counted as
+        ${size(Number(bytes))} of its share.`;
   return html`<p data-testid="retained">
     ${kept}${Number(refused) > 0
       ? html` ${grouped(Number(refused))} more ${Number(refused) === 1 ? "was" : "were"} delivered but not kept: its limit was reached.`
