@@ -158,6 +158,12 @@ impl Holding {
             || self.levels + levels > crate::session::MAX_SUBSCRIPTION_LEVELS
     }
 
+    /// What the subscription kept under `name` with `opts` counts for.
+    #[inline]
+    fn of(name: &str, opts: &SubscriptionOptions) -> Self {
+        Self { subscriptions: 1, shared: usize::from(opts.has_shared_group()), levels: name_levels(name, opts) }
+    }
+
     /// The same with one more subscription.
     #[inline]
     pub fn with(self, shared: bool, levels: usize) -> Self {
@@ -2376,10 +2382,16 @@ impl SessionSubs {
     #[inline]
     #[allow(clippy::mutable_key_type)]
     pub fn from(subs: SessionSubMap) -> Self {
-        let shared = subs.values().filter(|opts| opts.has_shared_group()).count();
-        let levels = subs.iter().map(|(name, opts)| name_levels(name, opts)).sum::<usize>();
+        let held = subs.iter().fold(Holding::default(), |held, (name, opts)| {
+            let one = Holding::of(name, opts);
+            held.with(one.shared > 0, one.levels)
+        });
         Self {
-            subs: Arc::new(SessionSubsInner { map: RwLock::new(subs), shared: shared.into(), levels: levels.into() }),
+            subs: Arc::new(SessionSubsInner {
+                map: RwLock::new(subs),
+                shared: held.shared.into(),
+                levels: held.levels.into(),
+            }),
         }
     }
 
@@ -2396,22 +2408,11 @@ impl SessionSubs {
         let prev = {
             let mut subs = self.subs.map.write().await;
             let name = subscription_name(&topic_filter, opts.shared_group());
-            let levels = name_levels(&name, &opts);
+            let added = Holding::of(&name, &opts);
             let prev = subs.insert(name.clone(), opts);
-            let held = prev.as_ref().map_or(0, |p| name_levels(&name, p));
-            self.subs.levels.fetch_add(levels, std::sync::atomic::Ordering::Relaxed);
-            self.subs.levels.fetch_sub(held, std::sync::atomic::Ordering::Relaxed);
             // The count follows what the table holds: with `limit-subscription`, a plain
             // `$exclusive/$share/g/t` is kept under the name of the shared `$share/g/t`.
-            match (prev.as_ref().map(|p| p.has_shared_group()), is_shared) {
-                (None | Some(false), true) => {
-                    self.subs.shared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                (Some(true), false) => {
-                    self.subs.shared.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                _ => {}
-            }
+            self.count(added, prev.as_ref().map(|p| Holding::of(&name, p)));
             subs.shrink_to_fit();
             prev
         };
@@ -2441,10 +2442,7 @@ impl SessionSubs {
             let name = subscription_name(&key.0, key.1.as_ref());
             let removed = subs.remove(&name).map(|opts| (key.0.clone(), opts));
             if let Some((_, opts)) = &removed {
-                if opts.has_shared_group() {
-                    self.subs.shared.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                self.subs.levels.fetch_sub(name_levels(&name, opts), std::sync::atomic::Ordering::Relaxed);
+                self.count(Holding::default(), Some(Holding::of(&name, opts)));
             }
             subs.shrink_to_fit();
             removed
@@ -2520,6 +2518,18 @@ impl SessionSubs {
         {
             0
         }
+    }
+
+    /// Hearth patch (changes 39 and 40): the counts follow one entry put in (`added`) and the
+    /// one it replaced or that was taken out (`gone`). Called under the table's write lock.
+    #[inline]
+    fn count(&self, added: Holding, gone: Option<Holding>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let gone = gone.unwrap_or_default();
+        self.subs.shared.fetch_add(added.shared, Relaxed);
+        self.subs.shared.fetch_sub(gone.shared, Relaxed);
+        self.subs.levels.fetch_add(added.levels, Relaxed);
+        self.subs.levels.fetch_sub(gone.levels, Relaxed);
     }
 
     /// Hearth patch (change 40): what the session's subscriptions hold, as its caps count it.
