@@ -2,13 +2,16 @@
 //! by hand, and the gate's decisions.
 
 use crate::audit::write as audit;
+use crate::bulk::{self, text_or_null};
 use crate::inventory::{corrupt, load_device, parse_id};
 use crate::{Store, StoreError};
 use hearth_core::device::{Actor, DeviceId, DeviceState};
 use hearth_core::gate::{Action, Decision};
 use hearth_core::inventory::{Device, Millis};
 use hearth_core::manifest::{Direction, Manifest, RuleStatus, TopicRule};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::types::ValueRef;
+use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::HashSet;
 
 /// Most topics learned per device: a device publishing ever-new topics (a counter in the topic)
 /// must not grow the table without bound; past this, refusals are still recorded, not proposed.
@@ -326,13 +329,20 @@ impl Store {
     }
 
     /// Files a batch of the gate's decisions in one transaction, and learns the topics that
-    /// were refused for want of a rule, so a person can allow them in one step.
+    /// were refused for want of a rule, so a person can allow them in one step. Decisions about a
+    /// device forgotten while they were queued are not filed.
     pub fn record_decisions(&mut self, batch: &[GateRecord]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        // Written from its start: what is on file is read first, and nothing may change it before
+        // the rows go in.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO gate_decisions (at, device_id, client_id, action, topic, bytes, qos, decision, reason)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM devices WHERE id = ?2)",
+            let on_file = devices_on_file(&tx, batch.iter().filter_map(|r| r.device_id.as_ref()))?;
+            let filed: Vec<&GateRecord> = batch.iter().filter(|r| r.device_id.as_ref().is_none_or(|d| on_file.contains(d))).collect();
+            let rows: Vec<[ValueRef<'_>; 9]> = filed.iter().map(|r| decision_row(r)).collect();
+            bulk::insert_rows(
+                &tx,
+                "INSERT INTO gate_decisions (at, device_id, client_id, action, topic, bytes, qos, decision, reason)",
+                &rows,
             )?;
             let mut learn = tx.prepare_cached(
                 "INSERT INTO topic_rules (device_id, direction, pattern, status, since, tries, last_try)
@@ -341,22 +351,15 @@ impl Store {
                         OR (SELECT COUNT(*) FROM topic_rules WHERE device_id = ?1 AND status = 'learned') < ?5)
                  ON CONFLICT(device_id, direction, pattern) DO UPDATE SET tries = tries + 1, last_try = excluded.last_try",
             )?;
-            for r in batch {
-                let (decision, reason) = match &r.decision {
-                    Decision::Allow => ("allow", None),
-                    Decision::Redact(_) => ("redact", None),
-                    Decision::Drop(reason) => ("drop", Some(reason.as_str())),
-                };
-                let device = r.device_id.as_ref().map(DeviceId::as_str);
-                insert.execute(params![r.at, device, r.client_id, r.action.as_str(), r.topic, r.bytes as i64, r.qos, decision, reason])?;
-                let learnable = matches!(reason, Some("not_in_manifest" | "quarantined"));
+            for r in filed {
+                let learnable = matches!(r.decision.as_recorded().1, Some("not_in_manifest" | "quarantined"));
                 let direction = match r.action {
                     Action::Publish => Some(Direction::Publish),
                     Action::Subscribe => Some(Direction::Subscribe),
                     Action::Connect | Action::Deliver => None,
                 };
-                if let (true, Some(device), Some(direction)) = (learnable, device, direction) {
-                    learn.execute(params![device, direction.as_str(), r.topic, r.at, MAX_LEARNED])?;
+                if let (true, Some(device), Some(direction)) = (learnable, &r.device_id, direction) {
+                    learn.execute(params![device.as_str(), direction.as_str(), r.topic, r.at, MAX_LEARNED])?;
                 }
             }
         }
@@ -364,10 +367,21 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes decisions recorded before `before`; returns how many. The ledger (part 3) will keep
-    /// rollups and per-category retention; until then the raw record is kept for a window.
+    /// Deletes decisions recorded before `before`; returns how many. One device at a time, and
+    /// those about no device, each by the index of device and time: hourly, over a week of a busy
+    /// home's decisions, a single `DELETE … WHERE at < ?` read the whole table.
     pub fn prune_decisions(&mut self, before: Millis) -> Result<usize, StoreError> {
-        Ok(self.conn.execute("DELETE FROM gate_decisions WHERE at < ?1", [before])?)
+        let tx = self.conn.transaction()?;
+        let devices: Vec<String> = tx.prepare("SELECT id FROM devices")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut n = tx.execute("DELETE FROM gate_decisions WHERE device_id IS NULL AND at < ?1", [before])?;
+        {
+            let mut old = tx.prepare_cached("DELETE FROM gate_decisions WHERE device_id = ?1 AND at < ?2")?;
+            for device in &devices {
+                n += old.execute(params![device, before])?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
     }
 
     /// The device's most recent gate decisions, newest first.
@@ -476,6 +490,35 @@ fn parse_decision(decision: &str, reason: Option<&str>) -> Result<Decision, Stor
         }
         (other, _) => Err(corrupt(format!("gate decision {other}"))),
     }
+}
+
+/// The devices among `ids` that are on file (each looked up once).
+fn devices_on_file<'a>(tx: &Transaction<'_>, ids: impl Iterator<Item = &'a DeviceId>) -> Result<HashSet<&'a DeviceId>, StoreError> {
+    let mut exists = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?1)")?;
+    let mut found = HashSet::new();
+    let mut asked = HashSet::new();
+    for id in ids {
+        if asked.insert(id) && exists.query_row([id.as_str()], |r| r.get::<_, bool>(0))? {
+            found.insert(id);
+        }
+    }
+    Ok(found)
+}
+
+/// A decision as a row of `gate_decisions`, in the order `record_decisions` names the columns.
+fn decision_row(r: &GateRecord) -> [ValueRef<'_>; 9] {
+    let (decision, reason) = r.decision.as_recorded();
+    [
+        ValueRef::Integer(r.at),
+        text_or_null(r.device_id.as_ref().map(DeviceId::as_str)),
+        ValueRef::from(r.client_id.as_str()),
+        ValueRef::from(r.action.as_str()),
+        ValueRef::from(r.topic.as_str()),
+        ValueRef::Integer(r.bytes as i64),
+        ValueRef::Integer(i64::from(r.qos)),
+        ValueRef::from(decision),
+        text_or_null(reason),
+    ]
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Written in batches by the hub's recorder; retention is applied when written (values of a
 //! category kept as metadata never reach the file) and by [`Store::prune_ledger`] on schedule.
 
+use crate::bulk::{self, text_or_null};
 use crate::inventory::parse_id;
 use crate::{Store, StoreError};
 use hearth_core::classify::{Category, Classifier};
@@ -14,6 +15,7 @@ use hearth_core::gate::{Action, Decision};
 use hearth_core::inventory::Millis;
 use hearth_core::privacy::{PrivacySettings, Redacted, Retention};
 use hearth_core::review::Change;
+use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
@@ -137,9 +139,8 @@ impl Store {
             )?;
             let mut update_topic =
                 tx.prepare_cached("UPDATE ledger_topics SET categories = categories | ?2, content_type = ?3 WHERE id = ?1")?;
-            let mut insert_message = tx.prepare_cached(
-                "INSERT INTO ledger_messages (at, device_id, topic_id, bytes, qos, decision, reason, categories) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
+            // Each message's row, inserted many to a statement after the loop (see `bulk`).
+            let mut message_rows: Vec<[ValueRef<'_>; 8]> = Vec::with_capacity(entries.len());
             // At most MAX_FIELDS_PER_TOPIC fields per topic: a device inventing keys must not grow
             // the table without bound (fields already known are still updated).
             let mut upsert_field = tx.prepare_cached(
@@ -231,21 +232,17 @@ impl Store {
                     None if topic.categories == 0 => Category::Other.bit(),
                     None => topic.categories,
                 };
-                let (decision, reason) = match e.decision {
-                    Decision::Allow => ("allow", None),
-                    Decision::Redact(_) => ("redact", None),
-                    Decision::Drop(r) => ("drop", Some(r.as_str())),
-                };
-                insert_message.execute(params![
-                    e.at,
-                    e.device_id.as_str(),
-                    topic.id,
-                    e.bytes as i64,
-                    e.qos,
-                    decision,
-                    reason,
-                    mask as i64
-                ])?;
+                let (decision, reason) = e.decision.as_recorded();
+                message_rows.push([
+                    ValueRef::Integer(e.at),
+                    ValueRef::from(e.device_id.as_str()),
+                    ValueRef::Integer(topic.id),
+                    ValueRef::Integer(e.bytes as i64),
+                    ValueRef::Integer(i64::from(e.qos)),
+                    ValueRef::from(decision),
+                    text_or_null(reason),
+                    ValueRef::Integer(i64::from(mask)),
+                ]);
                 let hour = e.at - e.at.rem_euclid(HOUR);
                 for category in Category::from_mask(mask) {
                     category_hours.entry((e.device_id, hour, category)).or_default().add(e.bytes, e.decision);
@@ -291,6 +288,11 @@ impl Store {
                     trim_samples.execute(params![topic.id, SAMPLES_PER_TOPIC])?;
                 }
             }
+            bulk::insert_rows(
+                &tx,
+                "INSERT INTO ledger_messages (at, device_id, topic_id, bytes, qos, decision, reason, categories)",
+                &message_rows,
+            )?;
             let mut last_seen = tx.prepare_cached("UPDATE ledger_topics SET last_seen = MAX(last_seen, ?2) WHERE id = ?1")?;
             for topic in topics.values() {
                 last_seen.execute(params![topic.id, topic.last_at])?;
@@ -383,7 +385,7 @@ impl Store {
     /// Returns how many rows were deleted or cleared.
     pub fn prune_ledger(&mut self, now: Millis) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
-        let mut n = tx.execute("DELETE FROM ledger_messages WHERE at < ?1", [now - METADATA_DAYS * DAY])?;
+        let mut n = prune_messages(&tx, now - METADATA_DAYS * DAY)?;
         n += tx.execute("DELETE FROM ledger_category_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
         n += tx.execute("DELETE FROM ledger_topic_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
         n += tx.execute("DELETE FROM ledger_refusal_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
@@ -404,6 +406,18 @@ impl Store {
         tx.commit()?;
         Ok(n)
     }
+}
+
+/// Deletes the metadata rows from before `cut`, one device at a time: by the index of device and
+/// time, the only one that holds the time (see migration 17).
+fn prune_messages(tx: &Transaction<'_>, cut: Millis) -> Result<usize, StoreError> {
+    let devices: Vec<String> = tx.prepare("SELECT id FROM devices")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut old = tx.prepare_cached("DELETE FROM ledger_messages WHERE device_id = ?1 AND at < ?2")?;
+    let mut n = 0;
+    for device in &devices {
+        n += old.execute(params![device, cut])?;
+    }
+    Ok(n)
 }
 
 /// Clears a device's example values and deletes its samples past their retention. Set-based:

@@ -29,6 +29,7 @@ pub mod attempts;
 pub mod audit;
 pub mod backup;
 pub mod broker;
+mod bulk;
 pub mod described;
 pub mod error;
 pub mod export;
