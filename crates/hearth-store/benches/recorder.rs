@@ -3,9 +3,9 @@
 //! 4 096 as the recorder writes them under load, into a real SQLite file. 50 publishers of one
 //! device, each on its own topic, 64-byte payloads (binary: no fields, no sample).
 //!
-//! The broker delivers that flood at about 110 000 messages a second on the machine the README's
-//! numbers come from; below that rate the recorder's queue fills during the flood and payloads,
-//! then rows, give way to counts (*Backpressure*).
+//! The broker delivers that flood at 110 000 to 190 000 messages a second on the machine the
+//! README's numbers come from (2026-12-05); below that rate the recorder's queue fills during the
+//! flood and payloads, then rows, give way to counts (*Backpressure*).
 //!
 //! Usage: cargo bench -p hearth-store --bench recorder [-- MESSAGES_PER_RUN]
 //! Prints one JSON line: messages a second per run (five runs, each on a new file), and their median.
