@@ -23,15 +23,6 @@ impl Decision {
     pub fn is_allow(&self) -> bool {
         matches!(self, Self::Allow)
     }
-
-    /// The decision and its reason, as the store files them (`allow`, `redact`, `drop` and why).
-    pub fn as_recorded(&self) -> (&'static str, Option<&'static str>) {
-        match self {
-            Self::Allow => ("allow", None),
-            Self::Redact(_) => ("redact", None),
-            Self::Drop(reason) => ("drop", Some(reason.as_str())),
-        }
-    }
 }
 
 /// Why something was refused, as recorded and shown.

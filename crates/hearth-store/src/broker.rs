@@ -4,6 +4,7 @@
 use crate::audit::write as audit;
 use crate::bulk::{self, text_or_null};
 use crate::inventory::{corrupt, load_device, parse_id};
+use crate::windowed;
 use crate::{Store, StoreError};
 use hearth_core::device::{Actor, DeviceId, DeviceState};
 use hearth_core::gate::{Action, Decision};
@@ -352,7 +353,7 @@ impl Store {
                  ON CONFLICT(device_id, direction, pattern) DO UPDATE SET tries = tries + 1, last_try = excluded.last_try",
             )?;
             for r in filed {
-                let learnable = matches!(r.decision.as_recorded().1, Some("not_in_manifest" | "quarantined"));
+                let learnable = matches!(recorded_decision(&r.decision).1, Some("not_in_manifest" | "quarantined"));
                 let direction = match r.action {
                     Action::Publish => Some(Direction::Publish),
                     Action::Subscribe => Some(Direction::Subscribe),
@@ -367,19 +368,14 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes decisions recorded before `before`; returns how many. One device at a time, and
-    /// those about no device, each by the index of device and time: hourly, over a week of a busy
-    /// home's decisions, a single `DELETE … WHERE at < ?` read the whole table.
+    /// Deletes decisions recorded before `before`; returns how many. Device by device, by the
+    /// index of device and time (see `windowed`): hourly, over a week of a busy home's decisions,
+    /// a single `DELETE … WHERE at < ?` read the whole table.
     pub fn prune_decisions(&mut self, before: Millis) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
-        let devices: Vec<String> = tx.prepare("SELECT id FROM devices")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        let mut n = tx.execute("DELETE FROM gate_decisions WHERE device_id IS NULL AND at < ?1", [before])?;
-        {
-            let mut old = tx.prepare_cached("DELETE FROM gate_decisions WHERE device_id = ?1 AND at < ?2")?;
-            for device in &devices {
-                n += old.execute(params![device, before])?;
-            }
-        }
+        // Written from its start: it reads before it writes, and another process (the CLI) writing
+        // in between would make the write fail rather than wait.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = windowed::delete_before(&tx, windowed::Windowed::Decisions, before)?;
         tx.commit()?;
         Ok(n)
     }
@@ -480,6 +476,16 @@ fn parse_action(s: &str) -> Result<Action, StoreError> {
     }
 }
 
+/// A decision and its reason, as `gate_decisions` and `ledger_messages` file them (`allow`,
+/// `redact`, `drop` and why); [`parse_decision`] reads them back.
+pub(crate) fn recorded_decision(decision: &Decision) -> (&'static str, Option<&'static str>) {
+    match decision {
+        Decision::Allow => ("allow", None),
+        Decision::Redact(_) => ("redact", None),
+        Decision::Drop(reason) => ("drop", Some(reason.as_str())),
+    }
+}
+
 fn parse_decision(decision: &str, reason: Option<&str>) -> Result<Decision, StoreError> {
     match (decision, reason) {
         ("allow", _) => Ok(Decision::Allow),
@@ -507,7 +513,7 @@ fn devices_on_file<'a>(tx: &Transaction<'_>, ids: impl Iterator<Item = &'a Devic
 
 /// A decision as a row of `gate_decisions`, in the order `record_decisions` names the columns.
 fn decision_row(r: &GateRecord) -> [ValueRef<'_>; 9] {
-    let (decision, reason) = r.decision.as_recorded();
+    let (decision, reason) = recorded_decision(&r.decision);
     [
         ValueRef::Integer(r.at),
         text_or_null(r.device_id.as_ref().map(DeviceId::as_str)),
@@ -628,6 +634,97 @@ mod tests {
         store.record_decisions(&[record(&id, Action::Publish, "a/b", Decision::Allow)]).unwrap();
         let n: i64 = store.conn.query_row("SELECT COUNT(*) FROM gate_decisions", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0);
+    }
+
+    /// A filed decision: when, about which device, on which topic, the decision and its reason.
+    type FiledRow = (i64, Option<String>, String, String, Option<String>);
+
+    /// A batch of many statements' worth (two whole ones and a remainder): every decision is filed
+    /// in order, those about no device too, and those about a device forgotten while they were
+    /// queued are left out wherever they fall, as each row's own check left them out before.
+    #[test]
+    fn a_long_batch_is_filed_in_order_without_a_forgotten_devices_decisions() {
+        let (mut store, gone) = store_with_device();
+        let kept = other_device(&mut store);
+        store.forget(&gone, &Actor::owner(), "cli", 2).unwrap();
+        let batch: Vec<GateRecord> = (0..70)
+            .map(|n| {
+                let mut r = record(&kept, Action::Publish, &format!("t/{n}"), Decision::Allow);
+                match n % 5 {
+                    1 => r.device_id = Some(gone.clone()),
+                    3 => {
+                        r.device_id = None;
+                        r.action = Action::Connect;
+                        r.decision = Decision::Drop(DropReason::BadCredentials);
+                    }
+                    _ => {}
+                }
+                r.at = n;
+                r
+            })
+            .collect();
+        store.record_decisions(&batch).unwrap();
+        let filed: Vec<FiledRow> = store
+            .conn
+            .prepare("SELECT at, device_id, topic, decision, reason FROM gate_decisions ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected: Vec<FiledRow> = batch
+            .iter()
+            .filter(|r| r.device_id.as_ref() != Some(&gone))
+            .map(|r| {
+                let (decision, reason) = recorded_decision(&r.decision);
+                (r.at, r.device_id.as_ref().map(|d| d.to_string()), r.topic.clone(), decision.to_owned(), reason.map(str::to_owned))
+            })
+            .collect();
+        assert_eq!(expected.len(), 56);
+        assert_eq!(filed, expected);
+    }
+
+    /// Retention deletes what `WHERE at < cut` deletes, device by device: several devices', those
+    /// about no device, and a row whose device is not on file (written with foreign keys off, as
+    /// the sqlite3 shell does by default), each on both sides of the cut.
+    #[test]
+    fn retention_deletes_every_old_decision_and_keeps_every_newer_one() {
+        let (mut store, first) = store_with_device();
+        let second = other_device(&mut store);
+        let batch: Vec<GateRecord> = (0..40)
+            .map(|n| {
+                let mut r = record(if n % 2 == 0 { &first } else { &second }, Action::Publish, "a/b", Decision::Allow);
+                if n % 7 == 0 {
+                    r.device_id = None;
+                }
+                r.at = n;
+                r
+            })
+            .collect();
+        store.record_decisions(&batch).unwrap();
+        store.conn.pragma_update(None, "foreign_keys", false).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO gate_decisions (at, device_id, client_id, action, topic, bytes, qos, decision, reason)
+                 VALUES (5, 'd-0000000f00d5', 'c', 'publish', 'x', 1, 0, 'allow', NULL),
+                        (35, 'd-0000000f00d5', 'c', 'publish', 'x', 1, 0, 'allow', NULL)",
+            )
+            .unwrap();
+        store.conn.pragma_update(None, "foreign_keys", true).unwrap();
+        let ats = |store: &Store| -> Vec<i64> {
+            store
+                .conn
+                .prepare("SELECT at FROM gate_decisions ORDER BY at, id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let expected: Vec<i64> = ats(&store).into_iter().filter(|at| *at >= 20).collect();
+        assert_eq!(store.prune_decisions(20).unwrap(), 21);
+        assert_eq!(ats(&store), expected);
     }
 
     /// A delivery of the forgotten device's message refused to another device names its topic

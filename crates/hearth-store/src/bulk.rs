@@ -3,9 +3,10 @@
 //! recorder files two rows a message; a statement's own work (binding, opening and closing its
 //! cursors, the interpreter's start) was a good part of each row's cost.
 //!
-//! Such a statement keeps a journal of the pages it changed, to undo it alone if it fails (the
-//! tables' foreign keys make SQLite plan for that). SQLite is built to keep that journal in memory
-//! up to 1 MiB (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`); 32 rows change far less.
+//! Such a statement keeps a journal of the pages it changed, to undo it alone should one of its
+//! constraints stop it halfway (a foreign key, NOT NULL, a CHECK). SQLite is built to keep that
+//! journal in memory up to 1 MiB (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`): 32 rows change at
+//! most about a hundred pages of a table and its indexes, some 400 KiB.
 
 use crate::StoreError;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -17,7 +18,7 @@ pub const ROWS_PER_STATEMENT: usize = 32;
 /// Inserts `rows` with `head`, an `INSERT INTO table (columns…)` naming `N` columns, in the order
 /// given: whole statements of [`ROWS_PER_STATEMENT`] rows, then one row a statement for the rest
 /// (one statement of each size would fill the statement cache).
-pub fn insert_rows<const N: usize>(tx: &Transaction<'_>, head: &str, rows: &[[ValueRef<'_>; N]]) -> Result<(), StoreError> {
+pub fn insert_rows<const N: usize>(tx: &Transaction<'_>, head: &'static str, rows: &[[ValueRef<'_>; N]]) -> Result<(), StoreError> {
     let mut whole = rows.chunks_exact(ROWS_PER_STATEMENT);
     if whole.len() > 0 {
         let mut many = tx.prepare_cached(&statement(head, N, ROWS_PER_STATEMENT))?;
@@ -55,7 +56,7 @@ mod tests {
     /// in memory up to 1 MiB (`.cargo/config.toml`), as it would write it to a temporary file for
     /// every statement past its default 64 KiB. Built without that setting, this fails.
     #[test]
-    fn statement_journals_stay_in_memory_up_to_a_mebibyte() {
+    fn sqlite_is_built_to_keep_a_mebibyte_of_statement_journal_in_memory() {
         let conn = Connection::open_in_memory().expect("a database");
         let options: Vec<String> = conn
             .prepare("PRAGMA compile_options")

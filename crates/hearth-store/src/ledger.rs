@@ -6,8 +6,10 @@
 //! Written in batches by the hub's recorder; retention is applied when written (values of a
 //! category kept as metadata never reach the file) and by [`Store::prune_ledger`] on schedule.
 
+use crate::broker::recorded_decision;
 use crate::bulk::{self, text_or_null};
 use crate::inventory::parse_id;
+use crate::windowed;
 use crate::{Store, StoreError};
 use hearth_core::classify::{Category, Classifier};
 use hearth_core::device::DeviceId;
@@ -232,7 +234,7 @@ impl Store {
                     None if topic.categories == 0 => Category::Other.bit(),
                     None => topic.categories,
                 };
-                let (decision, reason) = e.decision.as_recorded();
+                let (decision, reason) = recorded_decision(e.decision);
                 message_rows.push([
                     ValueRef::Integer(e.at),
                     ValueRef::from(e.device_id.as_str()),
@@ -384,8 +386,9 @@ impl Store {
     /// [`ROLLUP_DAYS`], and example values and payload samples past their category's days.
     /// Returns how many rows were deleted or cleared.
     pub fn prune_ledger(&mut self, now: Millis) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut n = prune_messages(&tx, now - METADATA_DAYS * DAY)?;
+        // Written from its start, as `prune_decisions` is.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut n = windowed::delete_before(&tx, windowed::Windowed::LedgerMessages, now - METADATA_DAYS * DAY)?;
         n += tx.execute("DELETE FROM ledger_category_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
         n += tx.execute("DELETE FROM ledger_topic_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
         n += tx.execute("DELETE FROM ledger_refusal_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
@@ -406,18 +409,6 @@ impl Store {
         tx.commit()?;
         Ok(n)
     }
-}
-
-/// Deletes the metadata rows from before `cut`, one device at a time: by the index of device and
-/// time, the only one that holds the time (see migration 17).
-fn prune_messages(tx: &Transaction<'_>, cut: Millis) -> Result<usize, StoreError> {
-    let devices: Vec<String> = tx.prepare("SELECT id FROM devices")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    let mut old = tx.prepare_cached("DELETE FROM ledger_messages WHERE device_id = ?1 AND at < ?2")?;
-    let mut n = 0;
-    for device in &devices {
-        n += old.execute(params![device, cut])?;
-    }
-    Ok(n)
 }
 
 /// Clears a device's example values and deletes its samples past their retention. Set-based:

@@ -43,6 +43,7 @@ pub mod privacy;
 pub mod review;
 pub mod schema;
 pub mod sessions;
+mod windowed;
 
 pub use broker::{AnonymousPin, CredentialInfo, DevicePolicy, GateRecord, StoredRule};
 pub use described::{Described, DiscoveryClaims};
@@ -54,6 +55,9 @@ pub use sessions::{SessionId, StoredSession};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+
+/// Prepared statements each connection keeps for reuse.
+const STATEMENTS_CACHED: usize = 64;
 
 /// The store: one SQLite file.
 #[derive(Debug)]
@@ -109,6 +113,7 @@ impl Store {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| StoreError::open(&self.path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| StoreError::open(&self.path, e))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED);
         Ok(Some(Self { conn, path: self.path.clone() }))
     }
 
@@ -148,6 +153,9 @@ impl Store {
         // A second Hearth process (the CLI reading while `serve` writes) waits briefly instead of
         // failing at once with SQLITE_BUSY.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| StoreError::open(&path, e))?;
+        // The recorder's cycle alone prepares about twenty statements (decisions, ledger, counts,
+        // retention); with rusqlite's 16 it prepared some again for every batch.
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED);
         schema::migrate(&mut conn, &path)?;
         Ok(Self { conn, path })
     }
