@@ -1,7 +1,9 @@
 # Shared by scripts/run and scripts/test: installs only what is missing, on Debian/Ubuntu.
 # Sourced, not run.
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hearth-target}"
+# Absolute: the scripts run cargo from the repository (for its .cargo/config.toml) and run what it
+# built from where they were started.
+export CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$HOME/.cache/hearth-target}")"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -639,15 +639,16 @@ mod tests {
     /// A filed decision: when, about which device, on which topic, the decision and its reason.
     type FiledRow = (i64, Option<String>, String, String, Option<String>);
 
-    /// A batch of many statements' worth (two whole ones and a remainder): every decision is filed
-    /// in order, those about no device too, and those about a device forgotten while they were
-    /// queued are left out wherever they fall, as each row's own check left them out before.
+    /// A batch of many statements' worth: every decision is filed in order, those about no device
+    /// too, and those about a device forgotten while they were queued are left out wherever they
+    /// fall, as each row's own check left them out before. (They are left out before the rows are
+    /// cut into statements: the 72 filed are two statements of 32 and eight of one row.)
     #[test]
     fn a_long_batch_is_filed_in_order_without_a_forgotten_devices_decisions() {
         let (mut store, gone) = store_with_device();
         let kept = other_device(&mut store);
         store.forget(&gone, &Actor::owner(), "cli", 2).unwrap();
-        let batch: Vec<GateRecord> = (0..70)
+        let batch: Vec<GateRecord> = (0..90)
             .map(|n| {
                 let mut r = record(&kept, Action::Publish, &format!("t/{n}"), Decision::Allow);
                 match n % 5 {
@@ -680,7 +681,7 @@ mod tests {
                 (r.at, r.device_id.as_ref().map(|d| d.to_string()), r.topic.clone(), decision.to_owned(), reason.map(str::to_owned))
             })
             .collect();
-        assert_eq!(expected.len(), 56);
+        assert_eq!(expected.len(), 72);
         assert_eq!(filed, expected);
     }
 
