@@ -333,9 +333,8 @@ impl Store {
     /// were refused for want of a rule, so a person can allow them in one step. Decisions about a
     /// device forgotten while they were queued are not filed.
     pub fn record_decisions(&mut self, batch: &[GateRecord]) -> Result<(), StoreError> {
-        // Written from its start: what is on file is read first, and nothing may change it before
-        // the rows go in.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // What is on file is read first, and nothing may change it before the rows go in.
+        let tx = self.writing()?;
         {
             let on_file = devices_on_file(&tx, batch.iter().filter_map(|r| r.device_id.as_ref()))?;
             let filed: Vec<&GateRecord> = batch.iter().filter(|r| r.device_id.as_ref().is_none_or(|d| on_file.contains(d))).collect();
@@ -372,9 +371,7 @@ impl Store {
     /// index of device and time (see `windowed`): hourly, over a week of a busy home's decisions,
     /// a single `DELETE … WHERE at < ?` read the whole table.
     pub fn prune_decisions(&mut self, before: Millis) -> Result<usize, StoreError> {
-        // Written from its start: it reads before it writes, and another process (the CLI) writing
-        // in between would make the write fail rather than wait.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.writing()?;
         let n = windowed::delete_before(&tx, windowed::Windowed::Decisions, before)?;
         tx.commit()?;
         Ok(n)

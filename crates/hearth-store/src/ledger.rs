@@ -126,9 +126,7 @@ impl Store {
             return Ok(news);
         }
         let classifier = Classifier::builtin();
-        // Written from its start, as every transaction here that reads before it writes: another
-        // process (the CLI) writing in between would otherwise fail the write instead of waiting.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.writing()?;
         let mut privacy: HashMap<&DeviceId, PrivacySettings> = HashMap::new();
         let mut topics: HashMap<(&DeviceId, &str), TopicState> = HashMap::new();
         let mut category_hours: HashMap<(&DeviceId, i64, Category), Totals> = HashMap::new();
@@ -331,7 +329,7 @@ impl Store {
     /// Adds publishes kept only as counts (the recorder's queue was full) to their topics' and
     /// devices' hourly rollups, under their topics' known categories.
     pub fn record_overflow(&mut self, overflow: &HashMap<(DeviceId, String), Overflow>) -> Result<(), StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.writing()?;
         // Each device's topics on file, counted once per call: a device spraying ever-new topics
         // sends thousands of counts a second, and the recorder must keep up with the others.
         let mut topics_on_file: HashMap<&DeviceId, i64> = HashMap::new();
@@ -388,8 +386,7 @@ impl Store {
     /// [`ROLLUP_DAYS`], and example values and payload samples past their category's days.
     /// Returns how many rows were deleted or cleared.
     pub fn prune_ledger(&mut self, now: Millis) -> Result<usize, StoreError> {
-        // Written from its start (see `record_messages`).
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.writing()?;
         let mut n = windowed::delete_before(&tx, windowed::Windowed::LedgerMessages, now - METADATA_DAYS * DAY)?;
         n += tx.execute("DELETE FROM ledger_category_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
         n += tx.execute("DELETE FROM ledger_topic_hours WHERE hour < ?1", [now - ROLLUP_DAYS * DAY])?;
@@ -406,7 +403,7 @@ impl Store {
     /// Applies one device's retention to its values and samples at once (after a person changed
     /// it), without going over the rest of the home.
     pub fn prune_device_ledger(&mut self, device: &DeviceId, now: Millis) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.writing()?;
         let n = prune_device(&tx, device, now)?;
         tx.commit()?;
         Ok(n)

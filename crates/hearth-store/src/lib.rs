@@ -160,6 +160,14 @@ impl Store {
         Ok(Self { conn, path })
     }
 
+    /// A transaction that holds the write lock from its start, for those that read before they
+    /// write: in WAL mode another process (the CLI) committing between the read and the write
+    /// fails the write (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry) rather than
+    /// making it wait.
+    pub(crate) fn writing(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
