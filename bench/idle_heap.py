@@ -52,6 +52,11 @@ def recv_exactly(s, n):
 def record(hearth, clients, out):
     """Runs the hub under heaptrack with `clients` idle connections; returns heaptrack's file."""
     data = os.path.join(out, f"data-{clients}")
+    # One credential holds 16 connections by default; these are one device's on purpose, so that
+    # what is measured is a connection's cost, not a device's.
+    os.makedirs(data)
+    with open(os.path.join(data, "hearth.toml"), "w") as f:
+        f.write(f"[broker]\nconnections_per_device = {clients + 1}\n")
     port = free_port()
     hub = subprocess.Popen(["heaptrack", "-o", os.path.join(out, f"heap-{clients}"), hearth, "serve", "--no-discovery",
                             "--http-listen", "127.0.0.1:0", "--mqtt-listen", f"127.0.0.1:{port}", "--mqtts-listen",

@@ -22,7 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hostile_clients import (ACCEPTED, ATTACKER, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NEIGHBOUR, NOT_AUTHORIZED, Flood, RawClient,
-                             connect_packet, device_on, end, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
+                             connect_packet, device_on, end, read_exactly, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
                              raw_connect,
                              received, start_hub, status, stop_hub, subscribe, wait_for_message, wait_until)
 from mqtt_device import Device, recorded, refused_connections, stop
@@ -710,6 +710,47 @@ def test_one_credential_cannot_pile_up_offline_sessions(hub):
     again = plug.paho("plug-0", clean=False)
     assert again.connected.is_set()
     stop(again)
+
+
+def test_one_credential_holds_at_most_sixteen_connections_even_when_they_come_at_once(hub):
+    """A compromised plug opening connection after connection under new client ids would hold a
+    session, a queue and subscriptions for each, until the hub's memory or its connections ran
+    out. One credential holds at most 16 live connections (`[broker] connections_per_device`).
+    Forty CONNECTs sent at once, before any is answered, let exactly sixteen in; the others are
+    refused (not authorized) and named on the device's page. A reconnect under a client id it
+    holds is no new connection, a wrong password is still told as one, a connection that ends
+    makes room, and another device is not touched."""
+    plug = Device(hub, "Compromised plug", subscribe=["cmnd/plug1/#"])
+    sockets = [socket.create_connection((plug.host, plug.port), timeout=10) for _ in range(40)]
+    for n, s in enumerate(sockets):
+        s.sendall(connect_packet(f"plug-{n}", plug.username, plug.password))
+    codes = []
+    for s in sockets:
+        connack = read_exactly(s, 4)
+        codes.append(connack[3] if len(connack) == 4 and connack[0] == 0x20 else None)
+    admitted = [n for n, rc in enumerate(codes) if rc == ACCEPTED]
+    assert len(admitted) == 16 and codes.count(NOT_AUTHORIZED) == 24, codes
+    wait_until(lambda: [c["count"] for c in plug.view()["connections"] if c["refused"] == "too_many_connections"] == [24],
+               "the 24 refusals on the plug's page")
+    # Under a client id it holds: that connection is taken over, not one more.
+    again = plug.paho(f"plug-{admitted[0]}")
+    assert raw_connect(plug.host, plug.port, connect_packet("plug-new", plug.username, plug.password)) == NOT_AUTHORIZED
+    assert raw_connect(plug.host, plug.port, connect_packet("plug-new", plug.username, "wrong")) == BAD_CREDENTIALS
+    # One that ends makes room for one more.
+    last = sockets[admitted[-1]]
+    last.sendall(b"\xe0\x00")  # DISCONNECT
+    last.close()
+    deadline = time.time() + 5
+    while any(s["client_id"] == f"plug-{admitted[-1]}" for s in hub.get(f"/devices/{plug.id}/broker")["sessions"]):
+        assert time.time() < deadline, "the ended connection is still listed"
+        time.sleep(0.05)
+    newcomer = plug.paho("plug-new")
+    lamp = Device(hub, "Lamp", subscribe=["cmnd/lamp/#"]).paho("lamp")
+    assert len(hub.get(f"/devices/{plug.id}/broker")["sessions"]) == 16
+    for client in (again, newcomer, lamp):
+        stop(client)
+    for s in sockets:
+        s.close()
 
 
 def test_a_new_redaction_reaches_what_waits_in_queues_and_retained_state(hub):

@@ -1,5 +1,6 @@
 //! rmqtt's hooks, translated into [`Gate`] questions and MQTT answers.
 
+use crate::admissions::Admissions;
 use crate::engine::Sessions;
 use crate::persist::Journal;
 use crate::{Client, ConnectAttempt, Gate, Refusal, Sender, SessionInfo, WillVerdict};
@@ -23,8 +24,9 @@ pub(crate) struct GateHooks {
     drops: Arc<Drops>,
     /// Changes to persistent sessions, for the hub to save (see `persist`).
     journal: Arc<Journal>,
-    /// Policy fingerprints taken at authentication, by client id, until the connection is up.
-    pending: Arc<Mutex<HashMap<String, (String, u64)>>>,
+    /// CONNECTs authenticated and not yet connected, with the policy fingerprint each was let
+    /// in under, and each credential's connections counted.
+    admissions: Arc<Admissions>,
 }
 
 impl GateHooks {
@@ -37,7 +39,7 @@ impl GateHooks {
         journal: Arc<Journal>,
     ) {
         let register = scx.extends.hook_mgr().register();
-        let pending = Arc::default();
+        let admissions = Arc::default();
         for hook in [
             Type::ClientAuthenticate,
             Type::ClientSubscribeCheckAcl,
@@ -60,7 +62,7 @@ impl GateHooks {
                 lost: lost.clone(),
                 drops: drops.clone(),
                 journal: journal.clone(),
-                pending: Arc::clone(&pending),
+                admissions: Arc::clone(&admissions),
             };
             register.add(hook, Box::new(hooks)).await;
         }
@@ -100,6 +102,9 @@ impl GateHooks {
             Some(username) => self.offline_sessions_of(username, ci.client_id()).await,
             None => 0,
         };
+        // Held from here until it is connected or refused, so that a burst of CONNECTs with one
+        // credential counts each one before the next is decided.
+        let (live_connections, reserved) = self.admissions.reserve(ci.client_id(), ci.username().map_or("", |u| &**u), &self.sessions);
         let attempt = ConnectAttempt {
             client_id: ci.client_id(),
             username: ci.username().map(|u| &**u),
@@ -109,6 +114,7 @@ impl GateHooks {
             will_topic: will_topic.as_deref(),
             existing_owner: existing_owner.as_deref(),
             offline_sessions,
+            live_connections,
         };
         match self.gate.connect(&attempt) {
             // Never a superuser: a superuser skips the ACL hooks, and so the gate.
@@ -121,15 +127,16 @@ impl GateHooks {
                     crate::kick_client(&self.scx, ci.client_id()).await;
                     self.journal.session_changed(ci.client_id());
                 }
-                let username = attempt.username.unwrap_or("").to_owned();
-                self.pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(attempt.client_id.to_owned(), (username, admission.fingerprint));
+                self.admissions.admitted(attempt.client_id, admission.fingerprint);
                 AuthResult::Allow(false, None)
             }
-            Err(Refusal::BadCredentials) => AuthResult::BadUsernameOrPassword,
-            Err(Refusal::NotAuthorized) => AuthResult::NotAuthorized,
+            Err(refusal) => {
+                self.admissions.refused(attempt.client_id, reserved);
+                match refusal {
+                    Refusal::BadCredentials => AuthResult::BadUsernameOrPassword,
+                    Refusal::NotAuthorized => AuthResult::NotAuthorized,
+                }
+            }
         }
     }
 }
@@ -253,7 +260,7 @@ impl Handler for GateHooks {
                 if let Some(c) = client(session) {
                     // The device's rights changed between its authentication and now (a revoke,
                     // rotate, block or binding raced with the CONNECT): close it.
-                    let taken = self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(c.client_id);
+                    let taken = self.admissions.of(c.client_id);
                     let current = self.gate.fingerprint(c);
                     if taken.is_none_or(|(user, fingerprint)| user != c.username || Some(fingerprint) != current) {
                         let (scx, client_id, journal) = (self.scx.clone(), c.client_id.to_owned(), self.journal.clone());
@@ -276,6 +283,7 @@ impl Handler for GateHooks {
                         connected_at: session.connected_at().await.unwrap_or(0),
                     };
                     self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(info.client_id.clone(), info.clone());
+                    self.admissions.connected(c.client_id);
                     self.gate.connected(&info);
                 }
                 (true, acc)

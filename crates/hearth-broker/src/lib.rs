@@ -22,6 +22,7 @@
 //! MQTT 5 message expiry interval (vendor/PATCHES.md, 26, for retained ones); hooks are started
 //! explicitly; the busy check (which refuses clients under load) is off.
 
+mod admissions;
 mod engine;
 mod fitter;
 mod hooks;
@@ -59,6 +60,10 @@ pub struct ConnectAttempt<'a> {
     pub existing_owner: Option<&'a str>,
     /// Offline persistent sessions the username already holds under other client ids.
     pub offline_sessions: usize,
+    /// Connections the username already holds under other client ids: live, or let in and
+    /// being set up (a CONNECT under a client id it holds takes that one over, and is not
+    /// counted).
+    pub live_connections: usize,
 }
 
 /// Who sent a message being delivered.

@@ -62,10 +62,13 @@ pub enum DropReason {
     TooManyAttempts,
     /// A CONNECT of a credential that already holds many offline sessions under other client ids.
     TooManySessions,
+    /// A CONNECT of a credential that already holds as many live connections as one may (`[broker]
+    /// connections_per_device`) under other client ids.
+    TooManyConnections,
 }
 
 impl DropReason {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::Quarantined,
         Self::Blocked,
         Self::NotInManifest,
@@ -81,6 +84,7 @@ impl DropReason {
         Self::Unredactable,
         Self::TooManyAttempts,
         Self::TooManySessions,
+        Self::TooManyConnections,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -104,6 +108,7 @@ impl DropReason {
             Self::Unredactable => "unredactable",
             Self::TooManyAttempts => "too_many_attempts",
             Self::TooManySessions => "too_many_sessions",
+            Self::TooManyConnections => "too_many_connections",
         }
     }
 }

@@ -9,6 +9,12 @@ use std::path::{Path, PathBuf};
 
 pub const FILE_NAME: &str = "hearth.toml";
 
+/// Live connections one credential may hold at once unless `[broker] connections_per_device`
+/// says otherwise. Each holds a session with its queue (up to 16 MiB) and subscriptions: a device
+/// uses one, or two for a moment while it reconnects under a new client id and the broker has not
+/// yet seen its old connection end, so a compromised one opening hundreds is stopped here.
+pub const DEFAULT_CONNECTIONS_PER_DEVICE: usize = 16;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -84,6 +90,10 @@ pub struct BrokerSection {
     /// Migration mode: admit clients without a credential, each as a new device in quarantine
     /// (recorded, never delivered) until a person decides. Off: nothing anonymous.
     pub allow_anonymous: bool,
+    /// Live connections one device's credential may hold at once, under different client ids
+    /// (a reconnect under the same client id replaces its connection). Each holds a session with
+    /// its queue and subscriptions; a device needs one.
+    pub connections_per_device: std::num::NonZeroUsize,
 }
 
 impl Default for BrokerSection {
@@ -94,6 +104,7 @@ impl Default for BrokerSection {
             tls_listen: SocketAddr::from(([0, 0, 0, 0], 8883)),
             tls: true,
             allow_anonymous: false,
+            connections_per_device: std::num::NonZeroUsize::new(DEFAULT_CONNECTIONS_PER_DEVICE).expect("the default is not zero"),
         }
     }
 }
@@ -212,6 +223,7 @@ mod tests {
         assert_eq!(c.http.listen.port(), 9000);
         assert_eq!(c.discovery.interfaces, ["eth0"]);
         assert_eq!(c.broker.listen.port(), 1884);
+        assert_eq!(c.broker.connections_per_device.get(), 16);
         assert!(c.broker.enabled);
         assert_eq!(c.secrets.store, SecretStoreChoice::File);
         assert_eq!(c.network, NetworkConfig::default());
@@ -235,5 +247,7 @@ mod tests {
         assert!(err.contains("lisen"), "{err}");
         let err = Config::parse("[secrets]\nstore = \"cloud\"\n", Path::new("hearth.toml")).unwrap_err().to_string();
         assert!(err.contains("store") && err.contains("cloud"), "{err}");
+        let err = Config::parse("[broker]\nconnections_per_device = 0\n", Path::new("hearth.toml")).unwrap_err().to_string();
+        assert!(err.contains("connections_per_device") && err.contains("nonzero"), "{err}");
     }
 }

@@ -122,6 +122,7 @@ impl Engine {
         };
         let (hub, records) = Hub::with_network(store, dir, secrets.storage().clone(), config.network.clone())?;
         hub.set_last_shutdown(last_shutdown);
+        hub.gate().limit_connections_per_device(config.broker.connections_per_device);
         if config.broker.allow_anonymous {
             tracing::warn!(
                 "[broker] allow_anonymous is on: MQTT clients without a credential are admitted, each as a new device in quarantine (recorded, \

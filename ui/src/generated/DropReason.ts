@@ -3,4 +3,4 @@
 /**
  * Why something was refused, as recorded and shown.
  */
-export type DropReason = "quarantined" | "blocked" | "not_in_manifest" | "denied_by_manifest" | "system_topic" | "invalid_topic" | "bad_credentials" | "client_id_taken" | "foreign_topic" | "entity_taken" | "malformed_discovery" | "discovery_will" | "unredactable" | "too_many_attempts" | "too_many_sessions";
+export type DropReason = "quarantined" | "blocked" | "not_in_manifest" | "denied_by_manifest" | "system_topic" | "invalid_topic" | "bad_credentials" | "client_id_taken" | "foreign_topic" | "entity_taken" | "malformed_discovery" | "discovery_will" | "unredactable" | "too_many_attempts" | "too_many_sessions" | "too_many_connections";

@@ -125,6 +125,8 @@ pub struct HubGate {
     anonymous_window: std::sync::Mutex<(std::time::Instant, u32)>,
     /// CONNECT attempts, counted and limited per source address.
     attempts: Attempts,
+    /// Live connections one credential may hold (`[broker] connections_per_device`).
+    connections_per_device: std::sync::atomic::AtomicUsize,
     /// Records each device queued in the current second while the recorder is behind (see
     /// `record`'s fair share).
     fair_share: std::sync::Mutex<(std::time::Instant, HashMap<DeviceId, u32>)>,
@@ -199,12 +201,18 @@ impl HubGate {
             admit_anonymous: std::sync::OnceLock::new(),
             anonymous_window: std::sync::Mutex::new((std::time::Instant::now(), 0)),
             attempts: Attempts::default(),
+            connections_per_device: std::sync::atomic::AtomicUsize::new(crate::config::DEFAULT_CONNECTIONS_PER_DEVICE),
             contests: std::sync::Mutex::default(),
             fair_share: std::sync::Mutex::new((std::time::Instant::now(), HashMap::new())),
             policies_loaded_at: std::sync::atomic::AtomicI64::new(0),
             redacted_since: RwLock::default(),
             redactions_loaded: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Live connections one credential may hold at once (`[broker] connections_per_device`).
+    pub fn limit_connections_per_device(&self, limit: std::num::NonZeroUsize) {
+        self.connections_per_device.store(limit.get(), Ordering::Relaxed);
     }
 
     /// Replaces the in-memory policies (after any change a person makes).
@@ -452,6 +460,8 @@ impl hearth_broker::Gate for HubGate {
             Some(DropReason::Blocked)
         } else if a.offline_sessions >= MAX_OFFLINE_SESSIONS {
             Some(DropReason::TooManySessions)
+        } else if a.live_connections >= self.connections_per_device.load(Ordering::Relaxed) {
+            Some(DropReason::TooManyConnections)
         } else if policy.client_id.as_deref().is_some_and(|bound| bound != a.client_id)
             || policies.bound_client_ids.get(a.client_id).is_some_and(|owner| Some(owner.as_str()) != a.username)
             || (held_by_other && !evict_holder)
