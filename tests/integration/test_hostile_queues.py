@@ -247,6 +247,34 @@ def test_a_retained_will_holds_its_own_bytes_not_the_connect_it_came_in(hearth):
     stop_client(fresh)
 
 
+def test_an_offline_session_lets_go_of_its_will_once_it_was_published(hearth):
+    """15 plugs with persistent sessions, MQTT 5, each with a Will of 900 KB (its payload and user
+    properties), lose power one after the other. Each Will is published, to a dashboard that
+    listens, and has then done its work; but each offline session kept it, uncounted, for as
+    long as the session was kept (a week): 13 MiB for one device's sessions. A session now lets
+    go of its Will once it is published, or once it is known it never will be."""
+    listener = hearth.client("dashboard", "5")
+    assert subscribe(hearth, listener, ("sensor/+", 1)) == [1]
+    persistent = Properties(PacketTypes.CONNECT)
+    persistent.SessionExpiryInterval = 3600
+    will = Properties(PacketTypes.WILLMESSAGE)
+    will.UserProperty = [(f"why{j}", "x" * 60_000) for j in range(14)]
+    payload = b"offline" + bytes(60_000)  # a Will's payload has a 2-byte length
+    time.sleep(1)
+    before = anonymous_mib(hearth.hub.proc.pid)
+    for i in range(15):
+        plug_loses_power(hearth, f"plug-{i:02d}", persistent, (f"sensor/plug{i:02d}", payload, 1, False, will))
+    got = listener.received.take(15, timeout=20)
+    assert sorted(m["topic"] for m in got) == [f"sensor/plug{i:02d}" for i in range(15)]
+    assert all(m["payload"] == payload and len(m["user"]) == 14 for m in got), "each Will whole"
+    assert wait_until(lambda: waiting(hearth)["offline_sessions"] == 15, "15 offline sessions")
+    grown = settled_growth(hearth, before)
+    print(f"\n15 offline sessions after their Wills grew the hub {grown:.1f} MiB")
+    # The Wills are 13.2 MiB.
+    assert grown < 6, f"15 offline sessions grew the hub by {grown:.0f} MiB after their Wills"
+    stop_client(listener)
+
+
 def test_an_offline_session_keeps_no_connect_or_disconnect_properties(hearth):
     """15 offline sessions of one device (one short of the most a credential keeps, so that it
     can still publish), MQTT 5, each opened with a CONNECT carrying 900 KB of user properties and

@@ -343,6 +343,11 @@ impl SessionState {
         } else {
             None
         };
+        // Hearth patch (45): published, or never to be (a DISCONNECT came, or a takeover keeps
+        // the session): let go of it. A delayed one waits for the offline loop.
+        if will_delay_interval.is_none() {
+            drop(self.take_last_will());
+        }
 
         //hook, client_disconnected
         let reason = if self.disconnected_reason_has().await {
@@ -716,6 +721,10 @@ impl SessionState {
             } else {
                 None
             };
+            // Hearth patch (45): as when a connection ends.
+            if will_delay_interval.is_none() {
+                drop(state.take_last_will());
+            }
 
             state
                 .offline_run_loop(&deliver_queue_tx, &mut flags, will_delay_interval, session_expiry_interval)
@@ -1140,47 +1149,47 @@ impl SessionState {
 
     #[inline]
     async fn will_delay_interval(&self) -> Option<Duration> {
-        self.connect_info().await.ok()?.last_will().and_then(|lw| lw.will_delay_interval())
+        // Hearth patch (45): the session keeps the Will, not its CONNECT.
+        self.last_will_delay_interval()
     }
 
     #[inline]
     async fn process_last_will(&self) -> Result<()> {
-        if let Ok(conn_info) = self.connect_info().await {
-            if let Some(lw) = conn_info.last_will() {
-                let p = Publish::try_from(lw)?;
-                let from = From::from_lastwill(self.id.clone());
-                //hook, message_publish
-                let p = self.hook.message_publish(from.clone(), &p).await.unwrap_or(p);
-                log::debug!("process_last_will, publish: {p:?}");
+        // Hearth patch (45): taken, so that it is published once and not kept after.
+        if let Some(kept) = self.take_last_will() {
+            let p = Publish::try_from(kept.as_last_will())?;
+            let from = From::from_lastwill(self.id.clone());
+            //hook, message_publish
+            let p = self.hook.message_publish(from.clone(), &p).await.unwrap_or(p);
+            log::debug!("process_last_will, publish: {p:?}");
 
-                let message_storage_available = {
-                    #[cfg(feature = "msgstore")]
-                    {
-                        self.scx.extends.message_mgr().await.enable()
-                    }
-                    #[cfg(not(feature = "msgstore"))]
-                    {
-                        false
-                    }
-                };
+            let message_storage_available = {
+                #[cfg(feature = "msgstore")]
+                {
+                    self.scx.extends.message_mgr().await.enable()
+                }
+                #[cfg(not(feature = "msgstore"))]
+                {
+                    false
+                }
+            };
 
-                #[cfg(feature = "retain")]
-                let message_expiry_interval =
-                    if message_storage_available || (p.retain && self.scx.extends.retain().await.enable()) {
-                        Some(self.fitter.message_expiry_interval(&p))
-                    } else {
-                        None
-                    };
-                #[cfg(not(feature = "retain"))]
-                let message_expiry_interval = if message_storage_available {
+            #[cfg(feature = "retain")]
+            let message_expiry_interval =
+                if message_storage_available || (p.retain && self.scx.extends.retain().await.enable()) {
                     Some(self.fitter.message_expiry_interval(&p))
                 } else {
                     None
                 };
+            #[cfg(not(feature = "retain"))]
+            let message_expiry_interval = if message_storage_available {
+                Some(self.fitter.message_expiry_interval(&p))
+            } else {
+                None
+            };
 
-                Self::forwards(&self.scx, from, p, message_storage_available, message_expiry_interval)
-                    .await?;
-            }
+            Self::forwards(&self.scx, from, p, message_storage_available, message_expiry_interval)
+                .await?;
         }
 
         Ok(())
@@ -2266,6 +2275,44 @@ pub struct _Session {
     pub auth_info: Option<AuthInfo>,
     pub extra_attrs: Arc<RwLock<ExtraAttrs>>,
     pub scx: ServerContext,
+    /// Hearth patch (45): the client's Will, taken out of the CONNECT the session keeps, until it
+    /// is published or it is known it never will be.
+    last_will: std::sync::Mutex<Option<Box<KeptWill>>>,
+}
+
+/// Hearth patch (45): a Will as the session keeps it, apart from its CONNECT. The CONNECT is kept
+/// as long as the session (an offline one a week), by the fitter too, and a Will may be most of a
+/// packet: kept there, it outlived its publication, uncounted.
+pub enum KeptWill {
+    V3(crate::codec::v3::LastWill),
+    V5(crate::codec::v5::LastWill),
+}
+
+impl KeptWill {
+    #[inline]
+    pub fn as_last_will(&self) -> LastWill<'_> {
+        match self {
+            KeptWill::V3(lw) => LastWill::V3(lw),
+            KeptWill::V5(lw) => LastWill::V5(lw),
+        }
+    }
+}
+
+impl _Session {
+    /// Hearth patch (45): keeps the client's Will (see [`KeptWill`]).
+    pub fn keep_last_will(&self, last_will: Option<Box<KeptWill>>) {
+        *self.last_will.lock().unwrap_or_else(|p| p.into_inner()) = last_will;
+    }
+
+    /// Hearth patch (45): the Will, taken: it is published at most once, and not kept after.
+    pub fn take_last_will(&self) -> Option<Box<KeptWill>> {
+        self.last_will.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Hearth patch (45): the Will's delay, if it has one (MQTT 5).
+    pub fn last_will_delay_interval(&self) -> Option<Duration> {
+        self.last_will.lock().unwrap_or_else(|p| p.into_inner()).as_ref()?.as_last_will().will_delay_interval()
+    }
 }
 
 impl Deref for _Session {
@@ -2640,7 +2687,15 @@ impl Session {
             )
             .await?;
         let extra_attrs = Arc::new(RwLock::new(ExtraAttrs::new()));
-        Ok(Self(Arc::new(_Session { inner: session_like, id, fitter, auth_info, extra_attrs, scx })))
+        Ok(Self(Arc::new(_Session {
+            inner: session_like,
+            id,
+            fitter,
+            auth_info,
+            extra_attrs,
+            scx,
+            last_will: std::sync::Mutex::new(None),
+        })))
     }
 
     #[inline]

@@ -43,7 +43,7 @@ use crate::codec::v3::{Connect as ConnectV3, ConnectAckReason as ConnectAckReaso
 use crate::context::ServerContext;
 use crate::net::v3;
 use crate::net::MqttError;
-use crate::session::{Session, SessionState};
+use crate::session::{KeptWill, Session, SessionState};
 use crate::types::{
     ClientId, ConnectAckReason, ConnectInfo, Id, ListenerConfig, ListenerId, Message, OfflineSession,
     SessionSubs, Sink,
@@ -262,8 +262,11 @@ async fn _handshake(
     // Hearth patch (vendor/PATCHES.md, 21): the password has done its work. The CONNECT is kept
     // for the session's life, and handed to later hooks and plugins: it is kept without it.
     let mut connect_info = connect_info;
+    let mut last_will = None;
     if let ConnectInfo::V3(_, connect) = &mut connect_info {
         connect.password = None;
+        // Hearth patch (45): the Will is the session's, to let go of once it has done its work.
+        last_will = connect.last_will.take().map(|lw| Box::new(KeptWill::V3(lw)));
     }
 
     let mut entry = match { scx.extends.shared().await.entry(id.clone()) }.try_lock().await {
@@ -324,6 +327,7 @@ async fn _handshake(
             return Err((ConnectAckReason::V3(ConnectAckReasonV3::ServiceUnavailable), e));
         }
     };
+    session.keep_last_will(last_will);
 
     let mut keep_alive = connect_info.keep_alive();
     let keep_alive = match session.fitter.keep_alive(&mut keep_alive) {

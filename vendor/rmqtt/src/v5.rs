@@ -58,7 +58,7 @@ use crate::codec::error::DecodeError;
 use crate::codec::v5::{Connect as ConnectV5, ConnectAck, ConnectAckReason as ConnectAckReasonV5};
 use crate::context::ServerContext;
 use crate::net::v5;
-use crate::session::{Session, SessionState};
+use crate::session::{KeptWill, Session, SessionState};
 use crate::types::{
     ClientId, ConnectAckReason, ConnectInfo, Id, ListenerConfig, ListenerId, Message, OfflineSession,
     SessionSubs, Sink,
@@ -309,9 +309,12 @@ async fn _handshake(
     // authentication hook, and which an offline session would keep, uncounted, for as long as
     // it is kept (up to a packet's size).
     let mut connect_info = connect_info;
+    let mut last_will = None;
     if let ConnectInfo::V5(_, connect) = &mut connect_info {
         connect.password = None;
         connect.user_properties = Vec::new();
+        // Hearth patch (45): the Will is the session's, to let go of once it has done its work.
+        last_will = connect.last_will.take().map(|lw| Box::new(KeptWill::V5(lw)));
     }
 
     let mut entry = match { scx.extends.shared().await.entry(id.clone()) }.try_lock().await {
@@ -372,6 +375,7 @@ async fn _handshake(
             return Err((ConnectAckReason::V5(ConnectAckReasonV5::ServerUnavailable), e));
         }
     };
+    session.keep_last_will(last_will);
 
     let mut server_keepalive_sec = connect_info.keep_alive();
     let keep_alive = match session.fitter.keep_alive(&mut server_keepalive_sec) {
