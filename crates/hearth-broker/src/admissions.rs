@@ -2,20 +2,29 @@
 //! credential holds.
 //!
 //! rmqtt authenticates a CONNECT, then sets up its session, then says it is connected: the
-//! [`Sessions`] of live connections learn of it only then. A burst of CONNECTs with one credential
-//! would all be authenticated before the first is connected, and all be let in past a limit of
-//! live connections. So each one authenticated is held here from that moment, and a credential's
-//! connections are counted here and in the live sessions together, under one lock.
+//! [`Sessions`] of live connections learn of it only then. It runs a listener's handshakes in one
+//! task, one at a time between their waits, and a handshake waits after its authentication (for
+//! the session's lock, or up to 5 s for the connection it takes over): a CONNECT of the same
+//! credential authenticated meanwhile would not see it, and a burst could pass a limit of live
+//! connections. So each one is held here from its authentication, and a credential's connections
+//! are counted here and in the live sessions together, under one lock.
+//!
+//! Each CONNECT is held under its own connection (client id and remote address): a CONNECT
+//! that names another client's id, refused or not, never touches what is held for that client.
 
 use crate::engine::Sessions;
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long an authenticated CONNECT may take to become a connection. Longer, and it failed on
-/// the way (its session could not be set up), so it is neither counted nor kept: the whole
-/// handshake has a 10 s timeout, and a takeover waits at most 5 s.
-const SETTING_UP_AT_MOST: Duration = Duration::from_secs(60);
+/// How long an authenticated CONNECT may take to become a connection: the handshake's 10 s
+/// timeout and a takeover's 5 s wait, with room. Longer, and it failed on the way (its session
+/// could not be set up), so it is neither counted nor kept.
+const SETTING_UP_AT_MOST: Duration = Duration::from_secs(20);
+
+/// One connection's CONNECT: its client id and where it came from.
+type Connection = (String, Option<SocketAddr>);
 
 struct Admitting {
     username: String,
@@ -24,17 +33,22 @@ struct Admitting {
     since: Instant,
 }
 
-/// What [`Admissions::reserve`] replaced, for [`Admissions::refused`] to put back.
-pub(crate) struct Reserved(Option<Admitting>);
-
 #[derive(Default)]
-pub(crate) struct Admissions(Mutex<HashMap<String, Admitting>>);
+pub(crate) struct Admissions(Mutex<HashMap<Connection, Admitting>>);
+
+fn key(client_id: &str, remote: Option<SocketAddr>) -> Connection {
+    (client_id.to_owned(), remote)
+}
 
 impl Admissions {
-    /// Holds `client_id`'s CONNECT as one being let in, and returns how many connections
-    /// `username` holds under other client ids: live, or authenticated and being set up (each
-    /// counted once). An anonymous client (`username` empty) holds none of a credential's.
-    pub(crate) fn reserve(&self, client_id: &str, username: &str, live: &Sessions) -> (usize, Reserved) {
+    /// Holds the CONNECT of `client_id` from `remote` as one being let in, and returns how many
+    /// connections `username` holds under other client ids: live, or being let in (each client
+    /// id counted once). An anonymous client (`username` empty) holds none of a credential's.
+    ///
+    /// A CONNECT is held while the gate decides it, before its password is checked: one with a
+    /// wrong password counts for the credential it names for that moment. The gate decides
+    /// without waiting, and rmqtt's handshakes run in one task, so at most one is ever held so.
+    pub(crate) fn reserve(&self, client_id: &str, remote: Option<SocketAddr>, username: &str, live: &Sessions) -> usize {
         let mut admitting = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         admitting.retain(|_, a| now.duration_since(a.since) < SETTING_UP_AT_MOST);
@@ -44,41 +58,32 @@ impl Admissions {
             let live = live.lock().unwrap_or_else(|p| p.into_inner());
             let mut others: HashSet<&str> =
                 live.values().filter(|s| s.username == username && s.client_id != client_id).map(|s| s.client_id.as_str()).collect();
-            others.extend(admitting.iter().filter(|(id, a)| a.username == username && *id != client_id).map(|(id, _)| id.as_str()));
+            others
+                .extend(admitting.iter().filter(|((id, _), a)| a.username == username && id != client_id).map(|((id, _), _)| id.as_str()));
             others.len()
         };
-        let previous = admitting.insert(client_id.to_owned(), Admitting { username: username.to_owned(), fingerprint: None, since: now });
-        (held, Reserved(previous))
+        admitting.insert(key(client_id, remote), Admitting { username: username.to_owned(), fingerprint: None, since: now });
+        held
     }
 
-    /// The gate let `client_id` in under the policy whose fingerprint this is.
-    pub(crate) fn admitted(&self, client_id: &str, fingerprint: u64) {
-        if let Some(a) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get_mut(client_id) {
+    /// The gate let this CONNECT in under the policy whose fingerprint this is.
+    pub(crate) fn admitted(&self, client_id: &str, remote: Option<SocketAddr>, fingerprint: u64) {
+        if let Some(a) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key(client_id, remote)) {
             a.fingerprint = Some(fingerprint);
         }
     }
 
-    /// The gate refused `client_id`: it is no longer being let in (a CONNECT of the same client
-    /// id that was, is again).
-    pub(crate) fn refused(&self, client_id: &str, reserved: Reserved) {
-        let mut admitting = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match reserved.0 {
-            Some(previous) => admitting.insert(client_id.to_owned(), previous),
-            None => admitting.remove(client_id),
-        };
-    }
-
-    /// The username and fingerprint `client_id` was let in under, if it was, and not long ago.
-    pub(crate) fn of(&self, client_id: &str) -> Option<(String, u64)> {
+    /// The username and fingerprint this connection was let in under, if it was, and not long ago.
+    pub(crate) fn of(&self, client_id: &str, remote: Option<SocketAddr>) -> Option<(String, u64)> {
         let admitting = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let a = admitting.get(client_id).filter(|a| a.since.elapsed() < SETTING_UP_AT_MOST)?;
+        let a = admitting.get(&key(client_id, remote)).filter(|a| a.since.elapsed() < SETTING_UP_AT_MOST)?;
         Some((a.username.clone(), a.fingerprint?))
     }
 
-    /// `client_id` is connected: its live session counts for it now (added to the live sessions
-    /// before this, so that it is never counted by neither).
-    pub(crate) fn connected(&self, client_id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(client_id);
+    /// This CONNECT was refused, or is connected (its live session, added to the live sessions
+    /// before this, counts for it now, so that it is never counted by neither).
+    pub(crate) fn release(&self, client_id: &str, remote: Option<SocketAddr>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&key(client_id, remote));
     }
 }
 
@@ -86,6 +91,10 @@ impl Admissions {
 mod tests {
     use super::*;
     use crate::SessionInfo;
+
+    fn from(port: u16) -> Option<SocketAddr> {
+        Some(SocketAddr::from(([10, 77, 0, 2], port)))
+    }
 
     fn connect(sessions: &Sessions, client_id: &str, username: &str) {
         let info =
@@ -106,46 +115,47 @@ mod tests {
         let sessions = live(&[("plug-a", "d-plug"), ("lamp", "d-lamp")]);
         let admissions = Admissions::default();
         // Its live connection; the CONNECT's own client id is not another connection.
-        assert_eq!(admissions.reserve("plug-b", "d-plug", &sessions).0, 1);
-        assert_eq!(admissions.reserve("plug-c", "d-plug", &sessions).0, 2, "plug-b is being let in");
-        assert_eq!(admissions.reserve("plug-a", "d-plug", &sessions).0, 2, "a takeover of plug-a is no new connection");
+        assert_eq!(admissions.reserve("plug-b", from(1), "d-plug", &sessions), 1);
+        assert_eq!(admissions.reserve("plug-c", from(2), "d-plug", &sessions), 2, "plug-b is being let in");
+        assert_eq!(admissions.reserve("plug-a", from(3), "d-plug", &sessions), 2, "a takeover of plug-a is no new connection");
         // plug-b connects: live and no longer being let in, counted once all along.
-        admissions.admitted("plug-b", 7);
+        admissions.admitted("plug-b", from(1), 7);
         connect(&sessions, "plug-b", "d-plug");
-        assert_eq!(admissions.reserve("plug-d", "d-plug", &sessions).0, 3, "plug-a, plug-b, plug-c");
-        admissions.connected("plug-b");
-        assert_eq!(admissions.reserve("plug-e", "d-plug", &sessions).0, 4, "plug-a, plug-b, plug-c, plug-d");
-        assert_eq!(admissions.reserve("lamp-2", "d-lamp", &sessions).0, 1, "another credential's own");
-        assert_eq!(admissions.reserve("anon", "", &sessions).0, 0, "an anonymous client holds none");
+        assert_eq!(admissions.reserve("plug-d", from(4), "d-plug", &sessions), 3, "plug-a, plug-b, plug-c");
+        admissions.release("plug-b", from(1));
+        assert_eq!(admissions.reserve("plug-e", from(5), "d-plug", &sessions), 4, "plug-a, plug-b, plug-c, plug-d");
+        assert_eq!(admissions.reserve("lamp-2", from(6), "d-lamp", &sessions), 1, "another credential's own");
+        assert_eq!(admissions.reserve("anon", from(7), "", &sessions), 0, "an anonymous client holds none");
     }
 
     #[test]
-    fn a_refused_connect_gives_its_place_back_and_leaves_another_of_its_client_id() {
+    fn a_connect_naming_anothers_client_id_never_touches_what_is_held_for_it() {
         let sessions = live(&[]);
         let admissions = Admissions::default();
-        let (_, first) = admissions.reserve("plug-a", "d-plug", &sessions);
-        drop(first);
-        admissions.admitted("plug-a", 1);
-        // A second CONNECT of the same client id, refused while the first is being set up.
-        let (_, second) = admissions.reserve("plug-a", "d-plug", &sessions);
-        admissions.refused("plug-a", second);
-        assert_eq!(admissions.of("plug-a"), Some(("d-plug".to_owned(), 1)), "the first is still being let in");
-        let (held, third) = admissions.reserve("plug-b", "d-plug", &sessions);
-        assert_eq!(held, 1);
-        admissions.refused("plug-b", third);
-        assert_eq!(admissions.reserve("plug-c", "d-plug", &sessions).0, 1, "plug-b gave its place back");
-        assert_eq!(admissions.of("plug-b"), None);
+        admissions.reserve("plug-a", from(1), "d-plug", &sessions);
+        // Another host sends a CONNECT with plug-a's client id while plug-a is being let in, and is
+        // refused (a wrong password), before and after plug-a's admission.
+        admissions.reserve("plug-a", from(9), "d-plug", &sessions);
+        admissions.admitted("plug-a", from(1), 1);
+        admissions.release("plug-a", from(9));
+        assert_eq!(admissions.of("plug-a", from(1)), Some(("d-plug".to_owned(), 1)), "plug-a is still being let in");
+        assert_eq!(admissions.of("plug-a", from(9)), None);
+        // A refused one gives its place back.
+        assert_eq!(admissions.reserve("plug-b", from(2), "d-plug", &sessions), 1);
+        admissions.release("plug-b", from(2));
+        assert_eq!(admissions.reserve("plug-c", from(3), "d-plug", &sessions), 1, "plug-b gave its place back");
     }
 
     #[test]
     fn one_that_never_became_a_connection_stops_counting() {
         let sessions = live(&[]);
         let admissions = Admissions::default();
-        let _ = admissions.reserve("plug-a", "d-plug", &sessions);
-        let long_ago = Instant::now().checked_sub(SETTING_UP_AT_MOST + Duration::from_secs(1)).expect("a monotonic clock past a minute");
-        admissions.0.lock().expect("lock").get_mut("plug-a").expect("held").since = long_ago;
-        assert_eq!(admissions.of("plug-a"), None);
-        assert_eq!(admissions.reserve("plug-b", "d-plug", &sessions).0, 0);
-        assert!(!admissions.0.lock().expect("lock").contains_key("plug-a"), "and is no longer kept");
+        admissions.reserve("plug-a", from(1), "d-plug", &sessions);
+        admissions.admitted("plug-a", from(1), 1);
+        let long_ago = Instant::now().checked_sub(SETTING_UP_AT_MOST + Duration::from_secs(1)).expect("a monotonic clock past the window");
+        admissions.0.lock().expect("lock").values_mut().for_each(|a| a.since = long_ago);
+        assert_eq!(admissions.of("plug-a", from(1)), None);
+        assert_eq!(admissions.reserve("plug-b", from(2), "d-plug", &sessions), 0);
+        assert!(!admissions.0.lock().expect("lock").contains_key(&key("plug-a", from(1))), "and is no longer kept");
     }
 }

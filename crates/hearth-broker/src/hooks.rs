@@ -104,7 +104,7 @@ impl GateHooks {
         };
         // Held from here until it is connected or refused, so that a burst of CONNECTs with one
         // credential counts each one before the next is decided.
-        let (live_connections, reserved) = self.admissions.reserve(ci.client_id(), ci.username().map_or("", |u| &**u), &self.sessions);
+        let live_connections = self.admissions.reserve(ci.client_id(), ci.ipaddress(), ci.username().map_or("", |u| &**u), &self.sessions);
         let attempt = ConnectAttempt {
             client_id: ci.client_id(),
             username: ci.username().map(|u| &**u),
@@ -127,11 +127,11 @@ impl GateHooks {
                     crate::kick_client(&self.scx, ci.client_id()).await;
                     self.journal.session_changed(ci.client_id());
                 }
-                self.admissions.admitted(attempt.client_id, admission.fingerprint);
+                self.admissions.admitted(attempt.client_id, ci.ipaddress(), admission.fingerprint);
                 AuthResult::Allow(false, None)
             }
             Err(refusal) => {
-                self.admissions.refused(attempt.client_id, reserved);
+                self.admissions.release(attempt.client_id, ci.ipaddress());
                 match refusal {
                     Refusal::BadCredentials => AuthResult::BadUsernameOrPassword,
                     Refusal::NotAuthorized => AuthResult::NotAuthorized,
@@ -260,7 +260,7 @@ impl Handler for GateHooks {
                 if let Some(c) = client(session) {
                     // The device's rights changed between its authentication and now (a revoke,
                     // rotate, block or binding raced with the CONNECT): close it.
-                    let taken = self.admissions.of(c.client_id);
+                    let taken = self.admissions.of(c.client_id, session.id.remote_addr);
                     let current = self.gate.fingerprint(c);
                     if taken.is_none_or(|(user, fingerprint)| user != c.username || Some(fingerprint) != current) {
                         let (scx, client_id, journal) = (self.scx.clone(), c.client_id.to_owned(), self.journal.clone());
@@ -283,7 +283,7 @@ impl Handler for GateHooks {
                         connected_at: session.connected_at().await.unwrap_or(0),
                     };
                     self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(info.client_id.clone(), info.clone());
-                    self.admissions.connected(c.client_id);
+                    self.admissions.release(c.client_id, session.id.remote_addr);
                     self.gate.connected(&info);
                 }
                 (true, acc)

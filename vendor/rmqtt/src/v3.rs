@@ -196,9 +196,15 @@ where
                 .session_present()
                 .await
                 .map_err(|e| (ConnectAckReason::V3(ConnectAckReasonV3::ServiceUnavailable), e))?;
-            sink.send_connect_ack(ConnectAckReasonV3::ConnectionAccepted, session_present)
-                .await
-                .map_err(|e| (ConnectAckReason::V3(ConnectAckReasonV3::ServiceUnavailable), e))?;
+            // Hearth patch (46): the session is set up and the hooks were told it is connected. A
+            // CONNACK that cannot be sent (the client reset its connection) now ends it in the
+            // online loop, as a connection lost at any later moment is ended: the hooks are told
+            // it went, its Will is published, a persistent session goes offline. Returned as an
+            // error, the session was dropped with no end: listed as connected for as long as the
+            // hub ran, and counted against its credential's connections.
+            if let Err(e) = sink.send_connect_ack(ConnectAckReasonV3::ConnectionAccepted, session_present).await {
+                log::info!("{id:?} the CONNACK could not be sent, {e}");
+            }
             Ok((state, keep_alive))
         }
         Ok(Err((ack_code, e))) => {
