@@ -3,7 +3,8 @@ it starts again, the database is whole, everything the recorder had committed is
 `hearth status` says the last run did not stop cleanly. A data directory whose disk fills up
 (a small tmpfs, mounted in a mount namespace of the hub's own): devices are still brokered and
 delivered to, recording stops with one loud status and one log line, and resumes by itself
-when space comes back."""
+when space comes back. A clean stop on a full disk keeps the broker's state of the last save
+that worked."""
 
 import json
 import pathlib
@@ -183,3 +184,85 @@ def test_a_full_disk_stops_recording_loudly_once_and_brokering_goes_on(tmp_path)
     assert "panicked" not in log
     assert log.count("recording has stopped") == 1, "said once, not per message"
     assert log.count("recording resumed") == 1
+
+
+def test_a_clean_stop_on_a_full_disk_keeps_what_was_saved_and_says_what_was_not(tmp_path):
+    """The hub stops cleanly while its disk is full. Its broker's sessions are saved every second
+    and whole at a clean stop; here those saves may fail. A dashboard's persistent session
+    holds a reading queued before the disk filled, and one queued after. Started again with
+    room: the session is back with the first reading, once; the second is back too if a save
+    still found room (SQLite reuses its log's pages), and otherwise the first run's log said the
+    clean stop's save failed and what the next start would put back. Nothing panics, and the
+    first run still exits 0."""
+    mountpoint = tmp_path / "data"
+    mountpoint.mkdir()
+    log_path, first_pid, go = tmp_path / "serve.log", tmp_path / "first.pid", tmp_path / "go"
+    http, mqtt_port = free_port(), free_port()
+    serve = (f'"{HEARTH}" serve --data-dir "{mountpoint}" --http-listen 127.0.0.1:{http} --mqtt-listen 127.0.0.1:{mqtt_port} '
+             f'--mqtts-listen 127.0.0.1:0 --no-discovery')
+    # One mount namespace for both runs, so that the tmpfs and what is in it outlive the first.
+    script = (f'mount -t tmpfs -o size=24m,mode=0700 hearth-full-disk "{mountpoint}" || exit 1; '
+              f'{serve} & echo $! > "{first_pid}"; wait $!; echo "first run exited $?"; '
+              f'while [ ! -e "{go}" ]; do sleep 0.1; done; exec {serve}')
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT)
+    data = pathlib.Path(f"/proc/{proc.pid}/root") / str(mountpoint).lstrip("/")
+
+    def cli(*args):
+        r = subprocess.run([str(HEARTH), *args, "--data-dir", str(data)], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r
+
+    def dashboard_back():
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dashboard", clean_session=False)
+        c.username_pw_set(screen["username"], screen["password"])
+        c.received, c.present = [], []
+        c.on_message = lambda _c, _u, msg: c.received.append(msg.payload)
+        c.on_connect = lambda _c, _u, flags, _reason, _props: c.present.append(flags.session_present)
+        c.connect("127.0.0.1", mqtt_port, keepalive=30)
+        c.loop_start()
+        wait_until("the dashboard back", lambda: c.present)
+        return c
+
+    try:
+        wait_until("the hub in its own tmpfs", lambda: (data / "hub.json").exists())
+        sensor = added(cli, "Kitchen sensor", ("publish", "kitchen/#"))
+        screen = added(cli, "Kitchen screen", ("subscribe", "kitchen/#"))
+        away = dashboard_back()
+        away.subscribe("kitchen/#", qos=1)
+        time.sleep(0.3)
+        away.disconnect()
+        away.loop_stop()
+        publisher = client(sensor, "sensor")
+        publisher.publish("kitchen/climate", b"queued before the disk filled", qos=1).wait_for_publish(5)
+        time.sleep(2.5)  # saved within a second
+        filler = data / "filler"
+        assert fill(filler) > 0
+        publisher.publish("kitchen/climate", b"queued on a full disk", qos=1).wait_for_publish(5)
+        time.sleep(2.5)  # a save tried
+        publisher.disconnect()
+        publisher.loop_stop()
+        subprocess.run(["kill", "-TERM", first_pid.read_text().strip()], check=True)
+        wait_until("the first run stopped", lambda: "first run exited" in log_path.read_text(errors="replace"), timeout=30)
+        first_log = log_path.read_text(errors="replace")
+        assert "first run exited 0" in first_log, first_log[-3000:]
+        filler.unlink()
+        go.touch()
+        wait_until("the second run started", lambda: (data / "hub.json").exists(), timeout=30)
+        back = dashboard_back()
+        assert back.present == [True], "the session came back"
+        wait_until("the reading saved before the disk filled", lambda: back.received)
+        time.sleep(1)
+        print(f"\nafter a clean stop on a full disk: {back.received}")
+        assert back.received[0] == b"queued before the disk filled" and back.received.count(back.received[0]) == 1, back.received
+        if back.received[1:] != [b"queued on a full disk"]:
+            assert back.received[1:] == [], back.received
+            assert "MQTT sessions and retained messages could not be saved" in first_log, first_log[-3000:]
+        back.disconnect()
+        back.loop_stop()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    log = log_path.read_text(errors="replace")
+    assert proc.returncode == 0, log[-3000:]
+    assert "panicked" not in log
