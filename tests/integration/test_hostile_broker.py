@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hostile_clients import (ACCEPTED, ATTACKER, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NEIGHBOUR, NOT_AUTHORIZED, Flood, RawClient,
-                             connect_packet, device_on, end, read_exactly, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
+                             connect_packet, device_on, end, mqtt_string, read_exactly, varint, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
                              raw_connect,
                              received, start_hub, status, stop_hub, subscribe, wait_for_message, wait_until)
 from mqtt_device import Device, recorded, refused_connections, stop
@@ -775,6 +775,30 @@ def test_connections_reset_right_after_their_connect_are_not_left_counted_as_con
     again = plug.paho("plug-back")
     assert [s["client_id"] for s in hub.get(f"/devices/{plug.id}/broker")["sessions"]] == ["plug-back"]
     stop(again)
+
+
+def test_an_mqtt5_client_whose_maximum_packet_size_cannot_take_a_connack_gets_nothing_and_is_closed(hub):
+    """An MQTT 5 CONNECT saying the client takes packets of at most 10 bytes (Hearth's CONNACK,
+    with its properties, is longer), and a SUBSCRIBE right behind it. The CONNACK cannot be
+    written; after rmqtt change 46's first version the session went on without it and answered
+    the SUBSCRIBE, against MQTT-3.2.0-1 (the CONNACK is the first packet a server sends). It now
+    ends at once as a lost connection, and reads nothing of the client's."""
+    plug = Device(hub, "Plug with a tiny maximum packet size", subscribe=["cmnd/plug1/#"])
+    properties = b"\x27" + struct.pack("!I", 10)  # Maximum Packet Size
+    body = (mqtt_string("MQTT") + bytes([5, 0xC2]) + struct.pack("!H", 30) + varint(len(properties)) + properties
+            + mqtt_string("tiny") + mqtt_string(plug.username) + mqtt_string(plug.password))
+    subscribe_body = struct.pack("!H", 1) + varint(0) + mqtt_string("cmnd/plug1/power") + bytes([1])
+    s = socket.create_connection((plug.host, plug.port), timeout=5)
+    s.sendall(b"\x10" + varint(len(body)) + body + b"\x82" + varint(len(subscribe_body)) + subscribe_body)
+    answered = b""
+    try:
+        while chunk := s.recv(4096):
+            answered += chunk
+    except (ConnectionResetError, socket.timeout) as e:
+        assert not isinstance(e, socket.timeout), f"still open after 5 s, having sent {answered!r}"
+    s.close()
+    assert answered == b"", f"sent {answered!r} to a client that cannot take a CONNACK"
+    wait_until(lambda: not hub.get(f"/devices/{plug.id}/broker")["sessions"], "the session ended")
 
 
 def test_a_new_redaction_reaches_what_waits_in_queues_and_retained_state(hub):

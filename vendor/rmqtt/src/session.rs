@@ -222,7 +222,14 @@ impl SessionState {
     #[inline]
     // Hearth patch: an `async move` block rather than an `async fn`, whose arguments are kept
     // twice in its state (vendor/PATCHES.md, 14).
-    pub(crate) fn run<Io>(mut self, mut sink: Sink<Io>, keep_alive: u16) -> impl std::future::Future<Output = ()>
+    // Hearth patch (46): `acknowledged`, whether the CONNACK was sent; if not, the session ends
+    // as a lost connection once a resumed session's state is taken (see `run_loop`).
+    pub(crate) fn run<Io>(
+        mut self,
+        mut sink: Sink<Io>,
+        keep_alive: u16,
+        acknowledged: bool,
+    ) -> impl std::future::Future<Output = ()>
     where
         Io: AsyncRead + AsyncWrite + Unpin,
     {
@@ -236,8 +243,9 @@ impl SessionState {
             let mut flags = StateFlags::empty();
 
             self.scx.connections.inc();
-            let ended =
-                self.run_loop(&mut sink, keep_alive, &mut flags, &deliver_queue_tx, &mut deliver_queue_rx).await;
+            let ended = self
+                .run_loop(&mut sink, keep_alive, acknowledged, &mut flags, &deliver_queue_tx, &mut deliver_queue_rx)
+                .await;
             // Hearth patch: the session's end is boxed, so that its state (the reasons, the
             // DISCONNECT, the Will's delay...) is not laid out beside the online loop's in every
             // connection's task for its whole life (vendor/PATCHES.md, 14).
@@ -406,6 +414,7 @@ impl SessionState {
         &mut self,
         sink: &mut Sink<Io>,
         keep_alive: u16,
+        acknowledged: bool,
         flags: &mut StateFlags,
         deliver_queue_tx: &queue::Sender<(From, Publish)>,
         deliver_queue_rx: &mut queue::Receiver<'_, (From, Publish)>,
@@ -455,6 +464,12 @@ impl SessionState {
             if transferred {
                 break;
             }
+        }
+        // Hearth patch (46): no CONNACK went out: the session ends here, as a lost connection,
+        // with a resumed session's state taken above (left in the channel, the offline session
+        // would have dropped it), and no packet of the client's read.
+        if !acknowledged {
+            return Err(Reason::ConnectReadWriteError);
         }
 
         loop {

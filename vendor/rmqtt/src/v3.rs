@@ -75,8 +75,8 @@ where
     Io: AsyncRead + AsyncWrite + Unpin,
 {
     async move {
-        let (state, keep_alive) = Box::pin(handshake_or_refuse(&scx, &mut sink, lid)).await?;
-        state.run(Sink::V3(sink), keep_alive).await;
+        let (state, keep_alive, acknowledged) = Box::pin(handshake_or_refuse(&scx, &mut sink, lid)).await?;
+        state.run(Sink::V3(sink), keep_alive, acknowledged).await;
         Ok(())
     }
 }
@@ -87,7 +87,7 @@ async fn handshake_or_refuse<Io>(
     scx: &ServerContext,
     sink: &mut v3::MqttStream<Io>,
     lid: ListenerId,
-) -> Result<(SessionState, u16)>
+) -> Result<(SessionState, u16, bool)>
 where
     Io: AsyncRead + AsyncWrite + Unpin,
 {
@@ -124,7 +124,7 @@ async fn handshake<Io>(
     scx: &ServerContext,
     sink: &mut v3::MqttStream<Io>,
     lid: ListenerId,
-) -> std::result::Result<(SessionState, u16), (ConnectAckReason, Error)>
+) -> std::result::Result<(SessionState, u16, bool), (ConnectAckReason, Error)>
 where
     Io: AsyncRead + AsyncWrite + Unpin,
 {
@@ -197,15 +197,20 @@ where
                 .await
                 .map_err(|e| (ConnectAckReason::V3(ConnectAckReasonV3::ServiceUnavailable), e))?;
             // Hearth patch (46): the session is set up and the hooks were told it is connected. A
-            // CONNACK that cannot be sent (the client reset its connection) now ends it in the
-            // online loop, as a connection lost at any later moment is ended: the hooks are told
-            // it went, its Will is published, a persistent session goes offline. Returned as an
-            // error, the session was dropped with no end: listed as connected for as long as the
-            // hub ran, and counted against its credential's connections.
-            if let Err(e) = sink.send_connect_ack(ConnectAckReasonV3::ConnectionAccepted, session_present).await {
-                log::info!("{id:?} the CONNACK could not be sent, {e}");
-            }
-            Ok((state, keep_alive))
+            // CONNACK that cannot be sent (the client reset its connection, or, in MQTT 5, its
+            // maximum packet size cannot take it) now ends the session as a lost connection is
+            // ended, without reading a packet: the hooks are told it went, its Will is
+            // published, a persistent session goes offline. Returned as an error, the session
+            // was dropped with no end: listed as connected for as long as the hub ran, and
+            // counted against its credential's connections.
+            let acknowledged = match sink.send_connect_ack(ConnectAckReasonV3::ConnectionAccepted, session_present).await {
+                Ok(()) => true,
+                Err(e) => {
+                    log::info!("{id:?} the CONNACK could not be sent, {e}");
+                    false
+                }
+            };
+            Ok((state, keep_alive, acknowledged))
         }
         Ok(Err((ack_code, e))) => {
             log::info!("{id:?} Connection Refused, handshake error, reason: {ack_code:?}, {e}");
