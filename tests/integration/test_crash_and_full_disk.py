@@ -261,6 +261,8 @@ def test_a_clean_stop_on_a_full_disk_keeps_what_was_saved_and_says_what_was_not(
         back.disconnect()
         back.loop_stop()
     finally:
+        if "first run exited" not in log_path.read_text(errors="replace") and first_pid.exists():
+            subprocess.run(["kill", "-TERM", first_pid.read_text().strip()], check=False)  # failed before its stop
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     log = log_path.read_text(errors="replace")

@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hostile_clients import (ACCEPTED, ATTACKER, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NEIGHBOUR, NOT_AUTHORIZED, Flood, RawClient,
-                             connect_packet, device_on, end, mqtt_string, read_exactly, varint, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
+                             connect_packet, device_on, end, mqtt_string, read_exactly, read_packet, varint, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
                              raw_connect,
                              received, start_hub, status, stop_hub, subscribe, wait_for_message, wait_until)
 from mqtt_device import Device, recorded, refused_connections, stop
@@ -799,6 +799,58 @@ def test_an_mqtt5_client_whose_maximum_packet_size_cannot_take_a_connack_gets_no
     s.close()
     assert answered == b"", f"sent {answered!r} to a client that cannot take a CONNACK"
     wait_until(lambda: not hub.get(f"/devices/{plug.id}/broker")["sessions"], "the session ended")
+    # It was let in (its session was set up), not refused before it.
+    wait_until(lambda: [c["count"] for c in plug.view()["connections"] if c["refused"] is None] == [1], "the CONNECT accepted")
+
+
+def test_a_qos_2_delivery_owed_its_release_survives_a_reconnection_whose_connack_failed(hub):
+    """A dashboard (MQTT 5, a persistent session) got a QoS 2 reading, acknowledged it (PUBREC)
+    and lost its connection before the hub's PUBREL was answered. It comes back with a CONNECT
+    whose CONNACK cannot be written (its Maximum Packet Size is too small): its session is
+    resumed and ends at once. The PUBREL it is owed was put in the session's channel by the
+    resume and dropped by the offline session (rmqtt change 47): coming back properly, the
+    dashboard never got it, and its QoS 2 delivery never completed. It now gets it."""
+    sensor = Device(hub, "Sensor", publish=["sensor/#"])
+    dashboard = Device(hub, "Dashboard", subscribe=["sensor/#"])
+
+    def connect(extra_properties=b""):
+        properties = b"\x11" + struct.pack("!I", 3600) + extra_properties  # Session Expiry Interval
+        body = (mqtt_string("MQTT") + bytes([5, 0xC0]) + struct.pack("!H", 30) + varint(len(properties)) + properties
+                + mqtt_string("dashboard") + mqtt_string(dashboard.username) + mqtt_string(dashboard.password))
+        s = socket.create_connection((dashboard.host, dashboard.port), timeout=5)
+        s.sendall(b"\x10" + varint(len(body)) + body)
+        return s
+
+    first = connect()
+    kind, connack = read_packet(first)
+    assert kind == 0x20 and connack[1] == 0, connack
+    subscribe_body = struct.pack("!H", 1) + varint(0) + mqtt_string("sensor/reading") + bytes([2])
+    first.sendall(b"\x82" + varint(len(subscribe_body)) + subscribe_body)
+    assert read_packet(first)[0] == 0x90
+    assert sensor.pub("sensor/reading", "21.5", qos=2, version="5").returncode == 0
+    kind, publish = read_packet(first)
+    assert kind & 0xF0 == 0x30 and (kind >> 1) & 3 == 2, hex(kind)
+    topic_length = struct.unpack("!H", publish[:2])[0]
+    packet_id = publish[2 + topic_length:4 + topic_length]
+    first.sendall(b"\x50\x02" + packet_id)  # PUBREC
+    kind, release = read_packet(first)
+    assert kind == 0x62 and release[:2] == packet_id, (hex(kind), release)
+    first.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    first.close()  # lost before its PUBCOMP
+    wait_until(lambda: not hub.get(f"/devices/{dashboard.id}/broker")["sessions"], "the dashboard offline")
+    tiny = connect(b"\x27" + struct.pack("!I", 10))  # Maximum Packet Size: 10 bytes
+    tiny.settimeout(5)
+    assert tiny.recv(4096) == b"", "nothing for a client that cannot take a CONNACK"
+    tiny.close()
+    wait_until(lambda: not hub.get(f"/devices/{dashboard.id}/broker")["sessions"], "the dashboard offline again")
+    back = connect()
+    kind, connack = read_packet(back)
+    assert kind == 0x20 and connack[:2] == b"\x01\x00", f"session present: {connack!r}"
+    kind, release = read_packet(back)
+    assert kind == 0x62 and release[:2] == packet_id, f"the PUBREL owed, again: {hex(kind)} {release!r}"
+    back.sendall(b"\x70\x02" + packet_id)  # PUBCOMP
+    back.sendall(b"\xe0\x00")
+    back.close()
 
 
 def test_a_new_redaction_reaches_what_waits_in_queues_and_retained_state(hub):

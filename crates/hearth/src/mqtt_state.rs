@@ -158,7 +158,9 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
             Ok((Err(e), mut batches)) => {
                 // Once until it works again: a full disk must not fill the log too.
                 if batches.len() == 1 {
-                    tracing::error!("MQTT sessions could not be saved ({e}); tried again every second, and saved whole when Hearth stops");
+                    tracing::error!(
+                        "MQTT sessions could not be saved ({e}); tried again every second, and saved whole when Hearth stops if the disk has room then"
+                    );
                 }
                 while batches.len() > MAX_UNSAVED_BATCHES || (batches.len() > 1 && queued_bytes(&batches) > MAX_UNSAVED_BYTES) {
                     drop_oldest(&hub, &mut batches);
@@ -176,7 +178,9 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
     }
 }
 
-/// Stops the broker and saves its whole state (a clean shutdown: nothing is lost).
+/// Stops the broker and saves its whole state (a clean shutdown: nothing is lost, unless the save
+/// fails, on a full disk say: then the next start puts back what the last save that worked wrote,
+/// and the log says so).
 pub(crate) fn stop_broker_and_save(hub: &Hub) {
     let Some(saved) = hub.broker().and_then(hearth_broker::Broker::shutdown) else { return };
     let (sessions, messages, retained) =

@@ -460,6 +460,13 @@ impl SessionState {
             #[cfg(feature = "debug")]
             state.scx.stats.debug_session_channels.dec();
             let transferred = matches!(msg, Message::SessionStateTransfer(..));
+            // Hearth patch (46): with no CONNACK sent, nothing but the transfer is taken here (a
+            // takeover's Kick would read and answer the client's packets): the rest goes back
+            // to the channel, for the offline session.
+            if !acknowledged && !transferred {
+                let _ = state.tx.unbounded_send(msg);
+                break;
+            }
             Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)).await?;
             if transferred {
                 break;
@@ -467,7 +474,8 @@ impl SessionState {
         }
         // Hearth patch (46): no CONNACK went out: the session ends here, as a lost connection,
         // with a resumed session's state taken above (left in the channel, the offline session
-        // would have dropped it), and no packet of the client's read.
+        // would have dropped it; what it puts back in the channel, the offline session keeps,
+        // change 47), and no packet of the client's read.
         if !acknowledged {
             return Err(Reason::ConnectReadWriteError);
         }
@@ -615,7 +623,22 @@ impl SessionState {
                                     // dropped on session transfer (reconnect while the broker
                                     // is still draining a large offline backlog).
                                     let mut drained = 0usize;
-                                    while let Ok(Message::Forward(from, p)) = self.rx.try_recv() {
+                                    // Hearth patch (47): a PUBREL owed is kept in flight too (see
+                                    // below); the loop took the first other message and dropped it.
+                                    while let Ok(msg) = self.rx.try_recv() {
+                                        let (from, p) = match msg {
+                                            Message::Forward(from, p) => (from, p),
+                                            Message::SendRerelease(iflt_msg) => {
+                                                if let Err(e) = self.keep_rerelease(iflt_msg).await {
+                                                    log::warn!("{:?} offline, a PUBREL owed could not be kept, {:?}", self.id, e);
+                                                }
+                                                continue;
+                                            }
+                                            other => {
+                                                log::debug!("{:?} offline receive message is {:?}", self.id, other);
+                                                continue;
+                                            }
+                                        };
                                         // hook, offline_message — same as the main offline event
                                         // loop so hook consumers (web-hook `offline_message`
                                         // rule, sys-topic offline counters, audit plugins) do not
@@ -650,6 +673,16 @@ impl SessionState {
                                     log::warn!("{:?} offline Kick sender is closed, to {:?}, clean_start: {}, is_admin: {}", self.id, by_id, clean_start, is_admin);
                                 }
                             },
+                            // Hearth patch (47): a PUBREL owed to the client, put in the channel by
+                            // a resume's transfer that the connection did not live to send: the
+                            // exchange is put back in flight, unsent, so that it is saved with
+                            // the session and sent again when its client comes back. Dropped
+                            // here, the client's QoS 2 delivery never completed.
+                            Message::SendRerelease(iflt_msg) => {
+                                if let Err(e) = self.keep_rerelease(iflt_msg).await {
+                                    log::warn!("{:?} offline, a PUBREL owed could not be kept, {:?}", self.id, e);
+                                }
+                            }
                             _ => {
                                 log::debug!("{:?} offline receive message is {:?}", self.id, msg);
                             }
@@ -2028,15 +2061,9 @@ impl SessionState {
         Ok(())
     }
 
-    #[inline]
-    async fn send_rerelease<Io>(
-        &self,
-        sink: &mut Sink<Io>,
-        iflt_msg: OutInflightMessage,
-    ) -> std::result::Result<(), Reason>
-    where
-        Io: AsyncRead + AsyncWrite + Unpin,
-    {
+    /// Hearth patch (47): an exchange owed a PUBREL put back in flight, waiting for its PUBCOMP
+    /// (what `send_rerelease` did before it wrote the PUBREL; the offline session does it alone).
+    async fn keep_rerelease(&self, iflt_msg: OutInflightMessage) -> std::result::Result<NonZeroU16, Reason> {
         let packet_id = Self::packet_id(iflt_msg.publish.packet_id)?;
 
         // Defensive check: with the allocator isolated (advance_next_id) this
@@ -2051,12 +2078,20 @@ impl SessionState {
                 self.id
             );
         }
-        inflight.push_back(OutInflightMessage::new(
-            MomentStatus::UnComplete,
-            iflt_msg.from,
-            iflt_msg.publish,
-        ));
-        drop(inflight); // release the write lock before awaiting network I/O
+        inflight.push_back(OutInflightMessage::new(MomentStatus::UnComplete, iflt_msg.from, iflt_msg.publish));
+        Ok(packet_id)
+    }
+
+    #[inline]
+    async fn send_rerelease<Io>(
+        &self,
+        sink: &mut Sink<Io>,
+        iflt_msg: OutInflightMessage,
+    ) -> std::result::Result<(), Reason>
+    where
+        Io: AsyncRead + AsyncWrite + Unpin,
+    {
+        let packet_id = self.keep_rerelease(iflt_msg).await?;
 
         match sink {
             Sink::V3(s) => {
