@@ -809,7 +809,8 @@ def test_a_qos_2_delivery_owed_its_release_survives_a_reconnection_whose_connack
     whose CONNACK cannot be written (its Maximum Packet Size is too small): its session is
     resumed and ends at once. The PUBREL it is owed was put in the session's channel by the
     resume and dropped by the offline session (rmqtt change 47): coming back properly, the
-    dashboard never got it, and its QoS 2 delivery never completed. It now gets it."""
+    dashboard never got it, and its QoS 2 delivery never completed. It now gets it, and the
+    reading queued for it while it was away."""
     sensor = Device(hub, "Sensor", publish=["sensor/#"])
     dashboard = Device(hub, "Dashboard", subscribe=["sensor/#"])
 
@@ -838,6 +839,7 @@ def test_a_qos_2_delivery_owed_its_release_survives_a_reconnection_whose_connack
     first.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     first.close()  # lost before its PUBCOMP
     wait_until(lambda: not hub.get(f"/devices/{dashboard.id}/broker")["sessions"], "the dashboard offline")
+    assert sensor.pub("sensor/reading", "22.0", qos=1, version="5").returncode == 0  # queued for it
     tiny = connect(b"\x27" + struct.pack("!I", 10))  # Maximum Packet Size: 10 bytes
     tiny.settimeout(5)
     assert tiny.recv(4096) == b"", "nothing for a client that cannot take a CONNACK"
@@ -849,6 +851,8 @@ def test_a_qos_2_delivery_owed_its_release_survives_a_reconnection_whose_connack
     kind, release = read_packet(back)
     assert kind == 0x62 and release[:2] == packet_id, f"the PUBREL owed, again: {hex(kind)} {release!r}"
     back.sendall(b"\x70\x02" + packet_id)  # PUBCOMP
+    kind, queued = read_packet(back)
+    assert kind & 0xF0 == 0x30 and queued.endswith(b"22.0"), f"the reading queued while it was away: {hex(kind)} {queued!r}"
     back.sendall(b"\xe0\x00")
     back.close()
 

@@ -449,6 +449,13 @@ impl SessionState {
 
         tokio::pin!(keep_alive_delay);
 
+        // Hearth patch (46): no CONNACK went out: the session ends here, as a lost connection,
+        // with no packet of the client's read. What is in its channel (a resumed session's
+        // state, messages routed to it, a takeover's Kick) is left, in order, to the offline
+        // session, which takes a resumed state up too (change 47).
+        if !acknowledged {
+            return Err(Reason::ConnectReadWriteError);
+        }
         // Hearth patch (change 42): a resumed session's state (its subscriptions, the messages it
         // had in flight and queued) was put in this channel before the CONNACK went out, and is
         // taken before the client's first packet. The `select!` below picks among ready branches
@@ -460,24 +467,10 @@ impl SessionState {
             #[cfg(feature = "debug")]
             state.scx.stats.debug_session_channels.dec();
             let transferred = matches!(msg, Message::SessionStateTransfer(..));
-            // Hearth patch (46): with no CONNACK sent, nothing but the transfer is taken here (a
-            // takeover's Kick would read and answer the client's packets): the rest goes back
-            // to the channel, for the offline session.
-            if !acknowledged && !transferred {
-                let _ = state.tx.unbounded_send(msg);
-                break;
-            }
             Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)).await?;
             if transferred {
                 break;
             }
-        }
-        // Hearth patch (46): no CONNACK went out: the session ends here, as a lost connection,
-        // with a resumed session's state taken above (left in the channel, the offline session
-        // would have dropped it; what it puts back in the channel, the offline session keeps,
-        // change 47), and no packet of the client's read.
-        if !acknowledged {
-            return Err(Reason::ConnectReadWriteError);
         }
 
         loop {
@@ -681,6 +674,17 @@ impl SessionState {
                             Message::SendRerelease(iflt_msg) => {
                                 if let Err(e) = self.keep_rerelease(iflt_msg).await {
                                     log::warn!("{:?} offline, a PUBREL owed could not be kept, {:?}", self.id, e);
+                                }
+                            }
+                            // Hearth patch (47): a resumed session's state, left here by a
+                            // connection that ended before its online loop took it (its CONNACK
+                            // could not be sent, change 46): taken up, as the online loop would,
+                            // so that its subscriptions and messages stay the session's. What it
+                            // puts back in this channel is taken by the branches above. Dropped
+                            // here, all of it was lost, its saved rows already gone.
+                            Message::SessionStateTransfer(offline_info, clean_start) => {
+                                if let Err(e) = Box::pin(self.transfer_session_state(clean_start, offline_info)).await {
+                                    log::warn!("{:?} offline, a resumed session's state could not be taken up, {:?}", self.id, e);
                                 }
                             }
                             _ => {
@@ -2073,7 +2077,7 @@ impl SessionState {
         let mut inflight = self.out_inflight().write().await;
         if inflight.get(packet_id.get()).is_some() {
             log::warn!(
-                "{:?} send_rerelease: packet_id {packet_id} already registered, overwriting; \
+                "{:?} a PUBREL owed: packet_id {packet_id} already registered, overwriting; \
                  possible id collision with concurrent deliver",
                 self.id
             );
