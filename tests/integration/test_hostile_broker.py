@@ -857,6 +857,52 @@ def test_a_qos_2_delivery_owed_its_release_survives_a_reconnection_whose_connack
     back.close()
 
 
+def test_a_session_ended_by_a_failed_connack_leaves_no_subscription_behind(hub):
+    """A dashboard (MQTT 5) subscribed with a persistent session and left. It comes back asking to
+    resume (Clean Start 0) with a Session Expiry of 0, so that its session ends with this
+    connection, and with a Maximum Packet Size its CONNACK cannot fit: the session is resumed
+    and ends at once. Its subscription must end with it. A version of rmqtt change 46 left the
+    resumed state unread, and the subscription stayed in the broker's router under the old
+    session: a later client with that client id, which subscribed to nothing, got the readings."""
+    sensor = Device(hub, "Sensor", publish=["sensor/#"])
+    dashboard = Device(hub, "Dashboard", subscribe=["sensor/#"])
+
+    def connect(clean_start, expiry, extra_properties=b""):
+        properties = b"\x11" + struct.pack("!I", expiry) + extra_properties
+        body = (mqtt_string("MQTT") + bytes([5, 0xC0 | (0x02 if clean_start else 0)]) + struct.pack("!H", 30)
+                + varint(len(properties)) + properties
+                + mqtt_string("dashboard") + mqtt_string(dashboard.username) + mqtt_string(dashboard.password))
+        s = socket.create_connection((dashboard.host, dashboard.port), timeout=5)
+        s.sendall(b"\x10" + varint(len(body)) + body)
+        return s
+
+    first = connect(clean_start=True, expiry=3600)
+    assert read_packet(first)[0] == 0x20
+    subscribe_body = struct.pack("!H", 1) + varint(0) + mqtt_string("sensor/reading") + bytes([1])
+    first.sendall(b"\x82" + varint(len(subscribe_body)) + subscribe_body)
+    assert read_packet(first)[0] == 0x90
+    first.sendall(b"\xe0\x00")
+    first.close()
+    wait_until(lambda: not hub.get(f"/devices/{dashboard.id}/broker")["sessions"], "the dashboard offline")
+    tiny = connect(clean_start=False, expiry=0, extra_properties=b"\x27" + struct.pack("!I", 10))
+    tiny.settimeout(5)
+    assert tiny.recv(4096) == b"", "nothing for a client that cannot take a CONNACK"
+    tiny.close()
+    wait_until(lambda: hub.get(f"/devices/{dashboard.id}/broker")["waiting"]["offline_sessions"] == 0, "the session ended")
+    fresh = connect(clean_start=True, expiry=0)
+    kind, connack = read_packet(fresh)
+    assert kind == 0x20 and connack[:2] == b"\x00\x00", connack
+    assert sensor.pub("sensor/reading", "21.5", qos=1, version="5").returncode == 0
+    fresh.settimeout(1.5)
+    try:
+        got = fresh.recv(4096)
+    except socket.timeout:
+        got = b""
+    assert got == b"", f"a client that subscribed to nothing got {got!r}"
+    fresh.sendall(b"\xe0\x00")
+    fresh.close()
+
+
 def test_a_new_redaction_reaches_what_waits_in_queues_and_retained_state(hub):
     """A redaction applies at once to what the broker already holds: a message queued for an
     offline subscriber before the field was redacted is not delivered, and the device's retained

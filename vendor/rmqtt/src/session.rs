@@ -223,7 +223,7 @@ impl SessionState {
     // Hearth patch: an `async move` block rather than an `async fn`, whose arguments are kept
     // twice in its state (vendor/PATCHES.md, 14).
     // Hearth patch (46): `acknowledged`, whether the CONNACK was sent; if not, the session ends
-    // as a lost connection once a resumed session's state is taken (see `run_loop`).
+    // as a lost connection without reading from the client (see `run_loop`).
     pub(crate) fn run<Io>(
         mut self,
         mut sink: Sink<Io>,
@@ -450,10 +450,27 @@ impl SessionState {
         tokio::pin!(keep_alive_delay);
 
         // Hearth patch (46): no CONNACK went out: the session ends here, as a lost connection,
-        // with no packet of the client's read. What is in its channel (a resumed session's
-        // state, messages routed to it, a takeover's Kick) is left, in order, to the offline
-        // session, which takes a resumed state up too (change 47).
+        // with no packet of the client's read. A resumed session's state is taken up first,
+        // without writing, so that its subscriptions are this session's (an MQTT 5 session
+        // whose new expiry is 0 then ends with them removed; left in the channel, its
+        // subscriptions stayed in the router under the old session's id, for every later
+        // session of its client id). Everything else in the channel goes back to it, in the
+        // order the online loop would have taken it, for the offline session (change 47).
         if !acknowledged {
+            let mut rest = Vec::new();
+            while let Ok(msg) = state.rx.try_recv() {
+                match msg {
+                    Message::SessionStateTransfer(offline_info, clean_start) => {
+                        if let Err(e) = Box::pin(state.transfer_session_state(clean_start, offline_info)).await {
+                            log::warn!("{:?} a resumed session's state could not be taken up, {:?}", state.id, e);
+                        }
+                    }
+                    other => rest.push(other),
+                }
+            }
+            for msg in rest {
+                let _ = state.tx.unbounded_send(msg);
+            }
             return Err(Reason::ConnectReadWriteError);
         }
         // Hearth patch (change 42): a resumed session's state (its subscriptions, the messages it
@@ -668,20 +685,20 @@ impl SessionState {
                             },
                             // Hearth patch (47): a PUBREL owed to the client, put in the channel by
                             // a resume's transfer that the connection did not live to send: the
-                            // exchange is put back in flight, unsent, so that it is saved with
-                            // the session and sent again when its client comes back. Dropped
+                            // exchange is put back in flight, unsent, so that it is sent again
+                            // when its client comes back (and saved at a clean stop). Dropped
                             // here, the client's QoS 2 delivery never completed.
                             Message::SendRerelease(iflt_msg) => {
                                 if let Err(e) = self.keep_rerelease(iflt_msg).await {
                                     log::warn!("{:?} offline, a PUBREL owed could not be kept, {:?}", self.id, e);
                                 }
                             }
-                            // Hearth patch (47): a resumed session's state, left here by a
-                            // connection that ended before its online loop took it (its CONNACK
-                            // could not be sent, change 46): taken up, as the online loop would,
-                            // so that its subscriptions and messages stay the session's. What it
-                            // puts back in this channel is taken by the branches above. Dropped
-                            // here, all of it was lost, its saved rows already gone.
+                            // Hearth patch (47): a resumed session's state, should one reach the
+                            // offline session (a connection whose CONNACK failed takes it up
+                            // itself, change 46): taken up, as the online loop would, so that its
+                            // subscriptions and messages stay the session's. What it puts back in
+                            // this channel is taken by the branches above. Dropped here, all of
+                            // it was lost, its saved rows already gone.
                             Message::SessionStateTransfer(offline_info, clean_start) => {
                                 if let Err(e) = Box::pin(self.transfer_session_state(clean_start, offline_info)).await {
                                     log::warn!("{:?} offline, a resumed session's state could not be taken up, {:?}", self.id, e);
