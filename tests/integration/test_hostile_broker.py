@@ -777,6 +777,27 @@ def test_connections_reset_right_after_their_connect_are_not_left_counted_as_con
     stop(again)
 
 
+TINY_MAXIMUM_PACKET_SIZE = b"\x27" + struct.pack("!I", 10)  # smaller than any CONNACK of Hearth's
+
+
+def mqtt5_connect(device, client_id, clean_start=True, expiry=None, properties=b"") -> socket.socket:
+    """A new connection that has sent an MQTT 5 CONNECT with the device's credential (keep alive
+    30 s), a Session Expiry Interval if given, and `properties` after it; nothing read yet."""
+    if expiry is not None:
+        properties = b"\x11" + struct.pack("!I", expiry) + properties
+    body = (mqtt_string("MQTT") + bytes([5, 0xC0 | (0x02 if clean_start else 0)]) + struct.pack("!H", 30)
+            + varint(len(properties)) + properties
+            + mqtt_string(client_id) + mqtt_string(device.username) + mqtt_string(device.password))
+    s = socket.create_connection((device.host, device.port), timeout=5)
+    s.sendall(b"\x10" + varint(len(body)) + body)
+    return s
+
+
+def mqtt5_subscribe(s: socket.socket, topic: str, qos: int):
+    body = struct.pack("!H", 1) + varint(0) + mqtt_string(topic) + bytes([qos])
+    s.sendall(b"\x82" + varint(len(body)) + body)
+
+
 def test_an_mqtt5_client_whose_maximum_packet_size_cannot_take_a_connack_gets_nothing_and_is_closed(hub):
     """An MQTT 5 CONNECT saying the client takes packets of at most 10 bytes (Hearth's CONNACK,
     with its properties, is longer), and a SUBSCRIBE right behind it. The CONNACK cannot be
@@ -784,12 +805,8 @@ def test_an_mqtt5_client_whose_maximum_packet_size_cannot_take_a_connack_gets_no
     the SUBSCRIBE, against MQTT-3.2.0-1 (the CONNACK is the first packet a server sends). It now
     ends at once as a lost connection, and reads nothing of the client's."""
     plug = Device(hub, "Plug with a tiny maximum packet size", subscribe=["cmnd/plug1/#"])
-    properties = b"\x27" + struct.pack("!I", 10)  # Maximum Packet Size
-    body = (mqtt_string("MQTT") + bytes([5, 0xC2]) + struct.pack("!H", 30) + varint(len(properties)) + properties
-            + mqtt_string("tiny") + mqtt_string(plug.username) + mqtt_string(plug.password))
-    subscribe_body = struct.pack("!H", 1) + varint(0) + mqtt_string("cmnd/plug1/power") + bytes([1])
-    s = socket.create_connection((plug.host, plug.port), timeout=5)
-    s.sendall(b"\x10" + varint(len(body)) + body + b"\x82" + varint(len(subscribe_body)) + subscribe_body)
+    s = mqtt5_connect(plug, "tiny", properties=TINY_MAXIMUM_PACKET_SIZE)
+    mqtt5_subscribe(s, "cmnd/plug1/power", 1)  # right behind the CONNECT
     answered = b""
     try:
         while chunk := s.recv(4096):
@@ -814,20 +831,15 @@ def test_a_qos_2_delivery_owed_its_release_survives_a_reconnection_whose_connack
     sensor = Device(hub, "Sensor", publish=["sensor/#"])
     dashboard = Device(hub, "Dashboard", subscribe=["sensor/#"])
 
-    def connect(extra_properties=b""):
-        properties = b"\x11" + struct.pack("!I", 3600) + extra_properties  # Session Expiry Interval
-        body = (mqtt_string("MQTT") + bytes([5, 0xC0]) + struct.pack("!H", 30) + varint(len(properties)) + properties
-                + mqtt_string("dashboard") + mqtt_string(dashboard.username) + mqtt_string(dashboard.password))
-        s = socket.create_connection((dashboard.host, dashboard.port), timeout=5)
-        s.sendall(b"\x10" + varint(len(body)) + body)
-        return s
+    def connect(properties=b""):
+        return mqtt5_connect(dashboard, "dashboard", clean_start=False, expiry=3600, properties=properties)
 
     first = connect()
     kind, connack = read_packet(first)
     assert kind == 0x20 and connack[1] == 0, connack
-    subscribe_body = struct.pack("!H", 1) + varint(0) + mqtt_string("sensor/reading") + bytes([2])
-    first.sendall(b"\x82" + varint(len(subscribe_body)) + subscribe_body)
-    assert read_packet(first)[0] == 0x90
+    mqtt5_subscribe(first, "sensor/reading", 2)
+    kind, suback = read_packet(first)
+    assert (kind, suback[3:]) == (0x90, b"\x02"), f"granted QoS 2: {hex(kind)} {suback!r}"
     assert sensor.pub("sensor/reading", "21.5", qos=2, version="5").returncode == 0
     kind, publish = read_packet(first)
     assert kind & 0xF0 == 0x30 and (kind >> 1) & 3 == 2, hex(kind)
@@ -840,7 +852,7 @@ def test_a_qos_2_delivery_owed_its_release_survives_a_reconnection_whose_connack
     first.close()  # lost before its PUBCOMP
     wait_until(lambda: not hub.get(f"/devices/{dashboard.id}/broker")["sessions"], "the dashboard offline")
     assert sensor.pub("sensor/reading", "22.0", qos=1, version="5").returncode == 0  # queued for it
-    tiny = connect(b"\x27" + struct.pack("!I", 10))  # Maximum Packet Size: 10 bytes
+    tiny = connect(TINY_MAXIMUM_PACKET_SIZE)
     tiny.settimeout(5)
     assert tiny.recv(4096) == b"", "nothing for a client that cannot take a CONNACK"
     tiny.close()
@@ -867,24 +879,18 @@ def test_a_session_ended_by_a_failed_connack_leaves_no_subscription_behind(hub):
     sensor = Device(hub, "Sensor", publish=["sensor/#"])
     dashboard = Device(hub, "Dashboard", subscribe=["sensor/#"])
 
-    def connect(clean_start, expiry, extra_properties=b""):
-        properties = b"\x11" + struct.pack("!I", expiry) + extra_properties
-        body = (mqtt_string("MQTT") + bytes([5, 0xC0 | (0x02 if clean_start else 0)]) + struct.pack("!H", 30)
-                + varint(len(properties)) + properties
-                + mqtt_string("dashboard") + mqtt_string(dashboard.username) + mqtt_string(dashboard.password))
-        s = socket.create_connection((dashboard.host, dashboard.port), timeout=5)
-        s.sendall(b"\x10" + varint(len(body)) + body)
-        return s
+    def connect(clean_start, expiry, properties=b""):
+        return mqtt5_connect(dashboard, "dashboard", clean_start=clean_start, expiry=expiry, properties=properties)
 
     first = connect(clean_start=True, expiry=3600)
     assert read_packet(first)[0] == 0x20
-    subscribe_body = struct.pack("!H", 1) + varint(0) + mqtt_string("sensor/reading") + bytes([1])
-    first.sendall(b"\x82" + varint(len(subscribe_body)) + subscribe_body)
-    assert read_packet(first)[0] == 0x90
+    mqtt5_subscribe(first, "sensor/reading", 1)
+    kind, suback = read_packet(first)
+    assert (kind, suback[3:]) == (0x90, b"\x01"), f"granted QoS 1: {hex(kind)} {suback!r}"
     first.sendall(b"\xe0\x00")
     first.close()
     wait_until(lambda: not hub.get(f"/devices/{dashboard.id}/broker")["sessions"], "the dashboard offline")
-    tiny = connect(clean_start=False, expiry=0, extra_properties=b"\x27" + struct.pack("!I", 10))
+    tiny = connect(clean_start=False, expiry=0, properties=TINY_MAXIMUM_PACKET_SIZE)
     tiny.settimeout(5)
     assert tiny.recv(4096) == b"", "nothing for a client that cannot take a CONNACK"
     tiny.close()

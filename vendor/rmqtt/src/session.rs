@@ -455,7 +455,8 @@ impl SessionState {
         // whose new expiry is 0 then ends with them removed; left in the channel, its
         // subscriptions stayed in the router under the old session's id, for every later
         // session of its client id). Everything else in the channel goes back to it, in the
-        // order the online loop would have taken it, for the offline session (change 47).
+        // order the online loop would have taken it, for the offline session (change 47), or
+        // to be dropped with the session when it ends with this connection.
         if !acknowledged {
             let mut rest = Vec::new();
             while let Ok(msg) = state.rx.try_recv() {
