@@ -125,16 +125,19 @@ def fill(path: pathlib.Path) -> int:
     return written
 
 
-def test_a_full_disk_stops_recording_loudly_once_and_brokering_goes_on(tmp_path):
+def on_a_small_disk(tmp_path, runs):
+    """A 24 MiB tmpfs as the data directory, in a mount namespace of the hub's own, so that
+    nothing is mounted on this machine; the test reaches its files through /proc/PID/root.
+    `runs(serve)` is the shell that runs the hub's command `serve` once the tmpfs is mounted; its
+    output goes to `serve.log`. Returns the shell's process, the data directory as seen from
+    here, the log's path, the MQTT port, and the CLI on that data directory."""
     mountpoint = tmp_path / "data"
     mountpoint.mkdir()
     log_path = tmp_path / "serve.log"
     http, mqtt_port = free_port(), free_port()
-    # A 24 MiB tmpfs as the data directory, in a mount namespace of the hub's own, so that
-    # nothing is mounted on this machine; the test reaches its files through /proc/PID/root.
-    script = (f'mount -t tmpfs -o size=24m,mode=0700 hearth-full-disk "{mountpoint}" && '
-              f'exec "{HEARTH}" serve --data-dir "{mountpoint}" --http-listen 127.0.0.1:{http} --mqtt-listen 127.0.0.1:{mqtt_port} '
-              f'--mqtts-listen 127.0.0.1:0 --no-discovery')
+    serve = (f'"{HEARTH}" serve --data-dir "{mountpoint}" --http-listen 127.0.0.1:{http} --mqtt-listen 127.0.0.1:{mqtt_port} '
+             f'--mqtts-listen 127.0.0.1:0 --no-discovery')
+    script = f'mount -t tmpfs -o size=24m,mode=0700 hearth-full-disk "{mountpoint}" || exit 1; {runs(serve)}'
     with open(log_path, "w") as log:
         proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT)
     data = pathlib.Path(f"/proc/{proc.pid}/root") / str(mountpoint).lstrip("/")
@@ -143,6 +146,12 @@ def test_a_full_disk_stops_recording_loudly_once_and_brokering_goes_on(tmp_path)
         r = subprocess.run([str(HEARTH), *args, "--data-dir", str(data)], capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         return r
+
+    return proc, data, log_path, mqtt_port, cli
+
+
+def test_a_full_disk_stops_recording_loudly_once_and_brokering_goes_on(tmp_path):
+    proc, data, log_path, _, cli = on_a_small_disk(tmp_path, lambda serve: f"exec {serve}")
 
     def status():
         return json.loads(cli("status", "--json").stdout)
@@ -194,24 +203,11 @@ def test_a_clean_stop_on_a_full_disk_keeps_what_was_saved_and_says_what_was_not(
     still found room (SQLite reuses its log's pages), and otherwise the first run's log said the
     clean stop's save failed and what the next start would put back. Nothing panics, and the
     first run still exits 0."""
-    mountpoint = tmp_path / "data"
-    mountpoint.mkdir()
-    log_path, first_pid, go = tmp_path / "serve.log", tmp_path / "first.pid", tmp_path / "go"
-    http, mqtt_port = free_port(), free_port()
-    serve = (f'"{HEARTH}" serve --data-dir "{mountpoint}" --http-listen 127.0.0.1:{http} --mqtt-listen 127.0.0.1:{mqtt_port} '
-             f'--mqtts-listen 127.0.0.1:0 --no-discovery')
+    first_pid, go = tmp_path / "first.pid", tmp_path / "go"
     # One mount namespace for both runs, so that the tmpfs and what is in it outlive the first.
-    script = (f'mount -t tmpfs -o size=24m,mode=0700 hearth-full-disk "{mountpoint}" || exit 1; '
-              f'{serve} & echo $! > "{first_pid}"; wait $!; echo "first run exited $?"; '
-              f'while [ ! -e "{go}" ]; do sleep 0.1; done; exec {serve}')
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT)
-    data = pathlib.Path(f"/proc/{proc.pid}/root") / str(mountpoint).lstrip("/")
-
-    def cli(*args):
-        r = subprocess.run([str(HEARTH), *args, "--data-dir", str(data)], capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
-        return r
+    proc, data, log_path, mqtt_port, cli = on_a_small_disk(
+        tmp_path, lambda serve: (f'{serve} & echo $! > "{first_pid}"; wait $!; echo "first run exited $?"; '
+                                 f'while [ ! -e "{go}" ]; do sleep 0.1; done; exec {serve}'))
 
     def dashboard_back():
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dashboard", clean_session=False)
