@@ -193,7 +193,7 @@ export const DROP_REASONS: Record<DropReason, string> = {
   unredactable: "unreadable, so its redacted fields could not be removed",
   too_many_attempts: "too many refused attempts from its address this minute",
   too_many_sessions: "it keeps too many sessions under other client ids",
-  too_many_connections: "it already has as many connections open at once as a device may",
+  too_many_connections: "it already has as many connections open at once as a device may (connections_per_device in hearth.toml)",
 };
 
 /** 1234567 → "1 234 567": digits grouped by no-break spaces, the same in every locale. */
