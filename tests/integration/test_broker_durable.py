@@ -3,14 +3,17 @@ Mosquitto with persistence on: stopped cleanly nothing is lost; killed (`kill -9
 only the last second's changes and what was in a connected client's hands. The gate still
 decides each delivery after the restart. paho-mqtt clients, MQTT 3.1.1 and 5."""
 
+import socket
 import sqlite3
+import struct
 import time
 
 import pytest
 
-from hostile_clients import publish_packet
+from hostile_clients import publish_packet, read_packet, wait_until
 from interop_brokers import DENIED, power_cut, stop_client
 from test_mqtt_interop import BOTH, publish_expiring, pubrec_of_5, qos2_device, received_across, release_5, subscribe
+from test_hostile_broker import TINY_MAXIMUM_PACKET_SIZE, mqtt5_connect, mqtt5_subscribe
 
 DISCONNECT = bytes([0xE0, 0x00])
 
@@ -93,6 +96,88 @@ def test_unacknowledged_messages_outlive_a_clean_restart_and_come_again_with_dup
     got = back.received.take(2) + back.received.more(1.0)
     assert sorted((m["topic"], m["dup"]) for m in got) == [("TopicA/B", True), ("TopicA/C", True)], got
     stop_client(back)
+
+
+def read_publish_5(s: socket.socket) -> dict:
+    """The next packet, an MQTT 5 PUBLISH: its topic, QoS, DUP flag, packet id and payload."""
+    kind, body = read_packet(s)
+    assert kind & 0xF0 == 0x30, f"a PUBLISH, not {hex(kind)} {body!r}"
+    qos, length = (kind >> 1) & 3, struct.unpack("!H", body[:2])[0]
+    topic, rest = body[2:2 + length].decode(), body[2 + length:]
+    packet_id = None
+    if qos:
+        packet_id, rest = struct.unpack("!H", rest[:2])[0], rest[2:]
+    properties, shift, at = 0, 0, 0
+    while True:
+        byte = rest[at]
+        at += 1
+        properties |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    return {"topic": topic, "qos": qos, "dup": bool(kind & 0x08), "packet_id": packet_id, "payload": rest[at + properties:]}
+
+
+def test_a_message_sent_again_after_a_failed_resume_and_a_restart_keeps_its_packet_id(hearth):
+    """A dashboard (MQTT 5, a persistent session) got a QoS 2 reading under packet id 3, after
+    two it acknowledged, and lost its connection before acknowledging it. It came back with a
+    CONNECT whose CONNACK cannot be written (its Maximum Packet Size is too small): the resume
+    put the reading back in the session's queue, to be sent again, and the session went
+    offline. Then Hearth restarted cleanly. Coming back, the dashboard must get the reading
+    again under its id 3 and with DUP [MQTT-4.4.0-1], so that a QoS 2 client that had it takes
+    it for a repeat, not a new reading. Saved without its id, it came as a new message under id
+    1. A reading queued after the restart goes out under an id of its own (rmqtt change 48)."""
+    device = hearth.device
+    sender = hearth.client("resent-sender", "5")
+
+    def connect(properties=b""):
+        return mqtt5_connect(device, "resent-dashboard", clean_start=False, expiry=3600, properties=properties)
+
+    def offline():
+        wait_until(lambda: not any(s["client_id"] == "resent-dashboard" for s in hearth.hub.get(f"/devices/{device.id}/broker")["sessions"]),
+                   "the dashboard offline")
+
+    first = connect()
+    kind, connack = read_packet(first)
+    assert kind == 0x20 and connack[1] == 0, connack
+    mqtt5_subscribe(first, "TopicA/+", 2)
+    kind, suback = read_packet(first)
+    assert (kind, suback[3:]) == (0x90, b"\x02"), f"granted QoS 2: {hex(kind)} {suback!r}"
+    for n in (1, 2):
+        sender.publish("TopicA/B", f"acknowledged {n}", qos=1).wait_for_publish(5)
+        acknowledged = read_publish_5(first)
+        first.sendall(b"\x40\x02" + struct.pack("!H", acknowledged["packet_id"]))  # PUBACK
+    sender.publish("TopicA/C", b"sent, not acknowledged", qos=2).wait_for_publish(5)
+    sent = read_publish_5(first)
+    assert (sent["qos"], sent["packet_id"], sent["dup"]) == (2, 3, False), sent
+    first.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    first.close()  # lost before its PUBREC
+    offline()
+    tiny = connect(TINY_MAXIMUM_PACKET_SIZE)
+    tiny.settimeout(5)
+    assert tiny.recv(4096) == b"", "nothing for a client that cannot take a CONNACK"
+    tiny.close()
+    offline()
+    stop_client(sender)
+    hearth.restart()
+    sender = hearth.client("resent-sender", "5")
+    sender.publish("TopicA/D", b"queued after the restart", qos=2).wait_for_publish(5)
+    stop_client(sender)
+    back = connect()
+    back.settimeout(5)
+    kind, connack = read_packet(back)
+    assert kind == 0x20 and connack[:2] == b"\x01\x00", f"session present: {connack!r}"
+    again, queued = read_publish_5(back), read_publish_5(back)
+    print(f"\nsent again: {again}\nqueued after the restart: {queued}")
+    assert (again["payload"], again["packet_id"], again["dup"]) == (b"sent, not acknowledged", 3, True), again
+    assert queued["payload"] == b"queued after the restart" and not queued["dup"] and queued["packet_id"] != 3, queued
+    for m in (again, queued):  # both complete
+        back.sendall(b"\x50\x02" + struct.pack("!H", m["packet_id"]))  # PUBREC
+        kind, release = read_packet(back)
+        assert kind == 0x62 and release[:2] == struct.pack("!H", m["packet_id"]), (hex(kind), release)
+        back.sendall(b"\x70\x02" + struct.pack("!H", m["packet_id"]))  # PUBCOMP
+    back.sendall(b"\xe0\x00")
+    back.close()
 
 
 @pytest.mark.parametrize("version", BOTH)

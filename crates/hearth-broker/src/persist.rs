@@ -100,7 +100,7 @@ impl Journal {
             return;
         }
         let client_id = session.id.client_id.to_string();
-        let message = saved_message(from, publish, Waiting::Queued, None);
+        let message = saved_message(from, publish, Waiting::Queued, id_if_sent_again(publish));
         let mut pending = self.pending();
         if pending.queues.len() >= MAX_JOURNAL_MESSAGES || pending.queued_bytes + message.bytes() > MAX_JOURNAL_BYTES {
             pending.unsaved += 1;
@@ -356,6 +356,14 @@ pub(crate) fn saved_message(from: &From, publish: &Publish, waiting: Waiting, pa
     }
 }
 
+/// A queued message's packet id is kept only for one to be sent again (DUP: it was sent and not
+/// acknowledged before its connection went): after a restart too it goes out under that id
+/// [MQTT-4.4.0-1], so that a QoS 2 client that had it under that id takes it for a repeat.
+/// rmqtt's change 48 keeps the ids of such messages apart from new ones'.
+fn id_if_sent_again(publish: &Publish) -> Option<u16> {
+    publish.packet_id.filter(|_| publish.dup).map(NonZeroU16::get)
+}
+
 /// The message back as the engine holds it, sent by whom it was.
 pub(crate) fn engine_message(scx: &ServerContext, m: &SavedMessage) -> (From, Publish) {
     let id = Id::new(
@@ -377,7 +385,8 @@ pub(crate) fn engine_message(scx: &ServerContext, m: &SavedMessage) -> (From, Pu
         _ => QoS::ExactlyOnce,
     };
     let mut publish = Publish::from(CodecPublish {
-        dup: false,
+        // A queued message kept with its id is one to be sent again (`id_if_sent_again`).
+        dup: m.waiting == Waiting::Queued && m.packet_id.is_some(),
         retain: m.retain,
         qos,
         topic: TopicName::from(m.topic.as_str()),
@@ -632,7 +641,7 @@ pub(crate) async fn snapshot(scx: &ServerContext, gate: &dyn Gate) -> (Vec<Saved
                 saved.push(saved_message(&m.from, &m.publish, waiting, m.publish.packet_id.map(NonZeroU16::get)));
             }
             for (from, publish) in &info.offline_messages {
-                saved.push(saved_message(from, publish, Waiting::Queued, None));
+                saved.push(saved_message(from, publish, Waiting::Queued, id_if_sent_again(publish)));
             }
             // Messages of a device forgotten (or whose credential went) meanwhile would never be
             // delivered: they are not written back to the disk forget cleaned.

@@ -419,6 +419,31 @@ impl OutInflight {
         self.next.fetch_max(max_reserved.saturating_add(1), Ordering::SeqCst);
     }
 
+    /// Hearth patch (change 48): the id a QoS 1 or 2 message goes out under. A message sent
+    /// again (DUP, with its id) keeps its id [MQTT-4.4.0-1], unless another message now holds it
+    /// in flight: registering it would overwrite that one's exchange, and a QoS 2 client would
+    /// take it for a repeat of that one and drop it. Then it gets a new id, and `true` says so.
+    /// `reserve_ids_of` keeps the ids apart; only a wrap of the id space while a message waited
+    /// to be sent again can still meet one taken.
+    pub fn id_to_send(&self, dup: bool, packet_id: Option<NonZeroU16>) -> Result<(PacketId, bool)> {
+        match packet_id {
+            Some(id) if dup && !self.queues.contains_key(&id.get()) => Ok((id.get(), false)),
+            Some(_) if dup => Ok((self.next_id()?, true)),
+            _ => Ok((self.next_id()?, false)),
+        }
+    }
+
+    /// Hearth patch (change 48): keeps the ids of messages that will be sent again out of what
+    /// `next_id` hands out: those in flight (`advance_next_id`'s first use) and those queued with
+    /// DUP and their id. A message sent and not acknowledged that went back to the queue (its
+    /// connection lost, or a resume whose CONNACK failed, before it was sent again) keeps them,
+    /// and a message routed in ahead of it would otherwise be given the same id.
+    pub fn reserve_ids_of<'a>(&self, again: impl Iterator<Item = &'a Publish>) {
+        if let Some(highest) = again.filter(|p| p.dup).filter_map(|p| p.packet_id).map(NonZeroU16::get).max() {
+            self.advance_next_id(highest);
+        }
+    }
+
     #[inline]
     pub fn to_inflight_messages(&mut self) -> Vec<OutInflightMessage> {
         let mut inflight_messages = Vec::new();
@@ -645,5 +670,41 @@ mod tests {
             inflight.get(pid.get()).is_none(),
             "M1's QoS 2 state is gone: no resend, no ack hook, message effectively lost"
         );
+    }
+
+    fn sent_again(topic: &str, pid: u16) -> Publish {
+        let mut p = make_publish(topic, pid);
+        p.dup = true;
+        p
+    }
+
+    /// Hearth patch (change 48): the ids of messages queued to be sent again (DUP, their id)
+    /// are kept out of what a new message is given; a new message's own id or DUP is not.
+    #[test]
+    fn ids_queued_to_be_sent_again_are_not_handed_out() {
+        let inflight = OutInflight::new(100, 0, 0);
+        let routed = make_publish("routed/in", 0);
+        let queued = [sent_again("queued/a", 3), sent_again("queued/b", 7), routed.clone()];
+        inflight.reserve_ids_of(queued.iter());
+        assert_eq!(inflight.next_id().unwrap(), 8, "a message routed in ahead of them gets an id after theirs");
+
+        let fresh = OutInflight::new(100, 0, 0);
+        fresh.reserve_ids_of([make_publish("published/with/id", 9)].iter());
+        assert_eq!(fresh.next_id().unwrap(), 1, "only a DUP message reserves its id");
+    }
+
+    /// Hearth patch (change 48): a message sent again keeps its id while it is free, and gets a
+    /// new one, said so, when another message holds it; a new message always gets the next.
+    #[test]
+    fn a_message_sent_again_keeps_its_id_unless_another_holds_it() {
+        let mut inflight = OutInflight::new(100, 0, 0);
+        assert_eq!(inflight.id_to_send(true, NonZeroU16::new(5)).unwrap(), (5, false));
+        assert_eq!(inflight.id_to_send(false, None).unwrap(), (1, false));
+        assert_eq!(inflight.id_to_send(false, NonZeroU16::new(5)).unwrap(), (2, false), "no DUP: its id is the sender's");
+
+        inflight.push_back(make_msg("routed/in", 5, MomentStatus::UnReceived));
+        let (id, renamed) = inflight.id_to_send(true, NonZeroU16::new(5)).unwrap();
+        assert!(renamed && id != 5, "id 5 is held: a new one, got {id}");
+        assert_eq!(inflight.get(5).unwrap().publish.inner.topic, ByteString::from_static("routed/in"));
     }
 }

@@ -1889,8 +1889,13 @@ impl SessionState {
             .iter()
             .filter_map(|m| m.publish.packet_id.map(|id| id.get()))
             .max();
-        if let Some(max_id) = max_transfer_id {
-            self.out_inflight().write().await.advance_next_id(max_id);
+        {
+            let inflight = self.out_inflight().write().await;
+            if let Some(max_id) = max_transfer_id {
+                inflight.advance_next_id(max_id);
+            }
+            // Hearth patch (change 48): and past those queued to be sent again.
+            inflight.reserve_ids_of(offline_info.offline_messages.iter().map(|(_, p)| p));
         }
 
         if !clear_subscriptions && !offline_info.subscriptions.is_empty() {
@@ -2009,10 +2014,13 @@ impl SessionState {
         }
 
         //generate packet_id
-        if matches!(publish.qos, QoS::AtLeastOnce | QoS::ExactlyOnce)
-            && (!publish.dup || publish.packet_id.is_none())
-        {
-            publish.packet_id = NonZeroU16::new(self.out_inflight().read().await.next_id()?)
+        // Hearth patch (change 48): a message sent again keeps its id unless another now holds it.
+        if matches!(publish.qos, QoS::AtLeastOnce | QoS::ExactlyOnce) {
+            let (id, renamed) = self.out_inflight().read().await.id_to_send(publish.dup, publish.packet_id)?;
+            if renamed {
+                log::warn!("{:?} a message sent again found its packet id taken: sent under a new one", self.id);
+            }
+            publish.packet_id = NonZeroU16::new(id);
         }
 
         //hook, message_delivered
