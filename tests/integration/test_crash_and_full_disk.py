@@ -88,7 +88,7 @@ def test_kill_9_under_load_loses_nothing_committed_and_is_reported(tmp_path):
     again = Hub(data)
     try:
         status = json.loads(again.cli("status", "--json").stdout)
-        assert status["last_shutdown"] == {"clean": False, "database_check": "ok"}
+        assert status["last_shutdown"] == {"clean": False, "database_check": "ok", "mqtt_save_failed": False}
         assert "did not stop cleanly" in again.cli("status").stdout
         assert recorded_messages(again.cli, meter["id"]) >= committed, "every batch committed before the kill is there"
         db = sqlite3.connect(data / "hearth.db")
@@ -201,8 +201,8 @@ def test_a_clean_stop_on_a_full_disk_keeps_what_was_saved_and_says_what_was_not(
     holds a reading queued before the disk filled, and one queued after. Started again with
     room: the session is back with the first reading, once; the second is back too if a save
     still found room (SQLite reuses its log's pages), and otherwise the first run's log said the
-    clean stop's save failed and what the next start would put back. Nothing panics, and the
-    first run still exits 0."""
+    clean stop's save failed and what the next start would put back, and the next start's
+    `hearth status` says so (only then). Nothing panics, and the first run still exits 0."""
     first_pid, go = tmp_path / "first.pid", tmp_path / "go"
     # One mount namespace for both runs, so that the tmpfs and what is in it outlive the first.
     proc, data, log_path, mqtt_port, cli = on_a_small_disk(
@@ -251,9 +251,16 @@ def test_a_clean_stop_on_a_full_disk_keeps_what_was_saved_and_says_what_was_not(
         time.sleep(1)
         print(f"\nafter a clean stop on a full disk: {back.received}")
         assert back.received[0] == b"queued before the disk filled" and back.received.count(back.received[0]) == 1, back.received
+        save_failed = "MQTT sessions and retained messages could not be saved" in first_log
         if back.received[1:] != [b"queued on a full disk"]:
             assert back.received[1:] == [], back.received
-            assert "MQTT sessions and retained messages could not be saved" in first_log, first_log[-3000:]
+            assert save_failed, first_log[-3000:]
+        # The next start says it too, and only then: the person sees it, not just the log.
+        last_stop = json.loads(cli("status", "--json").stdout)["last_shutdown"]
+        print(f"the clean stop's save failed: {save_failed}; the next start's status: {last_stop}")
+        assert last_stop["clean"] and last_stop["mqtt_save_failed"] == save_failed, last_stop
+        said = "the last stop could not save the MQTT sessions" in cli("status").stdout
+        assert said == save_failed
         back.disconnect()
         back.loop_stop()
     finally:

@@ -11,7 +11,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -50,6 +50,8 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
     before(async () => {
       dataDir = await mkdtemp(path.join(os.tmpdir(), "hearth-ui-broker-"));
       temp.push(dataDir);
+      // As a clean stop whose final save of the broker's sessions failed leaves it (a full disk).
+      await writeFile(path.join(dataDir, "mqtt-unsaved"), "");
       const started = startHub(dataDir);
       hub = started.child;
       const login = await started.login;
@@ -67,6 +69,15 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       await context?.close().catch(() => {});
       await stop(hub);
       await Promise.all(temp.map((d) => rm(d, { recursive: true, force: true })));
+    });
+
+    test("a clean stop that could not save the broker's sessions is told on the page, in a homeowner's words", async () => {
+      const banner = page.getByTestId("mqtt-unsaved");
+      await banner.waitFor();
+      const text = (await banner.textContent()).replace(/\s+/g, " ");
+      assert.match(text, /could not save what it was keeping for your devices \(the disk was probably full\)/);
+      assert.ok(text.includes(dataDir), "it says which disk needs room");
+      assert.equal(await page.getByRole("region", { name: "About this hub" }).getByTestId("mqtt-unsaved").count(), 1);
     });
 
     test("a device added by hand shows its secret once, learns a topic, is allowed in one click, then revoked", async () => {

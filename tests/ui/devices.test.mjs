@@ -410,7 +410,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
                   },
                   ca: null,
                   recording: { paused_since: null, not_recorded: 0 },
-                  last_shutdown: { clean: true, database_check: null },
+                  last_shutdown: { clean: true, database_check: null, mqtt_save_failed: false },
                 };
               case "home_review":
                 return { since: now - 7 * 86_400_000, until: now, devices: [], changes: [] };

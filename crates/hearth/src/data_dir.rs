@@ -10,6 +10,10 @@ pub const DATABASE: &str = "hearth.db";
 pub const OWNER_TOKEN: &str = "owner-token";
 pub const RUNNING: &str = "hub.json";
 pub const LOCK: &str = "hub.lock";
+/// Present from the broker's start until a clean stop's final save of its sessions and retained
+/// messages has worked: one found at a start after a clean stop says that save failed (a full
+/// disk). Made at the start, while there is room, since the failure may leave none to make it.
+pub const BROKER_UNSAVED: &str = "mqtt-unsaved";
 
 /// `--data-dir`, else `HEARTH_DATA_DIR` (both handled by clap), else the platform's data
 /// directory (`~/.local/share/hearth` on Linux).
@@ -124,6 +128,22 @@ pub fn read_running(dir: &Path) -> Result<Running> {
 /// Call with the data directory locked, before writing `hub.json` again.
 pub fn previous_run_unclean(dir: &Path) -> bool {
     dir.join(RUNNING).exists()
+}
+
+/// Whether the previous hub's final save of its broker's state failed. Read before
+/// `mark_broker_unsaved`; says nothing useful after an unclean end, which leaves it too.
+pub fn previous_broker_save_failed(dir: &Path) -> bool {
+    dir.join(BROKER_UNSAVED).exists()
+}
+
+/// Made when the broker starts: an empty file, so that it takes no room to speak of.
+pub fn mark_broker_unsaved(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::create(dir.join(BROKER_UNSAVED)).map(drop)
+}
+
+/// Once the final save has worked (or there was no broker to save).
+pub fn broker_saved(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(BROKER_UNSAVED));
 }
 
 pub fn remove_running(dir: &Path) {

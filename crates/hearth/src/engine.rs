@@ -109,6 +109,7 @@ impl Engine {
         // `hub.json` is removed by a clean shutdown; the lock above says no hub runs now, so one
         // left behind means the last run was killed, crashed or lost power.
         let unclean = data_dir::previous_run_unclean(dir);
+        let mqtt_save_failed = !unclean && data_dir::previous_broker_save_failed(dir);
         let store = hearth_store::Store::open(&dir.join(data_dir::DATABASE))?;
         let last_shutdown = if unclean {
             let check = store.quick_check().unwrap_or_else(|e| e.to_string());
@@ -116,9 +117,15 @@ impl Engine {
                 database_check = check,
                 "the last run of Hearth on this data directory did not stop cleanly; the database was checked"
             );
-            crate::api::types::ShutdownStatus { clean: false, database_check: Some(check) }
+            crate::api::types::ShutdownStatus { clean: false, database_check: Some(check), mqtt_save_failed: false }
         } else {
-            crate::api::types::ShutdownStatus { clean: true, database_check: None }
+            if mqtt_save_failed {
+                tracing::warn!(
+                    "the last stop of Hearth could not save its MQTT sessions and retained messages (was the disk full?): what changed \
+                     in them after the last save that worked is lost"
+                );
+            }
+            crate::api::types::ShutdownStatus { clean: true, database_check: None, mqtt_save_failed }
         };
         let (hub, records) = Hub::with_network(store, dir, secrets.storage().clone(), config.network.clone())?;
         hub.set_last_shutdown(last_shutdown);
@@ -196,6 +203,12 @@ impl Engine {
             let tls = broker.tls_addr();
             let tls_shown = tls.map(|a| (display_addresses(a).join(", "), ca_pem.clone().unwrap_or_default()));
             hub.set_broker(broker, display_addresses(addr).join(", "), tls_shown);
+            if let Err(e) = data_dir::mark_broker_unsaved(dir) {
+                tracing::warn!(
+                    "cannot write {} in the data directory ({e}): should the final save at the stop fail, the next start will not say so",
+                    data_dir::BROKER_UNSAVED
+                );
+            }
             Some((addr, tls))
         };
         let mqtt_saver = mqtt_addr.map(|_| {
@@ -333,7 +346,10 @@ impl Engine {
         }
         // Blocks up to a few seconds while clients are disconnected.
         let hub = self.hub.clone();
-        let _ = tokio::task::spawn_blocking(move || crate::mqtt_state::stop_broker_and_save(&hub)).await;
+        let saved = tokio::task::spawn_blocking(move || crate::mqtt_state::stop_broker_and_save(&hub)).await.unwrap_or(false);
+        if saved {
+            data_dir::broker_saved(self.hub.data_dir());
+        }
         if let Some(dns) = &self.dns {
             dns.stop();
         }

@@ -225,7 +225,11 @@ impl Hub {
     }
 
     pub(crate) fn last_shutdown(&self) -> crate::api::types::ShutdownStatus {
-        self.inner.last_shutdown.get().cloned().unwrap_or(crate::api::types::ShutdownStatus { clean: true, database_check: None })
+        self.inner.last_shutdown.get().cloned().unwrap_or(crate::api::types::ShutdownStatus {
+            clean: true,
+            database_check: None,
+            mqtt_save_failed: false,
+        })
     }
 
     /// `tls`: where MQTT over TLS listens, and the CA certificate (PEM) devices need for it.

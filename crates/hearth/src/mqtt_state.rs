@@ -181,16 +181,30 @@ pub(crate) async fn save_changes(hub: Hub, stop: CancellationToken) {
 /// Stops the broker and saves its whole state (a clean shutdown: nothing is lost, unless the save
 /// fails, on a full disk say: then the next start puts back what the last save that worked wrote,
 /// and the log says so).
-pub(crate) fn stop_broker_and_save(hub: &Hub) {
-    let Some(saved) = hub.broker().and_then(hearth_broker::Broker::shutdown) else { return };
+/// True once saved, or with no broker to save; false if the save failed.
+pub(crate) fn stop_broker_and_save(hub: &Hub) -> bool {
+    let Some(broker) = hub.broker() else { return true };
+    let Some(saved) = broker.shutdown() else {
+        tracing::error!(
+            "the MQTT broker stopped without handing over its sessions and retained messages; the next start puts back what the \
+             last save that worked wrote, without what changed since"
+        );
+        return false;
+    };
     let (sessions, messages, retained) =
         (saved.sessions.len(), saved.messages.iter().map(|(_, m)| m.len()).sum::<usize>(), saved.retained.len());
     match hub.store().replace_mqtt_state(&saved) {
-        Ok(()) => tracing::info!(sessions, messages, retained, "MQTT sessions and retained messages saved"),
-        Err(e) => tracing::error!(
-            "MQTT sessions and retained messages could not be saved ({e}); the next start puts back what the last save that worked \
-             wrote, without what changed since"
-        ),
+        Ok(()) => {
+            tracing::info!(sessions, messages, retained, "MQTT sessions and retained messages saved");
+            true
+        }
+        Err(e) => {
+            tracing::error!(
+                "MQTT sessions and retained messages could not be saved ({e}); the next start puts back what the last save that worked \
+                 wrote, without what changed since"
+            );
+            false
+        }
     }
 }
 

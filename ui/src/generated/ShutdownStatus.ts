@@ -11,4 +11,9 @@ clean: boolean,
 /**
  * After an unclean end: what SQLite's check of the database said ("ok" or the problems).
  */
-database_check: string | null, };
+database_check: string | null, 
+/**
+ * After a clean stop whose final save of the broker's sessions and retained messages failed
+ * (a full disk): what changed in them after the last save that worked was lost.
+ */
+mqtt_save_failed: boolean, };

@@ -150,9 +150,10 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
   const discoveryError = status.discovery.error;
   const recordingPaused = status.recording.paused_since !== null;
   const unclean = !status.last_shutdown.clean;
+  const mqttUnsaved = status.last_shutdown.mqtt_save_failed;
   const caReplaced = status.ca?.replaced ?? null;
   const restartForMqtt = status.ca?.mqtt_restart_needed ?? false;
-  if (storage.kind !== "file" && !discoveryError && !caReplaced && !restartForMqtt && !recordingPaused && !unclean) return nothing;
+  if (storage.kind !== "file" && !discoveryError && !caReplaced && !restartForMqtt && !recordingPaused && !unclean && !mqttUnsaved) return nothing;
   // A region of its own: what it says is about the whole hub, on every page (and landmarks let a
   // screen reader jump past it).
   return html`<div class="banners" role="region" aria-label="About this hub">
@@ -174,6 +175,16 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
             ${status.last_shutdown.database_check === "ok"
               ? html`nothing is damaged.`
               : html`<strong>${status.last_shutdown.database_check ?? "the check did not run"}</strong>.`}
+          </div>
+        </div>`
+      : nothing}
+    ${mqttUnsaved
+      ? html`<div class="banner warn" data-testid="mqtt-unsaved" role="note">
+          <span class="banner-icon" aria-hidden="true">⚠</span>
+          <div>
+            When Hearth last stopped, it could not save what it was keeping for your devices (the disk was probably full).
+            Messages that came for offline devices, and changes to subscriptions and retained messages, since the disk filled may be
+            lost. Make sure the disk of <code>${status.data_dir}</code> has room.
           </div>
         </div>`
       : nothing}

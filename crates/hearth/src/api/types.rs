@@ -156,6 +156,9 @@ pub struct ShutdownStatus {
     pub clean: bool,
     /// After an unclean end: what SQLite's check of the database said ("ok" or the problems).
     pub database_check: Option<String>,
+    /// After a clean stop whose final save of the broker's sessions and retained messages failed
+    /// (a full disk): what changed in them after the last save that worked was lost.
+    pub mqtt_save_failed: bool,
 }
 
 /// A person's answer to "are these two records one device?".

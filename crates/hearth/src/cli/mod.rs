@@ -410,6 +410,13 @@ pub async fn run(cli: Cli) -> Result<()> {
                         status.last_shutdown.database_check.as_deref().unwrap_or("not run")
                     );
                 }
+                if status.last_shutdown.mqtt_save_failed {
+                    println!(
+                        "the last stop could not save the MQTT sessions and retained messages (was the disk full?): what changed in them \
+                         after the last save that worked (they are saved every second while there is room) is lost: messages queued for \
+                         offline devices, subscriptions, retained messages"
+                    );
+                }
                 match &status.secret_storage {
                     crate::api::types::SecretStorage::Keyring => println!("secrets: OS keyring"),
                     crate::api::types::SecretStorage::File { path, reason } => println!("secrets: file {path} ({reason})"),
