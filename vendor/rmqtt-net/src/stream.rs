@@ -128,7 +128,9 @@ pub struct Dispatcher<Io> {
     /// Shared configuration builder
     pub cfg: Arc<Builder>,
 
-    pub cert_info: Option<CertInfo>,
+    /// Hearth patch (fourteenth change): boxed, here and in the streams and the CONNECT: a
+    /// client certificate's fields are 96 bytes inline, and most connections have none.
+    pub cert_info: Option<Box<CertInfo>>,
 }
 
 impl<Io> Dispatcher<Io>
@@ -148,7 +150,7 @@ where
         // long it waits for its handshake timeout. The write buffer grows to the packets sent.
         let mut io = Framed::with_capacity(io, PacketCodec::new(MqttCodec::Version(VersionCodec)), 0);
         *io.write_buffer_mut() = Default::default();
-        Dispatcher { io, remote_addr, cfg, cert_info }
+        Dispatcher { io, remote_addr, cfg, cert_info: cert_info.map(Box::new) }
     }
 
     /// Negotiates protocol version and returns appropriate stream
@@ -246,7 +248,7 @@ pub mod v3 {
         pub cfg: Arc<Builder>,
         #[cfg(feature = "tls")]
         /// TLS certificate information (if available)
-        pub cert_info: Option<CertInfo>,
+        pub cert_info: Option<Box<CertInfo>>,
     }
 
     /// # Examples
@@ -490,7 +492,7 @@ pub mod v5 {
         pub cfg: Arc<Builder>,
         #[cfg(feature = "tls")]
         /// TLS certificate information (if available)
-        pub cert_info: Option<CertInfo>,
+        pub cert_info: Option<Box<CertInfo>>,
     }
 
     /// # Examples

@@ -52,6 +52,7 @@
 use std::collections::BTreeSet;
 use std::num::NonZeroU16;
 use std::sync::atomic::{AtomicU16, Ordering};
+#[cfg(feature = "stats")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +63,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::ServerContext;
 use crate::net::MqttError;
+#[cfg(feature = "stats")]
 use crate::queue::OnEventFn;
 use crate::types::{From, PacketId, Publish, TimestampMillis};
 use crate::types::{QoS, Reason};
@@ -138,13 +140,17 @@ impl OutInflightMessage {
 /// The effective check interval is `min(retry_interval, expiry_interval)`.
 /// When a timeout fires, [`pop_front_timeout`](OutInflight::pop_front_timeout)
 /// returns the expired message for retransmission or cleanup.
-#[derive(Clone)]
+/// Hearth patch (change 49): its packet-id counter inline (its own `Arc`, for a `Clone` nothing
+/// used), and the callbacks only the `stats` feature sets compiled only with it: 56 bytes and an
+/// allocation of every session.
 pub struct OutInflight {
     cap: usize,
     interval: TimestampMillis,
-    next: Arc<AtomicU16>,
+    next: AtomicU16,
     queues: OutQueues,
+    #[cfg(feature = "stats")]
     on_push_fn: Option<Arc<dyn OnEventFn>>,
+    #[cfg(feature = "stats")]
     on_pop_fn: Option<Arc<dyn OnEventFn>>,
     /// Hearth patch (change 31): the packet ids of QoS 2 PUBLISHes received from the client and
     /// not yet released (its PUBREL), which are session state (MQTT 5, 4.1), each with its
@@ -183,9 +189,11 @@ impl OutInflight {
         Self {
             cap,
             interval,
-            next: Arc::new(AtomicU16::new(1)),
+            next: AtomicU16::new(1),
             queues: OutQueues::default(),
+            #[cfg(feature = "stats")]
             on_push_fn: None,
+            #[cfg(feature = "stats")]
             on_pop_fn: None,
             received_qos2: Vec::new(),
         }
@@ -244,6 +252,7 @@ impl OutInflight {
     }
 
     /// Register a callback invoked when a message is pushed to the inflight queue.
+    #[cfg(feature = "stats")]
     #[inline]
     pub fn on_push<F>(mut self, f: F) -> Self
     where
@@ -254,6 +263,7 @@ impl OutInflight {
     }
 
     /// Register a callback invoked when a message is popped from the inflight queue.
+    #[cfg(feature = "stats")]
     #[inline]
     pub fn on_pop<F>(mut self, f: F) -> Self
     where
@@ -318,6 +328,7 @@ impl OutInflight {
     #[inline]
     pub fn pop_front(&mut self) -> Option<OutInflightMessage> {
         if let Some(msg) = self.queues.pop_front().map(|(_, m)| m) {
+            #[cfg(feature = "stats")]
             if let Some(f) = self.on_pop_fn.as_ref() {
                 f();
             }
@@ -339,10 +350,12 @@ impl OutInflight {
     #[inline]
     pub fn push_back(&mut self, m: OutInflightMessage) -> Option<NonZeroU16> {
         if let Some(packet_id) = m.publish.packet_id {
+            #[cfg(feature = "stats")]
             if let Some(f) = self.on_push_fn.as_ref() {
                 f();
             }
             let old = self.queues.insert(packet_id.get(), m);
+            #[cfg(feature = "stats")]
             if old.is_some() {
                 if let Some(f) = self.on_pop_fn.as_ref() {
                     f();
@@ -358,6 +371,7 @@ impl OutInflight {
     #[inline]
     pub fn remove(&mut self, packet_id: &PacketId) -> Option<OutInflightMessage> {
         if let Some(msg) = self.queues.remove(packet_id) {
+            #[cfg(feature = "stats")]
             if let Some(f) = self.on_pop_fn.as_ref() {
                 f();
             }

@@ -306,7 +306,11 @@ pub struct Queue<T> {
     weigh: fn(&T) -> usize,
     bytes: std::sync::atomic::AtomicUsize,
     inner: Mutex<VecDeque<T>>,
+    /// Hearth patch (change 49): the callbacks only the `stats` feature sets, compiled only with
+    /// it: 32 bytes of every session's queue.
+    #[cfg(feature = "stats")]
     on_push_fn: Option<Arc<dyn OnEventFn>>,
+    #[cfg(feature = "stats")]
     on_pop_fn: Option<Arc<dyn OnEventFn>>,
     /// Hearth patch: the receiver waiting for an item, woken by `push`.
     receiver: AtomicWaker,
@@ -346,7 +350,9 @@ impl<T> Queue<T> {
             weigh,
             bytes: std::sync::atomic::AtomicUsize::new(0),
             inner: Mutex::new(VecDeque::new()),
+            #[cfg(feature = "stats")]
             on_push_fn: None,
+            #[cfg(feature = "stats")]
             on_pop_fn: None,
             receiver: AtomicWaker::new(),
             opened: AtomicUsize::new(0),
@@ -436,6 +442,7 @@ impl<T> Queue<T> {
         self.receiver.wake();
     }
 
+    #[cfg(feature = "stats")]
     #[inline]
     pub fn on_push<F>(&mut self, f: F)
     where
@@ -444,6 +451,7 @@ impl<T> Queue<T> {
         self.on_push_fn = Some(Arc::new(f));
     }
 
+    #[cfg(feature = "stats")]
     #[inline]
     pub fn on_pop<F>(&mut self, f: F)
     where
@@ -458,6 +466,7 @@ impl<T> Queue<T> {
         if inner.len() >= self.cap || self.over_bytes_with(&v) {
             return Err(v);
         }
+        #[cfg(feature = "stats")]
         if let Some(f) = self.on_push_fn.as_ref() {
             f();
         }
@@ -473,6 +482,7 @@ impl<T> Queue<T> {
     pub fn pop(&self) -> Option<T> {
         let mut inner = self.inner.lock();
         if let Some(v) = inner.pop_front() {
+            #[cfg(feature = "stats")]
             if let Some(f) = self.on_pop_fn.as_ref() {
                 f();
             }

@@ -2352,8 +2352,10 @@ pub struct _Session {
     inner: Arc<dyn SessionLike>,
     pub id: Id,
     pub fitter: FitterType,
-    pub auth_info: Option<AuthInfo>,
-    pub extra_attrs: Arc<RwLock<ExtraAttrs>>,
+    /// Hearth patch (change 49): boxed, and the plugins' `extra_attrs` (an `Arc`'d lock around
+    /// an empty map, made for every session) gone: nothing reads either in this build, and they
+    /// were 176 bytes of every connection.
+    pub auth_info: Option<Box<AuthInfo>>,
     pub scx: ServerContext,
     /// Hearth patch (45): the client's Will, taken out of the CONNECT the session keeps, until it
     /// is published or it is known it never will be.
@@ -2766,13 +2768,11 @@ impl Session {
                 last_id,
             )
             .await?;
-        let extra_attrs = Arc::new(RwLock::new(ExtraAttrs::new()));
         Ok(Self(Arc::new(_Session {
             inner: session_like,
             id,
             fitter,
-            auth_info,
-            extra_attrs,
+            auth_info: auth_info.map(Box::new),
             scx,
             last_will: std::sync::Mutex::new(None),
         })))
@@ -3185,7 +3185,7 @@ impl SessionLike for DefaultSession {
         Ok(Reason::Reasons(std::mem::take(&mut self.disconnect_info.write().await.reasons)))
     }
     async fn disconnect(&self) -> Result<Option<Disconnect>> {
-        Ok(self.disconnect_info.read().await.mqtt_disconnect.clone())
+        Ok(self.disconnect_info.read().await.mqtt_disconnect.as_deref().cloned())
     }
     async fn disconnected_set(&self, d: Option<Disconnect>, reason: Option<Reason>) -> Result<()> {
         let mut disconnect_info = self.disconnect_info.write().await;
@@ -3196,7 +3196,7 @@ impl SessionLike for DefaultSession {
 
         if let Some(d) = d {
             disconnect_info.reasons.push(Reason::ConnectDisconnect(Some(d.clone())));
-            disconnect_info.mqtt_disconnect.replace(d);
+            disconnect_info.mqtt_disconnect.replace(Box::new(d));
         }
 
         if let Some(reason) = reason {

@@ -37,7 +37,8 @@ pub struct Connect {
     /// password can be used by the Server for authentication and authorization.
     pub password: Option<Bytes>,
     /// Client certificate information (if available)
-    pub cert: Option<CertInfo>,
+    /// Hearth patch (rmqtt-codec's second change): boxed (96 bytes inline), most have none.
+    pub cert: Option<Box<CertInfo>>,
 }
 
 #[derive(Debug, PartialEq, Eq, Clone, Deserialize, Serialize)]
