@@ -386,7 +386,7 @@ pub(crate) fn engine_message(scx: &ServerContext, m: &SavedMessage) -> (From, Pu
     };
     let mut publish = Publish::from(CodecPublish {
         // A queued message kept with its id is one to be sent again (`id_if_sent_again`).
-        dup: m.waiting == Waiting::Queued && m.packet_id.is_some(),
+        dup: m.waiting == Waiting::Queued && m.packet_id.is_some() && m.qos > 0,
         retain: m.retain,
         qos,
         topic: TopicName::from(m.topic.as_str()),

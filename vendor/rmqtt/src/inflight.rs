@@ -159,6 +159,10 @@ pub struct OutInflight {
     /// acknowledged and not delivered twice (MQTT-4.3.3-10). At most the receive maximum; no
     /// allocation while empty.
     received_qos2: Vec<ReceivedQos2>,
+    /// Hearth patch (change 48): the ids of messages a resumed session will send again under
+    /// them [MQTT-4.4.0-1], kept out of what `next_id` hands out until each is in flight again.
+    /// No allocation while empty.
+    reserved: BTreeSet<PacketId>,
 }
 
 /// Hearth patch (change 35; the pair was change 31's): a QoS 2 PUBLISH received from the client
@@ -196,6 +200,7 @@ impl OutInflight {
             #[cfg(feature = "stats")]
             on_pop_fn: None,
             received_qos2: Vec::new(),
+            reserved: BTreeSet::new(),
         }
     }
 
@@ -354,6 +359,10 @@ impl OutInflight {
             if let Some(f) = self.on_push_fn.as_ref() {
                 f();
             }
+            // Hearth patch (change 48): in flight again, it is kept apart as any in flight.
+            if !self.reserved.is_empty() {
+                self.reserved.remove(&packet_id.get());
+            }
             let old = self.queues.insert(packet_id.get(), m);
             #[cfg(feature = "stats")]
             if old.is_some() {
@@ -415,7 +424,8 @@ impl OutInflight {
             if packet_id == 0 {
                 continue;
             }
-            if !self.queues.contains_key(&packet_id) {
+            // Hearth patch (change 48): nor an id reserved for a message to be sent again.
+            if !self.queues.contains_key(&packet_id) && !self.reserved.contains(&packet_id) {
                 return Ok(packet_id);
             }
         }
@@ -437,8 +447,8 @@ impl OutInflight {
     /// again (DUP, with its id) keeps its id [MQTT-4.4.0-1], unless another message now holds it
     /// in flight: registering it would overwrite that one's exchange, and a QoS 2 client would
     /// take it for a repeat of that one and drop it. Then it gets a new id, and `true` says so.
-    /// `reserve_ids_of` keeps the ids apart; only a wrap of the id space while a message waited
-    /// to be sent again can still meet one taken.
+    /// `reserve_ids_of` keeps the ids apart: only a message sent again twice under one id (its
+    /// first copy still in flight) could meet one taken.
     pub fn id_to_send(&self, dup: bool, packet_id: Option<NonZeroU16>) -> Result<(PacketId, bool)> {
         match packet_id {
             Some(id) if dup && !self.queues.contains_key(&id.get()) => Ok((id.get(), false)),
@@ -447,15 +457,14 @@ impl OutInflight {
         }
     }
 
-    /// Hearth patch (change 48): keeps the ids of messages that will be sent again out of what
-    /// `next_id` hands out: those in flight (`advance_next_id`'s first use) and those queued with
-    /// DUP and their id. A message sent and not acknowledged that went back to the queue (its
-    /// connection lost, or a resume whose CONNACK failed, before it was sent again) keeps them,
-    /// and a message routed in ahead of it would otherwise be given the same id.
-    pub fn reserve_ids_of<'a>(&self, again: impl Iterator<Item = &'a Publish>) {
-        if let Some(highest) = again.filter(|p| p.dup).filter_map(|p| p.packet_id).map(NonZeroU16::get).max() {
-            self.advance_next_id(highest);
-        }
+    /// Hearth patch (change 48): keeps the ids of messages that will be sent again under them
+    /// out of what `next_id` hands out, until each is in flight again (`push_back`): a resumed
+    /// session's in-flight messages, and the queued ones with DUP and their id (sent and not
+    /// acknowledged, they went back to the queue when their connection was lost, or a resume's
+    /// CONNACK failed, before they were sent again). A message routed to the session ahead of
+    /// them would otherwise be given the same id. Ids, not the highest of them: they may wrap.
+    pub fn reserve_ids_of<'a>(&mut self, again: impl Iterator<Item = &'a Publish>) {
+        self.reserved.extend(again.filter_map(|p| p.packet_id).map(NonZeroU16::get));
     }
 
     #[inline]
@@ -695,16 +704,31 @@ mod tests {
     /// Hearth patch (change 48): the ids of messages queued to be sent again (DUP, their id)
     /// are kept out of what a new message is given; a new message's own id or DUP is not.
     #[test]
-    fn ids_queued_to_be_sent_again_are_not_handed_out() {
-        let inflight = OutInflight::new(100, 0, 0);
+    fn ids_to_be_sent_again_are_not_handed_out_until_in_flight_again() {
+        let mut inflight = OutInflight::new(100, 0, 0);
         let routed = make_publish("routed/in", 0);
-        let queued = [sent_again("queued/a", 3), sent_again("queued/b", 7), routed.clone()];
-        inflight.reserve_ids_of(queued.iter());
-        assert_eq!(inflight.next_id().unwrap(), 8, "a message routed in ahead of them gets an id after theirs");
+        let again = [sent_again("queued/a", 1), sent_again("queued/b", 3), routed];
+        inflight.reserve_ids_of(again.iter());
+        let handed: Vec<_> = (0..3).map(|_| inflight.next_id().unwrap()).collect();
+        assert_eq!(handed, [2, 4, 5], "messages routed in ahead of them get other ids");
+        assert_eq!(inflight.id_to_send(true, NonZeroU16::new(3)).unwrap(), (3, false));
+        inflight.push_back(make_msg("queued/b", 3, MomentStatus::UnReceived));
+        inflight.remove(&3);
+        inflight.next.store(1, Ordering::SeqCst);
+        assert_eq!(inflight.next_id().unwrap(), 2, "1 is still reserved");
+        assert_eq!(inflight.next_id().unwrap(), 3, "3 was sent again and acknowledged: free");
+    }
 
-        let fresh = OutInflight::new(100, 0, 0);
-        fresh.reserve_ids_of([make_publish("published/with/id", 9)].iter());
-        assert_eq!(fresh.next_id().unwrap(), 1, "only a DUP message reserves its id");
+    /// Hearth patch (change 48): reserved ids are kept out across the wrap of the id space; the
+    /// allocator's `advance_next_id` alone, by the highest id, could not (65535 then 1, 2).
+    #[test]
+    fn reserved_ids_are_kept_out_across_the_wrap() {
+        let mut inflight = OutInflight::new(100, 0, 0);
+        let again = [sent_again("a", 65534), sent_again("b", 65535), sent_again("c", 1), sent_again("d", 2)];
+        inflight.reserve_ids_of(again.iter());
+        inflight.next.store(65533, Ordering::SeqCst);
+        let handed: Vec<_> = (0..2).map(|_| inflight.next_id().unwrap()).collect();
+        assert_eq!(handed, [65533, 3]);
     }
 
     /// Hearth patch (change 48): a message sent again keeps its id while it is free, and gets a

@@ -203,6 +203,17 @@ impl SessionState {
     /// Hearth patch (change 31): a session taken up again keeps the QoS 2 PUBLISHes it received
     /// and its client has not released: the same one sent again is acknowledged, not delivered
     /// twice (MQTT-4.3.3-10). Called before the connection's first packet is read.
+    /// Hearth patch (change 48): a session taken up again keeps the ids of the messages it will
+    /// send again under them (its in-flight ones, and the queued ones with DUP) out of what it
+    /// gives a new message. Called in the handshake, before the session's channel is read: a
+    /// message routed to the session once it was registered is in that channel ahead of the
+    /// resumed state, and is delivered first.
+    pub(crate) async fn resume_reserve_ids(&self, resumed: &OfflineInfo) {
+        let mut inflight = self.out_inflight().write().await;
+        inflight.reserve_ids_of(resumed.inflight_messages.iter().map(|m| &m.publish));
+        inflight.reserve_ids_of(resumed.offline_messages.iter().map(|(_, p)| p).filter(|p| p.dup));
+    }
+
     pub(crate) async fn resume_received_qos2(&mut self, received: Vec<ReceivedQos2>) {
         let out_inflight = self.out_inflight().clone();
         let mut inflight = out_inflight.write().await;
@@ -1889,13 +1900,10 @@ impl SessionState {
             .iter()
             .filter_map(|m| m.publish.packet_id.map(|id| id.get()))
             .max();
-        {
-            let inflight = self.out_inflight().write().await;
-            if let Some(max_id) = max_transfer_id {
-                inflight.advance_next_id(max_id);
-            }
-            // Hearth patch (change 48): and past those queued to be sent again.
-            inflight.reserve_ids_of(offline_info.offline_messages.iter().map(|(_, p)| p));
+        // Hearth patch (change 48): the ids of everything to be sent again, in flight or queued,
+        // were reserved before the session could deliver anything (`resume_reserve_ids`).
+        if let Some(max_id) = max_transfer_id {
+            self.out_inflight().write().await.advance_next_id(max_id);
         }
 
         if !clear_subscriptions && !offline_info.subscriptions.is_empty() {
@@ -2018,7 +2026,9 @@ impl SessionState {
         if matches!(publish.qos, QoS::AtLeastOnce | QoS::ExactlyOnce) {
             let (id, renamed) = self.out_inflight().read().await.id_to_send(publish.dup, publish.packet_id)?;
             if renamed {
+                // A new id is a new message to the client: not marked as sent before under it.
                 log::warn!("{:?} a message sent again found its packet id taken: sent under a new one", self.id);
+                publish.dup = false;
             }
             publish.packet_id = NonZeroU16::new(id);
         }

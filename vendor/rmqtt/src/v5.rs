@@ -426,6 +426,8 @@ async fn _handshake(
     if let Some(mut o) = offline_info {
         // Hearth patch (change 31): before the client's first packet can be read.
         state.resume_received_qos2(std::mem::take(&mut o.received_qos2)).await;
+        // Hearth patch (change 48): before anything in the channel can be delivered.
+        state.resume_reserve_ids(&o).await;
         if let Err(e) = state.tx().unbounded_send(Message::SessionStateTransfer(o, clean_session)) {
             return Err((ConnectAckReason::V5(ConnectAckReasonV5::ServerUnavailable), e.into()));
         }
