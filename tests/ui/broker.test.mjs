@@ -75,7 +75,7 @@ if (process.env.HEARTH_IN_NETNS !== "1") {
       const banner = page.getByTestId("mqtt-unsaved");
       await banner.waitFor();
       const text = (await banner.textContent()).replace(/\s+/g, " ");
-      assert.match(text, /could not save what it was keeping for your devices \(the disk was probably full\)/);
+      assert.match(text, /could not save the messages it was holding for devices that were offline \(the disk was probably full\)/);
       assert.ok(text.includes(dataDir), "it says which disk needs room");
       assert.equal(await page.getByRole("region", { name: "About this hub" }).getByTestId("mqtt-unsaved").count(), 1);
     });

@@ -203,12 +203,6 @@ impl Engine {
             let tls = broker.tls_addr();
             let tls_shown = tls.map(|a| (display_addresses(a).join(", "), ca_pem.clone().unwrap_or_default()));
             hub.set_broker(broker, display_addresses(addr).join(", "), tls_shown);
-            if let Err(e) = data_dir::mark_broker_unsaved(dir) {
-                tracing::warn!(
-                    "cannot write {} in the data directory ({e}): should the final save at the stop fail, the next start will not say so",
-                    data_dir::BROKER_UNSAVED
-                );
-            }
             Some((addr, tls))
         };
         let mqtt_saver = mqtt_addr.map(|_| {
@@ -294,6 +288,16 @@ impl Engine {
             dir,
             &data_dir::Running { url: format!("{scheme}://{}", connect_addr(http_addr)), pid: std::process::id() },
         )?;
+        // Only once the start can no longer fail: a start that failed after the broker was up
+        // would leave it, and the next start would say a save failed that never ran.
+        if mqtt_addr.is_some()
+            && let Err(e) = data_dir::mark_broker_unsaved(dir)
+        {
+            tracing::warn!(
+                "cannot write {} in the data directory ({e}): should the final save at the stop fail, the next start will not say so",
+                data_dir::BROKER_UNSAVED
+            );
+        }
         Ok(Self {
             hub,
             http_addr,

@@ -186,8 +186,8 @@ pub(crate) fn stop_broker_and_save(hub: &Hub) -> bool {
     let Some(broker) = hub.broker() else { return true };
     let Some(saved) = broker.shutdown() else {
         tracing::error!(
-            "the MQTT broker stopped without handing over its sessions and retained messages; the next start puts back what the \
-             last save that worked wrote, without what changed since"
+            "the MQTT broker stopped without handing over its sessions and retained messages (see the errors above); the next \
+             start puts back what the last save that worked wrote, without what changed since"
         );
         return false;
     };

@@ -182,9 +182,8 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
       ? html`<div class="banner warn" data-testid="mqtt-unsaved" role="note">
           <span class="banner-icon" aria-hidden="true">⚠</span>
           <div>
-            When Hearth last stopped, it could not save what it was keeping for your devices (the disk was probably full).
-            Messages that came for offline devices, and changes to subscriptions and retained messages, since the disk filled may be
-            lost. Make sure the disk of <code>${status.data_dir}</code> has room.
+            When Hearth last stopped, it could not save the messages it was holding for devices that were offline (the disk was
+            probably full): some may be lost. Free some space on the disk of <code>${status.data_dir}</code>.
           </div>
         </div>`
       : nothing}

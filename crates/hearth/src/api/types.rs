@@ -158,6 +158,7 @@ pub struct ShutdownStatus {
     pub database_check: Option<String>,
     /// After a clean stop whose final save of the broker's sessions and retained messages failed
     /// (a full disk): what changed in them after the last save that worked was lost.
+    #[serde(default)]
     pub mqtt_save_failed: bool,
 }
 

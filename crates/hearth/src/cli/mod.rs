@@ -412,7 +412,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
                 if status.last_shutdown.mqtt_save_failed {
                     println!(
-                        "the last stop could not save the MQTT sessions and retained messages (was the disk full?): what changed in them \
+                        "the last stop could not save the MQTT sessions and retained messages (was the disk full? its log says why): what changed in them \
                          after the last save that worked (they are saved every second while there is room) is lost: messages queued for \
                          offline devices, subscriptions, retained messages"
                     );
