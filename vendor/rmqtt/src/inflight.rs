@@ -429,6 +429,12 @@ impl OutInflight {
                 return Ok(packet_id);
             }
         }
+        // Hearth patch (change 48): every id in flight or reserved (reserved ones whose messages
+        // were dropped unsent, left so for long): one reserved and not in flight, whose message,
+        // if it still comes, goes under a new id (`id_to_send`).
+        if let Some(id) = self.reserved.iter().find(|id| !self.queues.contains_key(id)) {
+            return Ok(*id);
+        }
         Err(anyhow!("no packet_id available, should unreachable!()"))
     }
 
@@ -447,8 +453,9 @@ impl OutInflight {
     /// again (DUP, with its id) keeps its id [MQTT-4.4.0-1], unless another message now holds it
     /// in flight: registering it would overwrite that one's exchange, and a QoS 2 client would
     /// take it for a repeat of that one and drop it. Then it gets a new id, and `true` says so.
-    /// `reserve_ids_of` keeps the ids apart: only a message sent again twice under one id (its
-    /// first copy still in flight) could meet one taken.
+    /// `reserve_ids_to_send_again` keeps the ids apart: only a message sent again twice under
+    /// one id (its first copy still in flight), or one whose reserved id `next_id` handed out
+    /// once no other was left, can meet one taken.
     pub fn id_to_send(&self, dup: bool, packet_id: Option<NonZeroU16>) -> Result<(PacketId, bool)> {
         match packet_id {
             Some(id) if dup && !self.queues.contains_key(&id.get()) => Ok((id.get(), false)),
@@ -463,7 +470,15 @@ impl OutInflight {
     /// acknowledged, they went back to the queue when their connection was lost, or a resume's
     /// CONNACK failed, before they were sent again). A message routed to the session ahead of
     /// them would otherwise be given the same id. Ids, not the highest of them: they may wrap.
-    pub fn reserve_ids_of<'a>(&mut self, again: impl Iterator<Item = &'a Publish>) {
+    /// One dropped before it is sent again (expired, too large for its client, pushed out of a
+    /// full queue) keeps its id reserved for the connection; `next_id` takes reserved ids back
+    /// only once no other is left.
+    pub fn reserve_ids_to_send_again<'a>(
+        &mut self,
+        in_flight: impl Iterator<Item = &'a Publish>,
+        queued: impl Iterator<Item = &'a Publish>,
+    ) {
+        let again = in_flight.chain(queued.filter(|p| p.dup));
         self.reserved.extend(again.filter_map(|p| p.packet_id).map(NonZeroU16::get));
     }
 
@@ -701,14 +716,15 @@ mod tests {
         p
     }
 
-    /// Hearth patch (change 48): the ids of messages queued to be sent again (DUP, their id)
-    /// are kept out of what a new message is given; a new message's own id or DUP is not.
+    /// Hearth patch (change 48): the ids of messages to be sent again (in flight, DUP or not;
+    /// queued with DUP and their id) are kept out of what a new message is given, until each is
+    /// in flight again; a queued message's id without DUP is not one of them.
     #[test]
     fn ids_to_be_sent_again_are_not_handed_out_until_in_flight_again() {
         let mut inflight = OutInflight::new(100, 0, 0);
-        let routed = make_publish("routed/in", 0);
-        let again = [sent_again("queued/a", 1), sent_again("queued/b", 3), routed];
-        inflight.reserve_ids_of(again.iter());
+        let in_flight = [make_publish("in/flight", 1)];
+        let queued = [sent_again("queued/b", 3), make_publish("routed/in", 0), make_publish("no/dup", 2)];
+        inflight.reserve_ids_to_send_again(in_flight.iter(), queued.iter());
         let handed: Vec<_> = (0..3).map(|_| inflight.next_id().unwrap()).collect();
         assert_eq!(handed, [2, 4, 5], "messages routed in ahead of them get other ids");
         assert_eq!(inflight.id_to_send(true, NonZeroU16::new(3)).unwrap(), (3, false));
@@ -725,10 +741,26 @@ mod tests {
     fn reserved_ids_are_kept_out_across_the_wrap() {
         let mut inflight = OutInflight::new(100, 0, 0);
         let again = [sent_again("a", 65534), sent_again("b", 65535), sent_again("c", 1), sent_again("d", 2)];
-        inflight.reserve_ids_of(again.iter());
+        inflight.reserve_ids_to_send_again([].iter(), again.iter());
         inflight.next.store(65533, Ordering::SeqCst);
         let handed: Vec<_> = (0..2).map(|_| inflight.next_id().unwrap()).collect();
         assert_eq!(handed, [65533, 3]);
+    }
+
+    /// Hearth patch (change 48): with every other id in flight, a reserved one not in flight is
+    /// handed out rather than none.
+    #[test]
+    fn a_reserved_id_is_handed_out_once_no_other_is_left() {
+        let mut inflight = OutInflight::new(usize::from(u16::MAX), 0, 0);
+        for id in 1..=u16::MAX {
+            if id != 7 && id != 9 {
+                inflight.push_back(make_msg("in/flight", id, MomentStatus::UnAck));
+            }
+        }
+        inflight.reserve_ids_to_send_again([].iter(), [sent_again("dropped", 9)].iter());
+        assert_eq!(inflight.next_id().unwrap(), 7);
+        inflight.push_back(make_msg("in/flight", 7, MomentStatus::UnAck));
+        assert_eq!(inflight.next_id().unwrap(), 9, "reserved, but nothing else is left");
     }
 
     /// Hearth patch (change 48): a message sent again keeps its id while it is free, and gets a

@@ -200,20 +200,21 @@ impl SessionState {
         &self.inner
     }
 
-    /// Hearth patch (change 31): a session taken up again keeps the QoS 2 PUBLISHes it received
-    /// and its client has not released: the same one sent again is acknowledged, not delivered
-    /// twice (MQTT-4.3.3-10). Called before the connection's first packet is read.
     /// Hearth patch (change 48): a session taken up again keeps the ids of the messages it will
     /// send again under them (its in-flight ones, and the queued ones with DUP) out of what it
     /// gives a new message. Called in the handshake, before the session's channel is read: a
     /// message routed to the session once it was registered is in that channel ahead of the
     /// resumed state, and is delivered first.
     pub(crate) async fn resume_reserve_ids(&self, resumed: &OfflineInfo) {
-        let mut inflight = self.out_inflight().write().await;
-        inflight.reserve_ids_of(resumed.inflight_messages.iter().map(|m| &m.publish));
-        inflight.reserve_ids_of(resumed.offline_messages.iter().map(|(_, p)| p).filter(|p| p.dup));
+        self.out_inflight().write().await.reserve_ids_to_send_again(
+            resumed.inflight_messages.iter().map(|m| &m.publish),
+            resumed.offline_messages.iter().map(|(_, p)| p),
+        );
     }
 
+    /// Hearth patch (change 31): a session taken up again keeps the QoS 2 PUBLISHes it received
+    /// and its client has not released: the same one sent again is acknowledged, not delivered
+    /// twice (MQTT-4.3.3-10). Called before the connection's first packet is read.
     pub(crate) async fn resume_received_qos2(&mut self, received: Vec<ReceivedQos2>) {
         let out_inflight = self.out_inflight().clone();
         let mut inflight = out_inflight.write().await;
@@ -1892,9 +1893,10 @@ impl SessionState {
         // id spaces, the async stored-message load (send_storaged_messages) or
         // offline deliveries can be assigned the same ids, and send_rerelease's
         // push_back would silently overwrite them, destroying their QoS 2 state.
-        // Advance the allocator past the transferred id range BEFORE any of the
-        // concurrent deliver paths can allocate (this must run before the
-        // send_storaged_messages spawns below).
+        // Hearth patch (change 48): the handshake reserved these ids already
+        // (`resume_reserve_ids`), before the channel, where messages routed in
+        // early wait ahead of this transfer, was read; advancing is kept for the
+        // allocator's order, not relied on (it breaks where the ids wrap).
         let max_transfer_id = offline_info
             .inflight_messages
             .iter()
@@ -2106,7 +2108,7 @@ impl SessionState {
     async fn keep_rerelease(&self, iflt_msg: OutInflightMessage) -> std::result::Result<NonZeroU16, Reason> {
         let packet_id = Self::packet_id(iflt_msg.publish.packet_id)?;
 
-        // Defensive check: with the allocator isolated (advance_next_id) this
+        // Defensive check: with the ids reserved (Hearth change 48) this
         // branch is unreachable on the resume path; if it ever fires it means a
         // concurrent deliver allocated the same id and push_back below would
         // silently overwrite an existing QoS 2 entry — make it visible instead.
