@@ -10,8 +10,8 @@ pub const DATABASE: &str = "hearth.db";
 pub const OWNER_TOKEN: &str = "owner-token";
 pub const RUNNING: &str = "hub.json";
 pub const LOCK: &str = "hub.lock";
-/// Present from the broker's start until a clean stop's final save of its sessions and retained
-/// messages has worked: one found at a start after a clean stop says that save failed (a full
+/// Present from the end of a start that runs the broker until a clean stop's final save of its
+/// sessions and retained messages has worked: one found at a start after a clean stop says that save failed (a full
 /// disk). Made at the start, while there is room, since the failure may leave none to make it.
 pub const BROKER_UNSAVED: &str = "mqtt-unsaved";
 
@@ -136,7 +136,8 @@ pub fn previous_broker_save_failed(dir: &Path) -> bool {
     dir.join(BROKER_UNSAVED).exists()
 }
 
-/// Made when the broker starts: an empty file, so that it takes no room to speak of.
+/// Made at the end of a start that runs the broker (a start that fails later must not leave it):
+/// an empty file, so that it takes no room to speak of.
 pub fn mark_broker_unsaved(dir: &Path) -> std::io::Result<()> {
     std::fs::File::create(dir.join(BROKER_UNSAVED)).map(drop)
 }

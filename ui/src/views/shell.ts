@@ -182,9 +182,9 @@ function banners(status: Status | undefined): TemplateResult | typeof nothing {
       ? html`<div class="banner warn" data-testid="mqtt-unsaved" role="note">
           <span class="banner-icon" aria-hidden="true">⚠</span>
           <div>
-            When Hearth last stopped, it could not save the messages it was holding for devices that were offline, nor its latest
-            changes to what each device listens for and to the last states devices reported (the disk was probably full): some may be
-            lost. Free some space on the disk of <code>${status.data_dir}</code>.
+            When Hearth last stopped, it could not save what had changed since its last save (the disk was probably full). Messages
+            that came for offline devices in that time may be lost, and recent changes to what devices listen for and to the last
+            states they reported. Free some space on the disk of <code>${status.data_dir}</code>.
           </div>
         </div>`
       : nothing}

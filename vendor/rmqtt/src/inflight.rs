@@ -419,7 +419,9 @@ impl OutInflight {
 
     #[inline]
     pub fn next_id(&self) -> Result<PacketId> {
-        for _ in 0..u16::MAX {
+        // Hearth patch (change 48): every value of the counter, the one last handed out too (it
+        // may be free again), before `reserved` is looked at below.
+        for _ in 0..=u16::MAX {
             let packet_id = self.next.fetch_add(1, Ordering::SeqCst);
             if packet_id == 0 {
                 continue;

@@ -1902,8 +1902,8 @@ impl SessionState {
             .iter()
             .filter_map(|m| m.publish.packet_id.map(|id| id.get()))
             .max();
-        // Hearth patch (change 48): the ids of everything to be sent again, in flight or queued,
-        // were reserved before the session could deliver anything (`resume_reserve_ids`).
+        // Hearth patch (change 48): the ids of everything to be sent again, in flight or queued
+        // with DUP, were reserved before the session could deliver anything (`resume_reserve_ids`).
         if let Some(max_id) = max_transfer_id {
             self.out_inflight().write().await.advance_next_id(max_id);
         }
