@@ -11,8 +11,9 @@ pub const OWNER_TOKEN: &str = "owner-token";
 pub const RUNNING: &str = "hub.json";
 pub const LOCK: &str = "hub.lock";
 /// Present from the end of a start that runs the broker until a clean stop's final save of its
-/// sessions and retained messages has worked: one found at a start after a clean stop says that save failed (a full
-/// disk). Made at the start, while there is room, since the failure may leave none to make it.
+/// sessions and retained messages has worked: one found at a start after a clean stop says that
+/// save failed (a full disk). Made at the start, while there is room, since the failure may
+/// leave none to make it.
 pub const BROKER_UNSAVED: &str = "mqtt-unsaved";
 
 /// `--data-dir`, else `HEARTH_DATA_DIR` (both handled by clap), else the platform's data
