@@ -13,7 +13,7 @@ import pytest
 from hostile_clients import publish_packet, read_packet, wait_until
 from interop_brokers import DENIED, power_cut, stop_client
 from test_mqtt_interop import BOTH, publish_expiring, pubrec_of_5, qos2_device, received_across, release_5, subscribe
-from test_hostile_broker import TINY_MAXIMUM_PACKET_SIZE, mqtt5_connect, mqtt5_subscribe
+from test_hostile_broker import TINY_MAXIMUM_PACKET_SIZE, mqtt5_accepted_and_subscribed, mqtt5_connect
 
 DISCONNECT = bytes([0xE0, 0x00])
 
@@ -140,11 +140,7 @@ def test_a_message_sent_again_after_a_failed_resume_and_a_restart_keeps_its_pack
                    "the dashboard offline")
 
     first = connect()
-    kind, connack = read_packet(first)
-    assert kind == 0x20 and connack[1] == 0, connack
-    mqtt5_subscribe(first, "TopicA/+", 2)
-    kind, suback = read_packet(first)
-    assert (kind, suback[3:]) == (0x90, b"\x02"), f"granted QoS 2: {hex(kind)} {suback!r}"
+    mqtt5_accepted_and_subscribed(first, "TopicA/+", 2)
     for n in (1, 2):
         sender.publish("TopicA/B", f"acknowledged {n}", qos=1).wait_for_publish(5)
         acknowledged = read_publish_5(first)

@@ -798,6 +798,16 @@ def mqtt5_subscribe(s: socket.socket, topic: str, qos: int):
     s.sendall(b"\x82" + varint(len(body)) + body)
 
 
+def mqtt5_accepted_and_subscribed(s: socket.socket, topic: str, qos: int):
+    """Reads the CONNACK of `mqtt5_connect`'s connection (accepted), subscribes to `topic` at
+    `qos`, and checks that the SUBACK grants that QoS."""
+    kind, connack = read_packet(s)
+    assert kind == 0x20 and connack[1] == 0, connack
+    mqtt5_subscribe(s, topic, qos)
+    kind, suback = read_packet(s)
+    assert (kind, suback[3:]) == (0x90, bytes([qos])), f"granted QoS {qos}: {hex(kind)} {suback!r}"
+
+
 def test_an_mqtt5_client_whose_maximum_packet_size_cannot_take_a_connack_gets_nothing_and_is_closed(hub):
     """An MQTT 5 CONNECT saying the client takes packets of at most 10 bytes (Hearth's CONNACK,
     with its properties, is longer), and a SUBSCRIBE right behind it. The CONNACK cannot be
@@ -835,11 +845,7 @@ def test_a_qos_2_delivery_owed_its_release_survives_a_reconnection_whose_connack
         return mqtt5_connect(dashboard, "dashboard", clean_start=False, expiry=3600, properties=properties)
 
     first = connect()
-    kind, connack = read_packet(first)
-    assert kind == 0x20 and connack[1] == 0, connack
-    mqtt5_subscribe(first, "sensor/reading", 2)
-    kind, suback = read_packet(first)
-    assert (kind, suback[3:]) == (0x90, b"\x02"), f"granted QoS 2: {hex(kind)} {suback!r}"
+    mqtt5_accepted_and_subscribed(first, "sensor/reading", 2)
     assert sensor.pub("sensor/reading", "21.5", qos=2, version="5").returncode == 0
     kind, publish = read_packet(first)
     assert kind & 0xF0 == 0x30 and (kind >> 1) & 3 == 2, hex(kind)
@@ -883,10 +889,7 @@ def test_a_session_ended_by_a_failed_connack_leaves_no_subscription_behind(hub):
         return mqtt5_connect(dashboard, "dashboard", clean_start=clean_start, expiry=expiry, properties=properties)
 
     first = connect(clean_start=True, expiry=3600)
-    assert read_packet(first)[0] == 0x20
-    mqtt5_subscribe(first, "sensor/reading", 1)
-    kind, suback = read_packet(first)
-    assert (kind, suback[3:]) == (0x90, b"\x01"), f"granted QoS 1: {hex(kind)} {suback!r}"
+    mqtt5_accepted_and_subscribed(first, "sensor/reading", 1)
     first.sendall(b"\xe0\x00")
     first.close()
     wait_until(lambda: not hub.get(f"/devices/{dashboard.id}/broker")["sessions"], "the dashboard offline")
