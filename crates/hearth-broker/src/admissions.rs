@@ -12,7 +12,7 @@
 //! Each CONNECT is held under its own connection (client id and remote address): a CONNECT
 //! that names another client's id, refused or not, never touches what is held for that client.
 
-use crate::engine::Sessions;
+use crate::live::Sessions;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -57,7 +57,7 @@ impl Admissions {
         } else {
             let live = live.lock().unwrap_or_else(|p| p.into_inner());
             let mut others: HashSet<&str> =
-                live.values().filter(|s| s.username == username && s.client_id != client_id).map(|s| s.client_id.as_str()).collect();
+                live.iter().filter(|s| s.username == username && s.client_id != client_id).map(|s| s.client_id.as_str()).collect();
             others
                 .extend(admitting.iter().filter(|((id, _), a)| a.username == username && id != client_id).map(|((id, _), _)| id.as_str()));
             others.len()
@@ -99,7 +99,7 @@ mod tests {
     fn connect(sessions: &Sessions, client_id: &str, username: &str) {
         let info =
             SessionInfo { client_id: client_id.to_owned(), username: username.to_owned(), remote: None, protocol: 4, connected_at: 0 };
-        sessions.lock().expect("lock").insert(info.client_id.clone(), info);
+        sessions.lock().expect("lock").insert(info);
     }
 
     fn live(entries: &[(&str, &str)]) -> Sessions {

@@ -1,6 +1,7 @@
 //! Starting, watching and stopping the embedded rmqtt engine.
 
 use crate::hooks::{Drops, GateHooks};
+use crate::live::Sessions;
 use crate::persist::{self, Journal, Restored};
 use crate::retained::{Retained, RetainedLimits, RetainedStorage, RetainedUse};
 use crate::{Gate, HUB_CLIENT_ID, SessionInfo};
@@ -8,7 +9,6 @@ use hearth_core::mqtt_state::{BrokerChanges, SavedBroker};
 use rmqtt::context::ServerContext;
 use rmqtt::net::Builder;
 use rmqtt::server::MqttServer;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,9 +119,6 @@ pub enum BrokerError {
     #[error("cannot start the MQTT broker on {addr}: {reason}")]
     Start { addr: SocketAddr, reason: String },
 }
-
-/// Live sessions by client id, kept by the hooks.
-pub(crate) type Sessions = Arc<Mutex<HashMap<String, SessionInfo>>>;
 
 /// A running broker. Dropping it without [`Broker::shutdown`] stops it too, less gently.
 pub struct Broker {
@@ -278,7 +275,7 @@ impl Broker {
 
     /// Live sessions, oldest first.
     pub fn sessions(&self) -> Vec<SessionInfo> {
-        let mut all: Vec<SessionInfo> = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let mut all: Vec<SessionInfo> = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
         all.sort_by_key(|s| s.connected_at);
         all
     }

@@ -1,7 +1,7 @@
 //! rmqtt's hooks, translated into [`Gate`] questions and MQTT answers.
 
 use crate::admissions::Admissions;
-use crate::engine::Sessions;
+use crate::live::Sessions;
 use crate::persist::Journal;
 use crate::{Client, ConnectAttempt, Gate, Refusal, Sender, SessionInfo, WillVerdict};
 use async_trait::async_trait;
@@ -84,7 +84,7 @@ impl GateHooks {
             .filter(|id| id != client_id)
             .collect();
         let live = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        held.iter().filter(|id| !live.contains_key(id.as_str())).count()
+        held.iter().filter(|id| !live.contains(id)).count()
     }
 
     async fn authenticate(&self, ci: &rmqtt::types::ConnectInfo) -> AuthResult {
@@ -282,7 +282,7 @@ impl Handler for GateHooks {
                         protocol: session.protocol().await.unwrap_or(0),
                         connected_at: session.connected_at().await.unwrap_or(0),
                     };
-                    self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(info.client_id.clone(), info.clone());
+                    self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(info.clone());
                     self.admissions.release(c.client_id, session.id.remote_addr);
                     self.gate.connected(&info);
                 }

@@ -26,6 +26,7 @@ mod admissions;
 mod engine;
 mod fitter;
 mod hooks;
+mod live;
 mod persist;
 mod retained;
 mod shared;
