@@ -31,7 +31,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const PUBLISHERS: usize = 4;
 const FAN_IN_MESSAGES: usize = 20_000; // per publisher
 const QOS0_PUBLISHERS: usize = 50;
-const QOS0_MESSAGES: usize = 2_000; // per publisher
+/// QoS 0 messages per publisher, 100 000 in all, unless `HEARTH_BENCH_QOS0_MESSAGES` says more
+/// (a longer flood: whether the ledger still keeps every payload once the flood lasts).
+const QOS0_MESSAGES: usize = 2_000;
 const IDLE_CLIENTS: usize = 1_000;
 const LATENCY_MESSAGES: usize = 5_000;
 const LATENCY_RATE: u64 = 500; // per second
@@ -179,7 +181,7 @@ fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
             "fan_in_qos0_msgs_per_sec": { "hearth": hearth.qos0_per_sec.round(), "mosquitto": mosquitto.qos0_per_sec.round(),
                                           "ratio": (ratio(hearth.qos0_per_sec, mosquitto.qos0_per_sec) * 100.0).round() / 100.0 },
             "hearth_ledger_after_qos0_fan_in": hearth.ledger_after_qos0,
-            "fan_in_qos0_delivered": { "hearth": hearth.qos0_delivered, "mosquitto": mosquitto.qos0_delivered, "sent": QOS0_PUBLISHERS * QOS0_MESSAGES },
+            "fan_in_qos0_delivered": { "hearth": hearth.qos0_delivered, "mosquitto": mosquitto.qos0_delivered, "sent": QOS0_PUBLISHERS * qos0_messages() },
             "fan_in_qos1_msgs_per_sec": { "hearth": hearth.fan_in_per_sec.round(), "mosquitto": mosquitto.fan_in_per_sec.round(),
                                      "ratio": (ratio(hearth.fan_in_per_sec, mosquitto.fan_in_per_sec) * 100.0).round() / 100.0 },
             "qos1_latency_ms": { "hearth": { "p50": hearth.p50_ms, "p99": hearth.p99_ms },
@@ -203,7 +205,7 @@ fn side_by_side(hearth: &Results, mosquitto: &Results) -> serde_json::Value {
                                                                   "mosquitto": mosquitto.idle.per_client_second() },
                               "kib_per_client_subscribed_thousand": { "hearth": hearth.idle.per_client_subscribed(),
                                                                       "mosquitto": mosquitto.idle.per_client_subscribed() } },
-            "setup": { "qos0_publishers": QOS0_PUBLISHERS, "qos0_messages_per_publisher": QOS0_MESSAGES,
+            "setup": { "qos0_publishers": QOS0_PUBLISHERS, "qos0_messages_per_publisher": qos0_messages(),
                        "qos1_publishers": PUBLISHERS, "qos1_messages_per_publisher": FAN_IN_MESSAGES, "payload_bytes": PAYLOAD,
                        "latency_messages": LATENCY_MESSAGES, "latency_rate_per_sec": LATENCY_RATE,
                        "idle_clients": { "first": IDLE_CLIENTS, "second": IDLE_CLIENTS, "subscribed": IDLE_CLIENTS } }
@@ -219,8 +221,19 @@ fn runs_part(part: &str) -> bool {
     std::env::var("HEARTH_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
 }
 
-/// Refuses a `HEARTH_BENCH_ONLY` naming a part that does not exist (a typo would run nothing).
+/// QoS 0 messages per publisher (`HEARTH_BENCH_QOS0_MESSAGES`, checked by `check_parts`).
+fn qos0_messages() -> usize {
+    std::env::var("HEARTH_BENCH_QOS0_MESSAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(QOS0_MESSAGES)
+}
+
+/// Refuses a `HEARTH_BENCH_ONLY` naming a part that does not exist (a typo would run nothing), and
+/// a `HEARTH_BENCH_QOS0_MESSAGES` that is not a number of messages.
 fn check_parts() -> Result<()> {
+    if let Ok(n) = std::env::var("HEARTH_BENCH_QOS0_MESSAGES")
+        && !n.parse::<usize>().is_ok_and(|n| n > 0)
+    {
+        bail!("HEARTH_BENCH_QOS0_MESSAGES: {n:?} is not a number of messages per publisher");
+    }
     if let Ok(only) = std::env::var("HEARTH_BENCH_ONLY") {
         for part in only.split(',').map(str::trim) {
             if !PARTS.contains(&part) {
@@ -248,8 +261,8 @@ async fn measure(broker: Broker) -> Result<Results> {
     } else {
         (0.0, 0)
     };
-    // Let the recorder finish the backlog, then read its counters.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Let the recorder finish the backlog, then read its counters: 3 s for each 100 000 messages.
+    tokio::time::sleep(Duration::from_secs(3 * (QOS0_PUBLISHERS * qos0_messages()).div_ceil(100_000) as u64)).await;
     let cpu_qos0 = cpu_ms(pid)? - cpu_before;
     let ledger_after_qos0 = broker.ledger_drops();
     let cpu_before = cpu_ms(pid)?;
@@ -268,7 +281,7 @@ async fn measure(broker: Broker) -> Result<Results> {
         if runs_part(part) { (cpu_ms * 1000.0 / messages as f64 * 10.0).round() / 10.0 } else { 0.0 }
     };
     let cpu_us_per_message = CpuPerMessage {
-        qos0: per_message("qos0", cpu_qos0, QOS0_PUBLISHERS * QOS0_MESSAGES),
+        qos0: per_message("qos0", cpu_qos0, QOS0_PUBLISHERS * qos0_messages()),
         qos1: per_message("qos1", cpu_qos1, PUBLISHERS * FAN_IN_MESSAGES),
         latency: per_message("latency", cpu_latency, LATENCY_MESSAGES),
     };
@@ -373,7 +386,7 @@ async fn connect_idle_clients(
 /// The fan-in: 50 publishers, QoS 0, into one subscriber on `#`. QoS 0 may be dropped
 /// under load by either broker, so what arrived is counted and reported next to the rate.
 async fn fan_in_qos0(broker: &Broker) -> Result<(f64, usize)> {
-    let total = QOS0_PUBLISHERS * QOS0_MESSAGES;
+    let (per_publisher, total) = (qos0_messages(), QOS0_PUBLISHERS * qos0_messages());
     let (sub, mut events) = client(broker, "bench-sub-all", &broker.subscriber);
     sub.subscribe("#", QoS::AtMostOnce).await?;
     loop {
@@ -408,13 +421,13 @@ async fn fan_in_qos0(broker: &Broker) -> Result<(f64, usize)> {
         publishers.push(tokio::spawn(async move {
             let topic = format!("bench/fan-in-0/{n}");
             let sender = tokio::spawn(async move {
-                for _ in 0..QOS0_MESSAGES {
+                for _ in 0..per_publisher {
                     publisher.publish(topic.as_str(), QoS::AtMostOnce, false, vec![7u8; PAYLOAD]).await?;
                 }
                 Ok::<_, rumqttc::ClientError>(publisher)
             });
             let mut sent = 0;
-            while sent < QOS0_MESSAGES {
+            while sent < per_publisher {
                 if let Event::Outgoing(rumqttc::Outgoing::Publish(_)) = events.poll().await? {
                     sent += 1;
                 }
