@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 pub(crate) type Sessions = Arc<Mutex<LiveSessions>>;
 
 /// One live connection, found by its client id. Boxed, so that the table's slots are one pointer
-/// wide: a hash table has up to twice as many slots as entries, and a `SessionInfo` inline is 96
-/// bytes. Its client id is its key, so it is kept once, not again beside it.
+/// wide: the table has from 1.14 to about 2.3 slots an entry (filled to 7/8, then doubled), and a
+/// `SessionInfo` inline is 96 bytes. Its client id is its key, so it is kept once, not again
+/// beside it. Measured with heaptrack (`./scripts/bench heap`): 140 bytes less per idle
+/// connection than a map from client id to the info inline, the box's allocation counted.
 struct Live(Box<SessionInfo>);
 
 impl Borrow<str> for Live {

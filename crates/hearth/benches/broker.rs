@@ -17,6 +17,8 @@
 //!   second's is what one more idle device costs, the third's one more that listens.
 //!
 //! Usage: cargo bench -p hearth --bench broker -- HEARTH_BINARY
+//! (`HEARTH_BENCH_RUNS`, runs, 3 by default; `HEARTH_BENCH_ONLY`, parts, see `PARTS`;
+//! `HEARTH_BENCH_QOS0_MESSAGES`, QoS 0 messages per publisher, 2 000 by default)
 
 #[path = "common/process.rs"]
 mod process;
@@ -31,8 +33,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const PUBLISHERS: usize = 4;
 const FAN_IN_MESSAGES: usize = 20_000; // per publisher
 const QOS0_PUBLISHERS: usize = 50;
-/// QoS 0 messages per publisher, 100 000 in all, unless `HEARTH_BENCH_QOS0_MESSAGES` says more
-/// (a longer flood: whether the ledger still keeps every payload once the flood lasts).
+/// QoS 0 messages per publisher, 100 000 in all, unless `HEARTH_BENCH_QOS0_MESSAGES` says
+/// otherwise (a longer flood: whether the ledger keeps every payload when the flood lasts).
 const QOS0_MESSAGES: usize = 2_000;
 const IDLE_CLIENTS: usize = 1_000;
 const LATENCY_MESSAGES: usize = 5_000;
@@ -52,14 +54,14 @@ struct Broker {
 
 impl Broker {
     /// What the ledger could not keep as rows (payloads dropped, publishes aggregated,
-    /// decisions unrecorded), for Hearth.
+    /// decisions unrecorded), and the messages a subscriber's full queue dropped, for Hearth.
     fn ledger_drops(&self) -> Option<serde_json::Value> {
         let (binary, data) = self.hearth.as_ref()?;
         let out = Command::new(binary).args(["status", "--json", "--data-dir"]).arg(data).output().ok()?;
         let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         let b = &status["broker"];
         Some(serde_json::json!({ "payloads_dropped": b["payloads_dropped"], "aggregated": b["aggregated_messages"],
-                                 "unrecorded": b["unrecorded_decisions"] }))
+                                 "unrecorded": b["unrecorded_decisions"], "lost_messages": b["lost_messages"] }))
     }
 }
 
@@ -221,7 +223,8 @@ fn runs_part(part: &str) -> bool {
     std::env::var("HEARTH_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
 }
 
-/// QoS 0 messages per publisher (`HEARTH_BENCH_QOS0_MESSAGES`, checked by `check_parts`).
+/// QoS 0 messages per publisher: `HEARTH_BENCH_QOS0_MESSAGES` if it is set (`check_parts`
+/// refuses one that is not a number of messages), else `QOS0_MESSAGES`.
 fn qos0_messages() -> usize {
     std::env::var("HEARTH_BENCH_QOS0_MESSAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(QOS0_MESSAGES)
 }
@@ -230,7 +233,7 @@ fn qos0_messages() -> usize {
 /// a `HEARTH_BENCH_QOS0_MESSAGES` that is not a number of messages.
 fn check_parts() -> Result<()> {
     if let Ok(n) = std::env::var("HEARTH_BENCH_QOS0_MESSAGES")
-        && !n.parse::<usize>().is_ok_and(|n| n > 0)
+        && !n.parse::<usize>().is_ok_and(|n| n > 0 && n.checked_mul(QOS0_PUBLISHERS).is_some())
     {
         bail!("HEARTH_BENCH_QOS0_MESSAGES: {n:?} is not a number of messages per publisher");
     }
@@ -253,16 +256,18 @@ async fn measure(broker: Broker) -> Result<Results> {
     };
     let pid = broker.process.id();
     // The CPU time of each phase counts until Hearth's recorder has filed what it gathered (it
-    // writes a trickle every 100 ms, and at once under load): until the 3 s pause after the QoS 0
-    // flood, and a second after the other phases.
+    // writes a trickle every 100 ms, and at once under load): until the pause after the QoS 0
+    // flood (3 s for each 100 000 messages), and a second after the other phases.
     let cpu_before = cpu_ms(pid)?;
     let (qos0_per_sec, qos0_delivered) = if runs_part("qos0") {
         fan_in_qos0(&broker).await.with_context(|| format!("QoS 0 fan-in against {}", broker.name))?
     } else {
         (0.0, 0)
     };
-    // Let the recorder finish the backlog, then read its counters: 3 s for each 100 000 messages.
-    tokio::time::sleep(Duration::from_secs(3 * (QOS0_PUBLISHERS * qos0_messages()).div_ceil(100_000) as u64)).await;
+    // Let the recorder finish the backlog, then read its counters: 3 s for each 100 000 messages
+    // of the flood (3 s without one: the idle phase's connections).
+    let flood = if runs_part("qos0") { QOS0_PUBLISHERS * qos0_messages() } else { 0 };
+    tokio::time::sleep(Duration::from_secs(3 * flood.div_ceil(100_000).max(1) as u64)).await;
     let cpu_qos0 = cpu_ms(pid)? - cpu_before;
     let ledger_after_qos0 = broker.ledger_drops();
     let cpu_before = cpu_ms(pid)?;
@@ -275,8 +280,8 @@ async fn measure(broker: Broker) -> Result<Results> {
         if runs_part("latency") { latency(&broker).await.with_context(|| format!("latency against {}", broker.name))? } else { (0.0, 0.0) };
     tokio::time::sleep(Duration::from_secs(1)).await;
     let cpu_latency = cpu_ms(pid)? - cpu_before;
-    // Per message sent (for QoS 0, every one was delivered in each run measured); 0 for a phase
-    // not run.
+    // Per message sent (for QoS 0 at the default count, every one was delivered in each run
+    // measured; the JSON says how many were); 0 for a phase not run.
     let per_message = |part: &str, cpu_ms: f64, messages: usize| {
         if runs_part(part) { (cpu_ms * 1000.0 / messages as f64 * 10.0).round() / 10.0 } else { 0.0 }
     };
