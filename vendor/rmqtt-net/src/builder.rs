@@ -94,6 +94,12 @@ pub struct Builder {
     /// `net.ipv4.tcp_keepalive_*` sysctls or the Windows `KeepAliveTime` /
     /// `KeepAliveInterval` registry values. Defaults to enabled (issue #465).
     pub tcp_keepalive: bool,
+    /// Hearth patch (rmqtt-net change 15): the keepalive probes' timing, when set: how long a
+    /// connection is silent before the first probe, the time between probes, and how many go
+    /// unanswered before the kernel ends the connection. Linux only; elsewhere the OS's
+    /// defaults stay, as before. Linux's own (2 h, then 9 probes 75 s apart) leave a peer that
+    /// vanished without a word, and never sends anything, connected for 2 h 11 min.
+    pub tcp_keepalive_probes: Option<(Duration, Duration, u32)>,
     /// Maximum concurrent active connections
     pub max_connections: usize,
     /// Maximum simultaneous handshakes during connection setup
@@ -208,6 +214,7 @@ impl Builder {
             // Enabled by default: SO_KEEPALIVE with OS-level probe parameters
             // (Linux sysctl / Windows registry) (issue #465).
             tcp_keepalive: true,
+            tcp_keepalive_probes: None,
 
             allow_anonymous: true,
             min_keepalive: 0,
@@ -290,6 +297,13 @@ impl Builder {
     /// probe parameters (Linux sysctl / Windows registry). `false` disables it.
     pub fn tcp_keepalive(mut self, tcp_keepalive: bool) -> Self {
         self.tcp_keepalive = tcp_keepalive;
+        self
+    }
+
+    /// Hearth patch (rmqtt-net change 15): the keepalive probes' timing on Linux (see
+    /// `tcp_keepalive_probes`), with `tcp_keepalive` on.
+    pub fn tcp_keepalive_probes(mut self, idle: Duration, interval: Duration, retries: u32) -> Self {
+        self.tcp_keepalive_probes = Some((idle, interval, retries));
         self
     }
 
@@ -748,6 +762,16 @@ impl Listener {
             let sock_ref = socket2::SockRef::from(&socket);
             if let Err(e) = sock_ref.set_keepalive(true) {
                 log::warn!("set SO_KEEPALIVE failed for {remote_addr}: {e}");
+            }
+            // Hearth patch (rmqtt-net change 15): the probes' timing, where set. On Linux these
+            // are plain `setsockopt`s (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT), not the
+            // Windows call the note above is about.
+            #[cfg(target_os = "linux")]
+            if let Some((idle, interval, retries)) = self.cfg.tcp_keepalive_probes {
+                let probes = socket2::TcpKeepalive::new().with_time(idle).with_interval(interval).with_retries(retries);
+                if let Err(e) = sock_ref.set_tcp_keepalive(&probes) {
+                    log::warn!("setting the keepalive probes' timing failed for {remote_addr}: {e}");
+                }
             }
         }
         log::debug!("remote_addr: {remote_addr}, proxy_protocol: {}", self.cfg.proxy_protocol);
