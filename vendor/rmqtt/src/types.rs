@@ -493,8 +493,8 @@ impl ConnectInfo {
     #[inline]
     pub fn last_will(&self) -> Option<LastWill<'_>> {
         match self {
-            ConnectInfo::V3(_, conn_info) => conn_info.last_will.as_ref().map(LastWill::V3),
-            ConnectInfo::V5(_, conn_info) => conn_info.last_will.as_ref().map(LastWill::V5),
+            ConnectInfo::V3(_, conn_info) => conn_info.last_will.as_deref().map(LastWill::V3),
+            ConnectInfo::V5(_, conn_info) => conn_info.last_will.as_deref().map(LastWill::V5),
         }
     }
 

@@ -277,7 +277,7 @@ async fn _handshake(
     if let ConnectInfo::V3(_, connect) = &mut connect_info {
         connect.password = None;
         // Hearth patch (45): the Will is the session's, to let go of once it has done its work.
-        last_will = connect.last_will.take().map(|lw| Box::new(KeptWill::V3(lw)));
+        last_will = connect.last_will.take().map(|lw| Box::new(KeptWill::V3(*lw)));
     }
 
     let mut entry = match { scx.extends.shared().await.entry(id.clone()) }.try_lock().await {

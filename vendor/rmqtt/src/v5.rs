@@ -325,7 +325,7 @@ async fn _handshake(
         connect.password = None;
         connect.user_properties = Vec::new();
         // Hearth patch (45): the Will is the session's, to let go of once it has done its work.
-        last_will = connect.last_will.take().map(|lw| Box::new(KeptWill::V5(lw)));
+        last_will = connect.last_will.take().map(|lw| Box::new(KeptWill::V5(*lw)));
     }
 
     let mut entry = match { scx.extends.shared().await.entry(id.clone()) }.try_lock().await {

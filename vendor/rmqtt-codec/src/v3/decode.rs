@@ -80,12 +80,12 @@ fn decode_connect_packet(src: &mut Bytes) -> Result<Packet, DecodeError> {
     let last_will = if flags.contains(ConnectFlags::WILL) {
         let topic = ByteString::decode(src)?;
         let message = Bytes::decode(src)?;
-        Some(LastWill {
+        Some(Box::new(LastWill {
             qos: QoS::try_from((flags & ConnectFlags::WILL_QOS).bits() >> WILL_QOS_SHIFT)?,
             retain: flags.contains(ConnectFlags::WILL_RETAIN),
             topic,
             message,
-        })
+        }))
     } else {
         None
     };
@@ -239,12 +239,12 @@ mod tests {
                 clean_session: false,
                 keep_alive: 60,
                 client_id: ByteString::try_from(Bytes::from_static(b"12345")).unwrap(),
-                last_will: Some(LastWill {
+                last_will: Some(Box::new(LastWill {
                     qos: QoS::ExactlyOnce,
                     retain: false,
                     topic: ByteString::try_from(Bytes::from_static(b"topic")).unwrap(),
                     message: Bytes::from(&b"message"[..]),
-                }),
+                })),
                 username: None,
                 password: None,
                 cert: None,

@@ -47,8 +47,8 @@ pub(crate) fn get_encoded_size(packet: &Packet) -> usize {
             n += 2 + client_id.len();
 
             // Will Topic + Will Message
-            if let Some(LastWill { ref topic, ref message, .. }) = *last_will {
-                n += 2 + topic.len() + 2 + message.len();
+            if let Some(will) = last_will.as_deref() {
+                n += 2 + will.topic.len() + 2 + will.message.len();
             }
 
             if let Some(ref s) = *username {
@@ -198,14 +198,14 @@ fn encode_connect(connect: &Connect, dst: &mut BytesMut) -> Result<(), EncodeErr
         flags |= ConnectFlags::PASSWORD;
     }
 
-    if let Some(LastWill { qos, retain, .. }) = *last_will {
+    if let Some(will) = last_will.as_deref() {
         flags |= ConnectFlags::WILL;
 
-        if retain {
+        if will.retain {
             flags |= ConnectFlags::WILL_RETAIN;
         }
 
-        let b: u8 = qos as u8;
+        let b: u8 = will.qos as u8;
 
         flags |= ConnectFlags::from_bits_truncate(b << WILL_QOS_SHIFT);
     }
@@ -218,9 +218,9 @@ fn encode_connect(connect: &Connect, dst: &mut BytesMut) -> Result<(), EncodeErr
     dst.put_u16(keep_alive);
     client_id.encode(dst)?;
 
-    if let Some(LastWill { ref topic, ref message, .. }) = *last_will {
-        topic.encode(dst)?;
-        message.encode(dst)?;
+    if let Some(will) = last_will.as_deref() {
+        will.topic.encode(dst)?;
+        will.message.encode(dst)?;
     }
 
     if let Some(ref s) = *username {
@@ -301,12 +301,12 @@ mod tests {
                 clean_session: false,
                 keep_alive: 60,
                 client_id: ByteString::from_static("12345"),
-                last_will: Some(LastWill {
+                last_will: Some(Box::new(LastWill {
                     qos: QoS::ExactlyOnce,
                     retain: false,
                     topic: ByteString::from_static("topic"),
                     message: Bytes::from_static(b"message"),
-                }),
+                })),
                 username: None,
                 password: None,
                 cert: None,

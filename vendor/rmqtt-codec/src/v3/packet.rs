@@ -81,7 +81,9 @@ pub struct Connect {
     /// a time interval measured in seconds.
     pub keep_alive: u16,
     /// Will Message be stored on the Server and associated with the Network Connection.
-    pub last_will: Option<LastWill>,
+    /// Hearth patch (rmqtt-codec's third change): boxed (72 bytes inline), most have none and
+    /// the session keeps the CONNECT for its whole life, the Will taken out of it.
+    pub last_will: Option<Box<LastWill>>,
     /// identifies the Client to the Server.
     pub client_id: ByteString,
     /// username can be used by the Server for authentication and authorization.

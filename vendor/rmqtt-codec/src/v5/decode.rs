@@ -102,7 +102,7 @@ mod tests {
                 clean_start: false,
                 keep_alive: 60,
                 client_id: ByteString::from_static("12345"),
-                last_will: Some(LastWill {
+                last_will: Some(Box::new(LastWill {
                     qos: QoS::ExactlyOnce,
                     retain: false,
                     topic: ByteString::from_static("topic"),
@@ -114,7 +114,7 @@ mod tests {
                     user_properties: Vec::new(),
                     is_utf8_payload: None,
                     response_topic: None,
-                }),
+                })),
                 username: None,
                 password: None,
                 session_expiry_interval_secs: 0,

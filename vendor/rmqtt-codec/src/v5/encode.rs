@@ -358,7 +358,7 @@ mod tests {
                 clean_start: false,
                 keep_alive: 60,
                 client_id: ByteString::from_static("12345"),
-                last_will: Some(LastWill {
+                last_will: Some(Box::new(LastWill {
                     qos: QoS::ExactlyOnce,
                     retain: false,
                     topic: ByteString::from_static("topic"),
@@ -370,7 +370,7 @@ mod tests {
                     user_properties: vec![],
                     is_utf8_payload: None,
                     response_topic: None,
-                }),
+                })),
                 username: None,
                 password: None,
                 session_expiry_interval_secs: 0,
@@ -393,7 +393,7 @@ mod tests {
                 clean_start: false,
                 keep_alive: 60,
                 client_id: ByteString::from_static("12345"),
-                last_will: Some(LastWill {
+                last_will: Some(Box::new(LastWill {
                     qos: QoS::ExactlyOnce,
                     retain: true,
                     topic: ByteString::from_static("topic"),
@@ -407,7 +407,7 @@ mod tests {
                     ],
                     is_utf8_payload: Some(true),
                     response_topic: Some(ByteString::from_static("responseTopic")),
-                }),
+                })),
                 username: None,
                 password: None,
                 session_expiry_interval_secs: 0,

@@ -29,7 +29,9 @@ pub struct Connect {
     pub max_packet_size: Option<NonZeroU32>,
 
     /// Will Message be stored on the Server and associated with the Network Connection.
-    pub last_will: Option<LastWill>,
+    /// Hearth patch (rmqtt-codec's third change): boxed (about 200 bytes inline), most have none
+    /// and the session keeps the CONNECT for its whole life, the Will taken out of it.
+    pub last_will: Option<Box<LastWill>>,
     /// identifies the Client to the Server.
     pub client_id: ByteString,
     /// username can be used by the Server for authentication and authorization.
@@ -154,7 +156,7 @@ impl Connect {
         );
 
         let last_will =
-            if flags.contains(ConnectFlags::WILL) { Some(decode_last_will(src, flags)?) } else { None };
+            if flags.contains(ConnectFlags::WILL) { Some(Box::new(decode_last_will(src, flags)?)) } else { None };
 
         let username =
             if flags.contains(ConnectFlags::USERNAME) { Some(ByteString::decode(src)?) } else { None };
