@@ -56,14 +56,11 @@ impl Admissions {
             0
         } else {
             let live = live.lock().unwrap_or_else(|p| p.into_inner());
-            // Those being let in that are not live under this credential already (a reconnect
-            // of a live client id is being let in while its connection still counts).
-            let letting_in: HashSet<&str> = admitting
-                .iter()
-                .filter(|((id, _), a)| a.username == username && id != client_id && live.get(id).is_none_or(|s| s.username != username))
-                .map(|((id, _), _)| id.as_str())
-                .collect();
-            live.held_by(username, client_id) + letting_in.len()
+            let mut others: HashSet<&str> =
+                live.iter().filter(|s| s.username == username && s.client_id != client_id).map(|s| s.client_id.as_str()).collect();
+            others
+                .extend(admitting.iter().filter(|((id, _), a)| a.username == username && id != client_id).map(|((id, _), _)| id.as_str()));
+            others.len()
         };
         admitting.insert(key(client_id, remote), Admitting { username: username.to_owned(), fingerprint: None, since: now });
         held
