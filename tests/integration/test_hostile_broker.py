@@ -754,36 +754,46 @@ def test_one_credential_holds_at_most_sixteen_connections(hub):
         s.close()
 
 
-def test_a_device_that_asked_for_no_keep_alive_and_vanished_gives_its_place_back_within_two_minutes(tmp_path):
+@pytest.mark.parametrize("owed", [False, True], ids=["silent", "a-command-owed"])
+def test_a_device_that_asked_for_no_keep_alive_and_vanished_gives_its_place_back_within_two_minutes(tmp_path, owed):
     """An MQTT 3.1.1 plug that asked for no keep alive (0) sends nothing unless it has something
     to say, and MQTT 3 has no way to give it a limit. When its network goes away without a word
     (a router reboots, the plug's Wi-Fi drops), its connection looks alive to the hub until the
-    kernel's TCP keepalive gives up: 2 h 11 min with Linux's defaults. Reconnecting under a new
-    client id after each loss, such a plug was locked out of its credential's connections until
-    then. The hub now probes a connection silent for 90 s every 10 s and ends it after three
-    unanswered probes (rmqtt-net change 15). Here the plug holds its credential's one
-    connection, its packets stop reaching the hub (an nft rule drops them), a new connection is
-    refused, and within 90 + 3 x 10 s, with a few seconds' room, the hub has ended the vanished
-    one and lets the new one in."""
+    kernel gives up on it: with Linux's defaults 2 h 11 min for a silent connection (TCP
+    keepalive), about 15 minutes for one with data the plug never acknowledges (sent again and
+    again). Reconnecting under a new client id after each loss, such a plug was locked out of
+    its credential's connections until then. The hub now probes a connection silent for 90 s
+    every 10 s and ends it after three unanswered probes, and ends one whose data goes
+    unacknowledged for as long (rmqtt-net change 15). Here the plug holds its credential's one
+    connection, its packets stop reaching the hub (an nft rule drops them), and, in the second
+    run, a phone app sends it a command. A new connection is refused; within 90 + 3 x 10 s, with
+    a few seconds' room, the hub has ended the vanished one and lets the new one in."""
     hub = start_hub(tmp_path / "data", "[broker]\nconnections_per_device = 1\n", mqtt_listen="127.0.0.1:0")
     table = "story_vanished_plug"
     plug_socket = None
     try:
         plug = Device(hub, "Plug with no keep alive", subscribe=["cmnd/plug1/#"])
+        app = Device(hub, "Phone app", publish=["cmnd/plug1/#"])
         plug_socket = RawClient(plug.host, plug.port, connect_packet("plug-0", plug.username, plug.password, keepalive=0))
         assert plug_socket.rc == ACCEPTED
+        subscribe_body = struct.pack("!H", 1) + mqtt_string("cmnd/plug1/#") + b"\x00"
+        plug_socket.sock.sendall(b"\x82" + varint(len(subscribe_body)) + subscribe_body)
+        assert read_packet(plug_socket.sock) == (0x90, b"\x00\x01\x00"), "the plug's subscription is granted"
         plug_port = plug_socket.sock.getsockname()[1]
         rule = (f"table inet {table} {{\n  chain input {{\n    type filter hook input priority 0;\n"
                 f"    tcp sport {plug_port} tcp dport {plug.port} drop\n  }}\n}}\n")
         subprocess.run(["nft", "-f", "-"], input=rule, text=True, check=True)
         vanished_at = time.monotonic()
+        if owed:
+            assert app.pub("cmnd/plug1/POWER", "ON").returncode == 0
         # Its one place is held by the vanished connection.
         assert raw_connect(plug.host, plug.port, connect_packet("plug-1", plug.username, plug.password)) == NOT_AUTHORIZED
         wait_until(lambda: not hub.get(f"/devices/{plug.id}/broker")["sessions"], "the vanished connection ended",
                    timeout=90 + 3 * 10 + 15, every=1)
         noticed_after = time.monotonic() - vanished_at
         print(f"\nthe vanished connection ended {noticed_after:.0f} s after its packets stopped")
-        # Not by anything sooner than the probes: the first comes after 90 s of silence.
+        # Not by anything sooner than the kernel's: its first probe comes after 90 s of silence,
+        # and data owed is given up on after 120 s.
         assert noticed_after > 85, noticed_after
         assert raw_connect(plug.host, plug.port, connect_packet("plug-1", plug.username, plug.password)) == ACCEPTED
     finally:

@@ -55,10 +55,12 @@ const MAX_TOPIC_LEVELS: usize = 64;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// When the kernel asks a silent connection's peer whether it is still there (TCP keepalive):
 /// after 90 s of silence, then every 10 s, ending the connection after three probes unanswered,
-/// so that a peer gone without a word is noticed within two minutes. It matters for an MQTT 3
-/// device that asked for no keep alive, which is never given a limit (see `fitter`): with
-/// Linux's defaults it held its connection, and one of its credential's places, for 2 h 11 min.
-/// A device whose keep alive is 90 s or less (real ones ask for 15 to 60) is never probed.
+/// so that a peer gone without a word is noticed within two minutes; data it never
+/// acknowledges ends the connection in as long (`TCP_USER_TIMEOUT`; Linux sent it again for
+/// about 15 minutes). It matters for an MQTT 3 device that asked for no keep alive, which is
+/// never given a limit (see `fitter`): with Linux's defaults it held its connection, and one of
+/// its credential's places, for 2 h 11 min. A live device whose keep alive is under 90 s (real
+/// ones ask for 15 to 60) is never probed.
 const DEAD_PEER_PROBES: (Duration, Duration, u32) = (Duration::from_secs(90), Duration::from_secs(10), 3);
 /// Sessions (live and offline) at once: each persistent one is kept a week with its queue.
 const MAX_SESSIONS: isize = 20_000;

@@ -98,7 +98,10 @@ pub struct Builder {
     /// connection is silent before the first probe, the time between probes, and how many go
     /// unanswered before the kernel ends the connection. Linux only; elsewhere the OS's
     /// defaults stay, as before. Linux's own (2 h, then 9 probes 75 s apart) leave a peer that
-    /// vanished without a word, and never sends anything, connected for 2 h 11 min.
+    /// vanished without a word, and never sends anything, connected for 2 h 11 min. The same
+    /// span (idle + interval x count) is set as `TCP_USER_TIMEOUT`: keepalive probes only a
+    /// connection with nothing unacknowledged, and data sent to a vanished peer was sent again
+    /// for about 15 minutes (`tcp_retries2`) before the connection ended.
     pub tcp_keepalive_probes: Option<(Duration, Duration, u32)>,
     /// Maximum concurrent active connections
     pub max_connections: usize,
@@ -771,6 +774,10 @@ impl Listener {
                 let probes = socket2::TcpKeepalive::new().with_time(idle).with_interval(interval).with_retries(retries);
                 if let Err(e) = sock_ref.set_tcp_keepalive(&probes) {
                     log::warn!("setting the keepalive probes' timing failed for {remote_addr}: {e}");
+                }
+                // Data the peer never acknowledges ends the connection after the same span.
+                if let Err(e) = sock_ref.set_tcp_user_timeout(Some(idle + interval * retries)) {
+                    log::warn!("setting TCP_USER_TIMEOUT failed for {remote_addr}: {e}");
                 }
             }
         }
