@@ -786,6 +786,10 @@ def test_a_device_that_asked_for_no_keep_alive_and_vanished_gives_its_place_back
         vanished_at = time.monotonic()
         if owed:
             assert app.pub("cmnd/plug1/POWER", "ON").returncode == 0
+            # It reached the plug's socket (only the plug's own packets are dropped), and the
+            # plug's acknowledgement of it never reaches the hub.
+            first, body = read_packet(plug_socket.sock)
+            assert first & 0xF0 == 0x30 and b"cmnd/plug1/POWER" in body, (first, body)
         # Its one place is held by the vanished connection.
         assert raw_connect(plug.host, plug.port, connect_packet("plug-1", plug.username, plug.password)) == NOT_AUTHORIZED
         wait_until(lambda: not hub.get(f"/devices/{plug.id}/broker")["sessions"], "the vanished connection ended",
