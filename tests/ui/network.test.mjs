@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import dgram from "node:dgram";
+import net from "node:net";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -26,11 +27,25 @@ const TRACKER_V4 = "192.0.2.66";
 
 /** A UDP port nobody holds on loopback right now. */
 async function freePort() {
-  const socket = dgram.createSocket("udp4");
-  await new Promise((resolve, reject) => socket.bind(0, "127.0.0.1", resolve).once("error", reject));
-  const { port } = socket.address();
-  await new Promise((resolve) => socket.close(resolve));
-  return port;
+  // DNS listens on TCP as well as UDP: a port free for UDP may be a TCP connection's local port
+  // (the browser's, say), and dnsmasq then fails to start ("Address already in use"; seen once
+  // in a full run). So the port must also take a TCP listener.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const udp = dgram.createSocket("udp4");
+    await new Promise((resolve, reject) => udp.bind(0, "127.0.0.1", resolve).once("error", reject));
+    const { port } = udp.address();
+    const tcp = net.createServer();
+    const free = await new Promise((resolve) => {
+      tcp.once("error", () => resolve(false));
+      tcp.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    await new Promise((resolve) => udp.close(resolve));
+    if (free) {
+      await new Promise((resolve) => tcp.close(resolve));
+      return port;
+    }
+  }
+  throw new Error("no port on 127.0.0.1 was free for both UDP and TCP in 20 tries");
 }
 
 /** The device's look-up, from 127.0.0.1: the addresses answered (empty on no answer). */
