@@ -55,13 +55,15 @@ const MAX_TOPIC_LEVELS: usize = 64;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// When the kernel asks a silent connection's peer whether it is still there (TCP keepalive):
 /// after 90 s of silence, then every 10 s, ending the connection after three probes unanswered,
-/// so that a peer gone without a word is noticed within two minutes; data it never
-/// acknowledges ends the connection in as long (`TCP_USER_TIMEOUT`; Linux sent it again for
-/// about 15 minutes). It matters for an MQTT 3 device that asked for no keep alive, which is
+/// so that a peer gone without a word is noticed within two minutes (90 + 10 × 3 s); data it
+/// never acknowledges ends the connection in as long (`TCP_USER_TIMEOUT`; Linux sent it again
+/// for about 15 minutes). It matters for an MQTT 3 device that asked for no keep alive, which is
 /// never given a limit (see `fitter`): with Linux's defaults it held its connection, and one of
 /// its credential's places, for 2 h 11 min. A live device whose keep alive is under 90 s (real
 /// ones ask for 15 to 60) is never probed.
-const DEAD_PEER_PROBES: (Duration, Duration, u32) = (Duration::from_secs(90), Duration::from_secs(10), 3);
+const DEAD_PEER_SILENCE: Duration = Duration::from_secs(90);
+const DEAD_PEER_PROBE_INTERVAL: Duration = Duration::from_secs(10);
+const DEAD_PEER_PROBES: u32 = 3;
 /// Sessions (live and offline) at once: each persistent one is kept a week with its queue.
 const MAX_SESSIONS: isize = 20_000;
 /// The longest keep alive granted to an MQTT 5 client, and what one asking for none gets (see
@@ -540,7 +542,7 @@ fn listener(config: &BrokerConfig, addr: SocketAddr, tls: Option<&TlsListener>) 
         .max_subscriptions(MAX_SUBSCRIPTIONS)
         .max_topic_levels(MAX_TOPIC_LEVELS)
         .handshake_timeout(HANDSHAKE_TIMEOUT)
-        .tcp_keepalive_probes(DEAD_PEER_PROBES.0, DEAD_PEER_PROBES.1, DEAD_PEER_PROBES.2)
+        .tcp_keepalive_probes(DEAD_PEER_SILENCE, DEAD_PEER_PROBE_INTERVAL, DEAD_PEER_PROBES)
         .max_keepalive(MAX_KEEPALIVE)
         .max_topic_aliases(MAX_TOPIC_ALIASES)
         // Zero: unacknowledged messages are sent again when the client reconnects, never on a

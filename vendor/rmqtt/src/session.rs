@@ -652,9 +652,7 @@ impl SessionState {
                                         let (from, p) = match msg {
                                             Message::Forward(from, p) => (from, p),
                                             Message::SendRerelease(iflt_msg) => {
-                                                if let Err(e) = self.keep_rerelease(iflt_msg).await {
-                                                    log::warn!("{:?} offline, a PUBREL owed could not be kept, {:?}", self.id, e);
-                                                }
+                                                self.keep_rerelease_offline(iflt_msg).await;
                                                 continue;
                                             }
                                             other => {
@@ -701,11 +699,7 @@ impl SessionState {
                             // exchange is put back in flight, unsent, so that it is sent again
                             // when its client comes back (and saved at a clean stop). Dropped
                             // here, the client's QoS 2 delivery never completed.
-                            Message::SendRerelease(iflt_msg) => {
-                                if let Err(e) = self.keep_rerelease(iflt_msg).await {
-                                    log::warn!("{:?} offline, a PUBREL owed could not be kept, {:?}", self.id, e);
-                                }
-                            }
+                            Message::SendRerelease(iflt_msg) => self.keep_rerelease_offline(iflt_msg).await,
                             // Hearth patch (47): a resumed session's state, should one reach the
                             // offline session (a connection whose CONNACK failed takes it up
                             // itself, change 46): taken up, as the online loop would, so that its
@@ -2122,6 +2116,14 @@ impl SessionState {
         }
         inflight.push_back(OutInflightMessage::new(MomentStatus::UnComplete, iflt_msg.from, iflt_msg.publish));
         Ok(packet_id)
+    }
+
+    /// Hearth patch (47): `keep_rerelease` for the offline session, which has no one to tell
+    /// but the log (its main loop and its drain before a kick both take a PUBREL owed).
+    async fn keep_rerelease_offline(&self, iflt_msg: OutInflightMessage) {
+        if let Err(e) = self.keep_rerelease(iflt_msg).await {
+            log::warn!("{:?} offline, a PUBREL owed could not be kept, {:?}", self.id, e);
+        }
     }
 
     #[inline]
