@@ -421,176 +421,204 @@ impl SessionState {
         }
     }
 
+    /// Hearth patch: whether the in-flight window has room for one more message, asked by the
+    /// online loop at every turn. The lock's read future (96 bytes) was laid out in every
+    /// connection's state for its life; it is awaited, boxed, only when the lock is held for
+    /// writing (or a writer waits for it).
+    async fn out_inflight_has_credit(&self) -> bool {
+        match self.out_inflight().try_read() {
+            Ok(inflight) => inflight.has_credit(),
+            Err(_) => Box::pin(async { self.out_inflight().read().await.has_credit() }).await,
+        }
+    }
+
+    /// Hearth patch (46): what `run_loop` does when no CONNACK went out, moved here unchanged
+    /// to be boxed there: a resumed session's state is taken up without writing, and everything
+    /// else in the channel goes back to it, in order.
+    async fn take_up_unacknowledged(&mut self) {
+        let mut rest = Vec::new();
+        loop {
+            let Ok(msg) = self.rx.try_recv() else { break };
+            match msg {
+                Message::SessionStateTransfer(offline_info, clean_start) => {
+                    if let Err(e) = Box::pin(self.transfer_session_state(clean_start, offline_info)).await {
+                        log::warn!("{:?} a resumed session's state could not be taken up, {:?}", self.id, e);
+                    }
+                }
+                other => rest.push(other),
+            }
+        }
+        for msg in rest {
+            let _ = self.tx.unbounded_send(msg);
+        }
+    }
+
     #[inline]
-    async fn run_loop<Io>(
-        &mut self,
-        sink: &mut Sink<Io>,
+    // Hearth patch: an `async move` block rather than an `async fn`, whose arguments are kept
+    // twice in its state (40 bytes of every connection's task for its life; vendor/PATCHES.md, 14).
+    fn run_loop<'a, 'q, Io>(
+        &'a mut self,
+        sink: &'a mut Sink<Io>,
         keep_alive: u16,
         acknowledged: bool,
-        flags: &mut StateFlags,
-        deliver_queue_tx: &queue::Sender<(From, Publish)>,
-        deliver_queue_rx: &mut queue::Receiver<'_, (From, Publish)>,
-    ) -> std::result::Result<(), Reason>
+        flags: &'a mut StateFlags,
+        deliver_queue_tx: &'a queue::Sender<(From, Publish)>,
+        deliver_queue_rx: &'a mut queue::Receiver<'q, (From, Publish)>,
+    ) -> impl std::future::Future<Output = std::result::Result<(), Reason>> + use<'a, 'q, Io>
     where
         Io: AsyncRead + AsyncWrite + Unpin,
     {
-        log::debug!("{:?} start online event loop", self.id);
-        let state = self;
+        async move {
+            log::debug!("{:?} start online event loop", self.id);
+            let state = self;
 
-        let keep_alive_interval = if keep_alive == 0 {
-            Duration::from_secs(u32::MAX as u64)
-        } else {
-            Duration::from_secs(keep_alive as u64)
-        };
-        log::debug!("{:?} keep_alive_interval is {:?}", state.id, keep_alive_interval);
-        let keep_alive_delay = tokio::time::sleep(keep_alive_interval);
-
-        // Hearth patch (vendor/PATCHES.md, 16): the timer that sends unacknowledged messages again
-        // exists only when the listener retries them (a retry or expiry interval above zero;
-        // Hearth sets both to zero, as MQTT 5 forbids resending while connected, MQTT-4.4.0-1).
-        // Its 112 bytes were part of every connection's state, and each turn of this loop read
-        // the in-flight window's lock to set it again.
-        let retries = {
-            let cfg = state.listen_cfg();
-            !(cfg.message_retry_interval.is_zero() && cfg.message_expiry_interval.is_zero())
-        };
-        let mut deliver_timeout_delay =
-            if retries { Some(Box::pin(tokio::time::sleep(Duration::from_secs(60)))) } else { None };
-
-        log::debug!("{:?} there are {} offline messages ...", state.id, state.deliver_queue().len());
-
-        tokio::pin!(keep_alive_delay);
-
-        // Hearth patch (46): no CONNACK went out: the session ends here, as a lost connection,
-        // with no packet of the client's read. A resumed session's state is taken up first,
-        // without writing, so that its subscriptions are this session's (an MQTT 5 session
-        // whose new expiry is 0 then ends with them removed; left in the channel, its
-        // subscriptions stayed in the router under the old session's id, for every later
-        // session of its client id). Everything else in the channel goes back to it, in the
-        // order the online loop would have taken it, for the offline session (change 47), or
-        // to be dropped with the session when it ends with this connection.
-        if !acknowledged {
-            let mut rest = Vec::new();
-            while let Ok(msg) = state.rx.try_recv() {
-                match msg {
-                    Message::SessionStateTransfer(offline_info, clean_start) => {
-                        if let Err(e) = Box::pin(state.transfer_session_state(clean_start, offline_info)).await {
-                            log::warn!("{:?} a resumed session's state could not be taken up, {:?}", state.id, e);
-                        }
-                    }
-                    other => rest.push(other),
-                }
-            }
-            for msg in rest {
-                let _ = state.tx.unbounded_send(msg);
-            }
-            return Err(Reason::ConnectReadWriteError);
-        }
-        // Hearth patch (change 42): a resumed session's state (its subscriptions, the messages it
-        // had in flight and queued) was put in this channel before the CONNACK went out, and is
-        // taken before the client's first packet. The `select!` below picks among ready branches
-        // at random, so it could take a SUBSCRIBE or UNSUBSCRIBE sent right behind the CONNECT
-        // first: a filter unsubscribed came back with the old session's table, and a SUBSCRIBE
-        // was checked against the session's caps with its table still empty. What came before it
-        // in the channel is taken first, in order, as the loop would have.
-        while let Ok(msg) = state.rx.try_recv() {
-            #[cfg(feature = "debug")]
-            state.scx.stats.debug_session_channels.dec();
-            let transferred = matches!(msg, Message::SessionStateTransfer(..));
-            Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)).await?;
-            if transferred {
-                break;
-            }
-        }
-
-        loop {
-            log::debug!("{:?} tokio::select! loop", state.id);
-            if let Some(delay) = deliver_timeout_delay.as_mut() {
-                delay.as_mut().reset(
-                    Instant::now()
-                        + state
-                            .out_inflight()
-                            .read()
-                            .await
-                            .get_timeout()
-                            .unwrap_or_else(|| Duration::from_secs(120)),
-                );
-            }
-            let deliver_timeout = std::future::poll_fn(|cx| match deliver_timeout_delay.as_mut() {
-                Some(delay) => std::future::Future::poll(delay.as_mut(), cx),
-                None => std::task::Poll::Pending,
-            });
-
-            // Hearth patch (16): each branch makes the work its turn needs, boxed, and the work is
-            // awaited once the `select!` is over. Awaited inside a branch, it kept the `select!`'s
-            // output (128 bytes) and the branch's bindings (a packet, a message, an in-flight
-            // message: 80 to 128 bytes each) beside it, in every connection's state for its life.
-            let turn = tokio::select! {
-                 _ = &mut keep_alive_delay => {
-                    return Err(Reason::ConnectKeepaliveTimeout)
-                },
-
-                _ = deliver_timeout => {
-                    let state = &*state;
-                    Turn::Reforward(Box::pin(async move {
-                        while let Some(iflt_msg) = state.out_inflight().write().await.pop_front_timeout() {
-                            log::debug!("{:?} has timeout message in inflight: {:?}", state.id, iflt_msg);
-                            state.reforward(iflt_msg).await?;
-                        }
-                        Ok::<(), Reason>(())
-                    }))
-                },
-
-                deliver_packet = deliver_queue_rx.next(), if state.out_inflight().read().await.has_credit() => {
-                    log::debug!("{:?} deliver_packet: {:?}", state.id, deliver_packet);
-                    match deliver_packet {
-                        Some(Some((from, p))) => {
-                            // Hearth patch: each packet's work boxed (one allocation per packet), so
-                            // that the deepest of these async calls does not size every
-                            // connection's task for its whole life.
-                            Turn::Deliver(Box::pin(state.deliver(sink, from, p)))
-                        },
-                        Some(None) => {
-                            log::warn!("{:?} No messages received from the delivery queue", state.id);
-                            Turn::Nothing
-                        },
-                        None => {
-                            return Err("Message delivery queue is closed".into())
-                        }
-                    }
-                }
-
-                msg = state.rx.next() => {
-                    log::debug!("{:?} msg: {:?}", state.id, msg);
-                    if let Some(msg) = msg {
-                        #[cfg(feature = "debug")]
-                        state.scx.stats.debug_session_channels.dec();
-                        // Hearth patch: boxed (vendor/PATCHES.md, 8).
-                        Turn::Message(Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)))
-                    }else{
-                        return Err("No message received from the Rx".into());
-                    }
-                }
-
-                pkt = sink.recv() => {
-                    log::debug!("{:?} pkt: {:?}", state.id, pkt);
-                    keep_alive_delay.as_mut().reset(Instant::now() + keep_alive_interval);
-                    // Hearth patch: boxed (vendor/PATCHES.md, 8), and awaited once the `select!` is
-                    // over, so that no copy of the packet is kept beside it (14, 16).
-                    match pkt? {
-                        Some(pkt) => Turn::Packet(state.packet_turn(sink, pkt, flags)),
-                        None => {
-                            return Err(Reason::ConnectRemoteClose);
-                        }
-                    }
+            // Hearth patch: worked out again at each reset rather than kept (16 bytes of every
+            // connection's state for its life; `keep_alive` is kept anyway).
+            let keep_alive_interval = |keep_alive: u16| {
+                if keep_alive == 0 {
+                    Duration::from_secs(u32::MAX as u64)
+                } else {
+                    Duration::from_secs(keep_alive as u64)
                 }
             };
-            match turn {
-                Turn::Nothing => {}
-                Turn::Reforward(work) => work.await?,
-                Turn::Deliver(work) => work.await?,
-                Turn::Message(work) => work.await?,
-                Turn::Packet(work) => work.await?,
+            log::debug!("{:?} keep_alive_interval is {:?}", state.id, keep_alive_interval(keep_alive));
+            let keep_alive_delay = tokio::time::sleep(keep_alive_interval(keep_alive));
+
+            // Hearth patch (vendor/PATCHES.md, 16): the timer that sends unacknowledged messages again
+            // exists only when the listener retries them (a retry or expiry interval above zero;
+            // Hearth sets both to zero, as MQTT 5 forbids resending while connected, MQTT-4.4.0-1).
+            // Its 112 bytes were part of every connection's state, and each turn of this loop read
+            // the in-flight window's lock to set it again.
+            let retries = {
+                let cfg = state.listen_cfg();
+                !(cfg.message_retry_interval.is_zero() && cfg.message_expiry_interval.is_zero())
+            };
+            let mut deliver_timeout_delay =
+                if retries { Some(Box::pin(tokio::time::sleep(Duration::from_secs(60)))) } else { None };
+
+            log::debug!("{:?} there are {} offline messages ...", state.id, state.deliver_queue().len());
+
+            tokio::pin!(keep_alive_delay);
+
+            // Hearth patch (46): no CONNACK went out: the session ends here, as a lost connection,
+            // with no packet of the client's read. A resumed session's state is taken up first,
+            // without writing, so that its subscriptions are this session's (an MQTT 5 session
+            // whose new expiry is 0 then ends with them removed; left in the channel, its
+            // subscriptions stayed in the router under the old session's id, for every later
+            // session of its client id). Everything else in the channel goes back to it, in the
+            // order the online loop would have taken it, for the offline session (change 47), or
+            // to be dropped with the session when it ends with this connection.
+            if !acknowledged {
+                // Hearth patch: boxed, so that its state (two 128-byte messages and a `Vec`) is not
+                // laid out beside the online loop's in every connection's task for its whole life.
+                Box::pin(state.take_up_unacknowledged()).await;
+                return Err(Reason::ConnectReadWriteError);
+            }
+            // Hearth patch (change 42): a resumed session's state (its subscriptions, the messages it
+            // had in flight and queued) was put in this channel before the CONNACK went out, and is
+            // taken before the client's first packet. The `select!` below picks among ready branches
+            // at random, so it could take a SUBSCRIBE or UNSUBSCRIBE sent right behind the CONNECT
+            // first: a filter unsubscribed came back with the old session's table, and a SUBSCRIBE
+            // was checked against the session's caps with its table still empty. What came before it
+            // in the channel is taken first, in order, as the loop would have.
+            // Hearth patch: `let ... else` rather than `while let`, whose scrutinee (a 128-byte
+            // `Result`) lives to the end of the body, across its `await`, in the loop's state.
+            loop {
+                let Ok(msg) = state.rx.try_recv() else { break };
+                #[cfg(feature = "debug")]
+                state.scx.stats.debug_session_channels.dec();
+                let transferred = matches!(msg, Message::SessionStateTransfer(..));
+                Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)).await?;
+                if transferred {
+                    break;
+                }
+            }
+
+            loop {
+                log::debug!("{:?} tokio::select! loop", state.id);
+                if let Some(delay) = deliver_timeout_delay.as_mut() {
+                    // Hearth patch: the lock's read boxed, and the clock read after it: its future
+                    // (96 bytes) and the instant were laid out in every connection's state for its
+                    // life, though Hearth never retries (see `retries` above).
+                    let timeout = Box::pin(async { state.out_inflight().read().await.get_timeout() }).await;
+                    delay.as_mut().reset(Instant::now() + timeout.unwrap_or_else(|| Duration::from_secs(120)));
+                }
+                let deliver_timeout = std::future::poll_fn(|cx| match deliver_timeout_delay.as_mut() {
+                    Some(delay) => std::future::Future::poll(delay.as_mut(), cx),
+                    None => std::task::Poll::Pending,
+                });
+
+                // Hearth patch (16): each branch makes the work its turn needs, boxed, and the work is
+                // awaited once the `select!` is over. Awaited inside a branch, it kept the `select!`'s
+                // output (128 bytes) and the branch's bindings (a packet, a message, an in-flight
+                // message: 80 to 128 bytes each) beside it, in every connection's state for its life.
+                let turn = tokio::select! {
+                     _ = &mut keep_alive_delay => {
+                        return Err(Reason::ConnectKeepaliveTimeout)
+                    },
+
+                    _ = deliver_timeout => {
+                        let state = &*state;
+                        Turn::Reforward(Box::pin(async move {
+                            while let Some(iflt_msg) = state.out_inflight().write().await.pop_front_timeout() {
+                                log::debug!("{:?} has timeout message in inflight: {:?}", state.id, iflt_msg);
+                                state.reforward(iflt_msg).await?;
+                            }
+                            Ok::<(), Reason>(())
+                        }))
+                    },
+
+                    deliver_packet = deliver_queue_rx.next(), if state.out_inflight_has_credit().await => {
+                        log::debug!("{:?} deliver_packet: {:?}", state.id, deliver_packet);
+                        match deliver_packet {
+                            Some(Some((from, p))) => {
+                                // Hearth patch: each packet's work boxed (one allocation per packet), so
+                                // that the deepest of these async calls does not size every
+                                // connection's task for its whole life.
+                                Turn::Deliver(Box::pin(state.deliver(sink, from, p)))
+                            },
+                            Some(None) => {
+                                log::warn!("{:?} No messages received from the delivery queue", state.id);
+                                Turn::Nothing
+                            },
+                            None => {
+                                return Err("Message delivery queue is closed".into())
+                            }
+                        }
+                    }
+
+                    msg = state.rx.next() => {
+                        log::debug!("{:?} msg: {:?}", state.id, msg);
+                        if let Some(msg) = msg {
+                            #[cfg(feature = "debug")]
+                            state.scx.stats.debug_session_channels.dec();
+                            // Hearth patch: boxed (vendor/PATCHES.md, 8).
+                            Turn::Message(Box::pin(state.process_message(sink, msg, deliver_queue_tx, flags)))
+                        }else{
+                            return Err("No message received from the Rx".into());
+                        }
+                    }
+
+                    pkt = sink.recv() => {
+                        log::debug!("{:?} pkt: {:?}", state.id, pkt);
+                        keep_alive_delay.as_mut().reset(Instant::now() + keep_alive_interval(keep_alive));
+                        // Hearth patch: boxed (vendor/PATCHES.md, 8), and awaited once the `select!` is
+                        // over, so that no copy of the packet is kept beside it (14, 16).
+                        match pkt? {
+                            Some(pkt) => Turn::Packet(state.packet_turn(sink, pkt, flags)),
+                            None => {
+                                return Err(Reason::ConnectRemoteClose);
+                            }
+                        }
+                    }
+                };
+                match turn {
+                    Turn::Nothing => {}
+                    Turn::Reforward(work) => work.await?,
+                    Turn::Deliver(work) => work.await?,
+                    Turn::Message(work) => work.await?,
+                    Turn::Packet(work) => work.await?,
+                }
             }
         }
     }
@@ -3037,7 +3065,10 @@ pub struct DefaultSession {
     state_flags: SessionStateFlags,
     connected_at: TimestampMillis,
 
-    pub disconnect_info: RwLock<DisconnectInfo>,
+    /// Hearth patch: a plain lock rather than tokio's `RwLock` (88 bytes with its contents, now
+    /// 48): it is never held across an `await`. Every session's `Arc` went from 184 bytes to
+    /// 144, from the allocator's 192-byte class to its 160.
+    pub disconnect_info: parking_lot::Mutex<DisconnectInfo>,
 }
 
 impl DefaultSession {
@@ -3083,7 +3114,7 @@ impl DefaultSession {
             state_flags,
             connected_at,
 
-            disconnect_info: RwLock::new(disconnect_info),
+            disconnect_info: parking_lot::Mutex::new(disconnect_info),
         }
     }
 }
@@ -3174,35 +3205,35 @@ impl SessionLike for DefaultSession {
     }
     async fn connected(&self) -> Result<bool> {
         Ok(self.state_flags.contains(SessionStateFlags::Connected)
-            && !self.disconnect_info.read().await.is_disconnected())
+            && !self.disconnect_info.lock().is_disconnected())
     }
     async fn connected_at(&self) -> Result<TimestampMillis> {
         Ok(self.connected_at)
     }
     async fn disconnected_at(&self) -> Result<TimestampMillis> {
-        Ok(self.disconnect_info.read().await.disconnected_at)
+        Ok(self.disconnect_info.lock().disconnected_at)
     }
     async fn disconnected_reasons(&self) -> Result<Vec<Reason>> {
-        Ok(self.disconnect_info.read().await.reasons.clone())
+        Ok(self.disconnect_info.lock().reasons.clone())
     }
     async fn disconnected_reason(&self) -> Result<Reason> {
-        Ok(Reason::Reasons(self.disconnect_info.read().await.reasons.clone()))
+        Ok(Reason::Reasons(self.disconnect_info.lock().reasons.clone()))
     }
     async fn disconnected_reason_has(&self) -> bool {
-        !self.disconnect_info.read().await.reasons.is_empty()
+        !self.disconnect_info.lock().reasons.is_empty()
     }
     async fn disconnected_reason_add(&self, r: Reason) -> Result<()> {
-        self.disconnect_info.write().await.reasons.push(r);
+        self.disconnect_info.lock().reasons.push(r);
         Ok(())
     }
     async fn disconnected_reason_take(&self) -> Result<Reason> {
-        Ok(Reason::Reasons(std::mem::take(&mut self.disconnect_info.write().await.reasons)))
+        Ok(Reason::Reasons(std::mem::take(&mut self.disconnect_info.lock().reasons)))
     }
     async fn disconnect(&self) -> Result<Option<Disconnect>> {
-        Ok(self.disconnect_info.read().await.mqtt_disconnect.as_deref().cloned())
+        Ok(self.disconnect_info.lock().mqtt_disconnect.as_deref().cloned())
     }
     async fn disconnected_set(&self, d: Option<Disconnect>, reason: Option<Reason>) -> Result<()> {
-        let mut disconnect_info = self.disconnect_info.write().await;
+        let mut disconnect_info = self.disconnect_info.lock();
 
         if !disconnect_info.is_disconnected() {
             disconnect_info.disconnected_at = timestamp_millis();
