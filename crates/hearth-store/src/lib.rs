@@ -59,6 +59,22 @@ use std::path::{Path, PathBuf};
 /// Prepared statements each connection keeps for reuse.
 const STATEMENTS_CACHED: usize = 64;
 
+/// Says in the log, once a process, that this binary's SQLite spills a statement's journal to a
+/// file past 64 KiB (see `bulk`): the ledger is filed as before, more slowly, and a person
+/// reading why the hub falls behind under a flood should find the reason.
+fn warn_once_if_built_without_the_statement_journal_setting(conn: &Connection) {
+    static CHECKED: std::sync::Once = std::sync::Once::new();
+    CHECKED.call_once(|| match bulk::built_with_the_statement_journal_setting(conn) {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "this build's SQLite writes a statement's journal to a temporary file past 64 KiB: the ledger is filed \
+             with about twice the kernel's time (build Hearth from its repository, where .cargo/config.toml sets \
+             LIBSQLITE3_FLAGS)"
+        ),
+        Err(e) => tracing::warn!("cannot read SQLite's compile options: {e}"),
+    });
+}
+
 /// The store: one SQLite file.
 #[derive(Debug)]
 pub struct Store {
@@ -100,6 +116,7 @@ impl Store {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .map_err(|source| StoreError::Private { path: path.to_path_buf(), source })?;
         }
+        warn_once_if_built_without_the_statement_journal_setting(&conn);
         Self::init(conn, path.to_path_buf())
     }
 
