@@ -4,7 +4,8 @@ heap`). Runs `hearth serve` under heaptrack twice, with 1 000 and then 2 000 idl
 clients connected (one device's credential, each its own client id, keep alive 30 s), and stops
 the hub with SIGKILL while they are connected, so that what is still allocated is what they hold.
 The difference between the two runs, divided by 1 000, is one connection's live heap, by the
-place that allocated it. Prints JSON. Resident memory is what `./scripts/bench`'s broker benchmark
+place that allocated it. With `--subscribe`, each client also subscribes to a topic of its own,
+as a plug listens for its commands. Prints JSON. Resident memory is what `./scripts/bench`'s broker benchmark
 measures; this says what it is made of (the allocator's own overhead is not in it)."""
 
 import argparse
@@ -22,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from hostile_clients import connect_packet  # noqa: E402  (the stories' CONNECT, MQTT 3.1.1, keep alive 30 s)
+from hostile_clients import connect_packet, mqtt_string, varint  # noqa: E402  (the stories' CONNECT, MQTT 3.1.1, keep alive 30 s)
 
 STEP = 1000
 # One leak of heaptrack_print's report: its cost (rounded to three figures), then its backtrace,
@@ -49,8 +50,15 @@ def recv_exactly(s, n):
     return data
 
 
-def record(hearth, clients, out):
-    """Runs the hub under heaptrack with `clients` idle connections; returns heaptrack's file."""
+def subscribe_packet(topic):
+    """An MQTT 3.1.1 SUBSCRIBE to `topic` at QoS 1, packet id 1."""
+    body = b"\x00\x01" + mqtt_string(topic) + b"\x01"
+    return b"\x82" + varint(len(body)) + body
+
+
+def record(hearth, clients, out, subscribe):
+    """Runs the hub under heaptrack with `clients` idle connections, each subscribed to a topic of
+    its own if `subscribe` (as a plug listens for its commands); returns heaptrack's file."""
     data = os.path.join(out, f"data-{clients}")
     # One credential holds 16 connections by default; these are one device's on purpose, so that
     # what is measured is a connection's cost, not a device's.
@@ -71,6 +79,9 @@ def record(hearth, clients, out):
         device = json.loads(subprocess.run([hearth, "device", "add", "Idle device", "--json", "--data-dir", data],
                                            check=True, capture_output=True).stdout)
         username, password = device["username"].encode(), device["password"].encode()
+        if subscribe:
+            subprocess.run([hearth, "device", "allow", device["id"], "--subscribe", "idle/#", "--data-dir", data],
+                           check=True, capture_output=True)
         for n in range(clients):
             s = socket.create_connection(("127.0.0.1", port), timeout=30)
             s.sendall(connect_packet(f"idle-{n}", username, password))
@@ -78,6 +89,12 @@ def record(hearth, clients, out):
         for s in sockets:
             if recv_exactly(s, 4) != b"\x20\x02\x00\x00":
                 raise SystemExit("an idle client was not accepted")
+        if subscribe:
+            for n, s in enumerate(sockets):
+                s.sendall(subscribe_packet(f"idle/{n}/set"))
+            for s in sockets:
+                if recv_exactly(s, 5) != b"\x90\x03\x00\x01\x01":
+                    raise SystemExit("an idle client's subscription was not granted")
         time.sleep(2)
     finally:
         # heaptrack's script runs the hub (its library preloaded): the process of this data
@@ -125,12 +142,14 @@ def places(before, after):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hearth", required=True, help="a release build with line tables (see ./scripts/bench heap)")
+    parser.add_argument("--subscribe", action="store_true",
+                        help="each client also subscribes to a topic of its own (idle/<n>/set, QoS 1)")
     args = parser.parse_args()
     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
     with tempfile.TemporaryDirectory() as out:
-        before = record(args.hearth, STEP, out)
-        after = record(args.hearth, 2 * STEP, out)
+        before = record(args.hearth, STEP, out, args.subscribe)
+        after = record(args.hearth, 2 * STEP, out, args.subscribe)
         by_place = places(before, after)
     total = sum(by_place.values())
     print(json.dumps({
