@@ -922,8 +922,8 @@ impl SubscriptionOptions {
     pub fn shared_group(&self) -> Option<&SharedGroup> {
         #[cfg(feature = "shared-subscription")]
         match self {
-            SubscriptionOptions::V3(opts) => opts.shared_group.as_ref(),
-            SubscriptionOptions::V5(opts) => opts.shared_group.as_ref(),
+            SubscriptionOptions::V3(opts) => opts.shared_group.as_deref(),
+            SubscriptionOptions::V5(opts) => opts.shared_group.as_deref(),
         }
         #[cfg(not(feature = "shared-subscription"))]
         None
@@ -1012,8 +1012,10 @@ pub struct SubOptionsV3 {
         deserialize_with = "SubscriptionOptions::deserialize_qos"
     )]
     pub qos: QoS,
+    /// Hearth patch (change 51): boxed. Set only for a shared subscription, it took 32 bytes of
+    /// every subscription's options, kept in the session's table and the router's.
     #[cfg(feature = "shared-subscription")]
-    pub shared_group: Option<SharedGroup>,
+    pub shared_group: Option<Box<SharedGroup>>,
     #[cfg(feature = "limit-subscription")]
     pub limit_subs: LimitSubsCount,
 }
@@ -1051,8 +1053,10 @@ pub struct SubOptionsV5 {
         deserialize_with = "SubscriptionOptions::deserialize_qos"
     )]
     pub qos: QoS,
+    /// Hearth patch (change 51): boxed. Set only for a shared subscription, it took 32 bytes of
+    /// every subscription's options, kept in the session's table and the router's.
     #[cfg(feature = "shared-subscription")]
-    pub shared_group: Option<SharedGroup>,
+    pub shared_group: Option<Box<SharedGroup>>,
     #[cfg(feature = "limit-subscription")]
     pub limit_subs: LimitSubsCount,
     pub no_local: bool,
@@ -1136,7 +1140,7 @@ impl std::convert::From<(QoS, Option<SharedGroup>, LimitSubsCount)> for Subscrip
         SubscriptionOptions::V3(SubOptionsV3 {
             qos: opts.0,
             #[cfg(feature = "shared-subscription")]
-            shared_group: opts.1,
+            shared_group: opts.1.map(Box::new),
             #[cfg(feature = "limit-subscription")]
             limit_subs: opts.2,
         })
@@ -1151,7 +1155,7 @@ impl std::convert::From<(&SubscriptionOptionsV5, Option<SharedGroup>, LimitSubsC
         SubscriptionOptions::V5(SubOptionsV5 {
             qos: opts.0.qos,
             #[cfg(feature = "shared-subscription")]
-            shared_group: opts.1,
+            shared_group: opts.1.map(Box::new),
             #[cfg(feature = "limit-subscription")]
             limit_subs: opts.2,
             no_local: opts.0.no_local,
