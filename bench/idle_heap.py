@@ -80,7 +80,7 @@ def record(hearth, clients, out, subscribe):
                                            check=True, capture_output=True).stdout)
         username, password = device["username"].encode(), device["password"].encode()
         if subscribe:
-            subprocess.run([hearth, "device", "allow", device["id"], "--subscribe", "idle/#", "--data-dir", data],
+            subprocess.run([hearth, "device", "allow", device["id"], "--subscribe", "bench/idle/#", "--data-dir", data],
                            check=True, capture_output=True)
         for n in range(clients):
             s = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -91,7 +91,7 @@ def record(hearth, clients, out, subscribe):
                 raise SystemExit("an idle client was not accepted")
         if subscribe:
             for n, s in enumerate(sockets):
-                s.sendall(subscribe_packet(f"idle/{n}/set"))
+                s.sendall(subscribe_packet(f"bench/idle/{n}/set"))
             for s in sockets:
                 if recv_exactly(s, 5) != b"\x90\x03\x00\x01\x01":
                     raise SystemExit("an idle client's subscription was not granted")
@@ -143,7 +143,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hearth", required=True, help="a release build with line tables (see ./scripts/bench heap)")
     parser.add_argument("--subscribe", action="store_true",
-                        help="each client also subscribes to a topic of its own (idle/<n>/set, QoS 1)")
+                        help="each client also subscribes to a topic of its own (bench/idle/<n>/set, QoS 1), "
+                             "as the broker bench's subscribed thousand does")
     args = parser.parse_args()
     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
@@ -153,6 +154,7 @@ def main():
         by_place = places(before, after)
     total = sum(by_place.values())
     print(json.dumps({
+        "subscribed": args.subscribe,
         "live_heap_bytes_per_idle_connection": round(total / STEP),
         "by_place": [{"bytes_per_connection": round(cost / STEP), "place": place}
                      for place, cost in by_place.most_common() if abs(cost) >= STEP * 8],

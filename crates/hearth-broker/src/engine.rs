@@ -53,16 +53,19 @@ const MAX_TOPIC_LEVELS: usize = 64;
 /// How long a client has to finish its CONNECT (and TLS handshake) once it started it: a slow
 /// sender holds a connection and a buffer meanwhile. rmqtt's default is 30 s.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// When the kernel asks a silent connection's peer whether it is still there (TCP keepalive):
-/// after 90 s of silence, then every 10 s, ending the connection after three probes unanswered,
-/// so that a peer gone without a word is noticed within two minutes (90 + 10 × 3 s); data it
-/// never acknowledges ends the connection in as long (`TCP_USER_TIMEOUT`; Linux sent it again
-/// for about 15 minutes). It matters for an MQTT 3 device that asked for no keep alive, which is
-/// never given a limit (see `fitter`): with Linux's defaults it held its connection, and one of
-/// its credential's places, for 2 h 11 min. A live device whose keep alive is under 90 s (real
-/// ones ask for 15 to 60) is never probed.
+// When the kernel asks a silent connection's peer whether it is still there (TCP keepalive):
+// after 90 s of silence, then every 10 s, ending the connection after three probes unanswered,
+// so that a peer gone without a word is noticed within two minutes (90 + 10 × 3 s); data it
+// never acknowledges ends the connection in as long (`TCP_USER_TIMEOUT`; Linux sent it again
+// for about 15 minutes). It matters for an MQTT 3 device that asked for no keep alive, which is
+// never given a limit (see `fitter`): with Linux's defaults it held its connection, and one of
+// its credential's places, for 2 h 11 min. A live device whose keep alive is under 90 s (real
+// ones ask for 15 to 60) is never probed.
+/// Silence before a connection's peer is first probed (see the comment above).
 const DEAD_PEER_SILENCE: Duration = Duration::from_secs(90);
+/// Time between two probes of a silent peer.
 const DEAD_PEER_PROBE_INTERVAL: Duration = Duration::from_secs(10);
+/// Probes unanswered before the connection is ended.
 const DEAD_PEER_PROBES: u32 = 3;
 /// Sessions (live and offline) at once: each persistent one is kept a week with its queue.
 const MAX_SESSIONS: isize = 20_000;

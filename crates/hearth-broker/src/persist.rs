@@ -664,7 +664,8 @@ mod tests {
     use rmqtt::types::{QoS, SharedGroup, SubOptionsV3, SubscriptionOptions, TopicFilter, subscription_name};
 
     fn row(name: &str, group: Option<&str>) -> SavedSubscription {
-        let options = SubscriptionOptions::V3(SubOptionsV3 { qos: QoS::AtLeastOnce, shared_group: group.map(|g| Box::new(SharedGroup::from(g))) });
+        let options =
+            SubscriptionOptions::V3(SubOptionsV3 { qos: QoS::AtLeastOnce, shared_group: group.map(|g| Box::new(SharedGroup::from(g))) });
         SavedSubscription { filter: name.into(), options: serde_json::to_string(&options).expect("options serialize") }
     }
 

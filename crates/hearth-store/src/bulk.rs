@@ -42,21 +42,23 @@ fn statement(head: &str, columns: usize, rows: usize) -> String {
     format!("{head} VALUES {}", vec![group.as_str(); rows].join(", "))
 }
 
-/// What SQLite reports among its compile options when built as `.cargo/config.toml` says.
-const STATEMENT_JOURNAL_SETTING: &str = "STMTJRNL_SPILL=1048576";
+/// SQLite's own default for [`statement_journal_spill`]: 64 KiB.
+pub const DEFAULT_STATEMENT_JOURNAL_SPILL: i64 = 64 * 1024;
 
-/// Whether this SQLite keeps a statement's journal in memory up to 1 MiB. A binary built outside
-/// the repository's directory (where cargo does not read `.cargo/config.toml`) keeps SQLite's
-/// 64 KiB, and files the ledger with twice the kernel's time: nothing else shows it.
-pub(crate) fn built_with_the_statement_journal_setting(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
+/// The bytes of a statement's journal this SQLite keeps in memory before it spills to a
+/// temporary file (negative: always in memory), as built: `None` when built with SQLite's own
+/// default, [`DEFAULT_STATEMENT_JOURNAL_SPILL`]. `.cargo/config.toml` sets 1 MiB; cargo run from
+/// another directory (`--manifest-path`, `cargo install --git`) does not read it, and the ledger
+/// is then filed with about twice the kernel's CPU time: nothing else shows it.
+pub fn statement_journal_spill(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
     let mut options = conn.prepare("PRAGMA compile_options")?;
     let mut rows = options.query([])?;
     while let Some(row) = rows.next()? {
-        if row.get_ref(0)?.as_str().ok() == Some(STATEMENT_JOURNAL_SETTING) {
-            return Ok(true);
+        if let Some(value) = row.get_ref(0)?.as_str().ok().and_then(|o| o.strip_prefix("STMTJRNL_SPILL=")) {
+            return Ok(value.parse().ok());
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// A text value, or NULL.
@@ -82,8 +84,8 @@ mod tests {
             .expect("rows")
             .collect::<Result<_, _>>()
             .expect("read");
-        assert!(options.iter().any(|o| o == STATEMENT_JOURNAL_SETTING), "{options:?}");
-        assert!(built_with_the_statement_journal_setting(&conn).expect("the compile options"));
+        assert!(options.iter().any(|o| o == "STMTJRNL_SPILL=1048576"), "{options:?}");
+        assert_eq!(statement_journal_spill(&conn).expect("the compile options"), Some(1_048_576));
     }
 
     #[test]

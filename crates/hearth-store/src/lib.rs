@@ -59,22 +59,6 @@ use std::path::{Path, PathBuf};
 /// Prepared statements each connection keeps for reuse.
 const STATEMENTS_CACHED: usize = 64;
 
-/// Says in the log, once a process, that this binary's SQLite spills a statement's journal to a
-/// file past 64 KiB (see `bulk`): the ledger is filed as before, more slowly, and a person
-/// reading why the hub falls behind under a flood should find the reason.
-fn warn_once_if_built_without_the_statement_journal_setting(conn: &Connection) {
-    static CHECKED: std::sync::Once = std::sync::Once::new();
-    CHECKED.call_once(|| match bulk::built_with_the_statement_journal_setting(conn) {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            "this build's SQLite writes a statement's journal to a temporary file past 64 KiB: the ledger is filed \
-             with about twice the kernel's time (build Hearth from its repository, where .cargo/config.toml sets \
-             LIBSQLITE3_FLAGS)"
-        ),
-        Err(e) => tracing::warn!("cannot read SQLite's compile options: {e}"),
-    });
-}
-
 /// The store: one SQLite file.
 #[derive(Debug)]
 pub struct Store {
@@ -91,6 +75,26 @@ impl Store {
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Says in the log when this binary's SQLite spills a statement's journal to a file at or
+    /// below its default 64 KiB (see `bulk`): the ledger is filed as before, more slowly, and a
+    /// person reading why the hub falls behind under a flood should find the reason. For the
+    /// hub's start; a CLI command that opens the file (a backup) has no ledger to file.
+    pub fn warn_if_statement_journals_spill_early(&self) {
+        match bulk::statement_journal_spill(&self.conn) {
+            Ok(spill) => {
+                let bytes = spill.unwrap_or(bulk::DEFAULT_STATEMENT_JOURNAL_SPILL);
+                if (0..=bulk::DEFAULT_STATEMENT_JOURNAL_SPILL).contains(&bytes) {
+                    tracing::warn!(
+                        "this build's SQLite writes a statement's journal to a temporary file past {bytes} bytes, not 1 MiB: \
+                         filing the ledger takes about twice the kernel's CPU time (run cargo from the repository's root \
+                         directory, where .cargo/config.toml sets LIBSQLITE3_FLAGS)"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("cannot read SQLite's compile options: {e}"),
+        }
     }
 
     /// SQLite's quick check of the whole file: "ok", or what is wrong (after a crash).
@@ -116,7 +120,6 @@ impl Store {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .map_err(|source| StoreError::Private { path: path.to_path_buf(), source })?;
         }
-        warn_once_if_built_without_the_statement_journal_setting(&conn);
         Self::init(conn, path.to_path_buf())
     }
 

@@ -111,6 +111,7 @@ impl Engine {
         let unclean = data_dir::previous_run_unclean(dir);
         let mqtt_save_failed = !unclean && data_dir::previous_broker_save_failed(dir);
         let store = hearth_store::Store::open(&dir.join(data_dir::DATABASE))?;
+        store.warn_if_statement_journals_spill_early();
         let last_shutdown = if unclean {
             let check = store.quick_check().unwrap_or_else(|e| e.to_string());
             tracing::warn!(

@@ -424,11 +424,23 @@ impl SessionState {
     /// Hearth patch: whether the in-flight window has room for one more message, asked by the
     /// online loop at every turn. The lock's read future (96 bytes) was laid out in every
     /// connection's state for its life; it is awaited, boxed, only when the lock is held for
-    /// writing (or a writer waits for it).
+    /// writing (or a writer waits for it). The unit of tokio's task budget the read spent is
+    /// spent as before, so that a turn that touches nothing else of tokio's (a router message
+    /// while the window is full) still yields to other tasks once the budget is used up.
     async fn out_inflight_has_credit(&self) -> bool {
+        tokio::task::coop::consume_budget().await;
         match self.out_inflight().try_read() {
             Ok(inflight) => inflight.has_credit(),
             Err(_) => Box::pin(async { self.out_inflight().read().await.has_credit() }).await,
+        }
+    }
+
+    /// Hearth patch: when the oldest message in flight times out, for the retry timer, read as
+    /// `out_inflight_has_credit` reads the window (Hearth never retries; see `retries`).
+    async fn out_inflight_timeout(&self) -> Option<Duration> {
+        match self.out_inflight().try_read() {
+            Ok(inflight) => inflight.get_timeout(),
+            Err(_) => Box::pin(async { self.out_inflight().read().await.get_timeout() }).await,
         }
     }
 
@@ -537,10 +549,11 @@ impl SessionState {
             loop {
                 log::debug!("{:?} tokio::select! loop", state.id);
                 if let Some(delay) = deliver_timeout_delay.as_mut() {
-                    // Hearth patch: the lock's read boxed, and the clock read after it: its future
-                    // (96 bytes) and the instant were laid out in every connection's state for its
-                    // life, though Hearth never retries (see `retries` above).
-                    let timeout = Box::pin(async { state.out_inflight().read().await.get_timeout() }).await;
+                    // Hearth patch: the lock tried first and its read boxed, and the clock read
+                    // after it (later by any wait for the lock): the read's future (96 bytes) and
+                    // the instant were laid out in every connection's state for its life, though
+                    // Hearth never retries (see `retries` above).
+                    let timeout = state.out_inflight_timeout().await;
                     delay.as_mut().reset(Instant::now() + timeout.unwrap_or_else(|| Duration::from_secs(120)));
                 }
                 let deliver_timeout = std::future::poll_fn(|cx| match deliver_timeout_delay.as_mut() {
