@@ -59,8 +59,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 // never acknowledges ends the connection in as long (`TCP_USER_TIMEOUT`; Linux sent it again
 // for about 15 minutes). It matters for an MQTT 3 device that asked for no keep alive, which is
 // never given a limit (see `fitter`): with Linux's defaults it held its connection, and one of
-// its credential's places, for 2 h 11 min. A live device whose keep alive is under 90 s (real
-// ones ask for 15 to 60) is never probed.
+// its credential's places, for 2 h 11 min. A live device whose keep alive is under 90 s (most
+// real ones ask for 15 to 60) is never probed; one with a longer keep alive is probed between
+// its pings, which its kernel answers without waking it.
 /// Silence before a connection's peer is first probed (see the comment above).
 const DEAD_PEER_SILENCE: Duration = Duration::from_secs(90);
 /// Time between two probes of a silent peer.

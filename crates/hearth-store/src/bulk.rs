@@ -42,23 +42,46 @@ fn statement(head: &str, columns: usize, rows: usize) -> String {
     format!("{head} VALUES {}", vec![group.as_str(); rows].join(", "))
 }
 
-/// SQLite's own default for [`statement_journal_spill`]: 64 KiB.
+/// SQLite's own default for a statement journal kept in memory: 64 KiB.
 pub const DEFAULT_STATEMENT_JOURNAL_SPILL: i64 = 64 * 1024;
 
-/// The bytes of a statement's journal this SQLite keeps in memory before it spills to a
-/// temporary file (negative: always in memory), as built: `None` when built with SQLite's own
-/// default, [`DEFAULT_STATEMENT_JOURNAL_SPILL`]. `.cargo/config.toml` sets 1 MiB; cargo run from
-/// another directory (`--manifest-path`, `cargo install --git`) does not read it, and the ledger
-/// is then filed with about twice the kernel's CPU time: nothing else shows it.
-pub fn statement_journal_spill(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
+/// How this SQLite was built to keep a statement's journal: in memory up to some bytes, then
+/// in a temporary file. `.cargo/config.toml` sets 1 MiB; cargo run from another directory
+/// (`--manifest-path`, `cargo install --git`) does not read it, and the ledger is then filed
+/// with about twice the kernel's CPU time: nothing else shows it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StatementJournal {
+    /// Built with SQLite's own default, [`DEFAULT_STATEMENT_JOURNAL_SPILL`].
+    Default,
+    /// Spills past this many bytes (negative: never, always in memory).
+    SpillsPast(i64),
+    /// A value SQLite reports as it was written (`(1<<20)`, say) and this cannot read.
+    Unreadable(String),
+}
+
+impl StatementJournal {
+    /// The bytes past which it spills, when that is SQLite's default or less: what is worth a
+    /// warning. `None` for more, for never, and for a value that cannot be read.
+    pub fn spills_early(&self) -> Option<i64> {
+        let bytes = match self {
+            StatementJournal::Default => DEFAULT_STATEMENT_JOURNAL_SPILL,
+            StatementJournal::SpillsPast(bytes) => *bytes,
+            StatementJournal::Unreadable(_) => return None,
+        };
+        (0..=DEFAULT_STATEMENT_JOURNAL_SPILL).contains(&bytes).then_some(bytes)
+    }
+}
+
+/// What this SQLite's compile options say of its statement journal (`PRAGMA compile_options`).
+pub fn statement_journal(conn: &rusqlite::Connection) -> rusqlite::Result<StatementJournal> {
     let mut options = conn.prepare("PRAGMA compile_options")?;
     let mut rows = options.query([])?;
     while let Some(row) = rows.next()? {
         if let Some(value) = row.get_ref(0)?.as_str().ok().and_then(|o| o.strip_prefix("STMTJRNL_SPILL=")) {
-            return Ok(value.parse().ok());
+            return Ok(value.parse().map_or_else(|_| StatementJournal::Unreadable(value.to_owned()), StatementJournal::SpillsPast));
         }
     }
-    Ok(None)
+    Ok(StatementJournal::Default)
 }
 
 /// A text value, or NULL.
@@ -85,7 +108,20 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("read");
         assert!(options.iter().any(|o| o == "STMTJRNL_SPILL=1048576"), "{options:?}");
-        assert_eq!(statement_journal_spill(&conn).expect("the compile options"), Some(1_048_576));
+        assert_eq!(statement_journal(&conn).expect("the compile options"), StatementJournal::SpillsPast(1_048_576));
+    }
+
+    /// Warned of: SQLite's default and less. Not: more, never, or a value written as an
+    /// expression, which is not taken for the default.
+    #[test]
+    fn only_a_journal_spilled_at_sqlites_default_or_sooner_is_worth_a_warning() {
+        assert_eq!(StatementJournal::Default.spills_early(), Some(65_536));
+        assert_eq!(StatementJournal::SpillsPast(0).spills_early(), Some(0));
+        assert_eq!(StatementJournal::SpillsPast(65_536).spills_early(), Some(65_536));
+        assert_eq!(StatementJournal::SpillsPast(65_537).spills_early(), None);
+        assert_eq!(StatementJournal::SpillsPast(1_048_576).spills_early(), None);
+        assert_eq!(StatementJournal::SpillsPast(-1).spills_early(), None);
+        assert_eq!(StatementJournal::Unreadable("(1<<20)".into()).spills_early(), None);
     }
 
     #[test]

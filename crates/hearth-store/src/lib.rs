@@ -82,15 +82,16 @@ impl Store {
     /// person reading why the hub falls behind under a flood should find the reason. For the
     /// hub's start; a CLI command that opens the file (a backup) has no ledger to file.
     pub fn warn_if_statement_journals_spill_early(&self) {
-        match bulk::statement_journal_spill(&self.conn) {
-            Ok(spill) => {
-                let bytes = spill.unwrap_or(bulk::DEFAULT_STATEMENT_JOURNAL_SPILL);
-                if (0..=bulk::DEFAULT_STATEMENT_JOURNAL_SPILL).contains(&bytes) {
+        match bulk::statement_journal(&self.conn) {
+            Ok(journal) => {
+                if let Some(bytes) = journal.spills_early() {
                     tracing::warn!(
                         "this build's SQLite writes a statement's journal to a temporary file past {bytes} bytes, not 1 MiB: \
                          filing the ledger takes about twice the kernel's CPU time (run cargo from the repository's root \
                          directory, where .cargo/config.toml sets LIBSQLITE3_FLAGS)"
                     );
+                } else if let bulk::StatementJournal::Unreadable(value) = journal {
+                    tracing::info!("this build's SQLite keeps a statement's journal in memory up to {value} bytes");
                 }
             }
             Err(e) => tracing::warn!("cannot read SQLite's compile options: {e}"),
