@@ -5,8 +5,9 @@ clients connected (one device's credential, each its own client id, keep alive 3
 the hub with SIGKILL while they are connected, so that what is still allocated is what they hold.
 The difference between the two runs, divided by 1 000, is one connection's live heap, by the
 place that allocated it. With `--subscribe`, each client also subscribes to a topic of its own,
-as a plug listens for its commands. Prints JSON. Resident memory is what `./scripts/bench`'s broker benchmark
-measures; this says what it is made of (the allocator's own overhead is not in it)."""
+as a plug listens for its commands. Prints JSON. Resident memory is what `./scripts/bench`'s
+broker benchmark measures; this says what it is made of (the allocator's own overhead is not in
+it)."""
 
 import argparse
 import collections
