@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from hostile_clients import connect_packet, mqtt_string, varint  # noqa: E402  (the stories' CONNECT, MQTT 3.1.1, keep alive 30 s)
+from hostile_clients import connect_packet, subscribe_packet  # noqa: E402  (the stories' CONNECT, MQTT 3.1.1, keep alive 30 s)
 
 STEP = 1000
 # One leak of heaptrack_print's report: its cost (rounded to three figures), then its backtrace,
@@ -49,12 +49,6 @@ def recv_exactly(s, n):
             raise SystemExit("an idle client's connection was closed before its CONNACK")
         data += chunk
     return data
-
-
-def subscribe_packet(topic):
-    """An MQTT 3.1.1 SUBSCRIBE to `topic` at QoS 1, packet id 1."""
-    body = b"\x00\x01" + mqtt_string(topic) + b"\x01"
-    return b"\x82" + varint(len(body)) + body
 
 
 def record(hearth, clients, out, subscribe):

@@ -132,6 +132,13 @@ def publish_packet(topic: bytes | str, payload: bytes, qos: int = 1, packet_id: 
     return bytes([0x30 | qos << 1]) + varint(len(body)) + body
 
 
+def subscribe_packet(topic: bytes | str, qos: int = 1, packet_id: int = 1, version: int = 4) -> bytes:
+    """A SUBSCRIBE to one filter at `qos`, written by hand, MQTT 3.1.1 (`version` 4) or 5 (no
+    properties, subscription options 0 but the QoS)."""
+    body = struct.pack("!H", packet_id) + (varint(0) if version == 5 else b"") + mqtt_string(topic) + bytes([qos])
+    return b"\x82" + varint(len(body)) + body
+
+
 def read_exactly(sock, n: int) -> bytes:
     data = b""
     while len(data) < n:

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from hostile_clients import (RawClient, connect_packet, end, mqtt_string, paho_connect, publish_packet, read_packet, received, status,
-                             subscribe, varint, wait_until)
+from hostile_clients import (RawClient, connect_packet, end, paho_connect, publish_packet, read_packet, received, status,
+                             subscribe, subscribe_packet, wait_until)
 from mqtt_device import Device
 
 CONNACK, SUBACK, PUBLISH, PINGRESP = 0x20, 0x90, 0x30, 0xD0
@@ -35,9 +35,7 @@ def subscribed_reader(device: Device, client_id: str, topic: str, version: int) 
     sock.sendall(connect_packet(client_id, device.username, device.password, version=version))
     kind, body = read_packet(sock)
     assert kind == CONNACK and body[1] == 0, f"CONNACK {kind:#x} {body.hex()}"
-    properties = varint(0) if version == 5 else b""
-    body = struct.pack("!H", 1) + properties + mqtt_string(topic) + bytes([0])
-    sock.sendall(bytes([0x82]) + varint(len(body)) + body)
+    sock.sendall(subscribe_packet(topic, qos=0, version=version))
     kind, body = read_packet(sock)
     assert kind == SUBACK and body[:2] == struct.pack("!H", 1) and body[-1] == 0, f"no SUBACK granting QoS 0: {body.hex()}"
     return sock

@@ -25,7 +25,7 @@ from paho.mqtt.properties import Properties
 from hostile_clients import (ACCEPTED, ATTACKER, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NEIGHBOUR, NOT_AUTHORIZED, Flood, RawClient,
                              connect_packet, device_on, end, mqtt_string, read_exactly, read_packet, varint, ensure_address, forget_ipv6_network, ipv6_network_of_one_host, paho_connect,
                              raw_connect,
-                             received, start_hub, status, stop_hub, subscribe, wait_for_message, wait_until)
+                             received, start_hub, status, stop_hub, subscribe, subscribe_packet, wait_for_message, wait_until)
 from mqtt_device import Device, recorded, refused_connections, stop
 
 ANONYMOUS_ALLOWED = "[broker]\nallow_anonymous = true\n"
@@ -776,8 +776,7 @@ def test_a_device_that_asked_for_no_keep_alive_and_vanished_gives_its_place_back
         app = Device(hub, "Phone app", publish=["cmnd/plug1/#"])
         plug_socket = RawClient(plug.host, plug.port, connect_packet("plug-0", plug.username, plug.password, keepalive=0))
         assert plug_socket.rc == ACCEPTED
-        subscribe_body = struct.pack("!H", 1) + mqtt_string("cmnd/plug1/#") + b"\x00"
-        plug_socket.sock.sendall(b"\x82" + varint(len(subscribe_body)) + subscribe_body)
+        plug_socket.sock.sendall(subscribe_packet("cmnd/plug1/#", qos=0))
         assert read_packet(plug_socket.sock) == (0x90, b"\x00\x01\x00"), "the plug's subscription is granted"
         plug_port = plug_socket.sock.getsockname()[1]
         rule = (f"table inet {table} {{\n  chain input {{\n    type filter hook input priority 0;\n"
@@ -847,8 +846,7 @@ def mqtt5_connect(device, client_id, clean_start=True, expiry=None, properties=b
 
 
 def mqtt5_subscribe(s: socket.socket, topic: str, qos: int):
-    body = struct.pack("!H", 1) + varint(0) + mqtt_string(topic) + bytes([qos])
-    s.sendall(b"\x82" + varint(len(body)) + body)
+    s.sendall(subscribe_packet(topic, qos, version=5))
 
 
 def mqtt5_accepted_and_subscribed(s: socket.socket, topic: str, qos: int):
