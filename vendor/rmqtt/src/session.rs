@@ -430,18 +430,16 @@ impl SessionState {
     /// other tasks once the budget is used up.
     async fn out_inflight_has_credit(&self) -> bool {
         tokio::task::coop::consume_budget().await;
-        match self.out_inflight().try_read() {
-            Ok(inflight) => inflight.has_credit(),
-            Err(_) => Box::pin(async { self.out_inflight().read().await.has_credit() }).await,
-        }
+        self.read_out_inflight(OutInflight::has_credit).await
     }
 
-    /// Hearth patch: when the oldest message in flight times out, for the retry timer, read as
-    /// `out_inflight_has_credit` reads the window (Hearth never retries; see `retries`).
-    async fn out_inflight_timeout(&self) -> Option<Duration> {
+    /// Hearth patch: `read` of the in-flight window, with the lock tried first and its read
+    /// future (96 bytes) boxed, awaited only when a writer holds the lock or waits for it: the
+    /// online loop's reads of it are laid out in every connection's state for its life.
+    async fn read_out_inflight<T>(&self, read: impl Fn(&OutInflight) -> T) -> T {
         match self.out_inflight().try_read() {
-            Ok(inflight) => inflight.get_timeout(),
-            Err(_) => Box::pin(async { self.out_inflight().read().await.get_timeout() }).await,
+            Ok(inflight) => read(&inflight),
+            Err(_) => Box::pin(async { read(&*self.out_inflight().read().await) }).await,
         }
     }
 
@@ -554,7 +552,7 @@ impl SessionState {
                     // after it (later by any wait for the lock): the read's future (96 bytes) and
                     // the instant were laid out in every connection's state for its life, though
                     // Hearth never retries (see `retries` above).
-                    let timeout = state.out_inflight_timeout().await;
+                    let timeout = state.read_out_inflight(OutInflight::get_timeout).await;
                     delay.as_mut().reset(Instant::now() + timeout.unwrap_or_else(|| Duration::from_secs(120)));
                 }
                 let deliver_timeout = std::future::poll_fn(|cx| match deliver_timeout_delay.as_mut() {
