@@ -422,12 +422,10 @@ impl SessionState {
     }
 
     /// Hearth patch: whether the in-flight window has room for one more message, asked by the
-    /// online loop at every turn. The lock's read future (96 bytes) was laid out in every
-    /// connection's state for its life; it is awaited, boxed, only when the lock is held for
-    /// writing (or a writer waits for it). A unit of tokio's task budget is spent first, as the
-    /// read spent one (two now when the lock must be awaited), so that a turn that touches
-    /// nothing else of tokio's (a router message while the window is full) still yields to
-    /// other tasks once the budget is used up.
+    /// online loop at every turn, through `read_out_inflight`. A unit of tokio's task budget is
+    /// spent first, as the lock's read spent one (two now when the lock must be awaited), so that
+    /// a turn that touches nothing else of tokio's (a router message while the window is full)
+    /// still yields to other tasks once the budget is used up.
     async fn out_inflight_has_credit(&self) -> bool {
         tokio::task::coop::consume_budget().await;
         self.read_out_inflight(OutInflight::has_credit).await
